@@ -1,0 +1,122 @@
+"""The event envelope every message on every topic travels in, and the payload registry.
+
+An envelope carries routing and tracing metadata; its ``payload`` is the event's body as
+JSON. Each event type is a frozen :class:`EventPayload` subclass declaring its ``event_type``
+and ``event_version``; subclasses register themselves so a consumer can turn a received
+envelope back into the typed payload with :meth:`Envelope.parse_payload`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.ids import uuid7
+
+_REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
+
+
+def new_event_id() -> UUID:
+    """A fresh, time-ordered event id."""
+    return uuid7()
+
+
+class EventPayload(BaseModel):
+    """Base of every event body. Subclasses set ``event_type``, ``event_version`` and ``topic_role``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str] = ""
+    event_version: ClassVar[int] = 1
+    #: Which of :class:`contracts.topics.Topics`' fields this event is published on.
+    topic_role: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.event_type:
+            return  # an intermediate base class
+        key = (cls.event_type, cls.event_version)
+        if key in _REGISTRY and _REGISTRY[key].__qualname__ != cls.__qualname__:
+            raise TypeError(f"event {key} is defined twice: {_REGISTRY[key]!r} and {cls!r}")
+        _REGISTRY[key] = cls
+
+
+def payload_model(event_type: str, version: int) -> type[EventPayload] | None:
+    """The payload class for a type and version, or None when this build does not know it."""
+    return _REGISTRY.get((event_type, version))
+
+
+def registered_events() -> list[type[EventPayload]]:
+    """Every known event payload class, sorted by type then version."""
+    return [_REGISTRY[key] for key in sorted(_REGISTRY)]
+
+
+class Envelope(BaseModel):
+    """One event as it is stored in an event store and published on a topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID = Field(description="Unique, time-ordered (UUIDv7) id; consumers deduplicate on it.")
+    type: str = Field(description="Event type name, past tense, e.g. 'DossierSubmitted'.", min_length=1)
+    version: int = Field(description="Schema version of the payload for this type.", ge=1)
+    occurred_at: AwareDatetime = Field(description="When the fact happened, with its UTC offset.")
+    producer: str = Field(description="Name of the service that wrote the event, e.g. 'intake'.")
+    key: str = Field(description="Partitioning key: the dossier or bundle id the event is about.")
+    correlation_id: str = Field(description="Id shared by every event caused by one original request.")
+    causation_id: str | None = Field(
+        default=None, description="event_id (or request id) of the message that directly caused this one."
+    )
+    payload: dict[str, Any] = Field(description="The event body; its schema is given by type and version.")
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: EventPayload,
+        *,
+        key: str,
+        producer: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        occurred_at: datetime | None = None,
+        event_id: UUID | None = None,
+    ) -> Self:
+        """Put a typed payload in a new envelope; a new correlation id starts a new causal chain."""
+        event_id = event_id or new_event_id()
+        return cls(
+            event_id=event_id,
+            type=payload.event_type,
+            version=payload.event_version,
+            occurred_at=occurred_at or datetime.now(UTC),
+            producer=producer,
+            key=key,
+            correlation_id=correlation_id or str(event_id),
+            causation_id=causation_id,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    def caused(self, payload: EventPayload, *, producer: str, key: str | None = None) -> Envelope:
+        """A new envelope for an event caused by this one: same correlation, causation = this event."""
+        return Envelope.wrap(
+            payload,
+            key=key or self.key,
+            producer=producer,
+            correlation_id=self.correlation_id,
+            causation_id=str(self.event_id),
+        )
+
+    def parse_payload(self) -> EventPayload | None:
+        """The typed payload, or None for a type/version this build does not know (forward compatible)."""
+        model = payload_model(self.type, self.version)
+        return None if model is None else model.model_validate(self.payload)
+
+    def to_json(self) -> bytes:
+        """The wire format: UTF-8 JSON."""
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Envelope:
+        """Parse the wire format; raises pydantic.ValidationError on a malformed message."""
+        return cls.model_validate_json(raw)

@@ -1,0 +1,22 @@
+"""Time-ordered identifiers (UUIDv7, RFC 9562) so ids sort by creation time in indexes and logs."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+
+def uuid7() -> uuid.UUID:
+    """A UUIDv7: 48-bit Unix milliseconds, then sub-millisecond precision and randomness."""
+    nanos = time.time_ns()
+    millis = nanos // 1_000_000
+    # 12 bits of sub-millisecond time keep ids from one process ordered within a millisecond.
+    sub_ms = ((nanos % 1_000_000) * 4096) // 1_000_000
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= sub_ms << 64
+    value |= 0b10 << 62
+    value |= rand_b
+    return uuid.UUID(int=value)

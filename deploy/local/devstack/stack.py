@@ -1,0 +1,152 @@
+"""Start and stop the whole local stack: infrastructure first, services after, in reverse on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from devstack.broker import TansuBroker
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import spawn, stop, wait_for_port
+from eventkit.kafka import ensure_topics
+
+DATABASE = "dossiers"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A process of the stack: its name, Python module, environment prefix and default port."""
+
+    name: str
+    module: str
+    env_prefix: str
+    default_port: int
+
+    @property
+    def port(self) -> int:
+        return int(os.environ.get(f"{self.env_prefix}PORT", self.default_port))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+SIMULATOR = ServiceSpec("registry-simulator", "registry_sim", "REGISTRY_SIM_", 8009)
+SERVICES = [
+    ServiceSpec("intake", "intake", "INTAKE_", 8001),
+    ServiceSpec("workflow", "workflow", "WORKFLOW_", 8002),
+    ServiceSpec("registry-sync", "registry_sync", "REGISTRY_SYNC_", 8003),
+    ServiceSpec("reporting", "reporting", "REPORTING_", 8004),
+]
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class LocalStack:
+    """The stack under ``run_dir`` (logs, database files). External servers are used instead of
+    the embedded ones when ``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` are set."""
+
+    run_dir: Path
+    fresh: bool = True
+    durable: bool = True
+    postgres: EmbeddedPostgres | None = None
+    broker: TansuBroker | None = None
+    database_url: str = ""
+    bootstrap_servers: str = ""
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    def start_infrastructure(self) -> None:
+        """PostgreSQL and the broker (embedded unless given), then the topics."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = os.environ.get("DATABASE_URL", "")
+        if not self.database_url:
+            data_dir = self.run_dir / "pgdata"
+            if self.fresh and data_dir.exists():
+                shutil.rmtree(data_dir)
+            self.postgres = EmbeddedPostgres(data_dir, _env_port("POSTGRES_PORT", 5433), durable=self.durable)
+            self.postgres.start()
+            self.postgres.create_database(DATABASE)
+            self.database_url = self.postgres.url(DATABASE)
+        self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        if not self.bootstrap_servers:
+            self.broker = TansuBroker(_env_port("BROKER_PORT", 9092), self.log_dir)
+            self.broker.start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+        asyncio.run(
+            ensure_topics(self.bootstrap_servers, Topics().all_with_dead_letters(), partitions=DEFAULT_PARTITIONS)
+        )
+
+    def service_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(DATABASE_URL=self.database_url, KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def specs(self) -> list[ServiceSpec]:
+        """The simulator (once it exists in this checkout) and the four services."""
+        simulator = [SIMULATOR] if importlib.util.find_spec(SIMULATOR.module) else []
+        return simulator + SERVICES
+
+    def start_services(self) -> None:
+        env = self.service_env()
+        for spec in self.specs():
+            process = spawn([sys.executable, "-m", spec.module], log_file=self.log_dir / f"{spec.name}.log", env=env)
+            self.processes[spec.name] = process
+
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, float]:
+        """Poll every /readyz until 200; returns seconds each took. Raises on timeout or crash."""
+        started = time.monotonic()
+        deadline = started + timeout
+        pending = {spec.name: spec for spec in self.specs()}
+        took: dict[str, float] = {}
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, spec in list(pending.items()):
+                    process = self.processes[name]
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir / name}.log")
+                    try:
+                        if client.get(f"{spec.url}/readyz").status_code == 200:
+                            took[name] = time.monotonic() - started
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}")
+                time.sleep(0.2)
+        return took
+
+    def start(self) -> None:
+        self.start_infrastructure()
+        self.start_services()
+        for spec in self.specs():
+            wait_for_port(spec.port, timeout=30, process=self.processes[spec.name])
+
+    def crashed(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        """Services first (they drain their outbox and consumers), then broker and database."""
+        for name in reversed(list(self.processes)):
+            stop(self.processes.pop(name))
+        if self.broker:
+            self.broker.stop()
+        if self.postgres:
+            self.postgres.stop()

@@ -1,0 +1,45 @@
+"""Engine creation: one async engine per process, bound to the service's own schema."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(schema: str) -> str:
+    """Schema names go into DDL, so they are restricted to plain identifiers."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return schema
+
+
+def make_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine whose connections all use ``schema`` (then public) as their search path.
+
+    Unqualified table names in our SQL therefore resolve to the service's own tables, and two
+    services (or two test runs) can share one database without seeing each other's data.
+    """
+    check_schema_name(schema)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": f"{schema},public"}, "command_timeout": 30},
+    )
+
+
+async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
+    """Create the service's schema if it does not exist yet."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{check_schema_name(schema)}"'))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Round-trip to the database; raises when it is unreachable."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,92 @@
+"""aiokafka plumbing: the producer behind the outbox relay and the dead-letter sender, and
+topic creation. No idempotent producer: the broker we develop against lacks it and the
+outbox + inbox design does not need it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from eventkit.outbox import OutgoingMessage
+
+
+class KafkaPublisher:
+    """Publishes batches and waits for every acknowledgement (acks=all)."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str, request_timeout_ms: int = 10_000) -> None:
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Connect; raises while the broker is unreachable (callers retry)."""
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=2,
+            request_timeout_ms=self._timeout_ms,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def publish(
+        self, messages: Sequence[OutgoingMessage], headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        """Send all messages and wait for all acknowledgements; raises if any send failed.
+
+        aiokafka keeps at most one batch in flight per partition, so messages of one key
+        (one partition) are written in the order given.
+        """
+        if self._producer is None:
+            await self.start()
+        assert self._producer is not None
+        futures = [
+            await self._producer.send(m.topic, value=m.value, key=m.key.encode(), headers=headers)
+            for m in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def ping(self) -> None:
+        """Raise unless the broker answers a metadata request."""
+        if self._producer is None:
+            raise ConnectionError("producer not connected")
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=3)
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: int) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,154 @@
+"""A service's running machinery: engine, migrations, outbox relay and inbox consumers, with
+start/stop and readiness. Built once per process by the service's bootstrap, never at import."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventkit.consumer import Dispatcher, InboxConsumer
+from eventkit.db import make_engine, ping
+from eventkit.kafka import KafkaPublisher
+from eventkit.logging import get_logger
+from eventkit.migrations import apply_migrations
+from eventkit.relay import OutboxRelay
+from eventkit.settings import ServiceSettings
+from eventkit.uow import SqlUnitOfWork
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer group this service runs: its name (unique per service), topics and handlers."""
+
+    name: str
+    topics: list[str]
+    dispatcher: Dispatcher
+
+
+@dataclass
+class Readiness:
+    ready: bool
+    checks: dict[str, str] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    """Everything with a connection or a background task in one service process."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations_package: str | None = None,
+        consumers: list[ConsumerSpec] | None = None,
+        background: list[Callable[[], Awaitable[None]]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = make_engine(
+            settings.database_url.get_secret_value(), settings.schema_name, pool_size=settings.db_pool_size
+        )
+        self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        self.relay = OutboxRelay(
+            self.engine,
+            self.publisher,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        self.consumers = [
+            InboxConsumer(
+                self.engine,
+                spec.dispatcher,
+                self.publisher,
+                name=f"{settings.service_name}.{spec.name}",
+                topics=spec.topics,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                max_attempts=settings.consumer_max_attempts,
+                retry_base_seconds=settings.consumer_retry_base_seconds,
+                after_commit=self.relay.notify,
+                session_timeout_ms=settings.consumer_session_timeout_ms,
+                heartbeat_interval_ms=settings.consumer_heartbeat_ms,
+            )
+            for spec in consumers or []
+        ]
+        self._migrations_package = migrations_package
+        self._background = background or []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._readiness_cache: tuple[float, Readiness] | None = None
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work on this service's database."""
+        return SqlUnitOfWork(self.engine)
+
+    async def start(self, *, database_wait_seconds: float = 60.0) -> None:
+        """Apply migrations (waiting for the database), then start the relay and consumers.
+
+        The broker may still be down: relay and consumers connect in the background and
+        readiness stays 503 until they do.
+        """
+        deadline = time.monotonic() + database_wait_seconds
+        packages = [self._migrations_package] if self._migrations_package else []
+        while True:
+            try:
+                await apply_migrations(self.engine, self.settings.schema_name, *packages)
+                break
+            except (OSError, ConnectionError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("database not reachable yet", error=repr(exc))
+                await asyncio.sleep(1)
+        self._spawn("outbox-relay", self.relay.run)
+        for consumer in self.consumers:
+            self._spawn(consumer.name, consumer.run)
+        for job in self._background:
+            self._spawn(getattr(job, "__name__", "background"), job)
+        log.info("service started", consumers=[c.name for c in self.consumers])
+
+    def _spawn(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed", task=name)
+                raise
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def stop(self) -> None:
+        """Cancel background work and close connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.publisher.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> Readiness:
+        """Database and broker reachable and every background task running (cached for 1 s)."""
+        now = time.monotonic()
+        if self._readiness_cache and now - self._readiness_cache[0] < 1.0:
+            return self._readiness_cache[1]
+        checks: dict[str, str] = {}
+        checks["database"] = await _check(ping(self.engine))
+        checks["broker"] = await _check(self.publisher.ping()) if self.publisher.started else "connecting"
+        for task in self._tasks:
+            checks[f"task:{task.get_name()}"] = "ok" if not task.done() else "stopped"
+        for consumer in self.consumers:
+            checks[f"consumer:{consumer.name}"] = "ok" if consumer.connected else "connecting"
+        result = Readiness(bool(self._tasks) and all(v == "ok" for v in checks.values()), checks)
+        self._readiness_cache = (now, result)
+        return result
+
+
+async def _check(probe: Awaitable[None]) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=3)
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"

@@ -1,0 +1,88 @@
+"""Settings shared by every service. Each service subclasses :class:`ServiceSettings` with its
+own ``env_prefix`` (``INTAKE_``, ``WORKFLOW_`` …); the connection settings also accept the
+unprefixed ``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` so one pair of variables can point
+the whole stack at external servers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from contracts.topics import Topics
+
+#: Where `make run` puts the embedded PostgreSQL and the broker; see deploy/local/devstack.
+LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5433/dossiers"
+LOCAL_KAFKA = "127.0.0.1:9092"
+
+
+class _SharedEnvSource(EnvSettingsSource):
+    """Unprefixed variables, read only for the settings every service shares."""
+
+    SHARED: ClassVar[frozenset[str]] = frozenset(
+        {"database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level"}
+    )
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if k in self.SHARED}
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs to run: where its database and the broker are, and how to behave."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="production refuses the development defaults below."
+    )
+    database_url: SecretStr = Field(
+        SecretStr(LOCAL_DATABASE_URL), description="SQLAlchemy URL, postgresql+asyncpg://user:pass@host/db"
+    )
+    db_schema: str = Field("", description="PostgreSQL schema owned by this service; defaults to its name.")
+    db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
+    kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="Comma-separated host:port list.")
+    topics: Topics = Field(default_factory=Topics, description="Topic names (JSON to override).")
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, description="HTTP port.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["console", "json"] = Field("console", description="json in production.")
+    relay_poll_seconds: float = Field(0.05, gt=0, description="Outbox relay idle poll interval.")
+    relay_batch_size: int = Field(500, ge=1, description="Outbox rows published per transaction.")
+    consumer_max_attempts: int = Field(
+        5, ge=1, description="Handler attempts before an event goes to the dead-letter topic."
+    )
+    consumer_session_timeout_ms: int = Field(
+        6000, ge=1000, description="Consumer group session; Kafka's default minimum is 6000."
+    )
+    consumer_heartbeat_ms: int = Field(2000, ge=100, description="Consumer group heartbeat interval.")
+    consumer_retry_base_seconds: float = Field(0.05, ge=0, description="First retry delay; doubles.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Prefixed variables win over the shared unprefixed ones.
+        shared = _SharedEnvSource(settings_cls, env_prefix="")
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> ServiceSettings:
+        if self.environment == "production":
+            if self.database_url.get_secret_value() == LOCAL_DATABASE_URL:
+                raise ValueError("DATABASE_URL must be set in production")
+            if self.kafka_bootstrap_servers == LOCAL_KAFKA:
+                raise ValueError("KAFKA_BOOTSTRAP_SERVERS must be set in production")
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        """The PostgreSQL schema this service owns."""
+        return self.db_schema or self.service_name.replace("-", "_")

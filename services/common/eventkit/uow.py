@@ -1,0 +1,98 @@
+"""Unit of work: one database transaction holding a handler's event appends, outbox messages,
+inbox record and read-model writes, committed together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.envelope import Envelope
+from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore
+from eventkit.outbox import InMemoryOutbox, Outbox, PostgresOutbox
+
+
+class UnitOfWork(Protocol):
+    """The port handlers receive."""
+
+    events: EventStore
+    outbox: Outbox
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int:
+        """Append to a stream and queue the same events for ``topic``; returns the new version."""
+        ...
+
+
+class SqlUnitOfWork:
+    """A transaction on the service's database. Commits on a clean exit, rolls back otherwise."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def conn(self) -> AsyncConnection:
+        """The transaction's connection, for the service's own read-model SQL."""
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self.events = PostgresEventStore(self._conn)
+        self.outbox = PostgresOutbox(self._conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self.conn, None
+        try:
+            if exc_type is None:
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int:
+        version = await self.events.append(stream_id, expected_version, envelopes)
+        await self.outbox.add(topic, list(envelopes))
+        return version
+
+
+class InMemoryUnitOfWork:
+    """Unit-of-work fake: shares one store and outbox across uses; rolls back queued messages."""
+
+    def __init__(self) -> None:
+        self.events = InMemoryEventStore()
+        self.outbox = InMemoryOutbox()
+        self.committed = 0
+
+    async def __aenter__(self) -> Self:
+        self._mark = len(self.outbox.messages)
+        self._snapshot = {k: list(v) for k, v in self.events.streams.items()}
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.committed += 1
+            return
+        del self.outbox.messages[self._mark :]
+        self.events.streams = self._snapshot
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int:
+        version = await self.events.append(stream_id, expected_version, envelopes)
+        await self.outbox.add(topic, list(envelopes))
+        return version

@@ -1,0 +1,1 @@
+"""Intake: the REST API the national portal calls."""

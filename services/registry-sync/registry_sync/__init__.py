@@ -1,0 +1,1 @@
+"""Registry sync: national registries and portal synchronisation."""

@@ -1,0 +1,2 @@
+-- registry-sync's own tables come with its issue; the event store, outbox and inbox come from eventkit.
+SELECT 1;

@@ -1,0 +1,1 @@
+"""Reporting: metrics, the citizen-service index, live events."""

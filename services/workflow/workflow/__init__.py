@@ -1,0 +1,1 @@
+"""Workflow: dossier lifecycle, deadlines, officials' tasks, sagas."""
