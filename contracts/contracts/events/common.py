@@ -1,0 +1,56 @@
+"""Value types several topics share."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DossierStatus(StrEnum):
+    """The national lifecycle a portal sync uses; ``code`` is its 1–10 status code."""
+
+    REGISTERED = "registered"
+    RECEIVED = "received"
+    REFUSED = "refused"
+    PROCESSING = "processing"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    PAYMENT_REQUESTED = "payment_requested"
+    WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    STOPPED = "stopped"
+    PROCESSED = "processed"
+    RETURNED = "returned"
+
+    @property
+    def code(self) -> int:
+        return list(DossierStatus).index(self) + 1
+
+
+Channel = Literal["online", "counter", "postal"]
+
+
+class Frozen(BaseModel):
+    """Base of nested value objects in events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Applicant(Frozen):
+    """The person submitting a dossier. Personal data: never logged in clear."""
+
+    id_number: str = Field(description="12-digit personal identification number.")
+    full_name: str = Field(description="Full name, with Vietnamese diacritics.")
+    phone: str | None = Field(default=None, description="Phone number for SMS notifications.")
+    email: str | None = Field(default=None, description="E-mail address for notifications.")
+
+
+class Document(Frozen):
+    """A document component of a dossier."""
+
+    kind: str = Field(description="Document kind code from the procedure's required documents.")
+    digitized: bool = Field(description="Stored electronically (số hóa).")
+    reused: bool = Field(description="Taken from data the citizen already supplied (not re-entered).")
+    from_national_store: bool = Field(
+        default=False, description="Taken from the citizen's national document store."
+    )

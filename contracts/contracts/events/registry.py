@@ -1,0 +1,90 @@
+"""Commands on ``registry.commands`` (written by workflow) and outcomes on ``registry.events``
+(written by registry-sync). Keyed by dossier id.
+
+Commands are data-driven: the bundle definitions name the external system and operation, so a
+new linked procedure needs no new message type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from contracts.envelope import EventPayload
+
+ExternalSystem = Literal["population_db", "civil_status", "social_insurance", "social_welfare", "national_portal"]
+
+
+class RegistryCommandRequested(EventPayload):
+    """Workflow asks registry-sync to have an external national system do something."""
+
+    event_type = "RegistryCommandRequested"
+    topic_role = "registry_commands"
+
+    command_id: str = Field(description="Unique id; also the idempotency key towards the external system.")
+    system: ExternalSystem = Field(description="Which external system.")
+    operation: str = Field(description="Operation name, e.g. 'register_permanent_residence'.")
+    dossier_id: str = Field(description="The dossier the work is for.")
+    bundle_id: str | None = Field(default=None, description="Its bundle, if any.")
+    step_id: str | None = Field(default=None, description="Its bundle step, if any.")
+    data: dict[str, Any] = Field(description="Operation input.")
+    requested_at: datetime = Field(description="When workflow asked.")
+
+
+class RegistryEvent(EventPayload):
+    topic_role = "registry_events"
+
+
+class RegistryCommandSucceeded(RegistryEvent):
+    """The external system did it."""
+
+    event_type = "RegistryCommandSucceeded"
+
+    command_id: str = Field(description="The command.")
+    system: ExternalSystem = Field(description="Which external system.")
+    operation: str = Field(description="Operation name.")
+    dossier_id: str = Field(description="The dossier.")
+    result: dict[str, Any] = Field(description="What the system returned, e.g. card_number.")
+    attempts: int = Field(description="Calls it took.", ge=1)
+    completed_at: datetime = Field(description="When it succeeded.")
+
+
+class RegistryCommandFailed(RegistryEvent):
+    """The external system refused it, or it could not be done."""
+
+    event_type = "RegistryCommandFailed"
+
+    command_id: str = Field(description="The command.")
+    system: ExternalSystem = Field(description="Which external system.")
+    operation: str = Field(description="Operation name.")
+    dossier_id: str = Field(description="The dossier.")
+    reason: str = Field(description="Why, as the system said it or as we concluded.")
+    attempts: int = Field(description="Calls made.", ge=0)
+    failed_at: datetime = Field(description="When we gave up.")
+
+
+class PortalSyncSucceeded(RegistryEvent):
+    """The national portal has the dossier in this state."""
+
+    event_type = "PortalSyncSucceeded"
+
+    dossier_id: str = Field(description="The dossier.")
+    code: str = Field(description="Dossier code.")
+    status_code: int = Field(description="Status synchronised.", ge=1, le=10)
+    operation: Literal["create", "update"] = Field(description="Created on the portal or updated.")
+    lag_seconds: float = Field(description="From the state change to the portal's acknowledgement.", ge=0)
+    synced_at: datetime = Field(description="When the portal acknowledged.")
+
+
+class PortalSyncFailed(RegistryEvent):
+    """A state change could not be synchronised (yet); reconciliation will retry."""
+
+    event_type = "PortalSyncFailed"
+
+    dossier_id: str = Field(description="The dossier.")
+    code: str = Field(description="Dossier code.")
+    status_code: int = Field(description="Status that failed to sync.", ge=1, le=10)
+    reason: str = Field(description="Why.")
+    failed_at: datetime = Field(description="When.")

@@ -1,0 +1,179 @@
+"""Events on ``workflow.events``, written by the workflow service: the dossier lifecycle,
+deadlines, officials' decisions and bundle sagas. Keyed by dossier id (bundle events by
+bundle id).
+
+Every dossier event carries the status it leaves the dossier in, so a consumer can follow
+the national lifecycle without knowing every event type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from contracts.envelope import EventPayload
+from contracts.events.common import DossierStatus
+
+
+class WorkflowEvent(EventPayload):
+    topic_role = "workflow_events"
+
+
+class DossierEvent(WorkflowEvent):
+    """Fields every dossier lifecycle event has."""
+
+    dossier_id: str = Field(description="The dossier; the events' key.")
+    code: str = Field(description="Dossier code.")
+    status: DossierStatus = Field(description="Status after this event.")
+    status_code: int = Field(description="National status code 1–10 of ``status``.", ge=1, le=10)
+    at: datetime = Field(description="When it happened.")
+    agency: str = Field(description="Agency holding the dossier after this event.")
+    official_id: str | None = Field(default=None, description="Official who acted, if a person did.")
+
+
+class DossierReceived(DossierEvent):
+    """Accepted at reception; the statutory clock runs from here."""
+
+    event_type = "DossierReceived"
+    procedure_code: str = Field(description="Procedure code.")
+    due_at: datetime = Field(description="Appointment date (statutory end).")
+
+
+class DossierRefused(DossierEvent):
+    """Refused at reception (form 03)."""
+
+    event_type = "DossierRefused"
+    reason: str = Field(description="Why.")
+
+
+class DossierStepStarted(DossierEvent):
+    """A processing step began: a line of the processing control sheet (form 06)."""
+
+    event_type = "DossierStepStarted"
+    step: str = Field(description="Step name, e.g. 'reception', 'appraisal', 'approval'.")
+    step_due_at: datetime = Field(description="Statutory end of this step.")
+
+
+class SupplementRequested(DossierEvent):
+    """An official asked for more documents (form 02); the clock pauses."""
+
+    event_type = "SupplementRequested"
+    reason: str = Field(description="What is missing.")
+    request_number: int = Field(description="1 for the first request; a second makes the dossier overdue.")
+
+
+class SupplementReceived(DossierEvent):
+    """The citizen's supplement arrived; the clock resumes with the due date moved."""
+
+    event_type = "SupplementReceived"
+    paused_seconds: float = Field(description="Working time the clock was paused.", ge=0)
+    due_at: datetime = Field(description="New appointment date.")
+
+
+class PaymentRequested(DossierEvent):
+    """A financial obligation was notified."""
+
+    event_type = "PaymentRequested"
+    amount: int = Field(description="Amount in VND.", gt=0)
+
+
+class PaymentConfirmed(DossierEvent):
+    """The obligation was met; processing continues."""
+
+    event_type = "PaymentConfirmed"
+    amount: int = Field(description="Amount in VND.", ge=0)
+    online: bool = Field(description="Paid online.")
+
+
+class WithdrawalAccepted(DossierEvent):
+    """The citizen's withdrawal was accepted; the dossier ends."""
+
+    event_type = "WithdrawalAccepted"
+    reason: str = Field(description="The citizen's reason.")
+
+
+class DossierStopped(DossierEvent):
+    """Processing stopped (form 05)."""
+
+    event_type = "DossierStopped"
+    reason: str = Field(description="Why.")
+
+
+class DossierForwarded(DossierEvent):
+    """Moved to another agency."""
+
+    event_type = "DossierForwarded"
+    from_agency: str = Field(description="Agency that held it.")
+    reason: str | None = Field(default=None, description="Why.")
+
+
+class ResultIssued(DossierEvent):
+    """Processed: the result is ready (status 9)."""
+
+    event_type = "ResultIssued"
+    result_code: str = Field(description="<dossier code>-KQ<n>.")
+    document_name: str = Field(description="Name of the result document.")
+    data: dict[str, Any] = Field(description="What the step produced, e.g. personal_id_number.")
+    on_time: bool = Field(description="Finished by the appointment date (766 rules).")
+
+
+class ResultReturned(DossierEvent):
+    """The result was handed to the citizen (status 10)."""
+
+    event_type = "ResultReturned"
+
+
+class DossierDueSoon(DossierEvent):
+    """The appointment date is near (SLA timer)."""
+
+    event_type = "DossierDueSoon"
+    due_at: datetime = Field(description="Appointment date.")
+
+
+class DossierOverdue(DossierEvent):
+    """The appointment date passed with the dossier unfinished (SLA timer)."""
+
+    event_type = "DossierOverdue"
+    due_at: datetime = Field(description="The missed appointment date.")
+
+
+class ApologyLetterIssued(DossierEvent):
+    """Form 04: a letter of apology with a new return date."""
+
+    event_type = "ApologyLetterIssued"
+    reason: str = Field(description="Why the appointment will be missed.")
+    previous_due_at: datetime = Field(description="The appointment that will be missed.")
+    new_due_at: datetime = Field(description="The new return date.")
+
+
+class BundleEvent(WorkflowEvent):
+    bundle_id: str = Field(description="The bundle; the events' key.")
+    bundle_type: str = Field(description="Bundle definition.")
+    at: datetime = Field(description="When it happened.")
+
+
+class BundleStepStarted(BundleEvent):
+    """The saga started a step with the data earlier steps produced."""
+
+    event_type = "BundleStepStarted"
+    step_id: str = Field(description="Step id.")
+    dossier_id: str = Field(description="The step's dossier.")
+    inputs: dict[str, Any] = Field(description="Data handed to the step.")
+
+
+class BundleCompleted(BundleEvent):
+    """Every step of the bundle has its result."""
+
+    event_type = "BundleCompleted"
+    results: dict[str, dict[str, Any]] = Field(description="Each step's result data, by step id.")
+
+
+class BundlePartiallyCompleted(BundleEvent):
+    """A step was rejected or failed; the bundle ends with the steps done so far."""
+
+    event_type = "BundlePartiallyCompleted"
+    failed_step: str = Field(description="Step that was rejected or failed.")
+    reason: str = Field(description="Why.")
+    completed_steps: list[str] = Field(description="Steps that did complete.")

@@ -1,0 +1,139 @@
+"""Generate the checked-in JSON Schemas and the AsyncAPI document from the models.
+
+``python -m contracts.schemagen`` writes them; ``--check`` only compares (CI's drift test does
+the same). An event whose schema changes incompatibly (a field removed or retyped, a new
+required field) is refused: such a change needs a new ``event_version``, so consumers of the
+old version keep working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import contracts.events  # noqa: F401 - registers every event model
+from contracts.envelope import Envelope, EventPayload, registered_events
+from contracts.topics import Topics
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+def contract_events() -> list[type[EventPayload]]:
+    """The events defined in this package (tests may register their own; those are not contracts)."""
+    return [m for m in registered_events() if m.__module__.startswith("contracts.events.")]
+
+
+def event_schema(model: type[EventPayload]) -> dict[str, Any]:
+    """The envelope schema with ``type``, ``version`` and ``payload`` fixed to this event."""
+    schema = Envelope.model_json_schema()
+    payload = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs = {**schema.pop("$defs", {}), **payload.pop("$defs", {})}
+    schema["title"] = f"{model.event_type} v{model.event_version}"
+    schema["description"] = (model.__doc__ or "").strip()
+    schema["properties"]["type"] = {"const": model.event_type, "type": "string"}
+    schema["properties"]["version"] = {"const": model.event_version, "type": "integer"}
+    schema["properties"]["payload"] = payload
+    schema["x-topic"] = getattr(Topics(), model.topic_role)
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def asyncapi() -> dict[str, Any]:
+    """An AsyncAPI 3 document: one channel per topic, one message per event type."""
+    topics = Topics()
+    channels: dict[str, Any] = {}
+    for model in contract_events():
+        topic = getattr(topics, model.topic_role)
+        channel = channels.setdefault(topic, {"address": topic, "messages": {}})
+        name = f"{model.event_type}.v{model.event_version}"
+        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    messages = {
+        f"{m.event_type}.v{m.event_version}": {
+            "name": m.event_type,
+            "summary": (m.__doc__ or "").strip().splitlines()[0] if m.__doc__ else "",
+            "payload": {"$ref": f"events/{m.event_type}.v{m.event_version}.json"},
+        }
+        for m in contract_events()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "Dossier platform events", "version": "1.0.0"},
+        "channels": dict(sorted(channels.items())),
+        "components": {"messages": messages},
+    }
+
+
+def rendered() -> dict[str, str]:
+    """Every generated file, by path relative to the schema dir."""
+    files = {"envelope.json": Envelope.model_json_schema(), "asyncapi.json": asyncapi()}
+    for model in contract_events():
+        files[f"events/{model.event_type}.v{model.event_version}.json"] = event_schema(model)
+    return {path: json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n" for path, doc in files.items()}
+
+
+def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why a consumer written for ``old`` payloads could not read ``new`` ones (empty if it can)."""
+    problems = []
+    old_props = old.get("properties", {})
+    new_props = new.get("properties", {})
+    for name, prop in old_props.items():
+        if name not in new_props:
+            problems.append(f"field {name!r} removed")
+        elif _type_of(prop) != _type_of(new_props[name]):
+            problems.append(f"field {name!r} changed type {_type_of(prop)} -> {_type_of(new_props[name])}")
+    for name in set(new.get("required", [])) - set(old.get("required", [])):
+        problems.append(f"new required field {name!r}")
+    return problems
+
+
+def _type_of(prop: dict[str, Any]) -> Any:
+    if "anyOf" in prop:
+        return sorted(json.dumps(_type_of(p), sort_keys=True) for p in prop["anyOf"])
+    return prop.get("type") or prop.get("$ref") or prop.get("const")
+
+
+def check(schema_dir: Path = SCHEMA_DIR) -> tuple[list[str], list[str]]:
+    """(files that differ from the models, incompatible event changes)."""
+    drift, breaking = [], []
+    for path, text in rendered().items():
+        target = schema_dir / path
+        if not target.exists():
+            drift.append(f"{path}: missing")
+            continue
+        current = target.read_text(encoding="utf-8")
+        if current == text:
+            continue
+        drift.append(f"{path}: differs from the models")
+        if path.startswith("events/"):
+            old_payload = json.loads(current)["properties"]["payload"]
+            new_payload = json.loads(text)["properties"]["payload"]
+            breaking += [f"{path}: {p}" for p in incompatibilities(old_payload, new_payload)]
+    return drift, breaking
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on drift")
+    args = parser.parse_args(argv)
+    drift, breaking = check()
+    if breaking:
+        print("incompatible event changes; add a new event_version instead:", *breaking, sep="\n  ")
+        return 1
+    if args.check:
+        if drift:
+            print("schemas differ from the models; run `make schemas`:", *drift, sep="\n  ")
+        return 1 if drift else 0
+    for path, text in rendered().items():
+        target = SCHEMA_DIR / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    print(f"wrote {len(rendered())} files under {SCHEMA_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

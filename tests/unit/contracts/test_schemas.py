@@ -1,0 +1,64 @@
+"""The checked-in schemas match the models, and incompatible event changes are caught."""
+
+from __future__ import annotations
+
+import json
+
+from contracts import schemagen
+
+
+def test_checked_in_schemas_match_the_models() -> None:
+    drift, breaking = schemagen.check()
+    assert breaking == []
+    assert drift == [], "run `make schemas` and commit contracts/schemas"
+
+
+def test_every_event_has_a_description_on_every_payload_field() -> None:
+    for path, text in schemagen.rendered().items():
+        if not path.startswith("events/"):
+            continue
+        doc = json.loads(text)
+        for name, prop in doc["properties"]["payload"]["properties"].items():
+            assert prop.get("description"), f"{path}: payload field {name!r} has no description"
+
+
+OLD = {
+    "properties": {"dossier_id": {"type": "string"}, "amount": {"type": "integer"}},
+    "required": ["dossier_id", "amount"],
+}
+
+
+def test_an_optional_new_field_is_compatible() -> None:
+    new = {"properties": {**OLD["properties"], "note": {"type": "string"}}, "required": OLD["required"]}
+    assert schemagen.incompatibilities(OLD, new) == []
+
+
+def test_removing_retyping_or_requiring_fields_is_incompatible() -> None:
+    removed = {"properties": {"dossier_id": {"type": "string"}}, "required": ["dossier_id"]}
+    retyped = {"properties": {**OLD["properties"], "amount": {"type": "string"}}, "required": OLD["required"]}
+    required = {
+        "properties": {**OLD["properties"], "currency": {"type": "string"}},
+        "required": [*OLD["required"], "currency"],
+    }
+    assert schemagen.incompatibilities(OLD, removed) == ["field 'amount' removed"]
+    assert schemagen.incompatibilities(OLD, retyped) == ["field 'amount' changed type integer -> string"]
+    assert schemagen.incompatibilities(OLD, required) == ["new required field 'currency'"]
+
+
+def test_the_drift_check_reports_an_incompatible_change(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for path, text in schemagen.rendered().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    target = tmp_path / "events" / "FeePaid.v1.json"
+    doc = json.loads(target.read_text())
+    doc["properties"]["payload"]["properties"]["currency"] = {"type": "string"}
+    payload = doc["properties"]["payload"]
+    del payload["properties"]["online"]
+    payload["required"].remove("online")
+    target.write_text(json.dumps(doc))
+    drift, breaking = schemagen.check(tmp_path)
+    assert drift == ["events/FeePaid.v1.json: differs from the models"]
+    assert sorted(breaking) == [
+        "events/FeePaid.v1.json: field 'currency' removed",
+        "events/FeePaid.v1.json: new required field 'online'",
+    ]

@@ -1,0 +1,50 @@
+"""Settings: one service prefix, shared unprefixed connection variables, no defaults in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from intake.settings import IntakeSettings
+from workflow.settings import WorkflowSettings
+
+
+def test_shared_variables_reach_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db.example:5432/prod")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    for settings in (IntakeSettings(), WorkflowSettings()):
+        assert settings.database_url.get_secret_value().endswith("@db.example:5432/prod")
+        assert settings.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+
+
+def test_a_prefixed_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://shared/db")
+    monkeypatch.setenv("INTAKE_DATABASE_URL", "postgresql+asyncpg://intake-only/db")
+    assert IntakeSettings().database_url.get_secret_value() == "postgresql+asyncpg://intake-only/db"
+    assert WorkflowSettings().database_url.get_secret_value() == "postgresql+asyncpg://shared/db"
+
+
+def test_unprefixed_variables_other_than_the_shared_ones_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "1")
+    assert IntakeSettings().port == 8001
+    monkeypatch.setenv("INTAKE_PORT", "18001")
+    assert IntakeSettings().port == 18001
+
+
+def test_each_service_has_its_own_schema() -> None:
+    assert IntakeSettings().schema_name == "intake"
+    assert WorkflowSettings().schema_name == "workflow"
+
+
+def test_production_refuses_development_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="DATABASE_URL must be set"):
+        IntakeSettings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db/prod")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    assert IntakeSettings().environment == "production"
+
+
+def test_the_database_url_is_a_secret_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:hunter2@db/prod")
+    assert "hunter2" not in repr(IntakeSettings())
