@@ -1,0 +1,63 @@
+"""`make run`'s launcher: every service ready within 60 s, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from devstack.processes import free_port
+from devstack.stack import SERVICES, SIMULATOR
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    env = dict(os.environ, POSTGRES_PORT=str(free_port()), BROKER_PORT=str(free_port()))
+    env.pop("DATABASE_URL", None)
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    for spec in [*SERVICES, SIMULATOR]:
+        env[f"{spec.env_prefix}PORT"] = str(free_port())
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "run", "--run-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        assert launcher.stdout is not None
+        for line in launcher.stdout:
+            output.append(line)
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        text = "".join(output)
+        assert "all ready in" in text, text
+        seconds = float(text.split("all ready in ")[1].split(" s")[0])
+        assert seconds < 60, f"stack took {seconds} s to become ready"
+
+        for spec in SERVICES:
+            port = env[f"{spec.env_prefix}PORT"]
+            assert f"http://127.0.0.1:{port}" in text
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+            assert ready.status_code == 200
+            assert ready.json()["status"] == "ready"
+
+        children = psutil.Process(launcher.pid).children(recursive=True)
+        assert len(children) >= 6  # postgres, broker, four services (+ simulator, postgres workers)
+        launcher.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground process
+        assert launcher.wait(60) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"left running: {[p.info for p in alive]}"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
