@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-
 from devstack.processes import free_port
 from devstack.stack import SERVICES, SIMULATOR
 
@@ -56,7 +55,7 @@ def test_the_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pa
         assert len(children) >= 6  # postgres, broker, four services (+ simulator, postgres workers)
         launcher.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground process
         assert launcher.wait(60) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], f"left running: {[p.info for p in alive]}"
     finally:
         if launcher.poll() is None:

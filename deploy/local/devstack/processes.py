@@ -32,7 +32,7 @@ def spawn(
     """Start ``args`` in its own process group (so a terminal Ctrl-C reaches only the runner,
     which then stops children in order), with output appended to ``log_file``."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log_file, "ab")  # noqa: SIM115 - the child owns it
+    out = open(log_file, "ab")
     try:
         return subprocess.Popen(
             list(args),

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from eventkit.kafka import ensure_topics
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import spawn, stop, wait_for_port
-from eventkit.kafka import ensure_topics
 
 DATABASE = "dossiers"
 

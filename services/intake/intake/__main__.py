@@ -1,6 +1,7 @@
 """``python -m intake``: serve the intake service."""
 
 from eventkit.serve import serve
+
 from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
 

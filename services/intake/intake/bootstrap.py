@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from eventkit.http import create_service_app
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
+from fastapi import FastAPI
+
 from intake.settings import IntakeSettings
 
 

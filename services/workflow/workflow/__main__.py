@@ -1,6 +1,7 @@
 """``python -m workflow``: serve the workflow service."""
 
 from eventkit.serve import serve
+
 from workflow.bootstrap import create_app
 from workflow.settings import WorkflowSettings
 

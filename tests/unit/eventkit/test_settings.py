@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from intake.settings import IntakeSettings
+from pydantic import ValidationError
 from workflow.settings import WorkflowSettings
 
 
