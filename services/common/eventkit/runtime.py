@@ -67,6 +67,7 @@ class ServiceRuntime:
                 name=f"{settings.service_name}.{spec.name}",
                 topics=spec.topics,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=f"{settings.consumer_group_prefix}{settings.service_name}.{spec.name}",
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 after_commit=self.relay.notify,

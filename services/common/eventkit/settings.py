@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         5, ge=1, description="Handler attempts before an event goes to the dead-letter topic."
     )
+    consumer_group_prefix: str = Field(
+        "", description="Prepended to consumer group ids (tests isolate groups with it)."
+    )
     consumer_session_timeout_ms: int = Field(
         6000, ge=1000, description="Consumer group session; Kafka's default minimum is 6000."
     )
