@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from eventkit import dlq
 from eventkit.consumer import Dispatcher, InboxConsumer
 from eventkit.kafka import KafkaPublisher
 from eventkit.uow import SqlUnitOfWork
@@ -38,11 +40,13 @@ async def effects_table(migrated: AsyncEngine) -> AsyncEngine:
 
 
 @contextlib.asynccontextmanager
-async def running_consumer(engine: AsyncEngine, infra: Infra, topic: str) -> AsyncIterator[InboxConsumer]:
+async def running_consumer(
+    engine: AsyncEngine, infra: Infra, topic: str, dispatcher: Dispatcher | None = None
+) -> AsyncIterator[InboxConsumer]:
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="dlq-test")
     consumer = InboxConsumer(
         engine,
-        Dispatcher({SomethingHappened.event_type: record_effect}),
+        dispatcher or Dispatcher({SomethingHappened.event_type: record_effect}),
         publisher,
         name=f"tests.{topic}",
         topics=[topic],
@@ -124,6 +128,41 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_next_event_is_p
     async with effects_table.connect() as conn:
         rows = (await conn.execute(text("SELECT event_type, attempts FROM dead_letters ORDER BY id"))).all()
     assert [tuple(r) for r in rows] == [(None, 1), (SomethingHappened.event_type, 3)]
+
+
+async def test_a_replayed_dead_letter_is_applied_once_its_cause_is_fixed(
+    effects_table: AsyncEngine, infra: Infra, topic: str, schema: str
+) -> None:
+    await produce(infra, topic, [("d-3", happened("d-3", 7, fail=True).to_json())])
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 1))
+    letters = await dlq.pending(effects_table)
+    assert [(d.event_type, d.attempts) for d in letters] == [(SomethingHappened.event_type, 3)]
+
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "eventkit.dlq", "list", "--schema", schema, "--database-url", infra.database_url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    listing = (await cli.communicate())[0].decode()
+    assert "cannot handle n=7" in listing and "1 dead letter(s) waiting" in listing
+
+    # The bug is fixed: the handler now accepts the event it used to choke on.
+    fixed = Dispatcher({SomethingHappened.event_type: _record_ignoring_fail})
+    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="replay-test")
+    try:
+        assert await dlq.replay(effects_table, publisher, letters) == 1
+    finally:
+        await publisher.stop()
+    assert await dlq.pending(effects_table) == []
+    async with running_consumer(effects_table, infra, topic, dispatcher=fixed) as consumer:
+        await eventually(lambda: _done(consumer, 1))
+        assert consumer.stats.processed == 1
+    assert await effects(effects_table) == [7]
+
+
+async def _record_ignoring_fail(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+    event = SomethingHappened.model_validate(envelope.payload)
+    await uow.conn.execute(text("INSERT INTO effects (n) VALUES (:n)"), {"n": event.n})
 
 
 async def _done(consumer: InboxConsumer, seen: int) -> bool:

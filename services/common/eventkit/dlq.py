@@ -1,0 +1,108 @@
+"""Operators' tool for dead letters: list them, and replay them once the cause is fixed.
+
+    python -m eventkit.dlq list   --schema workflow
+    python -m eventkit.dlq replay --schema workflow --id 12 --id 13   (or --all)
+
+Replay republishes the original message to its original topic with its original key. The
+inbox never recorded a dead-lettered event, so the consumer applies it like a new one; other
+consumers of that topic that did apply it find its id in their inbox and skip it.
+Connection settings come from DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (or the flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventkit.db import make_engine
+from eventkit.kafka import KafkaPublisher
+from eventkit.outbox import OutgoingMessage
+from eventkit.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    consumer: str
+    topic: str
+    message_key: str
+    event_type: str | None
+    error: str
+    attempts: int
+    dead_lettered_at: datetime
+    value: bytes
+
+
+async def pending(engine: AsyncEngine, ids: list[int] | None = None) -> list[DeadLetter]:
+    """Dead letters not replayed yet (only ``ids`` if given), oldest first."""
+    query = (
+        "SELECT id, consumer, topic, coalesce(message_key, ''), event_type, error, attempts,"
+        " dead_lettered_at, value FROM dead_letters WHERE replayed_at IS NULL"
+        + (" AND id = ANY(:ids)" if ids else "")
+        + " ORDER BY id"
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(query), {"ids": ids} if ids else {})
+        return [
+            DeadLetter(
+                id=r[0], consumer=r[1], topic=r[2], message_key=r[3], event_type=r[4], error=r[5],
+                attempts=r[6], dead_lettered_at=r[7], value=bytes(r[8]),
+            )
+            for r in rows
+        ]
+
+
+async def replay(engine: AsyncEngine, publisher: KafkaPublisher, letters: list[DeadLetter]) -> int:
+    """Republish each letter to its original topic and mark it replayed; returns how many."""
+    for letter in letters:
+        message = OutgoingMessage(letter.topic, letter.message_key, letter.value, "")
+        await publisher.publish([message], headers=[("replayed-dead-letter", str(letter.id).encode())])
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE dead_letters SET replayed_at = now() WHERE id = :id"), {"id": letter.id})
+    return len(letters)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    engine = make_engine(args.database_url, args.schema, pool_size=1)
+    try:
+        letters = await pending(engine, args.id or None)
+        if args.command == "list":
+            for d in letters:
+                print(f"{d.id:>6}  {d.dead_lettered_at:%Y-%m-%d %H:%M:%S}  {d.consumer}  {d.topic}  "
+                      f"{d.event_type or '(unparseable)'}  attempts={d.attempts}  {d.error.splitlines()[0][:120]}")
+            print(f"{len(letters)} dead letter(s) waiting")
+            return 0
+        if not (args.all or args.id):
+            print("replay needs --id N (repeatable) or --all", file=sys.stderr)
+            return 2
+        publisher = KafkaPublisher(args.bootstrap_servers, client_id="dlq-replay")
+        try:
+            print(f"replayed {await replay(engine, publisher, letters)} dead letter(s)")
+        finally:
+            await publisher.stop()
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eventkit.dlq", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["list", "replay"])
+    parser.add_argument("--schema", required=True, help="the consuming service's schema, e.g. workflow")
+    parser.add_argument("--id", type=int, action="append", help="a dead letter's id (repeatable)")
+    parser.add_argument("--all", action="store_true", help="replay every waiting dead letter")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL))
+    parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA))
+    return asyncio.run(_main(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
