@@ -1,0 +1,138 @@
+"""An administrative procedure (thủ tục hành chính) as the catalogue states it.
+
+One JSON file per procedure under ``data/procedures/``. Everything the services need to receive,
+route, time and perform a dossier is here as data, so a new procedure is a new file, not new code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from .base import SLUG_PATTERN, AuthorityLevel, CatalogueModel, ProcessingTime
+from .paths import MISSING, POINTER_PATTERN, lookup, pointer_keys
+from .schema_check import schema_problems, subschema
+
+RegistrySystem = Literal["population_db", "civil_status", "social_insurance", "social_welfare"]
+"""External national systems a step can be sent to (a subset of ``RegistryCommandRequested.system``)."""
+
+OnlineLevel = Literal["full", "partial", "none"]
+
+PROCEDURE_CODE_PATTERN = r"^[0-9]\.[0-9]{6}$"
+
+
+class RequiredDocument(CatalogueModel):
+    """A document component (thành phần hồ sơ) the applicant supplies."""
+
+    kind: str = Field(pattern=SLUG_PATTERN, description="Kind code; dossiers' documents[].kind refer to it.")
+    name_vi: str = Field(min_length=1, description="Name of the document in Vietnamese.")
+    mandatory: bool = Field(description="False for a document needed only in some cases.")
+
+
+class OfficialPerformer(CatalogueModel):
+    """Our officials decide, through the workflow service's task and decision API."""
+
+    type: Literal["official"] = Field(description="Discriminator: decided by officials of the competent agency.")
+
+
+class RegistryPerformer(CatalogueModel):
+    """An external national system does the work: workflow sends ``RegistryCommandRequested`` with
+    this system and operation, and registry-sync's reply completes the step."""
+
+    type: Literal["registry"] = Field(description="Discriminator: performed by an external national system.")
+    system: RegistrySystem = Field(description="Which external system (RegistryCommandRequested.system).")
+    operation: str = Field(
+        pattern=SLUG_PATTERN, description="Operation to request (RegistryCommandRequested.operation)."
+    )
+
+
+Performer = Annotated[OfficialPerformer | RegistryPerformer, Field(discriminator="type")]
+
+
+class ResultSpec(CatalogueModel):
+    """What processing produces: the paper the citizen gets, and the data later steps can use."""
+
+    document_name_vi: str = Field(min_length=1, description="Name of the result document, in Vietnamese.")
+    data_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Keys the result data carries (ResultIssued.data / RegistryCommandSucceeded.result), "
+        "each with its meaning; bundle steps may reference only these.",
+    )
+
+
+class Procedure(CatalogueModel):
+    """A procedure of the catalogue: identity, competence, statutory time, fee, form."""
+
+    code: str = Field(pattern=PROCEDURE_CODE_PATTERN, description="National procedure code, e.g. '1.001193'.")
+    code_source: Literal["public_reference", "demo"] = Field(
+        description="'public_reference': the code as public references of the national procedure database "
+        "give it (verify before production); 'demo': a format-valid placeholder (prefix 9.) for demonstration."
+    )
+    name_vi: str = Field(min_length=1, description="Official name in Vietnamese, with diacritics.")
+    field: str = Field(
+        pattern=SLUG_PATTERN,
+        description="Field (lĩnh vực): ho_tich civil status, cu_tru residence, bhxh social insurance, dat_dai "
+        "land, dang_ky_kinh_doanh business, giao_thong transport, bao_tro_xa_hoi welfare, …",
+    )
+    authority_level: AuthorityLevel = Field(description="Level of government competent to decide.")
+    agency_kind: str = Field(
+        pattern=SLUG_PATTERN,
+        description="Kind of the competent agency (commune_pc, police_commune, social_insurance, …); routing "
+        "picks the agency of this kind in the case's area.",
+    )
+    processing_time: ProcessingTime = Field(description="Statutory processing time of a standalone dossier.")
+    fee: int = Field(ge=0, description="Fee or charge in VND; 0 when there is no financial obligation.")
+    online_level: OnlineLevel = Field(
+        description="full: the whole procedure online (toàn trình); partial: submission only (một phần); none."
+    )
+    allows_repeat: bool = Field(description="Whether one subject may have two open dossiers of this procedure at once.")
+    subject_paths: list[Annotated[str, Field(pattern=POINTER_PATTERN)]] = Field(
+        min_length=1,
+        description="JSON pointers into the form whose values together identify the dossier's subject "
+        "(duplicate detection), e.g. ['/deceased/id_number'].",
+    )
+    area_path: str | None = Field(
+        default=None,
+        pattern=POINTER_PATTERN,
+        description="JSON pointer to a form field holding the code of the People's Committee of the unit the "
+        "case belongs to (e.g. a land parcel's commune); routing uses it when present.",
+    )
+    required_documents: list[RequiredDocument] = Field(description="Document components of the dossier.")
+    performer: Performer = Field(description="Who performs it: our officials or an external registry.")
+    result: ResultSpec = Field(description="The result document and the data it carries.")
+    form_schema: dict[str, Any] = Field(
+        description="JSON Schema (draft 2020-12) of the form the citizen fills. Shared and cached: read-only."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = [f"form_schema {p}" for p in schema_problems(self.form_schema)]
+        if not problems:
+            for pointer in [*self.subject_paths, *([self.area_path] if self.area_path else [])]:
+                if subschema(self.form_schema, pointer_keys(pointer)) is None:
+                    problems.append(f"{pointer!r} names no property of form_schema")
+        kinds = [d.kind for d in self.required_documents]
+        if len(set(kinds)) != len(kinds):
+            problems.append(f"document kinds repeat: {kinds}")
+        if problems:
+            raise ValueError(f"procedure {self.code}: " + "; ".join(problems))
+        return self
+
+    def subject_key(self, form: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The values identifying the subject in ``form``; None if any is absent (then no duplicate
+        check is possible, e.g. a bundle step whose subject an earlier step has yet to produce)."""
+        values = tuple(lookup(form, pointer_keys(p)) for p in self.subject_paths)
+        return None if any(v is MISSING or v is None for v in values) else values
+
+    def area_in(self, form: Mapping[str, Any]) -> str | None:
+        """The unit code the form places the case in (see ``area_path``), if any."""
+        if self.area_path is None:
+            return None
+        value = lookup(form, pointer_keys(self.area_path))
+        return value if isinstance(value, str) else None
+
+    def document(self, kind: str) -> RequiredDocument | None:
+        """The required document of this kind, if the procedure has one."""
+        return next((d for d in self.required_documents if d.kind == kind), None)

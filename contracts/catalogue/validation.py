@@ -1,0 +1,121 @@
+"""Checks across data files, run at every load.
+
+Each model validates itself (a form schema is well formed, a bundle's conditions name form values
+that exist). What no single file can check is here: agencies form a sound hierarchy, every
+procedure can be routed from every counter, and bundle steps fit the procedures they run — so a
+broken data file stops a service at start-up instead of failing one citizen's dossier later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .agency import Agency
+from .base import LEVEL_RANK
+from .bundle import BundleDefinition, BundleStep
+from .paths import target_keys
+from .procedure import Procedure
+from .routing import AgencyDirectory, NoCompetentAgency
+from .schema_check import required_leaves, subschema
+
+_PC_KIND_OF_LEVEL = {"commune": "commune_pc", "district": "district_pc", "province": "province_pc"}
+
+
+def agency_problems(directory: AgencyDirectory) -> list[str]:
+    """Dangling or inconsistent parents, areas and seats, and two agencies of one kind in one unit."""
+    agencies = directory.by_code
+    problems = list(directory.duplicates)
+    for agency in agencies.values():
+        problems.extend(_links(agency, agencies))
+        if _has_cycle(agency, agencies):
+            problems.append(f"{agency.code}: its parent chain loops")
+    return problems
+
+
+def _links(agency: Agency, agencies: Mapping[str, Agency]) -> list[str]:
+    problems = []
+    parent = agencies.get(agency.parent) if agency.parent else None
+    if agency.parent and parent is None:
+        problems.append(f"{agency.code}: parent {agency.parent!r} does not exist")
+    elif parent is not None and LEVEL_RANK[parent.level] < LEVEL_RANK[agency.level]:
+        problems.append(f"{agency.code}: parent {parent.code} is at a lower level")
+    area = agencies.get(agency.area)
+    if area is None or not area.is_peoples_committee or area.level != agency.level:
+        problems.append(f"{agency.code}: area {agency.area!r} is not a {agency.level} People's Committee")
+    if agency.is_peoples_committee:
+        if agency.kind != _PC_KIND_OF_LEVEL[agency.level]:
+            problems.append(
+                f"{agency.code}: a {agency.level} People's Committee has kind {_PC_KIND_OF_LEVEL[agency.level]}"
+            )
+        if agency.level != "province" and (
+            parent is None
+            or not parent.is_peoples_committee
+            or LEVEL_RANK[parent.level] != LEVEL_RANK[agency.level] + 1
+        ):
+            problems.append(f"{agency.code}: parent must be the People's Committee one level up")
+        seat = agencies.get(agency.seat) if agency.seat else None
+        if agency.seat and (seat is None or seat.parent != agency.code or not seat.is_peoples_committee):
+            problems.append(f"{agency.code}: seat {agency.seat!r} is not one of its own lower-level units")
+    return problems
+
+
+def _has_cycle(agency: Agency, agencies: Mapping[str, Agency]) -> bool:
+    seen = {agency.code}
+    node = agency
+    while node.parent and node.parent in agencies:
+        if node.parent in seen:
+            return True
+        seen.add(node.parent)
+        node = agencies[node.parent]
+    return False
+
+
+def routing_problems(procedures: Mapping[str, Procedure], directory: AgencyDirectory) -> list[str]:
+    """Every procedure must route to a competent agency from every agency's counter."""
+    problems: set[str] = set()
+    for procedure in procedures.values():
+        for code in directory.by_code:
+            try:
+                competent = directory.competent(procedure, code)
+            except (NoCompetentAgency, KeyError) as exc:
+                problems.add(f"procedure {procedure.code}: {exc}")
+                continue
+            if competent.level != procedure.authority_level:
+                problems.add(f"procedure {procedure.code}: routes to {competent.code} at {competent.level} level")
+    return sorted(problems)
+
+
+def bundle_problems(bundle: BundleDefinition, procedures: Mapping[str, Procedure]) -> list[str]:
+    """Steps name existing procedures, fill those procedures' forms, and use results they produce."""
+    problems: list[str] = []
+    for step in bundle.steps:
+        procedure = procedures.get(step.procedure_code)
+        if procedure is None:
+            problems.append(f"step {step.step_id!r}: no procedure {step.procedure_code!r}")
+            continue
+        problems.extend(_input_problems(bundle, step, procedure, procedures))
+    return [f"bundle {bundle.bundle_type}: {p}" for p in problems]
+
+
+def _input_problems(
+    bundle: BundleDefinition, step: BundleStep, procedure: Procedure, procedures: Mapping[str, Procedure]
+) -> list[str]:
+    where = f"step {step.step_id!r}"
+    problems = []
+    targets = [target_keys(t) for t in step.inputs]
+    for keys in targets:
+        if subschema(procedure.form_schema, keys) is None:
+            problems.append(f"{where}: input {'.'.join(keys)!r} is not in the form of {procedure.code}")
+    for leaf in required_leaves(procedure.form_schema):
+        if not any(leaf[: len(t)] == t for t in targets):
+            problems.append(f"{where}: nothing fills {'.'.join(leaf)!r}, required by the form of {procedure.code}")
+    for target, ref in step.refs().items():
+        if ref.source != "steps":
+            continue
+        source = procedures.get(bundle.step(ref.step_id or "").procedure_code)
+        if source is not None and ref.keys[0] not in source.result.data_fields:
+            problems.append(
+                f"{where}: input {target!r} uses result field {ref.keys[0]!r}, which {source.code} does not "
+                f"produce (it produces {sorted(source.result.data_fields)})"
+            )
+    return problems

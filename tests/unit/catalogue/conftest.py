@@ -1,0 +1,43 @@
+"""Fixtures: the packaged catalogue, and an editable copy of its data for tests that break or extend it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from importlib.resources import as_file
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.catalogue import Catalogue, default_data_dir, load_catalogue
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A private copy of the packaged data directory."""
+    with as_file(default_data_dir()) as source:
+        shutil.copytree(source, tmp_path / "data", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    return tmp_path / "data"
+
+
+JsonEdit = Callable[[str, Callable[[Any], None]], None]
+
+
+@pytest.fixture
+def edit_json(data_dir: Path) -> JsonEdit:
+    """``edit_json("bundles/birth.json", mutate)``: load a data file, mutate it in place, write it back."""
+
+    def edit(relative: str, mutate: Callable[[Any], None]) -> None:
+        path = data_dir / relative
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        mutate(doc)
+        path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    return edit

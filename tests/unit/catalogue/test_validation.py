@@ -1,0 +1,129 @@
+"""Broken data fails loading with a message that names the file and the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.catalogue import CatalogueError, load_catalogue
+
+JsonEdit = Callable[[str, Callable[[Any], None]], None]  # the edit_json fixture (conftest)
+
+
+def problems(data_dir: Path) -> str:
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(data_dir)
+    return "\n".join(caught.value.problems)
+
+
+def test_bundle_step_with_an_unknown_procedure(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("bundles/birth.json", lambda b: b["steps"][2].update(procedure_code="9.999999"))
+    assert "no procedure '9.999999'" in problems(data_dir)
+
+
+def test_agency_with_a_missing_parent(data_dir: Path, edit_json: JsonEdit) -> None:
+    def orphan(doc: dict[str, Any]) -> None:
+        next(a for a in doc["agencies"] if a["code"] == "CA-X-YENHOA")["parent"] = "CA-H-NOWHERE"
+
+    edit_json("agencies/binh_an.json", orphan)
+    assert "CA-X-YENHOA: parent 'CA-H-NOWHERE' does not exist" in problems(data_dir)
+
+
+def test_agency_parent_cycle(data_dir: Path, edit_json: JsonEdit) -> None:
+    def loop(doc: dict[str, Any]) -> None:
+        next(a for a in doc["agencies"] if a["code"] == "CA-T-BINHAN")["parent"] = "CA-P-PHUCLOI"
+
+    edit_json("agencies/binh_an.json", loop)
+    assert "parent chain loops" in problems(data_dir)
+
+
+def test_form_schema_typo_is_caught(data_dir: Path, edit_json: JsonEdit) -> None:
+    def typo(doc: dict[str, Any]) -> None:
+        doc["form_schema"]["properties"]["deceased"]["requried"] = ["id_number"]
+
+    edit_json("procedures/death_registration.json", typo)
+    assert "unknown JSON Schema keyword 'requried'" in problems(data_dir)
+
+
+def test_form_schema_must_be_a_draft_2020_12_object(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("procedures/marriage_registration.json", lambda p: p["form_schema"].update(type="array"))
+    assert "type 'object'" in problems(data_dir)
+
+
+def test_subject_path_must_exist_in_the_form(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("procedures/death_registration.json", lambda p: p.update(subject_paths=["/deceased/passport"]))
+    assert "'/deceased/passport' names no property" in problems(data_dir)
+
+
+def test_condition_value_outside_the_form_enum(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("bundles/death.json", lambda b: b["steps"][3]["when"].update(equals="welfare"))
+    assert "['welfare'] not in the form's enum" in problems(data_dir)
+
+
+def test_step_input_from_a_result_the_procedure_does_not_produce(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json(
+        "bundles/birth.json",
+        lambda b: b["steps"][1]["inputs"].update(
+            {"person.id_number": "steps.birth_registration.result.citizen_number"}
+        ),
+    )
+    assert "result field 'citizen_number'" in problems(data_dir)
+
+
+def test_step_input_from_a_later_step(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json(
+        "bundles/birth.json",
+        lambda b: b["steps"][1]["inputs"].update({"address": "steps.health_insurance_card.result.card_number"}),
+    )
+    assert "'health_insurance_card' is not an earlier step" in problems(data_dir)
+
+
+def test_step_must_fill_its_procedures_required_fields(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("bundles/birth.json", lambda b: b["steps"][1]["inputs"].pop("address"))
+    assert "nothing fills 'address'" in problems(data_dir)
+
+
+def test_step_input_target_must_be_in_the_procedure_form(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json(
+        "bundles/death.json", lambda b: b["steps"][2]["inputs"].update({"deceased.nickname": "form.declarant_relation"})
+    )
+    assert "input 'deceased.nickname' is not in the form of 9.000002" in problems(data_dir)
+
+
+def test_step_inputs_must_not_overlap(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json(
+        "bundles/death.json",
+        lambda b: b["steps"][0]["inputs"].update({"deceased.id_number": "form.declarant_relation"}),
+    )
+    assert "input 'deceased.id_number' lies inside input 'deceased'" in problems(data_dir)
+
+
+def test_bundle_file_is_named_after_its_type(data_dir: Path) -> None:
+    (data_dir / "bundles" / "birth.json").rename(data_dir / "bundles" / "newborn.json")
+    assert "bundles/newborn.json: defines bundle_type 'birth'" in problems(data_dir)
+
+
+def test_unknown_keys_in_data_are_rejected(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("procedures/birth_registration.json", lambda p: p.update(fees=10))
+    assert "procedures/birth_registration.json: fees: Extra inputs are not permitted" in problems(data_dir)
+
+
+def test_duplicate_procedure_codes(data_dir: Path) -> None:
+    source = data_dir / "procedures" / "marriage_registration.json"
+    (data_dir / "procedures" / "marriage_copy.json").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "procedure code 1.000894 is defined twice" in problems(data_dir)
+
+
+def test_a_procedure_nobody_is_competent_for(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("procedures/id_card_renewal.json", lambda p: p.update(agency_kind="immigration_office"))
+    assert "no immigration_office agency serves" in problems(data_dir)
+
+
+def test_every_problem_is_reported_at_once(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("procedures/birth_registration.json", lambda p: p.update(fee=-1))
+    edit_json("procedures/death_registration.json", lambda p: p.update(online_level="sometimes"))
+    found = problems(data_dir)
+    assert "birth_registration.json: fee" in found and "death_registration.json: online_level" in found
