@@ -49,6 +49,7 @@ clean: ## remove the virtualenv and run data
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: lint-ci
-lint-ci: $(STAMP) ## the checks CI runs before the tests (ruff, schema drift)
+lint-ci: $(STAMP) ## the checks CI runs before the tests (ruff, mypy, schema drift)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m contracts.schemagen --check

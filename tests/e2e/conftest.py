@@ -1,0 +1,55 @@
+"""The whole stack as real processes (the same launcher as `make run`), once per session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devstack.processes import free_port
+from devstack.stack import SERVICES, SIMULATOR, LocalStack
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    urls: dict[str, str]
+    log_dir: Path
+    database_url: str
+    bootstrap_servers: str
+
+    def url(self, service: str) -> str:
+        return self.urls[service]
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    """Every process of the stack on free ports; stopped at the end of the session."""
+    overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]}
+    if not os.environ.get("DATABASE_URL"):
+        overrides["POSTGRES_PORT"] = str(free_port())
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        overrides["BROKER_PORT"] = str(free_port())
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    local = LocalStack(Path(tempfile.mkdtemp(prefix="dossier-e2e-")), durable=False)
+    try:
+        local.start_infrastructure()
+        local.start_services()
+        local.wait_ready(timeout=90)
+        yield RunningStack(
+            urls={spec.name: spec.url for spec in local.specs()},
+            log_dir=local.log_dir,
+            database_url=local.database_url,
+            bootstrap_servers=local.bootstrap_servers,
+        )
+    finally:
+        local.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
