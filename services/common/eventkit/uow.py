@@ -27,7 +27,21 @@ class UnitOfWork(Protocol):
         ...
 
 
-class SqlUnitOfWork:
+class _Recording:
+    """``record``, written once for the real and the fake unit of work."""
+
+    events: EventStore
+    outbox: Outbox
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int:
+        version = await self.events.append(stream_id, expected_version, envelopes)
+        await self.outbox.add(topic, list(envelopes))
+        return version
+
+
+class SqlUnitOfWork(_Recording):
     """A transaction on the service's database. Commits on a clean exit, rolls back otherwise."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -60,15 +74,8 @@ class SqlUnitOfWork:
         finally:
             await conn.close()
 
-    async def record(
-        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
-    ) -> int:
-        version = await self.events.append(stream_id, expected_version, envelopes)
-        await self.outbox.add(topic, list(envelopes))
-        return version
 
-
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(_Recording):
     """Unit-of-work fake: shares one store and outbox across uses; rolls back queued messages."""
 
     def __init__(self) -> None:
@@ -89,10 +96,3 @@ class InMemoryUnitOfWork:
             return
         del self.outbox.messages[self._mark :]
         self.events.streams = self._snapshot
-
-    async def record(
-        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
-    ) -> int:
-        version = await self.events.append(stream_id, expected_version, envelopes)
-        await self.outbox.add(topic, list(envelopes))
-        return version
