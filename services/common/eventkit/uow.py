@@ -79,8 +79,8 @@ class InMemoryUnitOfWork(_Recording):
     """Unit-of-work fake: shares one store and outbox across uses; rolls back queued messages."""
 
     def __init__(self) -> None:
-        self.events = InMemoryEventStore()
-        self.outbox = InMemoryOutbox()
+        self.events: InMemoryEventStore = InMemoryEventStore()
+        self.outbox: InMemoryOutbox = InMemoryOutbox()
         self.committed = 0
 
     async def __aenter__(self) -> Self:
