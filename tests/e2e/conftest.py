@@ -27,7 +27,22 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
-    """Every process of the stack on free ports; stopped at the end of the session."""
+    """Every process of the stack on free ports; stopped at the end of the session.
+
+    With E2E_<SERVICE>_URL set for every process (`make test-compose`), the tests use that
+    running stack instead of starting one.
+    """
+    external = {
+        s.name: os.environ.get(f"E2E_{s.name.upper().replace('-', '_')}_URL", "") for s in [*SERVICES, SIMULATOR]
+    }
+    if all(external.values()):
+        yield RunningStack(
+            urls=external,
+            log_dir=Path(tempfile.mkdtemp(prefix="dossier-e2e-")),
+            database_url=os.environ.get("DATABASE_URL", ""),
+            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
+        )
+        return
     overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]}
     if not os.environ.get("DATABASE_URL"):
         overrides["POSTGRES_PORT"] = str(free_port())

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from eventkit.kafka import ensure_topics
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import spawn, stop, wait_for_port
+from eventkit.kafka import ensure_topics
 
 DATABASE = "dossiers"
 
@@ -97,6 +97,8 @@ class LocalStack:
         env = dict(os.environ)
         env.update(DATABASE_URL=self.database_url, KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # Registry-sync talks to the simulator wherever this stack put it.
+        env.setdefault("REGISTRY_SYNC_REGISTRIES_URL", SIMULATOR.url)
         return env
 
     def specs(self) -> list[ServiceSpec]:

@@ -36,7 +36,11 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
 async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
     """Create the service's schema if it does not exist yet."""
     async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{check_schema_name(schema)}"'))
+        # CREATE SCHEMA IF NOT EXISTS needs the database-level CREATE privilege even when the
+        # schema exists; asking first lets production roles run without it.
+        exists = await conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema})
+        if exists.first() is None:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{check_schema_name(schema)}"'))
 
 
 async def ping(engine: AsyncEngine) -> None:
