@@ -31,6 +31,9 @@ class RegistryCommandRequested(EventPayload):
     step_id: str | None = Field(default=None, description="Its bundle step, if any.")
     data: dict[str, Any] = Field(description="Operation input.")
     requested_at: datetime = Field(description="When workflow asked.")
+    dossier_code: str | None = Field(default=None, description="Code of the dossier, for the external record.")
+    procedure_code: str | None = Field(default=None, description="Procedure the dossier is for.")
+    agency: str | None = Field(default=None, description="Code of the agency competent for the dossier.")
 
 
 class RegistryEvent(EventPayload):
@@ -49,6 +52,8 @@ class RegistryCommandSucceeded(RegistryEvent):
     result: dict[str, Any] = Field(description="What the system returned, e.g. card_number.")
     attempts: int = Field(description="Calls it took.", ge=1)
     completed_at: datetime = Field(description="When it succeeded.")
+    bundle_id: str | None = Field(default=None, description="The command's bundle, if any.")
+    step_id: str | None = Field(default=None, description="The command's bundle step, if any.")
 
 
 class RegistryCommandFailed(RegistryEvent):
@@ -63,6 +68,16 @@ class RegistryCommandFailed(RegistryEvent):
     reason: str = Field(description="Why, as the system said it or as we concluded.")
     attempts: int = Field(description="Calls made.", ge=0)
     failed_at: datetime = Field(description="When we gave up.")
+    bundle_id: str | None = Field(default=None, description="The command's bundle, if any.")
+    step_id: str | None = Field(default=None, description="The command's bundle step, if any.")
+    http_status: int | None = Field(
+        default=None, description="HTTP status of the system's last answer, if it answered (e.g. 409, 422)."
+    )
+    error: str | None = Field(
+        default=None,
+        description="Machine-readable cause: the system's error code (e.g. 'card_exists'), 'missing_data', "
+        "'unsupported_operation' or 'gave_up' (retries exhausted).",
+    )
 
 
 class PortalSyncSucceeded(RegistryEvent):
@@ -76,6 +91,12 @@ class PortalSyncSucceeded(RegistryEvent):
     operation: Literal["create", "update"] = Field(description="Created on the portal or updated.")
     lag_seconds: float = Field(description="From the state change to the portal's acknowledgement.", ge=0)
     synced_at: datetime = Field(description="When the portal acknowledged.")
+    portal_revision: int | None = Field(
+        default=None, description="The portal's revision of the dossier after this write, if it said.", ge=1
+    )
+    repush: bool = Field(
+        default=False, description="Pushed again by reconciliation (the portal had lost it or held an older state)."
+    )
 
 
 class PortalSyncFailed(RegistryEvent):
@@ -88,3 +109,7 @@ class PortalSyncFailed(RegistryEvent):
     status_code: int = Field(description="Status that failed to sync.", ge=1, le=10)
     reason: str = Field(description="Why.")
     failed_at: datetime = Field(description="When.")
+    attempts: int | None = Field(default=None, description="Calls made for this state before giving up.", ge=0)
+    http_status: int | None = Field(
+        default=None, description="HTTP status of the portal's last answer, if it answered (e.g. 422)."
+    )

@@ -31,6 +31,7 @@ class DossierEvent(WorkflowEvent):
     at: datetime = Field(description="When it happened.")
     agency: str = Field(description="Agency holding the dossier after this event.")
     official_id: str | None = Field(default=None, description="Official who acted, if a person did.")
+    bundle_id: str | None = Field(default=None, description="The linked bundle the dossier belongs to, if any.")
 
 
 class DossierReceived(DossierEvent):
@@ -46,6 +47,9 @@ class DossierRefused(DossierEvent):
 
     event_type = "DossierRefused"
     reason: str = Field(description="Why.")
+    on_time: bool | None = Field(
+        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+    )
 
 
 class DossierStepStarted(DossierEvent):
@@ -92,6 +96,9 @@ class WithdrawalAccepted(DossierEvent):
 
     event_type = "WithdrawalAccepted"
     reason: str = Field(description="The citizen's reason.")
+    on_time: bool | None = Field(
+        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+    )
 
 
 class DossierStopped(DossierEvent):
@@ -99,6 +106,9 @@ class DossierStopped(DossierEvent):
 
     event_type = "DossierStopped"
     reason: str = Field(description="Why.")
+    on_time: bool | None = Field(
+        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+    )
 
 
 class DossierForwarded(DossierEvent):
@@ -114,6 +124,7 @@ class ResultIssued(DossierEvent):
 
     event_type = "ResultIssued"
     result_code: str = Field(description="<dossier code>-KQ<n>.")
+    procedure_code: str | None = Field(default=None, description="Procedure the result is for.")
     document_name: str = Field(description="Name of the result document.")
     data: dict[str, Any] = Field(description="What the step produced, e.g. personal_id_number.")
     on_time: bool = Field(description="Finished by the appointment date (766 rules).")
@@ -137,6 +148,11 @@ class DossierOverdue(DossierEvent):
 
     event_type = "DossierOverdue"
     due_at: datetime = Field(description="The missed appointment date.")
+    reason: str | None = Field(
+        default=None,
+        description="'deadline_passed' (the SLA timer) or 'second_supplement_request' (the 766 rule: more "
+        "than one supplement request counts as overdue).",
+    )
 
 
 class ApologyLetterIssued(DossierEvent):
