@@ -2,16 +2,86 @@
 
 from __future__ import annotations
 
-from eventkit.http import create_service_app
-from eventkit.runtime import ServiceRuntime
-from eventkit.settings import ServiceSettings
+import asyncio
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.catalogue import Catalogue, load_catalogue
+from eventkit.http import create_service_app
+from eventkit.logging import get_logger
+from eventkit.runtime import ServiceRuntime
+from intake.adapters.postgres import SqlIntakeUnitOfWork
+from intake.adapters.views import PostgresViews
+from intake.domain.rules import IntakeRules
+from intake.entrypoints import action_routes, catalogue_routes, dossier_routes
+from intake.entrypoints.catalogue_routes import CatalogueDocuments
+from intake.entrypoints.consumers import tracking_consumer
+from intake.entrypoints.errors import install_error_handlers
+from intake.service_layer.handlers import IntakeContext
 from intake.settings import IntakeSettings
+from workcal import WorkCalendar
+
+log = get_logger(__name__)
+
+TITLE = "Intake: the REST API the national portal calls"
+DESCRIPTION = (
+    "Procedure catalogue, dossier and linked-bundle submission with receipts, the citizen's tracking view, "
+    "and citizen actions (supplements, payments, ratings, withdrawals). Every accepted request is recorded "
+    "as events on intake.events."
+)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def purge_idempotency_keys(engine: AsyncEngine, retention_hours: float) -> None:
+    """Forget Idempotency-Key replies older than the retention, a few times per retention period."""
+    while True:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :s)"),
+                    {"s": retention_hours * 3600},
+                )
+        except (OSError, SQLAlchemyError) as exc:  # the database is away: try again next round, stay alive
+            log.warning("cannot purge idempotency keys yet", error=repr(exc))
+        await asyncio.sleep(min(retention_hours * 3600 / 4, 3600))
+
+
+def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue | None = None) -> FastAPI:
     """Build the intake app; uvicorn runs it, tests mount it."""
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime(settings, migrations_package="intake")
-    return create_service_app(runtime, title="Intake: the REST API the national portal calls")
+    catalogue = catalogue or load_catalogue(settings.catalogue_dir)
+    rules = IntakeRules.build(catalogue, WorkCalendar(settings.calendar))
+
+    async def purge_old_idempotency_keys() -> None:
+        await purge_idempotency_keys(runtime.engine, settings.idempotency_retention_hours)
+
+    runtime = ServiceRuntime(
+        settings,
+        migrations_package="intake",
+        consumers=[tracking_consumer(settings.topics)],
+        background=[purge_old_idempotency_keys],
+    )
+    app = create_service_app(
+        runtime,
+        title=TITLE,
+        routers=[catalogue_routes.router, dossier_routes.router, action_routes.router],
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.description = DESCRIPTION
+    app.state.intake = IntakeContext(
+        rules=rules,
+        topic=settings.topics.intake_events,
+        clock=utc_now,
+        uow=lambda: SqlIntakeUnitOfWork(runtime.engine),
+    )
+    app.state.views = PostgresViews(runtime.engine)
+    app.state.catalogue_documents = CatalogueDocuments(catalogue)
+    install_error_handlers(app)
+    return app

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from eventkit.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from eventkit.settings import ServiceSettings
+from workcal import CalendarConfig
 
 
 class IntakeSettings(ServiceSettings):
@@ -15,3 +18,14 @@ class IntakeSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "intake"
     port: int = 8001
+    calendar: CalendarConfig = Field(
+        default_factory=CalendarConfig,
+        description="Working-day calendar: office hours, 15:00 cut-off, extra days off / working days (JSON).",
+    )
+    catalogue_dir: str | None = Field(
+        None, description="Directory of catalogue data to serve instead of the packaged contracts/catalogue/data."
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413.")
+    idempotency_retention_hours: float = Field(
+        48, gt=0, description="Idempotency-Key replies are kept this long, then purged."
+    )

@@ -1,0 +1,1 @@
+"""Intake's adapters: its tables in PostgreSQL (and in-memory twins for unit tests)."""

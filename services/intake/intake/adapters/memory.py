@@ -1,0 +1,137 @@
+"""In-memory twins of intake's tables and unit of work, for unit tests of the handlers."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from contracts.events.common import DossierStatus
+from eventkit.uow import InMemoryUnitOfWork
+from intake.domain.actions import DossierState
+from intake.domain.errors import DuplicateDossier
+from intake.domain.tracking import DossierChange
+from intake.service_layer.ports import NewBundle, NewDossier, StoredReply
+
+
+class InMemoryDossiers:
+    """Same contract as PostgresDossiers; rows are plain dicts."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.sequences: dict[tuple[str, date], int] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.bundles: dict[str, dict[str, Any]] = {}
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return copy.deepcopy((self.keys, self.sequences, self.rows, self.bundles))
+
+    def restore(self, saved: tuple[Any, ...]) -> None:
+        self.keys, self.sequences, self.rows, self.bundles = saved
+
+    async def claim_key(self, key: str, request_hash: str) -> StoredReply | None:
+        if key not in self.keys:
+            self.keys[key] = {"hash": request_hash, "status": None, "body": None}
+            return None
+        held = self.keys[key]
+        return StoredReply(held["hash"], held["status"], held["body"])
+
+    async def store_reply(self, key: str, status_code: int, body: dict[str, Any]) -> None:
+        self.keys[key].update(status=status_code, body=copy.deepcopy(body))
+
+    async def next_sequence(self, agency: str, day: date, count: int = 1) -> int:
+        self.sequences[(agency, day)] = self.sequences.get((agency, day), 0) + count
+        return self.sequences[(agency, day)]
+
+    async def add_dossiers(self, rows: Sequence[NewDossier]) -> None:
+        for row in rows:
+            if row.subject_key is not None:
+                for other in self.rows.values():
+                    if (other["procedure_code"], other["subject_key"]) == (row.procedure_code, row.subject_key):
+                        raise DuplicateDossier(row.procedure_code, other["code"])
+            self.rows[row.dossier_id] = {
+                **asdict(row),
+                "current_agency": row.receiving_agency,
+                "official_id": None,
+                "overdue": False,
+                "awaiting_supplement": False,
+                "results": [],
+                "paid_amount": 0,
+                "rating": None,
+                "withdrawal_requested": False,
+                "step_started_at": None,
+                "portal_sync": None,
+            }
+
+    async def add_bundle(self, row: NewBundle) -> None:
+        self.bundles[row.bundle_id] = {**asdict(row), "status": "submitted", "failed_step": None, "reason": None}
+
+    def find(self, ref: str) -> dict[str, Any] | None:
+        return self.rows.get(ref) or next((r for r in self.rows.values() if r["code"] == ref), None)
+
+    async def state(self, ref: str) -> DossierState | None:
+        row = self.find(ref)
+        if row is None:
+            return None
+        return DossierState(
+            row["dossier_id"], row["code"], DossierStatus(row["status"]), row["awaiting_supplement"],
+            row["rating"] is not None, row["withdrawal_requested"],
+        )
+
+    async def apply(self, change: DossierChange) -> bool:
+        row = self.rows.get(change.dossier_id)
+        if row is None:
+            return False
+        if change.status:
+            row["status"], row["status_code"] = change.status.value, change.status.code
+        if change.handler:
+            agency, official = change.handler
+            if official is None and agency == row["current_agency"]:
+                official = row["official_id"]  # a timer event keeps the official holding the dossier
+            row["current_agency"], row["official_id"] = agency, official
+        row["received_at"] = row["received_at"] or change.received_at
+        for key, value in (("due_at", change.due_at), ("overdue", change.overdue),
+                           ("awaiting_supplement", change.awaiting_supplement), ("rating", change.rating),
+                           ("withdrawal_requested", change.withdrawal_requested),
+                           ("step_started_at", change.step_started_at), ("portal_sync", change.portal_sync)):
+            if value is not None:
+                row[key] = value
+        row["paid_amount"] += change.paid
+        row["results"] += [change.result] if change.result else []
+        row["timeline"] += [change.timeline.as_dict()] if change.timeline else []
+        if change.ends:
+            row["subject_key"] = None
+        return True
+
+    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+        if self.bundles[bundle_id]["status"] == "submitted":
+            self.bundles[bundle_id]["status"] = "processing"
+        await self.apply(DossierChange(dossier_id, step_started_at=at))
+
+    async def end_bundle(
+        self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
+    ) -> None:
+        self.bundles[bundle_id].update(status=status, ended_at=at, failed_step=failed_step, reason=reason)
+
+
+class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
+    """eventkit's in-memory unit of work plus intake's tables, rolled back together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dossiers = InMemoryDossiers()
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._saved = self.dossiers.snapshot()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if exc_type is not None:
+            self.dossiers.restore(self._saved)

@@ -1,0 +1,192 @@
+"""Intake's tables in PostgreSQL, inside the caller's transaction (see migrations/)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.events.common import DossierStatus
+from eventkit.uow import SqlUnitOfWork
+from intake.domain.actions import DossierState
+from intake.domain.codes import UUID_TEXT
+from intake.domain.errors import DuplicateDossier, RetryableConflict
+from intake.domain.tracking import DossierChange
+from intake.service_layer.ports import NewBundle, NewDossier, StoredReply
+
+#: deadlock_detected, serialization_failure: another transaction got in the way; try again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+_CLAIM = (
+    "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
+)
+_SEQUENCE = (
+    "INSERT INTO dossier_sequences (agency, day, last_number) VALUES (:a, :d, :n)"
+    " ON CONFLICT (agency, day) DO UPDATE SET last_number = dossier_sequences.last_number + :n"
+    " RETURNING last_number"
+)
+_INSERT_DOSSIER = (
+    "INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,"
+    " current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,"
+    " bundle_id, bundle_step, bundle_position) VALUES (:dossier_id, :code, :procedure_code, :channel,"
+    " :receiving_agency, :competent_agency, :receiving_agency, :status, :status_code, :subject_key, :submitted_at,"
+    " :received_at, :due_at, :fee, CAST(:timeline AS JSONB), :bundle_id, :bundle_step, :bundle_position)"
+    " ON CONFLICT DO NOTHING RETURNING 1"
+)
+_APPLY = (
+    "UPDATE dossiers SET status = COALESCE(:status, status), status_code = COALESCE(:status_code, status_code),"
+    " current_agency = COALESCE(:agency, current_agency),"
+    # An event no official acted on (a timer) keeps the official, unless the dossier changed agency.
+    " official_id = CASE WHEN CAST(:set_handler AS BOOLEAN) THEN COALESCE(CAST(:official AS TEXT),"
+    " CASE WHEN current_agency = CAST(:holder AS TEXT) THEN official_id END) ELSE official_id END,"
+    " received_at = COALESCE(received_at, :received_at), due_at = COALESCE(:due_at, due_at),"
+    " overdue = COALESCE(:overdue, overdue), awaiting_supplement = COALESCE(:awaiting, awaiting_supplement),"
+    " results = results || CAST(:results AS JSONB), paid_amount = paid_amount + :paid,"
+    " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"
+    " step_started_at = COALESCE(:step_started_at, step_started_at),"
+    " portal_sync = COALESCE(CAST(:portal_sync AS JSONB), portal_sync),"
+    " timeline = timeline || CAST(:entries AS JSONB),"
+    " subject_key = CASE WHEN CAST(:ends AS BOOLEAN) THEN NULL ELSE subject_key END, updated_at = now()"
+    " WHERE dossier_id = :id RETURNING 1"
+)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def change_params(change: DossierChange) -> dict[str, Any]:
+    return {
+        "id": change.dossier_id,
+        "status": change.status.value if change.status else None,
+        "status_code": change.status.code if change.status else None,
+        "agency": change.handler[0] if change.handler else None,
+        "set_handler": change.handler is not None,
+        "official": change.handler[1] if change.handler else None,
+        "holder": change.handler[0] if change.handler else None,
+        "received_at": change.received_at,
+        "due_at": change.due_at,
+        "overdue": change.overdue,
+        "awaiting": change.awaiting_supplement,
+        "results": _json([change.result] if change.result else []),
+        "paid": change.paid,
+        "rating": change.rating,
+        "withdrawal": change.withdrawal_requested,
+        "step_started_at": change.step_started_at,
+        "portal_sync": _json(change.portal_sync) if change.portal_sync is not None else None,
+        "entries": _json([change.timeline.as_dict()] if change.timeline else []),
+        "ends": change.ends,
+    }
+
+
+class PostgresDossiers:
+    """The :class:`~intake.service_layer.ports.Dossiers` port on the service's schema."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def claim_key(self, key: str, request_hash: str) -> StoredReply | None:
+        if (await self._conn.execute(text(_CLAIM), {"k": key, "h": request_hash})).first() is not None:
+            return None
+        row = (
+            await self._conn.execute(
+                text("SELECT request_hash, status_code, response::text FROM idempotency_keys WHERE key = :k"),
+                {"k": key},
+            )
+        ).one()
+        return StoredReply(row[0], row[1], orjson.loads(row[2]))
+
+    async def store_reply(self, key: str, status_code: int, body: dict[str, Any]) -> None:
+        await self._conn.execute(
+            text("UPDATE idempotency_keys SET status_code = :s, response = CAST(:b AS JSONB) WHERE key = :k"),
+            {"k": key, "s": status_code, "b": _json(body)},
+        )
+
+    async def next_sequence(self, agency: str, day: date, count: int = 1) -> int:
+        result = await self._conn.execute(text(_SEQUENCE), {"a": agency, "d": day, "n": count})
+        return int(result.scalar_one())
+
+    async def add_dossiers(self, rows: Sequence[NewDossier]) -> None:
+        for row in rows:
+            params = {**asdict(row), "timeline": _json(row.timeline)}
+            if (await self._conn.execute(text(_INSERT_DOSSIER), params)).first() is None:
+                existing = await self._conn.execute(
+                    text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :s"),
+                    {"p": row.procedure_code, "s": row.subject_key},
+                )
+                raise DuplicateDossier(row.procedure_code, existing.scalar_one_or_none() or "?")
+
+    async def add_bundle(self, row: NewBundle) -> None:
+        await self._conn.execute(
+            text(
+                "INSERT INTO bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, due_at)"
+                " VALUES (:bundle_id, :bundle_type, :channel, :receiving_agency, :submitted_at, :due_at)"
+            ),
+            asdict(row),
+        )
+
+    async def state(self, ref: str) -> DossierState | None:
+        column = "code" if not _looks_like_uuid(ref) else "dossier_id"
+        row = (
+            await self._conn.execute(
+                text(
+                    "SELECT dossier_id, code, status, awaiting_supplement, rating IS NOT NULL, withdrawal_requested"
+                    f" FROM dossiers WHERE {column} = :r FOR UPDATE"
+                ),
+                {"r": ref},
+            )
+        ).first()
+        if row is None:
+            return None
+        return DossierState(row[0], row[1], DossierStatus(row[2]), row[3], row[4], row[5])
+
+    async def apply(self, change: DossierChange) -> bool:
+        return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None
+
+    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+        await self._conn.execute(
+            text("UPDATE bundles SET status = 'processing' WHERE bundle_id = :b AND status = 'submitted'"),
+            {"b": bundle_id},
+        )
+        await self.apply(DossierChange(dossier_id, step_started_at=at))
+
+    async def end_bundle(
+        self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
+    ) -> None:
+        await self._conn.execute(
+            text(
+                "UPDATE bundles SET status = :s, ended_at = :at, failed_step = :f, reason = :r WHERE bundle_id = :b"
+            ),
+            {"b": bundle_id, "s": status, "at": at, "f": failed_step, "r": reason},
+        )
+
+
+def _looks_like_uuid(ref: str) -> bool:
+    return UUID_TEXT.match(ref) is not None
+
+
+class SqlIntakeUnitOfWork(SqlUnitOfWork):
+    """eventkit's unit of work with intake's tables on the same connection."""
+
+    dossiers: PostgresDossiers
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.dossiers = PostgresDossiers(self.conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if isinstance(exc, DBAPIError):
+            state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if state in _RETRYABLE_SQLSTATES:
+                raise RetryableConflict(str(exc.orig)) from exc

@@ -1,0 +1,64 @@
+"""Citizen actions on a submitted dossier: whether each is allowed now, and the event it appends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.events.common import DossierStatus
+from contracts.events.intake import (
+    FeePaid,
+    IntakeEvent,
+    SatisfactionRated,
+    SupplementProvided,
+    WithdrawalRequested,
+)
+from intake.domain.commands import CitizenAction, PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
+from intake.domain.errors import ActionNotAllowed
+from intake.domain.tracking import ENDED
+
+#: No money is taken for a dossier that was refused or stopped.
+_NOT_PAYABLE = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED})
+
+
+@dataclass(frozen=True)
+class DossierState:
+    """What the citizen-view knows about a dossier that the action rules need."""
+
+    dossier_id: str
+    code: str
+    status: DossierStatus
+    awaiting_supplement: bool
+    rated: bool
+    withdrawal_requested: bool
+
+
+def decide(action: CitizenAction, state: DossierState, now: datetime) -> IntakeEvent:
+    """The event for ``action`` on a dossier in ``state``; ActionNotAllowed says why not."""
+    if isinstance(action, ProvideSupplement):
+        # Not tied to awaiting_supplement: the citizen reacts to workflow's request, which may reach the
+        # citizen before it reaches this view. Workflow matches supplements to its requests.
+        if state.status in ENDED:
+            raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: it takes no more documents")
+        return SupplementProvided(
+            dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now
+        )
+    if isinstance(action, PayFee):
+        if state.status in _NOT_PAYABLE:
+            raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to pay")
+        return FeePaid(
+            dossier_id=state.dossier_id, amount=action.amount, method=action.method, online=action.online, paid_at=now
+        )
+    if isinstance(action, RateSatisfaction):
+        if state.rated:
+            raise ActionNotAllowed(f"dossier {state.code} has already been rated")
+        return SatisfactionRated(
+            dossier_id=state.dossier_id, score=action.score, complaint=action.complaint, rated_at=now
+        )
+    if isinstance(action, RequestWithdrawal):
+        if state.status in ENDED:
+            raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to withdraw")
+        if state.withdrawal_requested:
+            raise ActionNotAllowed(f"withdrawal of dossier {state.code} was already requested")
+        return WithdrawalRequested(dossier_id=state.dossier_id, reason=action.reason, requested_at=now)
+    raise TypeError(f"not a citizen action: {action!r}")

@@ -1,0 +1,248 @@
+"""Deciding a submission: check it whole, route it, time it — before any code is taken.
+
+``plan_dossier`` and ``plan_bundle`` either raise :class:`InvalidInput` listing every problem or
+return plans: the dossiers to create, with everything but their codes (which need the database's
+per-agency sequence). ``submitted_event`` then turns a plan and its code into the contract event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.catalogue import (
+    BundleDefinition,
+    NoCompetentAgency,
+    Procedure,
+    UnknownAgency,
+    UnknownBundle,
+    UnknownProcedure,
+)
+from contracts.events.common import Applicant, Channel, Document, DossierStatus
+from contracts.events.intake import BundleStep, BundleSubmitted, DossierSubmitted
+from contracts.ids import uuid7
+from intake.domain.checks import form_problems, id_number_problems
+from intake.domain.commands import SubmitBundle, SubmitDossier
+from intake.domain.problems import FieldProblem, InvalidInput
+from intake.domain.rules import IntakeRules
+from workcal import vietnam_tz
+
+
+@dataclass(frozen=True)
+class PlannedDossier:
+    """A dossier about to be created; only its code is missing."""
+
+    dossier_id: str
+    procedure: Procedure
+    competent_agency: str
+    form: dict[str, Any]
+    documents: list[Document]
+    subject_key: str | None  # a digest, so the duplicate index holds no personal data in clear
+    status: DossierStatus
+    received_at: datetime | None
+    due_at: datetime | None
+    step_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedBundle:
+    bundle_id: str
+    definition: BundleDefinition
+    due_at: datetime | None
+    dossiers: list[PlannedDossier]
+
+
+def new_id() -> str:
+    """A time-ordered id, so the dossier table's index grows at its end."""
+    return str(uuid7())
+
+
+def subject_digest(procedure: Procedure, form: dict[str, Any]) -> str | None:
+    """What identifies the dossier's subject for duplicate detection; None when repeats are allowed
+    or the subject is not known yet (a bundle step waiting for an earlier step's result)."""
+    if procedure.allows_repeat:
+        return None
+    key = procedure.subject_key(form)
+    if key is None:
+        return None
+    canonical = json.dumps([procedure.code, *key], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _reception(channel: Channel, now: datetime) -> tuple[DossierStatus, datetime | None]:
+    """Online dossiers wait for an official to accept them; counter and postal ones are received now."""
+    return (DossierStatus.REGISTERED, None) if channel == "online" else (DossierStatus.RECEIVED, now)
+
+
+def _check_agency(rules: IntakeRules, code: str, problems: list[FieldProblem]) -> bool:
+    try:
+        rules.catalogue.agency(code)
+    except UnknownAgency:
+        problems.append(FieldProblem("$.receiving_agency", f"unknown agency code {code!r}", "unknown_agency"))
+        return False
+    return True
+
+
+def _route(
+    rules: IntakeRules, procedure: Procedure, receiving: str, form: dict[str, Any], problems: list[FieldProblem]
+) -> str | None:
+    area = procedure.area_in(form)
+    area_path = "$.form" + (procedure.area_path or "").replace("/", ".")
+    try:
+        return rules.catalogue.competent_agency(procedure.code, receiving, area).code
+    except UnknownAgency:
+        problems.append(FieldProblem(area_path, f"unknown administrative unit {area!r}", "unknown_agency"))
+    except NoCompetentAgency as exc:
+        problems.append(FieldProblem(area_path if area else "$.receiving_agency", str(exc), "no_competent_agency"))
+    return None
+
+
+def _document_problems(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
+    problems = [
+        FieldProblem(f"$.documents[{i}].kind", f"{d.kind!r} is not a document of {procedure.code}", "unknown_document")
+        for i, d in enumerate(documents)
+        if procedure.document(d.kind) is None
+    ]
+    given = {d.kind for d in documents}
+    problems.extend(
+        FieldProblem("$.documents", f"mandatory document missing: {d.kind} ({d.name_vi})", "missing_document")
+        for d in procedure.required_documents
+        if d.mandatory and d.kind not in given
+    )
+    return problems
+
+
+def _applicant_problems(applicant: Applicant) -> list[FieldProblem]:
+    return id_number_problems(applicant.id_number, "$.applicant.id_number")
+
+
+def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
+    """Validate a standalone submission and decide its routing, status and appointment date."""
+    problems = _applicant_problems(cmd.applicant)
+    agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
+    try:
+        procedure = rules.catalogue.procedure(cmd.procedure_code)
+    except UnknownProcedure:
+        problems.append(
+            FieldProblem("$.procedure_code", f"unknown procedure code {cmd.procedure_code!r}", "unknown_procedure")
+        )
+        raise InvalidInput(problems) from None
+    if cmd.channel == "online" and procedure.online_level == "none":
+        problems.append(FieldProblem("$.channel", f"{procedure.code} is not offered online", "channel_not_offered"))
+    today = now.astimezone(vietnam_tz()).date()
+    form_errors = rules.procedure_forms[procedure.code].validate(cmd.form, "$.form")
+    problems += form_errors + form_problems(cmd.form, "$.form", today) + _document_problems(procedure, cmd.documents)
+    competent = _route(rules, procedure, cmd.receiving_agency, cmd.form, problems) if agency_ok else None
+    if problems or competent is None:
+        raise InvalidInput(problems)
+    status, received_at = _reception(cmd.channel, now)
+    return PlannedDossier(
+        dossier_id=new_id(),
+        procedure=procedure,
+        competent_agency=competent,
+        form=cmd.form,
+        documents=list(cmd.documents),
+        subject_key=subject_digest(procedure, cmd.form),
+        status=status,
+        received_at=received_at,
+        due_at=rules.due_at(received_at, procedure.processing_time) if received_at else None,
+    )
+
+
+def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> PlannedBundle:
+    """Validate a linked submission and plan one dossier per step that applies to its form."""
+    problems = _applicant_problems(cmd.applicant)
+    agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
+    try:
+        definition = rules.catalogue.bundle(cmd.bundle_type)
+    except UnknownBundle:
+        known = sorted(rules.catalogue.bundles)
+        problems.append(FieldProblem("$.bundle_type", f"unknown bundle type; known: {known}", "unknown_bundle"))
+        raise InvalidInput(problems) from None
+    today = now.astimezone(vietnam_tz()).date()
+    problems += rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
+    problems += form_problems(cmd.form, "$.form", today)
+    if problems or not agency_ok:
+        raise InvalidInput(problems)
+    status, received_at = _reception(cmd.channel, now)
+    dossiers: list[PlannedDossier] = []
+    for position, step in enumerate(definition.applicable_steps(cmd.form)):
+        procedure = rules.catalogue.procedure(step.procedure_code)
+        form = step.resolve_inputs(cmd.form, {}, partial=True)
+        competent = _route(rules, procedure, cmd.receiving_agency, form, problems)
+        # The first step's own limit; later steps start when earlier ones finish, so the citizen is
+        # promised the bundle's limit (workflow moves each step's date as it starts it).
+        limit = rules.catalogue.step_processing_time(definition.bundle_type, step.step_id)
+        limit = limit if position == 0 else definition.statutory_limit
+        dossiers.append(
+            PlannedDossier(
+                dossier_id=new_id(),
+                procedure=procedure,
+                competent_agency=competent or "",
+                form=form,
+                documents=[],
+                subject_key=subject_digest(procedure, form),
+                status=status,
+                received_at=received_at,
+                due_at=rules.due_at(received_at, limit) if received_at else None,
+                step_id=step.step_id,
+            )
+        )
+    if problems:
+        raise InvalidInput(problems)
+    due = rules.due_at(received_at, definition.statutory_limit) if received_at else None
+    return PlannedBundle(bundle_id=new_id(), definition=definition, due_at=due, dossiers=dossiers)
+
+
+def submitted_event(
+    plan: PlannedDossier,
+    code: str,
+    *,
+    channel: Channel,
+    receiving_agency: str,
+    applicant: Applicant,
+    catalogue_version: str,
+    submitted_at: datetime,
+    bundle_id: str | None = None,
+) -> DossierSubmitted:
+    return DossierSubmitted(
+        dossier_id=plan.dossier_id,
+        code=code,
+        procedure_code=plan.procedure.code,
+        catalogue_version=catalogue_version,
+        channel=channel,
+        receiving_agency=receiving_agency,
+        competent_agency=plan.competent_agency,
+        applicant=applicant,
+        form=plan.form,
+        documents=plan.documents,
+        fee=plan.procedure.fee,
+        status=plan.status,
+        submitted_at=submitted_at,
+        received_at=plan.received_at,
+        due_at=plan.due_at,
+        bundle_id=bundle_id,
+        bundle_step=plan.step_id,
+    )
+
+
+def bundle_event(
+    plan: PlannedBundle, codes: list[str], cmd: SubmitBundle, *, catalogue_version: str, submitted_at: datetime
+) -> BundleSubmitted:
+    return BundleSubmitted(
+        bundle_id=plan.bundle_id,
+        bundle_type=plan.definition.bundle_type,
+        catalogue_version=catalogue_version,
+        channel=cmd.channel,
+        receiving_agency=cmd.receiving_agency,
+        applicant=cmd.applicant,
+        form=cmd.form,
+        steps=[
+            BundleStep(step_id=d.step_id or "", procedure_code=d.procedure.code, dossier_id=d.dossier_id, code=code)
+            for d, code in zip(plan.dossiers, codes, strict=True)
+        ],
+        submitted_at=submitted_at,
+    )

@@ -1,0 +1,178 @@
+"""The citizen's view of a dossier, as changes derived from events.
+
+Intake's own events change the view in the transaction that records them (the citizen sees the
+receipt at once); workflow's and registry-sync's arrive through consumers. Either way an event
+becomes a :class:`DossierChange`, which the repository applies. Status is the workflow's: intake
+only reports what workflow decided, except for the status a dossier is submitted in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.envelope import EventPayload
+from contracts.events import intake, registry, workflow
+from contracts.events.common import DossierStatus
+
+#: A dossier in one of these has ended (766 rules: processed, returned, refused, stopped or withdrawn);
+#: it no longer blocks a new dossier for the same subject.
+ENDED = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED, DossierStatus.PROCESSED, DossierStatus.RETURNED})
+
+_NOTES: dict[str, str] = {
+    "DossierSubmitted": "Nộp hồ sơ",
+    "DossierReceived": "Tiếp nhận hồ sơ",
+    "DossierRefused": "Từ chối tiếp nhận hồ sơ",
+    "DossierStepStarted": "Bắt đầu bước xử lý",
+    "SupplementRequested": "Yêu cầu bổ sung hồ sơ",
+    "SupplementReceived": "Đã nhận hồ sơ bổ sung",
+    "PaymentRequested": "Thông báo nghĩa vụ tài chính",
+    "PaymentConfirmed": "Xác nhận đã thực hiện nghĩa vụ tài chính",
+    "WithdrawalAccepted": "Chấp nhận rút hồ sơ",
+    "DossierStopped": "Dừng xử lý hồ sơ",
+    "DossierForwarded": "Chuyển hồ sơ",
+    "ResultIssued": "Đã có kết quả",
+    "ResultReturned": "Đã trả kết quả",
+    "DossierOverdue": "Hồ sơ quá hạn",
+    "ApologyLetterIssued": "Văn bản xin lỗi và hẹn lại ngày trả kết quả",
+    "SupplementProvided": "Công dân nộp bổ sung hồ sơ",
+    "FeePaid": "Công dân nộp phí, lệ phí",
+    "SatisfactionRated": "Công dân đánh giá mức độ hài lòng",
+    "WithdrawalRequested": "Công dân yêu cầu rút hồ sơ",
+    "RegistryCommandSucceeded": "Hệ thống quốc gia đã xử lý",
+    "RegistryCommandFailed": "Hệ thống quốc gia không xử lý được",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the citizen's timeline."""
+
+    at: datetime
+    event: str
+    status: DossierStatus | None = None
+    agency: str | None = None
+    official_id: str | None = None
+    detail: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        note = _NOTES.get(self.event, self.event)
+        return {
+            "at": self.at.isoformat(),
+            "event": self.event,
+            "status": self.status.value if self.status else None,
+            "status_code": self.status.code if self.status else None,
+            "agency": self.agency,
+            "official_id": self.official_id,
+            "note": f"{note}: {self.detail}" if self.detail else note,
+        }
+
+
+@dataclass(frozen=True)
+class DossierChange:
+    """What one event changes in the view; None leaves a value as it is."""
+
+    dossier_id: str
+    timeline: TimelineEntry | None = None
+    status: DossierStatus | None = None
+    # (agency, official id): who holds the dossier now; a None official on the same agency keeps the
+    # previous one (timer events name no official), a new agency clears it.
+    handler: tuple[str, str | None] | None = None
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+    overdue: bool | None = None
+    awaiting_supplement: bool | None = None
+    result: dict[str, Any] | None = None
+    paid: int = 0
+    rating: int | None = None
+    withdrawal_requested: bool | None = None
+    step_started_at: datetime | None = None
+    portal_sync: dict[str, Any] | None = None
+
+    @property
+    def ends(self) -> bool:
+        return self.status in ENDED
+
+
+def _detail(event: workflow.DossierEvent) -> str | None:
+    for name in ("reason", "step", "document_name"):
+        value = getattr(event, name, None)
+        if value:
+            return str(value)
+    return None
+
+
+def workflow_change(event: workflow.DossierEvent) -> DossierChange:
+    """The change a dossier lifecycle event brings: every one carries the status it leaves."""
+    due = getattr(event, "due_at", None)
+    if isinstance(event, workflow.ApologyLetterIssued):
+        due = event.new_due_at
+    result = None
+    if isinstance(event, workflow.ResultIssued):
+        result = {"result_code": event.result_code, "document_name": event.document_name,
+                  "issued_at": event.at.isoformat(), "on_time": event.on_time}
+    quiet = isinstance(event, workflow.DossierDueSoon)  # a reminder for officials, not a step for the citizen
+    return DossierChange(
+        dossier_id=event.dossier_id,
+        timeline=None if quiet else TimelineEntry(
+            event.at, event.event_type, event.status, event.agency, event.official_id, _detail(event)
+        ),
+        status=event.status,
+        handler=(event.agency, event.official_id),
+        received_at=event.at if isinstance(event, workflow.DossierReceived) else None,
+        due_at=due,
+        overdue=True if isinstance(event, workflow.DossierOverdue) else None,
+        awaiting_supplement=_awaiting(event),
+        result=result,
+    )
+
+
+def _awaiting(event: workflow.DossierEvent) -> bool | None:
+    if isinstance(event, workflow.SupplementRequested):
+        return True
+    if isinstance(event, workflow.SupplementReceived):
+        return False
+    return None
+
+
+def registry_change(event: EventPayload) -> DossierChange | None:
+    """Outcomes of national-registry calls go on the timeline; portal sync is shown as its own field."""
+    if isinstance(event, registry.RegistryCommandSucceeded):
+        detail = f"{event.system}/{event.operation}"
+        return DossierChange(event.dossier_id, TimelineEntry(event.completed_at, event.event_type, detail=detail))
+    if isinstance(event, registry.RegistryCommandFailed):
+        detail = f"{event.system}/{event.operation}: {event.reason}"
+        return DossierChange(event.dossier_id, TimelineEntry(event.failed_at, event.event_type, detail=detail))
+    if isinstance(event, registry.PortalSyncSucceeded):
+        sync = {"synced": True, "status_code": event.status_code, "at": event.synced_at.isoformat(), "error": None}
+        return DossierChange(event.dossier_id, portal_sync=sync)
+    if isinstance(event, registry.PortalSyncFailed):
+        sync = {"synced": False, "status_code": event.status_code, "at": event.failed_at.isoformat(),
+                "error": event.reason}
+        return DossierChange(event.dossier_id, portal_sync=sync)
+    return None
+
+
+def own_change(event: intake.IntakeEvent) -> DossierChange | None:
+    """The timeline line (and counters) of a citizen action recorded by intake."""
+    if isinstance(event, intake.SupplementProvided):
+        entry = TimelineEntry(event.provided_at, event.event_type, detail=event.note)
+        return DossierChange(event.dossier_id, entry, awaiting_supplement=False)
+    if isinstance(event, intake.FeePaid):
+        detail = f"{event.amount} VND, {event.method}{', trực tuyến' if event.online else ''}"
+        return DossierChange(event.dossier_id, TimelineEntry(event.paid_at, event.event_type, detail=detail),
+                             paid=event.amount)
+    if isinstance(event, intake.SatisfactionRated):
+        entry = TimelineEntry(event.rated_at, event.event_type, detail=f"{event.score}/5")
+        return DossierChange(event.dossier_id, entry, rating=event.score)
+    if isinstance(event, intake.WithdrawalRequested):
+        entry = TimelineEntry(event.requested_at, event.event_type, detail=event.reason)
+        return DossierChange(event.dossier_id, entry, withdrawal_requested=True)
+    return None
+
+
+def submitted_entry(event: intake.DossierSubmitted) -> TimelineEntry:
+    """The first line of every timeline."""
+    channel = {"online": "trực tuyến", "counter": "trực tiếp", "postal": "qua bưu chính"}[event.channel]
+    return TimelineEntry(event.submitted_at, event.event_type, event.status, event.receiving_agency, detail=channel)

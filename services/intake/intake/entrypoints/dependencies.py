@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the process context bootstrap put on the app, and request metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+
+from intake.service_layer.handlers import IdempotencyKey, IntakeContext
+from intake.service_layer.queries import ViewReader
+
+
+def get_context(request: Request) -> IntakeContext:
+    context: IntakeContext = request.app.state.intake
+    return context
+
+
+def get_views(request: Request) -> ViewReader:
+    views: ViewReader = request.app.state.views
+    return views
+
+
+def correlation_id(request: Request) -> str | None:
+    """The caller's correlation id, else the request id the HTTP shell assigned."""
+    return request.headers.get("x-correlation-id") or request.headers.get("x-request-id")
+
+
+ContextDep = Annotated[IntakeContext, Depends(get_context)]
+ViewsDep = Annotated[ViewReader, Depends(get_views)]
+CorrelationDep = Annotated[str | None, Depends(correlation_id)]
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A client-chosen key: a retry with the same key and body gets the first answer and "
+        "creates nothing; the same key with another body is a 409.",
+    ),
+]
+
+
+def idempotency(key: str | None, request: Request, body: BaseModel) -> IdempotencyKey | None:
+    """The key with a digest of what it was sent with (method, path and canonical body)."""
+    if key is None:
+        return None
+    request_doc: dict[str, Any] = {
+        "method": request.method,
+        "path": request.url.path,
+        "body": body.model_dump(mode="json"),
+    }
+    digest = hashlib.sha256(orjson.dumps(request_doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return IdempotencyKey(key, digest)

@@ -1,0 +1,59 @@
+"""Domain refusals as HTTP answers: always a JSON body naming what is wrong, never a stack trace."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from eventkit.eventstore import ConcurrencyConflict
+from intake.domain.errors import (
+    ActionNotAllowed,
+    DuplicateDossier,
+    IdempotencyKeyReused,
+    NotFound,
+    RetryableConflict,
+)
+from intake.domain.problems import InvalidInput
+
+
+def _loc(path: str) -> list[str | int]:
+    """``$.documents[0].kind`` → ``["body", "documents", 0, "kind"]``, like FastAPI's own 422s."""
+    parts: list[str | int] = ["body"]
+    for chunk in path.removeprefix("$").replace("[", ".[").split("."):
+        if not chunk:
+            continue
+        inner = chunk[1:-1] if chunk.startswith("[") else None
+        if inner is not None:
+            parts.append(int(inner) if inner.isdigit() else inner.strip("'\""))
+        else:
+            parts.append(chunk)
+    return parts
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    detail = [{**p.as_dict(), "loc": _loc(p.path)} for p in exc.problems]
+    return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+
+
+async def _duplicate(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DuplicateDossier)
+    body = {"error": "duplicate_dossier", "detail": str(exc), "existing_code": exc.existing_code}
+    return JSONResponse(body, status_code=409)
+
+
+def _simple(error: str, status_code: int):  # type: ignore[no-untyped-def]
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": error, "detail": str(exc)}, status_code=status_code)
+
+    return handler
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InvalidInput, _invalid)
+    app.add_exception_handler(DuplicateDossier, _duplicate)
+    app.add_exception_handler(IdempotencyKeyReused, _simple("idempotency_key_reused", 409))
+    app.add_exception_handler(NotFound, _simple("not_found", 404))
+    app.add_exception_handler(ActionNotAllowed, _simple("action_not_allowed", 409))
+    app.add_exception_handler(RetryableConflict, _simple("concurrent_update", 409))
+    app.add_exception_handler(ConcurrencyConflict, _simple("concurrent_update", 409))

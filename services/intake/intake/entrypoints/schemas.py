@@ -1,0 +1,205 @@
+"""Request and response bodies of the HTTP API (``XCreate`` in, ``XPublic`` out)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.catalogue import Agency, BundleDefinition, Procedure
+
+ID_NUMBER = r"^[0-9]{12}$"
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error: a misspelt optional field must not be dropped in silence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicantCreate(Strict):
+    id_number: str = Field(pattern=ID_NUMBER, description="12-digit personal identification number.")
+    full_name: str = Field(min_length=1, max_length=100, description="Full name with diacritics.")
+    phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$", description="For SMS notifications.")
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="E-mail.")
+
+
+class DocumentCreate(Strict):
+    kind: str = Field(min_length=1, max_length=64, description="A kind from the procedure's required_documents.")
+    digitized: bool = Field(description="Supplied electronically (số hóa).")
+    reused: bool = Field(description="Taken from data the citizen already supplied.")
+    from_national_store: bool = Field(False, description="Taken from the citizen's national document store.")
+
+
+Channel = Literal["online", "counter", "postal"]
+
+
+class DossierCreate(Strict):
+    procedure_code: str = Field(max_length=20, description="Procedure code, e.g. '1.001193'.", examples=["1.001193"])
+    channel: Channel = Field(description="online (portal), counter or postal.")
+    receiving_agency: str = Field(max_length=24, description="Code of the agency receiving it.")
+    applicant: ApplicantCreate
+    form: dict[str, Any] = Field(description="The procedure's form; its JSON Schema is in GET /v1/procedures/{code}.")
+    documents: list[DocumentCreate] = Field(default_factory=list, max_length=50, description="Document components.")
+
+
+class BundleCreate(Strict):
+    bundle_type: str = Field(max_length=40, description="'birth' or 'death' (GET /v1/bundle-types).")
+    channel: Channel = Field(description="online (portal), counter or postal.")
+    receiving_agency: str = Field(max_length=24, description="Code of the agency receiving it.")
+    applicant: ApplicantCreate
+    form: dict[str, Any] = Field(description="The bundle's combined form (GET /v1/bundle-types/{type}).")
+
+
+class SupplementCreate(Strict):
+    documents: list[DocumentCreate] = Field(min_length=1, max_length=50, description="Documents supplied.")
+    note: str | None = Field(None, max_length=1000, description="A note to the official.")
+
+
+class PaymentCreate(Strict):
+    amount: int = Field(gt=0, le=10_000_000_000, description="Amount paid, in VND.")
+    method: Literal["qr", "bank_transfer", "card", "e_wallet", "cash"] = Field(description="How it was paid.")
+    online: bool = Field(description="Paid through an online payment service.")
+
+
+class RatingCreate(Strict):
+    score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
+    complaint: str | None = Field(None, max_length=2000, description="A complaint or dislike, if any.")
+
+
+class WithdrawalCreate(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="Why the citizen withdraws the dossier.")
+
+
+class DossierReceiptPublic(BaseModel):
+    dossier_id: str
+    code: str = Field(description="<agency code>-YYMMDD-NNNN.")
+    procedure_code: str
+    status: str = Field(description="registered (online, awaiting acceptance) or received.")
+    status_code: int = Field(description="1 registered, 2 received.")
+    competent_agency: str
+    submitted_at: str
+    received_at: str | None
+    due_at: str | None = Field(description="Appointment date; null until received.")
+    step_id: str | None = Field(None, description="The bundle step (bundle receipts only).")
+
+
+class BundleReceiptPublic(BaseModel):
+    bundle_id: str
+    bundle_type: str
+    submitted_at: str
+    due_at: str | None = Field(description="Statutory limit of the whole bundle; null until received.")
+    dossiers: list[DossierReceiptPublic]
+
+
+class ActionReceiptPublic(BaseModel):
+    event_id: str = Field(description="Id of the event appended to intake.events.")
+    event_type: str
+    dossier_id: str
+    code: str
+    at: str
+
+
+class NamedRef(BaseModel):
+    code: str
+    name_vi: str | None
+
+
+class HandlerPublic(BaseModel):
+    agency: NamedRef | None
+    official_id: str | None
+
+
+class TimelineEntryPublic(BaseModel):
+    at: str
+    event: str
+    status: str | None
+    status_code: int | None
+    agency: NamedRef | None
+    official_id: str | None
+    note: str
+
+
+class ResultPublic(BaseModel):
+    result_code: str = Field(description="<dossier code>-KQ<n>.")
+    document_name: str
+    issued_at: str
+    on_time: bool
+
+
+class BundleRef(BaseModel):
+    bundle_id: str
+    step_id: str | None
+
+
+class DossierPublic(BaseModel):
+    dossier_id: str
+    code: str
+    procedure: NamedRef
+    channel: str
+    status: str
+    status_code: int
+    receiving_agency: NamedRef | None
+    competent_agency: NamedRef | None
+    current_handler: HandlerPublic
+    submitted_at: str
+    received_at: str | None
+    due_at: str | None
+    overdue: bool
+    awaiting_supplement: bool
+    fee: int
+    paid_amount: int
+    rated: bool
+    bundle: BundleRef | None
+    result: ResultPublic | None
+    results: list[ResultPublic]
+    portal_sync: dict[str, Any] | None
+    timeline: list[TimelineEntryPublic]
+
+
+class BundleStepPublic(BaseModel):
+    step_id: str
+    procedure: NamedRef
+    dossier_id: str
+    code: str
+    status: str
+    status_code: int
+    started_at: str | None
+    due_at: str | None
+    result_code: str | None
+
+
+class BundlePublic(BaseModel):
+    bundle_id: str
+    bundle_type: str
+    name_vi: str | None
+    status: Literal["submitted", "processing", "completed", "partially_completed"]
+    channel: str
+    receiving_agency: NamedRef | None
+    submitted_at: str
+    due_at: str | None
+    ended_at: str | None
+    failed_step: str | None
+    reason: str | None
+    steps: list[BundleStepPublic]
+
+
+class ProcedureList(BaseModel):
+    catalogue_version: str
+    items: list[Procedure]
+
+
+class AgencyList(BaseModel):
+    catalogue_version: str
+    items: list[Agency]
+
+
+class BundleTypeList(BaseModel):
+    catalogue_version: str
+    items: list[BundleDefinition]
+
+
+class ErrorPublic(BaseModel):
+    error: str
+    detail: Any
+    existing_code: str | None = None

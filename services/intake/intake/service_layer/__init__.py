@@ -1,0 +1,1 @@
+"""Intake's handlers: plain async functions taking a command or event and their dependencies."""

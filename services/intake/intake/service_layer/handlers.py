@@ -1,0 +1,205 @@
+"""Command handlers: submissions and citizen actions, each one transaction (events, outbox, view,
+sequence and idempotency key committed together or not at all)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.envelope import Envelope, EventPayload
+from contracts.events.intake import DossierSubmitted
+from eventkit.eventstore import ConcurrencyConflict
+from eventkit.logging import get_logger
+from intake.domain.actions import decide
+from intake.domain.codes import dossier_code, receipt_day
+from intake.domain.commands import CitizenAction, ProvideSupplement, RequestWithdrawal, SubmitBundle, SubmitDossier
+from intake.domain.errors import DossierNotFound, IdempotencyKeyReused, RetryableConflict
+from intake.domain.receipts import ActionReceipt, BundleReceipt, DossierReceipt
+from intake.domain.rules import IntakeRules
+from intake.domain.submission import PlannedDossier, bundle_event, plan_bundle, plan_dossier, submitted_event
+from intake.domain.tracking import own_change, submitted_entry
+from intake.service_layer.ports import IntakeUnitOfWork, NewBundle, NewDossier
+
+log = get_logger(__name__)
+
+PRODUCER = "intake"
+#: Attempts of one request when a concurrent writer got in the way (deadlock, optimistic conflict).
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What handlers need, built once by bootstrap."""
+
+    rules: IntakeRules
+    topic: str
+    clock: Callable[[], datetime]
+    uow: Callable[[], IntakeUnitOfWork]
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """The client's key and a digest of the request it came with."""
+
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+Work = Callable[[IntakeUnitOfWork], Awaitable[dict[str, Any]]]
+
+
+async def _in_transaction(ctx: IntakeContext, key: IdempotencyKey | None, status_code: int, work: Work) -> Reply:
+    """Run ``work`` in one transaction, answering a retried Idempotency-Key with the stored reply."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with ctx.uow() as uow:
+                if key is not None:
+                    stored = await uow.dossiers.claim_key(key.key, key.request_hash)
+                    if stored is not None:
+                        if stored.request_hash != key.request_hash:
+                            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+                        return Reply(stored.status_code, stored.body, replayed=True)
+                body = await work(uow)
+                if key is not None:
+                    await uow.dossiers.store_reply(key.key, status_code, body)
+                return Reply(status_code, body)
+        except (RetryableConflict, ConcurrencyConflict) as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise RetryableConflict(str(exc)) from exc
+            log.info("concurrent writer; retrying the request", attempt=attempt, error=str(exc))
+    raise AssertionError("unreachable")
+
+
+def _row(plan: PlannedDossier, event: DossierSubmitted, position: int | None = None) -> NewDossier:
+    return NewDossier(
+        dossier_id=plan.dossier_id,
+        code=event.code,
+        procedure_code=plan.procedure.code,
+        channel=event.channel,
+        receiving_agency=event.receiving_agency,
+        competent_agency=plan.competent_agency,
+        status=plan.status.value,
+        status_code=plan.status.code,
+        subject_key=plan.subject_key,
+        submitted_at=event.submitted_at,
+        received_at=plan.received_at,
+        due_at=plan.due_at,
+        fee=plan.procedure.fee,
+        timeline=[submitted_entry(event).as_dict()],
+        bundle_id=event.bundle_id,
+        bundle_step=plan.step_id,
+        bundle_position=position,
+    )
+
+
+def _receipt(plan: PlannedDossier, code: str, now: datetime) -> DossierReceipt:
+    return DossierReceipt(
+        dossier_id=plan.dossier_id,
+        code=code,
+        procedure_code=plan.procedure.code,
+        status=plan.status.value,
+        status_code=plan.status.code,
+        competent_agency=plan.competent_agency,
+        submitted_at=now,
+        received_at=plan.received_at,
+        due_at=plan.due_at,
+        step_id=plan.step_id,
+    )
+
+
+def _wrap(ctx: IntakeContext, payload: EventPayload, key: str, correlation_id: str | None, now: datetime) -> Envelope:
+    return Envelope.wrap(payload, key=key, producer=PRODUCER, correlation_id=correlation_id, occurred_at=now)
+
+
+async def submit_dossier(
+    cmd: SubmitDossier, ctx: IntakeContext, key: IdempotencyKey | None = None, correlation_id: str | None = None
+) -> Reply:
+    """Validate, take the next code of the receiving agency's day, record DossierSubmitted."""
+    now = ctx.clock()
+    plan = plan_dossier(cmd, ctx.rules, now)  # invalid input costs no database round-trip
+
+    async def work(uow: IntakeUnitOfWork) -> dict[str, Any]:
+        day = receipt_day(now)
+        code = dossier_code(cmd.receiving_agency, day, await uow.dossiers.next_sequence(cmd.receiving_agency, day))
+        event = submitted_event(
+            plan, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
+            catalogue_version=ctx.rules.catalogue.version, submitted_at=now,
+        )
+        await uow.dossiers.add_dossiers([_row(plan, event)])
+        await uow.record(plan.dossier_id, 0, [_wrap(ctx, event, plan.dossier_id, correlation_id, now)], ctx.topic)
+        log.info("dossier submitted", dossier_id=plan.dossier_id, code=code, procedure=plan.procedure.code)
+        return _receipt(plan, code, now).as_dict()
+
+    return await _in_transaction(ctx, key, 201, work)
+
+
+async def submit_bundle(
+    cmd: SubmitBundle, ctx: IntakeContext, key: IdempotencyKey | None = None, correlation_id: str | None = None
+) -> Reply:
+    """One dossier per applicable step (consecutive codes of the receiving agency), then BundleSubmitted."""
+    now = ctx.clock()
+    plan = plan_bundle(cmd, ctx.rules, now)
+    correlation_id = correlation_id or plan.bundle_id
+
+    async def work(uow: IntakeUnitOfWork) -> dict[str, Any]:
+        day, count = receipt_day(now), len(plan.dossiers)
+        last = await uow.dossiers.next_sequence(cmd.receiving_agency, day, count)
+        codes = [dossier_code(cmd.receiving_agency, day, n) for n in range(last - count + 1, last + 1)]
+        await uow.dossiers.add_bundle(
+            NewBundle(plan.bundle_id, plan.definition.bundle_type, cmd.channel, cmd.receiving_agency, now, plan.due_at)
+        )
+        events = [
+            submitted_event(
+                dossier, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
+                catalogue_version=ctx.rules.catalogue.version, submitted_at=now, bundle_id=plan.bundle_id,
+            )
+            for dossier, code in zip(plan.dossiers, codes, strict=True)
+        ]
+        pairs = list(zip(plan.dossiers, events, strict=True))
+        await uow.dossiers.add_dossiers([_row(dossier, event, i) for i, (dossier, event) in enumerate(pairs)])
+        for dossier, event in pairs:
+            envelope = _wrap(ctx, event, dossier.dossier_id, correlation_id, now)
+            await uow.record(dossier.dossier_id, 0, [envelope], ctx.topic)
+        bundle = bundle_event(plan, codes, cmd, catalogue_version=ctx.rules.catalogue.version, submitted_at=now)
+        await uow.record(plan.bundle_id, 0, [_wrap(ctx, bundle, plan.bundle_id, correlation_id, now)], ctx.topic)
+        log.info("bundle submitted", bundle_id=plan.bundle_id, bundle_type=bundle.bundle_type, codes=codes)
+        receipts = [_receipt(d, c, now) for d, c in zip(plan.dossiers, codes, strict=True)]
+        return BundleReceipt(plan.bundle_id, bundle.bundle_type, now, plan.due_at, receipts).as_dict()
+
+    return await _in_transaction(ctx, key, 201, work)
+
+
+async def act(
+    action: CitizenAction, ctx: IntakeContext, key: IdempotencyKey | None = None, correlation_id: str | None = None
+) -> Reply:
+    """Append the citizen action's event to the dossier's stream and show it on the timeline.
+
+    Supplements and withdrawals are requests the workflow still has to act on (202); payments and
+    ratings are facts recorded as they are (201)."""
+    now = ctx.clock()
+
+    async def work(uow: IntakeUnitOfWork) -> dict[str, Any]:
+        state = await uow.dossiers.state(action.dossier_ref)
+        if state is None:
+            raise DossierNotFound(f"no dossier {action.dossier_ref!r}")
+        event = decide(action, state, now)
+        stream = await uow.events.load(state.dossier_id)
+        envelope = _wrap(ctx, event, state.dossier_id, correlation_id, now)
+        await uow.record(state.dossier_id, stream.version, [envelope], ctx.topic)
+        change = own_change(event)
+        if change is not None:
+            await uow.dossiers.apply(change)
+        log.info("citizen action recorded", dossier_id=state.dossier_id, event_type=event.event_type)
+        return ActionReceipt(str(envelope.event_id), event.event_type, state.dossier_id, state.code, now).as_dict()
+
+    status_code = 202 if isinstance(action, ProvideSupplement | RequestWithdrawal) else 201
+    return await _in_transaction(ctx, key, status_code, work)

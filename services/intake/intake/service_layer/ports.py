@@ -1,0 +1,117 @@
+"""The ports intake's handlers depend on, beyond eventkit's event store and outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from contracts.envelope import Envelope
+from eventkit.eventstore import EventStore
+from eventkit.outbox import Outbox
+from intake.domain.actions import DossierState
+from intake.domain.tracking import DossierChange
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """The first answer given under an Idempotency-Key."""
+
+    request_hash: str
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewDossier:
+    """A row of the citizen view, written with the DossierSubmitted event."""
+
+    dossier_id: str
+    code: str
+    procedure_code: str
+    channel: str
+    receiving_agency: str
+    competent_agency: str
+    status: str
+    status_code: int
+    subject_key: str | None
+    submitted_at: datetime
+    received_at: datetime | None
+    due_at: datetime | None
+    fee: int
+    timeline: list[dict[str, Any]]
+    bundle_id: str | None = None
+    bundle_step: str | None = None
+    bundle_position: int | None = None
+
+
+@dataclass(frozen=True)
+class NewBundle:
+    bundle_id: str
+    bundle_type: str
+    channel: str
+    receiving_agency: str
+    submitted_at: datetime
+    due_at: datetime | None
+
+
+class Dossiers(Protocol):
+    """Intake's own tables: sequences, idempotency keys, the dossier and bundle views."""
+
+    async def claim_key(self, key: str, request_hash: str) -> StoredReply | None:
+        """Take the key for this request (None), or the reply stored by whoever took it first.
+
+        A concurrent request holding the key makes this wait until that one commits or rolls back."""
+        ...
+
+    async def store_reply(self, key: str, status_code: int, body: dict[str, Any]) -> None: ...
+
+    async def next_sequence(self, agency: str, day: date, count: int = 1) -> int:
+        """Reserve ``count`` numbers of the agency's daily sequence; returns the last one."""
+        ...
+
+    async def add_dossiers(self, rows: Sequence[NewDossier]) -> None:
+        """Insert the rows; DuplicateDossier if one's subject has an open dossier already."""
+        ...
+
+    async def add_bundle(self, row: NewBundle) -> None: ...
+
+    async def state(self, ref: str) -> DossierState | None:
+        """The dossier by code or id, as the action rules see it (locked until the transaction ends)."""
+        ...
+
+    async def apply(self, change: DossierChange) -> bool:
+        """Apply a change to the view; False when the dossier is unknown."""
+        ...
+
+    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None: ...
+
+    async def end_bundle(
+        self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
+    ) -> None: ...
+
+
+class IntakeUnitOfWork(Protocol):
+    """One transaction: event streams, outbox and intake's tables together."""
+
+    # Read-only properties: any concrete store, outbox and tables satisfy them.
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def dossiers(self) -> Dossiers: ...
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int: ...
+
+    async def __aenter__(self) -> IntakeUnitOfWork: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

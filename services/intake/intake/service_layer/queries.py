@@ -1,0 +1,124 @@
+"""The citizen's views, composed from intake's tables and the catalogue (names of procedures and agencies)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from contracts.catalogue import Catalogue, UnknownAgency, UnknownProcedure
+from contracts.events.common import DossierStatus
+from intake.domain.codes import result_code
+from workcal import vietnam_tz
+
+BUNDLE_ENDED = frozenset({"completed", "partially_completed"})
+
+
+class ViewReader(Protocol):
+    """Rows of the view tables (dicts keyed by column name)."""
+
+    async def dossier(self, ref: str) -> dict[str, Any] | None: ...
+
+    async def bundle(self, bundle_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    return value.astimezone(vietnam_tz()).isoformat() if isinstance(value, datetime) else value
+
+
+def agency_ref(catalogue: Catalogue, code: str | None) -> dict[str, Any] | None:
+    if code is None:
+        return None
+    try:
+        return {"code": code, "name_vi": catalogue.agency(code).name_vi}
+    except UnknownAgency:
+        return {"code": code, "name_vi": None}
+
+
+def procedure_ref(catalogue: Catalogue, code: str) -> dict[str, Any]:
+    try:
+        return {"code": code, "name_vi": catalogue.procedure(code).name_vi}
+    except UnknownProcedure:
+        return {"code": code, "name_vi": None}
+
+
+def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
+    """``GET /v1/dossiers/{code}``: where the dossier is, who holds it, when it is due, what happened."""
+    # Sorted by time: events of two topics are consumed independently and may interleave.
+    timeline = [
+        {**entry, "agency": agency_ref(catalogue, entry.get("agency"))}
+        for entry in sorted(row["timeline"], key=lambda e: e["at"])
+    ]
+    results = [
+        {**r, "result_code": r.get("result_code") or result_code(row["code"], i)}
+        for i, r in enumerate(row["results"], start=1)
+    ]
+    return {
+        "dossier_id": row["dossier_id"],
+        "code": row["code"],
+        "procedure": procedure_ref(catalogue, row["procedure_code"]),
+        "channel": row["channel"],
+        "status": row["status"],
+        "status_code": row["status_code"],
+        "receiving_agency": agency_ref(catalogue, row["receiving_agency"]),
+        "competent_agency": agency_ref(catalogue, row["competent_agency"]),
+        "current_handler": {
+            "agency": agency_ref(catalogue, row["current_agency"]),
+            "official_id": row["official_id"],
+        },
+        "submitted_at": _iso(row["submitted_at"]),
+        "received_at": _iso(row["received_at"]),
+        "due_at": _iso(row["due_at"]),
+        "overdue": row["overdue"],
+        "awaiting_supplement": row["awaiting_supplement"],
+        "fee": row["fee"],
+        "paid_amount": row["paid_amount"],
+        "rated": row["rating"] is not None,
+        "bundle": {"bundle_id": row["bundle_id"], "step_id": row["bundle_step"]} if row["bundle_id"] else None,
+        "result": results[-1] if results else None,
+        "results": results,
+        "portal_sync": row["portal_sync"],
+        "timeline": timeline,
+    }
+
+
+def bundle_status(stored: str, step_statuses: list[str]) -> str:
+    """Overall status: ended by workflow, else processing once any step left reception, else submitted."""
+    if stored in BUNDLE_ENDED or stored == "processing":
+        return stored
+    early = {DossierStatus.REGISTERED.value, DossierStatus.RECEIVED.value}
+    return "processing" if any(s not in early for s in step_statuses) else "submitted"
+
+
+def bundle_public(catalogue: Catalogue, bundle: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /v1/bundles/{bundle_id}``: each step's dossier and status, and the bundle's."""
+    try:
+        name = catalogue.bundle(bundle["bundle_type"]).name_vi
+    except KeyError:
+        name = None
+    return {
+        "bundle_id": bundle["bundle_id"],
+        "bundle_type": bundle["bundle_type"],
+        "name_vi": name,
+        "status": bundle_status(bundle["status"], [s["status"] for s in steps]),
+        "channel": bundle["channel"],
+        "receiving_agency": agency_ref(catalogue, bundle["receiving_agency"]),
+        "submitted_at": _iso(bundle["submitted_at"]),
+        "due_at": _iso(bundle["due_at"]),
+        "ended_at": _iso(bundle.get("ended_at")),
+        "failed_step": bundle["failed_step"],
+        "reason": bundle["reason"],
+        "steps": [
+            {
+                "step_id": s["bundle_step"],
+                "procedure": procedure_ref(catalogue, s["procedure_code"]),
+                "dossier_id": s["dossier_id"],
+                "code": s["code"],
+                "status": s["status"],
+                "status_code": s["status_code"],
+                "started_at": _iso(s["step_started_at"]),
+                "due_at": _iso(s["due_at"]),
+                "result_code": s["results"][-1].get("result_code") if s["results"] else None,
+            }
+            for s in steps
+        ],
+    }

@@ -1,0 +1,65 @@
+"""One intake service per test module, in-process against the real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from contracts.envelope import Envelope, EventPayload
+from eventkit.db import make_engine
+from eventkit.kafka import KafkaPublisher
+from eventkit.outbox import to_message
+from intake.bootstrap import create_app
+from intake.settings import IntakeSettings
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
+from tests.support.services import create_topics, running, settings_for
+
+
+@dataclass
+class RunningIntake:
+    client: httpx.AsyncClient
+    settings: IntakeSettings
+    app: FastAPI
+    infra: Infra
+
+    async def scalar(self, sql: str, **params: object) -> object:
+        async with self.app.state.runtime.engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar_one()
+
+    async def publish(self, topic: str, *events: tuple[EventPayload, str]) -> None:
+        """Put events on a topic as their producer would: each in an envelope keyed by (dossier or bundle) id."""
+        publisher = KafkaPublisher(self.infra.bootstrap_servers, client_id="intake-tests")
+        try:
+            messages = [to_message(topic, Envelope.wrap(e, key=key, producer="tests")) for e, key in events]
+            await publisher.publish(messages)
+        finally:
+            await publisher.stop()
+
+
+@pytest.fixture(scope="module")
+async def intake(infra: Infra) -> AsyncIterator[RunningIntake]:
+    unique = secrets.token_hex(4)
+    settings = settings_for(IntakeSettings, infra, unique)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    try:
+        async with running(app) as client:
+            service = RunningIntake(client, settings, app, infra)
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=30)  # the tracking consumer has joined its group
+            yield service
+    finally:
+        engine = make_engine(infra.database_url, "public", pool_size=1)
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.schema_name}" CASCADE'))
+        await engine.dispose()

@@ -1,0 +1,153 @@
+"""The intake API against the real database and broker: catalogue, submission, codes, idempotency,
+duplicates, validation, citizen actions, and the events that reach Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.integration.intake.conftest import RunningIntake
+from tests.support.kafka import read_topic
+from tests.unit.intake.contract import assert_matches_contract
+from tests.unit.intake.samples import birth_dossier, criminal_record_dossier
+
+pytestmark = pytest.mark.integration
+
+ISSUE_PROCEDURES = {"1.001193", "1.004222", "9.000001", "1.000656", "1.003197", "9.000002", "1.001731"}
+
+
+async def test_the_catalogue_is_served_with_forms(intake: RunningIntake) -> None:
+    listing = (await intake.client.get("/v1/procedures")).json()
+    procedures = {p["code"]: p for p in listing["items"]}
+    assert ISSUE_PROCEDURES <= set(procedures) and len(procedures) >= 10
+    birth = procedures["1.001193"]
+    assert birth["name_vi"] == "Đăng ký khai sinh"
+    assert {"field", "authority_level", "processing_time", "fee", "online_level", "required_documents"} <= set(birth)
+    assert birth["form_schema"]["type"] == "object"
+    assert (await intake.client.get("/v1/procedures/1.001193")).json() == birth
+    assert (await intake.client.get("/v1/procedures/9.999999")).status_code == 404
+    civil = (await intake.client.get("/v1/procedures", params={"field": "ho_tich"})).json()["items"]
+    assert civil and all(p["field"] == "ho_tich" for p in civil)
+    agencies = (await intake.client.get("/v1/agencies")).json()["items"]
+    assert {a["level"] for a in agencies} == {"commune", "district", "province"}
+    bundles = (await intake.client.get("/v1/bundle-types")).json()["items"]
+    assert {b["bundle_type"] for b in bundles} >= {"birth", "death"}
+
+
+async def test_a_submission_is_tracked_by_code_and_by_id(intake: RunningIntake) -> None:
+    response = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Lê Văn Một"))
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert (receipt["status"], receipt["status_code"]) == ("received", 2)
+    assert receipt["due_at"] is not None
+    view = (await intake.client.get(f"/v1/dossiers/{receipt['code']}")).json()
+    assert (view["code"], view["status"], view["due_at"]) == (receipt["code"], "received", receipt["due_at"])
+    assert view["competent_agency"]["code"] == "UBND-X-YENHOA"
+    assert [e["event"] for e in view["timeline"]] == ["DossierSubmitted"]
+    assert (await intake.client.get(f"/v1/dossiers/{receipt['dossier_id']}")).json()["code"] == receipt["code"]
+    assert (await intake.client.get("/v1/dossiers/UBND-X-YENHOA-200101-0001")).status_code == 404
+
+
+async def test_bad_input_names_every_bad_field(intake: RunningIntake) -> None:
+    body = birth_dossier(child_name="Lê Văn Hai", born="2099-01-01")
+    body["form"]["mother"]["id_number"] = "036095000123"  # a man's number
+    body["applicant"]["phone"] = "call me"
+    response = await intake.client.post("/v1/dossiers", json=body)
+    assert response.status_code == 422
+    assert {e["path"] for e in response.json()["detail"]} == {"$.applicant.phone"}  # the request shape first
+    del body["applicant"]["phone"]
+    response = await intake.client.post("/v1/dossiers", json=body)
+    assert response.status_code == 422
+    assert {e["path"] for e in response.json()["detail"]} == {"$.form.child.date_of_birth", "$.form.mother.id_number"}
+    for bad in (b"not json", b"[]", b'{"procedure_code": 1}'):
+        response = await intake.client.post("/v1/dossiers", content=bad, headers={"content-type": "application/json"})
+        assert response.status_code == 422 and response.json()["error"] == "validation_failed"
+    response = await intake.client.post("/v1/dossiers", json={**birth_dossier(), "colour": "blue"})
+    assert response.status_code == 422 and response.json()["detail"][0]["path"] == "$.colour"
+    too_big = await intake.client.post("/v1/dossiers", content=b"{" + b" " * 1_100_000 + b"}")
+    assert too_big.status_code == 413
+
+
+async def test_a_duplicate_open_dossier_is_409_with_the_existing_code(intake: RunningIntake) -> None:
+    first = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Lê Văn Ba"))).json()
+    again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Lê Văn Ba"))
+    assert again.status_code == 409
+    assert again.json() | {"detail": None} == {
+        "error": "duplicate_dossier", "detail": None, "existing_code": first["code"],
+    }
+
+
+async def test_concurrent_submissions_get_consecutive_codes(intake: RunningIntake) -> None:
+    def body(i: int) -> dict[str, Any]:
+        return {**birth_dossier(child_name=f"Trẻ số {i}"), "receiving_agency": "UBND-X-ANPHU"}
+
+    responses = await asyncio.gather(*(intake.client.post("/v1/dossiers", json=body(i)) for i in range(12)))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    numbers = sorted(int(r.json()["code"].rsplit("-", 1)[1]) for r in responses)
+    assert numbers == list(range(1, 13))
+
+
+async def test_an_idempotency_race_ends_as_one_dossier(intake: RunningIntake) -> None:
+    races = {f"race-{i}": birth_dossier(child_name=f"Lê Văn Bốn {i}") for i in range(3)}
+    responses = await asyncio.gather(
+        *(
+            intake.client.post("/v1/dossiers", json=body, headers={"Idempotency-Key": key})
+            for key, body in races.items()
+            for _ in range(2)  # the same request twice at the same moment
+        )
+    )
+    for first, second in zip(responses[::2], responses[1::2], strict=True):
+        assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+        assert first.json() == second.json()
+        assert {first.headers.get("idempotent-replayed"), second.headers.get("idempotent-replayed")} == {None, "true"}
+        code = first.json()["code"]
+        assert await intake.scalar("SELECT count(*) FROM dossiers WHERE code = :c", c=code) == 1
+        assert await intake.scalar("SELECT count(*) FROM events WHERE envelope->'payload'->>'code' = :c", c=code) == 1
+    assert await intake.scalar(
+        "SELECT count(*) FROM idempotency_keys WHERE key LIKE 'race-%' AND response IS NOT NULL"
+    ) == len(races)
+    first = responses[0]
+    later = await intake.client.post("/v1/dossiers", json=races["race-0"], headers={"Idempotency-Key": "race-0"})
+    assert (later.status_code, later.json()) == (201, first.json())
+    other = await intake.client.post(
+        "/v1/dossiers", json=birth_dossier(child_name="Khác"), headers={"Idempotency-Key": "race-0"}
+    )
+    assert other.status_code == 409 and other.json()["error"] == "idempotency_key_reused"
+
+
+async def test_citizen_actions_append_events(intake: RunningIntake) -> None:
+    receipt = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
+    base = f"/v1/dossiers/{receipt['code']}"
+    payment = {"amount": 200_000, "method": "qr", "online": True}
+    paid = await intake.client.post(f"{base}/payments", json=payment, headers={"Idempotency-Key": "pay-1"})
+    assert paid.status_code == 201 and paid.json()["event_type"] == "FeePaid"
+    replay = await intake.client.post(f"{base}/payments", json=payment, headers={"Idempotency-Key": "pay-1"})
+    assert replay.json()["event_id"] == paid.json()["event_id"]
+    assert (await intake.client.post(f"{base}/ratings", json={"score": 5})).status_code == 201
+    assert (await intake.client.post(f"{base}/ratings", json={"score": 1})).status_code == 409
+    assert (await intake.client.post(f"{base}/ratings", json={"score": 6})).status_code == 422
+    supplement = {"documents": [{"kind": "to_khai_ly_lich_tu_phap", "digitized": True, "reused": False}]}
+    assert (await intake.client.post(f"{base}/supplements", json=supplement)).status_code == 202
+    assert (await intake.client.post(f"{base}/supplements", json={"documents": []})).status_code == 422
+    assert (await intake.client.post(f"{base}/withdrawals", json={"reason": "Không cần nữa"})).status_code == 202
+    unknown = await intake.client.post("/v1/dossiers/NOPE-200101-0001/withdrawals", json={"reason": "x"})
+    assert unknown.status_code == 404
+    view = (await intake.client.get(base)).json()
+    assert (view["paid_amount"], view["rated"]) == (200_000, True)
+    assert [e["event"] for e in view["timeline"]] == [
+        "DossierSubmitted", "FeePaid", "SatisfactionRated", "SupplementProvided", "WithdrawalRequested",
+    ]
+
+
+async def test_accepted_submissions_reach_kafka_as_contract_events(intake: RunningIntake) -> None:
+    receipt = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Lê Văn Năm"))).json()
+    topic = intake.settings.topics.intake_events
+    expected = int(await intake.scalar("SELECT count(*) FROM events"))  # type: ignore[call-overload]
+    records = await read_topic(intake.infra.bootstrap_servers, topic, expect=expected, timeout=20)
+    keyed = [(r.key.decode(), assert_matches_contract(r.value)) for r in records]
+    assert len(records) == expected == len({e.event_id for _, e in keyed})
+    [mine] = [e for key, e in keyed if key == receipt["dossier_id"]]  # keyed by dossier id
+    assert (mine.type, mine.producer, mine.payload["code"]) == ("DossierSubmitted", "intake", receipt["code"])
+    assert await intake.scalar("SELECT count(*) FROM outbox") == 0

@@ -1,0 +1,125 @@
+"""One contract, two implementations: intake's in-memory tables must behave like its PostgreSQL ones,
+so the handler tests that use the fake say something about production."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.events.common import DossierStatus
+from eventkit.migrations import apply_migrations
+from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.adapters.postgres import SqlIntakeUnitOfWork
+from intake.domain.errors import DuplicateDossier
+from intake.domain.tracking import DossierChange, TimelineEntry
+from intake.service_layer.ports import NewDossier
+
+pytestmark = pytest.mark.integration
+
+UowFactory = Callable[[], Any]
+AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
+DAY = date(2024, 6, 17)
+
+
+@pytest.fixture
+async def intake_tables(engine: AsyncEngine, schema: str) -> AsyncEngine:
+    """The test's own schema with eventkit's and intake's tables."""
+    await apply_migrations(engine, schema, "intake")
+    return engine
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def new_uow(request: pytest.FixtureRequest) -> UowFactory:
+    if request.param == "memory":
+        shared = InMemoryIntakeUnitOfWork()
+        return lambda: shared
+    engine: AsyncEngine = request.getfixturevalue("intake_tables")
+    return lambda: SqlIntakeUnitOfWork(engine)
+
+
+def row(n: int, subject: str | None = "s-1") -> NewDossier:
+    return NewDossier(
+        dossier_id=f"0190a000-0000-7000-8000-{n:012d}",
+        code=f"UBND-X-YENHOA-240617-{n:04d}",
+        procedure_code="1.001193",
+        channel="online",
+        receiving_agency="UBND-X-YENHOA",
+        competent_agency="UBND-X-YENHOA",
+        status="registered",
+        status_code=1,
+        subject_key=subject,
+        submitted_at=AT,
+        received_at=None,
+        due_at=None,
+        fee=0,
+        timeline=[TimelineEntry(AT, "DossierSubmitted", DossierStatus.REGISTERED).as_dict()],
+    )
+
+
+async def test_sequences_count_per_agency_and_day_and_roll_back(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        assert await uow.dossiers.next_sequence("A", DAY) == 1
+        assert await uow.dossiers.next_sequence("A", DAY, 3) == 4
+        assert await uow.dossiers.next_sequence("B", DAY) == 1
+    with pytest.raises(RuntimeError):
+        async with new_uow() as uow:
+            assert await uow.dossiers.next_sequence("A", DAY) == 5
+            raise RuntimeError("the submission failed")
+    async with new_uow() as uow:
+        assert await uow.dossiers.next_sequence("A", DAY) == 5  # no gap
+        assert await uow.dossiers.next_sequence("A", date(2024, 6, 18)) == 1
+
+
+async def test_an_open_subject_is_taken_until_the_dossier_ends(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers([row(1), row(2, subject=None), row(3, subject=None)])
+    with pytest.raises(DuplicateDossier) as caught:
+        async with new_uow() as uow:
+            await uow.dossiers.add_dossiers([row(4)])
+    assert caught.value.existing_code == row(1).code
+    async with new_uow() as uow:
+        ended = DossierChange(row(1).dossier_id, status=DossierStatus.REFUSED, handler=("UBND-X-YENHOA", "cb-1"))
+        assert await uow.dossiers.apply(ended)
+        await uow.dossiers.add_dossiers([row(4)])
+        assert await uow.dossiers.state(row(4).code) is not None
+
+
+async def test_changes_show_in_the_state(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers([row(1)])
+        entry = TimelineEntry(AT, "SupplementRequested", DossierStatus.SUPPLEMENT_REQUESTED, "UBND-X-YENHOA")
+        change = DossierChange(row(1).dossier_id, entry, status=DossierStatus.SUPPLEMENT_REQUESTED,
+                               awaiting_supplement=True, handler=("UBND-X-YENHOA", None))
+        assert await uow.dossiers.apply(change)
+        assert await uow.dossiers.apply(DossierChange(row(1).dossier_id, handler=("UBND-X-YENHOA", "cb-7")))
+        assert await uow.dossiers.apply(DossierChange(row(1).dossier_id, handler=("UBND-X-YENHOA", None)))
+        assert await uow.dossiers.apply(DossierChange(row(1).dossier_id, rating=4, paid=1000))
+        assert not await uow.dossiers.apply(replace(change, dossier_id=row(9).dossier_id))
+    async with new_uow() as uow:
+        by_code = await uow.dossiers.state(row(1).code)
+        by_id = await uow.dossiers.state(row(1).dossier_id)
+        assert await uow.dossiers.state("UBND-X-YENHOA-240617-9999") is None
+    assert by_code == by_id
+    assert (by_code.status, by_code.awaiting_supplement, by_code.rated, by_code.withdrawal_requested) == (
+        DossierStatus.SUPPLEMENT_REQUESTED, True, True, False,
+    )
+
+
+async def test_idempotency_keys_keep_the_first_reply(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        assert await uow.dossiers.claim_key("k", "h1") is None
+        await uow.dossiers.store_reply("k", 201, {"code": "X"})
+    async with new_uow() as uow:
+        stored = await uow.dossiers.claim_key("k", "h2")
+    assert (stored.request_hash, stored.status_code, stored.body) == ("h1", 201, {"code": "X"})
+    with pytest.raises(RuntimeError):
+        async with new_uow() as uow:
+            assert await uow.dossiers.claim_key("lost", "h") is None
+            raise RuntimeError("rolled back")
+    async with new_uow() as uow:
+        assert await uow.dossiers.claim_key("lost", "h") is None  # a rolled-back claim frees the key

@@ -1,0 +1,89 @@
+"""The citizen's views follow what workflow and registry-sync publish (events put on the topics here,
+as those services would)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contracts.events import registry, workflow
+from contracts.events.common import DossierStatus
+from tests.integration.intake.conftest import RunningIntake
+from tests.support.kafka import eventually
+from tests.unit.intake.samples import birth_bundle
+
+pytestmark = pytest.mark.integration
+
+async def test_a_bundle_and_its_dossiers_follow_workflow_events(intake: RunningIntake) -> None:
+    response = await intake.client.post("/v1/bundles", json=birth_bundle("online", child_name="Phạm Minh Khang"))
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    now = datetime.now(UTC)  # workflow acts after the submission
+    bundle_id, steps = receipt["bundle_id"], receipt["dossiers"]
+    assert [s["status"] for s in steps] == ["registered"] * 3
+    first = steps[0]
+    common: dict[str, Any] = {"dossier_id": first["dossier_id"], "code": first["code"], "agency": "UBND-X-YENHOA"}
+    bundle = {"bundle_id": bundle_id, "bundle_type": "birth"}
+    due = now + timedelta(hours=6)
+    topics = intake.settings.topics
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2, at=now,
+                                  official_id="cb-01", procedure_code="1.001193", due_at=due), first["dossier_id"]),
+        (workflow.BundleStepStarted(**bundle, at=now, step_id="birth_registration",
+                                    dossier_id=first["dossier_id"], inputs={}), bundle_id),
+        (workflow.DossierStepStarted(**common, status=DossierStatus.PROCESSING, status_code=4,
+                                     at=now + timedelta(minutes=5), official_id="cb-02", step="appraisal",
+                                     step_due_at=due), first["dossier_id"]),
+        (workflow.ResultIssued(**common, status=DossierStatus.PROCESSED, status_code=9,
+                               at=now + timedelta(minutes=30), official_id="cb-02",
+                               result_code=f"{first['code']}-KQ1", document_name="Giấy khai sinh",
+                               data={"personal_id_number": "036224000001"}, on_time=True), first["dossier_id"]),
+        (workflow.DossierOverdue(**common, status=DossierStatus.PROCESSED, status_code=9,
+                                 at=now + timedelta(minutes=31), due_at=due), first["dossier_id"]),  # a timer
+    )
+    await intake.publish(
+        topics.registry_events,
+        (registry.PortalSyncSucceeded(dossier_id=first["dossier_id"], code=first["code"], status_code=9,
+                                      operation="update", lag_seconds=0.4, synced_at=now + timedelta(minutes=31)),
+         first["dossier_id"]),
+    )
+
+    async def processed() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{first['code']}")).json()
+        done = view["status"] == "processed" and view["overdue"] and view["portal_sync"]
+        return view if done else None
+
+    view = await eventually(processed, timeout=20)
+    assert view["status_code"] == 9
+    assert view["current_handler"]["official_id"] == "cb-02"  # the timer event named no official
+    assert view["received_at"] is not None and view["due_at"] == due.astimezone(view_tz(view)).isoformat()
+    assert view["result"]["result_code"] == f"{first['code']}-KQ1"
+    assert [e["event"] for e in view["timeline"]] == [
+        "DossierSubmitted", "DossierReceived", "DossierStepStarted", "ResultIssued", "DossierOverdue",
+    ]
+
+    in_progress = (await intake.client.get(f"/v1/bundles/{bundle_id}")).json()
+    assert in_progress["status"] == "processing"
+    assert [s["status"] for s in in_progress["steps"]] == ["processed", "registered", "registered"]
+    assert in_progress["steps"][0]["result_code"] == f"{first['code']}-KQ1"
+
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.BundleCompleted(**bundle, at=now + timedelta(hours=1), results={}), bundle_id),
+    )
+
+    async def completed() -> dict[str, Any] | None:
+        found = (await intake.client.get(f"/v1/bundles/{bundle_id}")).json()
+        return found if found["status"] == "completed" else None
+
+    final = await eventually(completed, timeout=20)
+    assert final["ended_at"] is not None
+    assert (await intake.client.get(f"/v1/bundles/{'0' * 8}-0000-0000-0000-{'0' * 12}")).status_code == 404
+    assert (await intake.client.get("/v1/bundles/not-a-uuid")).status_code == 404
+
+
+def view_tz(view: dict[str, Any]) -> Any:
+    return datetime.fromisoformat(view["due_at"]).tzinfo

@@ -1,0 +1,192 @@
+"""Submissions and citizen actions through the handlers, with in-memory adapters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.events import intake, workflow
+from contracts.events.common import Document, DossierStatus
+from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.domain.commands import PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
+from intake.domain.errors import ActionNotAllowed, DossierNotFound, DuplicateDossier, IdempotencyKeyReused
+from intake.service_layer.handlers import IdempotencyKey, IntakeContext, act, submit_bundle, submit_dossier
+from intake.service_layer.projections import on_workflow_event
+from tests.unit.intake.conftest import Clock, bundle_command, dossier_command
+from tests.unit.intake.contract import assert_matches_contract
+from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier, criminal_record_dossier, death_bundle
+
+
+def published(uow: InMemoryIntakeUnitOfWork) -> list[intake.IntakeEvent]:
+    assert {m.topic for m in uow.outbox.messages} <= {"intake.events"}
+    return [assert_matches_contract(m.value).parse_payload() for m in uow.outbox.messages]  # type: ignore[misc]
+
+
+async def test_a_counter_submission_is_one_event_on_intake_events(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    reply = await submit_dossier(dossier_command(birth_dossier("counter")), ctx, correlation_id="req-1")
+    assert reply.status_code == 201
+    body = reply.body
+    assert body["code"] == "UBND-X-YENHOA-240617-0001"
+    assert (body["status"], body["status_code"]) == ("received", 2)
+    assert body["due_at"] == "2024-06-17T17:00:00+07:00"
+    [message] = uow.outbox.messages
+    assert message.key == body["dossier_id"]
+    [event] = published(uow)
+    assert isinstance(event, intake.DossierSubmitted)
+    assert (event.code, event.status, event.competent_agency) == (body["code"], DossierStatus.RECEIVED, "UBND-X-YENHOA")
+    assert event.catalogue_version == ctx.rules.catalogue.version
+    assert (await uow.events.load(body["dossier_id"])).version == 1
+    assert uow.outbox.envelopes()[0].correlation_id == "req-1"
+
+
+async def test_an_online_submission_waits_for_acceptance(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
+    body = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    assert (body["status"], body["status_code"], body["received_at"], body["due_at"]) == ("registered", 1, None, None)
+
+
+async def test_codes_run_per_agency_and_day_without_gaps(ctx: IntakeContext, clock: Clock) -> None:
+    codes = [(await submit_dossier(dossier_command(birth_dossier(child_name=n)), ctx)).body["code"] for n in "ABC"]
+    assert codes == [f"UBND-X-YENHOA-240617-000{i}" for i in (1, 2, 3)]
+    with pytest.raises(DuplicateDossier):  # a refused submission gives its number back
+        await submit_dossier(dossier_command(birth_dossier(child_name="A")), ctx)
+    other = (await submit_dossier(dossier_command(criminal_record_dossier()), ctx)).body["code"]
+    assert other == "STP-BINHAN-240617-0001"
+    assert (await submit_dossier(dossier_command(birth_dossier(child_name="D")), ctx)).body["code"].endswith("-0004")
+    clock.now = MONDAY_9AM + timedelta(days=1)
+    assert (await submit_dossier(dossier_command(birth_dossier(child_name="E")), ctx)).body["code"] == (
+        "UBND-X-YENHOA-240618-0001"
+    )
+
+
+async def test_an_open_dossier_for_the_same_subject_is_a_duplicate_until_it_ends(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    first = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    with pytest.raises(DuplicateDossier) as caught:
+        await submit_dossier(dossier_command(birth_dossier("online")), ctx)
+    assert caught.value.existing_code == first["code"]
+    assert len(uow.outbox.messages) == 1
+    await on_workflow_event(result_issued(first["dossier_id"], first["code"]), uow.dossiers)
+    again = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    assert again["code"] != first["code"]
+
+
+async def test_a_procedure_that_allows_repeats_takes_the_same_subject_twice(ctx: IntakeContext) -> None:
+    first = await submit_dossier(dossier_command(criminal_record_dossier()), ctx)
+    second = await submit_dossier(dossier_command(criminal_record_dossier()), ctx)
+    assert first.body["code"] != second.body["code"]
+
+
+async def test_a_retried_idempotency_key_gets_the_first_answer_and_creates_nothing(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    key = IdempotencyKey("retry-me", "hash-of-body")
+    first = await submit_dossier(dossier_command(birth_dossier()), ctx, key)
+    again = await submit_dossier(dossier_command(birth_dossier()), ctx, key)
+    assert again.body == first.body and again.status_code == 201 and again.replayed
+    assert len(uow.outbox.messages) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await submit_dossier(dossier_command(birth_dossier(child_name="X")), ctx, IdempotencyKey("retry-me", "other"))
+    assert len(uow.outbox.messages) == 1
+
+
+async def test_a_birth_bundle_is_three_dossiers_and_a_bundle_event(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    body = (await submit_bundle(bundle_command(birth_bundle()), ctx)).body
+    assert [d["code"] for d in body["dossiers"]] == [f"UBND-X-YENHOA-240617-000{i}" for i in (1, 2, 3)]
+    events = published(uow)
+    submitted = [e for e in events if isinstance(e, intake.DossierSubmitted)]
+    [bundle] = [e for e in events if isinstance(e, intake.BundleSubmitted)]
+    assert [e.bundle_step for e in submitted] == ["birth_registration", "permanent_residence", "health_insurance_card"]
+    assert {e.bundle_id for e in submitted} == {body["bundle_id"]} == {bundle.bundle_id}
+    assert [s.dossier_id for s in bundle.steps] == [d["dossier_id"] for d in body["dossiers"]]
+    assert body["due_at"] == "2024-06-19T17:00:00+07:00"  # the whole bundle: 3 working days, Monday counts
+    keys = {m.key for m in uow.outbox.messages}
+    assert keys == {body["bundle_id"], *(d["dossier_id"] for d in body["dossiers"])}
+
+
+async def test_a_death_bundle_without_funeral_allowance_has_two_steps(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    body = (await submit_bundle(bundle_command(death_bundle("none")), ctx)).body
+    assert [d["procedure_code"] for d in body["dossiers"]] == ["1.000656", "1.003197"]
+
+
+async def test_a_bundle_step_that_duplicates_an_open_dossier_refuses_the_whole_bundle(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    await submit_dossier(dossier_command(birth_dossier()), ctx)
+    with pytest.raises(DuplicateDossier):
+        await submit_bundle(bundle_command(birth_bundle()), ctx)
+    assert len(uow.outbox.messages) == 1 and not uow.dossiers.bundles
+
+
+def result_issued(dossier_id: str, code: str) -> workflow.ResultIssued:
+    return workflow.ResultIssued(
+        dossier_id=dossier_id, code=code, status=DossierStatus.PROCESSED, status_code=9, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", official_id="cb-01", result_code=f"{code}-KQ1", document_name="Giấy khai sinh",
+        data={}, on_time=True,
+    )
+
+
+async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
+    receipt = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    code, dossier_id = receipt["code"], receipt["dossier_id"]
+    documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
+
+    await on_workflow_event(
+        workflow.SupplementRequested(
+            dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
+        ),
+        uow.dossiers,
+    )
+    assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is True
+    supplied = await act(ProvideSupplement(code, documents, "bản chụp"), ctx)
+    assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
+    assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
+
+    paid = await act(PayFee(code, 20_000, "qr", online=True), ctx)
+    assert paid.status_code == 201
+    assert (await act(RateSatisfaction(code, 2, "Chờ lâu"), ctx)).status_code == 201
+    with pytest.raises(ActionNotAllowed, match="already been rated"):
+        await act(RateSatisfaction(code, 5), ctx)
+    assert (await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)).status_code == 202
+    with pytest.raises(ActionNotAllowed, match="already requested"):
+        await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)
+    with pytest.raises(DossierNotFound):
+        await act(PayFee("UBND-X-YENHOA-240617-9999", 1, "cash", online=False), ctx)
+
+    events = published(uow)
+    assert [e.event_type for e in events] == [
+        "DossierSubmitted", "SupplementProvided", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
+    ]
+    assert (await uow.events.load(dossier_id)).version == 5
+    row = uow.dossiers.rows[dossier_id]
+    assert (row["paid_amount"], row["rating"], row["awaiting_supplement"]) == (20_000, 2, False)
+    assert [e["event"] for e in row["timeline"]][-4:] == [
+        "SupplementProvided", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
+    ]
+
+
+async def test_nothing_to_pay_or_withdraw_once_the_dossier_is_refused(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    await on_workflow_event(
+        workflow.DossierRefused(
+            dossier_id=receipt["dossier_id"], code=receipt["code"], status=DossierStatus.REFUSED, status_code=3,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Sai thẩm quyền",
+        ),
+        uow.dossiers,
+    )
+    with pytest.raises(ActionNotAllowed):
+        await act(PayFee(receipt["code"], 1000, "card", online=True), ctx)
+    with pytest.raises(ActionNotAllowed):
+        await act(ProvideSupplement(receipt["dossier_id"], []), ctx)
+    with pytest.raises(ActionNotAllowed):
+        await act(RequestWithdrawal(receipt["code"], "x"), ctx)

@@ -1,0 +1,74 @@
+"""Bad requests are 4xx with the path of each bad field, never a 500 — checked without any server:
+every one of these is refused before the database is touched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from intake.bootstrap import create_app
+from tests.unit.intake.samples import birth_dossier
+
+
+@pytest.fixture(scope="module")
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app())  # no lifespan: nothing connects
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        yield client
+
+
+async def post(client: httpx.AsyncClient, raw: str | bytes, **headers: str) -> httpx.Response:
+    return await client.post("/v1/dossiers", content=raw, headers={"content-type": "application/json", **headers})
+
+
+def paths(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "validation_failed"
+    return {e["path"] for e in response.json()["detail"]}
+
+
+async def test_request_shape_problems(client: httpx.AsyncClient) -> None:
+    body = birth_dossier()
+    body["channel"] = "fax"
+    body["applicant"]["id_number"] = "12AB"
+    body["documents"][0]["digitized"] = "yes please"
+    body["surprise"] = 1
+    assert paths(await post(client, json.dumps(body))) == {
+        "$.channel", "$.applicant.id_number", "$.documents[0].digitized", "$.surprise",
+    }
+    assert paths(await post(client, "[]")) == {"$"}
+    assert (await post(client, "{nope")).status_code == 422
+
+
+async def test_form_problems_list_every_field(client: httpx.AsyncClient) -> None:
+    body = birth_dossier(born="10/06/2024")
+    body["form"]["mother"] = {"id_number": "036095000123"}
+    body["form"]["child"]["sex"] = None
+    body["procedure_code"] = "1.001193"
+    found = paths(await post(client, json.dumps(body)))
+    assert found == {
+        "$.form.child.date_of_birth", "$.form.child.sex", "$.form.mother.full_name", "$.form.mother.id_number",
+    }
+
+
+@pytest.mark.parametrize("depth", [40, 900, 50_000])
+async def test_deeply_nested_bodies_are_refused_not_crashed_on(client: httpx.AsyncClient, depth: int) -> None:
+    body = birth_dossier()
+    body["form"]["child"]["full_name"] = "PLACEHOLDER"
+    raw = json.dumps(body).replace('"PLACEHOLDER"', '{"a":' * depth + "1" + "}" * depth)
+    response = await post(client, raw)
+    assert 400 <= response.status_code < 500
+
+
+async def test_a_bad_idempotency_key_is_named(client: httpx.AsyncClient) -> None:
+    response = await post(client, json.dumps(birth_dossier()), **{"Idempotency-Key": "x" * 300})
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["detail"][0]["path"]
+
+
+async def test_unknown_routes_and_procedures(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/procedures/0.000000")).json()["error"] == "not_found"
+    assert (await client.get("/v1/bundle-types/wedding")).status_code == 404

@@ -1,0 +1,110 @@
+"""The citizen's view follows the dossier through workflow's and registry-sync's events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from contracts.events import registry, workflow
+from contracts.events.common import DossierStatus
+from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
+from intake.service_layer.projections import on_registry_event, on_workflow_event
+from intake.service_layer.queries import bundle_public, dossier_public
+from tests.unit.intake.conftest import bundle_command, dossier_command
+from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier
+
+HOUR = timedelta(hours=1)
+
+
+def lifecycle(dossier_id: str, code: str) -> list[workflow.WorkflowEvent]:
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    due = MONDAY_9AM + 8 * HOUR
+    return [
+        workflow.DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2, at=MONDAY_9AM + HOUR,
+                                 official_id="cb-tiepnhan", procedure_code="1.001193", due_at=due),
+        workflow.DossierStepStarted(**common, status=DossierStatus.PROCESSING, status_code=4,
+                                    at=MONDAY_9AM + 3 * HOUR, official_id="cb-hotich", step="appraisal",
+                                    step_due_at=due),
+        workflow.ResultIssued(**common, status=DossierStatus.PROCESSED, status_code=9, at=MONDAY_9AM + 4 * HOUR,
+                              official_id="cb-hotich", result_code=f"{code}-KQ1", document_name="Giấy khai sinh",
+                              data={"personal_id_number": "036224000001"}, on_time=True),
+        workflow.DossierDueSoon(**common, status=DossierStatus.PROCESSED, status_code=9, at=MONDAY_9AM + 5 * HOUR,
+                                due_at=due),  # a timer: no official acted
+    ]
+
+
+async def test_the_view_follows_workflow_and_registry_events(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    for event in lifecycle(dossier_id, code):
+        await on_workflow_event(event, uow.dossiers)
+    await on_registry_event(
+        registry.PortalSyncSucceeded(dossier_id=dossier_id, code=code, status_code=9, operation="update",
+                                     lag_seconds=1.5, synced_at=MONDAY_9AM + 5 * HOUR),
+        uow.dossiers,
+    )
+    await on_registry_event(
+        registry.RegistryCommandSucceeded(command_id="c1", system="civil_status", operation="register_birth",
+                                          dossier_id=dossier_id, result={}, attempts=1,
+                                          completed_at=MONDAY_9AM + 3.5 * HOUR),
+        uow.dossiers,
+    )
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
+    assert (view["status"], view["status_code"]) == ("processed", 9)
+    assert view["procedure"] == {"code": "1.001193", "name_vi": "Đăng ký khai sinh"}
+    assert view["current_handler"] == {
+        "agency": {"code": "UBND-X-YENHOA", "name_vi": "Ủy ban nhân dân xã Yên Hòa"},
+        "official_id": "cb-hotich",
+    }
+    assert view["received_at"] == "2024-06-17T10:00:00+07:00"
+    assert view["due_at"] == "2024-06-17T17:00:00+07:00"
+    assert view["result"]["result_code"] == f"{code}-KQ1"
+    assert "personal_id_number" not in str(view)  # result data stays with the registries
+    assert [e["event"] for e in view["timeline"]] == [
+        "DossierSubmitted", "DossierReceived", "DossierStepStarted", "RegistryCommandSucceeded", "ResultIssued",
+    ]  # in time order; the due-soon reminder is for officials
+    assert view["timeline"][2]["note"] == "Bắt đầu bước xử lý: appraisal"
+    assert view["portal_sync"]["synced"] is True
+
+
+async def test_an_event_about_an_unknown_dossier_changes_nothing(uow: InMemoryIntakeUnitOfWork) -> None:
+    for event in lifecycle("00000000-0000-0000-0000-000000000000", "X-240617-0001"):
+        await on_workflow_event(event, uow.dossiers)
+    assert uow.dossiers.rows == {}
+
+
+async def test_the_bundle_view_shows_each_step_and_the_bundles_status(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    receipt = (await submit_bundle(bundle_command(birth_bundle()), ctx)).body
+    bundle_id, first = receipt["bundle_id"], receipt["dossiers"][0]
+
+    def view() -> dict[str, Any]:
+        rows = sorted((r for r in uow.dossiers.rows.values() if r["bundle_id"] == bundle_id),
+                      key=lambda r: r["bundle_position"])
+        return bundle_public(ctx.rules.catalogue, uow.dossiers.bundles[bundle_id], rows)
+
+    assert view()["status"] == "submitted"
+    assert [s["step_id"] for s in view()["steps"]] == ["birth_registration", "permanent_residence",
+                                                       "health_insurance_card"]
+    common = {"bundle_id": bundle_id, "bundle_type": "birth"}
+    await on_workflow_event(
+        workflow.BundleStepStarted(**common, at=MONDAY_9AM, step_id="birth_registration",
+                                   dossier_id=first["dossier_id"], inputs={}),
+        uow.dossiers,
+    )
+    assert view()["status"] == "processing"
+    assert view()["steps"][0]["started_at"] == "2024-06-17T09:00:00+07:00"
+    for event in lifecycle(first["dossier_id"], first["code"]):
+        await on_workflow_event(event, uow.dossiers)
+    assert view()["steps"][0]["result_code"] == f"{first['code']}-KQ1"
+    await on_workflow_event(
+        workflow.BundlePartiallyCompleted(**common, at=MONDAY_9AM + HOUR, failed_step="permanent_residence",
+                                          reason="Địa chỉ không tồn tại", completed_steps=["birth_registration"]),
+        uow.dossiers,
+    )
+    final = view()
+    assert (final["status"], final["failed_step"]) == ("partially_completed", "permanent_residence")

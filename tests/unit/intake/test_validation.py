@@ -1,0 +1,160 @@
+"""A portal developer can act on every refusal: each bad field is named by its JSON path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contracts.events.common import DossierStatus
+from intake.domain.problems import InvalidInput
+from intake.domain.rules import IntakeRules
+from intake.domain.submission import plan_bundle, plan_dossier
+from tests.unit.intake.conftest import bundle_command, dossier_command
+from tests.unit.intake.samples import (
+    DECEASED_ID,
+    MONDAY_9AM,
+    birth_bundle,
+    birth_dossier,
+    criminal_record_dossier,
+    death_bundle,
+)
+
+
+def problems(rules: IntakeRules, body: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as caught:
+        if "bundle_type" in body:
+            plan_bundle(bundle_command(body), rules, MONDAY_9AM)
+        else:
+            plan_dossier(dossier_command(body), rules, MONDAY_9AM)
+    return {p.path: p.type for p in caught.value.problems}
+
+
+def test_a_valid_online_dossier_is_registered_without_a_due_date(rules: IntakeRules) -> None:
+    plan = plan_dossier(dossier_command(birth_dossier("online")), rules, MONDAY_9AM)
+    assert (plan.status, plan.received_at, plan.due_at) == (DossierStatus.REGISTERED, None, None)
+    assert plan.competent_agency == "UBND-X-YENHOA"
+    assert plan.subject_key is not None and "Nguyễn" not in plan.subject_key  # a digest, not personal data
+
+
+def test_counter_and_postal_dossiers_are_received_at_once(rules: IntakeRules) -> None:
+    for channel in ("counter", "postal"):
+        plan = plan_dossier(dossier_command(birth_dossier(channel)), rules, MONDAY_9AM)
+        assert plan.status is DossierStatus.RECEIVED
+        assert plan.received_at == MONDAY_9AM
+        assert plan.due_at is not None and plan.due_at.isoformat() == "2024-06-17T17:00:00+07:00"  # same day
+
+
+def test_unknown_procedure_and_agency(rules: IntakeRules) -> None:
+    body = birth_dossier()
+    body.update(procedure_code="1.999999", receiving_agency="NOWHERE")
+    assert problems(rules, body) == {"$.procedure_code": "unknown_procedure", "$.receiving_agency": "unknown_agency"}
+
+
+def test_wrong_form_shape(rules: IntakeRules) -> None:
+    body = birth_dossier()
+    body["form"]["child"]["sex"] = "boy"
+    del body["form"]["child"]["place_of_birth"]
+    body["form"]["mother"]["id_number"] = "12345"
+    body["form"]["grandmother"] = {}
+    assert problems(rules, body) == {
+        "$.form.child.sex": "enum",
+        "$.form.child.place_of_birth": "missing",
+        "$.form.mother.id_number": "pattern",
+        "$.form.grandmother": "extra_forbidden",
+    }
+
+
+def test_identification_numbers_that_contradict_the_data(rules: IntakeRules) -> None:
+    body = birth_dossier()
+    body["form"]["mother"]["id_number"] = "036095000123"  # digit 4 = 0: a man
+    body["form"]["father"]["id_number"] = "999093000456"  # no such province
+    body["applicant"]["id_number"] = "000195000123"  # 000 is no province
+    assert problems(rules, body) == {
+        "$.form.mother.id_number": "citizen_id_mismatch",
+        "$.form.father.id_number": "citizen_id",
+        "$.applicant.id_number": "citizen_id",
+    }
+
+
+def test_birth_year_digits_must_match_the_date_of_birth(rules: IntakeRules) -> None:
+    body = criminal_record_dossier()
+    body["form"]["person"]["date_of_birth"] = "1996-03-02"  # the number says 1995
+    assert problems(rules, body) == {"$.form.person.id_number": "citizen_id_mismatch"}
+
+
+def test_a_parent_cannot_be_born_after_the_child(rules: IntakeRules) -> None:
+    body = birth_dossier(born="1994-01-01")  # the mother's number says 1995
+    assert problems(rules, body) == {"$.form.mother.id_number": "citizen_id_mismatch"}
+
+
+def test_dates_of_facts_cannot_be_in_the_future(rules: IntakeRules) -> None:
+    assert problems(rules, birth_dossier(born="2024-06-18")) == {"$.form.child.date_of_birth": "future_date"}
+    assert problems(rules, death_bundle(died="2024-06-18")) == {"$.form.deceased.date_of_death": "future_date"}
+
+
+def test_a_death_before_the_birth_year_the_number_encodes(rules: IntakeRules) -> None:
+    assert DECEASED_ID[4:6] == "50"
+    assert problems(rules, death_bundle(died="1949-12-31")) == {"$.form.deceased.date_of_death": "date_order"}
+
+
+def test_documents_must_be_the_procedures_and_mandatory_ones_present(rules: IntakeRules) -> None:
+    body = birth_dossier()
+    body["documents"] = [{"kind": "passport_photo", "digitized": True, "reused": False}]
+    assert problems(rules, body) == {"$.documents[0].kind": "unknown_document", "$.documents": "missing_document"}
+
+
+def test_a_procedure_not_offered_online(rules: IntakeRules) -> None:
+    body = criminal_record_dossier()
+    body.update(
+        procedure_code="9.000003",
+        form={
+            "owner": {"id_number": "036195000123", "full_name": "Trần Thị Bình"},
+            "land_parcel": {"commune_code": "UBND-X-NOWHERE", "map_sheet": 1, "parcel_number": 2, "area_m2": 100},
+        },
+        documents=[],
+    )
+    found = problems(rules, body)
+    assert found["$.channel"] == "channel_not_offered"
+
+
+def test_an_unknown_administrative_unit_in_the_form_is_named(rules: IntakeRules) -> None:
+    form = {
+        "owner": {"id_number": "036195000123", "full_name": "Trần Thị Bình"},
+        "land_parcel": {"commune_code": "UBND-X-NOWHERE", "map_sheet": 1, "parcel_number": 2, "area_m2": 100,
+                        "land_use_purpose": "ở"},
+    }
+    procedure = rules.catalogue.procedure("9.000003")
+    documents = [d for d in procedure.required_documents if d.mandatory]
+    mandatory = [{"kind": d.kind, "digitized": True, "reused": False} for d in documents]
+    body = {**criminal_record_dossier(), "procedure_code": "9.000003", "channel": "counter", "form": form,
+            "documents": mandatory}
+    assert problems(rules, body) == {"$.form.land_parcel.commune_code": "unknown_agency"}
+
+
+def test_unknown_bundle_type(rules: IntakeRules) -> None:
+    assert problems(rules, {**birth_bundle(), "bundle_type": "wedding"}) == {"$.bundle_type": "unknown_bundle"}
+
+
+def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
+    steps = {
+        choice: [d.step_id for d in plan_bundle(bundle_command(death_bundle(choice)), rules, MONDAY_9AM).dossiers]
+        for choice in ("social_insurance", "social_welfare", "none")
+    }
+    assert steps == {
+        "social_insurance": ["death_registration", "residence_deregistration", "funeral_allowance"],
+        "social_welfare": ["death_registration", "residence_deregistration", "burial_support"],
+        "none": ["death_registration", "residence_deregistration"],
+    }
+
+
+def test_birth_bundle_routes_each_step_to_its_agency(rules: IntakeRules) -> None:
+    plan = plan_bundle(bundle_command(birth_bundle()), rules, MONDAY_9AM)
+    assert [(d.procedure.code, d.competent_agency) for d in plan.dossiers] == [
+        ("1.001193", "UBND-X-YENHOA"),
+        ("1.004222", "CA-X-YENHOA"),
+        ("9.000001", "BHXH-H-HOAMY"),
+    ]
+    # The child's personal id number is the first step's result: no duplicate check possible yet.
+    assert [d.subject_key is not None for d in plan.dossiers] == [True, False, False]
+    assert plan.dossiers[1].form["relation_to_head"] == "con"
