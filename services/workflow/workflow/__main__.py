@@ -1,7 +1,6 @@
 """``python -m workflow``: serve the workflow service."""
 
 from eventkit.serve import serve
-
 from workflow.bootstrap import create_app
 from workflow.settings import WorkflowSettings
 

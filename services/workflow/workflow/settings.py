@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from eventkit.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from eventkit.settings import ServiceSettings
+from workcal import CalendarConfig
 
 
 class WorkflowSettings(ServiceSettings):
@@ -15,3 +18,18 @@ class WorkflowSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "workflow"
     port: int = 8002
+    calendar: CalendarConfig = Field(
+        default_factory=CalendarConfig,
+        description="Working-day calendar (office hours, 15:00 cut-off, extra days off / working days) as JSON.",
+    )
+    due_soon_working_hours: float = Field(
+        8.0, ge=0, description="DossierDueSoon fires this much office time before the appointment (8 = 1 day)."
+    )
+    timer_poll_seconds: float = Field(1.0, gt=0, description="How often the SLA timer poller looks for due timers.")
+    timer_batch_size: int = Field(100, ge=1, description="Timers fired per poll at most.")
+    id_province_code: str = Field(
+        "036",
+        pattern=r"^[0-9]{3}$",
+        description="Province code of the personal identification numbers birth registrations issue.",
+    )
+    tasks_page_size: int = Field(100, ge=1, le=1000, description="Default and maximum tasks per GET /v1/tasks.")

@@ -1,0 +1,119 @@
+"""In-memory fakes of workflow's ports, for unit tests: same contracts, no database.
+
+``InMemoryWorkflowUnitOfWork`` behaves like a transaction: a block that raises leaves no trace in
+the event store, the outbox or the tables.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from eventkit.uow import InMemoryUnitOfWork
+from workflow.domain.commands import TimerKind
+from workflow.domain.saga import BundleSaga
+from workflow.service_layer.ports import Task, Timer
+
+
+class InMemoryTaskBoard:
+    def __init__(self) -> None:
+        self.rows: dict[str, Task] = {}
+
+    async def put(self, task: Task) -> None:
+        self.rows[task.dossier_id] = task
+
+    async def remove(self, dossier_id: str) -> None:
+        self.rows.pop(dossier_id, None)
+
+    async def for_agency(self, agency: str, limit: int) -> list[Task]:
+        tasks = sorted((t for t in self.rows.values() if t.agency == agency), key=lambda t: (t.due_at, t.dossier_id))
+        return tasks[:limit]
+
+
+class InMemoryTimerTable:
+    def __init__(self) -> None:
+        #: (dossier_id, kind) -> (fire_at, fired_at)
+        self.rows: dict[tuple[str, str], tuple[datetime, datetime | None]] = {}
+
+    async def arm(self, timer: Timer) -> None:
+        key = (timer.dossier_id, timer.kind)
+        current = self.rows.get(key)
+        if current is None or current[0] != timer.fire_at:
+            self.rows[key] = (timer.fire_at, None)
+
+    async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
+        for key, (_, fired) in list(self.rows.items()):
+            if key[0] == dossier_id and fired is None and kind in (None, key[1]):
+                del self.rows[key]
+
+    async def claim_next(self, now: datetime, skip: frozenset[tuple[str, str]]) -> Timer | None:
+        due = sorted(
+            (fire, key) for key, (fire, fired) in self.rows.items() if fired is None and fire <= now and key not in skip
+        )
+        if not due:
+            return None
+        fire, (dossier_id, kind) = due[0]
+        return Timer(dossier_id, kind, fire)  # type: ignore[arg-type]
+
+    async def mark_fired(self, timer: Timer, at: datetime) -> None:
+        key = (timer.dossier_id, timer.kind)
+        self.rows[key] = (self.rows[key][0], at)
+
+    def pending(self, dossier_id: str) -> dict[str, datetime]:
+        """The dossier's unfired timers by kind (for assertions)."""
+        return {k: fire for (d, k), (fire, fired) in self.rows.items() if d == dossier_id and fired is None}
+
+
+class InMemoryBundleRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, BundleSaga] = {}
+
+    async def add(self, saga: BundleSaga) -> bool:
+        if saga.bundle_id in self.rows:
+            return False
+        self.rows[saga.bundle_id] = saga.model_copy(deep=True)
+        return True
+
+    async def lock(self, bundle_id: str) -> BundleSaga | None:
+        return await self.get(bundle_id)
+
+    async def get(self, bundle_id: str) -> BundleSaga | None:
+        saga = self.rows.get(bundle_id)
+        return None if saga is None else saga.model_copy(deep=True)
+
+    async def save(self, saga: BundleSaga) -> None:
+        self.rows[saga.bundle_id] = saga.model_copy(deep=True)
+
+
+class InMemoryWorkflowUnitOfWork:
+    """One shared store; each ``async with`` is a transaction that a raised exception rolls back."""
+
+    def __init__(self) -> None:
+        self._base = InMemoryUnitOfWork()
+        self.events = self._base.events
+        self.outbox = self._base.outbox
+        self.tasks = InMemoryTaskBoard()
+        self.timers = InMemoryTimerTable()
+        self.bundles = InMemoryBundleRepository()
+
+    async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
+        return True  # one coroutine at a time: nothing to wait for
+
+    async def __aenter__(self) -> Self:
+        await self._base.__aenter__()
+        self._snapshot = copy.deepcopy((self.tasks.rows, self.timers.rows, self.bundles.rows))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._base.__aexit__(exc_type, exc, tb)
+        if exc_type is not None:
+            self.tasks.rows, self.timers.rows, self.bundles.rows = self._snapshot
+            self.events = self._base.events
+
+    def __call__(self) -> Self:
+        """As its own unit-of-work factory: every transaction sees the same data."""
+        return self

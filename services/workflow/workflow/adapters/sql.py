@@ -1,0 +1,163 @@
+"""Workflow's own tables (tasks, timers, bundle sagas) on the transaction of an eventkit unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eventkit.uow import SqlUnitOfWork
+from workflow.domain.commands import TimerKind
+from workflow.domain.saga import BundleSaga
+from workflow.service_layer.ports import Task, Timer
+
+_TASK_COLUMNS = (
+    "dossier_id, agency, code, procedure_code, status, status_code, waiting_for, due_at, appointment_at, since,"
+    " bundle_id, overdue"
+)
+
+
+class SqlTaskBoard:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def put(self, task: Task) -> None:
+        await self._conn.execute(
+            text(
+                f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES (:dossier_id, :agency, :code, :procedure_code, :status,"
+                " :status_code, :waiting_for, :due_at, :appointment_at, :since, :bundle_id, :overdue)"
+                " ON CONFLICT (dossier_id) DO UPDATE SET agency = EXCLUDED.agency, status = EXCLUDED.status,"
+                " status_code = EXCLUDED.status_code, waiting_for = EXCLUDED.waiting_for, due_at = EXCLUDED.due_at,"
+                " appointment_at = EXCLUDED.appointment_at, since = EXCLUDED.since, overdue = EXCLUDED.overdue"
+            ),
+            task.__dict__,
+        )
+
+    async def remove(self, dossier_id: str) -> None:
+        await self._conn.execute(text("DELETE FROM tasks WHERE dossier_id = :d"), {"d": dossier_id})
+
+    async def for_agency(self, agency: str, limit: int) -> list[Task]:
+        rows = await self._conn.execute(
+            text(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE agency = :a ORDER BY due_at, dossier_id LIMIT :n"),
+            {"a": agency, "n": limit},
+        )
+        return [Task(**row._mapping) for row in rows]
+
+
+class SqlTimerTable:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def arm(self, timer: Timer) -> None:
+        await self._conn.execute(
+            text(
+                "INSERT INTO timers (dossier_id, kind, fire_at) VALUES (:d, :k, :f)"
+                " ON CONFLICT (dossier_id, kind) DO UPDATE SET fire_at = EXCLUDED.fire_at, fired_at = NULL"
+                " WHERE timers.fire_at IS DISTINCT FROM EXCLUDED.fire_at"
+            ),
+            {"d": timer.dossier_id, "k": timer.kind, "f": timer.fire_at},
+        )
+
+    async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
+        await self._conn.execute(
+            text("DELETE FROM timers WHERE dossier_id = :d AND fired_at IS NULL" + (" AND kind = :k" if kind else "")),
+            {"d": dossier_id, "k": kind},
+        )
+
+    async def claim_next(self, now: datetime, skip: frozenset[tuple[str, str]]) -> Timer | None:
+        row = (
+            await self._conn.execute(
+                text(
+                    "SELECT dossier_id, kind, fire_at FROM timers"
+                    " WHERE fired_at IS NULL AND fire_at <= :now AND NOT (dossier_id || ' ' || kind = ANY(:skip))"
+                    " ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                ),
+                {"now": now, "skip": [f"{d} {k}" for d, k in skip]},
+            )
+        ).first()
+        return None if row is None else Timer(row.dossier_id, row.kind, row.fire_at)
+
+    async def mark_fired(self, timer: Timer, at: datetime) -> None:
+        await self._conn.execute(
+            text("UPDATE timers SET fired_at = :at WHERE dossier_id = :d AND kind = :k"),
+            {"at": at, "d": timer.dossier_id, "k": timer.kind},
+        )
+
+
+class SqlBundleRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, saga: BundleSaga) -> bool:
+        inserted = await self._conn.execute(
+            text(
+                "INSERT INTO bundles (bundle_id, bundle_type, status, state) VALUES (:b, :t, :s, CAST(:j AS JSONB))"
+                " ON CONFLICT (bundle_id) DO NOTHING RETURNING 1"
+            ),
+            {"b": saga.bundle_id, "t": saga.bundle_type, "s": saga.status, "j": saga.model_dump_json()},
+        )
+        return inserted.first() is not None
+
+    async def lock(self, bundle_id: str) -> BundleSaga | None:
+        return await self._select(bundle_id, " FOR UPDATE")
+
+    async def get(self, bundle_id: str) -> BundleSaga | None:
+        return await self._select(bundle_id, "")
+
+    async def _select(self, bundle_id: str, suffix: str) -> BundleSaga | None:
+        raw = (
+            await self._conn.execute(
+                text("SELECT state::text FROM bundles WHERE bundle_id = :b" + suffix), {"b": bundle_id}
+            )
+        ).scalar_one_or_none()
+        return None if raw is None else BundleSaga.model_validate_json(raw)
+
+    async def save(self, saga: BundleSaga) -> None:
+        await self._conn.execute(
+            text("UPDATE bundles SET state = CAST(:j AS JSONB), status = :s, updated_at = now() WHERE bundle_id = :b"),
+            {"b": saga.bundle_id, "s": saga.status, "j": saga.model_dump_json()},
+        )
+
+
+class SqlWorkflowUnitOfWork:
+    """Workflow's ports on one transaction. Use ``async with`` for a new transaction, or
+    :meth:`joined` inside one the inbox consumer already opened."""
+
+    def __init__(self, base: SqlUnitOfWork) -> None:
+        self._base = base
+
+    @classmethod
+    def joined(cls, base: SqlUnitOfWork) -> Self:
+        uow = cls(base)
+        uow._bind()
+        return uow
+
+    def _bind(self) -> None:
+        conn = self._base.conn
+        self.events: Any = self._base.events
+        self.outbox: Any = self._base.outbox
+        self.tasks = SqlTaskBoard(conn)
+        self.timers = SqlTimerTable(conn)
+        self.bundles = SqlBundleRepository(conn)
+
+    async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
+        # A transaction-scoped advisory lock: writers of one dossier queue up before appending, so the
+        # order "dossier, then its task and timer rows" holds for every transaction and none deadlocks.
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        result = await self._base.conn.execute(
+            text(f"SELECT {function}(hashtextextended('dossier:' || :d, 0))"), {"d": dossier_id}
+        )
+        return wait or bool(result.scalar_one())
+
+    async def __aenter__(self) -> Self:
+        await self._base.__aenter__()
+        self._bind()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._base.__aexit__(exc_type, exc, tb)

@@ -1,0 +1,202 @@
+"""The dossier aggregate: each method checks the transition table, records the event it decides and
+applies it to the state, so the next method sees the change (one command may decide several events,
+e.g. acceptance = received + first processing step)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from contracts.envelope import EventPayload
+from contracts.events import registry as reg
+from contracts.events import workflow as wf
+from contracts.events.common import DossierStatus
+from workcal import WorkCalendar
+from workflow.domain import deadlines
+from workflow.domain.errors import IllegalTransition
+from workflow.domain.internal_events import DossierOpened, DossierReleased
+from workflow.domain.lifecycle import Action, next_status
+from workflow.domain.state import DossierState, evolve
+
+
+class Dossier:
+    """A dossier being decided on at ``now``; ``pending`` holds the events decided so far."""
+
+    def __init__(self, state: DossierState, now: datetime) -> None:
+        self.state = state
+        self.now = now
+        self.expected_version = state.version
+        self.pending: list[EventPayload] = []
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _check(self, action: Action) -> DossierStatus:
+        return next_status(action, self.state.status, self.state.resume_status)
+
+    def _record(self, event: EventPayload) -> None:
+        evolve(self.state, event, self.now)
+        self.pending.append(event)
+
+    def _common(
+        self,
+        status: DossierStatus,
+        *,
+        agency: str | None = None,
+        official_id: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "dossier_id": self.state.dossier_id,
+            "code": self.state.code,
+            "status": status,
+            "status_code": status.code,
+            "at": at or self.now,
+            "agency": agency or self.state.agency,
+            "official_id": official_id,
+            "bundle_id": self.state.bundle_id,
+        }
+
+    def _ended(self) -> bool | None:
+        return deadlines.on_time(
+            self.now, self.state.due_at, overdue=self.state.overdue, apologized=self.state.apologized
+        )
+
+    # -- reception --------------------------------------------------------------------------------
+
+    def open(self, opened: DossierOpened) -> None:
+        self._check(Action.OPEN)
+        self._record(opened)
+
+    def release(self, bundle_id: str, step_id: str, inputs: dict[str, Any]) -> None:
+        if not self.state.held:
+            raise IllegalTransition("release", self.state.status, "the dossier is not waiting for its bundle step")
+        self._record(DossierReleased(bundle_id=bundle_id, step_id=step_id, inputs=inputs, at=self.now))
+
+    def receive(self, *, received_at: datetime, due_at: datetime, official_id: str | None = None) -> None:
+        status = self._check(Action.RECEIVE)
+        self._record(
+            wf.DossierReceived(
+                **self._common(status, agency=self.state.receiving_agency, official_id=official_id, at=received_at),
+                procedure_code=self.state.procedure_code,
+                due_at=due_at,
+            )
+        )
+
+    def refuse(self, reason: str, official_id: str | None) -> None:
+        status = self._check(Action.REFUSE)
+        self._record(
+            wf.DossierRefused(**self._common(status, official_id=official_id), reason=reason, on_time=self._ended())
+        )
+
+    # -- processing -------------------------------------------------------------------------------
+
+    def start_step(self, step: str, agency: str, step_due_at: datetime, official_id: str | None = None) -> None:
+        status = self._check(Action.START_STEP)
+        self._record(
+            wf.DossierStepStarted(
+                **self._common(status, agency=agency, official_id=official_id), step=step, step_due_at=step_due_at
+            )
+        )
+
+    def forward(self, to_agency: str, reason: str | None, official_id: str) -> None:
+        status = self._check(Action.FORWARD)
+        self._record(
+            wf.DossierForwarded(
+                **self._common(status, agency=to_agency, official_id=official_id),
+                from_agency=self.state.agency,
+                reason=reason,
+            )
+        )
+
+    def request_registry(self, command: reg.RegistryCommandRequested) -> None:
+        self._check(Action.REQUEST_REGISTRY)
+        if self.state.waiting_for_registry:
+            raise IllegalTransition("request_registry", self.state.status, "a registry command is already pending")
+        self._record(command)
+
+    def request_supplement(self, reason: str, official_id: str) -> None:
+        status = self._check(Action.REQUEST_SUPPLEMENT)
+        number = self.state.supplement_requests + 1
+        self._record(
+            wf.SupplementRequested(
+                **self._common(status, official_id=official_id), reason=reason, request_number=number
+            )
+        )
+        if number >= 2 and not self.state.overdue:
+            self.mark_overdue("second_supplement_request")
+
+    def receive_supplement(self, calendar: WorkCalendar) -> None:
+        status = self._check(Action.RECEIVE_SUPPLEMENT)
+        assert self.state.paused_since is not None
+        if self.state.due_at is not None:
+            paused, due = deadlines.resume_after_pause(calendar, self.state.due_at, self.state.paused_since, self.now)
+        else:  # sent back before acceptance: no appointment yet, a fresh acceptance window
+            paused, due = 0.0, deadlines.acceptance_deadline(calendar, self.now)
+        self._record(wf.SupplementReceived(**self._common(status), paused_seconds=paused, due_at=due))
+
+    def request_payment(self, amount: int, official_id: str) -> None:
+        status = self._check(Action.REQUEST_PAYMENT)
+        self._record(wf.PaymentRequested(**self._common(status, official_id=official_id), amount=amount))
+
+    def confirm_payment(self, amount: int, online: bool) -> None:
+        status = self._check(Action.CONFIRM_PAYMENT)
+        self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online))
+
+    def extend(self, reason: str, new_due_at: datetime, official_id: str) -> None:
+        status = self._check(Action.EXTEND)
+        previous = self.state.due_at
+        if previous is None:
+            raise IllegalTransition("extend", self.state.status, "the dossier has no appointment yet")
+        if self.now > previous:
+            raise IllegalTransition(
+                "extend", self.state.status, "an apology letter must go out no later than the appointment date"
+            )
+        self._record(
+            wf.ApologyLetterIssued(
+                **self._common(status, official_id=official_id),
+                reason=reason,
+                previous_due_at=previous,
+                new_due_at=new_due_at,
+            )
+        )
+
+    # -- endings ----------------------------------------------------------------------------------
+
+    def issue_result(self, document_name: str, data: dict[str, Any], result_code: str, official_id: str | None) -> None:
+        status = self._check(Action.ISSUE_RESULT)
+        self._record(
+            wf.ResultIssued(
+                **self._common(status, official_id=official_id),
+                result_code=result_code,
+                procedure_code=self.state.procedure_code,
+                document_name=document_name,
+                data=data,
+                on_time=bool(self._ended()),
+            )
+        )
+
+    def return_result(self, official_id: str | None) -> None:
+        status = self._check(Action.RETURN_RESULT)
+        self._record(wf.ResultReturned(**self._common(status, official_id=official_id)))
+
+    def stop(self, reason: str, official_id: str | None = None) -> None:
+        status = self._check(Action.STOP)
+        self._record(
+            wf.DossierStopped(**self._common(status, official_id=official_id), reason=reason, on_time=self._ended())
+        )
+
+    def withdraw(self, reason: str) -> None:
+        status = self._check(Action.WITHDRAW)
+        self._record(wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=self._ended()))
+
+    # -- SLA --------------------------------------------------------------------------------------
+
+    def mark_due_soon(self) -> None:
+        status = self._check(Action.MARK_DUE_SOON)
+        assert self.state.due_at is not None
+        self._record(wf.DossierDueSoon(**self._common(status), due_at=self.state.due_at))
+
+    def mark_overdue(self, reason: str) -> None:
+        status = self._check(Action.MARK_OVERDUE)
+        due = self.state.due_at or self.now
+        self._record(wf.DossierOverdue(**self._common(status), due_at=due, reason=reason))

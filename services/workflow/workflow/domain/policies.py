@@ -1,0 +1,210 @@
+"""How workflow decides: routing, the start of processing, officials' decisions, bundle steps.
+
+Functions over the :class:`~workflow.domain.dossier.Dossier` aggregate and the rules a deployment
+configures (:class:`Rules`: the catalogue, the calendar, the due-soon lead time, the province code).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.catalogue import Catalogue, CatalogueError, Procedure, ProcessingTime, RegistryPerformer
+from contracts.catalogue.routing import NoCompetentAgency, UnknownAgency
+from contracts.events import registry as reg
+from contracts.events.common import DossierStatus
+from workcal import WorkCalendar
+from workflow.domain import deadlines, results
+from workflow.domain.commands import NEEDS_REASON, MakeDecision, OpenDossier
+from workflow.domain.dossier import Dossier
+from workflow.domain.errors import IllegalTransition, InvalidDecision
+from workflow.domain.state import DossierState
+
+_COMMAND_NAMESPACE = uuid.UUID("6f1c2a52-3f7e-4d0b-9a55-0c7c3b2f9e11")
+_REGISTRY_DECISIONS = frozenset({"approve", "reject", "request_supplement", "request_payment", "forward"})
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The data and policy decisions depend on; built once per process."""
+
+    catalogue: Catalogue
+    calendar: WorkCalendar
+    province_code: str = "036"
+    due_soon_lead_seconds: float = 8 * 3600
+
+    def procedure(self, code: str) -> Procedure | None:
+        return self.catalogue.procedures.get(code)
+
+    def knows_agency(self, code: str) -> bool:
+        return code in self.catalogue.agencies
+
+    def route(self, procedure_code: str, receiving_agency: str, form: dict[str, Any], fallback: str | None) -> str:
+        """The competent agency by the catalogue's boundary-free rules; ``fallback`` if it cannot route."""
+        procedure = self.procedure(procedure_code)
+        try:
+            if procedure is not None:
+                return self.catalogue.competent_agency(procedure_code, receiving_agency, procedure.area_in(form)).code
+        except (NoCompetentAgency, UnknownAgency, CatalogueError):
+            pass
+        if fallback:
+            return fallback
+        raise NoCompetentAgency(f"cannot route procedure {procedure_code} received at {receiving_agency}")
+
+    def processing_time(self, procedure_code: str) -> ProcessingTime:
+        procedure = self.procedure(procedure_code)
+        if procedure is None:
+            raise LookupError(f"procedure {procedure_code!r} is not in catalogue {self.catalogue.version}")
+        return procedure.processing_time
+
+
+def command_id(state: DossierState, operation: str) -> str:
+    """Deterministic per bundle step (or dossier and operation): a retried decision re-sends the same command."""
+    name = (
+        f"bundle:{state.bundle_id}:{state.bundle_step}"
+        if state.bundle_id
+        else f"dossier:{state.dossier_id}:{operation}"
+    )
+    return str(uuid.uuid5(_COMMAND_NAMESPACE, name))
+
+
+def take_charge(dossier: Dossier, command: OpenDossier, rules: Rules) -> None:
+    """Open the dossier; a received one goes straight to processing unless its bundle holds it."""
+    dossier.open(command.opened)
+    if command.received_at is not None:
+        receive(dossier, rules, received_at=command.received_at)
+
+
+def receive(dossier: Dossier, rules: Rules, *, received_at: datetime, official_id: str | None = None) -> None:
+    """Received: the appointment intake announced (else the statutory time from now), then processing."""
+    due = _appointment(dossier.state, rules, received_at)
+    dossier.receive(received_at=received_at, due_at=due, official_id=official_id)
+    if not dossier.state.held:
+        begin_processing(dossier, rules, step_due_at=due)
+
+
+def _appointment(state: DossierState, rules: Rules, received_at: datetime) -> datetime:
+    return state.announced_due_at or deadlines.appointment(
+        rules.calendar, received_at, rules.processing_time(state.procedure_code)
+    )
+
+
+def begin_processing(dossier: Dossier, rules: Rules, *, step_due_at: datetime) -> None:
+    """First processing step at the competent agency; a registry-performed procedure is sent as a command."""
+    state = dossier.state
+    dossier.start_step("processing", state.competent_agency, step_due_at)
+    procedure = rules.procedure(state.procedure_code)
+    if procedure is not None and isinstance(procedure.performer, RegistryPerformer):
+        performer = procedure.performer
+        dossier.request_registry(
+            reg.RegistryCommandRequested(
+                command_id=command_id(state, performer.operation),
+                system=performer.system,
+                operation=performer.operation,
+                dossier_id=state.dossier_id,
+                bundle_id=state.bundle_id,
+                step_id=state.bundle_step,
+                data=dict(state.form),
+                requested_at=dossier.now,
+                dossier_code=state.code,
+                procedure_code=state.procedure_code,
+                agency=state.competent_agency,
+            )
+        )
+
+
+def release_step(
+    dossier: Dossier,
+    rules: Rules,
+    *,
+    bundle_id: str,
+    step_id: str,
+    inputs: dict[str, Any],
+    step_time: ProcessingTime,
+    first: bool,
+) -> None:
+    """The saga starts the dossier's step. A later step's dossier is received with the bundle; the first
+    step of an online bundle still waits for an official's acceptance like any online dossier."""
+    dossier.release(bundle_id, step_id, inputs)
+    state = dossier.state
+    if state.status is DossierStatus.REGISTERED:
+        if first:
+            return
+        dossier.receive(received_at=dossier.now, due_at=_appointment(state, rules, dossier.now))
+    if state.status is DossierStatus.RECEIVED:
+        step_due = deadlines.appointment(rules.calendar, dossier.now, step_time)
+        if state.due_at is not None and dossier.now <= state.due_at < step_due:
+            step_due = state.due_at  # the bundle's appointment caps each step
+        begin_processing(dossier, rules, step_due_at=step_due)
+
+
+def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
+    """Apply an official's decision; IllegalTransition (409) or InvalidDecision (422) when it cannot be."""
+    state = dossier.state
+    if command.decision in NEEDS_REASON and not (command.reason or "").strip():
+        raise InvalidDecision("reason", f"a reason is required to {command.decision.replace('_', ' ')}")
+    if state.held:
+        raise IllegalTransition(command.decision, state.status, "it waits for an earlier step of its bundle")
+    if state.waiting_for_registry and command.decision in _REGISTRY_DECISIONS:
+        raise IllegalTransition(command.decision, state.status, "an external registry is performing it")
+    reason = (command.reason or "").strip()
+    match command.decision:
+        case "accept":
+            receive(dossier, rules, received_at=dossier.now, official_id=command.official_id)
+        case "approve":
+            _approve(dossier, command, rules)
+        case "reject":
+            if state.status in (DossierStatus.REGISTERED, DossierStatus.RECEIVED):
+                dossier.refuse(reason, command.official_id)
+            else:
+                dossier.stop(reason, command.official_id)
+        case "request_supplement":
+            dossier.request_supplement(reason, command.official_id)
+        case "request_payment":
+            amount = command.amount if command.amount is not None else state.fee
+            if amount <= 0:
+                raise InvalidDecision("amount", "the procedure has no fee; state an amount above 0")
+            dossier.request_payment(amount, command.official_id)
+        case "forward":
+            _forward(dossier, command, rules)
+        case "return_result":
+            dossier.return_result(command.official_id)
+        case "extend":
+            if command.new_due_at is None:
+                raise InvalidDecision("new_due_at", "an extension needs the new return date")
+            if state.due_at is not None and command.new_due_at <= state.due_at:
+                raise InvalidDecision("new_due_at", "must be after the current appointment date")
+            dossier.extend(reason, command.new_due_at, command.official_id)
+
+
+def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
+    state = dossier.state
+    procedure = rules.procedure(state.procedure_code)
+    data = results.result_data(
+        procedure,
+        dossier_id=state.dossier_id,
+        code=state.code,
+        form=state.form,
+        stated=command.result,
+        issued_at=dossier.now,
+        province_code=rules.province_code,
+    )
+    name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
+    code = results.result_code(state.code, len(state.results) + 1)
+    dossier.issue_result(name, data, code, command.official_id)
+
+
+def _forward(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
+    state = dossier.state
+    target = (command.to_agency or "").strip()
+    if not target:
+        raise InvalidDecision("to_agency", "forwarding needs the agency to forward to")
+    if not rules.knows_agency(target):
+        raise InvalidDecision("to_agency", f"unknown agency code {target!r}")
+    if target == state.agency:
+        raise InvalidDecision("to_agency", "the dossier is already at this agency")
+    dossier.forward(target, command.reason, command.official_id)
+    step_due = state.step_due_at or state.due_at or dossier.now
+    dossier.start_step("processing", target, step_due, command.official_id)

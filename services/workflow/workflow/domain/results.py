@@ -1,0 +1,77 @@
+"""What an official's approval produces: the result code and the data the procedure's result carries.
+
+The catalogue names the data fields of each result (``ResultSpec.data_fields``); later bundle steps
+read them. An official may state values in the decision; what they leave out is produced here
+deterministically from the dossier, so a retried approval yields the same result. The child's
+personal identification number follows the national layout (contracts.citizen_id) with the
+province code of the registering province from settings.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from contracts import citizen_id
+from contracts.catalogue import Procedure
+
+
+def result_code(dossier_code: str, n: int) -> str:
+    """``<dossier code>-KQ<n>``: the n-th electronic result of the dossier."""
+    return f"{dossier_code}-KQ{n}"
+
+
+def result_data(
+    procedure: Procedure | None,
+    *,
+    dossier_id: str,
+    code: str,
+    form: Mapping[str, Any],
+    stated: Mapping[str, Any],
+    issued_at: datetime,
+    province_code: str,
+) -> dict[str, Any]:
+    """The result's data: the official's values, and the procedure's other fields filled in."""
+    data = dict(stated)
+    fields = procedure.result.data_fields if procedure else {}
+    for name in fields:
+        if name not in data:
+            data[name] = _produce(
+                name, dossier_id=dossier_id, code=code, form=form, issued_at=issued_at, province_code=province_code
+            )
+    return data
+
+
+def _produce(
+    name: str, *, dossier_id: str, code: str, form: Mapping[str, Any], issued_at: datetime, province_code: str
+) -> Any:
+    if name == "personal_id_number":
+        return _personal_id_number(dossier_id, form, issued_at, province_code)
+    if name.endswith("_on"):
+        return issued_at.date().isoformat()
+    if name == "valid_until":
+        today = issued_at.date()
+        return (
+            (today.replace(day=28) if (today.month, today.day) == (2, 29) else today)
+            .replace(year=today.year + 10)
+            .isoformat()
+        )
+    return f"{code}/{name.upper()}"
+
+
+def _personal_id_number(dossier_id: str, form: Mapping[str, Any], issued_at: datetime, province_code: str) -> str:
+    person = form.get("child") if isinstance(form.get("child"), Mapping) else form
+    sex = person.get("sex", "male") if isinstance(person, Mapping) else "male"
+    born = _year(person.get("date_of_birth") if isinstance(person, Mapping) else None) or issued_at.year
+    # Seeded by the dossier: the same approval always yields the same number.
+    rng = random.Random(f"personal-id:{dossier_id}")
+    return citizen_id.generate(province_code, sex if sex in ("male", "female") else "male", born, rng)
+
+
+def _year(value: Any) -> int | None:
+    try:
+        return date.fromisoformat(str(value)).year if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,110 @@
+"""The linked-bundle saga's own state: which steps started, what each produced, how the bundle ended.
+
+One per bundle, keyed by bundle id. Every method is idempotent: starting a step twice, recording a
+result twice or ending an ended bundle decides nothing the second time, so duplicate or reordered
+events cannot start a step twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.envelope import EventPayload
+from contracts.events import workflow as wf
+
+
+class StepRef(BaseModel):
+    """A step of this bundle and the dossier intake created for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step_id: str
+    procedure_code: str
+    dossier_id: str
+    code: str
+
+
+class BundleSaga(BaseModel):
+    """The saga's state, stored as one row per bundle."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundle_id: str
+    bundle_type: str
+    channel: str
+    receiving_agency: str
+    form: dict[str, Any]
+    steps: list[StepRef]
+    submitted_at: datetime
+    correlation_id: str
+    started: list[str] = Field(default_factory=list)
+    results: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    status: Literal["running", "completed", "partially_completed"] = "running"
+    failed_step: str | None = None
+    reason: str | None = None
+    version: int = Field(0, description="Version of the bundle's event stream.")
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def step_of(self, dossier_id: str) -> StepRef | None:
+        return next((s for s in self.steps if s.dossier_id == dossier_id), None)
+
+    def index_of(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.step_id == step_id)
+
+    def next_step(self) -> StepRef | None:
+        """The step to start now: the first not started, once every started step has its result."""
+        if not self.running or any(step not in self.results for step in self.started):
+            return None
+        return next((s for s in self.steps if s.step_id not in self.started), None)
+
+    def start(self, step: StepRef, inputs: dict[str, Any], now: datetime) -> list[EventPayload]:
+        if not self.running or step.step_id in self.started:
+            return []
+        self.started.append(step.step_id)
+        return [
+            wf.BundleStepStarted(
+                bundle_id=self.bundle_id,
+                bundle_type=self.bundle_type,
+                at=now,
+                step_id=step.step_id,
+                dossier_id=step.dossier_id,
+                inputs=inputs,
+            )
+        ]
+
+    def record_result(self, step_id: str, data: dict[str, Any], now: datetime) -> list[EventPayload]:
+        """Keep a step's result; the bundle completes when every step has one."""
+        if not self.running or step_id in self.results:
+            return []
+        self.results[step_id] = dict(data)
+        if all(s.step_id in self.results for s in self.steps):
+            self.status = "completed"
+            return [
+                wf.BundleCompleted(
+                    bundle_id=self.bundle_id, bundle_type=self.bundle_type, at=now, results=dict(self.results)
+                )
+            ]
+        return []
+
+    def fail(self, step_id: str, reason: str, now: datetime) -> list[EventPayload]:
+        """End the bundle with the steps done so far."""
+        if not self.running:
+            return []
+        self.status, self.failed_step, self.reason = "partially_completed", step_id, reason
+        done = [s.step_id for s in self.steps if s.step_id in self.results]
+        return [
+            wf.BundlePartiallyCompleted(
+                bundle_id=self.bundle_id,
+                bundle_type=self.bundle_type,
+                at=now,
+                failed_step=step_id,
+                reason=reason,
+                completed_steps=done,
+            )
+        ]

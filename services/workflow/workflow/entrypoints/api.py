@@ -1,0 +1,126 @@
+"""The officials' API: tasks, decisions, a dossier (now or at a past instant), a bundle's saga."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from eventkit.eventstore import ConcurrencyConflict
+from eventkit.logging import get_logger
+from workflow.domain.commands import MakeDecision
+from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+from workflow.entrypoints.schemas import BundlePublic, DecisionCreate, DossierPublic, TaskListPublic, TaskPublic
+from workflow.service_layer import handlers, queries
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.ports import UnitOfWorkFactory
+
+log = get_logger(__name__)
+
+
+def _context(request: Request) -> WorkflowContext:
+    return request.app.state.workflow_context  # type: ignore[no-any-return]
+
+
+def _uow_factory(request: Request) -> UnitOfWorkFactory:
+    return request.app.state.workflow_uow  # type: ignore[no-any-return]
+
+
+ContextDep = Annotated[WorkflowContext, Depends(_context)]
+UowDep = Annotated[UnitOfWorkFactory, Depends(_uow_factory)]
+DossierId = Annotated[str, Path(min_length=1, max_length=64, description="The dossier id.")]
+
+router = APIRouter(prefix="/v1", tags=["workflow"])
+
+
+@router.get("/tasks")
+async def list_tasks(
+    ctx: ContextDep,
+    uow_factory: UowDep,
+    agency: Annotated[str, Query(min_length=1, max_length=24, description="Agency code.")],
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many tasks.")] = 100,
+) -> TaskListPublic:
+    """Dossiers waiting for an official of the agency, soonest due first."""
+    if not ctx.rules.knows_agency(agency):
+        return JSONResponse({"error": "unknown_agency", "detail": f"no agency {agency!r}"}, 404)  # type: ignore[return-value]
+    async with uow_factory() as uow:
+        tasks = await queries.tasks(uow, agency, limit)
+    return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks])
+
+
+@router.post("/dossiers/{dossier_id}/decisions")
+async def decide(
+    dossier_id: DossierId, body: DecisionCreate, request: Request, ctx: ContextDep, uow_factory: UowDep
+) -> DossierPublic:
+    """Record an official's decision: 409 if the lifecycle forbids it or another decision won."""
+    command = MakeDecision(
+        dossier_id=dossier_id,
+        decision=body.decision,
+        official_id=body.official_id,
+        reason=body.reason,
+        to_agency=body.to_agency,
+        amount=body.amount,
+        new_due_at=body.new_due_at,
+        result=body.result,
+    )
+    cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
+    async with uow_factory() as uow:
+        state = await handlers.make_decision(command, uow, ctx, cause)
+    ctx.notify_outbox()
+    log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
+    return DossierPublic.of(state)
+
+
+@router.get("/dossiers/{dossier_id}")
+async def get_dossier(
+    dossier_id: DossierId,
+    uow_factory: UowDep,
+    at: Annotated[AwareDatetime | None, Query(description="The state at this instant (ISO 8601 with offset).")] = None,
+) -> DossierPublic:
+    """The dossier's state, control sheet and history, rebuilt from its events."""
+    async with uow_factory() as uow:
+        state = await queries.dossier(uow, dossier_id, at)
+    return DossierPublic.of(state, as_of=at)
+
+
+@router.get("/bundles/{bundle_id}")
+async def get_bundle(bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep) -> BundlePublic:
+    """A linked bundle's saga: steps, results, and how it ended."""
+    async with uow_factory() as uow:
+        saga = await queries.bundle(uow, bundle_id)
+    if saga is None:
+        return JSONResponse({"error": "not_found", "detail": f"unknown bundle {bundle_id!r}"}, 404)  # type: ignore[return-value]
+    return BundlePublic.of(saga)
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "not_found", "detail": str(exc)}, 404)
+
+
+async def _illegal(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IllegalTransition)
+    status = exc.status.value if exc.status else None
+    return JSONResponse({"error": "illegal_transition", "detail": str(exc), "status": status}, 409)
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    detail = "the dossier changed while the decision was made; reload it and decide again"
+    return JSONResponse({"error": "conflict", "detail": detail}, 409)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidDecision)
+    error = {"path": f"$.{exc.field}", "loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
+    return JSONResponse({"error": "validation_failed", "detail": [error]}, 422)
+
+
+def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) -> None:
+    """Give the app its routes, dependencies and domain-error answers."""
+    app.state.workflow_context = ctx
+    app.state.workflow_uow = uow_factory
+    app.add_exception_handler(DossierNotFound, _not_found)
+    app.add_exception_handler(IllegalTransition, _illegal)
+    app.add_exception_handler(ConcurrencyConflict, _conflict)
+    app.add_exception_handler(InvalidDecision, _invalid)

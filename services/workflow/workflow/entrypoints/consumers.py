@@ -1,0 +1,146 @@
+"""Kafka handlers: turn intake's and registry-sync's events into commands.
+
+An event the lifecycle cannot take (a supplement for a dossier no longer waiting for one, a reply for a
+command that was already answered) is logged and has no effect; its savepoint is rolled back so nothing
+half-done commits, and the inbox still records it so it is not retried for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from contracts.envelope import Envelope
+from contracts.events import intake, registry
+from contracts.events.common import DossierStatus
+from eventkit.consumer import Dispatcher, Handler
+from eventkit.logging import get_logger
+from eventkit.uow import SqlUnitOfWork
+from workflow.adapters.sql import SqlWorkflowUnitOfWork
+from workflow.domain.commands import (
+    CompleteRegistryCommand,
+    ConfirmPayment,
+    FailRegistryCommand,
+    OpenDossier,
+    ProvideSupplement,
+    StartBundle,
+    WithdrawDossier,
+)
+from workflow.domain.errors import DomainError
+from workflow.domain.internal_events import DossierOpened
+from workflow.domain.saga import BundleSaga, StepRef
+from workflow.service_layer import handlers, sagas
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.ports import WorkflowUnitOfWork
+
+log = get_logger(__name__)
+
+Work = Callable[[Envelope, WorkflowUnitOfWork, WorkflowContext, Cause], Awaitable[None]]
+
+
+def _tolerant(work: Work, ctx: WorkflowContext) -> Handler:
+    async def handle(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        try:
+            async with uow.conn.begin_nested():
+                await work(envelope, SqlWorkflowUnitOfWork.joined(uow), ctx, Cause.of(envelope))
+        except DomainError as exc:
+            log.warning(
+                "event has no effect",
+                event_type=envelope.type,
+                dossier_id=envelope.key,
+                reason=str(exc),
+                correlation_id=envelope.correlation_id,
+            )
+
+    return handle
+
+
+async def on_dossier_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, intake.DossierSubmitted)
+    opened = DossierOpened(
+        dossier_id=e.dossier_id,
+        code=e.code,
+        procedure_code=e.procedure_code,
+        channel=e.channel,
+        receiving_agency=e.receiving_agency,
+        competent_agency=ctx.rules.route(e.procedure_code, e.receiving_agency, e.form, e.competent_agency),
+        fee=e.fee,
+        form=e.form,
+        submitted_at=e.submitted_at,
+        due_at=e.due_at,
+        bundle_id=e.bundle_id,
+        bundle_step=e.bundle_step,
+    )
+    received_at = None if e.status is DossierStatus.REGISTERED else (e.received_at or e.submitted_at)
+    await handlers.open_dossier(OpenDossier(opened, received_at), uow, ctx, cause)
+
+
+async def on_bundle_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, intake.BundleSubmitted)
+    saga = BundleSaga(
+        bundle_id=e.bundle_id,
+        bundle_type=e.bundle_type,
+        channel=e.channel,
+        receiving_agency=e.receiving_agency,
+        form=e.form,
+        steps=[StepRef(**s.model_dump()) for s in e.steps],
+        submitted_at=e.submitted_at,
+        correlation_id=envelope.correlation_id,
+    )
+    await sagas.start_bundle(StartBundle(saga), uow, ctx, cause)
+
+
+async def on_supplement(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, intake.SupplementProvided)
+    await handlers.provide_supplement(ProvideSupplement(e.dossier_id), uow, ctx, cause)
+
+
+async def on_fee_paid(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, intake.FeePaid)
+    await handlers.confirm_payment(ConfirmPayment(e.dossier_id, e.amount, e.online), uow, ctx, cause)
+
+
+async def on_withdrawal(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, intake.WithdrawalRequested)
+    await handlers.withdraw(WithdrawDossier(e.dossier_id, e.reason), uow, ctx, cause)
+
+
+async def on_registry_succeeded(
+    envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, registry.RegistryCommandSucceeded)
+    await handlers.complete_registry_command(
+        CompleteRegistryCommand(e.dossier_id, e.command_id, e.result), uow, ctx, cause
+    )
+
+
+async def on_registry_failed(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    e = envelope.parse_payload()
+    assert isinstance(e, registry.RegistryCommandFailed)
+    await handlers.fail_registry_command(FailRegistryCommand(e.dossier_id, e.command_id, e.reason), uow, ctx, cause)
+
+
+def intake_dispatcher(ctx: WorkflowContext) -> Dispatcher:
+    return Dispatcher(
+        {
+            "DossierSubmitted": _tolerant(on_dossier_submitted, ctx),
+            "BundleSubmitted": _tolerant(on_bundle_submitted, ctx),
+            "SupplementProvided": _tolerant(on_supplement, ctx),
+            "FeePaid": _tolerant(on_fee_paid, ctx),
+            "WithdrawalRequested": _tolerant(on_withdrawal, ctx),
+        }
+    )
+
+
+def registry_dispatcher(ctx: WorkflowContext) -> Dispatcher:
+    return Dispatcher(
+        {
+            "RegistryCommandSucceeded": _tolerant(on_registry_succeeded, ctx),
+            "RegistryCommandFailed": _tolerant(on_registry_failed, ctx),
+        }
+    )

@@ -1,0 +1,187 @@
+"""Request and response bodies of the officials' API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from workflow.domain.commands import Decision
+from workflow.domain.saga import BundleSaga
+from workflow.domain.state import DossierState
+from workflow.service_layer.ports import Task
+
+
+class DecisionCreate(BaseModel):
+    """An official's decision on a dossier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision = Field(description="What the official decides.")
+    official_id: str = Field(min_length=1, max_length=64, description="The official deciding.")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Required for reject, request_supplement and extend."
+    )
+    to_agency: str | None = Field(default=None, max_length=24, description="forward: the agency code to send it to.")
+    amount: int | None = Field(default=None, gt=0, description="request_payment: VND; default the procedure's fee.")
+    new_due_at: AwareDatetime | None = Field(default=None, description="extend: the new return date (form 04).")
+    result: dict[str, Any] = Field(
+        default_factory=dict, description="approve: result data the official states; other fields are produced."
+    )
+
+
+class ResultPublic(BaseModel):
+    result_code: str
+    document_name: str
+    data: dict[str, Any]
+    issued_at: datetime
+
+
+class ControlSheetLinePublic(BaseModel):
+    """A line of the processing control sheet (form 06)."""
+
+    step: str
+    agency: str
+    official_id: str | None
+    started_at: datetime
+    step_due_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+
+
+class HistoryEntry(BaseModel):
+    type: str
+    at: datetime
+    status: str | None
+
+
+class DossierPublic(BaseModel):
+    """A dossier as workflow knows it (at ``as_of`` when asked for a past instant)."""
+
+    dossier_id: str
+    code: str
+    procedure_code: str
+    status: str | None
+    status_code: int | None
+    version: int
+    agency: str
+    official_id: str | None
+    receiving_agency: str
+    competent_agency: str
+    channel: str
+    received_at: datetime | None
+    due_at: datetime | None
+    step_due_at: datetime | None
+    waiting_for: str | None
+    supplement_requests: int
+    paused_seconds: float
+    overdue: bool
+    apology_letter: bool
+    on_time: bool | None
+    ended_at: datetime | None
+    bundle_id: str | None
+    bundle_step: str | None
+    results: list[ResultPublic]
+    control_sheet: list[ControlSheetLinePublic]
+    history: list[HistoryEntry]
+    as_of: datetime | None = None
+
+    @classmethod
+    def of(cls, state: DossierState, *, as_of: datetime | None = None) -> DossierPublic:
+        return cls(
+            dossier_id=state.dossier_id,
+            code=state.code,
+            procedure_code=state.procedure_code,
+            status=state.status.value if state.status else None,
+            status_code=state.status.code if state.status else None,
+            version=state.version,
+            agency=state.agency,
+            official_id=state.official_id,
+            receiving_agency=state.receiving_agency,
+            competent_agency=state.competent_agency,
+            channel=state.channel,
+            received_at=state.received_at,
+            due_at=state.due_at,
+            step_due_at=state.step_due_at,
+            waiting_for=_waiting_for(state),
+            supplement_requests=state.supplement_requests,
+            paused_seconds=state.paused_seconds,
+            overdue=state.overdue,
+            apology_letter=state.apologized,
+            on_time=state.on_time,
+            ended_at=state.ended_at,
+            bundle_id=state.bundle_id,
+            bundle_step=state.bundle_step,
+            results=[ResultPublic(**r.__dict__) for r in state.results],
+            control_sheet=[ControlSheetLinePublic(**line.__dict__) for line in state.control_sheet],
+            history=[HistoryEntry(type=t, at=at, status=s.value if s else None) for t, at, s in state.history],
+            as_of=as_of,
+        )
+
+
+def _waiting_for(state: DossierState) -> str | None:
+    status = state.status.value if state.status else None
+    if state.held:
+        return "earlier_bundle_step"
+    if state.waiting_for_registry:
+        return "registry"
+    return {
+        "registered": "acceptance",
+        "processing": "decision",
+        "supplement_requested": "citizen_supplement",
+        "payment_requested": "citizen_payment",
+        "processed": "result_return",
+    }.get(status or "")
+
+
+class TaskPublic(BaseModel):
+    dossier_id: str
+    code: str
+    procedure_code: str
+    status: str
+    status_code: int
+    waiting_for: str
+    due_at: datetime
+    appointment_at: datetime | None
+    since: datetime
+    bundle_id: str | None
+    overdue: bool
+
+    @classmethod
+    def of(cls, task: Task) -> TaskPublic:
+        fields = {k: v for k, v in task.__dict__.items() if k != "agency"}
+        return cls(**fields)
+
+
+class TaskListPublic(BaseModel):
+    agency: str
+    tasks: list[TaskPublic]
+
+
+class BundlePublic(BaseModel):
+    """A bundle saga: each step's dossier, what started, what each produced, how it ended."""
+
+    bundle_id: str
+    bundle_type: str
+    status: str
+    steps: list[dict[str, Any]]
+    results: dict[str, dict[str, Any]]
+    failed_step: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, saga: BundleSaga) -> BundlePublic:
+        steps = [
+            {**s.model_dump(), "started": s.step_id in saga.started, "completed": s.step_id in saga.results}
+            for s in saga.steps
+        ]
+        return cls(
+            bundle_id=saga.bundle_id,
+            bundle_type=saga.bundle_type,
+            status=saga.status,
+            steps=steps,
+            results=saga.results,
+            failed_step=saga.failed_step,
+            reason=saga.reason,
+        )

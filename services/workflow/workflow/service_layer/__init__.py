@@ -1,0 +1,2 @@
+"""Handlers: load aggregates, decide through the domain, write events, outbox and read models in one
+unit of work."""

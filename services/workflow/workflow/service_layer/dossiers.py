@@ -1,0 +1,114 @@
+"""Loading and saving dossiers, and keeping the read models that follow them (tasks, timers) in step,
+all in the caller's unit of work."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from contracts.envelope import Envelope
+from contracts.events.common import DossierStatus
+from workflow.domain import deadlines
+from workflow.domain.dossier import Dossier
+from workflow.domain.errors import DossierNotFound
+from workflow.domain.lifecycle import FINISHED
+from workflow.domain.state import DossierState, fold
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.ports import Task, Timer, WorkflowUnitOfWork
+
+
+async def load(uow: WorkflowUnitOfWork, dossier_id: str, *, until: datetime | None = None) -> DossierState:
+    """The dossier's state (as of ``until``); version 0 if it has no events."""
+    stream = await uow.events.load(dossier_id, until=until)
+    return fold(dossier_id, stream.envelopes)
+
+
+async def load_existing(uow: WorkflowUnitOfWork, dossier_id: str, *, until: datetime | None = None) -> DossierState:
+    state = await load(uow, dossier_id, until=until)
+    if not state.exists:
+        raise DossierNotFound(dossier_id)
+    return state
+
+
+async def save(uow: WorkflowUnitOfWork, dossier: Dossier, ctx: WorkflowContext, cause: Cause) -> list[Envelope]:
+    """Append the decided events (ConcurrencyConflict if someone else did first), queue the public ones,
+    update the task list and the timers. Returns the envelopes written."""
+    if not dossier.pending:
+        return []
+    state = dossier.state
+    if cause.correlation_id is None:  # join the dossier's own chain (timers, officials' requests)
+        cause = Cause(state.correlation_id, cause.causation_id)
+    envelopes = [ctx.wrap(e, key=state.dossier_id, cause=cause, at=dossier.now) for e in dossier.pending]
+    await uow.lock_dossier(state.dossier_id)
+    await uow.events.append(state.dossier_id, dossier.expected_version, envelopes)
+    by_topic: dict[str, list[Envelope]] = defaultdict(list)
+    for event, envelope in zip(dossier.pending, envelopes, strict=True):
+        topic = ctx.topic_of(event)
+        if topic:
+            by_topic[topic].append(envelope)
+    for topic, group in by_topic.items():
+        await uow.outbox.add(topic, group)
+    dossier.expected_version += len(envelopes)
+    state.version = dossier.expected_version
+    dossier.pending = []
+    await project(uow, state, ctx)
+    return envelopes
+
+
+def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
+    """The task an official has on this dossier, if it waits for one."""
+    if state.held or state.status is None:
+        return None
+    if state.status is DossierStatus.REGISTERED:
+        assert state.submitted_at is not None
+        agency, waiting, due = (
+            state.receiving_agency,
+            "acceptance",
+            deadlines.acceptance_deadline(ctx.rules.calendar, state.submitted_at),
+        )
+    elif state.status is DossierStatus.PROCESSING and not state.waiting_for_registry:
+        agency, waiting = state.agency, "decision"
+        due = state.step_due_at or state.due_at or ctx.now()
+    else:
+        return None
+    since = state.history[-1][1] if state.history else ctx.now()
+    return Task(
+        dossier_id=state.dossier_id,
+        agency=agency,
+        code=state.code,
+        procedure_code=state.procedure_code,
+        status=state.status.value,
+        status_code=state.status.code,
+        waiting_for=waiting,
+        due_at=due,
+        appointment_at=state.due_at,
+        since=since,
+        bundle_id=state.bundle_id,
+        overdue=state.overdue,
+    )
+
+
+async def project(uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext) -> None:
+    task = task_of(state, ctx)
+    if task is None:
+        await uow.tasks.remove(state.dossier_id)
+    else:
+        await uow.tasks.put(task)
+    await _schedule_timers(uow, state, ctx)
+
+
+async def _schedule_timers(uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext) -> None:
+    """Timers run while the statutory clock runs: armed at reception, moved with the appointment,
+    dropped while a supplement is awaited and once processing is over."""
+    if state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None:
+        await uow.timers.disarm(state.dossier_id)
+        return
+    if not state.due_soon_notified:
+        fire = deadlines.due_soon_at(ctx.rules.calendar, state.due_at, ctx.rules.due_soon_lead_seconds)
+        # A dossier whose whole time is shorter than the lead (same-day procedures) is not warned at reception.
+        if state.received_at is None or fire > state.received_at:
+            await uow.timers.arm(Timer(state.dossier_id, "due_soon", fire))
+        else:
+            await uow.timers.disarm(state.dossier_id, "due_soon")
+    if not state.overdue:
+        await uow.timers.arm(Timer(state.dossier_id, "overdue", state.due_at))

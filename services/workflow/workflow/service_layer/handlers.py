@@ -1,0 +1,121 @@
+"""Command handlers: load the dossier (and lock its bundle first, so concurrent saga work on one
+bundle never deadlocks), decide through the domain, save, then let the saga react."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from eventkit.logging import get_logger
+from workflow.domain import policies, results
+from workflow.domain.commands import (
+    CompleteRegistryCommand,
+    ConfirmPayment,
+    FailRegistryCommand,
+    MakeDecision,
+    OpenDossier,
+    ProvideSupplement,
+    WithdrawDossier,
+)
+from workflow.domain.dossier import Dossier
+from workflow.domain.errors import IllegalTransition
+from workflow.domain.lifecycle import FINISHED
+from workflow.domain.state import DossierState
+from workflow.service_layer import sagas
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.dossiers import load, load_existing, save
+from workflow.service_layer.ports import WorkflowUnitOfWork
+
+log = get_logger(__name__)
+
+Change = Callable[[Dossier], None]
+
+
+async def change(
+    uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause, dossier_id: str, decide: Change
+) -> DossierState:
+    """The one path every change of an existing dossier takes."""
+    state = await load_existing(uow, dossier_id)
+    saga = await uow.bundles.lock(state.bundle_id) if state.bundle_id else None
+    dossier = Dossier(state, ctx.now())
+    decide(dossier)
+    decided = list(dossier.pending)
+    await save(uow, dossier, ctx, cause)
+    if saga is not None and decided:
+        await sagas.after_step_change(saga, dossier.state, decided, uow, ctx, cause)
+    return dossier.state
+
+
+async def open_dossier(command: OpenDossier, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    """Take charge of a submitted dossier; a redelivered or already opened one is left alone."""
+    opened = command.opened
+    saga = await uow.bundles.lock(opened.bundle_id) if opened.bundle_id else None
+    state = await load(uow, opened.dossier_id)
+    if state.exists:
+        log.info("dossier already opened", dossier_id=opened.dossier_id)
+        return
+    dossier = Dossier(state, ctx.now())
+    policies.take_charge(dossier, command, ctx.rules)
+    await save(uow, dossier, ctx, cause)
+    if saga is not None:
+        await sagas.after_dossier_opened(saga, dossier.state, uow, ctx, cause)
+
+
+async def make_decision(
+    command: MakeDecision, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> DossierState:
+    """An official's decision; DossierNotFound, IllegalTransition, InvalidDecision or ConcurrencyConflict."""
+    return await change(uow, ctx, cause, command.dossier_id, lambda d: policies.decide(d, command, ctx.rules))
+
+
+async def provide_supplement(
+    command: ProvideSupplement, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.receive_supplement(ctx.rules.calendar))
+
+
+async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.confirm_payment(command.amount, command.online))
+
+
+async def withdraw(command: WithdrawDossier, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.withdraw(command.reason))
+
+
+async def complete_registry_command(
+    command: CompleteRegistryCommand, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    """The registry did the step: its result is the dossier's result. A reply to a command the dossier no
+    longer waits for (a duplicate, or one that crossed a withdrawal) changes nothing."""
+
+    def issue(dossier: Dossier) -> None:
+        state = dossier.state
+        if not _awaits(state, command.command_id):
+            return
+        procedure = ctx.rules.procedure(state.procedure_code)
+        name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
+        code = results.result_code(state.code, len(state.results) + 1)
+        dossier.issue_result(name, dict(command.result), code, official_id=None)
+
+    await change(uow, ctx, cause, command.dossier_id, issue)
+
+
+async def fail_registry_command(
+    command: FailRegistryCommand, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    """The registry could not do it: processing stops with its reason (and the bundle ends partially)."""
+
+    def stop(dossier: Dossier) -> None:
+        if _awaits(dossier.state, command.command_id):
+            dossier.stop(f"registry: {command.reason}")
+
+    await change(uow, ctx, cause, command.dossier_id, stop)
+
+
+def _awaits(state: DossierState, command_id: str) -> bool:
+    if state.pending_command_id == command_id and state.status not in FINISHED:
+        return True
+    log.info("registry reply without a waiting command", dossier_id=state.dossier_id, command_id=command_id)
+    return False
+
+
+__all__ = ["IllegalTransition", "change"]

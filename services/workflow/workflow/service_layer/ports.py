@@ -1,0 +1,105 @@
+"""The ports handlers depend on. Adapters: SQL in :mod:`workflow.adapters.sql`, in-memory fakes in
+:mod:`workflow.adapters.memory` (unit tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from eventkit.eventstore import EventStore
+from eventkit.outbox import Outbox
+from workflow.domain.commands import TimerKind
+from workflow.domain.saga import BundleSaga
+
+
+class Clock(Protocol):
+    """Where "now" comes from; tests move it to fire timers without waiting days."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """A dossier waiting for an official of ``agency``: a row of the officials' task list."""
+
+    dossier_id: str
+    agency: str
+    code: str
+    procedure_code: str
+    status: str
+    status_code: int
+    waiting_for: str
+    due_at: datetime
+    appointment_at: datetime | None
+    since: datetime
+    bundle_id: str | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Timer:
+    dossier_id: str
+    kind: TimerKind
+    fire_at: datetime
+
+
+class TaskBoard(Protocol):
+    async def put(self, task: Task) -> None: ...
+    async def remove(self, dossier_id: str) -> None: ...
+    async def for_agency(self, agency: str, limit: int) -> list[Task]: ...
+
+
+class TimerTable(Protocol):
+    async def arm(self, timer: Timer) -> None:
+        """Schedule (or move) the dossier's timer of that kind; a moved timer fires again."""
+        ...
+
+    async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
+        """Forget the dossier's unfired timers (of that kind)."""
+        ...
+
+    async def claim_next(self, now: datetime, skip: frozenset[tuple[str, str]]) -> Timer | None:
+        """Lock one due, unfired timer that no other transaction holds (SKIP LOCKED)."""
+        ...
+
+    async def mark_fired(self, timer: Timer, at: datetime) -> None: ...
+
+
+class BundleRepository(Protocol):
+    async def add(self, saga: BundleSaga) -> bool:
+        """Store a new saga; False if the bundle already has one."""
+        ...
+
+    async def lock(self, bundle_id: str) -> BundleSaga | None:
+        """The saga, locked for this unit of work (always before any of its dossiers' streams)."""
+        ...
+
+    async def get(self, bundle_id: str) -> BundleSaga | None: ...
+    async def save(self, saga: BundleSaga) -> None: ...
+
+
+class WorkflowUnitOfWork(Protocol):
+    """One transaction over the event store, the outbox and workflow's own tables."""
+
+    @property
+    def events(self) -> EventStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def tasks(self) -> TaskBoard: ...
+    @property
+    def timers(self) -> TimerTable: ...
+    @property
+    def bundles(self) -> BundleRepository: ...
+
+    async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
+        """Hold the dossier for the rest of the transaction; every writer does before appending to it.
+        With ``wait=False``, False instead of waiting when another transaction holds it."""
+        ...
+
+
+#: Opens a new unit of work (a transaction) each call.
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[WorkflowUnitOfWork]]

@@ -1,0 +1,169 @@
+"""Linked-procedure sagas: start each bundle step with the data earlier steps produced, end the bundle
+when every step has its result or when one fails. Runs inside the unit of work that changed the step's
+dossier, with the bundle's row locked, so a step result is processed once and a step starts once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from contracts.catalogue import InputUnavailable
+from contracts.envelope import EventPayload
+from contracts.events import workflow as wf
+from contracts.events.common import DossierStatus
+from eventkit.logging import get_logger
+from workflow.domain import policies
+from workflow.domain.commands import OpenDossier, StartBundle
+from workflow.domain.dossier import Dossier
+from workflow.domain.errors import IllegalTransition
+from workflow.domain.internal_events import DossierOpened
+from workflow.domain.lifecycle import FINISHED
+from workflow.domain.saga import BundleSaga, StepRef
+from workflow.domain.state import DossierState
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.dossiers import load, save
+from workflow.service_layer.ports import WorkflowUnitOfWork
+
+log = get_logger(__name__)
+_ENDINGS = (wf.DossierRefused, wf.DossierStopped, wf.WithdrawalAccepted)
+
+
+async def start_bundle(command: StartBundle, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    """A submitted bundle: keep its saga and start its first step (once, however often it is delivered)."""
+    if not await uow.bundles.add(command.saga):
+        log.info("bundle already started", bundle_id=command.saga.bundle_id)
+        return
+    saga = await uow.bundles.lock(command.saga.bundle_id)
+    assert saga is not None
+    ctx.rules.catalogue.bundle(saga.bundle_type)  # an unknown type fails here, before anything is written
+    events = await _advance(saga, uow, ctx, cause)
+    await _record(saga, events, uow, ctx, cause)
+
+
+async def after_dossier_opened(
+    saga: BundleSaga, state: DossierState, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    """A step's dossier arrived after its bundle ended without reaching it: it cannot run."""
+    step = saga.step_of(state.dossier_id)
+    if step is None or saga.running or step.step_id in saga.started:
+        return
+    await _stop(step, f"bundle ended at step {saga.failed_step}: {saga.reason}", uow, ctx, cause)
+
+
+async def after_step_change(
+    saga: BundleSaga,
+    state: DossierState,
+    decided: list[EventPayload],
+    uow: WorkflowUnitOfWork,
+    ctx: WorkflowContext,
+    cause: Cause,
+) -> None:
+    """React to what a step's dossier just decided: a result moves the bundle on, an ending ends it."""
+    step = saga.step_of(state.dossier_id)
+    if step is None:
+        return
+    events: list[EventPayload] = []
+    for event in decided:
+        if isinstance(event, wf.ResultIssued):
+            events += saga.record_result(step.step_id, event.data, ctx.now())
+            events += await _advance(saga, uow, ctx, cause)
+        elif isinstance(event, _ENDINGS):
+            events += await _fail(saga, step, event.reason, uow, ctx, cause)
+    await _record(saga, events, uow, ctx, cause)
+
+
+async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> list[EventPayload]:
+    """Start the next step, resolving its inputs from the bundle form and earlier results."""
+    step = saga.next_step()
+    if step is None:
+        return []
+    definition = ctx.rules.catalogue.bundle(saga.bundle_type).step(step.step_id)
+    try:
+        inputs = definition.resolve_inputs(saga.form, saga.results)
+    except InputUnavailable as exc:
+        return await _fail(saga, step, str(exc), uow, ctx, cause)
+    events = saga.start(step, inputs, ctx.now())
+    await _release(saga, step, inputs, uow, ctx, cause)
+    return events
+
+
+async def _release(
+    saga: BundleSaga, step: StepRef, inputs: dict[str, Any], uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    state = await load(uow, step.dossier_id)
+    dossier = Dossier(state, ctx.now())
+    first = saga.index_of(step.step_id) == 0
+    if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
+        policies.take_charge(
+            dossier, OpenDossier(_opened(saga, step, inputs, ctx), _received_at(saga, first)), ctx.rules
+        )
+    if dossier.state.status in FINISHED:
+        log.warning("bundle step dossier already ended", bundle_id=saga.bundle_id, dossier_id=step.dossier_id)
+        return
+    time = ctx.rules.catalogue.step_processing_time(saga.bundle_type, step.step_id)
+    policies.release_step(
+        dossier, ctx.rules, bundle_id=saga.bundle_id, step_id=step.step_id, inputs=inputs, step_time=time, first=first
+    )
+    await save(uow, dossier, ctx, cause)
+
+
+def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: WorkflowContext) -> DossierOpened:
+    procedure = ctx.rules.procedure(step.procedure_code)
+    return DossierOpened(
+        dossier_id=step.dossier_id,
+        code=step.code,
+        procedure_code=step.procedure_code,
+        channel=saga.channel,
+        receiving_agency=saga.receiving_agency,
+        competent_agency=ctx.rules.route(step.procedure_code, saga.receiving_agency, inputs, None),
+        fee=procedure.fee if procedure else 0,
+        form=inputs,
+        submitted_at=saga.submitted_at,
+        bundle_id=saga.bundle_id,
+        bundle_step=step.step_id,
+    )
+
+
+def _received_at(saga: BundleSaga, first: bool) -> datetime | None:
+    return None if saga.channel == "online" and first else saga.submitted_at
+
+
+async def _fail(
+    saga: BundleSaga, step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> list[EventPayload]:
+    """End the bundle at ``step``; the dossiers of the steps it never reached stop with the reason."""
+    events = saga.fail(step.step_id, reason, ctx.now())
+    if events:
+        for other in saga.steps:
+            if other.step_id != step.step_id and other.step_id not in saga.results:
+                await _stop(other, f"bundle ended at step {step.step_id}: {reason}", uow, ctx, cause)
+    return events
+
+
+async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+    state = await load(uow, step.dossier_id)
+    if not state.exists or state.status in FINISHED:
+        return
+    dossier = Dossier(state, ctx.now())
+    try:
+        if state.status is DossierStatus.REGISTERED:
+            dossier.refuse(reason, official_id=None)
+        else:
+            dossier.stop(reason)
+    except IllegalTransition:
+        log.warning("bundle dossier cannot be stopped", dossier_id=step.dossier_id, status=state.status)
+        return
+    await save(uow, dossier, ctx, cause)
+
+
+async def _record(
+    saga: BundleSaga, events: list[EventPayload], uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+) -> None:
+    """Append the bundle's events to its own stream, publish them, and keep the saga row."""
+    if events:
+        now = ctx.now()
+        envelopes = [ctx.wrap(e, key=saga.bundle_id, cause=cause, at=now) for e in events]
+        await uow.events.append(saga.bundle_id, saga.version, envelopes)
+        await uow.outbox.add(ctx.topics.workflow_events, envelopes)
+        saga.version += len(envelopes)
+    await uow.bundles.save(saga)

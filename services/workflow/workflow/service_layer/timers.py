@@ -1,0 +1,65 @@
+"""SLA timers: fire the due ones, each exactly once, however many replicas poll.
+
+A timer is claimed with ``FOR UPDATE SKIP LOCKED`` in the same transaction that appends its event and
+marks it fired: a second replica skips a claimed row and, once that commits, finds it fired.
+"""
+
+from __future__ import annotations
+
+from eventkit.eventstore import ConcurrencyConflict
+from eventkit.logging import get_logger
+from workflow.domain.dossier import Dossier
+from workflow.domain.lifecycle import TRANSITIONS, Action
+from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.dossiers import load, save
+from workflow.service_layer.ports import Timer, UnitOfWorkFactory, WorkflowUnitOfWork
+
+log = get_logger(__name__)
+
+
+class DossierBusy(Exception):
+    """Another transaction is changing the timer's dossier; the timer waits for the next poll."""
+
+
+async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, limit: int = 100) -> int:
+    """Fire up to ``limit`` due timers, one transaction each; returns how many were claimed."""
+    claimed = 0
+    skip: set[tuple[str, str]] = set()
+    for _ in range(limit):
+        timer: Timer | None = None
+        try:
+            async with uow_factory() as uow:
+                timer = await uow.timers.claim_next(ctx.now(), frozenset(skip))
+                if timer is None:
+                    break
+                await fire(timer, uow, ctx)
+        except (ConcurrencyConflict, DossierBusy):
+            # A decision on the same dossier is under way or won; the timer stays due for the next poll.
+            if timer is not None:
+                skip.add((timer.dossier_id, timer.kind))
+            continue
+        claimed += 1
+    if claimed:
+        ctx.notify_outbox()
+    return claimed
+
+
+async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> None:
+    """Decide the timer's event if it still applies (the dossier may have moved on), then mark it fired."""
+    now = ctx.now()
+    # Never wait while holding the timer's row: a writer of the dossier may need that row next.
+    if not await uow.lock_dossier(timer.dossier_id, wait=False):
+        raise DossierBusy(timer.dossier_id)
+    state = await load(uow, timer.dossier_id)
+    dossier = Dossier(state, now)
+    running = not state.clock_paused and state.due_at is not None
+    if timer.kind == "due_soon":
+        if running and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
+            dossier.mark_due_soon()
+    elif running and not state.overdue and state.due_at is not None and now >= state.due_at:
+        if state.status in TRANSITIONS[Action.MARK_OVERDUE]:
+            dossier.mark_overdue("deadline_passed")
+    await uow.timers.mark_fired(timer, now)
+    if dossier.pending:
+        log.info("SLA timer fired", dossier_id=timer.dossier_id, kind=timer.kind)
+        await save(uow, dossier, ctx, Cause(correlation_id=None, causation_id=f"timer:{timer.kind}"))

@@ -1,0 +1,98 @@
+"""The officials' API against the real database and broker: a dossier from intake's topic reaches the
+competent agency's task list, decisions move it, bad input is a 4xx naming the field, and of two
+concurrent decisions on one dossier exactly one wins."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.integration.workflow.support import running_workflow
+from tests.support.infra import Infra
+from tests.unit.workflow.builders import submitted
+
+pytestmark = pytest.mark.integration
+
+
+async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
+    async with running_workflow(infra, unique) as workflow:
+        now = datetime.now(UTC)
+        land = submitted(
+            at=now,
+            procedure_code="9.000003",
+            receiving_agency="UBND-X-YENHOA",
+            competent_agency="STNMT-BINHAN",
+            fee=100_000,
+        )
+        online = submitted(at=now, channel="online", receiving_agency="TTPVHCC-BINHAN")
+        await workflow.publish_intake(land, online)
+
+        task = await workflow.wait_for_task("STNMT-BINHAN", land.dossier_id)
+        assert task["waiting_for"] == "decision" and task["status_code"] == 4
+        acceptance = await workflow.wait_for_task("TTPVHCC-BINHAN", online.dossier_id)
+        assert acceptance["waiting_for"] == "acceptance" and acceptance["status"] == "registered"
+
+        missing_reason = await workflow.decide(land.dossier_id, "request_supplement")
+        assert missing_reason.status_code == 422
+        assert missing_reason.json()["detail"][0]["path"] == "$.reason"
+        bad_value = await workflow.decide(land.dossier_id, "teleport")
+        assert bad_value.status_code == 422 and bad_value.json()["detail"][0]["path"] == "$.decision"
+        assert (await workflow.decide("no-such-dossier", "approve")).status_code == 404
+        assert (await workflow.client.get("/v1/tasks", params={"agency": "NOPE"})).status_code == 404
+        assert (await workflow.client.get("/v1/tasks")).status_code == 422
+
+        supplement = await workflow.decide(land.dossier_id, "request_supplement", reason="thiếu trích đo địa chính")
+        assert supplement.status_code == 200 and supplement.json()["status"] == "supplement_requested"
+        before_supplement = datetime.now(UTC) - timedelta(milliseconds=1)
+        illegal = await workflow.decide(land.dossier_id, "approve")
+        assert illegal.status_code == 409 and illegal.json()["error"] == "illegal_transition"
+
+        accepted = await workflow.decide(online.dossier_id, "accept", official_id="mc-07")
+        assert accepted.status_code == 200 and accepted.json()["status"] == "processing"
+        approved = await workflow.decide(online.dossier_id, "approve")
+        body = approved.json()
+        assert body["status_code"] == 9 and body["results"][0]["result_code"] == f"{online.code}-KQ1"
+        assert [line["step"] for line in body["control_sheet"]] == ["reception", "processing"]
+
+        past = await workflow.client.get(
+            f"/v1/dossiers/{land.dossier_id}", params={"at": before_supplement.isoformat()}
+        )
+        assert past.status_code == 200 and past.json()["status"] == "supplement_requested"
+        earlier = await workflow.client.get(
+            f"/v1/dossiers/{land.dossier_id}", params={"at": (now - timedelta(hours=1)).isoformat()}
+        )
+        assert earlier.status_code == 404
+
+        published = await workflow.published(expect=6)
+        assert [(e.key, e.type) for e in published if e.key == online.dossier_id] == [
+            (online.dossier_id, "DossierReceived"),
+            (online.dossier_id, "DossierStepStarted"),
+            (online.dossier_id, "ResultIssued"),
+        ]
+        assert {e.type for e in published if e.key == land.dossier_id} == {
+            "DossierReceived",
+            "DossierStepStarted",
+            "SupplementRequested",
+        }
+
+
+async def test_two_concurrent_decisions_one_wins_the_other_conflicts(infra: Infra, unique: str) -> None:
+    async with running_workflow(infra, unique) as workflow:
+        dossiers = [submitted(at=datetime.now(UTC)) for _ in range(3)]
+        await workflow.publish_intake(*dossiers)
+        for dossier in dossiers:
+            await workflow.wait_for_task("SKHDT-BINHAN", dossier.dossier_id)
+            answers = await asyncio.gather(
+                workflow.decide(dossier.dossier_id, "approve", official_id="cb-a"),
+                workflow.decide(dossier.dossier_id, "reject", official_id="cb-b", reason="không đủ điều kiện"),
+            )
+            codes = sorted(a.status_code for a in answers)
+            assert codes == [200, 409], [a.json() for a in answers]
+            loser = next(a for a in answers if a.status_code == 409).json()
+            assert loser["error"] in ("conflict", "illegal_transition")
+            endings = [
+                t for t in await workflow.events_of(dossier.dossier_id) if t in ("ResultIssued", "DossierStopped")
+            ]
+            assert len(endings) == 1

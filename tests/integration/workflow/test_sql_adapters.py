@@ -1,0 +1,75 @@
+"""Workflow's SQL adapters on the real database: a claimed timer is invisible to a second poller until
+its transaction ends, a busy dossier is not waited for, and the tables follow the fakes' contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventkit.migrations import apply_migrations
+from eventkit.uow import SqlUnitOfWork
+from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
+from workflow.adapters.sql import SqlWorkflowUnitOfWork
+from workflow.service_layer.ports import Timer, UnitOfWorkFactory
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2030, 6, 3, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def workflow_engine(engine: AsyncEngine, schema: str) -> AsyncEngine:
+    await apply_migrations(engine, schema, "workflow")
+    return engine
+
+
+async def test_a_claimed_timer_is_skipped_by_a_concurrent_poller(workflow_engine: AsyncEngine) -> None:
+    async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as setup:
+        await setup.timers.arm(Timer("d-1", "overdue", NOW - timedelta(minutes=2)))
+        await setup.timers.arm(Timer("d-2", "overdue", NOW - timedelta(minutes=1)))
+        await setup.timers.arm(Timer("d-3", "overdue", NOW + timedelta(days=1)))
+
+    async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as first:
+        claimed = await first.timers.claim_next(NOW, frozenset())
+        assert claimed is not None and claimed.dossier_id == "d-1"
+        async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as second:
+            other = await second.timers.claim_next(NOW, frozenset())
+            assert other is not None and other.dossier_id == "d-2"  # d-1 is locked: skipped, not waited for
+            assert await second.timers.claim_next(NOW, frozenset({("d-2", "overdue")})) is None
+        await first.timers.mark_fired(claimed, NOW)
+
+    async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as later:
+        again = await later.timers.claim_next(NOW, frozenset())
+        assert again is not None and again.dossier_id == "d-2"  # d-1 fired; d-3 not due
+
+
+async def test_a_busy_dossier_is_not_waited_for(workflow_engine: AsyncEngine) -> None:
+    async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as writer:
+        assert await writer.lock_dossier("d-1")
+        async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as poller:
+            assert await poller.lock_dossier("d-1", wait=False) is False
+            assert await poller.lock_dossier("d-2", wait=False) is True
+
+
+async def _contract(uow_factory: UnitOfWorkFactory) -> None:
+    """The same expectations of both adapters."""
+    async with uow_factory() as uow:
+        await uow.timers.arm(Timer("d-9", "due_soon", NOW))
+        await uow.timers.arm(Timer("d-9", "due_soon", NOW))  # same time: stays as it is
+        claimed = await uow.timers.claim_next(NOW, frozenset())
+        assert claimed == Timer("d-9", "due_soon", NOW)
+        await uow.timers.mark_fired(claimed, NOW)
+        assert await uow.timers.claim_next(NOW, frozenset()) is None
+        await uow.timers.arm(Timer("d-9", "due_soon", NOW))  # unchanged: a fired timer does not fire again
+        assert await uow.timers.claim_next(NOW, frozenset()) is None
+        await uow.timers.arm(Timer("d-9", "due_soon", NOW + timedelta(hours=1)))  # moved: armed again
+        assert await uow.timers.claim_next(NOW + timedelta(hours=1), frozenset()) is not None
+        await uow.timers.disarm("d-9")
+        assert await uow.timers.claim_next(NOW + timedelta(days=9), frozenset()) is None
+
+
+async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:
+    await _contract(lambda: SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)))
+    await _contract(InMemoryWorkflowUnitOfWork())

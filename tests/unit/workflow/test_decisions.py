@@ -1,0 +1,196 @@
+"""Officials' decisions and citizens' actions through the real handlers, over in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from contracts import citizen_id
+from contracts.events import intake
+from contracts.events.common import DossierStatus
+from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
+from workcal import vietnam_tz
+from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+
+
+async def test_a_counter_dossier_goes_to_the_competent_agency_and_onto_its_task_list(harness: Harness) -> None:
+    event = submitted(at=harness.now, receiving_agency="UBND-X-YENHOA", competent_agency="SKHDT-BINHAN")
+    await harness.deliver(event)
+
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.PROCESSING
+    assert state.agency == "SKHDT-BINHAN"
+    assert [line.step for line in state.control_sheet] == ["reception", "processing"]
+    assert state.control_sheet[0].agency == "UBND-X-YENHOA"
+    assert harness.published_types(event.dossier_id) == ["DossierReceived", "DossierStepStarted"]
+    tasks = await harness.uow.tasks.for_agency("SKHDT-BINHAN", 10)
+    assert [t.dossier_id for t in tasks] == [event.dossier_id]
+    assert tasks[0].due_at == state.due_at
+
+
+async def test_routing_is_boundary_free_by_the_catalogue(harness: Harness) -> None:
+    """Birth registration received at the province centre goes to the commune where the administration sits."""
+    event = submitted(
+        procedure_code="1.001193",
+        receiving_agency="TTPVHCC-BINHAN",
+        competent_agency="",
+        fee=0,
+        form=BIRTH_FORM,
+        at=harness.now,
+    )
+    await harness.deliver(event)
+    state = await harness.state(event.dossier_id)
+    assert state.competent_agency == harness.ctx.rules.catalogue.competent_agency("1.001193", "TTPVHCC-BINHAN").code
+    assert state.agency == state.competent_agency
+
+
+async def test_an_online_dossier_waits_for_acceptance_then_its_clock_starts(harness: Harness) -> None:
+    event = submitted(channel="online", at=harness.now)
+    await harness.deliver(event)
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.REGISTERED and state.due_at is None
+    [task] = await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10)
+    assert task.waiting_for == "acceptance"
+
+    harness.advance(hours=2)
+    state = await harness.decide(event.dossier_id, "accept", official_id="mc-07")
+    assert state.status is DossierStatus.PROCESSING
+    assert state.received_at == harness.now
+    # 3 working days for enterprise registration, counted from acceptance.
+    assert state.due_at == datetime(2024, 6, 5, 17, 0, tzinfo=vietnam_tz())
+    assert state.control_sheet[0].official_id == "mc-07"
+    assert await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10) == []
+
+
+async def test_approval_issues_the_result_with_the_childs_identification_number(harness: Harness) -> None:
+    event = submitted(
+        procedure_code="1.001193",
+        receiving_agency="UBND-P-PHUCLOI",
+        competent_agency="UBND-P-PHUCLOI",
+        fee=0,
+        form=BIRTH_FORM,
+        at=harness.now,
+    )
+    await harness.deliver(event)
+    state = await harness.decide(event.dossier_id, "approve")
+
+    assert state.status is DossierStatus.PROCESSED
+    [result] = state.results
+    assert result.result_code == f"{event.code}-KQ1"
+    number = result.data["personal_id_number"]
+    assert citizen_id.check_consistency(number, sex="male", birth_year=2024) == []
+    assert result.data["birth_certificate_number"]
+    assert state.on_time is True
+    again = await harness.state(event.dossier_id)
+    assert again.results == state.results
+
+
+async def test_reject_and_supplement_need_a_reason(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    for decision in ("reject", "request_supplement"):
+        with pytest.raises(InvalidDecision) as info:
+            await harness.decide(event.dossier_id, decision, reason="  ")
+        assert info.value.field == "reason"
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSING
+
+
+async def test_rejecting_at_reception_refuses_and_in_processing_stops(harness: Harness) -> None:
+    online = submitted(channel="online", at=harness.now)
+    counter = submitted(at=harness.now)
+    await harness.deliver(online)
+    await harness.deliver(counter)
+    assert (await harness.decide(online.dossier_id, "reject", reason="thiếu giấy tờ")).status is DossierStatus.REFUSED
+    stopped = await harness.decide(counter.dossier_id, "reject", reason="không đủ điều kiện")
+    assert stopped.status is DossierStatus.STOPPED
+    assert harness.published_types(online.dossier_id) == ["DossierRefused"]
+
+
+async def test_an_illegal_decision_is_refused_and_changes_nothing(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "approve")
+    before = await harness.state(event.dossier_id)
+    with pytest.raises(IllegalTransition):
+        await harness.decide(event.dossier_id, "request_supplement", reason="late")
+    with pytest.raises(IllegalTransition):
+        await harness.decide(event.dossier_id, "accept")
+    after = await harness.state(event.dossier_id)
+    assert after.version == before.version
+    assert (await harness.decide(event.dossier_id, "return_result")).status is DossierStatus.RETURNED
+
+
+async def test_unknown_dossier(harness: Harness) -> None:
+    with pytest.raises(DossierNotFound):
+        await harness.decide("no-such-dossier", "approve")
+
+
+async def test_forward_moves_the_dossier_and_adds_a_control_sheet_line(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    with pytest.raises(InvalidDecision) as info:
+        await harness.decide(event.dossier_id, "forward")
+    assert info.value.field == "to_agency"
+    with pytest.raises(InvalidDecision):
+        await harness.decide(event.dossier_id, "forward", to_agency="NOPE")
+    state = await harness.decide(event.dossier_id, "forward", to_agency="STNMT-BINHAN", reason="liên quan đất đai")
+    assert state.agency == "STNMT-BINHAN"
+    assert [(line.step, line.agency) for line in state.control_sheet][-2:] == [
+        ("processing", "SKHDT-BINHAN"),
+        ("processing", "STNMT-BINHAN"),
+    ]
+    assert state.control_sheet[-2].ended_at == harness.now
+    assert [t.dossier_id for t in await harness.uow.tasks.for_agency("STNMT-BINHAN", 5)] == [event.dossier_id]
+    assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 5) == []
+
+
+async def test_payment_round(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    state = await harness.decide(event.dossier_id, "request_payment")
+    assert state.status is DossierStatus.PAYMENT_REQUESTED and state.payment_amount == 50_000
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=50_000, method="qr", online=True, paid_at=harness.now)
+    )
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSING
+    zero = submitted(at=harness.now, fee=0)
+    await harness.deliver(zero)
+    with pytest.raises(InvalidDecision) as info:
+        await harness.decide(zero.dossier_id, "request_payment")
+    assert info.value.field == "amount"
+
+
+async def test_withdrawal_ends_the_dossier_and_the_lifecycle_refuses_a_second_one(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    request = intake.WithdrawalRequested(dossier_id=event.dossier_id, reason="đổi ý", requested_at=harness.now)
+    await harness.deliver(request)
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.WITHDRAWAL_REQUESTED and state.on_time is True
+    assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 5) == []
+    with pytest.raises(IllegalTransition):
+        await harness.deliver(request)  # the Kafka handler logs this and moves on (no effect)
+
+
+async def test_state_at_a_past_instant(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    before_approval = harness.now
+    harness.advance(hours=3)
+    await harness.decide(event.dossier_id, "approve")
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSED
+    past = await harness.state(event.dossier_id, until=before_approval + timedelta(minutes=1))
+    assert past.status is DossierStatus.PROCESSING
+    assert (await harness.state(event.dossier_id, until=before_approval - timedelta(days=1))).exists is False
+
+
+async def test_a_redelivered_submission_opens_the_dossier_once(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.deliver(event)
+    assert harness.published_types(event.dossier_id) == ["DossierReceived", "DossierStepStarted"]
+
+
+def test_times_are_vietnam_local() -> None:
+    assert datetime(2024, 6, 3, 9, tzinfo=vietnam_tz()).utcoffset() == timedelta(hours=7)

@@ -1,0 +1,187 @@
+"""Linked-procedure sagas over in-memory fakes: steps start in order with the data earlier steps produced,
+registry steps go out as commands, duplicates and reorderings never start a step twice."""
+
+from __future__ import annotations
+
+from contracts import citizen_id
+from contracts.events import workflow as wf
+from contracts.events.common import DossierStatus
+from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
+
+
+def started_steps(harness: Harness, bundle_id: str) -> list[str]:
+    return [e.step_id for e in harness.bundle_events(bundle_id) if isinstance(e, wf.BundleStepStarted)]
+
+
+async def test_birth_bundle_runs_every_step_with_the_data_it_needs(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, insurance = bundle.steps
+    await harness.deliver(bundle)
+    assert started_steps(harness, bundle.bundle_id) == ["birth_registration"]
+    first = await harness.state(birth.dossier_id)
+    assert first.status is DossierStatus.PROCESSING and first.agency == "UBND-P-PHUCLOI"
+
+    approved = await harness.decide(birth.dossier_id, "approve")
+    number = approved.results[0].data["personal_id_number"]
+    assert citizen_id.is_valid(number)
+    assert started_steps(harness, bundle.bundle_id) == ["birth_registration", "permanent_residence"]
+    [command] = harness.commands()
+    assert (command.system, command.operation) == ("population_db", "register_permanent_residence")
+    assert command.data["person"]["id_number"] == number
+    assert command.bundle_id == bundle.bundle_id and command.step_id == "permanent_residence"
+    state = await harness.state(residence.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and state.waiting_for_registry
+    assert await harness.uow.tasks.for_agency(state.agency, 10) == []  # registries, not officials, do it
+
+    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi", "household_id": "HK-1"})
+    await harness.answer(command, {"residence_address": "ignored duplicate", "household_id": "HK-2"})
+    _, card = harness.commands()
+    assert (card.system, card.operation) == ("social_insurance", "issue_child_health_insurance_card")
+    assert card.data["address"] == "Số 5, phường Phúc Lợi"
+    assert card.data["child"]["personal_id_number"] == number
+
+    await harness.answer(card, {"card_number": "TE1234567890", "valid_until": "2030-05-19"})
+    events = harness.bundle_events(bundle.bundle_id)
+    assert isinstance(events[-1], wf.BundleCompleted)
+    assert events[-1].results["health_insurance_card"]["card_number"] == "TE1234567890"
+    assert events[-1].results["permanent_residence"]["household_id"] == "HK-1"
+    assert len(harness.commands()) == 2
+    assert (await harness.state(insurance.dossier_id)).status is DossierStatus.PROCESSED
+
+
+async def test_step_dossiers_submitted_before_or_after_the_bundle_start_once(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, _ = bundle.steps
+
+    def step_dossier(step):  # type: ignore[no-untyped-def]
+        return submitted(
+            procedure_code=step.procedure_code,
+            dossier_id=step.dossier_id,
+            at=harness.now,
+            fee=0,
+            receiving_agency="UBND-P-PHUCLOI",
+            competent_agency="",
+            bundle_id=bundle.bundle_id,
+            bundle_step=step.step_id,
+        )
+
+    await harness.deliver(step_dossier(residence))  # before its bundle: held, not on anyone's task list
+    held = await harness.state(residence.dossier_id)
+    assert held.status is DossierStatus.RECEIVED and held.held
+    assert await harness.uow.tasks.for_agency(held.competent_agency, 10) == []
+    await harness.deliver(bundle)
+    await harness.deliver(bundle)
+    await harness.deliver(step_dossier(birth))  # after: already opened from the bundle
+    assert started_steps(harness, bundle.bundle_id) == ["birth_registration"]
+    await harness.decide(birth.dossier_id, "approve")
+    await harness.decide(birth.dossier_id, "return_result")
+    assert started_steps(harness, bundle.bundle_id) == ["birth_registration", "permanent_residence"]
+    assert len(harness.commands()) == 1
+
+
+async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, insurance = bundle.steps
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "approve")
+    [command] = harness.commands()
+    await harness.answer(command, fail="địa chỉ không tồn tại")
+    await harness.answer(command, {"residence_address": "too late"})
+
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert ended.failed_step == "permanent_residence" and "địa chỉ không tồn tại" in ended.reason
+    assert ended.completed_steps == ["birth_registration"]
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
+    assert not (await harness.state(insurance.dossier_id)).exists
+    assert len(harness.commands()) == 1
+
+
+async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_steps(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, _ = bundle.steps
+    later = submitted(
+        procedure_code=residence.procedure_code,
+        dossier_id=residence.dossier_id,
+        at=harness.now,
+        fee=0,
+        receiving_agency="UBND-P-PHUCLOI",
+        competent_agency="",
+        bundle_id=bundle.bundle_id,
+        bundle_step=residence.step_id,
+    )
+    await harness.deliver(later)
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "reject", reason="giấy chứng sinh không hợp lệ")
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted) and ended.completed_steps == []
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
+    assert harness.commands() == []
+
+
+async def test_death_bundle_with_each_funeral_choice(harness: Harness) -> None:
+    for choice, last in (
+        ("social_insurance", ("funeral_allowance", "9.000002")),
+        ("social_welfare", ("burial_support", "1.001731")),
+        ("none", None),
+    ):
+        form = {**DEATH_FORM, "funeral_allowance": choice}
+        steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197")]
+        bundle = bundle_submitted("death", form, steps + ([last] if last else []), at=harness.now)
+        await harness.deliver(bundle)
+        approved = await harness.decide(bundle.steps[0].dossier_id, "approve")
+        extract = approved.results[0].data["death_extract_number"]
+        deregistration = [c for c in harness.commands() if c.bundle_id == bundle.bundle_id][-1]
+        assert deregistration.operation == "deregister_permanent_residence"
+        assert deregistration.data["death_extract_number"] == extract and deregistration.data["reason"] == "deceased"
+        await harness.answer(deregistration, {"deregistered_on": "2024-06-03"})
+        if last:
+            allowance = [c for c in harness.commands() if c.bundle_id == bundle.bundle_id][-1]
+            assert allowance.step_id == last[0]
+            await harness.answer(allowance, {"decision_number": "QD-1", "amount_vnd": 36_000_000})
+        ended = harness.bundle_events(bundle.bundle_id)[-1]
+        assert isinstance(ended, wf.BundleCompleted), choice
+        assert set(ended.results) == {s.step_id for s in bundle.steps}
+
+
+async def test_an_online_bundle_waits_for_acceptance_of_its_first_step(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
+    birth, residence, _ = bundle.steps
+    await harness.deliver(bundle)
+    assert (await harness.state(birth.dossier_id)).status is DossierStatus.REGISTERED
+    [task] = await harness.uow.tasks.for_agency("UBND-P-PHUCLOI", 10)
+    assert task.dossier_id == birth.dossier_id and task.waiting_for == "acceptance"
+    await harness.decide(birth.dossier_id, "accept")
+    await harness.decide(birth.dossier_id, "approve")
+    state = await harness.state(residence.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and state.waiting_for_registry
+
+
+async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(harness: Harness) -> None:
+    """What intake publishes for an online bundle: every step dossier registered, then the bundle."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
+    for step in bundle.steps:
+        await harness.deliver(
+            submitted(
+                procedure_code=step.procedure_code,
+                dossier_id=step.dossier_id,
+                at=harness.now,
+                channel="online",
+                fee=0,
+                receiving_agency="UBND-P-PHUCLOI",
+                competent_agency="",
+                bundle_id=bundle.bundle_id,
+                bundle_step=step.step_id,
+            )
+        )
+    assert await harness.uow.tasks.for_agency("UBND-P-PHUCLOI", 10) == []  # held until their bundle arrives
+    await harness.deliver(bundle)
+    birth, residence, insurance = bundle.steps
+    [task] = await harness.uow.tasks.for_agency("UBND-P-PHUCLOI", 10)
+    assert task.dossier_id == birth.dossier_id and task.waiting_for == "acceptance"
+    await harness.decide(birth.dossier_id, "accept")
+    await harness.decide(birth.dossier_id, "approve")
+    state = await harness.state(residence.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and state.waiting_for_registry
+    assert [line.step for line in state.control_sheet] == ["reception", "processing"]
+    assert (await harness.state(insurance.dossier_id)).status is DossierStatus.REGISTERED

@@ -1,0 +1,81 @@
+"""SLA timers over in-memory fakes: armed with the deadline, moved with it, fired once each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from contracts.events import intake
+from tests.unit.workflow.builders import Harness, submitted
+from workcal import vietnam_tz
+from workflow.domain import deadlines
+from workflow.domain.errors import IllegalTransition
+
+TZ = vietnam_tz()
+
+
+async def test_due_soon_then_overdue_fire_once_each(harness: Harness) -> None:
+    event = submitted(at=harness.now)  # Monday 09:00, 3 working days: due Wednesday 17:00
+    await harness.deliver(event)
+    state = await harness.state(event.dossier_id)
+    assert state.due_at == datetime(2024, 6, 5, 17, 0, tzinfo=TZ)
+    assert harness.uow.timers.pending(event.dossier_id) == {
+        "due_soon": datetime(2024, 6, 4, 17, 0, tzinfo=TZ),
+        "overdue": state.due_at,
+    }
+
+    harness.clock.set(datetime(2024, 6, 4, 16, 59, tzinfo=TZ))
+    assert await harness.fire_timers() == 0
+    harness.clock.set(datetime(2024, 6, 4, 17, 0, tzinfo=TZ))
+    assert await harness.fire_timers() == 1
+    assert await harness.fire_timers() == 0
+    harness.clock.set(datetime(2024, 6, 12, 9, 0, tzinfo=TZ))
+    assert await harness.fire_timers() == 1
+    assert await harness.fire_timers() == 0
+    types = harness.published_types(event.dossier_id)
+    assert types.count("DossierDueSoon") == 1 and types.count("DossierOverdue") == 1
+    assert harness.uow.timers.pending(event.dossier_id) == {}
+    state = await harness.decide(event.dossier_id, "approve")
+    assert state.on_time is False
+
+
+async def test_a_supplement_pauses_the_timers_and_the_answer_moves_them(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    harness.advance(hours=1)  # Monday 10:00
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
+    assert harness.uow.timers.pending(event.dossier_id) == {}
+    harness.clock.set(datetime(2024, 6, 10, 10, 0, tzinfo=TZ))  # a week later: nothing fires meanwhile
+    assert await harness.fire_timers() == 0
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    state = await harness.state(event.dossier_id)
+    assert state.paused_seconds == 5 * 8 * 3600  # five working days waited
+    assert state.due_at == datetime(2024, 6, 12, 17, 0, tzinfo=TZ)
+    assert harness.uow.timers.pending(event.dossier_id)["overdue"] == state.due_at
+
+
+async def test_finishing_disarms_the_timers(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "approve")
+    assert harness.uow.timers.pending(event.dossier_id) == {}
+    harness.advance(days=30)
+    assert await harness.fire_timers() == 0
+
+
+async def test_an_apology_letter_gives_a_new_date_before_the_appointment_only(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    new_date = datetime(2024, 6, 14, 17, 0, tzinfo=TZ)
+    state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=new_date)
+    assert state.due_at == new_date and state.apologized
+    letter = harness.published()[-1].parse_payload()
+    assert letter.previous_due_at == datetime(2024, 6, 5, 17, 0, tzinfo=TZ)  # type: ignore[union-attr]
+    assert harness.uow.timers.pending(event.dossier_id) == {
+        "due_soon": deadlines.due_soon_at(harness.ctx.rules.calendar, new_date, 8 * 3600),
+        "overdue": new_date,
+    }
+    harness.clock.set(new_date + timedelta(minutes=1))
+    with pytest.raises(IllegalTransition):
+        await harness.decide(event.dossier_id, "extend", reason="lại trễ", new_due_at=new_date + timedelta(days=7))
