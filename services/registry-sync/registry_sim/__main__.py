@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from eventkit.logging import configure_logging
 
+from eventkit.logging import configure_logging
 from registry_sim.app import create_app
 from registry_sim.settings import SimulatorSettings
 

@@ -15,6 +15,7 @@ import structlog
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
 from registry_sim.errors import SimError
 from registry_sim.faults import System
 from registry_sim.idempotency import StoredAnswer, fingerprint

@@ -17,7 +17,7 @@ from registry_sim.common import Code, IdNumber, Name, Strict, Text
 from registry_sim.errors import SimError
 
 PORTAL_TIME_FORMAT = "%Y%m%d%H%M%S"
-_DOSSIER_CODE = re.compile(r"^(?P<agency>[A-Za-z0-9._]{1,40})-(?P<date>[0-9]{6})-(?P<seq>[0-9]{4})$")
+_DOSSIER_CODE = re.compile(r"^(?P<agency>[A-Za-z0-9._-]{1,40})-(?P<date>[0-9]{6})-(?P<seq>[0-9]{4,})$")
 
 
 def _portal_time(value: str) -> str:

@@ -1,17 +1,131 @@
-"""Settings of the registry-sync service (environment prefix ``REGISTRY_SYNC_``)."""
+"""Settings of the registry-sync service (environment prefix ``REGISTRY_SYNC_``).
+
+Every external system has its own block (base URL, timeouts, concurrency, credentials); nested
+values come from ``REGISTRY_SYNC_<SYSTEM>__<FIELD>``, e.g. ``REGISTRY_SYNC_NATIONAL_PORTAL__BASE_URL``.
+By default all systems live on the registry simulator (``REGISTRY_SYNC_REGISTRIES_URL`` plus
+each system's path prefix).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
-from eventkit.settings import ServiceSettings
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from contracts import citizen_id
+from eventkit.settings import ServiceSettings
+
+
+def local_registries_url() -> str:
+    """The registry simulator of the local stack: its port follows REGISTRY_SIM_PORT, as `make run`
+    and the end-to-end tests move it."""
+    return f"http://127.0.0.1:{os.environ.get('REGISTRY_SIM_PORT', '8009')}"
+
+
+#: Where each system's API lives under ``registries_url`` (the registry simulator's layout).
+DEFAULT_PATHS: dict[str, str] = {
+    "population_db": "/population/v1",
+    "civil_status": "/civil-status/v1",
+    "social_insurance": "/social-insurance/v1",
+    "social_welfare": "/social-welfare/v1",
+    "national_portal": "/portal/v1",
+}
+
+
+class ExternalSystemSettings(BaseModel):
+    """How to reach one external system and how hard to lean on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str | None = Field(None, description="Path prefix under registries_url; default: DEFAULT_PATHS.")
+    base_url: str | None = Field(None, description="Full base URL; overrides registries_url + path.")
+    connect_timeout_seconds: float = Field(2.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_seconds: float = Field(10.0, gt=0, description="Wait for the answer (per read).")
+    write_timeout_seconds: float = Field(5.0, gt=0, description="Sending the request.")
+    pool_timeout_seconds: float = Field(5.0, gt=0, description="Waiting for a pooled connection.")
+    max_concurrency: int = Field(8, ge=1, le=256, description="Calls in flight to this system at most.")
+    api_key: SecretStr | None = Field(None, description="Sent as 'Authorization: Bearer <key>' when set.")
+
+    @property
+    def call_budget_seconds(self) -> float:
+        """The longest one call can take (pool wait, connect, send, answer)."""
+        return (
+            self.pool_timeout_seconds
+            + self.connect_timeout_seconds
+            + self.write_timeout_seconds
+            + self.read_timeout_seconds
+        )
 
 
 class RegistrySyncSettings(ServiceSettings):
     """Registry sync: national registries and portal synchronisation."""
 
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_SYNC_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="REGISTRY_SYNC_", extra="ignore", frozen=True, env_nested_delimiter="__"
+    )
 
     service_name: ClassVar[str] = "registry-sync"
     port: int = 8003
+
+    registries_url: str = Field(
+        default_factory=local_registries_url,
+        description="Default host of every external system (default: the local registry simulator).",
+    )
+    population_db: ExternalSystemSettings = ExternalSystemSettings()
+    civil_status: ExternalSystemSettings = ExternalSystemSettings()
+    social_insurance: ExternalSystemSettings = ExternalSystemSettings()
+    social_welfare: ExternalSystemSettings = ExternalSystemSettings()
+    national_portal: ExternalSystemSettings = ExternalSystemSettings()
+
+    province_code: str = Field(
+        "036",
+        description="3-digit code (contracts.citizen_id) of the province this deployment serves: where births "
+        "and residences registered here are, when a command's data does not say.",
+    )
+    retry_base_seconds: float = Field(0.5, gt=0, description="First backoff step; doubles per attempt.")
+    retry_max_delay_seconds: float = Field(60.0, gt=0, description="Longest backoff step.")
+    retry_max_attempts: int = Field(15, ge=1, description="Calls per command (or portal push) before giving up.")
+    retry_give_up_after_seconds: float = Field(
+        24 * 3600.0, gt=0, description="Give up a command this long after its first attempt."
+    )
+    breaker_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")
+    breaker_cooldown_seconds: float = Field(15.0, ge=0, description="Open time before a probe call.")
+    worker_poll_seconds: float = Field(0.2, gt=0, description="How often idle workers look for due work.")
+    worker_lease_seconds: float = Field(
+        0.0, ge=0, description="How long a claimed item is reserved; 0: four times the system's call budget."
+    )
+    reconciliation_interval_seconds: float = Field(
+        900.0, ge=0, description="Periodic reconciliation with the portal; 0 disables it."
+    )
+    reconciliation_page_size: int = Field(500, ge=1, le=5000, description="Portal listing page size.")
+    reconciliation_max_pages: int = Field(10_000, ge=1, description="Bound on pages read in one run.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistrySyncSettings:
+        if self.province_code not in citizen_id.PROVINCES:
+            raise ValueError(f"province_code: {self.province_code} is not a known province code")
+        if self.environment == "production":
+            local = [name for name, system in self.systems().items() if system.base_url is None]
+            if "registries_url" not in self.model_fields_set and local:
+                raise ValueError(f"production needs real base URLs, not the simulator, for: {', '.join(local)}")
+        return self
+
+    def systems(self) -> dict[str, ExternalSystemSettings]:
+        return {
+            "population_db": self.population_db,
+            "civil_status": self.civil_status,
+            "social_insurance": self.social_insurance,
+            "social_welfare": self.social_welfare,
+            "national_portal": self.national_portal,
+        }
+
+    def base_url(self, name: str) -> str:
+        """Where system ``name`` answers: its own base URL, or registries_url + its path."""
+        system = self.systems()[name]
+        path = system.path if system.path is not None else DEFAULT_PATHS[name]
+        return (system.base_url or f"{self.registries_url.rstrip('/')}{path}").rstrip("/")
+
+    def lease_seconds(self, system: ExternalSystemSettings) -> float:
+        return self.worker_lease_seconds or 4 * system.call_budget_seconds

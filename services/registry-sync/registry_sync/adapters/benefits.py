@@ -1,0 +1,111 @@
+"""Adapters of the social insurance agency and social welfare: one interface per system,
+implemented over HTTP against the API the registry simulator stands in for."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from registry_sync.adapters.http_client import ExternalHttpClient
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped
+from registry_sync.domain.outcomes import CallOutcome
+
+
+class SocialInsurance(Protocol):
+    """Social insurance agency (BHXH): child health-insurance cards, funeral allowances."""
+
+    async def issue_child_health_insurance_card(self, call: OperationCall) -> CallOutcome: ...
+
+    async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome: ...
+
+
+class SocialWelfare(Protocol):
+    """Social welfare (bảo trợ xã hội): burial support."""
+
+    async def grant_burial_support(self, call: OperationCall) -> CallOutcome: ...
+
+
+class HttpSocialInsurance:
+    def __init__(self, client: ExternalHttpClient) -> None:
+        self._client = client
+
+    async def issue_child_health_insurance_card(self, call: OperationCall) -> CallOutcome:
+        """Data: the child health-insurance form (child, address)."""
+        body = drop_none(
+            {
+                "id_number": id_number(call.require("child.personal_id_number"), "child.personal_id_number"),
+                "full_name": call.require("child.full_name"),
+                "sex": call.require("child.sex"),
+                "date_of_birth": call.require("child.date_of_birth"),
+                "guardian_full_name": call.applicant_full_name,
+            }
+        )
+        outcome = await self._client.call(
+            "POST",
+            "/health-insurance-cards",
+            json=body,
+            idempotency_key=call.idempotency_key,
+            correlation_id=call.correlation_id,
+        )
+        return mapped(outcome, lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")})
+
+    async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome:
+        """Data: the funeral-allowance form (deceased, death extract number, declarant's relation).
+
+        The agency pays against the deceased's social-insurance number, which the catalogue's form
+        does not ask for: without it the command fails with that reason rather than guess one."""
+        deceased = {
+            "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
+            "full_name": call.require("deceased.full_name"),
+            "date_of_death": call.require("deceased.date_of_death"),
+            "social_insurance_number": call.require(
+                "deceased.social_insurance_number", "the social insurance agency pays against it"
+            ),
+        }
+        body = drop_none(
+            {
+                "deceased": deceased,
+                "recipient": call.applicant(call.require("declarant_relation")),
+                "death_record_id": call.get("death_extract_number"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST",
+            "/funeral-allowances",
+            json=body,
+            idempotency_key=call.idempotency_key,
+            correlation_id=call.correlation_id,
+        )
+        return mapped(outcome, lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")})
+
+
+class HttpSocialWelfare:
+    def __init__(self, client: ExternalHttpClient) -> None:
+        self._client = client
+
+    async def grant_burial_support(self, call: OperationCall) -> CallOutcome:
+        """Data: the burial-support form. The beneficiary category (which social-assistance group
+        the deceased belonged to) is required by the welfare system and not in the catalogue's
+        form: without it the command fails with that reason."""
+        deceased = {
+            "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
+            "full_name": call.require("deceased.full_name"),
+            "date_of_death": call.require("deceased.date_of_death"),
+            "beneficiary_category": call.require(
+                "deceased.beneficiary_category", "the social-assistance group of the deceased"
+            ),
+        }
+        body = drop_none(
+            {
+                "deceased": deceased,
+                "applicant": call.applicant(call.require("declarant_relation")),
+                "death_record_id": call.get("death_extract_number"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST",
+            "/burial-supports",
+            json=body,
+            idempotency_key=call.idempotency_key,
+            correlation_id=call.correlation_id,
+        )
+        return mapped(outcome, lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")})

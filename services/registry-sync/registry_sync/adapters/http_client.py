@@ -1,0 +1,129 @@
+"""One pooled httpx client per external system, with explicit timeouts, turning every answer
+(or the lack of one) into a :mod:`registry_sync.domain.outcomes` outcome. It makes exactly one
+call per request: retrying is the workers' job, so that a retry waits in the database, not in
+a coroutine holding a connection."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import re
+import time
+from typing import Any
+
+import httpx
+
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient, classify_status
+from registry_sync.settings import ExternalSystemSettings
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """A Retry-After header (delta-seconds or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def header_safe_key(key: str) -> str:
+    """An idempotency key as the header allows it (printable ASCII, no spaces, ≤ 255): the key
+    itself when it already is, else a digest of it (stable, so retries still match)."""
+    return key if _HEADER_SAFE.fullmatch(key) else "sha256-" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _error_reason(response: httpx.Response) -> tuple[str, str | None]:
+    """'<status> <error>: <message>' from the error body if it has one, and the error code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        message = body.get("message") or body.get("detail")
+        code = str(error) if error else None
+        text = f"{response.status_code} {code or 'error'}: {message}" if message else f"{response.status_code} {code}"
+        return text[:1000], code
+    return f"{response.status_code} {response.reason_phrase}", None
+
+
+class ExternalHttpClient:
+    """Calls one system; ``transport`` lets tests route to an in-process app."""
+
+    def __init__(
+        self,
+        system: str,
+        settings: ExternalSystemSettings,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.system = system
+        headers = {"Accept": "application/json", "User-Agent": "registry-sync"}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_seconds,
+                read=settings.read_timeout_seconds,
+                write=settings.write_timeout_seconds,
+                pool=settings.pool_timeout_seconds,
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency, max_keepalive_connections=settings.max_concurrency
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CallOutcome:
+        headers: dict[str, str] = {}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = header_safe_key(idempotency_key)
+        if correlation_id is not None:
+            headers["X-Correlation-ID"] = correlation_id
+        try:
+            response = await self._client.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            return Transient(f"timeout: {type(exc).__name__}")
+        except httpx.TransportError as exc:
+            return Transient(f"connection failed: {type(exc).__name__}")
+        return self.outcome(response)
+
+    @staticmethod
+    def outcome(response: httpx.Response) -> CallOutcome:
+        kind = classify_status(response.status_code)
+        if kind is Succeeded:
+            try:
+                body = response.json() if response.content else {}
+            except ValueError:
+                # It may have acted; the idempotency key makes asking again safe.
+                return Transient(f"{response.status_code} with a body that is not JSON", response.status_code)
+            replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+            return Succeeded(body if isinstance(body, dict) else {"items": body}, response.status_code, replayed)
+        reason, code = _error_reason(response)
+        if kind is Transient:
+            return Transient(reason, response.status_code, retry_after_seconds(response.headers.get("Retry-After")))
+        return Rejected(reason, response.status_code, code)

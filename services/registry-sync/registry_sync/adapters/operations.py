@@ -1,0 +1,116 @@
+"""The registry operations registry-sync can perform, one per (system, operation) pair of the
+procedure catalogue's ``performer`` (and a few the issue names that no procedure uses yet), each
+mapped to one method of one system's adapter.
+
+Every method takes an :class:`OperationCall` (the command's data, which is the procedure's form
+as the catalogue defines it, plus context from the dossier) and returns an outcome whose
+success body is the result data the catalogue's ``result.data_fields`` promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from contracts import citizen_id
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
+
+
+@dataclass(frozen=True)
+class OperationCall:
+    """One attempt at a command: its data, the idempotency key, and what we know of the dossier."""
+
+    data: Mapping[str, Any]
+    idempotency_key: str
+    correlation_id: str | None = None
+    applicant_full_name: str | None = None
+    applicant_id_number: str | None = None
+    agency_code: str | None = None
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """A value of ``data`` by dotted path, or ``default``."""
+        value: Any = self.data
+        for key in path.split("."):
+            if not isinstance(value, Mapping) or key not in value:
+                return default
+            value = value[key]
+        return value
+
+    def require(self, path: str, why: str = "") -> Any:
+        """A value the external system cannot do without; missing → :class:`MissingData`."""
+        value = self.get(path)
+        if value is None or value == "":
+            raise MissingData(path, why)
+        return value
+
+    def applicant(self, relationship: str | None) -> dict[str, Any]:
+        """The dossier's applicant as a declarant/recipient; its number only if well formed."""
+        if not self.applicant_full_name:
+            raise MissingData("applicant.full_name", "the dossier's applicant is not known yet")
+        person: dict[str, Any] = {"full_name": self.applicant_full_name}
+        if self.applicant_id_number and citizen_id.is_valid(self.applicant_id_number):
+            person["id_number"] = self.applicant_id_number
+        if relationship is not None:
+            person["relationship"] = relationship
+        return person
+
+
+class MissingData(ValueError):
+    """The command lacks something the external system requires: no call can succeed."""
+
+    def __init__(self, path: str, why: str = "") -> None:
+        super().__init__(f"data.{path}: required{f' ({why})' if why else ''}")
+        self.path = path
+
+
+def id_number(value: Any, path: str) -> str:
+    """A well-formed identification number from the data, or :class:`MissingData`."""
+    if not isinstance(value, str) or not citizen_id.is_valid(value):
+        raise MissingData(path, "a well-formed 12-digit identification number")
+    return value
+
+
+def drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    """The external APIs are strict: send optional fields only when we have them."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def mapped(outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, Any]]) -> CallOutcome:
+    """A success whose body is the result data (catalogue ``data_fields``) taken from the answer."""
+    if isinstance(outcome, Succeeded):
+        return Succeeded(drop_none(result(outcome.body)), outcome.status, outcome.replayed)
+    return outcome
+
+
+Operation = Callable[[OperationCall], Awaitable[CallOutcome]]
+
+
+class RegistryOperations(Protocol):
+    """The port the command worker uses."""
+
+    def supports(self, system: str, operation: str) -> bool: ...
+
+    async def perform(self, system: str, operation: str, call: OperationCall) -> CallOutcome: ...
+
+
+class OperationTable:
+    """:class:`RegistryOperations` over a table of (system, operation) → adapter method."""
+
+    def __init__(self, table: Mapping[tuple[str, str], Operation]) -> None:
+        self._table = dict(table)
+
+    def operations(self) -> list[tuple[str, str]]:
+        return sorted(self._table)
+
+    def supports(self, system: str, operation: str) -> bool:
+        return (system, operation) in self._table
+
+    async def perform(self, system: str, operation: str, call: OperationCall) -> CallOutcome:
+        method = self._table.get((system, operation))
+        if method is None:
+            return Rejected(f"unsupported operation {operation!r} on {system}", error="unsupported_operation")
+        try:
+            return await method(call)
+        except MissingData as exc:
+            return Rejected(str(exc), error="missing_data")

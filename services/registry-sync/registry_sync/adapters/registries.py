@@ -1,0 +1,197 @@
+"""Adapters of the population database and the civil-status registry: one interface per system,
+implemented over HTTP against the API the registry simulator stands in for."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from registry_sync.adapters.http_client import ExternalHttpClient
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped
+from registry_sync.domain.outcomes import CallOutcome
+
+#: The catalogue's deregistration reasons, in the population database's words.
+DEREGISTRATION_REASONS = {"deceased": "death", "moved_abroad": "settled_abroad", "other": "other"}
+
+
+class PopulationDatabase(Protocol):
+    """National population database (Cơ sở dữ liệu quốc gia về dân cư)."""
+
+    async def assign_personal_id_number(self, call: OperationCall) -> CallOutcome: ...
+
+    async def register_permanent_residence(self, call: OperationCall) -> CallOutcome: ...
+
+    async def deregister_permanent_residence(self, call: OperationCall) -> CallOutcome: ...
+
+    async def lookup_citizen(self, call: OperationCall) -> CallOutcome: ...
+
+
+class CivilStatusRegistry(Protocol):
+    """Electronic civil-status registry (hộ tịch điện tử)."""
+
+    async def record_birth(self, call: OperationCall) -> CallOutcome: ...
+
+    async def record_death(self, call: OperationCall) -> CallOutcome: ...
+
+
+class HttpPopulationDatabase:
+    def __init__(self, client: ExternalHttpClient, province_code: str) -> None:
+        self._client = client
+        self._province = province_code
+
+    async def assign_personal_id_number(self, call: OperationCall) -> CallOutcome:
+        """Data: the birth-registration form (child, mother, father)."""
+        body = drop_none(
+            {
+                "full_name": call.require("child.full_name"),
+                "sex": call.require("child.sex"),
+                "date_of_birth": call.require("child.date_of_birth"),
+                "birth_province_code": call.get("child.birth_province_code") or self._province,
+                "place_of_birth": call.get("child.place_of_birth"),
+                "mother_id_number": call.get("mother.id_number"),
+                "father_id_number": call.get("father.id_number"),
+                "birth_record_id": call.get("birth_record_id"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST", "/citizens", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
+        )
+        return mapped(outcome, lambda r: {"personal_id_number": r.get("id_number")})
+
+    async def register_permanent_residence(self, call: OperationCall) -> CallOutcome:
+        """Data: the permanent-residence form (person, address, household head, relation)."""
+        person = id_number(call.require("person.id_number"), "person.id_number")
+        body = drop_none(
+            {
+                "address": call.require("address"),
+                # Registered here: in this deployment's province unless the data says otherwise.
+                "province_code": call.get("province_code") or self._province,
+                "ward": call.get("ward"),
+                "household_head_id_number": call.get("household_head_id_number"),
+                "relationship_to_head": call.get("relation_to_head"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST",
+            f"/citizens/{person}/permanent-residence",
+            json=body,
+            idempotency_key=call.idempotency_key,
+            correlation_id=call.correlation_id,
+        )
+        return mapped(
+            outcome,
+            lambda r: {
+                "residence_address": r.get("address"),
+                "residence_id": r.get("residence_id"),
+                "household_id": r.get("household_id"),
+                "registered_on": r.get("registered_on"),
+            },
+        )
+
+    async def deregister_permanent_residence(self, call: OperationCall) -> CallOutcome:
+        """Data: the deregistration form (person, reason, death extract number)."""
+        person = id_number(call.require("person.id_number"), "person.id_number")
+        reason = call.require("reason")
+        body = drop_none(
+            {
+                "reason": DEREGISTRATION_REASONS.get(reason, reason),
+                "death_record_id": call.get("death_extract_number"),
+                "effective_date": call.get("effective_date"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST",
+            f"/citizens/{person}/permanent-residence/deregistration",
+            json=body,
+            idempotency_key=call.idempotency_key,
+            correlation_id=call.correlation_id,
+        )
+        return mapped(outcome, lambda r: {"deregistered_on": r.get("ended_on")})
+
+    async def lookup_citizen(self, call: OperationCall) -> CallOutcome:
+        """Data: ``id_number``. Result: what the database holds, for data reuse."""
+        person = id_number(call.require("id_number"), "id_number")
+        outcome = await self._client.call("GET", f"/citizens/{person}", correlation_id=call.correlation_id)
+        return mapped(outcome, _citizen)
+
+
+def _citizen(record: dict[str, Any]) -> dict[str, Any]:
+    residence = record.get("permanent_residence") or {}
+    return {
+        "id_number": record.get("id_number"),
+        "full_name": record.get("full_name"),
+        "sex": record.get("sex"),
+        "date_of_birth": record.get("date_of_birth"),
+        "status": record.get("status"),
+        "residence_address": residence.get("address"),
+    }
+
+
+class HttpCivilStatusRegistry:
+    def __init__(self, client: ExternalHttpClient, province_code: str) -> None:
+        self._client = client
+        self._province = province_code
+
+    async def record_birth(self, call: OperationCall) -> CallOutcome:
+        """Data: the birth-registration form."""
+        child = drop_none(
+            {
+                "full_name": call.require("child.full_name"),
+                "sex": call.require("child.sex"),
+                "date_of_birth": call.require("child.date_of_birth"),
+                "place_of_birth": call.require("child.place_of_birth"),
+                "birth_province_code": call.get("child.birth_province_code") or self._province,
+                "id_number": call.get("child.id_number") or call.get("child.personal_id_number"),
+            }
+        )
+        body = drop_none(
+            {
+                "child": child,
+                "mother": _parent(call, "mother"),
+                "father": _parent(call, "father"),
+                "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
+            }
+        )
+        outcome = await self._client.call(
+            "POST", "/births", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
+        )
+        return mapped(
+            outcome,
+            lambda r: {
+                "birth_certificate_number": r.get("registration_number"),
+                "birth_record_id": r.get("record_id"),
+                "personal_id_number": (r.get("child") or {}).get("id_number"),
+            },
+        )
+
+    async def record_death(self, call: OperationCall) -> CallOutcome:
+        """Data: the death-registration form (deceased, declarant's relation)."""
+        deceased = drop_none(
+            {
+                "full_name": call.require("deceased.full_name"),
+                "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
+                "date_of_death": call.require("deceased.date_of_death"),
+                "place_of_death": call.require("deceased.place_of_death"),
+                "cause": call.get("deceased.cause"),
+            }
+        )
+        body = {
+            "deceased": deceased,
+            "declarant": call.applicant(call.require("declarant_relation")),
+            "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
+        }
+        outcome = await self._client.call(
+            "POST", "/deaths", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
+        )
+        return mapped(
+            outcome,
+            lambda r: {
+                "death_extract_number": r.get("registration_number"),
+                "death_record_id": r.get("record_id"),
+                "registered_on": r.get("registered_on"),
+            },
+        )
+
+
+def _parent(call: OperationCall, role: str) -> dict[str, Any] | None:
+    name = call.get(f"{role}.full_name")
+    return drop_none({"full_name": name, "id_number": call.get(f"{role}.id_number")}) if name else None

@@ -1,0 +1,119 @@
+"""A circuit breaker per external system: stop hammering a system that is down, probe it back.
+
+closed ──(``failure_threshold`` consecutive failures)──▶ open ──(``cooldown_seconds``)──▶
+half-open: exactly one probe call is let through; its success closes the breaker, its failure
+opens it for another cool-down. Only failures that say the system is unwell count (timeouts,
+connection errors, 5xx); a 4xx answer proves the system is up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass
+class BreakerStats:
+    """What the status endpoint reports about a breaker's history."""
+
+    opened: int = 0
+    probes: int = 0
+    closed_again: int = 0
+    rejected: int = 0
+
+
+class CircuitBreaker:
+    """In-process breaker; ``clock`` is monotonic seconds (injectable for tests)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 5,
+        cooldown_seconds: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if failure_threshold < 1 or cooldown_seconds < 0:
+            raise ValueError("failure_threshold must be ≥ 1 and cooldown_seconds ≥ 0")
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.cooldown_seconds = cooldown_seconds
+        self.stats = BreakerStats()
+        self._clock = clock
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probe_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        """The state, with an elapsed cool-down already showing as half-open."""
+        if self._state is BreakerState.OPEN and self._clock() >= self.retry_at:
+            return BreakerState.HALF_OPEN
+        return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
+
+    @property
+    def retry_at(self) -> float:
+        """Clock time at which an open breaker lets a probe through."""
+        return self._opened_at + self.cooldown_seconds
+
+    def seconds_until_probe(self) -> float:
+        return max(0.0, self.retry_at - self._clock()) if self._state is BreakerState.OPEN else 0.0
+
+    def can_call(self) -> bool:
+        """Whether :meth:`acquire` would let a call through now (without taking the probe slot)."""
+        state = self.state
+        return state is BreakerState.CLOSED or (state is BreakerState.HALF_OPEN and not self._probe_in_flight)
+
+    def acquire(self) -> bool:
+        """Ask to make one call. Every granted call must end in :meth:`record_success`,
+        :meth:`record_failure` or :meth:`release`."""
+        if not self.can_call():
+            self.stats.rejected += 1
+            return False
+        if self.state is BreakerState.HALF_OPEN:
+            self._state = BreakerState.HALF_OPEN
+            self._probe_in_flight = True
+            self.stats.probes += 1
+        return True
+
+    def record_success(self) -> None:
+        if self._state is BreakerState.OPEN:
+            return  # a call let through before it opened: the cool-down and the probe decide
+        if self._state is not BreakerState.CLOSED:
+            self.stats.closed_again += 1
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._probe_in_flight = False
+
+    def record_failure(self) -> None:
+        if self._state is BreakerState.OPEN:
+            return  # late news from before it opened; it does not extend the cool-down
+        self._failures += 1
+        if self._state is BreakerState.HALF_OPEN or (
+            self._state is BreakerState.CLOSED and self._failures >= self.failure_threshold
+        ):
+            self._open()
+        self._probe_in_flight = False
+
+    def release(self) -> None:
+        """The granted call was not made or said nothing about health (e.g. a 429): free the probe."""
+        self._probe_in_flight = False
+
+    def _open(self) -> None:
+        if self._state is BreakerState.CLOSED:
+            self.stats.opened += 1
+        self._state = BreakerState.OPEN
+        self._opened_at = self._clock()

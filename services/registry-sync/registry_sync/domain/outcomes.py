@@ -1,0 +1,63 @@
+"""What one call to an external system came to, classified for the retry policy and the breaker.
+
+Three kinds: it worked (:class:`Succeeded`); the system refused it and asking again will not
+help (:class:`Rejected`: a 4xx other than 429, or input we cannot even send); or it may work
+later (:class:`Transient`: a timeout, a connection failure, a 5xx or a 429).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_TWELVE_DIGITS = re.compile(r"(?<![0-9])([0-9]{2})[0-9]{8}([0-9]{2})(?![0-9])")
+
+
+def mask_personal_numbers(text: str) -> str:
+    """Mask 12-digit identification numbers inside a message we store, publish or log."""
+    return _TWELVE_DIGITS.sub(r"\1********\2", text)
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The system did it; ``body`` is its JSON answer."""
+
+    body: dict[str, Any]
+    status: int = 200
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The system (or our own check of the input) refused it for good."""
+
+    reason: str
+    status: int | None = None
+    error: str | None = None  # the system's machine-readable code, e.g. 'card_exists'
+
+
+@dataclass(frozen=True)
+class Transient:
+    """It did not work this time; it may later. ``retry_after`` is the system's own hint, seconds."""
+
+    reason: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def counts_against_breaker(self) -> bool:
+        """A 429 means the system is up and pacing us: Retry-After governs it, not the breaker."""
+        return self.status != 429
+
+
+CallOutcome = Succeeded | Rejected | Transient
+
+
+def classify_status(status: int) -> type[Succeeded] | type[Rejected] | type[Transient]:
+    """Which outcome an HTTP status is: 2xx success; 429 and 5xx transient; other 4xx rejected."""
+    if 200 <= status < 300:
+        return Succeeded
+    if status == 429 or status >= 500:
+        return Transient
+    return Rejected

@@ -1,0 +1,282 @@
+"""Registry-sync's own copy of what the national portal must know about a dossier, folded from
+intake's and workflow's events. Registry-sync never reads another service's database, so this
+copy is how it can send the portal the whole dossier on every update.
+
+Folding is pure: ``apply_*`` take a record (or None) and an event and return the new record; a
+record equal to the old one means there is nothing new to synchronise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.events.common import Applicant, Channel, Document
+from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
+from contracts.events.workflow import (
+    ApologyLetterIssued,
+    DossierEvent,
+    DossierReceived,
+    PaymentConfirmed,
+    PaymentRequested,
+    ResultIssued,
+    ResultReturned,
+    SupplementReceived,
+    SupplementRequested,
+)
+
+#: What a history line says for each lifecycle event (the portal shows it to the citizen).
+HISTORY_CONTENT: dict[str, str] = {
+    "DossierSubmitted": "Nộp hồ sơ",
+    "DossierReceived": "Tiếp nhận hồ sơ",
+    "DossierRefused": "Từ chối tiếp nhận hồ sơ: {reason}",
+    "DossierStepStarted": "Bắt đầu bước xử lý: {step}",
+    "SupplementRequested": "Yêu cầu bổ sung hồ sơ (lần {request_number}): {reason}",
+    "SupplementReceived": "Đã nhận hồ sơ bổ sung",
+    "PaymentRequested": "Thông báo nghĩa vụ tài chính: {amount} đồng",
+    "PaymentConfirmed": "Đã hoàn thành nghĩa vụ tài chính",
+    "WithdrawalAccepted": "Chấp nhận rút hồ sơ: {reason}",
+    "DossierStopped": "Dừng xử lý hồ sơ: {reason}",
+    "DossierForwarded": "Chuyển hồ sơ từ {from_agency} đến {agency}",
+    "ResultIssued": "Có kết quả giải quyết: {document_name}",
+    "ResultReturned": "Đã trả kết quả cho công dân",
+    "ApologyLetterIssued": "Văn bản xin lỗi, hẹn lại ngày trả kết quả: {reason}",
+}
+#: Timer events: they change nothing the portal carries.
+SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue"})
+MAX_TEXT = 1000
+
+
+def utc(moment: datetime) -> datetime:
+    """Events from other services may carry naive datetimes; ours are UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HistoryLine(_Line):
+    official: str
+    at: datetime
+    content: str
+    state: int
+    step_deadline: datetime | None = None
+    department: str | None = None
+
+
+class SupplementLine(_Line):
+    requested_at: datetime
+    supplied_at: datetime | None = None
+    reason: str | None = None
+
+
+class DocumentLine(_Line):
+    kind: str
+    digitised: bool
+    reused: bool
+    from_national_store: bool = False
+
+
+class FeeLine(_Line):
+    name: str
+    amount_vnd: int
+    payment_method: str | None = None
+    paid_online: bool = False
+    paid_at: datetime | None = None
+
+
+class ResultLine(_Line):
+    code: str
+    name: str
+
+
+class PortalRecord(_Line):
+    """Everything the portal's dossier carries, in our types (dates as aware datetimes)."""
+
+    dossier_id: str
+    code: str
+    procedure_code: str | None = None
+    agency_code: str | None = None
+    channel: Channel | None = None
+    state: int | None = None
+    state_from_workflow: bool = False
+    applicant_full_name: str | None = None
+    applicant_id_number: str | None = None
+    submitted_at: datetime | None = None
+    received_at: datetime | None = None
+    appointment_at: datetime | None = None
+    finished_at: datetime | None = None
+    returned_at: datetime | None = None
+    supplements: tuple[SupplementLine, ...] = ()
+    documents: tuple[DocumentLine, ...] = ()
+    fees: tuple[FeeLine, ...] = ()
+    results: tuple[ResultLine, ...] = ()
+    history: tuple[HistoryLine, ...] = ()
+    national_databases: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """What the portal requires that no event has told us yet (then we wait, not push)."""
+        return [name for name in ("procedure_code", "channel", "state") if getattr(self, name) is None]
+
+    def with_history(self, line: HistoryLine) -> PortalRecord:
+        lines = sorted([*self.history, line], key=lambda h: h.at)
+        return self.model_copy(update={"history": tuple(lines)})
+
+
+def new_record(dossier_id: str, code: str) -> PortalRecord:
+    return PortalRecord(dossier_id=dossier_id, code=code)
+
+
+def _documents(documents: list[Document]) -> tuple[DocumentLine, ...]:
+    return tuple(
+        DocumentLine(kind=d.kind, digitised=d.digitized, reused=d.reused, from_national_store=d.from_national_store)
+        for d in documents
+    )
+
+
+def _applicant(applicant: Applicant) -> dict[str, Any]:
+    return {"applicant_full_name": applicant.full_name, "applicant_id_number": applicant.id_number}
+
+
+def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> PortalRecord:
+    """Intake's submission: procedure, channel, applicant, documents, fee and the first dates.
+
+    Workflow owns the lifecycle: once it has spoken, a late submission event does not move the
+    state back."""
+    record = record or new_record(event.dossier_id, event.code)
+    update: dict[str, Any] = {
+        "code": event.code,
+        "procedure_code": event.procedure_code,
+        "channel": event.channel,
+        "agency_code": record.agency_code or event.receiving_agency,
+        "submitted_at": utc(event.submitted_at),
+        "received_at": record.received_at or (utc(event.received_at) if event.received_at else None),
+        "appointment_at": record.appointment_at or (utc(event.due_at) if event.due_at else None),
+        "documents": record.documents + _documents(event.documents),
+        **_applicant(event.applicant),
+    }
+    if not record.state_from_workflow:
+        update["state"] = event.status.code
+    if event.fee > 0 and not record.fees:
+        update["fees"] = (FeeLine(name="Lệ phí", amount_vnd=event.fee),)
+    line = HistoryLine(
+        official=event.receiving_agency,
+        at=utc(event.submitted_at),
+        content=HISTORY_CONTENT["DossierSubmitted"],
+        state=event.status.code,
+        department=event.receiving_agency,
+    )
+    return record.model_copy(update=update).with_history(line)
+
+
+def apply_bundle_step(
+    record: PortalRecord | None, event: BundleSubmitted, dossier_id: str, code: str, procedure_code: str
+) -> PortalRecord:
+    """A bundle step's dossier: what the bundle says about it fills what its own submission has
+    not (yet) told us."""
+    record = record or new_record(dossier_id, code)
+    update: dict[str, Any] = {
+        "procedure_code": record.procedure_code or procedure_code,
+        "channel": record.channel or event.channel,
+        "agency_code": record.agency_code or event.receiving_agency,
+        "submitted_at": record.submitted_at or utc(event.submitted_at),
+    }
+    if not record.applicant_full_name:
+        update.update(_applicant(event.applicant))
+    return record.model_copy(update=update)
+
+
+def apply_fee_paid(record: PortalRecord, event: FeePaid) -> PortalRecord:
+    paid = {"payment_method": event.method, "paid_online": event.online, "paid_at": utc(event.paid_at)}
+    return record.model_copy(update={"fees": _settle(record.fees, event.amount, paid)})
+
+
+def apply_supplement_provided(record: PortalRecord, event: SupplementProvided) -> PortalRecord:
+    return record.model_copy(update={"documents": record.documents + _documents(event.documents)})
+
+
+def apply_consulted(record: PortalRecord | None, database: str) -> PortalRecord | None:
+    """A national database was used for the dossier (the portal reports which)."""
+    if record is None or database in record.national_databases:
+        return record
+    return record.model_copy(update={"national_databases": (*record.national_databases, database)})
+
+
+def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any]) -> tuple[FeeLine, ...]:
+    """Mark the first unpaid fee line paid (one of this amount if there is one), or add a paid line."""
+    unpaid = [i for i, f in enumerate(fees) if f.paid_at is None]
+    index = next((i for i in unpaid if fees[i].amount_vnd == amount), unpaid[0] if unpaid else None)
+    if index is None:
+        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, **paid))
+    return tuple(f.model_copy(update=paid) if i == index else f for i, f in enumerate(fees))
+
+
+def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> PortalRecord:
+    """A workflow lifecycle event: the state it leaves the dossier in, its dates and a history line."""
+    record = record or new_record(event.dossier_id, event.code)
+    at = utc(event.at)
+    update: dict[str, Any] = {
+        "code": event.code,
+        "state": event.status_code,
+        "state_from_workflow": True,
+        "agency_code": event.agency,
+    }
+    update.update(_specific(record, event, at))
+    record = record.model_copy(update=update)
+    if event.event_type in SILENT_EVENTS:
+        return record
+    template = HISTORY_CONTENT.get(event.event_type, event.event_type)
+    content = template.format_map(_Fields(event.model_dump()))[:MAX_TEXT]
+    step_deadline = getattr(event, "step_due_at", None)
+    line = HistoryLine(
+        official=event.official_id or event.agency,
+        at=at,
+        content=content,
+        state=event.status_code,
+        step_deadline=utc(step_deadline) if isinstance(step_deadline, datetime) else None,
+        department=event.agency,
+    )
+    return record.with_history(line)
+
+
+def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[str, Any]:
+    """The fields only some lifecycle events set."""
+    if isinstance(event, DossierReceived):
+        return {"received_at": at, "appointment_at": utc(event.due_at), "procedure_code": event.procedure_code}
+    if isinstance(event, SupplementRequested):
+        line = SupplementLine(requested_at=at, reason=event.reason[:MAX_TEXT])
+        return {"supplements": (*record.supplements, line)}
+    if isinstance(event, SupplementReceived):
+        lines = list(record.supplements)
+        open_ = [i for i, s in enumerate(lines) if s.supplied_at is None]
+        if open_:
+            lines[open_[-1]] = lines[open_[-1]].model_copy(update={"supplied_at": at})
+        return {"supplements": tuple(lines), "appointment_at": utc(event.due_at)}
+    if isinstance(event, PaymentRequested):
+        if any(f.paid_at is None and f.amount_vnd == event.amount for f in record.fees):
+            return {}
+        return {"fees": (*record.fees, FeeLine(name="Nghĩa vụ tài chính", amount_vnd=event.amount))}
+    if isinstance(event, PaymentConfirmed):
+        if event.amount == 0 and not any(f.paid_at is None for f in record.fees):
+            return {}
+        return {"fees": _settle(record.fees, event.amount, {"paid_online": event.online, "paid_at": at})}
+    if isinstance(event, ResultIssued):
+        results = record.results
+        if all(r.code != event.result_code for r in results):
+            results = (*results, ResultLine(code=event.result_code, name=event.document_name))
+        return {"finished_at": at, "results": results}
+    if isinstance(event, ResultReturned):
+        return {"returned_at": at}
+    if isinstance(event, ApologyLetterIssued):
+        return {"appointment_at": utc(event.new_due_at)}
+    return {}
+
+
+class _Fields(dict[str, Any]):
+    """Format fields of a history template; a field an event lacks renders empty, never raises."""
+
+    def __missing__(self, key: str) -> str:
+        return ""

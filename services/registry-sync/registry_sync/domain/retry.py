@@ -1,0 +1,33 @@
+"""The retry policy: exponential backoff with jitter, the system's Retry-After honoured, and a
+point at which we give up and report a failure."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again after a transient failure, and when to stop trying."""
+
+    base_seconds: float = 0.5
+    max_delay_seconds: float = 60.0
+    max_attempts: int = 15
+    give_up_after_seconds: float = 24 * 3600.0
+
+    def delay(self, attempt: int, retry_after: float | None = None, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        "Equal jitter": half the exponential step for sure, the other half at random, so retries
+        keep backing off yet callers that failed together do not retry together. A Retry-After
+        from the system is a floor: it asked us not to come back sooner.
+        """
+        step = min(self.max_delay_seconds, self.base_seconds * 2 ** max(attempt - 1, 0))
+        jittered = step / 2 + step / 2 * rand()
+        return float(max(jittered, retry_after or 0.0))
+
+    def exhausted(self, attempts: int, seconds_since_first_attempt: float) -> bool:
+        """Whether to stop after ``attempts`` calls spread over that many seconds."""
+        return attempts >= self.max_attempts or seconds_since_first_attempt >= self.give_up_after_seconds

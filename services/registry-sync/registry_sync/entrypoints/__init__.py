@@ -1,0 +1,1 @@
+"""Thin entry points: Kafka consumer handlers and HTTP routes."""

@@ -1,0 +1,51 @@
+"""Kafka handlers: turn an envelope into a call of a service-layer handler inside the inbox's
+transaction. No external call happens here; workers make those."""
+
+from __future__ import annotations
+
+from structlog.contextvars import bound_contextvars
+
+from contracts.envelope import Envelope, registered_events
+from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
+from contracts.events.registry import RegistryCommandRequested
+from contracts.events.workflow import DossierEvent
+from contracts.topics import Topics
+from eventkit.consumer import Dispatcher, Handler
+from eventkit.runtime import ConsumerSpec
+from eventkit.uow import SqlUnitOfWork
+from registry_sync.adapters.operations import RegistryOperations
+from registry_sync.adapters.repository import SqlRegistryUnitOfWork
+from registry_sync.service_layer.commands import record_command
+from registry_sync.service_layer.portal_sync import record_dossier_event
+from registry_sync.service_layer.unit_of_work import Clock
+
+#: Intake events that carry what the portal needs about a dossier.
+INTAKE_EVENTS = (DossierSubmitted, BundleSubmitted, FeePaid, SupplementProvided)
+
+
+def dossier_event_types() -> list[str]:
+    """Every intake event above and every workflow lifecycle event (each carries the status)."""
+    lifecycle = [m.event_type for m in registered_events() if issubclass(m, DossierEvent)]
+    return sorted({*(m.event_type for m in INTAKE_EVENTS), *lifecycle})
+
+
+def consumer_specs(topics: Topics, operations: RegistryOperations, clock: Clock) -> list[ConsumerSpec]:
+    async def on_command(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
+            await record_command(
+                envelope, SqlRegistryUnitOfWork(uow), operations=operations, topic=topics.registry_events, now=clock()
+            )
+
+    async def on_dossier_event(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
+            await record_dossier_event(envelope, SqlRegistryUnitOfWork(uow), now=clock())
+
+    dossier_handlers: dict[str, Handler] = {t: on_dossier_event for t in dossier_event_types()}
+    return [
+        ConsumerSpec(
+            "commands",
+            [topics.registry_commands],
+            Dispatcher({RegistryCommandRequested.event_type: on_command}),
+        ),
+        ConsumerSpec("dossiers", [topics.intake_events, topics.workflow_events], Dispatcher(dossier_handlers)),
+    ]

@@ -1,0 +1,138 @@
+"""HTTP routes: the synchronisation summary, one dossier's or command's sync state, and
+reconciliation on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from registry_sync.service_layer.guard import Guards
+from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
+from registry_sync.service_layer.status import sync_status
+from registry_sync.service_layer.unit_of_work import Clock, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class HttpContext:
+    """What the routes need, built once by bootstrap."""
+
+    uow: UnitOfWorkFactory
+    guards: Guards
+    reconciler: Reconciler
+    clock: Clock
+
+
+def get_context(request: Request) -> HttpContext:
+    context: HttpContext = request.app.state.registry_sync
+    return context
+
+
+ContextDep = Annotated[HttpContext, Depends(get_context)]
+DossierIdPath = Annotated[str, Path(min_length=1, max_length=100, description="The dossier id.")]
+CommandIdPath = Annotated[str, Path(min_length=1, max_length=200, description="The command id.")]
+
+
+class DossierSyncPublic(BaseModel):
+    """Where one dossier stands with the national portal."""
+
+    dossier_id: str
+    code: str
+    status: str = Field(description="synced, pending or failed.")
+    state: int | None = Field(description="National status code 1–10 of our latest version.")
+    awaiting: list[str] = Field(description="Data no event has given us yet; the push waits for it.")
+    revision: int = Field(description="Our local version of the dossier.")
+    synced_revision: int = Field(description="The version the portal acknowledged.")
+    portal_revision: int | None = Field(description="The portal's revision after our last write.")
+    attempts: int = Field(description="Calls made for the pending version.")
+    last_attempt_at: datetime | None
+    last_error: str | None
+    synced_at: datetime | None
+    lag_seconds: float = Field(description="Pending: since the oldest unacknowledged change; else the last lag.")
+
+
+class CommandPublic(BaseModel):
+    """Where one registry command stands."""
+
+    command_id: str
+    system: str
+    operation: str
+    dossier_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    result: dict[str, Any] | None
+    completed_at: datetime | None
+
+
+def _not_found(what: str, path: str) -> JSONResponse:
+    return JSONResponse({"error": "not_found", "detail": [{"path": path, "msg": f"no such {what}"}]}, 404)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["registry-sync"])
+
+    @router.get("/sync/status")
+    async def get_sync_status(context: ContextDep) -> dict[str, Any]:
+        """Portal synchronisation and registry commands: counts, lags, failures, breakers."""
+        return await sync_status(context.uow, context.guards, context.clock())
+
+    @router.get("/sync/dossiers/{dossier_id}", response_model=DossierSyncPublic)
+    async def get_dossier_sync(dossier_id: DossierIdPath, context: ContextDep) -> DossierSyncPublic | JSONResponse:
+        """One dossier's synchronisation state."""
+        async with context.uow() as uow:
+            sync = await uow.dossiers.get(dossier_id)
+        if sync is None:
+            return _not_found("dossier", "$.dossier_id")
+        pending_lag = sync.pending_lag(context.clock())
+        return DossierSyncPublic(
+            dossier_id=sync.dossier_id,
+            code=sync.code,
+            status=sync.status.value,
+            state=sync.record.state,
+            awaiting=sync.record.missing(),
+            revision=sync.revision,
+            synced_revision=sync.synced_revision,
+            portal_revision=sync.portal_revision,
+            attempts=sync.attempts,
+            last_attempt_at=sync.last_attempt_at,
+            last_error=sync.last_error,
+            synced_at=sync.synced_at,
+            lag_seconds=round(pending_lag or (sync.last_lag_seconds or 0.0), 3),
+        )
+
+    @router.get("/commands/{command_id}", response_model=CommandPublic)
+    async def get_command(command_id: CommandIdPath, context: ContextDep) -> CommandPublic | JSONResponse:
+        """One registry command's state."""
+        async with context.uow() as uow:
+            command = await uow.commands.get(command_id)
+        if command is None:
+            return _not_found("command", "$.command_id")
+        return CommandPublic(
+            command_id=command.command_id,
+            system=command.system,
+            operation=command.operation,
+            dossier_id=command.dossier_id,
+            status=command.status.value,
+            attempts=command.attempts,
+            next_attempt_at=None if command.done else command.next_attempt_at,
+            last_error=command.last_error,
+            result=command.result,
+            completed_at=command.completed_at,
+        )
+
+    @router.post("/reconciliations", status_code=201)
+    async def reconcile(context: ContextDep) -> Any:
+        """Compare the portal with our dossiers now and queue what it lacks or holds stale."""
+        try:
+            report = await context.reconciler.run("on_demand")
+        except ReconciliationRunning:
+            return JSONResponse({"error": "reconciliation_running", "detail": "a run is in progress"}, 409)
+        return report.as_json()
+
+    return router

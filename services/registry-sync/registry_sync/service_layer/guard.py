@@ -1,0 +1,114 @@
+"""The reliability policy around every call to one external system: its circuit breaker and a
+bound on calls in flight. (Retries with backoff are scheduled in the database by the handlers,
+using the same :class:`RetryPolicy`.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from registry_sync.domain.breaker import BreakerState, CircuitBreaker
+from registry_sync.domain.outcomes import CallOutcome, Transient
+from registry_sync.domain.retry import RetryPolicy
+
+
+class SystemGuard:
+    """Breaker + semaphore of one system. ``call`` returns None when the breaker refused."""
+
+    def __init__(self, system: str, breaker: CircuitBreaker, max_concurrency: int) -> None:
+        self.system = system
+        self.breaker = breaker
+        self.max_concurrency = max_concurrency
+        self.in_flight = 0
+        self.calls = 0
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    async def call(self, attempt: Callable[[], Awaitable[CallOutcome]]) -> CallOutcome | None:
+        if not self.breaker.acquire():
+            return None
+        observed = False
+        try:
+            async with self._slots:
+                self.in_flight += 1
+                self.calls += 1
+                try:
+                    outcome = await attempt()
+                finally:
+                    self.in_flight -= 1
+            self.observe(outcome)
+            observed = True
+            return outcome
+        finally:
+            if not observed:
+                self.breaker.release()
+
+    def observe(self, outcome: CallOutcome) -> None:
+        if isinstance(outcome, Transient):
+            if outcome.counts_against_breaker:
+                self.breaker.record_failure()
+            else:
+                self.breaker.release()
+        else:
+            self.breaker.record_success()  # an answer, even a refusal, proves the system is up
+
+    def capacity(self, in_flight: int) -> int:
+        """How many more items a worker may start now: none while open, one probe when half-open."""
+        state = self.breaker.state
+        if state is BreakerState.OPEN:
+            return 0
+        if state is BreakerState.HALF_OPEN:
+            return 1 if in_flight == 0 and self.breaker.can_call() else 0
+        return max(0, self.max_concurrency - in_flight)
+
+    def status(self) -> dict[str, Any]:
+        b = self.breaker
+        return {
+            "breaker": b.state.value,
+            "consecutive_failures": b.consecutive_failures,
+            "seconds_until_probe": round(b.seconds_until_probe(), 3),
+            "times_opened": b.stats.opened,
+            "probes": b.stats.probes,
+            "times_closed_again": b.stats.closed_again,
+            "calls_refused_by_breaker": b.stats.rejected,
+            "in_flight": self.in_flight,
+            "max_concurrency": self.max_concurrency,
+            "calls": self.calls,
+        }
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Every system's guard, and the one retry policy."""
+
+    by_system: dict[str, SystemGuard]
+    policy: RetryPolicy
+
+    def __getitem__(self, system: str) -> SystemGuard:
+        return self.by_system[system]
+
+    def status(self) -> dict[str, Any]:
+        return {name: guard.status() for name, guard in sorted(self.by_system.items())}
+
+    @classmethod
+    def build(
+        cls,
+        systems: Iterable[tuple[str, int]],
+        policy: RetryPolicy,
+        *,
+        failure_threshold: int,
+        cooldown_seconds: float,
+    ) -> Guards:
+        """One guard per (system, max concurrency)."""
+        return cls(
+            {
+                name: SystemGuard(
+                    name,
+                    CircuitBreaker(name, failure_threshold=failure_threshold, cooldown_seconds=cooldown_seconds),
+                    concurrency,
+                )
+                for name, concurrency in systems
+            },
+            policy,
+        )

@@ -1,0 +1,235 @@
+"""Keeping the national portal in step with every dossier: consumer handlers fold intake's and
+workflow's events into our copy of the dossier and queue it; a worker pushes the whole dossier
+(create the first time, update afterwards) through the portal's guard and records the outcome
+event in the transaction that marks the push done."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from contracts.envelope import Envelope
+from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
+from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
+from contracts.events.workflow import DossierEvent
+from eventkit.logging import get_logger
+from registry_sync.adapters.portal import DocumentNames, NationalPortal, portal_body
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
+from registry_sync.domain.portal_record import (
+    PortalRecord,
+    apply_bundle_step,
+    apply_dossier_event,
+    apply_fee_paid,
+    apply_submitted,
+    apply_supplement_provided,
+    utc,
+)
+from registry_sync.domain.portal_sync import DossierSync, PortalOperation, SyncStatus
+from registry_sync.service_layer.commands import PRODUCER
+from registry_sync.service_layer.guard import Guards
+from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
+
+log = get_logger(__name__)
+PORTAL = "national_portal"
+
+
+def sync_stream(dossier_id: str) -> str:
+    return f"portal-sync-{dossier_id}"
+
+
+async def record_dossier_event(envelope: Envelope, uow: RegistryUnitOfWork, *, now: datetime) -> None:
+    """Consumer handler for intake's and workflow's dossier events."""
+    event = envelope.parse_payload()
+    if isinstance(event, BundleSubmitted):
+        at = utc(event.submitted_at)
+        for step in event.steps:
+            fold = _bundle_step(event, step.dossier_id, step.code, step.procedure_code)
+            await _fold(uow, envelope, step.dossier_id, at, now, fold)
+    elif isinstance(event, DossierSubmitted):
+        await _fold(uow, envelope, event.dossier_id, utc(event.submitted_at), now, lambda r: apply_submitted(r, event))
+    elif isinstance(event, DossierEvent):
+        await _fold(uow, envelope, event.dossier_id, utc(event.at), now, lambda r: apply_dossier_event(r, event))
+    elif isinstance(event, FeePaid):
+        fee = event
+        fold = _amend(lambda r: apply_fee_paid(r, fee))
+        await _fold(uow, envelope, fee.dossier_id, utc(fee.paid_at), now, fold, known=True)
+    elif isinstance(event, SupplementProvided):
+        added = event
+        fold = _amend(lambda r: apply_supplement_provided(r, added))
+        await _fold(uow, envelope, added.dossier_id, utc(added.provided_at), now, fold, known=True)
+
+
+Fold = Callable[[PortalRecord | None], PortalRecord]
+
+
+def _amend(apply: Callable[[PortalRecord], PortalRecord]) -> Fold:
+    def fold(record: PortalRecord | None) -> PortalRecord:
+        assert record is not None, "_fold(known=True) only folds into a record it has"
+        return apply(record)
+
+    return fold
+
+
+def _bundle_step(event: BundleSubmitted, dossier_id: str, code: str, procedure_code: str) -> Fold:
+    return lambda record: apply_bundle_step(record, event, dossier_id, code, procedure_code)
+
+
+async def _fold(
+    uow: RegistryUnitOfWork,
+    envelope: Envelope,
+    dossier_id: str,
+    at: datetime,
+    now: datetime,
+    apply: Fold,
+    *,
+    known: bool = False,
+) -> None:
+    """Fold one event into the dossier's record; ``known``: the event carries no dossier code,
+    so it can only amend a dossier we already have."""
+    sync = await uow.dossiers.get(dossier_id, for_update=True)
+    if sync is None and known:
+        log.info("event for a dossier not seen yet; its details will be missing", dossier_id=dossier_id)
+        return
+    record = apply(sync.record if sync else None)
+    if sync is None:
+        sync = DossierSync(dossier_id=dossier_id, record=record, changed_at=at, next_attempt_at=now)
+    changed = sync.change(
+        record, at=at, now=now, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)
+    )
+    if changed:
+        await uow.dossiers.save(sync)
+
+
+@dataclass
+class PortalPusher:
+    """Pushes one claimed dossier to the portal and records what came of it."""
+
+    uow: UnitOfWorkFactory
+    portal: NationalPortal
+    guards: Guards
+    document_names: DocumentNames
+    topic: str
+    clock: Clock
+    lease_seconds: float = 60.0
+    rand: Callable[[], float] = field(default=random.random)
+
+    async def claim(self, limit: int) -> list[DossierSync]:
+        now = self.clock()
+        async with self.uow() as uow:
+            return await uow.dossiers.claim_due(now, limit, now + timedelta(seconds=self.lease_seconds))
+
+    async def push(self, sync: DossierSync) -> None:
+        try:
+            body = portal_body(sync.record, self.document_names)
+        except ValueError as exc:
+            await self._finish(sync, PortalOperation.CREATE, Rejected(str(exc), error="incomplete"), None)
+            return
+        guard = self.guards[PORTAL]
+        done_as = [sync.operation]
+
+        async def attempt() -> CallOutcome:
+            outcome, done_as[0] = await self._write(sync, body)
+            return outcome
+
+        outcome = await guard.call(attempt)
+        await self._finish(sync, done_as[0], outcome, guard.breaker.seconds_until_probe())
+
+    async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation]:
+        """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong."""
+        operation = sync.operation
+        for _ in range(2):
+            key = sync.idempotency_key(operation)
+            if operation is PortalOperation.CREATE:
+                outcome = await self.portal.create(body, idempotency_key=key, correlation_id=sync.correlation_id)
+                if isinstance(outcome, Rejected) and outcome.error == "dossier_exists":
+                    operation = PortalOperation.UPDATE
+                    continue
+            else:
+                outcome = await self.portal.update(
+                    sync.code, body, idempotency_key=key, correlation_id=sync.correlation_id
+                )
+                if isinstance(outcome, Rejected) and outcome.status == 404:
+                    operation = PortalOperation.CREATE
+                    continue
+            return outcome, operation
+        return outcome, operation
+
+    async def _finish(
+        self, pushed: DossierSync, operation: PortalOperation, outcome: CallOutcome | None, probe_in: float | None
+    ) -> None:
+        now = self.clock()
+        async with self.uow() as uow:
+            current = await uow.dossiers.get(pushed.dossier_id, for_update=True)
+            if current is None or current.status is not SyncStatus.PENDING:
+                return
+            event: PortalSyncSucceeded | PortalSyncFailed | None = None
+            if outcome is None:
+                current.postpone(now + timedelta(seconds=max(probe_in or 0.0, 0.05)))
+            else:
+                current.attempted(now)
+                attempts = current.attempts
+                if isinstance(outcome, Succeeded):
+                    revision = outcome.body.get("revision")
+                    portal_revision = revision if isinstance(revision, int) else None
+                    lag = current.pushed(pushed.revision, portal_revision, now, changed_at=pushed.changed_at)
+                    event = PortalSyncSucceeded(
+                        dossier_id=current.dossier_id,
+                        code=pushed.code,
+                        status_code=_state(pushed),
+                        operation=operation.value,
+                        lag_seconds=lag,
+                        synced_at=now,
+                        portal_revision=portal_revision,
+                        repush=pushed.generation > 0,
+                    )
+                elif isinstance(outcome, Rejected) and current.revision != pushed.revision:
+                    current.postpone(now)  # a newer version is waiting; it may be what the portal wants
+                elif isinstance(outcome, Rejected):
+                    current.reject(outcome.reason, now, http_status=outcome.status)
+                    event = self._failed(current, pushed, now, attempts, outcome.status)
+                elif isinstance(outcome, Transient) and current.retry_later(
+                    outcome, self.guards.policy, now, self.rand
+                ):
+                    event = self._failed(current, pushed, now, attempts, outcome.status)
+            await uow.dossiers.save(current)
+            if event is not None:
+                envelope = Envelope.wrap(
+                    event,
+                    key=current.dossier_id,
+                    producer=PRODUCER,
+                    correlation_id=current.correlation_id,
+                    causation_id=current.causation_id,
+                )
+                stream = sync_stream(current.dossier_id)
+                version = (await uow.events.load(stream)).version
+                await uow.record(stream, version, [envelope], self.topic)
+        if event is not None:
+            log.info(
+                "portal sync finished",
+                dossier_id=current.dossier_id,
+                correlation_id=current.correlation_id,
+                outcome=event.event_type,
+                status=current.status.value,
+            )
+
+    @staticmethod
+    def _failed(
+        current: DossierSync, pushed: DossierSync, now: datetime, attempts: int, http_status: int | None
+    ) -> PortalSyncFailed:
+        return PortalSyncFailed(
+            dossier_id=current.dossier_id,
+            code=pushed.code,
+            status_code=_state(pushed),
+            reason=current.last_error or "failed",
+            failed_at=now,
+            attempts=attempts,
+            http_status=http_status,
+        )
+
+
+def _state(sync: DossierSync) -> int:
+    assert sync.record.state is not None  # only ready dossiers are pushed
+    return sync.record.state

@@ -1,0 +1,180 @@
+"""Reconciliation: walk the portal's listing and our dossiers side by side, both in code order
+(memory stays bounded however many dossiers there are), and queue again every dossier the portal
+lost or holds in an older state, plus those whose sync failed. The portal worker does the pushes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from eventkit.logging import get_logger
+from registry_sync.adapters.portal import NationalPortal
+from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
+from registry_sync.domain.reconciliation import REPUSHED, PortalSummary, ReconciliationReport, Verdict, judge
+from registry_sync.domain.retry import RetryPolicy
+from registry_sync.service_layer.guard import SystemGuard
+from registry_sync.service_layer.unit_of_work import Clock, UnitOfWorkFactory
+
+log = get_logger(__name__)
+
+PAGE_ATTEMPTS: Final = 3
+UNKNOWN: Final = object()  # the listing ended before this code: no verdict possible
+
+
+class ReconciliationRunning(Exception):
+    """Another run is in progress in this process."""
+
+
+@dataclass
+class PortalListing:
+    """A cursor over the portal's listing, fetched page by page through the portal's guard."""
+
+    portal: NationalPortal
+    guard: SystemGuard
+    policy: RetryPolicy
+    page_size: int
+    max_pages: int
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    total: int = 0
+    pages: int = 0
+    complete: bool = False
+    error: str | None = None
+    _items: deque[PortalSummary] = field(default_factory=deque)
+    _after: str | None = None
+    _ended: bool = False
+
+    async def find(self, code: str) -> PortalSummary | object | None:
+        """The portal's summary of ``code``, None if the portal does not have it, or UNKNOWN."""
+        while True:
+            if not self._items and not await self._next_page():
+                return None if self.complete else UNKNOWN
+            head = self._items[0]
+            if head.code < code:
+                self._items.popleft()  # a dossier we do not track
+                continue
+            if head.code == code:
+                return self._items.popleft()
+            return None
+
+    async def _next_page(self) -> bool:
+        if self._ended:
+            return False
+        if self.pages >= self.max_pages:
+            return self._end(f"stopped after {self.pages} pages (reconciliation_max_pages)")
+        outcome = None
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            outcome = await self.guard.call(lambda: self.portal.list_page(after=self._after, limit=self.page_size))
+            if isinstance(outcome, Succeeded | Rejected) or attempt == PAGE_ATTEMPTS:
+                break
+            retry_after = outcome.retry_after if isinstance(outcome, Transient) else None
+            wait = (
+                self.guard.breaker.seconds_until_probe() if outcome is None else self.policy.delay(attempt, retry_after)
+            )
+            await self.sleep(min(wait, 5.0))
+        if not isinstance(outcome, Succeeded):
+            reason = outcome.reason if isinstance(outcome, Rejected | Transient) else "portal breaker open"
+            return self._end(f"portal listing failed: {reason}")
+        body = outcome.body
+        self.pages += 1
+        self.total = int(body.get("total") or 0)
+        previous = self._after
+        for item in body.get("items") or []:
+            summary = PortalSummary(str(item["code"]), int(item["state"]), int(item.get("revision") or 0))
+            if previous is not None and summary.code <= previous:
+                return self._end("portal listing is not in code order")
+            self._items.append(summary)
+            previous = summary.code
+        self._after = body.get("next_after")
+        if self._after is None:
+            self._ended, self.complete = True, True
+        return bool(self._items) or not self._ended
+
+    def _end(self, error: str) -> bool:
+        self._ended, self.error = True, error
+        return False
+
+
+@dataclass
+class Reconciler:
+    uow: UnitOfWorkFactory
+    portal: NationalPortal
+    guard: SystemGuard
+    policy: RetryPolicy
+    clock: Clock
+    page_size: int = 500
+    max_pages: int = 10_000
+    chunk_size: int = 500
+    on_repush: Callable[[], None] = lambda: None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def run(self, trigger: str) -> ReconciliationReport:
+        """One reconciliation; raises :class:`ReconciliationRunning` if one is under way here."""
+        if self._lock.locked():
+            raise ReconciliationRunning
+        async with self._lock:
+            report = ReconciliationReport(trigger=trigger, started_at=self.clock())
+            listing = PortalListing(self.portal, self.guard, self.policy, self.page_size, self.max_pages, self.sleep)
+            after: str | None = None
+            while True:
+                async with self.uow() as uow:
+                    chunk = await uow.dossiers.in_code_order(after, self.chunk_size)
+                if not chunk:
+                    break
+                verdicts = [(sync.dossier_id, await listing.find(sync.code)) for sync in chunk]
+                await self._apply(verdicts, report)
+                after = chunk[-1].code
+            report.portal_dossiers = listing.total
+            # Every page our dossiers needed was read (the rest are dossiers we do not track).
+            report.listing_complete = listing.error is None
+            report.error = listing.error
+            if report.listing_complete:
+                report.unknown_to_us = max(0, listing.total - report.found_on_portal)
+            report.finished_at = self.clock()
+            async with self.uow() as uow:
+                report.id = await uow.reconciliations.add(report)
+        if report.repushed:
+            self.on_repush()
+        log.info("reconciliation finished", **{k: v for k, v in report.as_json().items() if k != "error"})
+        return report
+
+    async def _apply(
+        self, verdicts: list[tuple[str, PortalSummary | object | None]], report: ReconciliationReport
+    ) -> None:
+        now = self.clock()
+        async with self.uow() as uow:
+            for dossier_id, on_portal in verdicts:
+                sync = await uow.dossiers.get(dossier_id, for_update=True)
+                if sync is None:
+                    continue
+                report.local_dossiers += 1
+                if on_portal is UNKNOWN:
+                    verdict = Verdict.NOT_LISTED if sync.ready else Verdict.AWAITING_DATA
+                else:
+                    assert on_portal is None or isinstance(on_portal, PortalSummary)
+                    verdict = judge(sync, on_portal)
+                report.count(verdict)
+                report.found_on_portal += isinstance(on_portal, PortalSummary)
+                if verdict in REPUSHED:
+                    sync.repush(now, lost=verdict is Verdict.MISSING)
+                    await uow.dossiers.save(sync)
+
+    async def periodic(self, interval_seconds: float) -> None:
+        """Run every ``interval_seconds`` until cancelled; a failed run is logged, not fatal."""
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                await self.run("periodic")
+            except ReconciliationRunning:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic reconciliation failed")

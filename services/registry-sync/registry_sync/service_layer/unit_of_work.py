@@ -1,0 +1,109 @@
+"""The ports registry-sync's handlers use: one transaction holding the event store, the outbox
+and our three stores. ``adapters.repository`` implements them on PostgreSQL inside eventkit's
+SqlUnitOfWork; ``adapters.memory`` in memory for unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from contracts.envelope import Envelope
+from eventkit.eventstore import EventStore
+from eventkit.outbox import Outbox
+from registry_sync.domain.commands import RegistryCommand
+from registry_sync.domain.portal_sync import DossierSync
+from registry_sync.domain.reconciliation import ReconciliationReport
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """One group of a status summary: how many, the oldest pending, lags (seconds)."""
+
+    status: str
+    count: int
+    system: str | None = None
+    ready: bool = True
+    oldest: datetime | None = None
+    avg_lag_seconds: float | None = None
+    max_lag_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed command or sync, for operators."""
+
+    id: str
+    dossier_id: str
+    reason: str
+    at: datetime | None
+    code: str | None = None
+    system: str | None = None
+    operation: str | None = None
+
+
+class CommandStore(Protocol):
+    async def add(self, command: RegistryCommand) -> bool:
+        """Insert unless a command with this id exists; True if inserted."""
+        ...
+
+    async def get(self, command_id: str, *, for_update: bool = False) -> RegistryCommand | None: ...
+
+    async def save(self, command: RegistryCommand) -> None: ...
+
+    async def claim_due(self, system: str, now: datetime, limit: int, lease_until: datetime) -> list[RegistryCommand]:
+        """Up to ``limit`` due pending commands of ``system``, leased until ``lease_until``."""
+        ...
+
+    async def counts(self) -> list[StatusCount]: ...
+
+    async def failures(self, limit: int) -> list[Failure]: ...
+
+
+class DossierStore(Protocol):
+    async def get(self, dossier_id: str, *, for_update: bool = False) -> DossierSync | None: ...
+
+    async def save(self, sync: DossierSync) -> None: ...
+
+    async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[DossierSync]:
+        """Up to ``limit`` due pending dossiers ready to push, leased until ``lease_until``."""
+        ...
+
+    async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
+        """Dossiers by code (byte order), after ``after``: reconciliation walks them with the portal."""
+        ...
+
+    async def counts(self) -> list[StatusCount]: ...
+
+    async def failures(self, limit: int) -> list[Failure]: ...
+
+
+class ReconciliationStore(Protocol):
+    async def add(self, report: ReconciliationReport) -> int: ...
+
+    async def latest(self) -> ReconciliationReport | None: ...
+
+
+class RegistryUnitOfWork(Protocol):
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def commands(self) -> CommandStore: ...
+
+    @property
+    def dossiers(self) -> DossierStore: ...
+
+    @property
+    def reconciliations(self) -> ReconciliationStore: ...
+
+    async def record(self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str) -> int: ...
+
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[RegistryUnitOfWork]]
+Clock = Callable[[], datetime]

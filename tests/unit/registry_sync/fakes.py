@@ -1,0 +1,89 @@
+"""Fakes of registry-sync's ports: a scripted registry, a portal in memory, a settable clock."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from registry_sync.adapters.operations import OperationCall
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
+from registry_sync.domain.retry import RetryPolicy
+from registry_sync.service_layer.guard import Guards
+from tests.unit.registry_sync.events import T0
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class FakeOperations:
+    """Supports ``population_db/register_permanent_residence``; answers from a script, then succeeds."""
+
+    def __init__(self, *script: CallOutcome) -> None:
+        self.script: deque[CallOutcome] = deque(script)
+        self.calls: list[OperationCall] = []
+
+    def supports(self, system: str, operation: str) -> bool:
+        return (system, operation) == ("population_db", "register_permanent_residence")
+
+    async def perform(self, system: str, operation: str, call: OperationCall) -> CallOutcome:
+        self.calls.append(call)
+        if self.script:
+            return self.script.popleft()
+        return Succeeded({"residence_address": call.data.get("address")})
+
+
+class FakePortal:
+    """The portal's dossiers by code; ``script`` answers writes before they take effect."""
+
+    def __init__(self) -> None:
+        self.dossiers: dict[str, dict[str, Any]] = {}
+        self.script: deque[CallOutcome] = deque()
+        self.writes: list[tuple[str, str]] = []
+        self.list_failures: deque[CallOutcome] = deque()
+
+    async def create(self, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None) -> CallOutcome:
+        self.writes.append(("create", idempotency_key))
+        if self.script:
+            return self.script.popleft()
+        if body["code"] in self.dossiers:
+            return Rejected("409 dossier_exists", 409, "dossier_exists")
+        self.dossiers[body["code"]] = {**body, "revision": 1}
+        return Succeeded(self.dossiers[body["code"]], 201)
+
+    async def update(
+        self, code: str, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+    ) -> CallOutcome:
+        self.writes.append(("update", idempotency_key))
+        if self.script:
+            return self.script.popleft()
+        if code not in self.dossiers:
+            return Rejected("404 not_found", 404, "not_found")
+        self.dossiers[code] = {**body, "revision": self.dossiers[code]["revision"] + 1}
+        return Succeeded(self.dossiers[code], 200)
+
+    async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
+        if self.list_failures:
+            return self.list_failures.popleft()
+        codes = sorted(c for c in self.dossiers if after is None or c > after)
+        page = codes[:limit]
+        items = [
+            {"code": c, "state": self.dossiers[c]["state"], "revision": self.dossiers[c]["revision"]} for c in page
+        ]
+        more = len(codes) > limit
+        return Succeeded({"items": items, "total": len(self.dossiers), "next_after": page[-1] if more else None})
+
+
+def guards(threshold: int = 3, cooldown: float = 10.0, **policy: Any) -> Guards:
+    systems = [("population_db", 2), ("national_portal", 2)]
+    return Guards.build(
+        systems, RetryPolicy(**{"base_seconds": 1.0, **policy}), failure_threshold=threshold, cooldown_seconds=cooldown
+    )

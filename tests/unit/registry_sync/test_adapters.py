@@ -1,0 +1,204 @@
+"""Each registry operation against the simulator's HTTP API: what we send is accepted, what we
+return is what the catalogue promises, and errors are classified for the retry policy."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.catalogue import RegistryPerformer, load_catalogue
+from registry_sync.adapters.http_client import ExternalHttpClient
+from registry_sync.adapters.operations import OperationCall, OperationTable
+from registry_sync.bootstrap import operation_table
+from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
+from registry_sync.settings import ExternalSystemSettings
+from tests.unit.registry_sync.conftest import counters, person_number, seed_citizen
+
+APPLICANT = {"applicant_full_name": "Trần Thị Bình", "applicant_id_number": "036190001234"}
+#: Result fields the catalogue names that the population database has no source for (reported).
+KNOWN_GAPS = {("1.004222", "household_id")}
+
+
+@pytest.fixture
+def table(clients: dict[str, ExternalHttpClient]) -> OperationTable:
+    return operation_table(clients, "036")
+
+
+def call(data: dict[str, Any], key: str = "cmd-1", **context: Any) -> OperationCall:
+    return OperationCall(data=data, idempotency_key=key, agency_code="UBND-X-ANPHU", **{**APPLICANT, **context})
+
+
+async def catalogue_data(procedure_code: str, admin: httpx.AsyncClient, rng: random.Random) -> dict[str, Any]:
+    """Valid data for each registry procedure, shaped like the procedure's form."""
+    if procedure_code == "1.004222":
+        citizen = await seed_citizen(admin, rng)
+        return {
+            "person": {"id_number": citizen["id_number"], "full_name": citizen["full_name"]},
+            "address": "Số 12 đường Trần Phú",
+            "household_head_id_number": person_number(rng),
+            "relation_to_head": "con",
+        }
+    if procedure_code == "1.003197":
+        citizen = await seed_citizen(admin, rng, residence=True)
+        person = {"id_number": citizen["id_number"], "full_name": citizen["full_name"]}
+        return {"person": person, "reason": "deceased", "death_extract_number": "15/2024"}
+    if procedure_code == "9.000001":
+        child = {
+            "personal_id_number": person_number(rng, sex="female", year=2024),
+            "full_name": "Nguyễn Thị Hoa",
+            "date_of_birth": "2024-07-10",
+            "sex": "female",
+        }
+        return {"child": child, "address": "Số 12 đường Trần Phú"}
+    deceased = {"id_number": person_number(rng, year=1950), "full_name": "Trần Văn An", "date_of_death": "2024-07-01"}
+    extra = {"social_insurance_number": "0123456789"} if procedure_code == "9.000002" else {}
+    extra |= {"beneficiary_category": "nguoi_cao_tuoi"} if procedure_code == "1.001731" else {}
+    return {"deceased": deceased | extra, "death_extract_number": "15/2024", "declarant_relation": "con"}
+
+
+def registry_procedures() -> list[tuple[str, str, str, list[str]]]:
+    catalogue = load_catalogue()
+    return [
+        (p.code, p.performer.system, p.performer.operation, sorted(p.result.data_fields))
+        for p in catalogue.procedures.values()
+        if isinstance(p.performer, RegistryPerformer)
+    ]
+
+
+@pytest.mark.parametrize(("code", "system", "operation", "fields"), registry_procedures())
+async def test_every_catalogue_operation_performs_and_returns_its_data_fields(
+    code: str, system: str, operation: str, fields: list[str], table: OperationTable, admin: httpx.AsyncClient, rng
+) -> None:
+    assert table.supports(system, operation)
+    outcome = await table.perform(system, operation, call(await catalogue_data(code, admin, rng)))
+    assert isinstance(outcome, Succeeded), outcome
+    missing = {f for f in fields if f not in outcome.body} - {f for c, f in KNOWN_GAPS if c == code}
+    assert not missing, f"{code} {operation}: result lacks {missing}"
+    effects = (await counters(admin, system))["effects"]
+    assert sum(effects.values()) == 1
+
+
+async def test_the_birth_and_death_operations_the_issue_names(table: OperationTable, admin, rng) -> None:
+    child = {"full_name": "Lê Minh Khang", "sex": "male", "date_of_birth": "2024-07-12", "place_of_birth": "Nam Định"}
+    mother = {"id_number": person_number(rng, sex="female", year=1995), "full_name": "Phạm Thị Mai"}
+    birth = {"child": child, "mother": mother}
+    assigned = await table.perform("population_db", "assign_personal_id_number", call(birth, "k1"))
+    assert isinstance(assigned, Succeeded)
+    number = assigned.body["personal_id_number"]
+    assert number.startswith("036") and number[3:6] == "224"
+    recorded = await table.perform("civil_status", "record_birth", call(birth, "k2"))
+    assert isinstance(recorded, Succeeded) and recorded.body["birth_certificate_number"] == "1/2024"
+    looked_up = await table.perform("population_db", "lookup_citizen", call({"id_number": number}, "k3"))
+    assert isinstance(looked_up, Succeeded) and looked_up.body["full_name"] == "Lê Minh Khang"
+    death = {
+        "deceased": {
+            "id_number": person_number(rng, year=1940),
+            "full_name": "Vũ Văn Tư",
+            "date_of_death": "2024-07-01",
+            "place_of_death": "Nam Định",
+        },
+        "declarant_relation": "con",
+    }
+    died = await table.perform("civil_status", "record_death", call(death, "k4"))
+    assert isinstance(died, Succeeded) and died.body["death_extract_number"] == "1/2024"
+
+
+async def test_a_retry_with_the_same_key_is_answered_from_memory_not_acted_again(table, admin, rng) -> None:
+    data = await catalogue_data("1.004222", admin, rng)
+    first = await table.perform("population_db", "register_permanent_residence", call(data, "same"))
+    again = await table.perform("population_db", "register_permanent_residence", call(data, "same"))
+    assert isinstance(first, Succeeded) and isinstance(again, Succeeded)
+    assert again.replayed and again.body == first.body
+    assert (await counters(admin, "population_db"))["effects"] == {"register_permanent_residence": 1}
+
+
+async def test_refusals_are_final_and_name_the_system_error(table, admin, rng) -> None:
+    data = await catalogue_data("9.000001", admin, rng)
+    assert isinstance(
+        await table.perform("social_insurance", "issue_child_health_insurance_card", call(data, "a")), Succeeded
+    )
+    second = await table.perform("social_insurance", "issue_child_health_insurance_card", call(data, "b"))
+    assert isinstance(second, Rejected)
+    assert (second.status, second.error) == (409, "card_exists")
+    unknown = {
+        "person": {"id_number": person_number(rng), "full_name": "X"},
+        "address": "A",
+        "household_head_id_number": person_number(rng),
+    }
+    lost = await table.perform("population_db", "register_permanent_residence", call(unknown, "c"))
+    assert isinstance(lost, Rejected) and (lost.status, lost.error) == (404, "not_found")
+
+
+async def test_data_the_system_requires_but_the_form_lacks_fails_without_a_call(table, admin, rng) -> None:
+    data = await catalogue_data("9.000002", admin, rng)
+    del data["deceased"]["social_insurance_number"]
+    outcome = await table.perform("social_insurance", "pay_funeral_allowance", call(data))
+    assert isinstance(outcome, Rejected) and outcome.error == "missing_data"
+    assert "deceased.social_insurance_number" in outcome.reason
+    no_applicant = await table.perform(
+        "social_welfare",
+        "grant_burial_support",
+        call(await catalogue_data("1.001731", admin, rng), applicant_full_name=None),
+    )
+    assert isinstance(no_applicant, Rejected) and "applicant.full_name" in no_applicant.reason
+    assert (await counters(admin, "social_insurance"))["calls"] == 0
+    assert (await counters(admin, "social_welfare"))["calls"] == 0
+
+
+async def test_unknown_operations_are_refused() -> None:
+    outcome = await OperationTable({}).perform("population_db", "teleport", call({}))
+    assert isinstance(outcome, Rejected) and outcome.error == "unsupported_operation"
+
+
+async def test_outages_and_rate_limits_are_transient_with_the_retry_after_hint(table, admin, rng) -> None:
+    data = await catalogue_data("1.004222", admin, rng)
+    await admin.patch("/admin/faults/population_db", json={"outage": True})
+    down = await table.perform("population_db", "register_permanent_residence", call(data))
+    assert isinstance(down, Transient) and down.status == 503 and down.counts_against_breaker
+    await admin.put(
+        "/admin/faults/population_db", json={"error_rate": 1.0, "error_mix": {"429": 1}, "retry_after_seconds": 3}
+    )
+    limited = await table.perform("population_db", "register_permanent_residence", call(data))
+    assert isinstance(limited, Transient) and limited.retry_after == 3 and not limited.counts_against_breaker
+    assert (await counters(admin, "population_db"))["effects"] == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (httpx.ReadTimeout("slow"), "timeout: ReadTimeout"),
+        (httpx.ConnectError("refused"), "connection failed: ConnectError"),
+    ],
+)
+async def test_timeouts_and_connection_failures_are_transient(error: Exception, reason: str) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    client = ExternalHttpClient(
+        "population_db", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(fail)
+    )
+    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
+    await client.aclose()
+    assert outcome == Transient(reason)
+
+
+async def test_the_idempotency_key_and_credentials_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"ok": True})
+
+    settings = ExternalSystemSettings(api_key="s3cret")
+    client = ExternalHttpClient("portal", settings, "http://real.example/api", transport=httpx.MockTransport(answer))
+    outcome = await client.call("POST", "/dossiers", json={}, idempotency_key="cmd-9", correlation_id="c-1")
+    await client.aclose()
+    assert outcome == Succeeded({"ok": True}, 201)
+    request = seen[0]
+    assert str(request.url) == "http://real.example/api/dossiers"
+    assert request.headers["Idempotency-Key"] == "cmd-9"
+    assert request.headers["Authorization"] == "Bearer s3cret"
+    assert request.headers["X-Correlation-ID"] == "c-1"

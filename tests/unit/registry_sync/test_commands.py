@@ -1,0 +1,137 @@
+"""Registry commands end to end through the real handlers, with in-memory stores and a scripted
+registry: recorded as pending, executed once, retried with backoff, failed with the reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.events.registry import RegistryCommandFailed, RegistryCommandSucceeded
+from registry_sync.adapters.memory import InMemoryRegistry
+from registry_sync.domain.breaker import BreakerState
+from registry_sync.domain.commands import CommandStatus
+from registry_sync.domain.outcomes import Rejected, Transient
+from registry_sync.service_layer.commands import CommandExecutor, record_command
+from registry_sync.service_layer.portal_sync import record_dossier_event
+from tests.unit.registry_sync.events import command, submitted
+from tests.unit.registry_sync.fakes import Clock, FakeOperations, guards
+
+TOPIC = "registry.events"
+DATA = {"person": {"id_number": "036085000001", "full_name": "A"}, "address": "Số 1"}
+
+
+@pytest.fixture
+def registry() -> InMemoryRegistry:
+    return InMemoryRegistry()
+
+
+async def receive(registry: InMemoryRegistry, operations: FakeOperations, clock: Clock, cid: str = "c1") -> None:
+    async with registry.unit_of_work() as uow:
+        await record_command(command(cid, "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+
+
+async def run_due(executor: CommandExecutor) -> int:
+    claimed = await executor.claim("population_db", 10)
+    for item in claimed:
+        await executor.execute(item)
+    return len(claimed)
+
+
+def executor_for(registry: InMemoryRegistry, operations: FakeOperations, clock: Clock, **knobs) -> CommandExecutor:  # type: ignore[no-untyped-def]
+    return CommandExecutor(registry.unit_of_work, operations, guards(**knobs), TOPIC, clock, rand=lambda: 1.0)
+
+
+async def test_a_command_is_recorded_pending_and_succeeds_once(registry: InMemoryRegistry) -> None:
+    clock, operations = Clock(), FakeOperations()
+    async with registry.unit_of_work() as uow:
+        await record_dossier_event(submitted("d1", "CAXANPHU-240710-0001"), uow, now=clock())
+    await receive(registry, operations, clock)
+    await receive(registry, operations, clock)  # redelivered under a new event id: still one command
+    assert registry.commands.rows["c1"].status is CommandStatus.PENDING
+    assert registry.published() == []  # nothing is called inside the consumer's transaction
+
+    executor = executor_for(registry, operations, clock)
+    assert await run_due(executor) == 1
+    assert await run_due(executor) == 0
+    assert len(operations.calls) == 1
+    call = operations.calls[0]
+    assert call.idempotency_key == "c1" and call.applicant_full_name == "Trần Thị Bình"
+    (outcome,) = registry.published(RegistryCommandSucceeded.event_type)
+    assert outcome.payload["result"] == {"residence_address": "Số 1"} and outcome.payload["attempts"] == 1
+    assert outcome.key == "d1" and outcome.correlation_id == "corr-d1"
+    assert registry.dossiers.rows["d1"].record.national_databases == ("population",)
+
+
+async def test_transient_failures_back_off_then_succeed(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    operations = FakeOperations(Transient("503", 503), Transient("429", 429, retry_after=30))
+    executor = executor_for(registry, operations, clock)
+    await receive(registry, operations, clock)
+    await run_due(executor)
+    assert registry.commands.rows["c1"].next_attempt_at == clock.now + timedelta(seconds=1)  # 1 s step, rand 1.0
+    assert await run_due(executor) == 0  # not due yet
+    clock.advance(1)
+    await run_due(executor)  # the 429: its Retry-After beats our 2 s step
+    clock.advance(29)
+    assert await run_due(executor) == 0
+    clock.advance(1)
+    await run_due(executor)
+    (outcome,) = registry.published(RegistryCommandSucceeded.event_type)
+    assert outcome.payload["attempts"] == 3
+
+
+async def test_a_refusal_fails_the_command_at_once_with_the_reason(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    operations = FakeOperations(Rejected("404 not_found: no citizens record 036085000001", 404, "not_found"))
+    await receive(registry, operations, clock)
+    await run_due(executor_for(registry, operations, clock))
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert failed.payload["reason"] == "404 not_found: no citizens record 03********01"
+    assert (failed.payload["http_status"], failed.payload["error"], failed.payload["attempts"]) == (404, "not_found", 1)
+
+
+async def test_giving_up_after_the_last_attempt(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    operations = FakeOperations(*[Transient("504 gateway_timeout", 504)] * 3)
+    executor = executor_for(registry, operations, clock, threshold=10, max_attempts=3)
+    await receive(registry, operations, clock)
+    for _ in range(3):
+        await run_due(executor)
+        clock.advance(60)
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert failed.payload["error"] == "gave_up" and failed.payload["attempts"] == 3
+    assert failed.payload["reason"].startswith("gave up after 3 attempts: 504")
+
+
+async def test_unsupported_operations_fail_when_received(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    async with registry.unit_of_work() as uow:
+        envelope = command("c9", "d1", {}, system="civil_status", operation="record_marriage")
+        await record_command(envelope, uow, operations=FakeOperations(), topic=TOPIC, now=clock())
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert failed.payload["error"] == "unsupported_operation" and failed.payload["attempts"] == 0
+
+
+async def test_an_open_breaker_postpones_without_calling(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    operations = FakeOperations()
+    executor = executor_for(registry, operations, clock, threshold=1)
+    await receive(registry, operations, clock)
+    claimed = await executor.claim("population_db", 10)
+    breaker = executor.guards["population_db"].breaker
+    breaker.acquire()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN
+    await executor.execute(claimed[0])
+    row = registry.commands.rows["c1"]
+    assert operations.calls == [] and row.attempts == 0 and row.status is CommandStatus.PENDING
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+    with pytest.raises(RuntimeError):
+        async with registry.unit_of_work() as uow:
+            await record_command(command("c1", "d1", DATA), uow, operations=FakeOperations(), topic=TOPIC, now=clock())
+            raise RuntimeError("the consumer's transaction rolls back")
+    assert registry.commands.rows == {}

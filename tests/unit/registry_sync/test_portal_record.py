@@ -1,0 +1,146 @@
+"""Our copy of a dossier, folded from intake's and workflow's events, and the portal dossier made
+from it — checked against the portal's own request model and cross-field rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.envelope import Envelope
+from contracts.events.common import Applicant, DossierStatus
+from contracts.events.intake import BundleStep, BundleSubmitted, FeePaid
+from contracts.events.workflow import (
+    DossierEvent,
+    DossierOverdue,
+    PaymentConfirmed,
+    PaymentRequested,
+    SupplementReceived,
+    SupplementRequested,
+)
+from registry_sim.errors import SimError
+from registry_sim.portal_models import PortalDossier, check_rules
+from registry_sync.adapters.portal import portal_body, portal_time
+from registry_sync.domain.portal_record import (
+    PortalRecord,
+    apply_bundle_step,
+    apply_dossier_event,
+    apply_fee_paid,
+    apply_submitted,
+)
+from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, returned, submitted
+
+CODE = "CAXANPHU-240710-0001"
+
+
+def names(procedure: str, kind: str) -> str:
+    return f"Tài liệu {kind}"
+
+
+def fold(record: PortalRecord | None, envelope: Envelope) -> PortalRecord:
+    event = envelope.parse_payload()
+    assert isinstance(event, DossierEvent)
+    return apply_dossier_event(record, event)
+
+
+def accepted_by_portal(record: PortalRecord) -> dict:  # type: ignore[type-arg]
+    body = portal_body(record, names)
+    check_rules(PortalDossier.model_validate(body))  # raises SimError naming the field
+    return body
+
+
+def test_dates_travel_as_vietnam_time_in_yyyymmddhhmmss() -> None:
+    assert portal_time(T0) == "20240710083000"
+    assert portal_time(T0.replace(tzinfo=None)) == "20240710083000"  # naive means UTC
+
+
+def test_submission_then_lifecycle_gives_the_portal_a_complete_dossier() -> None:
+    sub = submitted("d1", CODE).parse_payload()
+    record = apply_submitted(None, sub)  # type: ignore[arg-type]
+    assert record.missing() == []
+    body = accepted_by_portal(record)
+    assert (body["state"], body["channel"], body["procedure_code"]) == (1, 2, "1.004222")
+    assert body["applicant"] == {"full_name": "Trần Thị Bình", "id_number": "036190001234"}
+    assert body["documents"][0]["name"] == "Tài liệu to_khai_thay_doi_thong_tin_cu_tru"
+
+    for envelope in (received("d1", CODE), result_issued("d1", CODE), returned("d1", CODE)):
+        record = fold(record, envelope)
+        body = accepted_by_portal(record)
+    assert body["state"] == 10
+    assert body["received_at"] == "20240710093000"
+    assert body["appointment_at"] == "20240712093000"
+    assert body["finished_at"] == "20240711083000" and body["returned_at"] == "20240712083000"
+    assert body["results"] == [{"code": f"{CODE}-KQ1", "name": "Thông báo kết quả đăng ký thường trú", "signed": True}]
+    assert [h["state"] for h in body["history"]] == [1, 2, 9, 10]
+    assert body["history"][1]["official"] == "Nguyễn Thị Lan"
+
+
+def test_workflow_arriving_first_waits_for_the_submission_and_is_never_rolled_back() -> None:
+    record = fold(None, received("d1", CODE))
+    assert record.missing() == ["channel"]
+    record = fold(record, result_issued("d1", CODE))
+    record = apply_submitted(record, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    assert record.missing() == [] and record.state == 9  # the late submission does not move it back to 1
+    assert [h.state for h in record.history] == [1, 2, 9]  # in time order whatever the arrival order
+    accepted_by_portal(record)
+
+
+def test_supplements_fees_and_timers() -> None:
+    record = apply_submitted(None, submitted("d1", CODE, fee=20000).parse_payload())  # type: ignore[arg-type]
+    record = fold(record, received("d1", CODE))
+    at = T0 + timedelta(hours=3)
+    ask = SupplementRequested(
+        **lifecycle("d1", CODE, at, status=DossierStatus.SUPPLEMENT_REQUESTED),
+        reason="Thiếu giấy tờ chỗ ở",
+        request_number=1,
+    )
+    record = apply_dossier_event(record, ask)
+    back = SupplementReceived(
+        **lifecycle("d1", CODE, at + timedelta(hours=2), status=DossierStatus.PROCESSING),
+        paused_seconds=7200,
+        due_at=at + timedelta(days=3),
+    )
+    record = apply_dossier_event(record, back)
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=20000, method="qr", online=True, paid_at=at))
+    pay = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=50000)
+    record = apply_dossier_event(record, pay)
+    paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=50000, online=False)
+    record = apply_dossier_event(record, paid)
+    body = accepted_by_portal(record)
+    assert body["supplements"] == [
+        {"requested_at": "20240710113000", "supplied_at": "20240710133000", "reason": "Thiếu giấy tờ chỗ ở"}
+    ]
+    assert body["appointment_at"] == "20240713113000"
+    assert [(f["amount_vnd"], f["paid_online"], f.get("payment_method")) for f in body["fees"]] == [
+        (20000, True, "qr"),
+        (50000, False, None),
+    ]
+    overdue = DossierOverdue(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), due_at=at)
+    assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
+
+
+def test_a_record_the_portal_would_refuse_is_caught_by_the_contract_check() -> None:
+    record = fold(apply_submitted(None, submitted("d1", CODE).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    broken = record.model_copy(update={"appointment_at": T0 - timedelta(days=1)})
+    with pytest.raises(SimError) as refused:
+        accepted_by_portal(broken)
+    assert refused.value.field == "appointment_at"
+
+
+def test_a_bundle_step_dossier_is_complete_once_workflow_gives_its_state() -> None:
+    bundle = BundleSubmitted(
+        bundle_id="b1",
+        bundle_type="birth",
+        catalogue_version="test",
+        channel="counter",
+        receiving_agency="UBNDXANPHU",
+        applicant=Applicant(id_number="036190001234", full_name="Trần Thị Bình"),
+        form={},
+        steps=[BundleStep(step_id="permanent_residence", procedure_code="1.004222", dossier_id="d2", code=CODE)],
+        submitted_at=T0,
+    )
+    record = apply_bundle_step(None, bundle, "d2", CODE, "1.004222")
+    assert record.missing() == ["state"]
+    record = fold(record, received("d2", CODE))
+    body = accepted_by_portal(record)
+    assert (body["channel"], body["applicant"]["full_name"], body["state"]) == (1, "Trần Thị Bình", 2)

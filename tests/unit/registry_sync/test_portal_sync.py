@@ -1,0 +1,181 @@
+"""Portal synchronisation through the real handlers with in-memory stores and an in-memory portal:
+create then update, learning from 409/404, failures with reasons, changes during a push, and
+reconciliation repairing what the portal lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.envelope import Envelope
+from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
+from registry_sync.adapters.memory import InMemoryRegistry
+from registry_sync.domain.outcomes import Rejected, Transient
+from registry_sync.domain.portal_sync import SyncStatus
+from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event
+from registry_sync.service_layer.reconciliation import Reconciler
+from tests.unit.registry_sync.events import received, result_issued, submitted
+from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
+
+TOPIC = "registry.events"
+CODE = "CAXANPHU-240710-0001"
+
+
+@pytest.fixture
+def registry() -> InMemoryRegistry:
+    return InMemoryRegistry()
+
+
+@pytest.fixture
+def portal() -> FakePortal:
+    return FakePortal()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pusher(registry: InMemoryRegistry, portal: FakePortal, clock: Clock) -> PortalPusher:
+    return PortalPusher(registry.unit_of_work, portal, guards(), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0)
+
+
+async def consume(registry: InMemoryRegistry, clock: Clock, *envelopes: Envelope) -> None:
+    for envelope in envelopes:
+        async with registry.unit_of_work() as uow:
+            await record_dossier_event(envelope, uow, now=clock())
+
+
+async def push_due(pusher: PortalPusher) -> int:
+    claimed = await pusher.claim(10)
+    for sync in claimed:
+        await pusher.push(sync)
+    return len(claimed)
+
+
+async def test_created_on_first_sight_then_updated_on_every_later_state(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    assert await push_due(pusher) == 1
+    assert portal.dossiers[CODE]["state"] == 1
+    await consume(registry, clock, received("d1", CODE))
+    await push_due(pusher)
+    await consume(registry, clock, result_issued("d1", CODE))
+    await push_due(pusher)
+    assert portal.dossiers[CODE]["state"] == 9 and portal.dossiers[CODE]["revision"] == 3
+    assert [op for op, _ in portal.writes] == ["create", "update", "update"]
+    synced = registry.published(PortalSyncSucceeded.event_type)
+    assert [(e.payload["operation"], e.payload["status_code"]) for e in synced] == [
+        ("create", 1),
+        ("update", 2),
+        ("update", 9),
+    ]
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+    assert await push_due(pusher) == 0
+
+
+async def test_nothing_is_pushed_until_the_portal_required_data_is_known(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, received("d1", CODE))  # workflow first: no channel yet
+    assert await push_due(pusher) == 0
+    assert registry.dossiers.rows["d1"].record.missing() == ["channel"]
+    await consume(registry, clock, submitted("d1", CODE))
+    assert await push_due(pusher) == 1 and portal.dossiers[CODE]["state"] == 2
+
+
+async def test_a_409_turns_a_create_into_an_update_and_a_404_the_reverse(registry, portal, clock, pusher) -> None:
+    portal.dossiers[CODE] = {"code": CODE, "state": 1, "revision": 4}  # someone created it before us
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    assert [op for op, _ in portal.writes] == ["create", "update"]
+    assert registry.dossiers.rows["d1"].portal_revision == 5
+    del portal.dossiers[CODE]  # the portal lost it
+    await consume(registry, clock, received("d1", CODE))
+    await push_due(pusher)
+    assert [op for op, _ in portal.writes][2:] == ["update", "create"]
+    assert portal.dossiers[CODE]["state"] == 2
+
+
+async def test_a_refused_dossier_fails_with_the_reason_until_something_changes(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    portal.script.append(Rejected("422 validation_failed: received_at: required in state 2", 422, "validation_failed"))
+    await push_due(pusher)
+    row = registry.dossiers.rows["d1"]
+    assert row.status is SyncStatus.FAILED and row.last_error.startswith("422")  # type: ignore[union-attr]
+    (failed,) = registry.published(PortalSyncFailed.event_type)
+    assert (failed.payload["http_status"], failed.payload["attempts"], failed.payload["status_code"]) == (422, 1, 1)
+    assert await push_due(pusher) == 0  # failed stays failed ...
+    await consume(registry, clock, received("d1", CODE))
+    assert await push_due(pusher) == 1  # ... until a new state arrives
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+
+
+async def test_outage_backs_off_and_resumes_with_the_same_keys(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    portal.script.extend([Transient("503", 503), Transient("timeout: ReadTimeout")])
+    await push_due(pusher)
+    clock.advance(1)
+    await push_due(pusher)
+    clock.advance(2)
+    await push_due(pusher)
+    keys = [key for _, key in portal.writes]
+    assert keys == [keys[0]] * 3  # a retry of a maybe-applied create must be recognisable as one
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+    assert registry.published(PortalSyncFailed.event_type) == []
+
+
+async def test_a_change_during_a_push_is_pushed_next(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    (claimed,) = await pusher.claim(10)
+    await consume(registry, clock, received("d1", CODE))  # arrives while the create is in flight
+    assert await pusher.claim(10) == []  # the lease keeps a second push from overtaking the first
+    await pusher.push(claimed)
+    row = registry.dossiers.rows["d1"]
+    assert row.status is SyncStatus.PENDING and row.synced_revision == 1 and row.revision == 2
+    await push_due(pusher)
+    assert portal.dossiers[CODE]["state"] == 2 and registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+
+
+async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(registry, portal, clock, pusher) -> None:
+    codes = [f"CAXANPHU-240710-{n:04d}" for n in range(1, 6)]
+    for n, code in enumerate(codes):
+        await consume(registry, clock, submitted(f"d{n}", code), received(f"d{n}", code))
+    await push_due(pusher)
+    portal.dossiers["ZZOTHER-240710-0001"] = {"state": 4, "revision": 1}  # not ours
+    del portal.dossiers[codes[1]]
+    portal.dossiers[codes[3]]["state"] = 1
+    reconciler = Reconciler(
+        registry.unit_of_work,
+        portal,
+        pusher.guards["national_portal"],
+        pusher.guards.policy,
+        clock,
+        page_size=2,
+        chunk_size=2,
+    )
+    report = await reconciler.run("on_demand")
+    assert (report.local_dossiers, report.in_sync, report.missing_on_portal, report.stale_on_portal) == (5, 3, 1, 1)
+    assert (report.portal_dossiers, report.unknown_to_us, report.repushed) == (5, 1, 2)
+    assert report.listing_complete and report.error is None
+    await push_due(pusher)
+    assert portal.dossiers[codes[1]]["state"] == 2 and portal.dossiers[codes[3]]["state"] == 2
+    repushed = [e for e in registry.published(PortalSyncSucceeded.event_type) if e.payload["repush"]]
+    assert sorted(e.payload["operation"] for e in repushed) == ["create", "update"]
+    again = await reconciler.run("on_demand")
+    assert again.in_sync == 5 and again.repushed == 0
+    assert (await registry.reconciliations.latest()).id == 2  # type: ignore[union-attr]
+
+
+async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.list_failures.extend([Transient("503", 503)] * 3)
+    sleeps: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    guard = pusher.guards["national_portal"]
+    reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep)
+    report = await reconciler.run("on_demand")
+    assert report.not_judged == 1 and report.repushed == 0 and not report.listing_complete
+    assert report.error is not None and report.error.startswith("portal listing failed: 503")
+    assert len(sleeps) == 2

@@ -1,0 +1,93 @@
+"""The worker loop: never more calls in flight than the system allows, no claims while the
+breaker is open, a single probe when it half-opens."""
+
+from __future__ import annotations
+
+import asyncio
+
+from registry_sync.domain.breaker import CircuitBreaker
+from registry_sync.domain.outcomes import Succeeded, Transient
+from registry_sync.service_layer.guard import SystemGuard
+from registry_sync.service_layer.workers import WorkLoop
+from tests.support.kafka import eventually
+
+
+class Work:
+    """``pending`` items; each call takes ``seconds`` and answers with the next outcome."""
+
+    def __init__(self, guard: SystemGuard, pending: int, *, seconds: float = 0.01, failing: int = 0) -> None:
+        self.guard = guard
+        self.pending = pending
+        self.failing = failing
+        self.seconds = seconds
+        self.in_flight = self.max_in_flight = self.claims = self.done = 0
+
+    async def claim(self, limit: int) -> list[int]:
+        self.claims += 1
+        taken = min(limit, self.pending)
+        self.pending -= taken
+        return list(range(taken))
+
+    async def execute(self, item: int) -> None:
+        async def attempt() -> Succeeded | Transient:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            await asyncio.sleep(self.seconds)
+            self.in_flight -= 1
+            if self.failing:
+                self.failing -= 1
+                return Transient("503", 503)
+            return Succeeded({})
+
+        outcome = await self.guard.call(attempt)
+        if isinstance(outcome, Succeeded):
+            self.done += 1
+        else:
+            self.pending += 1  # as the real executor reschedules it
+
+
+async def run_until(loop: WorkLoop[int], condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(loop.run())
+    try:
+        await eventually(condition, timeout=timeout, interval=0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_concurrency_never_exceeds_the_system_bound() -> None:
+    guard = SystemGuard("s", CircuitBreaker("s", failure_threshold=5, cooldown_seconds=1), max_concurrency=3)
+    work = Work(guard, pending=20)
+    loop = WorkLoop("s", guard, work.claim, work.execute, poll_seconds=0.01)
+
+    async def all_done() -> bool:
+        return work.done == 20
+
+    await run_until(loop, all_done)
+    assert work.max_in_flight == 3
+
+
+async def test_an_open_breaker_stops_claims_then_one_probe_closes_it() -> None:
+    breaker = CircuitBreaker("s", failure_threshold=2, cooldown_seconds=0.2)
+    guard = SystemGuard("s", breaker, max_concurrency=4)
+    work = Work(guard, pending=6, failing=2, seconds=0.001)
+    loop = WorkLoop("s", guard, work.claim, work.execute, poll_seconds=0.01)
+
+    async def opened() -> bool:
+        return breaker.stats.opened == 1
+
+    task = asyncio.create_task(loop.run())
+    try:
+        await eventually(opened, timeout=2, interval=0.001)
+        claims_when_opened = work.claims
+        await asyncio.sleep(0.1)  # within the cool-down: the loop must not claim at all
+        assert work.claims == claims_when_opened
+
+        async def all_done() -> bool:
+            return work.done == 6
+
+        await eventually(all_done, timeout=3, interval=0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert breaker.stats.closed_again == 1
