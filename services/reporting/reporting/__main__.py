@@ -1,7 +1,6 @@
 """``python -m reporting``: serve the reporting service."""
 
 from eventkit.serve import serve
-
 from reporting.bootstrap import create_app
 from reporting.settings import ReportingSettings
 

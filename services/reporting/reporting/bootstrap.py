@@ -2,16 +2,145 @@
 
 from __future__ import annotations
 
-from eventkit.http import create_service_app
-from eventkit.runtime import ServiceRuntime
-from eventkit.settings import ServiceSettings
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from fastapi import FastAPI
 
+from contracts.catalogue import load_catalogue
+from contracts.ids import uuid7
+from eventkit.consumer import InboxConsumer
+from eventkit.http import create_service_app
+from eventkit.runtime import ConsumerSpec, ServiceRuntime
+from eventkit.settings import ServiceSettings
+from reporting.adapters.catalogue_info import CatalogueInfo
+from reporting.adapters.feed_listener import FeedListener
+from reporting.adapters.read_model import SqlReadModel
+from reporting.adapters.topic_reader import TopicHistory
+from reporting.domain.feed import FeedItem
+from reporting.domain.outcome import Derivation
+from reporting.entrypoints import admin, api, dashboard, stream
+from reporting.entrypoints.consumer import LiveProjection, projected_event_types
+from reporting.entrypoints.prometheus import ProcessMetrics, metrics_router
+from reporting.entrypoints.shutdown import CloseStreamsOnSignal
+from reporting.service_layer.broadcaster import Broadcaster
+from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
+from reporting.service_layer.reports import Reports
 from reporting.settings import ReportingSettings
+from workcal import WorkCalendar
+
+
+@dataclass(frozen=True)
+class ReportingContext:
+    """What the routes need, built once per app (``app.state.reporting``)."""
+
+    settings: ReportingSettings
+    runtime: ServiceRuntime
+    reports: Reports
+    read_model: SqlReadModel
+    broadcaster: Broadcaster
+    listener: FeedListener
+    rebuilder: Rebuilder
+    metrics: ProcessMetrics
+    origin: str
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the reporting app; uvicorn runs it, tests mount it."""
-    settings = settings or ReportingSettings()
-    runtime = ServiceRuntime(settings, migrations_package="reporting")
-    return create_service_app(runtime, title="Reporting: metrics, the citizen-service index, live events")
+    settings = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    derive = Derivation(WorkCalendar(settings.calendar), catalogue.field_of_procedure)
+    origin = uuid7().hex
+    metrics = ProcessMetrics()
+    broadcaster = Broadcaster(
+        settings.sse_queue_size, settings.sse_max_subscribers, on_drop=lambda n: metrics.dropped.inc(n)
+    )
+    projection = LiveProjection(derive, projection_channel(settings), origin)
+    consumer = ConsumerSpec("projections", settings.topics.all(), projection.dispatcher())
+
+    def on_feed_message(message: dict[str, Any]) -> None:
+        item = FeedItem(**{**message["item"], "agencies": tuple(message["item"]["agencies"])})
+        broadcaster.publish(item)
+        if message.get("origin") == origin:  # count each event once, in the replica that projected it
+            metrics.events.labels(producer=item.producer, type=item.type).inc()
+            delay = time.time() - datetime.fromisoformat(item.occurred_at).timestamp()
+            metrics.delay.observe(max(delay, 0.0))
+
+    # The engine exists only once the runtime does, and the listener is one of its background jobs.
+    holder: dict[str, FeedListener] = {}
+
+    async def listen() -> None:
+        await holder["listener"].run()
+
+    listen.__name__ = "feed-listener"
+    runtime = ServiceRuntime(settings, migrations_package="reporting", consumers=[consumer], background=[listen])
+    signals = CloseStreamsOnSignal(broadcaster.close)
+
+    def feed_stopped() -> None:
+        broadcaster.close()
+        signals.restore()
+
+    listener = FeedListener(runtime.engine, projection_channel(settings), on_feed_message, on_stop=feed_stopped)
+    holder["listener"] = listener
+    read_model = SqlReadModel(runtime.engine)
+    rebuilder = Rebuilder(
+        runtime.engine,
+        lambda: TopicHistory(
+            settings.kafka_bootstrap_servers,
+            settings.topics.all(),
+            client_id=f"{settings.service_name}.rebuild",
+            stall_seconds=settings.rebuild_stall_seconds,
+        ),
+        derive,
+        set(projected_event_types()),
+        live_consumer=runtime.consumers[0].name,
+        batch_size=settings.rebuild_batch_size,
+    )
+
+    def rebuild_finished(status: RebuildStatus) -> None:
+        metrics.rebuilds.labels(state=status.state).inc()
+        metrics.rebuild_rate.set(status.events_per_second)
+
+    rebuilder.on_finished = rebuild_finished
+    context = ReportingContext(
+        settings=settings,
+        runtime=runtime,
+        reports=Reports(read_model, catalogue, settings.index_config(), settings.include_subordinate_agencies),
+        read_model=read_model,
+        broadcaster=broadcaster,
+        listener=listener,
+        rebuilder=rebuilder,
+        metrics=metrics,
+        origin=origin,
+    )
+    routers = [
+        api.router,
+        stream.router,
+        admin.router,
+        dashboard.router,
+        metrics_router(
+            metrics,
+            read_model.prometheus_snapshot,
+            lambda: consumer_lags(runtime.consumers),
+            settings.metrics_cache_seconds,
+        ),
+    ]
+    app = create_service_app(
+        runtime,
+        title="Reporting: metrics, the citizen-service index, live events",
+        routers=routers,
+        on_startup=signals.install,
+    )
+    app.state.reporting = context
+    return app
+
+
+def projection_channel(settings: ReportingSettings) -> str:
+    """The NOTIFY channel of this service's schema (several schemas may share one database)."""
+    return f"{settings.schema_name}_feed"
+
+
+async def consumer_lags(consumers: list[InboxConsumer]) -> dict[str, int]:
+    return {consumer.name: await consumer.lag() for consumer in consumers}

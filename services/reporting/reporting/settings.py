@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import ClassVar
 
-from eventkit.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from eventkit.settings import ServiceSettings
+from reporting.domain.index import IndexConfig
+from workcal import CalendarConfig
 
 
 class ReportingSettings(ServiceSettings):
@@ -15,3 +21,26 @@ class ReportingSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "reporting"
     port: int = 8004
+    index_config_path: Path | None = Field(
+        None, description="JSON file with the 766 index weights, thresholds and bands; default: the packaged one."
+    )
+    calendar: CalendarConfig = Field(
+        default_factory=CalendarConfig, description="Working-day calendar (JSON), as workflow uses it."
+    )
+    include_subordinate_agencies: bool = Field(
+        True, description="agency= also covers the agencies under it (reporting line or area)."
+    )
+    metrics_cache_seconds: float = Field(5.0, ge=0, description="How long /metrics reuses its database snapshot.")
+    sse_queue_size: int = Field(1000, ge=1, description="Feed items buffered per live subscriber before dropping.")
+    sse_max_subscribers: int = Field(100, ge=1, description="Live subscribers per process; more get 503.")
+    sse_keepalive_seconds: float = Field(15.0, gt=0, description="Comment line sent on an idle stream.")
+    rebuild_batch_size: int = Field(5000, ge=1, description="Events per rebuild transaction.")
+    rebuild_stall_seconds: float = Field(60.0, gt=0, description="A rebuild fails after this long without records.")
+
+    def index_config(self) -> IndexConfig:
+        """The index configuration: the file named by ``index_config_path``, else the packaged default."""
+        if self.index_config_path is not None:
+            raw = self.index_config_path.read_bytes()
+        else:
+            raw = resources.files("reporting").joinpath("config/index_766.json").read_bytes()
+        return IndexConfig.model_validate_json(raw)

@@ -1,0 +1,79 @@
+"""What reporting takes from the procedure catalogue (contracts.catalogue): each procedure's field,
+the catalogue-side rates of the index (procedures online, fees payable online) and agency hierarchies.
+
+No event says which procedures a province offers online or with online payment, so these come from
+the catalogue the services run on; ``configured_rates`` in the index configuration can override them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from contracts.catalogue import Catalogue
+from reporting.domain.index import Measure
+
+
+@dataclass(frozen=True)
+class CatalogueInfo:
+    """The catalogue as reporting uses it: immutable, built once in bootstrap."""
+
+    version: str
+    field_of_procedure: dict[str, str]
+    online_levels: dict[str, str]
+    fees: dict[str, int]
+    agency_parents: dict[str, str | None]
+    agency_areas: dict[str, str]
+    agency_names: dict[str, str]
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue) -> CatalogueInfo:
+        procedures = catalogue.procedures.values()
+        agencies = catalogue.agencies.values()
+        return cls(
+            version=catalogue.version,
+            field_of_procedure={p.code: p.field for p in procedures},
+            online_levels={p.code: p.online_level for p in procedures},
+            fees={p.code: p.fee for p in procedures},
+            agency_parents={a.code: a.parent for a in agencies},
+            agency_areas={a.code: a.area for a in agencies},
+            agency_names={a.code: a.name_vi for a in agencies},
+        )
+
+    @classmethod
+    def empty(cls) -> CatalogueInfo:
+        return cls("none", {}, {}, {}, {}, {}, {})
+
+    def procedures_online(self) -> Measure:
+        """Procedures offered online in full or in part ÷ all procedures."""
+        online = sum(level != "none" for level in self.online_levels.values())
+        return Measure(online, len(self.online_levels), "catalogue")
+
+    def fee_procedures(self) -> list[str]:
+        """Codes of procedures with a fee or charge."""
+        return sorted(code for code, fee in self.fees.items() if fee > 0)
+
+    def procedures_fee_online(self) -> Measure:
+        """Fee-bearing procedures offered online (so payable online) ÷ fee-bearing procedures."""
+        codes = self.fee_procedures()
+        return Measure(sum(self.online_levels[c] != "none" for c in codes), len(codes), "catalogue")
+
+    def agency_scope(self, code: str) -> list[str]:
+        """The agency and every agency under it: by reporting line (parent) or by serving one of its areas.
+
+        A province's People's Committee thus covers the whole province, a commune's covers its police
+        too; an agency the catalogue does not know covers itself only.
+        """
+        scope = {code}
+        while True:
+            grown = scope | {a for a in self.agency_parents if _under(a, scope, self.agency_parents, self.agency_areas)}
+            if grown == scope:
+                return sorted(scope)
+            scope = grown
+
+    def known_agencies(self) -> Iterable[tuple[str, str]]:
+        return self.agency_names.items()
+
+
+def _under(agency: str, scope: set[str], parents: dict[str, str | None], areas: dict[str, str]) -> bool:
+    return parents.get(agency) in scope or areas.get(agency) in scope

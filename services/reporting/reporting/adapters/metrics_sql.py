@@ -1,0 +1,168 @@
+"""The aggregate queries behind the metrics API, the index and Prometheus.
+
+Two cohorts (README, "Which dossiers a period counts"): dossiers *received* in the period (submission
+time) for channels, payment, digitisation and portal sync; dossiers *resolved* in the period (end time)
+for progress and satisfaction. In progress is "as of" the period's end (or now).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_IN = (
+    "({x} >= coalesce(CAST(:start AS timestamptz), '-infinity')"
+    " AND {x} < coalesce(CAST(:end AS timestamptz), 'infinity'))"
+)
+_AS_OF = "least(coalesce(CAST(:end AS timestamptz), 'infinity'), now())"
+_DUE = "coalesce(due_at, intake_due_at)"
+_SUBMITTED = "coalesce(submitted_at, intake_received_at, received_at)"
+_RECEIVED = "coalesce(received_at, intake_received_at)"
+_OBLIGATION = "(fee > 0 OR obligation_amount > 0)"
+_COMPLAINT = "(rating_complaint OR rating_score <= :dislike)"
+_DIGITISED = "(docs_total > 0 AND docs_digitized = docs_total)"
+
+#: One row per dossier with the cohort flags every aggregate filters on.
+DOSSIERS = f"""
+SELECT d.*,
+  {_IN.format(x=_SUBMITTED)} AS rx,
+  {_IN.format(x="ended_at")} AS rs,
+  ({_RECEIVED} < {_AS_OF} AND (ended_at IS NULL OR ended_at >= {_AS_OF})) AS inprog,
+  (supplement_requests >= 2 OR overdue_flagged
+     OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE}))) AS late
+FROM rm_dossiers d
+WHERE events > 0
+  AND (CAST(:agencies AS text[]) IS NULL
+       OR coalesce(competent_agency, agency, receiving_agency) = ANY(CAST(:agencies AS text[])))
+  AND (CAST(:field AS text) IS NULL OR field = CAST(:field AS text))
+  AND (CAST(:procedure AS text) IS NULL OR procedure_code = CAST(:procedure AS text))
+"""
+
+SUMMARY = f"""
+SELECT
+  count(*) FILTER (WHERE rx) AS received,
+  count(*) FILTER (WHERE rx AND channel = 'online') AS online,
+  count(*) FILTER (WHERE rx AND channel = 'counter') AS counter,
+  count(*) FILTER (WHERE rx AND channel = 'postal') AS postal,
+  count(*) FILTER (WHERE rs) AS resolved,
+  count(*) FILTER (WHERE rs AND outcome = 'early') AS early,
+  count(*) FILTER (WHERE rs AND outcome = 'on_time') AS on_time,
+  count(*) FILTER (WHERE rs AND outcome = 'overdue') AS overdue,
+  count(*) FILTER (WHERE rs AND end_kind = 'processed') AS processed,
+  count(*) FILTER (WHERE rs AND end_kind = 'refused') AS refused,
+  count(*) FILTER (WHERE rs AND end_kind = 'withdrawn') AS withdrawn,
+  count(*) FILTER (WHERE rs AND end_kind = 'stopped') AS stopped,
+  avg(resolution_days) FILTER (WHERE rs) AS avg_resolution_days,
+  count(*) FILTER (WHERE inprog) AS in_progress,
+  count(*) FILTER (WHERE inprog AND late) AS overdue_in_progress,
+  count(*) FILTER (WHERE ended_at IS NULL AND {_RECEIVED} IS NULL AND submitted_at < {_AS_OF}) AS awaiting_reception,
+  count(*) FILTER (WHERE rx AND {_OBLIGATION}) AS with_obligation,
+  count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid) AS paid,
+  count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online) AS paid_online,
+  count(*) FILTER (WHERE rx AND NOT {_OBLIGATION}) AS zero_fee,
+  count(DISTINCT procedure_code) FILTER (WHERE rx AND {_OBLIGATION}) AS fee_procedures_used,
+  count(DISTINCT procedure_code) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online) AS fee_procedures_paid_online,
+  count(*) FILTER (WHERE rs AND rating_score IS NOT NULL) AS rated,
+  avg(rating_score) FILTER (WHERE rs) AS avg_rating,
+  count(*) FILTER (WHERE rs AND rating_score >= :satisfied) AS satisfied,
+  count(*) FILTER (WHERE rs AND {_COMPLAINT}) AS complaints,
+  count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic) AS e_results,
+  count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic AND {_DIGITISED}) AS digitised_e_results,
+  count(*) FILTER (WHERE rx AND {_DIGITISED}) AS digitised_dossiers,
+  coalesce(sum(docs_total) FILTER (WHERE rx), 0) AS documents,
+  coalesce(sum(docs_digitized) FILTER (WHERE rx), 0) AS documents_digitised,
+  coalesce(sum(docs_reused) FILTER (WHERE rx), 0) AS documents_reused,
+  coalesce(sum(docs_national_store) FILTER (WHERE rx), 0) AS documents_national_store,
+  count(*) FILTER (WHERE rx AND docs_reused > 0) AS dossiers_reusing,
+  count(*) FILTER (WHERE rx AND population_data_used) AS population_data,
+  count(*) FILTER (WHERE rx AND portal_syncs > 0) AS synced,
+  coalesce(sum(portal_syncs) FILTER (WHERE rx), 0) AS syncs,
+  coalesce(sum(portal_lag_sum) FILTER (WHERE rx), 0) AS sync_lag_sum,
+  coalesce(max(portal_lag_max) FILTER (WHERE rx), 0) AS sync_lag_max,
+  coalesce(sum(portal_sync_failures) FILTER (WHERE rx), 0) AS sync_failures,
+  coalesce(sum(apology_letters) FILTER (WHERE rs), 0) AS apology_letters
+FROM ({DOSSIERS}) d
+"""
+
+BY_FIELD = f"""
+SELECT coalesce(field, 'unknown') AS field,
+  count(*) FILTER (WHERE rs) AS resolved,
+  count(*) FILTER (WHERE rs AND outcome = 'overdue') AS overdue,
+  count(*) FILTER (WHERE inprog AND late) AS overdue_in_progress
+FROM ({DOSSIERS}) d
+GROUP BY 1
+HAVING count(*) FILTER (WHERE rs OR (inprog AND late)) > 0
+ORDER BY 3 DESC, 4 DESC, 1
+"""
+
+BUNDLES = f"""
+SELECT coalesce(bundle_type, 'unknown') AS bundle_type,
+  count(*) FILTER (WHERE {_IN.format(x="submitted_at")}) AS started,
+  count(*) FILTER (WHERE {_IN.format(x="ended_at")} AND outcome = 'completed') AS completed,
+  count(*) FILTER (WHERE {_IN.format(x="ended_at")} AND outcome = 'partial') AS partially_completed,
+  count(*) FILTER (WHERE ended_at IS NULL AND submitted_at < {_AS_OF}) AS in_progress,
+  avg(e2e_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS avg_e2e_days,
+  avg(e2e_seconds) FILTER (WHERE {_IN.format(x="ended_at")}) AS avg_e2e_seconds,
+  max(e2e_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS max_e2e_days
+FROM rm_bundles
+WHERE events > 0
+  AND (CAST(:agencies AS text[]) IS NULL OR receiving_agency = ANY(CAST(:agencies AS text[])))
+GROUP BY 1 ORDER BY 1
+"""
+
+_BUCKET = "date_trunc(CAST(:unit AS text), {col} AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+TREND = f"""
+WITH d AS ({DOSSIERS}),
+resolved AS (
+  SELECT {_BUCKET.format(col="ended_at")} AS bucket, count(*) AS resolved,
+    count(*) FILTER (WHERE outcome IN ('early', 'on_time')) AS on_time,
+    count(*) FILTER (WHERE outcome = 'overdue') AS overdue
+  FROM d WHERE rs GROUP BY 1),
+received AS (
+  SELECT {_BUCKET.format(col=_SUBMITTED)} AS bucket, count(*) AS received,
+    count(*) FILTER (WHERE channel = 'online') AS online
+  FROM d WHERE rx GROUP BY 1)
+SELECT bucket, coalesce(received, 0) AS received, coalesce(online, 0) AS online, coalesce(resolved, 0) AS resolved,
+  coalesce(on_time, 0) AS on_time, coalesce(overdue, 0) AS overdue
+FROM resolved FULL JOIN received USING (bucket)
+ORDER BY bucket DESC LIMIT :limit
+"""
+
+#: Per dossier-based sub-indicator: the cohort it counts in and the units a dossier falls short by.
+SHORTFALLS: dict[str, tuple[str, str]] = {
+    "on_time": ("rs", "(outcome = 'overdue')::int"),
+    "satisfaction": ("rs", f"(outcome = 'overdue')::int + ({_COMPLAINT} IS TRUE)::int"),
+    "portal_sync": ("rx", "(portal_syncs = 0)::int"),
+    "online_submission": ("rx", "(channel IS DISTINCT FROM 'online')::int"),
+    "dossiers_paid_online": (f"rx AND {_OBLIGATION}", "(NOT paid_online)::int"),
+    "electronic_results": ("rs AND end_kind = 'processed'", "(NOT result_electronic)::int"),
+    "digitised_with_e_result": ("rs AND end_kind = 'processed'", f"(NOT (result_electronic AND {_DIGITISED}))::int"),
+    "data_reuse": ("rx", "docs_total - docs_reused"),
+    "national_document_store": ("rx", "docs_total - docs_national_store"),
+    "population_data": ("rx", "(NOT population_data_used)::int"),
+}
+
+
+def losses_sql(keys: list[str]) -> str:
+    """Dossiers ordered by the points they cost; ``:c_<key>`` are the unit costs."""
+    parts = {k: f"(CASE WHEN {SHORTFALLS[k][0]} THEN {SHORTFALLS[k][1]} ELSE 0 END)" for k in keys}
+    columns = ", ".join(f"{expr} AS s_{k}" for k, expr in parts.items()) or "0 AS s_none"
+    cost = " + ".join(f"{expr} * CAST(:c_{k} AS double precision)" for k, expr in parts.items()) or "0"
+    return f"""
+SELECT dossier_id, code, procedure_code, field, coalesce(competent_agency, agency, receiving_agency) AS agency,
+  status, outcome, end_kind, {columns}, ({cost}) AS cost
+FROM ({DOSSIERS}) d
+WHERE (rx OR rs) AND ({cost}) > 0
+ORDER BY cost DESC, dossier_id LIMIT :limit
+"""
+
+
+async def fetch_one(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    row = (await conn.execute(text(sql), params)).mappings().one()
+    return dict(row)
+
+
+async def fetch_all(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in (await conn.execute(text(sql), params)).mappings()]

@@ -1,0 +1,109 @@
+"""Reading the live read models: the aggregates of the metrics API, the recent-event list and the
+numbers Prometheus exposes. Every query is one round trip on a short read-only transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reporting.adapters import metrics_sql as q
+from reporting.service_layer.ports import Scope
+
+RESOLUTION_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
+E2E_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10)
+
+
+def _buckets(column: str, bounds: tuple[float, ...]) -> str:
+    """Cumulative bucket counts named b0, b1, … (Prometheus histograms are cumulative)."""
+    return ", ".join(f"count(*) FILTER (WHERE {column} <= {b}) AS b{i}" for i, b in enumerate(bounds))
+
+
+_PROMETHEUS_DOSSIERS = f"""
+SELECT coalesce(channel, 'unknown') AS channel, coalesce(status, 'unknown') AS status,
+  coalesce(outcome, 'unresolved') AS outcome, coalesce(field, 'unknown') AS field,
+  count(*) AS n, coalesce(sum(resolution_days), 0) AS days_sum, count(resolution_days) AS days_n,
+  {_buckets("resolution_days", RESOLUTION_BUCKETS)}
+FROM rm_dossiers WHERE events > 0 GROUP BY 1, 2, 3, 4
+"""
+_PROMETHEUS_BUNDLES = f"""
+SELECT coalesce(bundle_type, 'unknown') AS bundle_type, coalesce(outcome, 'in_progress') AS outcome,
+  count(*) AS n, coalesce(sum(e2e_days), 0) AS days_sum, count(e2e_days) AS days_n,
+  {_buckets("e2e_days", E2E_BUCKETS)}
+FROM rm_bundles WHERE events > 0 GROUP BY 1, 2
+"""
+_PROMETHEUS_PORTAL = """
+SELECT coalesce(sum(portal_syncs), 0) AS syncs, coalesce(sum(portal_sync_failures), 0) AS failures,
+  coalesce(sum(portal_lag_sum), 0) AS lag_sum, coalesce(max(portal_lag_max), 0) AS lag_max
+FROM rm_dossiers
+"""
+_EVENTS = """
+SELECT e.event_id, e.type, e.producer, e.occurred_at, e.dossier_id, e.bundle_id,
+  coalesce(e.code, d.code) AS code, coalesce(e.agency, d.agency) AS agency, d.status, d.procedure_code, d.field,
+  d.receiving_agency, d.competent_agency
+FROM rm_event_log e LEFT JOIN rm_dossiers d ON d.dossier_id = e.dossier_id
+WHERE (CAST(:types AS text[]) IS NULL OR e.type = ANY(CAST(:types AS text[])))
+  AND (CAST(:dossier AS text) IS NULL
+       OR CAST(:dossier AS text) IN (e.dossier_id, e.bundle_id, coalesce(e.code, d.code)))
+  AND (CAST(:agency AS text) IS NULL
+       OR CAST(:agency AS text) IN (e.agency, d.agency, d.receiving_agency, d.competent_agency))
+"""
+_RECENT = _EVENTS + "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit"
+#: Events projected after a given one (a reconnecting stream's Last-Event-ID), in projection order.
+_AFTER = (
+    _EVENTS
+    + """  AND (e.projected_at, e.event_id) > (SELECT projected_at, event_id FROM rm_event_log WHERE event_id = :after)
+ORDER BY e.projected_at, e.event_id LIMIT :limit"""
+)
+
+
+class SqlReadModel:
+    """Queries on the service's read-model tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def summary(self, scope: Scope) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            return await q.fetch_one(conn, q.SUMMARY, scope.params())
+
+    async def overdue_by_field(self, scope: Scope) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, q.BY_FIELD, scope.params())
+
+    async def bundles(self, scope: Scope) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, q.BUNDLES, scope.params())
+
+    async def trend(self, scope: Scope, unit: str, limit: int) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, q.TREND, {**scope.params(), "unit": unit, "limit": limit})
+
+    async def losses(self, scope: Scope, unit_costs: dict[str, float], limit: int) -> list[dict[str, Any]]:
+        keys = [k for k, cost in unit_costs.items() if cost > 0]
+        params = {**scope.params(), "limit": limit, **{f"c_{k}": unit_costs[k] for k in keys}}
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, q.losses_sql(keys), params)
+
+    async def recent_events(
+        self, types: list[str] | None, dossier: str | None, agency: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        params = {"types": types, "dossier": dossier, "agency": agency, "limit": limit}
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, _RECENT, params)
+
+    async def events_after(
+        self, after: UUID, types: list[str] | None, dossier: str | None, agency: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        params = {"after": after, "types": types, "dossier": dossier, "agency": agency, "limit": limit}
+        async with self._engine.connect() as conn:
+            return await q.fetch_all(conn, _AFTER, params)
+
+    async def prometheus_snapshot(self) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            dossiers = [dict(r) for r in (await conn.execute(text(_PROMETHEUS_DOSSIERS))).mappings()]
+            bundles = [dict(r) for r in (await conn.execute(text(_PROMETHEUS_BUNDLES))).mappings()]
+            portal = dict((await conn.execute(text(_PROMETHEUS_PORTAL))).mappings().one())
+        return {"dossiers": dossiers, "bundles": bundles, "portal": portal}

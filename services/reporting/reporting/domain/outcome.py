@@ -1,0 +1,88 @@
+"""Derived facts: a resolved dossier's outcome (early, on time, overdue) and its resolution time in
+working days, a bundle's end-to-end time; and the procedure's field. Computed from the facts alone, so
+live projection and rebuild derive the same values.
+
+The 766 rules (DOMAIN.md, processing progress): a dossier is on time if it ended (processed, returned,
+refused or withdrawn) by its appointment date, time waiting for the citizen's supplement excluded; more
+than one supplement request makes it overdue whatever the dates say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from reporting.domain.facts import EARLY, ON_TIME, OVERDUE, BundleFacts, DossierFacts
+from workcal import WorkCalendar, vietnam_tz
+
+#: Procedures missing from the catalogue are reported under this field.
+UNKNOWN_FIELD = "unknown"
+
+
+class Derivation:
+    """Computes derived columns with the working-day calendar and the catalogue's procedure fields."""
+
+    def __init__(self, calendar: WorkCalendar, field_of_procedure: Mapping[str, str]) -> None:
+        self._calendar = calendar
+        self._fields = field_of_procedure
+        self._day_seconds = sum(
+            (p.end.hour * 3600 + p.end.minute * 60) - (p.start.hour * 3600 + p.start.minute * 60)
+            for p in calendar.config.work_periods
+        )
+
+    def dossier(self, facts: DossierFacts) -> DossierFacts:
+        """Fill ``field``, ``outcome`` and ``resolution_days``; returns ``facts``."""
+        facts.field = self._fields.get(facts.procedure_code, UNKNOWN_FIELD) if facts.procedure_code else None
+        facts.outcome = self.outcome(facts)
+        facts.resolution_days = self.resolution_days(facts)
+        return facts
+
+    def bundle(self, facts: BundleFacts) -> BundleFacts:
+        """Fill the end-to-end times of an ended bundle; returns ``facts``."""
+        if facts.ended_at is None or facts.submitted_at is None:
+            facts.e2e_days = facts.e2e_seconds = None
+            return facts
+        start = self._calendar.counting_start(facts.submitted_at)
+        office = max(self._calendar.working_seconds_between(start, facts.ended_at), 0.0)
+        facts.e2e_days = round(office / self._day_seconds, 4)
+        facts.e2e_seconds = round((facts.ended_at - facts.submitted_at).total_seconds(), 3)
+        return facts
+
+    def outcome(self, facts: DossierFacts) -> str | None:
+        """early / on_time / overdue for an ended dossier, else None."""
+        if facts.ended_at is None:
+            return None
+        if facts.supplement_requests >= 2:
+            return OVERDUE
+        due = facts.effective_due_at
+        end = _clock_end(facts)
+        if facts.on_time_flag is not None:  # workflow judged it when it issued the result
+            on_time = facts.on_time_flag
+        else:
+            on_time = due is None or end <= due
+        if not on_time:
+            return OVERDUE
+        if due is not None and self._local_date(end) < self._local_date(due):
+            return EARLY
+        return ON_TIME
+
+    def resolution_days(self, facts: DossierFacts) -> float | None:
+        """Working days from the counting start to the end, supplement waiting excluded."""
+        received = facts.effective_received_at
+        if facts.ended_at is None or received is None:
+            return None
+        start = self._calendar.counting_start(received)
+        office = self._calendar.working_seconds_between(start, _clock_end(facts)) - facts.paused_seconds
+        return round(max(office, 0.0) / self._day_seconds, 4)
+
+    @staticmethod
+    def _local_date(t: datetime) -> date:
+        return t.astimezone(vietnam_tz()).date()
+
+
+def _clock_end(facts: DossierFacts) -> datetime:
+    """When the agency's clock stopped: the end, or the supplement request it was still waiting on."""
+    assert facts.ended_at is not None
+    if facts.paused_since is not None and facts.paused_since < facts.ended_at:
+        return facts.paused_since
+    return facts.ended_at

@@ -1,0 +1,64 @@
+"""Reporting periods in Vietnam time: ``YYYY``, ``YYYY-MM``, ``YYYY-Qn`` and from/to bounds.
+
+A period is half-open, [start, end). A bare date as ``to`` means "through that day" (so
+``from=2024-01-01&to=2024-03-31`` is the first quarter); a date-time ``to`` is exclusive. A date-time
+without an offset is Vietnam wall-clock time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from workcal import vietnam_tz
+
+PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+_PERIOD = re.compile(PERIOD_PATTERN)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval of instants; either end may be open (None)."""
+
+    start: datetime | None
+    end: datetime | None
+    label: str
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("the period ends before it starts")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, vietnam_tz())
+
+
+def parse_period(text: str) -> Period:
+    """``2024`` → the year, ``2024-03`` → March, ``2024-Q2`` → April to June (Vietnam time)."""
+    if not _PERIOD.match(text):
+        raise ValueError("expected YYYY, YYYY-MM or YYYY-Qn")
+    year = int(text[:4])
+    if len(text) == 4:
+        return Period(_midnight(date(year, 1, 1)), _midnight(date(year + 1, 1, 1)), text)
+    if text[5] == "Q":
+        first = 3 * (int(text[6]) - 1) + 1
+        months = (first, first + 3)
+    else:
+        months = (int(text[5:7]), int(text[5:7]) + 1)
+    start = date(year, months[0], 1)
+    end = date(year + (months[1] - 1) // 12, (months[1] - 1) % 12 + 1, 1)
+    return Period(_midnight(start), _midnight(end), text)
+
+
+def parse_bound(text: str, *, is_end: bool) -> datetime:
+    """One bound of a from/to query; raises ValueError with a message fit for a 422."""
+    try:
+        if _DATE.match(text):
+            day = date.fromisoformat(text)
+            return _midnight(day + timedelta(days=1) if is_end else day)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=vietnam_tz())

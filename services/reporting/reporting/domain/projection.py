@@ -1,0 +1,268 @@
+"""How each event changes the facts of its dossier or bundle. Pure functions, no I/O.
+
+Live projection and rebuild both call :func:`apply`, so a rebuild replays exactly the rules the
+live consumer applied. Interleaving across topics differs between the two, hence the rules of
+:mod:`reporting.domain.facts`: status and agency follow the event time (workflow wins a tie over
+intake), ends and receptions keep the first, counters add.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from contracts.envelope import EventPayload
+from contracts.events import intake, registry, workflow
+from contracts.events.common import Document, DossierStatus
+from reporting.domain.facts import PROCESSED, REFUSED, STOPPED, WITHDRAWN, BundleFacts, DossierFacts
+
+#: Workflow owns the lifecycle: on equal times its status wins over the one intake stated.
+INTAKE_RANK, WORKFLOW_RANK = 0, 1
+_STATUS_CODES = {status: status.code for status in DossierStatus}
+#: An electronic result's code: ``<dossier code>-KQ<n>`` (DOMAIN.md, dossier code).
+ELECTRONIC_RESULT = re.compile(r"-KQ\d+$")
+
+
+def subject_of(payload: EventPayload) -> tuple[str, str] | None:
+    """("dossier", id) or ("bundle", id): the row an event is about; None for neither."""
+    kind = _SUBJECT_KIND.get(type(payload))
+    if kind is None:
+        kind = _SUBJECT_KIND[type(payload)] = _subject_kind(type(payload))
+    key = getattr(payload, f"{kind}_id", None) if kind else None
+    return (kind, key) if kind and isinstance(key, str) else None
+
+
+def _subject_kind(cls: type[EventPayload]) -> str:
+    if issubclass(cls, intake.BundleSubmitted | workflow.BundleEvent):
+        return "bundle"
+    return "dossier" if "dossier_id" in cls.model_fields else ""
+
+
+_SUBJECT_KIND: dict[type[EventPayload], str] = {}
+
+
+def apply(facts: DossierFacts | BundleFacts, payload: EventPayload, occurred_at: datetime) -> None:
+    """Change ``facts`` for one event (each event is applied at most once: callers deduplicate)."""
+    facts.events += 1
+    if isinstance(facts, DossierFacts) and (facts.last_event_at is None or occurred_at > facts.last_event_at):
+        facts.last_event_at = occurred_at
+    rule = _RULES.get(type(payload))
+    if rule is not None:
+        rule(facts, payload)
+    elif isinstance(facts, DossierFacts) and isinstance(payload, workflow.DossierEvent):
+        _lifecycle(facts, payload)  # a lifecycle event type added later still moves the status
+
+
+def _set_status(facts: DossierFacts, status: str, code: int, at: datetime, rank: int, agency: str | None) -> None:
+    if facts.status_at is None or (at, rank) >= (facts.status_at, facts.status_rank):
+        facts.status, facts.status_code, facts.status_at, facts.status_rank = status, code, at, rank
+        if agency:
+            facts.agency = agency
+
+
+def _end(facts: DossierFacts, kind: str, at: datetime, on_time: bool | None = None) -> None:
+    """The first end counts; workflow's 766 judgement of it (``on_time``), when it gives one, with it."""
+    if facts.ended_at is None:
+        facts.ended_at, facts.end_kind = at, kind
+        if on_time is not None:
+            facts.on_time_flag = on_time
+
+
+def _add_documents(facts: DossierFacts, documents: list[Document]) -> None:
+    facts.docs_total += len(documents)
+    facts.docs_digitized += sum(d.digitized for d in documents)
+    facts.docs_reused += sum(d.reused for d in documents)
+    facts.docs_national_store += sum(d.from_national_store for d in documents)
+
+
+# -- intake.events -----------------------------------------------------------------------------
+
+
+def _submitted(facts: DossierFacts, e: intake.DossierSubmitted) -> None:
+    facts.code, facts.procedure_code, facts.channel = e.code, e.procedure_code, e.channel
+    facts.receiving_agency, facts.competent_agency = e.receiving_agency, e.competent_agency
+    facts.bundle_id, facts.bundle_step, facts.fee = e.bundle_id, e.bundle_step, e.fee
+    facts.submitted_at, facts.intake_received_at, facts.intake_due_at = e.submitted_at, e.received_at, e.due_at
+    _add_documents(facts, e.documents)
+    at = e.received_at or e.submitted_at
+    _set_status(facts, e.status.value, _STATUS_CODES[e.status], at, INTAKE_RANK, None)
+    if facts.agency is None:
+        facts.agency = e.competent_agency
+
+
+def _supplement_provided(facts: DossierFacts, e: intake.SupplementProvided) -> None:
+    _add_documents(facts, e.documents)
+
+
+def _fee_paid(facts: DossierFacts, e: intake.FeePaid) -> None:
+    facts.paid = True
+    facts.paid_online = facts.paid_online or e.online
+
+
+def _rated(facts: DossierFacts, e: intake.SatisfactionRated) -> None:
+    if facts.rated_at is None or e.rated_at >= facts.rated_at:  # the citizen's latest rating counts
+        facts.rating_score, facts.rated_at = e.score, e.rated_at
+        facts.rating_complaint = bool(e.complaint and e.complaint.strip())
+
+
+def _withdrawal_requested(facts: DossierFacts, e: intake.WithdrawalRequested) -> None:
+    if facts.withdrawal_requested_at is None or e.requested_at < facts.withdrawal_requested_at:
+        facts.withdrawal_requested_at = e.requested_at
+
+
+# -- workflow.events ---------------------------------------------------------------------------
+
+
+def _lifecycle(facts: DossierFacts, e: workflow.DossierEvent) -> None:
+    facts.code = facts.code or e.code
+    # Optional fields newer contract versions add; read defensively so older events still apply.
+    facts.bundle_id = facts.bundle_id or getattr(e, "bundle_id", None)
+    facts.procedure_code = facts.procedure_code or getattr(e, "procedure_code", None)
+    _set_status(facts, e.status.value, e.status_code, e.at, WORKFLOW_RANK, e.agency)
+
+
+def _received(facts: DossierFacts, e: workflow.DossierReceived) -> None:
+    _lifecycle(facts, e)
+    facts.procedure_code = facts.procedure_code or e.procedure_code
+    if facts.received_at is None:
+        facts.received_at, facts.first_due_at = e.at, e.due_at
+    facts.due_at = e.due_at
+
+
+def _supplement_requested(facts: DossierFacts, e: workflow.SupplementRequested) -> None:
+    _lifecycle(facts, e)
+    facts.supplement_requests = max(facts.supplement_requests, e.request_number)
+    facts.paused_since = e.at
+
+
+def _supplement_received(facts: DossierFacts, e: workflow.SupplementReceived) -> None:
+    _lifecycle(facts, e)
+    facts.paused_seconds += e.paused_seconds
+    facts.paused_since = None
+    facts.due_at = e.due_at
+
+
+def _payment_requested(facts: DossierFacts, e: workflow.PaymentRequested) -> None:
+    _lifecycle(facts, e)
+    facts.obligation_amount = max(facts.obligation_amount, e.amount)
+
+
+def _payment_confirmed(facts: DossierFacts, e: workflow.PaymentConfirmed) -> None:
+    _lifecycle(facts, e)
+    facts.obligation_amount = max(facts.obligation_amount, e.amount)
+    facts.paid = True
+    facts.paid_online = facts.paid_online or e.online
+
+
+def _ending(kind: str) -> Callable[[DossierFacts, workflow.DossierEvent], None]:
+    def rule(facts: DossierFacts, e: workflow.DossierEvent) -> None:
+        _lifecycle(facts, e)
+        _end(facts, kind, e.at, getattr(e, "on_time", None))
+
+    return rule
+
+
+def _result_issued(facts: DossierFacts, e: workflow.ResultIssued) -> None:
+    _lifecycle(facts, e)
+    _end(facts, PROCESSED, e.at, e.on_time)
+    facts.result_code = e.result_code
+    facts.result_electronic = bool(ELECTRONIC_RESULT.search(e.result_code))
+
+
+def _result_returned(facts: DossierFacts, e: workflow.ResultReturned) -> None:
+    _lifecycle(facts, e)
+    _end(facts, PROCESSED, e.at)  # no-op after ResultIssued; a result returned is a result issued
+    facts.returned_at = facts.returned_at or e.at
+
+
+def _overdue(facts: DossierFacts, e: workflow.DossierOverdue) -> None:
+    _lifecycle(facts, e)
+    facts.overdue_flagged = True
+
+
+def _apology(facts: DossierFacts, e: workflow.ApologyLetterIssued) -> None:
+    _lifecycle(facts, e)
+    facts.apology_letters += 1
+    facts.apology_due_at = e.new_due_at
+
+
+# -- registry.commands / registry.events -------------------------------------------------------
+
+
+def _registry_requested(facts: DossierFacts, e: registry.RegistryCommandRequested) -> None:
+    facts.registry_commands += 1
+    facts.code = facts.code or getattr(e, "dossier_code", None)
+    facts.procedure_code = facts.procedure_code or getattr(e, "procedure_code", None)
+    facts.population_data_used = facts.population_data_used or e.system == "population_db"
+
+
+def _registry_failed(facts: DossierFacts, e: registry.RegistryCommandFailed) -> None:
+    facts.registry_failures += 1
+
+
+def _portal_synced(facts: DossierFacts, e: registry.PortalSyncSucceeded) -> None:
+    facts.portal_syncs += 1
+    facts.portal_lag_sum += e.lag_seconds
+    facts.portal_lag_max = max(facts.portal_lag_max, e.lag_seconds)
+    if facts.portal_first_synced_at is None or e.synced_at < facts.portal_first_synced_at:
+        facts.portal_first_synced_at = e.synced_at
+
+
+def _portal_failed(facts: DossierFacts, e: registry.PortalSyncFailed) -> None:
+    facts.portal_sync_failures += 1
+
+
+# -- bundles -----------------------------------------------------------------------------------
+
+
+def _bundle_submitted(facts: BundleFacts, e: intake.BundleSubmitted) -> None:
+    facts.bundle_type, facts.channel, facts.receiving_agency = e.bundle_type, e.channel, e.receiving_agency
+    facts.submitted_at, facts.steps_total = e.submitted_at, len(e.steps)
+
+
+def _bundle_step_started(facts: BundleFacts, e: workflow.BundleStepStarted) -> None:
+    facts.bundle_type = facts.bundle_type or e.bundle_type
+    facts.steps_started += 1
+
+
+def _bundle_completed(facts: BundleFacts, e: workflow.BundleCompleted) -> None:
+    facts.bundle_type = facts.bundle_type or e.bundle_type
+    if facts.ended_at is None:
+        facts.ended_at, facts.outcome = e.at, "completed"
+
+
+def _bundle_partial(facts: BundleFacts, e: workflow.BundlePartiallyCompleted) -> None:
+    facts.bundle_type = facts.bundle_type or e.bundle_type
+    if facts.ended_at is None:
+        facts.ended_at, facts.outcome, facts.failed_step = e.at, "partial", e.failed_step
+
+
+_RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
+    intake.DossierSubmitted: _submitted,
+    intake.SupplementProvided: _supplement_provided,
+    intake.FeePaid: _fee_paid,
+    intake.SatisfactionRated: _rated,
+    intake.WithdrawalRequested: _withdrawal_requested,
+    intake.BundleSubmitted: _bundle_submitted,
+    workflow.DossierReceived: _received,
+    workflow.DossierRefused: _ending(REFUSED),
+    workflow.SupplementRequested: _supplement_requested,
+    workflow.SupplementReceived: _supplement_received,
+    workflow.PaymentRequested: _payment_requested,
+    workflow.PaymentConfirmed: _payment_confirmed,
+    workflow.WithdrawalAccepted: _ending(WITHDRAWN),
+    workflow.DossierStopped: _ending(STOPPED),
+    workflow.ResultIssued: _result_issued,
+    workflow.ResultReturned: _result_returned,
+    workflow.DossierOverdue: _overdue,
+    workflow.ApologyLetterIssued: _apology,
+    workflow.BundleStepStarted: _bundle_step_started,
+    workflow.BundleCompleted: _bundle_completed,
+    workflow.BundlePartiallyCompleted: _bundle_partial,
+    registry.RegistryCommandRequested: _registry_requested,
+    registry.RegistryCommandFailed: _registry_failed,
+    registry.PortalSyncSucceeded: _portal_synced,
+    registry.PortalSyncFailed: _portal_failed,
+}

@@ -1,0 +1,46 @@
+"""Operator actions: rebuild the read models from the topics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from reporting.service_layer.rebuild import RebuildInProgress
+
+router = APIRouter(prefix="/v1/projections", tags=["operations"])
+
+
+@router.post("/rebuild", status_code=202)
+async def rebuild(
+    request: Request,
+    response: Response,
+    wait: Annotated[bool, Query(description="Answer when the rebuild has finished (bounded by timeout).")] = False,
+    timeout: Annotated[float, Query(gt=0, le=3600, description="Seconds to wait with wait=true.")] = 300,
+) -> dict[str, Any]:
+    """Replay every topic into fresh tables and swap them in; 409 while one runs."""
+    rebuilder = request.app.state.reporting.rebuilder
+    try:
+        status = rebuilder.start()
+    except RebuildInProgress as exc:
+        response.status_code = 409
+        return {"error": "rebuild_in_progress", "detail": str(exc), "rebuild": _status(rebuilder)}
+    if wait:
+        try:
+            await asyncio.wait_for(rebuilder.wait(), timeout=timeout)
+        except TimeoutError:
+            return {"rebuild": status.as_dict()}
+        # Finished: 200 with its state (succeeded or failed, and why); 409 if another replica was rebuilding.
+        response.status_code = 409 if "already running" in (status.error or "") else 200
+    return {"rebuild": status.as_dict()}
+
+
+@router.get("/rebuild")
+async def rebuild_status(request: Request) -> dict[str, Any]:
+    """The running or last rebuild of this process."""
+    return {"rebuild": _status(request.app.state.reporting.rebuilder)}
+
+
+def _status(rebuilder: Any) -> dict[str, Any] | None:
+    return rebuilder.status.as_dict() if rebuilder.status else None

@@ -1,0 +1,121 @@
+"""The metrics API: summary, trend, the 766 index and what costs it points, recent events, metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from reporting.domain.periods import PERIOD_PATTERN, Period, parse_bound, parse_period
+from reporting.service_layer.reports import ReportQuery, Reports
+from workcal import vietnam_tz
+
+AGENCY_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
+FIELD_PATTERN = r"^[a-z][a-z0-9_]*$"
+PROCEDURE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]*$"
+
+
+def get_reports(request: Request) -> Reports:
+    return request.app.state.reporting.reports  # type: ignore[no-any-return]
+
+
+ReportsDep = Annotated[Reports, Depends(get_reports)]
+AgencyQuery = Annotated[
+    str | None, Query(pattern=AGENCY_PATTERN, max_length=40, description="Agency code; covers the agencies under it.")
+]
+FieldQuery = Annotated[str | None, Query(pattern=FIELD_PATTERN, max_length=40, description="Procedure field.")]
+ProcedureQuery = Annotated[str | None, Query(pattern=PROCEDURE_PATTERN, max_length=40, description="Procedure code.")]
+FromQuery = Annotated[str | None, Query(alias="from", max_length=40, description="Start: date or ISO date-time.")]
+ToQuery = Annotated[str | None, Query(alias="to", max_length=40, description="End: a date is inclusive.")]
+PeriodQuery = Annotated[
+    str | None, Query(pattern=PERIOD_PATTERN, description="YYYY, YYYY-MM or YYYY-Qn; default: this year.")
+]
+
+
+def invalid(field: str, message: str, value: object) -> RequestValidationError:
+    """A 422 naming the query parameter, in the shape every other validation error has."""
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error", "input": value}])
+
+
+def between(start: str | None, end: str | None) -> Period:
+    """The from/to period, or a 422 naming the bound at fault."""
+    bounds: dict[str, datetime | None] = {}
+    for name, value, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            bounds[name] = parse_bound(value, is_end=is_end) if value else None
+        except ValueError as exc:
+            raise invalid(name, str(exc), value) from None
+    try:
+        return Period(bounds["from"], bounds["to"], f"{start or ''}..{end or ''}")
+    except ValueError as exc:
+        raise invalid("to", str(exc), end) from None
+
+
+def named_period(text: str | None) -> Period:
+    try:
+        return parse_period(text or str(datetime.now(vietnam_tz()).year))
+    except ValueError as exc:
+        raise invalid("period", str(exc), text) from None
+
+
+router = APIRouter(prefix="/v1", tags=["metrics"])
+
+
+@router.get("/metrics/summary")
+async def summary(
+    reports: ReportsDep,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    agency: AgencyQuery = None,
+    field: FieldQuery = None,
+    procedure: ProcedureQuery = None,
+) -> dict[str, Any]:
+    """Dossiers received, resolved, in progress, paid, rated, digitised, synced; bundles; overdue by field."""
+    return await reports.summary(ReportQuery(between(start, end), agency, field, procedure))
+
+
+@router.get("/metrics/trend")
+async def trend(
+    reports: ReportsDep,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    agency: AgencyQuery = None,
+    field: FieldQuery = None,
+    procedure: ProcedureQuery = None,
+    interval: Annotated[Literal["day", "week", "month"], Query(description="Bucket size.")] = "month",
+    limit: Annotated[int, Query(ge=1, le=400, description="Most recent buckets returned.")] = 12,
+) -> dict[str, Any]:
+    """On-time rate, received and online rate per day, week or month."""
+    return await reports.trend(ReportQuery(between(start, end), agency, field, procedure), interval, limit)
+
+
+@router.get("/index")
+async def index(reports: ReportsDep, period: PeriodQuery = None, agency: AgencyQuery = None) -> dict[str, Any]:
+    """The 766 citizen-service index: six groups, each sub-indicator's rate, threshold and points."""
+    return await reports.index(ReportQuery(named_period(period), agency))
+
+
+@router.get("/index/losses")
+async def index_losses(
+    reports: ReportsDep,
+    period: PeriodQuery = None,
+    agency: AgencyQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Dossiers returned.")] = 20,
+) -> dict[str, Any]:
+    """The dossiers that cost the index the most points, and why."""
+    return await reports.losses(ReportQuery(named_period(period), agency), limit)
+
+
+@router.get("/meta")
+async def meta(request: Request) -> dict[str, Any]:
+    """Agencies, fields and the index configuration, for the dashboard's pickers."""
+    context = request.app.state.reporting
+    catalogue = context.reports.catalogue
+    return {
+        "catalogue_version": catalogue.version,
+        "agencies": [{"code": code, "name_vi": name} for code, name in sorted(catalogue.known_agencies())],
+        "fields": sorted(set(catalogue.field_of_procedure.values())),
+        "index": context.reports.config.model_dump(),
+    }

@@ -1,0 +1,146 @@
+"""``GET /metrics``: Prometheus text format.
+
+Two kinds of series. Business numbers (dossiers, bundles, timings) are read from the read model at
+scrape time (cached briefly): every replica reports the same totals, and they survive restarts and
+rebuilds. Process numbers (events this replica projected, projection delay, live subscribers,
+consumer lag) are this process's own, as Prometheus expects of counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from reporting.adapters.read_model import E2E_BUCKETS, RESOLUTION_BUCKETS
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ProcessMetrics:
+    """This process's own counters, in a registry of the app's (tests build several apps per process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "reporting_events_projected",
+            "Events this replica projected into the read models, by producing service and type.",
+            ["producer", "type"],
+            registry=self.registry,
+        )
+        self.delay = Histogram(
+            "reporting_projection_delay_seconds",
+            "From an event's occurred_at to its projection's commit.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.subscribers = Gauge(
+            "reporting_live_subscribers", "Open live-stream subscriptions.", registry=self.registry
+        )
+        self.dropped = Counter(
+            "reporting_live_dropped", "Feed items dropped for slow subscribers.", registry=self.registry
+        )
+        self.lag = Gauge(
+            "reporting_consumer_lag", "Messages not yet consumed, per consumer.", ["consumer"], registry=self.registry
+        )
+        self.rebuilds = Counter("reporting_rebuilds", "Rebuilds, by result.", ["state"], registry=self.registry)
+        self.rebuild_rate = Gauge(
+            "reporting_rebuild_events_per_second", "Replay speed of the last rebuild.", registry=self.registry
+        )
+
+
+class ReadModelCollector(Collector):
+    """Yields the business series from the last snapshot of the read model."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        if not snap:
+            return
+        dossiers = CounterMetricFamily(
+            "reporting_dossiers",
+            "Dossiers by channel, current status and outcome.",
+            labels=["channel", "status", "outcome"],
+        )
+        resolution = HistogramMetricFamily(
+            "reporting_dossier_resolution_working_days",
+            "Working days from counting start to end of resolved dossiers (supplement waiting excluded).",
+            labels=["field"],
+        )
+        totals: dict[tuple[str, str, str], float] = {}
+        by_field: dict[str, list[float]] = {}
+        for row in snap["dossiers"]:
+            key = (row["channel"], row["status"], row["outcome"])
+            totals[key] = totals.get(key, 0) + row["n"]
+            acc = by_field.setdefault(row["field"], [0.0] * (len(RESOLUTION_BUCKETS) + 2))
+            for i in range(len(RESOLUTION_BUCKETS)):
+                acc[i] += row[f"b{i}"]
+            acc[-2] += row["days_n"]
+            acc[-1] += row["days_sum"]
+        for labels, n in sorted(totals.items()):
+            dossiers.add_metric(list(labels), n)
+        for field, acc in sorted(by_field.items()):
+            if acc[-2]:
+                resolution.add_metric([field], _histogram(RESOLUTION_BUCKETS, acc), acc[-1])
+        yield dossiers
+        yield resolution
+        yield from _bundle_families(snap["bundles"])
+        portal = snap["portal"]
+        yield CounterMetricFamily("reporting_portal_syncs", "Successful national-portal syncs.", value=portal["syncs"])
+        yield CounterMetricFamily(
+            "reporting_portal_sync_failures", "Failed national-portal sync attempts.", value=portal["failures"]
+        )
+        yield GaugeMetricFamily(
+            "reporting_portal_sync_lag_max_seconds", "Longest portal sync lag seen.", value=portal["lag_max"]
+        )
+
+
+def _histogram(bounds: tuple[float, ...], acc: list[float]) -> list[tuple[str, float]]:
+    return [(str(b), acc[i]) for i, b in enumerate(bounds)] + [("+Inf", acc[-2])]
+
+
+def _bundle_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
+    bundles = CounterMetricFamily(
+        "reporting_bundles", "Linked bundles by type and outcome.", labels=["type", "outcome"]
+    )
+    e2e = HistogramMetricFamily(
+        "reporting_bundle_e2e_working_days", "End-to-end working days of ended bundles.", labels=["type", "outcome"]
+    )
+    for row in rows:
+        bundles.add_metric([row["bundle_type"], row["outcome"]], row["n"])
+        if row["days_n"]:
+            acc = [float(row[f"b{i}"]) for i in range(len(E2E_BUCKETS))] + [row["days_n"], row["days_sum"]]
+            e2e.add_metric([row["bundle_type"], row["outcome"]], _histogram(E2E_BUCKETS, acc), row["days_sum"])
+    yield bundles
+    yield e2e
+
+
+def metrics_router(
+    metrics: ProcessMetrics,
+    snapshot: Callable[[], Awaitable[dict[str, Any]]],
+    lags: Callable[[], Awaitable[dict[str, int]]],
+    cache_seconds: float,
+) -> APIRouter:
+    router = APIRouter(tags=["metrics"])
+    collector = ReadModelCollector()
+    metrics.registry.register(collector)
+    taken = {"at": 0.0}
+
+    @router.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics: dossiers, bundles, timings, consumer lag."""
+        if collector.snapshot is None or time.monotonic() - taken["at"] >= cache_seconds:
+            collector.snapshot = await snapshot()
+            taken["at"] = time.monotonic()
+        for consumer, lag in (await lags()).items():
+            metrics.lag.labels(consumer=consumer).set(lag)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
+
+    return router

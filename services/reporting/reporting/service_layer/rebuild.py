@@ -1,0 +1,239 @@
+"""Rebuild the read models from the topics: replay everything into fresh tables, then swap them in.
+
+1. Create empty copies of the three read-model tables (a new generation).
+2. Read every topic from the beginning until caught up with the high watermarks, one transaction
+   per batch, through the same :func:`~reporting.service_layer.projector.project` the live consumer
+   uses. Events keep arriving meanwhile; they are read too, nobody is blocked.
+3. In one transaction: take the swap lock exclusively (live projections wait), read up to the
+   highest offset the live consumer has recorded in its inbox for each partition, rename the new
+   tables into place, commit.
+
+So every event the live consumer projected before the swap is in the new tables (its offset is in
+the inbox, at most the target); events it has not reached yet are either in the new event log
+(read by the rebuild: skipped after the swap) or not (projected after the swap). A rebuild neither
+loses nor double-counts an event, and the service keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.envelope import Envelope
+from contracts.ids import uuid7
+from eventkit.logging import get_logger
+from reporting.adapters import pg_store
+from reporting.adapters.pg_store import PostgresProjectionStore, TableSet
+from reporting.adapters.topic_reader import TopicHistory
+from reporting.domain.outcome import Derivation
+from reporting.service_layer.facts_cache import CachedStore
+from reporting.service_layer.projector import Incoming, project
+
+log = get_logger(__name__)
+
+_TRY_REBUILD_LOCK = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '/rm-rebuild'))"
+_UNLOCK_REBUILD = "SELECT pg_advisory_unlock(hashtext(current_schema() || '/rm-rebuild'))"
+_SWAP_LOCK_EXCLUSIVE = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/rm-swap'))"
+
+
+@contextlib.asynccontextmanager
+async def _bulk_allocation() -> AsyncIterator[None]:
+    """Collect garbage less often while replaying.
+
+    A replay allocates millions of short-lived objects while keeping a large cache alive; with the
+    default thresholds the cyclic collector keeps traversing that cache and takes most of the CPU
+    (measured: 17 instead of 50 µs per event). Process-wide, so restored right after.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+class RebuildInProgress(Exception):
+    """Another rebuild (in this process or another replica) is running."""
+
+
+@dataclass
+class RebuildStatus:
+    id: str
+    state: str = "running"  # running / succeeded / failed
+    phase: str = "starting"
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    finished_at: str | None = None
+    records_read: int = 0
+    events_applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # types the live consumer does not handle either
+    invalid: int = 0  # malformed envelopes or payloads (the live consumer dead-letters them)
+    seconds: float = 0.0
+    events_per_second: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Rebuilder:
+    """Runs one rebuild at a time; ``status`` is the current or last one."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        history: Callable[[], TopicHistory],
+        derive: Derivation,
+        event_types: set[str],
+        *,
+        live_consumer: str,
+        batch_size: int = 5000,
+        cache_size: int = 100_000,
+    ) -> None:
+        self._engine = engine
+        self._history = history
+        self._derive = derive
+        self._types = event_types
+        self._batch_size = batch_size
+        self._live_consumer = live_consumer
+        self._cache_size = cache_size
+        self._running = asyncio.Lock()
+        self.status: RebuildStatus | None = None
+        self.on_finished: Callable[[RebuildStatus], None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._running.locked()
+
+    def start(self) -> RebuildStatus:
+        """Start a rebuild in the background; raises :class:`RebuildInProgress` if one runs here."""
+        if self._running.locked():
+            raise RebuildInProgress("a rebuild is already running in this process")
+        status = RebuildStatus(id=str(uuid7()))
+        self.status = status
+        self._task = asyncio.create_task(self.run(status), name=f"rebuild-{status.id}")
+        return status
+
+    async def wait(self) -> RebuildStatus | None:
+        task = getattr(self, "_task", None)
+        if task is not None:
+            await asyncio.shield(task)
+        return self.status
+
+    async def run(self, status: RebuildStatus) -> RebuildStatus:
+        async with self._running:
+            started = time.monotonic()
+            try:
+                async with self._engine.connect() as lock_conn:
+                    if not (await lock_conn.execute(text(_TRY_REBUILD_LOCK))).scalar():
+                        raise RebuildInProgress("a rebuild is already running in another replica")
+                    await lock_conn.commit()
+                    try:
+                        await self._rebuild(status, TableSet(f"__r{status.id[-8:]}"))
+                    finally:
+                        await lock_conn.execute(text(_UNLOCK_REBUILD))
+                        await lock_conn.commit()
+                status.state = "succeeded"
+            except RebuildInProgress as exc:
+                status.state, status.error = "failed", str(exc)
+            except Exception as exc:
+                status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("rebuild failed", rebuild=status.id)
+                await self._drop_leftovers()
+            finally:
+                status.seconds = round(time.monotonic() - started, 3)
+                status.events_per_second = round(status.records_read / status.seconds, 1) if status.seconds else 0.0
+                status.finished_at = datetime.now(UTC).isoformat()
+                status.phase = "done"
+                log.info(
+                    "rebuild finished", **{k: v for k, v in status.as_dict().items() if k != "id"}, rebuild=status.id
+                )
+                if self.on_finished:
+                    self.on_finished(status)
+            return status
+
+    async def _rebuild(self, status: RebuildStatus, tables: TableSet) -> None:
+        await self._drop_leftovers()
+        async with self._engine.begin() as conn:
+            await pg_store.create_tables_like(conn, tables)
+        cache = CachedStore(self._derive, self._cache_size)
+        async with self._history() as history, _bulk_allocation():
+            status.phase = "replaying"
+            await self._replay(history, tables, status, cache)
+            async with self._engine.begin() as conn:  # before the lock: keep the swap short
+                await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
+                await pg_store.finish_tables(conn, tables)
+            status.phase = "swapping"
+            async with self._engine.begin() as conn:
+                await conn.execute(text(_SWAP_LOCK_EXCLUSIVE))
+                targets = await pg_store.inbox_positions(conn, self._live_consumer, history.partitions)
+                async for records in history.read_until(targets, max_records=self._batch_size):
+                    await self._apply(self._parse(records, status), conn, tables, status, cache)
+                await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
+                await pg_store.swap_in(conn, tables)
+
+    async def _replay(self, history: TopicHistory, tables: TableSet, status: RebuildStatus, cache: CachedStore) -> None:
+        """Read and parse the next batch while the database writes the previous one."""
+        parsed: asyncio.Queue[list[Incoming] | None] = asyncio.Queue(maxsize=2)
+
+        async def read() -> None:
+            async for records in history.read_available(max_records=self._batch_size):
+                await parsed.put(self._parse(records, status))
+            await parsed.put(None)
+
+        async def write() -> None:
+            while (incoming := await parsed.get()) is not None:
+                async with self._engine.begin() as conn:
+                    await self._apply(incoming, conn, tables, status, cache)
+
+        async with asyncio.TaskGroup() as group:  # one failing cancels the other
+            group.create_task(read())
+            group.create_task(write())
+
+    async def _apply(
+        self, incoming: list[Incoming], conn: AsyncConnection, tables: TableSet, status: RebuildStatus,
+        cache: CachedStore,
+    ) -> None:  # fmt: skip
+        if incoming:
+            store = cache.over(PostgresProjectionStore(conn, tables, lock_rows=False))
+            applied = await project(incoming, store, None, feed=False)
+            status.events_applied += applied.applied
+            status.duplicates += applied.duplicates
+
+    def _parse(self, records: list[ConsumerRecord], status: RebuildStatus) -> list[Incoming]:
+        status.records_read += len(records)
+        incoming: list[Incoming] = []
+        for record in records:
+            try:
+                envelope = Envelope.from_json(record.value)
+            except (ValidationError, ValueError, TypeError):
+                status.invalid += 1
+                continue
+            if envelope.type not in self._types:
+                status.skipped += 1
+                continue
+            try:
+                incoming.append((envelope, envelope.parse_payload()))
+            except ValidationError:
+                status.invalid += 1
+        return incoming
+
+    async def _drop_leftovers(self) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                dropped = await pg_store.drop_leftover_generations(conn)
+            if dropped:
+                log.info("dropped tables of an unfinished rebuild", tables=dropped)
+        except Exception:
+            log.exception("could not drop the tables of an unfinished rebuild")

@@ -1,0 +1,174 @@
+"""The scenario's events, published on the real broker and projected by the running service: the
+metrics API, the index and Prometheus report the hand-computed numbers; bad input gets a 422."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from reporting.bootstrap import create_app
+from reporting.settings import ReportingSettings
+from tests.integration.reporting.support import projected_count, publish
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
+from tests.support.services import create_topics, running, settings_for
+from tests.unit.reporting import scenario
+from tests.unit.reporting.scenario import EXPECTED, EXPECTED_POINTS
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Live:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: ReportingSettings
+    infra: Infra
+    events: int
+
+
+@pytest_asyncio.fixture(scope="module")
+async def live(infra: Infra) -> AsyncIterator[Live]:
+    """The service running with the scenario projected; a few events were delivered twice."""
+    settings = settings_for(ReportingSettings, infra, "rm" + __import__("secrets").token_hex(3))
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        envelopes = scenario.build().all()
+        await publish(infra.bootstrap_servers, settings.topics, envelopes + envelopes[:6])
+
+        async def all_projected() -> bool:
+            return await projected_count(app) == len(envelopes)
+
+        await eventually(all_projected, timeout=30)
+        yield Live(app, client, settings, infra, len(envelopes))
+
+
+async def get(live: Live, url: str, **params: str) -> dict:  # type: ignore[type-arg]
+    response = await live.client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_summary_reports_the_hand_computed_numbers(live: Live) -> None:
+    body = await get(live, "/v1/metrics/summary", **{"from": "2024-03-01", "to": "2024-03-31"})
+    e = EXPECTED
+    approx = pytest.approx
+    assert body["received"] == {"total": 11, "by_channel": e["by_channel"], "online_rate": approx(e["online_rate"])}
+    resolved = body["resolved"]
+    assert (resolved["total"], resolved["early"], resolved["on_time"], resolved["overdue"]) == (8, 3, 3, 2)
+    assert resolved["on_time_rate"] == approx(0.75) and resolved["by_end"] == e["by_end"]
+    assert resolved["average_working_days"] == approx(e["average_working_days"], abs=1e-6)
+    assert body["in_progress"] == {"total": 2, "overdue": 1, "awaiting_reception": 1}
+    assert body["payment"] == {
+        "with_financial_obligation": 7, "zero_fee_excluded": 4, "paid": 5, "paid_online": 3,
+        "online_payment_rate": approx(3 / 7),
+    }  # fmt: skip
+    sat = body["satisfaction"]
+    assert (sat["rated"], sat["average_score"], sat["satisfied"], sat["complaints"]) == (4, 3.0, 2, 2)
+    assert (sat["satisfied_share"], sat["complaint_rate"]) == (0.5, 0.25)
+    dig = body["digitisation"]
+    assert (dig["documents"], dig["documents_digitised"], dig["documents_reused"]) == (19, 16, 6)
+    assert (dig["documents_from_national_store"], dig["dossiers_fully_digitised"]) == (3, 9)
+    assert (dig["electronic_results"], dig["electronic_result_rate"], dig["population_data_used"]) == (4, 0.8, 2)
+    sync = body["portal_sync"]
+    assert (sync["synced"], sync["not_synced"], sync["syncs"], sync["failures"]) == (7, 4, 8, 1)
+    assert (sync["average_lag_seconds"], sync["max_lag_seconds"]) == (approx(123.75), 600.0)
+    bundles = body["bundles"]
+    assert (bundles["started"], bundles["completed"], bundles["partially_completed"]) == (2, 1, 1)
+    assert bundles["average_e2e_working_days"] == approx(e["bundle_e2e_days"])
+    assert bundles["average_e2e_hours"] == approx(e["bundle_e2e_hours"])
+    overdue = {r["field"]: (r["overdue"], r["overdue_in_progress"]) for r in body["overdue_by_field"]}
+    assert overdue["dat_dai"] == (1, 0) and overdue["ly_lich_tu_phap"] == (1, 0) and overdue["xay_dung"] == (0, 1)
+    assert [r["field"] for r in body["overdue_by_field"]][:2] == ["dat_dai", "ly_lich_tu_phap"]
+
+
+async def test_filters_narrow_the_summary(live: Live) -> None:
+    # The district covers itself, its communes and their police: D1 D2 D6 D7 D10 D11.
+    body = await get(live, "/v1/metrics/summary", agency="UBND-H-HOAMY", **{"from": "2024-03-01", "to": "2024-03-31"})
+    assert body["received"]["total"] == 6 and body["resolved"]["total"] == 5
+    assert body["filters"]["agencies"] and "CA-X-YENHOA" in body["filters"]["agencies"]
+    assert body["bundles"]["started"] == 2  # received at the commune counter
+    land = await get(live, "/v1/metrics/summary", field="dat_dai")
+    assert (land["received"]["total"], land["resolved"]["overdue"]) == (1, 1)
+    one = await get(live, "/v1/metrics/summary", procedure="9.000004")
+    assert one["resolved"]["early"] == 1 and one["received"]["by_channel"]["postal"] == 1
+    april = await get(live, "/v1/metrics/summary", **{"from": "2024-04-01"})
+    assert (april["received"]["total"], april["resolved"]["total"]) == (0, 0)
+
+
+async def test_index_scores_the_hand_computed_points(live: Live) -> None:
+    body = await get(live, "/v1/index", period="2024-03")
+    assert {g["key"]: pytest.approx(g["points"], abs=0.005) for g in body["groups"]} == EXPECTED_POINTS
+    assert body["total"] == pytest.approx(69.59, abs=0.005) and body["rating"] == "fair"
+    indicators = {i["key"]: i for g in body["groups"] for i in g["indicators"]}
+    assert (indicators["on_time"]["numerator"], indicators["on_time"]["denominator"]) == (6, 8)
+    assert indicators["dossiers_paid_online"]["rate"] == pytest.approx(3 / 7, abs=1e-6)
+    assert indicators["online_submission"]["threshold"] == 0.5 and indicators["online_submission"]["points"] == 6
+    sources = {i["indicator"]: i["source"] for i in body["inputs_not_from_events"]}
+    assert sources == {"procedures_published": "configuration", "procedures_online": "catalogue",
+                       "procedures_fee_online": "catalogue"}  # fmt: skip
+    quarter = await get(live, "/v1/index", period="2024-Q1")
+    assert quarter["total"] == body["total"]  # nothing happened in January or February
+
+
+async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
+    body = await get(live, "/v1/index/losses", period="2024-03", limit="2")
+    top = body["dossiers"]
+    assert [d["dossier_id"] for d in top] == ["D3", "D5"]
+    # D3: overdue 20/8, overdue + complaint 2 × 18/(0.9·8), not synced 10/11, not paid online 6/7,
+    # paper result 4/5, 3 documents not reused 3 × 6/(0.8·19) and not from the store 3 × 3/19, no population data 3/11
+    d3 = 2.5 + 5 + 10 / 11 + 6 / 7 + 0.8 + 3 * 6 / (0.8 * 19) + 3 * 3 / 19 + 3 / 11
+    assert top[0]["points_lost"] == pytest.approx(d3, abs=1e-5)
+    assert {r["indicator"] for r in top[0]["reasons"]} >= {"on_time", "satisfaction", "portal_sync"}
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "path"),
+    [
+        ("/v1/metrics/summary", {"from": "last week"}, "$.from"),
+        ("/v1/metrics/summary", {"from": "2024-03-02", "to": "2024-03-01"}, "$.to"),
+        ("/v1/metrics/summary", {"agency": "ubnd lowercase"}, "$.agency"),
+        ("/v1/metrics/summary", {"field": "Đất đai"}, "$.field"),
+        ("/v1/index", {"period": "2024-13"}, "$.period"),
+        ("/v1/index/losses", {"limit": "0"}, "$.limit"),
+        ("/v1/metrics/trend", {"interval": "hour"}, "$.interval"),
+        ("/v1/events/recent", {"type": "DossierExploded"}, "$.type"),
+        ("/v1/events/stream", {"type": "Nope"}, "$.type"),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_parameter(live: Live, url: str, params: dict, path: str) -> None:  # type: ignore[type-arg]
+    response = await live.client.get(url, params=params)
+    assert response.status_code == 422, response.text
+    assert path in [d["path"] for d in response.json()["detail"]]
+
+
+async def test_trend_and_recent_events(live: Live) -> None:
+    trend = await get(live, "/v1/metrics/trend", **{"from": "2024-01-01", "to": "2024-04-30"})
+    march = next(p for p in trend["points"] if p["bucket"] == "2024-03-01")
+    assert (march["received"], march["resolved"], march["on_time_rate"]) == (11, 8, 0.75)
+    recent = await get(live, "/v1/events/recent", type="DossierOverdue")
+    assert [(e["type"], e["dossier_id"], e["agency"]) for e in recent["events"]] == [
+        ("DossierOverdue", "D8", "SXD-BINHAN")
+    ]
+    by_agency = await get(live, "/v1/events/recent", agency="STNMT-BINHAN", limit="100")
+    assert {e["dossier_id"] for e in by_agency["events"]} == {"D3"}  # registry events found through the dossier
+
+
+async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -> None:
+    response = await live.client.get("/metrics")
+    assert response.status_code == 200
+    body = response.text
+    assert 'reporting_dossiers_total{channel="postal",outcome="early",status="processed"} 1.0' in body
+    assert 'reporting_dossier_resolution_working_days_count{field="ho_tich"} 2.0' in body
+    assert 'reporting_dossier_resolution_working_days_bucket{field="ho_tich",le="0.5"} 1.0' in body
+    assert 'reporting_bundles_total{outcome="completed",type="birth"} 1.0' in body
+    assert "reporting_portal_syncs_total 8.0" in body
+    assert 'reporting_events_projected_total{producer="workflow",type="ResultIssued"} 5.0' in body
+    assert "reporting_consumer_lag{consumer=" in body
+    assert "reporting_projection_delay_seconds_bucket" in body

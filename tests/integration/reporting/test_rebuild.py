@@ -1,0 +1,137 @@
+"""Rebuilding the read models from the topics gives the numbers the live projection gave, and
+events published while a rebuild runs are counted exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from reporting.bootstrap import create_app
+from reporting.settings import ReportingSettings
+from tests.integration.reporting.support import projected_count, publish
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
+from tests.support.services import create_topics, running, settings_for
+from tests.unit.reporting import scenario
+from tests.unit.reporting.scenario import EXPECTED
+
+pytestmark = pytest.mark.integration
+
+MARCH = {"from": "2024-03-01", "to": "2024-03-31"}
+
+
+async def numbers(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Everything the API reports about March, plus the raw read-model rows."""
+    out = {}
+    for name, url, params in [
+        ("summary", "/v1/metrics/summary", MARCH),
+        ("summary_all", "/v1/metrics/summary", {}),
+        ("district", "/v1/metrics/summary", {**MARCH, "agency": "UBND-H-HOAMY"}),
+        ("index", "/v1/index", {"period": "2024-03"}),
+        ("losses", "/v1/index/losses", {"period": "2024-03", "limit": "50"}),
+        ("trend", "/v1/metrics/trend", {"interval": "day", "limit": "60"}),
+    ]:
+        response = await client.get(url, params=params)
+        assert response.status_code == 200, response.text
+        out[name] = response.json()
+    return out
+
+
+async def rows(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:
+    async with app.state.runtime.engine.connect() as conn:
+        return {
+            table: [tuple(r) for r in await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+            for table in ("rm_dossiers", "rm_bundles")
+        }
+
+
+async def rebuild(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.post("/v1/projections/rebuild", params={"wait": "true", "timeout": "60"})
+    assert response.status_code == 200, response.text
+    status = response.json()["rebuild"]
+    assert status["state"] == "succeeded", status
+    return status  # type: ignore[no-any-return]
+
+
+async def test_rebuilt_numbers_equal_live_ones_and_redelivery_counts_once(infra: Infra) -> None:
+    settings = settings_for(ReportingSettings, infra, "rb" + secrets.token_hex(3), rebuild_batch_size=7)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        envelopes = scenario.build().all()
+        await publish(infra.bootstrap_servers, settings.topics, envelopes + envelopes[10:20])  # 10 redelivered
+
+        async def all_projected() -> bool:
+            return await projected_count(app) == len(envelopes)
+
+        await eventually(all_projected, timeout=30)
+        live_numbers, live_rows = await numbers(client), await rows(app)
+        shapes_before = await table_shapes(app)
+        assert shapes_before["rm_event_log"][0] == "p" and len(shapes_before["rm_event_log"][1]) == 2
+        assert live_numbers["summary"]["received"]["total"] == EXPECTED["received"]
+
+        status = await rebuild(client)
+        assert (status["records_read"], status["events_applied"]) == (len(envelopes) + 10, len(envelopes))
+        assert status["duplicates"] == 10
+        assert await numbers(client) == live_numbers
+        assert await rows(app) == live_rows
+        assert await projected_count(app) == len(envelopes)
+        again = await client.post("/v1/projections/rebuild", params={"wait": "true"})
+        assert again.json()["rebuild"]["state"] == "succeeded"
+        assert await numbers(client) == live_numbers
+        assert await table_shapes(app) == shapes_before
+
+
+async def table_shapes(app: FastAPI) -> dict[str, tuple[str, list[str]]]:
+    """Each read-model table's persistence (p = logged) and its index definitions, generation suffixes removed."""
+    async with app.state.runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT c.relname, c.relpersistence::text, array_agg(regexp_replace(pg_get_indexdef(i.indexrelid),"
+                " '(__r[0-9a-f]+|_pkey[0-9]*)', '', 'g') ORDER BY 1) FROM pg_class c JOIN pg_index i"
+                " ON i.indrelid = c.oid WHERE c.relname LIKE 'rm\\_%'"
+                " AND c.relnamespace = current_schema()::regnamespace GROUP BY 1, 2"
+            )
+        )
+        return {name: (persistence, sorted(indexes)) for name, persistence, indexes in rows}
+
+
+async def test_events_published_during_a_rebuild_are_counted_once(infra: Infra) -> None:
+    settings = settings_for(ReportingSettings, infra, "rc" + secrets.token_hex(3), rebuild_batch_size=3)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    copies = 4
+    async with running(app) as client:
+        history = [e for k in range(copies - 1) for e in scenario.build(f"h{k}-").all()]
+        await publish(infra.bootstrap_servers, settings.topics, history)
+
+        async def projected(n: int) -> Any:
+            async def check() -> bool:
+                return await projected_count(app) == n
+
+            return check
+
+        await eventually(await projected(len(history)), timeout=60)
+        started = await client.post("/v1/projections/rebuild")
+        assert started.status_code == 202
+        late = scenario.build("late-").all()
+        await asyncio.gather(
+            publish(infra.bootstrap_servers, settings.topics, late),
+            client.post("/v1/projections/rebuild"),  # a second request while one runs: 409 (or it had finished)
+        )
+        status = await app.state.reporting.rebuilder.wait()
+        assert status.state == "succeeded", status
+        await eventually(await projected(len(history) + len(late)), timeout=60)
+        body = (await client.get("/v1/metrics/summary", params=MARCH)).json()
+        assert body["received"]["total"] == copies * EXPECTED["received"]
+        assert body["resolved"]["overdue"] == copies * EXPECTED["overdue"]
+        assert body["payment"]["paid_online"] == copies * EXPECTED["paid_online"]
+        assert body["portal_sync"]["syncs"] == copies * EXPECTED["syncs"]
+        assert body["digitisation"]["documents"] == copies * EXPECTED["documents"]
+        assert body["resolved"]["on_time_rate"] == 0.75

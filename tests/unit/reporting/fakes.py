@@ -1,0 +1,36 @@
+"""In-memory fake of reporting's projection store port."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Sequence
+from uuid import UUID
+
+from reporting.domain.facts import BundleFacts, DossierFacts
+from reporting.service_layer.ports import EventRecord
+
+
+class InMemoryProjectionStore:
+    """Keeps facts in dicts; hands out copies, as a database would."""
+
+    def __init__(self) -> None:
+        self.log: dict[UUID, EventRecord] = {}
+        self.dossiers: dict[str, DossierFacts] = {}
+        self.bundles: dict[str, BundleFacts] = {}
+
+    async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
+        new = {r.event_id for r in records if r.event_id not in self.log}
+        self.log.update({r.event_id: r for r in records if r.event_id in new})
+        return new
+
+    async def load_dossiers(self, ids: Collection[str]) -> dict[str, DossierFacts]:
+        return {i: copy.copy(self.dossiers[i]) for i in ids if i in self.dossiers}
+
+    async def load_bundles(self, ids: Collection[str]) -> dict[str, BundleFacts]:
+        return {i: copy.copy(self.bundles[i]) for i in ids if i in self.bundles}
+
+    async def save_dossiers(self, facts: Sequence[DossierFacts]) -> None:
+        self.dossiers.update({f.dossier_id: copy.copy(f) for f in facts})
+
+    async def save_bundles(self, facts: Sequence[BundleFacts]) -> None:
+        self.bundles.update({f.bundle_id: copy.copy(f) for f in facts})

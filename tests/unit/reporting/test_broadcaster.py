@@ -1,0 +1,64 @@
+"""Fan-out to live subscribers: filters, bounded queues with drop-and-tell, shutdown."""
+
+from __future__ import annotations
+
+import pytest
+
+from reporting.domain.feed import FeedFilter, FeedItem
+from reporting.service_layer.broadcaster import Broadcaster, TooManySubscribers
+
+
+def item(n: int, type_: str = "DossierOverdue", dossier: str = "D1", agencies: tuple[str, ...] = ("A",)) -> FeedItem:
+    return FeedItem(
+        event_id=str(n), type=type_, producer="workflow", occurred_at="2024-03-04T09:00:00+07:00",
+        dossier_id=dossier, bundle_id=None, code=f"A-240304-{n:04d}", agency=agencies[0] if agencies else None,
+        agencies=agencies, status="processing", procedure_code="1.001193", field="ho_tich", detail={},
+    )  # fmt: skip
+
+
+def test_filters_match_type_dossier_or_code_and_any_agency_of_the_dossier() -> None:
+    assert FeedFilter().matches(item(1))
+    assert FeedFilter(frozenset({"DossierOverdue", "ResultIssued"})).matches(item(1))
+    assert not FeedFilter(frozenset({"ResultIssued"})).matches(item(1))
+    assert FeedFilter(dossier="D1").matches(item(1)) and FeedFilter(dossier="A-240304-0001").matches(item(1))
+    assert not FeedFilter(dossier="D2").matches(item(1))
+    assert FeedFilter(agency="B").matches(item(1, agencies=("A", "B")))
+    assert not FeedFilter(agency="C").matches(item(1, agencies=("A", "B")))
+
+
+def test_a_slow_subscriber_loses_items_and_is_told_how_many() -> None:
+    dropped: list[int] = []
+    broadcaster = Broadcaster(queue_size=2, on_drop=dropped.append)
+    slow = broadcaster.subscribe(FeedFilter())
+    for n in range(5):
+        broadcaster.publish(item(n))
+    assert [slow.queue.get_nowait().event_id for _ in range(2)] == ["0", "1"]  # type: ignore[union-attr]
+    assert slow.take_dropped() == 3 and slow.take_dropped() == 0
+    assert sum(dropped) == 3
+
+
+def test_items_reach_only_the_subscribers_whose_filter_matches() -> None:
+    broadcaster = Broadcaster()
+    overdue = broadcaster.subscribe(FeedFilter(frozenset({"DossierOverdue"})))
+    results = broadcaster.subscribe(FeedFilter(frozenset({"ResultIssued"})))
+    broadcaster.publish(item(1))
+    assert overdue.queue.qsize() == 1 and results.queue.qsize() == 0
+
+
+def test_the_subscriber_limit_and_unsubscribing() -> None:
+    broadcaster = Broadcaster(max_subscribers=1)
+    first = broadcaster.subscribe(FeedFilter())
+    with pytest.raises(TooManySubscribers):
+        broadcaster.subscribe(FeedFilter())
+    broadcaster.unsubscribe(first)
+    broadcaster.subscribe(FeedFilter())
+    assert broadcaster.subscribers == 1
+
+
+def test_closing_ends_every_subscription_even_a_full_one() -> None:
+    broadcaster = Broadcaster(queue_size=1)
+    full = broadcaster.subscribe(FeedFilter())
+    broadcaster.publish(item(1))
+    broadcaster.close()
+    assert full.queue.get_nowait() is None
+    assert broadcaster.subscribe(FeedFilter()).queue.get_nowait() is None  # late subscribers end at once

@@ -1,0 +1,35 @@
+"""What reporting takes from the catalogue: agency scopes and the catalogue-side index rates."""
+
+from __future__ import annotations
+
+from contracts.catalogue import load_catalogue
+from reporting.adapters.catalogue_info import CatalogueInfo
+
+
+def info() -> CatalogueInfo:
+    return CatalogueInfo.from_catalogue(load_catalogue())
+
+
+def test_a_province_covers_every_agency_of_the_province() -> None:
+    catalogue = info()
+    assert set(catalogue.agency_scope("UBND-T-BINHAN")) == set(catalogue.agency_names)
+
+
+def test_a_district_covers_its_communes_and_their_police_but_not_the_province() -> None:
+    scope = set(info().agency_scope("UBND-H-HOAMY"))
+    assert {"UBND-H-HOAMY", "UBND-X-YENHOA", "CA-X-YENHOA", "CA-H-HOAMY", "LDTBXH-H-HOAMY"} <= scope
+    assert not scope & {"UBND-T-BINHAN", "STNMT-BINHAN", "UBND-X-ANPHU", "CA-P-PHUCLOI"}
+
+
+def test_a_commune_covers_its_police_and_an_unknown_agency_only_itself() -> None:
+    assert info().agency_scope("UBND-X-YENHOA") == ["CA-X-YENHOA", "UBND-X-YENHOA"]
+    assert info().agency_scope("UBND-T-ELSEWHERE") == ["UBND-T-ELSEWHERE"]
+
+
+def test_catalogue_rates_of_the_index() -> None:
+    catalogue = CatalogueInfo("v", {}, {"a": "full", "b": "partial", "c": "none", "d": "none"},
+                              {"a": 10, "b": 0, "c": 5, "d": 0}, {}, {}, {})  # fmt: skip
+    online = catalogue.procedures_online()
+    fee_online = catalogue.procedures_fee_online()
+    assert (online.numerator, online.denominator, online.source) == (2, 4, "catalogue")
+    assert (fee_online.numerator, fee_online.denominator) == (1, 2)

@@ -1,0 +1,112 @@
+"""The 766 index: scoring rules, configuration checks, and the scenario's points by hand."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from pydantic import ValidationError
+
+from contracts.catalogue import load_catalogue
+from reporting.adapters.catalogue_info import CatalogueInfo
+from reporting.domain.index import IndexConfig, Measure, indicator_points, score_index
+from reporting.service_layer.reports import measures_from
+from tests.unit.reporting.scenario import EXPECTED, EXPECTED_POINTS
+
+
+def packaged() -> IndexConfig:
+    return IndexConfig.model_validate_json(resources.files("reporting").joinpath("config/index_766.json").read_bytes())
+
+
+def raw_config() -> dict:  # type: ignore[type-arg]
+    return json.loads(resources.files("reporting").joinpath("config/index_766.json").read_text())
+
+
+def test_full_points_at_the_threshold_and_linear_below() -> None:
+    assert indicator_points(Measure(50, 100, "events"), 12, 0.5, "full") == 12
+    assert indicator_points(Measure(90, 100, "events"), 12, 0.5, "full") == 12
+    assert indicator_points(Measure(25, 100, "events"), 12, 0.5, "full") == pytest.approx(6)
+    assert indicator_points(Measure(0, 100, "events"), 12, 0.5, "full") == 0
+
+
+def test_nothing_to_measure_scores_as_configured() -> None:
+    assert indicator_points(Measure(0, 0, "events"), 6, 1.0, "full") == 6
+    assert indicator_points(Measure(0, 0, "events"), 6, 1.0, "zero") == 0
+
+
+def test_the_packaged_configuration_has_six_groups_worth_100_points() -> None:
+    config = packaged()
+    assert {g.key: g.points for g in config.groups} == {
+        "publicity": 18, "progress": 20, "online_service": 12, "online_payment": 10, "satisfaction": 18,
+        "digitisation": 22,
+    }  # fmt: skip
+    assert [config.band(t) for t in (95, 80, 79.99, 65, 50, 49.9)] == [
+        "good",
+        "good",
+        "fair",
+        "fair",
+        "average",
+        "weak",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["groups"][0]["indicators"][0].update(weight=7), "do not add up"),
+        (lambda c: c["groups"][1]["indicators"][0].update(key="speed"), "unknown sub-indicators"),
+        (lambda c: c["groups"][2].update(points=13), "do not add up"),
+        (lambda c: c.update(configured_rates={"procedures_published": 1.5}), "configured_rates"),
+        (lambda c: c["groups"][3]["indicators"][0].update(threshold=0), "greater than 0"),
+    ],
+)
+def test_inconsistent_configuration_is_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    config = raw_config()
+    change(config)
+    with pytest.raises(ValidationError, match=message):
+        IndexConfig.model_validate(config)
+
+
+def scenario_counts() -> dict[str, float]:
+    """The summary counts the read model returns for the scenario (hand-computed in scenario.EXPECTED)."""
+    e = EXPECTED
+    return {
+        "received": e["received"], "online": e["by_channel"]["online"], "resolved": e["resolved"],
+        "early": e["early"], "on_time": e["on_time"], "overdue": e["overdue"], "synced": e["synced"],
+        "fee_procedures_paid_online": 3, "fee_procedures_used": 7, "paid_online": e["paid_online"],
+        "with_obligation": e["with_obligation"], "complaints": e["complaints"], "processed": 5,
+        "e_results": e["electronic_results"], "digitised_e_results": 4, "documents": e["documents"],
+        "documents_reused": e["documents_reused"], "documents_national_store": e["documents_national_store"],
+        "population_data": e["population_data_used"],
+    }  # fmt: skip
+
+
+def test_the_scenario_scores_the_hand_computed_points() -> None:
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    assert (catalogue.procedures_online().numerator, catalogue.procedures_online().denominator) == (13, 15)
+    assert (catalogue.procedures_fee_online().numerator, catalogue.procedures_fee_online().denominator) == (7, 8)
+    groups = score_index(packaged(), measures_from(scenario_counts(), catalogue))
+    assert {g.key: pytest.approx(g.points) for g in groups} == EXPECTED_POINTS
+    assert sum(g.points for g in groups) == pytest.approx(69.594053, abs=1e-6)
+    published = groups[0].indicators[0]
+    assert (published.key, published.measure.source, published.points) == ("procedures_published", "configuration", 8)
+
+
+def test_a_configured_rate_replaces_the_catalogue_one() -> None:
+    config = packaged().model_copy(update={"configured_rates": {"procedures_online": 0.4}})
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    groups = score_index(config, measures_from(scenario_counts(), catalogue))
+    online = groups[2].indicators[0]
+    assert (online.measure.source, online.points) == ("configuration", pytest.approx(6 * 0.4 / 0.8))
+
+
+def test_each_failing_dossier_costs_weight_over_threshold_times_denominator() -> None:
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    groups = score_index(packaged(), measures_from(scenario_counts(), catalogue))
+    cost = {i.key: i.unit_cost for g in groups for i in g.indicators}
+    assert cost["on_time"] == pytest.approx(20 / 8)
+    assert cost["satisfaction"] == pytest.approx(18 / (0.9 * 8))
+    assert cost["data_reuse"] == pytest.approx(6 / (0.8 * 19))
+    assert cost["online_submission"] == 0  # 7/11 is above the 50% threshold: one more counter dossier costs nothing
+    assert cost["procedures_published"] == 0  # configuration, not dossiers

@@ -1,0 +1,136 @@
+"""Projecting the scenario's events: outcomes, resolution times, and the same facts whatever the
+interleaving of topics, the batching, or redelivery."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+
+import pytest
+
+from contracts.catalogue import load_catalogue
+from contracts.envelope import Envelope
+from contracts.events import workflow
+from contracts.events.common import DossierStatus
+from reporting.domain.outcome import Derivation
+from reporting.service_layer.projector import project
+from tests.unit.reporting import scenario
+from tests.unit.reporting.fakes import InMemoryProjectionStore
+from workcal import WorkCalendar
+
+
+@pytest.fixture(scope="module")
+def derive() -> Derivation:
+    fields = {p.code: p.field for p in load_catalogue().procedures.values()}
+    return Derivation(WorkCalendar(), fields)
+
+
+async def project_all(envelopes: list[Envelope], derive: Derivation, batch: int = 1) -> InMemoryProjectionStore:
+    store = InMemoryProjectionStore()
+    for i in range(0, len(envelopes), batch):
+        chunk = envelopes[i : i + batch]
+        await project([(e, e.parse_payload()) for e in chunk], store, derive)
+    return store
+
+
+def interleave(s: scenario.Scenario, rng: random.Random) -> list[Envelope]:
+    """A random merge of the topics that keeps each topic's own order, as consumers may see it."""
+    queues = [list(events) for events in s.events.values()]
+    merged: list[Envelope] = []
+    while any(queues):
+        queue = rng.choice([q for q in queues if q])
+        merged.append(queue.pop(0))
+    return merged
+
+
+async def test_outcomes_and_resolution_times_follow_the_766_rules(derive: Derivation) -> None:
+    store = await project_all(scenario.build().all(), derive)
+    got = {d: (f.outcome, f.resolution_days, f.end_kind) for d, f in store.dossiers.items()}
+    assert got == {
+        "D1": ("on_time", 0.125, "processed"),
+        "D2": ("early", 1.6875, "processed"),
+        "D3": ("overdue", 5.125, "processed"),
+        "D4": ("early", 3.5625, "processed"),  # 44.5 office hours less the 16 h supplement pause
+        "D5": ("overdue", 3.125, "processed"),  # workflow said on time; a second request makes it overdue
+        "D6": ("on_time", 1.0, "withdrawn"),
+        "D7": ("early", 1.0, "withdrawn"),  # withdrawn while waiting: the clock stopped at the request
+        "D8": (None, None, None),
+        "D9": (None, None, None),
+        "D10": ("on_time", None, "refused"),
+        "D11": (None, None, None),
+    }
+
+
+async def test_facts_carry_what_the_metrics_count(derive: Derivation) -> None:
+    store = await project_all(scenario.build().all(), derive)
+    d4, d3, d1 = store.dossiers["D4"], store.dossiers["D3"], store.dossiers["D1"]
+    assert (d4.docs_total, d4.docs_digitized, d4.docs_reused) == (2, 2, 1)  # the supplement's document counts
+    assert (d4.paid, d4.paid_online, d4.supplement_requests, d4.paused_since) == (True, False, 1, None)
+    assert d4.field == "giao_thong" and d4.status == "processed"
+    assert (d3.result_electronic, d3.rating_complaint, d3.portal_sync_failures) == (False, True, 1)
+    assert (d1.portal_syncs, d1.portal_lag_sum, d1.portal_lag_max, d1.population_data_used) == (2, 120.0, 90.0, True)
+    assert store.dossiers["D7"].paused_since is not None
+    assert store.dossiers["D8"].overdue_flagged
+    assert store.dossiers["D11"].status == "registered"
+    b1, b2 = store.bundles["B1"], store.bundles["B2"]
+    assert (b1.outcome, b1.e2e_days, b1.e2e_seconds) == ("completed", 2.3125, 50.5 * 3600)
+    assert (b2.outcome, b2.e2e_days, b2.failed_step) == ("partial", 1.5, "funeral_allowance")
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_any_interleaving_of_the_topics_gives_the_same_facts(derive: Derivation, seed: int) -> None:
+    s = scenario.build()
+    reference = await project_all(s.all(), derive)
+    shuffled = await project_all(interleave(s, random.Random(seed)), derive, batch=7)
+    assert {k: asdict(v) for k, v in shuffled.dossiers.items()} == {k: asdict(v) for k, v in reference.dossiers.items()}
+    assert {k: asdict(v) for k, v in shuffled.bundles.items()} == {k: asdict(v) for k, v in reference.bundles.items()}
+
+
+async def test_a_redelivered_event_has_no_second_effect(derive: Derivation) -> None:
+    s = scenario.build()
+    envelopes = s.all()
+    store = await project_all(envelopes, derive)
+    before = {k: asdict(v) for k, v in store.dossiers.items()}
+    again = await project([(e, e.parse_payload()) for e in envelopes[:5]], store, derive)
+    assert (again.applied, again.duplicates, again.items) == (0, 5, [])
+    assert {k: asdict(v) for k, v in store.dossiers.items()} == before
+
+
+async def test_a_duplicate_inside_one_batch_counts_once(derive: Derivation) -> None:
+    s = scenario.build()
+    paid = next(e for e in s.all() if e.type == "SupplementProvided")
+    store = InMemoryProjectionStore()
+    result = await project([(paid, paid.parse_payload())] * 3, store, derive)
+    assert (result.applied, result.duplicates) == (1, 2)
+    assert store.dossiers["D4"].docs_total == 1
+
+
+async def test_an_unknown_version_is_logged_but_changes_nothing(derive: Derivation) -> None:
+    store = InMemoryProjectionStore()
+    future = Envelope.wrap(scenario.build().all()[0].parse_payload(), key="D1", producer="intake")  # type: ignore[arg-type]
+    future = future.model_copy(update={"version": 99})
+    result = await project([(future, future.parse_payload())], store, derive)
+    assert result.applied == 1 and store.dossiers == {} and future.event_id in store.log
+
+
+async def test_feed_items_name_the_dossier_and_its_agencies_without_personal_data(derive: Derivation) -> None:
+    s = scenario.build()
+    store = InMemoryProjectionStore()
+    submitted = s.events["intake_events"][0]
+    result = await project([(submitted, submitted.parse_payload())], store, derive)
+    item = result.items[0].to_json_dict()
+    assert item["dossier_id"] == "D1" and item["agencies"] == ("UBND-X-YENHOA",) and item["field"] == "ho_tich"
+    assert "Nguyễn" not in str(item) and "001090000001" not in str(item)
+
+
+@pytest.mark.skipif(
+    "on_time" not in workflow.WithdrawalAccepted.model_fields, reason="contract without on_time on ending events"
+)
+async def test_workflow_judgement_on_an_ending_event_wins_over_the_dates(derive: Derivation) -> None:
+    s = scenario.Scenario()
+    s.submit("W1", procedure="1.000894", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(5, 17))  # fmt: skip
+    s.flow(workflow.WithdrawalAccepted, "W1", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.RETURNED,
+           reason="x", on_time=False)  # fmt: skip
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["W1"].outcome == "overdue"  # the dates alone would say on time
