@@ -53,3 +53,32 @@ lint-ci: $(STAMP) ## the checks CI runs before the tests (ruff, mypy, schema dri
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m contracts.schemagen --check
+
+# The docker compose stack (deploy/docker-compose.yml); secrets in deploy/.env, see deploy/README.md.
+COMPOSE := docker compose --project-directory deploy -f deploy/docker-compose.yml --env-file deploy/.env
+
+.PHONY: up down logs test-compose config-docs
+up: ## docker compose stack: Kafka, PostgreSQL, services, simulator, Prometheus (needs deploy/.env)
+	@test -f deploy/.env || { echo "deploy/.env is missing: cp deploy/.env.example deploy/.env and set the passwords" >&2; exit 1; }
+	$(COMPOSE) up --build --detach --wait --wait-timeout 600
+	$(COMPOSE) ps
+
+down: ## stop the compose stack (data volumes are kept; add -v by hand to delete them)
+	$(COMPOSE) down
+
+logs: ## follow the compose stack's logs (one service: make logs S=workflow)
+	$(COMPOSE) logs --follow --tail=200 $(S)
+
+test-compose: $(STAMP) ## integration and e2e tests against a throwaway compose stack
+	deploy/compose-test.sh
+
+config-docs: $(STAMP) ## regenerate the configuration reference in deploy/README.md
+	$(BIN)/python -m deploy.tools.config_reference --write
+
+# Load and benchmark (deploy/local/loadgen, bench/): by hand, not part of `make test`.
+.PHONY: load bench
+load: $(STAMP) ## drive a running `make run` stack with the realistic mix (options: make load ARGS="--rate 50 --duration 60")
+	$(BIN)/python -m loadgen $(ARGS)
+
+bench: $(STAMP) ## benchmark a fresh stack against this machine's limits (< 5 min); writes bench/results/
+	$(BIN)/python -m bench $(ARGS)

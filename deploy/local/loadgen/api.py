@@ -1,0 +1,161 @@
+"""The services' public HTTP APIs as the load generator uses them.
+
+Submissions (the measured hot path) go through :class:`~loadgen.wire.WirePool`, or through httpx
+with ``client="httpx"`` to compare; everything else (officials' tasks and decisions, citizens'
+follow-ups, status reads) goes through one bounded ``httpx.AsyncClient`` per service.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from loadgen.safety import require_loopback
+from loadgen.stats import Recorder
+from loadgen.wire import WirePool
+
+ClientKind = Literal["wire", "httpx"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Base URLs of the services, all on loopback (checked here, before any request)."""
+
+    intake: str
+    workflow: str
+    reporting: str | None = None
+
+    def __post_init__(self) -> None:
+        for url in (self.intake, self.workflow, self.reporting):
+            if url is not None:
+                require_loopback(url)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | str  # an HTTP status, or the name of the error when nothing came back
+    body: Any
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.status, int) and 200 <= self.status < 300
+
+
+def items(payload: Any, *names: str) -> list[dict[str, Any]]:
+    """A list of objects from a list payload or from the first of ``names`` present in an object."""
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict):
+        for name in names:
+            if isinstance(payload.get(name), list):
+                return list(payload[name])
+    return []
+
+
+class Api:
+    """Requests to the stack; each is recorded in ``recorder`` under its operation name."""
+
+    def __init__(self, targets: Targets, recorder: Recorder, *, concurrency: int, client: ClientKind = "wire") -> None:
+        self.targets = targets
+        self.recorder = recorder
+        self.client_kind = client
+        self._submit_pool = WirePool(targets.intake, size=concurrency)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        timeout = httpx.Timeout(30.0, connect=5.0)
+        self._http = {
+            name: httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout, trust_env=False)
+            for name, url in (("intake", targets.intake), ("workflow", targets.workflow),
+                              ("reporting", targets.reporting)) if url
+        }  # fmt: skip
+
+    async def __aenter__(self) -> Api:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._submit_pool.aclose()
+        for client in self._http.values():
+            await client.aclose()
+
+    async def call(
+        self,
+        operation: str,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One request through httpx, recorded under ``operation``."""
+        started = time.perf_counter()
+        try:
+            response = await self._http[service].request(method, path, json=json, params=params)
+            status: int | str = response.status_code
+            body = orjson.loads(response.content) if response.content else None
+        except httpx.TimeoutException:
+            status, body = "timeout", None
+        except (httpx.TransportError, orjson.JSONDecodeError) as exc:
+            status, body = type(exc).__name__, None
+        seconds = time.perf_counter() - started
+        self.recorder.record(operation, status, seconds)
+        return Answer(status, body, seconds)
+
+    async def submit(self, operation: str, path: str, body: bytes | dict[str, Any]) -> Answer:
+        """POST a dossier or bundle to intake, with an Idempotency-Key as a portal would send."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        if self.client_kind == "httpx":
+            payload = orjson.loads(body) if isinstance(body, bytes) else body
+            return await self._httpx_submit(operation, path, payload, headers)
+        started = time.perf_counter()
+        try:
+            response = await self._submit_pool.request("POST", path, body=body, headers=headers)
+            status: int | str = response.status
+            parsed = response.json() if response.body else None
+        except TimeoutError:
+            status, parsed = "timeout", None
+        except (OSError, ValueError) as exc:
+            status, parsed = type(exc).__name__, None
+        seconds = time.perf_counter() - started
+        self.recorder.record(operation, status, seconds)
+        return Answer(status, parsed, seconds)
+
+    async def _httpx_submit(self, operation: str, path: str, body: Any, headers: dict[str, str]) -> Answer:
+        started = time.perf_counter()
+        try:
+            response = await self._http["intake"].post(path, json=body, headers=headers)
+            status: int | str = response.status_code
+            parsed = response.json() if response.content else None
+        except httpx.HTTPError as exc:
+            status, parsed = type(exc).__name__, None
+        seconds = time.perf_counter() - started
+        self.recorder.record(operation, status, seconds)
+        return Answer(status, parsed, seconds)
+
+    # Officials (workflow).
+    async def tasks(self, agency: str) -> list[dict[str, Any]]:
+        answer = await self.call(
+            "official: list tasks", "workflow", "GET", "/v1/tasks", params={"agency": agency, "limit": "1000"}
+        )
+        return items(answer.body, "tasks", "items") if answer.ok else []
+
+    async def decide(self, dossier_id: str, decision: str, official_id: str, reason: str | None = None) -> Answer:
+        body: dict[str, Any] = {"decision": decision, "official_id": official_id}
+        if reason:
+            body["reason"] = reason
+        return await self.call(f"official: {decision}", "workflow", "POST", f"/v1/dossiers/{dossier_id}/decisions",
+                               json=body)  # fmt: skip
+
+    # Citizens (intake).
+    async def citizen(self, action: str, dossier_id: str, body: dict[str, Any]) -> Answer:
+        """A citizen action on a dossier: ``action`` is the path segment (payments, ratings, supplements)."""
+        return await self.call(f"citizen: {action}", "intake", "POST", f"/v1/dossiers/{dossier_id}/{action}", json=body)
+
+    async def bundle_status(self, bundle_id: str) -> Answer:
+        return await self.call("citizen: bundle status", "intake", "GET", f"/v1/bundles/{bundle_id}")

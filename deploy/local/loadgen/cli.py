@@ -1,0 +1,93 @@
+"""``python -m loadgen``: drive a running stack (``make run``) with the realistic mix.
+
+Examples::
+
+    python -m loadgen --rate 50 --duration 60              # 50 submissions/s for a minute
+    python -m loadgen --count 5000 --only standalone       # 5,000 standalone dossiers, flat out
+    python -m loadgen --only birth --rate 20 --decision-delay 0.5 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+
+import orjson
+import uvloop
+
+from loadgen.api import Targets
+from loadgen.citizens import CitizenPolicy
+from loadgen.officials import OfficialPolicy
+from loadgen.report import as_dict, render
+from loadgen.runner import LoadConfig, run
+from loadgen.safety import NotLoopback
+
+
+def _url(env: str, default_port: int) -> str:
+    return f"http://127.0.0.1:{os.environ.get(env, default_port)}"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loadgen", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--intake", default=_url("INTAKE_PORT", 8001), help="intake base URL (loopback only)")
+    p.add_argument("--workflow", default=_url("WORKFLOW_PORT", 8002), help="workflow base URL (loopback only)")
+    p.add_argument("--kafka", default=f"127.0.0.1:{os.environ.get('BROKER_PORT', 9092)}",
+                   help="broker for end-to-end tracking; 'none' to go without")  # fmt: skip
+    p.add_argument("--rate", type=float, default=None, help="submissions per second (default: as fast as possible)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of submitting, at most (default 60)")
+    p.add_argument("--count", type=int, default=10_000, help="submissions, at most (default 10,000)")
+    p.add_argument("--concurrency", type=int, default=32, help="submissions in flight, at most (default 32)")
+    p.add_argument("--only", choices=["all", "standalone", "birth", "death"], default="all", help="restrict the mix")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="makes the run repeatable; default: a fresh one (subjects must not repeat against one stack)",
+    )
+    p.add_argument("--no-officials", action="store_true", help="nobody decides (submissions only)")
+    p.add_argument("--decision-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+                   help="seconds an official takes per decision (uniform)")  # fmt: skip
+    p.add_argument("--supplement-rate", type=float, default=0.05, help="share of dossiers sent back for a supplement")
+    p.add_argument("--supplement-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+                   help="seconds a citizen takes to supply documents")  # fmt: skip
+    p.add_argument("--no-citizens", action="store_true", help="no payments, supplements or ratings")
+    p.add_argument("--drain", type=float, default=30.0, help="seconds to wait for completions at the end")
+    p.add_argument("--client", choices=["wire", "httpx"], default="wire", help="HTTP client for submissions")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> LoadConfig:
+    if args.count < 1 or args.duration <= 0 or args.concurrency < 1:
+        raise SystemExit("--count, --duration and --concurrency must be positive: every run is bounded")
+    return LoadConfig(
+        targets=Targets(intake=args.intake, workflow=args.workflow),
+        kafka=None if args.kafka == "none" else args.kafka,
+        rate=args.rate, duration=args.duration, count=args.count, concurrency=args.concurrency,
+        seed=args.seed if args.seed is not None else random.randrange(2**31), only=args.only,
+        officials=None if args.no_officials else OfficialPolicy(tuple(args.decision_delay), args.supplement_rate),
+        citizens=None if args.no_citizens else CitizenPolicy(tuple(args.supplement_delay)),
+        drain=args.drain, client=args.client, progress=not args.quiet,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_from(args)
+    except NotLoopback as exc:
+        print(f"loadgen: {exc}", file=sys.stderr)
+        return 2
+    result = uvloop.run(run(config))
+    print(render(result))
+    if args.json:
+        with open(args.json, "wb") as out:
+            out.write(orjson.dumps(as_dict(result), option=orjson.OPT_INDENT_2))
+    return 0 if result.submitted_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
