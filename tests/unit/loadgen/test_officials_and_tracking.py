@@ -1,0 +1,61 @@
+"""The officials' decision policy and the end-to-end completion bookkeeping."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+
+from loadgen.officials import Decision, OfficialPolicy, choose
+from loadgen.tracking import Completions, parse_event
+
+
+def test_officials_accept_registered_dossiers_and_approve_or_send_back_the_rest() -> None:
+    rng = random.Random(5)
+    never = OfficialPolicy(supplement_rate=0.0)
+    assert choose({"status": "registered"}, rng, never, asked_before=False) == Decision("accept")
+    assert choose({"status": "processing"}, rng, never, asked_before=False) == Decision("approve")
+    assert choose({"status": "supplement_requested"}, rng, never, asked_before=False) is None
+    assert choose({"status": "payment_requested"}, rng, never, asked_before=False) is None
+    always = OfficialPolicy(supplement_rate=1.0)
+    sent_back = choose({"status": "received"}, rng, always, asked_before=False)
+    assert sent_back is not None and sent_back.decision == "request_supplement" and sent_back.reason
+    # A second request would make the dossier overdue: once is the most an official asks.
+    assert choose({"status": "received"}, rng, always, asked_before=True) == Decision("approve")
+
+
+def test_supplement_requests_come_at_the_configured_rate() -> None:
+    rng = random.Random(9)
+    policy = OfficialPolicy(supplement_rate=0.2)
+    decisions = [choose({"status": "processing"}, rng, policy, asked_before=False) for _ in range(5000)]
+    share = sum(d is not None and d.decision == "request_supplement" for d in decisions) / 5000
+    assert 0.18 < share < 0.22
+
+
+def envelope(event_type: str, key: str, at: str, **payload: object) -> bytes:
+    return orjson.dumps({"type": event_type, "key": key, "occurred_at": at, "payload": payload})
+
+
+def test_completions_measure_submit_to_end_and_tolerate_the_event_beating_the_answer() -> None:
+    c = Completions()
+    c.submitted("b1", "bundle:birth", 1000.0)
+    c.observe(parse_event(envelope("BundleCompleted", "b1", "1970-01-01T00:16:41.5+00:00", bundle_id="b1")))
+    # The bundle's end arrives before the HTTP answer that gave us its id.
+    c.observe(parse_event(envelope("BundlePartiallyCompleted", "b2", "1970-01-01T00:16:43+00:00", bundle_id="b2")))
+    c.submitted("b2", "bundle:death:none", 1002.5)
+    # A standalone dossier ends with its result; a bundle step's result does not end anything.
+    c.submitted("d1", "dossier:9.000004", 1000.0)
+    c.observe(parse_event(envelope("ResultIssued", "s1", "1970-01-01T00:16:44+00:00", dossier_id="s1", bundle_id="b9")))
+    c.observe(parse_event(envelope("ResultIssued", "d1", "1970-01-01T00:16:44+00:00", dossier_id="d1")))
+    assert c.pending == 0 and c.done == 2 and c.ended_otherwise == 1
+    assert c.outcomes == {"bundle:birth completed": 1, "bundle:death:none partially_completed": 1,
+                          "dossier:9.000004 result_issued": 1}  # fmt: skip
+    summary = c.latencies["bundle:birth"].summary()
+    assert summary is not None and summary.p50 == 1.5
+    assert "bundle:death:none" not in c.latencies and len(c.failures["bundle:death:none"]) == 1
+    assert (c.first_done, c.last_done) == (1001.5, 1004.0)
+
+
+def test_non_envelopes_are_ignored() -> None:
+    assert parse_event(b"not json") is None
+    assert parse_event(orjson.dumps({"type": "X"})) is None
