@@ -7,12 +7,12 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from eventkit.db import make_engine
-from eventkit.kafka import ensure_topics
-from eventkit.migrations import apply_migrations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.db import make_engine
+from eventkit.kafka import ensure_topics
+from eventkit.migrations import apply_migrations
 from tests.support.infra import Infra, start_infra
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")

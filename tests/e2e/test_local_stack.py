@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
 from devstack.processes import free_port
 from devstack.stack import SERVICES, SIMULATOR
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import TypeVar
 
 import httpx
-from eventkit.kafka import ensure_topics
-from eventkit.settings import ServiceSettings
 from fastapi import FastAPI
 
 from contracts.topics import Topics
+from eventkit.kafka import ensure_topics
+from eventkit.settings import ServiceSettings
 from tests.support.infra import Infra
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from eventkit.eventstore import ConcurrencyConflict
-from eventkit.uow import InMemoryUnitOfWork, SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from eventkit.eventstore import ConcurrencyConflict
+from eventkit.uow import InMemoryUnitOfWork, SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
 
 pytestmark = pytest.mark.integration

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from eventkit import dlq
-from eventkit.consumer import Dispatcher, InboxConsumer
-from eventkit.kafka import KafkaPublisher
-from eventkit.uow import SqlUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from eventkit import dlq
+from eventkit.consumer import Dispatcher, InboxConsumer
+from eventkit.kafka import KafkaPublisher
+from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic

@@ -8,13 +8,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from eventkit.kafka import KafkaPublisher
-from eventkit.relay import OutboxRelay
-from eventkit.uow import SqlUnitOfWork
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from eventkit.kafka import KafkaPublisher
+from eventkit.relay import OutboxRelay
+from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic

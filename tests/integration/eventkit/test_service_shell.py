@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from intake.bootstrap import create_app
-from intake.settings import IntakeSettings
 from sqlalchemy import text
 
+from intake.bootstrap import create_app
+from intake.settings import IntakeSettings
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
 from tests.support.services import create_topics, running, settings_for

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from intake.settings import IntakeSettings
 from pydantic import ValidationError
+
+from intake.settings import IntakeSettings
 from workflow.settings import WorkflowSettings
 
 

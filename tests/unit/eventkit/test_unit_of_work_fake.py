@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.uow import InMemoryUnitOfWork
-
 from tests.support.events import happened
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from registry_sim import SimulatorSettings, create_app
 from registry_sim.state import VIETNAM
 

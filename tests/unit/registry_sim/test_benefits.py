@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+
 from registry_sim.social_insurance import card_valid_to
 
 CARDS = "/social-insurance/v1/health-insurance-cards"

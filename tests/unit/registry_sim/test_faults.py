@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+
 from registry_sim import SimulatorSettings, create_app
 
 CITIZENS = "/population/v1/citizens"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from httpx import ASGITransport, AsyncClient
-from registry_sim import SimulatorSettings, create_app
 
 from contracts import citizen_id
+from registry_sim import SimulatorSettings, create_app
 
 BASE = "/population/v1/citizens"
 ADDRESS = {"address": "12 Trần Hưng Đạo, phường Bà Triệu", "province_code": "036"}

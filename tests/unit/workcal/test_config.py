@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 
 import pytest
 from pydantic import BaseModel, ValidationError
+
 from workcal import CalendarConfig, DurationUnit, StatutoryDuration, WorkCalendar, vietnam_tz
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from workcal import CalendarConfig, PackageYear, WorkCalendar
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from workcal import CalendarConfig, StatutoryDuration, WorkCalendar, vietnam_tz
 
 DAYS = StatutoryDuration.working_days

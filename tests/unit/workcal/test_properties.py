@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from workcal import DurationUnit, StatutoryDuration, WorkCalendar, vietnam_tz
 
 SECONDS_IN_60_WORKING_DAYS = 60 * 8 * 3600

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+
 from workcal import WorkCalendar, vietnam_tz
 
 HOUR = 3600.0
