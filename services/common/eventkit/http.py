@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
 from eventkit.logging import get_logger
+from eventkit.metrics import metrics_router
 from eventkit.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -127,6 +128,7 @@ def create_service_app(
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)
+    app.include_router(metrics_router(runtime))  # after the service's own: a service /metrics wins
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)
 

@@ -40,6 +40,16 @@ async def test_ready_once_database_and_broker_answer(infra: Infra, unique: str) 
         assert {"events", "outbox", "inbox", "dead_letters", "schema_migrations"} <= tables
 
 
+async def test_every_service_serves_its_runtime_metrics(infra: Infra, unique: str) -> None:
+    settings = settings_for(IntakeSettings, infra, unique)
+    await create_topics(infra, settings.topics)
+    async with running(create_app(settings)) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert 'outbox_published_messages_total{service="intake"}' in response.text
+    assert 'consumer_events_total{consumer="intake.tracking",outcome="processed",service="intake"}' in response.text
+
+
 async def test_not_ready_without_a_broker(infra: Infra, unique: str) -> None:
     settings = settings_for(IntakeSettings, infra, unique, kafka_bootstrap_servers="127.0.0.1:1")
     async with running(create_app(settings)) as client:
