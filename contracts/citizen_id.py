@@ -115,6 +115,11 @@ def is_valid(id_number: str, *, provinces: Mapping[str, str] = PROVINCES) -> boo
     return True
 
 
+def mask(id_number: str) -> str:
+    """How public views and logs show a number: the first and last two digits (``03********88``)."""
+    return f"{id_number[:2]}{'*' * (len(id_number) - 4)}{id_number[-2:]}"
+
+
 def check_consistency(
     id_number: str,
     *,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devstack.processes import free_port
 from devstack.stack import SERVICES, SIMULATOR, LocalStack
+from tests.e2e.api import StackApi
+from tests.e2e.flows import FlowRun, run_all, started_at
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,17 @@ def stack() -> Iterator[RunningStack]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+async def api(stack: RunningStack) -> AsyncIterator[StackApi]:
+    """The stack's public HTTP APIs through one pooled client (loopback only)."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        yield StackApi(stack.urls, http)
+
+
+@pytest.fixture(scope="session")
+async def flows(api: StackApi) -> FlowRun:
+    """Every story of the suite, run once, all at the same time."""
+    since = started_at()
+    return FlowRun(since, await run_all(api))

@@ -19,6 +19,7 @@ from contracts.citizen_id import Sex
 from loadgen.people import People, Person
 
 TWELVE_DIGITS = "^[0-9]{12}$"
+TEN_DIGITS = "^[0-9]{10}$"  # a social-insurance number
 AGENCY_CODE = "^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
 FEMALE_ROLES = frozenset({"mother", "female_party", "wife"})
 MALE_ROLES = frozenset({"father", "male_party", "husband"})
@@ -144,6 +145,8 @@ class FormBuilder:
             if person is not None and key in ("id_number", "personal_id_number") and person.id_number:
                 return person.id_number
             return self.people.person().id_number if key.endswith("id_number") else self.people.serial(12)
+        if pattern == TEN_DIGITS:
+            return self.people.serial(10)
         if pattern == AGENCY_CODE and key == "commune_code":
             return self.rng.choice(self.communes)
         if pattern is not None:

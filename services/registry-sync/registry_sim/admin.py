@@ -12,7 +12,6 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import ValidationError
 
 from registry_sim import population
-from registry_sim.common import IdNumber, require_consistent
 from registry_sim.errors import SimError
 from registry_sim.faults import FaultConfig, System
 from registry_sim.gateway import SimDep
@@ -26,7 +25,6 @@ KeyPath = Annotated[str, Path(max_length=128)]
 class CitizenSeed(population.CitizenCreate):
     """A person the population database already knows (e.g. someone whose death will be registered)."""
 
-    id_number: IdNumber | None = None
     permanent_residence: population.ResidenceRegistration | None = None
 
 
@@ -141,16 +139,8 @@ def build_router() -> APIRouter:
     @router.post("/population/citizens", status_code=201)
     async def seed_citizen(body: CitizenSeed, sim: SimDep) -> Record:
         """Add a person the population database already knows, without counting an effect."""
-        if body.id_number is not None:
-            require_consistent(
-                body.id_number,
-                "id_number",
-                sex=body.sex,
-                birth_year=body.date_of_birth.year,
-                province_code=body.birth_province_code,
-            )
-        base = population.CitizenCreate.model_validate(body.model_dump(exclude={"id_number", "permanent_residence"}))
-        record = population.assign(sim, base, body.id_number)
+        base = population.CitizenCreate.model_validate(body.model_dump(exclude={"permanent_residence"}))
+        record = population.assign(sim, base)
         if body.permanent_residence is not None:
             population.register_residence(sim, record["id_number"], body.permanent_residence)
         return record

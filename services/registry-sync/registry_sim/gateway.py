@@ -69,9 +69,13 @@ class Mutation:
         effect: Callable[[], Record],
         *,
         status_code: int = 201,
+        unchanged: Callable[[], Record | None] | None = None,
     ) -> JSONResponse:
         """Apply ``effect`` (which raises :class:`SimError` before changing anything, if it must
-        refuse) and answer with its record, or replay the answer remembered under the key."""
+        refuse) and answer with its record, or replay the answer remembered under the key.
+
+        ``unchanged`` recognises a request the system already holds by its natural key: its record
+        is answered with 200 and nothing is applied or counted as an effect."""
         digest = fingerprint(operation, self.path, body.model_dump(mode="json") if body else None)
         counters = self.sim.counters
         if self.key is not None:
@@ -86,15 +90,18 @@ class Mutation:
                     )
                 counters.record_replay(self.system.value)
                 return JSONResponse(stored.body, stored.status, headers={"Idempotent-Replayed": "true"})
-        record = effect()
-        counters.record_effect(self.system.value, operation)
+        held = unchanged() if unchanged is not None else None
+        record = held if held is not None else effect()
+        status = 200 if held is not None else status_code
         if self.key is not None:
             # A snapshot: the stored record may change later, the first answer must not.
-            answer = StoredAnswer(fingerprint=digest, status=status_code, body=copy.deepcopy(record))
+            answer = StoredAnswer(fingerprint=digest, status=status, body=copy.deepcopy(record))
             self.sim.idempotency.remember(self.system.value, self.key, answer)
-        log.info("effect applied", system=self.system.value, operation=operation)
-        await self.sim.faults.after_effect(self.system, counters)
-        return JSONResponse(record, status_code)
+        if held is None:
+            counters.record_effect(self.system.value, operation)
+            log.info("effect applied", system=self.system.value, operation=operation)
+            await self.sim.faults.after_effect(self.system, counters)
+        return JSONResponse(record, status)
 
 
 def mutation(system: System) -> Callable[..., Mutation]:

@@ -4,6 +4,11 @@ Assigns the 12-digit identification number at birth, registers and deregisters p
 residence, and answers look-ups for data reuse. A number is assigned each time one is asked
 for: the real database has no natural key to recognise a repeated birth (twins share parents
 and date), so a retry without an ``Idempotency-Key`` shows up as a second citizen.
+
+A birth registration may already have issued the number (the civil-status step of the birth
+bundle does): ``POST /citizens`` with ``id_number`` records the newborn under it. The number is
+then the natural key: the same person again changes nothing (200, the stored citizen), someone
+else under it is a 409 ``citizen_exists``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from contracts import citizen_id
-from registry_sim.common import IdNumber, Name, ProvinceCode, Sex, Strict, Text, not_in_future
+from registry_sim.common import IdNumber, Name, ProvinceCode, Sex, Strict, Text, not_in_future, require_consistent
 from registry_sim.errors import SimError
 from registry_sim.faults import System
 from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
@@ -29,8 +34,10 @@ IdNumberPath = Annotated[str, Path(description="12-digit personal identification
 
 
 class CitizenCreate(Strict):
-    """A newborn to give a number to (or, through the admin API, an existing person to seed)."""
+    """A newborn to give a number to, or to record under the number its birth registration issued
+    (through the admin API: an existing person to seed)."""
 
+    id_number: IdNumber | None = None
     full_name: Name
     sex: Sex
     date_of_birth: date
@@ -69,20 +76,46 @@ def valid_path_id(id_number: str) -> str:
     return id_number
 
 
-def assign(sim: SimulatorState, body: CitizenCreate, id_number: str | None = None) -> Record:
-    """Store a citizen under ``id_number`` or a freshly generated, unused number."""
+def _check_given_number(body: CitizenCreate) -> None:
+    if body.id_number is not None:
+        require_consistent(
+            body.id_number,
+            "id_number",
+            sex=body.sex,
+            birth_year=body.date_of_birth.year,
+            province_code=body.birth_province_code,
+        )
+
+
+def same_person(sim: SimulatorState, body: CitizenCreate) -> Record | None:
+    """The citizen already stored under ``body.id_number`` if it is this very person: a repeated
+    notice of one birth, which changes nothing. None when the number is free (or not given)."""
+    if body.id_number is None:
+        return None
+    _check_given_number(body)
+    stored = sim.records.collection(SYSTEM, CITIZENS).get(body.id_number)
+    given = body.model_dump(mode="json", include={"full_name", "sex", "date_of_birth"})
+    if stored is not None and all(stored[k] == v for k, v in given.items()):
+        return stored
+    return None
+
+
+def assign(sim: SimulatorState, body: CitizenCreate) -> Record:
+    """Store a citizen under the number given (checked against the person) or a freshly generated one."""
     not_in_future(body.date_of_birth, sim.today(), "date_of_birth")
     year = body.date_of_birth.year
     if not citizen_id.MIN_BIRTH_YEAR <= year <= citizen_id.MAX_BIRTH_YEAR:
         raise SimError.invalid("date_of_birth", "year cannot be encoded in an identification number")
+    _check_given_number(body)
     citizens = sim.records.collection(SYSTEM, CITIZENS)
+    id_number = body.id_number
     if id_number is not None and id_number in citizens:
-        raise SimError(409, "citizen_exists", f"{id_number} is already assigned", field="id_number")
+        raise SimError(409, "citizen_exists", f"{id_number} is assigned to someone else", field="id_number")
     while id_number is None or id_number in citizens:
         id_number = citizen_id.generate(body.birth_province_code, body.sex, year, sim.rng)
     record: Record = {
         "id_number": id_number,
-        **body.model_dump(mode="json"),
+        **body.model_dump(mode="json", exclude={"id_number"}),
         "status": "living",
         "permanent_residence": None,
         "residence_history": [],
@@ -137,8 +170,9 @@ def build_router() -> APIRouter:
 
     @router.post("/citizens", status_code=201)
     async def assign_id_number(body: CitizenCreate, call: MutationDep) -> JSONResponse:
-        """Assign a personal identification number to a newborn."""
-        return await call.run("assign_id_number", body, lambda: assign(call.sim, body))
+        """Assign a personal identification number to a newborn, or record the one its birth registration issued."""
+        known = lambda: same_person(call.sim, body)  # noqa: E731
+        return await call.run("assign_id_number", body, lambda: assign(call.sim, body), unchanged=known)
 
     @router.get("/citizens/{id_number}")
     async def get_citizen(id_number: IdNumberPath, sim: SimDep) -> Record:

@@ -96,9 +96,9 @@ def test_step_input_target_must_be_in_the_procedure_form(data_dir: Path, edit_js
 def test_step_inputs_must_not_overlap(data_dir: Path, edit_json: JsonEdit) -> None:
     edit_json(
         "bundles/death.json",
-        lambda b: b["steps"][0]["inputs"].update({"deceased.id_number": "form.declarant_relation"}),
+        lambda b: b["steps"][0]["inputs"].update({"deceased": "form.deceased"}),
     )
-    assert "input 'deceased.id_number' lies inside input 'deceased'" in problems(data_dir)
+    assert "input 'deceased.date_of_death' lies inside input 'deceased'" in problems(data_dir)
 
 
 def test_bundle_file_is_named_after_its_type(data_dir: Path) -> None:

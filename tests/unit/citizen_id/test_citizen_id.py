@@ -131,3 +131,7 @@ def test_a_custom_province_table_extends_the_valid_codes() -> None:
     number = citizen_id.generate("999", "male", 2001, random.Random(1), provinces=extended)
     assert citizen_id.parse(number, provinces=extended).province_name == "Test province"
     assert not citizen_id.is_valid(number)
+
+
+def test_mask_keeps_only_the_two_digits_at_each_end() -> None:
+    assert citizen_id.mask("036095001234") == "03********34"

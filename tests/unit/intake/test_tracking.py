@@ -62,7 +62,9 @@ async def test_the_view_follows_workflow_and_registry_events(
     assert view["received_at"] == "2024-06-17T10:00:00+07:00"
     assert view["due_at"] == "2024-06-17T17:00:00+07:00"
     assert view["result"]["result_code"] == f"{code}-KQ1"
-    assert "personal_id_number" not in str(view)  # result data stays with the registries
+    # Anyone with the code reads this view: the child's new number only masked, nothing else of the data.
+    assert view["result"]["data"] == {"personal_id_number": "03********01"}
+    assert "036224000001" not in str(view)
     assert [e["event"] for e in view["timeline"]] == [
         "DossierSubmitted", "DossierReceived", "DossierStepStarted", "RegistryCommandSucceeded", "ResultIssued",
     ]  # in time order; the due-soon reminder is for officials
@@ -101,6 +103,8 @@ async def test_the_bundle_view_shows_each_step_and_the_bundles_status(
     for event in lifecycle(first["dossier_id"], first["code"]):
         await on_workflow_event(event, uow.dossiers)
     assert view()["steps"][0]["result_code"] == f"{first['code']}-KQ1"
+    assert view()["steps"][0]["result"]["data"] == {"personal_id_number": "03********01"}
+    assert view()["steps"][1]["result"] is None
     await on_workflow_event(
         workflow.BundlePartiallyCompleted(**common, at=MONDAY_9AM + HOUR, failed_step="permanent_residence",
                                           reason="Địa chỉ không tồn tại", completed_steps=["birth_registration"]),

@@ -104,3 +104,25 @@ async def test_admin_seeds_known_people_without_counting_an_effect(
     field_error(await client.post("/admin/population/citizens", json=person), 409, "id_number")
     wrong = {**person, "id_number": "036158001234"}  # encodes female
     field_error(await client.post("/admin/population/citizens", json=wrong), 422, "id_number")
+
+
+async def test_a_number_issued_at_birth_registration_is_recorded_once(
+    client: AsyncClient, newborn: dict[str, Any], effects: Any, field_error: Any
+) -> None:
+    issued = {**newborn, "id_number": "036324000777"}  # 036, female born in the 2000s, 2024
+    first = await client.post(BASE, json=issued)
+    assert first.status_code == 201 and first.json()["id_number"] == "036324000777"
+    again = await client.post(BASE, json=issued)  # the same birth notified again, without a key
+    assert again.status_code == 200 and again.json() == first.json()
+    keyed = [await client.post(BASE, json=issued, headers={"Idempotency-Key": "birth-1"}) for _ in range(2)]
+    assert [r.status_code for r in keyed] == [200, 200]
+    assert keyed[1].headers["Idempotent-Replayed"] == "true"
+    assert await effects("population_db") == {"assign_id_number": 1}
+
+    someone_else = {**issued, "full_name": "Lê Thị Hoa"}
+    assert field_error(await client.post(BASE, json=someone_else), 409, "id_number")["error"] == "citizen_exists"
+    male = {**issued, "id_number": "036224000777"}  # encodes a boy; the newborn is a girl
+    assert field_error(await client.post(BASE, json=male), 422, "id_number")["error"] == "inconsistent_id_number"
+    born_2023 = {**issued, "id_number": "036323000777"}
+    field_error(await client.post(BASE, json=born_2023), 422, "id_number")
+    assert await effects("population_db") == {"assign_id_number": 1}

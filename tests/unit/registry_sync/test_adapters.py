@@ -132,6 +132,39 @@ async def test_refusals_are_final_and_name_the_system_error(table, admin, rng) -
     assert isinstance(lost, Rejected) and (lost.status, lost.error) == (404, "not_found")
 
 
+async def test_a_newborn_the_population_database_does_not_know_is_recorded_under_its_number_first(
+    table, admin, rng
+) -> None:
+    number = person_number(rng, sex="female", year=2024)  # issued by the birth registration step
+    newborn = {
+        "person": {
+            "id_number": number,
+            "full_name": "Nguyễn Thị Hoa",
+            "date_of_birth": "2024-07-10",
+            "sex": "female",
+            "birth_certificate_number": "12/2024",
+        },
+        "address": "Số 12 đường Trần Phú",
+        "household_head_id_number": person_number(rng),
+        "relation_to_head": "con",
+    }
+    first = await table.perform("population_db", "register_permanent_residence", call(newborn, "cmd-birth"))
+    assert isinstance(first, Succeeded) and first.body["residence_address"] == "Số 12 đường Trần Phú"
+    citizen = (await admin.get(f"/population/v1/citizens/{number}")).json()
+    assert (citizen["full_name"], citizen["birth_record_id"]) == ("Nguyễn Thị Hoa", "12/2024")
+    assert citizen["permanent_residence"]["address"] == "Số 12 đường Trần Phú"
+    again = await table.perform("population_db", "register_permanent_residence", call(newborn, "cmd-birth"))
+    assert isinstance(again, Succeeded) and again.replayed
+    effects = {"assign_id_number": 1, "register_permanent_residence": 1}
+    assert (await counters(admin, "population_db"))["effects"] == effects
+
+    boy = {**newborn, "person": {**newborn["person"], "id_number": person_number(rng, sex="male", year=2024)}}
+    boy["person"]["sex"] = "female"  # the number encodes a boy: the database refuses to record it
+    refused = await table.perform("population_db", "register_permanent_residence", call(boy, "cmd-boy"))
+    assert isinstance(refused, Rejected) and (refused.status, refused.error) == (422, "inconsistent_id_number")
+    assert (await counters(admin, "population_db"))["effects"] == effects
+
+
 async def test_data_the_system_requires_but_the_form_lacks_fails_without_a_call(table, admin, rng) -> None:
     data = await catalogue_data("9.000002", admin, rng)
     del data["deceased"]["social_insurance_number"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from contracts import citizen_id
 from contracts.envelope import EventPayload
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
@@ -95,6 +96,18 @@ class DossierChange:
         return self.status in ENDED
 
 
+def public_result_data(data: dict[str, Any]) -> dict[str, str]:
+    """What of a result's data the citizen's view may show. Anyone who has a dossier code can read
+    the view, so only the identification numbers the result issued appear, masked (the citizen
+    recognises the child's new number by its ends); the rest (addresses, card and decision numbers,
+    amounts) is on the result document itself."""
+    return {
+        name: citizen_id.mask(value)
+        for name, value in data.items()
+        if isinstance(value, str) and citizen_id.is_valid(value)
+    }
+
+
 def _detail(event: workflow.DossierEvent) -> str | None:
     for name in ("reason", "step", "document_name"):
         value = getattr(event, name, None)
@@ -111,7 +124,8 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
     result = None
     if isinstance(event, workflow.ResultIssued):
         result = {"result_code": event.result_code, "document_name": event.document_name,
-                  "issued_at": event.at.isoformat(), "on_time": event.on_time}
+                  "issued_at": event.at.isoformat(), "on_time": event.on_time,
+                  "data": public_result_data(event.data)}
     quiet = isinstance(event, workflow.DossierDueSoon)  # a reminder for officials, not a step for the citizen
     return DossierChange(
         dossier_id=event.dossier_id,

@@ -125,6 +125,11 @@ class ResultPublic(BaseModel):
     document_name: str
     issued_at: str
     on_time: bool
+    data: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the result issued that this view may show: identification numbers, masked "
+        "(03********88). The full data is on the result document.",
+    )
 
 
 class BundleRef(BaseModel):
@@ -167,6 +172,7 @@ class BundleStepPublic(BaseModel):
     started_at: str | None
     due_at: str | None
     result_code: str | None
+    result: ResultPublic | None = Field(None, description="The step's latest result.")
 
 
 class BundlePublic(BaseModel):

@@ -48,10 +48,7 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         {**entry, "agency": agency_ref(catalogue, entry.get("agency"))}
         for entry in sorted(row["timeline"], key=lambda e: e["at"])
     ]
-    results = [
-        {**r, "result_code": r.get("result_code") or result_code(row["code"], i)}
-        for i, r in enumerate(row["results"], start=1)
-    ]
+    results = public_results(row)
     return {
         "dossier_id": row["dossier_id"],
         "code": row["code"],
@@ -81,6 +78,14 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def public_results(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dossier's results, oldest first (rows projected before results kept data have none)."""
+    return [
+        {"data": {}, **r, "result_code": r.get("result_code") or result_code(row["code"], i)}
+        for i, r in enumerate(row["results"], start=1)
+    ]
+
+
 def bundle_status(stored: str, step_statuses: list[str]) -> str:
     """Overall status: ended by workflow, else processing once any step left reception, else submitted."""
     if stored in BUNDLE_ENDED or stored == "processing":
@@ -107,18 +112,21 @@ def bundle_public(catalogue: Catalogue, bundle: dict[str, Any], steps: list[dict
         "ended_at": _iso(bundle.get("ended_at")),
         "failed_step": bundle["failed_step"],
         "reason": bundle["reason"],
-        "steps": [
-            {
-                "step_id": s["bundle_step"],
-                "procedure": procedure_ref(catalogue, s["procedure_code"]),
-                "dossier_id": s["dossier_id"],
-                "code": s["code"],
-                "status": s["status"],
-                "status_code": s["status_code"],
-                "started_at": _iso(s["step_started_at"]),
-                "due_at": _iso(s["due_at"]),
-                "result_code": s["results"][-1].get("result_code") if s["results"] else None,
-            }
-            for s in steps
-        ],
+        "steps": [_step_public(catalogue, s) for s in steps],
+    }
+
+
+def _step_public(catalogue: Catalogue, step: dict[str, Any]) -> dict[str, Any]:
+    latest = public_results(step)[-1] if step["results"] else None
+    return {
+        "step_id": step["bundle_step"],
+        "procedure": procedure_ref(catalogue, step["procedure_code"]),
+        "dossier_id": step["dossier_id"],
+        "code": step["code"],
+        "status": step["status"],
+        "status_code": step["status_code"],
+        "started_at": _iso(step["step_started_at"]),
+        "due_at": _iso(step["due_at"]),
+        "result_code": latest["result_code"] if latest else None,
+        "result": latest,
     }

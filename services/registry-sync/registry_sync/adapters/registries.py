@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped
-from registry_sync.domain.outcomes import CallOutcome
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
 
 #: The catalogue's deregistration reasons, in the population database's words.
 DEREGISTRATION_REASONS = {"deceased": "death", "moved_abroad": "settled_abroad", "other": "other"}
@@ -58,8 +59,29 @@ class HttpPopulationDatabase:
         return mapped(outcome, lambda r: {"personal_id_number": r.get("id_number")})
 
     async def register_permanent_residence(self, call: OperationCall) -> CallOutcome:
-        """Data: the permanent-residence form (person, address, household head, relation)."""
+        """Data: the permanent-residence form (person, address, household head, relation).
+
+        A child whose birth was registered just before (the birth bundle: ``person`` carries the
+        birth certificate number) may not be in the database yet, because the birth registration
+        issued the number: the child is recorded under it first, then the residence registered."""
         person = id_number(call.require("person.id_number"), "person.id_number")
+        outcome = await self._register_residence(call, person)
+        if _unknown_citizen(outcome) and call.get("person.birth_certificate_number"):
+            recorded = await self._record_newborn(call, person)
+            if not isinstance(recorded, Succeeded):
+                return recorded
+            outcome = await self._register_residence(call, person)
+        return mapped(
+            outcome,
+            lambda r: {
+                "residence_address": r.get("address"),
+                "residence_id": r.get("residence_id"),
+                "household_id": r.get("household_id"),
+                "registered_on": r.get("registered_on"),
+            },
+        )
+
+    async def _register_residence(self, call: OperationCall, person: str) -> CallOutcome:
         body = drop_none(
             {
                 "address": call.require("address"),
@@ -70,21 +92,34 @@ class HttpPopulationDatabase:
                 "relationship_to_head": call.get("relation_to_head"),
             }
         )
-        outcome = await self._client.call(
+        return await self._client.call(
             "POST",
             f"/citizens/{person}/permanent-residence",
             json=body,
             idempotency_key=call.idempotency_key,
             correlation_id=call.correlation_id,
         )
-        return mapped(
-            outcome,
-            lambda r: {
-                "residence_address": r.get("address"),
-                "residence_id": r.get("residence_id"),
-                "household_id": r.get("household_id"),
-                "registered_on": r.get("registered_on"),
-            },
+
+    async def _record_newborn(self, call: OperationCall, person: str) -> CallOutcome:
+        """The newborn under the number its birth registration issued; sex, century and birth
+        province are what the number encodes (the database checks them against the person)."""
+        encoded = citizen_id.parse(person)
+        body = drop_none(
+            {
+                "id_number": person,
+                "full_name": call.require("person.full_name"),
+                "sex": call.get("person.sex") or encoded.sex.value,
+                "date_of_birth": call.require("person.date_of_birth", "to record the newborn"),
+                "birth_province_code": encoded.province_code,
+                "birth_record_id": call.get("person.birth_certificate_number"),
+            }
+        )
+        return await self._client.call(
+            "POST",
+            "/citizens",
+            json=body,
+            idempotency_key=f"{call.idempotency_key}:newborn",
+            correlation_id=call.correlation_id,
         )
 
     async def deregister_permanent_residence(self, call: OperationCall) -> CallOutcome:
@@ -112,6 +147,10 @@ class HttpPopulationDatabase:
         person = id_number(call.require("id_number"), "id_number")
         outcome = await self._client.call("GET", f"/citizens/{person}", correlation_id=call.correlation_id)
         return mapped(outcome, _citizen)
+
+
+def _unknown_citizen(outcome: CallOutcome) -> bool:
+    return isinstance(outcome, Rejected) and outcome.status == 404 and outcome.error == "not_found"
 
 
 def _citizen(record: dict[str, Any]) -> dict[str, Any]:
