@@ -44,7 +44,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (make run keeps it on)")
     p.add_argument("--no-profile", action="store_true", help="skip py-spy sampling of the services")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument(
+        "--only",
+        type=_phase_list,
+        default=PHASES,
+        help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all); for quick comparisons only",
+    )
     return p.parse_args(argv)
+
+
+PHASES = ("raw", "bare", "birth50", "birthflat", "intake", "rebuild")
+
+
+def _phase_list(text: str) -> tuple[str, ...]:
+    chosen = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown phases {unknown}; choose from {','.join(PHASES)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,16 +114,21 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
     kafka = stack.local.bootstrap_servers if stack.local else None
     pids = {name: pids[0] for name, pids in stack.pids().items()}
     profile = not args.no_profile
+    only = set(args.only)
 
-    results["raw_postgres"] = phases.timed(
-        "raw PostgreSQL inserts",
-        lambda: raw_inserts(
-            POSTGRES_BIN_PATH, stack.postgres_port, DATABASE, clients=concurrency, seconds=int(seconds)
-        ),
-    )
+    if "raw" in only:
+        results["raw_postgres"] = phases.timed(
+            "raw PostgreSQL inserts",
+            lambda: raw_inserts(
+                POSTGRES_BIN_PATH, stack.postgres_port, DATABASE, clients=concurrency, seconds=int(seconds)
+            ),
+        )
     standalone_cfg = LoadConfig(targets=targets, only="standalone", seed=101)
     standalone = prebuild(standalone_cfg, 60_000)
-    results["bare_endpoint"] = phases.timed("bare FastAPI endpoint", lambda: phases.bare_endpoint(standalone, seconds))
+    if "bare" in only:
+        results["bare_endpoint"] = phases.timed(
+            "bare FastAPI endpoint", lambda: phases.bare_endpoint(standalone, seconds)
+        )
 
     e2e_ready = {"intake", "workflow", "registry-sync"} <= up
     birth = LoadConfig(
@@ -118,7 +140,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
         citizens=CitizenPolicy(),
         progress=False,
     )
-    if e2e_ready:
+    if e2e_ready and "birth50" in only:
         at_50 = LoadConfig(
             **{
                 **birth.__dict__,
@@ -139,6 +161,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             ),
         )
         results["quiet_after_birth_50_s"] = phases.quiesce(BACKGROUND, cap=15)
+    if e2e_ready and "birthflat" in only:
         flat = LoadConfig(**{**birth.__dict__, "duration": seconds, "count": 20_000, "seed": 202, "drain": 20.0})
         results["birth_flat_out"] = phases.timed(
             "birth bundles flat out",
@@ -147,7 +170,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             ),
         )
         results["quiet_after_birth_flat_s"] = phases.quiesce(BACKGROUND, cap=15)
-    if "intake" in up:
+    if "intake" in up and "intake" in only:
         flat_intake = LoadConfig(
             targets=targets,
             only="standalone",
@@ -165,7 +188,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
                 flat_intake, standalone, profile={"intake": pids["intake"]} if profile else None, seconds=seconds
             ),
         )
-    if "reporting" in up:
+    if "reporting" in up and "rebuild" in only:
         results["quiet_before_rebuild_s"] = phases.quiesce(BACKGROUND, cap=30)
         results["rebuild"] = phases.timed("projection rebuild", lambda: rebuild(reporting, timeout=90))
     results["cpu_seconds"] = phases.cpu

@@ -15,7 +15,6 @@ from typing import Protocol
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
@@ -101,37 +100,67 @@ class PostgresEventStore:
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
         if not events:
             return expected_version
-        actual = await self.current_version(stream_id)
-        if actual != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, actual)
-        rows = [
-            {
-                "stream_id": stream_id,
-                "stream_version": expected_version + i,
-                "event_id": e.event_id,
-                "event_type": e.type,
-                "event_version": e.version,
-                "occurred_at": e.occurred_at,
-                "envelope": e.model_dump_json(),
-            }
-            for i, e in enumerate(events, start=1)
-        ]
-        try:
-            # A savepoint keeps the caller's transaction usable after a lost race.
-            async with self._conn.begin_nested():
-                await self._conn.execute(
-                    text(
-                        "INSERT INTO events (stream_id, stream_version, event_id, event_type,"
-                        " event_version, occurred_at, envelope) VALUES (:stream_id, :stream_version,"
-                        " :event_id, :event_type, :event_version, :occurred_at, CAST(:envelope AS JSONB))"
-                    ),
-                    rows,
-                )
-        except IntegrityError as exc:
-            # The unique (stream_id, stream_version) index caught a writer that appended
-            # between our version check and our insert.
-            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        await append_and_queue(self._conn, stream_id, expected_version, events, topic=None)
         return expected_version + len(events)
+
+
+# One round trip per append: the version check, the insert and (for ``record``) the outbox rows are one
+# statement. The check reads the statement's snapshot; a writer that commits after it is caught by the
+# unique (stream_id, stream_version) index, which ON CONFLICT DO NOTHING turns into missing rows instead
+# of an error, so no savepoint is needed to keep the caller's transaction usable after a lost race.
+_APPEND = """
+WITH batch AS (
+    SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[]), CAST(:versions AS int[]),
+                         CAST(:occurred AS timestamptz[]), CAST(:keys AS text[]), CAST(:envelopes AS text[]))
+        WITH ORDINALITY AS b(event_id, event_type, event_version, occurred_at, message_key, envelope, n)
+), current_version AS (
+    SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = :stream_id
+), appended AS (
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, event_version, occurred_at, envelope)
+    SELECT :stream_id, :expected + b.n, b.event_id, b.event_type, b.event_version, b.occurred_at,
+           CAST(b.envelope AS jsonb)
+    FROM batch b, current_version c WHERE c.version = :expected ORDER BY b.n
+    ON CONFLICT DO NOTHING
+    RETURNING position
+){queue}
+SELECT (SELECT version FROM current_version), (SELECT array_agg(position) FROM appended)
+"""
+# Queued only when every event went in, in stream order (the relay publishes by outbox id).
+_QUEUE = """, queued AS (
+    INSERT INTO outbox (topic, message_key, event_id, value)
+    SELECT :topic, b.message_key, b.event_id, convert_to(b.envelope, 'UTF8') FROM batch b
+    WHERE (SELECT count(*) FROM appended) = :count ORDER BY b.n
+)"""
+_APPEND_ONLY = text(_APPEND.format(queue=""))
+_APPEND_AND_QUEUE = text(_APPEND.format(queue=_QUEUE))
+
+
+async def append_and_queue(
+    conn: AsyncConnection, stream_id: str, expected_version: int, events: Sequence[Envelope], topic: str | None
+) -> None:
+    """Append ``events`` after ``expected_version`` and, given a ``topic``, queue them on the outbox, in one
+    statement; ConcurrencyConflict (leaving the transaction as it was) if the stream moved on."""
+    params: dict[str, object] = {
+        "stream_id": stream_id,
+        "expected": expected_version,
+        "event_ids": [e.event_id for e in events],
+        "types": [e.type for e in events],
+        "versions": [e.version for e in events],
+        "occurred": [e.occurred_at for e in events],
+        "keys": [e.key for e in events],
+        "envelopes": [e.model_dump_json() for e in events],  # serialised once, for the store and the outbox
+    }
+    statement = _APPEND_ONLY
+    if topic is not None:
+        statement, params["topic"], params["count"] = _APPEND_AND_QUEUE, topic, len(events)
+    actual, positions = (await conn.execute(statement, params)).one()
+    if positions is not None and len(positions) == len(events):
+        return
+    if positions:
+        # Part of the batch went in (a writer appended fewer events than ours meanwhile, or an event id
+        # was taken): take ours out again so the caller's transaction holds nothing of this append.
+        await conn.execute(text("DELETE FROM events WHERE position = ANY(:p)"), {"p": positions})
+    raise ConcurrencyConflict(stream_id, expected_version, None if actual == expected_version else actual)
 
 
 class InMemoryEventStore:
@@ -159,3 +188,24 @@ class InMemoryEventStore:
             self._position += 1
             stream.append(StoredEvent(stream_id, expected_version + i, self._position, envelope))
         return expected_version + len(events)
+
+
+def record_ctes(rows: str, topic: str) -> str:
+    """WITH-clauses (each starting with a comma) that append and queue events a statement computes itself.
+
+    For a service whose events carry values only the database knows at commit (a gap-free number),
+    so that the append, the outbox rows and the service's own writes are one statement. ``rows`` names
+    a relation with the columns ord, stream_id, stream_version, event_id (uuid), event_type,
+    event_version, occurred_at, message_key and envelope (the JSON text); ``topic`` is a SQL expression
+    (a parameter). No version check: use it for versions nobody else can be writing (a new stream's
+    first events, under ids the caller just made) — the unique index still refuses a duplicate.
+    """
+    return f"""
+, appended_events AS (
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, event_version, occurred_at, envelope)
+    SELECT stream_id, stream_version, event_id, event_type, event_version, occurred_at, CAST(envelope AS jsonb)
+    FROM {rows} ORDER BY ord
+), queued_events AS (
+    INSERT INTO outbox (topic, message_key, event_id, value)
+    SELECT {topic}, message_key, event_id, convert_to(envelope, 'UTF8') FROM {rows} ORDER BY ord
+)"""

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
-from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore
+from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore, append_and_queue
 from eventkit.outbox import InMemoryOutbox, Outbox, PostgresOutbox
 
 
@@ -55,7 +55,16 @@ class SqlUnitOfWork(_Recording):
             raise RuntimeError("unit of work used outside 'async with'")
         return self._conn
 
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+    ) -> int:
+        """Append and queue in one statement (one round trip, each envelope serialised once)."""
+        if envelopes:
+            await append_and_queue(self.conn, stream_id, expected_version, envelopes, topic)
+        return expected_version + len(envelopes)
+
     async def __aenter__(self) -> Self:
+        # No BEGIN is sent here: the driver opens the transaction with the first statement.
         self._conn = await self._engine.connect()
         await self._conn.begin()
         self.events = PostgresEventStore(self._conn)

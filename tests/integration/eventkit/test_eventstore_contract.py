@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.uow import InMemoryUnitOfWork, SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
+from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +100,53 @@ async def test_two_concurrent_writers_one_wins(migrated: AsyncEngine) -> None:
     assert outcomes == ["conflict", "ok"]
     async with SqlUnitOfWork(migrated) as uow:
         assert (await uow.events.load("d-5")).version == 1
+
+
+async def test_a_lost_append_leaves_the_transaction_usable(new_uow: UowFactory) -> None:
+    """A conflict (here a reused event id, half-way through a batch) takes back the events already in."""
+    taken = happened("d-6", 1)
+    async with new_uow() as uow:
+        await uow.record("d-6", 0, [taken], "some.topic")
+    async with new_uow() as uow:
+        with pytest.raises(ConcurrencyConflict):
+            await uow.record("d-7", 0, [happened("d-7", 1), taken], "some.topic")
+        await uow.record("d-8", 0, [happened("d-8", 1)], "some.topic")
+    async with new_uow() as uow:
+        versions = [(await uow.events.load(s)).version for s in ("d-6", "d-7", "d-8")]
+    assert versions == [1, 0, 1]
+
+
+async def outbox_keys(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT message_key FROM outbox ORDER BY id"))).scalars())
+
+
+async def test_a_writer_that_lost_the_race_midway_keeps_none_of_its_events(migrated: AsyncEngine) -> None:
+    """The second writer read version 0 and inserts two events; the first commits one event meanwhile:
+    the second one's first row collides, its second would not — it must keep neither, nor queue them."""
+
+    async def second_writer() -> None:
+        async with SqlUnitOfWork(migrated) as uow:
+            with pytest.raises(ConcurrencyConflict):
+                await uow.record("d-9", 0, [happened("d-9", 20), happened("d-9", 21)], "some.topic")
+            await uow.record("d-10", 0, [happened("d-10", 1)], "some.topic")  # the transaction is still usable
+
+    async def second_is_waiting() -> bool:
+        async with migrated.connect() as conn:
+            waiting = await conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE '%INSERT INTO events%' AND datname = current_database()"
+                )
+            )
+            return bool(waiting.scalar_one())
+
+    async with SqlUnitOfWork(migrated) as first:
+        await first.record("d-9", 0, [happened("d-9", 1)], "some.topic")
+        second = asyncio.create_task(second_writer())
+        await eventually(second_is_waiting, timeout=10)  # blocked on our uncommitted version 1
+    await asyncio.wait_for(second, timeout=10)
+    async with SqlUnitOfWork(migrated) as uow:
+        stream = await uow.events.load("d-9")
+    assert [SomethingHappened.model_validate(e.payload).n for e in stream.envelopes] == [1]
+    assert await outbox_keys(migrated) == ["d-9", "d-10"]

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import DossierState
+from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange
-from intake.service_layer.ports import NewBundle, NewDossier, StoredReply
+from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 
 class InMemoryDossiers:
@@ -135,3 +137,21 @@ class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
         await super().__aexit__(exc_type, exc, tb)
         if exc_type is not None:
             self.dossiers.restore(self._saved)
+
+    async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
+        s, dossiers = submission, self.dossiers
+        if s.idempotency_key is not None:
+            stored = await dossiers.claim_key(s.idempotency_key, s.request_hash or "")
+            if stored is not None:
+                return stored
+        last = await dossiers.next_sequence(s.agency, s.day, s.codes.count)
+        codes = [dossier_code(s.agency, s.day, n) for n in range(last - s.codes.count + 1, last + 1)]
+        if s.bundle is not None:
+            await dossiers.add_bundle(s.bundle)
+        await dossiers.add_dossiers([replace(d, code=s.codes.fill(d.code, codes)) for d in s.dossiers])
+        for envelope in s.envelopes:
+            filled = Envelope.model_validate_json(s.codes.fill(envelope.model_dump_json(), codes))
+            await self.record(filled.key, 0, [filled], s.topic)
+        if s.idempotency_key is not None:
+            await dossiers.store_reply(s.idempotency_key, s.status_code, s.codes.fill_json(s.reply, codes))
+        return codes

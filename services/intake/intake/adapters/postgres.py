@@ -8,6 +8,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -15,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events.common import DossierStatus
 from eventkit.uow import SqlUnitOfWork
+from intake.adapters.submissions import write_submission
 from intake.domain.actions import DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
-from intake.service_layer.ports import NewBundle, NewDossier, StoredReply
+from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 #: deadlock_detected, serialization_failure: another transaction got in the way; try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
@@ -176,6 +178,15 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
     """eventkit's unit of work with intake's tables on the same connection."""
 
     dossiers: PostgresDossiers
+
+    async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
+        """One statement on the driver's connection, outside SQLAlchemy's (not yet begun) transaction."""
+        raw = await self.conn.get_raw_connection()
+        try:
+            return await write_submission(raw.driver_connection, submission)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
+            raise
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

@@ -1,5 +1,6 @@
 """Command handlers: submissions and citizen actions, each one transaction (events, outbox, view,
-sequence and idempotency key committed together or not at all)."""
+sequence and idempotency key committed together or not at all). A submission is one statement that
+also takes its codes (see pending_codes)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from contracts.events.intake import DossierSubmitted
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from intake.domain.actions import decide
-from intake.domain.codes import dossier_code, receipt_day
+from intake.domain.codes import receipt_day
 from intake.domain.commands import CitizenAction, ProvideSupplement, RequestWithdrawal, SubmitBundle, SubmitDossier
 from intake.domain.errors import DossierNotFound, IdempotencyKeyReused, RetryableConflict
 from intake.domain.receipts import ActionReceipt, BundleReceipt, DossierReceipt
 from intake.domain.rules import IntakeRules
 from intake.domain.submission import PlannedDossier, bundle_event, plan_bundle, plan_dossier, submitted_event
 from intake.domain.tracking import own_change, submitted_entry
-from intake.service_layer.ports import IntakeUnitOfWork, NewBundle, NewDossier
+from intake.service_layer.pending_codes import PendingCodes
+from intake.service_layer.ports import IntakeUnitOfWork, NewBundle, NewDossier, NewSubmission, StoredReply
 
 log = get_logger(__name__)
 
@@ -57,26 +59,55 @@ class Reply:
 Work = Callable[[IntakeUnitOfWork], Awaitable[dict[str, Any]]]
 
 
+def _replay(stored: StoredReply, key: IdempotencyKey) -> Reply:
+    if stored.request_hash != key.request_hash:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    return Reply(stored.status_code, stored.body, replayed=True)
+
+
+async def _retrying(attempt: Callable[[], Awaitable[Reply]]) -> Reply:
+    """Run the request again when a concurrent writer got in the way (deadlock, optimistic conflict)."""
+    for n in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return await attempt()
+        except (RetryableConflict, ConcurrencyConflict) as exc:
+            if n == MAX_ATTEMPTS:
+                raise RetryableConflict(str(exc)) from exc
+            log.info("concurrent writer; retrying the request", attempt=n, error=str(exc))
+    raise AssertionError("unreachable")
+
+
 async def _in_transaction(ctx: IntakeContext, key: IdempotencyKey | None, status_code: int, work: Work) -> Reply:
     """Run ``work`` in one transaction, answering a retried Idempotency-Key with the stored reply."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            async with ctx.uow() as uow:
-                if key is not None:
-                    stored = await uow.dossiers.claim_key(key.key, key.request_hash)
-                    if stored is not None:
-                        if stored.request_hash != key.request_hash:
-                            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-                        return Reply(stored.status_code, stored.body, replayed=True)
-                body = await work(uow)
-                if key is not None:
-                    await uow.dossiers.store_reply(key.key, status_code, body)
-                return Reply(status_code, body)
-        except (RetryableConflict, ConcurrencyConflict) as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise RetryableConflict(str(exc)) from exc
-            log.info("concurrent writer; retrying the request", attempt=attempt, error=str(exc))
-    raise AssertionError("unreachable")
+
+    async def attempt() -> Reply:
+        async with ctx.uow() as uow:
+            if key is not None:
+                stored = await uow.dossiers.claim_key(key.key, key.request_hash)
+                if stored is not None:
+                    return _replay(stored, key)
+            body = await work(uow)
+            if key is not None:
+                await uow.dossiers.store_reply(key.key, status_code, body)
+            return Reply(status_code, body)
+
+    return await _retrying(attempt)
+
+
+async def _submit(ctx: IntakeContext, submission: NewSubmission, key: IdempotencyKey | None) -> tuple[Reply, list[str]]:
+    """Write a submission (one statement, see pending_codes); the reply, and the codes taken (none for a replay)."""
+    taken: list[str] = []
+
+    async def attempt() -> Reply:
+        async with ctx.uow() as uow:
+            outcome = await uow.submit(submission)
+        if isinstance(outcome, StoredReply):
+            assert key is not None
+            return _replay(outcome, key)
+        taken[:] = outcome
+        return Reply(submission.status_code, submission.codes.fill_json(submission.reply, outcome))
+
+    return await _retrying(attempt), taken
 
 
 def _row(plan: PlannedDossier, event: DossierSubmitted, position: int | None = None) -> NewDossier:
@@ -120,26 +151,48 @@ def _wrap(ctx: IntakeContext, payload: EventPayload, key: str, correlation_id: s
     return Envelope.wrap(payload, key=key, producer=PRODUCER, correlation_id=correlation_id, occurred_at=now)
 
 
+def _submission(
+    cmd: SubmitDossier | SubmitBundle,
+    ctx: IntakeContext,
+    now: datetime,
+    codes: PendingCodes,
+    key: IdempotencyKey | None,
+    **writes: Any,
+) -> NewSubmission:
+    return NewSubmission(
+        agency=cmd.receiving_agency,
+        day=receipt_day(now),
+        codes=codes,
+        topic=ctx.topic,
+        status_code=201,
+        idempotency_key=key.key if key else None,
+        request_hash=key.request_hash if key else None,
+        **writes,
+    )
+
+
 async def submit_dossier(
     cmd: SubmitDossier, ctx: IntakeContext, key: IdempotencyKey | None = None, correlation_id: str | None = None
 ) -> Reply:
-    """Validate, take the next code of the receiving agency's day, record DossierSubmitted."""
+    """Validate, record DossierSubmitted with the next code of the receiving agency's day."""
     now = ctx.clock()
     plan = plan_dossier(cmd, ctx.rules, now)  # invalid input costs no database round-trip
-
-    async def work(uow: IntakeUnitOfWork) -> dict[str, Any]:
-        day = receipt_day(now)
-        code = dossier_code(cmd.receiving_agency, day, await uow.dossiers.next_sequence(cmd.receiving_agency, day))
-        event = submitted_event(
-            plan, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
-            catalogue_version=ctx.rules.catalogue.version, submitted_at=now,
-        )
-        await uow.dossiers.add_dossiers([_row(plan, event)])
-        await uow.record(plan.dossier_id, 0, [_wrap(ctx, event, plan.dossier_id, correlation_id, now)], ctx.topic)
-        log.info("dossier submitted", dossier_id=plan.dossier_id, code=code, procedure=plan.procedure.code)
-        return _receipt(plan, code, now).as_dict()
-
-    return await _in_transaction(ctx, key, 201, work)
+    codes = PendingCodes(1)
+    event = submitted_event(
+        plan, codes.placeholder(0), channel=cmd.channel, receiving_agency=cmd.receiving_agency,
+        applicant=cmd.applicant, catalogue_version=ctx.rules.catalogue.version, submitted_at=now,
+    )
+    submission = _submission(
+        cmd, ctx, now, codes, key,
+        dossiers=[_row(plan, event)],
+        bundle=None,
+        envelopes=[_wrap(ctx, event, plan.dossier_id, correlation_id, now)],
+        reply=_receipt(plan, event.code, now).as_dict(),
+    )
+    reply, taken = await _submit(ctx, submission, key)
+    if taken:
+        log.info("dossier submitted", dossier_id=plan.dossier_id, code=taken[0], procedure=plan.procedure.code)
+    return reply
 
 
 async def submit_bundle(
@@ -149,33 +202,34 @@ async def submit_bundle(
     now = ctx.clock()
     plan = plan_bundle(cmd, ctx.rules, now)
     correlation_id = correlation_id or plan.bundle_id
-
-    async def work(uow: IntakeUnitOfWork) -> dict[str, Any]:
-        day, count = receipt_day(now), len(plan.dossiers)
-        last = await uow.dossiers.next_sequence(cmd.receiving_agency, day, count)
-        codes = [dossier_code(cmd.receiving_agency, day, n) for n in range(last - count + 1, last + 1)]
-        await uow.dossiers.add_bundle(
-            NewBundle(plan.bundle_id, plan.definition.bundle_type, cmd.channel, cmd.receiving_agency, now, plan.due_at)
+    codes = PendingCodes(len(plan.dossiers))
+    placeholders = codes.placeholders
+    events = [
+        submitted_event(
+            dossier, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
+            catalogue_version=ctx.rules.catalogue.version, submitted_at=now, bundle_id=plan.bundle_id,
         )
-        events = [
-            submitted_event(
-                dossier, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
-                catalogue_version=ctx.rules.catalogue.version, submitted_at=now, bundle_id=plan.bundle_id,
-            )
-            for dossier, code in zip(plan.dossiers, codes, strict=True)
-        ]
-        pairs = list(zip(plan.dossiers, events, strict=True))
-        await uow.dossiers.add_dossiers([_row(dossier, event, i) for i, (dossier, event) in enumerate(pairs)])
-        for dossier, event in pairs:
-            envelope = _wrap(ctx, event, dossier.dossier_id, correlation_id, now)
-            await uow.record(dossier.dossier_id, 0, [envelope], ctx.topic)
-        bundle = bundle_event(plan, codes, cmd, catalogue_version=ctx.rules.catalogue.version, submitted_at=now)
-        await uow.record(plan.bundle_id, 0, [_wrap(ctx, bundle, plan.bundle_id, correlation_id, now)], ctx.topic)
-        log.info("bundle submitted", bundle_id=plan.bundle_id, bundle_type=bundle.bundle_type, codes=codes)
-        receipts = [_receipt(d, c, now) for d, c in zip(plan.dossiers, codes, strict=True)]
-        return BundleReceipt(plan.bundle_id, bundle.bundle_type, now, plan.due_at, receipts).as_dict()
-
-    return await _in_transaction(ctx, key, 201, work)
+        for dossier, code in zip(plan.dossiers, placeholders, strict=True)
+    ]
+    pairs = list(zip(plan.dossiers, events, strict=True))
+    bundle = bundle_event(plan, placeholders, cmd, catalogue_version=ctx.rules.catalogue.version, submitted_at=now)
+    receipts = [_receipt(d, c, now) for d, c in zip(plan.dossiers, placeholders, strict=True)]
+    submission = _submission(
+        cmd, ctx, now, codes, key,
+        dossiers=[_row(dossier, event, i) for i, (dossier, event) in enumerate(pairs)],
+        bundle=NewBundle(
+            plan.bundle_id, plan.definition.bundle_type, cmd.channel, cmd.receiving_agency, now, plan.due_at
+        ),
+        envelopes=[
+            *(_wrap(ctx, event, dossier.dossier_id, correlation_id, now) for dossier, event in pairs),
+            _wrap(ctx, bundle, plan.bundle_id, correlation_id, now),
+        ],
+        reply=BundleReceipt(plan.bundle_id, bundle.bundle_type, now, plan.due_at, receipts).as_dict(),
+    )
+    reply, taken = await _submit(ctx, submission, key)
+    if taken:
+        log.info("bundle submitted", bundle_id=plan.bundle_id, bundle_type=bundle.bundle_type, codes=taken)
+    return reply
 
 
 async def act(

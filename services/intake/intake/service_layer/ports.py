@@ -13,6 +13,7 @@ from eventkit.eventstore import EventStore
 from eventkit.outbox import Outbox
 from intake.domain.actions import DossierState
 from intake.domain.tracking import DossierChange
+from intake.service_layer.pending_codes import PendingCodes
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,29 @@ class NewBundle:
     receiving_agency: str
     submitted_at: datetime
     due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """Everything one submission writes, committed together or not at all.
+
+    ``codes.count`` consecutive numbers of the receiving agency's day are taken for the dossiers, in
+    order; until then ``dossiers``, ``envelopes`` and ``reply`` carry the placeholders of ``codes``.
+    Each envelope is the first event of the stream named by its key (a new dossier or bundle); all go
+    to ``topic``. With an ``idempotency_key`` the reply is kept under it.
+    """
+
+    agency: str
+    day: date
+    codes: PendingCodes
+    dossiers: list[NewDossier]
+    bundle: NewBundle | None
+    envelopes: list[Envelope]
+    topic: str
+    status_code: int
+    reply: dict[str, Any]
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 class Dossiers(Protocol):
@@ -109,6 +133,12 @@ class IntakeUnitOfWork(Protocol):
     async def record(
         self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
     ) -> int: ...
+
+    async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
+        """Write the submission: the codes it took, in order; or the reply stored under its
+        Idempotency-Key by an earlier request (and nothing written). DuplicateDossier if a dossier's
+        subject has an open dossier already. The first and only write of its unit of work."""
+        ...
 
     async def __aenter__(self) -> IntakeUnitOfWork: ...
 

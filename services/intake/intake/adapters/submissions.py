@@ -1,0 +1,144 @@
+"""A submission as one SQL statement: take the codes, write the dossiers, the bundle, the events with
+their outbox rows and the Idempotency-Key's reply — and commit, in one round trip.
+
+The agency's daily counter row is locked from the moment the statement takes its numbers until the
+commit, all inside PostgreSQL: submissions to one agency queue only for that, never for Python work
+or a round trip (see intake.service_layer.pending_codes). A failed statement writes nothing and takes
+no number, so codes stay gap-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import orjson
+
+from eventkit.eventstore import record_ctes
+from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
+from intake.domain.errors import DuplicateDossier, RetryableConflict
+from intake.service_layer.ports import NewSubmission, StoredReply
+
+#: The document of the reply among the statement's documents (the envelopes are 0, 1, …).
+_REPLY = -1
+
+SUBMIT = (
+    """
+WITH taken AS (
+    INSERT INTO dossier_sequences AS s (agency, day, last_number) VALUES ($1::text, $2::date, $3::int)
+    ON CONFLICT (agency, day) DO UPDATE SET last_number = s.last_number + EXCLUDED.last_number
+    RETURNING last_number
+), codes AS (
+    SELECT array_agg($4::text || lpad(n::text, greatest($5::int, length(n::text)), '0') ORDER BY n) AS code
+    FROM taken, generate_series(taken.last_number - $3 + 1, taken.last_number) AS n
+), documents AS (
+    SELECT t.doc, string_agg(t.piece || coalesce(codes.code[t.slot + 1], ''), '' ORDER BY t.ord) AS json
+    FROM codes, unnest($6::int[], $7::text[], $8::int[]) WITH ORDINALITY AS t(doc, piece, slot, ord)
+    GROUP BY t.doc
+), new_dossiers AS (
+    INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,
+        current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,
+        bundle_id, bundle_step, bundle_position)
+    SELECT r.dossier_id, codes.code[r.slot + 1], r.procedure_code, r.channel, r.receiving_agency,
+        r.competent_agency, r.receiving_agency, r.status, r.status_code, r.subject_key, r.submitted_at,
+        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position
+    FROM codes, jsonb_to_recordset($9::jsonb) AS r(slot int, dossier_id text, procedure_code text, channel text,
+        receiving_agency text, competent_agency text, status text, status_code smallint, subject_key text,
+        submitted_at timestamptz, received_at timestamptz, due_at timestamptz, fee int, timeline jsonb,
+        bundle_id text, bundle_step text, bundle_position smallint)
+), new_bundle AS (
+    INSERT INTO bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, due_at)
+    SELECT * FROM jsonb_to_recordset($10::jsonb) AS b(bundle_id text, bundle_type text, channel text,
+        receiving_agency text, submitted_at timestamptz, due_at timestamptz)
+), new_events AS (
+    SELECT e.*, d.json AS envelope
+    FROM jsonb_to_recordset($11::jsonb) AS e(ord int, stream_id text, stream_version int, event_id uuid,
+        event_type text, event_version int, occurred_at timestamptz, message_key text)
+    JOIN documents d ON d.doc = e.ord
+)"""
+    + record_ctes("new_events", "$12::text")
+    + """
+, reply AS (
+    INSERT INTO idempotency_keys (key, request_hash, status_code, response)
+    SELECT $13::text, $14::text, $15::int, CAST(d.json AS jsonb) FROM documents d WHERE d.doc = """ + str(_REPLY) + """
+)
+SELECT last_number FROM taken
+"""
+)
+
+_KEY = "SELECT request_hash, status_code, response::text FROM idempotency_keys WHERE key = $1"
+_OPEN_SUBJECTS = (
+    "SELECT d.procedure_code, d.subject_key, d.code FROM dossiers d"
+    " JOIN unnest($1::text[], $2::text[]) AS s(procedure_code, subject_key) USING (procedure_code, subject_key)"
+)
+
+
+def _documents(s: NewSubmission) -> tuple[list[int], list[str], list[int | None]]:
+    """The envelopes (and the reply, if kept) as pieces between code placeholders, for ``documents``."""
+    texts = [(i, e.model_dump_json()) for i, e in enumerate(s.envelopes)]
+    if s.idempotency_key is not None:
+        texts.append((_REPLY, orjson.dumps(s.reply).decode()))
+    docs: list[int] = []
+    pieces: list[str] = []
+    slots: list[int | None] = []
+    for doc, text in texts:
+        for piece, slot in s.codes.split(text):
+            docs.append(doc)
+            pieces.append(piece)
+            slots.append(slot)
+    return docs, pieces, slots
+
+
+def _arguments(s: NewSubmission) -> list[Any]:
+    docs, pieces, slots = _documents(s)
+    dossiers = [{**asdict(d), "slot": s.codes.index(d.code)} for d in s.dossiers]
+    events = [
+        {
+            "ord": i,
+            "stream_id": e.key,  # each envelope opens the stream of the dossier or bundle it is keyed by
+            "stream_version": 1,
+            "event_id": e.event_id,
+            "event_type": e.type,
+            "event_version": e.version,
+            "occurred_at": e.occurred_at,
+            "message_key": e.key,
+        }
+        for i, e in enumerate(s.envelopes)
+    ]
+    prefix = dossier_code(s.agency, s.day, 1)[:-SEQUENCE_DIGITS]
+    return [
+        s.agency, s.day, s.codes.count, prefix, SEQUENCE_DIGITS, docs, pieces, slots,
+        orjson.dumps(dossiers).decode(), orjson.dumps([asdict(s.bundle)] if s.bundle else []).decode(),
+        orjson.dumps(events).decode(), s.topic, s.idempotency_key, s.request_hash, s.status_code,
+    ]  # fmt: skip
+
+
+async def write_submission(conn: asyncpg.Connection, s: NewSubmission) -> list[str] | StoredReply:
+    """Run the statement on a connection outside any transaction (so that it commits at once)."""
+    if conn.is_in_transaction():
+        raise RuntimeError("a submission is its own transaction: write it first, and nothing after it")
+    try:
+        last = await conn.fetchval(SUBMIT, *_arguments(s))
+    except asyncpg.UniqueViolationError as exc:
+        return await _refused(conn, s, exc)
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        raise RetryableConflict(str(exc)) from exc
+    return [dossier_code(s.agency, s.day, n) for n in range(last - s.codes.count + 1, last + 1)]
+
+
+async def _refused(conn: asyncpg.Connection, s: NewSubmission, exc: asyncpg.UniqueViolationError) -> StoredReply:
+    """Why a unique index refused the statement (which waited for the writer it collided with)."""
+    if s.idempotency_key is not None:  # the key is answered first, whatever else collided
+        row = await conn.fetchrow(_KEY, s.idempotency_key)
+        if row is not None:
+            return StoredReply(row[0], row[1], orjson.loads(row[2]))
+    if exc.constraint_name == "dossiers_open_subject":
+        subjects = [(d.procedure_code, d.subject_key) for d in s.dossiers if d.subject_key is not None]
+        rows = await conn.fetch(_OPEN_SUBJECTS, [p for p, _ in subjects], [k for _, k in subjects])
+        found = {(r[0], r[1]): r[2] for r in rows}
+        for subject in subjects:
+            if subject in found:
+                raise DuplicateDossier(subject[0], found[subject]) from exc
+    # The row we collided with is gone again (a dossier ended, a key was purged): try once more.
+    raise RetryableConflict(str(exc)) from exc
