@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,21 +52,32 @@ def stack() -> Iterator[RunningStack]:
         overrides["POSTGRES_PORT"] = str(free_port())
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         overrides["BROKER_PORT"] = str(free_port())
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
     local = LocalStack(Path(tempfile.mkdtemp(prefix="dossier-e2e-")), durable=False)
     try:
-        local.start_infrastructure()
-        local.start_services()
-        local.wait_ready(timeout=90)
+        # The launcher reads its ports from the environment; the rest of the session must not see them
+        # (settings tests run after this fixture started and expect the defaults).
+        with _environment(overrides):
+            local.start_infrastructure()
+            local.start_services()
+            local.wait_ready(timeout=90)
+            urls = {spec.name: spec.url for spec in local.specs()}
         yield RunningStack(
-            urls={spec.name: spec.url for spec in local.specs()},
+            urls=urls,
             log_dir=local.log_dir,
             database_url=local.database_url,
             bootstrap_servers=local.bootstrap_servers,
         )
     finally:
         local.stop()
+
+
+@contextmanager
+def _environment(overrides: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
