@@ -1,19 +1,32 @@
-"""The consumer loop: Kafka in, one database transaction per event out.
+"""The consumer loop: Kafka in, one database transaction per batch of a partition's events out.
 
-For each message the handler runs inside a unit of work that first records the event id in
-the inbox; a redelivered event finds its id there and has no second effect. Offsets are
-committed to Kafka only after the transaction commits, so a crash means redelivery, never
-loss. A handler that keeps failing sends the event to ``<topic>.dlq`` (and the
-``dead_letters`` table) after bounded retries and the partition moves on; an unreachable
-database is waited out instead, since dead-lettering healthy events would lose them.
+The records of one partition are applied in offset order, several per transaction: the transaction
+records the batch's event ids in the inbox, runs each new event's handler in turn and commits once,
+so the connection checkout, BEGIN, inbox write and COMMIT (with its fsync) are paid per batch rather
+than per event. A batch holds its handlers' row and advisory locks until it commits, and an HTTP
+request waiting for one of them waits for the whole batch, so a batch is sized to last about
+``batch_max_seconds`` at the pace of the recent ones (and to hold at most ``batch_size`` events).
+
+A redelivered event finds its id in the inbox and has no second effect. Offsets are committed to
+Kafka only after the transactions commit, so a crash means redelivery, never loss. When a handler
+fails, the batch is rolled back and split around that event: the events before it are applied again
+as a batch, the failing one alone in a transaction of its own with bounded retries (after which it
+goes to ``<topic>.dlq`` and the ``dead_letters`` table), and the events after it as a batch, so one
+poison event costs its neighbours nothing. An unreachable database is waited out instead, since
+dead-lettering healthy events would lose them.
+
+Handlers of one batch share its unit of work and connection: each sees what the events before it
+wrote, as it would after their commits, and none may keep state on the unit of work between events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -33,10 +46,18 @@ from eventkit.uow import SqlUnitOfWork
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope, SqlUnitOfWork], Awaitable[None]]
+#: A record whose envelope parsed and whose type has a handler.
+_Item = tuple[ConsumerRecord, Envelope]
 
 _INBOX = (
     'INSERT INTO inbox (consumer, event_id, topic, partition, "offset")'
     " VALUES (:c, :e, :t, :p, :o) ON CONFLICT DO NOTHING RETURNING 1"
+)
+# A batch's inbox rows in one statement; the ids it returns are the events not applied before.
+_INBOX_BATCH = (
+    'INSERT INTO inbox (consumer, event_id, topic, partition, "offset")'
+    " SELECT :c, u.e, u.t, u.p, u.o FROM unnest(CAST(:e AS uuid[]), CAST(:t AS text[]), CAST(:p AS int[]),"
+    " CAST(:o AS bigint[])) AS u(e, t, p, o) ON CONFLICT DO NOTHING RETURNING event_id"
 )
 _DEAD = (
     'INSERT INTO dead_letters (consumer, topic, partition, "offset", message_key, event_id, event_type,'
@@ -86,6 +107,8 @@ class InboxConsumer:
         group_id: str | None = None,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.05,
+        batch_size: int = 100,
+        batch_max_seconds: float = 0.05,
         after_commit: Callable[[], None] | None = None,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
@@ -99,6 +122,9 @@ class InboxConsumer:
         self._bootstrap = bootstrap_servers
         self._group = group_id or name
         self._max_attempts = max_attempts
+        self._batch_size = max(batch_size, 1)
+        self._batch_seconds = batch_max_seconds
+        self._seconds_per_event = 0.0  # the recent pace; 0 until a transaction was measured
         self._retry_base = retry_base_seconds
         self._after_commit = after_commit
         self._consumer: AIOKafkaConsumer | None = None
@@ -158,12 +184,26 @@ class InboxConsumer:
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self.process(record)
+                    start = 0
+                    while start < len(records):
+                        size = self._next_batch_size()
+                        await self.process(records[start : start + size])
+                        start += size
                     await self._commit(tp, records[-1].offset + 1)
         finally:
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
+
+    def _next_batch_size(self) -> int:
+        """As many events as fit in ``batch_max_seconds`` at the recent pace, 1 to ``batch_size``."""
+        if self._seconds_per_event <= 0:
+            return self._batch_size
+        return max(1, min(self._batch_size, int(self._batch_seconds / self._seconds_per_event)))
+
+    def _measured(self, started: float, events: int) -> None:
+        """Fold a committed transaction's seconds per event into the pace (halving the old one's weight)."""
+        pace = (time.monotonic() - started) / events
+        self._seconds_per_event = pace if self._seconds_per_event <= 0 else (self._seconds_per_event + pace) / 2
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         assert self._consumer is not None
@@ -173,19 +213,101 @@ class InboxConsumer:
             # A rebalance took the partition away; its new owner redelivers, the inbox dedups.
             log.info("offset commit failed; events will be redelivered", error=repr(exc), consumer=self.name)
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Apply one message exactly once, or dead-letter it."""
-        try:
-            envelope = Envelope.from_json(record.value)
-        except (ValidationError, ValueError, TypeError) as exc:
-            await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
-            return
-        if not self._dispatch.handles(envelope.type):
-            self.stats.skipped += 1
-            return
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Apply a partition's records in order, each exactly once, or dead-letter them."""
+        pending: list[_Item] = []
+        for record in records:
+            try:
+                envelope = Envelope.from_json(record.value)
+            except (ValidationError, ValueError, TypeError) as exc:
+                await self._apply_in_order(pending)  # what came before is applied before it is dead-lettered
+                pending = []
+                await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
+                continue
+            if self._dispatch.handles(envelope.type):
+                pending.append((record, envelope))
+            else:
+                self.stats.skipped += 1
+        await self._apply_in_order(pending)
+
+    async def _apply_in_order(self, items: list[_Item]) -> None:
+        """One transaction for all ``items`` or, when a handler fails, split around its event."""
+        while items:
+            if len(items) == 1:
+                await self._apply_alone(*items[0])
+                return
+            failed = await self._apply_batch(items)
+            if failed is None:
+                return
+            await self._apply_in_order(items[:failed])
+            await self._apply_alone(*items[failed])
+            items = items[failed + 1 :]
+
+    async def _apply_batch(self, items: list[_Item]) -> int | None:
+        """Apply ``items`` in one transaction: None once committed, else the index of the item to
+        apply alone (the failing handler's, or the first when the inbox write or commit failed)."""
+        while True:
+            failed = 0  # whose handler runs; the first item's while the inbox write or the commit runs
+            applied = 0
+            started = time.monotonic()
+            try:
+                async with SqlUnitOfWork(self._engine) as uow:
+                    fresh = await self._record_batch(uow, items)
+                    for index, (_, envelope) in enumerate(items):
+                        if envelope.event_id in fresh:
+                            fresh.discard(envelope.event_id)  # a second copy in the batch is a duplicate
+                            failed = index
+                            await self._dispatch(envelope, uow)
+                            applied += 1
+                    failed = 0  # a failing commit is no one event's fault
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _is_infrastructure_error(exc):
+                    log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
+                    await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
+                    continue
+                record, envelope = items[failed]
+                log.info(
+                    "batch rolled back; applying its failing event alone",
+                    consumer=self.name,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    event_type=envelope.type,
+                    error=repr(exc),
+                )
+                return failed
+            self._measured(started, len(items))
+            self._committed(applied, duplicates=len(items) - applied)
+            return None
+
+    async def _record_batch(self, uow: SqlUnitOfWork, items: list[_Item]) -> set[UUID]:
+        """Record each distinct event id of the batch (at its first offset); returns the new ones."""
+        first: dict[UUID, ConsumerRecord] = {}
+        for record, envelope in items:
+            first.setdefault(envelope.event_id, record)
+        params = {
+            "c": self.name,
+            "e": list(first),
+            "t": [r.topic for r in first.values()],
+            "p": [r.partition for r in first.values()],
+            "o": [r.offset for r in first.values()],
+        }
+        return set((await uow.conn.execute(text(_INBOX_BATCH), params)).scalars())
+
+    def _committed(self, applied: int, *, duplicates: int) -> None:
+        self.stats.processed += applied
+        self.stats.duplicates += duplicates
+        if applied and self._after_commit:
+            self._after_commit()
+
+    async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope) -> None:
+        """Apply one event in a transaction of its own, with bounded retries, or dead-letter it."""
         attempt = 0
         while True:
             attempt += 1
+            started = time.monotonic()
             try:
                 applied = await self._apply(record, envelope)
             except asyncio.CancelledError:
@@ -202,12 +324,8 @@ class InboxConsumer:
                     return
                 await asyncio.sleep(backoff_delay(attempt, base=self._retry_base, cap=2.0))
                 continue
-            if applied:
-                self.stats.processed += 1
-                if self._after_commit:
-                    self._after_commit()
-            else:
-                self.stats.duplicates += 1
+            self._measured(started, 1)
+            self._committed(int(applied), duplicates=int(not applied))
             return
 
     async def _apply(self, record: ConsumerRecord, envelope: Envelope) -> bool:

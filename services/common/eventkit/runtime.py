@@ -70,6 +70,8 @@ class ServiceRuntime:
                 group_id=f"{settings.consumer_group_prefix}{settings.service_name}.{spec.name}",
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
+                batch_size=settings.consumer_batch_size,
+                batch_max_seconds=settings.consumer_batch_max_seconds,
                 after_commit=self.relay.notify,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
                 heartbeat_interval_ms=settings.consumer_heartbeat_ms,

@@ -62,6 +62,12 @@ class ServiceSettings(BaseSettings):
     )
     consumer_heartbeat_ms: int = Field(2000, ge=100, description="Consumer group heartbeat interval.")
     consumer_retry_base_seconds: float = Field(0.05, ge=0, description="First retry delay; doubles.")
+    consumer_batch_size: int = Field(
+        100, ge=1, description="At most this many of a partition's events per consumer transaction; 1 = one each."
+    )
+    consumer_batch_max_seconds: float = Field(
+        0.05, gt=0, description="Consumer transactions are sized to last about this long (they hold locks)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,5 +1,6 @@
 """The inbox consumer against the real broker and database: redelivery has no second effect,
-and a poison event goes to the dead-letter topic while the partition moves on."""
+a poison event goes to the dead-letter topic while the partition moves on, and a partition's
+events are applied in batches, one transaction each, with the same guarantees."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -41,7 +43,14 @@ async def effects_table(migrated: AsyncEngine) -> AsyncEngine:
 
 @contextlib.asynccontextmanager
 async def running_consumer(
-    engine: AsyncEngine, infra: Infra, topic: str, dispatcher: Dispatcher | None = None
+    engine: AsyncEngine,
+    infra: Infra,
+    topic: str,
+    dispatcher: Dispatcher | None = None,
+    *,
+    group_id: str | None = None,
+    batch_size: int = 100,
+    batch_max_seconds: float = 60.0,  # sized by batch_size alone unless a test says otherwise
 ) -> AsyncIterator[InboxConsumer]:
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="dlq-test")
     consumer = InboxConsumer(
@@ -51,7 +60,10 @@ async def running_consumer(
         name=f"tests.{topic}",
         topics=[topic],
         bootstrap_servers=infra.bootstrap_servers,
+        group_id=group_id,
         max_attempts=3,
+        batch_size=batch_size,
+        batch_max_seconds=batch_max_seconds,
         retry_base_seconds=0.01,
         session_timeout_ms=2000,  # Tansu accepts short sessions; a restarted member rejoins fast
         heartbeat_interval_ms=500,
@@ -74,6 +86,17 @@ async def produce(infra: Infra, topic: str, values: list[tuple[str, bytes]]) -> 
     try:
         for key, value in values:
             await producer.send_and_wait(topic, value=value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def produce_together(infra: Infra, topic: str, values: list[tuple[str, bytes]]) -> None:
+    """Send in one request, so that one fetch returns them all."""
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, enable_idempotence=False, linger_ms=100)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value=value, key=key.encode()) for key, value in values]
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()
 
@@ -158,6 +181,120 @@ async def test_a_replayed_dead_letter_is_applied_once_its_cause_is_fixed(
         await eventually(lambda: _done(consumer, 1))
         assert consumer.stats.processed == 1
     assert await effects(effects_table) == [7]
+
+
+async def test_a_partition_batch_is_applied_in_one_transaction(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    await produce(infra, topic, [("d-4", happened("d-4", n).to_json()) for n in range(1, 11)])
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 10))
+        assert (consumer.stats.processed, consumer.stats.duplicates) == (10, 0)
+    assert await effects(effects_table) == list(range(1, 11))
+    # Rows written by one transaction share its id (xmin): the effects and the inbox rows alike.
+    assert await _transactions(effects_table, "effects") == 1
+    assert await _transactions(effects_table, "inbox") == 1
+
+
+async def test_the_batch_size_bounds_a_transaction(effects_table: AsyncEngine, infra: Infra, topic: str) -> None:
+    await produce(infra, topic, [("d-5", happened("d-5", n).to_json()) for n in range(1, 8)])
+    async with running_consumer(effects_table, infra, topic, batch_size=3) as consumer:
+        await eventually(lambda: _done(consumer, 7))
+    assert await effects(effects_table) == list(range(1, 8))
+    assert await _transactions(effects_table, "effects") == 3  # 3 + 3 + 1
+
+
+async def test_a_batch_is_sized_to_last_about_batch_max_seconds(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    at_fifth, more_waiting = asyncio.Event(), asyncio.Event()
+
+    async def slow(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        await asyncio.sleep(0.02)
+        if SomethingHappened.model_validate(envelope.payload).n == 5:
+            at_fifth.set()
+            await more_waiting.wait()
+        await _record_ignoring_fail(envelope, uow)
+
+    await produce(infra, topic, [("d-9", happened("d-9", n).to_json()) for n in range(1, 6)])
+    dispatcher = Dispatcher({SomethingHappened.event_type: slow})
+    async with running_consumer(effects_table, infra, topic, dispatcher, batch_max_seconds=0.05) as consumer:
+        await asyncio.wait_for(at_fifth.wait(), timeout=15)
+        await produce_together(infra, topic, [("d-9", happened("d-9", n).to_json()) for n in range(6, 16)])
+        more_waiting.set()
+        await eventually(lambda: _done(consumer, 15))
+    assert await effects(effects_table) == list(range(1, 16))
+    async with effects_table.connect() as conn:
+        sizes = list((await conn.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars())
+    # The first batch took what was there; at 20 ms or more an event, the next ones hold two at most.
+    assert 5 in sizes and sum(sizes) == 15
+    assert max(s for s in sizes if s != 5) <= 2
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_are_applied(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    events = [happened("d-6", n, fail=n == 4) for n in range(1, 8)]
+    await produce(infra, topic, [("d-6", e.to_json()) for e in events])
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 7))
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (6, 1)
+    assert await effects(effects_table) == [1, 2, 3, 5, 6, 7]
+    # Split around the poison event: the events before it and the events after it are still batches.
+    async with effects_table.connect() as conn:
+        groups = (await conn.execute(text("SELECT array_agg(n ORDER BY n) FROM effects GROUP BY xmin::text"))).scalars()
+        assert sorted(groups) == [[1, 2, 3], [5, 6, 7]]
+        rows = (await conn.execute(text("SELECT event_id, attempts FROM dead_letters"))).all()
+    assert [tuple(r) for r in rows] == [(events[3].event_id, 3)]
+    dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
+    assert [Envelope.from_json(r.value).event_id for r in dead] == [events[3].event_id]
+    assert await _inbox_ids(effects_table) == {e.event_id for e in events if e is not events[3]}
+
+
+async def test_a_redelivered_batch_has_no_second_effect(effects_table: AsyncEngine, infra: Infra, topic: str) -> None:
+    await produce(infra, topic, [("d-7", happened("d-7", n).to_json()) for n in range(1, 6)])
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.first") as consumer:
+        await eventually(lambda: _done(consumer, 5))
+    await produce(infra, topic, [("d-7", happened("d-7", n).to_json()) for n in (6, 7)])
+    # A group with no committed offsets gets the whole partition again, as after a crash between the
+    # database commit and the offset commit: the old events are duplicates, only the new ones apply.
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.second") as consumer:
+        await eventually(lambda: _done(consumer, 7))
+        assert (consumer.stats.processed, consumer.stats.duplicates) == (2, 5)
+    assert await effects(effects_table) == list(range(1, 8))
+
+
+async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    reached = asyncio.Event()
+
+    async def hang_on_the_third(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        await _record_ignoring_fail(envelope, uow)
+        if SomethingHappened.model_validate(envelope.payload).n == 3:
+            reached.set()
+            await asyncio.Event().wait()  # until the consumer is killed
+
+    await produce(infra, topic, [("d-8", happened("d-8", n).to_json()) for n in range(1, 6)])
+    hanging = Dispatcher({SomethingHappened.event_type: hang_on_the_third})
+    async with running_consumer(effects_table, infra, topic, dispatcher=hanging):
+        await asyncio.wait_for(reached.wait(), timeout=15)
+        assert await effects(effects_table) == []  # nothing of the batch committed yet
+    # The crashed member committed neither the batch nor its offsets: its successor applies everything.
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 5))
+        assert (consumer.stats.processed, consumer.stats.duplicates) == (5, 0)
+    assert await effects(effects_table) == [1, 2, 3, 4, 5]
+
+
+async def _transactions(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT count(DISTINCT xmin::text) FROM {table}"))).scalar_one())
+
+
+async def _inbox_ids(engine: AsyncEngine) -> set[UUID]:
+    async with engine.connect() as conn:
+        return set((await conn.execute(text("SELECT event_id FROM inbox"))).scalars())
 
 
 async def _record_ignoring_fail(envelope: Envelope, uow: SqlUnitOfWork) -> None:

@@ -31,7 +31,8 @@ def projected_event_types() -> list[str]:
 
 
 class LiveProjection:
-    """Projects one event per transaction and announces it to the feed after commit."""
+    """Projects each event inside the consumer's (batched) inbox transaction and announces it to the
+    feed after commit."""
 
     def __init__(self, derive: Derivation, channel: str, origin: str) -> None:
         self._derive = derive
