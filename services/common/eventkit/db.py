@@ -26,8 +26,13 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
     check_schema_name(schema)
     return create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        # Up to 2 × pool_size connections as before, but all of them kept once opened: an overflow
+        # connection is closed on every return to a full pool, so under load each request could pay
+        # a new session (TLS probe, authentication, type introspection, re-preparing its statements;
+        # a backend fork on the server). QueuePool opens connections only when needed, so an idle
+        # service still holds few.
+        pool_size=2 * pool_size,
+        max_overflow=0,
         # No pre-ping: it costs three round trips (BEGIN, ping, ROLLBACK) per checkout. A connection the
         # server dropped fails its next statement, which invalidates the whole pool; callers retry.
         connect_args={"server_settings": {"search_path": f"{schema},public"}, "command_timeout": 30},

@@ -8,18 +8,21 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.ids import uuid7
+from eventkit.db import make_engine
 from eventkit.migrations import apply_migrations
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
 from intake.service_layer.pending_codes import PendingCodes
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
+from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +173,34 @@ async def test_the_fake_and_the_database_write_the_same_rows(intake_tables: Asyn
     [message] = fake.outbox.messages
     assert bytes(value) == message.value  # the very bytes a consumer gets, from either adapter
     assert fake.dossiers.rows[s.dossiers[0].dossier_id]["code"] == code(1)
+
+
+async def test_a_unit_of_work_not_entered_is_a_transaction_of_its_own(new_uow: UowFactory) -> None:
+    """How the handlers submit: no SQLAlchemy connection or transaction around the statement."""
+    assert await new_uow().submit(submission(["s-1"])) == [code(1)]
+    with pytest.raises(DuplicateDossier):
+        await new_uow().submit(submission(["s-2", "s-1"], bundle=True))
+    assert await new_uow().submit(submission(["s-2"])) == [code(2)]  # the refused one took and wrote nothing
+
+
+async def test_the_borrowed_connection_goes_back_to_the_pool(intake_tables: AsyncEngine) -> None:
+    await SqlIntakeUnitOfWork(intake_tables).submit(submission(["s-1"]))
+    with pytest.raises(DuplicateDossier):
+        await SqlIntakeUnitOfWork(intake_tables).submit(submission(["s-1"]))
+    assert intake_tables.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_connection_that_broke_under_a_submission_is_not_reused(
+    intake_tables: AsyncEngine, infra: Infra, schema: str
+) -> None:
+    small = make_engine(infra.database_url, schema, pool_size=1)
+    try:
+        async with small.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with intake_tables.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+        with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
+            await SqlIntakeUnitOfWork(small).submit(submission(["s-1"]))
+        assert await SqlIntakeUnitOfWork(small).submit(submission(["s-1"])) == [code(1)]
+    finally:
+        await small.dispose()

@@ -125,20 +125,26 @@ class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.dossiers = InMemoryDossiers()
+        self._entered = False
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self._saved = self.dossiers.snapshot()
+        self._entered = True
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._entered = False
         await super().__aexit__(exc_type, exc, tb)
         if exc_type is not None:
             self.dossiers.restore(self._saved)
 
     async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
+        if not self._entered:  # as in PostgreSQL: a transaction of its own
+            async with self:
+                return await self.submit(submission)
         s, dossiers = submission, self.dossiers
         if s.idempotency_key is not None:
             stored = await dossiers.claim_key(s.idempotency_key, s.request_hash or "")

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import greenlet_spawn
 
 from contracts.events.common import DossierStatus
 from eventkit.uow import SqlUnitOfWork
@@ -180,13 +181,32 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
     dossiers: PostgresDossiers
 
     async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
-        """One statement on the driver's connection, outside SQLAlchemy's (not yet begun) transaction."""
+        """One statement on the driver's connection, outside SQLAlchemy's (not yet begun) transaction.
+
+        Not entered, the unit of work borrows a pooled driver connection for just this statement:
+        a SQLAlchemy connection with its transaction around a statement that commits by itself would
+        cost more CPU than the rest of the submission's database work."""
+        if self._conn is None:
+            return await self._submit_alone(submission)
         raw = await self.conn.get_raw_connection()
         try:
             return await write_submission(raw.driver_connection, submission)
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
             await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
             raise
+
+    async def _submit_alone(self, submission: NewSubmission) -> list[str] | StoredReply:
+        pooled = await self._engine.raw_connection()
+        broken = False
+        try:
+            return await write_submission(pooled.driver_connection, submission)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            broken = True
+            raise
+        finally:
+            # Both return the connection to the pool (closed first if broken); greenlet_spawn because
+            # SQLAlchemy's pool calls the async driver from synchronous code.
+            await greenlet_spawn(pooled.invalidate if broken else pooled.close)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

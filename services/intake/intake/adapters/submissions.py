@@ -9,7 +9,6 @@ no number, so codes stay gap-free.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
@@ -92,7 +91,8 @@ def _documents(s: NewSubmission) -> tuple[list[int], list[str], list[int | None]
 
 def _arguments(s: NewSubmission) -> list[Any]:
     docs, pieces, slots = _documents(s)
-    dossiers = [{**asdict(d), "slot": s.codes.index(d.code)} for d in s.dossiers]
+    # vars(), not dataclasses.asdict: asdict deep-copies every nested value, and orjson reads them as they are.
+    dossiers = [{**vars(d), "slot": s.codes.index(d.code)} for d in s.dossiers]
     events = [
         {
             "ord": i,
@@ -109,7 +109,7 @@ def _arguments(s: NewSubmission) -> list[Any]:
     prefix = dossier_code(s.agency, s.day, 1)[:-SEQUENCE_DIGITS]
     return [
         s.agency, s.day, s.codes.count, prefix, SEQUENCE_DIGITS, docs, pieces, slots,
-        orjson.dumps(dossiers).decode(), orjson.dumps([asdict(s.bundle)] if s.bundle else []).decode(),
+        orjson.dumps(dossiers).decode(), orjson.dumps([vars(s.bundle)] if s.bundle else []).decode(),
         orjson.dumps(events).decode(), s.topic, s.idempotency_key, s.request_hash, s.status_code,
     ]  # fmt: skip
 

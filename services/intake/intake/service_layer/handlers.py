@@ -99,8 +99,7 @@ async def _submit(ctx: IntakeContext, submission: NewSubmission, key: Idempotenc
     taken: list[str] = []
 
     async def attempt() -> Reply:
-        async with ctx.uow() as uow:
-            outcome = await uow.submit(submission)
+        outcome = await ctx.uow().submit(submission)  # not entered: the statement is its own transaction
         if isinstance(outcome, StoredReply):
             assert key is not None
             return _replay(outcome, key)

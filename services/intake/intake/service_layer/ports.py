@@ -137,7 +137,8 @@ class IntakeUnitOfWork(Protocol):
     async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
         """Write the submission: the codes it took, in order; or the reply stored under its
         Idempotency-Key by an earlier request (and nothing written). DuplicateDossier if a dossier's
-        subject has an open dossier already. The first and only write of its unit of work."""
+        subject has an open dossier already. The first and only write of its unit of work; on a unit
+        of work that was not entered, a transaction of its own."""
         ...
 
     async def __aenter__(self) -> IntakeUnitOfWork: ...

@@ -1,0 +1,48 @@
+"""The HTTP shell's request id: echoed, generated when missing, bound to the request's log lines."""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+from fastapi import APIRouter
+
+from eventkit.http import RequestId, create_service_app
+from eventkit.runtime import ServiceRuntime
+from eventkit.settings import ServiceSettings
+
+NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # the app is never started: nothing connects
+router = APIRouter()
+
+
+@router.get("/probe")
+async def probe() -> dict[str, object]:
+    return {"bound": structlog.contextvars.get_contextvars().get("request_id")}
+
+
+def _client() -> httpx.AsyncClient:
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+async def test_a_given_request_id_is_echoed_and_bound_to_the_logs() -> None:
+    async with _client() as client:
+        response = await client.get("/probe", headers={"x-request-id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert response.json() == {"bound": "abc-123"}
+
+
+async def test_a_missing_request_id_is_made_up_once() -> None:
+    async with _client() as client:
+        response = await client.get("/probe")
+    assert response.headers.get_list("x-request-id") == [response.json()["bound"]]
+    assert len(response.json()["bound"]) == 36
+
+
+def test_the_request_id_is_pure_asgi_not_base_http_middleware() -> None:
+    """BaseHTTPMiddleware runs each request in an extra task with wrapped channels: about a millisecond
+    of CPU per request on intake's submissions."""
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t")
+    assert [m.cls for m in app.user_middleware if m.cls is RequestId]
+    assert not [m for m in app.user_middleware if m.cls.__name__ == "BaseHTTPMiddleware"]
