@@ -26,6 +26,11 @@ ROWS = (  # metric key, label, unit
     ("birth_flat_p99_ms", "birth flat out: p99 submit → last result", "ms"),
     ("birth_flat_ended_otherwise", "birth flat out: bundles ended partially (not counted above)", ""),
     ("rebuild_events_per_s", "projection rebuild events/s", "/s"),
+    ("rebuild_events", "projection rebuild: events in the log", ""),
+    ("rebuild_replay_events_per_s", "projection rebuild: replay alone events/s", "/s"),
+    ("rebuild_fixed_s", "projection rebuild: fixed costs (to first event, finish, swap)", "s"),
+    ("rebuild_quiet", "projection rebuild: stack quiet before it", ""),
+    ("rebuild_reporting_rss_mb", "projection rebuild: reporting peak RSS during it", "MB"),
     ("lag_p50_ms", "live projection lag p50", "ms"),
     ("lag_p99_ms", "live projection lag p99", "ms"),
     ("max_service_rss_mb", "peak RSS, largest service", "MB"),
@@ -35,6 +40,8 @@ ROWS = (  # metric key, label, unit
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float) and unit == "×":
         return f"{value:.3f}×"
     number = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
@@ -59,6 +66,29 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 _SERVICES = ("intake", "workflow", "registry-sync", "reporting")
 
 
+def notes(results: dict[str, Any]) -> list[str]:
+    """Warnings about measurements that do not mean what their row says."""
+    out = []
+    settled = results.get("before_rebuild") or {}
+    if results.get("rebuild") and settled.get("quiet") is False:
+        out.append(
+            f"! the rebuild started on a busy stack (after {settled.get('waited_s')} s: reporting's consumer"
+            f" {settled.get('consumer_lag')} events behind, the stack using {settled.get('busy_cores')} cores):"
+            " its rate is shared with that backlog, not the rebuild's own"
+        )
+    replayed = (results.get("rebuild") or {}).get("records_read")
+    if replayed is not None and replayed < SMALL_LOG:
+        out.append(
+            f"! the rebuild replayed only {replayed:,} events: its fixed costs weigh on the whole rate;"
+            " the replay's own rate is what a large log approaches"
+        )
+    return out
+
+
+#: Below this many events a rebuild's fixed costs (tables, broker metadata, final flush, swap) show.
+SMALL_LOG = 20_000
+
+
 def console_table(results: dict[str, Any]) -> str:
     rows = [("measure", "measured", "target", ""), *table_rows(results)]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -67,6 +97,7 @@ def console_table(results: dict[str, Any]) -> str:
     failed = (results.get("stack") or {}).get("failed") or {}
     for name, why in failed.items():
         lines.append(f"! {name} did not start: {why[:300]}")
+    lines += notes(results)
     return "\n".join(lines)
 
 
@@ -86,6 +117,8 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---:|---|---|",
     ]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table_rows(results)]
+    for note in notes(results):
+        out += ["", f"**{note.removeprefix('! ')}.**"]
     failed = (results.get("stack") or {}).get("failed") or {}
     if failed:
         out += ["", "Services that did not start: " + "; ".join(f"**{k}**: {v[:200]}" for k, v in failed.items())]

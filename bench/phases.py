@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,20 @@ class Phases:
         self.workdir = workdir
         self.concurrency = concurrency
         self.cpu: dict[str, dict[str, float]] = {}  # phase → CPU seconds per process group
+        self.peak_rss_mb: dict[str, dict[str, float]] = {}  # phase → peak RSS per process group during it
 
     def timed(self, name: str, work: Any) -> Any:
         """Run ``work()``, recording the CPU each process group spent meanwhile."""
         print(f"· {name} …", file=sys.stderr, flush=True)
         before, started = self.monitor.cpu_seconds(), time.monotonic()
         self.waits.phase = name
+        self.monitor.new_window()
         try:
             return work()
         finally:
             self.waits.phase = "between phases"
+            peaks = self.monitor.new_window()
+            self.peak_rss_mb[name] = {k: round(v / 2**20, 1) for k, v in sorted(peaks.items())}
             cpu = cpu_delta(before, self.monitor.cpu_seconds())
             cpu["wall_seconds"] = round(time.monotonic() - started, 1)
             self.cpu[name] = cpu
@@ -127,6 +132,36 @@ class Phases:
             summary["profiles"] = profiles
         return summary
 
+    def settle(
+        self, groups: list[str], lag: Callable[[], int | None], cap: float, idle_cores: float = 0.3
+    ) -> dict[str, Any]:
+        """Wait until reporting's consumer has projected everything (``lag()`` is 0) and ``groups``
+        together use less than ``idle_cores`` of CPU, at most ``cap`` seconds. A rebuild measured
+        on a busy stack shares the cores with the backlog: the result says whether it was quiet.
+
+        The idle stack itself uses about 0.2 cores (outbox relays and consumers polling), hence a
+        higher bar than :meth:`quiesce`'s; a backlog being digested uses more than one core."""
+        started = time.monotonic()
+        caught_up_after = None
+        while True:
+            before = self.monitor.cpu_seconds()
+            time.sleep(1.0)
+            after = self.monitor.cpu_seconds()
+            busy = sum(after.get(g, 0) - before.get(g, 0) for g in groups)
+            backlog = lag()
+            if backlog == 0 and caught_up_after is None:
+                caught_up_after = round(time.monotonic() - started, 1)
+            quiet = backlog == 0 and busy < idle_cores
+            if quiet or time.monotonic() - started >= cap:
+                break
+        return {
+            "quiet": quiet,
+            "waited_s": round(time.monotonic() - started, 1),
+            "consumer_lag": backlog,
+            "lag_zero_after_s": caught_up_after,
+            "busy_cores": round(busy, 2),
+        }
+
     def quiesce(self, groups: list[str], cap: float, idle_cores: float = 0.15) -> float:
         """Wait until ``groups`` together use less than ``idle_cores`` of CPU (the backlog of the last
         phase is digested), at most ``cap`` seconds; returns how long it took."""
@@ -140,8 +175,32 @@ class Phases:
         return round(time.monotonic() - started, 1)
 
 
-def rebuild(reporting_url: str, timeout: float) -> dict[str, Any]:
-    """POST /v1/projections/rebuild and wait for it; the service reports what it replayed."""
+def consumer_lag(reporting_url: str) -> int | None:
+    """Events reporting's live consumer has not projected yet (its ``/metrics``), None if unknown."""
+    try:
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            response = client.get(f"{reporting_url}/metrics")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    return metric_sum(response.text, "reporting_consumer_lag")
+
+
+def metric_sum(exposition: str, name: str) -> int | None:
+    """The sum of a Prometheus metric's samples (every label set); None if it has none."""
+    values = [
+        float(line.rsplit(" ", 1)[1]) for line in exposition.splitlines() if line.startswith((f"{name}{{", f"{name} "))
+    ]
+    return round(sum(values)) if values else None
+
+
+def rebuild(
+    reporting_url: str, timeout: float, *, pid: int | None = None, profile_to: Path | None = None
+) -> dict[str, Any]:
+    """POST /v1/projections/rebuild and wait for it; the service reports what it replayed and where
+    the time went. With ``pid`` and ``profile_to`` py-spy samples the service for the rebuild's length."""
+    spy = profiling.start(pid, timeout, profile_to) if pid and profile_to else None
     started = time.monotonic()
     try:
         with httpx.Client(timeout=timeout + 10, trust_env=False) as client:
@@ -150,20 +209,34 @@ def rebuild(reporting_url: str, timeout: float) -> dict[str, Any]:
             )
     except httpx.HTTPError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if spy is not None:
+            profiling.finish(spy)
     wall = time.monotonic() - started
     body = response.json() if response.content else {}
     status = body.get("rebuild") or {}
     replayed = status.get("records_read") or status.get("events_applied") or 0
-    return {
+    fixed = [status.get(k) for k in ("first_record_seconds", "finish_seconds", "swap_seconds")]
+    result = {
         "http_status": response.status_code,
         "state": status.get("state"),
         "records_read": status.get("records_read"),
         "events_applied": status.get("events_applied"),
         "service_events_per_s": status.get("events_per_second"),
+        "service_seconds": status.get("seconds"),
+        "first_record_s": status.get("first_record_seconds"),
+        "replay_s": status.get("replay_seconds"),
+        "replay_events_per_s": status.get("replay_events_per_second"),
+        "finish_s": status.get("finish_seconds"),
+        "swap_s": status.get("swap_seconds"),
+        "fixed_s": round(sum(f for f in fixed if f is not None), 3) if any(f is not None for f in fixed) else None,
         "wall_seconds": round(wall, 2),
         "events_per_s": round(replayed / wall, 1) if wall > 0 and replayed else None,
         "error": status.get("error") or body.get("error"),
     }
+    if spy is not None and profile_to is not None:
+        result["profiles"] = {"reporting": profiling.summarize(profile_to)}
+    return result
 
 
 def officials_for_bench() -> OfficialPolicy:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -62,6 +63,17 @@ def start(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def finish(spy: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Stop a recording before its duration is up (SIGINT: py-spy writes what it sampled so far)."""
+    if spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
 
 
 def _package(frame: str) -> str:

@@ -40,6 +40,7 @@ class SystemMonitor:
         self.no_rss = no_rss
         self.interval = interval
         self.peak_rss: dict[str, int] = {}
+        self.window_rss: dict[str, int] = {}  # peaks since the last new_window(): one phase's
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sysmon", daemon=True)
 
@@ -66,6 +67,12 @@ class SystemMonitor:
                     except psutil.Error:
                         continue
             self.peak_rss[name] = max(self.peak_rss.get(name, 0), rss)
+            self.window_rss[name] = max(self.window_rss.get(name, 0), rss)
+
+    def new_window(self) -> dict[str, int]:
+        """Start a new window of peaks; returns the peaks of the one that ends."""
+        ended, self.window_rss = self.window_rss, {}
+        return ended
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds used so far by each group (children included)."""

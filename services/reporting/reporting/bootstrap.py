@@ -92,11 +92,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             settings.topics.all(),
             client_id=f"{settings.service_name}.rebuild",
             stall_seconds=settings.rebuild_stall_seconds,
+            fetch_max_bytes=settings.rebuild_fetch_max_bytes,
         ),
         derive,
         set(projected_event_types()),
         live_consumer=runtime.consumers[0].name,
         batch_size=settings.rebuild_batch_size,
+        cache_size=settings.rebuild_cache_size,
     )
 
     def rebuild_finished(status: RebuildStatus) -> None:

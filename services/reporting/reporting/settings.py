@@ -34,7 +34,13 @@ class ReportingSettings(ServiceSettings):
     sse_queue_size: int = Field(1000, ge=1, description="Feed items buffered per live subscriber before dropping.")
     sse_max_subscribers: int = Field(100, ge=1, description="Live subscribers per process; more get 503.")
     sse_keepalive_seconds: float = Field(15.0, gt=0, description="Comment line sent on an idle stream.")
-    rebuild_batch_size: int = Field(5000, ge=1, description="Events per rebuild transaction.")
+    rebuild_batch_size: int = Field(2000, ge=1, description="Events per rebuild transaction.")
+    rebuild_cache_size: int = Field(
+        20_000, ge=1, description="Dossiers (and bundles) a rebuild keeps in memory between batches."
+    )
+    rebuild_fetch_max_bytes: int = Field(
+        4 * 1024 * 1024, ge=65_536, description="Bytes a rebuild fetches from the broker ahead of parsing."
+    )
     rebuild_stall_seconds: float = Field(60.0, gt=0, description="A rebuild fails after this long without records.")
 
     def index_config(self) -> IndexConfig:

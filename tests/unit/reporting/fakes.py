@@ -34,3 +34,13 @@ class InMemoryProjectionStore:
 
     async def save_bundles(self, facts: Sequence[BundleFacts]) -> None:
         self.bundles.update({f.bundle_id: copy.copy(f) for f in facts})
+
+    async def insert_dossiers(self, facts: Sequence[DossierFacts]) -> None:
+        present = [f.dossier_id for f in facts if f.dossier_id in self.dossiers]
+        assert not present, f"inserted again (a COPY would violate the primary key): {present}"
+        await self.save_dossiers(facts)
+
+    async def insert_bundles(self, facts: Sequence[BundleFacts]) -> None:
+        present = [f.bundle_id for f in facts if f.bundle_id in self.bundles]
+        assert not present, f"inserted again (a COPY would violate the primary key): {present}"
+        await self.save_bundles(facts)

@@ -3,12 +3,15 @@
 Rows travel as one JSON array per statement (``json_populate_recordset``): a batch of thousands
 of facts is one round trip with one parameter, whatever the number of columns, and the encoding
 happens in orjson's C code rather than per value in Python (the rebuild is CPU-bound in Python).
+Rows a rebuild knows to be new go by binary COPY instead, which PostgreSQL takes in a third of the
+time it needs to parse and upsert the same rows from JSON.
 """
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -116,6 +119,31 @@ class PostgresProjectionStore:
 
     async def save_bundles(self, facts: Sequence[BundleFacts]) -> None:
         await self._conn.execute(text(_upsert(self._t.bundles, BUNDLE_COLUMNS)), {"rows": _json(facts)})
+
+    async def insert_dossiers(self, facts: Sequence[DossierFacts]) -> None:
+        await self._copy(self._t.dossiers, DOSSIER_COLUMNS, _DOSSIER_ROW, facts)
+
+    async def insert_bundles(self, facts: Sequence[BundleFacts]) -> None:
+        await self._copy(self._t.bundles, BUNDLE_COLUMNS, _BUNDLE_ROW, facts)
+
+    async def _copy(
+        self, table: str, columns: Sequence[str], row: Callable[[Any], tuple[Any, ...]], facts: Sequence[object]
+    ) -> None:
+        """Binary COPY: no JSON to build in Python and parse in PostgreSQL (a third of the time of the
+        upsert for new rows). Rows must be new: COPY has no ON CONFLICT."""
+        if not facts:
+            return
+        raw = await self._conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins its transaction with the first statement it runs: make sure the
+            # COPY is inside it, not committed on its own.
+            await self._conn.execute(text("SELECT 1"))
+        await driver.copy_records_to_table(table, records=[row(f) for f in facts], columns=list(columns))
+
+
+_DOSSIER_ROW = operator.attrgetter(*DOSSIER_COLUMNS)
+_BUNDLE_ROW = operator.attrgetter(*BUNDLE_COLUMNS)
 
 
 def _json(rows: Sequence[object]) -> str:

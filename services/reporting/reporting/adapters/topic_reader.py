@@ -19,12 +19,19 @@ class TopicHistory:
     """``async with TopicHistory(...) as history``: then ``end_offsets()`` and ``read_until(...)``."""
 
     def __init__(
-        self, bootstrap_servers: str, topics: list[str], *, client_id: str, stall_seconds: float = 60.0
+        self,
+        bootstrap_servers: str,
+        topics: list[str],
+        *,
+        client_id: str,
+        stall_seconds: float = 60.0,
+        fetch_max_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = topics
         self._client_id = client_id
         self._stall_seconds = stall_seconds
+        self._fetch_max_bytes = fetch_max_bytes
         self._consumer: AIOKafkaConsumer | None = None
         self.partitions: list[TopicPartition] = []
 
@@ -35,8 +42,13 @@ class TopicHistory:
             client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            # What the client holds fetched ahead of the replay: bounded, since the replay parses
+            # slower than the broker serves and everything fetched waits in memory.
+            fetch_max_bytes=self._fetch_max_bytes,
+            max_partition_fetch_bytes=max(self._fetch_max_bytes // 4, 64 * 1024),
+            # An empty or drained partition's fetch waits this long on the broker before its high
+            # watermark comes back: an empty log would otherwise take half a second to be read.
+            fetch_max_wait_ms=100,
         )
         await consumer.start()
         self._consumer = consumer
@@ -72,24 +84,25 @@ class TopicHistory:
         """Batches of records until every partition is read up to its high watermark.
 
         The high watermark comes with each fetch response. (ListOffsets is not used: the Tansu broker
-        of the local stack answers it with the last batch's base offset, not the log end.)
+        of the local stack answers it with the last batch's base offset, not the log end.) Whether the
+        ends are reached is asked before waiting for more: waiting first cost every rebuild the fetch
+        timeout (half a second) at the end of the log.
         """
         last_progress = time.monotonic()
-        while True:
+        while not await self._caught_up():
             records = await self._fill(max_records)
             if records:
                 last_progress = time.monotonic()
                 yield records
                 continue
-            if await self._caught_up():
-                return
             if time.monotonic() - last_progress > self._stall_seconds:
                 raise ReadStalled(f"no records for {self._stall_seconds:.0f} s and not caught up")
 
     async def _fill(self, max_records: int) -> list[ConsumerRecord]:
-        """Up to ``max_records``: waits for the first records, then takes what is already fetched."""
+        """Up to ``max_records``: waits (briefly: the caller then asks whether the ends are reached)
+        for the first records, then takes what is already fetched."""
         records: list[ConsumerRecord] = []
-        timeout_ms = 500
+        timeout_ms = 100
         while len(records) < max_records:
             batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records - len(records))
             if not batches:

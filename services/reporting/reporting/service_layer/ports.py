@@ -51,6 +51,18 @@ class ProjectionStore(Protocol):
         ...
 
 
+class BulkProjectionStore(ProjectionStore, Protocol):
+    """A store a rebuild fills: it can also add rows known to be absent, faster than replacing them."""
+
+    async def insert_dossiers(self, facts: Sequence[DossierFacts]) -> None:
+        """Add these dossiers' facts; none of them is stored yet."""
+        ...
+
+    async def insert_bundles(self, facts: Sequence[BundleFacts]) -> None:
+        """Add these bundles' facts; none of them is stored yet."""
+        ...
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which dossiers and which time window an aggregate covers."""

@@ -1,0 +1,105 @@
+"""The benchmark's rebuild phase: it waits for a quiet stack, says when it did not get one, and
+reports the rebuild's fixed costs and reporting's memory during it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.output import console_table, markdown
+from bench.phases import Phases, metric_sum
+from bench.run import headline
+from bench.sysmon import SystemMonitor
+from bench.targets import verdicts
+
+EXPOSITION = """# HELP reporting_consumer_lag Messages not yet consumed, per consumer.
+# TYPE reporting_consumer_lag gauge
+reporting_consumer_lag{consumer="reporting.projections"} 12.0
+reporting_consumer_lag{consumer="reporting.other"} 3.0
+reporting_consumer_lag_total 99.0
+reporting_live_subscribers 1.0
+"""
+
+
+def test_the_consumer_lag_is_summed_over_consumers() -> None:
+    assert metric_sum(EXPOSITION, "reporting_consumer_lag") == 15
+    assert metric_sum(EXPOSITION, "reporting_live_subscribers") == 1
+    assert metric_sum(EXPOSITION, "reporting_rebuilds") is None
+
+
+class SteadyMonitor(SystemMonitor):
+    """CPU seconds that grow by ``cores`` per wall second, whatever the machine does."""
+
+    def __init__(self, cores: float) -> None:
+        super().__init__(lambda: {})
+        self.cores = cores
+        self.calls = 0
+
+    def cpu_seconds(self) -> dict[str, float]:
+        self.calls += 1
+        return {"reporting": self.calls * self.cores / 2}  # two calls per one-second sample
+
+
+def phases(cores: float, tmp_path: Path) -> Phases:
+    return Phases(SteadyMonitor(cores), tmp_path, 1, None)  # type: ignore[arg-type]  # settle needs no waits
+
+
+def test_settle_returns_once_the_consumer_has_caught_up_and_the_cpu_is_idle(tmp_path: Path) -> None:
+    lags = iter([40, 0])
+    settled = phases(0.0, tmp_path).settle(["reporting"], lambda: next(lags), cap=10)
+    assert settled["quiet"] is True and settled["consumer_lag"] == 0 and settled["lag_zero_after_s"] >= 1.5
+    assert 1.5 <= settled["waited_s"] < 4
+
+
+def test_settle_gives_up_at_its_cap_and_says_the_stack_was_busy(tmp_path: Path) -> None:
+    settled = phases(1.5, tmp_path).settle(["reporting"], lambda: 0, cap=1.0)
+    assert settled["quiet"] is False and settled["busy_cores"] > 0.3
+    assert settled["lag_zero_after_s"] is not None  # caught up, but the CPU never fell quiet
+
+
+def test_phase_windows_keep_each_phase_peak_apart() -> None:
+    monitor = SystemMonitor(lambda: {"me": [os.getpid()]})
+    monitor.sample()
+    first = monitor.new_window()
+    assert first["me"] > 0 and monitor.window_rss == {}
+    assert monitor.peak_rss["me"] >= first["me"]
+
+
+def results(quiet: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "machine": {"host": "h", "measured_at": "2026-11-22T00:00:00+00:00", "cpu_model": "AMD EPYC",
+                    "cpu_cores": 2, "ram_gb": 23.5, "os": "Linux", "python": "3.11.7", "postgres": "18.6",
+                    "git_commit": "0123456789abcdef", "git_dirty": False},
+        "settings": {"concurrency": 32, "seconds": 12.0, "no_fsync": False},
+        "before_rebuild": {"quiet": quiet, "waited_s": 75.0, "consumer_lag": 0 if quiet else 812, "busy_cores": 1.7},
+        "rebuild": {"records_read": 30000, "events_per_s": 21000.0, "replay_events_per_s": 25000.0, "fixed_s": 0.3},
+        "peak_rss_mb_by_phase": {"projection rebuild": {"reporting": 150.2}},
+    }  # fmt: skip
+    data["metrics"] = headline(data)
+    data["verdicts"] = verdicts(data["metrics"])
+    return data
+
+
+def test_a_rebuild_on_a_quiet_stack_is_judged_against_its_target() -> None:
+    quiet = results(quiet=True)
+    assert quiet["metrics"]["rebuild_events"] == 30000 and quiet["metrics"]["rebuild_reporting_rss_mb"] == 150.2
+    text = markdown(quiet)
+    assert "| projection rebuild events/s | 21,000.0 /s | ≥ 20,000 /s | PASS |" in text
+    assert "| projection rebuild: fixed costs (to first event, finish, swap) | 0.3 s |" in text
+    assert "| projection rebuild: stack quiet before it | yes |" in text
+    assert "busy stack" not in text and "replayed only" not in text
+
+
+def test_a_rebuild_on_a_busy_stack_is_not_passed_off_as_its_own_rate() -> None:
+    busy = results(quiet=False)
+    row = next(v for v in busy["verdicts"] if v["key"] == "rebuild_events_per_s")
+    assert row["verdict"] == "DISTURBED"
+    assert "812 events behind" in markdown(busy)
+    assert "! the rebuild started on a busy stack" in console_table(busy)
+
+
+def test_a_small_log_is_flagged() -> None:
+    small = results(quiet=True)
+    small["rebuild"]["records_read"] = 6182
+    assert "the rebuild replayed only 6,182 events" in markdown(small)
