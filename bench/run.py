@@ -226,7 +226,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
     for key, phase in (("birth_50", "birth_at_50"), ("birth_flat", "birth_flat_out")):
         data = results.get(phase) or {}
         e2e = (data.get("e2e") or {}).get("bundle:birth") or {}
-        m[f"{key}_per_s"] = data.get("completed_per_s") if e2e else None
+        m[f"{key}_per_s"] = data.get("completed_per_s")  # 0 when none completed within the phase and its drain
         m[f"{key}_p50_ms"] = e2e.get("p50")
         m[f"{key}_p99_ms"] = e2e.get("p99")
         m[f"{key}_completed"] = e2e.get("count")
