@@ -1,20 +1,26 @@
-"""One intake service per test module, in-process against the real PostgreSQL and broker."""
+"""One intake service per test module, in-process against the real PostgreSQL and broker; and the
+unit of work on both of its implementations, for the port contract tests."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope, EventPayload
 from eventkit.db import make_engine
 from eventkit.kafka import KafkaPublisher
+from eventkit.migrations import apply_migrations
 from eventkit.outbox import to_message
+from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
 from tests.support.infra import Infra
@@ -63,3 +69,23 @@ async def intake(infra: Infra) -> AsyncIterator[RunningIntake]:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.schema_name}" CASCADE'))
         await engine.dispose()
+
+
+UowFactory = Callable[[], Any]
+
+
+@pytest.fixture
+async def intake_tables(engine: AsyncEngine, schema: str) -> AsyncEngine:
+    """The test's own schema with eventkit's and intake's tables."""
+    await apply_migrations(engine, schema, "intake")
+    return engine
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def new_uow(request: pytest.FixtureRequest) -> UowFactory:
+    """The in-memory fake and PostgreSQL, each test once on both: one contract."""
+    if request.param == "memory":
+        shared = InMemoryIntakeUnitOfWork()
+        return lambda: shared
+    engine: AsyncEngine = request.getfixturevalue("intake_tables")
+    return lambda: SqlIntakeUnitOfWork(engine)

@@ -9,12 +9,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events.common import DossierStatus
-from eventkit.migrations import apply_migrations
-from intake.adapters.memory import InMemoryIntakeUnitOfWork
-from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange, TimelineEntry
 from intake.service_layer.ports import NewDossier
@@ -24,22 +20,6 @@ pytestmark = pytest.mark.integration
 UowFactory = Callable[[], Any]
 AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 DAY = date(2024, 6, 17)
-
-
-@pytest.fixture
-async def intake_tables(engine: AsyncEngine, schema: str) -> AsyncEngine:
-    """The test's own schema with eventkit's and intake's tables."""
-    await apply_migrations(engine, schema, "intake")
-    return engine
-
-
-@pytest.fixture(params=["memory", "postgres"])
-def new_uow(request: pytest.FixtureRequest) -> UowFactory:
-    if request.param == "memory":
-        shared = InMemoryIntakeUnitOfWork()
-        return lambda: shared
-    engine: AsyncEngine = request.getfixturevalue("intake_tables")
-    return lambda: SqlIntakeUnitOfWork(engine)
 
 
 def row(n: int, subject: str | None = "s-1") -> NewDossier:

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope
 from contracts.ids import uuid7
 from eventkit.db import make_engine
-from eventkit.migrations import apply_migrations
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
@@ -30,21 +29,6 @@ UowFactory = Callable[[], Any]
 AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 DAY = date(2024, 6, 17)
 AGENCY = "UBND-X-YENHOA"
-
-
-@pytest.fixture
-async def intake_tables(engine: AsyncEngine, schema: str) -> AsyncEngine:
-    await apply_migrations(engine, schema, "intake")
-    return engine
-
-
-@pytest.fixture(params=["memory", "postgres"])
-def new_uow(request: pytest.FixtureRequest) -> UowFactory:
-    if request.param == "memory":
-        shared = InMemoryIntakeUnitOfWork()
-        return lambda: shared
-    engine: AsyncEngine = request.getfixturevalue("intake_tables")
-    return lambda: SqlIntakeUnitOfWork(engine)
 
 
 def dossier(code: str, subject: str | None, bundle_id: str | None = None, position: int | None = None) -> NewDossier:
