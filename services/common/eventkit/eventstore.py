@@ -111,8 +111,9 @@ class PostgresEventStore:
 _APPEND = """
 WITH batch AS (
     SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[]), CAST(:versions AS int[]),
-                         CAST(:occurred AS timestamptz[]), CAST(:keys AS text[]), CAST(:envelopes AS text[]))
-        WITH ORDINALITY AS b(event_id, event_type, event_version, occurred_at, message_key, envelope, n)
+                         CAST(:occurred AS timestamptz[]), CAST(:keys AS text[]), CAST(:envelopes AS text[]),
+                         CAST(:topics AS text[]))
+        WITH ORDINALITY AS b(event_id, event_type, event_version, occurred_at, message_key, envelope, topic, n)
 ), current_version AS (
     SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = :stream_id
 ), appended AS (
@@ -125,21 +126,28 @@ WITH batch AS (
 ){queue}
 SELECT (SELECT version FROM current_version), (SELECT array_agg(position) FROM appended)
 """
-# Queued only when every event went in, in stream order (the relay publishes by outbox id).
+# Queued only when every event went in, in stream order (the relay publishes by outbox id); an event
+# without a topic is stored only.
 _QUEUE = """, queued AS (
     INSERT INTO outbox (topic, message_key, event_id, value)
-    SELECT :topic, b.message_key, b.event_id, convert_to(b.envelope, 'UTF8') FROM batch b
-    WHERE (SELECT count(*) FROM appended) = :count ORDER BY b.n
+    SELECT b.topic, b.message_key, b.event_id, convert_to(b.envelope, 'UTF8') FROM batch b
+    WHERE b.topic IS NOT NULL AND (SELECT count(*) FROM appended) = :count ORDER BY b.n
 )"""
 _APPEND_ONLY = text(_APPEND.format(queue=""))
 _APPEND_AND_QUEUE = text(_APPEND.format(queue=_QUEUE))
 
 
 async def append_and_queue(
-    conn: AsyncConnection, stream_id: str, expected_version: int, events: Sequence[Envelope], topic: str | None
+    conn: AsyncConnection,
+    stream_id: str,
+    expected_version: int,
+    events: Sequence[Envelope],
+    topic: str | Sequence[str | None] | None,
 ) -> None:
-    """Append ``events`` after ``expected_version`` and, given a ``topic``, queue them on the outbox, in one
-    statement; ConcurrencyConflict (leaving the transaction as it was) if the stream moved on."""
+    """Append ``events`` after ``expected_version`` and, given a ``topic`` (or one per event, None for an
+    event that is only stored), queue them on the outbox, in one statement; ConcurrencyConflict (leaving
+    the transaction as it was) if the stream moved on."""
+    topics = topics_of(events, topic)
     params: dict[str, object] = {
         "stream_id": stream_id,
         "expected": expected_version,
@@ -149,10 +157,11 @@ async def append_and_queue(
         "occurred": [e.occurred_at for e in events],
         "keys": [e.key for e in events],
         "envelopes": [e.model_dump_json() for e in events],  # serialised once, for the store and the outbox
+        "topics": topics,
     }
     statement = _APPEND_ONLY
-    if topic is not None:
-        statement, params["topic"], params["count"] = _APPEND_AND_QUEUE, topic, len(events)
+    if any(t is not None for t in topics):
+        statement, params["count"] = _APPEND_AND_QUEUE, len(events)
     actual, positions = (await conn.execute(statement, params)).one()
     if positions is not None and len(positions) == len(events):
         return
@@ -161,6 +170,15 @@ async def append_and_queue(
         # was taken): take ours out again so the caller's transaction holds nothing of this append.
         await conn.execute(text("DELETE FROM events WHERE position = ANY(:p)"), {"p": positions})
     raise ConcurrencyConflict(stream_id, expected_version, None if actual == expected_version else actual)
+
+
+def topics_of(events: Sequence[Envelope], topic: str | Sequence[str | None] | None) -> list[str | None]:
+    """One topic (or None) per event, from one for all or a list of them."""
+    if topic is None or isinstance(topic, str):
+        return [topic] * len(events)
+    if len(topic) != len(events):
+        raise ValueError(f"{len(topic)} topics for {len(events)} events")
+    return list(topic)
 
 
 class InMemoryEventStore:

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
-from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore, append_and_queue
+from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore, append_and_queue, topics_of
 from eventkit.outbox import InMemoryOutbox, Outbox, PostgresOutbox
 
 
@@ -21,9 +21,10 @@ class UnitOfWork(Protocol):
     outbox: Outbox
 
     async def record(
-        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
     ) -> int:
-        """Append to a stream and queue the same events for ``topic``; returns the new version."""
+        """Append to a stream and queue the same events for ``topic`` (or each for its own, None: stored only);
+        returns the new version."""
         ...
 
 
@@ -34,10 +35,13 @@ class _Recording:
     outbox: Outbox
 
     async def record(
-        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
     ) -> int:
+        topics = topics_of(envelopes, topic)
         version = await self.events.append(stream_id, expected_version, envelopes)
-        await self.outbox.add(topic, list(envelopes))
+        for envelope, name in zip(envelopes, topics, strict=True):  # in stream order, as the SQL outbox has them
+            if name is not None:
+                await self.outbox.add(name, [envelope])
         return version
 
 
@@ -56,7 +60,7 @@ class SqlUnitOfWork(_Recording):
         return self._conn
 
     async def record(
-        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
     ) -> int:
         """Append and queue in one statement (one round trip, each envelope serialised once)."""
         if envelopes:

@@ -116,6 +116,26 @@ async def test_a_lost_append_leaves_the_transaction_usable(new_uow: UowFactory) 
     assert versions == [1, 0, 1]
 
 
+async def test_each_event_can_have_its_own_topic_or_none(new_uow: UowFactory) -> None:
+    """One append, events for two topics and one stored only: each queued for its own topic, in order."""
+    events = [happened("d-11", n) for n in range(1, 5)]
+    async with new_uow() as uow:
+        await uow.record("d-11", 0, events, ["a.topic", None, "b.topic", "a.topic"])
+        queued = await _queued(uow)
+        assert (await uow.events.load("d-11")).version == 4
+    assert queued == [("a.topic", events[0].event_id), ("b.topic", events[2].event_id), ("a.topic", events[3].event_id)]
+    with pytest.raises(ValueError):
+        async with new_uow() as uow:
+            await uow.record("d-12", 0, events[:1], ["a.topic", "b.topic"])
+
+
+async def _queued(uow: Any) -> list[tuple[str, Any]]:
+    if isinstance(uow, SqlUnitOfWork):
+        rows = await uow.conn.execute(text("SELECT topic, event_id FROM outbox ORDER BY id"))
+        return [(t, e) for t, e in rows]
+    return [(m.topic, Envelope.from_json(m.value).event_id) for m in uow.outbox.messages]
+
+
 async def outbox_keys(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return list((await conn.execute(text("SELECT message_key FROM outbox ORDER BY id"))).scalars())

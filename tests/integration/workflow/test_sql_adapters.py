@@ -68,6 +68,17 @@ async def _contract(uow_factory: UnitOfWorkFactory) -> None:
         assert await uow.timers.claim_next(NOW + timedelta(hours=1), frozenset()) is not None
         await uow.timers.disarm("d-9")
         assert await uow.timers.claim_next(NOW + timedelta(days=9), frozenset()) is None
+        # Several at once (one statement on SQL): each armed, the unchanged fired one left alone.
+        await uow.timers.arm(Timer("d-8", "due_soon", NOW), Timer("d-8", "overdue", NOW + timedelta(hours=2)))
+        await uow.timers.arm()
+        first = await uow.timers.claim_next(NOW + timedelta(hours=2), frozenset())
+        assert first == Timer("d-8", "due_soon", NOW)
+        await uow.timers.mark_fired(first, NOW)
+        await uow.timers.arm(Timer("d-8", "due_soon", NOW), Timer("d-8", "overdue", NOW + timedelta(hours=3)))
+        second = await uow.timers.claim_next(NOW + timedelta(hours=3), frozenset())
+        assert second == Timer("d-8", "overdue", NOW + timedelta(hours=3))  # due_soon fired and unchanged
+        await uow.timers.mark_fired(second, NOW)
+        assert await uow.timers.claim_next(NOW + timedelta(days=9), frozenset()) is None
 
 
 async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:

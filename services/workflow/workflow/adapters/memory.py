@@ -7,10 +7,12 @@ the event store, the outbox or the tables.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from contracts.envelope import Envelope
 from eventkit.uow import InMemoryUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
@@ -37,11 +39,12 @@ class InMemoryTimerTable:
         #: (dossier_id, kind) -> (fire_at, fired_at)
         self.rows: dict[tuple[str, str], tuple[datetime, datetime | None]] = {}
 
-    async def arm(self, timer: Timer) -> None:
-        key = (timer.dossier_id, timer.kind)
-        current = self.rows.get(key)
-        if current is None or current[0] != timer.fire_at:
-            self.rows[key] = (timer.fire_at, None)
+    async def arm(self, *timers: Timer) -> None:
+        for timer in timers:
+            key = (timer.dossier_id, timer.kind)
+            current = self.rows.get(key)
+            if current is None or current[0] != timer.fire_at:
+                self.rows[key] = (timer.fire_at, None)
 
     async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
         for key, (_, fired) in list(self.rows.items()):
@@ -97,6 +100,11 @@ class InMemoryWorkflowUnitOfWork:
         self.tasks = InMemoryTaskBoard()
         self.timers = InMemoryTimerTable()
         self.bundles = InMemoryBundleRepository()
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
+    ) -> int:
+        return await self._base.record(stream_id, expected_version, envelopes, topic)
 
     async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
         return True  # one coroutine at a time: nothing to wait for

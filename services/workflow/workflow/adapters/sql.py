@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -9,6 +10,7 @@ from typing import Any, Self
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.envelope import Envelope
 from eventkit.uow import SqlUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
@@ -51,14 +53,22 @@ class SqlTimerTable:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def arm(self, timer: Timer) -> None:
+    async def arm(self, *timers: Timer) -> None:
+        # One statement for all of them (a dossier usually has both its timers re-armed on every change).
+        if not timers:
+            return
         await self._conn.execute(
             text(
-                "INSERT INTO timers (dossier_id, kind, fire_at) VALUES (:d, :k, :f)"
+                "INSERT INTO timers (dossier_id, kind, fire_at)"
+                " SELECT * FROM unnest(CAST(:d AS text[]), CAST(:k AS text[]), CAST(:f AS timestamptz[]))"
                 " ON CONFLICT (dossier_id, kind) DO UPDATE SET fire_at = EXCLUDED.fire_at, fired_at = NULL"
                 " WHERE timers.fire_at IS DISTINCT FROM EXCLUDED.fire_at"
             ),
-            {"d": timer.dossier_id, "k": timer.kind, "f": timer.fire_at},
+            {
+                "d": [t.dossier_id for t in timers],
+                "k": [t.kind for t in timers],
+                "f": [t.fire_at for t in timers],
+            },
         )
 
     async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
@@ -142,6 +152,11 @@ class SqlWorkflowUnitOfWork:
         self.tasks = SqlTaskBoard(conn)
         self.timers = SqlTimerTable(conn)
         self.bundles = SqlBundleRepository(conn)
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
+    ) -> int:
+        return await self._base.record(stream_id, expected_version, envelopes, topic)
 
     async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
         # A transaction-scoped advisory lock: writers of one dossier queue up before appending, so the

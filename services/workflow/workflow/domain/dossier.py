@@ -4,6 +4,7 @@ e.g. acceptance = received + first processing step)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,9 @@ class Dossier:
         self.now = now
         self.expected_version = state.version
         self.pending: list[EventPayload] = []
+        #: The state as loaded (a shallow copy: its scalars, which decisions replace rather than mutate), so
+        #: that saving can tell which read-model rows the change really touches.
+        self.loaded = copy.copy(state)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -37,12 +37,25 @@ log = get_logger(__name__)
 Work = Callable[[Envelope, WorkflowUnitOfWork, WorkflowContext, Cause], Awaitable[None]]
 
 
+# One savepoint name for every event. SQLAlchemy's ``begin_nested`` numbers its savepoints per connection
+# (sa_savepoint_1, _2, … one per event of a batch), and the asyncpg dialect prepares every distinct SQL
+# string: a batch of n events prepared 2n new statements, which also pushed the handlers' own statements
+# out of the per-connection cache (100 entries) so they were prepared again. Reusing one name is legal:
+# each savepoint is released (or rolled back to and released) before the next event's is taken.
+_SAVEPOINT = "SAVEPOINT workflow_event"
+_RELEASE = "RELEASE SAVEPOINT workflow_event"
+_ROLLBACK = "ROLLBACK TO SAVEPOINT workflow_event"
+
+
 def _tolerant(work: Work, ctx: WorkflowContext) -> Handler:
     async def handle(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        conn = uow.conn
+        await conn.exec_driver_sql(_SAVEPOINT)
         try:
-            async with uow.conn.begin_nested():
-                await work(envelope, SqlWorkflowUnitOfWork.joined(uow), ctx, Cause.of(envelope))
+            await work(envelope, SqlWorkflowUnitOfWork.joined(uow), ctx, Cause.of(envelope))
         except DomainError as exc:
+            await conn.exec_driver_sql(_ROLLBACK)
+            await conn.exec_driver_sql(_RELEASE)
             log.warning(
                 "event has no effect",
                 event_type=envelope.type,
@@ -50,6 +63,8 @@ def _tolerant(work: Work, ctx: WorkflowContext) -> Handler:
                 reason=str(exc),
                 correlation_id=envelope.correlation_id,
             )
+        else:
+            await conn.exec_driver_sql(_RELEASE)
 
     return handle
 

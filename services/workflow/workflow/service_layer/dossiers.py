@@ -3,7 +3,6 @@ all in the caller's unit of work."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from contracts.envelope import Envelope
@@ -40,18 +39,13 @@ async def save(uow: WorkflowUnitOfWork, dossier: Dossier, ctx: WorkflowContext, 
         cause = Cause(state.correlation_id, cause.causation_id)
     envelopes = [ctx.wrap(e, key=state.dossier_id, cause=cause, at=dossier.now) for e in dossier.pending]
     await uow.lock_dossier(state.dossier_id)
-    await uow.events.append(state.dossier_id, dossier.expected_version, envelopes)
-    by_topic: dict[str, list[Envelope]] = defaultdict(list)
-    for event, envelope in zip(dossier.pending, envelopes, strict=True):
-        topic = ctx.topic_of(event)
-        if topic:
-            by_topic[topic].append(envelope)
-    for topic, group in by_topic.items():
-        await uow.outbox.add(topic, group)
+    # One statement: each public event queued for its topic, the internal ones only stored.
+    topics = [ctx.topic_of(event) for event in dossier.pending]
+    await uow.record(state.dossier_id, dossier.expected_version, envelopes, topics)
     dossier.expected_version += len(envelopes)
     state.version = dossier.expected_version
     dossier.pending = []
-    await project(uow, state, ctx)
+    await project(uow, state, ctx, before=dossier.loaded)
     return envelopes
 
 
@@ -88,27 +82,42 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
     )
 
 
-async def project(uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext) -> None:
+async def project(
+    uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext, *, before: DossierState | None = None
+) -> None:
+    """Bring the dossier's task and timers in line with ``state``. Every change of a dossier is saved and
+    projected, so the rows already match ``before`` (the state it was loaded in, if given): a row that
+    neither state has is not deleted again (one statement saved on most changes)."""
     task = task_of(state, ctx)
-    if task is None:
-        await uow.tasks.remove(state.dossier_id)
-    else:
+    if task is not None:
         await uow.tasks.put(task)
-    await _schedule_timers(uow, state, ctx)
+    elif before is None or task_of(before, ctx) is not None:
+        await uow.tasks.remove(state.dossier_id)
+    await _schedule_timers(uow, state, ctx, before)
 
 
-async def _schedule_timers(uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext) -> None:
+def _clock_stopped(state: DossierState) -> bool:
+    return state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None
+
+
+async def _schedule_timers(
+    uow: WorkflowUnitOfWork, state: DossierState, ctx: WorkflowContext, before: DossierState | None
+) -> None:
     """Timers run while the statutory clock runs: armed at reception, moved with the appointment,
     dropped while a supplement is awaited and once processing is over."""
-    if state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None:
-        await uow.timers.disarm(state.dossier_id)
+    due_at = state.due_at
+    if _clock_stopped(state) or due_at is None:
+        if before is None or not _clock_stopped(before):
+            await uow.timers.disarm(state.dossier_id)
         return
+    armed: list[Timer] = []
     if not state.due_soon_notified:
-        fire = deadlines.due_soon_at(ctx.rules.calendar, state.due_at, ctx.rules.due_soon_lead_seconds)
+        fire = deadlines.due_soon_at(ctx.rules.calendar, due_at, ctx.rules.due_soon_lead_seconds)
         # A dossier whose whole time is shorter than the lead (same-day procedures) is not warned at reception.
         if state.received_at is None or fire > state.received_at:
-            await uow.timers.arm(Timer(state.dossier_id, "due_soon", fire))
+            armed.append(Timer(state.dossier_id, "due_soon", fire))
         else:
             await uow.timers.disarm(state.dossier_id, "due_soon")
     if not state.overdue:
-        await uow.timers.arm(Timer(state.dossier_id, "overdue", state.due_at))
+        armed.append(Timer(state.dossier_id, "overdue", due_at))
+    await uow.timers.arm(*armed)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from contracts.envelope import Envelope
 from eventkit.eventstore import EventStore
 from eventkit.outbox import Outbox
 from workflow.domain.commands import TimerKind
@@ -53,8 +54,8 @@ class TaskBoard(Protocol):
 
 
 class TimerTable(Protocol):
-    async def arm(self, timer: Timer) -> None:
-        """Schedule (or move) the dossier's timer of that kind; a moved timer fires again."""
+    async def arm(self, *timers: Timer) -> None:
+        """Schedule (or move) each timer (one per dossier and kind); a moved timer fires again."""
         ...
 
     async def disarm(self, dossier_id: str, kind: TimerKind | None = None) -> None:
@@ -94,6 +95,13 @@ class WorkflowUnitOfWork(Protocol):
     def timers(self) -> TimerTable: ...
     @property
     def bundles(self) -> BundleRepository: ...
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
+    ) -> int:
+        """Append to a stream and queue the same events for ``topic`` (one statement on SQL); returns the
+        new version or raises ConcurrencyConflict."""
+        ...
 
     async def lock_dossier(self, dossier_id: str, *, wait: bool = True) -> bool:
         """Hold the dossier for the rest of the transaction; every writer does before appending to it.

@@ -163,7 +163,6 @@ async def _record(
     if events:
         now = ctx.now()
         envelopes = [ctx.wrap(e, key=saga.bundle_id, cause=cause, at=now) for e in events]
-        await uow.events.append(saga.bundle_id, saga.version, envelopes)
-        await uow.outbox.add(ctx.topics.workflow_events, envelopes)
+        await uow.record(saga.bundle_id, saga.version, envelopes, ctx.topics.workflow_events)
         saga.version += len(envelopes)
     await uow.bundles.save(saga)
