@@ -95,7 +95,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings,
         migrations_package="registry_sync",
-        consumers=consumer_specs(settings.topics, operations, clock),
+        consumers=consumer_specs(
+            settings.topics, operations, clock, portal_settle_seconds=settings.portal_settle_seconds
+        ),
         background=background,
     )
     uow = sql_unit_of_work_factory(runtime.engine)

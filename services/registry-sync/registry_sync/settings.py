@@ -96,6 +96,12 @@ class RegistrySyncSettings(ServiceSettings):
     worker_lease_seconds: float = Field(
         0.0, ge=0, description="How long a claimed item is reserved; 0: four times the system's call budget."
     )
+    portal_settle_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="A dossier with no portal push queued is pushed this long after its first new change, so a"
+        " burst of changes costs one push; adds up to this much to the portal lag. 0: push at once.",
+    )
     reconciliation_interval_seconds: float = Field(
         900.0, ge=0, description="Periodic reconciliation with the portal; 0 disables it."
     )

@@ -179,3 +179,18 @@ async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal,
     assert report.not_judged == 1 and report.repushed == 0 and not report.listing_complete
     assert report.error is not None and report.error.startswith("portal listing failed: 503")
     assert len(sleeps) == 2
+
+
+async def test_changes_within_the_settle_time_go_in_one_push(registry, portal, clock, pusher) -> None:
+    for envelope in (submitted("d1", CODE), received("d1", CODE)):
+        async with registry.unit_of_work() as uow:
+            await record_dossier_event(envelope, uow, now=clock(), settle_seconds=0.5)
+    assert await push_due(pusher) == 0  # still settling
+    clock.advance(0.5)
+    assert await push_due(pusher) == 1
+    assert [op for op, _ in portal.writes] == ["create"] and portal.dossiers[CODE]["state"] == 2
+    async with registry.unit_of_work() as uow:
+        await record_dossier_event(result_issued("d1", CODE), uow, now=clock(), settle_seconds=0.5)
+    assert await push_due(pusher) == 0  # a synced dossier's next change settles too
+    clock.advance(0.5)
+    assert await push_due(pusher) == 1 and portal.dossiers[CODE]["state"] == 9

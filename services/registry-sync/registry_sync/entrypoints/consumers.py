@@ -29,7 +29,9 @@ def dossier_event_types() -> list[str]:
     return sorted({*(m.event_type for m in INTAKE_EVENTS), *lifecycle})
 
 
-def consumer_specs(topics: Topics, operations: RegistryOperations, clock: Clock) -> list[ConsumerSpec]:
+def consumer_specs(
+    topics: Topics, operations: RegistryOperations, clock: Clock, *, portal_settle_seconds: float = 0.0
+) -> list[ConsumerSpec]:
     async def on_command(envelope: Envelope, uow: SqlUnitOfWork) -> None:
         with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
             await record_command(
@@ -38,7 +40,9 @@ def consumer_specs(topics: Topics, operations: RegistryOperations, clock: Clock)
 
     async def on_dossier_event(envelope: Envelope, uow: SqlUnitOfWork) -> None:
         with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
-            await record_dossier_event(envelope, SqlRegistryUnitOfWork(uow), now=clock())
+            await record_dossier_event(
+                envelope, SqlRegistryUnitOfWork(uow), now=clock(), settle_seconds=portal_settle_seconds
+            )
 
     dossier_handlers: dict[str, Handler] = {t: on_dossier_event for t in dossier_event_types()}
     return [

@@ -40,9 +40,17 @@ def sync_stream(dossier_id: str) -> str:
     return f"portal-sync-{dossier_id}"
 
 
-async def record_dossier_event(envelope: Envelope, uow: RegistryUnitOfWork, *, now: datetime) -> None:
-    """Consumer handler for intake's and workflow's dossier events."""
+async def record_dossier_event(
+    envelope: Envelope, uow: RegistryUnitOfWork, *, now: datetime, settle_seconds: float = 0.0
+) -> None:
+    """Consumer handler for intake's and workflow's dossier events.
+
+    A dossier with no push queued is pushed ``settle_seconds`` after its first new change rather than at
+    once: a dossier's events come in bursts (submission and bundle, reception and the step it starts,
+    approval and hand-over), and every change folded in during the wait rides on the same push of the
+    whole dossier instead of costing one portal call (and its bookkeeping) each."""
     event = envelope.parse_payload()
+    now = now + timedelta(seconds=settle_seconds)  # below, ``now`` is only when a new change is due
     if isinstance(event, BundleSubmitted):
         at = utc(event.submitted_at)
         for step in event.steps:
