@@ -270,11 +270,7 @@ class InboxConsumer:
                 record, envelope = items[failed]
                 log.info(
                     "batch rolled back; applying its failing event alone",
-                    consumer=self.name,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    event_type=envelope.type,
+                    **self._where(record, envelope),
                     error=repr(exc),
                 )
                 return failed
@@ -342,18 +338,20 @@ class InboxConsumer:
             await self._dispatch(envelope, uow)
             return True
 
+    def _where(self, record: ConsumerRecord, envelope: Envelope | None) -> dict[str, object]:
+        """The log fields that locate an event."""
+        return {
+            "consumer": self.name,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "event_type": envelope.type if envelope else None,
+        }
+
     async def _dead_letter(
         self, record: ConsumerRecord, envelope: Envelope | None, error: str, *, attempts: int
     ) -> None:
-        log.error(
-            "event dead-lettered",
-            consumer=self.name,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            event_type=envelope.type if envelope else None,
-            error=error,
-        )
+        log.error("event dead-lettered", **self._where(record, envelope), error=error)
         key = record.key.decode(errors="replace") if record.key else ""
         params = {
             "c": self.name,

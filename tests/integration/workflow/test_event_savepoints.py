@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
-from eventkit.migrations import apply_migrations
 from eventkit.uow import SqlUnitOfWork
 from tests.unit.workflow.builders import submitted
 from workcal import WorkCalendar
@@ -28,12 +27,6 @@ from workflow.service_layer.ports import Task, WorkflowUnitOfWork
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 6, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def workflow_engine(engine: AsyncEngine, schema: str) -> AsyncEngine:
-    await apply_migrations(engine, schema, "workflow")
-    return engine
 
 
 def _task(dossier_id: str, at: datetime) -> Task:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.migrations import apply_migrations
 from eventkit.uow import SqlUnitOfWork
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.adapters.sql import SqlWorkflowUnitOfWork
@@ -17,12 +16,6 @@ from workflow.service_layer.ports import Timer, UnitOfWorkFactory
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 6, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def workflow_engine(engine: AsyncEngine, schema: str) -> AsyncEngine:
-    await apply_migrations(engine, schema, "workflow")
-    return engine
 
 
 async def test_a_claimed_timer_is_skipped_by_a_concurrent_poller(workflow_engine: AsyncEngine) -> None:
