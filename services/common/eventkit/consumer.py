@@ -49,12 +49,8 @@ Handler = Callable[[Envelope, SqlUnitOfWork], Awaitable[None]]
 #: A record whose envelope parsed and whose type has a handler.
 _Item = tuple[ConsumerRecord, Envelope]
 
+# The inbox rows of one event or a batch in one statement; the ids it returns are the events not applied before.
 _INBOX = (
-    'INSERT INTO inbox (consumer, event_id, topic, partition, "offset")'
-    " VALUES (:c, :e, :t, :p, :o) ON CONFLICT DO NOTHING RETURNING 1"
-)
-# A batch's inbox rows in one statement; the ids it returns are the events not applied before.
-_INBOX_BATCH = (
     'INSERT INTO inbox (consumer, event_id, topic, partition, "offset")'
     " SELECT :c, u.e, u.t, u.p, u.o FROM unnest(CAST(:e AS uuid[]), CAST(:t AS text[]), CAST(:p AS int[]),"
     " CAST(:o AS bigint[])) AS u(e, t, p, o) ON CONFLICT DO NOTHING RETURNING event_id"
@@ -290,7 +286,7 @@ class InboxConsumer:
             "p": [r.partition for r in first.values()],
             "o": [r.offset for r in first.values()],
         }
-        return set((await uow.conn.execute(text(_INBOX_BATCH), params)).scalars())
+        return set((await uow.conn.execute(text(_INBOX), params)).scalars())
 
     def _committed(self, applied: int, *, duplicates: int) -> None:
         self.stats.processed += applied
@@ -326,14 +322,7 @@ class InboxConsumer:
 
     async def _apply(self, record: ConsumerRecord, envelope: Envelope) -> bool:
         async with SqlUnitOfWork(self._engine) as uow:
-            params = {
-                "c": self.name,
-                "e": envelope.event_id,
-                "t": record.topic,
-                "p": record.partition,
-                "o": record.offset,
-            }
-            if (await uow.conn.execute(text(_INBOX), params)).first() is None:
+            if not await self._record_batch(uow, [(record, envelope)]):
                 return False
             await self._dispatch(envelope, uow)
             return True
