@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post
 from registry_sync.domain.outcomes import CallOutcome
 
 
@@ -39,42 +39,22 @@ class HttpSocialInsurance:
                 "guardian_full_name": call.applicant_full_name,
             }
         )
-        outcome = await self._client.call(
-            "POST",
-            "/health-insurance-cards",
-            json=body,
-            idempotency_key=call.idempotency_key,
-            correlation_id=call.correlation_id,
-        )
+        outcome = await post(self._client, "/health-insurance-cards", body, call)
         return mapped(outcome, lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")})
 
     async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome:
         """Data: the funeral-allowance form (deceased, death extract number, declarant's relation).
 
-        The agency pays against the deceased's social-insurance number, which the catalogue's form
-        does not ask for: without it the command fails with that reason rather than guess one."""
-        deceased = {
-            "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
-            "full_name": call.require("deceased.full_name"),
-            "date_of_death": call.require("deceased.date_of_death"),
-            "social_insurance_number": call.require(
-                "deceased.social_insurance_number", "the social insurance agency pays against it"
-            ),
-        }
+        The agency pays against the deceased's social-insurance number, optional in the form: without
+        it the command fails with that reason rather than guess one."""
         body = drop_none(
             {
-                "deceased": deceased,
+                "deceased": _deceased(call, "social_insurance_number", "the social insurance agency pays against it"),
                 "recipient": call.applicant(call.require("declarant_relation")),
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        outcome = await self._client.call(
-            "POST",
-            "/funeral-allowances",
-            json=body,
-            idempotency_key=call.idempotency_key,
-            correlation_id=call.correlation_id,
-        )
+        outcome = await post(self._client, "/funeral-allowances", body, call)
         return mapped(outcome, lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")})
 
 
@@ -84,28 +64,25 @@ class HttpSocialWelfare:
 
     async def grant_burial_support(self, call: OperationCall) -> CallOutcome:
         """Data: the burial-support form. The beneficiary category (which social-assistance group
-        the deceased belonged to) is required by the welfare system and not in the catalogue's
-        form: without it the command fails with that reason."""
-        deceased = {
-            "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
-            "full_name": call.require("deceased.full_name"),
-            "date_of_death": call.require("deceased.date_of_death"),
-            "beneficiary_category": call.require(
-                "deceased.beneficiary_category", "the social-assistance group of the deceased"
-            ),
-        }
+        the deceased belonged to) is required by the welfare system and optional in the form:
+        without it the command fails with that reason."""
         body = drop_none(
             {
-                "deceased": deceased,
+                "deceased": _deceased(call, "beneficiary_category", "the social-assistance group of the deceased"),
                 "applicant": call.applicant(call.require("declarant_relation")),
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        outcome = await self._client.call(
-            "POST",
-            "/burial-supports",
-            json=body,
-            idempotency_key=call.idempotency_key,
-            correlation_id=call.correlation_id,
-        )
+        outcome = await post(self._client, "/burial-supports", body, call)
         return mapped(outcome, lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")})
+
+
+def _deceased(call: OperationCall, benefit_key: str, why: str) -> dict[str, str]:
+    """The deceased as both benefit systems take them: who, when, and the one key the benefit is paid
+    against (``deceased.<benefit_key>``, required for ``why``)."""
+    return {
+        "id_number": id_number(call.require("deceased.id_number"), "deceased.id_number"),
+        "full_name": call.require("deceased.full_name"),
+        "date_of_death": call.require("deceased.date_of_death"),
+        benefit_key: call.require(f"deceased.{benefit_key}", why),
+    }

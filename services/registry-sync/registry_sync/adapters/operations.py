@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from contracts import citizen_id
+from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
 
 
@@ -81,6 +82,20 @@ def mapped(outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, An
     if isinstance(outcome, Succeeded):
         return Succeeded(drop_none(result(outcome.body)), outcome.status, outcome.replayed)
     return outcome
+
+
+async def post(
+    client: ExternalHttpClient, path: str, body: dict[str, Any], call: OperationCall, *, key_suffix: str = ""
+) -> CallOutcome:
+    """A write to a national system under the command's idempotency key, so that a retried attempt is
+    the same request there; ``key_suffix`` names a second write the same command makes."""
+    return await client.call(
+        "POST",
+        path,
+        json=body,
+        idempotency_key=f"{call.idempotency_key}{key_suffix}",
+        correlation_id=call.correlation_id,
+    )
 
 
 Operation = Callable[[OperationCall], Awaitable[CallOutcome]]

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
 
 #: The catalogue's deregistration reasons, in the population database's words.
@@ -53,9 +53,7 @@ class HttpPopulationDatabase:
                 "birth_record_id": call.get("birth_record_id"),
             }
         )
-        outcome = await self._client.call(
-            "POST", "/citizens", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
-        )
+        outcome = await post(self._client, "/citizens", body, call)
         return mapped(outcome, lambda r: {"personal_id_number": r.get("id_number")})
 
     async def register_permanent_residence(self, call: OperationCall) -> CallOutcome:
@@ -92,13 +90,7 @@ class HttpPopulationDatabase:
                 "relationship_to_head": call.get("relation_to_head"),
             }
         )
-        return await self._client.call(
-            "POST",
-            f"/citizens/{person}/permanent-residence",
-            json=body,
-            idempotency_key=call.idempotency_key,
-            correlation_id=call.correlation_id,
-        )
+        return await post(self._client, f"/citizens/{person}/permanent-residence", body, call)
 
     async def _record_newborn(self, call: OperationCall, person: str) -> CallOutcome:
         """The newborn under the number its birth registration issued; sex, century and birth
@@ -114,13 +106,7 @@ class HttpPopulationDatabase:
                 "birth_record_id": call.get("person.birth_certificate_number"),
             }
         )
-        return await self._client.call(
-            "POST",
-            "/citizens",
-            json=body,
-            idempotency_key=f"{call.idempotency_key}:newborn",
-            correlation_id=call.correlation_id,
-        )
+        return await post(self._client, "/citizens", body, call, key_suffix=":newborn")
 
     async def deregister_permanent_residence(self, call: OperationCall) -> CallOutcome:
         """Data: the deregistration form (person, reason, death extract number)."""
@@ -133,13 +119,7 @@ class HttpPopulationDatabase:
                 "effective_date": call.get("effective_date"),
             }
         )
-        outcome = await self._client.call(
-            "POST",
-            f"/citizens/{person}/permanent-residence/deregistration",
-            json=body,
-            idempotency_key=call.idempotency_key,
-            correlation_id=call.correlation_id,
-        )
+        outcome = await post(self._client, f"/citizens/{person}/permanent-residence/deregistration", body, call)
         return mapped(outcome, lambda r: {"deregistered_on": r.get("ended_on")})
 
     async def lookup_citizen(self, call: OperationCall) -> CallOutcome:
@@ -190,9 +170,7 @@ class HttpCivilStatusRegistry:
                 "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
             }
         )
-        outcome = await self._client.call(
-            "POST", "/births", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
-        )
+        outcome = await post(self._client, "/births", body, call)
         return mapped(
             outcome,
             lambda r: {
@@ -218,9 +196,7 @@ class HttpCivilStatusRegistry:
             "declarant": call.applicant(call.require("declarant_relation")),
             "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
         }
-        outcome = await self._client.call(
-            "POST", "/deaths", json=body, idempotency_key=call.idempotency_key, correlation_id=call.correlation_id
-        )
+        outcome = await post(self._client, "/deaths", body, call)
         return mapped(
             outcome,
             lambda r: {
