@@ -24,6 +24,8 @@ from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
+#: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
+_CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 #: deadlock_detected, serialization_failure: another transaction got in the way; try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
@@ -191,7 +193,7 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         raw = await self.conn.get_raw_connection()
         try:
             return await write_submission(raw.driver_connection, submission)
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        except _CONNECTION_LOST:
             await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
             raise
 
@@ -200,7 +202,7 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         broken = False
         try:
             return await write_submission(pooled.driver_connection, submission)
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        except _CONNECTION_LOST:
             broken = True
             raise
         finally:

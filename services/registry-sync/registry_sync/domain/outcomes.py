@@ -11,12 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_TWELVE_DIGITS = re.compile(r"(?<![0-9])([0-9]{2})[0-9]{8}([0-9]{2})(?![0-9])")
+from contracts import citizen_id
+
+_TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
 def mask_personal_numbers(text: str) -> str:
     """Mask 12-digit identification numbers inside a message we store, publish or log."""
-    return _TWELVE_DIGITS.sub(r"\1********\2", text)
+    return _TWELVE_DIGITS.sub(lambda match: citizen_id.mask(match[0]), text)
 
 
 @dataclass(frozen=True)
