@@ -113,7 +113,10 @@ class EventWatcher:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        # A short fetch wait: the embedded broker holds a multi-partition fetch for its whole wait.
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
+        )
         self._consumer = consumer  # set first: stop() closes it even when start() fails half-way
         await consumer.start()
         await consumer.topics()  # fetches metadata, so the partitions are known

@@ -61,6 +61,11 @@ class ServiceSettings(BaseSettings):
         6000, ge=1000, description="Consumer group session; Kafka's default minimum is 6000."
     )
     consumer_heartbeat_ms: int = Field(2000, ge=100, description="Consumer group heartbeat interval.")
+    consumer_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="How long an idle fetch waits on the broker: the latency of each hop while a topic is quiet.",
+    )
     consumer_retry_base_seconds: float = Field(0.05, ge=0, description="First retry delay; doubles.")
     consumer_batch_size: int = Field(
         100, ge=1, description="At most this many of a partition's events per consumer transaction; 1 = one each."

@@ -28,7 +28,7 @@ from registry_sync.service_layer.commands import CommandExecutor
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.portal_sync import PORTAL, PortalPusher
 from registry_sync.service_layer.reconciliation import Reconciler
-from registry_sync.service_layer.workers import WorkLoop
+from registry_sync.service_layer.workers import Wakeups, WorkLoop
 from registry_sync.settings import RegistrySyncSettings
 
 
@@ -79,6 +79,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         cooldown_seconds=settings.breaker_cooldown_seconds,
     )
     loops: list[WorkLoop[Any]] = []
+    wakeups = Wakeups()
 
     async def registry_workers() -> None:
         try:
@@ -96,7 +97,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings,
         migrations_package="registry_sync",
         consumers=consumer_specs(
-            settings.topics, operations, clock, portal_settle_seconds=settings.portal_settle_seconds
+            settings.topics,
+            operations,
+            clock,
+            portal_settle_seconds=settings.portal_settle_seconds,
+            wakeups=wakeups,
         ),
         background=background,
     )
@@ -118,6 +123,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         if system == PORTAL:
             continue
         loops.append(_command_loop(system, executor, guards, settings.worker_poll_seconds))
+        wakeups.register(loops[-1])
     portal_loop: WorkLoop[DossierSync] = WorkLoop(
         PORTAL, guards[PORTAL], pusher.claim, pusher.push, poll_seconds=settings.worker_poll_seconds
     )

@@ -135,3 +135,14 @@ async def test_a_failed_transaction_leaves_nothing_behind(registry: InMemoryRegi
             await record_command(command("c1", "d1", DATA), uow, operations=FakeOperations(), topic=TOPIC, now=clock())
             raise RuntimeError("the consumer's transaction rolls back")
     assert registry.commands.rows == {}
+
+
+async def test_recording_names_the_system_whose_worker_has_new_work(registry: InMemoryRegistry) -> None:
+    """The consumer wakes that system's worker after its commit; a duplicate or an at-once failure wakes none."""
+    clock, operations = Clock(), FakeOperations()
+    async with registry.unit_of_work() as uow:
+        first = await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+        again = await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+        unsupported = command("c2", "d1", {}, system="civil_status", operation="record_marriage")
+        failed = await record_command(unsupported, uow, operations=operations, topic=TOPIC, now=clock())
+    assert (first, again, failed) == ("population_db", None, None)

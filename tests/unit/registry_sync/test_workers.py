@@ -8,7 +8,7 @@ import asyncio
 from registry_sync.domain.breaker import CircuitBreaker
 from registry_sync.domain.outcomes import Succeeded, Transient
 from registry_sync.service_layer.guard import SystemGuard
-from registry_sync.service_layer.workers import WorkLoop
+from registry_sync.service_layer.workers import Wakeups, WorkLoop
 from tests.support.kafka import eventually
 
 
@@ -91,3 +91,35 @@ async def test_an_open_breaker_stops_claims_then_one_probe_closes_it() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert breaker.stats.closed_again == 1
+
+
+async def test_a_noted_loop_claims_at_once_after_the_commit_others_keep_their_poll() -> None:
+    breaker = CircuitBreaker("s", failure_threshold=5, cooldown_seconds=1)
+    noted_work = Work(SystemGuard("a", breaker, max_concurrency=2), pending=0)
+    other_work = Work(SystemGuard("b", breaker, max_concurrency=2), pending=0)
+    noted = WorkLoop("a", noted_work.guard, noted_work.claim, noted_work.execute, poll_seconds=3600)
+    other = WorkLoop("b", other_work.guard, other_work.claim, other_work.execute, poll_seconds=3600)
+    wakeups = Wakeups()
+    wakeups.register(noted)
+    wakeups.register(other)
+    tasks = [asyncio.create_task(loop.run()) for loop in (noted, other)]
+    try:
+        async def both_idle() -> bool:
+            return noted_work.claims == 1 and other_work.claims == 1
+
+        async def noted_done() -> bool:
+            return noted_work.done == 1
+
+        await eventually(both_idle, timeout=5, interval=0.005)
+        noted_work.pending = other_work.pending = 1  # committed work; an hour until either polls again
+        wakeups.note("a")
+        wakeups.note("a")
+        wakeups()
+        await eventually(noted_done, timeout=5, interval=0.005)
+        wakeups()  # nothing noted since: nobody is woken
+        await asyncio.sleep(0.05)
+        assert other_work.claims == 1 and other_work.done == 0
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

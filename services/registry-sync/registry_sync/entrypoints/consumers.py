@@ -18,6 +18,7 @@ from registry_sync.adapters.repository import SqlRegistryUnitOfWork
 from registry_sync.service_layer.commands import record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
 from registry_sync.service_layer.unit_of_work import Clock
+from registry_sync.service_layer.workers import Wakeups
 
 #: Intake events that carry what the portal needs about a dossier.
 INTAKE_EVENTS = (DossierSubmitted, BundleSubmitted, FeePaid, SupplementProvided)
@@ -30,13 +31,22 @@ def dossier_event_types() -> list[str]:
 
 
 def consumer_specs(
-    topics: Topics, operations: RegistryOperations, clock: Clock, *, portal_settle_seconds: float = 0.0
+    topics: Topics,
+    operations: RegistryOperations,
+    clock: Clock,
+    *,
+    portal_settle_seconds: float = 0.0,
+    wakeups: Wakeups | None = None,
 ) -> list[ConsumerSpec]:
+    """With ``wakeups``, the worker of each recorded command's system looks for it once committed."""
+
     async def on_command(envelope: Envelope, uow: SqlUnitOfWork) -> None:
         with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
-            await record_command(
+            system = await record_command(
                 envelope, SqlRegistryUnitOfWork(uow), operations=operations, topic=topics.registry_events, now=clock()
             )
+        if wakeups is not None and system is not None:
+            wakeups.note(system)
 
     async def on_dossier_event(envelope: Envelope, uow: SqlUnitOfWork) -> None:
         with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
@@ -50,6 +60,7 @@ def consumer_specs(
             "commands",
             [topics.registry_commands],
             Dispatcher({RegistryCommandRequested.event_type: on_command}),
+            on_applied=wakeups,
         ),
         ConsumerSpec("dossiers", [topics.intake_events, topics.workflow_events], Dispatcher(dossier_handlers)),
     ]

@@ -45,8 +45,10 @@ def command_stream(command_id: str) -> str:
 
 async def record_command(
     envelope: Envelope, uow: RegistryUnitOfWork, *, operations: RegistryOperations, topic: str, now: datetime
-) -> None:
-    """Consumer handler: keep the command as pending (or fail it at once if we cannot perform it)."""
+) -> str | None:
+    """Consumer handler: keep the command as pending (or fail it at once if we cannot perform it).
+
+    Returns the system whose worker now has the command to perform, if any."""
     event = RegistryCommandRequested.model_validate(envelope.payload)
     command = RegistryCommand(
         command_id=event.command_id,
@@ -68,9 +70,11 @@ async def record_command(
         command.fail(reason, now, error_code="unsupported_operation")
     if not await uow.commands.add(command):
         log.info("command already known; ignored", command_id=command.command_id, dossier_id=command.dossier_id)
-        return
+        return None
     if command.done:
         await _publish_outcome(uow, command, topic)
+        return None
+    return command.system
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from eventkit.backoff import backoff_delay
 from eventkit.logging import get_logger
@@ -92,3 +92,28 @@ class WorkLoop(Generic[T]):
             raise
         except Exception:
             log.exception("work item failed; it will be retried when its lease ends", worker=self.name)
+
+
+class Wakeups:
+    """Which loops to wake once the transaction that gave them work has committed.
+
+    A consumer handler notes the loop of each command it records; the consumer calls the object
+    after its commit, and only those loops look for work at once (the others keep their poll).
+    """
+
+    def __init__(self) -> None:
+        self._loops: dict[str, WorkLoop[Any]] = {}
+        self._noted: set[str] = set()
+
+    def register(self, loop: WorkLoop[Any]) -> None:
+        self._loops[loop.name] = loop
+
+    def note(self, name: str) -> None:
+        self._noted.add(name)
+
+    def __call__(self) -> None:
+        noted, self._noted = self._noted, set()
+        for name in noted:
+            if (loop := self._loops.get(name)) is not None:
+                loop.wake()
+

@@ -1,0 +1,35 @@
+"""How the runtime wires its consumers: the settings they are given and what runs after a commit."""
+
+from __future__ import annotations
+
+from eventkit.consumer import Dispatcher
+from eventkit.runtime import ConsumerSpec, ServiceRuntime
+from eventkit.settings import ServiceSettings
+
+NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
+
+
+def _runtime(*specs: ConsumerSpec, **settings: object) -> ServiceRuntime:
+    config = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1", **settings)  # type: ignore[arg-type]
+    return ServiceRuntime(config, consumers=list(specs))
+
+
+def test_after_a_commit_the_relay_is_woken_and_the_spec_s_own_callback_runs() -> None:
+    applied: list[str] = []
+    runtime = _runtime(
+        ConsumerSpec("plain", ["t"], Dispatcher({})),
+        ConsumerSpec("signalling", ["t"], Dispatcher({}), on_applied=lambda: applied.append("woken")),
+    )
+    plain, signalling = runtime.consumers
+    for consumer in (plain, signalling):
+        runtime.relay._wake.clear()
+        consumer._committed(1, duplicates=0)
+        assert runtime.relay._wake.is_set()
+    assert applied == ["woken"]
+    signalling._committed(0, duplicates=3)  # nothing applied: nothing new to look for
+    assert applied == ["woken"]
+
+
+def test_the_fetch_wait_comes_from_the_settings() -> None:
+    (consumer,) = _runtime(ConsumerSpec("c", ["t"], Dispatcher({})), consumer_fetch_max_wait_ms=7).consumers
+    assert consumer._fetch_max_wait_ms == 7
