@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
+from eventkit.outbox import mark_queued
 
 
 class ConcurrencyConflict(Exception):
@@ -160,10 +161,13 @@ async def append_and_queue(
         "topics": topics,
     }
     statement = _APPEND_ONLY
-    if any(t is not None for t in topics):
+    queues = any(t is not None for t in topics)
+    if queues:
         statement, params["count"] = _APPEND_AND_QUEUE, len(events)
     actual, positions = (await conn.execute(statement, params)).one()
     if positions is not None and len(positions) == len(events):
+        if queues:
+            mark_queued(conn)
         return
     if positions:
         # Part of the batch went in (a writer appended fewer events than ours meanwhile, or an event id

@@ -4,6 +4,7 @@ while the broker is down. :mod:`eventkit.relay` moves them to Kafka."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,23 @@ class OutgoingMessage:
     key: str
     value: bytes
     event_id: str
+
+
+#: Set on a connection whose transaction queued messages; the unit of work reads it after its commit.
+_QUEUED = "eventkit.outbox.queued"
+
+#: Called after a commit that queued messages: the relay publishes them now rather than at its next poll.
+OnQueued = Callable[[], None]
+
+
+def mark_queued(conn: AsyncConnection) -> None:
+    """Note that the transaction on ``conn`` wrote outbox rows."""
+    conn.info[_QUEUED] = True
+
+
+def take_queued(conn: AsyncConnection) -> bool:
+    """Whether the transaction that just ended on ``conn`` wrote outbox rows; clears the note."""
+    return bool(conn.info.pop(_QUEUED, False))
 
 
 def to_message(topic: str, envelope: Envelope) -> OutgoingMessage:
@@ -50,6 +68,7 @@ class PostgresOutbox:
             ),
             [{"topic": topic, "key": e.key, "event_id": e.event_id, "value": e.to_json()} for e in envelopes],
         )
+        mark_queued(self._conn)
 
 
 class InMemoryOutbox:

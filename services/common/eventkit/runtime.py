@@ -101,7 +101,7 @@ class ServiceRuntime:
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on this service's database."""
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, on_queued=self.relay.notify)
 
     async def start(self, *, database_wait_seconds: float = 60.0) -> None:
         """Apply migrations (waiting for the database), then start the relay and consumers.

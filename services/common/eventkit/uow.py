@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit.eventstore import EventStore, InMemoryEventStore, PostgresEventStore, append_and_queue, topics_of
-from eventkit.outbox import InMemoryOutbox, Outbox, PostgresOutbox
+from eventkit.outbox import InMemoryOutbox, OnQueued, Outbox, PostgresOutbox, take_queued
 
 
 class UnitOfWork(Protocol):
@@ -46,10 +46,15 @@ class _Recording:
 
 
 class SqlUnitOfWork(_Recording):
-    """A transaction on the service's database. Commits on a clean exit, rolls back otherwise."""
+    """A transaction on the service's database. Commits on a clean exit, rolls back otherwise.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``on_queued`` is called after a commit whose transaction queued outbox messages (the runtime
+    passes the relay's wake-up, so they go out at once instead of at the relay's next poll).
+    """
+
+    def __init__(self, engine: AsyncEngine, *, on_queued: OnQueued | None = None) -> None:
         self._engine = engine
+        self._on_queued = on_queued
         self._conn: AsyncConnection | None = None
 
     @property
@@ -79,13 +84,18 @@ class SqlUnitOfWork(_Recording):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         conn, self._conn = self.conn, None
+        committed = False
         try:
             if exc_type is None:
                 await conn.commit()
+                committed = True
             else:
                 await conn.rollback()
         finally:
+            queued = take_queued(conn)
             await conn.close()
+        if committed and queued and self._on_queued is not None:
+            self._on_queued()
 
 
 class InMemoryUnitOfWork(_Recording):

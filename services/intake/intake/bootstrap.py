@@ -79,7 +79,7 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
         rules=rules,
         topic=settings.topics.intake_events,
         clock=utc_now,
-        uow=lambda: SqlIntakeUnitOfWork(runtime.engine),
+        uow=lambda: SqlIntakeUnitOfWork(runtime.engine, on_queued=runtime.relay.notify),
     )
     app.state.views = PostgresViews(runtime.engine)
     app.state.catalogue_documents = CatalogueDocuments(catalogue)

@@ -105,7 +105,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         ),
         background=background,
     )
-    uow = sql_unit_of_work_factory(runtime.engine)
+    uow = sql_unit_of_work_factory(runtime.uow)
     topic = settings.topics.registry_events
     executor = CommandExecutor(
         uow, operations, guards, topic, clock, lease_seconds=lambda system: settings.lease_seconds(systems[system])

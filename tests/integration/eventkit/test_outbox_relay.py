@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
@@ -119,3 +119,57 @@ async def test_a_second_relay_on_the_same_schema_waits_its_turn(
 
 async def _zero(size: object) -> bool:
     return await size == 0  # type: ignore[misc]
+
+
+async def test_an_idle_relay_asks_one_question_per_poll_and_still_finds_new_rows(
+    migrated: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """Nobody notifies it here (the rows come from another process, say): its polls find them, and
+    while the outbox is empty a poll is one autocommitted statement, no transaction or lock."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(migrated.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with running_relay(migrated, infra):
+            await eventually(lambda: _at_least(statements, 6))
+            idle = list(statements)
+            async with SqlUnitOfWork(migrated) as uow:
+                await uow.record("d-later", 0, [happened("d-later", 1)], topic)
+            records = await read_topic(infra.bootstrap_servers, topic, expect=1, timeout=5)
+    finally:
+        event.remove(migrated.sync_engine, "before_cursor_execute", seen)
+    first_look, polls = idle[:2], idle[2:]  # at start it looks at once: rows may wait from before
+    assert "pg_try_advisory_xact_lock" in first_look[0] and "FROM outbox ORDER BY id" in first_look[1]
+    assert polls and set(polls) == {"SELECT EXISTS (SELECT FROM outbox)"}
+    assert [r.key.decode() for r in records] == ["d-later"]
+
+
+async def _at_least(items: list[str], n: int) -> bool:
+    return len(items) >= n
+
+
+async def test_the_unit_of_work_signals_a_commit_that_queued_messages(migrated: AsyncEngine, topic: str) -> None:
+    """The runtime wakes the relay with it: queued messages go out at once, not at the next poll."""
+    signals: list[str] = []
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(migrated, on_queued=lambda: signals.append("queued"))
+
+    async with uow() as work:
+        await work.record("d-stored", 0, [happened("d-stored", 1)], None)  # stored only: nothing to publish
+    assert signals == []
+    with pytest.raises(RuntimeError):
+        async with uow() as work:
+            await work.record("d-rolled", 0, [happened("d-rolled", 1)], topic)
+            raise RuntimeError("rolled back: nothing was queued after all")
+    assert signals == []
+    async with uow() as work:
+        await work.record("d-queued", 0, [happened("d-queued", 1)], topic)
+        await work.outbox.add(topic, [happened("d-queued", 2)])
+    assert signals == ["queued"]
+    async with uow() as work:  # the same pooled connection again: the note did not outlive its transaction
+        await work.record("d-stored", 1, [happened("d-stored", 2)], None)
+    assert signals == ["queued"]

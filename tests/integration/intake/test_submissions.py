@@ -188,3 +188,17 @@ async def test_a_connection_that_broke_under_a_submission_is_not_reused(
         assert await SqlIntakeUnitOfWork(small).submit(submission(["s-1"])) == [code(1)]
     finally:
         await small.dispose()
+
+
+async def test_a_new_submission_wakes_the_relay_and_a_replayed_one_does_not(intake_tables: AsyncEngine) -> None:
+    """The submission commits by itself, outside SQLAlchemy: it signals its outbox rows itself."""
+    woken: list[bool] = []
+
+    def new_uow() -> SqlIntakeUnitOfWork:
+        return SqlIntakeUnitOfWork(intake_tables, on_queued=lambda: woken.append(True))
+
+    await submit(new_uow, submission(["s-1"], key="k-3"))  # entered: the driver connection of its transaction
+    await new_uow().submit(submission(["s-2"]))  # not entered: a pooled connection of its own
+    assert woken == [True, True]
+    await submit(new_uow, submission(["s-1"], key="k-3"))  # the stored reply: nothing new to publish
+    assert woken == [True, True]

@@ -189,13 +189,17 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         a SQLAlchemy connection with its transaction around a statement that commits by itself would
         cost more CPU than the rest of the submission's database work."""
         if self._conn is None:
-            return await self._submit_alone(submission)
-        raw = await self.conn.get_raw_connection()
-        try:
-            return await write_submission(raw.driver_connection, submission)
-        except _CONNECTION_LOST:
-            await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
-            raise
+            result = await self._submit_alone(submission)
+        else:
+            raw = await self.conn.get_raw_connection()
+            try:
+                result = await write_submission(raw.driver_connection, submission)
+            except _CONNECTION_LOST:
+                await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
+                raise
+        if isinstance(result, list) and self._on_queued is not None:
+            self._on_queued()  # committed with its outbox rows (a replayed reply queued nothing)
+        return result
 
     async def _submit_alone(self, submission: NewSubmission) -> list[str] | StoredReply:
         pooled = await self._engine.raw_connection()

@@ -3,13 +3,13 @@ eventkit's SqlUnitOfWork holds), so a state change and its outcome event commit 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
 from eventkit.uow import SqlUnitOfWork
@@ -67,12 +67,12 @@ class SqlRegistryUnitOfWork:
         return await self._uow.record(stream_id, expected_version, envelopes, topic)
 
 
-def sql_unit_of_work_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    """A factory of transactions on ``engine``, each with our stores."""
+def sql_unit_of_work_factory(new: Callable[[], SqlUnitOfWork]) -> UnitOfWorkFactory:
+    """A factory of transactions from ``new`` (the runtime's), each with our stores."""
 
     @asynccontextmanager
     async def unit_of_work() -> AsyncIterator[RegistryUnitOfWork]:
-        async with SqlUnitOfWork(engine) as uow:
+        async with new() as uow:
             yield SqlRegistryUnitOfWork(uow)
 
     return unit_of_work
