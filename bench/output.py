@@ -17,6 +17,11 @@ ROWS = (  # metric key, label, unit
     ("intake_p99_ms", "intake p99", "ms"),
     ("intake_vs_bare", "ratio intake ÷ bare endpoint", "×"),
     ("intake_vs_raw_inserts", "ratio intake ÷ raw inserts", "×"),
+    ("birth_5_per_s", "birth bundles completed/s at 5/s offered (under capacity)", "/s"),
+    ("birth_5_p50_ms", "birth at 5/s: p50 submit → last result", "ms"),
+    ("birth_5_p99_ms", "birth at 5/s: p99 submit → last result", "ms"),
+    ("lag_5_p50_ms", "live projection lag p50 at 5/s", "ms"),
+    ("lag_5_p99_ms", "live projection lag p99 at 5/s", "ms"),
     ("birth_50_per_s", "birth bundles completed/s at 50/s offered", "/s"),
     ("birth_50_p50_ms", "birth at 50/s: p50 submit → last result", "ms"),
     ("birth_50_p99_ms", "birth at 50/s: p99 submit → last result", "ms"),
@@ -31,8 +36,8 @@ ROWS = (  # metric key, label, unit
     ("rebuild_fixed_s", "projection rebuild: fixed costs (to first event, finish, swap)", "s"),
     ("rebuild_quiet", "projection rebuild: stack quiet before it", ""),
     ("rebuild_reporting_rss_mb", "projection rebuild: reporting peak RSS during it", "MB"),
-    ("lag_p50_ms", "live projection lag p50", "ms"),
-    ("lag_p99_ms", "live projection lag p99", "ms"),
+    ("lag_p50_ms", "live projection lag p50 at 50/s", "ms"),
+    ("lag_p99_ms", "live projection lag p99 at 50/s", "ms"),
     ("max_service_rss_mb", "peak RSS, largest service", "MB"),
 )
 

@@ -1,8 +1,9 @@
 """``make bench``: start the stack, measure it against this machine's limits, write the results.
 
 Phases, in the order that keeps one phase's backlog out of the next one's numbers:
-raw PostgreSQL inserts → bare endpoint → birth bundles at 50/s (with the live lag) → birth bundles
-flat out → intake flat out → projection rebuild. Peak RSS is sampled all along.
+raw PostgreSQL inserts → bare endpoint → birth bundles at 5/s, under capacity (with the live lag) →
+birth bundles at 50/s (with the live lag) → birth bundles flat out → intake flat out → projection
+rebuild. Peak RSS is sampled all along.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-PHASES = ("raw", "bare", "birth50", "birthflat", "intake", "rebuild")
+PHASES = ("raw", "bare", "birth5", "birth50", "birthflat", "intake", "rebuild")
+#: The under-capacity rate: the latency of a bundle and of the live projection when nothing queues.
+UNDER_CAPACITY_RATE = 5.0
 #: How long the rebuild waits for a quiet stack; the whole run stays under five minutes.
 REBUILD_SETTLE_CAP = 75.0
 
@@ -142,6 +145,18 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
         citizens=CitizenPolicy(),
         progress=False,
     )
+    if e2e_ready and "birth5" in only:
+        # Before the saturating phases, on a quiet stack: how long a bundle and the live projection
+        # take when the machine keeps up (the 50/s phase measures queueing on an overloaded one).
+        rate = UNDER_CAPACITY_RATE
+        under = LoadConfig(
+            **{**birth.__dict__, "rate": rate, "duration": seconds, "count": int(rate * seconds), "seed": 205}
+        )
+        results["birth_under_capacity"] = phases.timed(
+            f"birth bundles at {rate:g}/s (under capacity)",
+            lambda: phases.load(under, reporting=reporting if "reporting" in up else None, seconds=seconds),
+        )
+        results["quiet_after_birth_under_capacity_s"] = phases.quiesce(BACKGROUND, cap=10)
     if e2e_ready and "birth50" in only:
         at_50 = LoadConfig(
             **{
@@ -223,7 +238,8 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         m["intake_vs_bare"] = round(m["intake_per_s"] / m["bare_per_s"], 3)
     if m["intake_per_s"] and m["raw_insert_commits_per_s"]:
         m["intake_vs_raw_inserts"] = round(m["intake_per_s"] / m["raw_insert_commits_per_s"], 3)
-    for key, phase in (("birth_50", "birth_at_50"), ("birth_flat", "birth_flat_out")):
+    birth_phases = (("birth_5", "birth_under_capacity"), ("birth_50", "birth_at_50"), ("birth_flat", "birth_flat_out"))
+    for key, phase in birth_phases:
         data = results.get(phase) or {}
         e2e = (data.get("e2e") or {}).get("bundle:birth") or {}
         m[f"{key}_per_s"] = data.get("completed_per_s")  # 0 when none completed within the phase and its drain
@@ -235,6 +251,8 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         m[f"{key}_ended_otherwise"] = report.get("ended_otherwise")
     lag = (results.get("birth_at_50") or {}).get("lag") or {}
     m["lag_p50_ms"], m["lag_p99_ms"] = lag.get("p50"), lag.get("p99")
+    lag = (results.get("birth_under_capacity") or {}).get("lag") or {}
+    m["lag_5_p50_ms"], m["lag_5_p99_ms"] = lag.get("p50"), lag.get("p99")
     rebuilt = results.get("rebuild") or {}
     m["rebuild_events_per_s"] = rebuilt.get("events_per_s")
     m["rebuild_events"] = rebuilt.get("records_read")
