@@ -40,7 +40,7 @@ from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
-from eventkit.outbox import OutgoingMessage
+from eventkit.outbox import OnQueued, OutgoingMessage
 from eventkit.uow import SqlUnitOfWork
 
 log = get_logger(__name__)
@@ -106,6 +106,7 @@ class InboxConsumer:
         batch_size: int = 100,
         batch_max_seconds: float = 0.05,
         after_commit: Callable[[], None] | None = None,
+        on_queued: OnQueued | None = None,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 50,
@@ -123,7 +124,8 @@ class InboxConsumer:
         self._batch_seconds = batch_max_seconds
         self._seconds_per_event = 0.0  # the recent pace; 0 until a transaction was measured
         self._retry_base = retry_base_seconds
-        self._after_commit = after_commit
+        self._after_commit = after_commit  # after a transaction that applied events
+        self._on_queued = on_queued  # after one whose handlers queued outbox messages (the relay's wake-up)
         self._consumer: AIOKafkaConsumer | None = None
         # A shorter session than Kafka's default: a crashed member's partitions move sooner
         # (and the Tansu broker holds a join for half the session timeout).
@@ -253,7 +255,7 @@ class InboxConsumer:
             applied = 0
             started = time.monotonic()
             try:
-                async with SqlUnitOfWork(self._engine) as uow:
+                async with SqlUnitOfWork(self._engine, on_queued=self._on_queued) as uow:
                     fresh = await self._record_batch(uow, items)
                     for index, (_, envelope) in enumerate(items):
                         if envelope.event_id in fresh:
@@ -327,7 +329,7 @@ class InboxConsumer:
             return
 
     async def _apply(self, record: ConsumerRecord, envelope: Envelope) -> bool:
-        async with SqlUnitOfWork(self._engine) as uow:
+        async with SqlUnitOfWork(self._engine, on_queued=self._on_queued) as uow:
             if not await self._record_batch(uow, [(record, envelope)]):
                 return False
             await self._dispatch(envelope, uow)

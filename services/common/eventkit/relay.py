@@ -81,6 +81,7 @@ class OutboxRelay:
         failures = 0
         asked = True  # the first round looks at once: rows may be waiting from before a restart
         while True:
+            self._wake.clear()  # a commit signalled from here on asks for another round
             try:
                 await self._publisher.start()
                 sent = await self.publish_once() if asked or await self.pending() else 0
@@ -102,7 +103,6 @@ class OutboxRelay:
                 continue
             asked = sent == self._batch_size  # a full batch: more may be waiting
             if not asked:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                     asked = True

@@ -29,8 +29,9 @@ class ConsumerSpec:
     name: str
     topics: list[str]
     dispatcher: Dispatcher
-    #: Called after each transaction that applied events (besides waking the outbox relay): a
-    #: worker waiting for what the handlers recorded can start at once instead of at its next poll.
+    #: Called after each transaction that applied events: a worker waiting for what the handlers
+    #: recorded can start at once instead of at its next poll. (The outbox relay is woken by the
+    #: unit of work itself, and only when the handlers queued messages.)
     on_applied: Callable[[], None] | None = None
 
 
@@ -75,7 +76,8 @@ class ServiceRuntime:
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 batch_size=settings.consumer_batch_size,
                 batch_max_seconds=settings.consumer_batch_max_seconds,
-                after_commit=self._after_commit(spec),
+                after_commit=spec.on_applied,
+                on_queued=self.relay.notify,
                 session_timeout_ms=settings.consumer_session_timeout_ms,
                 heartbeat_interval_ms=settings.consumer_heartbeat_ms,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
@@ -86,18 +88,6 @@ class ServiceRuntime:
         self._background = background or []
         self._tasks: list[asyncio.Task[None]] = []
         self._readiness_cache: tuple[float, Readiness] | None = None
-
-    def _after_commit(self, spec: ConsumerSpec) -> Callable[[], None]:
-        """What a consumer of ``spec`` calls after a transaction that applied events."""
-        relay_notify, extra = self.relay.notify, spec.on_applied
-        if extra is None:
-            return relay_notify
-
-        def both() -> None:
-            relay_notify()
-            extra()
-
-        return both
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on this service's database."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 import pytest
@@ -51,6 +51,7 @@ async def running_consumer(
     group_id: str | None = None,
     batch_size: int = 100,
     batch_max_seconds: float = 60.0,  # sized by batch_size alone unless a test says otherwise
+    on_queued: Callable[[], None] | None = None,
 ) -> AsyncIterator[InboxConsumer]:
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="dlq-test")
     consumer = InboxConsumer(
@@ -67,6 +68,7 @@ async def running_consumer(
         retry_base_seconds=0.01,
         session_timeout_ms=2000,  # Tansu accepts short sessions; a restarted member rejoins fast
         heartbeat_interval_ms=500,
+        on_queued=on_queued,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -163,7 +165,14 @@ async def test_a_replayed_dead_letter_is_applied_once_its_cause_is_fixed(
     assert [(d.event_type, d.attempts) for d in letters] == [(SomethingHappened.event_type, 3)]
 
     cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "eventkit.dlq", "list", "--schema", schema, "--database-url", infra.database_url,
+        sys.executable,
+        "-m",
+        "eventkit.dlq",
+        "list",
+        "--schema",
+        schema,
+        "--database-url",
+        infra.database_url,
         stdout=asyncio.subprocess.PIPE,
     )
     listing = (await cli.communicate())[0].decode()
@@ -305,3 +314,25 @@ async def _record_ignoring_fail(envelope: Envelope, uow: SqlUnitOfWork) -> None:
 async def _done(consumer: InboxConsumer, seen: int) -> bool:
     s = consumer.stats
     return s.processed + s.duplicates + s.dead_lettered + s.skipped >= seen
+
+
+async def test_only_a_transaction_that_queued_messages_wakes_the_relay(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A consumer that only updates its read models (reporting's) costs the relay nothing."""
+    wakes: list[int] = []
+
+    async def effect_and_echo_even(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        await record_effect(envelope, uow)
+        n = SomethingHappened.model_validate(envelope.payload).n
+        if n % 2 == 0:
+            await uow.outbox.add(f"{topic}.echo", [happened(envelope.key, n)])
+
+    dispatcher = Dispatcher({SomethingHappened.event_type: effect_and_echo_even})
+    async with running_consumer(effects_table, infra, topic, dispatcher, on_queued=lambda: wakes.append(1)) as consumer:
+        await produce(infra, topic, [("d-w", happened("d-w", n).to_json()) for n in (1, 3, 5)])
+        await eventually(lambda: _done(consumer, 3))
+        assert wakes == []
+        await produce(infra, topic, [("d-w", happened("d-w", 6).to_json())])
+        await eventually(lambda: _done(consumer, 4))
+        assert wakes == [1]

@@ -14,7 +14,9 @@ def _runtime(*specs: ConsumerSpec, **settings: object) -> ServiceRuntime:
     return ServiceRuntime(config, consumers=list(specs))
 
 
-def test_after_a_commit_the_relay_is_woken_and_the_spec_s_own_callback_runs() -> None:
+def test_consumers_wake_the_relay_through_their_units_of_work_and_run_the_spec_s_callback() -> None:
+    """The relay is woken only by a transaction that queued messages (see the unit of work's
+    on_queued), not after every batch: reporting's consumers, say, never queue any."""
     applied: list[str] = []
     runtime = _runtime(
         ConsumerSpec("plain", ["t"], Dispatcher({})),
@@ -22,9 +24,9 @@ def test_after_a_commit_the_relay_is_woken_and_the_spec_s_own_callback_runs() ->
     )
     plain, signalling = runtime.consumers
     for consumer in (plain, signalling):
-        runtime.relay._wake.clear()
+        assert consumer._on_queued == runtime.relay.notify
         consumer._committed(1, duplicates=0)
-        assert runtime.relay._wake.is_set()
+        assert not runtime.relay._wake.is_set()
     assert applied == ["woken"]
     signalling._committed(0, duplicates=3)  # nothing applied: nothing new to look for
     assert applied == ["woken"]
