@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from uuid import UUID
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit import dlq
-from eventkit.consumer import Dispatcher, InboxConsumer
+from eventkit.consumer import BatchDispatcher, Dispatcher, InboxConsumer
 from eventkit.kafka import KafkaPublisher
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
@@ -336,3 +336,48 @@ async def test_only_a_transaction_that_queued_messages_wakes_the_relay(
         await produce(infra, topic, [("d-w", happened("d-w", 6).to_json())])
         await eventually(lambda: _done(consumer, 4))
         assert wakes == [1]
+
+
+class BatchEffects:
+    """A batch handler: one INSERT for all the events it is given; fails on a poison event."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    async def __call__(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
+        events = [SomethingHappened.model_validate(e.payload) for e in envelopes]
+        self.calls.append([e.n for e in events])
+        if any(e.fail for e in events):
+            raise ValueError("a poison event in this batch")
+        await uow.conn.execute(
+            text("INSERT INTO effects (n) SELECT unnest(CAST(:n AS int[]))"), {"n": [e.n for e in events]}
+        )
+
+
+async def test_a_batch_dispatcher_gets_a_transaction_s_new_events_in_one_call(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    handler = BatchEffects()
+    dispatcher = BatchDispatcher([SomethingHappened.event_type], handler)
+    await produce_together(infra, topic, [("d-b", happened("d-b", n).to_json()) for n in range(1, 9)])
+    async with running_consumer(effects_table, infra, topic, dispatcher) as consumer:
+        await eventually(lambda: _done(consumer, 8))
+    assert handler.calls == [list(range(1, 9))]
+    assert await _transactions(effects_table, "effects") == 1
+    assert await effects(effects_table) == list(range(1, 9))
+
+
+async def test_a_poison_event_given_to_a_batch_dispatcher_is_isolated_and_dead_lettered(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """The failing call cannot say which event failed: the first goes alone, the rest as a new batch."""
+    handler = BatchEffects()
+    dispatcher = BatchDispatcher([SomethingHappened.event_type], handler)
+    events = [happened("d-p", n, fail=n == 3) for n in range(1, 7)]
+    await produce_together(infra, topic, [("d-p", e.to_json()) for e in events])
+    async with running_consumer(effects_table, infra, topic, dispatcher) as consumer:
+        await eventually(lambda: _done(consumer, 6))
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (5, 1)
+    assert await effects(effects_table) == [1, 2, 4, 5, 6]
+    assert await _inbox_ids(effects_table) == {e.event_id for e in events if e is not events[2]}
+    assert [4, 5, 6] in handler.calls  # the events after the poison one are a batch again

@@ -1,19 +1,23 @@
 """The Kafka entrypoint: every event of every topic, projected inside the inbox transaction.
 
-The handler first takes the shared side of the swap lock, so a rebuild swapping tables in waits
-for projections in flight and projections wait for the swap. After the read models change, the
-feed item goes out with ``pg_notify``: PostgreSQL delivers it only if and when the transaction
+The handler takes a consumer transaction's events at once (a :class:`BatchDispatcher`): the
+projection loads, changes and saves the rows of a whole batch in the same few statements it needs
+for one event. It first takes the shared side of the swap lock, so a rebuild swapping tables in
+waits for projections in flight and projections wait for the swap. After the read models change,
+the feed items go out with ``pg_notify``: PostgreSQL delivers them only if and when the transaction
 commits, to every replica's listener, so the live stream never shows an event that was rolled back.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import orjson
 from sqlalchemy import text
 
 from contracts.envelope import Envelope, EventPayload, registered_events
 from contracts.topics import Topics
-from eventkit.consumer import Dispatcher
+from eventkit.consumer import BatchDispatcher, Dispatcher
 from eventkit.uow import SqlUnitOfWork
 from reporting.adapters.pg_store import PostgresProjectionStore
 from reporting.domain.outcome import Derivation
@@ -21,7 +25,7 @@ from reporting.service_layer.projector import project
 
 #: Taken shared by every projection transaction, exclusively by a rebuild's swap.
 SWAP_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '/rm-swap'))"
-_NOTIFY = "SELECT pg_notify(:channel, :message)"
+_NOTIFY = "SELECT pg_notify(:channel, m) FROM unnest(CAST(:messages AS text[])) WITH ORDINALITY AS u(m, n) ORDER BY n"
 
 
 def projected_event_types() -> list[str]:
@@ -31,8 +35,8 @@ def projected_event_types() -> list[str]:
 
 
 class LiveProjection:
-    """Projects each event inside the consumer's (batched) inbox transaction and announces it to the
-    feed after commit."""
+    """Projects a consumer transaction's events inside its inbox transaction and announces them to
+    the feed after commit."""
 
     def __init__(self, derive: Derivation, channel: str, origin: str) -> None:
         self._derive = derive
@@ -40,14 +44,16 @@ class LiveProjection:
         self._origin = origin
 
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher({event_type: self.handle for event_type in projected_event_types()})
+        return BatchDispatcher(projected_event_types(), self.handle)
 
-    async def handle(self, envelope: Envelope, uow: SqlUnitOfWork) -> None:
+    async def handle(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
         await uow.conn.execute(text(SWAP_LOCK))
-        # A payload that breaks its contract raises here: retried, then dead-lettered by the consumer.
-        payload: EventPayload | None = envelope.parse_payload()
-        store = PostgresProjectionStore(uow.conn)
-        result = await project([(envelope, payload)], store, self._derive)
-        for item in result.items:
-            message = orjson.dumps({"origin": self._origin, "item": item.to_json_dict()}).decode()
-            await uow.conn.execute(text(_NOTIFY), {"channel": self._channel, "message": message})
+        # A payload that breaks its contract raises here: the consumer isolates the event, retries it
+        # alone, then dead-letters it.
+        incoming: list[tuple[Envelope, EventPayload | None]] = [(e, e.parse_payload()) for e in envelopes]
+        result = await project(incoming, PostgresProjectionStore(uow.conn), self._derive)
+        if result.items:
+            messages = [
+                orjson.dumps({"origin": self._origin, "item": item.to_json_dict()}).decode() for item in result.items
+            ]
+            await uow.conn.execute(text(_NOTIFY), {"channel": self._channel, "messages": messages})
