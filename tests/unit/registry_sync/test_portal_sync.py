@@ -11,7 +11,7 @@ from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import Rejected, Transient
 from registry_sync.domain.portal_sync import SyncStatus
-from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event
+from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.unit.registry_sync.events import received, result_issued, submitted
 from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
@@ -194,3 +194,25 @@ async def test_changes_within_the_settle_time_go_in_one_push(registry, portal, c
     assert await push_due(pusher) == 0  # a synced dossier's next change settles too
     clock.advance(0.5)
     assert await push_due(pusher) == 1 and portal.dossiers[CODE]["state"] == 9
+
+
+async def test_a_batch_of_events_is_folded_as_one_by_one_with_one_save_per_dossier(clock) -> None:
+    """The consumer hands registry-sync a transaction's events at once: same records, fewer writes."""
+    events = [submitted("d1", CODE), submitted("d2", "CAXANPHU-240710-0002"), received("d1", CODE),
+              result_issued("d1", CODE)]  # fmt: skip
+    one_by_one, batched = InMemoryRegistry(), InMemoryRegistry()
+    await consume(one_by_one, clock, *events)
+    saves: list[str] = []
+    store = batched.dossiers
+    save = store.save
+
+    async def counted(sync) -> None:  # type: ignore[no-untyped-def]
+        saves.append(sync.dossier_id)
+        await save(sync)
+
+    store.save = counted  # type: ignore[method-assign]
+    async with batched.unit_of_work() as uow:
+        await record_dossier_events(events, uow, now=clock())
+    assert sorted(saves) == ["d1", "d2"]
+    assert batched.dossiers.rows == one_by_one.dossiers.rows
+    assert batched.dossiers.rows["d1"].revision == 3

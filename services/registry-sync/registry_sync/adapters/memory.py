@@ -78,6 +78,9 @@ class InMemoryDossierStore:
     async def get(self, dossier_id: str, *, for_update: bool = False) -> DossierSync | None:
         return copy.deepcopy(self.rows.get(dossier_id))
 
+    async def get_many(self, dossier_ids: Sequence[str], *, for_update: bool = False) -> dict[str, DossierSync]:
+        return {i: copy.deepcopy(self.rows[i]) for i in dossier_ids if i in self.rows}
+
     async def save(self, sync: DossierSync) -> None:
         self.rows[sync.dossier_id] = copy.deepcopy(sync)
 

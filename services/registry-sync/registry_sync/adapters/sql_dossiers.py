@@ -3,6 +3,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +77,12 @@ class SqlDossierStore:
         query = f"SELECT {_DOSSIER_COLUMNS} FROM portal_dossiers WHERE dossier_id = :id{lock}"
         row = (await self._conn.execute(text(query), {"id": dossier_id})).first()
         return None if row is None else _dossier(row)
+
+    async def get_many(self, dossier_ids: Sequence[str], *, for_update: bool = False) -> dict[str, DossierSync]:
+        lock = " ORDER BY dossier_id FOR UPDATE" if for_update else ""
+        query = f"SELECT {_DOSSIER_COLUMNS} FROM portal_dossiers WHERE dossier_id = ANY(CAST(:ids AS text[])){lock}"
+        rows = (await self._conn.execute(text(query), {"ids": list(dossier_ids)})).all()
+        return {sync.dossier_id: sync for sync in map(_dossier, rows)}
 
     async def save(self, sync: DossierSync) -> None:
         s = sync

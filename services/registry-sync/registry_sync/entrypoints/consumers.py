@@ -3,6 +3,8 @@ transaction. No external call happens here; workers make those."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from structlog.contextvars import bound_contextvars
 
 from contracts.envelope import Envelope, registered_events
@@ -10,13 +12,13 @@ from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, 
 from contracts.events.registry import RegistryCommandRequested
 from contracts.events.workflow import DossierEvent
 from contracts.topics import Topics
-from eventkit.consumer import Dispatcher, Handler
+from eventkit.consumer import BatchDispatcher, Dispatcher
 from eventkit.runtime import ConsumerSpec
 from eventkit.uow import SqlUnitOfWork
 from registry_sync.adapters.operations import RegistryOperations
 from registry_sync.adapters.repository import SqlRegistryUnitOfWork
 from registry_sync.service_layer.commands import record_command
-from registry_sync.service_layer.portal_sync import record_dossier_event
+from registry_sync.service_layer.portal_sync import record_dossier_events
 from registry_sync.service_layer.unit_of_work import Clock
 from registry_sync.service_layer.workers import Wakeups
 
@@ -48,13 +50,13 @@ def consumer_specs(
         if wakeups is not None and system is not None:
             wakeups.note(system)
 
-    async def on_dossier_event(envelope: Envelope, uow: SqlUnitOfWork) -> None:
-        with bound_contextvars(dossier_id=envelope.key, correlation_id=envelope.correlation_id):
-            await record_dossier_event(
-                envelope, SqlRegistryUnitOfWork(uow), now=clock(), settle_seconds=portal_settle_seconds
+    async def on_dossier_events(envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
+        first = envelopes[0]  # the batch is one partition's: its first event names it in the logs
+        with bound_contextvars(dossier_id=first.key, correlation_id=first.correlation_id):
+            await record_dossier_events(
+                envelopes, SqlRegistryUnitOfWork(uow), now=clock(), settle_seconds=portal_settle_seconds
             )
 
-    dossier_handlers: dict[str, Handler] = {t: on_dossier_event for t in dossier_event_types()}
     return [
         ConsumerSpec(
             "commands",
@@ -62,5 +64,9 @@ def consumer_specs(
             Dispatcher({RegistryCommandRequested.event_type: on_command}),
             on_applied=wakeups,
         ),
-        ConsumerSpec("dossiers", [topics.intake_events, topics.workflow_events], Dispatcher(dossier_handlers)),
+        ConsumerSpec(
+            "dossiers",
+            [topics.intake_events, topics.workflow_events],
+            BatchDispatcher(dossier_event_types(), on_dossier_events),
+        ),
     ]

@@ -6,7 +6,7 @@ event in the transaction that marks the push done."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,39 +43,92 @@ def sync_stream(dossier_id: str) -> str:
 async def record_dossier_event(
     envelope: Envelope, uow: RegistryUnitOfWork, *, now: datetime, settle_seconds: float = 0.0
 ) -> None:
-    """Consumer handler for intake's and workflow's dossier events.
+    """Consumer handler for one of intake's and workflow's dossier events (see the batch below)."""
+    await record_dossier_events([envelope], uow, now=now, settle_seconds=settle_seconds)
 
-    A dossier with no push queued is pushed ``settle_seconds`` after its first new change rather than at
-    once: a dossier's events come in bursts (submission and bundle, reception and the step it starts,
-    approval and hand-over), and every change folded in during the wait rides on the same push of the
-    whole dossier instead of costing one portal call (and its bookkeeping) each."""
-    event = envelope.parse_payload()
-    now = now + timedelta(seconds=settle_seconds)  # below, ``now`` is only when a new change is due
-    if isinstance(event, BundleSubmitted):
-        at = utc(event.submitted_at)
-        for step in event.steps:
-            fold = _bundle_step(event, step.dossier_id, step.code, step.procedure_code)
-            await _fold(uow, envelope, step.dossier_id, at, now, fold)
-    elif isinstance(event, DossierSubmitted):
-        await _fold(uow, envelope, event.dossier_id, utc(event.submitted_at), now, lambda r: apply_submitted(r, event))
-    elif isinstance(event, DossierEvent):
-        await _fold(uow, envelope, event.dossier_id, utc(event.at), now, lambda r: apply_dossier_event(r, event))
-    elif isinstance(event, FeePaid):
-        fee = event
-        fold = _amend(lambda r: apply_fee_paid(r, fee))
-        await _fold(uow, envelope, fee.dossier_id, utc(fee.paid_at), now, fold, known=True)
-    elif isinstance(event, SupplementProvided):
-        added = event
-        fold = _amend(lambda r: apply_supplement_provided(r, added))
-        await _fold(uow, envelope, added.dossier_id, utc(added.provided_at), now, fold, known=True)
+
+async def record_dossier_events(
+    envelopes: Sequence[Envelope], uow: RegistryUnitOfWork, *, now: datetime, settle_seconds: float = 0.0
+) -> None:
+    """Consumer handler for intake's and workflow's dossier events, a transaction's worth at once.
+
+    The dossiers they touch are read (and locked, in id order) in one statement, the events folded
+    in order, and each changed dossier saved once. A dossier with no push queued is pushed
+    ``settle_seconds`` after its first new change rather than at once: a dossier's events come in
+    bursts (submission and bundle, reception and the step it starts, approval and hand-over), and
+    every change folded in during the wait rides on the same push of the whole dossier instead of
+    costing one portal call (and its bookkeeping) each."""
+    due = now + timedelta(seconds=settle_seconds)  # below, only when a new change is due
+    folds = [fold for envelope in envelopes for fold in _folds_of(envelope)]
+    if not folds:
+        return
+    current = await uow.dossiers.get_many(sorted({f.dossier_id for f in folds}), for_update=True)
+    changed: dict[str, DossierSync] = {}
+    for f in folds:
+        sync = current.get(f.dossier_id)
+        if sync is None and f.known:
+            log.info("event for a dossier not seen yet; its details will be missing", dossier_id=f.dossier_id)
+            continue
+        record = f.apply(sync.record if sync else None)
+        if sync is None:
+            sync = DossierSync(dossier_id=f.dossier_id, record=record, changed_at=f.at, next_attempt_at=due)
+        envelope = f.envelope
+        if sync.change(
+            record, at=f.at, now=due, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)
+        ):
+            current[f.dossier_id] = changed[f.dossier_id] = sync
+    for sync in changed.values():
+        await uow.dossiers.save(sync)
 
 
 Fold = Callable[[PortalRecord | None], PortalRecord]
 
 
+@dataclass(frozen=True)
+class _DossierFold:
+    """What one event changes in one dossier's record; ``known``: the event carries no dossier
+    code, so it can only amend a dossier we already have."""
+
+    envelope: Envelope
+    dossier_id: str
+    at: datetime
+    apply: Fold
+    known: bool = False
+
+
+def _folds_of(envelope: Envelope) -> list[_DossierFold]:
+    event = envelope.parse_payload()
+    if isinstance(event, BundleSubmitted):
+        at = utc(event.submitted_at)
+        return [
+            _DossierFold(
+                envelope, step.dossier_id, at, _bundle_step(event, step.dossier_id, step.code, step.procedure_code)
+            )
+            for step in event.steps
+        ]
+    if isinstance(event, DossierSubmitted):
+        submitted = event
+        return [
+            _DossierFold(envelope, event.dossier_id, utc(event.submitted_at), lambda r: apply_submitted(r, submitted))
+        ]
+    if isinstance(event, DossierEvent):
+        changed = event
+        return [_DossierFold(envelope, event.dossier_id, utc(event.at), lambda r: apply_dossier_event(r, changed))]
+    if isinstance(event, FeePaid):
+        fee = event
+        return [
+            _DossierFold(envelope, fee.dossier_id, utc(fee.paid_at), _amend(lambda r: apply_fee_paid(r, fee)), True)
+        ]
+    if isinstance(event, SupplementProvided):
+        added = event
+        fold = _amend(lambda r: apply_supplement_provided(r, added))
+        return [_DossierFold(envelope, added.dossier_id, utc(added.provided_at), fold, True)]
+    return []
+
+
 def _amend(apply: Callable[[PortalRecord], PortalRecord]) -> Fold:
     def fold(record: PortalRecord | None) -> PortalRecord:
-        assert record is not None, "_fold(known=True) only folds into a record it has"
+        assert record is not None, "a known-dossier fold only folds into a record it has"
         return apply(record)
 
     return fold
@@ -83,32 +136,6 @@ def _amend(apply: Callable[[PortalRecord], PortalRecord]) -> Fold:
 
 def _bundle_step(event: BundleSubmitted, dossier_id: str, code: str, procedure_code: str) -> Fold:
     return lambda record: apply_bundle_step(record, event, dossier_id, code, procedure_code)
-
-
-async def _fold(
-    uow: RegistryUnitOfWork,
-    envelope: Envelope,
-    dossier_id: str,
-    at: datetime,
-    now: datetime,
-    apply: Fold,
-    *,
-    known: bool = False,
-) -> None:
-    """Fold one event into the dossier's record; ``known``: the event carries no dossier code,
-    so it can only amend a dossier we already have."""
-    sync = await uow.dossiers.get(dossier_id, for_update=True)
-    if sync is None and known:
-        log.info("event for a dossier not seen yet; its details will be missing", dossier_id=dossier_id)
-        return
-    record = apply(sync.record if sync else None)
-    if sync is None:
-        sync = DossierSync(dossier_id=dossier_id, record=record, changed_at=at, next_attempt_at=now)
-    changed = sync.change(
-        record, at=at, now=now, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)
-    )
-    if changed:
-        await uow.dossiers.save(sync)
 
 
 @dataclass

@@ -65,6 +65,10 @@ class CommandStore(Protocol):
 class DossierStore(Protocol):
     async def get(self, dossier_id: str, *, for_update: bool = False) -> DossierSync | None: ...
 
+    async def get_many(self, dossier_ids: Sequence[str], *, for_update: bool = False) -> dict[str, DossierSync]:
+        """The ones we have, by id; locked in id order with ``for_update`` (callers pass them sorted)."""
+        ...
+
     async def save(self, sync: DossierSync) -> None: ...
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[DossierSync]:
