@@ -52,6 +52,10 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "console"
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     # aiokafka logs every reconnect attempt at ERROR while the broker is down; our loops log once.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # httpx logs every request at INFO: registry-sync's calls to the registries, ~15 lines a bundle
+    # (and their formatting) that repeat what its own outcome lines say. Failures still show.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eventkit.logging import redact_personal_data
+import logging
+
+from eventkit.logging import configure_logging, redact_personal_data
 
 
 def test_personal_fields_are_masked_at_top_level_and_one_level_down() -> None:
@@ -18,3 +20,18 @@ def test_personal_fields_are_masked_at_top_level_and_one_level_down() -> None:
     assert "Nguyễn Văn An" not in str(out)
     assert "0912345678" not in str(out)
     assert out["applicant"]["channel"] == "online"
+
+
+def test_http_client_request_lines_are_not_logged() -> None:
+    """httpx logs each request's URL at INFO, and registry paths carry citizens' identification
+    numbers (/citizens/{id_number}/permanent-residence): those lines must never be written."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging("tests", level="DEBUG")
+        root.setLevel(logging.DEBUG)  # as in a service (here pytest's handlers keep basicConfig from it)
+        for name in ("httpx", "httpcore"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO)
+        assert logging.getLogger("registry_sync").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(level)
