@@ -82,3 +82,7 @@ load: $(STAMP) ## drive a running `make run` stack with the realistic mix (optio
 
 bench: $(STAMP) ## benchmark a fresh stack against this machine's limits (< 5 min); writes bench/results/
 	$(BIN)/python -m bench $(ARGS)
+
+.PHONY: bench-statements
+bench-statements: $(STAMP) ## count the statements the stack sends per birth bundle (pg_stat_statements; ~2 min)
+	$(BIN)/python -m bench.statements $(ARGS)

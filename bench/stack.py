@@ -17,6 +17,7 @@ from devstack.stack import SERVICES, SIMULATOR, LocalStack
 @dataclass
 class BenchStack:
     durable: bool = True
+    postgres_settings: dict[str, str] = field(default_factory=dict)
     local: LocalStack | None = None
     ready: dict[str, float] = field(default_factory=dict)  # service → seconds to ready
     failed: dict[str, str] = field(default_factory=dict)  # service → why (the end of its log)
@@ -31,7 +32,12 @@ class BenchStack:
         overrides["REGISTRY_SYNC_REGISTRIES_URL"] = f"http://127.0.0.1:{overrides['REGISTRY_SIM_PORT']}"
         self._saved_env = {key: os.environ.get(key) for key in overrides}
         os.environ.update(overrides)
-        self.local = LocalStack(Path(tempfile.mkdtemp(prefix="dossier-bench-")), fresh=True, durable=self.durable)
+        self.local = LocalStack(
+            Path(tempfile.mkdtemp(prefix="dossier-bench-")),
+            fresh=True,
+            durable=self.durable,
+            postgres_settings=self.postgres_settings,
+        )
         self.local.start_infrastructure()
         self.local.start_services()
         self._wait_ready(timeout)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 with warnings.catch_warnings():
@@ -43,10 +44,13 @@ def _make_traversable(path: Path) -> None:
 class EmbeddedPostgres:
     """One PostgreSQL cluster in ``data_dir``, listening on 127.0.0.1:``port``."""
 
-    def __init__(self, data_dir: Path, port: int, *, durable: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, durable: bool = True, settings: Mapping[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.durable = durable
+        self.settings = dict(settings or {})  # extra server settings (the statement counter loads an extension)
         self.process: subprocess.Popen[bytes] | None = None
         self._user = _run_as()
 
@@ -77,6 +81,8 @@ class EmbeddedPostgres:
         if not self.durable:
             # Tests and throwaway stacks: crash safety of the dev server itself is not under test.
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for name, value in self.settings.items():
+            options += ["-c", f"{name}={value}"]
         self.process = spawn(
             [self._bin("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.data_dir),
              *options],

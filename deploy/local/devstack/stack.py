@@ -62,6 +62,7 @@ class LocalStack:
     run_dir: Path
     fresh: bool = True
     durable: bool = True
+    postgres_settings: dict[str, str] = field(default_factory=dict)  # extra settings of the embedded server
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     database_url: str = ""
@@ -80,7 +81,9 @@ class LocalStack:
             data_dir = self.run_dir / "pgdata"
             if self.fresh and data_dir.exists():
                 shutil.rmtree(data_dir)
-            self.postgres = EmbeddedPostgres(data_dir, _env_port("POSTGRES_PORT", 5433), durable=self.durable)
+            self.postgres = EmbeddedPostgres(
+                data_dir, _env_port("POSTGRES_PORT", 5433), durable=self.durable, settings=self.postgres_settings
+            )
             self.postgres.start()
             self.postgres.create_database(DATABASE)
             self.database_url = self.postgres.url(DATABASE)

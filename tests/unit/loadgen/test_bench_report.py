@@ -7,6 +7,7 @@ from pathlib import Path
 from bench.output import console_table, markdown, write_results
 from bench.profiling import summarize
 from bench.run import headline
+from bench.statements import render as render_statements
 from bench.targets import verdicts
 
 
@@ -65,3 +66,12 @@ def test_the_headline_keeps_the_under_capacity_phase_apart_from_the_saturating_o
     assert (m["birth_50_p99_ms"], m["lag_p99_ms"]) == (25_000.0, 20_000.0)
     rows = {r["key"]: r["verdict"] for r in verdicts(m)}
     assert rows["birth_50_p99_ms"] == rows["lag_p99_ms"] == "MISS"
+
+
+def test_the_statement_table_counts_per_bundle_merging_whitespace_variants() -> None:
+    rows = [("COMMIT", 400), ("SELECT  1\n FROM t", 100), ("SELECT 1 FROM t", 100), ("BEGIN", 380)]
+    table = render_statements(rows, bundles=200, top=2).splitlines()
+    assert table[2].split() == ["2.0", "COMMIT"]
+    assert table[3].split() == ["1.9", "BEGIN"]
+    assert table[-1].startswith("       4.9  in all (3 distinct statements)")
+    assert render_statements(rows, bundles=0, top=2) == "no bundle was submitted"

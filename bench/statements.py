@@ -1,0 +1,111 @@
+"""``python -m bench.statements``: what the database is asked, per birth bundle.
+
+Starts a fresh stack (the launcher of ``make run``) with PostgreSQL's ``pg_stat_statements``,
+drives ``--count`` birth bundles at ``--rate`` through the load generator (officials deciding at
+once, citizens paying and rating), waits for them to complete, and prints every statement the
+services sent, as calls per submitted bundle, with the total. Statements are the stack's main cost
+here: each is a round trip with its CPU in the service, the driver and the server. A rate above
+what the machine completes (about 8/s on the 2-core VM) shows the batched regime, a low one the
+one-event-per-transaction regime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import uvloop
+
+from bench.phases import officials_for_bench
+from bench.stack import BenchStack
+from devstack.stack import DATABASE
+from loadgen.api import Targets
+from loadgen.citizens import CitizenPolicy
+from loadgen.runner import LoadConfig, run
+
+SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+#: What the counter itself sends (and the driver's type introspection), left out of the table.
+OWN = ("pg_stat_statements", "typeinfo_tree")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.statements", description=__doc__)
+    p.add_argument("--rate", type=float, default=20.0, help="birth bundles per second (default 20)")
+    p.add_argument("--count", type=int, default=200, help="birth bundles (default 200, at most 2,000)")
+    p.add_argument("--top", type=int, default=30, help="statements listed (default 30)")
+    p.add_argument("--drain", type=float, default=90.0, help="seconds to wait for the bundles to complete")
+    args = p.parse_args(argv)
+    if not (0 < args.rate <= 100 and 0 < args.count <= 2000 and 0 < args.drain <= 300):
+        p.error("--rate in (0, 100], --count in (0, 2000], --drain in (0, 300]: every run is bounded")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    stack = BenchStack(postgres_settings=SETTINGS)
+    print("starting the stack with pg_stat_statements …", file=sys.stderr, flush=True)
+    try:
+        stack.start()
+        if stack.failed:
+            print(f"services that did not start: {stack.failed}", file=sys.stderr)
+            return 1
+        dsn = f"postgresql://postgres@127.0.0.1:{stack.postgres_port}/{DATABASE}"
+        targets = Targets(stack.url("intake"), stack.url("workflow"), stack.url("reporting"))
+        assert stack.local is not None
+        config = LoadConfig(
+            targets=targets,
+            kafka=stack.local.bootstrap_servers,
+            only="birth",
+            rate=args.rate,
+            count=args.count,
+            duration=args.count / args.rate + 5,
+            officials=officials_for_bench(),
+            citizens=CitizenPolicy(),
+            drain=args.drain,
+            seed=301,
+        )
+        rows, result = uvloop.run(_measure(dsn, config))
+    finally:
+        stack.stop()
+    submitted = result.submitted_ok
+    print(
+        f"{submitted} birth bundles submitted at {args.rate:g}/s, {result.completions.done} completed;"
+        f" statements sent by the whole stack, per submitted bundle:\n"
+    )
+    print(render(rows, submitted, args.top))
+    return 0
+
+
+async def _measure(dsn: str, config: LoadConfig) -> tuple[list[tuple[str, int]], Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await asyncio.sleep(2)  # the services' start-up statements settle before the count starts
+        await conn.execute("SELECT pg_stat_statements_reset()")
+        result = await run(config)
+        rows = await conn.fetch("SELECT query, calls FROM pg_stat_statements")
+    finally:
+        await conn.close()
+    return [(r["query"], r["calls"]) for r in rows if not any(own in r["query"] for own in OWN)], result
+
+
+def render(rows: list[tuple[str, int]], bundles: int, top: int) -> str:
+    """A table of calls per bundle, most frequent first, and the total."""
+    if bundles <= 0:
+        return "no bundle was submitted"
+    merged: dict[str, int] = {}
+    for query, calls in rows:
+        text = " ".join(query.split())
+        merged[text] = merged.get(text, 0) + calls
+    ranked = sorted(merged.items(), key=lambda item: -item[1])
+    lines = [f"{'per bundle':>10}  statement", f"{'-' * 10}  {'-' * 9}"]
+    lines += [f"{calls / bundles:>10.1f}  {text[:110]}" for text, calls in ranked[:top]]
+    lines.append(f"{sum(merged.values()) / bundles:>10.1f}  in all ({len(merged)} distinct statements)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
