@@ -84,6 +84,10 @@ class InMemoryDossierStore:
     async def save(self, sync: DossierSync) -> None:
         self.rows[sync.dossier_id] = copy.deepcopy(sync)
 
+    async def save_many(self, syncs: Sequence[DossierSync]) -> None:
+        for sync in syncs:
+            await self.save(sync)
+
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[DossierSync]:
         due = sorted(
             (s for s in self.rows.values() if s.status is SyncStatus.PENDING and s.ready and s.next_attempt_at <= now),

@@ -68,6 +68,33 @@ ON CONFLICT (dossier_id) DO UPDATE SET code = EXCLUDED.code, state = EXCLUDED.st
 """
 
 
+def _save_params(s: DossierSync) -> dict[str, Any]:
+    return {
+        "dossier_id": s.dossier_id,
+        "code": s.code,
+        "state": s.record.state,
+        "ready": s.ready,
+        "record": s.record.model_dump_json(),
+        "revision": s.revision,
+        "synced_revision": s.synced_revision,
+        "status": s.status.value,
+        "portal_revision": s.portal_revision,
+        "generation": s.generation,
+        "attempts": s.attempts,
+        "next_attempt_at": s.next_attempt_at,
+        "first_attempt_at": s.first_attempt_at,
+        "last_attempt_at": s.last_attempt_at,
+        "last_error": s.last_error,
+        "last_http_status": s.last_http_status,
+        "changed_at": s.changed_at,
+        "unsynced_since": s.unsynced_since,
+        "synced_at": s.synced_at,
+        "last_lag_seconds": s.last_lag_seconds,
+        "correlation_id": s.correlation_id,
+        "causation_id": s.causation_id,
+    }
+
+
 class SqlDossierStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -85,34 +112,12 @@ class SqlDossierStore:
         return {sync.dossier_id: sync for sync in map(_dossier, rows)}
 
     async def save(self, sync: DossierSync) -> None:
-        s = sync
-        await self._conn.execute(
-            text(_SAVE_DOSSIER),
-            {
-                "dossier_id": s.dossier_id,
-                "code": s.code,
-                "state": s.record.state,
-                "ready": s.ready,
-                "record": s.record.model_dump_json(),
-                "revision": s.revision,
-                "synced_revision": s.synced_revision,
-                "status": s.status.value,
-                "portal_revision": s.portal_revision,
-                "generation": s.generation,
-                "attempts": s.attempts,
-                "next_attempt_at": s.next_attempt_at,
-                "first_attempt_at": s.first_attempt_at,
-                "last_attempt_at": s.last_attempt_at,
-                "last_error": s.last_error,
-                "last_http_status": s.last_http_status,
-                "changed_at": s.changed_at,
-                "unsynced_since": s.unsynced_since,
-                "synced_at": s.synced_at,
-                "last_lag_seconds": s.last_lag_seconds,
-                "correlation_id": s.correlation_id,
-                "causation_id": s.causation_id,
-            },
-        )
+        await self._conn.execute(text(_SAVE_DOSSIER), _save_params(sync))
+
+    async def save_many(self, syncs: Sequence[DossierSync]) -> None:
+        """One call for them all: the driver pipelines the rows' executions in one round trip."""
+        if syncs:
+            await self._conn.execute(text(_SAVE_DOSSIER), [_save_params(s) for s in syncs])
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[DossierSync]:
         rows = await self._conn.execute(

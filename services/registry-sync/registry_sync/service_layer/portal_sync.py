@@ -77,8 +77,7 @@ async def record_dossier_events(
             record, at=f.at, now=due, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)
         ):
             current[f.dossier_id] = changed[f.dossier_id] = sync
-    for sync in changed.values():
-        await uow.dossiers.save(sync)
+    await uow.dossiers.save_many(list(changed.values()))
 
 
 Fold = Callable[[PortalRecord | None], PortalRecord]
