@@ -103,3 +103,25 @@ async def test_idempotency_keys_keep_the_first_reply(new_uow: UowFactory) -> Non
             raise RuntimeError("rolled back")
     async with new_uow() as uow:
         assert await uow.dossiers.claim_key("lost", "h") is None  # a rolled-back claim frees the key
+
+
+async def test_changes_applied_together_keep_their_order_and_name_the_unknown_dossiers(new_uow: UowFactory) -> None:
+    """The tracking consumer applies a transaction's changes in one call (fake and database alike)."""
+    received = TimelineEntry(AT, "DossierReceived", DossierStatus.RECEIVED, "UBND-X-YENHOA")
+    processing = TimelineEntry(AT, "DossierProcessingStarted", DossierStatus.PROCESSING, "UBND-X-YENHOA")
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers([row(1), row(2, subject=None)])
+        unknown = await uow.dossiers.apply_many([
+            DossierChange(row(1).dossier_id, received, status=DossierStatus.RECEIVED),
+            DossierChange(row(9).dossier_id, received, status=DossierStatus.RECEIVED),
+            DossierChange(row(2).dossier_id, paid=500),
+            DossierChange(row(1).dossier_id, processing, status=DossierStatus.PROCESSING),
+            DossierChange(row(2).dossier_id, paid=700),
+        ])  # fmt: skip
+        assert await uow.dossiers.apply_many([]) == set()
+    assert unknown == {row(9).dossier_id}
+    async with new_uow() as uow:
+        first = await uow.dossiers.state(row(1).code)
+        second = await uow.dossiers.state(row(2).code)
+    assert first is not None and first.status is DossierStatus.PROCESSING  # the later change won
+    assert second is not None and second.status is DossierStatus.REGISTERED

@@ -108,9 +108,15 @@ class InMemoryDossiers:
             row["subject_key"] = None
         return True
 
-    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+    async def apply_many(self, changes: Sequence[DossierChange]) -> set[str]:
+        return {c.dossier_id for c in changes if not await self.apply(c)}
+
+    async def bundle_processing(self, bundle_id: str) -> None:
         if self.bundles[bundle_id]["status"] == "submitted":
             self.bundles[bundle_id]["status"] = "processing"
+
+    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+        await self.bundle_processing(bundle_id)
         await self.apply(DossierChange(dossier_id, step_started_at=at))
 
     async def end_bundle(

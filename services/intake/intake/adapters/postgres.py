@@ -62,6 +62,11 @@ _APPLY = (
     " WHERE dossier_id = :id RETURNING 1"
 )
 
+# Locks the rows the changes will update, in id order, before the pipelined updates run.
+_KNOWN = text(
+    "SELECT dossier_id FROM dossiers WHERE dossier_id = ANY(CAST(:ids AS text[])) ORDER BY dossier_id FOR UPDATE"
+)
+
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -155,11 +160,24 @@ class PostgresDossiers:
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None
 
-    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+    async def apply_many(self, changes: Sequence[DossierChange]) -> set[str]:
+        if not changes:
+            return set()
+        ids = sorted({c.dossier_id for c in changes})
+        known = set((await self._conn.execute(_KNOWN, {"ids": ids})).scalars())
+        rows = [change_params(c) for c in changes if c.dossier_id in known]
+        if rows:  # executed in order, pipelined by the driver in one round trip
+            await self._conn.execute(text(_APPLY), rows)
+        return set(ids) - known
+
+    async def bundle_processing(self, bundle_id: str) -> None:
         await self._conn.execute(
             text("UPDATE bundles SET status = 'processing' WHERE bundle_id = :b AND status = 'submitted'"),
             {"b": bundle_id},
         )
+
+    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
+        await self.bundle_processing(bundle_id)
         await self.apply(DossierChange(dossier_id, step_started_at=at))
 
     async def end_bundle(

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 import contracts.events  # noqa: F401 - registers every payload model for parse_payload
-from contracts.envelope import Envelope, EventPayload, registered_events
+from contracts.envelope import Envelope, registered_events
 from contracts.topics import Topics
-from eventkit.consumer import Dispatcher
+from eventkit.consumer import BatchDispatcher
 from eventkit.runtime import ConsumerSpec
 from eventkit.uow import SqlUnitOfWork
 from intake.adapters.postgres import PostgresDossiers
-from intake.service_layer.ports import Dossiers
-from intake.service_layer.projections import on_registry_event, on_workflow_event
-
-Projection = Callable[[EventPayload, Dossiers], Awaitable[None]]
+from intake.service_layer.projections import on_events
 
 
-def _handler(projection: Projection) -> Callable[[Envelope, SqlUnitOfWork], Awaitable[None]]:
-    async def handle(envelope: Envelope, uow: SqlUnitOfWork) -> None:
-        payload = envelope.parse_payload()
-        if payload is not None:  # a version this build does not know: skip, do not fail
-            await projection(payload, PostgresDossiers(uow.conn))
-
-    return handle
+async def _apply(envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
+    """A consumer transaction's events at once; a version this build does not know is skipped."""
+    payloads = [p for p in (e.parse_payload() for e in envelopes) if p is not None]
+    await on_events(payloads, PostgresDossiers(uow.conn))
 
 
 def _types(role: str) -> list[str]:
@@ -33,6 +27,5 @@ def _types(role: str) -> list[str]:
 
 def tracking_consumer(topics: Topics) -> ConsumerSpec:
     """One consumer group for the citizen view: every workflow event and every registry outcome."""
-    handlers = {t: _handler(on_workflow_event) for t in _types("workflow_events")}
-    handlers |= {t: _handler(on_registry_event) for t in _types("registry_events")}
-    return ConsumerSpec("tracking", [topics.workflow_events, topics.registry_events], Dispatcher(handlers))
+    types = [*_types("workflow_events"), *_types("registry_events")]
+    return ConsumerSpec("tracking", [topics.workflow_events, topics.registry_events], BatchDispatcher(types, _apply))

@@ -110,6 +110,14 @@ class Dossiers(Protocol):
         """Apply a change to the view; False when the dossier is unknown."""
         ...
 
+    async def apply_many(self, changes: Sequence[DossierChange]) -> set[str]:
+        """Apply changes in the order given (one round trip for them all); returns the unknown dossiers' ids."""
+        ...
+
+    async def bundle_processing(self, bundle_id: str) -> None:
+        """A bundle whose first step started: submitted → processing."""
+        ...
+
     async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None: ...
 
     async def end_bundle(

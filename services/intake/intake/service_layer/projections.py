@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.envelope import EventPayload
 from contracts.events import workflow
 from eventkit.logging import get_logger
-from intake.domain.tracking import registry_change, workflow_change
+from intake.domain.tracking import DossierChange, registry_change, workflow_change
 from intake.service_layer.ports import Dossiers
 
 log = get_logger(__name__)
 
 
+async def on_events(events: Sequence[EventPayload], dossiers: Dossiers) -> None:
+    """A consumer transaction's workflow and registry events, in order.
+
+    Dossier lifecycle events move status, handler, dates and timeline; registry outcomes go on the
+    timeline and portal sync state is shown as a field; bundle events move the bundle. The dossier
+    changes are applied together at the end, in the order of their events (one round trip)."""
+    changes: list[DossierChange] = []
+    reported: dict[int, str] = {}  # index in changes → the event type to name if its dossier is unknown
+    for event in events:
+        if isinstance(event, workflow.DossierEvent):
+            reported[len(changes)] = event.event_type
+            changes.append(workflow_change(event))
+        elif isinstance(event, workflow.BundleStepStarted):
+            await dossiers.bundle_processing(event.bundle_id)
+            changes.append(DossierChange(event.dossier_id, step_started_at=event.at))
+        elif isinstance(event, workflow.BundleCompleted):
+            await dossiers.end_bundle(event.bundle_id, "completed", event.at, None, None)
+        elif isinstance(event, workflow.BundlePartiallyCompleted):
+            await dossiers.end_bundle(event.bundle_id, "partially_completed", event.at, event.failed_step, event.reason)
+        elif (change := registry_change(event)) is not None:
+            reported[len(changes)] = event.event_type
+            changes.append(change)
+    unknown = await dossiers.apply_many(changes)
+    for index, event_type in reported.items():
+        if changes[index].dossier_id in unknown:
+            log.warning("event about an unknown dossier", dossier_id=changes[index].dossier_id, type=event_type)
+
+
 async def on_workflow_event(event: EventPayload, dossiers: Dossiers) -> None:
-    """Dossier lifecycle events move status, handler, dates and timeline; bundle events the bundle."""
-    if isinstance(event, workflow.DossierEvent):
-        if not await dossiers.apply(workflow_change(event)):
-            log.warning("workflow event about an unknown dossier", dossier_id=event.dossier_id, type=event.event_type)
-    elif isinstance(event, workflow.BundleStepStarted):
-        await dossiers.bundle_step_started(event.bundle_id, event.dossier_id, event.at)
-    elif isinstance(event, workflow.BundleCompleted):
-        await dossiers.end_bundle(event.bundle_id, "completed", event.at, None, None)
-    elif isinstance(event, workflow.BundlePartiallyCompleted):
-        await dossiers.end_bundle(event.bundle_id, "partially_completed", event.at, event.failed_step, event.reason)
+    """One workflow event (see :func:`on_events`)."""
+    await on_events([event], dossiers)
 
 
 async def on_registry_event(event: EventPayload, dossiers: Dossiers) -> None:
-    """Registry outcomes go on the timeline; portal sync state is shown as a field."""
-    change = registry_change(event)
-    if change is not None and not await dossiers.apply(change):
-        log.warning("registry event about an unknown dossier", dossier_id=change.dossier_id, type=event.event_type)
+    """One registry outcome (see :func:`on_events`)."""
+    await on_events([event], dossiers)
