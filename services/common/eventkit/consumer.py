@@ -5,7 +5,10 @@ records the batch's event ids in the inbox, runs each new event's handler in tur
 so the connection checkout, BEGIN, inbox write and COMMIT (with its fsync) are paid per batch rather
 than per event. A batch holds its handlers' row and advisory locks until it commits, and an HTTP
 request waiting for one of them waits for the whole batch, so a batch is sized to last about
-``batch_max_seconds`` at the pace of the recent ones (and to hold at most ``batch_size`` events).
+``batch_max_seconds`` at the pace of the recent ones (and to hold at most ``batch_size`` events),
+but never fewer than ``batch_min_size`` of the events waiting: the pace is wall time, which grows
+when the machine's cores are saturated, and would otherwise shrink batches to one event exactly
+when batching saves the most (a fifth of the stack's CPU per birth bundle, measured at 50/s).
 
 A redelivered event finds its id in the inbox and has no second effect. Offsets are committed to
 Kafka only after the transactions commit, so a crash means redelivery, never loss. When a handler
@@ -140,6 +143,7 @@ class InboxConsumer:
         retry_base_seconds: float = 0.05,
         batch_size: int = 100,
         batch_max_seconds: float = 0.05,
+        batch_min_size: int = 1,
         after_commit: Callable[[], None] | None = None,
         on_queued: OnQueued | None = None,
         session_timeout_ms: int = 6000,
@@ -156,6 +160,7 @@ class InboxConsumer:
         self._group = group_id or name
         self._max_attempts = max_attempts
         self._batch_size = max(batch_size, 1)
+        self._batch_min = min(max(batch_min_size, 1), self._batch_size)
         self._batch_seconds = batch_max_seconds
         self._seconds_per_event = 0.0  # the recent pace; 0 until a transaction was measured
         self._retry_base = retry_base_seconds
@@ -234,10 +239,10 @@ class InboxConsumer:
             await consumer.stop()
 
     def _next_batch_size(self) -> int:
-        """As many events as fit in ``batch_max_seconds`` at the recent pace, 1 to ``batch_size``."""
+        """As many events as fit in ``batch_max_seconds`` at the recent pace, ``batch_min_size`` to ``batch_size``."""
         if self._seconds_per_event <= 0:
             return self._batch_size
-        return max(1, min(self._batch_size, int(self._batch_seconds / self._seconds_per_event)))
+        return max(self._batch_min, min(self._batch_size, int(self._batch_seconds / self._seconds_per_event)))
 
     def _measured(self, started: float, events: int) -> None:
         """Fold a committed transaction's seconds per event into the pace (halving the old one's weight)."""

@@ -76,6 +76,7 @@ class ServiceRuntime:
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 batch_size=settings.consumer_batch_size,
                 batch_max_seconds=settings.consumer_batch_max_seconds,
+                batch_min_size=settings.consumer_batch_min_size,
                 after_commit=spec.on_applied,
                 on_queued=self.relay.notify,
                 session_timeout_ms=settings.consumer_session_timeout_ms,

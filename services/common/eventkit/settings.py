@@ -73,6 +73,11 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max_seconds: float = Field(
         0.05, gt=0, description="Consumer transactions are sized to last about this long (they hold locks)."
     )
+    consumer_batch_min_size: int = Field(
+        20,
+        ge=1,
+        description="Events per consumer transaction when that many wait, however slow the recent ones were.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -52,6 +52,7 @@ async def running_consumer(
     batch_size: int = 100,
     batch_max_seconds: float = 60.0,  # sized by batch_size alone unless a test says otherwise
     on_queued: Callable[[], None] | None = None,
+    batch_min_size: int = 1,
 ) -> AsyncIterator[InboxConsumer]:
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="dlq-test")
     consumer = InboxConsumer(
@@ -69,6 +70,7 @@ async def running_consumer(
         session_timeout_ms=2000,  # Tansu accepts short sessions; a restarted member rejoins fast
         heartbeat_interval_ms=500,
         on_queued=on_queued,
+        batch_min_size=batch_min_size,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -238,6 +240,33 @@ async def test_a_batch_is_sized_to_last_about_batch_max_seconds(
     # The first batch took what was there; at 20 ms or more an event, the next ones hold two at most.
     assert 5 in sizes and sum(sizes) == 15
     assert max(s for s in sizes if s != 5) <= 2
+
+
+async def test_however_slow_the_recent_events_a_batch_takes_at_least_batch_min_size(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """On saturated cores the wall-time pace grows for every event: a floor keeps batching there."""
+    at_fifth, more_waiting = asyncio.Event(), asyncio.Event()
+
+    async def slow(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        await asyncio.sleep(0.02)
+        if SomethingHappened.model_validate(envelope.payload).n == 5:
+            at_fifth.set()
+            await more_waiting.wait()
+        await _record_ignoring_fail(envelope, uow)
+
+    await produce(infra, topic, [("d-m", happened("d-m", n).to_json()) for n in range(1, 6)])
+    dispatcher = Dispatcher({SomethingHappened.event_type: slow})
+    async with running_consumer(
+        effects_table, infra, topic, dispatcher, batch_max_seconds=0.05, batch_min_size=4
+    ) as consumer:
+        await asyncio.wait_for(at_fifth.wait(), timeout=15)
+        await produce_together(infra, topic, [("d-m", happened("d-m", n).to_json()) for n in range(6, 16)])
+        more_waiting.set()
+        await eventually(lambda: _done(consumer, 15))
+    async with effects_table.connect() as conn:
+        sizes = sorted((await conn.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars())
+    assert sizes == [2, 4, 4, 5]  # the first took what was there; then 4, 4 and the 2 left
 
 
 async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_are_applied(

@@ -8,6 +8,7 @@ from bench.output import console_table, markdown, write_results
 from bench.profiling import summarize
 from bench.run import headline
 from bench.statements import render as render_statements
+from bench.statements import render_cpu
 from bench.targets import verdicts
 
 
@@ -75,3 +76,9 @@ def test_the_statement_table_counts_per_bundle_merging_whitespace_variants() -> 
     assert table[3].split() == ["1.9", "BEGIN"]
     assert table[-1].startswith("       4.9  in all (3 distinct statements)")
     assert render_statements(rows, bundles=0, top=2) == "no bundle was submitted"
+
+
+def test_the_cpu_table_gives_the_ceiling_two_cores_allow() -> None:
+    table = render_cpu({"workflow": 10.0, "postgres": 30.0}, bundles=200).splitlines()
+    assert table[0].split() == ["0.1500", "postgres"]
+    assert table[-1] == "    0.2000  in all, at most 10.0 bundles/s on two cores"
