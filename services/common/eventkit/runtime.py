@@ -94,6 +94,10 @@ class ServiceRuntime:
         """A new unit of work on this service's database."""
         return SqlUnitOfWork(self.engine, on_queued=self.relay.notify)
 
+    def single_statement(self) -> SqlUnitOfWork:
+        """A unit of work for one statement, in autocommit (see :class:`SqlUnitOfWork`)."""
+        return SqlUnitOfWork(self.engine, on_queued=self.relay.notify, single_statement=True)
+
     async def start(self, *, database_wait_seconds: float = 60.0) -> None:
         """Apply migrations (waiting for the database), then start the relay and consumers.
 

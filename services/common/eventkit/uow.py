@@ -50,11 +50,18 @@ class SqlUnitOfWork(_Recording):
 
     ``on_queued`` is called after a commit whose transaction queued outbox messages (the runtime
     passes the relay's wake-up, so they go out at once instead of at the relay's next poll).
+
+    ``single_statement``: the work is one statement (a claim by ``UPDATE … RETURNING``, a read), which
+    PostgreSQL makes atomic by itself, so it runs in autocommit without the BEGIN and COMMIT round
+    trips. Never for several statements that must commit together.
     """
 
-    def __init__(self, engine: AsyncEngine, *, on_queued: OnQueued | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, on_queued: OnQueued | None = None, single_statement: bool = False
+    ) -> None:
         self._engine = engine
         self._on_queued = on_queued
+        self._single = single_statement
         self._conn: AsyncConnection | None = None
 
     @property
@@ -75,7 +82,10 @@ class SqlUnitOfWork(_Recording):
     async def __aenter__(self) -> Self:
         # No BEGIN is sent here: the driver opens the transaction with the first statement.
         self._conn = await self._engine.connect()
-        await self._conn.begin()
+        if self._single:
+            self._conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            await self._conn.begin()
         self.events = PostgresEventStore(self._conn)
         self.outbox = PostgresOutbox(self._conn)
         return self

@@ -106,9 +106,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         background=background,
     )
     uow = sql_unit_of_work_factory(runtime.uow)
+    one_statement = sql_unit_of_work_factory(runtime.single_statement)
     topic = settings.topics.registry_events
     executor = CommandExecutor(
-        uow, operations, guards, topic, clock, lease_seconds=lambda system: settings.lease_seconds(systems[system])
+        uow,
+        operations,
+        guards,
+        topic,
+        clock,
+        lease_seconds=lambda system: settings.lease_seconds(systems[system]),
+        one_statement=one_statement,
     )
     pusher = PortalPusher(
         uow,
@@ -118,6 +125,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         topic,
         clock,
         lease_seconds=settings.lease_seconds(settings.national_portal),
+        one_statement=one_statement,
     )
     for system in systems:
         if system == PORTAL:

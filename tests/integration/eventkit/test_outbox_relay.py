@@ -173,3 +173,17 @@ async def test_the_unit_of_work_signals_a_commit_that_queued_messages(migrated: 
     async with uow() as work:  # the same pooled connection again: the note did not outlive its transaction
         await work.record("d-stored", 1, [happened("d-stored", 2)], None)
     assert signals == ["queued"]
+
+
+async def test_a_single_statement_unit_of_work_runs_in_autocommit(migrated: AsyncEngine, topic: str) -> None:
+    """No BEGIN and COMMIT around a claim or a read: its statement is committed as it runs."""
+    async with SqlUnitOfWork(migrated, single_statement=True) as uow:
+        await uow.record("d-auto", 0, [happened("d-auto", 1)], topic)
+        async with migrated.connect() as other:  # another session already sees it
+            seen = (await other.execute(text("SELECT count(*) FROM events WHERE stream_id = 'd-auto'"))).scalar_one()
+    assert seen == 1
+    async with SqlUnitOfWork(migrated) as uow:  # the default: a transaction, seen only once committed
+        await uow.record("d-txn", 0, [happened("d-txn", 1)], topic)
+        async with migrated.connect() as other:
+            unseen = (await other.execute(text("SELECT count(*) FROM events WHERE stream_id = 'd-txn'"))).scalar_one()
+    assert unseen == 0

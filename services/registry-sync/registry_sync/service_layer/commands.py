@@ -88,11 +88,13 @@ class CommandExecutor:
     clock: Clock
     lease_seconds: Callable[[str], float] = field(default=lambda _: 60.0)
     rand: Callable[[], float] = field(default=random.random)
+    #: Units of work for one statement (the claim, the read before a call): no BEGIN and COMMIT.
+    one_statement: UnitOfWorkFactory | None = None
 
     async def claim(self, system: str, limit: int) -> list[RegistryCommand]:
         now = self.clock()
         lease = now + timedelta(seconds=self.lease_seconds(system))
-        async with self.uow() as uow:
+        async with (self.one_statement or self.uow)() as uow:
             return await uow.commands.claim_due(system, now, limit, lease)
 
     async def execute(self, command: RegistryCommand) -> None:
@@ -123,7 +125,7 @@ class CommandExecutor:
         self._log(current, outcome)
 
     async def _call_for(self, command: RegistryCommand) -> OperationCall:
-        async with self.uow() as uow:
+        async with (self.one_statement or self.uow)() as uow:
             dossier = await uow.dossiers.get(command.dossier_id)
         record = dossier.record if dossier else None
         return OperationCall(

@@ -149,10 +149,12 @@ class PortalPusher:
     clock: Clock
     lease_seconds: float = 60.0
     rand: Callable[[], float] = field(default=random.random)
+    #: Units of work for one statement (the claim): no BEGIN and COMMIT.
+    one_statement: UnitOfWorkFactory | None = None
 
     async def claim(self, limit: int) -> list[DossierSync]:
         now = self.clock()
-        async with self.uow() as uow:
+        async with (self.one_statement or self.uow)() as uow:  # one UPDATE … RETURNING
             return await uow.dossiers.claim_due(now, limit, now + timedelta(seconds=self.lease_seconds))
 
     async def push(self, sync: DossierSync) -> None:
