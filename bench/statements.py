@@ -1,4 +1,4 @@
-"""``python -m bench.statements``: what the database is asked, per birth bundle.
+"""``python -m bench.statements``: what the database is asked, and the CPU spent, per birth bundle.
 
 Starts a fresh stack (the launcher of ``make run``) with PostgreSQL's ``pg_stat_statements``,
 drives ``--count`` birth bundles at ``--rate`` through the load generator (officials deciding at
@@ -7,6 +7,11 @@ services sent, as calls per submitted bundle, with the total. Statements are the
 here: each is a round trip with its CPU in the service, the driver and the server. A rate above
 what the machine completes (about 8/s on the 2-core VM) shows the batched regime, a low one the
 one-event-per-transaction regime.
+
+It also prints the CPU seconds each process of the stack used from the first submission until every
+bundle completed (or the drain ran out), per bundle: on two cores, 2 ÷ that total is the most bundles
+a second the machine can complete, a figure much steadier between runs than a throughput measured
+while the machine is also busy driving the load.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import uvloop
 
 from bench.phases import officials_for_bench
 from bench.stack import BenchStack
+from bench.sysmon import SystemMonitor, cpu_delta
 from devstack.stack import DATABASE
 from loadgen.api import Targets
 from loadgen.citizens import CitizenPolicy
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             drain=args.drain,
             seed=301,
         )
-        rows, result = uvloop.run(_measure(dsn, config))
+        rows, result, cpu = uvloop.run(_measure(dsn, config, SystemMonitor(stack.pids)))
     finally:
         stack.stop()
     submitted = result.submitted_ok
@@ -76,20 +82,38 @@ def main(argv: list[str] | None = None) -> int:
         f" statements sent by the whole stack, per submitted bundle:\n"
     )
     print(render(rows, submitted, args.top))
+    print("\nCPU seconds per submitted bundle, by process (the load driver not included):")
+    print(render_cpu(cpu, submitted))
     return 0
 
 
-async def _measure(dsn: str, config: LoadConfig) -> tuple[list[tuple[str, int]], Any]:
+def render_cpu(cpu: dict[str, float], bundles: int) -> str:
+    """Each process's CPU seconds per bundle and the stack's total, with the rate two cores allow."""
+    if bundles <= 0:
+        return "no bundle was submitted"
+    per = {name: seconds / bundles for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])}
+    total = sum(per.values())
+    lines = [f"{seconds:>10.4f}  {name}" for name, seconds in per.items()]
+    ceiling = f", at most {2 / total:.1f} bundles/s on two cores" if total > 0 else ""
+    lines.append(f"{total:>10.4f}  in all{ceiling}")
+    return "\n".join(lines)
+
+
+async def _measure(
+    dsn: str, config: LoadConfig, monitor: SystemMonitor
+) -> tuple[list[tuple[str, int]], Any, dict[str, float]]:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await asyncio.sleep(2)  # the services' start-up statements settle before the count starts
         await conn.execute("SELECT pg_stat_statements_reset()")
-        result = await run(config)
+        before = monitor.cpu_seconds()
+        result = await run(config)  # returns once every bundle completed, or the drain ran out
+        cpu = cpu_delta(before, monitor.cpu_seconds())
         rows = await conn.fetch("SELECT query, calls FROM pg_stat_statements")
     finally:
         await conn.close()
-    return [(r["query"], r["calls"]) for r in rows if not any(own in r["query"] for own in OWN)], result
+    return [(r["query"], r["calls"]) for r in rows if not any(own in r["query"] for own in OWN)], result, cpu
 
 
 def render(rows: list[tuple[str, int]], bundles: int, top: int) -> str:
