@@ -9,9 +9,11 @@ time it needs to parse and upsert the same rows from JSON.
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import re
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -162,21 +164,33 @@ async def create_tables_like(conn: AsyncConnection, target: TableSet) -> None:
         await conn.execute(text(f"ALTER TABLE {new} ADD PRIMARY KEY ({key})"))
 
 
-async def finish_tables(conn: AsyncConnection, target: TableSet) -> None:
-    """The live tables' other indexes, then WAL logging (one sequential rewrite), before the swap."""
-    for live, new in zip(LIVE.all(), target.all(), strict=True):
-        rows = await conn.execute(
-            text(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-                " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
-            ),
-            {"table": live},
-        )
-        for name, definition in rows.all():
-            fresh_name = _GENERATION.sub("", name) + target.suffix  # one suffix, however many rebuilds
-            renamed = definition.replace(f" INDEX {name} ON ", f" INDEX {fresh_name} ON ", 1)
-            await conn.execute(text(renamed.replace(f" ON {_qualified(definition, live)} ", f" ON {new} ", 1)))
-        await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
+async def finish_tables(connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]], target: TableSet) -> None:
+    """The live tables' other indexes, then WAL logging (one sequential rewrite), before the swap.
+
+    One transaction per table, all at once: each is a server backend's CPU-bound work, and the
+    tables are the rebuild's own until the swap, so they need not finish together."""
+
+    async def finish(live: str, new: str) -> None:
+        async with connect() as conn:
+            await finish_table(conn, live, new, target)
+
+    await asyncio.gather(*(finish(live, new) for live, new in zip(LIVE.all(), target.all(), strict=True)))
+
+
+async def finish_table(conn: AsyncConnection, live: str, new: str, target: TableSet) -> None:
+    """``new``'s copy of ``live``'s other indexes, then WAL logging."""
+    rows = await conn.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
+        ),
+        {"table": live},
+    )
+    for name, definition in rows.all():
+        fresh_name = _GENERATION.sub("", name) + target.suffix  # one suffix, however many rebuilds
+        renamed = definition.replace(f" INDEX {name} ON ", f" INDEX {fresh_name} ON ", 1)
+        await conn.execute(text(renamed.replace(f" ON {_qualified(definition, live)} ", f" ON {new} ", 1)))
+    await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
 
 
 def _qualified(definition: str, table: str) -> str:

@@ -191,7 +191,7 @@ class Rebuilder:
             status.phase = "finishing"
             async with self._engine.begin() as conn:  # before the lock: keep the swap short
                 await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
-                await pg_store.finish_tables(conn, tables)
+            await pg_store.finish_tables(self._engine.begin, tables)
             status.finish_seconds, mark = round(status.elapsed() - mark, 3), status.elapsed()
             status.phase = "swapping"
             async with self._engine.begin() as conn:
