@@ -215,9 +215,11 @@ async def test_the_batch_size_bounds_a_transaction(effects_table: AsyncEngine, i
     assert await _transactions(effects_table, "effects") == 3  # 3 + 3 + 1
 
 
-async def test_a_batch_is_sized_to_last_about_batch_max_seconds(
-    effects_table: AsyncEngine, infra: Infra, topic: str
-) -> None:
+async def _batch_sizes_after_a_slow_start(
+    engine: AsyncEngine, infra: Infra, topic: str, key: str, **consumer_options: float
+) -> list[int]:
+    """Events 1-5 wait in the topic; the handler takes 20 ms or more each and holds the fifth until
+    events 6-15 are waiting too. Returns how many events each transaction applied, smallest first."""
     at_fifth, more_waiting = asyncio.Event(), asyncio.Event()
 
     async def slow(envelope: Envelope, uow: SqlUnitOfWork) -> None:
@@ -227,16 +229,22 @@ async def test_a_batch_is_sized_to_last_about_batch_max_seconds(
             await more_waiting.wait()
         await _record_ignoring_fail(envelope, uow)
 
-    await produce(infra, topic, [("d-9", happened("d-9", n).to_json()) for n in range(1, 6)])
+    await produce(infra, topic, [(key, happened(key, n).to_json()) for n in range(1, 6)])
     dispatcher = Dispatcher({SomethingHappened.event_type: slow})
-    async with running_consumer(effects_table, infra, topic, dispatcher, batch_max_seconds=0.05) as consumer:
+    async with running_consumer(engine, infra, topic, dispatcher, **consumer_options) as consumer:  # type: ignore[arg-type]
         await asyncio.wait_for(at_fifth.wait(), timeout=15)
-        await produce_together(infra, topic, [("d-9", happened("d-9", n).to_json()) for n in range(6, 16)])
+        await produce_together(infra, topic, [(key, happened(key, n).to_json()) for n in range(6, 16)])
         more_waiting.set()
         await eventually(lambda: _done(consumer, 15))
-    assert await effects(effects_table) == list(range(1, 16))
-    async with effects_table.connect() as conn:
-        sizes = list((await conn.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars())
+    assert await effects(engine) == list(range(1, 16))
+    async with engine.connect() as conn:
+        return sorted((await conn.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars())
+
+
+async def test_a_batch_is_sized_to_last_about_batch_max_seconds(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    sizes = await _batch_sizes_after_a_slow_start(effects_table, infra, topic, "d-9", batch_max_seconds=0.05)
     # The first batch took what was there; at 20 ms or more an event, the next ones hold two at most.
     assert 5 in sizes and sum(sizes) == 15
     assert max(s for s in sizes if s != 5) <= 2
@@ -246,26 +254,9 @@ async def test_however_slow_the_recent_events_a_batch_takes_at_least_batch_min_s
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
     """On saturated cores the wall-time pace grows for every event: a floor keeps batching there."""
-    at_fifth, more_waiting = asyncio.Event(), asyncio.Event()
-
-    async def slow(envelope: Envelope, uow: SqlUnitOfWork) -> None:
-        await asyncio.sleep(0.02)
-        if SomethingHappened.model_validate(envelope.payload).n == 5:
-            at_fifth.set()
-            await more_waiting.wait()
-        await _record_ignoring_fail(envelope, uow)
-
-    await produce(infra, topic, [("d-m", happened("d-m", n).to_json()) for n in range(1, 6)])
-    dispatcher = Dispatcher({SomethingHappened.event_type: slow})
-    async with running_consumer(
-        effects_table, infra, topic, dispatcher, batch_max_seconds=0.05, batch_min_size=4
-    ) as consumer:
-        await asyncio.wait_for(at_fifth.wait(), timeout=15)
-        await produce_together(infra, topic, [("d-m", happened("d-m", n).to_json()) for n in range(6, 16)])
-        more_waiting.set()
-        await eventually(lambda: _done(consumer, 15))
-    async with effects_table.connect() as conn:
-        sizes = sorted((await conn.execute(text("SELECT count(*) FROM effects GROUP BY xmin::text"))).scalars())
+    sizes = await _batch_sizes_after_a_slow_start(
+        effects_table, infra, topic, "d-m", batch_max_seconds=0.05, batch_min_size=4
+    )
     assert sizes == [2, 4, 4, 5]  # the first took what was there; then 4, 4 and the 2 left
 
 
