@@ -123,3 +123,35 @@ async def test_a_noted_loop_claims_at_once_after_the_commit_others_keep_their_po
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_cancellation_the_driver_turned_into_an_error_still_stops_the_loop() -> None:
+    """At shutdown a claim's query is interrupted and SQLAlchemy may raise its own error instead of
+    CancelledError: the loop must stop, not log a failure and go on claiming against closed pools."""
+    claiming = asyncio.Event()
+    turned: list[bool] = []
+    guard = SystemGuard("s", CircuitBreaker("s", failure_threshold=5, cooldown_seconds=1), max_concurrency=1)
+
+    async def claim(limit: int) -> list[int]:
+        claiming.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if turned:  # only the first time, so that a failing test still ends
+                raise
+            turned.append(True)
+            raise RuntimeError("Can't reconnect until invalid transaction is rolled back") from None
+        return []
+
+    async def execute(item: int) -> None:
+        return None
+
+    loop = WorkLoop("s", guard, claim, execute, poll_seconds=0.01)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait_for(claiming.wait(), timeout=5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if task not in done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert task in done and task.cancelled()
