@@ -59,6 +59,9 @@ PHASES = ("raw", "bare", "birth2", "birth50", "birthflat", "intake", "rebuild")
 #: About a quarter of what the machine completes (~8/s in run 6: 5/s there kept 1.9 cores busy).
 UNDER_CAPACITY_RATE = 2.0
 UNDER_CAPACITY_SECONDS = 20.0  # 40 bundles, enough for a p99 worth reading
+#: Bundles in flight in the flat-out phase: several times what completes in a bundle's unloaded
+#: latency at any rate this machine reaches, so the pipeline never runs dry.
+FLAT_OUT_IN_FLIGHT = 64
 #: How long the rebuild waits for a quiet stack; the whole run stays under five minutes.
 REBUILD_SETTLE_CAP = 75.0
 
@@ -181,7 +184,18 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
         )
         results["quiet_after_birth_50_s"] = phases.quiesce(BACKGROUND, cap=15)
     if e2e_ready and "birthflat" in only:
-        flat = LoadConfig(**{**birth.__dict__, "duration": seconds, "count": 20_000, "seed": 202, "drain": 20.0})
+        # Closed loop: a new bundle as one ends, so the phase measures the rate the stack sustains
+        # (open loop, submissions outran completions and none ended within the phase).
+        flat = LoadConfig(
+            **{
+                **birth.__dict__,
+                "duration": seconds,
+                "count": 20_000,
+                "seed": 202,
+                "drain": 20.0,
+                "in_flight": FLAT_OUT_IN_FLIGHT,
+            }
+        )
         results["birth_flat_out"] = phases.timed(
             "birth bundles flat out",
             lambda: phases.load(

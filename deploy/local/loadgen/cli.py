@@ -39,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of submitting, at most (default 60)")
     p.add_argument("--count", type=int, default=10_000, help="submissions, at most (default 10,000)")
     p.add_argument("--concurrency", type=int, default=32, help="submissions in flight, at most (default 32)")
+    p.add_argument("--in-flight", type=int, default=None, metavar="N",
+                   help="closed loop: at most N submitted items not ended yet (needs --kafka)")  # fmt: skip
     p.add_argument("--only", choices=["all", "standalone", "birth", "death"], default="all", help="restrict the mix")
     p.add_argument(
         "--seed",
@@ -63,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> LoadConfig:
     if args.count < 1 or args.duration <= 0 or args.concurrency < 1:
         raise SystemExit("--count, --duration and --concurrency must be positive: every run is bounded")
+    if args.in_flight is not None and (args.in_flight < 1 or args.kafka == "none"):
+        raise SystemExit("--in-flight must be positive and needs --kafka: the loop waits for items to end")
     return LoadConfig(
         targets=Targets(intake=args.intake, workflow=args.workflow),
         kafka=None if args.kafka == "none" else args.kafka,
@@ -70,7 +74,7 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         seed=args.seed if args.seed is not None else random.randrange(2**31), only=args.only,
         officials=None if args.no_officials else OfficialPolicy(tuple(args.decision_delay), args.supplement_rate),
         citizens=None if args.no_citizens else CitizenPolicy(tuple(args.supplement_delay)),
-        drain=args.drain, client=args.client, progress=not args.quiet,
+        drain=args.drain, client=args.client, progress=not args.quiet, in_flight=args.in_flight,
     )  # fmt: skip
 
 

@@ -44,6 +44,9 @@ class LoadConfig:
     officials: OfficialPolicy | None = field(default_factory=OfficialPolicy)  # None: nobody decides
     citizens: CitizenPolicy | None = field(default_factory=CitizenPolicy)  # None: no follow-ups
     drain: float = 30.0  # seconds to wait for completions after the last submission
+    #: Closed loop: at most this many submitted items not ended yet (a new one goes when one ends);
+    #: the completion rate is then what the stack sustains, not what a queue absorbs. Needs ``kafka``.
+    in_flight: int | None = None
     client: ClientKind = "wire"
     progress: bool = True
 
@@ -120,6 +123,7 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
     recorder, completions, lag = Recorder(), Completions(), Latencies()
     rng = random.Random(config.seed + 1)
     stop = asyncio.Event()
+    ended = asyncio.Event()  # set whenever the watcher saw an event: an item may have ended
     async with Api(config.targets, recorder, concurrency=config.concurrency, client=config.client) as api:
         officials = Officials(api, config.officials, rng) if config.officials else None
         citizens = Citizens(api, load_catalogue(), config.citizens, rng) if config.citizens else None
@@ -128,6 +132,7 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
 
             def on_event(event: SeenEvent) -> None:
                 completions.observe(event)
+                ended.set()
                 if citizens is not None:
                     citizens.on_event(event)
 
@@ -145,14 +150,23 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         progress = Progress(recorder, completions, officials, enabled=config.progress, stream=sys.stderr)
         background.append(asyncio.create_task(progress.run(stop, hard_deadline)))
 
+        window = InFlight(config.in_flight, completions, ended) if config.in_flight and watcher else None
+
         async def submitter() -> None:
-            while (slot := await pacer.wait()) is not None:
+            while True:
+                if window is not None and not await window.admit(pacer.deadline):
+                    return
+                if (slot := await pacer.wait()) is None:
+                    return
                 index, due = slot
-                lag.add(max(0.0, time.monotonic() - due))
+                if window is None:  # a closed loop has no schedule to lag behind
+                    lag.add(max(0.0, time.monotonic() - due))
                 submission, body = source(index)
                 submitted_at = time.time()
                 answer = await api.submit(f"submit {coarse(submission.label)}", submission.path, body)
                 if not (answer.ok and isinstance(answer.body, dict)):
+                    if window is not None:
+                        window.refused()
                     continue
                 key = answer.body.get("bundle_id") or answer.body.get("dossier_id")
                 if key and watcher is not None:
@@ -180,6 +194,41 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         watcher_events=watcher.seen if watcher else 0, watcher_error=watcher.error if watcher else None,
         disabled_actions=dict(citizens.disabled) if citizens else {}, drained=drained,
     )  # fmt: skip
+
+
+class InFlight:
+    """The closed loop's window: an item is admitted while fewer than ``limit`` admitted ones have
+    not ended (succeeded or otherwise) and were not refused at submission."""
+
+    def __init__(self, limit: int, completions: Completions, ended: asyncio.Event) -> None:
+        self.limit = limit
+        self.admitted = 0
+        self._refused = 0
+        self._completions = completions
+        self._ended = ended
+
+    @property
+    def open(self) -> int:
+        c = self._completions
+        return self.admitted - self._refused - c.done - c.ended_otherwise
+
+    def refused(self) -> None:
+        self._refused += 1
+        self._ended.set()
+
+    async def admit(self, until: float) -> bool:
+        """Wait for room, at most until the monotonic time ``until``; False if none came."""
+        while self.open >= self.limit:
+            self._ended.clear()
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._ended.wait(), remaining)
+            except TimeoutError:
+                return False
+        self.admitted += 1
+        return True
 
 
 async def _drain(completions: Completions, timeout: float) -> bool:

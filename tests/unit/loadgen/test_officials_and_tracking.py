@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 
 import orjson
 
 from loadgen.officials import Decision, OfficialPolicy, choose
+from loadgen.runner import InFlight
 from loadgen.tracking import Completions, parse_event
 
 
@@ -59,3 +62,21 @@ def test_completions_measure_submit_to_end_and_tolerate_the_event_beating_the_an
 def test_non_envelopes_are_ignored() -> None:
     assert parse_event(b"not json") is None
     assert parse_event(orjson.dumps({"type": "X"})) is None
+
+
+async def test_the_closed_loop_admits_an_item_only_when_one_ended_or_was_refused() -> None:
+    completions, ended = Completions(), asyncio.Event()
+    window = InFlight(2, completions, ended)
+    far = time.monotonic() + 5
+    assert await window.admit(far) and await window.admit(far)
+    completions.submitted("b1", "bundle:birth", 1000.0)
+    completions.submitted("b2", "bundle:birth", 1000.0)
+    third = asyncio.create_task(window.admit(far))
+    await asyncio.sleep(0.02)
+    assert not third.done()  # two open
+    completions.observe(parse_event(envelope("BundleCompleted", "b1", "1970-01-01T00:16:41+00:00", bundle_id="b1")))
+    ended.set()  # as the runner does for every event it sees
+    assert await asyncio.wait_for(third, 1)
+    window.refused()  # the third's submission was refused: its place is free again
+    assert await asyncio.wait_for(window.admit(far), 1)
+    assert not await window.admit(time.monotonic() + 0.05)  # full, and nothing ends before the deadline
