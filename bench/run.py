@@ -2,8 +2,9 @@
 
 Phases, in the order that keeps one phase's backlog out of the next one's numbers:
 raw PostgreSQL inserts → bare endpoint → birth bundles at 2/s, under capacity (with the live lag) →
-birth bundles at 50/s (with the live lag) → birth bundles flat out → intake flat out → projection
-rebuild. Peak RSS is sampled all along.
+birth bundles flat out (a closed loop, whose few bundles in flight drain at its end) → birth bundles
+at 50/s (with the live lag; its queue outlasts the phase) → intake flat out → projection rebuild
+(after waiting for a quiet stack). Peak RSS is sampled all along.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-PHASES = ("raw", "bare", "birth2", "birth50", "birthflat", "intake", "rebuild")
+PHASES = ("raw", "bare", "birth2", "birthflat", "birth50", "intake", "rebuild")
 #: The under-capacity rate: the latency of a bundle and of the live projection when little queues.
 #: About a quarter of what the machine completes (~8/s in run 6: 5/s there kept 1.9 cores busy).
 UNDER_CAPACITY_RATE = 2.0
@@ -162,6 +163,26 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             lambda: phases.load(under, reporting=reporting if "reporting" in up else None, seconds=length),
         )
         results["quiet_after_birth_under_capacity_s"] = phases.quiesce(BACKGROUND, cap=10)
+    if e2e_ready and "birthflat" in only:
+        # Closed loop: a new bundle as one ends, so the phase measures the rate the stack sustains
+        # (open loop, submissions outran completions and none ended within the phase).
+        flat = LoadConfig(
+            **{
+                **birth.__dict__,
+                "duration": seconds,
+                "count": 20_000,
+                "seed": 202,
+                "drain": 20.0,
+                "in_flight": FLAT_OUT_IN_FLIGHT,
+            }
+        )
+        results["birth_flat_out"] = phases.timed(
+            "birth bundles flat out",
+            lambda: phases.load(
+                flat, profile={n: pids[n] for n in ("workflow", "registry-sync")} if profile else None, seconds=seconds
+            ),
+        )
+        results["quiet_after_birth_flat_s"] = phases.quiesce(BACKGROUND, cap=15)
     if e2e_ready and "birth50" in only:
         at_50 = LoadConfig(
             **{
@@ -183,26 +204,6 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             ),
         )
         results["quiet_after_birth_50_s"] = phases.quiesce(BACKGROUND, cap=15)
-    if e2e_ready and "birthflat" in only:
-        # Closed loop: a new bundle as one ends, so the phase measures the rate the stack sustains
-        # (open loop, submissions outran completions and none ended within the phase).
-        flat = LoadConfig(
-            **{
-                **birth.__dict__,
-                "duration": seconds,
-                "count": 20_000,
-                "seed": 202,
-                "drain": 20.0,
-                "in_flight": FLAT_OUT_IN_FLIGHT,
-            }
-        )
-        results["birth_flat_out"] = phases.timed(
-            "birth bundles flat out",
-            lambda: phases.load(
-                flat, profile={n: pids[n] for n in ("workflow", "registry-sync")} if profile else None, seconds=seconds
-            ),
-        )
-        results["quiet_after_birth_flat_s"] = phases.quiesce(BACKGROUND, cap=15)
     if "intake" in up and "intake" in only:
         flat_intake = LoadConfig(
             targets=targets,
