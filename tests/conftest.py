@@ -43,6 +43,7 @@ async def engine(infra: Infra, schema: str) -> AsyncIterator[AsyncEngine]:
     yield engine
     await engine.dispose()  # connections still in a transaction would block the drop
     async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL lock_timeout = '30s'"))  # a leaked session fails the run, not hangs it
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     await engine.dispose()
 

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.topics import dead_letter_topic
-from eventkit.backoff import backoff_delay
+from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OnQueued, OutgoingMessage
@@ -314,6 +314,7 @@ class InboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if _is_infrastructure_error(exc):
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
@@ -360,6 +361,7 @@ class InboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if _is_infrastructure_error(exc):
                     attempt -= 1  # not the event's fault: wait for the database, do not give up
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
@@ -435,6 +437,7 @@ class InboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 attempt += 1
                 log.warning("cannot dead-letter yet; retrying", error=repr(exc), consumer=self.name)
                 await asyncio.sleep(backoff_delay(attempt, base=0.2, cap=5.0))

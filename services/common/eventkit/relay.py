@@ -19,7 +19,7 @@ import time
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.backoff import backoff_delay
+from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OutgoingMessage
@@ -92,6 +92,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 failures += 1
                 self.healthy = False
                 delay = backoff_delay(failures, base=0.2, cap=5.0)

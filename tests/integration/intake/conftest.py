@@ -67,6 +67,7 @@ async def intake(infra: Infra) -> AsyncIterator[RunningIntake]:
     finally:
         engine = make_engine(infra.database_url, "public", pool_size=1)
         async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '30s'"))  # a leaked session fails the run, not hangs it
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{settings.schema_name}" CASCADE'))
         await engine.dispose()
 

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from eventkit.backoff import backoff_delay
+from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.logging import get_logger
 from registry_sync.service_layer.guard import SystemGuard
 
@@ -54,7 +54,7 @@ class WorkLoop(Generic[T]):
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:
-                        _stop_if_cancelled(exc)
+                        stop_if_cancelled(exc)
                         claim_failures += 1
                         log.warning("cannot claim work; retrying", worker=self.name, error=repr(exc))
                         await asyncio.sleep(backoff_delay(claim_failures, base=0.2, cap=5.0))
@@ -92,16 +92,8 @@ class WorkLoop(Generic[T]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            _stop_if_cancelled(exc)
+            stop_if_cancelled(exc)
             log.exception("work item failed; it will be retried when its lease ends", worker=self.name)
-
-
-def _stop_if_cancelled(exc: Exception) -> None:
-    """A cancellation the database driver or the HTTP client turned into an error of its own (a
-    query or a call interrupted at shutdown) is still a cancellation: stop, do not retry or log it."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from exc
 
 
 class Wakeups:
