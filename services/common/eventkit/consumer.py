@@ -69,9 +69,6 @@ _DEAD = (
 class Dispatcher:
     """Routes envelopes to handlers by event type; types without a handler are skipped."""
 
-    #: Whether a transaction's new events go to :meth:`apply_all` at once rather than one by one.
-    batched = False
-
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
         self._handlers = dict(handlers)
 
@@ -80,10 +77,6 @@ class Dispatcher:
 
     async def __call__(self, envelope: Envelope, uow: SqlUnitOfWork) -> None:
         await self._handlers[envelope.type](envelope, uow)
-
-    async def apply_all(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
-        for envelope in envelopes:
-            await self(envelope, uow)
 
 
 class BatchDispatcher(Dispatcher):
@@ -94,8 +87,6 @@ class BatchDispatcher(Dispatcher):
     failed: the consumer then applies the first event alone and the rest as a new batch, so a
     poison event is still isolated, at the price of a few rolled-back transactions.
     """
-
-    batched = True
 
     def __init__(self, event_types: Iterable[str], handler: BatchHandler) -> None:
         super().__init__({})
@@ -302,7 +293,7 @@ class InboxConsumer:
                         if envelope.event_id in fresh:
                             fresh.discard(envelope.event_id)  # a second copy in the batch is a duplicate
                             todo.append((index, envelope))
-                    if self._dispatch.batched and todo:
+                    if isinstance(self._dispatch, BatchDispatcher) and todo:
                         failed = todo[0][0]  # a batch handler's failure is laid at its first event
                         await self._dispatch.apply_all([envelope for _, envelope in todo], uow)
                     else:
