@@ -39,12 +39,7 @@ def create_app(
     def new_unit_of_work() -> SqlWorkflowUnitOfWork:
         return SqlWorkflowUnitOfWork(runtime.uow())
 
-    def notify_outbox() -> None:
-        runtime.relay.notify()
-
-    ctx = WorkflowContext(
-        rules=rules, clock=clock or SystemClock(), topics=settings.topics, notify_outbox=notify_outbox
-    )
+    ctx = WorkflowContext(rules=rules, clock=clock or SystemClock(), topics=settings.topics)
     runtime = ServiceRuntime(
         settings,
         migrations_package="workflow",

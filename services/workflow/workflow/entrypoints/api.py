@@ -68,7 +68,6 @@ async def decide(
     cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
     async with uow_factory() as uow:
         state = await handlers.make_decision(command, uow, ctx, cause)
-    ctx.notify_outbox()
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
     return DossierPublic.of(state)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,8 +32,6 @@ class WorkflowContext:
     rules: Rules
     clock: Clock
     topics: Topics = field(default_factory=Topics)
-    #: Called after a commit that queued outbox rows, so the relay publishes without waiting a poll.
-    notify_outbox: Callable[[], None] = lambda: None
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -39,8 +39,6 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
                 skip.add((timer.dossier_id, timer.kind))
             continue
         claimed += 1
-    if claimed:
-        ctx.notify_outbox()
     return claimed
 
 
