@@ -14,6 +14,7 @@ from contracts.catalogue import Catalogue, load_catalogue
 from eventkit.http import create_service_app
 from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
+from intake.adapters.group_commit import GroupCommit
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.adapters.views import PostgresViews
 from intake.domain.rules import IntakeRules
@@ -75,11 +76,18 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
         max_body_bytes=settings.max_body_bytes,
     )
     app.description = DESCRIPTION
+    group_commit = GroupCommit(
+        runtime.engine,
+        max_batch=settings.submit_batch_max,
+        writers=settings.submit_writers,
+        on_written=runtime.relay.notify,
+    )
+    app.state.group_commit = group_commit
     app.state.intake = IntakeContext(
         rules=rules,
         topic=settings.topics.intake_events,
         clock=utc_now,
-        uow=lambda: SqlIntakeUnitOfWork(runtime.engine, on_queued=runtime.relay.notify),
+        uow=lambda: SqlIntakeUnitOfWork(runtime.engine, on_queued=runtime.relay.notify, group_commit=group_commit),
     )
     app.state.views = PostgresViews(runtime.engine)
     app.state.catalogue_documents = CatalogueDocuments(catalogue)

@@ -29,3 +29,11 @@ class IntakeSettings(ServiceSettings):
     idempotency_retention_hours: float = Field(
         48, gt=0, description="Idempotency-Key replies are kept this long, then purged."
     )
+    submit_batch_max: int = Field(
+        64,
+        ge=1,
+        description="Group commit: at most this many waiting submissions go in one statement (1: never batch).",
+    )
+    submit_writers: int = Field(
+        2, ge=1, le=16, description="Group commit: submission statements in flight at once (pooled connections)."
+    )

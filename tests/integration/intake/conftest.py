@@ -19,6 +19,7 @@ from eventkit.db import make_engine
 from eventkit.kafka import KafkaPublisher
 from eventkit.migrations import apply_migrations
 from eventkit.outbox import to_message
+from intake.adapters.group_commit import GroupCommit
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.bootstrap import create_app
@@ -82,11 +83,15 @@ async def intake_tables(engine: AsyncEngine, schema: str) -> AsyncEngine:
     return engine
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "postgres", "group-commit"])
 def new_uow(request: pytest.FixtureRequest) -> UowFactory:
-    """The in-memory fake and PostgreSQL, each test once on both: one contract."""
+    """The in-memory fake and PostgreSQL (a submission outside a transaction written directly, or
+    through the group commit as the service does), each test on all: one contract."""
     if request.param == "memory":
         shared = InMemoryIntakeUnitOfWork()
         return lambda: shared
     engine: AsyncEngine = request.getfixturevalue("intake_tables")
+    if request.param == "group-commit":
+        writer = GroupCommit(engine)
+        return lambda: SqlIntakeUnitOfWork(engine, group_commit=writer)
     return lambda: SqlIntakeUnitOfWork(engine)

@@ -8,15 +8,15 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from contracts.events.common import DossierStatus
 from eventkit.uow import SqlUnitOfWork
+from intake.adapters.group_commit import CONNECTION_LOST, GroupCommit
 from intake.adapters.submissions import write_submission
 from intake.domain.actions import DossierState
 from intake.domain.codes import UUID_TEXT
@@ -24,8 +24,6 @@ from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
-#: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
-_CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 #: deadlock_detected, serialization_failure: another transaction got in the way; try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
@@ -196,9 +194,15 @@ def _looks_like_uuid(ref: str) -> bool:
 
 
 class SqlIntakeUnitOfWork(SqlUnitOfWork):
-    """eventkit's unit of work with intake's tables on the same connection."""
+    """eventkit's unit of work with intake's tables on the same connection.
+
+    With ``group_commit``, a submission outside a transaction goes through it (with others, under load)."""
 
     dossiers: PostgresDossiers
+
+    def __init__(self, engine: AsyncEngine, *, group_commit: GroupCommit | None = None, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self._group_commit = group_commit
 
     async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
         """One statement on the driver's connection, outside SQLAlchemy's (not yet begun) transaction.
@@ -206,13 +210,15 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         Not entered, the unit of work borrows a pooled driver connection for just this statement:
         a SQLAlchemy connection with its transaction around a statement that commits by itself would
         cost more CPU than the rest of the submission's database work."""
+        if self._conn is None and self._group_commit is not None:
+            return await self._group_commit.submit(submission)  # it wakes the relay itself
         if self._conn is None:
             result = await self._submit_alone(submission)
         else:
             raw = await self.conn.get_raw_connection()
             try:
                 result = await write_submission(raw.driver_connection, submission)
-            except _CONNECTION_LOST:
+            except CONNECTION_LOST:
                 await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
                 raise
         if isinstance(result, list) and self._on_queued is not None:
@@ -224,7 +230,7 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         broken = False
         try:
             return await write_submission(pooled.driver_connection, submission)
-        except _CONNECTION_LOST:
+        except CONNECTION_LOST:
             broken = True
             raise
         finally:

@@ -1,5 +1,6 @@
 """A submission as one SQL statement: take the codes, write the dossiers, the bundle, the events with
-their outbox rows and the Idempotency-Key's reply — and commit, in one round trip.
+their outbox rows and the Idempotency-Key's reply — and commit, in one round trip. Several
+submissions can go as one statement too (``write_submissions``, for the group commit).
 
 The agency's daily counter row is locked from the moment the statement takes its numbers until the
 commit, all inside PostgreSQL: submissions to one agency queue only for that, never for Python work
@@ -9,6 +10,8 @@ no number, so codes stay gap-free.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
@@ -66,6 +69,70 @@ SELECT last_number FROM taken
 """
 )
 
+#: Several submissions at once: the same writes, each row tagged with its submission (``sub``).
+#: Every (agency, day) counter moves once by the batch's total, locked in a fixed order (so that
+#: two batches cannot deadlock on two agencies' rows); within it the submissions take consecutive
+#: blocks in batch order (``off``: the numbers before theirs in the block). Any refusal — a unique
+#: index, a deadlock — refuses all of it: the caller then writes them one by one.
+SUBMIT_MANY = (
+    """
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::date[], $3::int[]) AS w(agency, day, total)
+), taken AS (
+    INSERT INTO dossier_sequences AS s (agency, day, last_number)
+    SELECT agency, day, total FROM wanted ORDER BY agency, day
+    ON CONFLICT (agency, day) DO UPDATE SET last_number = s.last_number + EXCLUDED.last_number
+    RETURNING agency, day, last_number
+), codes AS (
+    SELECT q.sub, array_agg(q.prefix || lpad(num::text, greatest($4::int, length(num::text)), '0') ORDER BY num)
+        AS code
+    FROM unnest($5::int[], $6::text[], $7::date[], $8::int[], $9::int[], $10::text[])
+        AS q(sub, agency, day, off, cnt, prefix)
+    JOIN taken t ON t.agency = q.agency AND t.day = q.day
+    JOIN wanted w ON w.agency = q.agency AND w.day = q.day,
+    LATERAL generate_series(t.last_number - w.total + q.off + 1, t.last_number - w.total + q.off + q.cnt) AS num
+    GROUP BY q.sub
+), documents AS (
+    SELECT t.sub, t.doc, string_agg(t.piece || coalesce(c.code[t.slot + 1], ''), '' ORDER BY t.ord) AS json
+    FROM unnest($11::int[], $12::int[], $13::text[], $14::int[]) WITH ORDINALITY AS t(sub, doc, piece, slot, ord)
+    JOIN codes c ON c.sub = t.sub
+    GROUP BY t.sub, t.doc
+), new_dossiers AS (
+    INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,
+        current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,
+        bundle_id, bundle_step, bundle_position)
+    SELECT r.dossier_id, c.code[r.slot + 1], r.procedure_code, r.channel, r.receiving_agency,
+        r.competent_agency, r.receiving_agency, r.status, r.status_code, r.subject_key, r.submitted_at,
+        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position
+    FROM jsonb_to_recordset($15::jsonb) AS r(sub int, slot int, dossier_id text, procedure_code text,
+        channel text, receiving_agency text, competent_agency text, status text, status_code smallint,
+        subject_key text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz, fee int,
+        timeline jsonb, bundle_id text, bundle_step text, bundle_position smallint)
+    JOIN codes c ON c.sub = r.sub
+), new_bundles AS (
+    INSERT INTO bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, due_at)
+    SELECT * FROM jsonb_to_recordset($16::jsonb) AS b(bundle_id text, bundle_type text, channel text,
+        receiving_agency text, submitted_at timestamptz, due_at timestamptz)
+), new_events AS (
+    SELECT e.*, d.json AS envelope
+    FROM jsonb_to_recordset($17::jsonb) AS e(ord int, sub int, doc int, stream_id text, stream_version int,
+        event_id uuid, event_type text, event_version int, occurred_at timestamptz, message_key text)
+    JOIN documents d ON d.sub = e.sub AND d.doc = e.doc
+)"""
+    + record_ctes("new_events", "$18::text")
+    + """
+, replies AS (
+    INSERT INTO idempotency_keys (key, request_hash, status_code, response)
+    SELECT k.key, k.request_hash, k.status_code, CAST(d.json AS jsonb)
+    FROM unnest($19::int[], $20::text[], $21::text[], $22::int[]) AS k(sub, key, request_hash, status_code)
+    JOIN documents d ON d.sub = k.sub AND d.doc = """
+    + str(_REPLY)
+    + """
+)
+SELECT agency, day, last_number FROM taken
+"""
+)
+
 _KEY = "SELECT request_hash, status_code, response::text FROM idempotency_keys WHERE key = $1"
 _OPEN_SUBJECTS = (
     "SELECT d.procedure_code, d.subject_key, d.code FROM dossiers d"
@@ -89,13 +156,17 @@ def _documents(s: NewSubmission) -> tuple[list[int], list[str], list[int | None]
     return docs, pieces, slots
 
 
-def _arguments(s: NewSubmission) -> list[Any]:
-    docs, pieces, slots = _documents(s)
+def _dossier_rows(s: NewSubmission, **tags: int) -> list[dict[str, Any]]:
     # vars(), not dataclasses.asdict: asdict deep-copies every nested value, and orjson reads them as they are.
-    dossiers = [{**vars(d), "slot": s.codes.index(d.code)} for d in s.dossiers]
-    events = [
+    return [{**vars(d), **tags, "slot": s.codes.index(d.code)} for d in s.dossiers]
+
+
+def _event_rows(s: NewSubmission, first: int = 0, **tags: int) -> list[dict[str, Any]]:
+    return [
         {
-            "ord": i,
+            "ord": first + i,
+            "doc": i,
+            **tags,
             "stream_id": e.key,  # each envelope opens the stream of the dossier or bundle it is keyed by
             "stream_version": 1,
             "event_id": e.event_id,
@@ -106,7 +177,18 @@ def _arguments(s: NewSubmission) -> list[Any]:
         }
         for i, e in enumerate(s.envelopes)
     ]
-    prefix = dossier_code(s.agency, s.day, 1)[:-SEQUENCE_DIGITS]
+
+
+def _prefix(agency: str, day: date) -> str:
+    """What a code of that agency and day has before its number."""
+    return dossier_code(agency, day, 1)[:-SEQUENCE_DIGITS]
+
+
+def _arguments(s: NewSubmission) -> list[Any]:
+    docs, pieces, slots = _documents(s)
+    dossiers = _dossier_rows(s)
+    events = _event_rows(s)
+    prefix = _prefix(s.agency, s.day)
     return [
         s.agency, s.day, s.codes.count, prefix, SEQUENCE_DIGITS, docs, pieces, slots,
         orjson.dumps(dossiers).decode(), orjson.dumps([vars(s.bundle)] if s.bundle else []).decode(),
@@ -125,6 +207,63 @@ async def write_submission(conn: asyncpg.Connection, s: NewSubmission) -> list[s
     except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
         raise RetryableConflict(str(exc)) from exc
     return [dossier_code(s.agency, s.day, n) for n in range(last - s.codes.count + 1, last + 1)]
+
+
+def _batch_arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tuple[str, date], int], list[int]]:
+    """The statement's arguments; each (agency, day)'s total and each submission's offset in it."""
+    totals: dict[tuple[str, date], int] = {}
+    offsets: list[int] = []
+    for s in subs:
+        offsets.append(totals.get((s.agency, s.day), 0))
+        totals[(s.agency, s.day)] = offsets[-1] + s.codes.count
+    groups = sorted(totals)
+    doc_subs: list[int] = []
+    docs: list[int] = []
+    pieces: list[str] = []
+    slots: list[int | None] = []
+    dossiers: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for n, s in enumerate(subs):
+        d, p, sl = _documents(s)
+        doc_subs += [n] * len(d)
+        docs += d
+        pieces += p
+        slots += sl
+        dossiers += _dossier_rows(s, sub=n)
+        events += _event_rows(s, len(events), sub=n)
+    keyed = [(n, s) for n, s in enumerate(subs) if s.idempotency_key is not None]
+    topic = subs[0].topic
+    return [
+        [a for a, _ in groups], [d for _, d in groups], [totals[g] for g in groups], SEQUENCE_DIGITS,
+        list(range(len(subs))), [s.agency for s in subs], [s.day for s in subs], offsets,
+        [s.codes.count for s in subs], [_prefix(s.agency, s.day) for s in subs],
+        doc_subs, docs, pieces, slots,
+        orjson.dumps(dossiers).decode(),
+        orjson.dumps([vars(s.bundle) for s in subs if s.bundle]).decode(),
+        orjson.dumps(events).decode(), topic,
+        [n for n, _ in keyed], [s.idempotency_key for _, s in keyed], [s.request_hash for _, s in keyed],
+        [s.status_code for _, s in keyed],
+    ], totals, offsets  # fmt: skip
+
+
+async def write_submissions(conn: asyncpg.Connection, subs: Sequence[NewSubmission]) -> list[list[str]]:
+    """Several submissions as one statement, committed together: each one's codes, in order.
+
+    All or nothing: the driver's error (a unique index, a deadlock) refuses every one of them, and
+    the caller writes them one at a time to learn whose it was. They must share one topic."""
+    if conn.is_in_transaction():
+        raise RuntimeError("a submission is its own transaction: write it first, and nothing after it")
+    if len({s.topic for s in subs}) != 1:
+        raise ValueError("submissions written together go to one topic")
+    arguments, totals, offsets = _batch_arguments(subs)
+    rows = await conn.fetch(SUBMIT_MANY, *arguments)
+    last = {(r[0], r[1]): r[2] for r in rows}
+    codes: list[list[str]] = []
+    for s, offset in zip(subs, offsets, strict=True):
+        group = (s.agency, s.day)
+        first = last[group] - totals[group] + offset + 1
+        codes.append([dossier_code(s.agency, s.day, n) for n in range(first, first + s.codes.count)])
+    return codes
 
 
 async def _refused(conn: asyncpg.Connection, s: NewSubmission, exc: asyncpg.UniqueViolationError) -> StoredReply:

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from eventkit.eventstore import ConcurrencyConflict
+from intake.adapters.group_commit import WriterStopped
 from intake.domain.errors import (
     ActionNotAllowed,
     DuplicateDossier,
@@ -57,3 +58,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ActionNotAllowed, _simple("action_not_allowed", 409))
     app.add_exception_handler(RetryableConflict, _simple("concurrent_update", 409))
     app.add_exception_handler(ConcurrencyConflict, _simple("concurrent_update", 409))
+    app.add_exception_handler(WriterStopped, _simple("service_stopping", 503))
