@@ -95,3 +95,17 @@ def new_uow(request: pytest.FixtureRequest) -> UowFactory:
         writer = GroupCommit(engine)
         return lambda: SqlIntakeUnitOfWork(engine, group_commit=writer)
     return lambda: SqlIntakeUnitOfWork(engine)
+
+
+@pytest.fixture
+async def dead_connection_pool(intake_tables: AsyncEngine, infra: Infra, schema: str) -> AsyncIterator[AsyncEngine]:
+    """An engine of one pooled connection whose server session was terminated behind its back."""
+    small = make_engine(infra.database_url, schema, pool_size=1)
+    try:
+        async with small.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with intake_tables.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+        yield small
+    finally:
+        await small.dispose()

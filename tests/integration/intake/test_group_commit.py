@@ -11,13 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.db import make_engine
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import write_submissions
 from intake.domain.errors import DuplicateDossier
 from intake.service_layer.ports import NewSubmission, StoredReply
 from tests.integration.intake.test_submissions import DAY, code, submission
-from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -120,20 +118,10 @@ async def test_a_key_sent_twice_at_once_is_written_once_and_replayed(intake_tabl
 
 
 async def test_a_broken_connection_fails_its_batch_and_the_next_one_gets_a_new_connection(
-    intake_tables: AsyncEngine, infra: Infra, schema: str
+    dead_connection_pool: AsyncEngine,
 ) -> None:
-    small = make_engine(infra.database_url, schema, pool_size=1)
-    try:
-        async with small.connect() as conn:
-            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with intake_tables.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
-        writer = GroupCommit(small, writers=1)
-        results = await asyncio.gather(
-            *(writer.submit(submission([f"s-{i}"])) for i in range(3)), return_exceptions=True
-        )
-        assert all(isinstance(r, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError) for r in results)
-        assert await writer.submit(submission(["s-9"])) == [code(1)]  # nothing of the failed batch was kept
-        assert small.pool.checkedout() == 0  # type: ignore[attr-defined]
-    finally:
-        await small.dispose()
+    writer = GroupCommit(dead_connection_pool, writers=1)
+    results = await asyncio.gather(*(writer.submit(submission([f"s-{i}"])) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError) for r in results)
+    assert await writer.submit(submission(["s-9"])) == [code(1)]  # nothing of the failed batch was kept
+    assert dead_connection_pool.pool.checkedout() == 0  # type: ignore[attr-defined]

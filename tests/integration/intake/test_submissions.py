@@ -15,13 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.ids import uuid7
-from eventkit.db import make_engine
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
 from intake.service_layer.pending_codes import PendingCodes
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
-from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -174,20 +172,10 @@ async def test_the_borrowed_connection_goes_back_to_the_pool(intake_tables: Asyn
     assert intake_tables.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-async def test_a_connection_that_broke_under_a_submission_is_not_reused(
-    intake_tables: AsyncEngine, infra: Infra, schema: str
-) -> None:
-    small = make_engine(infra.database_url, schema, pool_size=1)
-    try:
-        async with small.connect() as conn:
-            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with intake_tables.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
-        with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
-            await SqlIntakeUnitOfWork(small).submit(submission(["s-1"]))
-        assert await SqlIntakeUnitOfWork(small).submit(submission(["s-1"])) == [code(1)]
-    finally:
-        await small.dispose()
+async def test_a_connection_that_broke_under_a_submission_is_not_reused(dead_connection_pool: AsyncEngine) -> None:
+    with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
+        await SqlIntakeUnitOfWork(dead_connection_pool).submit(submission(["s-1"]))
+    assert await SqlIntakeUnitOfWork(dead_connection_pool).submit(submission(["s-1"])) == [code(1)]
 
 
 async def test_a_new_submission_wakes_the_relay_and_a_replayed_one_does_not(intake_tables: AsyncEngine) -> None:

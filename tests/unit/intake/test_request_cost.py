@@ -69,15 +69,15 @@ def test_the_rows_go_to_the_statement_whole_and_unchanged() -> None:
     each dossier with the slot of its code; and the submission itself is left untouched."""
     s = _submission()
     before = [asdict(d) for d in s.dossiers]
-    args = _arguments(s)
-    expected = [{**orjson.loads(orjson.dumps(row)), "slot": i} for i, row in enumerate(before)]
-    assert orjson.loads(args[8]) == expected
+    args, _, _ = _arguments([s])
+    expected = [{**orjson.loads(orjson.dumps(row)), "sub": 0, "slot": i} for i, row in enumerate(before)]
+    assert orjson.loads(args[14]) == expected
     assert s.bundle is not None
-    assert orjson.loads(args[9]) == [orjson.loads(orjson.dumps(asdict(s.bundle)))]
+    assert orjson.loads(args[15]) == [orjson.loads(orjson.dumps(asdict(s.bundle)))]
     assert [asdict(d) for d in s.dossiers] == before
 
 
 def test_a_submission_without_bundle_writes_no_bundle_row() -> None:
     s = _submission()
     alone = NewSubmission(**{**vars(s), "bundle": None})
-    assert orjson.loads(_arguments(alone)[9]) == []
+    assert orjson.loads(_arguments([alone])[0][15]) == []

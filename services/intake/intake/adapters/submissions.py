@@ -1,6 +1,6 @@
 """A submission as one SQL statement: take the codes, write the dossiers, the bundle, the events with
 their outbox rows and the Idempotency-Key's reply — and commit, in one round trip. Several
-submissions can go as one statement too (``write_submissions``, for the group commit).
+submissions go as one such statement too (``write_submissions``, for the group commit).
 
 The agency's daily counter row is locked from the moment the statement takes its numbers until the
 commit, all inside PostgreSQL: submissions to one agency queue only for that, never for Python work
@@ -25,56 +25,12 @@ from intake.service_layer.ports import NewSubmission, StoredReply
 #: The document of the reply among the statement's documents (the envelopes are 0, 1, …).
 _REPLY = -1
 
+#: One or several submissions, each row tagged with its submission (``sub``). Every (agency, day)
+#: counter moves once by the statement's total, locked in a fixed order (so that two statements
+#: cannot deadlock on two agencies' rows); within it the submissions take consecutive blocks in
+#: order (``off``: the numbers before theirs in the block). Any refusal — a unique index, a
+#: deadlock — refuses all of it.
 SUBMIT = (
-    """
-WITH taken AS (
-    INSERT INTO dossier_sequences AS s (agency, day, last_number) VALUES ($1::text, $2::date, $3::int)
-    ON CONFLICT (agency, day) DO UPDATE SET last_number = s.last_number + EXCLUDED.last_number
-    RETURNING last_number
-), codes AS (
-    SELECT array_agg($4::text || lpad(n::text, greatest($5::int, length(n::text)), '0') ORDER BY n) AS code
-    FROM taken, generate_series(taken.last_number - $3 + 1, taken.last_number) AS n
-), documents AS (
-    SELECT t.doc, string_agg(t.piece || coalesce(codes.code[t.slot + 1], ''), '' ORDER BY t.ord) AS json
-    FROM codes, unnest($6::int[], $7::text[], $8::int[]) WITH ORDINALITY AS t(doc, piece, slot, ord)
-    GROUP BY t.doc
-), new_dossiers AS (
-    INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,
-        current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,
-        bundle_id, bundle_step, bundle_position)
-    SELECT r.dossier_id, codes.code[r.slot + 1], r.procedure_code, r.channel, r.receiving_agency,
-        r.competent_agency, r.receiving_agency, r.status, r.status_code, r.subject_key, r.submitted_at,
-        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position
-    FROM codes, jsonb_to_recordset($9::jsonb) AS r(slot int, dossier_id text, procedure_code text, channel text,
-        receiving_agency text, competent_agency text, status text, status_code smallint, subject_key text,
-        submitted_at timestamptz, received_at timestamptz, due_at timestamptz, fee int, timeline jsonb,
-        bundle_id text, bundle_step text, bundle_position smallint)
-), new_bundle AS (
-    INSERT INTO bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, due_at)
-    SELECT * FROM jsonb_to_recordset($10::jsonb) AS b(bundle_id text, bundle_type text, channel text,
-        receiving_agency text, submitted_at timestamptz, due_at timestamptz)
-), new_events AS (
-    SELECT e.*, d.json AS envelope
-    FROM jsonb_to_recordset($11::jsonb) AS e(ord int, stream_id text, stream_version int, event_id uuid,
-        event_type text, event_version int, occurred_at timestamptz, message_key text)
-    JOIN documents d ON d.doc = e.ord
-)"""
-    + record_ctes("new_events", "$12::text")
-    + """
-, reply AS (
-    INSERT INTO idempotency_keys (key, request_hash, status_code, response)
-    SELECT $13::text, $14::text, $15::int, CAST(d.json AS jsonb) FROM documents d WHERE d.doc = """ + str(_REPLY) + """
-)
-SELECT last_number FROM taken
-"""
-)
-
-#: Several submissions at once: the same writes, each row tagged with its submission (``sub``).
-#: Every (agency, day) counter moves once by the batch's total, locked in a fixed order (so that
-#: two batches cannot deadlock on two agencies' rows); within it the submissions take consecutive
-#: blocks in batch order (``off``: the numbers before theirs in the block). Any refusal — a unique
-#: index, a deadlock — refuses all of it: the caller then writes them one by one.
-SUBMIT_MANY = (
     """
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::date[], $3::int[]) AS w(agency, day, total)
@@ -156,17 +112,18 @@ def _documents(s: NewSubmission) -> tuple[list[int], list[str], list[int | None]
     return docs, pieces, slots
 
 
-def _dossier_rows(s: NewSubmission, **tags: int) -> list[dict[str, Any]]:
+def _dossier_rows(s: NewSubmission, sub: int) -> list[dict[str, Any]]:
     # vars(), not dataclasses.asdict: asdict deep-copies every nested value, and orjson reads them as they are.
-    return [{**vars(d), **tags, "slot": s.codes.index(d.code)} for d in s.dossiers]
+    return [{**vars(d), "sub": sub, "slot": s.codes.index(d.code)} for d in s.dossiers]
 
 
-def _event_rows(s: NewSubmission, first: int = 0, **tags: int) -> list[dict[str, Any]]:
+def _event_rows(s: NewSubmission, sub: int, first: int) -> list[dict[str, Any]]:
+    """The envelopes' rows: ``ord`` orders them in the statement, ``doc`` names their document."""
     return [
         {
             "ord": first + i,
             "doc": i,
-            **tags,
+            "sub": sub,
             "stream_id": e.key,  # each envelope opens the stream of the dossier or bundle it is keyed by
             "stream_version": 1,
             "event_id": e.event_id,
@@ -184,32 +141,7 @@ def _prefix(agency: str, day: date) -> str:
     return dossier_code(agency, day, 1)[:-SEQUENCE_DIGITS]
 
 
-def _arguments(s: NewSubmission) -> list[Any]:
-    docs, pieces, slots = _documents(s)
-    dossiers = _dossier_rows(s)
-    events = _event_rows(s)
-    prefix = _prefix(s.agency, s.day)
-    return [
-        s.agency, s.day, s.codes.count, prefix, SEQUENCE_DIGITS, docs, pieces, slots,
-        orjson.dumps(dossiers).decode(), orjson.dumps([vars(s.bundle)] if s.bundle else []).decode(),
-        orjson.dumps(events).decode(), s.topic, s.idempotency_key, s.request_hash, s.status_code,
-    ]  # fmt: skip
-
-
-async def write_submission(conn: asyncpg.Connection, s: NewSubmission) -> list[str] | StoredReply:
-    """Run the statement on a connection outside any transaction (so that it commits at once)."""
-    if conn.is_in_transaction():
-        raise RuntimeError("a submission is its own transaction: write it first, and nothing after it")
-    try:
-        last = await conn.fetchval(SUBMIT, *_arguments(s))
-    except asyncpg.UniqueViolationError as exc:
-        return await _refused(conn, s, exc)
-    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-        raise RetryableConflict(str(exc)) from exc
-    return [dossier_code(s.agency, s.day, n) for n in range(last - s.codes.count + 1, last + 1)]
-
-
-def _batch_arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tuple[str, date], int], list[int]]:
+def _arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tuple[str, date], int], list[int]]:
     """The statement's arguments; each (agency, day)'s total and each submission's offset in it."""
     totals: dict[tuple[str, date], int] = {}
     offsets: list[int] = []
@@ -229,8 +161,8 @@ def _batch_arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tup
         docs += d
         pieces += p
         slots += sl
-        dossiers += _dossier_rows(s, sub=n)
-        events += _event_rows(s, len(events), sub=n)
+        dossiers += _dossier_rows(s, n)
+        events += _event_rows(s, n, len(events))
     keyed = [(n, s) for n, s in enumerate(subs) if s.idempotency_key is not None]
     topic = subs[0].topic
     return [
@@ -246,17 +178,30 @@ def _batch_arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tup
     ], totals, offsets  # fmt: skip
 
 
-async def write_submissions(conn: asyncpg.Connection, subs: Sequence[NewSubmission]) -> list[list[str]]:
-    """Several submissions as one statement, committed together: each one's codes, in order.
+async def write_submission(conn: asyncpg.Connection, s: NewSubmission) -> list[str] | StoredReply:
+    """Write one submission: its codes, or the reply stored under its Idempotency-Key; DuplicateDossier
+    when a dossier of the same subject is open; RetryableConflict when a concurrent writer got in the way."""
+    try:
+        [codes] = await write_submissions(conn, [s])
+    except asyncpg.UniqueViolationError as exc:
+        return await _refused(conn, s, exc)
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        raise RetryableConflict(str(exc)) from exc
+    return codes
 
-    All or nothing: the driver's error (a unique index, a deadlock) refuses every one of them, and
-    the caller writes them one at a time to learn whose it was. They must share one topic."""
+
+async def write_submissions(conn: asyncpg.Connection, subs: Sequence[NewSubmission]) -> list[list[str]]:
+    """Submissions as one statement on a connection outside any transaction (so that it commits at
+    once): each one's codes, in order.
+
+    All or nothing: the driver's error (a unique index, a deadlock) refuses every one of them; with
+    several, the caller writes them one at a time to learn whose it was. They must share one topic."""
     if conn.is_in_transaction():
         raise RuntimeError("a submission is its own transaction: write it first, and nothing after it")
     if len({s.topic for s in subs}) != 1:
         raise ValueError("submissions written together go to one topic")
-    arguments, totals, offsets = _batch_arguments(subs)
-    rows = await conn.fetch(SUBMIT_MANY, *arguments)
+    arguments, totals, offsets = _arguments(subs)
+    rows = await conn.fetch(SUBMIT, *arguments)
     last = {(r[0], r[1]): r[2] for r in rows}
     codes: list[list[str]] = []
     for s, offset in zip(subs, offsets, strict=True):
