@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devstack.processes import free_port
+from eventkit.db import make_engine
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import write_submissions
 from intake.domain.errors import DuplicateDossier
@@ -125,3 +127,17 @@ async def test_a_broken_connection_fails_its_batch_and_the_next_one_gets_a_new_c
     assert all(isinstance(r, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError) for r in results)
     assert await writer.submit(submission(["s-9"])) == [code(1)]  # nothing of the failed batch was kept
     assert dead_connection_pool.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_without_a_database_the_waiting_submissions_fail_instead_of_hanging(schema: str) -> None:
+    nowhere = make_engine(f"postgresql+asyncpg://nobody:secret@127.0.0.1:{free_port()}/none", schema, pool_size=1)
+    try:
+        writer = GroupCommit(nowhere, writers=1)
+        for _ in range(2):  # and the writer is still there for the next submissions
+            results = await asyncio.wait_for(
+                asyncio.gather(*(writer.submit(submission([f"s-{i}"])) for i in range(3)), return_exceptions=True),
+                timeout=20,
+            )
+            assert all(isinstance(r, OSError) for r in results), results
+    finally:
+        await nowhere.dispose()

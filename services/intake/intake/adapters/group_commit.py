@@ -105,7 +105,11 @@ class GroupCommit:
             raise
 
     async def _write(self, batch: list[_Waiting]) -> None:
-        pooled = await self._engine.raw_connection()
+        try:
+            pooled = await self._engine.raw_connection()
+        except Exception as exc:  # the database is away: these requests fail, the next batch tries again
+            _fail(batch, exc)
+            return
         broken = False
         try:
             conn = pooled.driver_connection
