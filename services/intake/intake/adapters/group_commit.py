@@ -24,17 +24,14 @@ from dataclasses import dataclass, field
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from eventkit.logging import get_logger
-from intake.adapters.submissions import write_submission, write_submissions
+from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission, write_submissions
 from intake.service_layer.ports import NewSubmission, StoredReply
 
 log = get_logger(__name__)
 
 Outcome = list[str] | StoredReply
-#: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
-CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 #: What refuses a batch as a whole, so that its submissions are written again one at a time.
 _REFUSED = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
@@ -106,27 +103,15 @@ class GroupCommit:
 
     async def _write(self, batch: list[_Waiting]) -> None:
         try:
-            pooled = await self._engine.raw_connection()
-        except Exception as exc:  # the database is away: these requests fail, the next batch tries again
+            async with pooled_driver_connection(self._engine) as conn:
+                if len(batch) > 1 and len({w.submission.topic for w in batch}) == 1:
+                    await self._together(conn, batch)
+                else:
+                    for waiting in batch:
+                        await self._alone(conn, waiting)
+        except Exception as exc:
+            # No connection, or it broke: every waiter left hears about it; the writer lives on.
             _fail(batch, exc)
-            return
-        broken = False
-        try:
-            conn = pooled.driver_connection
-            if len(batch) > 1 and len({w.submission.topic for w in batch}) == 1:
-                await self._together(conn, batch)
-            else:
-                for waiting in batch:
-                    await self._alone(conn, waiting)
-        except CONNECTION_LOST as exc:
-            broken = True
-            _fail(batch, exc)
-        except Exception as exc:  # every waiter hears about it; the writer lives on for the next batch
-            _fail(batch, exc)
-        finally:
-            # Back to the pool (closed first if broken); greenlet_spawn because SQLAlchemy's pool calls
-            # the async driver from synchronous code.
-            await greenlet_spawn(pooled.invalidate if broken else pooled.close)
 
     async def _together(self, conn: asyncpg.Connection, batch: list[_Waiting]) -> None:
         try:

@@ -12,12 +12,11 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from contracts.events.common import DossierStatus
 from eventkit.uow import SqlUnitOfWork
-from intake.adapters.group_commit import CONNECTION_LOST, GroupCommit
-from intake.adapters.submissions import write_submission
+from intake.adapters.group_commit import GroupCommit
+from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission
 from intake.domain.actions import DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
@@ -226,17 +225,8 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         return result
 
     async def _submit_alone(self, submission: NewSubmission) -> list[str] | StoredReply:
-        pooled = await self._engine.raw_connection()
-        broken = False
-        try:
-            return await write_submission(pooled.driver_connection, submission)
-        except CONNECTION_LOST:
-            broken = True
-            raise
-        finally:
-            # Both return the connection to the pool (closed first if broken); greenlet_spawn because
-            # SQLAlchemy's pool calls the async driver from synchronous code.
-            await greenlet_spawn(pooled.invalidate if broken else pooled.close)
+        async with pooled_driver_connection(self._engine) as conn:
+            return await write_submission(conn, submission)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

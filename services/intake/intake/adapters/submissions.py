@@ -10,18 +10,23 @@ no number, so codes stay gap-free.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from eventkit.eventstore import record_ctes
 from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.service_layer.ports import NewSubmission, StoredReply
 
+#: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
+CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 #: The document of the reply among the statement's documents (the envelopes are 0, 1, …).
 _REPLY = -1
 
@@ -176,6 +181,22 @@ def _arguments(subs: Sequence[NewSubmission]) -> tuple[list[Any], dict[tuple[str
         [n for n, _ in keyed], [s.idempotency_key for _, s in keyed], [s.request_hash for _, s in keyed],
         [s.status_code for _, s in keyed],
     ], totals, offsets  # fmt: skip
+
+
+@asynccontextmanager
+async def pooled_driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's driver connection, outside SQLAlchemy's transactions, for submissions
+    (which commit by themselves); back to the pool after, closed first if it broke."""
+    pooled = await engine.raw_connection()
+    broken = False
+    try:
+        yield pooled.driver_connection
+    except CONNECTION_LOST:
+        broken = True
+        raise
+    finally:
+        # greenlet_spawn because SQLAlchemy's pool calls the async driver from synchronous code.
+        await greenlet_spawn(pooled.invalidate if broken else pooled.close)
 
 
 async def write_submission(conn: asyncpg.Connection, s: NewSubmission) -> list[str] | StoredReply:
