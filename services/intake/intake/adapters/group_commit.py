@@ -85,7 +85,7 @@ class GroupCommit:
         if len(self._tasks) < self._writers:
             task = asyncio.create_task(self._drain(), name="intake-group-commit")
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._tasks.discard)  # also for a task cancelled before it ran
         return await waiting.future
 
     async def _drain(self) -> None:
@@ -100,6 +100,11 @@ class GroupCommit:
             _fail(batch + self._queue, WriterStopped("the service is stopping; try again"))
             self._queue.clear()
             raise
+        finally:
+            # Leave the writers in the same step as the last look at the queue. The done-callback
+            # runs a step later; an item queued in between would count this writer as busy, start
+            # none, and wait until something else came.
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _write(self, batch: list[_Waiting]) -> None:
         try:

@@ -1,0 +1,103 @@
+"""The group writer: together what arrives together, alone what arrives alone, and a failed batch
+item by item so that only its bad item fails."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from eventkit.batching import GroupWriter, WriterStopped
+
+
+class Store:
+    """A write function that records its calls; it can be held (to let items queue up) and can
+    refuse an item."""
+
+    def __init__(self, *, refuse: object = None) -> None:
+        self.calls: list[list[object]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.refuse = refuse
+
+    async def write(self, batch: list[object]) -> None:
+        await self.gate.wait()
+        if self.refuse in batch:
+            raise ValueError(f"refused {self.refuse}")
+        self.calls.append(batch)
+
+
+async def within(awaitable, seconds: float = 2.0):  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+async def test_an_item_put_right_after_the_last_one_is_written_is_written_too() -> None:
+    # The caller resumes before the writer task's done-callback runs; it used to count that
+    # writer as busy, start none, and wait for ever.
+    store = Store()
+    writer = GroupWriter(store.write, name="test")
+    for item in range(5):
+        await within(writer.put(item))
+    assert store.calls == [[0], [1], [2], [3], [4]]
+    assert writer.stats.alone == 5
+
+
+async def test_items_arriving_while_a_batch_is_written_go_together_in_the_next() -> None:
+    store = Store()
+    writer = GroupWriter(store.write, name="test", max_batch=3)
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(item)) for item in range(7)]
+    await asyncio.sleep(0)  # the writer takes what is queued: all seven, at most three a call
+    store.gate.set()
+    await within(asyncio.gather(*puts))
+    assert store.calls == [[0, 1, 2], [3, 4, 5], [6]]
+    assert (writer.stats.batches, writer.stats.batched, writer.stats.alone) == (2, 6, 1)
+
+
+async def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails() -> None:
+    store = Store(refuse="bad")
+    writer = GroupWriter(store.write, name="test")
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(item)) for item in ("a", "bad", "c")]
+    await asyncio.sleep(0)
+    store.gate.set()
+    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], ValueError)
+    assert store.calls == [["a"], ["c"]]
+    assert writer.stats.failed_batches == 1
+
+
+async def test_two_writers_write_two_batches_at_once() -> None:
+    store = Store()
+    writer = GroupWriter(store.write, name="test", writers=2)
+    store.gate.clear()
+    first = asyncio.create_task(writer.put("first"))
+    await asyncio.sleep(0)  # writer 1 holds "first"
+    rest = [asyncio.create_task(writer.put(item)) for item in ("x", "y")]
+    await asyncio.sleep(0)  # writer 2 takes both
+    store.gate.set()
+    await within(asyncio.gather(first, *rest))
+    assert sorted(map(tuple, store.calls)) == [("first",), ("x", "y")]
+
+
+async def test_items_still_queued_when_the_writer_is_cancelled_are_told_so() -> None:
+    store = Store()
+    writer = GroupWriter(store.write, name="test")
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(0))]
+    for _ in range(2):
+        await asyncio.sleep(0)  # the writer starts and holds item 0
+    puts += [asyncio.create_task(writer.put(item)) for item in (1, 2)]
+    await asyncio.sleep(0)  # 1 and 2 wait in the queue
+    for task in list(writer._tasks):
+        task.cancel()
+    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    assert all(isinstance(r, WriterStopped) for r in results)
+    assert store.calls == []
+
+
+def test_sizes_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        GroupWriter(Store().write, name="test", max_batch=0)
