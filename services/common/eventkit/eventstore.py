@@ -69,6 +69,10 @@ class EventStore(Protocol):
         """Append after ``expected_version``; returns the new version or raises ConcurrencyConflict."""
         ...
 
+    async def versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        """Each stream's latest version (0 for one with no events), without reading its events."""
+        ...
+
 
 class PostgresEventStore:
     """The event store on the service's ``events`` table, inside the caller's transaction."""
@@ -91,12 +95,18 @@ class PostgresEventStore:
             [StoredEvent(stream_id, v, p, Envelope.model_validate(orjson.loads(raw))) for v, p, raw in rows],
         )
 
-    async def current_version(self, stream_id: str) -> int:
-        """The stream's latest version, 0 when it has no events."""
-        result = await self._conn.execute(
-            text("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = :s"), {"s": stream_id}
-        )
-        return int(result.scalar_one())
+    async def versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        versions = dict.fromkeys(stream_ids, 0)
+        if versions:
+            rows = await self._conn.execute(
+                text(
+                    "SELECT stream_id, max(stream_version) FROM events"
+                    " WHERE stream_id = ANY(CAST(:s AS text[])) GROUP BY stream_id"
+                ),
+                {"s": list(versions)},
+            )
+            versions.update({stream_id: int(version) for stream_id, version in rows})
+        return versions
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
         if not events:
@@ -197,6 +207,9 @@ class InMemoryEventStore:
         if until is not None:
             events = [e for e in events if e.envelope.occurred_at <= until]
         return Stream(stream_id, list(events))
+
+    async def versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        return {s: self.streams[s][-1].stream_version if self.streams.get(s) else 0 for s in stream_ids}
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> int:
         stream = self.streams.setdefault(stream_id, [])

@@ -48,6 +48,15 @@ async def test_an_empty_stream_has_version_zero(new_uow: UowFactory) -> None:
         assert (await uow.events.load("nobody")).version == 0
 
 
+async def test_versions_of_several_streams_without_loading_them(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        await uow.events.append("v-1", 0, [happened("v-1", 1), happened("v-1", 2)])
+        await uow.events.append("v-2", 0, [happened("v-2", 1)])
+    async with new_uow() as uow:
+        assert await uow.events.versions(["v-2", "nobody", "v-1"]) == {"v-2": 1, "nobody": 0, "v-1": 2}
+        assert await uow.events.versions([]) == {}
+
+
 @pytest.mark.parametrize("stale", [0, 1, 5])
 async def test_append_with_a_wrong_expected_version_conflicts(new_uow: UowFactory, stale: int) -> None:
     async with new_uow() as uow:
