@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit.kafka import KafkaPublisher
+from eventkit.outbox import OutgoingMessage
 from eventkit.relay import OutboxRelay
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
@@ -117,6 +118,55 @@ async def test_a_second_relay_on_the_same_schema_waits_its_turn(
     assert first.published + second.published == 100
 
 
+class HeldPublisher:
+    """Our publisher port, answering when the test says so (or failing)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+        self.fail = fail
+        self.sent: list[OutgoingMessage] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def publish(self, messages: list[OutgoingMessage]) -> None:
+        self.publishing.set()
+        await self.release.wait()
+        if self.fail:
+            raise ConnectionError("broker gone")
+        self.sent.extend(messages)
+
+
+async def _queue(engine: AsyncEngine, stream: str, count: int, topic: str) -> None:
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.record(stream, 0, [happened(stream, n) for n in range(1, count + 1)], topic)
+
+
+async def test_a_second_relay_does_not_wait_behind_the_first_ones_batch(migrated: AsyncEngine, topic: str) -> None:
+    await _queue(migrated, "d-held", 3, topic)
+    held = HeldPublisher()
+    first = asyncio.create_task(OutboxRelay(migrated, held).publish_once())  # type: ignore[arg-type]
+    await asyncio.wait_for(held.publishing.wait(), 5)
+    other = HeldPublisher()
+    other.release.set()
+    # Not the leader: it answers at once instead of waiting on the rows the first one holds.
+    assert await asyncio.wait_for(OutboxRelay(migrated, other).publish_once(), 2) == 0  # type: ignore[arg-type]
+    held.release.set()
+    assert await first == 3
+    assert [payload_n(m.value) for m in held.sent] == [1, 2, 3] and other.sent == []
+    assert await outbox_size(migrated) == 0
+
+
+async def test_a_batch_the_broker_did_not_take_stays_in_the_outbox(migrated: AsyncEngine, topic: str) -> None:
+    await _queue(migrated, "d-refused", 2, topic)
+    failing = HeldPublisher(fail=True)
+    failing.release.set()
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(migrated, failing).publish_once()  # type: ignore[arg-type]
+    assert await outbox_size(migrated) == 2
+
+
 async def _zero(size: object) -> bool:
     return await size == 0  # type: ignore[misc]
 
@@ -134,15 +184,15 @@ async def test_an_idle_relay_asks_one_question_per_poll_and_still_finds_new_rows
     event.listen(migrated.sync_engine, "before_cursor_execute", seen)
     try:
         async with running_relay(migrated, infra):
-            await eventually(lambda: _at_least(statements, 6))
+            await eventually(lambda: _at_least(statements, 5))
             idle = list(statements)
             async with SqlUnitOfWork(migrated) as uow:
                 await uow.record("d-later", 0, [happened("d-later", 1)], topic)
             records = await read_topic(infra.bootstrap_servers, topic, expect=1, timeout=5)
     finally:
         event.remove(migrated.sync_engine, "before_cursor_execute", seen)
-    first_look, polls = idle[:2], idle[2:]  # at start it looks at once: rows may wait from before
-    assert "pg_try_advisory_xact_lock" in first_look[0] and "FROM outbox ORDER BY id" in first_look[1]
+    first_look, polls = idle[0], idle[1:]  # at start it looks at once: rows may wait from before
+    assert "pg_try_advisory_xact_lock" in first_look and "DELETE FROM outbox" in first_look
     assert polls and set(polls) == {"SELECT EXISTS (SELECT FROM outbox)"}
     assert [r.key.decode() for r in records] == ["d-later"]
 
