@@ -84,5 +84,9 @@ bench: $(STAMP) ## benchmark a fresh stack against this machine's limits (< 5 mi
 	$(BIN)/python -m bench $(ARGS)
 
 .PHONY: bench-statements
-bench-statements: $(STAMP) ## count the statements the stack sends per birth bundle (pg_stat_statements; ~2 min)
+bench-statements: $(STAMP) ## count the statements the stack sends per birth bundle (pg_stat_statements; ~1 min)
 	$(BIN)/python -m bench.statements $(ARGS)
+
+.PHONY: bench-driver
+bench-driver: $(STAMP) ## CPU per statement through SQLAlchemy vs asyncpg directly (own PostgreSQL; ~10 s)
+	$(BIN)/python -m bench.driver $(ARGS)
