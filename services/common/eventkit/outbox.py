@@ -37,7 +37,12 @@ def mark_queued(conn: AsyncConnection) -> None:
 
 
 def take_queued(conn: AsyncConnection) -> bool:
-    """Whether the transaction that just ended on ``conn`` wrote outbox rows; clears the note."""
+    """Whether the transaction that just ended on ``conn`` wrote outbox rows; clears the note.
+
+    False for a connection the driver lost (its transaction is gone): its ``info`` would open a
+    new connection to answer, synchronously, which asyncio cannot do (MissingGreenlet)."""
+    if conn.invalidated:
+        return False
     return bool(conn.info.pop(_QUEUED, False))
 
 

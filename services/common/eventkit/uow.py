@@ -102,8 +102,10 @@ class SqlUnitOfWork(_Recording):
             else:
                 await conn.rollback()
         finally:
-            queued = take_queued(conn)
-            await conn.close()
+            try:
+                queued = take_queued(conn)
+            finally:
+                await conn.close()  # back to the pool whatever happened, or the pool runs dry
         if committed and queued and self._on_queued is not None:
             self._on_queued()
 

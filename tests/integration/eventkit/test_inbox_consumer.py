@@ -316,6 +316,30 @@ async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(
     assert await effects(effects_table) == [1, 2, 3, 4, 5]
 
 
+async def test_a_lost_database_connection_is_waited_out_not_dead_lettered(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A failover or restart ends every session: the events are healthy, so they must be applied
+    once the database answers again, however many attempts that takes (here more than the
+    consumer's max_attempts of 3, which would dead-letter a failing event)."""
+    kills = 0
+
+    async def lose_the_connection_four_times(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        nonlocal kills
+        if SomethingHappened.model_validate(envelope.payload).n == 2 and kills < 4:
+            kills += 1
+            await uow.conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        await _record_ignoring_fail(envelope, uow)
+
+    await produce(infra, topic, [("d-9", happened("d-9", n).to_json()) for n in range(1, 4)])
+    flaky = Dispatcher({SomethingHappened.event_type: lose_the_connection_four_times})
+    async with running_consumer(effects_table, infra, topic, dispatcher=flaky) as consumer:
+        await eventually(lambda: _done(consumer, 3), timeout=60)
+        assert kills == 4
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (3, 0)
+    assert await effects(effects_table) == [1, 2, 3]
+
+
 async def _transactions(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text(f"SELECT count(DISTINCT xmin::text) FROM {table}"))).scalar_one())

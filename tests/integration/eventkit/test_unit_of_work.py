@@ -1,0 +1,31 @@
+"""The SQL unit of work when the server ends its session: the caller learns it was a disconnect
+(so consumers wait for the database instead of blaming the event), and the connection goes back to
+the pool."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventkit.uow import SqlUnitOfWork
+from tests.support.events import happened
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_session_the_server_ended_is_reported_as_a_disconnect_and_its_connection_freed(
+    migrated: AsyncEngine,
+) -> None:
+    woken: list[int] = []
+    # More times than the pool holds (10): a connection kept checked out each time would exhaust it.
+    for _ in range(12):
+        with pytest.raises(DBAPIError) as caught:
+            async with SqlUnitOfWork(migrated, on_queued=lambda: woken.append(1)) as uow:
+                await uow.record("d-1", 0, [happened("d-1", 1)], "some.topic")  # queued: would wake the relay
+                await uow.conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        assert caught.value.connection_invalidated
+    assert woken == []  # nothing committed, nothing to publish
+    async with SqlUnitOfWork(migrated) as uow:
+        assert await uow.events.versions(["d-1"]) == {"d-1": 0}
