@@ -36,12 +36,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
+from eventkit.db import is_unavailable
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OnQueued, OutgoingMessage
@@ -101,12 +101,6 @@ class BatchDispatcher(Dispatcher):
 
     async def apply_all(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
         await self._batch_handler(envelopes, uow)
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass
@@ -306,7 +300,7 @@ class InboxConsumer:
                 raise
             except Exception as exc:
                 stop_if_cancelled(exc)
-                if _is_infrastructure_error(exc):
+                if is_unavailable(exc):
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
                     continue
@@ -353,7 +347,7 @@ class InboxConsumer:
                 raise
             except Exception as exc:
                 stop_if_cancelled(exc)
-                if _is_infrastructure_error(exc):
+                if is_unavailable(exc):
                     attempt -= 1  # not the event's fault: wait for the database, do not give up
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
+from eventkit.db import is_unavailable
 from eventkit.logging import get_logger
 from eventkit.metrics import metrics_router
 from eventkit.runtime import ServiceRuntime
@@ -60,6 +61,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):  # an outage, not a bug: the client may try again shortly
+        log.warning("database unavailable", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            {"error": "service_unavailable", "detail": "the database cannot be reached right now; try again shortly"},
+            503,
+            headers={"Retry-After": "2"},
+        )
     log.exception("unhandled error", path=request.url.path)
     return JSONResponse({"error": "internal_error", "detail": "an unexpected error was logged"}, 500)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from sqlalchemy import text
 
 from eventkit.http import RequestId, create_service_app
 from eventkit.runtime import ServiceRuntime
@@ -19,10 +20,38 @@ async def probe() -> dict[str, object]:
     return {"bound": structlog.contextvars.get_contextvars().get("request_id")}
 
 
+@router.get("/count")
+async def count(request: Request) -> dict[str, object]:
+    async with request.app.state.runtime.engine.connect() as conn:  # nothing listens on NOWHERE's port
+        return {"count": (await conn.execute(text("SELECT 1"))).scalar_one()}
+
+
+@router.get("/bug")
+async def bug() -> dict[str, object]:
+    raise KeyError("a bug")
+
+
 def _client() -> httpx.AsyncClient:
     settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
     app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+    # Starlette re-raises after the error handler answered; the client gets the answer.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://svc")
+
+
+async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:
+    async with _client() as client:
+        response = await client.get("/count")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["error"] == "service_unavailable"
+
+
+async def test_a_bug_is_a_500_without_a_stack_trace() -> None:
+    async with _client() as client:
+        response = await client.get("/bug")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "detail": "an unexpected error was logged"}
 
 
 async def test_a_given_request_id_is_echoed_and_bound_to_the_logs() -> None:
