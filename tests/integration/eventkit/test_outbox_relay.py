@@ -130,6 +130,9 @@ class HeldPublisher:
     async def start(self) -> None:
         pass
 
+    async def stop(self) -> None:
+        pass
+
     async def publish(self, messages: list[OutgoingMessage]) -> None:
         self.publishing.set()
         await self.release.wait()
@@ -165,6 +168,42 @@ async def test_a_batch_the_broker_did_not_take_stays_in_the_outbox(migrated: Asy
     with pytest.raises(ConnectionError):
         await OutboxRelay(migrated, failing).publish_once()  # type: ignore[arg-type]
     assert await outbox_size(migrated) == 2
+
+
+async def test_a_relay_whose_session_ends_mid_publish_publishes_again_and_loses_nothing(
+    migrated: AsyncEngine, topic: str
+) -> None:
+    await _queue(migrated, "d-failover", 3, topic)
+    cut = HeldPublisher()
+    cut.release.set()
+    ended = False
+
+    async def publish_then_lose_the_session(messages: list[OutgoingMessage]) -> None:
+        nonlocal ended
+        await HeldPublisher.publish(cut, messages)
+        if not ended:  # the broker has them; the session that would delete them ends (a failover)
+            ended = True
+            async with migrated.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE pid <> pg_backend_pid() AND query LIKE '%DELETE FROM outbox%'"
+                    )
+                )
+
+    cut.publish = publish_then_lose_the_session  # type: ignore[method-assign]
+    relay = OutboxRelay(migrated, cut, poll_seconds=0.02)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _zero(outbox_size(migrated)), timeout=20)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert ended
+    # At least once: the batch whose deletion was lost went out again, in order, nothing missing.
+    assert [payload_n(m.value) for m in cut.sent] == [1, 2, 3, 1, 2, 3]
+    assert relay.healthy
 
 
 async def _zero(size: object) -> bool:
