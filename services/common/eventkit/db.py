@@ -56,9 +56,21 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+#: SQLSTATEs that mean the server or the session is unavailable, not that the statement was wrong:
+#: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), no free
+#: connection slot (53300).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database (or the network to it) is unavailable rather than that the
-    work was wrong: the caller should wait and try again, not give up on the work."""
+    work was wrong: the caller should wait and try again, not give up on the work. Takes
+    SQLAlchemy's errors and the driver's own (code that uses asyncpg directly)."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig or exc
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
