@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.consumer import Dispatcher, InboxConsumer
-from eventkit.db import make_engine, ping
+from eventkit.db import is_unavailable, make_engine, ping
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.migrations import apply_migrations
@@ -110,8 +110,8 @@ class ServiceRuntime:
             try:
                 await apply_migrations(self.engine, self.settings.schema_name, *packages)
                 break
-            except (OSError, ConnectionError) as exc:
-                if time.monotonic() > deadline:
+            except Exception as exc:  # refused, or "the database system is starting up" (57P03)
+                if not is_unavailable(exc) or time.monotonic() > deadline:
                     raise
                 log.warning("database not reachable yet", error=repr(exc))
                 await asyncio.sleep(1)
