@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from reporting.adapters import pg_store
 from reporting.bootstrap import create_app
 from reporting.settings import ReportingSettings
 from tests.integration.reporting.support import projected_count, publish
@@ -144,3 +145,24 @@ async def test_events_published_during_a_rebuild_are_counted_once(infra: Infra) 
         assert body["portal_sync"]["syncs"] == copies * EXPECTED["syncs"]
         assert body["digitisation"]["documents"] == copies * EXPECTED["documents"]
         assert body["resolved"]["on_time_rate"] == 0.75
+
+
+async def test_api_reads_wait_for_a_swap_instead_of_deadlocking_with_it(infra: Infra) -> None:
+    """A read used to take its tables' locks in its own order while a swap renamed them in another:
+    PostgreSQL broke the deadlock by failing the read (a 500). Reads now queue behind the swap's
+    lock, as projections do, and answer once it is done."""
+    settings = settings_for(ReportingSettings, infra, "rb" + secrets.token_hex(3))
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        async with app.state.runtime.engine.connect() as swap:
+            await swap.execute(text(pg_store.SWAP_LOCK_EXCLUSIVE))  # a swap in progress
+            reads = [
+                asyncio.create_task(client.get(url))
+                for url in ("/v1/events/recent", "/v1/metrics/summary", "/v1/index/losses?period=2024-03")
+            ]
+            await asyncio.sleep(1.0)
+            assert not any(read.done() for read in reads), "a read went ahead of the swap"
+            await swap.commit()
+        responses = await asyncio.wait_for(asyncio.gather(*reads), timeout=10)
+    assert [r.status_code for r in responses] == [200, 200, 200]

@@ -26,6 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from reporting.domain.facts import BUNDLE_COLUMNS, DOSSIER_COLUMNS, BundleFacts, DossierFacts
 from reporting.service_layer.ports import EventRecord
 
+#: Every transaction that reads or writes the live tables takes the shared side first (projections,
+#: API reads); a rebuild's swap takes the exclusive side before renaming them. So the swap waits for
+#: those in flight and they wait for the swap, and none ever holds a table the other needs next.
+SWAP_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '/rm-swap'))"
+SWAP_LOCK_EXCLUSIVE = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/rm-swap'))"
+
 _SUFFIX = re.compile(r"^(__[a-z0-9_]{1,30})?$")
 _GENERATION = re.compile(r"__r[0-9a-f]+$")
 EVENT_LOG_COLUMNS = (

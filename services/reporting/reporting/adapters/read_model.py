@@ -1,15 +1,19 @@
 """Reading the live read models: the aggregates of the metrics API, the recent-event list and the
-numbers Prometheus exposes. Every query is one round trip on a short read-only transaction."""
+numbers Prometheus exposes. Every read is a short transaction that takes the shared side of the
+swap lock, then its query."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reporting.adapters import metrics_sql as q
+from reporting.adapters.pg_store import SWAP_LOCK_SHARED
 from reporting.service_layer.ports import Scope
 
 RESOLUTION_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
@@ -65,44 +69,53 @@ class SqlReadModel:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def summary(self, scope: Scope) -> dict[str, Any]:
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that holds the shared swap lock before it touches a table. Without it a
+        query could hold one read-model table while a rebuild's swap, holding another, waited for
+        it: PostgreSQL broke the deadlock by failing the query (a 500 under an API fuzzer)."""
         async with self._engine.connect() as conn:
+            await conn.execute(text(SWAP_LOCK_SHARED))
+            yield conn
+
+    async def summary(self, scope: Scope) -> dict[str, Any]:
+        async with self._reading() as conn:
             return await q.fetch_one(conn, q.SUMMARY, scope.params())
 
     async def overdue_by_field(self, scope: Scope) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, q.BY_FIELD, scope.params())
 
     async def bundles(self, scope: Scope) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, q.BUNDLES, scope.params())
 
     async def trend(self, scope: Scope, unit: str, limit: int) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, q.TREND, {**scope.params(), "unit": unit, "limit": limit})
 
     async def losses(self, scope: Scope, unit_costs: dict[str, float], limit: int) -> list[dict[str, Any]]:
         keys = [k for k, cost in unit_costs.items() if cost > 0]
         params = {**scope.params(), "limit": limit, **{f"c_{k}": unit_costs[k] for k in keys}}
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, q.losses_sql(keys), params)
 
     async def recent_events(
         self, types: list[str] | None, dossier: str | None, agency: str | None, limit: int
     ) -> list[dict[str, Any]]:
         params = {"types": types, "dossier": dossier, "agency": agency, "limit": limit}
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, _RECENT, params)
 
     async def events_after(
         self, after: UUID, types: list[str] | None, dossier: str | None, agency: str | None, limit: int
     ) -> list[dict[str, Any]]:
         params = {"after": after, "types": types, "dossier": dossier, "agency": agency, "limit": limit}
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return await q.fetch_all(conn, _AFTER, params)
 
     async def prometheus_snapshot(self) -> dict[str, Any]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             dossiers = [dict(r) for r in (await conn.execute(text(_PROMETHEUS_DOSSIERS))).mappings()]
             bundles = [dict(r) for r in (await conn.execute(text(_PROMETHEUS_BUNDLES))).mappings()]
             portal = dict((await conn.execute(text(_PROMETHEUS_PORTAL))).mappings().one())

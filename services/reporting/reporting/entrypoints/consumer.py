@@ -19,12 +19,10 @@ from contracts.envelope import Envelope, EventPayload, registered_events
 from contracts.topics import Topics
 from eventkit.consumer import BatchDispatcher, Dispatcher
 from eventkit.uow import SqlUnitOfWork
-from reporting.adapters.pg_store import PostgresProjectionStore
+from reporting.adapters.pg_store import SWAP_LOCK_SHARED, PostgresProjectionStore
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 
-#: Taken shared by every projection transaction, exclusively by a rebuild's swap.
-SWAP_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '/rm-swap'))"
 _NOTIFY = "SELECT pg_notify(:channel, m) FROM unnest(CAST(:messages AS text[])) WITH ORDINALITY AS u(m, n) ORDER BY n"
 
 
@@ -47,7 +45,7 @@ class LiveProjection:
         return BatchDispatcher(projected_event_types(), self.handle)
 
     async def handle(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
-        await uow.conn.execute(text(SWAP_LOCK))
+        await uow.conn.execute(text(SWAP_LOCK_SHARED))
         # A payload that breaks its contract raises here: the consumer isolates the event, retries it
         # alone, then dead-letters it.
         incoming: list[tuple[Envelope, EventPayload | None]] = [(e, e.parse_payload()) for e in envelopes]

@@ -44,7 +44,6 @@ log = get_logger(__name__)
 
 _TRY_REBUILD_LOCK = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '/rm-rebuild'))"
 _UNLOCK_REBUILD = "SELECT pg_advisory_unlock(hashtext(current_schema() || '/rm-rebuild'))"
-_SWAP_LOCK_EXCLUSIVE = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/rm-swap'))"
 
 
 @contextlib.asynccontextmanager
@@ -195,7 +194,7 @@ class Rebuilder:
             status.finish_seconds, mark = round(status.elapsed() - mark, 3), status.elapsed()
             status.phase = "swapping"
             async with self._engine.begin() as conn:
-                await conn.execute(text(_SWAP_LOCK_EXCLUSIVE))
+                await conn.execute(text(pg_store.SWAP_LOCK_EXCLUSIVE))
                 targets = await pg_store.inbox_positions(conn, self._live_consumer, history.partitions)
                 async for records in history.read_until(targets, max_records=self._batch_size):
                     await self._apply(self._parse(records, status), conn, tables, status, cache)
