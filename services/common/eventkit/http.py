@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
 from eventkit.db import is_unavailable
+from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
 from eventkit.metrics import metrics_router
 from eventkit.runtime import ServiceRuntime
@@ -168,6 +169,8 @@ def create_service_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
+    # Outermost last: the size limit, then the request id, then the JSON check, then the app.
+    app.add_middleware(JsonBody)
     app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     return app

@@ -1,0 +1,103 @@
+"""JSON request bodies the services can store and publish, checked before any handler runs.
+
+Python's ``json`` module, which parses request bodies for FastAPI, accepts documents that the rest of
+the stack cannot carry: a lone UTF-16 surrogate in a string (``"\\udac9"``: no UTF-8 encoding exists,
+so the database and orjson refuse it), ``NaN`` and ``Infinity``, ``1e400`` (read as infinity), and
+integers of any size (orjson, which serialises our events, stops at 64 bits). A handler met them
+late, as a 500. This middleware parses every JSON body once with orjson, which refuses the first
+three, and refuses numbers beyond the 64-bit range, each with a 422 naming the field at fault; a
+body that passes reaches the application unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Numbers beyond this magnitude cannot be a 64-bit integer (nor mean anything in a dossier).
+LIMIT = 2**63 - 1
+#: A cheap look for a number that might exceed it (19+ digits, or an exponent of two digits or more),
+#: so that the common body is not walked.
+_MAYBE_HUGE = re.compile(rb"\d{19}|[eE][+]?\d\d")
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = bytes(value).split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
+
+
+def _refusal(path: str, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
+    detail = [{"path": path, "loc": ["body", *loc], "msg": msg, "type": kind}]
+    return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+
+
+def out_of_range(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
+    """The JSON path (and location) of the first number in ``doc`` beyond the 64-bit range, if any."""
+    if isinstance(doc, bool):
+        return None
+    if isinstance(doc, int | float):
+        return (path, list(loc)) if abs(doc) > LIMIT else None
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if found := out_of_range(value, f"{path}.{key}", (*loc, key)):
+                return found
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            if found := out_of_range(value, f"{path}[{index}]", (*loc, index)):
+                return found
+    return None
+
+
+class JsonBody:
+    """Refuse, with a 422, JSON bodies the stack could not carry (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        refusal = _check(body) if body else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _check(body: bytes) -> JSONResponse | None:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _refusal("$", [], f"invalid JSON: {exc}", "json_invalid")
+    if _MAYBE_HUGE.search(body) and (found := out_of_range(doc)):
+        path, loc = found
+        return _refusal(path, loc, f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range")
+    return None
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """The messages already read, then whatever the original channel brings (a disconnect)."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

@@ -1,0 +1,74 @@
+"""JSON bodies the stack could not store or publish are a 422 naming the field, not a 500 later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Body
+
+from eventkit.http import create_service_app
+from eventkit.runtime import ServiceRuntime
+from eventkit.settings import ServiceSettings
+
+NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # the app is never started: nothing connects
+router = APIRouter()
+seen: list[Any] = []
+
+
+@router.post("/echo")
+async def echo(doc: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+    seen.append(doc)
+    return {"ok": True}
+
+
+def _client() -> httpx.AsyncClient:
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+async def post(raw: bytes, content_type: str = "application/json") -> httpx.Response:
+    seen.clear()
+    async with _client() as client:
+        return await client.post("/echo", content=raw, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "kind"),
+    [
+        (b'{"applicant": {"full_name": "\\udac9"}}', "$", "json_invalid"),  # a lone surrogate
+        (b'{"fee": NaN}', "$", "json_invalid"),
+        (b'{"fee": 1e400}', "$", "json_invalid"),
+        (b'{"form": {"weights": [1, 123456789012345678901234567890]}}', "$.form.weights[1]", "number_out_of_range"),
+        (b'{"form": {"weight": -9.3e18}}', "$.form.weight", "number_out_of_range"),
+        (b'{"unclosed": ', "$", "json_invalid"),
+    ],
+)
+async def test_what_the_stack_cannot_carry_is_refused_with_its_path(raw: bytes, path: str, kind: str) -> None:
+    response = await post(raw)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation_failed"
+    assert (body["detail"][0]["path"], body["detail"][0]["type"]) == (path, kind)
+    assert seen == []  # the handler never ran
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": "Nguy\\u1ec5n V\\u0103n A", "emoji": "\\ud83d\\ude00", "n": 9223372036854775807}',
+        b'{"amount": 1.5e18, "list": [1, 2.5, true, null]}',
+    ],
+)
+async def test_everything_else_reaches_the_handler_unchanged(raw: bytes) -> None:
+    response = await post(raw)
+    assert response.status_code == 200
+    assert len(seen) == 1
+
+
+async def test_a_body_of_another_type_is_left_to_the_application() -> None:
+    response = await post(b'{"fee": NaN}', content_type="text/plain")
+    assert response.status_code == 422  # FastAPI's own refusal: the body is not JSON to it
+    assert seen == []
