@@ -47,6 +47,14 @@ def stack() -> Iterator[RunningStack]:
             bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
         )
         return
+    with local_stack() as running:
+        yield running
+
+
+@contextmanager
+def local_stack() -> Iterator[RunningStack]:
+    """A fresh stack of processes on free ports (the embedded servers unless DATABASE_URL /
+    KAFKA_BOOTSTRAP_SERVERS name others), stopped on exit."""
     overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]}
     if not os.environ.get("DATABASE_URL"):
         overrides["POSTGRES_PORT"] = str(free_port())
