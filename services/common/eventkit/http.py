@@ -12,6 +12,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
@@ -22,6 +23,25 @@ from eventkit.metrics import metrics_router
 from eventkit.runtime import ServiceRuntime
 
 log = get_logger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable ``error`` code and a ``detail`` (a message, or for 422 the list
+    of bad fields, each with its JSON path)."""
+
+    error: str
+    detail: Any
+
+
+def error(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry with the error body, for ``responses={404: error("…")}``."""
+    return {"model": ErrorBody, "description": description}
+
+
+#: Documented on every operation of every service.
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: error("The database cannot be reached right now; try again after Retry-After seconds."),
+}
 
 
 def health_router(runtime: ServiceRuntime) -> APIRouter:
@@ -160,7 +180,7 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan, responses=COMMON_ERRORS)
     app.state.runtime = runtime
     app.include_router(health_router(runtime))
     for router in routers:

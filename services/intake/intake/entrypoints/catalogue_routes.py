@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from contracts.catalogue import BundleDefinition, Catalogue, Procedure
+from eventkit.http import error
 from intake.domain.errors import NotFound
 from intake.entrypoints.schemas import AgencyList, BundleTypeList, ProcedureList
 
@@ -54,7 +55,7 @@ async def list_procedures(
     return docs.listing([p for p in docs.procedures.values() if _matches(p, **wanted)])
 
 
-@router.get("/procedures/{code}", response_model=Procedure)
+@router.get("/procedures/{code}", response_model=Procedure, responses={404: error("No such procedure.")})
 async def get_procedure(code: str, request: Request) -> Response:
     """One procedure with the JSON Schema of its form."""
     body = _docs(request).procedure_bytes.get(code)
@@ -81,7 +82,9 @@ async def list_bundle_types(request: Request) -> Response:
     return docs.listing(list(docs.bundles.values()))
 
 
-@router.get("/bundle-types/{bundle_type}", response_model=BundleDefinition)
+@router.get(
+    "/bundle-types/{bundle_type}", response_model=BundleDefinition, responses={404: error("No such bundle type.")}
+)
 async def get_bundle_type(bundle_type: str, request: Request) -> Response:
     """One bundle definition."""
     body = _docs(request).bundle_bytes.get(bundle_type)

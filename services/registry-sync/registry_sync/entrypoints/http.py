@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from eventkit.http import error
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
 from registry_sync.service_layer.status import sync_status
@@ -82,7 +83,9 @@ def build_router() -> APIRouter:
         """Portal synchronisation and registry commands: counts, lags, failures, breakers."""
         return await sync_status(context.uow, context.guards, context.clock())
 
-    @router.get("/sync/dossiers/{dossier_id}", response_model=DossierSyncPublic)
+    @router.get(
+        "/sync/dossiers/{dossier_id}", response_model=DossierSyncPublic, responses={404: error("No such dossier.")}
+    )
     async def get_dossier_sync(dossier_id: DossierIdPath, context: ContextDep) -> DossierSyncPublic | JSONResponse:
         """One dossier's synchronisation state."""
         async with context.uow() as uow:
@@ -106,7 +109,7 @@ def build_router() -> APIRouter:
             lag_seconds=round(pending_lag or (sync.last_lag_seconds or 0.0), 3),
         )
 
-    @router.get("/commands/{command_id}", response_model=CommandPublic)
+    @router.get("/commands/{command_id}", response_model=CommandPublic, responses={404: error("No such command.")})
     async def get_command(command_id: CommandIdPath, context: ContextDep) -> CommandPublic | JSONResponse:
         """One registry command's state."""
         async with context.uow() as uow:
@@ -126,7 +129,7 @@ def build_router() -> APIRouter:
             completed_at=command.completed_at,
         )
 
-    @router.post("/reconciliations", status_code=201)
+    @router.post("/reconciliations", status_code=201, responses={409: error("A reconciliation is running.")})
     async def reconcile(context: ContextDep) -> Any:
         """Compare the portal with our dossiers now and queue what it lacks or holds stale."""
         try:

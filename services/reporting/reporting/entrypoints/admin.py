@@ -7,12 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from eventkit.http import error
 from reporting.service_layer.rebuild import RebuildInProgress
 
 router = APIRouter(prefix="/v1/projections", tags=["operations"])
 
 
-@router.post("/rebuild", status_code=202)
+@router.post(
+    "/rebuild",
+    status_code=202,
+    responses={
+        200: {"description": "wait=true and the rebuild ended (its state says how)."},
+        409: error("A rebuild is running (here or in another replica)."),
+    },
+)
 async def rebuild(
     request: Request,
     response: Response,

@@ -9,6 +9,8 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
+from eventkit.http import error
+
 router = APIRouter(tags=["dashboard"])
 
 _ASSETS = {
@@ -27,7 +29,7 @@ async def dashboard() -> HTMLResponse:
     return HTMLResponse(_read("dashboard.html"), headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/dashboard/static/{name}")
+@router.get("/dashboard/static/{name}", responses={404: error("No such asset.")})
 async def asset(name: str) -> Response:
     """A static asset of the dashboard."""
     media_type = _ASSETS.get(name)

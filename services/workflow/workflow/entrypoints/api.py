@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from eventkit.eventstore import ConcurrencyConflict
+from eventkit.http import error
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
@@ -35,7 +36,7 @@ DossierId = Annotated[str, Path(min_length=1, max_length=64, description="The do
 router = APIRouter(prefix="/v1", tags=["workflow"])
 
 
-@router.get("/tasks")
+@router.get("/tasks", responses={404: error("No such agency.")})
 async def list_tasks(
     ctx: ContextDep,
     uow_factory: UowDep,
@@ -50,7 +51,13 @@ async def list_tasks(
     return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks])
 
 
-@router.post("/dossiers/{dossier_id}/decisions")
+@router.post(
+    "/dossiers/{dossier_id}/decisions",
+    responses={
+        404: error("No such dossier."),
+        409: error("The lifecycle forbids the decision, or another decision won."),
+    },
+)
 async def decide(
     dossier_id: DossierId, body: DecisionCreate, request: Request, ctx: ContextDep, uow_factory: UowDep
 ) -> DossierPublic:
@@ -72,7 +79,7 @@ async def decide(
     return DossierPublic.of(state)
 
 
-@router.get("/dossiers/{dossier_id}")
+@router.get("/dossiers/{dossier_id}", responses={404: error("No such dossier.")})
 async def get_dossier(
     dossier_id: DossierId,
     uow_factory: UowDep,
@@ -84,7 +91,7 @@ async def get_dossier(
     return DossierPublic.of(state, as_of=at)
 
 
-@router.get("/bundles/{bundle_id}")
+@router.get("/bundles/{bundle_id}", responses={404: error("No such bundle.")})
 async def get_bundle(bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep) -> BundlePublic:
     """A linked bundle's saga: steps, results, and how it ended."""
     async with uow_factory() as uow:
