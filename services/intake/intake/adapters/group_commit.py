@@ -4,9 +4,9 @@ and one commit.
 Every submission is its own statement and commit when they come one at a time. Under load, each
 costs a round trip, a statement's execution, a commit (a WAL flush) and a pooled connection, in
 intake and in PostgreSQL alike: at a few hundred per second those, not intake's own work, are most of
-the cost. Here a submission joins a queue; a writer task (at most ``writers`` of them, started when
-something waits and gone when the queue is empty) takes everything queued, up to ``max_batch``, and
-writes it with :func:`write_submissions`. Nothing waits for a batch to fill: a submission arriving
+the cost. Here a submission joins a queue (:class:`eventkit.batching.WriterPool`); a writer task (at
+most ``writers`` of them, started when something waits and gone when the queue is empty) takes
+everything queued, up to ``max_batch``, and writes it with :func:`write_submissions`. Nothing waits for a batch to fill: a submission arriving
 on an idle service is written at once, alone, with the one-submission statement.
 
 A batch is all or nothing. When PostgreSQL refuses it (a unique index: a duplicate open dossier, a
@@ -18,26 +18,24 @@ failure: whether the commit happened is unknown, as for a single statement.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.batching import Waiting, WriterPool, WriterStopped
 from eventkit.logging import get_logger
 from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission, write_submissions
 from intake.service_layer.ports import NewSubmission, StoredReply
+
+__all__ = ["BatchStats", "GroupCommit", "WriterStopped"]
 
 log = get_logger(__name__)
 
 Outcome = list[str] | StoredReply
 #: What refuses a batch as a whole, so that its submissions are written again one at a time.
 _REFUSED = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-
-
-class WriterStopped(RuntimeError):
-    """The service stopped before this submission was written."""
 
 
 @dataclass
@@ -50,13 +48,7 @@ class BatchStats:
     refused: int = 0  # batches PostgreSQL refused, written again one by one
 
 
-@dataclass
-class _Waiting:
-    submission: NewSubmission
-    future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
-class GroupCommit:
+class GroupCommit(WriterPool[NewSubmission, Outcome]):
     """Writes submissions on ``engine``'s pooled driver connections, several per statement under load."""
 
     def __init__(
@@ -67,60 +59,29 @@ class GroupCommit:
         writers: int = 2,
         on_written: Callable[[], None] | None = None,
     ) -> None:
-        if max_batch < 1 or writers < 1:
-            raise ValueError("max_batch and writers must be at least 1")
+        super().__init__(name="intake-group-commit", max_batch=max_batch, writers=writers)
         self._engine = engine
-        self._max_batch = max_batch
-        self._writers = writers
         self._on_written = on_written
-        self._queue: list[_Waiting] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self.stats = BatchStats()
 
     async def submit(self, submission: NewSubmission) -> Outcome:
         """Write ``submission`` (alone or with others) once it is committed: its codes, or the reply
-        stored under its Idempotency-Key; the driver's error or DuplicateDossier as for a lone write."""
-        waiting = _Waiting(submission)
-        self._queue.append(waiting)
-        if len(self._tasks) < self._writers:
-            task = asyncio.create_task(self._drain(), name="intake-group-commit")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)  # also for a task cancelled before it ran
-        return await waiting.future
+        stored under its Idempotency-Key; the driver's error or DuplicateDossier as for a lone write;
+        WriterStopped if the service stopped first."""
+        return await self._put(submission)
 
-    async def _drain(self) -> None:
-        batch: list[_Waiting] = []
-        try:
-            while self._queue:
-                batch = [w for w in self._queue[: self._max_batch] if not w.future.done()]
-                del self._queue[: self._max_batch]
-                if batch:
-                    await self._write(batch)
-        except asyncio.CancelledError:  # only when the service stops: nobody is left to write the rest
-            _fail(batch + self._queue, WriterStopped("the service is stopping; try again"))
-            self._queue.clear()
-            raise
-        finally:
-            # Leave the writers in the same step as the last look at the queue. The done-callback
-            # runs a step later; an item queued in between would count this writer as busy, start
-            # none, and wait until something else came.
-            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+    async def _write(self, batch: list[Waiting[NewSubmission, Outcome]]) -> None:
+        # No connection, or it broke: the pool fails every waiter left, and its writer lives on.
+        async with pooled_driver_connection(self._engine) as conn:
+            if len(batch) > 1 and len({w.item.topic for w in batch}) == 1:
+                await self._together(conn, batch)
+            else:
+                for waiting in batch:
+                    await self._alone(conn, waiting)
 
-    async def _write(self, batch: list[_Waiting]) -> None:
+    async def _together(self, conn: asyncpg.Connection, batch: list[Waiting[NewSubmission, Outcome]]) -> None:
         try:
-            async with pooled_driver_connection(self._engine) as conn:
-                if len(batch) > 1 and len({w.submission.topic for w in batch}) == 1:
-                    await self._together(conn, batch)
-                else:
-                    for waiting in batch:
-                        await self._alone(conn, waiting)
-        except Exception as exc:
-            # No connection, or it broke: every waiter left hears about it; the writer lives on.
-            _fail(batch, exc)
-
-    async def _together(self, conn: asyncpg.Connection, batch: list[_Waiting]) -> None:
-        try:
-            outcomes = await write_submissions(conn, [w.submission for w in batch])
+            outcomes = await write_submissions(conn, [w.item for w in batch])
         except _REFUSED as exc:
             self.stats.refused += 1
             log.info("a batch of submissions was refused; writing them one by one", size=len(batch), error=str(exc))
@@ -131,32 +92,21 @@ class GroupCommit:
         self.stats.batched += len(batch)
         self._written()
         for waiting, codes in zip(batch, outcomes, strict=True):
-            _settle(waiting, codes)
+            waiting.settle(codes)
 
-    async def _alone(self, conn: asyncpg.Connection, waiting: _Waiting) -> None:
+    async def _alone(self, conn: asyncpg.Connection, waiting: Waiting[NewSubmission, Outcome]) -> None:
         try:
-            outcome = await write_submission(conn, waiting.submission)
+            outcome = await write_submission(conn, waiting.item)
         except CONNECTION_LOST:
             raise
         except Exception as exc:  # its own refusal (DuplicateDossier, a retryable conflict)
-            _fail([waiting], exc)
+            waiting.fail(exc)
             return
         self.stats.alone += 1
         if isinstance(outcome, list):
             self._written()
-        _settle(waiting, outcome)
+        waiting.settle(outcome)
 
     def _written(self) -> None:
         if self._on_written is not None:
             self._on_written()  # committed with outbox rows: wake the relay
-
-
-def _settle(waiting: _Waiting, outcome: Outcome) -> None:
-    if not waiting.future.done():  # its request may have been cancelled meanwhile
-        waiting.future.set_result(outcome)
-
-
-def _fail(batch: list[_Waiting], exc: BaseException) -> None:
-    for waiting in batch:
-        if not waiting.future.done():
-            waiting.future.set_exception(exc)
