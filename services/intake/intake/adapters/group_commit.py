@@ -6,8 +6,9 @@ costs a round trip, a statement's execution, a commit (a WAL flush) and a pooled
 intake and in PostgreSQL alike: at a few hundred per second those, not intake's own work, are most of
 the cost. Here a submission joins a queue (:class:`eventkit.batching.WriterPool`); a writer task (at
 most ``writers`` of them, started when something waits and gone when the queue is empty) takes
-everything queued, up to ``max_batch``, and writes it with :func:`write_submissions`. Nothing waits for a batch to fill: a submission arriving
-on an idle service is written at once, alone, with the one-submission statement.
+everything queued, up to ``max_batch``, and writes it with :func:`write_submissions`. Nothing waits
+for a batch to fill: a submission arriving on an idle service is written at once, alone, with the
+one-submission statement.
 
 A batch is all or nothing. When PostgreSQL refuses it (a unique index: a duplicate open dossier, a
 reused Idempotency-Key; a deadlock), nothing was written and no number taken, and the writer writes
