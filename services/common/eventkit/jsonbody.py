@@ -11,7 +11,6 @@ body that passes reaches the application unchanged.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -20,9 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Numbers beyond this magnitude cannot be a 64-bit integer (nor mean anything in a dossier).
 LIMIT = 2**63 - 1
-#: A cheap look for a number that might exceed it (19+ digits, or an exponent of two digits or more),
-#: so that the common body is not walked.
-_MAYBE_HUGE = re.compile(rb"\d{19}|[eE][+]?\d\d")
 
 
 def _is_json(scope: Scope) -> bool:
@@ -36,6 +32,21 @@ def _is_json(scope: Scope) -> bool:
 def _refusal(path: str, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
     detail = [{"path": path, "loc": ["body", *loc], "msg": msg, "type": kind}]
     return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+
+
+def _has_huge(doc: Any) -> bool:
+    """Whether any number in ``doc`` is beyond the range: a plain walk, no paths (a few µs a body)."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif (kind is int or kind is float) and abs(value) > LIMIT:
+            return True
+    return False
 
 
 def out_of_range(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
@@ -87,7 +98,7 @@ def _check(body: bytes) -> JSONResponse | None:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         return _refusal("$", [], f"invalid JSON: {exc}", "json_invalid")
-    if _MAYBE_HUGE.search(body) and (found := out_of_range(doc)):
+    if _has_huge(doc) and (found := out_of_range(doc)):
         path, loc = found
         return _refusal(path, loc, f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range")
     return None
