@@ -10,8 +10,8 @@ from sqlalchemy import text
 from eventkit.http import RequestId, create_service_app
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
+from tests.unit.eventkit.shell import NOWHERE, shell_client
 
-NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # the app is never started: nothing connects
 router = APIRouter()
 
 
@@ -32,11 +32,8 @@ async def bug() -> dict[str, object]:
 
 
 def _client() -> httpx.AsyncClient:
-    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
-    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
     # Starlette re-raises after the error handler answered; the client gets the answer.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://svc")
+    return shell_client(router, raise_app_exceptions=False)
 
 
 async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:

@@ -8,11 +8,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Body
 
-from eventkit.http import create_service_app
-from eventkit.runtime import ServiceRuntime
-from eventkit.settings import ServiceSettings
+from tests.unit.eventkit.shell import shell_client
 
-NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # the app is never started: nothing connects
 router = APIRouter()
 seen: list[Any] = []
 
@@ -23,15 +20,9 @@ async def echo(doc: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
     return {"ok": True}
 
 
-def _client() -> httpx.AsyncClient:
-    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
-    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
-
-
 async def post(raw: bytes, content_type: str = "application/json") -> httpx.Response:
     seen.clear()
-    async with _client() as client:
+    async with shell_client(router) as client:
         return await client.post("/echo", content=raw, headers={"content-type": content_type})
 
 

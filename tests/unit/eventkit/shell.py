@@ -1,0 +1,20 @@
+"""A service app built by the shared HTTP shell around a test router, never started (nothing
+connects: the database URL names a port nobody listens on), and a client that calls it in-process."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter
+
+from eventkit.http import create_service_app
+from eventkit.runtime import ServiceRuntime
+from eventkit.settings import ServiceSettings
+
+NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"
+
+
+def shell_client(router: APIRouter, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[router])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://svc")
