@@ -25,12 +25,10 @@ from dataclasses import dataclass
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.batching import Waiting, WriterPool, WriterStopped
+from eventkit.batching import Waiting, WriterPool
 from eventkit.logging import get_logger
 from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission, write_submissions
 from intake.service_layer.ports import NewSubmission, StoredReply
-
-__all__ = ["BatchStats", "GroupCommit", "WriterStopped"]
 
 log = get_logger(__name__)
 
@@ -68,7 +66,7 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
     async def submit(self, submission: NewSubmission) -> Outcome:
         """Write ``submission`` (alone or with others) once it is committed: its codes, or the reply
         stored under its Idempotency-Key; the driver's error or DuplicateDossier as for a lone write;
-        WriterStopped if the service stopped first."""
+        eventkit's WriterStopped if the service stopped first."""
         return await self._put(submission)
 
     async def _write(self, batch: list[Waiting[NewSubmission, Outcome]]) -> None:

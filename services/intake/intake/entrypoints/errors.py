@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from eventkit.batching import WriterStopped
 from eventkit.eventstore import ConcurrencyConflict
-from intake.adapters.group_commit import WriterStopped
 from intake.domain.errors import (
     ActionNotAllowed,
     DuplicateDossier,

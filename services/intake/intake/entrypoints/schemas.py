@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.catalogue import Agency, BundleDefinition, Procedure
+from eventkit.http import ErrorBody
 
 ID_NUMBER = r"^[0-9]{12}$"
 
@@ -205,7 +206,7 @@ class BundleTypeList(BaseModel):
     items: list[BundleDefinition]
 
 
-class ErrorPublic(BaseModel):
-    error: str
-    detail: Any
+class ErrorPublic(ErrorBody):
+    """The shared error body; a 409 duplicate_dossier also names the open dossier."""
+
     existing_code: str | None = None
