@@ -170,17 +170,23 @@ async def create_tables_like(conn: AsyncConnection, target: TableSet) -> None:
         await conn.execute(text(f"ALTER TABLE {new} ADD PRIMARY KEY ({key})"))
 
 
-async def finish_tables(connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]], target: TableSet) -> None:
+async def finish_tables(
+    connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+    target: TableSet,
+    which: Collection[str] = LIVE.all(),
+) -> None:
     """The live tables' other indexes, then WAL logging (one sequential rewrite), before the swap.
 
-    One transaction per table, all at once: each is a server backend's CPU-bound work, and the
-    tables are the rebuild's own until the swap, so they need not finish together."""
+    ``which``: the live names of the tables to finish (all three by default). One transaction per
+    table, all at once: each is a server backend's CPU-bound work, and the tables are the rebuild's
+    own until the swap, so they need not finish together."""
 
     async def finish(live: str, new: str) -> None:
         async with connect() as conn:
             await finish_table(conn, live, new, target)
 
-    await asyncio.gather(*(finish(live, new) for live, new in zip(LIVE.all(), target.all(), strict=True)))
+    pairs = [(live, new) for live, new in zip(LIVE.all(), target.all(), strict=True) if live in which]
+    await asyncio.gather(*(finish(live, new) for live, new in pairs))
 
 
 async def finish_table(conn: AsyncConnection, live: str, new: str, target: TableSet) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +34,7 @@ from contracts.envelope import Envelope
 from contracts.ids import uuid7
 from eventkit.logging import get_logger
 from reporting.adapters import pg_store
-from reporting.adapters.pg_store import PostgresProjectionStore, TableSet
+from reporting.adapters.pg_store import LIVE, PostgresProjectionStore, TableSet
 from reporting.adapters.topic_reader import TopicHistory
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.facts_cache import CachedStore
@@ -46,8 +46,8 @@ _TRY_REBUILD_LOCK = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '/
 _UNLOCK_REBUILD = "SELECT pg_advisory_unlock(hashtext(current_schema() || '/rm-rebuild'))"
 
 
-@contextlib.asynccontextmanager
-async def _bulk_allocation() -> AsyncIterator[None]:
+@contextlib.contextmanager
+def _bulk_allocation() -> Iterator[None]:
     """Collect garbage less often while replaying.
 
     A replay allocates millions of short-lived objects while keeping a large cache alive; with the
@@ -178,19 +178,25 @@ class Rebuilder:
 
     async def _rebuild(self, status: RebuildStatus, tables: TableSet) -> None:
         await self._drop_leftovers()
-        async with self._engine.begin() as conn:
-            await pg_store.create_tables_like(conn, tables)
         cache = CachedStore(self._derive, self._cache_size, write_chunk=self._batch_size)
-        async with self._history() as history, _bulk_allocation():
+        async with contextlib.AsyncExitStack() as stack:
+            # The new tables and the broker's metadata and first fetch at once: neither needs the other.
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._create_tables(tables))
+                opened = group.create_task(stack.enter_async_context(self._history()))
+            history = opened.result()
+            stack.enter_context(_bulk_allocation())
             status.phase = "replaying"
             await self._replay(history, tables, status, cache)
             if status.first_record_seconds is not None:
                 status.replay_seconds = round(status.elapsed() - status.first_record_seconds, 3)
             mark = status.elapsed()
             status.phase = "finishing"
-            async with self._engine.begin() as conn:  # before the lock: keep the swap short
-                await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
-            await pg_store.finish_tables(self._engine.begin, tables)
+            # Before the lock, to keep the swap short. The event log is complete once the replay is:
+            # its indexes are built while the cache writes the facts (server and client CPU at once).
+            async with asyncio.TaskGroup() as group:
+                group.create_task(pg_store.finish_tables(self._engine.begin, tables, [LIVE.event_log]))
+                group.create_task(self._finish_facts(tables, cache))
             status.finish_seconds, mark = round(status.elapsed() - mark, 3), status.elapsed()
             status.phase = "swapping"
             async with self._engine.begin() as conn:
@@ -201,6 +207,16 @@ class Rebuilder:
                 await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
                 await pg_store.swap_in(conn, tables)
             status.swap_seconds = round(status.elapsed() - mark, 3)
+
+    async def _create_tables(self, tables: TableSet) -> None:
+        async with self._engine.begin() as conn:
+            await pg_store.create_tables_like(conn, tables)
+
+    async def _finish_facts(self, tables: TableSet, cache: CachedStore) -> None:
+        """Write the facts still in the cache, then finish their tables."""
+        async with self._engine.begin() as conn:
+            await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
+        await pg_store.finish_tables(self._engine.begin, tables, [LIVE.dossiers, LIVE.bundles])
 
     async def _replay(self, history: TopicHistory, tables: TableSet, status: RebuildStatus, cache: CachedStore) -> None:
         """Read and parse the next batch while the database writes the previous one.
