@@ -19,9 +19,9 @@ class InMemoryProjectionStore:
         self.bundles: dict[str, BundleFacts] = {}
 
     async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
-        new = {r.event_id for r in records if r.event_id not in self.log}
-        self.log.update({r.event_id: r for r in records if r.event_id in new})
-        return new
+        before = {r.event_id for r in records if r.event_id in self.log}
+        self.log.update({r.event_id: r for r in records if r.event_id not in before})
+        return before
 
     async def load_dossiers(self, ids: Collection[str]) -> dict[str, DossierFacts]:
         return {i: copy.copy(self.dossiers[i]) for i in ids if i in self.dossiers}

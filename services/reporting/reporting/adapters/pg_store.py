@@ -95,9 +95,11 @@ class PostgresProjectionStore:
             return set()
         names = ", ".join(EVENT_LOG_COLUMNS)
         sql = (
-            f"INSERT INTO {self._t.event_log} ({names}) SELECT {names}"
-            f" FROM json_populate_recordset(NULL::{self._t.event_log}, CAST(:rows AS json))"
-            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            f"WITH incoming AS (SELECT {names}"
+            f" FROM json_populate_recordset(NULL::{self._t.event_log}, CAST(:rows AS json))),"
+            f" logged AS (INSERT INTO {self._t.event_log} ({names}) SELECT {names} FROM incoming"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"
+            " SELECT event_id FROM incoming EXCEPT SELECT event_id FROM logged"
         )
         result = await self._conn.execute(text(sql), {"rows": _json(records)})
         return {row[0] for row in result}

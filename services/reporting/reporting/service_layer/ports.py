@@ -31,7 +31,10 @@ class ProjectionStore(Protocol):
     """Read-model storage inside one transaction."""
 
     async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
-        """Log the events; returns the ids not logged before (the ones to apply)."""
+        """Log the events (distinct ids); returns the ids that were logged before (not to apply again).
+
+        Duplicates are rare: answering with them rather than with the new ids spares a rebuild
+        reading back thousands of ids per batch."""
         ...
 
     async def load_dossiers(self, ids: Collection[str]) -> dict[str, DossierFacts]:

@@ -64,8 +64,8 @@ async def project(
         if envelope.event_id.int not in seen:
             seen.add(envelope.event_id.int)
             unique.append((envelope, payload))
-    new_ids = {i.int for i in await store.record_events([event_record(envelope) for envelope, _ in unique])}
-    fresh = [(e, p) for e, p in unique if e.event_id.int in new_ids]
+    logged_before = {i.int for i in await store.record_events([event_record(envelope) for envelope, _ in unique])}
+    fresh = [(e, p) for e, p in unique if e.event_id.int not in logged_before] if logged_before else unique
     result = Projected(applied=len(fresh), duplicates=len(incoming) - len(fresh))
     if not fresh:
         return result
