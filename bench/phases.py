@@ -208,12 +208,12 @@ def rebuild(
             response = client.post(
                 f"{reporting_url}/v1/projections/rebuild", params={"wait": "true", "timeout": str(timeout)}
             )
+        wall = time.monotonic() - started  # the answer is in; py-spy's shutdown below is not the rebuild's
     except httpx.HTTPError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         if spy is not None:
             profiling.finish(spy)
-    wall = time.monotonic() - started
     body = response.json() if response.content else {}
     status = body.get("rebuild") or {}
     replayed = status.get("records_read") or status.get("events_applied") or 0
