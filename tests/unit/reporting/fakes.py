@@ -40,6 +40,11 @@ class InMemoryProjectionStore:
         assert not present, f"inserted again (a COPY would violate the primary key): {present}"
         await self.save_dossiers(facts)
 
+    async def insert_events(self, records: Sequence[EventRecord]) -> None:
+        present = [r.event_id for r in records if r.event_id in self.log]
+        assert not present, f"logged again (a COPY would violate the primary key): {present}"
+        self.log.update({r.event_id: r for r in records})
+
     async def insert_bundles(self, facts: Sequence[BundleFacts]) -> None:
         present = [f.bundle_id for f in facts if f.bundle_id in self.bundles]
         assert not present, f"inserted again (a COPY would violate the primary key): {present}"

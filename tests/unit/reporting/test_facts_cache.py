@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from uuid import UUID
 
 import pytest
 
@@ -12,6 +13,7 @@ from contracts.catalogue import load_catalogue
 from reporting.domain.facts import BundleFacts, DossierFacts
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.facts_cache import CachedStore, MaybeWritten
+from reporting.service_layer.ports import EventRecord
 from reporting.service_layer.projector import project
 from tests.unit.reporting import scenario
 from tests.unit.reporting.fakes import InMemoryProjectionStore
@@ -32,6 +34,8 @@ class CountingStore(InMemoryProjectionStore):
         self.writes: list[int] = []
         self.read_back: list[str] = []
         self.inserted: list[str] = []
+        self.checked_events: list[UUID] = []
+        self.inserted_events: list[UUID] = []
 
     async def load_dossiers(self, ids: Sequence[str]) -> dict[str, DossierFacts]:  # type: ignore[override]
         self.read_back += ids
@@ -48,6 +52,14 @@ class CountingStore(InMemoryProjectionStore):
     async def save_bundles(self, facts: Sequence[BundleFacts]) -> None:
         self.writes.append(len(facts))
         await super().save_bundles(facts)
+
+    async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
+        self.checked_events += [r.event_id for r in records]
+        return await super().record_events(records)
+
+    async def insert_events(self, records: Sequence[EventRecord]) -> None:
+        self.inserted_events += [r.event_id for r in records]
+        await super().insert_events(records)  # fails if one is logged already
 
 
 def test_maybe_written_never_forgets_and_keeps_its_size() -> None:
@@ -88,3 +100,17 @@ async def test_the_final_flush_is_written_in_chunks(derive: Derivation) -> None:
     await cache.flush(everything=True)
     assert store.writes == [4, 4, 2]
     assert sorted(store.dossiers) == sorted(f"D{n}" for n in range(10))
+
+
+async def test_events_seen_for_the_first_time_are_added_and_one_read_again_is_skipped(derive: Derivation) -> None:
+    envelopes = scenario.build().all()
+    store = CountingStore()
+    cache = CachedStore(derive, capacity=100)
+    first = await project([(e, e.parse_payload()) for e in envelopes], cache.over(store), None, feed=False)
+    assert store.inserted_events == [e.event_id for e in envelopes]  # all new: added in bulk (COPY)
+    assert store.checked_events == []
+
+    again = envelopes[3]  # redelivered, as a producer's retry would
+    later = await project([(again, again.parse_payload())], cache.over(store), None, feed=False)
+    assert store.checked_events == [again.event_id]  # a known id goes through the skipping statement
+    assert (first.applied, later.applied, later.duplicates) == (len(envelopes), 0, 1)

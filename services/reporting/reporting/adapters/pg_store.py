@@ -130,6 +130,9 @@ class PostgresProjectionStore:
     async def save_bundles(self, facts: Sequence[BundleFacts]) -> None:
         await self._conn.execute(text(_upsert(self._t.bundles, BUNDLE_COLUMNS)), {"rows": _json(facts)})
 
+    async def insert_events(self, records: Sequence[EventRecord]) -> None:
+        await self._copy(self._t.event_log, EVENT_LOG_COLUMNS, _EVENT_ROW, records)
+
     async def insert_dossiers(self, facts: Sequence[DossierFacts]) -> None:
         await self._copy(self._t.dossiers, DOSSIER_COLUMNS, _DOSSIER_ROW, facts)
 
@@ -152,6 +155,7 @@ class PostgresProjectionStore:
         await driver.copy_records_to_table(table, records=[row(f) for f in facts], columns=list(columns))
 
 
+_EVENT_ROW = operator.attrgetter(*EVENT_LOG_COLUMNS)
 _DOSSIER_ROW = operator.attrgetter(*DOSSIER_COLUMNS)
 _BUNDLE_ROW = operator.attrgetter(*BUNDLE_COLUMNS)
 

@@ -11,12 +11,16 @@ Memory is bounded whatever the size of the log: at most ``capacity`` facts of ea
 they are written ``write_chunk`` rows per statement (one statement for a whole cache would build a
 JSON text of its size, several times over on the way to the database), and which ids were ever
 written is remembered in a fixed-size bitmap rather than a set that grows with every dossier.
+
+The event log goes the same way: an event id the bitmap has never seen is certainly new and is
+added by COPY; only the others (an event read twice, or the bitmap's rare false positive) go
+through the statement that skips ids already logged.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -38,11 +42,11 @@ class MaybeWritten:
         self._mask = size - 1
         self._bits = bytearray(size // 8)
 
-    def add(self, key: str) -> None:
+    def add(self, key: Hashable) -> None:
         h = hash(key) & self._mask
         self._bits[h >> 3] |= 1 << (h & 7)
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         h = hash(key) & self._mask
         return bool(self._bits[h >> 3] & (1 << (h & 7)))
 
@@ -93,6 +97,7 @@ class CachedStore:
         self._dossiers: _Lru[DossierFacts] = _Lru(capacity)
         self._bundles: _Lru[BundleFacts] = _Lru(capacity)
         self._chunk = max(write_chunk, 1)
+        self._logged = MaybeWritten()  # event ids (as ints: hashing a UUID object is a Python call)
         self.inner: BulkProjectionStore | None = None
 
     def __len__(self) -> int:
@@ -110,7 +115,14 @@ class CachedStore:
         return self.inner
 
     async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
-        return await self._store().record_events(records)
+        store, logged = self._store(), self._logged
+        maybe_logged = [r for r in records if r.event_id.int in logged]
+        before = await store.record_events(maybe_logged) if maybe_logged else set()
+        if len(maybe_logged) < len(records):
+            await store.insert_events([r for r in records if r.event_id.int not in logged])
+        for r in records:
+            logged.add(r.event_id.int)
+        return before
 
     async def load_dossiers(self, ids: Collection[str]) -> dict[str, DossierFacts]:
         found, to_read = self._dossiers.split(ids)

@@ -57,6 +57,10 @@ class ProjectionStore(Protocol):
 class BulkProjectionStore(ProjectionStore, Protocol):
     """A store a rebuild fills: it can also add rows known to be absent, faster than replacing them."""
 
+    async def insert_events(self, records: Sequence[EventRecord]) -> None:
+        """Log these events; none of them is logged yet."""
+        ...
+
     async def insert_dossiers(self, facts: Sequence[DossierFacts]) -> None:
         """Add these dossiers' facts; none of them is stored yet."""
         ...
