@@ -97,7 +97,8 @@ class Citizens:
             return
         async with self._slots:
             answer = await self.api.citizen(action, dossier_id, body)
-        route_missing = isinstance(answer.body, dict) and answer.body.get("detail") == "Not Found"  # FastAPI's 404
+        # "Not Found": no such route (the framework's 404), not a dossier unknown to that route.
+        route_missing = isinstance(answer.body, dict) and answer.body.get("detail") == "Not Found"
         if answer.status == 405 or (answer.status == 404 and route_missing):
             self.disabled[action] = answer.status
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
@@ -79,6 +81,17 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     return JSONResponse({"error": "validation_failed", "detail": errors}, status_code=422)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """The framework's own errors (no such route, method not allowed, a handler's HTTPException) in
+    the same body as ours, the code named after the status: ``not_found``, ``method_not_allowed``."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=headers)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code, headers=headers)
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
@@ -187,6 +200,7 @@ def create_service_app(
         app.include_router(router)
     app.include_router(metrics_router(runtime))  # after the service's own: a service /metrics wins
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
     # Outermost last: the size limit, then the request id, then the JSON check, then the app.

@@ -1,10 +1,11 @@
-"""The HTTP shell's request id: echoed, generated when missing, bound to the request's log lines."""
+"""The HTTP shell: error bodies (outages, bugs, the framework's own errors), and the request id:
+echoed, generated when missing, bound to the request's log lines."""
 
 from __future__ import annotations
 
 import httpx
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 
 from eventkit.http import RequestId, create_service_app
@@ -49,6 +50,22 @@ async def test_a_bug_is_a_500_without_a_stack_trace() -> None:
         response = await client.get("/bug")
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "detail": "an unexpected error was logged"}
+
+
+@router.get("/gone")
+async def gone() -> dict[str, object]:
+    raise HTTPException(404, "no such thing")
+
+
+async def test_the_frameworks_own_errors_have_the_same_body_as_ours() -> None:
+    async with _client() as client:
+        no_route = await client.get("/nowhere")
+        wrong_method = await client.delete("/probe")
+        raised = await client.get("/gone")
+    assert (no_route.status_code, no_route.json()) == (404, {"error": "not_found", "detail": "Not Found"})
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "GET"  # the framework's headers are kept
+    assert (raised.status_code, raised.json()) == (404, {"error": "not_found", "detail": "no such thing"})
 
 
 async def test_a_given_request_id_is_echoed_and_bound_to_the_logs() -> None:
