@@ -99,6 +99,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         live_consumer=runtime.consumers[0].name,
         batch_size=settings.rebuild_batch_size,
         cache_size=settings.rebuild_cache_size,
+        progress_seconds=settings.rebuild_progress_seconds,
     )
 
     def rebuild_finished(status: RebuildStatus) -> None:

@@ -42,6 +42,9 @@ class ReportingSettings(ServiceSettings):
         4 * 1024 * 1024, ge=65_536, description="Bytes a rebuild fetches from the broker ahead of parsing."
     )
     rebuild_stall_seconds: float = Field(60.0, gt=0, description="A rebuild fails after this long without records.")
+    rebuild_progress_seconds: float = Field(
+        5.0, ge=0, description="A long rebuild logs its progress this often (0: after every batch)."
+    )
 
     def index_config(self) -> IndexConfig:
         """The index configuration: the file named by ``index_config_path``, else the packaged default."""

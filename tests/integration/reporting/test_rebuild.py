@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -63,8 +64,9 @@ async def rebuild(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_rebuilt_numbers_equal_live_ones_and_redelivery_counts_once(infra: Infra) -> None:
     # A cache smaller than the scenario: facts are evicted, read back and written in chunks of 7.
     settings = settings_for(
-        ReportingSettings, infra, "rb" + secrets.token_hex(3), rebuild_batch_size=7, rebuild_cache_size=3
-    )
+        ReportingSettings, infra, "rb" + secrets.token_hex(3), rebuild_batch_size=7, rebuild_cache_size=3,
+        rebuild_progress_seconds=0,
+    )  # fmt: skip
     await create_topics(infra, settings.topics)
     app = create_app(settings)
     async with running(app) as client:
@@ -80,8 +82,11 @@ async def test_rebuilt_numbers_equal_live_ones_and_redelivery_counts_once(infra:
         assert shapes_before["rm_event_log"][0] == "p" and len(shapes_before["rm_event_log"][1]) == 2
         assert live_numbers["summary"]["received"]["total"] == EXPECTED["received"]
 
-        status = await rebuild(client)
+        with structlog.testing.capture_logs() as logs:
+            status = await rebuild(client)
         assert (status["records_read"], status["events_applied"]) == (len(envelopes) + 10, len(envelopes))
+        progress = [e["records_read"] for e in logs if e["event"] == "rebuild progress"]
+        assert len(progress) >= 2 and progress == sorted(progress) and progress[-1] <= status["records_read"]
         assert status["duplicates"] == 10
         # Where the time went: the fixed costs around the replay are reported apart from it.
         assert 0 < status["first_record_seconds"] <= status["seconds"]

@@ -111,6 +111,7 @@ class Rebuilder:
         batch_size: int = 2000,
         cache_size: int = 20_000,
         read_ahead: int = 1,
+        progress_seconds: float = 5.0,
     ) -> None:
         self._engine = engine
         self._history = history
@@ -120,6 +121,7 @@ class Rebuilder:
         self._live_consumer = live_consumer
         self._cache_size = cache_size
         self._read_ahead = read_ahead
+        self._progress_seconds = progress_seconds
         self._running = asyncio.Lock()
         self.status: RebuildStatus | None = None
         self.on_finished: Callable[[RebuildStatus], None] | None = None
@@ -232,9 +234,13 @@ class Rebuilder:
             await parsed.put(None)
 
         async def write() -> None:
+            logged = status.elapsed()
             while (incoming := await parsed.get()) is not None:
                 async with self._engine.begin() as conn:
                     await self._apply(incoming, conn, tables, status, cache)
+                if status.elapsed() - logged >= self._progress_seconds:
+                    logged = status.elapsed()
+                    self._log_progress(status, cache)
 
         async with asyncio.TaskGroup() as group:  # one failing cancels the other
             group.create_task(read())
@@ -249,6 +255,19 @@ class Rebuilder:
             applied = await project(incoming, store, None, feed=False)
             status.events_applied += applied.applied
             status.duplicates += applied.duplicates
+
+    @staticmethod
+    def _log_progress(status: RebuildStatus, cache: CachedStore) -> None:
+        """A line now and then on a long replay (``GET /v1/projections/rebuild`` has the same figures)."""
+        since = status.elapsed() - (status.first_record_seconds or 0.0)
+        log.info(
+            "rebuild progress",
+            rebuild=status.id,
+            records_read=status.records_read,
+            events_applied=status.events_applied,
+            events_per_second=round(status.records_read / since) if since > 0 else None,
+            facts_cached=len(cache),
+        )
 
     def _parse(self, records: list[ConsumerRecord], status: RebuildStatus) -> list[Incoming]:
         if records and status.first_record_seconds is None:
