@@ -35,6 +35,7 @@ ROWS = (  # metric key, label, unit
     ("rebuild_replay_events_per_s", "projection rebuild: replay alone events/s", "/s"),
     ("rebuild_fixed_s", "projection rebuild: fixed costs (to first event, finish, swap)", "s"),
     ("rebuild_quiet", "projection rebuild: stack quiet before it", ""),
+    ("idle_stack_cores", "the stack idle, before any load (quiet: within 0.1 of it)", "cores"),
     ("rebuild_reporting_rss_mb", "projection rebuild: reporting peak RSS during it", "MB"),
     ("lag_p50_ms", "live projection lag p50 at 50/s", "ms"),
     ("lag_p99_ms", "live projection lag p99 at 50/s", "ms"),
@@ -49,6 +50,8 @@ def _fmt(value: Any, unit: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and unit == "×":
         return f"{value:.3f}×"
+    if isinstance(value, float) and unit == "cores":
+        return f"{value:.2f} cores"
     number = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
     return f"{number} {unit}".strip()
 
@@ -78,7 +81,8 @@ def notes(results: dict[str, Any]) -> list[str]:
     if results.get("rebuild") and settled.get("quiet") is False:
         out.append(
             f"! the rebuild started on a busy stack (after {settled.get('waited_s')} s: reporting's consumer"
-            f" {settled.get('consumer_lag')} events behind, the stack using {settled.get('busy_cores')} cores):"
+            f" {settled.get('consumer_lag')} events behind, the stack using {settled.get('busy_cores')} cores,"
+            f" quiet below {settled.get('quiet_below_cores', 0.3)}):"
             " its rate is shared with that backlog, not the rebuild's own"
         )
     replayed = (results.get("rebuild") or {}).get("records_read")

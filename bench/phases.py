@@ -42,7 +42,14 @@ def load_summary(result: RunResult) -> dict[str, Any]:
 
 
 class Phases:
+    #: A stack is quiet within this many cores of its own idle level (what it uses with nothing to do,
+    #: measured before the first load phase), and always below the floor. One-second samples of an
+    #: idle stack scatter by about ±0.05 cores; a backlog being digested uses more than one core.
+    QUIET_MARGIN = 0.1
+    QUIET_FLOOR = 0.3
+
     def __init__(self, monitor: SystemMonitor, workdir: Path, concurrency: int, waits: DatabaseWaits) -> None:
+        self.idle_cores: float | None = None
         self.monitor = monitor
         self.waits = waits
         self.workdir = workdir
@@ -132,15 +139,27 @@ class Phases:
             summary["profiles"] = profiles
         return summary
 
+    def measure_idle(self, groups: list[str], seconds: float = 3.0) -> float:
+        """The cores ``groups`` use with nothing to do (outbox relays, consumers and workers polling
+        the database and the broker: 0.2 to 0.3 on this VM), the level :meth:`quiet_bar` is set from."""
+        before = self.monitor.cpu_seconds()
+        time.sleep(seconds)
+        after = self.monitor.cpu_seconds()
+        self.idle_cores = round(sum(after.get(g, 0) - before.get(g, 0) for g in groups) / seconds, 2)
+        return self.idle_cores
+
+    def quiet_bar(self) -> float:
+        """Cores below which the stack counts as quiet: its idle level and a margin, at least the floor."""
+        return round(max(self.QUIET_FLOOR, (self.idle_cores or 0.0) + self.QUIET_MARGIN), 2)
+
     def settle(
-        self, groups: list[str], lag: Callable[[], int | None], cap: float, idle_cores: float = 0.3
+        self, groups: list[str], lag: Callable[[], int | None], cap: float, idle_cores: float | None = None
     ) -> dict[str, Any]:
         """Wait until reporting's consumer has projected everything (``lag()`` is 0) and ``groups``
-        together use less than ``idle_cores`` of CPU, at most ``cap`` seconds. A rebuild measured
-        on a busy stack shares the cores with the backlog: the result says whether it was quiet.
-
-        The idle stack itself uses about 0.2 cores (outbox relays and consumers polling); a backlog
-        being digested uses more than one core."""
+        together use less than ``idle_cores`` of CPU (default :meth:`quiet_bar`), at most ``cap``
+        seconds. A rebuild measured on a busy stack shares the cores with the backlog: the result
+        says whether it was quiet."""
+        idle_cores = self.quiet_bar() if idle_cores is None else idle_cores
         started = time.monotonic()
         caught_up_after = None
         while True:
@@ -160,12 +179,15 @@ class Phases:
             "consumer_lag": backlog,
             "lag_zero_after_s": caught_up_after,
             "busy_cores": round(busy, 2),
+            "quiet_below_cores": idle_cores,
         }
 
-    def quiesce(self, groups: list[str], cap: float, idle_cores: float = 0.3) -> float:
-        """Wait until ``groups`` together use less than ``idle_cores`` of CPU (the backlog of the last
-        phase is digested), at most ``cap`` seconds; returns how long it took. The idle stack uses
-        about 0.2 cores (until run 11 the bar was 0.15, and every wait ran to its cap)."""
+    def quiesce(self, groups: list[str], cap: float, idle_cores: float | None = None) -> float:
+        """Wait until ``groups`` together use less than ``idle_cores`` of CPU (default :meth:`quiet_bar`:
+        the backlog of the last phase is digested), at most ``cap`` seconds; returns how long it took.
+        (Until run 11 the bar was 0.15 cores, and every wait ran to its cap; then 0.3 until run 16,
+        whose idle stack used 0.28.)"""
+        idle_cores = self.quiet_bar() if idle_cores is None else idle_cores
         started = time.monotonic()
         while time.monotonic() - started < cap:
             before = self.monitor.cpu_seconds()

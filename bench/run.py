@@ -144,6 +144,8 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
         )
 
     e2e_ready = {"intake", "workflow", "registry-sync"} <= up
+    # Before any load reaches the stack: what it uses idle, which "quiet" between phases is judged by.
+    results["idle_stack_cores"] = phases.measure_idle(BACKGROUND)
     birth = LoadConfig(
         targets=targets,
         kafka=kafka,
@@ -287,6 +289,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
     m["rebuild_fixed_s"] = rebuilt.get("fixed_s")
     settled = results.get("before_rebuild") or {}
     m["rebuild_quiet"] = settled.get("quiet") if rebuilt else None
+    m["idle_stack_cores"] = results.get("idle_stack_cores")
     m["rebuild_reporting_rss_mb"] = (
         (results.get("peak_rss_mb_by_phase") or {}).get("projection rebuild", {}).get("reporting")
     )

@@ -4,8 +4,11 @@ reports the rebuild's fixed costs and reporting's memory during it."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bench.output import console_table, markdown
 from bench.phases import Phases, metric_sum
@@ -56,6 +59,37 @@ def test_settle_gives_up_at_its_cap_and_says_the_stack_was_busy(tmp_path: Path) 
     settled = phases(1.5, tmp_path).settle(["reporting"], lambda: 0, cap=1.0)
     assert settled["quiet"] is False and settled["busy_cores"] > 0.3
     assert settled["lag_zero_after_s"] is not None  # caught up, but the CPU never fell quiet
+
+
+class ClockMonitor(SystemMonitor):
+    """CPU seconds that grow by ``cores`` per second of the clock."""
+
+    def __init__(self, cores: float) -> None:
+        super().__init__(lambda: {})
+        self.cores = cores
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {"reporting": time.monotonic() * self.cores}
+
+
+def test_quiet_is_judged_against_the_idle_stack_and_never_above_its_floor_when_idle_is_low(tmp_path: Path) -> None:
+    busy_idle = Phases(ClockMonitor(0.35), tmp_path, 1, None)  # type: ignore[arg-type]
+    assert busy_idle.quiet_bar() == Phases.QUIET_FLOOR  # not measured yet
+    assert busy_idle.measure_idle(["reporting"], seconds=0.2) == pytest.approx(0.35, abs=0.02)
+    assert busy_idle.quiet_bar() == pytest.approx(0.45, abs=0.02)
+    settled = busy_idle.settle(["reporting"], lambda: 0, cap=5)
+    assert settled["quiet"] is True and settled["quiet_below_cores"] == busy_idle.quiet_bar()
+
+    calm = Phases(ClockMonitor(0.1), tmp_path, 1, None)  # type: ignore[arg-type]
+    calm.measure_idle(["reporting"], seconds=0.2)
+    assert calm.quiet_bar() == Phases.QUIET_FLOOR
+
+
+def test_a_backlog_above_the_idle_level_is_not_quiet(tmp_path: Path) -> None:
+    measured = Phases(ClockMonitor(0.35), tmp_path, 1, None)  # type: ignore[arg-type]
+    measured.measure_idle(["reporting"], seconds=0.2)
+    measured.monitor = ClockMonitor(0.6)  # more than the idle level and its margin
+    assert measured.settle(["reporting"], lambda: 0, cap=1.0)["quiet"] is False
 
 
 def test_phase_windows_keep_each_phase_peak_apart() -> None:
