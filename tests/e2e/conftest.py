@@ -24,6 +24,7 @@ class RunningStack:
     log_dir: Path
     database_url: str
     bootstrap_servers: str
+    local: LocalStack | None = None  # the processes, when this session started them
 
     def url(self, service: str) -> str:
         return self.urls[service]
@@ -52,10 +53,10 @@ def stack() -> Iterator[RunningStack]:
 
 
 @contextmanager
-def local_stack() -> Iterator[RunningStack]:
+def local_stack(settings: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """A fresh stack of processes on free ports (the embedded servers unless DATABASE_URL /
-    KAFKA_BOOTSTRAP_SERVERS name others), stopped on exit."""
-    overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]}
+    KAFKA_BOOTSTRAP_SERVERS name others), with these extra settings in its environment; stopped on exit."""
+    overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]} | (settings or {})
     if not os.environ.get("DATABASE_URL"):
         overrides["POSTGRES_PORT"] = str(free_port())
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -68,12 +69,12 @@ def local_stack() -> Iterator[RunningStack]:
             local.start_infrastructure()
             local.start_services()
             local.wait_ready(timeout=90)
-            urls = {spec.name: spec.url for spec in local.specs()}
         yield RunningStack(
-            urls=urls,
+            urls=dict(local.urls),
             log_dir=local.log_dir,
             database_url=local.database_url,
             bootstrap_servers=local.bootstrap_servers,
+            local=local,
         )
     finally:
         local.stop()

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,8 @@ class LocalStack:
     database_url: str = ""
     bootstrap_servers: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)  # each process's base URL, as started
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def log_dir(self) -> Path:
@@ -110,27 +113,43 @@ class LocalStack:
         return simulator + SERVICES
 
     def start_services(self) -> None:
-        env = self.service_env()
+        self._env = self.service_env()
         for spec in self.specs():
-            process = spawn([sys.executable, "-m", spec.module], log_file=self.log_dir / f"{spec.name}.log", env=env)
-            self.processes[spec.name] = process
+            self._spawn(spec)
 
-    def wait_ready(self, timeout: float = 60.0) -> dict[str, float]:
-        """Poll every /readyz until 200; returns seconds each took. Raises on timeout or crash."""
+    def _spawn(self, spec: ServiceSpec) -> None:
+        log_file = self.log_dir / f"{spec.name}.log"
+        self.processes[spec.name] = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=self._env)
+        self.urls[spec.name] = f"http://127.0.0.1:{self._env.get(f'{spec.env_prefix}PORT', spec.default_port)}"
+
+    def restart(self, *names: str, sig: int = signal.SIGTERM, timeout: float = 90.0) -> dict[str, float]:
+        """Stop these processes with ``sig`` (SIGKILL: as a crash or an out-of-memory kill would, with
+        no shutdown at all), start them again as before and wait until they are ready; returns the
+        seconds each took."""
+        specs = [s for s in self.specs() if s.name in names]
+        for spec in specs:
+            stop(self.processes[spec.name], sig=sig)
+        for spec in specs:
+            self._spawn(spec)
+        return self.wait_ready(timeout, only=list(names))
+
+    def wait_ready(self, timeout: float = 60.0, *, only: list[str] | None = None) -> dict[str, float]:
+        """Poll every /readyz (or ``only`` those) until 200; returns seconds each took. Raises on
+        timeout or crash."""
         started = time.monotonic()
         deadline = started + timeout
-        pending = {spec.name: spec for spec in self.specs()}
+        pending = [spec.name for spec in self.specs() if only is None or spec.name in only]
         took: dict[str, float] = {}
         with httpx.Client(timeout=2.0) as client:
             while pending:
-                for name, spec in list(pending.items()):
+                for name in list(pending):
                     process = self.processes[name]
                     if process.poll() is not None:
                         raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir / name}.log")
                     try:
-                        if client.get(f"{spec.url}/readyz").status_code == 200:
+                        if client.get(f"{self.urls[name]}/readyz").status_code == 200:
                             took[name] = time.monotonic() - started
-                            del pending[name]
+                            pending.remove(name)
                     except httpx.HTTPError:
                         pass
                 if time.monotonic() > deadline:
