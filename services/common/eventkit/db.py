@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from eventkit.backoff import backoff_delay, stop_if_cancelled
+from eventkit.logging import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -74,3 +83,23 @@ def is_unavailable(exc: BaseException) -> bool:
         exc = exc.orig or exc
     state = getattr(exc, "sqlstate", None)
     return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
+
+
+async def outlasting_outages(write: Callable[[], Awaitable[T]], *, for_seconds: float, what: str) -> T:
+    """``write()``, tried again while the database is unavailable (:func:`is_unavailable`), for up to
+    ``for_seconds``; then, or for any other error, that error.
+
+    For the writes that record what was done outside the database (an external system called): lost
+    to a short outage, the work would be done again once its lease ran out, minutes later."""
+    deadline = time.monotonic() + for_seconds
+    attempt = 0
+    while True:
+        try:
+            return await write()
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            attempt += 1
+            if not is_unavailable(exc) or time.monotonic() >= deadline:
+                raise
+            log.warning("database unavailable; writing again", what=what, attempt=attempt, error=repr(exc))
+            await asyncio.sleep(min(backoff_delay(attempt, base=0.1, cap=2.0), max(deadline - time.monotonic(), 0)))

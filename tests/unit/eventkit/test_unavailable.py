@@ -7,7 +7,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from eventkit.db import is_unavailable
+from eventkit.db import is_unavailable, outlasting_outages
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,38 @@ def test_outages_are_unavailable(error: BaseException) -> None:
 )
 def test_bad_work_is_not(error: BaseException) -> None:
     assert not is_unavailable(error)
+
+
+class Flaky:
+    """A write that meets ``outages`` refused connections (or one ``error``) before it goes through."""
+
+    def __init__(self, outages: int = 0, error: Exception | None = None) -> None:
+        self.outages, self.error, self.attempts = outages, error, 0
+
+    async def __call__(self) -> str:
+        self.attempts += 1
+        if self.error is not None:
+            raise self.error
+        if self.attempts <= self.outages:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return "written"
+
+
+async def test_a_write_outlasts_a_short_outage() -> None:
+    write = Flaky(outages=3)
+    assert await outlasting_outages(write, for_seconds=10, what="test") == "written"
+    assert write.attempts == 4
+
+
+async def test_a_bad_write_is_not_tried_again() -> None:
+    write = Flaky(error=ValueError("a bug"))
+    with pytest.raises(ValueError):
+        await outlasting_outages(write, for_seconds=10, what="test")
+    assert write.attempts == 1
+
+
+async def test_an_outage_longer_than_the_bound_is_given_up() -> None:
+    write = Flaky(outages=1_000_000)
+    with pytest.raises(ConnectionRefusedError):
+        await outlasting_outages(write, for_seconds=0.3, what="test")
+    assert 1 < write.attempts < 1_000_000

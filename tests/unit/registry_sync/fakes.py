@@ -6,6 +6,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
+from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.adapters.operations import OperationCall
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
 from registry_sync.domain.retry import RetryPolicy
@@ -39,6 +40,22 @@ class FakeOperations:
         if self.script:
             return self.script.popleft()
         return Succeeded({"residence_address": call.data.get("address")})
+
+
+class DatabaseGoesAway:
+    """The registry's units of work, refused ``down`` times from when ``go_away`` is called."""
+
+    def __init__(self, registry: InMemoryRegistry) -> None:
+        self.registry, self.down, self.refused = registry, 0, 0
+
+    def go_away(self, times: int) -> None:
+        self.down = times
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        if self.down:
+            self.down, self.refused = self.down - 1, self.refused + 1
+            raise ConnectionRefusedError(111, "Connection refused")
+        return self.registry.unit_of_work()
 
 
 class FakePortal:

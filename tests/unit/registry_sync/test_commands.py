@@ -9,13 +9,14 @@ import pytest
 
 from contracts.events.registry import RegistryCommandFailed, RegistryCommandSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
+from registry_sync.adapters.operations import OperationCall
 from registry_sync.domain.breaker import BreakerState
 from registry_sync.domain.commands import CommandStatus
-from registry_sync.domain.outcomes import Rejected, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
 from registry_sync.service_layer.commands import CommandExecutor, record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
 from tests.unit.registry_sync.events import command, submitted
-from tests.unit.registry_sync.fakes import Clock, FakeOperations, guards
+from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakeOperations, guards
 
 TOPIC = "registry.events"
 DATA = {"person": {"id_number": "036085000001", "full_name": "A"}, "address": "Số 1"}
@@ -146,3 +147,22 @@ async def test_recording_names_the_system_whose_worker_has_new_work(registry: In
         unsupported = command("c2", "d1", {}, system="civil_status", operation="record_marriage")
         failed = await record_command(unsupported, uow, operations=operations, topic=TOPIC, now=clock())
     assert (first, again, failed) == ("population_db", None, None)
+
+
+async def test_an_outage_during_the_call_does_not_cost_the_call(registry: InMemoryRegistry) -> None:
+    clock, database = Clock(), DatabaseGoesAway(registry)
+
+    class OutageDuringCall(FakeOperations):
+        async def perform(self, system: str, operation: str, call: OperationCall) -> CallOutcome:
+            database.go_away(2)  # the database is gone when the registry answers
+            return await super().perform(system, operation, call)
+
+    operations = OutageDuringCall()
+    await receive(registry, operations, clock)
+    executor = CommandExecutor(database, operations, guards(), TOPIC, clock, rand=lambda: 1.0)
+    assert await run_due(executor) == 1
+    assert database.refused == 2
+    assert registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED  # recorded once it was back
+    assert len(registry.published(RegistryCommandSucceeded.event_type)) == 1
+    clock.advance(3600)  # long after any lease: nothing left to do, nothing called again
+    assert await run_due(executor) == 0 and len(operations.calls) == 1

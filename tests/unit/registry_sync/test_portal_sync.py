@@ -4,17 +4,19 @@ reconciliation repairing what the portal lost."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from contracts.envelope import Envelope
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
-from registry_sync.domain.outcomes import Rejected, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
 from registry_sync.domain.portal_sync import SyncStatus
 from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.unit.registry_sync.events import received, result_issued, submitted
-from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
+from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
 
 TOPIC = "registry.events"
 CODE = "CAXANPHU-240710-0001"
@@ -216,3 +218,23 @@ async def test_a_batch_of_events_is_folded_as_one_by_one_with_one_save_per_dossi
     assert sorted(saves) == ["d1", "d2"]
     assert batched.dossiers.rows == one_by_one.dossiers.rows
     assert batched.dossiers.rows["d1"].revision == 3
+
+
+async def test_an_outage_during_a_push_does_not_cost_the_push(registry: InMemoryRegistry, clock: Clock) -> None:
+    database = DatabaseGoesAway(registry)
+
+    class GoneWhenAnswered(FakePortal):
+        async def create(
+            self, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+        ) -> CallOutcome:
+            database.go_away(2)  # the database is gone when the portal answers
+            return await super().create(body, idempotency_key=idempotency_key, correlation_id=correlation_id)
+
+    portal = GoneWhenAnswered()
+    pusher = PortalPusher(database, portal, guards(), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0)
+    await consume(registry, clock, submitted("d1", CODE))
+    assert await push_due(pusher) == 1
+    assert database.refused == 2
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED  # recorded once it was back
+    clock.advance(3600)  # long after any lease: nothing left to push, nothing pushed again
+    assert await push_due(pusher) == 0 and len(portal.writes) == 1

@@ -17,13 +17,14 @@ from contracts.events.registry import (
     RegistryCommandRequested,
     RegistryCommandSucceeded,
 )
+from eventkit.db import outlasting_outages
 from eventkit.logging import get_logger
 from registry_sync.adapters.operations import OperationCall, RegistryOperations
 from registry_sync.domain.commands import CommandStatus, RegistryCommand
-from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_record import apply_consulted
 from registry_sync.domain.portal_record import utc as as_utc
-from registry_sync.service_layer.guard import Guards
+from registry_sync.service_layer.guard import Guards, SystemGuard
 from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -101,6 +102,15 @@ class CommandExecutor:
         call = await self._call_for(command)
         guard = self.guards[command.system]
         outcome = await guard.call(lambda: self.operations.perform(command.system, command.operation, call))
+        # The call is made: a database outage now must not cost it (it would be made again once
+        # the lease ran out), so recording waits the outage out while the lease lasts.
+        await outlasting_outages(
+            lambda: self._record(command, outcome, guard),
+            for_seconds=self.lease_seconds(command.system),
+            what="registry command outcome",
+        )
+
+    async def _record(self, command: RegistryCommand, outcome: CallOutcome | None, guard: SystemGuard) -> None:
         now = self.clock()
         async with self.uow() as uow:
             current = await uow.commands.get(command.command_id, for_update=True)

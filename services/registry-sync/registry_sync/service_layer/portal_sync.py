@@ -16,6 +16,7 @@ from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, 
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from contracts.events.workflow import DossierEvent
 from eventkit.batching import GroupWriter
+from eventkit.db import outlasting_outages
 from eventkit.logging import get_logger
 from registry_sync.adapters.portal import DocumentNames, NationalPortal, portal_body
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
@@ -192,7 +193,11 @@ class PortalPusher:
             return outcome
 
         outcome = await guard.call(attempt)
-        await self._finishing.put(_Pushed(sync, done_as[0], outcome, guard.breaker.seconds_until_probe()))
+        pushed = _Pushed(sync, done_as[0], outcome, guard.breaker.seconds_until_probe())
+        # The portal has it: a database outage now must not cost the push (see CommandExecutor).
+        await outlasting_outages(
+            lambda: self._finishing.put(pushed), for_seconds=self.lease_seconds, what="portal push outcome"
+        )
 
     async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation]:
         """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong."""
