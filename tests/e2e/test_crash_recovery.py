@@ -5,11 +5,15 @@ killed together (SIGKILL: no shutdown, no draining, as a crash or an out-of-memo
 started again, twice: once while the submissions and their first events are in flight, once while
 the social-insurance system has issued every child's health-insurance card but not yet answered
 (the simulator answers late on purpose), so registry-sync dies between a registry's effect and
-recording it. The clients behave as real ones do: the portal sends a submission again under the
-same Idempotency-Key when it got no answer, and an official whose decision got no answer looks the
+recording it. In between, PostgreSQL itself crashes (immediate shutdown, crash recovery at the
+restart) under the running services while they work off the first crash's backlog.
+
+The clients behave as real ones do: the portal sends a submission again under the same
+Idempotency-Key when it got no answer, and an official whose decision got no answer looks the
 dossier up before deciding again. Afterwards every bundle has completed with its three results, the
 calls registry-sync made again were answered from their idempotency keys (one card per child, not
-two), and reporting counts every bundle and dossier once.
+two), reporting counts every bundle and dossier once, and no consumer dead-lettered an event (an
+outage is waited out, never blamed on the event).
 
 A stack of its own: the kills would disturb the other e2e tests' exact counts. Registry-sync's
 lease on a claimed command is 8 s there instead of four call budgets (88 s): a command the killed
@@ -30,6 +34,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.e2e.api import COMMUNE, Json, birth_bundle, new_person_number, pick, today
 from tests.e2e.conftest import RunningStack, local_stack
@@ -135,6 +141,10 @@ async def test_killed_services_lose_nothing_and_do_nothing_twice(crash_stack: Ru
             await asyncio.sleep(0.05)
         # First crash: submissions still arriving, their events on the way to every consumer.
         await crash(crash_stack)
+        # The database crashes under the restarted services as they work off what the crash left.
+        assert crash_stack.local is not None
+        if crash_stack.local.postgres is not None:  # the embedded server (not one named by DATABASE_URL)
+            await asyncio.to_thread(crash_stack.local.postgres.restart, immediate=True)
 
         # Second crash: every card issued, none of the answers back yet.
         late = {"timeout_after_effect_rate": 1.0, "timeout_after_effect_ms": 5000}
@@ -182,3 +192,21 @@ async def test_killed_services_lose_nothing_and_do_nothing_twice(crash_stack: Ru
             summary = await client.request("GET", "reporting", "/v1/metrics/summary")
             assert pick(summary, expected) == expected, crash_stack.log_dir
         assert client.retries, "no request met a crash: the kills came too late to test anything"
+    assert await dead_letters(crash_stack.database_url) == {}, crash_stack.log_dir
+
+
+async def dead_letters(database_url: str) -> dict[str, int]:
+    """Dead-lettered events per service schema that has any (an operator's query: no API lists them)."""
+    find = "SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'"
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            schemas = (await conn.execute(text(find))).scalars().all()
+            counts = {}
+            for schema in schemas:
+                counted = await conn.execute(text(f'SELECT count(*) FROM "{schema}".dead_letters'))
+                counts[schema] = counted.scalar_one()
+    finally:
+        await engine.dispose()
+    assert len(counts) == 4, counts  # every service's schema was looked at
+    return {schema: n for schema, n in counts.items() if n}

@@ -114,8 +114,14 @@ class EmbeddedPostgres:
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
 
-    def stop(self) -> None:
-        """Fast shutdown: disconnect clients, checkpoint, exit."""
+    def stop(self, *, immediate: bool = False) -> None:
+        """Fast shutdown: disconnect clients, checkpoint, exit. ``immediate``: exit at once without a
+        checkpoint, as a crash would; the next start runs crash recovery from the WAL."""
         if self.process is not None:
-            stop(self.process, sig=signal.SIGINT, timeout=30)
+            stop(self.process, sig=signal.SIGQUIT if immediate else signal.SIGINT, timeout=30)
             self.process = None
+
+    def restart(self, *, immediate: bool = False) -> None:
+        """Stop (see :meth:`stop`) and start again on the same port and data."""
+        self.stop(immediate=immediate)
+        self.start()
