@@ -95,8 +95,9 @@ class WorkLoop(Generic[T]):
         except Exception as exc:
             stop_if_cancelled(exc)
             if is_unavailable(exc):  # an outage, not a bug: no stack trace
-                log.warning("database unavailable; the item is retried when its lease ends", worker=self.name,
-                            error=repr(exc))  # fmt: skip
+                log.warning(
+                    "database unavailable; the item is retried when its lease ends", worker=self.name, error=repr(exc)
+                )
                 return
             log.exception("work item failed; it will be retried when its lease ends", worker=self.name)
 
