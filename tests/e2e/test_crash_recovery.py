@@ -147,7 +147,9 @@ async def test_killed_services_lose_nothing_and_do_nothing_twice(crash_stack: Ru
             await asyncio.to_thread(crash_stack.local.postgres.restart, immediate=True)
 
         # Second crash: every card issued, none of the answers back yet.
-        late = {"timeout_after_effect_rate": 1.0, "timeout_after_effect_ms": 5000}
+        # Answers later than the read timeout (10 s): however spread out the calls, none is answered
+        # before the crash, and one that outlived it would be timed out and made again anyway.
+        late = {"timeout_after_effect_rate": 1.0, "timeout_after_effect_ms": 15_000}
         await client.request("PUT", "registry-simulator", f"/admin/faults/{INSURANCE}", json=late)
         may_approve.set()
 
