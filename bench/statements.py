@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import httpx
 import uvloop
 
 from bench.phases import officials_for_bench
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=301,
         )
         rows, result, cpu = uvloop.run(_measure(dsn, config, SystemMonitor(stack.pids)))
+        calls = external_calls(stack.url("registry-simulator"))
     finally:
         stack.stop()
     submitted = result.submitted_ok
@@ -84,7 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows, submitted, args.top))
     print("\nCPU seconds per submitted bundle, by process (the load driver not included):")
     print(render_cpu(cpu, submitted))
+    print("\nCalls to the national systems per submitted bundle (the simulator's count):")
+    print(render_calls(calls, submitted))
     return 0
+
+
+def external_calls(simulator_url: str) -> dict[str, int]:
+    """Calls each simulated national system received since the stack started."""
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        systems = client.get(f"{simulator_url}/admin/counters").raise_for_status().json()["systems"]
+    return {name: int(counts["calls"]) for name, counts in systems.items()}
+
+
+def render_calls(calls: dict[str, int], bundles: int) -> str:
+    """Calls per bundle to each system that had any: portal pushes move the stack's CPU (see the
+    bench results, section 12)."""
+    if bundles <= 0:
+        return "no bundle was submitted"
+    lines = [f"{n / bundles:>10.2f}  {name}" for name, n in sorted(calls.items(), key=lambda kv: -kv[1]) if n]
+    return "\n".join(lines) or "none"
 
 
 def render_cpu(cpu: dict[str, float], bundles: int) -> str:

@@ -8,7 +8,7 @@ from bench.output import console_table, markdown, write_results
 from bench.profiling import summarize
 from bench.run import headline
 from bench.statements import render as render_statements
-from bench.statements import render_cpu
+from bench.statements import render_calls, render_cpu
 from bench.targets import verdicts
 
 
@@ -82,3 +82,9 @@ def test_the_cpu_table_gives_the_ceiling_two_cores_allow() -> None:
     table = render_cpu({"workflow": 10.0, "postgres": 30.0}, bundles=200).splitlines()
     assert table[0].split() == ["0.1500", "postgres"]
     assert table[-1] == "    0.2000  in all, at most 10.0 bundles/s on two cores"
+
+
+def test_the_calls_table_lists_the_systems_called_per_bundle() -> None:
+    calls = {"national_portal": 1_500, "population_db": 200, "social_welfare": 0}
+    assert render_calls(calls, bundles=200).splitlines() == ["      7.50  national_portal", "      1.00  population_db"]
+    assert render_calls({}, bundles=0) == "no bundle was submitted"
