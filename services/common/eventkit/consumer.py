@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -111,6 +111,22 @@ class ConsumerStats:
     dead_lettered: int = 0
 
 
+class _LogRebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints for it
+    def __init__(self, consumer: str) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        if revoked:
+            log.info("partitions revoked", consumer=self._consumer, partitions=_partitions(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        log.info("partitions assigned", consumer=self._consumer, partitions=_partitions(assigned))
+
+
+def _partitions(tps: Iterable[TopicPartition]) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"
+
+
 class InboxConsumer:
     """One consumer group member applying events from ``topics`` through ``dispatcher``."""
 
@@ -186,7 +202,6 @@ class InboxConsumer:
         attempt = 0
         while True:
             consumer = AIOKafkaConsumer(
-                *self.topics,
                 bootstrap_servers=self._bootstrap,
                 group_id=self._group,
                 client_id=self.name,
@@ -196,6 +211,9 @@ class InboxConsumer:
                 heartbeat_interval_ms=self._heartbeat_ms,
                 fetch_max_wait_ms=self._fetch_max_wait_ms,
             )
+            # Which partitions this member holds, logged at every rebalance: a partition nobody
+            # consumes shows as missing from every member's line.
+            consumer.subscribe(self.topics, listener=_LogRebalance(self.name))
             try:
                 await consumer.start()
                 log.info("consumer started", consumer=self.name, topics=self.topics)
