@@ -43,7 +43,7 @@ def load_summary(result: RunResult) -> dict[str, Any]:
 
 class Phases:
     #: A stack is quiet within this many cores of its own idle level (what it uses with nothing to do,
-    #: measured before the first load phase), and always below the floor. One-second samples of an
+    #: measured before the first load phase), and always when below the floor. One-second samples of an
     #: idle stack scatter by about ±0.05 cores; a backlog being digested uses more than one core.
     QUIET_MARGIN = 0.1
     QUIET_FLOOR = 0.3
