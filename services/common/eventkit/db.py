@@ -85,21 +85,22 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
 
 
-async def outlasting_outages(write: Callable[[], Awaitable[T]], *, for_seconds: float, what: str) -> T:
-    """``write()``, tried again while the database is unavailable (:func:`is_unavailable`), for up to
+async def outlasting_outages(work: Callable[[], Awaitable[T]], *, for_seconds: float, what: str) -> T:
+    """``work()``, tried again while the database is unavailable (:func:`is_unavailable`), for up to
     ``for_seconds``; then, or for any other error, that error.
 
-    For the writes that record what was done outside the database (an external system called): lost
-    to a short outage, the work would be done again once its lease ran out, minutes later."""
+    For start-up (the database may still be starting), and for the writes that record what was done
+    outside the database (an external system called): lost to a short outage, the work would be
+    done again once its lease ran out, minutes later."""
     deadline = time.monotonic() + for_seconds
     attempt = 0
     while True:
         try:
-            return await write()
+            return await work()
         except Exception as exc:
             stop_if_cancelled(exc)
             attempt += 1
             if not is_unavailable(exc) or time.monotonic() >= deadline:
                 raise
-            log.warning("database unavailable; writing again", what=what, attempt=attempt, error=repr(exc))
+            log.warning("database unavailable; trying again", what=what, attempt=attempt, error=repr(exc))
             await asyncio.sleep(min(backoff_delay(attempt, base=0.1, cap=2.0), max(deadline - time.monotonic(), 0)))

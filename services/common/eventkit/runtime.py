@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.consumer import Dispatcher, InboxConsumer
-from eventkit.db import is_unavailable, make_engine, ping
+from eventkit.db import make_engine, outlasting_outages, ping
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.migrations import apply_migrations
@@ -104,17 +104,14 @@ class ServiceRuntime:
         The broker may still be down: relay and consumers connect in the background and
         readiness stays 503 until they do.
         """
-        deadline = time.monotonic() + database_wait_seconds
         packages = [self._migrations_package] if self._migrations_package else []
-        while True:
-            try:
-                await apply_migrations(self.engine, self.settings.schema_name, *packages)
-                break
-            except Exception as exc:  # refused, or "the database system is starting up" (57P03)
-                if not is_unavailable(exc) or time.monotonic() > deadline:
-                    raise
-                log.warning("database not reachable yet", error=repr(exc))
-                await asyncio.sleep(1)
+        # Refused, or "the database system is starting up" (57P03): compose and Kubernetes start
+        # everything at once.
+        await outlasting_outages(
+            lambda: apply_migrations(self.engine, self.settings.schema_name, *packages),
+            for_seconds=database_wait_seconds,
+            what="migrations",
+        )
         self._spawn("outbox-relay", self.relay.run)
         for consumer in self.consumers:
             self._spawn(consumer.name, consumer.run)
