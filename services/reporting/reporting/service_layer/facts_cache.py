@@ -116,12 +116,15 @@ class CachedStore:
 
     async def record_events(self, records: Sequence[EventRecord]) -> set[UUID]:
         store, logged = self._store(), self._logged
-        maybe_logged = [r for r in records if r.event_id.int in logged]
-        before = await store.record_events(maybe_logged) if maybe_logged else set()
-        if len(maybe_logged) < len(records):
-            await store.insert_events([r for r in records if r.event_id.int not in logged])
+        maybe_logged: list[EventRecord] = []
+        new: list[EventRecord] = []
         for r in records:
-            logged.add(r.event_id.int)
+            key = r.event_id.int
+            (maybe_logged if key in logged else new).append(r)
+            logged.add(key)
+        before = await store.record_events(maybe_logged) if maybe_logged else set()
+        if new:
+            await store.insert_events(new)
         return before
 
     async def load_dossiers(self, ids: Collection[str]) -> dict[str, DossierFacts]:
