@@ -142,11 +142,15 @@ class Phases:
     def measure_idle(self, groups: list[str], seconds: float = 3.0) -> float:
         """The cores ``groups`` use with nothing to do (outbox relays, consumers and workers polling
         the database and the broker: 0.2 to 0.3 on this VM), the level :meth:`quiet_bar` is set from."""
+        self.idle_cores = round(self.busy_cores(groups, seconds), 2)
+        return self.idle_cores
+
+    def busy_cores(self, groups: list[str], seconds: float = 1.0) -> float:
+        """The cores ``groups`` use together over the next ``seconds`` (the caller sleeps meanwhile)."""
         before = self.monitor.cpu_seconds()
         time.sleep(seconds)
         after = self.monitor.cpu_seconds()
-        self.idle_cores = round(sum(after.get(g, 0) - before.get(g, 0) for g in groups) / seconds, 2)
-        return self.idle_cores
+        return sum(after.get(g, 0) - before.get(g, 0) for g in groups) / seconds
 
     def quiet_bar(self) -> float:
         """Cores below which the stack counts as quiet: its idle level and a margin, at least the floor."""
@@ -163,10 +167,7 @@ class Phases:
         started = time.monotonic()
         caught_up_after = None
         while True:
-            before = self.monitor.cpu_seconds()
-            time.sleep(1.0)
-            after = self.monitor.cpu_seconds()
-            busy = sum(after.get(g, 0) - before.get(g, 0) for g in groups)
+            busy = self.busy_cores(groups)
             backlog = lag()
             if backlog == 0 and caught_up_after is None:
                 caught_up_after = round(time.monotonic() - started, 1)
@@ -190,10 +191,7 @@ class Phases:
         idle_cores = self.quiet_bar() if idle_cores is None else idle_cores
         started = time.monotonic()
         while time.monotonic() - started < cap:
-            before = self.monitor.cpu_seconds()
-            time.sleep(1.0)
-            after = self.monitor.cpu_seconds()
-            if sum(after.get(g, 0) - before.get(g, 0) for g in groups) < idle_cores:
+            if self.busy_cores(groups) < idle_cores:
                 break
         return round(time.monotonic() - started, 1)
 
