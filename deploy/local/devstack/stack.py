@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +36,18 @@ class ServiceSpec:
 
     @property
     def port(self) -> int:
-        return int(os.environ.get(f"{self.env_prefix}PORT", self.default_port))
+        return self.port_in(os.environ)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url_in(os.environ)
+
+    def port_in(self, env: Mapping[str, str]) -> int:
+        """The port this process listens on when started with ``env``."""
+        return int(env.get(f"{self.env_prefix}PORT", self.default_port))
+
+    def url_in(self, env: Mapping[str, str]) -> str:
+        return f"http://127.0.0.1:{self.port_in(env)}"
 
 
 SIMULATOR = ServiceSpec("registry-simulator", "registry_sim", "REGISTRY_SIM_", 8009)
@@ -120,7 +128,7 @@ class LocalStack:
     def _spawn(self, spec: ServiceSpec) -> None:
         log_file = self.log_dir / f"{spec.name}.log"
         self.processes[spec.name] = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=self._env)
-        self.urls[spec.name] = f"http://127.0.0.1:{self._env.get(f'{spec.env_prefix}PORT', spec.default_port)}"
+        self.urls[spec.name] = spec.url_in(self._env)
 
     def restart(self, *names: str, sig: int = signal.SIGTERM, timeout: float = 90.0) -> dict[str, float]:
         """Stop these processes with ``sig`` (SIGKILL: as a crash or an out-of-memory kill would, with
