@@ -10,7 +10,8 @@ once, alone.
 :class:`WriterPool` is the queue and its writers, for a subclass that says how a batch is written
 and answers each item (intake's group commit of submissions); :class:`GroupWriter` is the common
 case of a write function that is all or nothing: when writing a batch of several raises, each of its
-items is written again by itself, so one bad item does not fail the others.
+items is written again by itself, so one bad item does not fail the others (unless the database was
+unavailable: then every item fails with the batch, and its caller decides whether to try again).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from eventkit.db import is_unavailable
 from eventkit.logging import get_logger
 
 log = get_logger(__name__)
@@ -131,6 +133,10 @@ class GroupWriter(WriterPool[T, None]):
             await self._write_items([w.item for w in batch])
         except Exception as exc:
             self.stats.failed_batches += 1
+            if is_unavailable(exc):  # no item is at fault: alone, each would meet the same outage
+                for waiting in batch:
+                    waiting.fail(exc)
+                return
             log.info("batch failed; writing its items one by one", writer=self._name, size=len(batch), error=repr(exc))
             for waiting in batch:
                 await self._alone(waiting)

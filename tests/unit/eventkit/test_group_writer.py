@@ -14,14 +14,19 @@ class Store:
     """A write function that records its calls; it can be held (to let items queue up) and can
     refuse an item."""
 
-    def __init__(self, *, refuse: object = None) -> None:
+    def __init__(self, *, refuse: object = None, down: bool = False) -> None:
         self.calls: list[list[object]] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.refuse = refuse
+        self.down = down
+        self.attempts = 0
 
     async def write(self, batch: list[object]) -> None:
         await self.gate.wait()
+        self.attempts += 1
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
         if self.refuse in batch:
             raise ValueError(f"refused {self.refuse}")
         self.calls.append(batch)
@@ -101,3 +106,16 @@ async def test_items_still_queued_when_the_writer_is_cancelled_are_told_so() -> 
 def test_sizes_must_be_positive() -> None:
     with pytest.raises(ValueError):
         GroupWriter(Store().write, name="test", max_batch=0)
+
+
+async def test_a_batch_that_met_an_outage_is_not_written_item_by_item() -> None:
+    store = Store(down=True)
+    writer = GroupWriter(store.write, name="test")
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(item)) for item in range(4)]
+    await asyncio.sleep(0)
+    store.gate.set()
+    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    assert all(isinstance(r, ConnectionRefusedError) for r in results)
+    assert store.attempts == 1  # the four together, none again alone (five attempts before)
+    assert (writer.stats.failed_batches, writer.stats.alone) == (1, 0)
