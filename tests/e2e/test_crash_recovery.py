@@ -15,10 +15,9 @@ calls registry-sync made again were answered from their idempotency keys (one ca
 two), reporting counts every bundle and dossier once, and no consumer dead-lettered an event (an
 outage is waited out, never blamed on the event).
 
-A stack of its own: the kills would disturb the other e2e tests' exact counts. Registry-sync's
-lease on a claimed command is 8 s there instead of four call budgets (88 s): a command the killed
-process had claimed waits out its lease before a restarted one takes it up, and the test should
-not wait a minute and a half for that.
+A stack of its own: the kills would disturb the other e2e tests' exact counts. A command the killed
+registry-sync had claimed waits out its lease before a restarted one takes it up; the lease is 3 s
+there instead of 15 (it is renewed while a call runs, so the 15 s late answers do not lose it).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ UNAVAILABLE = (httpx.TransportError,)
 def crash_stack() -> Iterator[RunningStack]:
     if os.environ.get("E2E_INTAKE_URL"):
         pytest.skip("kills processes: only on a stack of its own, not a shared one")
-    with local_stack({"REGISTRY_SYNC_WORKER_LEASE_SECONDS": "8"}) as running:
+    with local_stack({"REGISTRY_SYNC_WORKER_LEASE_SECONDS": "3"}) as running:
         yield running
 
 

@@ -114,7 +114,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         guards,
         topic,
         clock,
-        lease_seconds=lambda system: settings.lease_seconds(systems[system]),
+        lease_seconds=settings.worker_lease_seconds,
+        outage_seconds=settings.worker_outage_seconds,
         one_statement=one_statement,
     )
     pusher = PortalPusher(
@@ -124,7 +125,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         catalogue_document_names(),
         topic,
         clock,
-        lease_seconds=settings.lease_seconds(settings.national_portal),
+        lease_seconds=settings.worker_lease_seconds,
+        outage_seconds=settings.worker_outage_seconds,
         one_statement=one_statement,
     )
     for system in systems:

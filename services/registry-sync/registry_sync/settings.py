@@ -94,7 +94,16 @@ class RegistrySyncSettings(ServiceSettings):
     breaker_cooldown_seconds: float = Field(15.0, ge=0, description="Open time before a probe call.")
     worker_poll_seconds: float = Field(0.2, gt=0, description="How often idle workers look for due work.")
     worker_lease_seconds: float = Field(
-        0.0, ge=0, description="How long a claimed item is reserved; 0: four times the system's call budget."
+        15.0,
+        gt=0,
+        description="How long a claimed item stays reserved without renewal; renewed every third of it while its"
+        " call runs, so a crashed worker's items are taken over this long after.",
+    )
+    worker_outage_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a worker waits out a database outage to record an answered call; after that the"
+        " call is made again (with the same idempotency key) once its lease has run out.",
     )
     portal_settle_seconds: float = Field(
         0.5,
@@ -132,6 +141,3 @@ class RegistrySyncSettings(ServiceSettings):
         system = self.systems()[name]
         path = system.path if system.path is not None else DEFAULT_PATHS[name]
         return (system.base_url or f"{self.registries_url.rstrip('/')}{path}").rstrip("/")
-
-    def lease_seconds(self, system: ExternalSystemSettings) -> float:
-        return self.worker_lease_seconds or 4 * system.call_budget_seconds

@@ -149,3 +149,19 @@ async def test_breaker_opens_under_failures_and_closes_after_recovery(
         closed = await eventually(lambda: state("closed"), timeout=10, interval=0.02)
         assert closed["times_closed_again"] >= 1
         await all_done(service, simulator, 4, 0, timeout=20)
+
+
+async def test_calls_slower_than_the_lease_are_made_once(infra: Infra, unique: str, simulator: Simulator) -> None:
+    """Each call takes 2.5 s against a 0.9 s lease: renewed while it runs, no second call overtakes it."""
+    for system in ("population_db", "national_portal"):
+        await simulator.faults(system, latency_ms=2500)
+    settings = {"worker_lease_seconds": 0.9, "read_timeout_seconds": 10.0}
+    async with registry_sync(infra, unique, simulator, **settings) as service:
+        await start_work(service, simulator, commands=3, dossiers=2)
+        await all_done(service, simulator, 3, 2, timeout=30)
+    population = await simulator.counters("population_db")
+    assert population["effects"] == {"register_permanent_residence": 3}
+    assert (population["calls"], population["replays"]) == (3, 0)
+    portal = await simulator.counters("national_portal")
+    assert portal["effects"]["create_dossier"] == 2
+    assert (portal["calls"], portal["replays"]) == (sum(portal["effects"].values()), 0)

@@ -3,6 +3,7 @@ registry: recorded as pending, executed once, retried with backoff, failed with 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from registry_sync.domain.commands import CommandStatus
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
 from registry_sync.service_layer.commands import CommandExecutor, record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
+from tests.support.kafka import eventually
 from tests.unit.registry_sync.events import command, submitted
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakeOperations, guards
 
@@ -166,3 +168,52 @@ async def test_an_outage_during_the_call_does_not_cost_the_call(registry: InMemo
     assert len(registry.published(RegistryCommandSucceeded.event_type)) == 1
     clock.advance(3600)  # long after any lease: nothing left to do, nothing called again
     assert await run_due(executor) == 0 and len(operations.calls) == 1
+
+
+class HeldCall(FakeOperations):
+    """A call that runs until the test lets it answer."""
+
+    def __init__(self, *script: CallOutcome) -> None:
+        super().__init__(*script)
+        self.answer = asyncio.Event()
+
+    async def perform(self, system: str, operation: str, call: OperationCall) -> CallOutcome:
+        await self.answer.wait()
+        return await super().perform(system, operation, call)
+
+
+async def test_a_long_call_keeps_its_lease_so_no_second_call_overtakes_it(registry: InMemoryRegistry) -> None:
+    clock, operations = Clock(), HeldCall()
+    await receive(registry, operations, clock)
+    executor = CommandExecutor(registry.unit_of_work, operations, guards(), TOPIC, clock, lease_seconds=0.3)
+    (claimed,) = await executor.claim("population_db", 10)
+    running = asyncio.create_task(executor.execute(claimed))
+    first_lease = registry.commands.rows["c1"].next_attempt_at
+    for _ in range(3):  # the call outlives its first lease three times over
+        clock.advance(0.2)
+
+        async def renewed(since=registry.commands.rows["c1"].next_attempt_at) -> bool:  # type: ignore[no-untyped-def]
+            return registry.commands.rows["c1"].next_attempt_at > since
+
+        await eventually(renewed, timeout=5, interval=0.01)
+    assert clock() > first_lease
+    assert await executor.claim("population_db", 10) == []  # still held by the running call
+    operations.answer.set()
+    await running
+    assert len(operations.calls) == 1 and registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED
+
+
+async def test_a_call_that_lost_its_lease_leaves_a_retry_to_the_new_holder(registry: InMemoryRegistry) -> None:
+    """A worker stalled past its lease answers 'try later' after another worker took the command:
+    the holder's lease stands (else the command would be claimable again while the holder calls)."""
+    clock, operations = Clock(), FakeOperations(Transient("503", 503))
+    await receive(registry, operations, clock)
+    executor = CommandExecutor(registry.unit_of_work, operations, guards(), TOPIC, clock, lease_seconds=5)
+    (stalled,) = await executor.claim("population_db", 10)
+    clock.advance(6)
+    (holder,) = await executor.claim("population_db", 10)
+    await executor.execute(stalled)
+    row = registry.commands.rows["c1"]
+    assert row.next_attempt_at == holder.next_attempt_at and row.attempts == 0
+    await executor.execute(holder)  # the holder's answer (a success) is recorded
+    assert registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED

@@ -4,6 +4,7 @@ reconciliation repairing what the portal lost."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -11,10 +12,11 @@ import pytest
 from contracts.envelope import Envelope
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
 from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
 from registry_sync.service_layer.reconciliation import Reconciler
+from tests.support.kafka import eventually
 from tests.unit.registry_sync.events import received, result_issued, submitted
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
 
@@ -238,3 +240,46 @@ async def test_an_outage_during_a_push_does_not_cost_the_push(registry: InMemory
     assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED  # recorded once it was back
     clock.advance(3600)  # long after any lease: nothing left to push, nothing pushed again
     assert await push_due(pusher) == 0 and len(portal.writes) == 1
+
+
+async def test_a_slow_push_keeps_its_lease_and_a_stalled_one_leaves_retries_to_the_holder(
+    registry, portal, clock
+) -> None:
+    """A push running past its lease renews it (no second push overtakes it); a push that lost its
+    lease (stalled past it, another push took over) does not reschedule the dossier over the holder."""
+    answer = asyncio.Event()
+
+    class SlowPortal(FakePortal):
+        """The first push waits for ``answer``; a later one is answered from the script at once."""
+
+        async def create(
+            self, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+        ) -> CallOutcome:
+            if not self.writes:
+                self.writes.append(("create", idempotency_key))
+                await answer.wait()
+                return Succeeded({**body, "revision": 1}, 201)
+            return await super().create(body, idempotency_key=idempotency_key, correlation_id=correlation_id)
+
+    slow = SlowPortal()
+    slow.script.append(Transient("503", 503))  # the stalled push's answer
+    pusher = PortalPusher(registry.unit_of_work, slow, guards(), lambda p, k: k, TOPIC, clock, lease_seconds=0.3)
+    await consume(registry, clock, submitted("d1", CODE))
+    (stalled,) = await pusher.claim(10)
+    clock.advance(1)  # the stalled push's lease is long gone before it even starts
+    (holder,) = await pusher.claim(10)
+    holding = asyncio.create_task(pusher.push(holder))
+    for _ in range(3):
+        clock.advance(0.2)
+
+        async def renewed(since=registry.dossiers.rows["d1"].next_attempt_at) -> bool:  # type: ignore[no-untyped-def]
+            return registry.dossiers.rows["d1"].next_attempt_at > since
+
+        await eventually(renewed, timeout=5, interval=0.01)
+    assert await pusher.claim(10) == []  # the holder's push still runs: nobody overtakes it
+    await pusher.push(stalled)  # answered 503 while the holder's push runs
+    row = registry.dossiers.rows["d1"]
+    assert row.next_attempt_at == holder.next_attempt_at and row.attempts == 0 and not holding.done()
+    answer.set()
+    await holding
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED and len(slow.writes) == 2

@@ -4,7 +4,7 @@ real handlers with (eventkit's InMemoryUnitOfWork supplies the event store and o
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,21 @@ from registry_sync.domain.commands import CommandStatus, RegistryCommand
 from registry_sync.domain.portal_sync import DossierSync, SyncStatus
 from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.unit_of_work import Failure, RegistryUnitOfWork, StatusCount
+
+
+def _renew(
+    rows: Mapping[str, RegistryCommand] | Mapping[str, DossierSync],
+    leases: Sequence[tuple[str, datetime]],
+    until: datetime,
+) -> set[str]:
+    """The SQL stores' renewal: only a pending row still holding that very lease is extended."""
+    renewed = set()
+    for key, lease in leases:
+        row = rows.get(key)
+        if row is not None and row.status.value == "pending" and row.next_attempt_at == lease:
+            row.lease(until)
+            renewed.add(key)
+    return renewed
 
 
 class InMemoryCommandStore:
@@ -46,6 +61,9 @@ class InMemoryCommandStore:
         for command in due:
             command.lease(lease_until)
         return [copy.deepcopy(c) for c in due]
+
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        return _renew(self.rows, leases, until)
 
     async def counts(self) -> list[StatusCount]:
         groups: dict[tuple[str, str], list[RegistryCommand]] = {}
@@ -96,6 +114,9 @@ class InMemoryDossierStore:
         for sync in due:
             sync.lease(lease_until)
         return [copy.deepcopy(s) for s in due]
+
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        return _renew(self.rows, leases, until)
 
     async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
         ordered = sorted(self.rows.values(), key=lambda s: s.code.encode())

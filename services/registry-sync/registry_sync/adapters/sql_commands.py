@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.commands import CommandStatus, RegistryCommand
 from registry_sync.service_layer.unit_of_work import Failure, StatusCount
 
@@ -99,6 +101,9 @@ class SqlCommandStore:
             {"lease": lease_until, "system": system, "now": now, "n": limit},
         )
         return [_command(row) for row in rows]
+
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        return await renew_leases(self._conn, "registry_commands", leases, until)
 
     async def counts(self) -> list[StatusCount]:
         rows = await self._conn.execute(

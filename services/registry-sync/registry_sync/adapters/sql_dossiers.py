@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.portal_sync import DossierSync, SyncStatus
 from registry_sync.service_layer.unit_of_work import Failure, StatusCount
@@ -130,6 +131,9 @@ class SqlDossierStore:
             {"lease": lease_until, "now": now, "n": limit},
         )
         return [_dossier(row) for row in rows]
+
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        return await renew_leases(self._conn, "portal_dossiers", leases, until)
 
     async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
         where = 'WHERE code COLLATE "C" > :after ' if after is not None else ""

@@ -25,6 +25,7 @@ from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Tran
 from registry_sync.domain.portal_record import apply_consulted
 from registry_sync.domain.portal_record import utc as as_utc
 from registry_sync.service_layer.guard import Guards, SystemGuard
+from registry_sync.service_layer.leases import lease_kept
 from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -87,34 +88,51 @@ class CommandExecutor:
     guards: Guards
     topic: str
     clock: Clock
-    lease_seconds: Callable[[str], float] = field(default=lambda _: 60.0)
+    #: A claim's lease; renewed every third of it while the call runs (see ``leases``).
+    lease_seconds: float = 15.0
+    #: How long recording an answered call waits out a database outage (then the call is made
+    #: again, idempotently, once its lease has run out).
+    outage_seconds: float = 120.0
     rand: Callable[[], float] = field(default=random.random)
     #: Units of work for one statement (the claim, the read before a call): no BEGIN and COMMIT.
     one_statement: UnitOfWorkFactory | None = None
 
     async def claim(self, system: str, limit: int) -> list[RegistryCommand]:
         now = self.clock()
-        lease = now + timedelta(seconds=self.lease_seconds(system))
+        lease = now + timedelta(seconds=self.lease_seconds)
         async with (self.one_statement or self.uow)() as uow:
             return await uow.commands.claim_due(system, now, limit, lease)
 
     async def execute(self, command: RegistryCommand) -> None:
         call = await self._call_for(command)
         guard = self.guards[command.system]
-        outcome = await guard.call(lambda: self.operations.perform(command.system, command.operation, call))
+        async with lease_kept(lambda: self._renew(command), every=self.lease_seconds / 3, what=command.command_id):
+            outcome = await guard.call(lambda: self.operations.perform(command.system, command.operation, call))
         # The call is made: a database outage now must not cost it (it would be made again once
-        # the lease ran out), so recording waits the outage out while the lease lasts.
+        # the lease ran out), so recording waits the outage out.
         await outlasting_outages(
             lambda: self._record(command, outcome, guard),
-            for_seconds=self.lease_seconds(command.system),
+            for_seconds=self.outage_seconds,
             what="registry command outcome",
         )
+
+    async def _renew(self, command: RegistryCommand) -> bool:
+        until = self.clock() + timedelta(seconds=self.lease_seconds)
+        async with (self.one_statement or self.uow)() as uow:
+            renewed = await uow.commands.renew([(command.command_id, command.next_attempt_at)], until)
+        if command.command_id in renewed:
+            command.lease(until)
+        return command.command_id in renewed
 
     async def _record(self, command: RegistryCommand, outcome: CallOutcome | None, guard: SystemGuard) -> None:
         now = self.clock()
         async with self.uow() as uow:
             current = await uow.commands.get(command.command_id, for_update=True)
             if current is None or current.done:
+                return
+            if current.next_attempt_at != command.next_attempt_at and not isinstance(outcome, Succeeded | Rejected):
+                # Our lease ran out and another worker holds the command: its call decides.
+                log.info("lease lost; outcome left to the holder", command_id=command.command_id)
                 return
             if outcome is None:
                 wait = max(guard.breaker.seconds_until_probe(), 0.05)

@@ -32,6 +32,7 @@ from registry_sync.domain.portal_record import (
 from registry_sync.domain.portal_sync import DossierSync, PortalOperation, SyncStatus
 from registry_sync.service_layer.commands import PRODUCER
 from registry_sync.service_layer.guard import Guards
+from registry_sync.service_layer.leases import lease_kept
 from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -164,7 +165,9 @@ class PortalPusher:
     document_names: DocumentNames
     topic: str
     clock: Clock
-    lease_seconds: float = 60.0
+    #: A claim's lease, renewed while the push runs; recording waits out outages this long.
+    lease_seconds: float = 15.0
+    outage_seconds: float = 120.0
     rand: Callable[[], float] = field(default=random.random)
     #: Units of work for one statement (the claim): no BEGIN and COMMIT.
     one_statement: UnitOfWorkFactory | None = None
@@ -192,12 +195,21 @@ class PortalPusher:
             outcome, done_as[0] = await self._write(sync, body)
             return outcome
 
-        outcome = await guard.call(attempt)
+        async with lease_kept(lambda: self._renew(sync), every=self.lease_seconds / 3, what=sync.dossier_id):
+            outcome = await guard.call(attempt)
         pushed = _Pushed(sync, done_as[0], outcome, guard.breaker.seconds_until_probe())
         # The portal has it: a database outage now must not cost the push (see CommandExecutor).
         await outlasting_outages(
-            lambda: self._finishing.put(pushed), for_seconds=self.lease_seconds, what="portal push outcome"
+            lambda: self._finishing.put(pushed), for_seconds=self.outage_seconds, what="portal push outcome"
         )
+
+    async def _renew(self, sync: DossierSync) -> bool:
+        until = self.clock() + timedelta(seconds=self.lease_seconds)
+        async with (self.one_statement or self.uow)() as uow:
+            renewed = await uow.dossiers.renew([(sync.dossier_id, sync.next_attempt_at)], until)
+        if sync.dossier_id in renewed:
+            sync.lease(until)
+        return sync.dossier_id in renewed
 
     async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation]:
         """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong."""
@@ -261,6 +273,8 @@ class PortalPusher:
     ) -> PortalSyncSucceeded | PortalSyncFailed | None:
         """Fold one push's outcome into the dossier's sync state; the event to record, if any."""
         sent, outcome = pushed.sync, pushed.outcome
+        if current.next_attempt_at != sent.next_attempt_at and not isinstance(outcome, Succeeded | Rejected):
+            return None  # our lease ran out and another push holds the dossier: its answer decides
         if outcome is None:
             current.postpone(now + timedelta(seconds=max(pushed.probe_in or 0.0, 0.05)))
             return None

@@ -57,6 +57,12 @@ class CommandStore(Protocol):
         """Up to ``limit`` due pending commands of ``system``, leased until ``lease_until``."""
         ...
 
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        """Extend to ``until`` the leases still held: ``(command_id, lease)`` pairs whose command is
+        pending with that very lease (a lease's end is its token: a recorded outcome or another
+        worker's claim changes it). Returns the ids renewed."""
+        ...
+
     async def counts(self) -> list[StatusCount]: ...
 
     async def failures(self, limit: int) -> list[Failure]: ...
@@ -75,6 +81,10 @@ class DossierStore(Protocol):
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[DossierSync]:
         """Up to ``limit`` due pending dossiers ready to push, leased until ``lease_until``."""
+        ...
+
+    async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
+        """As :meth:`CommandStore.renew`, for ``(dossier_id, lease)`` pairs."""
         ...
 
     async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
