@@ -94,16 +94,44 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code, headers=headers)
 
 
-async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+def _unhandled_error(path: str, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):  # an outage, not a bug: the client may try again shortly
-        log.warning("database unavailable", path=request.url.path, error=repr(exc))
+        log.warning("database unavailable", path=path, error=repr(exc))
         return JSONResponse(
             {"error": "service_unavailable", "detail": "the database cannot be reached right now; try again shortly"},
             503,
             headers={"Retry-After": "2"},
         )
-    log.exception("unhandled error", path=request.url.path)
+    log.error("unhandled error", path=path, exc_info=exc)
     return JSONResponse({"error": "internal_error", "detail": "an unexpected error was logged"}, 500)
+
+
+class ErrorAnswers:
+    """Answer what a handler raised: 503 for a database outage (a warning, no stack trace), 500 for
+    a bug (logged once, with its trace). Not an exception handler for ``Exception``: Starlette calls
+    that one and then raises the error again for the server to log, so every request during a
+    database outage left an "Exception in ASGI application" trace in the log, and every bug two."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            if started:  # too late for an error answer: the server drops the connection
+                raise
+            await _unhandled_error(scope["path"], exc)(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -201,9 +229,9 @@ def create_service_app(
     app.include_router(metrics_router(runtime))  # after the service's own: a service /metrics wins
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unhandled_error)
 
-    # Outermost last: the size limit, then the request id, then the JSON check, then the app.
+    # Outermost last: the size limit, the request id, the JSON check, the error answers, the app.
+    app.add_middleware(ErrorAnswers)
     app.add_middleware(JsonBody)
     app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
