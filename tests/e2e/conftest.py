@@ -53,15 +53,18 @@ def stack() -> Iterator[RunningStack]:
 
 
 @contextmanager
-def local_stack(settings: dict[str, str] | None = None) -> Iterator[RunningStack]:
+def local_stack(settings: dict[str, str] | None = None, *, durable: bool = False) -> Iterator[RunningStack]:
     """A fresh stack of processes on free ports (the embedded servers unless DATABASE_URL /
-    KAFKA_BOOTSTRAP_SERVERS name others), with these extra settings in its environment; stopped on exit."""
+    KAFKA_BOOTSTRAP_SERVERS name others), with these extra settings in its environment; stopped on exit.
+
+    The embedded PostgreSQL commits without waiting for its disk unless ``durable``: faster, and safe
+    as long as the server is not crashed on purpose (a crash loses the last commits it acknowledged)."""
     overrides = {f"{spec.env_prefix}PORT": str(free_port()) for spec in [*SERVICES, SIMULATOR]} | (settings or {})
     if not os.environ.get("DATABASE_URL"):
         overrides["POSTGRES_PORT"] = str(free_port())
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         overrides["BROKER_PORT"] = str(free_port())
-    local = LocalStack(Path(tempfile.mkdtemp(prefix="dossier-e2e-")), durable=False)
+    local = LocalStack(Path(tempfile.mkdtemp(prefix="dossier-e2e-")), durable=durable)
     try:
         # The launcher reads its ports from the environment; the rest of the session must not see them
         # (settings tests run after this fixture started and expect the defaults).

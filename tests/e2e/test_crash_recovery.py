@@ -55,7 +55,10 @@ UNAVAILABLE = (httpx.TransportError,)
 def crash_stack() -> Iterator[RunningStack]:
     if os.environ.get("E2E_INTAKE_URL"):
         pytest.skip("kills processes: only on a stack of its own, not a shared one")
-    with local_stack({"REGISTRY_SYNC_WORKER_LEASE_SECONDS": "3"}) as running:
+    # Durable commits, as in production: the test crashes PostgreSQL, and a server that acknowledged
+    # commits before writing them (the other tests' setting) loses them in a crash. The consumers
+    # had already committed those events' offsets, so the events would be lost: not what is tested.
+    with local_stack({"REGISTRY_SYNC_WORKER_LEASE_SECONDS": "3"}, durable=True) as running:
         yield running
 
 
