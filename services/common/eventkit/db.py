@@ -65,6 +65,22 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+#: Server settings that must be on for an acknowledged commit to survive a crash of the server.
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit")
+
+
+async def durability_gaps(engine: AsyncEngine) -> list[str]:
+    """Which of :data:`DURABILITY_SETTINGS` the server has turned off.
+
+    The design depends on them: the relay publishes an outbox row once its transaction has
+    committed, and a consumer commits its offsets after its transaction. A server that
+    acknowledges commits before they are on disk can lose them in a crash, leaving published
+    events whose cause is gone and consumed events whose effect is gone (never redelivered)."""
+    async with engine.connect() as conn:
+        values = {name: (await conn.execute(text(f"SHOW {name}"))).scalar_one() for name in DURABILITY_SETTINGS}
+    return [name for name, value in values.items() if value == "off"]
+
+
 #: SQLSTATEs that mean the server or the session is unavailable, not that the statement was wrong:
 #: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), no free
 #: connection slot (53300).

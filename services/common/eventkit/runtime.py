@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.consumer import Dispatcher, InboxConsumer
-from eventkit.db import make_engine, outlasting_outages, ping
+from eventkit.db import durability_gaps, make_engine, outlasting_outages, ping
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.migrations import apply_migrations
@@ -112,6 +112,13 @@ class ServiceRuntime:
             for_seconds=database_wait_seconds,
             what="migrations",
         )
+        if gaps := await durability_gaps(self.engine):
+            warn = log.error if self.settings.environment == "production" else log.warning
+            warn(
+                "the database does not commit durably: a crash of it can lose commits already acknowledged,"
+                " and with them events (fine for a throwaway test database, never in production)",
+                settings_off=gaps,
+            )
         self._spawn("outbox-relay", self.relay.run)
         for consumer in self.consumers:
             self._spawn(consumer.name, consumer.run)

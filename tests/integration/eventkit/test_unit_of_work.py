@@ -7,10 +7,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
+from eventkit.db import durability_gaps
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import happened
+from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -29,3 +32,19 @@ async def test_a_session_the_server_ended_is_reported_as_a_disconnect_and_its_co
     assert woken == []  # nothing committed, nothing to publish
     async with SqlUnitOfWork(migrated) as uow:
         assert await uow.events.versions(["d-1"]) == {"d-1": 0}
+
+
+async def test_a_server_that_does_not_commit_durably_is_recognised(infra: Infra, migrated: AsyncEngine) -> None:
+    # fsync is the server's (off on the embedded test server, never crashed on purpose); a session
+    # can set synchronous_commit for itself, so both answers are seen on any server.
+    fsync = ["fsync"] if infra.postgres is not None and not infra.postgres.durable else []
+    for synchronous_commit, expected in (("off", [*fsync, "synchronous_commit"]), ("on", fsync)):
+        engine = create_async_engine(
+            migrated.url,
+            connect_args={"server_settings": {"synchronous_commit": synchronous_commit}},
+            poolclass=NullPool,
+        )
+        try:
+            assert await durability_gaps(engine) == expected
+        finally:
+            await engine.dispose()
