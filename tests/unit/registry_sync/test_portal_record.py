@@ -104,8 +104,10 @@ def test_supplements_fees_and_timers() -> None:
     record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=20000, method="qr", online=True, paid_at=at))
     pay = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=50000)
     record = apply_dossier_event(record, pay)
+    # The payment comes twice: the citizen's (intake) and workflow's acknowledgement, in either order.
     paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=50000, online=False)
     record = apply_dossier_event(record, paid)
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=50000, method="cash", online=False, paid_at=at))
     body = accepted_by_portal(record)
     assert body["supplements"] == [
         {"requested_at": "20240710113000", "supplied_at": "20240710133000", "reason": "Thiếu giấy tờ chỗ ở"}
@@ -113,8 +115,8 @@ def test_supplements_fees_and_timers() -> None:
     assert body["appointment_at"] == "20240713113000"
     assert [(f["amount_vnd"], f["paid_online"], f.get("payment_method")) for f in body["fees"]] == [
         (20000, True, "qr"),
-        (50000, False, None),
-    ]
+        (50000, False, "cash"),
+    ]  # each payment once
     overdue = DossierOverdue(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), due_at=at)
     assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
 

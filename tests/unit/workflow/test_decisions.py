@@ -161,6 +161,31 @@ async def test_payment_round(harness: Harness) -> None:
     assert info.value.field == "amount"
 
 
+async def test_a_fee_paid_before_anyone_asked_is_recorded_and_not_asked_for_again(harness: Harness) -> None:
+    """Online citizens pay with the submission: the payment was dropped (the lifecycle only took one
+    that answered a request), and an official's later request then waited for a second payment."""
+    event = submitted(channel="online", at=harness.now)
+    await harness.deliver(event)
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=50_000, method="qr", online=True, paid_at=harness.now)
+    )
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.REGISTERED and state.paid_total == 50_000
+    assert harness.published_types(event.dossier_id)[-1] == "PaymentConfirmed"
+
+    await harness.decide(event.dossier_id, "accept", official_id="mc-07")
+    with pytest.raises(IllegalTransition, match="already paid 50000 VND"):
+        await harness.decide(event.dossier_id, "request_payment")
+    # An obligation beyond what was paid is asked for, and the payment that answers it settles it.
+    state = await harness.decide(event.dossier_id, "request_payment", amount=80_000)
+    assert state.status is DossierStatus.PAYMENT_REQUESTED
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=80_000, method="qr", online=True, paid_at=harness.now)
+    )
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and state.paid_total == 130_000
+
+
 async def test_withdrawal_ends_the_dossier_and_the_lifecycle_refuses_a_second_one(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

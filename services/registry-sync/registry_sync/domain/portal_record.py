@@ -260,9 +260,10 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
             return {}
         return {"fees": (*record.fees, FeeLine(name="Nghĩa vụ tài chính", amount_vnd=event.amount))}
     if isinstance(event, PaymentConfirmed):
-        if event.amount == 0 and not any(f.paid_at is None for f in record.fees):
-            return {}
-        return {"fees": _settle(record.fees, event.amount, {"paid_online": event.online, "paid_at": at})}
+        # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause), which
+        # settled the fee line already, or will (the two topics are read in no set order): a history
+        # line only, or the portal would carry the payment twice.
+        return {}
     if isinstance(event, ResultIssued):
         results = record.results
         if all(r.code != event.result_code for r in results):

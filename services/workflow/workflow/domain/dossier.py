@@ -140,6 +140,13 @@ class Dossier:
 
     def request_payment(self, amount: int, official_id: str) -> None:
         status = self._check(Action.REQUEST_PAYMENT)
+        unclaimed = self.state.paid_total - self.state.requested_total
+        if unclaimed >= amount:  # paid before anyone asked: a request now would wait for ever
+            raise IllegalTransition(
+                Action.REQUEST_PAYMENT.value,
+                self.state.status,
+                f"the citizen has already paid {unclaimed} VND that no earlier request asked for",
+            )
         self._record(wf.PaymentRequested(**self._common(status, official_id=official_id), amount=amount))
 
     def confirm_payment(self, amount: int, online: bool) -> None:

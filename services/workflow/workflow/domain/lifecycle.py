@@ -54,7 +54,12 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.REQUEST_SUPPLEMENT: {S.REGISTERED: S.SUPPLEMENT_REQUESTED, S.PROCESSING: S.SUPPLEMENT_REQUESTED},
     Action.RECEIVE_SUPPLEMENT: {S.SUPPLEMENT_REQUESTED: RESUME},
     Action.REQUEST_PAYMENT: {S.PROCESSING: S.PAYMENT_REQUESTED},
-    Action.CONFIRM_PAYMENT: {S.PAYMENT_REQUESTED: S.PROCESSING},
+    # A citizen may pay before anyone asks (online, with the submission) or when collecting the
+    # result: the payment is recorded wherever the dossier stands, and settles a request if one waits.
+    Action.CONFIRM_PAYMENT: {
+        **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED)},
+        S.PAYMENT_REQUESTED: S.PROCESSING,
+    },
     Action.ISSUE_RESULT: {S.PROCESSING: S.PROCESSED},
     Action.RETURN_RESULT: {S.PROCESSED: S.RETURNED},
     Action.STOP: {s: S.STOPPED for s in _OPEN_STATES},

@@ -69,6 +69,9 @@ class DossierState:
     resume_status: DossierStatus | None = None
     paused_seconds: float = 0.0
     payment_amount: int | None = None
+    #: What the citizen paid, and what officials asked for, over the dossier's life (VND).
+    paid_total: int = 0
+    requested_total: int = 0
     pending_command_id: str | None = None
     due_soon_notified: bool = False
     overdue: bool = False
@@ -171,7 +174,10 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.due_at = e.due_at if state.due_at is not None else None
     elif isinstance(e, wf.PaymentRequested):
         state.payment_amount = e.amount
+        state.requested_total += e.amount
         state._touch_line(e.official_id)
+    elif isinstance(e, wf.PaymentConfirmed):
+        state.paid_total += e.amount
     elif isinstance(e, wf.ResultIssued):
         state.results.append(IssuedResult(e.result_code, e.document_name, dict(e.data), e.at))
         state.pending_command_id = None
