@@ -116,6 +116,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         clock,
         lease_seconds=settings.worker_lease_seconds,
         outage_seconds=settings.worker_outage_seconds,
+        dossier_wait_seconds=settings.dossier_wait_seconds,
         one_statement=one_statement,
     )
     pusher = PortalPusher(

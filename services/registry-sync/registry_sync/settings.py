@@ -105,6 +105,12 @@ class RegistrySyncSettings(ServiceSettings):
         description="How long a worker waits out a database outage to record an answered call; after that the"
         " call is made again (with the same idempotency key) once its lease has run out.",
     )
+    dossier_wait_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="A registry command that arrives before its dossier's details (the applicant, from intake's"
+        " events on another topic) waits for them this long before it is performed without them.",
+    )
     portal_settle_seconds: float = Field(
         0.5,
         ge=0,

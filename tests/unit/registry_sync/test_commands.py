@@ -30,7 +30,10 @@ def registry() -> InMemoryRegistry:
 
 
 async def receive(registry: InMemoryRegistry, operations: FakeOperations, clock: Clock, cid: str = "c1") -> None:
+    """The command, after its dossier's submission (as it comes in production, on another topic)."""
     async with registry.unit_of_work() as uow:
+        if "d1" not in registry.dossiers.rows:
+            await record_dossier_event(submitted("d1", "CAXANPHU-240710-0001"), uow, now=clock())
         await record_command(command(cid, "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
 
 
@@ -217,3 +220,32 @@ async def test_a_call_that_lost_its_lease_leaves_a_retry_to_the_new_holder(regis
     assert row.next_attempt_at == holder.next_attempt_at and row.attempts == 0
     await executor.execute(holder)  # the holder's answer (a success) is recorded
     assert registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED
+
+
+async def test_a_command_that_overtook_its_dossier_waits_for_the_applicant(registry: InMemoryRegistry) -> None:
+    """Commands (from workflow) and the dossier's details (from intake) come on different topics: a
+    command first was called without the applicant and refused for good ("missing_data")."""
+    clock, operations = Clock(), FakeOperations()
+    async with registry.unit_of_work() as uow:
+        await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+    executor = executor_for(registry, operations, clock)
+    assert await run_due(executor) == 1
+    row = registry.commands.rows["c1"]
+    assert operations.calls == [] and row.status is CommandStatus.PENDING and row.attempts == 0
+    assert await run_due(executor) == 0  # it waits a while before looking again
+    async with registry.unit_of_work() as uow:
+        await record_dossier_event(submitted("d1", "CAXANPHU-240710-0001"), uow, now=clock())
+    clock.advance(1)
+    assert await run_due(executor) == 1
+    assert [c.applicant_full_name for c in operations.calls] == ["Trần Thị Bình"]
+
+
+async def test_a_dossier_that_never_comes_is_not_waited_for_for_ever(registry: InMemoryRegistry) -> None:
+    clock, operations = Clock(), FakeOperations()
+    async with registry.unit_of_work() as uow:
+        await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+    executor = executor_for(registry, operations, clock)
+    await run_due(executor)
+    clock.advance(executor.dossier_wait_seconds)
+    await run_due(executor)
+    assert len(operations.calls) == 1 and operations.calls[0].applicant_full_name is None

@@ -93,6 +93,10 @@ class CommandExecutor:
     #: How long recording an answered call waits out a database outage (then the call is made
     #: again, idempotently, once its lease has run out).
     outage_seconds: float = 120.0
+    #: A command can overtake its dossier's submission (they travel on different topics): it waits
+    #: for the dossier's details (the applicant) this long, checking every ``dossier_poll_seconds``.
+    dossier_wait_seconds: float = 600.0
+    dossier_poll_seconds: float = 0.5
     rand: Callable[[], float] = field(default=random.random)
     #: Units of work for one statement (the claim, the read before a call): no BEGIN and COMMIT.
     one_statement: UnitOfWorkFactory | None = None
@@ -106,6 +110,9 @@ class CommandExecutor:
     async def execute(self, command: RegistryCommand) -> None:
         call = await self._call_for(command)
         guard = self.guards[command.system]
+        if call is None:  # the dossier's details have not arrived: wait for them, no attempt counted
+            await self._record(command, None, guard, wait=self.dossier_poll_seconds)
+            return
         async with lease_kept(lambda: self._renew(command), every=self.lease_seconds / 3, what=command.command_id):
             outcome = await guard.call(lambda: self.operations.perform(command.system, command.operation, call))
         # The call is made: a database outage now must not cost it (it would be made again once
@@ -124,7 +131,11 @@ class CommandExecutor:
             command.lease(until)
         return command.command_id in renewed
 
-    async def _record(self, command: RegistryCommand, outcome: CallOutcome | None, guard: SystemGuard) -> None:
+    async def _record(
+        self, command: RegistryCommand, outcome: CallOutcome | None, guard: SystemGuard, *, wait: float | None = None
+    ) -> None:
+        """The outcome of an attempt; ``None``: not attempted, tried again after ``wait`` seconds
+        (default: when the system's breaker lets a probe through)."""
         now = self.clock()
         async with self.uow() as uow:
             current = await uow.commands.get(command.command_id, for_update=True)
@@ -135,7 +146,7 @@ class CommandExecutor:
                 log.info("lease lost; outcome left to the holder", command_id=command.command_id)
                 return
             if outcome is None:
-                wait = max(guard.breaker.seconds_until_probe(), 0.05)
+                wait = max(guard.breaker.seconds_until_probe(), 0.05) if wait is None else wait
                 current.postpone(now + timedelta(seconds=wait))
                 await uow.commands.save(current)
                 return
@@ -152,9 +163,16 @@ class CommandExecutor:
                 await _publish_outcome(uow, current, self.topic)
         self._log(current, outcome)
 
-    async def _call_for(self, command: RegistryCommand) -> OperationCall:
+    async def _call_for(self, command: RegistryCommand) -> OperationCall | None:
+        """The call, with what we know of the dossier; None while the dossier's details (folded
+        from intake's events, another topic than the command's) have not arrived and may still."""
         async with (self.one_statement or self.uow)() as uow:
             dossier = await uow.dossiers.get(command.dossier_id)
+        waited = (self.clock() - command.received_at).total_seconds()
+        if dossier is None and waited < self.dossier_wait_seconds:
+            log.info("dossier details not here yet; the command waits", command_id=command.command_id,
+                     dossier_id=command.dossier_id, waited_seconds=round(waited, 1))  # fmt: skip
+            return None
         record = dossier.record if dossier else None
         return OperationCall(
             data=command.data,
