@@ -69,6 +69,14 @@ async def death(api: StackApi, flow: Flow, choice: str, **deceased_extra: str) -
     deceased = await api.seed_citizen(
         full_name="Nguyễn Văn Đức", sex="male", born=died.replace(year=1950, day=1), address="Thôn Hải Nạp, xã Yên Hòa"
     )
+    if flow.name.endswith("_already_paid"):  # a relative claimed the allowance before (not through us)
+        earlier = {
+            "deceased": {"id_number": deceased, "full_name": "Nguyễn Văn Đức", "date_of_death": died.isoformat(),
+                         **deceased_extra},
+            "recipient": {"full_name": "Nguyễn Thị Hoa", "relationship": "vợ"},
+        }  # fmt: skip
+        path = "/social-insurance/v1/funeral-allowances"
+        flow.facts["earlier_claim"] = await api.post("registry-simulator", path, earlier, idempotency_key=deceased)
     receipt = await api.post("intake", "/v1/bundles", death_bundle(deceased, choice, died, **deceased_extra))
     flow.facts.update(receipt=receipt, deceased=deceased)
     flow.codes += [d["code"] for d in receipt["dossiers"]]
@@ -180,7 +188,7 @@ DEATH_CHOICES: dict[str, dict[str, str]] = {
     "social_insurance": {"social_insurance_number": "3612345678"},
     "social_welfare": {"beneficiary_category": "nguoi_cao_tuoi"},
     "none": {},
-    "social_insurance_without_number": {},
+    "social_insurance_already_paid": {"social_insurance_number": "3612345679"},
 }
 
 
@@ -193,7 +201,7 @@ async def run_all(api: StackApi) -> dict[str, Flow]:
         "overdue": overdue(api, flows["overdue"]),
     }
     for choice, extra in DEATH_CHOICES.items():
-        chosen = choice.removesuffix("_without_number")
+        chosen = choice.removesuffix("_already_paid")
         drivers[f"death_{choice}"] = death(api, flows[f"death_{choice}"], chosen, **extra)
     outcomes = await asyncio.gather(*drivers.values(), return_exceptions=True)
     for name, outcome in zip(drivers, outcomes, strict=True):

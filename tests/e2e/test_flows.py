@@ -86,14 +86,14 @@ async def test_death_bundle_completes_with_each_funeral_allowance_choice(flows: 
         assert allowances == [] and supports == []
 
 
-async def test_funeral_allowance_without_the_insurance_number_ends_the_bundle_partially_with_the_reason(
-    flows: FlowRun,
-) -> None:
-    death = flows.flows["death_social_insurance_without_number"]
+async def test_a_refused_funeral_allowance_ends_the_bundle_partially_with_the_reason(flows: FlowRun) -> None:
+    """Social insurance refuses the allowance (a relative was paid it before): the steps before it
+    stay done, the bundle ends partially completed, and the citizen sees why."""
+    death = flows.flows["death_social_insurance_already_paid"]
     view = death["view"]
     assert view["status"] == "partially_completed"
     assert view["failed_step"] == "funeral_allowance"
-    assert "deceased.social_insurance_number" in view["reason"]
+    assert "already_paid" in view["reason"]
     assert [(s["step_id"], s["status"]) for s in view["steps"]] == [
         ("death_registration", "processed"),
         ("residence_deregistration", "processed"),
@@ -101,9 +101,9 @@ async def test_funeral_allowance_without_the_insurance_number_ends_the_bundle_pa
     ]
     allowance_view = death["step_views"][2]
     failure = next(e for e in allowance_view["timeline"] if e["event"] == "RegistryCommandFailed")
-    assert "deceased.social_insurance_number" in failure["note"]
+    assert "already_paid" in failure["note"]
     assert death["citizen"]["status"] == "deceased"  # the steps before it stay done
-    assert death["allowances"] == []
+    assert [a["payment_id"] for a in death["allowances"]] == [death["earlier_claim"]["payment_id"]]  # not twice
 
 
 async def test_standalone_dossier_with_a_supplement_round_and_an_online_payment(flows: FlowRun) -> None:

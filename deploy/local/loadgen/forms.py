@@ -54,13 +54,16 @@ class FormBuilder:
         self.communes = list(communes)
         self.rng = rng
 
-    def build(self, schema: Mapping[str, Any], *, required_only: bool = False) -> dict[str, Any]:
-        """A form valid against ``schema`` (a JSON Schema whose root is an object)."""
+    def build(
+        self, schema: Mapping[str, Any], *, required_only: bool = False, fixed: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A form valid against ``schema`` (a JSON Schema whose root is an object), with the top-level
+        values in ``fixed`` chosen by the caller (the conditions of the schema then follow them)."""
         defs = schema.get("$defs", {})
-        value = self._value(schema, ("form",), defs, person=None, required_only=required_only)
-        if not isinstance(value, dict):
+        root = self._resolve(schema, defs)
+        if root.get("type") != "object":
             raise UnfillableSchema("the form's root must be an object")
-        return value
+        return self._object(root, ("form",), defs, required_only, fixed)
 
     def _resolve(self, node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in node:
@@ -102,7 +105,12 @@ class FormBuilder:
         raise UnfillableSchema(f"{'.'.join(path)}: unsupported schema {dict(node)!r}")
 
     def _object(
-        self, node: Mapping[str, Any], path: tuple[str, ...], defs: Mapping[str, Any], required_only: bool
+        self,
+        node: Mapping[str, Any],
+        path: tuple[str, ...],
+        defs: Mapping[str, Any],
+        required_only: bool,
+        fixed: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         properties: Mapping[str, Any] = node.get("properties", {})
         required = set(node.get("required", ()))
@@ -112,7 +120,74 @@ class FormBuilder:
             if name not in required and (required_only or self.rng.random() >= OPTIONAL_KEPT):
                 continue
             filled[name] = self._value(sub, (*path, name), defs, person, required_only)
+        filled.update(fixed or {})
+        self._meet_conditions(node, filled, path, defs, person)
         return filled
+
+    def _meet_conditions(
+        self,
+        node: Mapping[str, Any],
+        filled: dict[str, Any],
+        path: tuple[str, ...],
+        defs: Mapping[str, Any],
+        person: Person | None,
+    ) -> None:
+        """Fill what the object's conditions require of the values it got: ``dependentRequired``,
+        and the ``then`` (or ``else``) of each ``allOf`` clause whose ``if`` names values by ``const``."""
+        properties: Mapping[str, Any] = node.get("properties", {})
+        for name, needs in node.get("dependentRequired", {}).items():
+            if name in filled:
+                self._fill(needs, properties, filled, path, defs, person)
+        for clause in node.get("allOf", ()):
+            if "if" not in clause:
+                raise UnfillableSchema(f"{'.'.join(path)}: only if/then/else clauses are supported in allOf")
+            branch = clause.get("then") if self._holds(clause["if"], filled, path) else clause.get("else")
+            if branch:
+                self._require(branch, node, filled, path, defs, person)
+
+    @staticmethod
+    def _holds(condition: Mapping[str, Any], filled: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+        if set(condition) - {"properties", "required"}:
+            raise UnfillableSchema(f"{'.'.join(path)}: unsupported condition {dict(condition)!r}")
+        if any(name not in filled for name in condition.get("required", ())):
+            return False
+        for name, test in condition.get("properties", {}).items():
+            if set(test) != {"const"}:
+                raise UnfillableSchema(f"{'.'.join(path)}.{name}: conditions may only test a const")
+            if name in filled and filled[name] != test["const"]:
+                return False
+        return True
+
+    def _require(
+        self,
+        branch: Mapping[str, Any],
+        node: Mapping[str, Any],
+        filled: dict[str, Any],
+        path: tuple[str, ...],
+        defs: Mapping[str, Any],
+        person: Person | None,
+    ) -> None:
+        """What a ``then`` requires, into an object built from ``node`` (nested objects included)."""
+        properties: Mapping[str, Any] = node.get("properties", {})
+        self._fill(branch.get("required", ()), properties, filled, path, defs, person)
+        for name, sub in branch.get("properties", {}).items():
+            if isinstance(filled.get(name), dict):
+                inner = self._resolve(properties[name], defs)
+                # The person an inner object describes is already in it: a new one would not match it.
+                self._require(sub, inner, filled[name], (*path, name), defs, None)
+
+    def _fill(
+        self,
+        names: Sequence[str],
+        properties: Mapping[str, Any],
+        filled: dict[str, Any],
+        path: tuple[str, ...],
+        defs: Mapping[str, Any],
+        person: Person | None,
+    ) -> None:
+        for name in names:
+            if name not in filled:
+                filled[name] = self._value(properties[name], (*path, name), defs, person, required_only=True)
 
     def _person_for(self, role: str, properties: Mapping[str, Any]) -> Person | None:
         """The person an object describes, if it describes one (it has a name and a number or a sex)."""

@@ -180,11 +180,13 @@ class Mix:
     def bundle(self, bundle_type: str, funeral: str | None = None) -> Submission:
         """A linked bundle; for ``death``, ``funeral`` picks the allowance (drawn from the mix if None)."""
         definition = self.catalogue.bundle(bundle_type)
-        form = self.forms.build(definition.form_schema)
         label = f"bundle:{bundle_type}"
-        if "funeral_allowance" in form:
-            form["funeral_allowance"] = funeral or _pick(self.rng, self.weights.funeral)
-            label += f":{form['funeral_allowance']}"
+        fixed = {}
+        if "funeral_allowance" in definition.form_schema.get("properties", {}):
+            # Chosen first: what the deceased's part of the form must hold follows from it.
+            fixed["funeral_allowance"] = funeral or _pick(self.rng, self.weights.funeral)
+            label += f":{fixed['funeral_allowance']}"
+        form = self.forms.build(definition.form_schema, fixed=fixed)
         channel = self._channel("full")
         receiving = self.rng.choice(self._pcs["commune"])
         first = definition.applicable_steps(form)[0]

@@ -72,6 +72,14 @@ def birth_bundle(channel: str = "counter", child_name: str = "Nguyễn Văn An")
     }
 
 
+#: What the deceased's part of a death form must hold for each funeral-allowance choice.
+FUNERAL_KEYS = {
+    "social_insurance": {"social_insurance_number": "3612345678"},
+    "social_welfare": {"beneficiary_category": "nguoi_cao_tuoi"},
+    "none": {},
+}
+
+
 def death_bundle(funeral_allowance: str = "social_insurance", died: str = "2024-06-15") -> dict[str, Any]:
     return {
         "bundle_type": "death",
@@ -84,6 +92,7 @@ def death_bundle(funeral_allowance: str = "social_insurance", died: str = "2024-
                 "full_name": "Nguyễn Văn Đức",
                 "date_of_death": died,
                 "place_of_death": "Tại nhà",
+                **FUNERAL_KEYS[funeral_allowance],
             },
             "declarant_relation": "con",
             "funeral_allowance": funeral_allowance,

@@ -13,7 +13,9 @@ from intake.domain.submission import plan_bundle, plan_dossier
 from tests.unit.intake.conftest import bundle_command, dossier_command
 from tests.unit.intake.samples import (
     DECEASED_ID,
+    FATHER_ID,
     MONDAY_9AM,
+    applicant,
     birth_bundle,
     birth_dossier,
     criminal_record_dossier,
@@ -96,6 +98,34 @@ def test_dates_of_facts_cannot_be_in_the_future(rules: IntakeRules) -> None:
 def test_a_death_before_the_birth_year_the_number_encodes(rules: IntakeRules) -> None:
     assert DECEASED_ID[4:6] == "50"
     assert problems(rules, death_bundle(died="1949-12-31")) == {"$.form.deceased.date_of_death": "date_order"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "key"), [("social_insurance", "social_insurance_number"), ("social_welfare", "beneficiary_category")]
+)
+def test_a_funeral_allowance_needs_what_its_system_pays_against(rules: IntakeRules, choice: str, key: str) -> None:
+    """Refused at submission, naming the field: accepted, the bundle would stop at its last step."""
+    body = death_bundle(choice)
+    del body["form"]["deceased"][key]
+    assert problems(rules, body) == {f"$.form.deceased.{key}": "missing"}
+
+
+def test_a_newborns_residence_needs_the_birth_date_with_the_birth_certificate(rules: IntakeRules) -> None:
+    """Registered under a birth certificate, the person is not in the population database yet and is
+    recorded there first, which takes the date of birth."""
+    body = {
+        "procedure_code": "1.004222",
+        "channel": "counter",
+        "receiving_agency": "CA-X-YENHOA",
+        "applicant": applicant(FATHER_ID),
+        "form": {
+            "person": {"id_number": "036224001122", "full_name": "Nguyễn Văn An", "birth_certificate_number": "12"},
+            "address": "Thôn Hải Nạp, xã Yên Hòa",
+            "household_head_id_number": FATHER_ID,
+        },
+        "documents": [{"kind": "to_khai_thay_doi_thong_tin_cu_tru", "digitized": True, "reused": False}],
+    }
+    assert problems(rules, body) == {"$.form.person.date_of_birth": "missing"}
 
 
 def test_documents_must_be_the_procedures_and_mandatory_ones_present(rules: IntakeRules) -> None:

@@ -13,6 +13,7 @@ import pytest
 from contracts import citizen_id
 from contracts.catalogue import Catalogue, load_catalogue
 from contracts.citizen_id import Sex
+from intake.domain.formschema import FormValidator
 from loadgen.forms import FormBuilder, UnfillableSchema
 from loadgen.people import People
 
@@ -80,6 +81,7 @@ def test_every_procedure_form_is_valid_against_its_schema(code: str) -> None:
     for seed in range(25):
         form = builder(seed).build(schema)
         assert schema_errors(form, schema, schema.get("$defs", {})) == []
+        assert FormValidator(schema).validate(form) == []  # intake's own check, conditions included
 
 
 @pytest.mark.parametrize("bundle_type", sorted(CATALOGUE.bundles))
@@ -89,6 +91,7 @@ def test_every_bundle_form_is_valid_and_required_only_forms_too(bundle_type: str
         for required_only in (False, True):
             form = builder(seed).build(schema, required_only=required_only)
             assert schema_errors(form, schema, schema.get("$defs", {})) == []
+            assert FormValidator(schema).validate(form) == []
 
 
 @pytest.mark.parametrize("code", sorted(CATALOGUE.procedures))
@@ -134,3 +137,31 @@ def test_an_unknown_pattern_is_refused_rather_than_guessed() -> None:
     }
     with pytest.raises(UnfillableSchema, match="plate"):
         builder(1).build(schema)
+
+
+@pytest.mark.parametrize("choice", ["social_insurance", "social_welfare", "none"])
+def test_a_death_form_carries_what_its_funeral_choice_needs(choice: str) -> None:
+    """The benefit systems pay against the deceased's social-insurance number or assistance group:
+    a form without it is refused at submission (it used to be accepted, then stopped at the step)."""
+    schema = CATALOGUE.bundle("death").form_schema
+    needed = {"social_insurance": "social_insurance_number", "social_welfare": "beneficiary_category"}
+    for seed in range(10):
+        form = builder(seed).build(schema, required_only=True, fixed={"funeral_allowance": choice})
+        assert form["funeral_allowance"] == choice
+        assert choice == "none" or needed[choice] in form["deceased"]
+        assert FormValidator(schema).validate(form) == []
+        if choice != "none":
+            del form["deceased"][needed[choice]]
+            [problem] = FormValidator(schema).validate(form, "$.form")
+            assert problem.path == f"$.form.deceased.{needed[choice]}"
+
+
+def test_a_newborns_residence_form_has_the_birth_date_with_the_birth_certificate() -> None:
+    schema = CATALOGUE.procedure("1.004222").form_schema
+    with_certificate = 0
+    for seed in range(40):
+        person = builder(seed).build(schema)["person"]
+        if "birth_certificate_number" in person:
+            with_certificate += 1
+            assert "date_of_birth" in person
+    assert with_certificate > 0
