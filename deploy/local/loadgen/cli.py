@@ -14,15 +14,17 @@ import os
 import random
 import sys
 
+import httpx
 import orjson
 import uvloop
 
 from loadgen.api import Targets
 from loadgen.citizens import CitizenPolicy
 from loadgen.officials import OfficialPolicy
+from loadgen.population import PopulationRefused
 from loadgen.report import as_dict, render
 from loadgen.runner import LoadConfig, run
-from loadgen.safety import NotLoopback
+from loadgen.safety import NotLoopback, require_loopback
 
 
 def _url(env: str, default_port: int) -> str:
@@ -35,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow", default=_url("WORKFLOW_PORT", 8002), help="workflow base URL (loopback only)")
     p.add_argument("--kafka", default=f"127.0.0.1:{os.environ.get('BROKER_PORT', 9092)}",
                    help="broker for end-to-end tracking; 'none' to go without")  # fmt: skip
+    p.add_argument("--population", default=_url("REGISTRY_SIM_PORT", 8009),
+                   help="registry simulator to seed with the people the submissions name, as a real population\n"
+                        "database knows them (else their residence steps fail: no such citizen);\n"
+                        "'none' against real registries")  # fmt: skip
     p.add_argument("--rate", type=float, default=None, help="submissions per second (default: as fast as possible)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of submitting, at most (default 60)")
     p.add_argument("--count", type=int, default=10_000, help="submissions, at most (default 10,000)")
@@ -67,6 +73,8 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         raise SystemExit("--count, --duration and --concurrency must be positive: every run is bounded")
     if args.in_flight is not None and (args.in_flight < 1 or args.kafka == "none"):
         raise SystemExit("--in-flight must be positive and needs --kafka: the loop waits for items to end")
+    if args.population != "none":
+        require_loopback(args.population)
     return LoadConfig(
         targets=Targets(intake=args.intake, workflow=args.workflow),
         kafka=None if args.kafka == "none" else args.kafka,
@@ -75,6 +83,7 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         officials=None if args.no_officials else OfficialPolicy(tuple(args.decision_delay), args.supplement_rate),
         citizens=None if args.no_citizens else CitizenPolicy(tuple(args.supplement_delay)),
         drain=args.drain, client=args.client, progress=not args.quiet, in_flight=args.in_flight,
+        population=None if args.population == "none" else args.population,
     )  # fmt: skip
 
 
@@ -85,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     except NotLoopback as exc:
         print(f"loadgen: {exc}", file=sys.stderr)
         return 2
-    result = uvloop.run(run(config))
+    try:
+        result = uvloop.run(run(config))
+    except (httpx.TransportError, PopulationRefused) as exc:
+        print(f"loadgen: cannot seed the population at {config.population}: {exc!r} (--population none?)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(render(result))
     if args.json:
         with open(args.json, "wb") as out:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 
 from contracts.catalogue import load_catalogue
 from contracts.topics import Topics
+from loadgen import population
 from loadgen.api import Api, ClientKind, Targets
 from loadgen.citizens import CitizenPolicy, Citizens
 from loadgen.mix import Mix, MixWeights, Submission
@@ -49,6 +50,9 @@ class LoadConfig:
     in_flight: int | None = None
     client: ClientKind = "wire"
     progress: bool = True
+    #: The registry simulator (loopback): the people the submissions name are seeded into its
+    #: population database first, as a real one would know them. None: not seeded.
+    population: str | None = None
 
 
 @dataclass
@@ -97,10 +101,15 @@ def prebuild(config: LoadConfig, count: int) -> list[tuple[Submission, bytes]]:
     return built
 
 
+def planned_count(config: LoadConfig) -> int:
+    """How many submissions the run can send at most."""
+    return config.count if config.rate is None else min(config.count, int(config.rate * config.duration) + 1)
+
+
 def submission_source(config: LoadConfig) -> Callable[[int], tuple[Submission, bytes]]:
     """Submission ``i`` with its JSON body; pre-built when the run is small enough, so building
     forms costs the driver nothing while it measures."""
-    planned = config.count if config.rate is None else min(config.count, int(config.rate * config.duration) + 1)
+    planned = planned_count(config)
     if planned <= PREGENERATE_LIMIT:
         return prebuild(config, planned).__getitem__
     mix = Mix(load_catalogue(), seed=config.seed, today=today_in_vietnam(), weights=_weights(config))
@@ -120,6 +129,14 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
     if prebuilt is not None:
         config = replace(config, count=min(config.count, len(prebuilt)))
     source = prebuilt.__getitem__ if prebuilt is not None else submission_source(config)
+    # Seeded up front when the submissions are built up front; else each just before it goes.
+    seed_each = config.population is not None and prebuilt is None and planned_count(config) > PREGENERATE_LIMIT
+    if config.population is not None and not seed_each:
+        planned = len(prebuilt) if prebuilt is not None else planned_count(config)
+        bodies = (orjson.loads(source(i)[1]) for i in range(min(planned, config.count)))
+        added = await population.seed(config.population, (r for body in bodies for r in population.residents(body)))
+        if config.progress:
+            print(f"population: {added} people seeded into the registry simulator", file=sys.stderr)
     recorder, completions, lag = Recorder(), Completions(), Latencies()
     rng = random.Random(config.seed + 1)
     stop = asyncio.Event()
@@ -162,6 +179,9 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
                 if window is None:  # a closed loop has no schedule to lag behind
                     lag.add(max(0.0, time.monotonic() - due))
                 submission, body = source(index)
+                if seed_each:
+                    assert config.population is not None
+                    await population.seed(config.population, population.residents(orjson.loads(body)))
                 submitted_at = time.time()
                 answer = await api.submit(f"submit {coarse(submission.label)}", submission.path, body)
                 if not (answer.ok and isinstance(answer.body, dict)):

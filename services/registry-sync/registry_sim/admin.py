@@ -139,10 +139,35 @@ def build_router() -> APIRouter:
     @router.post("/population/citizens", status_code=201)
     async def seed_citizen(body: CitizenSeed, sim: SimDep) -> Record:
         """Add a person the population database already knows, without counting an effect."""
-        base = population.CitizenCreate.model_validate(body.model_dump(exclude={"permanent_residence"}))
-        record = population.assign(sim, base)
-        if body.permanent_residence is not None:
-            population.register_residence(sim, record["id_number"], body.permanent_residence)
-        return record
+        return _seed(sim, body)
+
+    @router.post("/population/citizens/batch")
+    async def seed_citizens(body: Annotated[list[CitizenSeed], Body(max_length=1000)], sim: SimDep) -> dict[str, int]:
+        """Add many people at once (a load generator's population), each under the number given;
+        numbers already known are left as they are. All or nothing: a bad entry adds nobody."""
+        citizens = sim.records.collection(population.SYSTEM, population.CITIZENS)
+        for index, seed in enumerate(body):
+            if seed.id_number is None:
+                raise SimError.invalid(f"{index}.id_number", "a seeded person needs their number")
+        fresh = {seed.id_number: (index, seed) for index, seed in enumerate(body) if seed.id_number not in citizens}
+        added: list[str] = []
+        for number, (index, seed) in fresh.items():
+            try:
+                _seed(sim, seed)
+            except SimError as exc:
+                for done in added:
+                    del citizens[done]
+                where = f"{index}.{exc.field}" if exc.field else str(index)
+                raise SimError(exc.status, exc.error, f"{where}: {exc.message}", field=where) from exc
+            added.append(str(number))
+        return {"seeded": len(fresh), "known": len(body) - len(fresh)}
 
     return router
+
+
+def _seed(sim: SimulatorState, body: CitizenSeed) -> Record:
+    base = population.CitizenCreate.model_validate(body.model_dump(exclude={"permanent_residence"}))
+    record = population.assign(sim, base)
+    if body.permanent_residence is not None:
+        population.register_residence(sim, record["id_number"], body.permanent_residence)
+    return record

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from contracts.events.common import DossierStatus
+from intake.domain.formschema import FormValidator
 from intake.domain.problems import InvalidInput
 from intake.domain.rules import IntakeRules
 from intake.domain.submission import plan_bundle, plan_dossier
@@ -188,3 +189,17 @@ def test_birth_bundle_routes_each_step_to_its_agency(rules: IntakeRules) -> None
     # The child's personal id number is the first step's result: no duplicate check possible yet.
     assert [d.subject_key is not None for d in plan.dossiers] == [True, False, False]
     assert plan.dossiers[1].form["relation_to_head"] == "con"
+
+
+@pytest.mark.parametrize(
+    ("code", "key"), [("9.000002", "social_insurance_number"), ("1.001731", "beneficiary_category")]
+)
+def test_a_standalone_funeral_benefit_names_what_it_is_paid_against(rules: IntakeRules, code: str, key: str) -> None:
+    form = {
+        "deceased": {"id_number": DECEASED_ID, "full_name": "Nguyễn Văn Đức", "date_of_death": "2024-06-15"},
+        "death_extract_number": "15/2024",
+        "declarant_relation": "con",
+    }
+    schema = rules.catalogue.procedure(code).form_schema
+    [problem] = FormValidator(schema).validate(form, "$.form")
+    assert (problem.path, problem.type) == (f"$.form.deceased.{key}", "missing")

@@ -72,3 +72,28 @@ async def test_records_can_be_read_lost_and_rolled_back(
     assert (await client.get("/admin/records/national_portal/nothing")).json() == []
     counters = (await client.get("/admin/counters/national_portal")).json()
     assert counters["effects"] == {"create_dossier": 1}
+
+
+def seed(number: str, name: str, born: str, **extra: Any) -> dict[str, Any]:
+    return {"id_number": number, "full_name": name, "sex": "male", "date_of_birth": born,
+            "birth_province_code": "036", **extra}  # fmt: skip
+
+
+async def test_a_batch_of_people_is_seeded_at_once_known_ones_left_alone(client: AsyncClient, field_error: Any) -> None:
+    home = {"address": "Thôn Hải Nạp, xã Yên Hòa", "province_code": "036"}
+    first = [seed("036085000001", "Trần Văn An", "1985-03-02", permanent_residence=home),
+             seed("036090000002", "Lê Văn Bình", "1990-01-01")]  # fmt: skip
+    answer = await client.post("/admin/population/citizens/batch", json=first)
+    assert (answer.status_code, answer.json()) == (200, {"seeded": 2, "known": 0})
+    an = (await client.get(f"{CITIZENS}/036085000001")).json()
+    assert an["permanent_residence"]["address"] == home["address"]
+    again = await client.post(
+        "/admin/population/citizens/batch", json=[first[0], seed("036070000003", "C", "1970-05-05")]
+    )
+    assert again.json() == {"seeded": 1, "known": 1}
+    # All or nothing: a person the number contradicts (born 1985, not 1999) adds nobody.
+    bad = [seed("036080000004", "D", "1980-01-01"), seed("036085000005", "E", "1999-01-01")]
+    field_error(await client.post("/admin/population/citizens/batch", json=bad), 422, "1.id_number")
+    assert (await client.get(f"{CITIZENS}/036080000004")).status_code == 404
+    no_number = [{k: v for k, v in seed("036080000006", "F", "1980-01-01").items() if k != "id_number"}]
+    field_error(await client.post("/admin/population/citizens/batch", json=no_number), 422, "0.id_number")
