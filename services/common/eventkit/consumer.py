@@ -78,6 +78,11 @@ class Dispatcher:
     async def __call__(self, envelope: Envelope, uow: SqlUnitOfWork) -> None:
         await self._handlers[envelope.type](envelope, uow)
 
+    async def prepare(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
+        """Called in each transaction before its events' handlers, with those events (duplicates
+        left out): the place to take the locks they will need in a fixed order, so that two
+        transactions needing the same rows cannot each hold one and wait for the other."""
+
 
 class BatchDispatcher(Dispatcher):
     """One handler for a transaction's new events of the given types, all at once and in order.
@@ -305,6 +310,8 @@ class InboxConsumer:
                         if envelope.event_id in fresh:
                             fresh.discard(envelope.event_id)  # a second copy in the batch is a duplicate
                             todo.append((index, envelope))
+                    if todo:
+                        await self._dispatch.prepare([envelope for _, envelope in todo], uow)
                     if isinstance(self._dispatch, BatchDispatcher) and todo:
                         failed = todo[0][0]  # a batch handler's failure is laid at its first event
                         await self._dispatch.apply_all([envelope for _, envelope in todo], uow)
@@ -384,6 +391,7 @@ class InboxConsumer:
         async with SqlUnitOfWork(self._engine, on_queued=self._on_queued) as uow:
             if not await self._record_batch(uow, [(record, envelope)]):
                 return False
+            await self._dispatch.prepare([envelope], uow)
             await self._dispatch(envelope, uow)
             return True
 

@@ -425,3 +425,40 @@ async def test_a_poison_event_given_to_a_batch_dispatcher_is_isolated_and_dead_l
     assert await effects(effects_table) == [1, 2, 4, 5, 6]
     assert await _inbox_ids(effects_table) == {e.event_id for e in events if e is not events[2]}
     assert [4, 5, 6] in handler.calls  # the events after the poison one are a batch again
+
+
+class Preparing(Dispatcher):
+    """Notes what each transaction's prepare was given, and in which transaction it ran."""
+
+    def __init__(self) -> None:
+        super().__init__({SomethingHappened.event_type: self._handle})
+        self.prepared: list[tuple[list[int], int]] = []
+        self.handled_in: list[int] = []
+
+    async def prepare(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
+        self.prepared.append(([e.payload["n"] for e in envelopes], await _xid(uow)))
+
+    async def _handle(self, envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        self.handled_in.append(await _xid(uow))
+        await record_effect(envelope, uow)
+
+
+async def _xid(uow: SqlUnitOfWork) -> int:
+    return int((await uow.conn.execute(text("SELECT txid_current()"))).scalar_one())
+
+
+async def test_a_transaction_s_new_events_are_prepared_for_before_they_are_handled(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    await produce(infra, topic, [("d-12", happened("d-12", n).to_json()) for n in (1, 2)])
+    dispatcher = Preparing()
+    async with running_consumer(effects_table, infra, topic, dispatcher, group_id=f"{topic}.first") as consumer:
+        await eventually(lambda: _done(consumer, 2))
+    await produce_together(infra, topic, [("d-12", happened("d-12", n).to_json()) for n in (3, 4)])
+    # A new group reads the partition again: 1 and 2 are duplicates, not given to prepare.
+    async with running_consumer(effects_table, infra, topic, dispatcher, group_id=f"{topic}.second") as consumer:
+        await eventually(lambda: _done(consumer, 4))
+        assert consumer.stats.duplicates == 2
+    given = [numbers for numbers, _ in dispatcher.prepared]
+    assert sorted(n for numbers in given for n in numbers) == [1, 2, 3, 4]
+    assert set(dispatcher.handled_in) <= {xid for _, xid in dispatcher.prepared}  # same transactions

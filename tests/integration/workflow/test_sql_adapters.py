@@ -1,16 +1,23 @@
 """Workflow's SQL adapters on the real database: a claimed timer is invisible to a second poller until
-its transaction ends, a busy dossier is not waited for, and the tables follow the fakes' contract."""
+its transaction ends, a busy dossier is not waited for, the tables follow the fakes' contract, and
+transactions take the bundles they touch in one order."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.envelope import Envelope
 from eventkit.uow import SqlUnitOfWork
+from tests.support.events import happened
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.adapters.sql import SqlWorkflowUnitOfWork
+from workflow.entrypoints.consumers import BundlesFirst
 from workflow.service_layer.ports import Timer, UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
@@ -77,3 +84,41 @@ async def _contract(uow_factory: UnitOfWorkFactory) -> None:
 async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:
     await _contract(lambda: SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)))
     await _contract(InMemoryWorkflowUnitOfWork())
+
+
+def _about(bundle_id: str) -> Envelope:
+    """An event of a bundle step, as far as locking goes: its payload names the bundle."""
+    event = happened(bundle_id, 1)
+    return event.model_copy(update={"payload": {**event.payload, "bundle_id": bundle_id}})
+
+
+async def test_transactions_touching_the_same_bundles_take_them_in_one_order(workflow_engine: AsyncEngine) -> None:
+    """Two consumers' transactions come to bundles A and B in opposite orders, each event locking its
+    bundle when it comes to it. Taken first in id order, one waits for the other to commit; taken as
+    they come, each held one and waited for the other until PostgreSQL failed one (deadlock)."""
+    async with SqlUnitOfWork(workflow_engine) as setup:
+        for bundle_id in ("bundle-a", "bundle-b"):
+            await setup.conn.execute(
+                text("INSERT INTO bundles (bundle_id, bundle_type, status, state) VALUES (:b, 'birth', 'open', '{}')"),
+                {"b": bundle_id},
+            )
+    dispatcher = BundlesFirst({})
+    first_locked, second_started = asyncio.Event(), asyncio.Event()
+
+    async def apply(order: list[str], *, first: bool) -> None:
+        async with SqlUnitOfWork(workflow_engine) as uow:
+            if not first:
+                await first_locked.wait()
+            await dispatcher.prepare([_about(b) for b in order], uow)
+            for step, bundle_id in enumerate(order):  # what each event's handler does in its turn
+                await uow.conn.execute(text("SELECT 1 FROM bundles WHERE bundle_id = :b FOR UPDATE"), {"b": bundle_id})
+                if step == 0 and first:
+                    first_locked.set()
+                    with contextlib.suppress(TimeoutError):  # the other one's first lock, if it gets it
+                        await asyncio.wait_for(second_started.wait(), 0.5)
+                elif step == 0:
+                    second_started.set()
+
+    await asyncio.wait_for(
+        asyncio.gather(apply(["bundle-b", "bundle-a"], first=True), apply(["bundle-a", "bundle-b"], first=False)), 20
+    )

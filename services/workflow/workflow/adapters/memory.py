@@ -82,6 +82,9 @@ class InMemoryBundleRepository:
     async def lock(self, bundle_id: str) -> BundleSaga | None:
         return await self.get(bundle_id)
 
+    async def lock_in_order(self, bundle_ids: Sequence[str]) -> None:
+        return None  # one coroutine at a time: nothing to wait for
+
     async def get(self, bundle_id: str) -> BundleSaga | None:
         saga = self.rows.get(bundle_id)
         return None if saga is None else saga.model_copy(deep=True)

@@ -114,6 +114,13 @@ class SqlBundleRepository:
     async def lock(self, bundle_id: str) -> BundleSaga | None:
         return await self._select(bundle_id, " FOR UPDATE")
 
+    async def lock_in_order(self, bundle_ids: Sequence[str]) -> None:
+        """Lock these bundles (those that exist) in id order, for the rest of the transaction."""
+        await self._conn.execute(
+            text("SELECT 1 FROM bundles WHERE bundle_id = ANY(CAST(:ids AS text[])) ORDER BY bundle_id FOR UPDATE"),
+            {"ids": sorted(bundle_ids)},
+        )
+
     async def get(self, bundle_id: str) -> BundleSaga | None:
         return await self._select(bundle_id, "")
 
