@@ -92,25 +92,34 @@ def _about(bundle_id: str) -> Envelope:
     return event.model_copy(update={"payload": {**event.payload, "bundle_id": bundle_id}})
 
 
-async def test_transactions_touching_the_same_bundles_take_them_in_one_order(workflow_engine: AsyncEngine) -> None:
+def _of_dossier(dossier_id: str) -> Envelope:
+    """A citizen's event (a fee paid, a supplement): it names its dossier only."""
+    event = happened(dossier_id, 1)
+    return event.model_copy(update={"payload": {**event.payload, "dossier_id": dossier_id}})
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["bundles named", "a bundle known by its dossier"])
+async def test_transactions_touching_the_same_bundles_take_them_in_one_order(
+    workflow_engine: AsyncEngine, named: bool
+) -> None:
     """Two consumers' transactions come to bundles A and B in opposite orders, each event locking its
     bundle when it comes to it. Taken first in id order, one waits for the other to commit; taken as
     they come, each held one and waited for the other until PostgreSQL failed one (deadlock)."""
+    insert = "INSERT INTO bundles (bundle_id, bundle_type, status, state) VALUES (:b, 'birth', 'open', '{}')"
     async with SqlUnitOfWork(workflow_engine) as setup:
         for bundle_id in ("bundle-a", "bundle-b"):
-            await setup.conn.execute(
-                text("INSERT INTO bundles (bundle_id, bundle_type, status, state) VALUES (:b, 'birth', 'open', '{}')"),
-                {"b": bundle_id},
-            )
+            await setup.conn.execute(text(insert), {"b": bundle_id})
+        await setup.record("dossier-of-b", 0, [_about("bundle-b")], "workflow.events")  # its opening event
     dispatcher = BundlesFirst({})
     first_locked, second_started = asyncio.Event(), asyncio.Event()
+    b_first = _about("bundle-b") if named else _of_dossier("dossier-of-b")
 
-    async def apply(order: list[str], *, first: bool) -> None:
+    async def apply(batch: list[tuple[Envelope, str]], *, first: bool) -> None:
         async with SqlUnitOfWork(workflow_engine) as uow:
             if not first:
                 await first_locked.wait()
-            await dispatcher.prepare([_about(b) for b in order], uow)
-            for step, bundle_id in enumerate(order):  # what each event's handler does in its turn
+            await dispatcher.prepare([envelope for envelope, _ in batch], uow)
+            for step, (_, bundle_id) in enumerate(batch):  # what each event's handler does in its turn
                 await uow.conn.execute(text("SELECT 1 FROM bundles WHERE bundle_id = :b FOR UPDATE"), {"b": bundle_id})
                 if step == 0 and first:
                     first_locked.set()
@@ -119,6 +128,6 @@ async def test_transactions_touching_the_same_bundles_take_them_in_one_order(wor
                 elif step == 0:
                     second_started.set()
 
-    await asyncio.wait_for(
-        asyncio.gather(apply(["bundle-b", "bundle-a"], first=True), apply(["bundle-a", "bundle-b"], first=False)), 20
-    )
+    one = apply([(b_first, "bundle-b"), (_about("bundle-a"), "bundle-a")], first=True)
+    other = apply([(_about("bundle-a"), "bundle-a"), (_about("bundle-b"), "bundle-b")], first=False)
+    await asyncio.wait_for(asyncio.gather(one, other), 20)

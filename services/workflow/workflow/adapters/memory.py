@@ -85,6 +85,10 @@ class InMemoryBundleRepository:
     async def lock_in_order(self, bundle_ids: Sequence[str]) -> None:
         return None  # one coroutine at a time: nothing to wait for
 
+    async def of_dossiers(self, dossier_ids: Sequence[str]) -> set[str]:
+        wanted = set(dossier_ids)
+        return {s.bundle_id for s in self.rows.values() if wanted & {step.dossier_id for step in s.steps}}
+
     async def get(self, bundle_id: str) -> BundleSaga | None:
         saga = self.rows.get(bundle_id)
         return None if saga is None else saga.model_copy(deep=True)

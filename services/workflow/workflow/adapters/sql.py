@@ -121,6 +121,18 @@ class SqlBundleRepository:
             {"ids": sorted(bundle_ids)},
         )
 
+    async def of_dossiers(self, dossier_ids: Sequence[str]) -> set[str]:
+        """The bundles these dossiers are steps of (as their opening event says)."""
+        rows = await self._conn.execute(
+            text(
+                "SELECT DISTINCT envelope->'payload'->>'bundle_id' FROM events"
+                " WHERE stream_id = ANY(CAST(:ids AS text[])) AND stream_version = 1"
+                " AND envelope->'payload'->>'bundle_id' IS NOT NULL"
+            ),
+            {"ids": list(dossier_ids)},
+        )
+        return {row[0] for row in rows}
+
     async def get(self, bundle_id: str) -> BundleSaga | None:
         return await self._select(bundle_id, "")
 

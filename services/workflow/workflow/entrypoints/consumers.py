@@ -144,13 +144,23 @@ class BundlesFirst(Dispatcher):
     """Takes the bundles of a transaction's events first, in id order. Each event locks its bundle
     when it comes to it; two consumers' transactions (intake's and the registries' events) that
     came to the same two bundles in opposite orders deadlocked, and PostgreSQL broke the tie after
-    a second's wait by failing one of them (seen in every benchmark run)."""
+    a second's wait by failing one of them (seen in every benchmark run).
+
+    Most events name their bundle; a citizen's (a fee, a supplement, a withdrawal) names only its
+    dossier, whose bundle is looked up when the transaction holds more than that one event."""
 
     async def prepare(self, envelopes: Sequence[Envelope], uow: SqlUnitOfWork) -> None:
-        ids = {envelope.payload.get("bundle_id") for envelope in envelopes}
-        ids.discard(None)
-        if len(ids) > 1:
-            await SqlWorkflowUnitOfWork.joined(uow).bundles.lock_in_order(sorted(str(i) for i in ids))
+        if len(envelopes) < 2:
+            return  # one event locks at most one bundle
+        named = {str(e.payload["bundle_id"]) for e in envelopes if e.payload.get("bundle_id")}
+        # Events with no bundle_id field at all (a standalone dossier's have one, null).
+        unnamed = {str(e.payload["dossier_id"]) for e in envelopes
+                   if "bundle_id" not in e.payload and e.payload.get("dossier_id")}  # fmt: skip
+        bundles = SqlWorkflowUnitOfWork.joined(uow).bundles
+        if unnamed:
+            named |= await bundles.of_dossiers(sorted(unnamed))
+        if len(named) > 1:
+            await bundles.lock_in_order(sorted(named))
 
 
 def intake_dispatcher(ctx: WorkflowContext) -> Dispatcher:
