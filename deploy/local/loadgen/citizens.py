@@ -1,7 +1,8 @@
 """The citizens after submission: they pay fees, answer supplement requests and rate the service.
 
 They react to what the workflow tells them (the events a notification would carry), except for
-fees, which online portals collect right after submission. An action whose endpoint the intake
+fees, which online portals and counters collect with the submission; an online applicant who does
+not pay online pays in cash when collecting the result (or when an official asks). An action whose endpoint the intake
 service does not have (404/405) is switched off after its first refusal and reported, so a
 missing feature shows up as one line in the report, not as thousands of errors.
 """
@@ -54,7 +55,7 @@ class Citizens:
                 continue
             plan = _Plan(code, submission.payment, submission.rating)
             self._plans[dossier_id] = plan
-            if plan.payment is not None and plan.payment.online:
+            if plan.payment is not None and plan.payment.at_submission:
                 self._pay(dossier_id, plan)
 
     def on_event(self, event: SeenEvent) -> None:
@@ -66,8 +67,11 @@ class Citizens:
             self._spawn(self._supplement(dossier_id, plan))
         elif event.type == "PaymentRequested":
             self._pay(dossier_id, plan, amount=int(event.payload.get("amount") or 0))
-        elif event.type == "ResultIssued" and plan.rating is not None:
-            self._spawn(self._rate(dossier_id, plan.rating))
+        elif event.type == "ResultIssued":
+            if plan.payment is not None:
+                self._pay(dossier_id, plan)  # collecting the result: the fee, if still unpaid
+            if plan.rating is not None:
+                self._spawn(self._rate(dossier_id, plan.rating))
 
     def _pay(self, dossier_id: str, plan: _Plan, amount: int = 0) -> None:
         fee = amount or self.catalogue.procedure(plan.procedure_code).fee

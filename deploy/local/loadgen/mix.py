@@ -52,6 +52,9 @@ class Payment:
     amount: int
     method: str
     online: bool
+    #: Paid with the submission (online, or cash at the counter), else in cash when the result is
+    #: collected (an online applicant who does not pay online).
+    at_submission: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class Mix:
         if fee > 0:
             online = channel == "online" and rng.random() < w.paid_online
             method = _pick(rng, dict(PAYMENT_METHODS_ONLINE)) if online else "cash"
-            payment = Payment(fee, method, online)
+            payment = Payment(fee, method, online, at_submission=online or channel != "online")
         rating = None
         if rng.random() < w.rated:
             score = rng.choices((5, 4, 3, 2, 1), weights=(55, 30, 8, 4, 3))[0]
