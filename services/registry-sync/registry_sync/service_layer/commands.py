@@ -170,9 +170,13 @@ class CommandExecutor:
             dossier = await uow.dossiers.get(command.dossier_id)
         waited = (self.clock() - command.received_at).total_seconds()
         if dossier is None and waited < self.dossier_wait_seconds:
-            log.info("dossier details not here yet; the command waits", command_id=command.command_id,
-                     dossier_id=command.dossier_id, waited_seconds=round(waited, 1))  # fmt: skip
+            if command.attempts == 0 and waited < 2 * self.dossier_poll_seconds:  # once, not every poll
+                log.info("dossier details not here yet; the command waits", command_id=command.command_id,
+                         dossier_id=command.dossier_id)  # fmt: skip
             return None
+        if dossier is None:
+            log.warning("dossier details never came; the command goes without them", command_id=command.command_id,
+                        dossier_id=command.dossier_id, waited_seconds=round(waited))  # fmt: skip
         record = dossier.record if dossier else None
         return OperationCall(
             data=command.data,
