@@ -67,10 +67,13 @@ def test_no_two_open_dossiers_share_a_subject(drawn: list) -> None:
             seen.add(key)
 
 
-def test_fees_are_paid_mostly_online_when_submitted_online(drawn: list) -> None:
-    online = [s for s in drawn if s.payment and s.body["channel"] == "online"]
-    assert online and 0.75 < sum(s.payment.online for s in online) / len(online) < 0.92
-    assert all(not s.payment.online for s in drawn if s.payment and s.body["channel"] != "online")
+def test_fees_are_paid_online_as_often_as_the_seeds_report(drawn: list) -> None:
+    """84 % of payable dossiers paid online (Nam Định 2023), at the counter too (QR payment); the
+    others pay cash, at the counter with the submission or, applying online, with the result."""
+    payable = [s for s in drawn if s.payment]
+    assert 0.78 < sum(s.payment.online for s in payable) / len(payable) < 0.90
+    later = [s for s in payable if not s.payment.at_submission]
+    assert later and all(not s.payment.online and s.body["channel"] == "online" for s in later)
     for s in drawn:
         if s.kind == "dossier":
             fee = CATALOGUE.procedure(s.body["procedure_code"]).fee
