@@ -134,10 +134,9 @@ class FormBuilder:
     ) -> None:
         """Fill what the object's conditions require of the values it got: ``dependentRequired``,
         and the ``then`` (or ``else``) of each ``allOf`` clause whose ``if`` names values by ``const``."""
-        properties: Mapping[str, Any] = node.get("properties", {})
         for name, needs in node.get("dependentRequired", {}).items():
             if name in filled:
-                self._fill(needs, properties, filled, path, defs, person)
+                self._require({"required": needs}, node, filled, path, defs, person)
         for clause in node.get("allOf", ()):
             if "if" not in clause:
                 raise UnfillableSchema(f"{'.'.join(path)}: only if/then/else clauses are supported in allOf")
@@ -169,25 +168,14 @@ class FormBuilder:
     ) -> None:
         """What a ``then`` requires, into an object built from ``node`` (nested objects included)."""
         properties: Mapping[str, Any] = node.get("properties", {})
-        self._fill(branch.get("required", ()), properties, filled, path, defs, person)
+        for name in branch.get("required", ()):
+            if name not in filled:
+                filled[name] = self._value(properties[name], (*path, name), defs, person, required_only=True)
         for name, sub in branch.get("properties", {}).items():
             if isinstance(filled.get(name), dict):
                 inner = self._resolve(properties[name], defs)
                 # The person an inner object describes is already in it: a new one would not match it.
                 self._require(sub, inner, filled[name], (*path, name), defs, None)
-
-    def _fill(
-        self,
-        names: Sequence[str],
-        properties: Mapping[str, Any],
-        filled: dict[str, Any],
-        path: tuple[str, ...],
-        defs: Mapping[str, Any],
-        person: Person | None,
-    ) -> None:
-        for name in names:
-            if name not in filled:
-                filled[name] = self._value(properties[name], (*path, name), defs, person, required_only=True)
 
     def _person_for(self, role: str, properties: Mapping[str, Any]) -> Person | None:
         """The person an object describes, if it describes one (it has a name and a number or a sex)."""
