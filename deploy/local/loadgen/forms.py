@@ -121,28 +121,25 @@ class FormBuilder:
                 continue
             filled[name] = self._value(sub, (*path, name), defs, person, required_only)
         filled.update(fixed or {})
-        self._meet_conditions(node, filled, path, defs, person)
+        for branch in self._branches(node, filled, path):
+            self._require(branch, node, filled, path, defs, person)
         return filled
 
-    def _meet_conditions(
-        self,
-        node: Mapping[str, Any],
-        filled: dict[str, Any],
-        path: tuple[str, ...],
-        defs: Mapping[str, Any],
-        person: Person | None,
-    ) -> None:
-        """Fill what the object's conditions require of the values it got: ``dependentRequired``,
-        and the ``then`` (or ``else``) of each ``allOf`` clause whose ``if`` names values by ``const``."""
-        for name, needs in node.get("dependentRequired", {}).items():
-            if name in filled:
-                self._require({"required": needs}, node, filled, path, defs, person)
+    @classmethod
+    def _branches(cls, node: Mapping[str, Any], filled: Mapping[str, Any], path: tuple[str, ...]) -> list[Any]:
+        """What the object's conditions require of the values it got, as ``then``-like schemas:
+        ``dependentRequired``, and the ``then`` (or ``else``) of each ``allOf`` clause whose ``if``
+        tests values by ``const``."""
+        branches: list[Any] = [
+            {"required": needs} for name, needs in node.get("dependentRequired", {}).items() if name in filled
+        ]
         for clause in node.get("allOf", ()):
             if "if" not in clause:
                 raise UnfillableSchema(f"{'.'.join(path)}: only if/then/else clauses are supported in allOf")
-            branch = clause.get("then") if self._holds(clause["if"], filled, path) else clause.get("else")
+            branch = clause.get("then") if cls._holds(clause["if"], filled, path) else clause.get("else")
             if branch:
-                self._require(branch, node, filled, path, defs, person)
+                branches.append(branch)
+        return branches
 
     @staticmethod
     def _holds(condition: Mapping[str, Any], filled: Mapping[str, Any], path: tuple[str, ...]) -> bool:

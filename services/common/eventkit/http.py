@@ -106,19 +106,31 @@ def _unhandled_error(path: str, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal_error", "detail": "an unexpected error was logged"}, 500)
 
 
-class ErrorAnswers:
-    """Answer what a handler raised: 503 for a database outage (a warning, no stack trace), 500 for
-    a bug (logged once, with its trace). Not an exception handler for ``Exception``: Starlette calls
-    that one and then raises the error again for the server to log, so every request during a
-    database outage left an "Exception in ASGI application" trace in the log, and every bug two."""
+class HttpMiddleware:
+    """A pure-ASGI middleware of HTTP requests (other scopes, the lifespan, pass through untouched).
+    Pure ASGI: Starlette's BaseHTTPMiddleware runs every request in an extra task with wrapped
+    receive and send channels, which costs more CPU than a small endpoint itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class ErrorAnswers(HttpMiddleware):
+    """Answer what a handler raised: 503 for a database outage (a warning, no stack trace), 500 for
+    a bug (logged once, with its trace). Not an exception handler for ``Exception``: Starlette calls
+    that one and then raises the error again for the server to log, so every request during a
+    database outage left an "Exception in ASGI application" trace in the log, and every bug two."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked_send(message: Message) -> None:
@@ -134,17 +146,14 @@ class ErrorAnswers:
             await _unhandled_error(scope["path"], exc)(scope, receive, send)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Answer 413 for bodies over ``max_bytes``, by Content-Length or as they stream in."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _too_large(self.max_bytes)(scope, receive, send)
@@ -165,18 +174,11 @@ class BodySizeLimit:
             await _too_large(self.max_bytes)(scope, receive, send)
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """Bind the caller's x-request-id (or a new one) to the request's log lines and echo it in the
-    response. Pure ASGI: Starlette's BaseHTTPMiddleware runs every request in an extra task with
-    wrapped receive and send channels, which costs more CPU than a small endpoint itself."""
+    response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
         request_id = given.decode("latin-1") if given else str(uuid7())
         header = (b"x-request-id", request_id.encode("latin-1"))
