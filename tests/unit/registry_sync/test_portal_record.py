@@ -121,6 +121,29 @@ def test_supplements_fees_and_timers() -> None:
     assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
 
 
+@pytest.mark.parametrize("order", ["citizen first", "workflow first", "workflow only"])
+def test_a_payment_reported_by_intake_and_workflow_is_one_paid_line(order: str) -> None:
+    """FeePaid (intake) and PaymentConfirmed (workflow, caused by it) come on different topics in
+    either order; a FeePaid for a bundle step may even come before registry-sync knows the dossier
+    and be skipped. Each way the fee is paid once, with the method when intake's event was seen."""
+    at = T0 + timedelta(hours=1)
+    fee = 20_000
+    record = fold(apply_submitted(None, submitted("d1", CODE, fee=fee).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    citizen = FeePaid(dossier_id="d1", amount=fee, method="qr", online=True, paid_at=at)
+    workflow = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=fee, online=True)
+    steps = {
+        "citizen first": [lambda r: apply_fee_paid(r, citizen), lambda r: apply_dossier_event(r, workflow)],
+        "workflow first": [lambda r: apply_dossier_event(r, workflow), lambda r: apply_fee_paid(r, citizen)],
+        "workflow only": [lambda r: apply_dossier_event(r, workflow)],
+    }[order]
+    for step in steps:
+        record = step(record)
+    method = None if order == "workflow only" else "qr"
+    assert [(f.amount_vnd, f.paid_online, f.payment_method, f.paid_at is not None) for f in record.fees] == [
+        (fee, True, method, True)
+    ]
+
+
 def test_a_record_the_portal_would_refuse_is_caught_by_the_contract_check() -> None:
     record = fold(apply_submitted(None, submitted("d1", CODE).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
     broken = record.model_copy(update={"appointment_at": T0 - timedelta(days=1)})

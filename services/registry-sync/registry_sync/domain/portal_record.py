@@ -190,8 +190,18 @@ def apply_bundle_step(
 
 
 def apply_fee_paid(record: PortalRecord, event: FeePaid) -> PortalRecord:
+    """The citizen's payment (intake). Workflow acknowledges it too (PaymentConfirmed); the two come
+    on different topics in either order and must make one paid line, not two."""
     paid = {"payment_method": event.method, "paid_online": event.online, "paid_at": utc(event.paid_at)}
-    return record.model_copy(update={"fees": _settle(record.fees, event.amount, paid)})
+    fees = record.fees
+    # Already settled by workflow's acknowledgement, which does not know the method: complete it.
+    acknowledged = next((i for i, f in enumerate(fees) if f.paid_at and not f.payment_method
+                         and f.amount_vnd == event.amount), None)  # fmt: skip
+    if acknowledged is not None and not any(f.paid_at is None and f.amount_vnd == event.amount for f in fees):
+        fees = tuple(f.model_copy(update=paid) if i == acknowledged else f for i, f in enumerate(fees))
+    else:
+        fees = _settle(fees, event.amount, paid, add=True)
+    return record.model_copy(update={"fees": fees})
 
 
 def apply_supplement_provided(record: PortalRecord, event: SupplementProvided) -> PortalRecord:
@@ -205,12 +215,13 @@ def apply_consulted(record: PortalRecord | None, database: str) -> PortalRecord 
     return record.model_copy(update={"national_databases": (*record.national_databases, database)})
 
 
-def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any]) -> tuple[FeeLine, ...]:
-    """Mark the first unpaid fee line paid (one of this amount if there is one), or add a paid line."""
+def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add: bool) -> tuple[FeeLine, ...]:
+    """Mark the first unpaid fee line paid (one of this amount if there is one); with none unpaid,
+    add a paid line if ``add``."""
     unpaid = [i for i, f in enumerate(fees) if f.paid_at is None]
     index = next((i for i in unpaid if fees[i].amount_vnd == amount), unpaid[0] if unpaid else None)
     if index is None:
-        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, **paid))
+        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, **paid)) if add else fees
     return tuple(f.model_copy(update=paid) if i == index else f for i, f in enumerate(fees))
 
 
@@ -260,10 +271,10 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
             return {}
         return {"fees": (*record.fees, FeeLine(name="Nghĩa vụ tài chính", amount_vnd=event.amount))}
     if isinstance(event, PaymentConfirmed):
-        # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause), which
-        # settled the fee line already, or will (the two topics are read in no set order): a history
-        # line only, or the portal would carry the payment twice.
-        return {}
+        # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause). If
+        # that settled the line already, nothing more (a second line would count the payment twice);
+        # else this settles it, and the FeePaid, whenever it comes, adds the method.
+        return {"fees": _settle(record.fees, event.amount, {"paid_online": event.online, "paid_at": at}, add=False)}
     if isinstance(event, ResultIssued):
         results = record.results
         if all(r.code != event.result_code for r in results):
