@@ -1,4 +1,5 @@
-"""The citizens after submission: they pay fees, answer supplement requests and rate the service.
+"""The citizens after submission: they pay fees, answer supplement requests, rate the service, and
+a few withdraw a dossier once it has been received.
 
 They react to what the workflow tells them (the events a notification would carry), except for
 fees, which online portals and counters collect with the submission; an online applicant who does
@@ -32,6 +33,7 @@ class _Plan:
     payment: Payment | None
     rating: Rating | None
     paid: bool = False
+    withdraws: bool = False
 
 
 class Citizens:
@@ -53,7 +55,7 @@ class Citizens:
             dossier_id, code = dossier.get("dossier_id"), dossier.get("procedure_code")
             if not dossier_id or not code:
                 continue
-            plan = _Plan(code, submission.payment, submission.rating)
+            plan = _Plan(code, submission.payment, submission.rating, withdraws=submission.withdraws)
             self._plans[dossier_id] = plan
             if plan.payment is not None and plan.payment.at_submission:
                 self._pay(dossier_id, plan)
@@ -63,7 +65,11 @@ class Citizens:
         plan = self._plans.get(dossier_id)
         if plan is None:
             return
-        if event.type == "SupplementRequested":
+        if event.type == "DossierReceived" and plan.withdraws:
+            plan.withdraws = False  # once
+            body = {"reason": "Không còn nhu cầu giải quyết"}
+            self._spawn(self._act("withdrawals", dossier_id, body))
+        elif event.type == "SupplementRequested":
             self._spawn(self._supplement(dossier_id, plan))
         elif event.type == "PaymentRequested":
             self._pay(dossier_id, plan, amount=int(event.payload.get("amount") or 0))

@@ -42,6 +42,7 @@ class MixWeights:
     boundary_free: float = 0.10  # received at another counter than the competent one's
     paid_online: float = 0.84  # of payable dossiers, any channel: QR at the counter too (Nam Định 2023: 84.03 %)
     rated: float = 0.30
+    withdrawn: float = 0.02  # standalone applicants who change their mind once it is received (a guess)
     digitized: Mapping[str, float] = field(default_factory=lambda: {"online": 0.95, "counter": 0.70, "postal": 0.5})
     reused: float = 0.35
     from_national_store: float = 0.20
@@ -74,6 +75,7 @@ class Submission:
     agencies: tuple[str, ...]  # where officials find its tasks: the receiving counter (acceptance), the competent
     payment: Payment | None = None
     rating: Rating | None = None
+    withdraws: bool = False  # the applicant asks to withdraw it once it has been received
 
 
 def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
@@ -177,8 +179,10 @@ class Mix:
             "documents": self._documents(procedure, channel),
         }
         payment, rating = self._after(procedure.fee, channel)
+        withdraws = self.rng.random() < self.weights.withdrawn
         agencies = tuple(dict.fromkeys((receiving, competent.code)))
-        return Submission("dossier", f"dossier:{procedure.code}", "/v1/dossiers", body, agencies, payment, rating)
+        label = f"dossier:{procedure.code}"
+        return Submission("dossier", label, "/v1/dossiers", body, agencies, payment, rating, withdraws)
 
     def bundle(self, bundle_type: str, funeral: str | None = None) -> Submission:
         """A linked bundle; for ``death``, ``funeral`` picks the allowance (drawn from the mix if None)."""

@@ -1,5 +1,6 @@
 """The citizens' fees: online payers and counter applicants pay with the submission, an online
-applicant who does not pay online pays in cash when collecting the result; nobody pays twice."""
+applicant who does not pay online pays in cash when collecting the result; nobody pays twice. A
+withdrawing applicant asks once the dossier is received."""
 
 from __future__ import annotations
 
@@ -48,3 +49,17 @@ async def test_who_pays_when() -> None:
     await settled(citizens)
     paid = [(d, body["online"]) for action, d, body in api.actions if action == "payments"]
     assert sorted(paid) == [("counter-applicant", False), ("online-payer", True), ("pays-on-collection", False)]
+
+
+async def test_a_withdrawing_applicant_asks_once_the_dossier_is_received() -> None:
+    api = FakeApi()
+    citizens = Citizens(api, load_catalogue(), CitizenPolicy(), random.Random(1))  # type: ignore[arg-type]
+    body = {"procedure_code": "1.004222"}
+    plan = Submission("dossier", "dossier:1.004222", "/v1/dossiers", body, (), None, None, withdraws=True)
+    citizens.submitted(plan, {"dossier_id": "d-1"})
+    await settled(citizens)
+    assert api.actions == []
+    for _ in range(2):  # a redelivered event does not ask again
+        citizens.on_event(SeenEvent("DossierReceived", "d-1", 0.0, {"dossier_id": "d-1"}))
+        await settled(citizens)
+    assert [(action, d) for action, d, _ in api.actions] == [("withdrawals", "d-1")]
