@@ -101,6 +101,14 @@ class WithdrawalAccepted(DossierEvent):
     )
 
 
+class WithdrawalRefused(DossierEvent):
+    """The citizen asked to withdraw a dossier that can no longer be withdrawn (its result was issued
+    first, or it had ended); it stays as it was."""
+
+    event_type = "WithdrawalRefused"
+    reason: str = Field(description="Why it cannot be withdrawn.")
+
+
 class DossierStopped(DossierEvent):
     """Processing stopped (form 05)."""
 

@@ -186,7 +186,7 @@ async def test_a_fee_paid_before_anyone_asked_is_recorded_and_not_asked_for_agai
     assert state.status is DossierStatus.PROCESSING and state.paid_total == 130_000
 
 
-async def test_withdrawal_ends_the_dossier_and_the_lifecycle_refuses_a_second_one(harness: Harness) -> None:
+async def test_withdrawal_ends_the_dossier_and_a_second_one_is_refused(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)
     request = intake.WithdrawalRequested(dossier_id=event.dossier_id, reason="đổi ý", requested_at=harness.now)
@@ -194,8 +194,23 @@ async def test_withdrawal_ends_the_dossier_and_the_lifecycle_refuses_a_second_on
     state = await harness.state(event.dossier_id)
     assert state.status is DossierStatus.WITHDRAWAL_REQUESTED and state.on_time is True
     assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 5) == []
-    with pytest.raises(IllegalTransition):
-        await harness.deliver(request)  # the Kafka handler logs this and moves on (no effect)
+    await harness.deliver(request)
+    assert harness.published_types(event.dossier_id)[-2:] == ["WithdrawalAccepted", "WithdrawalRefused"]
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED
+
+
+async def test_a_withdrawal_that_comes_after_the_result_is_refused_and_the_citizen_told(harness: Harness) -> None:
+    """Intake takes a withdrawal before it knows the result is out; it used to be logged as an
+    event without effect, and the citizen never heard back."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "approve")
+    request = intake.WithdrawalRequested(dossier_id=event.dossier_id, reason="đổi ý", requested_at=harness.now)
+    await harness.deliver(request)
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.PROCESSED
+    [refused] = [e for e in harness.published() if e.type == "WithdrawalRefused"]
+    assert refused.payload["status"] == "processed" and "processed" in refused.payload["reason"]
 
 
 async def test_state_at_a_past_instant(harness: Harness) -> None:

@@ -31,6 +31,7 @@ _NOTES: dict[str, str] = {
     "PaymentRequested": "Thông báo nghĩa vụ tài chính",
     "PaymentConfirmed": "Xác nhận đã thực hiện nghĩa vụ tài chính",
     "WithdrawalAccepted": "Chấp nhận rút hồ sơ",
+    "WithdrawalRefused": "Không chấp nhận rút hồ sơ",
     "DossierStopped": "Dừng xử lý hồ sơ",
     "DossierForwarded": "Chuyển hồ sơ",
     "ResultIssued": "Đã có kết quả",

@@ -38,6 +38,7 @@ HISTORY_CONTENT: dict[str, str] = {
     "PaymentRequested": "Thông báo nghĩa vụ tài chính: {amount} đồng",
     "PaymentConfirmed": "Đã hoàn thành nghĩa vụ tài chính",
     "WithdrawalAccepted": "Chấp nhận rút hồ sơ: {reason}",
+    "WithdrawalRefused": "Không chấp nhận rút hồ sơ: {reason}",
     "DossierStopped": "Dừng xử lý hồ sơ: {reason}",
     "DossierForwarded": "Chuyển hồ sơ từ {from_agency} đến {agency}",
     "ResultIssued": "Có kết quả giải quyết: {document_name}",

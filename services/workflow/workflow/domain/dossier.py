@@ -16,7 +16,7 @@ from workcal import WorkCalendar
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition
 from workflow.domain.internal_events import DossierOpened, DossierReleased
-from workflow.domain.lifecycle import Action, next_status
+from workflow.domain.lifecycle import TRANSITIONS, Action, next_status
 from workflow.domain.state import DossierState, evolve
 
 
@@ -199,6 +199,15 @@ class Dossier:
     def withdraw(self, reason: str) -> None:
         status = self._check(Action.WITHDRAW)
         self._record(wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=self._ended()))
+
+    def refuse_withdrawal(self) -> None:
+        """Tell the citizen a withdrawal came too late (the result was issued, or the dossier ended,
+        before it arrived: intake takes the request before it knows); the dossier stays as it was."""
+        status = self.state.status
+        if status is None or status in TRANSITIONS[Action.WITHDRAW]:
+            raise IllegalTransition("refuse_withdrawal", status, "the dossier can still be withdrawn")
+        reason = f"hồ sơ ở trạng thái '{status.value}', không thể rút"
+        self._record(wf.WithdrawalRefused(**self._common(status), reason=reason))
 
     # -- SLA --------------------------------------------------------------------------------------
 
