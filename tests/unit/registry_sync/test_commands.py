@@ -17,7 +17,7 @@ from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
 from registry_sync.service_layer.commands import CommandExecutor, record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
 from tests.support.kafka import eventually
-from tests.unit.registry_sync.events import command, submitted
+from tests.unit.registry_sync.events import command, received, submitted
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakeOperations, guards
 
 TOPIC = "registry.events"
@@ -222,11 +222,17 @@ async def test_a_call_that_lost_its_lease_leaves_a_retry_to_the_new_holder(regis
     assert registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED
 
 
-async def test_a_command_that_overtook_its_dossier_waits_for_the_applicant(registry: InMemoryRegistry) -> None:
+@pytest.mark.parametrize("before", ["nothing", "workflow's events"])
+async def test_a_command_that_overtook_its_dossier_waits_for_the_applicant(
+    registry: InMemoryRegistry, before: str
+) -> None:
     """Commands (from workflow) and the dossier's details (from intake) come on different topics: a
-    command first was called without the applicant and refused for good ("missing_data")."""
+    command first was called without the applicant and refused for good ("missing_data"). Workflow's
+    own events about the dossier may have come already: they make a record without the applicant."""
     clock, operations = Clock(), FakeOperations()
     async with registry.unit_of_work() as uow:
+        if before == "workflow's events":
+            await record_dossier_event(received("d1", "CAXANPHU-240710-0001"), uow, now=clock())
         await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
     executor = executor_for(registry, operations, clock)
     assert await run_due(executor) == 1

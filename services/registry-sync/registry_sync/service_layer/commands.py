@@ -169,12 +169,15 @@ class CommandExecutor:
         async with (self.one_statement or self.uow)() as uow:
             dossier = await uow.dossiers.get(command.dossier_id)
         waited = (self.clock() - command.received_at).total_seconds()
-        if dossier is None and waited < self.dossier_wait_seconds:
+        # Known once intake's submission is folded in: workflow's events alone (they can come first,
+        # on their own topic) make a record without the applicant.
+        known = dossier is not None and dossier.record.submitted_at is not None
+        if not known and waited < self.dossier_wait_seconds:
             if command.attempts == 0 and waited < 2 * self.dossier_poll_seconds:  # once, not every poll
                 log.info("dossier details not here yet; the command waits", command_id=command.command_id,
                          dossier_id=command.dossier_id)  # fmt: skip
             return None
-        if dossier is None:
+        if not known:
             log.warning("dossier details never came; the command goes without them", command_id=command.command_id,
                         dossier_id=command.dossier_id, waited_seconds=round(waited))  # fmt: skip
         record = dossier.record if dossier else None
