@@ -74,6 +74,21 @@ async def test_an_open_dossier_for_the_same_subject_is_a_duplicate_until_it_ends
     assert again["code"] != first["code"]
 
 
+async def test_a_withdrawn_dossier_no_longer_blocks_its_subject(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Withdrawn is one of the ways a dossier ends (766 rules): the citizen may apply again. The view
+    kept the subject taken, so a citizen who withdrew could never submit for it again."""
+    first = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    withdrawn = workflow.WithdrawalAccepted(
+        dossier_id=first["dossier_id"], code=first["code"], status=DossierStatus.WITHDRAWAL_REQUESTED,
+        status_code=7, at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="đổi ý", on_time=True,
+    )  # fmt: skip
+    await on_workflow_event(withdrawn, uow.dossiers)
+    again = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    assert again["code"] != first["code"]
+
+
 async def test_a_procedure_that_allows_repeats_takes_the_same_subject_twice(ctx: IntakeContext) -> None:
     first = await submit_dossier(dossier_command(criminal_record_dossier()), ctx)
     second = await submit_dossier(dossier_command(criminal_record_dossier()), ctx)

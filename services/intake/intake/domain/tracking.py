@@ -19,7 +19,15 @@ from contracts.events.common import DossierStatus
 
 #: A dossier in one of these has ended (766 rules: processed, returned, refused, stopped or withdrawn);
 #: it no longer blocks a new dossier for the same subject.
-ENDED = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED, DossierStatus.PROCESSED, DossierStatus.RETURNED})
+ENDED = frozenset(
+    {
+        DossierStatus.REFUSED,
+        DossierStatus.STOPPED,
+        DossierStatus.PROCESSED,
+        DossierStatus.RETURNED,
+        DossierStatus.WITHDRAWAL_REQUESTED,  # the status a withdrawal workflow accepted leaves
+    }
+)
 
 _NOTES: dict[str, str] = {
     "DossierSubmitted": "Nộp hồ sơ",
