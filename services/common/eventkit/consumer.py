@@ -310,11 +310,12 @@ class InboxConsumer:
                         if envelope.event_id in fresh:
                             fresh.discard(envelope.event_id)  # a second copy in the batch is a duplicate
                             todo.append((index, envelope))
-                    if todo:
-                        await self._dispatch.prepare([envelope for _, envelope in todo], uow)
-                    if isinstance(self._dispatch, BatchDispatcher) and todo:
+                    envelopes = [envelope for _, envelope in todo]
+                    if envelopes:
+                        await self._dispatch.prepare(envelopes, uow)
+                    if isinstance(self._dispatch, BatchDispatcher) and envelopes:
                         failed = todo[0][0]  # a batch handler's failure is laid at its first event
-                        await self._dispatch.apply_all([envelope for _, envelope in todo], uow)
+                        await self._dispatch.apply_all(envelopes, uow)
                     else:
                         for index, envelope in todo:
                             failed = index
