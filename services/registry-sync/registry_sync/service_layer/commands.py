@@ -25,7 +25,7 @@ from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Tran
 from registry_sync.domain.portal_record import apply_consulted
 from registry_sync.domain.portal_record import utc as as_utc
 from registry_sync.service_layer.guard import Guards, SystemGuard
-from registry_sync.service_layer.leases import lease_kept
+from registry_sync.service_layer.leases import lease_kept, left_to_holder
 from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -141,8 +141,7 @@ class CommandExecutor:
             current = await uow.commands.get(command.command_id, for_update=True)
             if current is None or current.done:
                 return
-            if current.next_attempt_at != command.next_attempt_at and not isinstance(outcome, Succeeded | Rejected):
-                # Our lease ran out and another worker holds the command: its call decides.
+            if left_to_holder(current.next_attempt_at, command.next_attempt_at, outcome):
                 log.info("lease lost; outcome left to the holder", command_id=command.command_id)
                 return
             if outcome is None:

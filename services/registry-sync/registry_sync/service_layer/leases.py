@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from eventkit.backoff import stop_if_cancelled
 from eventkit.logging import get_logger
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
 
 log = get_logger(__name__)
 
@@ -50,3 +52,11 @@ async def lease_kept(renew: Callable[[], Awaitable[bool]], *, every: float, what
         except asyncio.CancelledError:
             keeper.cancel()
             raise
+
+
+def left_to_holder(current_lease: datetime, held_lease: datetime, outcome: CallOutcome | None) -> bool:
+    """Whether an answer is dropped because the item changed hands while its call ran: the lease it
+    was made under (``held_lease``) is no longer the row's. A success or a refusal is recorded
+    whoever holds the item (the holder finds it done); a "try later", or no attempt at all, is the
+    holder's to decide, else the item would be rescheduled under a call still running."""
+    return current_lease != held_lease and not isinstance(outcome, Succeeded | Rejected)

@@ -32,7 +32,7 @@ from registry_sync.domain.portal_record import (
 from registry_sync.domain.portal_sync import DossierSync, PortalOperation, SyncStatus
 from registry_sync.service_layer.commands import PRODUCER
 from registry_sync.service_layer.guard import Guards
-from registry_sync.service_layer.leases import lease_kept
+from registry_sync.service_layer.leases import lease_kept, left_to_holder
 from registry_sync.service_layer.unit_of_work import Clock, RegistryUnitOfWork, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -273,8 +273,8 @@ class PortalPusher:
     ) -> PortalSyncSucceeded | PortalSyncFailed | None:
         """Fold one push's outcome into the dossier's sync state; the event to record, if any."""
         sent, outcome = pushed.sync, pushed.outcome
-        if current.next_attempt_at != sent.next_attempt_at and not isinstance(outcome, Succeeded | Rejected):
-            return None  # our lease ran out and another push holds the dossier: its answer decides
+        if left_to_holder(current.next_attempt_at, sent.next_attempt_at, outcome):
+            return None
         if outcome is None:
             current.postpone(now + timedelta(seconds=max(pushed.probe_in or 0.0, 0.05)))
             return None
