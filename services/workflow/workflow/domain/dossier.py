@@ -200,14 +200,16 @@ class Dossier:
         status = self._check(Action.WITHDRAW)
         self._record(wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=self._ended()))
 
-    def refuse_withdrawal(self) -> None:
-        """Tell the citizen a withdrawal came too late (the result was issued, or the dossier ended,
-        before it arrived: intake takes the request before it knows); the dossier stays as it was."""
+    def answer_withdrawal(self, reason: str) -> None:
+        """The citizen's withdrawal request: accepted while the dossier is open; else the citizen is
+        told it came too late (the result was issued, or the dossier ended, before it arrived: intake
+        takes the request before it knows) and the dossier stays as it was."""
         status = self.state.status
         if status is None or status in TRANSITIONS[Action.WITHDRAW]:
-            raise IllegalTransition("refuse_withdrawal", status, "the dossier can still be withdrawn")
-        reason = f"hồ sơ ở trạng thái '{status.value}', không thể rút"
-        self._record(wf.WithdrawalRefused(**self._common(status), reason=reason))
+            self.withdraw(reason)  # a dossier that does not exist: IllegalTransition
+            return
+        refusal = f"hồ sơ ở trạng thái '{status.value}', không thể rút"
+        self._record(wf.WithdrawalRefused(**self._common(status), reason=refusal))
 
     # -- SLA --------------------------------------------------------------------------------------
 

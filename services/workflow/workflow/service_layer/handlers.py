@@ -18,7 +18,7 @@ from workflow.domain.commands import (
 )
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import IllegalTransition
-from workflow.domain.lifecycle import FINISHED, TRANSITIONS, Action
+from workflow.domain.lifecycle import FINISHED
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
 from workflow.service_layer.context import Cause, WorkflowContext
@@ -78,15 +78,7 @@ async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx:
 
 
 async def withdraw(command: WithdrawDossier, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
-    """Accepted while the dossier is open; else the citizen is told it came too late."""
-
-    def decide(dossier: Dossier) -> None:
-        if dossier.state.status in TRANSITIONS[Action.WITHDRAW]:
-            dossier.withdraw(command.reason)
-        else:
-            dossier.refuse_withdrawal()
-
-    await change(uow, ctx, cause, command.dossier_id, decide)
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.answer_withdrawal(command.reason))
 
 
 async def complete_registry_command(
