@@ -261,5 +261,7 @@ def rebuild(
 
 
 def officials_for_bench() -> OfficialPolicy:
-    """Officials who decide at once and never send anything back: the bench measures the machine."""
-    return OfficialPolicy(delay=(0.0, 0.0), supplement_rate=0.0, poll_interval=0.1, max_parallel=32)
+    """Officials who decide at once and never send anything back nor ask for a fee: the bench measures the machine."""
+    return OfficialPolicy(
+        delay=(0.0, 0.0), supplement_rate=0.0, payment_request_rate=0.0, poll_interval=0.1, max_parallel=32
+    )

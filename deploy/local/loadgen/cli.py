@@ -58,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--decision-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds an official takes per decision (uniform)")  # fmt: skip
     p.add_argument("--supplement-rate", type=float, default=0.05, help="share of dossiers sent back for a supplement")
+    p.add_argument("--payment-request-rate", type=float, default=0.05,
+                   help="share of fee-charging dossiers whose fee an official asks for\n"
+                        "(refused if already paid)")  # fmt: skip
     p.add_argument("--supplement-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds a citizen takes to supply documents")  # fmt: skip
     p.add_argument("--no-citizens", action="store_true", help="no payments, supplements or ratings")
@@ -80,7 +83,8 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         kafka=None if args.kafka == "none" else args.kafka,
         rate=args.rate, duration=args.duration, count=args.count, concurrency=args.concurrency,
         seed=args.seed if args.seed is not None else random.randrange(2**31), only=args.only,
-        officials=None if args.no_officials else OfficialPolicy(tuple(args.decision_delay), args.supplement_rate),
+        officials=None if args.no_officials else OfficialPolicy(
+            tuple(args.decision_delay), args.supplement_rate, args.payment_request_rate),
         citizens=None if args.no_citizens else CitizenPolicy(tuple(args.supplement_delay)),
         drain=args.drain, client=args.client, progress=not args.quiet, in_flight=args.in_flight,
         population=None if args.population == "none" else args.population,

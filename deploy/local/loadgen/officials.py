@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,9 @@ class OfficialPolicy:
 
     delay: tuple[float, float] = (0.0, 0.0)
     supplement_rate: float = 0.05  # share of dossiers sent back once for a supplement
+    # Share of fee-charging dossiers whose fee an official asks for before deciding. The request is
+    # refused (409) when the citizen has already paid, as most have: it then costs one round trip.
+    payment_request_rate: float = 0.05
     poll_interval: float = 0.25
     max_parallel: int = 32  # decisions in flight at once
 
@@ -35,19 +38,29 @@ class Decision:
 
 
 def choose(
-    task: Mapping[str, Any], rng: random.Random, policy: OfficialPolicy, *, asked_before: bool
+    task: Mapping[str, Any],
+    rng: random.Random,
+    policy: OfficialPolicy,
+    *,
+    made: Collection[str] = (),
+    charges: bool = False,
 ) -> Decision | None:
     """The next decision on a task, or None when it waits for the citizen.
 
-    An online dossier is first accepted (registered → received); a dossier in hand is approved,
-    or — once at most, since a second request makes it overdue — sent back for a supplement.
+    ``made`` holds the decisions already made on the dossier and ``charges`` whether its procedure
+    has a fee. An online dossier is first accepted (registered → received); a dossier in hand is
+    approved, or first — once at most each, since a second supplement request makes it overdue —
+    sent back for a supplement or asked for its fee (only in processing, as the lifecycle allows).
     """
     status = task.get("status", "processing")
     if status == "registered":
         return Decision("accept")
     if status in ("received", "processing"):
-        if not asked_before and rng.random() < policy.supplement_rate:
+        if "request_supplement" not in made and rng.random() < policy.supplement_rate:
             return Decision("request_supplement", SUPPLEMENT_REASON)
+        asks_fee = charges and status == "processing" and "request_payment" not in made
+        if asks_fee and rng.random() < policy.payment_request_rate:
+            return Decision("request_payment")
         return Decision("approve")
     return None
 
@@ -55,15 +68,17 @@ def choose(
 class Officials:
     """One polling loop over every agency that has been given work."""
 
-    def __init__(self, api: Api, policy: OfficialPolicy, rng: random.Random) -> None:
+    def __init__(
+        self, api: Api, policy: OfficialPolicy, rng: random.Random, charges: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self.api = api
         self.policy = policy
         self.rng = rng
+        self.charges = charges  # procedure code → whether it has a fee
         self.agencies: set[str] = set()
         self.decided = 0
         self._in_hand: set[str] = set()
-        self._done: set[tuple[str, str]] = set()  # (dossier id, decision): never the same twice
-        self._asked: set[str] = set()
+        self._made: dict[str, set[str]] = {}  # dossier id → decisions made (or refused): never twice
         self._slots = asyncio.Semaphore(policy.max_parallel)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -88,8 +103,10 @@ class Officials:
         dossier_id = str(task.get("dossier_id", ""))
         if not dossier_id or dossier_id in self._in_hand:
             return
-        decision = choose(task, self.rng, self.policy, asked_before=dossier_id in self._asked)
-        if decision is None or (dossier_id, decision.decision) in self._done:
+        made = self._made.get(dossier_id, set())
+        charges = self.charges(str(task.get("procedure_code", "")))
+        decision = choose(task, self.rng, self.policy, made=made, charges=charges)
+        if decision is None or decision.decision in made:
             return
         self._in_hand.add(dossier_id)
         handling = asyncio.create_task(self._decide(dossier_id, decision))
@@ -104,10 +121,9 @@ class Officials:
             async with self._slots:
                 official = f"CB-{self.rng.randrange(1, 40):03d}"
                 answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason)
-            if answer.ok or answer.status == 409:  # 409: someone (or something) already moved it on
-                self._done.add((dossier_id, decision.decision))
+            # 409: someone (or something) already moved it on, or the fee asked for is already paid
+            if answer.ok or answer.status == 409:
+                self._made.setdefault(dossier_id, set()).add(decision.decision)
                 self.decided += answer.ok
-                if decision.decision == "request_supplement":
-                    self._asked.add(dossier_id)
         finally:
             self._in_hand.discard(dossier_id)

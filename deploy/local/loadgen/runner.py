@@ -142,8 +142,11 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
     stop = asyncio.Event()
     ended = asyncio.Event()  # set whenever the watcher saw an event: an item may have ended
     async with Api(config.targets, recorder, concurrency=config.concurrency, client=config.client) as api:
-        officials = Officials(api, config.officials, rng) if config.officials else None
-        citizens = Citizens(api, load_catalogue(), config.citizens, rng) if config.citizens else None
+        catalogue = load_catalogue()
+        fees = {code: procedure.fee for code, procedure in catalogue.procedures.items()}
+        charges = lambda code: fees.get(code, 0) > 0  # noqa: E731
+        officials = Officials(api, config.officials, rng, charges) if config.officials else None
+        citizens = Citizens(api, catalogue, config.citizens, rng) if config.citizens else None
         watcher = None
         if config.kafka:
 

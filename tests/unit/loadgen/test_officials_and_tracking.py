@@ -15,22 +15,32 @@ from loadgen.tracking import Completions, parse_event
 
 def test_officials_accept_registered_dossiers_and_approve_or_send_back_the_rest() -> None:
     rng = random.Random(5)
-    never = OfficialPolicy(supplement_rate=0.0)
-    assert choose({"status": "registered"}, rng, never, asked_before=False) == Decision("accept")
-    assert choose({"status": "processing"}, rng, never, asked_before=False) == Decision("approve")
-    assert choose({"status": "supplement_requested"}, rng, never, asked_before=False) is None
-    assert choose({"status": "payment_requested"}, rng, never, asked_before=False) is None
+    never = OfficialPolicy(supplement_rate=0.0, payment_request_rate=0.0)
+    assert choose({"status": "registered"}, rng, never) == Decision("accept")
+    assert choose({"status": "processing"}, rng, never, charges=True) == Decision("approve")
+    assert choose({"status": "supplement_requested"}, rng, never) is None
+    assert choose({"status": "payment_requested"}, rng, never) is None
     always = OfficialPolicy(supplement_rate=1.0)
-    sent_back = choose({"status": "received"}, rng, always, asked_before=False)
+    sent_back = choose({"status": "received"}, rng, always)
     assert sent_back is not None and sent_back.decision == "request_supplement" and sent_back.reason
     # A second request would make the dossier overdue: once is the most an official asks.
-    assert choose({"status": "received"}, rng, always, asked_before=True) == Decision("approve")
+    assert choose({"status": "received"}, rng, always, made={"request_supplement"}) == Decision("approve")
+
+
+def test_officials_ask_for_a_fee_once_only_where_the_procedure_charges_one_and_the_lifecycle_allows() -> None:
+    rng = random.Random(6)
+    always = OfficialPolicy(supplement_rate=0.0, payment_request_rate=1.0)
+    processing = {"status": "processing"}
+    assert choose(processing, rng, always, charges=True) == Decision("request_payment")
+    assert choose(processing, rng, always, charges=False) == Decision("approve")
+    assert choose({"status": "received"}, rng, always, charges=True) == Decision("approve")
+    assert choose(processing, rng, always, charges=True, made={"request_payment"}) == Decision("approve")
 
 
 def test_supplement_requests_come_at_the_configured_rate() -> None:
     rng = random.Random(9)
     policy = OfficialPolicy(supplement_rate=0.2)
-    decisions = [choose({"status": "processing"}, rng, policy, asked_before=False) for _ in range(5000)]
+    decisions = [choose({"status": "processing"}, rng, policy) for _ in range(5000)]
     share = sum(d is not None and d.decision == "request_supplement" for d in decisions) / 5000
     assert 0.18 < share < 0.22
 
