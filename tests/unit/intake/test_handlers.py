@@ -173,6 +173,9 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     assert (await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)).status_code == 202
     with pytest.raises(ActionNotAllowed, match="already requested"):
         await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)
+    # Before workflow has answered the withdrawal: documents would come too late whatever it answers.
+    with pytest.raises(ActionNotAllowed, match=r"withdrawal of dossier .* was requested"):
+        await act(ProvideSupplement(code, documents, "bổ sung muộn"), ctx)
     with pytest.raises(DossierNotFound):
         await act(PayFee("UBND-X-YENHOA-240617-9999", 1, "cash", online=False), ctx)
 

@@ -40,6 +40,10 @@ def decide(action: CitizenAction, state: DossierState, now: datetime) -> IntakeE
         # citizen before it reaches this view. Workflow matches supplements to its requests.
         if state.status in ENDED:
             raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: it takes no more documents")
+        # Workflow accepts the withdrawal, or refuses it because the result exists: either way the
+        # documents would come too late, and workflow may already have ended the dossier.
+        if state.withdrawal_requested:
+            raise ActionNotAllowed(f"withdrawal of dossier {state.code} was requested: it takes no more documents")
         return SupplementProvided(
             dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now
         )

@@ -39,7 +39,7 @@ async def provide_supplement(
     code: str, body: SupplementCreate, request: Request, ctx: ContextDep, correlation: CorrelationDep,
     key: IdempotencyHeader = None,
 ) -> Response:
-    """Send documents an official asked for (any time before the dossier ends)."""
+    """Send documents an official asked for (until the dossier ends or its withdrawal is requested)."""
     documents = [Document(**d.model_dump()) for d in body.documents]
     return await _run(ProvideSupplement(code, documents, body.note), body, request, ctx, correlation, key)
 
