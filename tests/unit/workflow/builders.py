@@ -153,8 +153,7 @@ class Harness:
 
     async def decide(self, dossier_id: str, decision: str, official_id: str = "cb-01", **fields: Any) -> DossierState:
         command = MakeDecision(dossier_id=dossier_id, decision=decision, official_id=official_id, **fields)  # type: ignore[arg-type]
-        async with self.uow as uow:
-            return await handlers.make_decision(command, uow, self.ctx, Cause(None, "test"))
+        return await handlers.make_decision(command, self.uow, self.ctx, Cause(None, "test"))
 
     async def state(self, dossier_id: str, *, until: datetime | None = None) -> DossierState:
         async with self.uow as uow:

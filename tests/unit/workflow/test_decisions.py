@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
 from contracts import citizen_id
+from contracts.envelope import Envelope
 from contracts.events import intake
 from contracts.events.common import DossierStatus
+from eventkit.eventstore import ConcurrencyConflict
 from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import vietnam_tz
+from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+from workflow.service_layer.handlers import DECISION_ATTEMPTS
 
 
 async def test_a_counter_dossier_goes_to_the_competent_agency_and_onto_its_task_list(harness: Harness) -> None:
@@ -119,6 +124,37 @@ async def test_an_illegal_decision_is_refused_and_changes_nothing(harness: Harne
     after = await harness.state(event.dossier_id)
     assert after.version == before.version
     assert (await harness.decide(event.dossier_id, "return_result")).status is DossierStatus.RETURNED
+
+
+class OthersWriteFirst(InMemoryWorkflowUnitOfWork):
+    """The next ``times`` appends find that another writer appended first (and roll back)."""
+
+    times = 0
+
+    async def record(
+        self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
+    ) -> int:
+        if self.times:
+            self.times -= 1
+            raise ConcurrencyConflict(stream_id, expected_version, expected_version + 1)
+        return await super().record(stream_id, expected_version, envelopes, topic)
+
+
+async def test_a_decision_crossed_by_another_writer_is_decided_again_on_the_newer_state(harness: Harness) -> None:
+    """An official names no version: a payment or a registry answer appended meanwhile is no reason for a 409."""
+    harness.uow = uow = OthersWriteFirst()
+    event = submitted(channel="online", at=harness.now)
+    await harness.deliver(event)
+
+    uow.times = DECISION_ATTEMPTS - 1
+    state = await harness.decide(event.dossier_id, "accept")
+    assert state.status is DossierStatus.PROCESSING
+    assert harness.published_types(event.dossier_id).count("DossierReceived") == 1
+
+    uow.times = DECISION_ATTEMPTS  # it keeps changing: the official is told (409) and nothing is recorded
+    with pytest.raises(ConcurrencyConflict):
+        await harness.decide(event.dossier_id, "approve")
+    assert (await harness.state(event.dossier_id)).version == state.version
 
 
 async def test_unknown_dossier(harness: Harness) -> None:

@@ -55,7 +55,7 @@ async def list_tasks(
     "/dossiers/{dossier_id}/decisions",
     responses={
         404: error("No such dossier."),
-        409: error("The lifecycle forbids the decision, or another decision won."),
+        409: error("The lifecycle forbids the decision (another may have come first), or the dossier kept changing."),
     },
 )
 async def decide(
@@ -73,8 +73,7 @@ async def decide(
         result=body.result,
     )
     cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
-    async with uow_factory() as uow:
-        state = await handlers.make_decision(command, uow, ctx, cause)
+    state = await handlers.make_decision(command, uow_factory, ctx, cause)
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
     return DossierPublic.of(state)
 
@@ -112,7 +111,7 @@ async def _illegal(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
-    detail = "the dossier changed while the decision was made; reload it and decide again"
+    detail = "the dossier kept changing while the decision was applied; reload it and decide again"
     return JSONResponse({"error": "conflict", "detail": detail}, 409)
 
 

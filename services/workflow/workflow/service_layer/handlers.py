@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from workflow.domain import policies, results
 from workflow.domain.commands import (
@@ -23,7 +24,7 @@ from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
 from workflow.service_layer.context import Cause, WorkflowContext
 from workflow.service_layer.dossiers import load, load_existing, save
-from workflow.service_layer.ports import WorkflowUnitOfWork
+from workflow.service_layer.ports import UnitOfWorkFactory, WorkflowUnitOfWork
 
 log = get_logger(__name__)
 
@@ -60,11 +61,32 @@ async def open_dossier(command: OpenDossier, uow: WorkflowUnitOfWork, ctx: Workf
         await sagas.after_dossier_opened(saga, dossier.state, uow, ctx, cause)
 
 
+#: Transactions an official's decision gets (see make_decision).
+DECISION_ATTEMPTS = 3
+
+
 async def make_decision(
-    command: MakeDecision, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+    command: MakeDecision, uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, cause: Cause
 ) -> DossierState:
-    """An official's decision; DossierNotFound, IllegalTransition, InvalidDecision or ConcurrencyConflict."""
-    return await change(uow, ctx, cause, command.dossier_id, lambda d: policies.decide(d, command, ctx.rules))
+    """An official's decision, in a transaction of its own; DossierNotFound, IllegalTransition,
+    InvalidDecision, or ConcurrencyConflict when the dossier kept changing under it.
+
+    The decision names no version of the dossier: another writer appending between its read and its
+    append (a fee paid, a registry's answer) means it is decided again on the newer state, as it
+    would have been had it come a moment later. The domain checks it against that state again."""
+
+    def decide(dossier: Dossier) -> None:
+        policies.decide(dossier, command, ctx.rules)
+
+    for n in range(1, DECISION_ATTEMPTS + 1):
+        try:
+            async with uow_factory() as uow:
+                return await change(uow, ctx, cause, command.dossier_id, decide)
+        except ConcurrencyConflict:
+            if n == DECISION_ATTEMPTS:
+                raise
+            log.info("dossier changed during a decision; deciding again", dossier_id=command.dossier_id, attempt=n)
+    raise AssertionError("unreachable")
 
 
 async def provide_supplement(
