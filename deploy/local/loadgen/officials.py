@@ -121,8 +121,10 @@ class Officials:
             async with self._slots:
                 official = f"CB-{self.rng.randrange(1, 40):03d}"
                 answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason)
-            # 409: someone (or something) already moved it on, or the fee asked for is already paid
-            if answer.ok or answer.status == 409:
+            # 409: someone (or something) already moved it on, or the fee asked for is already paid;
+            # not a 409 "conflict" (the dossier kept changing): that one is decided again next poll.
+            conflict = isinstance(answer.body, dict) and answer.body.get("error") == "conflict"
+            if answer.ok or (answer.status == 409 and not conflict):
                 self._made.setdefault(dossier_id, set()).add(decision.decision)
                 self.decided += answer.ok
         finally:
