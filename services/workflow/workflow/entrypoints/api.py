@@ -61,7 +61,7 @@ async def list_tasks(
 async def decide(
     dossier_id: DossierId, body: DecisionCreate, request: Request, ctx: ContextDep, uow_factory: UowDep
 ) -> DossierPublic:
-    """Record an official's decision: 409 if the lifecycle forbids it or another decision won."""
+    """Record an official's decision: 409 if the lifecycle forbids it or the dossier kept changing."""
     command = MakeDecision(
         dossier_id=dossier_id,
         decision=body.decision,
