@@ -159,6 +159,15 @@ class BundleDefinition(CatalogueModel):
     statutory_limit: ProcessingTime = Field(description="Statutory limit for the whole bundle.")
     form_schema: dict[str, Any] = Field(description="JSON Schema (draft 2020-12) of the combined form. Read-only.")
     steps: list[BundleStep] = Field(min_length=1, description="Steps in the order they run.")
+    supplied_documents: list[Annotated[str, Field(pattern=SLUG_PATTERN)]] = Field(
+        default_factory=list,
+        description=(
+            "Kinds of the documents the applicant hands in with the bundle, each a required document of"
+            " some step's procedure (mandatory if one of the steps that apply says so). A step's other"
+            " mandatory documents are produced inside the bundle: its declaration from the combined form,"
+            " or an earlier step's result passed on between the agencies."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -86,7 +86,8 @@ def routing_problems(procedures: Mapping[str, Procedure], directory: AgencyDirec
 
 
 def bundle_problems(bundle: BundleDefinition, procedures: Mapping[str, Procedure]) -> list[str]:
-    """Steps name existing procedures, fill those procedures' forms, and use results they produce."""
+    """Steps name existing procedures, fill those procedures' forms, and use results they produce; the
+    documents the applicant supplies are documents of those procedures."""
     problems: list[str] = []
     for step in bundle.steps:
         procedure = procedures.get(step.procedure_code)
@@ -94,6 +95,14 @@ def bundle_problems(bundle: BundleDefinition, procedures: Mapping[str, Procedure
             problems.append(f"step {step.step_id!r}: no procedure {step.procedure_code!r}")
             continue
         problems.extend(_input_problems(bundle, step, procedure, procedures))
+    known = {d.kind for s in bundle.steps if (p := procedures.get(s.procedure_code)) for d in p.required_documents}
+    problems.extend(
+        f"supplied document {kind!r} is not a required document of any step's procedure"
+        for kind in bundle.supplied_documents
+        if kind not in known
+    )
+    if len(set(bundle.supplied_documents)) != len(bundle.supplied_documents):
+        problems.append("supplied_documents repeats a kind")
     return [f"bundle {bundle.bundle_type}: {p}" for p in problems]
 
 

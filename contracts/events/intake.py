@@ -32,7 +32,9 @@ class DossierSubmitted(IntakeEvent):
     competent_agency: str = Field(description="Code of the agency competent to decide (routing).")
     applicant: Applicant = Field(description="Who submitted it.")
     form: dict[str, Any] = Field(description="The procedure's form, as submitted (validated).")
-    documents: list[Document] = Field(description="Document components.")
+    documents: list[Document] = Field(
+        description="Document components; a bundle step's: those supplied of its kinds and those the bundle produces."
+    )
     fee: int = Field(description="Fee in VND; 0 for a procedure without a financial obligation.", ge=0)
     status: DossierStatus = Field(description="registered (online, awaiting acceptance) or received.")
     submitted_at: datetime = Field(description="When the request arrived.")

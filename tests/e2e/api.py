@@ -189,6 +189,7 @@ def birth_bundle(mother_number: str, child_sex: str, born: date) -> Json:
                 "household_head_id_number": mother_number,
             },
         },
+        "documents": [{"kind": "giay_chung_sinh", "digitized": True, "reused": False}],
     }
 
 
@@ -209,6 +210,7 @@ def death_bundle(deceased_number: str, choice: str, died: date, **deceased_extra
             "declarant_relation": "con",
             "funeral_allowance": choice,
         },
+        "documents": [{"kind": "giay_bao_tu", "digitized": True, "reused": False}],
     }
 
 

@@ -185,6 +185,11 @@ async def test_reporting_summary_and_index_reflect_every_flow(flows: FlowRun, ap
     )
     assert pick(summary, expected) == expected
 
+    # A bundle step's documents are its declaration (from the combined form) and what the applicant
+    # supplied: the birth bundle's health-insurance step is a digitised dossier.
+    insurance = await api.get("reporting", "/v1/metrics/summary", procedure="9.000001", **since)
+    assert insurance["digitisation"]["dossier_digitisation_rate"] == 1.0
+
     standalone = await api.get("reporting", "/v1/metrics/summary", procedure="1.001612", **since)
     assert standalone["received"]["online_rate"] == 1.0
     assert standalone["payment"]["online_payment_rate"] == 1.0

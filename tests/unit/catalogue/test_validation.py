@@ -24,6 +24,13 @@ def test_bundle_step_with_an_unknown_procedure(data_dir: Path, edit_json: JsonEd
     assert "no procedure '9.999999'" in problems(data_dir)
 
 
+def test_a_bundles_supplied_documents_are_documents_of_its_steps(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("bundles/birth.json", lambda b: b["supplied_documents"].extend(["giay_bao_tu", "giay_chung_sinh"]))
+    found = problems(data_dir)
+    assert "supplied document 'giay_bao_tu' is not a required document of any step's procedure" in found
+    assert "supplied_documents repeats a kind" in found
+
+
 def test_agency_with_a_missing_parent(data_dir: Path, edit_json: JsonEdit) -> None:
     def orphan(doc: dict[str, Any]) -> None:
         next(a for a in doc["agencies"] if a["code"] == "CA-X-YENHOA")["parent"] = "CA-H-NOWHERE"

@@ -65,4 +65,5 @@ def bundle_command(body: dict[str, Any]) -> SubmitBundle:
         receiving_agency=body["receiving_agency"],
         applicant=Applicant(**body["applicant"]),
         form=body["form"],
+        documents=[Document(**d) for d in body.get("documents", [])],
     )

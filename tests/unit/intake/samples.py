@@ -69,6 +69,7 @@ def birth_bundle(channel: str = "counter", child_name: str = "Nguyễn Văn An")
         "receiving_agency": COMMUNE,
         "applicant": applicant(),
         "form": form,
+        "documents": [{"kind": "giay_chung_sinh", "digitized": True, "reused": False}],
     }
 
 
@@ -97,4 +98,5 @@ def death_bundle(funeral_allowance: str = "social_insurance", died: str = "2024-
             "declarant_relation": "con",
             "funeral_allowance": funeral_allowance,
         },
+        "documents": [{"kind": "giay_bao_tu", "digitized": False, "reused": False}],
     }

@@ -179,6 +179,32 @@ def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
     }
 
 
+def test_a_bundles_documents_are_those_supplied_with_it_and_its_mandatory_ones_present(rules: IntakeRules) -> None:
+    body = birth_bundle()
+    # giay_bao_tu belongs to the death bundle; so_bhxh is supplied with a death bundle only for the
+    # funeral allowance, a step this applicant did not choose.
+    body["documents"] = [{"kind": "giay_bao_tu", "digitized": True, "reused": False}]
+    assert problems(rules, body) == {"$.documents[0].kind": "unknown_document", "$.documents": "missing_document"}
+    death = death_bundle("none")
+    death["documents"].append({"kind": "so_bhxh", "digitized": True, "reused": False})
+    assert problems(rules, death) == {"$.documents[1].kind": "unknown_document"}
+
+
+def test_each_bundle_step_gets_its_own_documents_and_those_the_bundle_produces(rules: IntakeRules) -> None:
+    body = death_bundle("social_insurance")
+    body["documents"].append({"kind": "so_bhxh", "digitized": True, "reused": False, "from_national_store": True})
+    plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)
+    documents = {d.step_id: {(x.kind, x.digitized, x.reused) for x in d.documents} for d in plan.dossiers}
+    assert documents == {
+        # The declaration comes from the combined form; the death notice is the applicant's (on paper).
+        "death_registration": {("to_khai_khai_tu", True, False), ("giay_bao_tu", False, False)},
+        "residence_deregistration": {("to_khai_thay_doi_thong_tin_cu_tru", True, True)},
+        # The death extract is the first step's result, passed on; the insurance book is the applicant's.
+        "funeral_allowance": {("trich_luc_khai_tu", True, True), ("so_bhxh", True, False)},
+    }
+    assert [x.from_national_store for x in plan.dossiers[2].documents] == [False, True]
+
+
 def test_birth_bundle_routes_each_step_to_its_agency(rules: IntakeRules) -> None:
     plan = plan_bundle(bundle_command(birth_bundle()), rules, MONDAY_9AM)
     assert [(d.procedure.code, d.competent_agency) for d in plan.dossiers] == [

@@ -31,6 +31,7 @@ class SubmitBundle:
     receiving_agency: str
     applicant: Applicant
     form: dict[str, Any]
+    documents: list[Document] = field(default_factory=list)  # those the applicant supplies (see the bundle)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,48 @@ def _document_problems(procedure: Procedure, documents: list[Document]) -> list[
     return problems
 
 
+def _bundle_documents(
+    definition: BundleDefinition, procedures: list[Procedure], documents: list[Document]
+) -> tuple[list[FieldProblem], list[list[Document]]]:
+    """Check the applicant's documents against the steps that apply, and give each step its own: the
+    supplied ones of its procedure's kinds, and its other mandatory ones, which the bundle produces
+    (its declaration from the combined form, or an earlier step's result): electronic, and reused
+    data after the first step."""
+    accepted = [kind for kind in definition.supplied_documents if any(p.document(kind) for p in procedures)]
+    problems = [
+        FieldProblem(
+            f"$.documents[{i}].kind",
+            f"{d.kind!r} is not a document supplied with this {definition.bundle_type} bundle; here: {accepted}",
+            "unknown_document",
+        )
+        for i, d in enumerate(documents)
+        if d.kind not in accepted
+    ]
+    given = {d.kind for d in documents}
+    missing = {
+        kind: required.name_vi
+        for kind in accepted
+        for p in procedures
+        if kind not in given and (required := p.document(kind)) is not None and required.mandatory
+    }
+    problems.extend(
+        FieldProblem("$.documents", f"mandatory document missing: {kind} ({name})", "missing_document")
+        for kind, name in missing.items()
+    )
+    per_step = [
+        [
+            *(
+                Document(kind=r.kind, digitized=True, reused=position > 0)
+                for r in p.required_documents
+                if r.mandatory and r.kind not in definition.supplied_documents
+            ),
+            *(d for d in documents if p.document(d.kind) is not None),
+        ]
+        for position, p in enumerate(procedures)
+    ]
+    return problems, per_step
+
+
 def _applicant_problems(applicant: Applicant) -> list[FieldProblem]:
     return id_number_problems(applicant.id_number, "$.applicant.id_number")
 
@@ -168,9 +210,12 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
     if problems or not agency_ok:
         raise InvalidInput(problems)
     status, received_at = _reception(cmd.channel, now)
+    steps = definition.applicable_steps(cmd.form)
+    procedures = [rules.catalogue.procedure(step.procedure_code) for step in steps]
+    document_problems, documents = _bundle_documents(definition, procedures, cmd.documents)
+    problems += document_problems
     dossiers: list[PlannedDossier] = []
-    for position, step in enumerate(definition.applicable_steps(cmd.form)):
-        procedure = rules.catalogue.procedure(step.procedure_code)
+    for position, (step, procedure) in enumerate(zip(steps, procedures, strict=True)):
         form = step.resolve_inputs(cmd.form, {}, partial=True)
         competent = _route(rules, procedure, cmd.receiving_agency, form, problems)
         # The first step's own limit; later steps start when earlier ones finish, so the citizen is
@@ -183,7 +228,7 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
                 procedure=procedure,
                 competent_agency=competent or "",
                 form=form,
-                documents=[],
+                documents=documents[position],
                 subject_key=subject_digest(procedure, form),
                 status=status,
                 received_at=received_at,

@@ -67,6 +67,7 @@ async def submit_bundle(
         receiving_agency=body.receiving_agency,
         applicant=applicant(body.applicant),
         form=body.form,
+        documents=[Document(**d.model_dump()) for d in body.documents],
     )
     return reply(await handlers.submit_bundle(command, ctx, idempotency(key, request, body), correlation))
 

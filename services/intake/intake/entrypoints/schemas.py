@@ -50,6 +50,11 @@ class BundleCreate(Strict):
     receiving_agency: str = Field(max_length=24, description="Code of the agency receiving it.")
     applicant: ApplicantCreate
     form: dict[str, Any] = Field(description="The bundle's combined form (GET /v1/bundle-types/{type}).")
+    documents: list[DocumentCreate] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The documents the applicant supplies: kinds from the bundle type's supplied_documents.",
+    )
 
 
 class SupplementCreate(Strict):
