@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from contracts.catalogue import Catalogue, Procedure
+from contracts.catalogue import BundleDefinition, Catalogue, Procedure, RequiredDocument
 from loadgen.forms import FormBuilder
 from loadgen.people import People
 
@@ -127,7 +127,8 @@ class Mix:
             applicant["email"] = f"congdan{self.people.serial()}@example.vn"
         return applicant
 
-    def _documents(self, procedure: Procedure, channel: Channel) -> list[dict[str, Any]]:
+    def _documents(self, required: list[RequiredDocument], channel: Channel) -> list[dict[str, Any]]:
+        """The mandatory documents and some of the others, as the channel tends to carry them."""
         w, rng = self.weights, self.rng
         return [
             {
@@ -136,8 +137,19 @@ class Mix:
                 "reused": rng.random() < w.reused,
                 "from_national_store": channel == "online" and rng.random() < w.from_national_store,
             }
-            for d in procedure.required_documents
+            for d in required
             if d.mandatory or rng.random() < 0.4
+        ]
+
+    def _supplied(self, definition: BundleDefinition, form: Mapping[str, Any]) -> list[RequiredDocument]:
+        """What the applicant hands in with a bundle: its supplied kinds that the applicable steps
+        require, mandatory if one of them says so."""
+        steps = [self.catalogue.procedure(s.procedure_code) for s in definition.applicable_steps(form)]
+        found = {kind: [d for p in steps if (d := p.document(kind))] for kind in definition.supplied_documents}
+        return [
+            RequiredDocument(kind=kind, name_vi=docs[0].name_vi, mandatory=any(d.mandatory for d in docs))
+            for kind, docs in found.items()
+            if docs
         ]
 
     def _receiving(self, procedure: Procedure, form: Mapping[str, Any]) -> str:
@@ -176,7 +188,7 @@ class Mix:
             "receiving_agency": receiving,
             "applicant": self._applicant(form),
             "form": form,
-            "documents": self._documents(procedure, channel),
+            "documents": self._documents(procedure.required_documents, channel),
         }
         payment, rating = self._after(procedure.fee, channel)
         withdraws = self.rng.random() < self.weights.withdrawn
@@ -204,6 +216,7 @@ class Mix:
             "receiving_agency": receiving,
             "applicant": self._applicant(form),
             "form": form,
+            "documents": self._documents(self._supplied(definition, form), channel),
         }
         fee = sum(self.catalogue.procedure(s.procedure_code).fee for s in definition.applicable_steps(form))
         payment, rating = self._after(fee, channel)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from contracts.catalogue import load_catalogue
+from contracts.events.common import Applicant, Document
+from intake.domain.commands import SubmitBundle
+from intake.domain.rules import IntakeRules
+from intake.domain.submission import plan_bundle
 from loadgen.mix import Mix, MixWeights
+from workcal import WorkCalendar, vietnam_tz
 
 CATALOGUE = load_catalogue()
 TODAY = date(2026, 7, 15)
@@ -56,6 +61,20 @@ def test_every_dossier_routes_and_its_documents_are_known_kinds(drawn: list) -> 
         assert kinds <= {d.kind for d in procedure.required_documents}
         if procedure.online_level == "none":
             assert s.body["channel"] != "online"
+
+
+def test_intake_accepts_every_bundle_with_its_documents(drawn: list) -> None:
+    rules = IntakeRules.build(CATALOGUE, WorkCalendar())
+    now = datetime(2026, 7, 15, 9, tzinfo=vietnam_tz())
+    for s in (s for s in drawn if s.kind == "bundle"):
+        body = s.body
+        command = SubmitBundle(
+            bundle_type=body["bundle_type"], channel=body["channel"], receiving_agency=body["receiving_agency"],
+            applicant=Applicant(**body["applicant"]), form=body["form"],
+            documents=[Document(**d) for d in body["documents"]],
+        )  # fmt: skip
+        plan = plan_bundle(command, rules, now)  # InvalidInput names what the mix got wrong
+        assert plan.dossiers[0].documents
 
 
 def test_no_two_open_dossiers_share_a_subject(drawn: list) -> None:
