@@ -131,6 +131,10 @@ async def test_citizen_actions_append_events(intake: RunningIntake) -> None:
     supplement = {"documents": [{"kind": "to_khai_ly_lich_tu_phap", "digitized": True, "reused": False}]}
     assert (await intake.client.post(f"{base}/supplements", json=supplement)).status_code == 202
     assert (await intake.client.post(f"{base}/supplements", json={"documents": []})).status_code == 422
+    foreign = {"documents": [{"kind": "giay_chung_sinh", "digitized": True, "reused": False}]}
+    refused = await intake.client.post(f"{base}/supplements", json=foreign)
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["detail"]] == ["$.documents[0].kind"]
     assert (await intake.client.post(f"{base}/withdrawals", json={"reason": "Không cần nữa"})).status_code == 202
     unknown = await intake.client.post("/v1/dossiers/NOPE-200101-0001/withdrawals", json={"reason": "x"})
     assert unknown.status_code == 404

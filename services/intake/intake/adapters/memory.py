@@ -79,8 +79,8 @@ class InMemoryDossiers:
         if row is None:
             return None
         return DossierState(
-            row["dossier_id"], row["code"], DossierStatus(row["status"]), row["awaiting_supplement"],
-            row["rating"] is not None, row["withdrawal_requested"],
+            row["dossier_id"], row["code"], row["procedure_code"], DossierStatus(row["status"]),
+            row["awaiting_supplement"], row["rating"] is not None, row["withdrawal_requested"],
         )
 
     async def apply(self, change: DossierChange) -> bool:

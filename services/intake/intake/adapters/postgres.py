@@ -144,15 +144,15 @@ class PostgresDossiers:
         row = (
             await self._conn.execute(
                 text(
-                    "SELECT dossier_id, code, status, awaiting_supplement, rating IS NOT NULL, withdrawal_requested"
-                    f" FROM dossiers WHERE {column} = :r FOR UPDATE"
+                    "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
+                    f" withdrawal_requested FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},
             )
         ).first()
         if row is None:
             return None
-        return DossierState(row[0], row[1], DossierStatus(row[2]), row[3], row[4], row[5])
+        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), row[4], row[5], row[6])
 
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None

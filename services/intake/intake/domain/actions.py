@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from contracts.catalogue import Catalogue
 from contracts.events.common import DossierStatus
 from contracts.events.intake import (
     FeePaid,
@@ -15,6 +16,8 @@ from contracts.events.intake import (
 )
 from intake.domain.commands import CitizenAction, PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
 from intake.domain.errors import ActionNotAllowed
+from intake.domain.problems import InvalidInput
+from intake.domain.submission import unknown_documents
 from intake.domain.tracking import ENDED
 
 #: No money is taken for a dossier that was refused or stopped.
@@ -27,14 +30,16 @@ class DossierState:
 
     dossier_id: str
     code: str
+    procedure_code: str
     status: DossierStatus
     awaiting_supplement: bool
     rated: bool
     withdrawal_requested: bool
 
 
-def decide(action: CitizenAction, state: DossierState, now: datetime) -> IntakeEvent:
-    """The event for ``action`` on a dossier in ``state``; ActionNotAllowed says why not."""
+def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue: Catalogue) -> IntakeEvent:
+    """The event for ``action`` on a dossier in ``state``; ActionNotAllowed says why not, InvalidInput
+    which documents of a supplement its procedure does not list."""
     if isinstance(action, ProvideSupplement):
         # Not tied to awaiting_supplement: the citizen reacts to workflow's request, which may reach the
         # citizen before it reaches this view. Workflow matches supplements to its requests.
@@ -44,6 +49,9 @@ def decide(action: CitizenAction, state: DossierState, now: datetime) -> IntakeE
         # documents would come too late, and workflow may already have ended the dossier.
         if state.withdrawal_requested:
             raise ActionNotAllowed(f"withdrawal of dossier {state.code} was requested: it takes no more documents")
+        procedure = catalogue.procedures.get(state.procedure_code)  # absent only from a later edition
+        if procedure is not None and (problems := unknown_documents(procedure, action.documents)):
+            raise InvalidInput(problems)
         return SupplementProvided(
             dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now
         )

@@ -100,12 +100,17 @@ def _route(
     return None
 
 
-def _document_problems(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
-    problems = [
+def unknown_documents(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
+    """A problem for each document whose kind the procedure does not list."""
+    return [
         FieldProblem(f"$.documents[{i}].kind", f"{d.kind!r} is not a document of {procedure.code}", "unknown_document")
         for i, d in enumerate(documents)
         if procedure.document(d.kind) is None
     ]
+
+
+def _document_problems(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
+    problems = unknown_documents(procedure, documents)
     given = {d.kind for d in documents}
     problems.extend(
         FieldProblem("$.documents", f"mandatory document missing: {d.kind} ({d.name_vi})", "missing_document")

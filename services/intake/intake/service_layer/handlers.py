@@ -244,7 +244,7 @@ async def act(
         state = await uow.dossiers.state(action.dossier_ref)
         if state is None:
             raise DossierNotFound(f"no dossier {action.dossier_ref!r}")
-        event = decide(action, state, now)
+        event = decide(action, state, now, ctx.rules.catalogue)
         stream = await uow.events.load(state.dossier_id)
         envelope = _wrap(ctx, event, state.dossier_id, correlation_id, now)
         await uow.record(state.dossier_id, stream.version, [envelope], ctx.topic)
