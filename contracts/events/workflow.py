@@ -136,6 +136,14 @@ class ResultIssued(DossierEvent):
     document_name: str = Field(description="Name of the result document.")
     data: dict[str, Any] = Field(description="What the step produced, e.g. personal_id_number.")
     on_time: bool = Field(description="Finished by the appointment date (766 rules).")
+    qr_code: str | None = Field(
+        default=None,
+        description=(
+            "Text of the QR code the result paper carries: compact JSON with the dossier code (ma_ho_so),"
+            " procedure code (ma_thu_tuc), applicant's identification number (so_dinh_danh), document name"
+            " (ten_giay_to) and result code (ma_ket_qua). None when the applicant is not known."
+        ),
+    )
 
 
 class ResultReturned(DossierEvent):

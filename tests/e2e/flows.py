@@ -48,7 +48,7 @@ async def birth(api: StackApi, flow: Flow) -> None:
     born = today() - timedelta(days=12)
     mother = new_person_number("female", 1995)
     receipt = await api.post("intake", "/v1/bundles", birth_bundle(mother, "female", born))
-    flow.facts.update(receipt=receipt, born=born)
+    flow.facts.update(receipt=receipt, born=born, mother=mother)
     flow.codes += [d["code"] for d in receipt["dossiers"]]
     registration = receipt["dossiers"][0]
     flow.facts["task"] = await api.task(COMMUNE, registration["dossier_id"])

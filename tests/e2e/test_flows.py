@@ -6,6 +6,7 @@ what its flow recorded."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import pytest
@@ -34,6 +35,12 @@ async def test_birth_bundle_one_submission_three_results_and_the_childs_number(f
     assert birth["task"]["code"] == receipt["dossiers"][0]["code"]  # the official found it on the task list
     number = birth["approved"]["results"][0]["data"]["personal_id_number"]
     assert citizen_id.check_consistency(number, sex="female", birth_year=born.year, province_code=PROVINCE) == []
+    # The birth certificate's QR code, as the official prints it (the citizen's view does not show it:
+    # it holds the applicant's number in full).
+    qr = json.loads(birth["approved"]["results"][0]["qr_code"])
+    first = receipt["dossiers"][0]
+    assert (qr["ma_ho_so"], qr["ma_thu_tuc"], qr["ten_giay_to"]) == (first["code"], "1.001193", "Giấy khai sinh")
+    assert qr["so_dinh_danh"] == birth["mother"]
 
     # The citizen's view: completed, three results, the child's new number recognisable but masked.
     assert view["status"] == "completed" and view["failed_step"] is None

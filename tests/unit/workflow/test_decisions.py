@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -89,6 +90,14 @@ async def test_approval_issues_the_result_with_the_childs_identification_number(
     assert state.on_time is True
     again = await harness.state(event.dossier_id)
     assert again.results == state.results
+    # The paper's QR code: dossier code, procedure code, applicant's number, document name (and result code).
+    assert result.qr_code is not None
+    assert json.loads(result.qr_code) == {
+        "ma_ho_so": event.code, "ma_thu_tuc": "1.001193", "so_dinh_danh": event.applicant.id_number,
+        "ten_giay_to": result.document_name, "ma_ket_qua": result.result_code,
+    }  # fmt: skip
+    [issued] = [e for e in harness.published() if e.type == "ResultIssued"]
+    assert issued.payload["qr_code"] == result.qr_code
 
 
 async def test_reject_and_supplement_need_a_reason(harness: Harness) -> None:

@@ -3,6 +3,8 @@ registry steps go out as commands, duplicates and reorderings never start a step
 
 from __future__ import annotations
 
+import json
+
 from contracts import citizen_id
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
@@ -46,7 +48,12 @@ async def test_birth_bundle_runs_every_step_with_the_data_it_needs(harness: Harn
     assert events[-1].results["health_insurance_card"]["card_number"] == "TE1234567890"
     assert events[-1].results["permanent_residence"]["household_id"] == "HK-1"
     assert len(harness.commands()) == 2
-    assert (await harness.state(insurance.dossier_id)).status is DossierStatus.PROCESSED
+    done = await harness.state(insurance.dossier_id)
+    assert done.status is DossierStatus.PROCESSED
+    # A registry's result is a paper too: its QR code names the bundle's applicant (the saga opened the step).
+    [card_result] = done.results
+    assert card_result.qr_code is not None
+    assert json.loads(card_result.qr_code)["so_dinh_danh"] == bundle.applicant.id_number
 
 
 async def test_step_dossiers_submitted_before_or_after_the_bundle_start_once(harness: Harness) -> None:

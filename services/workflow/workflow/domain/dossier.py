@@ -13,7 +13,7 @@ from contracts.events import registry as reg
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
 from workcal import WorkCalendar
-from workflow.domain import deadlines
+from workflow.domain import deadlines, results
 from workflow.domain.errors import IllegalTransition
 from workflow.domain.internal_events import DossierOpened, DossierReleased
 from workflow.domain.lifecycle import TRANSITIONS, Action, next_status
@@ -175,14 +175,22 @@ class Dossier:
 
     def issue_result(self, document_name: str, data: dict[str, Any], result_code: str, official_id: str | None) -> None:
         status = self._check(Action.ISSUE_RESULT)
+        state = self.state
+        qr = None
+        if state.applicant_id_number:
+            qr = results.qr_code(
+                dossier_code=state.code, procedure_code=state.procedure_code,
+                applicant_id_number=state.applicant_id_number, document_name=document_name, code=result_code,
+            )  # fmt: skip
         self._record(
             wf.ResultIssued(
                 **self._common(status, official_id=official_id),
                 result_code=result_code,
-                procedure_code=self.state.procedure_code,
+                procedure_code=state.procedure_code,
                 document_name=document_name,
                 data=data,
                 on_time=bool(self._ended()),
+                qr_code=qr,
             )
         )
 

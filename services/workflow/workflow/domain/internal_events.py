@@ -33,6 +33,7 @@ class DossierOpened(EventPayload):
     due_at: datetime | None = Field(default=None, description="Appointment date intake announced, if any.")
     bundle_id: str | None = Field(default=None, description="Its bundle, if any.")
     bundle_step: str | None = Field(default=None, description="Its step in that bundle.")
+    applicant_id_number: str | None = Field(default=None, description="The applicant's, for the result's QR code.")
 
 
 class DossierReleased(EventPayload):

@@ -9,6 +9,7 @@ province code of the registering province from settings.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -21,6 +22,20 @@ from contracts.catalogue import Procedure
 def result_code(dossier_code: str, n: int) -> str:
     """``<dossier code>-KQ<n>``: the n-th electronic result of the dossier."""
     return f"{dossier_code}-KQ{n}"
+
+
+def qr_code(*, dossier_code: str, procedure_code: str, applicant_id_number: str, document_name: str, code: str) -> str:
+    """What the QR code on an issued paper encodes: at least the dossier code, the procedure code, the
+    applicant's identification number and the document name, and here the result's own code.
+    Compact UTF-8 JSON with fixed keys, so that any reader can parse it."""
+    fields = {
+        "ma_ho_so": dossier_code,
+        "ma_thu_tuc": procedure_code,
+        "so_dinh_danh": applicant_id_number,
+        "ten_giay_to": document_name,
+        "ma_ket_qua": code,
+    }
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 def result_data(

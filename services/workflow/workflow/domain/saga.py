@@ -46,6 +46,7 @@ class BundleSaga(BaseModel):
     failed_step: str | None = None
     reason: str | None = None
     version: int = Field(0, description="Version of the bundle's event stream.")
+    applicant_id_number: str | None = None  # the steps' results carry it in their QR codes
 
     @property
     def running(self) -> bool:

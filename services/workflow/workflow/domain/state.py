@@ -37,6 +37,7 @@ class IssuedResult:
     document_name: str
     data: dict[str, Any]
     issued_at: datetime
+    qr_code: str | None = None
 
 
 @dataclass
@@ -63,6 +64,7 @@ class DossierState:
     step_due_at: datetime | None = None
     bundle_id: str | None = None
     bundle_step: str | None = None
+    applicant_id_number: str | None = None
     held: bool = False
     supplement_requests: int = 0
     paused_since: datetime | None = None
@@ -146,6 +148,7 @@ def _apply_opened(state: DossierState, e: DossierOpened) -> None:
     state.fee, state.form, state.submitted_at = e.fee, dict(e.form), e.submitted_at
     state.announced_due_at = e.due_at
     state.bundle_id, state.bundle_step = e.bundle_id, e.bundle_step
+    state.applicant_id_number = e.applicant_id_number
     state.held = e.bundle_id is not None
 
 
@@ -179,7 +182,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.PaymentConfirmed):
         state.paid_total += e.amount
     elif isinstance(e, wf.ResultIssued):
-        state.results.append(IssuedResult(e.result_code, e.document_name, dict(e.data), e.at))
+        state.results.append(IssuedResult(e.result_code, e.document_name, dict(e.data), e.at, e.qr_code))
         state.pending_command_id = None
         state.ended_at, state.on_time = e.at, e.on_time
         state._close_line(e.at, "result issued", e.official_id)

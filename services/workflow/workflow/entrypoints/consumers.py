@@ -85,6 +85,7 @@ async def on_dossier_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx:
         due_at=e.due_at,
         bundle_id=e.bundle_id,
         bundle_step=e.bundle_step,
+        applicant_id_number=e.applicant.id_number,
     )
     received_at = None if e.status is DossierStatus.REGISTERED else (e.received_at or e.submitted_at)
     await handlers.open_dossier(OpenDossier(opened, received_at), uow, ctx, cause)
@@ -102,6 +103,7 @@ async def on_bundle_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: 
         steps=[StepRef(**s.model_dump()) for s in e.steps],
         submitted_at=e.submitted_at,
         correlation_id=envelope.correlation_id,
+        applicant_id_number=e.applicant.id_number,
     )
     await sagas.start_bundle(StartBundle(saga), uow, ctx, cause)
 

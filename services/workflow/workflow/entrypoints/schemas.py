@@ -36,6 +36,7 @@ class ResultPublic(BaseModel):
     document_name: str
     data: dict[str, Any]
     issued_at: datetime
+    qr_code: str | None = Field(default=None, description="What the QR code on the result paper encodes (JSON).")
 
 
 class ControlSheetLinePublic(BaseModel):

@@ -121,6 +121,7 @@ def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: Workfl
         submitted_at=saga.submitted_at,
         bundle_id=saga.bundle_id,
         bundle_step=step.step_id,
+        applicant_id_number=saga.applicant_id_number,
     )
 
 
