@@ -70,7 +70,8 @@ def test_submission_then_lifecycle_gives_the_portal_a_complete_dossier() -> None
     assert body["received_at"] == "20240710093000"
     assert body["appointment_at"] == "20240712093000"
     assert body["finished_at"] == "20240711083000" and body["returned_at"] == "20240712083000"
-    assert body["results"] == [{"code": f"{CODE}-KQ1", "name": "Thông báo kết quả đăng ký thường trú", "signed": True}]
+    # Not "signed": nothing here e-signs results, so the portal is not told they are.
+    assert body["results"] == [{"code": f"{CODE}-KQ1", "name": "Thông báo kết quả đăng ký thường trú"}]
     assert [h["state"] for h in body["history"]] == [1, 2, 9, 10]
     assert body["history"][1]["official"] == "Nguyễn Thị Lan"
 

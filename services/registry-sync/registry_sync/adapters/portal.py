@@ -88,7 +88,8 @@ def portal_body(record: PortalRecord, document_name: DocumentNames) -> dict[str,
             )
             for f in record.fees
         ],
-        "results": [{"code": r.code, "name": r.name, "signed": True} for r in record.results],
+        # No "signed": we do not e-sign results (ký số), and the portal must not be told we do.
+        "results": [{"code": r.code, "name": r.name} for r in record.results],
         "history": [
             drop_none(
                 {
