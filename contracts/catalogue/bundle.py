@@ -163,9 +163,9 @@ class BundleDefinition(CatalogueModel):
         default_factory=list,
         description=(
             "Kinds of the documents the applicant hands in with the bundle, each a required document of"
-            " some step's procedure (mandatory if one of the steps that apply says so). A step's other"
-            " mandatory documents are produced inside the bundle: its declaration from the combined form,"
-            " or an earlier step's result passed on between the agencies."
+            " some step's procedure. A step's other mandatory documents are produced inside the bundle:"
+            " its declaration from the combined form, or an earlier step's result passed on between the"
+            " agencies."
         ),
     )
 

@@ -179,15 +179,23 @@ def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
     }
 
 
-def test_a_bundles_documents_are_those_supplied_with_it_and_its_mandatory_ones_present(rules: IntakeRules) -> None:
+def test_a_bundles_documents_are_those_supplied_with_it_for_the_steps_that_apply(rules: IntakeRules) -> None:
     body = birth_bundle()
     # giay_bao_tu belongs to the death bundle; so_bhxh is supplied with a death bundle only for the
     # funeral allowance, a step this applicant did not choose.
     body["documents"] = [{"kind": "giay_bao_tu", "digitized": True, "reused": False}]
-    assert problems(rules, body) == {"$.documents[0].kind": "unknown_document", "$.documents": "missing_document"}
+    assert problems(rules, body) == {"$.documents[0].kind": "unknown_document"}
     death = death_bundle("none")
     death["documents"].append({"kind": "so_bhxh", "digitized": True, "reused": False})
     assert problems(rules, death) == {"$.documents[1].kind": "unknown_document"}
+
+
+def test_a_bundle_without_documents_is_still_accepted_as_the_api_was_published(rules: IntakeRules) -> None:
+    body = {k: v for k, v in birth_bundle().items() if k != "documents"}
+    plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)
+    assert [[d.kind for d in p.documents] for p in plan.dossiers] == [
+        ["to_khai_khai_sinh"], ["to_khai_thay_doi_thong_tin_cu_tru"], ["to_khai_tham_gia_bhyt"]
+    ]
 
 
 def test_each_bundle_step_gets_its_own_documents_and_those_the_bundle_produces(rules: IntakeRules) -> None:

@@ -126,7 +126,10 @@ def _bundle_documents(
     """Check the applicant's documents against the steps that apply, and give each step its own: the
     supplied ones of its procedure's kinds, and its other mandatory ones, which the bundle produces
     (its declaration from the combined form, or an earlier step's result): electronic, and reused
-    data after the first step."""
+    data after the first step.
+
+    None is required: the bundle API was published without documents, and a portal that sends none
+    must not start getting 422s. Officials see at reception what a dossier lacks."""
     accepted = [kind for kind in definition.supplied_documents if any(p.document(kind) for p in procedures)]
     problems = [
         FieldProblem(
@@ -137,17 +140,6 @@ def _bundle_documents(
         for i, d in enumerate(documents)
         if d.kind not in accepted
     ]
-    given = {d.kind for d in documents}
-    missing = {
-        kind: required.name_vi
-        for kind in accepted
-        for p in procedures
-        if kind not in given and (required := p.document(kind)) is not None and required.mandatory
-    }
-    problems.extend(
-        FieldProblem("$.documents", f"mandatory document missing: {kind} ({name})", "missing_document")
-        for kind, name in missing.items()
-    )
     per_step = [
         [
             *(
