@@ -128,8 +128,8 @@ async def test_an_illegal_decision_is_refused_and_changes_nothing(harness: Harne
     before = await harness.state(event.dossier_id)
     with pytest.raises(IllegalTransition):
         await harness.decide(event.dossier_id, "request_supplement", reason="late")
-    with pytest.raises(IllegalTransition):
-        await harness.decide(event.dossier_id, "accept")
+    with pytest.raises(IllegalTransition, match=r"^cannot accept a dossier in status processed$"):
+        await harness.decide(event.dossier_id, "accept")  # the lifecycle's move is "receive"
     after = await harness.state(event.dossier_id)
     assert after.version == before.version
     assert (await harness.decide(event.dossier_id, "return_result")).status is DossierStatus.RETURNED

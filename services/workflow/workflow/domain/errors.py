@@ -21,10 +21,11 @@ class IllegalTransition(DomainError):
     """The lifecycle has no such move from the dossier's current status (HTTP 409)."""
 
     def __init__(self, action: str, status: DossierStatus | None, detail: str = "") -> None:
-        where = status.value if status else "a dossier that does not exist yet"
+        where = f"a dossier in status {status.value}" if status else "a dossier that does not exist yet"
         super().__init__(f"cannot {action} {where}" + (f": {detail}" if detail else ""))
         self.action = action
         self.status = status
+        self.detail = detail
 
 
 class InvalidDecision(DomainError):

@@ -141,7 +141,17 @@ def release_step(
 
 
 def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
-    """Apply an official's decision; IllegalTransition (409) or InvalidDecision (422) when it cannot be."""
+    """Apply an official's decision; IllegalTransition (409) or InvalidDecision (422) when it cannot be.
+    A refusal names the decision the official made, not the lifecycle move behind it."""
+    try:
+        _decide(dossier, command, rules)
+    except IllegalTransition as exc:
+        if exc.action == command.decision:
+            raise
+        raise IllegalTransition(command.decision, exc.status, exc.detail) from None
+
+
+def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     state = dossier.state
     if command.decision in NEEDS_REASON and not (command.reason or "").strip():
         raise InvalidDecision("reason", f"a reason is required to {command.decision.replace('_', ' ')}")
