@@ -171,6 +171,14 @@ class DossierOverdue(DossierEvent):
     )
 
 
+class AcceptanceOverdue(DossierEvent):
+    """An online dossier was neither accepted nor sent back for a supplement within 8 working hours of
+    its submission (a timer). Its status does not change: it still waits for an official."""
+
+    event_type = "AcceptanceOverdue"
+    deadline: datetime = Field(description="When it should have been accepted or sent back.")
+
+
 class ApologyLetterIssued(DossierEvent):
     """Form 04: a letter of apology with a new return date."""
 

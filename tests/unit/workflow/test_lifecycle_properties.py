@@ -56,6 +56,7 @@ PERFORM = {
     Action.EXTEND: lambda d: d.extend("quá tải", (d.state.due_at or d.now) + timedelta(days=5), "cb"),
     Action.MARK_DUE_SOON: lambda d: d.mark_due_soon(),
     Action.MARK_OVERDUE: lambda d: d.mark_overdue("deadline_passed"),
+    Action.MARK_ACCEPTANCE_OVERDUE: lambda d: d.mark_acceptance_overdue(d.now),
 }
 
 

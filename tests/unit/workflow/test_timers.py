@@ -40,6 +40,28 @@ async def test_due_soon_then_overdue_fire_once_each(harness: Harness) -> None:
     assert state.on_time is False
 
 
+async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_once(harness: Harness) -> None:
+    late = submitted(channel="online", at=harness.now)  # Monday 09:00: 8 working hours, to Tuesday 09:00
+    on_time = submitted(channel="online", at=harness.now)
+    for event in (late, on_time):
+        await harness.deliver(event)
+    deadline = datetime(2024, 6, 4, 9, 0, tzinfo=TZ)
+    assert harness.uow.timers.pending(late.dossier_id) == {"acceptance_overdue": deadline}
+    harness.advance(hours=7)  # 16:00
+    await harness.decide(on_time.dossier_id, "accept")
+
+    harness.clock.set(deadline)
+    assert await harness.fire_timers() >= 1
+    assert await harness.fire_timers() == 0
+    assert harness.published_types(late.dossier_id).count("AcceptanceOverdue") == 1
+    assert "AcceptanceOverdue" not in harness.published_types(on_time.dossier_id)
+    [task] = [t for t in await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10) if t.dossier_id == late.dossier_id]
+    assert (task.waiting_for, task.overdue) == ("acceptance", True)
+    # Still waiting for an official: accepting it later works, and its processing clock starts then.
+    state = await harness.decide(late.dossier_id, "accept")
+    assert state.received_at == deadline and not state.overdue
+
+
 async def test_a_supplement_pauses_the_timers_and_the_answer_moves_them(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

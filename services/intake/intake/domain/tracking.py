@@ -45,6 +45,7 @@ _NOTES: dict[str, str] = {
     "ResultIssued": "Đã có kết quả",
     "ResultReturned": "Đã trả kết quả",
     "DossierOverdue": "Hồ sơ quá hạn",
+    "AcceptanceOverdue": "Quá hạn tiếp nhận hồ sơ trực tuyến",
     "ApologyLetterIssued": "Văn bản xin lỗi và hẹn lại ngày trả kết quả",
     "SupplementProvided": "Công dân nộp bổ sung hồ sơ",
     "FeePaid": "Công dân nộp phí, lệ phí",

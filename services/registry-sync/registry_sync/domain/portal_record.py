@@ -46,7 +46,7 @@ HISTORY_CONTENT: dict[str, str] = {
     "ApologyLetterIssued": "Văn bản xin lỗi, hẹn lại ngày trả kết quả: {reason}",
 }
 #: Timer events: they change nothing the portal carries.
-SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue"})
+SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue", "AcceptanceOverdue"})
 MAX_TEXT = 1000
 
 

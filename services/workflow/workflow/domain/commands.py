@@ -86,7 +86,7 @@ class StartBundle:
     saga: BundleSaga
 
 
-TimerKind = Literal["due_soon", "overdue"]
+TimerKind = Literal["due_soon", "overdue", "acceptance_overdue"]
 
 
 @dataclass(frozen=True)

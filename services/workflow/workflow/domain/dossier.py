@@ -226,6 +226,10 @@ class Dossier:
         assert self.state.due_at is not None
         self._record(wf.DossierDueSoon(**self._common(status), due_at=self.state.due_at))
 
+    def mark_acceptance_overdue(self, deadline: datetime) -> None:
+        status = self._check(Action.MARK_ACCEPTANCE_OVERDUE)
+        self._record(wf.AcceptanceOverdue(**self._common(status), deadline=deadline))
+
     def mark_overdue(self, reason: str) -> None:
         status = self._check(Action.MARK_OVERDUE)
         due = self.state.due_at or self.now

@@ -36,6 +36,7 @@ class Action(StrEnum):
     EXTEND = "extend"
     MARK_DUE_SOON = "mark_due_soon"
     MARK_OVERDUE = "mark_overdue"
+    MARK_ACCEPTANCE_OVERDUE = "mark_acceptance_overdue"
 
 
 RESUME: Final = "resume"
@@ -67,6 +68,7 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.EXTEND: {s: s for s in _OPEN_STATES},
     Action.MARK_DUE_SOON: {s: s for s in _CLOCK_RUNNING},
     Action.MARK_OVERDUE: {s: s for s in _OPEN_STATES},
+    Action.MARK_ACCEPTANCE_OVERDUE: {S.REGISTERED: S.REGISTERED},
 }
 
 #: No action leads out of these: the dossier has ended.

@@ -66,6 +66,7 @@ class DossierState:
     bundle_step: str | None = None
     applicant_id_number: str | None = None
     held: bool = False
+    acceptance_overdue: bool = False
     supplement_requests: int = 0
     paused_since: datetime | None = None
     resume_status: DossierStatus | None = None
@@ -194,6 +195,8 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.due_soon_notified = True
     elif isinstance(e, wf.DossierOverdue):
         state.overdue = True
+    elif isinstance(e, wf.AcceptanceOverdue):
+        state.acceptance_overdue = True
     elif isinstance(e, wf.ApologyLetterIssued):
         state.due_at, state.apologized = e.new_due_at, True
         state.due_soon_notified = False

@@ -78,7 +78,7 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
         appointment_at=state.due_at,
         since=since,
         bundle_id=state.bundle_id,
-        overdue=state.overdue,
+        overdue=state.acceptance_overdue if waiting == "acceptance" else state.overdue,
     )
 
 
@@ -96,6 +96,11 @@ async def project(
     await _schedule_timers(uow, state, ctx, before)
 
 
+def _awaits_acceptance(state: DossierState) -> bool:
+    """An online dossier (or a bundle's released first step) an official has yet to accept in time."""
+    return state.status is DossierStatus.REGISTERED and not state.held and not state.acceptance_overdue
+
+
 def _clock_stopped(state: DossierState) -> bool:
     return state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None
 
@@ -109,6 +114,10 @@ async def _schedule_timers(
     if _clock_stopped(state) or due_at is None:
         if before is None or not _clock_stopped(before):
             await uow.timers.disarm(state.dossier_id)
+        if _awaits_acceptance(state):
+            assert state.submitted_at is not None
+            deadline = deadlines.acceptance_deadline(ctx.rules.calendar, state.submitted_at)
+            await uow.timers.arm(Timer(state.dossier_id, "acceptance_overdue", deadline))
         return
     armed: list[Timer] = []
     if not state.due_soon_notified:

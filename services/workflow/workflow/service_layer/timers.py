@@ -51,7 +51,12 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
     state = await load(uow, timer.dossier_id)
     dossier = Dossier(state, now)
     running = not state.clock_paused and state.due_at is not None
-    if timer.kind == "due_soon":
+    if timer.kind == "acceptance_overdue":
+        # Accepted or sent back meanwhile, or already flagged: nothing to say.
+        if state.status in TRANSITIONS[Action.MARK_ACCEPTANCE_OVERDUE] and not state.acceptance_overdue:
+            if not state.held and now >= timer.fire_at:
+                dossier.mark_acceptance_overdue(timer.fire_at)
+    elif timer.kind == "due_soon":
         if running and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
             dossier.mark_due_soon()
     elif running and not state.overdue and state.due_at is not None and now >= state.due_at:
