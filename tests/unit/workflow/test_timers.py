@@ -49,6 +49,7 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     assert harness.uow.timers.pending(late.dossier_id) == {"acceptance_overdue": deadline}
     harness.advance(hours=7)  # 16:00
     await harness.decide(on_time.dossier_id, "accept")
+    assert "acceptance_overdue" not in harness.uow.timers.pending(on_time.dossier_id)
 
     harness.clock.set(deadline)
     assert await harness.fire_timers() >= 1
@@ -60,6 +61,23 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     # Still waiting for an official: accepting it later works, and its processing clock starts then.
     state = await harness.decide(late.dossier_id, "accept")
     assert state.received_at == deadline and not state.overdue
+
+
+async def test_an_online_dossier_sent_back_before_acceptance_gets_a_fresh_window(harness: Harness) -> None:
+    event = submitted(channel="online", at=harness.now)  # Monday 09:00
+    await harness.deliver(event)
+    harness.advance(hours=1)
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
+    assert harness.uow.timers.pending(event.dossier_id) == {}  # nobody has to accept it meanwhile
+    harness.clock.set(datetime(2024, 6, 5, 14, 0, tzinfo=TZ))  # Wednesday 14:00
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    fresh = datetime(2024, 6, 6, 14, 0, tzinfo=TZ)  # 8 working hours from its return, not from Monday
+    [task] = await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10)
+    assert (task.waiting_for, task.due_at, task.overdue) == ("acceptance", fresh, False)
+    assert harness.uow.timers.pending(event.dossier_id) == {"acceptance_overdue": fresh}
+    harness.clock.set(fresh)
+    await harness.fire_timers()
+    assert harness.published_types(event.dossier_id).count("AcceptanceOverdue") == 1
 
 
 async def test_a_supplement_pauses_the_timers_and_the_answer_moves_them(harness: Harness) -> None:

@@ -66,6 +66,7 @@ class DossierState:
     bundle_step: str | None = None
     applicant_id_number: str | None = None
     held: bool = False
+    acceptance_due_at: datetime | None = None  # set when a supplement reopens the acceptance window
     acceptance_overdue: bool = False
     supplement_requests: int = 0
     paused_since: datetime | None = None
@@ -175,7 +176,10 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.SupplementReceived):
         state.paused_since, state.resume_status = None, None
         state.paused_seconds += e.paused_seconds
-        state.due_at = e.due_at if state.due_at is not None else None
+        if state.due_at is not None:
+            state.due_at = e.due_at
+        else:  # sent back before acceptance: a fresh window to accept it in
+            state.acceptance_due_at = e.due_at
     elif isinstance(e, wf.PaymentRequested):
         state.payment_amount = e.amount
         state.requested_total += e.amount
