@@ -51,6 +51,9 @@ class BundleStep(Frozen):
     procedure_code: str = Field(description="The step's procedure.")
     dossier_id: str = Field(description="The dossier created for the step.")
     code: str = Field(description="That dossier's code.")
+    documents: list[Document] = Field(
+        default_factory=list, description="That dossier's document components (as its DossierSubmitted lists them)."
+    )
 
 
 class BundleSubmitted(IntakeEvent):

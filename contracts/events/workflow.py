@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import DossierStatus
+from contracts.events.common import Document, DossierStatus
 
 
 class WorkflowEvent(EventPayload):
@@ -74,6 +74,7 @@ class SupplementReceived(DossierEvent):
     event_type = "SupplementReceived"
     paused_seconds: float = Field(description="Working time the clock was paused.", ge=0)
     due_at: datetime = Field(description="New appointment date.")
+    documents: list[Document] = Field(default_factory=list, description="The documents the citizen supplied.")
 
 
 class PaymentRequested(DossierEvent):

@@ -41,6 +41,10 @@ async def test_birth_bundle_one_submission_three_results_and_the_childs_number(f
     first = receipt["dossiers"][0]
     assert (qr["ma_ho_so"], qr["ma_thu_tuc"], qr["ten_giay_to"]) == (first["code"], "1.001193", "Giấy khai sinh")
     assert qr["so_dinh_danh"] == birth["mother"]
+    # What the official saw: the declaration the bundle produced and the certificate the mother handed in.
+    approved = birth["approved"]
+    assert sorted(d["kind"] for d in approved["documents"]) == ["giay_chung_sinh", "to_khai_khai_sinh"]
+    assert approved["missing_documents"] == []
 
     # The citizen's view: completed, three results, the child's new number recognisable but masked.
     assert view["status"] == "completed" and view["failed_step"] is None

@@ -9,7 +9,7 @@ from typing import Any
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import intake, registry
 from contracts.events import workflow as wf
-from contracts.events.common import Applicant
+from contracts.events.common import Applicant, Document
 from workflow.adapters.clock import SettableClock
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain.commands import MakeDecision
@@ -61,6 +61,7 @@ def submitted(
     dossier_id: str | None = None,
     bundle_id: str | None = None,
     bundle_step: str | None = None,
+    documents: list[Document] | None = None,
 ) -> intake.DossierSubmitted:
     online = channel == "online"
     return intake.DossierSubmitted(
@@ -73,7 +74,7 @@ def submitted(
         competent_agency=competent_agency,
         applicant=APPLICANT,
         form=form or {},
-        documents=[],
+        documents=documents or [],
         fee=fee,
         status="registered" if online else "received",  # type: ignore[arg-type]
         submitted_at=at,

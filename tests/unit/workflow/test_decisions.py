@@ -11,12 +11,13 @@ import pytest
 from contracts import citizen_id
 from contracts.envelope import Envelope
 from contracts.events import intake
-from contracts.events.common import DossierStatus
+from contracts.events.common import Document, DossierStatus
 from eventkit.eventstore import ConcurrencyConflict
 from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import vietnam_tz
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+from workflow.entrypoints.schemas import DossierPublic
 from workflow.service_layer.handlers import DECISION_ATTEMPTS
 
 
@@ -98,6 +99,26 @@ async def test_approval_issues_the_result_with_the_childs_identification_number(
     }  # fmt: skip
     [issued] = [e for e in harness.published() if e.type == "ResultIssued"]
     assert issued.payload["qr_code"] == result.qr_code
+
+
+async def test_the_official_sees_the_documents_and_what_a_supplement_brought(harness: Harness) -> None:
+    form_only = Document(kind="giay_de_nghi_dang_ky_doanh_nghiep", digitized=True, reused=False)
+    event = submitted(at=harness.now, documents=[form_only])
+    await harness.deliver(event)
+    procedure = harness.ctx.rules.procedure(event.procedure_code)
+    view = DossierPublic.of(await harness.state(event.dossier_id), procedure)
+    assert [d.kind for d in view.documents] == ["giay_de_nghi_dang_ky_doanh_nghiep"]
+    assert view.missing_documents == ["giay_to_phap_ly_chu_doanh_nghiep"]
+
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy tờ pháp lý của chủ doanh nghiệp")
+    brought = Document(kind="giay_to_phap_ly_chu_doanh_nghiep", digitized=False, reused=False)
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[brought],
+                                                    provided_at=harness.now))  # fmt: skip
+    view = DossierPublic.of(await harness.state(event.dossier_id), procedure)
+    assert [(d.kind, d.digitized) for d in view.documents] == [
+        ("giay_de_nghi_dang_ky_doanh_nghiep", True), ("giay_to_phap_ly_chu_doanh_nghiep", False),
+    ]
+    assert view.missing_documents == []
 
 
 async def test_reject_and_supplement_need_a_reason(harness: Harness) -> None:

@@ -7,7 +7,7 @@ import json
 
 from contracts import citizen_id
 from contracts.events import workflow as wf
-from contracts.events.common import DossierStatus
+from contracts.events.common import Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
 
 
@@ -17,11 +17,15 @@ def started_steps(harness: Harness, bundle_id: str) -> list[str]:
 
 async def test_birth_bundle_runs_every_step_with_the_data_it_needs(harness: Harness) -> None:
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    certificate = Document(kind="giay_chung_sinh", digitized=True, reused=False)
+    steps = [bundle.steps[0].model_copy(update={"documents": [certificate]}), *bundle.steps[1:]]
+    bundle = bundle.model_copy(update={"steps": steps})
     birth, residence, insurance = bundle.steps
     await harness.deliver(bundle)
     assert started_steps(harness, bundle.bundle_id) == ["birth_registration"]
     first = await harness.state(birth.dossier_id)
     assert first.status is DossierStatus.PROCESSING and first.agency == "UBND-P-PHUCLOI"
+    assert first.documents == [certificate]  # the saga opened it: its documents come with the bundle
 
     approved = await harness.decide(birth.dossier_id, "approve")
     number = approved.results[0].data["personal_id_number"]

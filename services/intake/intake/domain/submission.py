@@ -283,7 +283,10 @@ def bundle_event(
         applicant=cmd.applicant,
         form=cmd.form,
         steps=[
-            BundleStep(step_id=d.step_id or "", procedure_code=d.procedure.code, dossier_id=d.dossier_id, code=code)
+            BundleStep(
+                step_id=d.step_id or "", procedure_code=d.procedure.code, dossier_id=d.dossier_id, code=code,
+                documents=d.documents,
+            )
             for d, code in zip(plan.dossiers, codes, strict=True)
         ],
         submitted_at=submitted_at,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from contracts.events.common import Document
 from workflow.domain.internal_events import DossierOpened
 from workflow.domain.saga import BundleSaga
 
@@ -50,6 +51,7 @@ class MakeDecision:
 @dataclass(frozen=True)
 class ProvideSupplement:
     dossier_id: str
+    documents: tuple[Document, ...] = ()
 
 
 @dataclass(frozen=True)

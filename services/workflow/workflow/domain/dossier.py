@@ -5,13 +5,14 @@ e.g. acceptance = received + first processing step)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from contracts.envelope import EventPayload
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
-from contracts.events.common import DossierStatus
+from contracts.events.common import Document, DossierStatus
 from workcal import WorkCalendar
 from workflow.domain import deadlines, results
 from workflow.domain.errors import IllegalTransition
@@ -129,14 +130,16 @@ class Dossier:
         if number >= 2 and not self.state.overdue:
             self.mark_overdue("second_supplement_request")
 
-    def receive_supplement(self, calendar: WorkCalendar) -> None:
+    def receive_supplement(self, calendar: WorkCalendar, documents: Sequence[Document] = ()) -> None:
         status = self._check(Action.RECEIVE_SUPPLEMENT)
         assert self.state.paused_since is not None
         if self.state.due_at is not None:
             paused, due = deadlines.resume_after_pause(calendar, self.state.due_at, self.state.paused_since, self.now)
         else:  # sent back before acceptance: no appointment yet, a fresh acceptance window
             paused, due = 0.0, deadlines.acceptance_deadline(calendar, self.now)
-        self._record(wf.SupplementReceived(**self._common(status), paused_seconds=paused, due_at=due))
+        self._record(
+            wf.SupplementReceived(**self._common(status), paused_seconds=paused, due_at=due, documents=list(documents))
+        )
 
     def request_payment(self, amount: int, official_id: str) -> None:
         status = self._check(Action.REQUEST_PAYMENT)

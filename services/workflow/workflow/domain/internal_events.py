@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import Channel
+from contracts.events.common import Channel, Document
 
 
 class DossierOpened(EventPayload):
@@ -34,6 +34,7 @@ class DossierOpened(EventPayload):
     bundle_id: str | None = Field(default=None, description="Its bundle, if any.")
     bundle_step: str | None = Field(default=None, description="Its step in that bundle.")
     applicant_id_number: str | None = Field(default=None, description="The applicant's, for the result's QR code.")
+    documents: list[Document] = Field(default_factory=list, description="Its document components, as submitted.")
 
 
 class DossierReleased(EventPayload):

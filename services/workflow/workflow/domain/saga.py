@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventPayload
 from contracts.events import workflow as wf
+from contracts.events.common import Document
 
 
 class StepRef(BaseModel):
@@ -25,6 +26,7 @@ class StepRef(BaseModel):
     procedure_code: str
     dossier_id: str
     code: str
+    documents: list[Document] = Field(default_factory=list)
 
 
 class BundleSaga(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
-from contracts.events.common import DossierStatus
+from contracts.events.common import Document, DossierStatus
 from workflow.domain.internal_events import DossierOpened, DossierReleased
 
 
@@ -67,6 +67,7 @@ class DossierState:
     applicant_id_number: str | None = None
     held: bool = False
     acceptance_due_at: datetime | None = None  # set when a supplement reopens the acceptance window
+    documents: list[Document] = field(default_factory=list)  # as submitted, then each supplement's
     acceptance_overdue: bool = False
     supplement_requests: int = 0
     paused_since: datetime | None = None
@@ -151,6 +152,7 @@ def _apply_opened(state: DossierState, e: DossierOpened) -> None:
     state.announced_due_at = e.due_at
     state.bundle_id, state.bundle_step = e.bundle_id, e.bundle_step
     state.applicant_id_number = e.applicant_id_number
+    state.documents = list(e.documents)
     state.held = e.bundle_id is not None
 
 
@@ -176,6 +178,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.SupplementReceived):
         state.paused_since, state.resume_status = None, None
         state.paused_seconds += e.paused_seconds
+        state.documents.extend(e.documents)
         if state.due_at is not None:
             state.due_at = e.due_at
         else:  # sent back before acceptance: a fresh window to accept it in

@@ -75,19 +75,20 @@ async def decide(
     cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
-    return DossierPublic.of(state)
+    return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
 
 
 @router.get("/dossiers/{dossier_id}", responses={404: error("No such dossier.")})
 async def get_dossier(
     dossier_id: DossierId,
+    ctx: ContextDep,
     uow_factory: UowDep,
     at: Annotated[AwareDatetime | None, Query(description="The state at this instant (ISO 8601 with offset).")] = None,
 ) -> DossierPublic:
     """The dossier's state, control sheet and history, rebuilt from its events."""
     async with uow_factory() as uow:
         state = await queries.dossier(uow, dossier_id, at)
-    return DossierPublic.of(state, as_of=at)
+    return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)
 
 
 @router.get("/bundles/{bundle_id}", responses={404: error("No such bundle.")})

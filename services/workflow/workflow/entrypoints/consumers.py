@@ -86,6 +86,7 @@ async def on_dossier_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx:
         bundle_id=e.bundle_id,
         bundle_step=e.bundle_step,
         applicant_id_number=e.applicant.id_number,
+        documents=e.documents,
     )
     received_at = None if e.status is DossierStatus.REGISTERED else (e.received_at or e.submitted_at)
     await handlers.open_dossier(OpenDossier(opened, received_at), uow, ctx, cause)
@@ -111,7 +112,7 @@ async def on_bundle_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: 
 async def on_supplement(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, intake.SupplementProvided)
-    await handlers.provide_supplement(ProvideSupplement(e.dossier_id), uow, ctx, cause)
+    await handlers.provide_supplement(ProvideSupplement(e.dossier_id, tuple(e.documents)), uow, ctx, cause)
 
 
 async def on_fee_paid(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:

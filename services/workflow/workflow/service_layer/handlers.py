@@ -92,7 +92,9 @@ async def make_decision(
 async def provide_supplement(
     command: ProvideSupplement, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> None:
-    await change(uow, ctx, cause, command.dossier_id, lambda d: d.receive_supplement(ctx.rules.calendar))
+    await change(
+        uow, ctx, cause, command.dossier_id, lambda d: d.receive_supplement(ctx.rules.calendar, command.documents)
+    )
 
 
 async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:

@@ -122,6 +122,7 @@ def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: Workfl
         bundle_id=saga.bundle_id,
         bundle_step=step.step_id,
         applicant_id_number=saga.applicant_id_number,
+        documents=step.documents,
     )
 
 
