@@ -18,7 +18,8 @@ Mon 4 Mar 09:00 to Tue 5 Mar 09:00 is 6.5 h + 1.5 h = 8 h = 1.0 working day, and
 | D8      | counter | 9.000006 xay_dung           | in progress, due Thu 7 17:00: overdue in progress      | –       |
 | D9      | online  | 9.000007 can_cuoc           | received Mon 25, due Wed 3 Apr: in progress            | –       |
 | D10     | online  | 9.000001 bhxh, 0            | registered online, refused at reception (no due date)  | on_time |
-| D11     | online  | 1.003197 cu_tru, 0          | registered Fri 29 16:00, not yet received              | –       |
+| D11     | online  | 1.003197 cu_tru, 0          | registered Fri 29 16:00, not yet received (acceptance  | –       |
+|         |         |                             | overdue Mon 1 Apr 16:00, after March)                  |         |
 """
 
 from __future__ import annotations
@@ -229,6 +230,8 @@ def build(prefix: str = "") -> Scenario:
 
     s.submit("D11", procedure="1.003197", channel="online", agency=police, fee=0,
              documents=docs(1, reused=1, national=1), when=at(29, 16), due=None, registered=True)
+    s.flow(workflow.AcceptanceOverdue, "D11", at(1, 16, month=4), police, S.REGISTERED,
+           deadline=at(1, 16, month=4))
 
     steps = [intake.BundleStep(step_id="birth", procedure_code="1.001193", dossier_id="B1-1", code="x")]
     s.emit(intake.BundleSubmitted(bundle_id="B1", bundle_type="birth", catalogue_version="test", channel="online",

@@ -58,6 +58,7 @@ SELECT
   count(*) FILTER (WHERE inprog) AS in_progress,
   count(*) FILTER (WHERE inprog AND late) AS overdue_in_progress,
   count(*) FILTER (WHERE ended_at IS NULL AND {_RECEIVED} IS NULL AND submitted_at < {_AS_OF}) AS awaiting_reception,
+  count(*) FILTER (WHERE rx AND acceptance_late_at < {_AS_OF}) AS accepted_late,
   count(*) FILTER (WHERE rx AND {_OBLIGATION}) AS with_obligation,
   count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid) AS paid,
   count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online) AS paid_online,

@@ -182,6 +182,11 @@ def _overdue(facts: DossierFacts, e: workflow.DossierOverdue) -> None:
     facts.overdue_flagged = True
 
 
+def _acceptance_overdue(facts: DossierFacts, e: workflow.AcceptanceOverdue) -> None:
+    _lifecycle(facts, e)
+    facts.acceptance_late_at = facts.acceptance_late_at or e.at
+
+
 def _apology(facts: DossierFacts, e: workflow.ApologyLetterIssued) -> None:
     _lifecycle(facts, e)
     facts.apology_letters += 1
@@ -257,6 +262,7 @@ _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
     workflow.ResultIssued: _result_issued,
     workflow.ResultReturned: _result_returned,
     workflow.DossierOverdue: _overdue,
+    workflow.AcceptanceOverdue: _acceptance_overdue,
     workflow.ApologyLetterIssued: _apology,
     workflow.BundleStepStarted: _bundle_step_started,
     workflow.BundleCompleted: _bundle_completed,

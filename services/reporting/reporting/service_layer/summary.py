@@ -22,6 +22,8 @@ def summary_body(c: dict[str, Any], by_field: list[dict[str, Any]], bundles: lis
             "total": received,
             "by_channel": {"online": c["online"], "counter": c["counter"], "postal": c["postal"]},
             "online_rate": ratio(c["online"], received),
+            # Online dossiers not accepted or sent back within 8 working hours of their submission.
+            "accepted_late": c["accepted_late"],
         },
         "resolved": {
             "total": resolved,
