@@ -41,7 +41,7 @@ class Applicant(Frozen):
 
     id_number: str = Field(description="12-digit personal identification number.")
     full_name: str = Field(description="Full name, with Vietnamese diacritics.")
-    phone: str | None = Field(default=None, description="Phone number for SMS notifications.")
+    phone: str | None = Field(default=None, description="Contact phone number (this platform sends no SMS itself).")
     email: str | None = Field(default=None, description="E-mail address for notifications.")
 
 

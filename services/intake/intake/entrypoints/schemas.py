@@ -21,7 +21,9 @@ class Strict(BaseModel):
 class ApplicantCreate(Strict):
     id_number: str = Field(pattern=ID_NUMBER, description="12-digit personal identification number.")
     full_name: str = Field(min_length=1, max_length=100, description="Full name with diacritics.")
-    phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$", description="For SMS notifications.")
+    phone: str | None = Field(
+        None, pattern=r"^\+?[0-9]{8,15}$", description="Contact phone number (this platform sends no SMS itself)."
+    )
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="E-mail.")
 
 
