@@ -129,7 +129,7 @@ def _bundle_documents(
     data after the first step.
 
     None is required: the bundle API was published without documents, and a portal that sends none
-    must not start getting 422s. Officials see at reception what a dossier lacks."""
+    must not start getting 422s. Officials see what a dossier lacks (workflow's missing_documents)."""
     accepted = [kind for kind in definition.supplied_documents if any(p.document(kind) for p in procedures)]
     problems = [
         FieldProblem(
@@ -140,17 +140,15 @@ def _bundle_documents(
         for i, d in enumerate(documents)
         if d.kind not in accepted
     ]
-    per_step = [
-        [
-            *(
-                Document(kind=r.kind, digitized=True, reused=position > 0)
-                for r in p.required_documents
-                if r.mandatory and r.kind not in definition.supplied_documents
-            ),
-            *(d for d in documents if p.document(d.kind) is not None),
+    per_step = []
+    for position, procedure in enumerate(procedures):
+        produced = [
+            Document(kind=r.kind, digitized=True, reused=position > 0)
+            for r in procedure.required_documents
+            if r.mandatory and r.kind not in definition.supplied_documents
         ]
-        for position, p in enumerate(procedures)
-    ]
+        supplied = [d for d in documents if procedure.document(d.kind) is not None]
+        per_step.append(produced + supplied)
     return problems, per_step
 
 
