@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import Document, DossierStatus
+from contracts.events.common import Document, DossierStatus, Frozen
 
 
 class WorkflowEvent(EventPayload):
@@ -60,12 +60,22 @@ class DossierStepStarted(DossierEvent):
     step_due_at: datetime = Field(description="Statutory end of this step.")
 
 
+class RequestedDocument(Frozen):
+    """A document an official asks the citizen to supply."""
+
+    kind: str = Field(description="Kind from the procedure's required documents.")
+    name: str = Field(description="Its name in Vietnamese, as form 02 prints it.")
+
+
 class SupplementRequested(DossierEvent):
     """An official asked for more documents (form 02); the clock pauses."""
 
     event_type = "SupplementRequested"
     reason: str = Field(description="What is missing.")
     request_number: int = Field(description="1 for the first request; a second makes the dossier overdue.")
+    documents: list[RequestedDocument] = Field(
+        default_factory=list, description="The documents asked for, when the official named them."
+    )
 
 
 class SupplementReceived(DossierEvent):

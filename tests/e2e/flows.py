@@ -125,7 +125,8 @@ async def standalone(api: StackApi, flow: Flow) -> None:
     competent = accepted["agency"]
     flow.facts.update(accepted=accepted, competent=competent)
     await api.task(competent, dossier_id)
-    await api.decide(dossier_id, "request_supplement", "cb-kinhte", reason="Thiếu biên bản họp thành viên hộ")
+    await api.decide(dossier_id, "request_supplement", "cb-kinhte", reason="Thiếu biên bản họp thành viên hộ",
+                     documents=["bien_ban_hop_thanh_vien_ho"])  # fmt: skip
     flow.facts["awaiting"] = await api.view_when(code, lambda v: v["awaiting_supplement"])
     supplement = {"documents": [{"kind": "bien_ban_hop_thanh_vien_ho", "digitized": True, "reused": False}]}
     await api.post("intake", f"/v1/dossiers/{code}/supplements", supplement, expect=202)

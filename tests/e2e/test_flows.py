@@ -126,6 +126,9 @@ async def test_standalone_dossier_with_a_supplement_round_and_an_online_payment(
     assert flow["acceptance_task"]["waiting_for"] == "acceptance"
     assert flow["competent"] == receipt["competent_agency"] != COMMUNE  # received at the commune, decided above
     assert flow["awaiting"]["status"] == "supplement_requested"
+    # Form 02 names what to bring, by the catalogue's name.
+    asked = next(e["note"] for e in flow["awaiting"]["timeline"] if e["event"] == "SupplementRequested")
+    assert "Biên bản họp thành viên hộ gia đình về việc thành lập hộ kinh doanh" in asked
     assert flow["payable"]["fee"] == 100_000
 
     view = flow["view"]

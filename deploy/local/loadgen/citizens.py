@@ -70,7 +70,8 @@ class Citizens:
             body = {"reason": "Không còn nhu cầu giải quyết"}
             self._spawn(self._act("withdrawals", dossier_id, body))
         elif event.type == "SupplementRequested":
-            self._spawn(self._supplement(dossier_id, plan))
+            asked = [str(d.get("kind")) for d in event.payload.get("documents") or [] if isinstance(d, dict)]
+            self._spawn(self._supplement(dossier_id, plan, asked))
         elif event.type == "PaymentRequested":
             self._pay(dossier_id, plan, amount=int(event.payload.get("amount") or 0))
         elif event.type == "ResultIssued":
@@ -88,12 +89,13 @@ class Citizens:
         body = {"amount": fee, "method": payment.method, "online": payment.online}
         self._spawn(self._act("payments", dossier_id, body))
 
-    async def _supplement(self, dossier_id: str, plan: _Plan) -> None:
+    async def _supplement(self, dossier_id: str, plan: _Plan, asked: list[str]) -> None:
+        """Bring what the official asked for (form 02), or else one of the procedure's documents."""
         low, high = self.policy.supplement_delay
         if high > 0:
             await asyncio.sleep(self.rng.uniform(low, high))
         kinds = [d.kind for d in self.catalogue.procedure(plan.procedure_code).required_documents]
-        documents = [{"kind": self.rng.choice(kinds), "digitized": True, "reused": False}]
+        documents = [{"kind": kind, "digitized": True, "reused": False} for kind in asked or [self.rng.choice(kinds)]]
         await self._act("supplements", dossier_id, {"documents": documents, "note": "Đã bổ sung theo yêu cầu"})
 
     async def _rate(self, dossier_id: str, rating: Rating) -> None:

@@ -63,3 +63,17 @@ async def test_a_withdrawing_applicant_asks_once_the_dossier_is_received() -> No
         citizens.on_event(SeenEvent("DossierReceived", "d-1", 0.0, {"dossier_id": "d-1"}))
         await settled(citizens)
     assert [(action, d) for action, d, _ in api.actions] == [("withdrawals", "d-1")]
+
+
+async def test_a_citizen_brings_the_documents_the_official_named() -> None:
+    api = FakeApi()
+    citizens = Citizens(api, load_catalogue(), CitizenPolicy(), random.Random(1))  # type: ignore[arg-type]
+    body = {"procedure_code": "1.004222"}
+    citizens.submitted(Submission("dossier", "dossier:1.004222", "/v1/dossiers", body, (), None), {"dossier_id": "d-1"})
+    asked = {"dossier_id": "d-1", "documents": [{"kind": "y_kien_chu_ho", "name": "Ý kiến của chủ hộ"},
+                                                {"kind": "giay_to_cho_o_hop_phap", "name": "Giấy tờ chỗ ở"}]}
+    citizens.on_event(SeenEvent("SupplementRequested", "d-1", 0.0, asked))
+    await settled(citizens)
+    [(action, _, supplement)] = api.actions
+    kinds = [d["kind"] for d in supplement["documents"]]
+    assert action == "supplements" and kinds == ["y_kien_chu_ho", "giay_to_cho_o_hop_phap"]

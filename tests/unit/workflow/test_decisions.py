@@ -121,6 +121,22 @@ async def test_the_official_sees_the_documents_and_what_a_supplement_brought(har
     assert view.missing_documents == []
 
 
+async def test_a_supplement_request_names_only_documents_of_the_procedure(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    with pytest.raises(InvalidDecision, match=r"'ho_chieu' is not a document of 2\.001610"):
+        await harness.decide(event.dossier_id, "request_supplement", reason="thiếu", documents=("ho_chieu",))
+    with pytest.raises(InvalidDecision, match="only a supplement request names documents"):
+        await harness.decide(event.dossier_id, "approve", documents=("giay_to_phap_ly_chu_doanh_nghiep",))
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy tờ pháp lý",
+                         documents=("giay_to_phap_ly_chu_doanh_nghiep",))  # fmt: skip
+    [asked] = [e for e in harness.published() if e.type == "SupplementRequested"]
+    assert asked.payload["documents"] == [
+        {"kind": "giay_to_phap_ly_chu_doanh_nghiep", "name": harness.ctx.rules.procedure("2.001610")
+         .document("giay_to_phap_ly_chu_doanh_nghiep").name_vi},  # type: ignore[union-attr]
+    ]  # fmt: skip
+
+
 async def test_reject_and_supplement_need_a_reason(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

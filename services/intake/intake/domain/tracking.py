@@ -119,6 +119,8 @@ def public_result_data(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _detail(event: workflow.DossierEvent) -> str | None:
+    if isinstance(event, workflow.SupplementRequested) and event.documents:
+        return f"{event.reason} (cần bổ sung: {'; '.join(d.name for d in event.documents)})"
     for name in ("reason", "step", "document_name"):
         value = getattr(event, name, None)
         if value:

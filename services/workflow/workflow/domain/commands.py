@@ -46,6 +46,7 @@ class MakeDecision:
     amount: int | None = None
     new_due_at: datetime | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[str, ...] = ()  # request_supplement: the kinds asked for
 
 
 @dataclass(frozen=True)

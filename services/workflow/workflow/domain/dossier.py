@@ -119,12 +119,17 @@ class Dossier:
             raise IllegalTransition("request_registry", self.state.status, "a registry command is already pending")
         self._record(command)
 
-    def request_supplement(self, reason: str, official_id: str) -> None:
+    def request_supplement(
+        self, reason: str, official_id: str, documents: Sequence[wf.RequestedDocument] = ()
+    ) -> None:
         status = self._check(Action.REQUEST_SUPPLEMENT)
         number = self.state.supplement_requests + 1
         self._record(
             wf.SupplementRequested(
-                **self._common(status, official_id=official_id), reason=reason, request_number=number
+                **self._common(status, official_id=official_id),
+                reason=reason,
+                request_number=number,
+                documents=list(documents),
             )
         )
         if number >= 2 and not self.state.overdue:

@@ -7,6 +7,7 @@ configures (:class:`Rules`: the catalogue, the calendar, the due-soon lead time,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from contracts.catalogue import Catalogue, CatalogueError, Procedure, ProcessingTime, RegistryPerformer
 from contracts.catalogue.routing import NoCompetentAgency, UnknownAgency
 from contracts.events import registry as reg
+from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
 from workcal import WorkCalendar
 from workflow.domain import deadlines, results
@@ -153,6 +155,8 @@ def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
 
 def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     state = dossier.state
+    if command.documents and command.decision != "request_supplement":
+        raise InvalidDecision("documents", "only a supplement request names documents")
     if command.decision in NEEDS_REASON and not (command.reason or "").strip():
         raise InvalidDecision("reason", f"a reason is required to {command.decision.replace('_', ' ')}")
     if state.held:
@@ -171,7 +175,8 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
             else:
                 dossier.stop(reason, command.official_id)
         case "request_supplement":
-            dossier.request_supplement(reason, command.official_id)
+            requested = _requested_documents(command.documents, rules.procedure(state.procedure_code))
+            dossier.request_supplement(reason, command.official_id, requested)
         case "request_payment":
             amount = command.amount if command.amount is not None else state.fee
             if amount <= 0:
@@ -187,6 +192,19 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
             if state.due_at is not None and command.new_due_at <= state.due_at:
                 raise InvalidDecision("new_due_at", "must be after the current appointment date")
             dossier.extend(reason, command.new_due_at, command.official_id)
+
+
+def _requested_documents(kinds: Sequence[str], procedure: Procedure | None) -> list[wf.RequestedDocument]:
+    """The documents a supplement request names: only the procedure's own, which is all the law lets
+    an official ask for."""
+    requested = []
+    for kind in dict.fromkeys(kinds):
+        document = procedure.document(kind) if procedure else None
+        if document is None:
+            code = procedure.code if procedure else "its procedure"
+            raise InvalidDecision("documents", f"{kind!r} is not a document of {code}")
+        requested.append(wf.RequestedDocument(kind=kind, name=document.name_vi))
+    return requested
 
 
 def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:

@@ -71,6 +71,7 @@ async def decide(
         amount=body.amount,
         new_due_at=body.new_due_at,
         result=body.result,
+        documents=tuple(body.documents),
     )
     cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)

@@ -30,6 +30,11 @@ class DecisionCreate(BaseModel):
     result: dict[str, Any] = Field(
         default_factory=dict, description="approve: result data the official states; other fields are produced."
     )
+    documents: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="request_supplement: kinds of the procedure's documents the citizen must supply (form 02).",
+    )
 
 
 class ResultPublic(BaseModel):
