@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -145,12 +145,20 @@ class Api:
         )
         return items(answer.body, "tasks", "items") if answer.ok else []
 
-    async def decide(self, dossier_id: str, decision: str, official_id: str, reason: str | None = None) -> Answer:
+    async def decide(
+        self, dossier_id: str, decision: str, official_id: str, reason: str | None = None, documents: Sequence[str] = ()
+    ) -> Answer:
         body: dict[str, Any] = {"decision": decision, "official_id": official_id}
         if reason:
             body["reason"] = reason
+        if documents:
+            body["documents"] = list(documents)
         return await self.call(f"official: {decision}", "workflow", "POST", f"/v1/dossiers/{dossier_id}/decisions",
                                json=body)  # fmt: skip
+
+    async def dossier(self, dossier_id: str) -> Answer:
+        """The dossier as an official sees it: documents, what it lacks, history."""
+        return await self.call("official: look at dossier", "workflow", "GET", f"/v1/dossiers/{dossier_id}")
 
     # Citizens (intake).
     async def citizen(self, action: str, dossier_id: str, body: dict[str, Any]) -> Answer:

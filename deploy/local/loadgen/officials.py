@@ -69,12 +69,18 @@ class Officials:
     """One polling loop over every agency that has been given work."""
 
     def __init__(
-        self, api: Api, policy: OfficialPolicy, rng: random.Random, charges: Callable[[str], bool] = lambda _: False
+        self,
+        api: Api,
+        policy: OfficialPolicy,
+        rng: random.Random,
+        charges: Callable[[str], bool] = lambda _: False,
+        documents_of: Callable[[str], list[str]] = lambda _: [],
     ) -> None:
         self.api = api
         self.policy = policy
         self.rng = rng
         self.charges = charges  # procedure code → whether it has a fee
+        self.documents_of = documents_of  # procedure code → the kinds of its documents
         self.agencies: set[str] = set()
         self.decided = 0
         self._in_hand: set[str] = set()
@@ -109,18 +115,21 @@ class Officials:
         if decision is None or decision.decision in made:
             return
         self._in_hand.add(dossier_id)
-        handling = asyncio.create_task(self._decide(dossier_id, decision))
+        handling = asyncio.create_task(self._decide(dossier_id, decision, str(task.get("procedure_code", ""))))
         self._tasks.add(handling)
         handling.add_done_callback(self._tasks.discard)
 
-    async def _decide(self, dossier_id: str, decision: Decision) -> None:
+    async def _decide(self, dossier_id: str, decision: Decision, procedure_code: str) -> None:
         try:
             low, high = self.policy.delay
             if high > 0:
                 await asyncio.sleep(self.rng.uniform(low, high))
             async with self._slots:
                 official = f"CB-{self.rng.randrange(1, 40):03d}"
-                answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason)
+                documents: list[str] = []
+                if decision.decision == "request_supplement":
+                    documents = await self._to_bring(dossier_id, procedure_code)
+                answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason, documents)
             # 409: someone (or something) already moved it on, or the fee asked for is already paid;
             # not a 409 "conflict" (the dossier kept changing): that one is decided again next poll.
             conflict = isinstance(answer.body, dict) and answer.body.get("error") == "conflict"
@@ -129,3 +138,15 @@ class Officials:
                 self.decided += answer.ok
         finally:
             self._in_hand.discard(dossier_id)
+
+    async def _to_bring(self, dossier_id: str, procedure_code: str) -> list[str]:
+        """What a supplement request names (form 02): what the dossier lacks, else one of the
+        procedure's documents it does not have yet; nothing if the dossier cannot be looked at."""
+        view = await self.api.dossier(dossier_id)
+        if not view.ok or not isinstance(view.body, dict):
+            return []
+        if view.body.get("missing_documents"):
+            return [str(kind) for kind in view.body["missing_documents"]]
+        held = {d.get("kind") for d in view.body.get("documents") or [] if isinstance(d, dict)}
+        absent = [kind for kind in self.documents_of(procedure_code) if kind not in held]
+        return [self.rng.choice(absent)] if absent else []

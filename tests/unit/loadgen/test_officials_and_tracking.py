@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 
 import orjson
+import pytest
 
-from loadgen.officials import Decision, OfficialPolicy, choose
+from loadgen.api import Answer
+from loadgen.officials import Decision, OfficialPolicy, Officials, choose
 from loadgen.runner import InFlight
 from loadgen.tracking import Completions, parse_event
 
@@ -90,3 +93,38 @@ async def test_the_closed_loop_admits_an_item_only_when_one_ended_or_was_refused
     window.refused()  # the third's submission was refused: its place is free again
     assert await asyncio.wait_for(window.admit(far), 1)
     assert not await window.admit(time.monotonic() + 0.05)  # full, and nothing ends before the deadline
+
+
+class FakeWorkflow:
+    """The officials' API: one dossier to look at, and the decisions made."""
+
+    def __init__(self, view: dict[str, object]) -> None:
+        self.view = view
+        self.decisions: list[tuple[str, list[str]]] = []
+
+    async def dossier(self, dossier_id: str) -> Answer:
+        return Answer(200, self.view, 0.0)
+
+    async def decide(self, dossier_id: str, decision: str, official_id: str, reason: str | None = None,
+                     documents: Sequence[str] = ()) -> Answer:  # fmt: skip
+        self.decisions.append((decision, list(documents)))
+        return Answer(200, {}, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("view", "named"),
+    [
+        ({"missing_documents": ["giay_chung_sinh"], "documents": []}, ["giay_chung_sinh"]),
+        # Nothing mandatory missing: one of the procedure's documents the dossier does not hold.
+        ({"missing_documents": [], "documents": [{"kind": "to_khai_khai_sinh"}, {"kind": "giay_chung_sinh"}]},
+         ["van_ban_uy_quyen"]),
+    ],
+)  # fmt: skip
+async def test_an_official_names_what_to_bring_when_asking_for_a_supplement(view: dict, named: list[str]) -> None:
+    api = FakeWorkflow(view)
+    kinds = ["to_khai_khai_sinh", "giay_chung_sinh", "van_ban_uy_quyen"]
+    officials = Officials(api, OfficialPolicy(supplement_rate=1.0), random.Random(2), documents_of=lambda _: kinds)  # type: ignore[arg-type]
+    task = {"dossier_id": "d-1", "status": "processing", "procedure_code": "1.001193"}
+    officials._take(task)
+    await asyncio.gather(*list(officials._tasks))
+    assert api.decisions == [("request_supplement", named)]
