@@ -8,17 +8,21 @@ writers to different streams never wait for each other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
+from eventkit.logging import get_logger
 from eventkit.outbox import mark_queued
+
+log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class ConcurrencyConflict(Exception):
@@ -30,6 +34,26 @@ class ConcurrencyConflict(Exception):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+async def retrying_conflicts(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    conflicts: tuple[type[Exception], ...] = (ConcurrencyConflict,),
+    what: str,
+) -> T:
+    """``attempt()`` (a whole transaction) run again while another writer got in the way, up to
+    ``attempts`` times in all; then the last conflict is raised. For requests that name no version of
+    what they change: run again, they are decided on the newer state, as if they had come later."""
+    for n in range(1, attempts + 1):
+        try:
+            return await attempt()
+        except conflicts as exc:
+            if n == attempts:
+                raise
+            log.info("concurrent writer; trying again", what=what, attempt=n, error=str(exc))
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from contracts.envelope import Envelope, EventPayload
 from contracts.events.intake import DossierSubmitted
-from eventkit.eventstore import ConcurrencyConflict
+from eventkit.eventstore import ConcurrencyConflict, retrying_conflicts
 from eventkit.logging import get_logger
 from intake.domain.actions import decide
 from intake.domain.codes import receipt_day
@@ -67,14 +67,12 @@ def _replay(stored: StoredReply, key: IdempotencyKey) -> Reply:
 
 async def _retrying(attempt: Callable[[], Awaitable[Reply]]) -> Reply:
     """Run the request again when a concurrent writer got in the way (deadlock, optimistic conflict)."""
-    for n in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await attempt()
-        except (RetryableConflict, ConcurrencyConflict) as exc:
-            if n == MAX_ATTEMPTS:
-                raise RetryableConflict(str(exc)) from exc
-            log.info("concurrent writer; retrying the request", attempt=n, error=str(exc))
-    raise AssertionError("unreachable")
+    try:
+        return await retrying_conflicts(
+            attempt, attempts=MAX_ATTEMPTS, conflicts=(RetryableConflict, ConcurrencyConflict), what="intake request"
+        )
+    except ConcurrencyConflict as exc:
+        raise RetryableConflict(str(exc)) from exc
 
 
 async def _in_transaction(ctx: IntakeContext, key: IdempotencyKey | None, status_code: int, work: Work) -> Reply:

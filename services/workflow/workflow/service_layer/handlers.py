@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventkit.eventstore import ConcurrencyConflict
+from eventkit.eventstore import retrying_conflicts
 from eventkit.logging import get_logger
 from workflow.domain import policies, results
 from workflow.domain.commands import (
@@ -78,15 +78,11 @@ async def make_decision(
     def decide(dossier: Dossier) -> None:
         policies.decide(dossier, command, ctx.rules)
 
-    for n in range(1, DECISION_ATTEMPTS + 1):
-        try:
-            async with uow_factory() as uow:
-                return await change(uow, ctx, cause, command.dossier_id, decide)
-        except ConcurrencyConflict:
-            if n == DECISION_ATTEMPTS:
-                raise
-            log.info("dossier changed during a decision; deciding again", dossier_id=command.dossier_id, attempt=n)
-    raise AssertionError("unreachable")
+    async def attempt() -> DossierState:
+        async with uow_factory() as uow:
+            return await change(uow, ctx, cause, command.dossier_id, decide)
+
+    return await retrying_conflicts(attempt, attempts=DECISION_ATTEMPTS, what=f"decision on {command.dossier_id}")
 
 
 async def provide_supplement(
