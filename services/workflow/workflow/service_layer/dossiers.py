@@ -54,7 +54,7 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
     if state.held or state.status is None:
         return None
     if state.status is DossierStatus.REGISTERED:
-        agency, waiting, due = state.receiving_agency, "acceptance", _acceptance_due(state, ctx)
+        agency, waiting, due = state.receiving_agency, "acceptance", acceptance_due(state, ctx)
     elif state.status is DossierStatus.PROCESSING and not state.waiting_for_registry:
         agency, waiting = state.agency, "decision"
         due = state.step_due_at or state.due_at or ctx.now()
@@ -91,7 +91,7 @@ async def project(
     await _schedule_timers(uow, state, ctx, before)
 
 
-def _acceptance_due(state: DossierState, ctx: WorkflowContext) -> datetime:
+def acceptance_due(state: DossierState, ctx: WorkflowContext) -> datetime:
     """When a registered dossier must be accepted or sent back: 8 working hours from its submission,
     or from the supplement that answered a request made before acceptance."""
     if state.acceptance_due_at is not None:
@@ -100,7 +100,7 @@ def _acceptance_due(state: DossierState, ctx: WorkflowContext) -> datetime:
     return deadlines.acceptance_deadline(ctx.rules.calendar, state.submitted_at)
 
 
-def _awaits_acceptance(state: DossierState) -> bool:
+def awaits_acceptance(state: DossierState) -> bool:
     """An online dossier (or a bundle's released first step) an official has yet to accept in time."""
     return state.status is DossierStatus.REGISTERED and not state.held and not state.acceptance_overdue
 
@@ -115,14 +115,14 @@ async def _schedule_timers(
     """Timers run while the statutory clock runs: armed at reception, moved with the appointment,
     dropped while a supplement is awaited and once processing is over. The acceptance timer runs while
     an online dossier waits to be accepted, and is dropped once it no longer does."""
-    if before is not None and _awaits_acceptance(before) and not _awaits_acceptance(state):
+    if before is not None and awaits_acceptance(before) and not awaits_acceptance(state):
         await uow.timers.disarm(state.dossier_id, "acceptance_overdue")
     due_at = state.due_at
     if _clock_stopped(state) or due_at is None:
         if before is None or not _clock_stopped(before):
             await uow.timers.disarm(state.dossier_id)
-        if _awaits_acceptance(state):
-            await uow.timers.arm(Timer(state.dossier_id, "acceptance_overdue", _acceptance_due(state, ctx)))
+        if awaits_acceptance(state):
+            await uow.timers.arm(Timer(state.dossier_id, "acceptance_overdue", acceptance_due(state, ctx)))
         return
     armed: list[Timer] = []
     if not state.due_soon_notified:

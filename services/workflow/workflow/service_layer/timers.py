@@ -11,7 +11,7 @@ from eventkit.logging import get_logger
 from workflow.domain.dossier import Dossier
 from workflow.domain.lifecycle import TRANSITIONS, Action
 from workflow.service_layer.context import Cause, WorkflowContext
-from workflow.service_layer.dossiers import load, save
+from workflow.service_layer.dossiers import acceptance_due, awaits_acceptance, load, save
 from workflow.service_layer.ports import Timer, UnitOfWorkFactory, WorkflowUnitOfWork
 
 log = get_logger(__name__)
@@ -53,9 +53,8 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
     running = not state.clock_paused and state.due_at is not None
     if timer.kind == "acceptance_overdue":
         # Accepted or sent back meanwhile, or already flagged: nothing to say.
-        if state.status in TRANSITIONS[Action.MARK_ACCEPTANCE_OVERDUE] and not state.acceptance_overdue:
-            if not state.held and now >= timer.fire_at:
-                dossier.mark_acceptance_overdue(timer.fire_at)
+        if awaits_acceptance(state) and now >= (deadline := acceptance_due(state, ctx)):
+            dossier.mark_acceptance_overdue(deadline)
     elif timer.kind == "due_soon":
         if running and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
             dossier.mark_due_soon()
