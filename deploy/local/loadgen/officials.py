@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.catalogue import Catalogue, Procedure
 from loadgen.api import Api
 
 SUPPLEMENT_REASON = "Bổ sung bản sao giấy tờ tùy thân có chứng thực"
@@ -68,19 +69,11 @@ def choose(
 class Officials:
     """One polling loop over every agency that has been given work."""
 
-    def __init__(
-        self,
-        api: Api,
-        policy: OfficialPolicy,
-        rng: random.Random,
-        charges: Callable[[str], bool] = lambda _: False,
-        documents_of: Callable[[str], list[str]] = lambda _: [],
-    ) -> None:
+    def __init__(self, api: Api, catalogue: Catalogue, policy: OfficialPolicy, rng: random.Random) -> None:
         self.api = api
+        self.catalogue = catalogue
         self.policy = policy
         self.rng = rng
-        self.charges = charges  # procedure code → whether it has a fee
-        self.documents_of = documents_of  # procedure code → the kinds of its documents
         self.agencies: set[str] = set()
         self.decided = 0
         self._in_hand: set[str] = set()
@@ -110,16 +103,17 @@ class Officials:
         if not dossier_id or dossier_id in self._in_hand:
             return
         made = self._made.get(dossier_id, set())
-        charges = self.charges(str(task.get("procedure_code", "")))
+        procedure = self.catalogue.procedures.get(str(task.get("procedure_code", "")))
+        charges = procedure is not None and procedure.fee > 0
         decision = choose(task, self.rng, self.policy, made=made, charges=charges)
         if decision is None or decision.decision in made:
             return
         self._in_hand.add(dossier_id)
-        handling = asyncio.create_task(self._decide(dossier_id, decision, str(task.get("procedure_code", ""))))
+        handling = asyncio.create_task(self._decide(dossier_id, decision, procedure))
         self._tasks.add(handling)
         handling.add_done_callback(self._tasks.discard)
 
-    async def _decide(self, dossier_id: str, decision: Decision, procedure_code: str) -> None:
+    async def _decide(self, dossier_id: str, decision: Decision, procedure: Procedure | None) -> None:
         try:
             low, high = self.policy.delay
             if high > 0:
@@ -128,7 +122,7 @@ class Officials:
                 official = f"CB-{self.rng.randrange(1, 40):03d}"
                 documents: list[str] = []
                 if decision.decision == "request_supplement":
-                    documents = await self._to_bring(dossier_id, procedure_code)
+                    documents = await self._to_bring(dossier_id, procedure)
                 answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason, documents)
             # 409: someone (or something) already moved it on, or the fee asked for is already paid;
             # not a 409 "conflict" (the dossier kept changing): that one is decided again next poll.
@@ -139,7 +133,7 @@ class Officials:
         finally:
             self._in_hand.discard(dossier_id)
 
-    async def _to_bring(self, dossier_id: str, procedure_code: str) -> list[str]:
+    async def _to_bring(self, dossier_id: str, procedure: Procedure | None) -> list[str]:
         """What a supplement request names (form 02): what the dossier lacks, else one of the
         procedure's documents it does not have yet; nothing if the dossier cannot be looked at."""
         view = await self.api.dossier(dossier_id)
@@ -148,5 +142,6 @@ class Officials:
         if view.body.get("missing_documents"):
             return [str(kind) for kind in view.body["missing_documents"]]
         held = {d.get("kind") for d in view.body.get("documents") or [] if isinstance(d, dict)}
-        absent = [kind for kind in self.documents_of(procedure_code) if kind not in held]
+        kinds = [d.kind for d in procedure.required_documents] if procedure else []
+        absent = [kind for kind in kinds if kind not in held]
         return [self.rng.choice(absent)] if absent else []

@@ -143,12 +143,7 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
     ended = asyncio.Event()  # set whenever the watcher saw an event: an item may have ended
     async with Api(config.targets, recorder, concurrency=config.concurrency, client=config.client) as api:
         catalogue = load_catalogue()
-        procedures = catalogue.procedures
-        fees = {code: procedure.fee for code, procedure in procedures.items()}
-        charges = lambda code: fees.get(code, 0) > 0  # noqa: E731
-        kinds = {code: [d.kind for d in procedure.required_documents] for code, procedure in procedures.items()}
-        documents_of = lambda code: kinds.get(code, [])  # noqa: E731
-        officials = Officials(api, config.officials, rng, charges, documents_of) if config.officials else None
+        officials = Officials(api, catalogue, config.officials, rng) if config.officials else None
         citizens = Citizens(api, catalogue, config.citizens, rng) if config.citizens else None
         watcher = None
         if config.kafka:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
+from contracts.catalogue import load_catalogue
 from loadgen.api import Answer
 from loadgen.officials import Decision, OfficialPolicy, Officials, choose
 from loadgen.runner import InFlight
@@ -122,8 +123,8 @@ class FakeWorkflow:
 )  # fmt: skip
 async def test_an_official_names_what_to_bring_when_asking_for_a_supplement(view: dict, named: list[str]) -> None:
     api = FakeWorkflow(view)
-    kinds = ["to_khai_khai_sinh", "giay_chung_sinh", "van_ban_uy_quyen"]
-    officials = Officials(api, OfficialPolicy(supplement_rate=1.0), random.Random(2), documents_of=lambda _: kinds)  # type: ignore[arg-type]
+    # 1.001193's documents: to_khai_khai_sinh, giay_chung_sinh, van_ban_uy_quyen.
+    officials = Officials(api, load_catalogue(), OfficialPolicy(supplement_rate=1.0), random.Random(2))  # type: ignore[arg-type]
     task = {"dossier_id": "d-1", "status": "processing", "procedure_code": "1.001193"}
     officials._take(task)
     await asyncio.gather(*list(officials._tasks))
