@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.catalogue import Procedure
+from contracts.events.common import Document
 from workflow.domain.commands import Decision
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
@@ -43,13 +44,6 @@ class ResultPublic(BaseModel):
     data: dict[str, Any]
     issued_at: datetime
     qr_code: str | None = Field(default=None, description="What the QR code on the result paper encodes (JSON).")
-
-
-class DocumentPublic(BaseModel):
-    kind: str = Field(description="Document kind from the procedure's required documents.")
-    digitized: bool
-    reused: bool
-    from_national_store: bool
 
 
 class ControlSheetLinePublic(BaseModel):
@@ -97,7 +91,7 @@ class DossierPublic(BaseModel):
     bundle_id: str | None
     bundle_step: str | None
     results: list[ResultPublic]
-    documents: list[DocumentPublic] = Field(description="Its components: as submitted, then each supplement's.")
+    documents: list[Document] = Field(description="Its components: as submitted, then each supplement's.")
     missing_documents: list[str] = Field(description="Kinds the procedure makes mandatory that it does not have.")
     control_sheet: list[ControlSheetLinePublic]
     history: list[HistoryEntry]
@@ -133,7 +127,7 @@ class DossierPublic(BaseModel):
             bundle_id=state.bundle_id,
             bundle_step=state.bundle_step,
             results=[ResultPublic(**r.__dict__) for r in state.results],
-            documents=[DocumentPublic(**d.model_dump()) for d in state.documents],
+            documents=list(state.documents),
             missing_documents=[kind for kind in mandatory if kind not in held],
             control_sheet=[ControlSheetLinePublic(**line.__dict__) for line in state.control_sheet],
             history=[HistoryEntry(type=t, at=at, status=s.value if s else None) for t, at, s in state.history],
