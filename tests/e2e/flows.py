@@ -139,6 +139,7 @@ async def standalone(api: StackApi, flow: Flow) -> None:
     await api.workflow_when(dossier_id, lambda s: s["status"] == "processing")
 
     flow.facts["approved"] = await api.decide(dossier_id, "approve", "cb-kinhte")
+    flow.facts["return_task"] = await api.task(COMMUNE, dossier_id, waiting_for="return")
     await api.decide(dossier_id, "return_result", "cb-tiepnhan")
     await api.post("intake", f"/v1/dossiers/{code}/ratings", {"score": 5, "complaint": None})
     flow.facts["view"] = await api.view_when(code, lambda v: v["status"] == "returned" and v["rated"])

@@ -130,6 +130,10 @@ async def test_standalone_dossier_with_a_supplement_round_and_an_online_payment(
     asked = next(e["note"] for e in flow["awaiting"]["timeline"] if e["event"] == "SupplementRequested")
     assert "Biên bản họp thành viên hộ gia đình về việc thành lập hộ kinh doanh" in asked
     assert flow["payable"]["fee"] == 100_000
+    # Decided above, the result comes back to the commune's counter to be handed over by the appointment.
+    task, approved = flow["return_task"], flow["approved"]
+    assert task["status"] == "processed"
+    assert datetime.fromisoformat(task["due_at"]) == datetime.fromisoformat(approved["due_at"])
 
     view = flow["view"]
     assert (view["status"], view["status_code"]) == ("returned", 10)

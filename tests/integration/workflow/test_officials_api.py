@@ -55,6 +55,15 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         body = approved.json()
         assert body["status_code"] == 9 and body["results"][0]["result_code"] == f"{online.code}-KQ1"
         assert [line["step"] for line in body["control_sheet"]] == ["reception", "processing"]
+        # The result is now the receiving counter's to hand over; a filter shows only that kind of task.
+        centre = "TTPVHCC-BINHAN"
+        kinds = ["return", "decision"]
+        returns = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": kinds})
+        assert [(t["dossier_id"], t["waiting_for"]) for t in returns.json()["tasks"]] == [(online.dossier_id, "return")]
+        to_accept = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": "acceptance"})
+        assert to_accept.json()["tasks"] == []
+        unknown = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": "nap"})
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["path"] == "$.waiting_for[0]"
 
         past = await workflow.client.get(
             f"/v1/dossiers/{land.dossier_id}", params={"at": before_supplement.isoformat()}

@@ -36,6 +36,24 @@ async def test_a_counter_dossier_goes_to_the_competent_agency_and_onto_its_task_
     assert tasks[0].due_at == state.due_at
 
 
+async def test_a_processed_dossier_waits_at_the_counter_that_received_it_until_its_result_is_returned(
+    harness: Harness,
+) -> None:
+    event = submitted(at=harness.now, receiving_agency="UBND-X-YENHOA", competent_agency="SKHDT-BINHAN")
+    await harness.deliver(event)
+    processed = await harness.decide(event.dossier_id, "approve")
+
+    assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 10) == []  # the deciding agency is done
+    [task] = await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10)
+    assert (task.dossier_id, task.status, task.waiting_for) == (event.dossier_id, "processed", "return")
+    assert task.due_at == processed.due_at  # from the appointment date on the receipt
+    assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10, waiting_for=("acceptance", "decision")) == []
+    assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10, waiting_for=("return",)) == [task]
+
+    await harness.decide(event.dossier_id, "return_result")
+    assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10) == []
+
+
 async def test_routing_is_boundary_free_by_the_catalogue(harness: Harness) -> None:
     """Birth registration received at the province centre goes to the commune where the administration sits."""
     event = submitted(
@@ -266,6 +284,22 @@ async def test_a_fee_paid_before_anyone_asked_is_recorded_and_not_asked_for_agai
     )
     state = await harness.state(event.dossier_id)
     assert state.status is DossierStatus.PROCESSING and state.paid_total == 130_000
+
+
+async def test_a_fee_paid_when_the_result_was_collected_is_recorded_after_the_handover(harness: Harness) -> None:
+    """The counter may record the result as handed over before the citizen's payment at that counter
+    reaches workflow (seen in the load generator's mix): the payment had no effect, and the dossier
+    stayed unpaid in workflow and on the national portal."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "approve")
+    await harness.decide(event.dossier_id, "return_result")
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=50_000, method="cash", online=False, paid_at=harness.now)
+    )
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.RETURNED and state.paid_total == 50_000
+    assert harness.published_types(event.dossier_id)[-2:] == ["ResultReturned", "PaymentConfirmed"]
 
 
 async def test_withdrawal_ends_the_dossier_and_a_second_one_is_refused(harness: Harness) -> None:

@@ -3,6 +3,7 @@ a row that neither the loaded state nor the new one has is not deleted again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from contracts.events.common import DossierStatus
@@ -58,8 +59,9 @@ def _state(status: DossierStatus | None, now: datetime, *, due_in_days: int | No
 async def test_no_row_is_deleted_again_when_neither_state_has_it(rules: Rules, clock: SettableClock) -> None:
     ctx = WorkflowContext(rules=rules, clock=clock)
     uow, tasks, timers = _uow()
-    before = _state(DossierStatus.PROCESSED, clock.now())
-    after = _state(DossierStatus.RETURNED, clock.now())
+    before = _state(DossierStatus.SUPPLEMENT_REQUESTED, clock.now())  # no task, the clock paused
+    before.paused_since = clock.now()
+    after = replace(before, version=before.version + 1)  # e.g. a fee paid meanwhile
     await project(uow, after, ctx, before=before)
     assert (tasks.removes, timers.disarms) == (0, 0)
     await project(uow, after, ctx)  # without the loaded state nothing can be assumed
@@ -72,6 +74,10 @@ async def test_the_task_and_timers_of_a_dossier_that_moves_on_are_removed(rules:
     processing = _state(DossierStatus.PROCESSING, clock.now())
     await project(uow, processing, ctx, before=_state(None, clock.now(), due_in_days=None))
     assert list(tasks.rows) == ["d-1"] and {kind for _, kind in timers.rows} == {"due_soon", "overdue"}
-    await project(uow, _state(DossierStatus.PROCESSED, clock.now()), ctx, before=processing)
-    assert tasks.rows == {} and timers.rows == {}
-    assert (tasks.removes, timers.disarms) == (1, 1)
+    processed = _state(DossierStatus.PROCESSED, clock.now())
+    await project(uow, processed, ctx, before=processing)
+    [task] = tasks.rows.values()  # the result is now for the receiving counter to hand over
+    assert (task.agency, task.waiting_for, task.due_at) == ("R", "return", processed.due_at)
+    assert timers.rows == {} and timers.disarms == 1
+    await project(uow, _state(DossierStatus.RETURNED, clock.now()), ctx, before=processed)
+    assert tasks.rows == {} and tasks.removes == 1

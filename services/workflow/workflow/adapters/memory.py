@@ -7,7 +7,7 @@ the event store, the outbox or the tables.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -29,9 +29,10 @@ class InMemoryTaskBoard:
     async def remove(self, dossier_id: str) -> None:
         self.rows.pop(dossier_id, None)
 
-    async def for_agency(self, agency: str, limit: int) -> list[Task]:
-        tasks = sorted((t for t in self.rows.values() if t.agency == agency), key=lambda t: (t.due_at, t.dossier_id))
-        return tasks[:limit]
+    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
+        mine = [t for t in self.rows.values() if t.agency == agency]
+        wanted = [t for t in mine if not waiting_for or t.waiting_for in waiting_for]
+        return sorted(wanted, key=lambda t: (t.due_at, t.dossier_id))[:limit]
 
 
 class InMemoryTimerTable:

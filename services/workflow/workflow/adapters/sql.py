@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -41,10 +41,11 @@ class SqlTaskBoard:
     async def remove(self, dossier_id: str) -> None:
         await self._conn.execute(text("DELETE FROM tasks WHERE dossier_id = :d"), {"d": dossier_id})
 
-    async def for_agency(self, agency: str, limit: int) -> list[Task]:
+    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
+        kinds = " AND waiting_for = ANY(CAST(:w AS text[]))" if waiting_for else ""
         rows = await self._conn.execute(
-            text(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE agency = :a ORDER BY due_at, dossier_id LIMIT :n"),
-            {"a": agency, "n": limit},
+            text(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE agency = :a{kinds} ORDER BY due_at, dossier_id LIMIT :n"),
+            {"a": agency, "n": limit, "w": list(waiting_for)} if waiting_for else {"a": agency, "n": limit},
         )
         return [Task(**row._mapping) for row in rows]
 

@@ -56,9 +56,11 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.RECEIVE_SUPPLEMENT: {S.SUPPLEMENT_REQUESTED: RESUME},
     Action.REQUEST_PAYMENT: {S.PROCESSING: S.PAYMENT_REQUESTED},
     # A citizen may pay before anyone asks (online, with the submission) or when collecting the
-    # result: the payment is recorded wherever the dossier stands, and settles a request if one waits.
+    # result, which the counter may have recorded as handed over first: the payment is recorded
+    # wherever the dossier stands, and settles a request if one waits. Not on a dossier that ended
+    # without a result (refused, stopped, withdrawn): intake takes no money for those.
     Action.CONFIRM_PAYMENT: {
-        **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED)},
+        **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED, S.RETURNED)},
         S.PAYMENT_REQUESTED: S.PROCESSING,
     },
     Action.ISSUE_RESULT: {S.PROCESSING: S.PROCESSED},
@@ -71,7 +73,7 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.MARK_ACCEPTANCE_OVERDUE: {S.REGISTERED: S.REGISTERED},
 }
 
-#: No action leads out of these: the dossier has ended.
+#: No action leads out of these: the dossier has ended (a returned one may still record its fee).
 TERMINAL: Final = frozenset({S.REFUSED, S.STOPPED, S.WITHDRAWAL_REQUESTED, S.RETURNED})
 
 #: The dossier's processing is over (the result exists or it ended without one): SLA timers stop.

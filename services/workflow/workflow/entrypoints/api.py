@@ -13,7 +13,14 @@ from eventkit.http import error
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
-from workflow.entrypoints.schemas import BundlePublic, DecisionCreate, DossierPublic, TaskListPublic, TaskPublic
+from workflow.entrypoints.schemas import (
+    BundlePublic,
+    DecisionCreate,
+    DossierPublic,
+    TaskListPublic,
+    TaskPublic,
+    WaitingFor,
+)
 from workflow.service_layer import handlers, queries
 from workflow.service_layer.context import Cause, WorkflowContext
 from workflow.service_layer.ports import UnitOfWorkFactory
@@ -42,12 +49,17 @@ async def list_tasks(
     uow_factory: UowDep,
     agency: Annotated[str, Query(min_length=1, max_length=24, description="Agency code.")],
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many tasks.")] = 100,
+    waiting_for: Annotated[
+        list[WaitingFor] | None,
+        Query(description="Only tasks waiting for these (repeat the parameter for several); default all."),
+    ] = None,
 ) -> TaskListPublic:
-    """Dossiers waiting for an official of the agency, soonest due first."""
+    """Dossiers waiting for an official of the agency, soonest due first: online dossiers to accept,
+    dossiers to decide on, and results ready to hand over at the counter that received them."""
     if not ctx.rules.knows_agency(agency):
         return JSONResponse({"error": "unknown_agency", "detail": f"no agency {agency!r}"}, 404)  # type: ignore[return-value]
     async with uow_factory() as uow:
-        tasks = await queries.tasks(uow, agency, limit)
+        tasks = await queries.tasks(uow, agency, limit, waiting_for or ())
     return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -150,13 +150,18 @@ def _waiting_for(state: DossierState) -> str | None:
     }.get(status or "")
 
 
+#: What a task waits for: a registered online dossier its acceptance (8 working hours), a dossier in
+#: processing the agency's decision, a processed one the counter handing its result to the citizen.
+WaitingFor = Literal["acceptance", "decision", "return"]
+
+
 class TaskPublic(BaseModel):
     dossier_id: str
     code: str
     procedure_code: str
     status: str
     status_code: int
-    waiting_for: str
+    waiting_for: WaitingFor
     due_at: datetime
     appointment_at: datetime | None
     since: datetime

@@ -58,6 +58,10 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
     elif state.status is DossierStatus.PROCESSING and not state.waiting_for_registry:
         agency, waiting = state.agency, "decision"
         due = state.step_due_at or state.due_at or ctx.now()
+    elif state.status is DossierStatus.PROCESSED:
+        # The result is ready: the counter that received the dossier hands it over, from the appointment
+        # date the receipt gave (boundary-free: the citizen collects where they submitted).
+        agency, waiting, due = state.receiving_agency, "return", state.due_at or ctx.now()
     else:
         return None
     since = state.history[-1][1] if state.history else ctx.now()

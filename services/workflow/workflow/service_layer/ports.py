@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +50,9 @@ class Timer:
 class TaskBoard(Protocol):
     async def put(self, task: Task) -> None: ...
     async def remove(self, dossier_id: str) -> None: ...
-    async def for_agency(self, agency: str, limit: int) -> list[Task]: ...
+    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
+        """The agency's tasks, soonest due first; only those waiting for one of ``waiting_for``, if given."""
+        ...
 
 
 class TimerTable(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from workflow.domain.saga import BundleSaga
@@ -15,9 +16,9 @@ async def dossier(uow: WorkflowUnitOfWork, dossier_id: str, at: datetime | None 
     return await load_existing(uow, dossier_id, until=at)
 
 
-async def tasks(uow: WorkflowUnitOfWork, agency: str, limit: int) -> list[Task]:
-    """Dossiers waiting for an official of ``agency``, soonest due first."""
-    return await uow.tasks.for_agency(agency, limit)
+async def tasks(uow: WorkflowUnitOfWork, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
+    """Dossiers waiting for an official of ``agency`` (for ``waiting_for``, if given), soonest due first."""
+    return await uow.tasks.for_agency(agency, limit, waiting_for)
 
 
 async def bundle(uow: WorkflowUnitOfWork, bundle_id: str) -> BundleSaga | None:
