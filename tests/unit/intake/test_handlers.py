@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -191,17 +192,34 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     ]
 
 
-async def test_nothing_to_pay_or_withdraw_once_the_dossier_is_refused(
-    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+def _refused(dossier_id: str, code: str) -> workflow.DossierEvent:
+    return workflow.DossierRefused(
+        dossier_id=dossier_id, code=code, status=DossierStatus.REFUSED, status_code=3, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", reason="Sai thẩm quyền",
+    )  # fmt: skip
+
+
+def _stopped(dossier_id: str, code: str) -> workflow.DossierEvent:
+    return workflow.DossierStopped(
+        dossier_id=dossier_id, code=code, status=DossierStatus.STOPPED, status_code=8, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", reason="Không đủ điều kiện",
+    )  # fmt: skip
+
+
+def _withdrawn(dossier_id: str, code: str) -> workflow.DossierEvent:
+    # A payment for a withdrawn dossier had no effect in workflow (found by the load generator's mix).
+    return workflow.WithdrawalAccepted(
+        dossier_id=dossier_id, code=code, status=DossierStatus.WITHDRAWAL_REQUESTED, status_code=7, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", reason="đổi ý",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("ending", [_refused, _stopped, _withdrawn])
+async def test_nothing_to_pay_or_withdraw_once_the_dossier_ended_without_a_result(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork, ending: Callable[[str, str], workflow.DossierEvent]
 ) -> None:
     receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
-    await on_workflow_event(
-        workflow.DossierRefused(
-            dossier_id=receipt["dossier_id"], code=receipt["code"], status=DossierStatus.REFUSED, status_code=3,
-            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Sai thẩm quyền",
-        ),
-        uow.dossiers,
-    )
+    await on_workflow_event(ending(receipt["dossier_id"], receipt["code"]), uow.dossiers)
     with pytest.raises(ActionNotAllowed):
         await act(PayFee(receipt["code"], 1000, "card", online=True), ctx)
     with pytest.raises(ActionNotAllowed):

@@ -20,8 +20,8 @@ from intake.domain.problems import InvalidInput
 from intake.domain.submission import unknown_documents
 from intake.domain.tracking import ENDED
 
-#: No money is taken for a dossier that was refused or stopped.
-_NOT_PAYABLE = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED})
+#: No money is taken for a dossier that ended without a result: refused, stopped or withdrawn.
+_NOT_PAYABLE = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED, DossierStatus.WITHDRAWAL_REQUESTED})
 
 
 @dataclass(frozen=True)
