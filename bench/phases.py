@@ -261,7 +261,14 @@ def rebuild(
 
 
 def officials_for_bench() -> OfficialPolicy:
-    """Officials who decide at once and never send anything back nor ask for a fee: the bench measures the machine."""
+    """Officials who decide at once and never send anything back, ask for a fee, reject, or hand results
+    over (a bundle's measure ends at its last result): the bench measures the machine."""
     return OfficialPolicy(
-        delay=(0.0, 0.0), supplement_rate=0.0, payment_request_rate=0.0, poll_interval=0.1, max_parallel=32
+        delay=(0.0, 0.0),
+        supplement_rate=0.0,
+        payment_request_rate=0.0,
+        reject_rate=0.0,
+        returns=False,
+        poll_interval=0.1,
+        max_parallel=32,
     )

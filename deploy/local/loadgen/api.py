@@ -91,7 +91,7 @@ class Api:
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Answer:
         """One request through httpx, recorded under ``operation``."""
         started = time.perf_counter()
@@ -139,10 +139,12 @@ class Api:
         return Answer(status, parsed, seconds)
 
     # Officials (workflow).
-    async def tasks(self, agency: str) -> list[dict[str, Any]]:
-        answer = await self.call(
-            "official: list tasks", "workflow", "GET", "/v1/tasks", params={"agency": agency, "limit": "1000"}
-        )
+    async def tasks(self, agency: str, waiting_for: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The agency's task list (only tasks waiting for ``waiting_for``, if given)."""
+        params: dict[str, str | Sequence[str]] = {"agency": agency, "limit": "1000"}
+        if waiting_for:
+            params["waiting_for"] = list(waiting_for)
+        answer = await self.call("official: list tasks", "workflow", "GET", "/v1/tasks", params=params)
         return items(answer.body, "tasks", "items") if answer.ok else []
 
     async def decide(

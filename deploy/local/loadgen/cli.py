@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--payment-request-rate", type=float, default=0.05,
                    help="share of fee-charging dossiers whose fee an official asks for\n"
                         "(refused if already paid)")  # fmt: skip
+    p.add_argument("--reject-rate", type=float, default=0.01,
+                   help="chance that an official who takes a dossier up rejects it\n"
+                        "(refused at reception, stopped in processing)")  # fmt: skip
+    p.add_argument("--no-returns", action="store_true",
+                   help="results are not handed over at the counter (dossiers end as processed)")  # fmt: skip
     p.add_argument("--supplement-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds a citizen takes to supply documents")  # fmt: skip
     p.add_argument("--no-citizens", action="store_true", help="no payments, supplements or ratings")
@@ -74,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> LoadConfig:
     if args.count < 1 or args.duration <= 0 or args.concurrency < 1:
         raise SystemExit("--count, --duration and --concurrency must be positive: every run is bounded")
+    rates = (args.supplement_rate, args.payment_request_rate, args.reject_rate)
+    if not all(0 <= rate <= 1 for rate in rates):
+        raise SystemExit("--supplement-rate, --payment-request-rate and --reject-rate are shares between 0 and 1")
     if args.in_flight is not None and (args.in_flight < 1 or args.kafka == "none"):
         raise SystemExit("--in-flight must be positive and needs --kafka: the loop waits for items to end")
     if args.population != "none":
@@ -84,7 +92,8 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         rate=args.rate, duration=args.duration, count=args.count, concurrency=args.concurrency,
         seed=args.seed if args.seed is not None else random.randrange(2**31), only=args.only,
         officials=None if args.no_officials else OfficialPolicy(
-            tuple(args.decision_delay), args.supplement_rate, args.payment_request_rate),
+            tuple(args.decision_delay), args.supplement_rate, args.payment_request_rate, args.reject_rate,
+            returns=not args.no_returns),
         citizens=None if args.no_citizens else CitizenPolicy(tuple(args.supplement_delay)),
         drain=args.drain, client=args.client, progress=not args.quiet, in_flight=args.in_flight,
         population=None if args.population == "none" else args.population,

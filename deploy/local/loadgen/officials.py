@@ -17,6 +17,7 @@ from contracts.catalogue import Catalogue, Procedure
 from loadgen.api import Api
 
 SUPPLEMENT_REASON = "Bổ sung bản sao giấy tờ tùy thân có chứng thực"
+REJECT_REASON = "Hồ sơ không đủ điều kiện giải quyết theo quy định"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class OfficialPolicy:
     # Share of fee-charging dossiers whose fee an official asks for before deciding. The request is
     # refused (409) when the citizen has already paid, as most have: it then costs one round trip.
     payment_request_rate: float = 0.05
+    # Chance that an official who takes a dossier up rejects it: refused at reception (registered or
+    # received), stopped in processing. Once at most per dossier.
+    reject_rate: float = 0.01
+    # Whether the receiving counter hands each result over (the citizen comes to collect it): the
+    # dossier ends as returned. Off, results stay ready (processed) and return tasks are not polled.
+    returns: bool = True
     poll_interval: float = 0.25
     max_parallel: int = 32  # decisions in flight at once
 
@@ -52,8 +59,16 @@ def choose(
     has a fee. An online dossier is first accepted (registered → received); a dossier in hand is
     approved, or first — once at most each, since a second supplement request makes it overdue —
     sent back for a supplement or asked for its fee (only in processing, as the lifecycle allows).
+    Each time an official takes a dossier up in one of those states, it is rejected instead at
+    ``reject_rate`` (refused at reception, stopped in processing); a rejection is tried once at most.
+    A processed dossier's result is handed over, if the policy returns results.
     """
     status = task.get("status", "processing")
+    if status == "processed":
+        return Decision("return_result") if policy.returns else None
+    if status in ("registered", "received", "processing") and "reject" not in made:
+        if rng.random() < policy.reject_rate:
+            return Decision("reject", REJECT_REASON)
     if status == "registered":
         return Decision("accept")
     if status in ("received", "processing"):
@@ -80,6 +95,8 @@ class Officials:
         self._made: dict[str, set[str]] = {}  # dossier id → decisions made (or refused): never twice
         self._slots = asyncio.Semaphore(policy.max_parallel)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Results nobody hands over are not asked for: their tasks would crowd the lists for ever.
+        self._waiting_for = () if policy.returns else ("acceptance", "decision")
 
     def watch(self, agencies: tuple[str, ...]) -> None:
         self.agencies.update(agencies)
@@ -88,7 +105,7 @@ class Officials:
         """Poll until ``stop`` is set or the monotonic ``deadline`` passes."""
         while not stop.is_set() and time.monotonic() < deadline:
             for agency in sorted(self.agencies):
-                for task in await self.api.tasks(agency):
+                for task in await self.api.tasks(agency, self._waiting_for):
                     self._take(task)
             try:
                 await asyncio.wait_for(stop.wait(), self.policy.poll_interval)

@@ -19,7 +19,7 @@ from loadgen.tracking import Completions, parse_event
 
 def test_officials_accept_registered_dossiers_and_approve_or_send_back_the_rest() -> None:
     rng = random.Random(5)
-    never = OfficialPolicy(supplement_rate=0.0, payment_request_rate=0.0)
+    never = OfficialPolicy(supplement_rate=0.0, payment_request_rate=0.0, reject_rate=0.0)
     assert choose({"status": "registered"}, rng, never) == Decision("accept")
     assert choose({"status": "processing"}, rng, never, charges=True) == Decision("approve")
     assert choose({"status": "supplement_requested"}, rng, never) is None
@@ -33,7 +33,7 @@ def test_officials_accept_registered_dossiers_and_approve_or_send_back_the_rest(
 
 def test_officials_ask_for_a_fee_once_only_where_the_procedure_charges_one_and_the_lifecycle_allows() -> None:
     rng = random.Random(6)
-    always = OfficialPolicy(supplement_rate=0.0, payment_request_rate=1.0)
+    always = OfficialPolicy(supplement_rate=0.0, payment_request_rate=1.0, reject_rate=0.0)
     processing = {"status": "processing"}
     assert choose(processing, rng, always, charges=True) == Decision("request_payment")
     assert choose(processing, rng, always, charges=False) == Decision("approve")
@@ -41,9 +41,26 @@ def test_officials_ask_for_a_fee_once_only_where_the_procedure_charges_one_and_t
     assert choose(processing, rng, always, charges=True, made={"request_payment"}) == Decision("approve")
 
 
+def test_officials_hand_results_over_unless_told_not_to() -> None:
+    rng = random.Random(7)
+    assert choose({"status": "processed"}, rng, OfficialPolicy()) == Decision("return_result")
+    assert choose({"status": "processed"}, rng, OfficialPolicy(returns=False)) is None
+    assert choose({"status": "returned"}, rng, OfficialPolicy()) is None
+
+
+def test_rejections_refuse_at_reception_or_stop_in_processing_once() -> None:
+    rng = random.Random(8)
+    always = OfficialPolicy(reject_rate=1.0, supplement_rate=1.0)
+    for status in ("registered", "received", "processing"):
+        decision = choose({"status": status}, rng, always)
+        assert decision is not None and decision.decision == "reject" and decision.reason
+    # Refused once (the answer may have been a 409: the dossier moved on), not again.
+    assert choose({"status": "registered"}, rng, always, made={"reject"}) == Decision("accept")
+
+
 def test_supplement_requests_come_at_the_configured_rate() -> None:
     rng = random.Random(9)
-    policy = OfficialPolicy(supplement_rate=0.2)
+    policy = OfficialPolicy(supplement_rate=0.2, reject_rate=0.0)
     decisions = [choose({"status": "processing"}, rng, policy) for _ in range(5000)]
     share = sum(d is not None and d.decision == "request_supplement" for d in decisions) / 5000
     assert 0.18 < share < 0.22
@@ -124,8 +141,32 @@ class FakeWorkflow:
 async def test_an_official_names_what_to_bring_when_asking_for_a_supplement(view: dict, named: list[str]) -> None:
     api = FakeWorkflow(view)
     # 1.001193's documents: to_khai_khai_sinh, giay_chung_sinh, van_ban_uy_quyen.
-    officials = Officials(api, load_catalogue(), OfficialPolicy(supplement_rate=1.0), random.Random(2))  # type: ignore[arg-type]
+    policy = OfficialPolicy(supplement_rate=1.0, reject_rate=0.0)
+    officials = Officials(api, load_catalogue(), policy, random.Random(2))  # type: ignore[arg-type]
     task = {"dossier_id": "d-1", "status": "processing", "procedure_code": "1.001193"}
     officials._take(task)
     await asyncio.gather(*list(officials._tasks))
     assert api.decisions == [("request_supplement", named)]
+
+
+class ListingWorkflow(FakeWorkflow):
+    """Also lists tasks, recording what each listing asked for."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.listings: list[tuple[str, tuple[str, ...]]] = []
+
+    async def tasks(self, agency: str, waiting_for: Sequence[str] = ()) -> list[dict[str, object]]:
+        self.listings.append((agency, tuple(waiting_for)))
+        return []
+
+
+@pytest.mark.parametrize(("returns", "asked"), [(True, ()), (False, ("acceptance", "decision"))])
+async def test_officials_who_hand_nothing_over_do_not_list_results_to_return(
+    returns: bool, asked: tuple[str, ...]
+) -> None:
+    api = ListingWorkflow()
+    officials = Officials(api, load_catalogue(), OfficialPolicy(returns=returns), random.Random(3))  # type: ignore[arg-type]
+    officials.watch(("UBND-P-PHUCLOI",))
+    await officials.run(asyncio.Event(), deadline=time.monotonic() + 0.01)
+    assert api.listings == [("UBND-P-PHUCLOI", asked)]
