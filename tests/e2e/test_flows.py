@@ -159,7 +159,7 @@ async def test_overdue_dossier_gets_its_apology_letter_and_ends_overdue(flows: F
     flow = flows.flows["overdue"]
     overdue_view, letter_view, view = flow["overdue_view"], flow["letter_view"], flow["view"]
     overdue_note = next(e["note"] for e in overdue_view["timeline"] if e["event"] == "DossierOverdue")
-    assert "second_supplement_request" in overdue_note  # the 766 rule
+    assert overdue_note == "Hồ sơ quá hạn: yêu cầu bổ sung hồ sơ lần thứ hai"  # the 766 rule, for the citizen
     extended = flow["extended"]
     assert extended["apology_letter"] is True and extended["overdue"] is True
     assert datetime.fromisoformat(extended["due_at"]) == datetime.fromisoformat(flow["new_due"])

@@ -190,6 +190,7 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     assert [e["event"] for e in row["timeline"]][-4:] == [
         "SupplementProvided", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
     ]
+    assert row["timeline"][-3]["note"] == "Công dân nộp phí, lệ phí: 20.000 đồng, mã QR, trực tuyến"
 
 
 def _refused(dossier_id: str, code: str) -> workflow.DossierEvent:

@@ -24,7 +24,7 @@ def lifecycle(dossier_id: str, code: str) -> list[workflow.WorkflowEvent]:
         workflow.DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2, at=MONDAY_9AM + HOUR,
                                  official_id="cb-tiepnhan", procedure_code="1.001193", due_at=due),
         workflow.DossierStepStarted(**common, status=DossierStatus.PROCESSING, status_code=4,
-                                    at=MONDAY_9AM + 3 * HOUR, official_id="cb-hotich", step="appraisal",
+                                    at=MONDAY_9AM + 3 * HOUR, official_id="cb-hotich", step="processing",
                                     step_due_at=due),
         workflow.ResultIssued(**common, status=DossierStatus.PROCESSED, status_code=9, at=MONDAY_9AM + 4 * HOUR,
                               official_id="cb-hotich", result_code=f"{code}-KQ1", document_name="Giấy khai sinh",
@@ -68,8 +68,13 @@ async def test_the_view_follows_workflow_and_registry_events(
     assert [e["event"] for e in view["timeline"]] == [
         "DossierSubmitted", "DossierReceived", "DossierStepStarted", "RegistryCommandSucceeded", "ResultIssued",
     ]  # in time order; the due-soon reminder is for officials
-    assert view["timeline"][2]["note"] == "Bắt đầu bước xử lý: appraisal"
-    assert view["portal_sync"]["synced"] is True
+    # Read by citizens: names, not the codes the events carry; times in Vietnam time, as the rest of the view.
+    assert [e["note"] for e in view["timeline"][2:4]] == [
+        "Bắt đầu giải quyết hồ sơ", "Hệ thống quốc gia đã xử lý: Cơ sở dữ liệu hộ tịch điện tử",
+    ]
+    assert view["timeline"][1]["at"] == view["received_at"] == "2024-06-17T10:00:00+07:00"
+    assert view["result"]["issued_at"] == "2024-06-17T13:00:00+07:00"
+    assert view["portal_sync"]["synced"] is True and view["portal_sync"]["at"] == "2024-06-17T14:00:00+07:00"
 
 
 async def test_an_event_about_an_unknown_dossier_changes_nothing(uow: InMemoryIntakeUnitOfWork) -> None:

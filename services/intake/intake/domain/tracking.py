@@ -33,7 +33,7 @@ _NOTES: dict[str, str] = {
     "DossierSubmitted": "Nộp hồ sơ",
     "DossierReceived": "Tiếp nhận hồ sơ",
     "DossierRefused": "Từ chối tiếp nhận hồ sơ",
-    "DossierStepStarted": "Bắt đầu bước xử lý",
+    "DossierStepStarted": "Bắt đầu giải quyết hồ sơ",
     "SupplementRequested": "Yêu cầu bổ sung hồ sơ",
     "SupplementReceived": "Đã nhận hồ sơ bổ sung",
     "PaymentRequested": "Thông báo nghĩa vụ tài chính",
@@ -54,6 +54,31 @@ _NOTES: dict[str, str] = {
     "RegistryCommandSucceeded": "Hệ thống quốc gia đã xử lý",
     "RegistryCommandFailed": "Hệ thống quốc gia không xử lý được",
 }
+
+# The timeline is read by citizens: the names behind the codes events carry.
+_STEPS = {"processing": None, "reception": "tiếp nhận"}  # None: the generic step, the note says it all
+_SYSTEMS = {
+    "population_db": "Cơ sở dữ liệu quốc gia về dân cư",
+    "civil_status": "Cơ sở dữ liệu hộ tịch điện tử",
+    "social_insurance": "Bảo hiểm xã hội Việt Nam",
+    "social_welfare": "Hệ thống thông tin bảo trợ xã hội",
+}
+_OVERDUE_REASONS = {
+    "deadline_passed": "đã quá ngày hẹn trả kết quả",
+    "second_supplement_request": "yêu cầu bổ sung hồ sơ lần thứ hai",  # counted as overdue (766 rules)
+}
+_PAYMENT_METHODS = {
+    "qr": "mã QR",
+    "bank_transfer": "chuyển khoản",
+    "card": "thẻ ngân hàng",
+    "e_wallet": "ví điện tử",
+    "cash": "tiền mặt",
+}
+
+
+def vnd(amount: int) -> str:
+    """``20.000 đồng``: Vietnamese groups thousands with dots."""
+    return f"{amount:,} đồng".replace(",", ".")
 
 
 @dataclass(frozen=True)
@@ -121,7 +146,13 @@ def public_result_data(data: dict[str, Any]) -> dict[str, str]:
 def _detail(event: workflow.DossierEvent) -> str | None:
     if isinstance(event, workflow.SupplementRequested) and event.documents:
         return f"{event.reason} (cần bổ sung: {'; '.join(d.name for d in event.documents)})"
-    for name in ("reason", "step", "document_name"):
+    if isinstance(event, workflow.DossierStepStarted):
+        return _STEPS.get(event.step, event.step)
+    if isinstance(event, workflow.PaymentRequested):
+        return vnd(event.amount)
+    if isinstance(event, workflow.DossierOverdue):
+        return _OVERDUE_REASONS.get(event.reason, event.reason) if event.reason else None
+    for name in ("reason", "document_name"):
         value = getattr(event, name, None)
         if value:
             return str(value)
@@ -165,10 +196,10 @@ def _awaiting(event: workflow.DossierEvent) -> bool | None:
 def registry_change(event: EventPayload) -> DossierChange | None:
     """Outcomes of national-registry calls go on the timeline; portal sync is shown as its own field."""
     if isinstance(event, registry.RegistryCommandSucceeded):
-        detail = f"{event.system}/{event.operation}"
+        detail = _SYSTEMS.get(event.system, event.system)
         return DossierChange(event.dossier_id, TimelineEntry(event.completed_at, event.event_type, detail=detail))
     if isinstance(event, registry.RegistryCommandFailed):
-        detail = f"{event.system}/{event.operation}: {event.reason}"
+        detail = f"{_SYSTEMS.get(event.system, event.system)}: {event.reason}"
         return DossierChange(event.dossier_id, TimelineEntry(event.failed_at, event.event_type, detail=detail))
     if isinstance(event, registry.PortalSyncSucceeded):
         sync = {"synced": True, "status_code": event.status_code, "at": event.synced_at.isoformat(), "error": None}
@@ -186,7 +217,8 @@ def own_change(event: intake.IntakeEvent) -> DossierChange | None:
         entry = TimelineEntry(event.provided_at, event.event_type, detail=event.note)
         return DossierChange(event.dossier_id, entry, awaiting_supplement=False)
     if isinstance(event, intake.FeePaid):
-        detail = f"{event.amount} VND, {event.method}{', trực tuyến' if event.online else ''}"
+        detail = f"{vnd(event.amount)}, {_PAYMENT_METHODS.get(event.method, event.method)}"
+        detail += ", trực tuyến" if event.online else ""
         return DossierChange(event.dossier_id, TimelineEntry(event.paid_at, event.event_type, detail=detail),
                              paid=event.amount)
     if isinstance(event, intake.SatisfactionRated):

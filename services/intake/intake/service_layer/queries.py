@@ -22,7 +22,11 @@ class ViewReader(Protocol):
 
 
 def _iso(value: datetime | str | None) -> str | None:
-    return value.astimezone(vietnam_tz()).isoformat() if isinstance(value, datetime) else value
+    """Every time in the citizen's views in Vietnam time, whether a column or stored in a JSON document
+    (the timeline's, the results', the portal sync's: written in UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(vietnam_tz()).isoformat() if value is not None else None
 
 
 def agency_ref(catalogue: Catalogue, code: str | None) -> dict[str, Any] | None:
@@ -45,9 +49,10 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
     """``GET /v1/dossiers/{code}``: where the dossier is, who holds it, when it is due, what happened."""
     # Sorted by time: events of two topics are consumed independently and may interleave.
     timeline = [
-        {**entry, "agency": agency_ref(catalogue, entry.get("agency"))}
-        for entry in sorted(row["timeline"], key=lambda e: e["at"])
+        {**entry, "at": _iso(entry["at"]), "agency": agency_ref(catalogue, entry.get("agency"))}
+        for entry in sorted(row["timeline"], key=lambda e: datetime.fromisoformat(e["at"]))
     ]
+    sync = row["portal_sync"]
     results = public_results(row)
     return {
         "dossier_id": row["dossier_id"],
@@ -73,7 +78,7 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "bundle": {"bundle_id": row["bundle_id"], "step_id": row["bundle_step"]} if row["bundle_id"] else None,
         "result": results[-1] if results else None,
         "results": results,
-        "portal_sync": row["portal_sync"],
+        "portal_sync": {**sync, "at": _iso(sync.get("at"))} if sync else sync,
         "timeline": timeline,
     }
 
@@ -81,9 +86,10 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
 def public_results(row: dict[str, Any]) -> list[dict[str, Any]]:
     """A dossier's results, oldest first (rows projected before results kept data have none)."""
     return [
-        {"data": {}, **r, "result_code": r.get("result_code") or result_code(row["code"], i)}
+        {"data": {}, **r, "result_code": r.get("result_code") or result_code(row["code"], i),
+         "issued_at": _iso(r.get("issued_at"))}
         for i, r in enumerate(row["results"], start=1)
-    ]
+    ]  # fmt: skip
 
 
 def bundle_status(stored: str, step_statuses: list[str]) -> str:
