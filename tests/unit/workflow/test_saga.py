@@ -104,6 +104,8 @@ async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness
     assert ended.failed_step == "permanent_residence" and "địa chỉ không tồn tại" in ended.reason
     assert ended.completed_steps == ["birth_registration"]
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
+    [stopped] = [e for e in harness.published() if e.type == "DossierStopped"]
+    assert stopped.payload["reason"] == "hệ thống quốc gia không thực hiện được: địa chỉ không tồn tại"
     assert not (await harness.state(insurance.dossier_id)).exists
     assert len(harness.commands()) == 1
 
@@ -127,6 +129,9 @@ async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_step
     ended = harness.bundle_events(bundle.bundle_id)[-1]
     assert isinstance(ended, wf.BundlePartiallyCompleted) and ended.completed_steps == []
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
+    # The citizen reads on the later step's timeline where the bundle stopped, by the procedure's name.
+    [stopped] = [e for e in harness.published() if e.type == "DossierStopped" and e.key == residence.dossier_id]
+    assert stopped.payload["reason"] == "hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»: giấy chứng sinh không hợp lệ"
     assert harness.commands() == []
 
 

@@ -126,7 +126,7 @@ async def fail_registry_command(
 
     def stop(dossier: Dossier) -> None:
         if _awaits(dossier.state, command.command_id):
-            dossier.stop(f"registry: {command.reason}")
+            dossier.stop(f"hệ thống quốc gia không thực hiện được: {command.reason}")
 
     await change(uow, ctx, cause, command.dossier_id, stop)
 

@@ -136,9 +136,12 @@ async def _fail(
     """End the bundle at ``step``; the dossiers of the steps it never reached stop with the reason."""
     events = saga.fail(step.step_id, reason, ctx.now())
     if events:
+        # Citizens read this on each stopped dossier's timeline: the failed step by its procedure's name.
+        procedure = ctx.rules.procedure(step.procedure_code)
+        failed = f"«{procedure.name_vi}»" if procedure else step.step_id
         for other in saga.steps:
             if other.step_id != step.step_id and other.step_id not in saga.results:
-                await _stop(other, f"bundle ended at step {step.step_id}: {reason}", uow, ctx, cause)
+                await _stop(other, f"hồ sơ liên thông dừng ở bước {failed}: {reason}", uow, ctx, cause)
     return events
 
 
