@@ -29,6 +29,11 @@ class DossierStatus(StrEnum):
 
 Channel = Literal["online", "counter", "postal"]
 
+#: How the citizen receives the result, chosen at submission: at the counter that received the
+#: dossier, by public postal service (bưu chính công ích), or online (the electronic result sent to
+#: the citizen's account on the portal as soon as it is issued).
+ResultDelivery = Literal["counter", "postal", "online"]
+
 
 class Frozen(BaseModel):
     """Base of nested value objects in events."""
@@ -53,4 +58,13 @@ class Document(Frozen):
     reused: bool = Field(description="Taken from data the citizen already supplied (not re-entered).")
     from_national_store: bool = Field(
         default=False, description="Taken from the citizen's national document store."
+    )
+
+
+class Delivery(Frozen):
+    """How the result reaches the citizen."""
+
+    method: ResultDelivery = Field(default="counter", description="counter, postal or online.")
+    address: str | None = Field(
+        default=None, description="postal: the address the result is posted to. Personal data: never logged."
     )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import Applicant, Channel, Document, DossierStatus, Frozen
+from contracts.events.common import Applicant, Channel, Delivery, Document, DossierStatus, Frozen
 
 
 class IntakeEvent(EventPayload):
@@ -42,6 +42,7 @@ class DossierSubmitted(IntakeEvent):
     due_at: datetime | None = Field(description="Appointment date from the statutory time (None if registered).")
     bundle_id: str | None = Field(default=None, description="The linked bundle it belongs to, if any.")
     bundle_step: str | None = Field(default=None, description="Its step id within that bundle.")
+    delivery: Delivery = Field(default_factory=Delivery, description="How the citizen receives the result.")
 
 
 class BundleStep(Frozen):
@@ -70,6 +71,7 @@ class BundleSubmitted(IntakeEvent):
     form: dict[str, Any] = Field(description="The bundle's combined form.")
     steps: list[BundleStep] = Field(description="Applicable steps in order (conditions already applied).")
     submitted_at: datetime = Field(description="When the request arrived.")
+    delivery: Delivery = Field(default_factory=Delivery, description="How the citizen receives every step's result.")
 
 
 class SupplementProvided(IntakeEvent):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import Document, DossierStatus, Frozen
+from contracts.events.common import Document, DossierStatus, Frozen, ResultDelivery
 
 
 class WorkflowEvent(EventPayload):
@@ -161,6 +161,9 @@ class ResultReturned(DossierEvent):
     """The result was handed to the citizen (status 10)."""
 
     event_type = "ResultReturned"
+    delivery: ResultDelivery | None = Field(
+        default=None, description="How: at the counter, posted, or online (at once, with no official)."
+    )
 
 
 class DossierDueSoon(DossierEvent):

@@ -193,7 +193,9 @@ def birth_bundle(mother_number: str, child_sex: str, born: date) -> Json:
     }
 
 
-def death_bundle(deceased_number: str, choice: str, died: date, **deceased_extra: str) -> Json:
+def death_bundle(
+    deceased_number: str, choice: str, died: date, delivery: str = "counter", **deceased_extra: str
+) -> Json:
     return {
         "bundle_type": "death",
         "channel": "counter",
@@ -211,6 +213,7 @@ def death_bundle(deceased_number: str, choice: str, died: date, **deceased_extra
             "funeral_allowance": choice,
         },
         "documents": [{"kind": "giay_bao_tu", "digitized": True, "reused": False}],
+        "result_delivery": {"method": delivery},
     }
 
 

@@ -77,13 +77,19 @@ async def death(api: StackApi, flow: Flow, choice: str, **deceased_extra: str) -
         }  # fmt: skip
         path = "/social-insurance/v1/funeral-allowances"
         flow.facts["earlier_claim"] = await api.post("registry-simulator", path, earlier, idempotency_key=deceased)
-    receipt = await api.post("intake", "/v1/bundles", death_bundle(deceased, choice, died, **deceased_extra))
+    # Without an allowance to collect, the family takes the results online: returned as they are issued.
+    delivery = "online" if choice == "none" else "counter"
+    receipt = await api.post("intake", "/v1/bundles", death_bundle(deceased, choice, died, delivery, **deceased_extra))
     flow.facts.update(receipt=receipt, deceased=deceased)
     flow.codes += [d["code"] for d in receipt["dossiers"]]
     registration = receipt["dossiers"][0]
     await api.task(COMMUNE, registration["dossier_id"])
     flow.facts["approved"] = await api.decide(registration["dossier_id"], "approve", HOTICH)
     flow.facts["view"] = await api.bundle_ended(receipt["bundle_id"])
+    if delivery == "online":  # each result returned with its issue: the view may show one event first
+        for dossier in receipt["dossiers"]:
+            await api.view_when(dossier["code"], lambda v: v["status"] == "returned")
+        flow.facts["view"] = await api.bundle_ended(receipt["bundle_id"])
     flow.facts["citizen"] = await api.get("registry-simulator", f"/population/v1/citizens/{deceased}")
     allowances = await api.records("social_insurance", "funeral_allowances")
     supports = await api.records("social_welfare", "burial_supports")
@@ -139,7 +145,7 @@ async def standalone(api: StackApi, flow: Flow) -> None:
     await api.workflow_when(dossier_id, lambda s: s["status"] == "processing")
 
     flow.facts["approved"] = await api.decide(dossier_id, "approve", "cb-kinhte")
-    flow.facts["return_task"] = await api.task(COMMUNE, dossier_id, waiting_for="return")
+    flow.facts["return_task"] = await api.task(COMMUNE, dossier_id, waiting_for="result_return")
     await api.decide(dossier_id, "return_result", "cb-tiepnhan")
     await api.post("intake", f"/v1/dossiers/{code}/ratings", {"score": 5, "complaint": None})
     flow.facts["view"] = await api.view_when(code, lambda v: v["status"] == "returned" and v["rated"])
@@ -147,7 +153,7 @@ async def standalone(api: StackApi, flow: Flow) -> None:
 
 async def overdue(api: StackApi, flow: Flow) -> None:
     """An ID-card renewal that needs a second supplement (overdue by the 766 rule); the official
-    sends the apology letter with a new return date, then decides."""
+    sends the apology letter with a new return date, then decides; the new card is posted."""
     holder = new_person_number("female", 1979)
     body = {
         "procedure_code": "9.000007",
@@ -159,6 +165,7 @@ async def overdue(api: StackApi, flow: Flow) -> None:
             "reason": "damaged",
         },
         "documents": [{"kind": "the_can_cuoc_cu", "digitized": False, "reused": False}],
+        "result_delivery": {"method": "postal", "address": "Số 12, thôn Hải Nạp, xã Yên Hòa"},
     }
     receipt = await api.post("intake", "/v1/dossiers", body)
     flow.facts["receipt"] = receipt
@@ -182,7 +189,8 @@ async def overdue(api: StackApi, flow: Flow) -> None:
         code, lambda v: any(e["event"] == "ApologyLetterIssued" for e in v["timeline"])
     )
     flow.facts["approved"] = await api.decide(dossier_id, "approve", "cb-cancuoc")
-    await api.decide(dossier_id, "return_result", "cb-cancuoc")
+    flow.facts["return_task"] = await api.task(COMMUNE, dossier_id, waiting_for="result_return")
+    await api.decide(dossier_id, "return_result", "cb-tiepnhan")
     flow.facts["view"] = await api.view_when(code, lambda v: v["status"] == "returned")
 
 

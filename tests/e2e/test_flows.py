@@ -80,7 +80,12 @@ async def test_death_bundle_completes_with_each_funeral_allowance_choice(flows: 
     expected = ["death_registration", "residence_deregistration", *([steps] if steps else [])]
     assert [s["step_id"] for s in view["steps"]] == expected
     assert view["status"] == "completed" and view["reason"] is None
-    assert all(s["status"] == "processed" and s["result"]["result_code"] == f"{s['code']}-KQ1" for s in view["steps"])
+    # Taken online (the choice without an allowance), each result is returned as it is issued.
+    ended = "returned" if choice == "none" else "processed"
+    assert all(s["status"] == ended and s["result"]["result_code"] == f"{s['code']}-KQ1" for s in view["steps"])
+    if choice == "none":
+        notes = [e["note"] for v in death["step_views"] for e in v["timeline"] if e["event"] == "ResultReturned"]
+        assert notes == ["Đã trả kết quả: trực tuyến"] * 2
 
     citizen = death["citizen"]
     assert citizen["status"] == "deceased" and citizen["permanent_residence"] is None
@@ -168,6 +173,10 @@ async def test_overdue_dossier_gets_its_apology_letter_and_ends_overdue(flows: F
     assert datetime.fromisoformat(letter_view["due_at"]) == datetime.fromisoformat(flow["new_due"])
     assert (view["status"], view["overdue"]) == ("returned", True)
     assert view["result"]["on_time"] is False  # a letter admits lateness, it does not launder it
+    # Posted: the commune's counter saw it on its list as a result to post, and the citizen sees it went by post.
+    assert flow["return_task"]["delivery"] == "postal"
+    returned = next(e for e in view["timeline"] if e["event"] == "ResultReturned")
+    assert returned["note"] == "Đã trả kết quả: qua bưu chính công ích"
 
 
 async def test_reporting_summary_and_index_reflect_every_flow(flows: FlowRun, api: StackApi) -> None:

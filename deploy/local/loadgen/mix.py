@@ -46,6 +46,15 @@ class MixWeights:
     digitized: Mapping[str, float] = field(default_factory=lambda: {"online": 0.95, "counter": 0.70, "postal": 0.5})
     reused: float = 0.35
     from_national_store: float = 0.20
+    # How the result is received, by submission channel (a guess: the seeds give no shares; Hà Nam
+    # registered every procedure for postal return).
+    delivery: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {
+            "online": {"online": 0.60, "counter": 0.30, "postal": 0.10},
+            "counter": {"counter": 0.85, "postal": 0.10, "online": 0.05},
+            "postal": {"postal": 0.80, "counter": 0.20},
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,10 @@ class Mix:
             return self.catalogue.competent_agency(procedure.code, self._centres[0], area).area
         return self.rng.choice(self._pcs[procedure.authority_level])
 
+    def _delivery(self, channel: Channel) -> dict[str, str]:
+        method = _pick(self.rng, self.weights.delivery[channel])
+        return {"method": method, "address": self.people.address()} if method == "postal" else {"method": method}
+
     def _after(self, fee: int, channel: Channel) -> tuple[Payment | None, Rating | None]:
         w, rng = self.weights, self.rng
         payment = None
@@ -189,6 +202,7 @@ class Mix:
             "applicant": self._applicant(form),
             "form": form,
             "documents": self._documents(procedure.required_documents, channel),
+            "result_delivery": self._delivery(channel),
         }
         payment, rating = self._after(procedure.fee, channel)
         withdraws = self.rng.random() < self.weights.withdrawn
@@ -217,6 +231,7 @@ class Mix:
             "applicant": self._applicant(form),
             "form": form,
             "documents": self._documents(self._supplied(definition, form), channel),
+            "result_delivery": self._delivery(channel),
         }
         fee = sum(self.catalogue.procedure(s.procedure_code).fee for s in definition.applicable_steps(form))
         payment, rating = self._after(fee, channel)

@@ -57,9 +57,10 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         assert [line["step"] for line in body["control_sheet"]] == ["reception", "processing"]
         # The result is now the receiving counter's to hand over; a filter shows only that kind of task.
         centre = "TTPVHCC-BINHAN"
-        kinds = ["return", "decision"]
+        kinds = ["result_return", "decision"]
         returns = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": kinds})
-        assert [(t["dossier_id"], t["waiting_for"]) for t in returns.json()["tasks"]] == [(online.dossier_id, "return")]
+        listed = [(t["dossier_id"], t["waiting_for"]) for t in returns.json()["tasks"]]
+        assert listed == [(online.dossier_id, "result_return")]
         to_accept = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": "acceptance"})
         assert to_accept.json()["tasks"] == []
         unknown = await workflow.client.get("/v1/tasks", params={"agency": centre, "waiting_for": "nap"})

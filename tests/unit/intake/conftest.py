@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.catalogue import load_catalogue
-from contracts.events.common import Applicant, Document
+from contracts.events.common import Applicant, Delivery, Document
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.domain.commands import SubmitBundle, SubmitDossier
 from intake.domain.rules import IntakeRules
@@ -55,6 +55,7 @@ def dossier_command(body: dict[str, Any]) -> SubmitDossier:
         applicant=Applicant(**body["applicant"]),
         form=body["form"],
         documents=[Document(**d) for d in body.get("documents", [])],
+        delivery=Delivery(**body.get("result_delivery", {})),
     )
 
 
@@ -66,4 +67,5 @@ def bundle_command(body: dict[str, Any]) -> SubmitBundle:
         applicant=Applicant(**body["applicant"]),
         form=body["form"],
         documents=[Document(**d) for d in body.get("documents", [])],
+        delivery=Delivery(**body.get("result_delivery", {})),
     )

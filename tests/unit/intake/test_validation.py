@@ -48,6 +48,18 @@ def test_counter_and_postal_dossiers_are_received_at_once(rules: IntakeRules) ->
         assert plan.due_at is not None and plan.due_at.isoformat() == "2024-06-17T17:00:00+07:00"  # same day
 
 
+@pytest.mark.parametrize("sample", [birth_dossier, birth_bundle])
+def test_a_result_is_posted_only_to_the_address_given(rules: IntakeRules, sample: Any) -> None:
+    posted = {**sample(), "result_delivery": {"method": "postal"}}
+    assert problems(rules, posted) == {"$.result_delivery.address": "missing"}
+    misplaced = {**sample(), "result_delivery": {"method": "online", "address": "Số 5, thôn Hải Nạp"}}
+    assert problems(rules, misplaced) == {"$.result_delivery.address": "unexpected"}
+    ok = {**sample(), "result_delivery": {"method": "postal", "address": "Số 5, thôn Hải Nạp, xã Yên Hòa"}}
+    plan = (plan_bundle(bundle_command(ok), rules, MONDAY_9AM) if "bundle_type" in ok
+            else plan_dossier(dossier_command(ok), rules, MONDAY_9AM))  # fmt: skip
+    assert plan is not None
+
+
 def test_unknown_procedure_and_agency(rules: IntakeRules) -> None:
     body = birth_dossier()
     body.update(procedure_code="1.999999", receiving_agency="NOWHERE")

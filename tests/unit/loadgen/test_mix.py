@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 
 from contracts.catalogue import load_catalogue
-from contracts.events.common import Applicant, Document
+from contracts.events.common import Applicant, Delivery, Document
 from intake.domain.commands import SubmitBundle
 from intake.domain.rules import IntakeRules
 from intake.domain.submission import plan_bundle
@@ -35,6 +35,18 @@ def test_channels_are_about_two_thirds_online(drawn: list) -> None:
     assert 0.58 < share(channels["online"]) < 0.68  # 65 % where possible; land has no online service
     assert 0.25 < share(channels["counter"]) < 0.38
     assert 0.02 < share(channels["postal"]) < 0.09
+
+
+def test_results_are_received_mostly_the_way_the_dossier_came_and_posted_ones_have_an_address(drawn: list) -> None:
+    by_channel: dict[str, Counter[str]] = {}
+    for s in drawn:
+        delivery = s.body["result_delivery"]
+        by_channel.setdefault(s.body["channel"], Counter())[delivery["method"]] += 1
+        assert ("address" in delivery) == (delivery["method"] == "postal")
+    assert by_channel["online"].most_common(1)[0][0] == "online"
+    assert by_channel["counter"].most_common(1)[0][0] == "counter"
+    assert by_channel["postal"].most_common(1)[0][0] == "postal"
+    assert "online" not in by_channel["postal"]
 
 
 def test_bundles_and_standalone_in_their_shares_with_every_funeral_choice(drawn: list) -> None:
@@ -71,7 +83,7 @@ def test_intake_accepts_every_bundle_with_its_documents(drawn: list) -> None:
         command = SubmitBundle(
             bundle_type=body["bundle_type"], channel=body["channel"], receiving_agency=body["receiving_agency"],
             applicant=Applicant(**body["applicant"]), form=body["form"],
-            documents=[Document(**d) for d in body["documents"]],
+            documents=[Document(**d) for d in body["documents"]], delivery=Delivery(**body["result_delivery"]),
         )  # fmt: skip
         plan = plan_bundle(command, rules, now)  # InvalidInput names what the mix got wrong
         assert plan.dossiers[0].documents

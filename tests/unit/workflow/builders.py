@@ -9,7 +9,7 @@ from typing import Any
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import intake, registry
 from contracts.events import workflow as wf
-from contracts.events.common import Applicant, Document
+from contracts.events.common import Applicant, Delivery, Document
 from workflow.adapters.clock import SettableClock
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain.commands import MakeDecision
@@ -62,6 +62,7 @@ def submitted(
     bundle_id: str | None = None,
     bundle_step: str | None = None,
     documents: list[Document] | None = None,
+    delivery: Delivery | None = None,
 ) -> intake.DossierSubmitted:
     online = channel == "online"
     return intake.DossierSubmitted(
@@ -82,6 +83,7 @@ def submitted(
         due_at=None if online else due_at,
         bundle_id=bundle_id,
         bundle_step=bundle_step,
+        delivery=delivery or Delivery(),
     )
 
 
@@ -93,6 +95,7 @@ def bundle_submitted(
     at: datetime,
     channel: str = "counter",
     receiving_agency: str = "UBND-P-PHUCLOI",
+    delivery: Delivery | None = None,
 ) -> intake.BundleSubmitted:
     return intake.BundleSubmitted(
         bundle_id=new_id(),
@@ -109,6 +112,7 @@ def bundle_submitted(
             for i, (s, p) in enumerate(steps, start=1)
         ],
         submitted_at=at,
+        delivery=delivery or Delivery(),
     )
 
 

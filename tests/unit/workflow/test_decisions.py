@@ -11,7 +11,7 @@ import pytest
 from contracts import citizen_id
 from contracts.envelope import Envelope
 from contracts.events import intake
-from contracts.events.common import Document, DossierStatus
+from contracts.events.common import Delivery, Document, DossierStatus
 from eventkit.eventstore import ConcurrencyConflict
 from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import vietnam_tz
@@ -45,13 +45,40 @@ async def test_a_processed_dossier_waits_at_the_counter_that_received_it_until_i
 
     assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 10) == []  # the deciding agency is done
     [task] = await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10)
-    assert (task.dossier_id, task.status, task.waiting_for) == (event.dossier_id, "processed", "return")
+    assert (task.dossier_id, task.status, task.waiting_for) == (event.dossier_id, "processed", "result_return")
     assert task.due_at == processed.due_at  # from the appointment date on the receipt
     assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10, waiting_for=("acceptance", "decision")) == []
-    assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10, waiting_for=("return",)) == [task]
+    assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10, waiting_for=("result_return",)) == [task]
 
     await harness.decide(event.dossier_id, "return_result")
     assert await harness.uow.tasks.for_agency("UBND-X-YENHOA", 10) == []
+
+
+async def test_a_result_to_post_says_so_on_the_task_and_the_view_gives_the_address(harness: Harness) -> None:
+    address = "Số 5, thôn Hải Nạp, xã Yên Hòa"
+    event = submitted(at=harness.now, delivery=Delivery(method="postal", address=address))
+    await harness.deliver(event)
+    processed = await harness.decide(event.dossier_id, "approve")
+    [task] = await harness.uow.tasks.for_agency(event.receiving_agency, 10, waiting_for=("result_return",))
+    assert (task.dossier_id, task.delivery) == (event.dossier_id, "postal")
+    assert DossierPublic.of(processed, None).delivery == Delivery(method="postal", address=address)
+    returned = await harness.decide(event.dossier_id, "return_result", official_id="mc-buudien")
+    assert returned.status is DossierStatus.RETURNED
+    assert [e for e in harness.published() if e.key == event.dossier_id][-1].payload["delivery"] == "postal"
+
+
+async def test_a_result_delivered_online_is_returned_as_it_is_issued(harness: Harness) -> None:
+    """The electronic result goes to the citizen's portal account at once: no counter hands it over,
+    and nothing waits on a task list (status 10 straight after 9, for the portal and the index)."""
+    event = submitted(channel="online", at=harness.now, delivery=Delivery(method="online"))
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "accept")
+    state = await harness.decide(event.dossier_id, "approve")
+    assert state.status is DossierStatus.RETURNED
+    assert harness.published_types(event.dossier_id)[-2:] == ["ResultIssued", "ResultReturned"]
+    returned = [e for e in harness.published() if e.key == event.dossier_id][-1]
+    assert (returned.payload["delivery"], returned.payload["official_id"]) == ("online", None)
+    assert await harness.uow.tasks.for_agency(event.receiving_agency, 10) == []
 
 
 async def test_routing_is_boundary_free_by_the_catalogue(harness: Harness) -> None:

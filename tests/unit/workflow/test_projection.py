@@ -77,7 +77,7 @@ async def test_the_task_and_timers_of_a_dossier_that_moves_on_are_removed(rules:
     processed = _state(DossierStatus.PROCESSED, clock.now())
     await project(uow, processed, ctx, before=processing)
     [task] = tasks.rows.values()  # the result is now for the receiving counter to hand over
-    assert (task.agency, task.waiting_for, task.due_at) == ("R", "return", processed.due_at)
+    assert (task.agency, task.waiting_for, task.due_at) == ("R", "result_return", processed.due_at)
     assert timers.rows == {} and timers.disarms == 1
     await project(uow, _state(DossierStatus.RETURNED, clock.now()), ctx, before=processed)
     assert tasks.rows == {} and tasks.removes == 1

@@ -7,7 +7,7 @@ import json
 
 from contracts import citizen_id
 from contracts.events import workflow as wf
-from contracts.events.common import Document, DossierStatus
+from contracts.events.common import Delivery, Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
 
 
@@ -88,6 +88,17 @@ async def test_step_dossiers_submitted_before_or_after_the_bundle_start_once(har
     await harness.decide(birth.dossier_id, "return_result")
     assert started_steps(harness, bundle.bundle_id) == ["birth_registration", "permanent_residence"]
     assert len(harness.commands()) == 1
+
+
+async def test_every_step_of_a_bundle_delivered_online_is_returned_as_its_result_is_issued(harness: Harness) -> None:
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, delivery=Delivery(method="online"))
+    birth, residence, _ = bundle.steps
+    await harness.deliver(bundle)
+    assert (await harness.decide(birth.dossier_id, "approve")).status is DossierStatus.RETURNED
+    [command] = harness.commands()
+    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi", "household_id": "HK-1"})
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.RETURNED
+    assert started_steps(harness, bundle.bundle_id)[-1] == "health_insurance_card"  # the saga went on
 
 
 async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness) -> None:

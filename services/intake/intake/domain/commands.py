@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from contracts.events.common import Applicant, Channel, Document
+from contracts.events.common import Applicant, Channel, Delivery, Document
 
 PaymentMethod = Literal["qr", "bank_transfer", "card", "e_wallet", "cash"]
 
@@ -20,6 +20,7 @@ class SubmitDossier:
     applicant: Applicant
     form: dict[str, Any]
     documents: list[Document] = field(default_factory=list)
+    delivery: Delivery = field(default_factory=Delivery)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class SubmitBundle:
     applicant: Applicant
     form: dict[str, Any]
     documents: list[Document] = field(default_factory=list)  # those the applicant supplies (see the bundle)
+    delivery: Delivery = field(default_factory=Delivery)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from contracts.catalogue import (
     UnknownBundle,
     UnknownProcedure,
 )
-from contracts.events.common import Applicant, Channel, Document, DossierStatus
+from contracts.events.common import Applicant, Channel, Delivery, Document, DossierStatus
 from contracts.events.intake import BundleStep, BundleSubmitted, DossierSubmitted
 from contracts.ids import uuid7
 from intake.domain.checks import form_problems, id_number_problems
@@ -156,9 +156,20 @@ def _applicant_problems(applicant: Applicant) -> list[FieldProblem]:
     return id_number_problems(applicant.id_number, "$.applicant.id_number")
 
 
+def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
+    """A result is posted to the address given, and an address is given only to post a result."""
+    path = "$.result_delivery.address"
+    if delivery.method == "postal" and not (delivery.address or "").strip():
+        return [FieldProblem(path, "a result delivered by post needs the address to post it to", "missing")]
+    if delivery.method != "postal" and delivery.address is not None:
+        return [FieldProblem(path, f"only a result delivered by post has an address, not {delivery.method!r}",
+                             "unexpected")]  # fmt: skip
+    return []
+
+
 def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
     """Validate a standalone submission and decide its routing, status and appointment date."""
-    problems = _applicant_problems(cmd.applicant)
+    problems = _applicant_problems(cmd.applicant) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         procedure = rules.catalogue.procedure(cmd.procedure_code)
@@ -191,7 +202,7 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
 
 def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> PlannedBundle:
     """Validate a linked submission and plan one dossier per step that applies to its form."""
-    problems = _applicant_problems(cmd.applicant)
+    problems = _applicant_problems(cmd.applicant) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         definition = rules.catalogue.bundle(cmd.bundle_type)
@@ -246,6 +257,7 @@ def submitted_event(
     applicant: Applicant,
     catalogue_version: str,
     submitted_at: datetime,
+    delivery: Delivery,
     bundle_id: str | None = None,
 ) -> DossierSubmitted:
     return DossierSubmitted(
@@ -266,6 +278,7 @@ def submitted_event(
         due_at=plan.due_at,
         bundle_id=bundle_id,
         bundle_step=plan.step_id,
+        delivery=delivery,
     )
 
 
@@ -288,4 +301,5 @@ def bundle_event(
             for d, code in zip(plan.dossiers, codes, strict=True)
         ],
         submitted_at=submitted_at,
+        delivery=cmd.delivery,
     )

@@ -67,6 +67,7 @@ _OVERDUE_REASONS = {
     "deadline_passed": "đã quá ngày hẹn trả kết quả",
     "second_supplement_request": "yêu cầu bổ sung hồ sơ lần thứ hai",  # counted as overdue (766 rules)
 }
+_DELIVERIES = {"counter": "tại bộ phận một cửa", "postal": "qua bưu chính công ích", "online": "trực tuyến"}
 _PAYMENT_METHODS = {
     "qr": "mã QR",
     "bank_transfer": "chuyển khoản",
@@ -150,6 +151,8 @@ def _detail(event: workflow.DossierEvent) -> str | None:
         return _STEPS.get(event.step, event.step)
     if isinstance(event, workflow.PaymentRequested):
         return vnd(event.amount)
+    if isinstance(event, workflow.ResultReturned):
+        return _DELIVERIES.get(event.delivery) if event.delivery else None
     if isinstance(event, workflow.DossierOverdue):
         return _OVERDUE_REASONS.get(event.reason, event.reason) if event.reason else None
     for name in ("reason", "document_name"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from contracts.events.common import Applicant, Document
+from contracts.events.common import Applicant, Delivery, Document
 from intake.domain.commands import SubmitBundle, SubmitDossier
 from intake.domain.errors import NotFound
 from intake.entrypoints.dependencies import ContextDep, CorrelationDep, IdempotencyHeader, ViewsDep, idempotency
@@ -52,6 +52,7 @@ async def submit_dossier(
         applicant=applicant(body.applicant),
         form=body.form,
         documents=[Document(**d.model_dump()) for d in body.documents],
+        delivery=Delivery(**body.result_delivery.model_dump()),
     )
     return reply(await handlers.submit_dossier(command, ctx, idempotency(key, request, body), correlation))
 
@@ -68,6 +69,7 @@ async def submit_bundle(
         applicant=applicant(body.applicant),
         form=body.form,
         documents=[Document(**d.model_dump()) for d in body.documents],
+        delivery=Delivery(**body.result_delivery.model_dump()),
     )
     return reply(await handlers.submit_bundle(command, ctx, idempotency(key, request, body), correlation))
 

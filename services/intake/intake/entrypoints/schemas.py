@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.catalogue import Agency, BundleDefinition, Procedure
+from contracts.events.common import ResultDelivery
 from eventkit.http import ErrorBody
 
 ID_NUMBER = r"^[0-9]{12}$"
@@ -37,6 +38,15 @@ class DocumentCreate(Strict):
 Channel = Literal["online", "counter", "postal"]
 
 
+class DeliveryCreate(Strict):
+    method: ResultDelivery = Field("counter", description=(
+        "How the citizen receives the result: at the receiving counter, by post (bưu chính công ích), or "
+        "online (the electronic result to the citizen's portal account, as soon as it is issued)."))
+    address: str | None = Field(
+        None, min_length=5, max_length=300, description="postal (required, and only then): the address to post to."
+    )
+
+
 class DossierCreate(Strict):
     procedure_code: str = Field(max_length=20, description="Procedure code, e.g. '1.001193'.", examples=["1.001193"])
     channel: Channel = Field(description="online (portal), counter or postal.")
@@ -44,6 +54,7 @@ class DossierCreate(Strict):
     applicant: ApplicantCreate
     form: dict[str, Any] = Field(description="The procedure's form; its JSON Schema is in GET /v1/procedures/{code}.")
     documents: list[DocumentCreate] = Field(default_factory=list, max_length=50, description="Document components.")
+    result_delivery: DeliveryCreate = Field(default_factory=DeliveryCreate, description="Default: at the counter.")
 
 
 class BundleCreate(Strict):
@@ -56,6 +67,9 @@ class BundleCreate(Strict):
         default_factory=list,
         max_length=50,
         description="The documents the applicant supplies: kinds from the bundle type's supplied_documents.",
+    )
+    result_delivery: DeliveryCreate = Field(
+        default_factory=DeliveryCreate, description="How every step's result is received; default: at the counter."
     )
 
 

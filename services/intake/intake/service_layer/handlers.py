@@ -178,6 +178,7 @@ async def submit_dossier(
     event = submitted_event(
         plan, codes.placeholder(0), channel=cmd.channel, receiving_agency=cmd.receiving_agency,
         applicant=cmd.applicant, catalogue_version=ctx.rules.catalogue.version, submitted_at=now,
+        delivery=cmd.delivery,
     )
     submission = _submission(
         cmd, ctx, now, codes, key,
@@ -205,6 +206,7 @@ async def submit_bundle(
         submitted_event(
             dossier, code, channel=cmd.channel, receiving_agency=cmd.receiving_agency, applicant=cmd.applicant,
             catalogue_version=ctx.rules.catalogue.version, submitted_at=now, bundle_id=plan.bundle_id,
+            delivery=cmd.delivery,
         )
         for dossier, code in zip(plan.dossiers, placeholders, strict=True)
     ]

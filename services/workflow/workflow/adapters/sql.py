@@ -18,7 +18,7 @@ from workflow.service_layer.ports import Task, Timer
 
 _TASK_COLUMNS = (
     "dossier_id, agency, code, procedure_code, status, status_code, waiting_for, due_at, appointment_at, since,"
-    " bundle_id, overdue"
+    " bundle_id, overdue, delivery"
 )
 
 
@@ -30,10 +30,11 @@ class SqlTaskBoard:
         await self._conn.execute(
             text(
                 f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES (:dossier_id, :agency, :code, :procedure_code, :status,"
-                " :status_code, :waiting_for, :due_at, :appointment_at, :since, :bundle_id, :overdue)"
+                " :status_code, :waiting_for, :due_at, :appointment_at, :since, :bundle_id, :overdue, :delivery)"
                 " ON CONFLICT (dossier_id) DO UPDATE SET agency = EXCLUDED.agency, status = EXCLUDED.status,"
                 " status_code = EXCLUDED.status_code, waiting_for = EXCLUDED.waiting_for, due_at = EXCLUDED.due_at,"
-                " appointment_at = EXCLUDED.appointment_at, since = EXCLUDED.since, overdue = EXCLUDED.overdue"
+                " appointment_at = EXCLUDED.appointment_at, since = EXCLUDED.since, overdue = EXCLUDED.overdue,"
+                " delivery = EXCLUDED.delivery"
             ),
             task.__dict__,
         )

@@ -201,10 +201,13 @@ class Dossier:
                 qr_code=qr,
             )
         )
+        if state.delivery.method == "online":
+            self.return_result(None)  # the electronic result goes to the citizen's portal account at once
 
     def return_result(self, official_id: str | None) -> None:
         status = self._check(Action.RETURN_RESULT)
-        self._record(wf.ResultReturned(**self._common(status, official_id=official_id)))
+        delivery = self.state.delivery.method
+        self._record(wf.ResultReturned(**self._common(status, official_id=official_id), delivery=delivery))
 
     def stop(self, reason: str, official_id: str | None = None) -> None:
         status = self._check(Action.STOP)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.envelope import EventPayload
-from contracts.events.common import Channel, Document
+from contracts.events.common import Channel, Delivery, Document
 
 
 class DossierOpened(EventPayload):
@@ -35,6 +35,7 @@ class DossierOpened(EventPayload):
     bundle_step: str | None = Field(default=None, description="Its step in that bundle.")
     applicant_id_number: str | None = Field(default=None, description="The applicant's, for the result's QR code.")
     documents: list[Document] = Field(default_factory=list, description="Its document components, as submitted.")
+    delivery: Delivery = Field(default_factory=Delivery, description="How the citizen receives the result.")
 
 
 class DossierReleased(EventPayload):

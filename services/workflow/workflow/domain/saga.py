@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import EventPayload
 from contracts.events import workflow as wf
-from contracts.events.common import Document
+from contracts.events.common import Delivery, Document
 
 
 class StepRef(BaseModel):
@@ -49,6 +49,7 @@ class BundleSaga(BaseModel):
     reason: str | None = None
     version: int = Field(0, description="Version of the bundle's event stream.")
     applicant_id_number: str | None = None  # the steps' results carry it in their QR codes
+    delivery: Delivery = Field(default_factory=Delivery)  # how every step's result reaches the citizen
 
     @property
     def running(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from contracts.envelope import Envelope, EventPayload
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
-from contracts.events.common import Document, DossierStatus
+from contracts.events.common import Delivery, Document, DossierStatus
 from workflow.domain.internal_events import DossierOpened, DossierReleased
 
 
@@ -65,6 +65,7 @@ class DossierState:
     bundle_id: str | None = None
     bundle_step: str | None = None
     applicant_id_number: str | None = None
+    delivery: Delivery = field(default_factory=Delivery)
     held: bool = False
     acceptance_due_at: datetime | None = None  # set when a supplement reopens the acceptance window
     documents: list[Document] = field(default_factory=list)  # as submitted, then each supplement's
@@ -152,6 +153,7 @@ def _apply_opened(state: DossierState, e: DossierOpened) -> None:
     state.announced_due_at = e.due_at
     state.bundle_id, state.bundle_step = e.bundle_id, e.bundle_step
     state.applicant_id_number = e.applicant_id_number
+    state.delivery = e.delivery
     state.documents = list(e.documents)
     state.held = e.bundle_id is not None
 

@@ -87,6 +87,7 @@ async def on_dossier_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx:
         bundle_step=e.bundle_step,
         applicant_id_number=e.applicant.id_number,
         documents=e.documents,
+        delivery=e.delivery,
     )
     received_at = None if e.status is DossierStatus.REGISTERED else (e.received_at or e.submitted_at)
     await handlers.open_dossier(OpenDossier(opened, received_at), uow, ctx, cause)
@@ -105,6 +106,7 @@ async def on_bundle_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: 
         submitted_at=e.submitted_at,
         correlation_id=envelope.correlation_id,
         applicant_id_number=e.applicant.id_number,
+        delivery=e.delivery,
     )
     await sagas.start_bundle(StartBundle(saga), uow, ctx, cause)
 

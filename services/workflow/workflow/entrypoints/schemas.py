@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.catalogue import Procedure
-from contracts.events.common import Document
+from contracts.events.common import Delivery, Document
 from workflow.domain.commands import Decision
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
@@ -93,6 +93,7 @@ class DossierPublic(BaseModel):
     results: list[ResultPublic]
     documents: list[Document] = Field(description="Its components: as submitted, then each supplement's.")
     missing_documents: list[str] = Field(description="Kinds the procedure makes mandatory that it does not have.")
+    delivery: Delivery = Field(description="How the citizen receives the result (postal: with the address).")
     control_sheet: list[ControlSheetLinePublic]
     history: list[HistoryEntry]
     as_of: datetime | None = None
@@ -129,6 +130,7 @@ class DossierPublic(BaseModel):
             results=[ResultPublic(**r.__dict__) for r in state.results],
             documents=list(state.documents),
             missing_documents=[kind for kind in mandatory if kind not in held],
+            delivery=state.delivery,
             control_sheet=[ControlSheetLinePublic(**line.__dict__) for line in state.control_sheet],
             history=[HistoryEntry(type=t, at=at, status=s.value if s else None) for t, at, s in state.history],
             as_of=as_of,
@@ -152,7 +154,7 @@ def _waiting_for(state: DossierState) -> str | None:
 
 #: What a task waits for: a registered online dossier its acceptance (8 working hours), a dossier in
 #: processing the agency's decision, a processed one the counter handing its result to the citizen.
-WaitingFor = Literal["acceptance", "decision", "return"]
+WaitingFor = Literal["acceptance", "decision", "result_return"]
 
 
 class TaskPublic(BaseModel):
@@ -167,6 +169,9 @@ class TaskPublic(BaseModel):
     since: datetime
     bundle_id: str | None
     overdue: bool
+    delivery: Literal["counter", "postal"] | None = Field(
+        default=None, description="return: hand the result over at the counter, or post it to the citizen."
+    )
 
     @classmethod
     def of(cls, task: Task) -> TaskPublic:

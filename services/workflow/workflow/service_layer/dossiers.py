@@ -53,6 +53,7 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
     """The task an official has on this dossier, if it waits for one."""
     if state.held or state.status is None:
         return None
+    delivery = None
     if state.status is DossierStatus.REGISTERED:
         agency, waiting, due = state.receiving_agency, "acceptance", acceptance_due(state, ctx)
     elif state.status is DossierStatus.PROCESSING and not state.waiting_for_registry:
@@ -61,7 +62,8 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
     elif state.status is DossierStatus.PROCESSED:
         # The result is ready: the counter that received the dossier hands it over, from the appointment
         # date the receipt gave (boundary-free: the citizen collects where they submitted).
-        agency, waiting, due = state.receiving_agency, "return", state.due_at or ctx.now()
+        agency, waiting, due = state.receiving_agency, "result_return", state.due_at or ctx.now()
+        delivery = state.delivery.method  # an online result was sent as it was issued: never here
     else:
         return None
     since = state.history[-1][1] if state.history else ctx.now()
@@ -78,6 +80,7 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
         since=since,
         bundle_id=state.bundle_id,
         overdue=state.acceptance_overdue if waiting == "acceptance" else state.overdue,
+        delivery=delivery,
     )
 
 

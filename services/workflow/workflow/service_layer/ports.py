@@ -38,6 +38,7 @@ class Task:
     since: datetime
     bundle_id: str | None
     overdue: bool
+    delivery: str | None = None  # a return: "counter" or "postal"
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: Workfl
         bundle_step=step.step_id,
         applicant_id_number=saga.applicant_id_number,
         documents=step.documents,
+        delivery=saga.delivery,
     )
 
 
