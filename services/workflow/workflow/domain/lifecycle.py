@@ -58,7 +58,8 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     # A citizen may pay before anyone asks (online, with the submission) or when collecting the
     # result, which the counter may have recorded as handed over first: the payment is recorded
     # wherever the dossier stands, and settles a request if one waits. Not on a dossier that ended
-    # without a result (refused, stopped, withdrawn): intake takes no money for those.
+    # without a result (refused, stopped, withdrawn): intake takes no money for those (one paid as
+    # the dossier ended, before intake knew, is logged as having no effect).
     Action.CONFIRM_PAYMENT: {
         **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED, S.RETURNED)},
         S.PAYMENT_REQUESTED: S.PROCESSING,

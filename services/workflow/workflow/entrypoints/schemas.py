@@ -170,7 +170,7 @@ class TaskPublic(BaseModel):
     bundle_id: str | None
     overdue: bool
     delivery: Literal["counter", "postal"] | None = Field(
-        default=None, description="return: hand the result over at the counter, or post it to the citizen."
+        default=None, description="result_return: hand the result over at the counter, or post it to the citizen."
     )
 
     @classmethod
