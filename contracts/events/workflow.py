@@ -100,6 +100,10 @@ class PaymentConfirmed(DossierEvent):
     event_type = "PaymentConfirmed"
     amount: int = Field(description="Amount in VND.", ge=0)
     online: bool = Field(description="Paid online.")
+    refund_due: bool = Field(
+        default=False,
+        description="Paid as the dossier ended without a result (refused, stopped, withdrawn): owed back.",
+    )
 
 
 class WithdrawalAccepted(DossierEvent):

@@ -8,6 +8,7 @@ from typing import Any
 from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.domain.tracking import workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
@@ -117,3 +118,15 @@ async def test_the_bundle_view_shows_each_step_and_the_bundles_status(
     )
     final = view()
     assert (final["status"], final["failed_step"]) == ("partially_completed", "permanent_residence")
+
+
+def test_a_payment_owed_back_says_so_on_the_citizens_timeline() -> None:
+    owed = workflow.PaymentConfirmed(
+        dossier_id="d-1", code="X-240617-0001", status=DossierStatus.STOPPED, status_code=8, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", amount=50_000, online=True, refund_due=True,
+    )  # fmt: skip
+    entry = workflow_change(owed).timeline
+    assert entry is not None
+    assert entry.as_dict()["note"] == (
+        "Xác nhận đã thực hiện nghĩa vụ tài chính: hồ sơ đã kết thúc, 50.000 đồng được hoàn trả cho công dân"
+    )

@@ -329,6 +329,22 @@ async def test_a_fee_paid_when_the_result_was_collected_is_recorded_after_the_ha
     assert harness.published_types(event.dossier_id)[-2:] == ["ResultReturned", "PaymentConfirmed"]
 
 
+async def test_a_fee_paid_as_the_dossier_was_stopped_is_recorded_as_owed_back(harness: Harness) -> None:
+    """Intake takes the payment before it learns the dossier was stopped (seen in the load generator's
+    mix): workflow dropped it as having no effect, so the money the citizen paid was on no record
+    but intake's, and nothing said it was owed back."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "reject", reason="không đủ điều kiện")
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=50_000, method="qr", online=True, paid_at=harness.now)
+    )
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.STOPPED and state.paid_total == 50_000
+    confirmed = [e for e in harness.published() if e.key == event.dossier_id][-1]
+    assert (confirmed.type, confirmed.payload["refund_due"]) == ("PaymentConfirmed", True)
+
+
 async def test_withdrawal_ends_the_dossier_and_a_second_one_is_refused(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

@@ -153,6 +153,8 @@ def _detail(event: workflow.DossierEvent) -> str | None:
         return vnd(event.amount)
     if isinstance(event, workflow.ResultReturned):
         return _DELIVERIES.get(event.delivery) if event.delivery else None
+    if isinstance(event, workflow.PaymentConfirmed) and event.refund_due:
+        return f"hồ sơ đã kết thúc, {vnd(event.amount)} được hoàn trả cho công dân"
     if isinstance(event, workflow.DossierOverdue):
         return _OVERDUE_REASONS.get(event.reason, event.reason) if event.reason else None
     for name in ("reason", "document_name"):

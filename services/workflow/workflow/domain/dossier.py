@@ -17,7 +17,7 @@ from workcal import WorkCalendar
 from workflow.domain import deadlines, results
 from workflow.domain.errors import IllegalTransition
 from workflow.domain.internal_events import DossierOpened, DossierReleased
-from workflow.domain.lifecycle import TRANSITIONS, Action, next_status
+from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT, TRANSITIONS, Action, next_status
 from workflow.domain.state import DossierState, evolve
 
 
@@ -158,8 +158,9 @@ class Dossier:
         self._record(wf.PaymentRequested(**self._common(status, official_id=official_id), amount=amount))
 
     def confirm_payment(self, amount: int, online: bool) -> None:
+        refund_due = self.state.status in ENDED_WITHOUT_RESULT
         status = self._check(Action.CONFIRM_PAYMENT)
-        self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online))
+        self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online, refund_due=refund_due))
 
     def extend(self, reason: str, new_due_at: datetime, official_id: str) -> None:
         status = self._check(Action.EXTEND)

@@ -57,11 +57,11 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.REQUEST_PAYMENT: {S.PROCESSING: S.PAYMENT_REQUESTED},
     # A citizen may pay before anyone asks (online, with the submission) or when collecting the
     # result, which the counter may have recorded as handed over first: the payment is recorded
-    # wherever the dossier stands, and settles a request if one waits. Not on a dossier that ended
-    # without a result (refused, stopped, withdrawn): intake takes no money for those (one paid as
-    # the dossier ended, before intake knew, is logged as having no effect).
+    # wherever the dossier stands, and settles a request if one waits. Intake takes no money for a
+    # dossier it knows ended without a result; one paid as it ended is recorded too, as owed back.
     Action.CONFIRM_PAYMENT: {
-        **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED, S.RETURNED)},
+        **{s: s for s in (S.REGISTERED, S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.PROCESSED)},
+        **{s: s for s in (S.RETURNED, S.REFUSED, S.STOPPED, S.WITHDRAWAL_REQUESTED)},
         S.PAYMENT_REQUESTED: S.PROCESSING,
     },
     Action.ISSUE_RESULT: {S.PROCESSING: S.PROCESSED},
@@ -74,8 +74,11 @@ TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.MARK_ACCEPTANCE_OVERDUE: {S.REGISTERED: S.REGISTERED},
 }
 
-#: No action leads out of these: the dossier has ended (a returned one may still record its fee).
+#: No action leads out of these: the dossier has ended (a payment is still recorded, the status kept).
 TERMINAL: Final = frozenset({S.REFUSED, S.STOPPED, S.WITHDRAWAL_REQUESTED, S.RETURNED})
+
+#: Ended without a result: a payment recorded now is owed back to the citizen.
+ENDED_WITHOUT_RESULT: Final = frozenset({S.REFUSED, S.STOPPED, S.WITHDRAWAL_REQUESTED})
 
 #: The dossier's processing is over (the result exists or it ended without one): SLA timers stop.
 FINISHED: Final = TERMINAL | {S.PROCESSED}
