@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -92,6 +93,11 @@ def is_unavailable(exc: BaseException) -> bool:
     work was wrong: the caller should wait and try again, not give up on the work. Takes
     SQLAlchemy's errors and the driver's own (code that uses asyncpg directly)."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+        return True
+    # The driver's own word for a connection the server dropped (terminated, failed over) when the
+    # code uses it directly: "connection is closed", "... the underlying connection is closed".
+    # Its other interface errors are misuse, which trying again would not mend.
+    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:

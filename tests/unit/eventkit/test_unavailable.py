@@ -17,6 +17,10 @@ from eventkit.db import is_unavailable, outlasting_outages
         asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+        # The driver used directly on a connection the server terminated (intake's submissions): it
+        # was a 500 with a stack trace to the portal, seen when every backend was terminated mid-load.
+        asyncpg.exceptions.InterfaceError("connection is closed"),
+        asyncpg.exceptions.InterfaceError("cannot call PreparedStatement.fetch(): the underlying connection is closed"),
         ConnectionRefusedError(111, "Connection refused"),
         TimeoutError(),
         OperationalError("SELECT 1", {}, Exception("server closed the connection")),
@@ -33,6 +37,7 @@ def test_outages_are_unavailable(error: BaseException) -> None:
     [
         asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint"),
         asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+        asyncpg.exceptions.InterfaceError("cannot perform operation: another operation is in progress"),
         IntegrityError("INSERT", {}, asyncpg.exceptions.UniqueViolationError("duplicate key")),
         DBAPIError("SELECT", {}, Exception("syntax error")),
         ValueError("a bug"),
