@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,6 +39,17 @@ class ConsumerSpec:
 class Readiness:
     ready: bool
     checks: dict[str, str] = field(default_factory=dict)
+    started: bool = True  # the background tasks were started (the service is past its start-up)
+
+    def without(self, excluded: Sequence[str]) -> Readiness:
+        """Readiness judged without the checks ``excluded`` names: a check's name (``broker``) or
+        its kind (``consumer`` for every ``consumer:…``), as Kubernetes' own ``/readyz?exclude=``."""
+
+        def kept(name: str) -> bool:
+            return not any(name == e or name.startswith(f"{e}:") for e in excluded)
+
+        ready = self.started and all(v == "ok" for k, v in self.checks.items() if kept(k))
+        return Readiness(ready, self.checks, self.started)
 
 
 class ServiceRuntime:
@@ -159,7 +170,8 @@ class ServiceRuntime:
             checks[f"task:{task.get_name()}"] = "ok" if not task.done() else "stopped"
         for consumer in self.consumers:
             checks[f"consumer:{consumer.name}"] = "ok" if consumer.connected else "connecting"
-        result = Readiness(bool(self._tasks) and all(v == "ok" for v in checks.values()), checks)
+        started = bool(self._tasks)
+        result = Readiness(started and all(v == "ok" for v in checks.values()), checks, started)
         self._readiness_cache = (now, result)
         return result
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventkit.consumer import Dispatcher
-from eventkit.runtime import ConsumerSpec, ServiceRuntime
+from eventkit.runtime import ConsumerSpec, Readiness, ServiceRuntime
 from eventkit.settings import ServiceSettings
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
@@ -35,3 +35,16 @@ def test_consumers_wake_the_relay_through_their_units_of_work_and_run_the_spec_s
 def test_the_fetch_wait_comes_from_the_settings() -> None:
     (consumer,) = _runtime(ConsumerSpec("c", ["t"], Dispatcher({})), consumer_fetch_max_wait_ms=7).consumers
     assert consumer._fetch_max_wait_ms == 7
+
+
+def test_readiness_without_the_checks_a_probe_excludes() -> None:
+    checks = {"database": "ok", "broker": "error: KafkaConnectionError", "consumer:intake.tracking": "connecting",
+              "task:relay": "ok"}  # fmt: skip
+    full = Readiness(False, checks)
+    assert not full.without([]).ready
+    assert not full.without(["broker"]).ready  # the consumer still counts
+    assert full.without(["broker", "consumer"]).ready  # a kind excludes every check of it
+    assert not full.without(["broker", "consumer:other"]).ready
+    assert not Readiness(False, {"database": "ok"}, started=False).without([]).ready  # not past start-up
+    down = {**checks, "database": "error: OSError"}
+    assert not Readiness(False, down).without(["broker", "consumer"]).ready  # the API needs its database
