@@ -174,6 +174,7 @@ async def test_overdue_dossier_gets_its_apology_letter_and_ends_overdue(flows: F
     assert (view["status"], view["overdue"]) == ("returned", True)
     assert view["result"]["on_time"] is False  # a letter admits lateness, it does not launder it
     # Posted: the commune's counter saw it on its list as a result to post, and the citizen sees it went by post.
+    assert flow["receipt"]["result_delivery"] == view["result_delivery"] == "postal"  # promised on form 01
     assert flow["return_task"]["delivery"] == "postal"
     returned = next(e for e in view["timeline"] if e["event"] == "ResultReturned")
     assert returned["note"] == "Đã trả kết quả: qua bưu chính công ích"

@@ -50,6 +50,19 @@ async def test_a_submission_is_tracked_by_code_and_by_id(intake: RunningIntake) 
     assert (await intake.client.get("/v1/dossiers/UBND-X-YENHOA-200101-0001")).status_code == 404
 
 
+async def test_the_receipt_and_the_view_say_how_the_result_will_be_received(intake: RunningIntake) -> None:
+    """Form 01 tells the citizen where and when to collect the result; one delivered by post or online
+    is not collected at all. The postal address stays out of the view, which anyone with the code reads."""
+    address = "Số 7, thôn Hải Nạp, xã Yên Hòa"
+    body = {**criminal_record_dossier(), "result_delivery": {"method": "postal", "address": address}}
+    receipt = (await intake.client.post("/v1/dossiers", json=body)).json()
+    assert receipt["result_delivery"] == "postal"
+    view = (await intake.client.get(f"/v1/dossiers/{receipt['code']}")).json()
+    assert view["result_delivery"] == "postal" and address not in str(view)
+    counter = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
+    assert counter["result_delivery"] == "counter"  # the default, as before the choice existed
+
+
 async def test_bad_input_names_every_bad_field(intake: RunningIntake) -> None:
     body = birth_dossier(child_name="Lê Văn Hai", born="2099-01-01")
     body["form"]["mother"]["id_number"] = "036095000123"  # a man's number

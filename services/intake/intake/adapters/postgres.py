@@ -37,9 +37,10 @@ _SEQUENCE = (
 _INSERT_DOSSIER = (
     "INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,"
     " current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,"
-    " bundle_id, bundle_step, bundle_position) VALUES (:dossier_id, :code, :procedure_code, :channel,"
+    " bundle_id, bundle_step, bundle_position, delivery) VALUES (:dossier_id, :code, :procedure_code, :channel,"
     " :receiving_agency, :competent_agency, :receiving_agency, :status, :status_code, :subject_key, :submitted_at,"
-    " :received_at, :due_at, :fee, CAST(:timeline AS JSONB), :bundle_id, :bundle_step, :bundle_position)"
+    " :received_at, :due_at, :fee, CAST(:timeline AS JSONB), :bundle_id, :bundle_step, :bundle_position,"
+    " :delivery)"
     " ON CONFLICT DO NOTHING RETURNING 1"
 )
 _APPLY = (

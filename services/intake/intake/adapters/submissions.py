@@ -61,14 +61,14 @@ WITH wanted AS (
 ), new_dossiers AS (
     INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,
         current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,
-        bundle_id, bundle_step, bundle_position)
+        bundle_id, bundle_step, bundle_position, delivery)
     SELECT r.dossier_id, c.code[r.slot + 1], r.procedure_code, r.channel, r.receiving_agency,
         r.competent_agency, r.receiving_agency, r.status, r.status_code, r.subject_key, r.submitted_at,
-        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position
+        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position, r.delivery
     FROM jsonb_to_recordset($15::jsonb) AS r(sub int, slot int, dossier_id text, procedure_code text,
         channel text, receiving_agency text, competent_agency text, status text, status_code smallint,
         subject_key text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz, fee int,
-        timeline jsonb, bundle_id text, bundle_step text, bundle_position smallint)
+        timeline jsonb, bundle_id text, bundle_step text, bundle_position smallint, delivery text)
     JOIN codes c ON c.sub = r.sub
 ), new_bundles AS (
     INSERT INTO bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, due_at)

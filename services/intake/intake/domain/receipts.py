@@ -29,6 +29,7 @@ class DossierReceipt:
     received_at: datetime | None
     due_at: datetime | None
     step_id: str | None = None
+    result_delivery: str = "counter"
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -41,6 +42,7 @@ class DossierReceipt:
             "submitted_at": _iso(self.submitted_at),
             "received_at": _iso(self.received_at),
             "due_at": _iso(self.due_at),
+            "result_delivery": self.result_delivery,
         }
         if self.step_id is not None:
             body["step_id"] = self.step_id

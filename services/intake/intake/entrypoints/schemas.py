@@ -103,6 +103,9 @@ class DossierReceiptPublic(BaseModel):
     submitted_at: str
     received_at: str | None
     due_at: str | None = Field(description="Appointment date; null until received.")
+    result_delivery: ResultDelivery = Field(
+        "counter", description="How the result will be received: at the receiving counter, by post, or online."
+    )
     step_id: str | None = Field(None, description="The bundle step (bundle receipts only).")
 
 
@@ -173,6 +176,9 @@ class DossierPublic(BaseModel):
     received_at: str | None
     due_at: str | None
     overdue: bool
+    result_delivery: ResultDelivery = Field(
+        "counter", description="How the result is received: at the receiving counter, by post, or online."
+    )
     awaiting_supplement: bool
     fee: int
     paid_amount: int

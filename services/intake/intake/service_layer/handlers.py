@@ -126,10 +126,11 @@ def _row(plan: PlannedDossier, event: DossierSubmitted, position: int | None = N
         bundle_id=event.bundle_id,
         bundle_step=plan.step_id,
         bundle_position=position,
+        delivery=event.delivery.method,
     )
 
 
-def _receipt(plan: PlannedDossier, code: str, now: datetime) -> DossierReceipt:
+def _receipt(plan: PlannedDossier, code: str, now: datetime, delivery: str) -> DossierReceipt:
     return DossierReceipt(
         dossier_id=plan.dossier_id,
         code=code,
@@ -141,6 +142,7 @@ def _receipt(plan: PlannedDossier, code: str, now: datetime) -> DossierReceipt:
         received_at=plan.received_at,
         due_at=plan.due_at,
         step_id=plan.step_id,
+        result_delivery=delivery,
     )
 
 
@@ -185,7 +187,7 @@ async def submit_dossier(
         dossiers=[_row(plan, event)],
         bundle=None,
         envelopes=[_wrap(ctx, event, plan.dossier_id, correlation_id, now)],
-        reply=_receipt(plan, event.code, now).as_dict(),
+        reply=_receipt(plan, event.code, now, cmd.delivery.method).as_dict(),
     )
     reply, taken = await _submit(ctx, submission, key)
     if taken:
@@ -212,7 +214,7 @@ async def submit_bundle(
     ]
     pairs = list(zip(plan.dossiers, events, strict=True))
     bundle = bundle_event(plan, placeholders, cmd, catalogue_version=ctx.rules.catalogue.version, submitted_at=now)
-    receipts = [_receipt(d, c, now) for d, c in zip(plan.dossiers, placeholders, strict=True)]
+    receipts = [_receipt(d, c, now, cmd.delivery.method) for d, c in zip(plan.dossiers, placeholders, strict=True)]
     submission = _submission(
         cmd, ctx, now, codes, key,
         dossiers=[_row(dossier, event, i) for i, (dossier, event) in enumerate(pairs)],

@@ -46,6 +46,7 @@ class NewDossier:
     bundle_id: str | None = None
     bundle_step: str | None = None
     bundle_position: int | None = None
+    delivery: str = "counter"  # how the result is received (the method; the postal address is not kept)
 
 
 @dataclass(frozen=True)
