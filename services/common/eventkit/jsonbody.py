@@ -19,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Numbers beyond this magnitude cannot be a 64-bit integer (nor mean anything in a dossier).
 LIMIT = 2**63 - 1
+#: Objects and arrays nested deeper than this are refused: no form nests beyond a few levels, and a
+#: handler that walks a body recursively (Unicode normalisation, validation, a traceback's repr) must
+#: not meet Python's recursion limit in the middle of a request. orjson itself stops at 1,024.
+MAX_DEPTH = 64
 
 
 def _is_json(scope: Scope) -> bool:
@@ -34,19 +38,21 @@ def _refusal(path: str, loc: list[str | int], msg: str, kind: str) -> JSONRespon
     return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
 
 
-def _has_huge(doc: Any) -> bool:
-    """Whether any number in ``doc`` is beyond the range: a plain walk, no paths (a few µs a body)."""
-    stack = [doc]
+def _scan(doc: Any) -> tuple[bool, bool]:
+    """Whether any number in ``doc`` is beyond the range, and whether it nests deeper than
+    :data:`MAX_DEPTH`: a plain walk, no paths (a few µs a body)."""
+    stack = [(doc, 0)]
+    huge = False
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         kind = type(value)
-        if kind is dict:
-            stack.extend(value.values())
-        elif kind is list:
-            stack.extend(value)
+        if kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                return huge, True
+            stack.extend((v, depth + 1) for v in (value.values() if kind is dict else value))
         elif (kind is int or kind is float) and abs(value) > LIMIT:
-            return True
-    return False
+            huge = True
+    return huge, False
 
 
 def out_of_range(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
@@ -98,7 +104,10 @@ def _check(body: bytes) -> JSONResponse | None:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         return _refusal("$", [], f"invalid JSON: {exc}", "json_invalid")
-    if _has_huge(doc) and (found := out_of_range(doc)):
+    huge, deep = _scan(doc)
+    if deep:
+        return _refusal("$", [], f"nested deeper than {MAX_DEPTH} levels", "json_too_deep")
+    if huge and (found := out_of_range(doc)):
         path, loc = found
         return _refusal(path, loc, f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range")
     return None

@@ -35,6 +35,9 @@ async def post(raw: bytes, content_type: str = "application/json") -> httpx.Resp
         (b'{"form": {"weights": [1, 123456789012345678901234567890]}}', "$.form.weights[1]", "number_out_of_range"),
         (b'{"form": {"weight": -9.3e18}}', "$.form.weight", "number_out_of_range"),
         (b'{"unclosed": ', "$", "json_invalid"),
+        # 65 levels: a handler walking it recursively met Python's recursion limit as a 500 (whose
+        # traceback, rendering the body, then took the worker for seconds).
+        (b'{"form": ' + b'{"a": ' * 63 + b"[1]" + b"}" * 63 + b"}", "$", "json_too_deep"),
     ],
 )
 async def test_what_the_stack_cannot_carry_is_refused_with_its_path(raw: bytes, path: str, kind: str) -> None:
@@ -63,3 +66,8 @@ async def test_a_body_of_another_type_is_left_to_the_application() -> None:
     response = await post(b'{"fee": NaN}', content_type="text/plain")
     assert response.status_code == 422  # FastAPI's own refusal: the body is not JSON to it
     assert seen == []
+
+
+async def test_a_body_nested_as_deep_as_allowed_passes() -> None:
+    raw = b'{"form": ' + b'{"a": ' * 62 + b"[1]" + b"}" * 62 + b"}"  # 64 levels with the outer object
+    assert (await post(raw)).status_code == 200
