@@ -4,6 +4,8 @@ duplicates, validation, citizen actions, and the events that reach Kafka."""
 from __future__ import annotations
 
 import asyncio
+import json
+import unicodedata
 from typing import Any
 
 import pytest
@@ -90,6 +92,22 @@ async def test_a_duplicate_open_dossier_is_409_with_the_existing_code(intake: Ru
     assert again.json() | {"detail": None} == {
         "error": "duplicate_dossier", "detail": None, "existing_code": first["code"],
     }
+
+
+async def test_the_same_child_typed_another_way_is_still_the_same_child(intake: RunningIntake) -> None:
+    """Vietnamese keyboards write "Lê Thị Hồng" composed or decomposed (Unicode dựng sẵn / tổ hợp):
+    both look the same, and the duplicate check saw two children, so one child could be registered
+    twice and get two identification numbers."""
+    first = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Lê Thị Hồng"))).json()
+    typed_apart = unicodedata.normalize("NFD", "Lê  Thị Hồng ")  # and with stray spaces
+    assert typed_apart != "Lê Thị Hồng"
+    again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name=typed_apart))
+    assert again.status_code == 409 and again.json()["existing_code"] == first["code"]
+    # What is kept and published is the composed form, the one the national databases use.
+    other = unicodedata.normalize("NFD", "Lê Thị Hồng Nhung")
+    receipt = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name=other))).json()
+    stored = await intake.scalar("SELECT envelope::text FROM events WHERE stream_id = :s", s=receipt["dossier_id"])
+    assert json.loads(str(stored))["payload"]["form"]["child"]["full_name"] == "Lê Thị Hồng Nhung"
 
 
 async def test_concurrent_submissions_get_consecutive_codes(intake: RunningIntake) -> None:

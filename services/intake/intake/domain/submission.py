@@ -28,6 +28,7 @@ from intake.domain.checks import form_problems, id_number_problems
 from intake.domain.commands import SubmitBundle, SubmitDossier
 from intake.domain.problems import FieldProblem, InvalidInput
 from intake.domain.rules import IntakeRules
+from intake.domain.text import canonical
 from workcal import vietnam_tz
 
 
@@ -68,8 +69,9 @@ def subject_digest(procedure: Procedure, form: dict[str, Any]) -> str | None:
     key = procedure.subject_key(form)
     if key is None:
         return None
-    canonical = json.dumps([procedure.code, *key], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    values = [procedure.code, *(canonical(v) for v in key)]
+    text = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _reception(channel: Channel, now: datetime) -> tuple[DossierStatus, datetime | None]:

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.catalogue import Agency, BundleDefinition, Procedure
 from contracts.events.common import ResultDelivery
 from eventkit.http import ErrorBody
+from intake.domain.text import composed
 
 ID_NUMBER = r"^[0-9]{12}$"
 
 
 class Strict(BaseModel):
-    """Unknown fields are an error: a misspelt optional field must not be dropped in silence."""
+    """Unknown fields are an error: a misspelt optional field must not be dropped in silence. Text is
+    taken in Unicode's composed form (NFC), whichever way the citizen's keyboard wrote it."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _composed(cls, data: Any) -> Any:
+        return composed(data)
 
 
 class ApplicantCreate(Strict):

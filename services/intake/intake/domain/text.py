@@ -1,0 +1,31 @@
+"""Vietnamese text as one form, whatever keyboard typed it.
+
+Vietnamese input methods write letters with diacritics either precomposed ("ễ", one code point:
+Unicode dựng sẵn) or decomposed ("e" + "̂" + "̃": Unicode tổ hợp), and both look the same. A name
+typed each way would be two names to every comparison: the duplicate check would let the same child
+be registered twice, and a registry would not find the person. Intake takes every text in the
+composed form (NFC), the one the national databases use.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+
+def composed(value: Any) -> Any:
+    """``value`` with every string in it (dict keys too) in NFC; other values as they are."""
+    if isinstance(value, str):
+        return value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {composed(k): composed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [composed(v) for v in value]
+    return value
+
+
+def canonical(value: Any) -> Any:
+    """What identifies: composed, and spaces as one (none at the ends), so that "Nguyễn  Văn An "
+    and "Nguyễn Văn An" are the same child. Case is kept: digests of open dossiers were made with it."""
+    value = composed(value)
+    return " ".join(value.split()) if isinstance(value, str) else value
