@@ -184,6 +184,7 @@ def test_each_settings_class_accepts_its_compose_environment(compose: dict[str, 
     if isinstance(settings, ServiceSettings):
         assert settings.environment == "production"
         assert settings.log_format == "json"
+        assert settings.consumer_fetch_max_wait_ms == 500, "Apache Kafka answers a waiting fetch at once"
     assert loopback_values(settings) == {}, "a development default that points at the container itself"
     assert _field(settings, "host") == "0.0.0.0"
     port = _field(settings, "port")

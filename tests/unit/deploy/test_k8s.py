@@ -191,6 +191,7 @@ def test_each_settings_class_accepts_its_container_environment(process: Process)
     (container,) = _one("Deployment", process.name)["spec"]["template"]["spec"]["containers"]
     settings = settings_from_env(process.settings_cls, _container_env(container))
     assert settings.environment == "production"  # type: ignore[attr-defined]
+    assert settings.consumer_fetch_max_wait_ms == 500, "Apache Kafka answers a waiting fetch at once"  # type: ignore[attr-defined]
     assert loopback_values(settings) == {}
     assert (settings.host, settings.port) == ("0.0.0.0", process.port)  # type: ignore[attr-defined]
     (kafka,) = _kind("Kafka")
