@@ -9,7 +9,8 @@ envelope back into the typed payload with :meth:`Envelope.parse_payload`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from types import UnionType
+from typing import Any, ClassVar, Self, Union, get_args, get_origin
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -47,6 +48,30 @@ class EventPayload(BaseModel):
 def payload_model(event_type: str, version: int) -> type[EventPayload] | None:
     """The payload class for a type and version, or None when this build does not know it."""
     return _REGISTRY.get((event_type, version))
+
+
+def known_fields(model: type[BaseModel], data: Any) -> Any:
+    """``data`` without the keys ``model`` (and the models nested in it) does not declare."""
+    if not isinstance(data, dict):
+        return data
+    kept: dict[str, Any] = {}
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        if field is not None:
+            kept[name] = _known_in(field.annotation, value)
+    return kept
+
+
+def _known_in(annotation: Any, value: Any) -> Any:
+    """``value`` as ``annotation`` would take it: nested models (alone, in a list, or optional) pruned."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return known_fields(annotation, value)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (list, tuple) and args and isinstance(value, list):
+        return [_known_in(args[0], v) for v in value]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return _known_in(args[0], value)
+    return value
 
 
 def registered_events() -> list[type[EventPayload]]:
@@ -108,9 +133,14 @@ class Envelope(BaseModel):
         )
 
     def parse_payload(self) -> EventPayload | None:
-        """The typed payload, or None for a type/version this build does not know (forward compatible)."""
+        """The typed payload, or None for a type/version this build does not know (forward compatible).
+
+        Fields this build does not know are ignored, at any depth: a version grows by optional fields
+        only, so during a rolling upgrade a consumer still on the previous build reads what a newer
+        producer wrote instead of dead-lettering it. Producers stay strict: a payload built with an
+        unknown field is still an error."""
         model = payload_model(self.type, self.version)
-        return None if model is None else model.model_validate(self.payload)
+        return None if model is None else model.model_validate(known_fields(model, self.payload))
 
     def to_json(self) -> bytes:
         """The wire format: UTF-8 JSON."""

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-from contracts.events.common import DossierStatus
-from contracts.events.intake import WithdrawalRequested
+from contracts.events.common import Applicant, Document, DossierStatus
+from contracts.events.intake import DossierSubmitted, WithdrawalRequested
 from contracts.ids import uuid7
 
 
@@ -59,3 +59,28 @@ def test_status_codes_follow_the_national_lifecycle() -> None:
     assert [s.code for s in DossierStatus] == list(range(1, 11))
     assert DossierStatus.SUPPLEMENT_REQUESTED.code == 5
     assert DossierStatus.RETURNED.code == 10
+
+
+def test_a_consumer_ignores_fields_a_newer_producer_added_at_any_depth() -> None:
+    """Versions grow by optional fields only: during a rolling upgrade a consumer on the previous
+    build must read a newer producer's event, not dead-letter it for a field it does not know."""
+    submitted = Envelope.wrap(
+        DossierSubmitted(
+            dossier_id="d-1", code="X-240603-0001", procedure_code="1.001193", catalogue_version="t",
+            channel="online", receiving_agency="X", competent_agency="X",
+            applicant=Applicant(id_number="036095001234", full_name="Nguyễn Văn An"), form={"any": {"thing": 1}},
+            documents=[Document(kind="giay_chung_sinh", digitized=True, reused=False)], fee=0,
+            status=DossierStatus.REGISTERED, submitted_at="2026-03-02T09:00:00+07:00", received_at=None, due_at=None,
+        ),
+        key="d-1", producer="intake",
+    )  # fmt: skip
+    newer = dict(submitted.payload)
+    newer["field_from_the_future"] = 1
+    newer["applicant"] = {**newer["applicant"], "nickname": "An"}
+    newer["documents"] = [{**newer["documents"][0], "pages": 2}]
+    newer["delivery"] = {**newer["delivery"], "locker": "B12"}
+    read = submitted.model_copy(update={"payload": newer}).parse_payload()
+    assert read == submitted.parse_payload()
+    assert isinstance(read, DossierSubmitted) and read.form == {"any": {"thing": 1}}  # free-form data is kept
+    with pytest.raises(ValidationError):  # a producer still cannot build one with a field the contract lacks
+        DossierSubmitted.model_validate(newer)

@@ -51,7 +51,8 @@ async def record_command(
     """Consumer handler: keep the command as pending (or fail it at once if we cannot perform it).
 
     Returns the system whose worker now has the command to perform, if any."""
-    event = RegistryCommandRequested.model_validate(envelope.payload)
+    event = envelope.parse_payload()
+    assert isinstance(event, RegistryCommandRequested)  # the consumer routes this type here
     command = RegistryCommand(
         command_id=event.command_id,
         system=event.system,
