@@ -13,7 +13,7 @@ from types import UnionType
 from typing import Any, ClassVar, Self, Union, get_args, get_origin
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.ids import uuid7
 
@@ -140,7 +140,14 @@ class Envelope(BaseModel):
         producer wrote instead of dead-lettering it. Producers stay strict: a payload built with an
         unknown field is still an error."""
         model = payload_model(self.type, self.version)
-        return None if model is None else model.model_validate(known_fields(model, self.payload))
+        if model is None:
+            return None
+        try:
+            return model.model_validate(self.payload)  # the usual case, at no extra cost
+        except ValidationError as exc:
+            if not all(error["type"] == "extra_forbidden" for error in exc.errors()):
+                raise
+        return model.model_validate(known_fields(model, self.payload))
 
     def to_json(self) -> bytes:
         """The wire format: UTF-8 JSON."""
