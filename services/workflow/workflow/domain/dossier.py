@@ -157,10 +157,12 @@ class Dossier:
             )
         self._record(wf.PaymentRequested(**self._common(status, official_id=official_id), amount=amount))
 
-    def confirm_payment(self, amount: int, online: bool) -> None:
+    def confirm_payment(self, amount: int, online: bool) -> bool:
+        """Record the payment; whether it is owed back (the dossier ended without a result)."""
         refund_due = self.state.status in ENDED_WITHOUT_RESULT
         status = self._check(Action.CONFIRM_PAYMENT)
         self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online, refund_due=refund_due))
+        return refund_due
 
     def extend(self, reason: str, new_due_at: datetime, official_id: str) -> None:
         status = self._check(Action.EXTEND)

@@ -19,7 +19,7 @@ from workflow.domain.commands import (
 )
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import IllegalTransition
-from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT, FINISHED
+from workflow.domain.lifecycle import FINISHED
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
 from workflow.service_layer.context import Cause, WorkflowContext
@@ -95,8 +95,7 @@ async def provide_supplement(
 
 async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     def pay(dossier: Dossier) -> None:
-        dossier.confirm_payment(command.amount, command.online)
-        if dossier.state.status in ENDED_WITHOUT_RESULT:  # the citizen paid as the dossier ended
+        if dossier.confirm_payment(command.amount, command.online):  # the citizen paid as the dossier ended
             log.warning("payment for a dossier that ended without a result: a refund is due",
                         dossier_id=command.dossier_id, status=dossier.state.status, amount=command.amount)  # fmt: skip
 
