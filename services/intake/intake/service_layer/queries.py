@@ -72,7 +72,7 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "due_at": _iso(row["due_at"]),
         "overdue": row["overdue"],
         "awaiting_supplement": row["awaiting_supplement"],
-        "result_delivery": row.get("delivery", "counter"),
+        "result_delivery": row["delivery"],
         "fee": row["fee"],
         "paid_amount": row["paid_amount"],
         "rated": row["rating"] is not None,
