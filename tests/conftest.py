@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import os
 import secrets
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -16,6 +20,45 @@ from eventkit.migrations import apply_migrations
 from tests.support.infra import Infra, start_infra
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+#: No test takes a minute; one still running after this long is stuck, and the watchdog says where.
+STUCK_AFTER_SECONDS = 240.0
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _event_loop_for_the_watchdog() -> None:
+    global _loop
+    _loop = asyncio.get_running_loop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A stuck test is cancelled with every task's stack printed, instead of hanging the run."""
+    watchdog = threading.Timer(STUCK_AFTER_SECONDS, _stuck, args=(item.name.split("[")[0],))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.cancel()
+
+
+def _stuck(test_name: str) -> None:
+    print(f"\n{test_name} is still running after {STUCK_AFTER_SECONDS:.0f} s", file=sys.stderr)
+    if _loop is None or not _loop.is_running():
+        faulthandler.dump_traceback(sys.stderr)  # blocked outside the event loop: the threads' stacks
+        return
+    _loop.call_soon_threadsafe(_cancel_stuck, test_name)
+
+
+def _cancel_stuck(test_name: str) -> None:
+    """In the loop: print where every task waits, then cancel the test's own."""
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "__name__", None) == test_name:
+            task.cancel()
 
 
 @pytest.fixture(scope="session")

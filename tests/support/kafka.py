@@ -29,10 +29,18 @@ async def read_topic(
 
 
 async def eventually(predicate, *, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll an async predicate until it returns something truthy; return it or fail after ``timeout``."""
+    """Poll an async predicate until it returns something truthy; return it or fail after ``timeout``.
+
+    Each probe is bounded by the time left too: a probe that never answers (a request stuck on a
+    server) fails the test at the deadline instead of hanging the run."""
     deadline = time.monotonic() + timeout
+    result = None
     while True:
-        result = await predicate()
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), interval)):
+                result = await predicate()
+        except TimeoutError:
+            raise AssertionError(f"a probe did not answer within {timeout} s (last answer: {result!r})") from None
         if result:
             return result
         if time.monotonic() > deadline:
