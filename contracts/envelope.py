@@ -8,9 +8,10 @@ envelope back into the typed payload with :meth:`Envelope.parse_payload`.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from types import UnionType
-from typing import Any, ClassVar, Self, Union, get_args, get_origin
+from typing import Any, ClassVar, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -18,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from contracts.ids import uuid7
 
 _REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
+M = TypeVar("M", bound=BaseModel)
 
 
 def new_event_id() -> UUID:
@@ -60,6 +62,27 @@ def known_fields(model: type[BaseModel], data: Any) -> Any:
         if field is not None:
             kept[name] = _known_in(field.annotation, value)
     return kept
+
+
+def read_tolerantly(model: type[M], raw: str | bytes) -> M:
+    """``model`` from JSON that a newer build may have written: fields it does not declare, at any
+    depth, are ignored when they are all that is wrong (anything else still fails).
+
+    For state a service keeps as JSON (a saga, a portal record) and rewrites: during a rolling
+    upgrade the previous build reads what the new one stored instead of failing on it. What it then
+    writes back lacks the new fields, so a new field must mean "unknown" when absent, as it does in
+    rows written before it existed."""
+    try:
+        return model.model_validate_json(raw)  # the usual case, at no extra cost
+    except ValidationError as exc:
+        if not only_unknown_fields(exc):
+            raise
+    return model.model_validate_json(json.dumps(known_fields(model, json.loads(raw))))
+
+
+def only_unknown_fields(exc: ValidationError) -> bool:
+    """Whether all that is wrong is fields the model does not declare."""
+    return all(error["type"] == "extra_forbidden" for error in exc.errors())
 
 
 def _known_in(annotation: Any, value: Any) -> Any:
@@ -145,7 +168,7 @@ class Envelope(BaseModel):
         try:
             return model.model_validate(self.payload)  # the usual case, at no extra cost
         except ValidationError as exc:
-            if not all(error["type"] == "extra_forbidden" for error in exc.errors()):
+            if not only_unknown_fields(exc):
                 raise
         return model.model_validate(known_fields(model, self.payload))
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from contracts.events.common import Document
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import happened
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.adapters.sql import SqlWorkflowUnitOfWork
+from workflow.domain.saga import BundleSaga, StepRef
 from workflow.entrypoints.consumers import BundlesFirst
 from workflow.service_layer.ports import Timer, UnitOfWorkFactory
 
@@ -131,3 +135,29 @@ async def test_transactions_touching_the_same_bundles_take_them_in_one_order(
     one = apply([(b_first, "bundle-b"), (_about("bundle-a"), "bundle-a")], first=True)
     other = apply([(_about("bundle-a"), "bundle-a"), (_about("bundle-b"), "bundle-b")], first=False)
     await asyncio.wait_for(asyncio.gather(one, other), 20)
+
+
+async def test_a_saga_a_newer_build_stored_is_read_without_the_fields_this_one_lacks(
+    workflow_engine: AsyncEngine,
+) -> None:
+    """During a rolling upgrade the previous build locks and rewrites bundles the new one stored."""
+    saga = BundleSaga(
+        bundle_id="b-1", bundle_type="birth", channel="online", receiving_agency="X", form={"child": {"name": "An"}},
+        steps=[StepRef(step_id="birth", procedure_code="1.001193", dossier_id="d-1", code="X-1",
+                       documents=[Document(kind="to_khai", digitized=True, reused=False)])],
+        submitted_at=NOW, correlation_id="c-1",
+    )  # fmt: skip
+    newer = saga.model_dump(mode="json")
+    newer["priority"] = "high"
+    newer["steps"][0]["agency_hint"] = "UBND-X"
+    newer["steps"][0]["documents"][0]["pages"] = 2
+    store = "UPDATE bundles SET state = CAST(:j AS JSONB) WHERE bundle_id = 'b-1'"
+    async with SqlUnitOfWork(workflow_engine) as base:
+        uow = SqlWorkflowUnitOfWork.joined(base)
+        assert await uow.bundles.add(saga)
+        await base.conn.execute(text(store), {"j": json.dumps(newer)})
+        assert await uow.bundles.lock("b-1") == saga
+        del newer["steps"][0]["code"]  # anything else wrong still fails
+        await base.conn.execute(text(store), {"j": json.dumps(newer)})
+        with pytest.raises(ValidationError):
+            await uow.bundles.get("b-1")

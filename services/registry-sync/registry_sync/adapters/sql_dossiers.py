@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.envelope import read_tolerantly
 from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.portal_sync import DossierSync, SyncStatus
@@ -29,7 +30,7 @@ def _dossier(row: Row[Any]) -> DossierSync:
      causation_id) = tuple(row)  # fmt: skip
     return DossierSync(
         dossier_id=dossier_id,
-        record=PortalRecord.model_validate_json(record),
+        record=read_tolerantly(PortalRecord, record),
         revision=revision,
         synced_revision=synced_revision,
         status=SyncStatus(status),

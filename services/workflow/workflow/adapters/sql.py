@@ -10,7 +10,7 @@ from typing import Any, Self
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, read_tolerantly
 from eventkit.uow import SqlUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
@@ -144,7 +144,7 @@ class SqlBundleRepository:
                 text("SELECT state::text FROM bundles WHERE bundle_id = :b" + suffix), {"b": bundle_id}
             )
         ).scalar_one_or_none()
-        return None if raw is None else BundleSaga.model_validate_json(raw)
+        return None if raw is None else read_tolerantly(BundleSaga, raw)
 
     async def save(self, saga: BundleSaga) -> None:
         await self._conn.execute(
