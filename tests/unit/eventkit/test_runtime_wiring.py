@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from eventkit.consumer import Dispatcher
 from eventkit.runtime import ConsumerSpec, Readiness, ServiceRuntime
 from eventkit.settings import ServiceSettings
@@ -48,3 +51,31 @@ def test_readiness_without_the_checks_a_probe_excludes() -> None:
     assert not Readiness(False, {"database": "ok"}, started=False).without([]).ready  # not past start-up
     down = {**checks, "database": "error: OSError"}
     assert not Readiness(False, down).without(["broker", "consumer"]).ready  # the API needs its database
+
+
+async def test_stopping_does_not_wait_forever_for_a_task_that_will_not_end() -> None:
+    """A consumer whose cleanup hangs on an unanswering broker must not keep the process from ending."""
+    runtime = _runtime()
+    released = asyncio.Event()
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if released.is_set():
+                    raise
+
+    async def obedient() -> None:
+        await asyncio.sleep(3600)
+
+    runtime._spawn("stubborn", stubborn)
+    runtime._spawn("obedient", obedient)
+    tasks = list(runtime._tasks)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(runtime.stop(within=0.2), timeout=5)
+    assert [t.done() for t in tasks] == [False, True]
+    released.set()
+    tasks[0].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tasks[0]
