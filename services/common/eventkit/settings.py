@@ -21,7 +21,7 @@ class _SharedEnvSource(EnvSettingsSource):
     """Unprefixed variables, read only for the settings every service shares."""
 
     SHARED: ClassVar[frozenset[str]] = frozenset(
-        {"database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level"}
+        {"database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level", "catalogue_dir"}
     )
 
     def __call__(self) -> dict[str, Any]:
@@ -45,6 +45,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
     kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="Comma-separated host:port list.")
     topics: Topics = Field(default_factory=Topics, description="Topic names (JSON to override).")
+    catalogue_dir: str | None = Field(
+        None,
+        description="Directory of catalogue data (procedures, agencies, bundles) instead of the packaged"
+        " contracts/catalogue/data. Every service of a stack must read the same edition: set CATALOGUE_DIR once.",
+    )
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
     log_level: str = Field("INFO", description="Python logging level.")

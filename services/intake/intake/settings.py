@@ -22,9 +22,6 @@ class IntakeSettings(ServiceSettings):
         default_factory=CalendarConfig,
         description="Working-day calendar: office hours, 15:00 cut-off, extra days off / working days (JSON).",
     )
-    catalogue_dir: str | None = Field(
-        None, description="Directory of catalogue data to serve instead of the packaged contracts/catalogue/data."
-    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413.")
     idempotency_retention_hours: float = Field(
         48, gt=0, description="Idempotency-Key replies are kept this long, then purged."

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from contracts.catalogue import load_catalogue
 from eventkit.http import create_service_app
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
@@ -123,7 +124,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         uow,
         HttpNationalPortal(clients[PORTAL]),
         guards,
-        catalogue_document_names(),
+        catalogue_document_names(load_catalogue(settings.catalogue_dir)),
         topic,
         clock,
         lease_seconds=settings.worker_lease_seconds,

@@ -50,7 +50,7 @@ class ReportingContext:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the reporting app; uvicorn runs it, tests mount it."""
     settings = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
-    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue(settings.catalogue_dir))
     derive = Derivation(WorkCalendar(settings.calendar), catalogue.field_of_procedure)
     origin = uuid7().hex
     metrics = ProcessMetrics()

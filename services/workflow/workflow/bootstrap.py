@@ -30,7 +30,7 @@ def create_app(
         else WorkflowSettings(**(settings.model_dump() if settings else {}))
     )
     rules = Rules(
-        catalogue=catalogue or load_catalogue(),
+        catalogue=catalogue or load_catalogue(settings.catalogue_dir),
         calendar=WorkCalendar(settings.calendar),
         province_code=settings.id_province_code,
         due_soon_lead_seconds=settings.due_soon_working_hours * 3600,

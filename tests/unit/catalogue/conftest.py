@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
-from importlib.resources import as_file
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contracts.catalogue import Catalogue, default_data_dir, load_catalogue
+from contracts.catalogue import Catalogue, load_catalogue
+from tests.support.catalogue import copy_of_packaged_data
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +21,7 @@ def catalogue() -> Catalogue:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A private copy of the packaged data directory."""
-    with as_file(default_data_dir()) as source:
-        shutil.copytree(source, tmp_path / "data", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    return tmp_path / "data"
+    return copy_of_packaged_data(tmp_path / "data")
 
 
 JsonEdit = Callable[[str, Callable[[Any], None]], None]

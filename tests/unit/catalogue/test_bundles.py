@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from contracts.catalogue import BundleDefinition, Catalogue, InputUnavailable, load_catalogue
 from contracts.catalogue.schema_check import is_required, subschema
+from tests.support.catalogue import BUSINESS_START, add_bundle
 
 BIRTH_FORM = {
     "child": {
@@ -181,49 +181,7 @@ def test_bundle_definitions_round_trip_through_json(catalogue: Catalogue) -> Non
 
 def test_a_new_bundle_file_is_discovered(data_dir: Path) -> None:
     """Adding a bundle takes a data file and nothing else."""
-    bundle = {
-        "bundle_type": "business_start",
-        "name_vi": "Liên thông đăng ký hộ kinh doanh và cấp phiếu lý lịch tư pháp",
-        "statutory_limit": {"amount": 13, "unit": "working_days"},
-        "form_schema": {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["owner", "business"],
-            "properties": {
-                "owner": {
-                    "type": "object",
-                    "properties": {
-                        "id_number": {"type": "string", "pattern": "^[0-9]{12}$"},
-                        "full_name": {"type": "string"},
-                        "date_of_birth": {"type": "string", "format": "date"},
-                    },
-                },
-                "business": {"type": "object"},
-            },
-        },
-        "steps": [
-            {
-                "step_id": "criminal_record",
-                "procedure_code": "9.000005",
-                "inputs": {
-                    "person": "form.owner",
-                    "certificate_type": {"const": "1"},
-                    "purpose": {"const": "Đăng ký hộ kinh doanh"},
-                },
-            },
-            {
-                "step_id": "household_business",
-                "procedure_code": "1.001612",
-                "inputs": {
-                    "owner.id_number": "form.owner.id_number",
-                    "owner.full_name": "form.owner.full_name",
-                    "business": "form.business",
-                },
-            },
-        ],
-    }
-    (data_dir / "bundles" / "business_start.json").write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    add_bundle(data_dir, BUSINESS_START)
     catalogue = load_catalogue(data_dir)
     assert set(catalogue.bundles) == {"birth", "death", "business_start"}
     assert catalogue.step_procedure("business_start", "household_business").code == "1.001612"

@@ -6,15 +6,19 @@ import pytest
 from pydantic import ValidationError
 
 from intake.settings import IntakeSettings
+from registry_sync.settings import RegistrySyncSettings
+from reporting.settings import ReportingSettings
 from workflow.settings import WorkflowSettings
 
 
 def test_shared_variables_reach_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db.example:5432/prod")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
-    for settings in (IntakeSettings(), WorkflowSettings()):
+    monkeypatch.setenv("CATALOGUE_DIR", "/srv/catalogue/2027")  # one edition for the whole stack
+    for settings in (IntakeSettings(), WorkflowSettings(), RegistrySyncSettings(), ReportingSettings()):
         assert settings.database_url.get_secret_value().endswith("@db.example:5432/prod")
         assert settings.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+        assert settings.catalogue_dir == "/srv/catalogue/2027"
 
 
 def test_a_prefixed_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
