@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from contracts.catalogue import load_catalogue
 from eventkit.http import create_service_app
+from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
 from registry_sync.adapters.benefits import HttpSocialInsurance, HttpSocialWelfare
-from registry_sync.adapters.catalogue import catalogue_document_names
+from registry_sync.adapters.catalogue import catalogue_document_names, unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import OperationTable
 from registry_sync.adapters.portal import HttpNationalPortal
@@ -31,6 +32,8 @@ from registry_sync.service_layer.portal_sync import PORTAL, PortalPusher
 from registry_sync.service_layer.reconciliation import Reconciler
 from registry_sync.service_layer.workers import Wakeups, WorkLoop
 from registry_sync.settings import RegistrySyncSettings
+
+log = get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -67,6 +70,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     systems = settings.systems()
     clients = {name: ExternalHttpClient(name, s, settings.base_url(name)) for name, s in systems.items()}
     operations = operation_table(clients, settings.province_code)
+    catalogue = load_catalogue(settings.catalogue_dir)
+    if missing := unsupported_operations(catalogue, operations):
+        log.error("the catalogue names registry operations this build cannot perform: their steps will be refused",
+                  procedures=missing)  # fmt: skip
     policy = RetryPolicy(
         base_seconds=settings.retry_base_seconds,
         max_delay_seconds=settings.retry_max_delay_seconds,
@@ -124,7 +131,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         uow,
         HttpNationalPortal(clients[PORTAL]),
         guards,
-        catalogue_document_names(load_catalogue(settings.catalogue_dir)),
+        catalogue_document_names(catalogue),
         topic,
         clock,
         lease_seconds=settings.worker_lease_seconds,

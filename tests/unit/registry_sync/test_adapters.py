@@ -3,18 +3,22 @@ return is what the catalogue promises, and errors are classified for the retry p
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from contracts.catalogue import RegistryPerformer, load_catalogue
+from registry_sync.adapters.catalogue import unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import OperationCall, OperationTable
 from registry_sync.bootstrap import operation_table
 from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
 from registry_sync.settings import ExternalSystemSettings
+from tests.support.catalogue import copy_of_packaged_data
 from tests.unit.registry_sync.conftest import counters, person_number, seed_citizen
 
 APPLICANT = {"applicant_full_name": "Trần Thị Bình", "applicant_id_number": "036190001234"}
@@ -235,3 +239,17 @@ async def test_the_idempotency_key_and_credentials_are_sent() -> None:
     assert request.headers["Idempotency-Key"] == "cmd-9"
     assert request.headers["Authorization"] == "Bearer s3cret"
     assert request.headers["X-Correlation-ID"] == "c-1"
+
+
+def test_a_catalogue_edition_ahead_of_the_code_is_named_at_start_up(table: OperationTable, tmp_path: Path) -> None:
+    """A procedure whose registry operation this build lacks would have every command refused: the
+    service says which at start-up (as an error in its log) instead of at the first citizen's dossier."""
+    assert unsupported_operations(load_catalogue(), table) == []
+    edition = copy_of_packaged_data(tmp_path / "catalogue")
+    path = edition / "procedures" / "permanent_residence.json"
+    procedure = json.loads(path.read_text(encoding="utf-8"))
+    procedure["performer"]["operation"] = "register_temporary_residence"
+    path.write_text(json.dumps(procedure, ensure_ascii=False), encoding="utf-8")
+    assert unsupported_operations(load_catalogue(edition), table) == [
+        "1.004222: population_db/register_temporary_residence"
+    ]
