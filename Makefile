@@ -90,3 +90,7 @@ bench-statements: $(STAMP) ## count the statements the stack sends per birth bun
 .PHONY: bench-driver
 bench-driver: $(STAMP) ## CPU per statement through SQLAlchemy vs asyncpg directly (own PostgreSQL; ~10 s)
 	$(BIN)/python -m bench.driver $(ARGS)
+
+.PHONY: bench-reporting
+bench-reporting: $(STAMP) ## the metrics endpoints' queries on 2 million dossiers, by period (own PostgreSQL; ~3 min)
+	$(BIN)/python -m bench.reporting_queries $(ARGS)

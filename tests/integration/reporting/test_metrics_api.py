@@ -157,6 +157,11 @@ async def test_trend_and_recent_events(live: Live) -> None:
     trend = await get(live, "/v1/metrics/trend", **{"from": "2024-01-01", "to": "2024-04-30"})
     march = next(p for p in trend["points"] if p["bucket"] == "2024-03-01")
     assert (march["received"], march["resolved"], march["on_time_rate"]) == (11, 8, 0.75)
+    # Without a start: the `limit` months up to `to` (April has nothing), not every year kept.
+    two_months = await get(live, "/v1/metrics/trend", to="2024-04-30", limit="2")
+    assert [p["bucket"] for p in two_months["points"]] == ["2024-03-01"]
+    april = await get(live, "/v1/metrics/trend", to="2024-04-30", limit="1")
+    assert april["points"] == []
     recent = await get(live, "/v1/events/recent", type="DossierOverdue")
     assert [(e["type"], e["dossier_id"], e["agency"]) for e in recent["events"]] == [
         ("DossierOverdue", "D8", "SXD-BINHAN")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 
-from reporting.domain.periods import Period, parse_bound, parse_period
+from reporting.domain.periods import Period, parse_bound, parse_period, recent_buckets_start
 
 VN = timezone(timedelta(hours=7))
 
@@ -44,3 +44,26 @@ def test_a_date_to_bound_includes_its_day_and_naive_times_are_vietnam_time() -> 
 def test_a_period_cannot_end_before_it_starts() -> None:
     with pytest.raises(ValueError, match="ends before"):
         Period(datetime(2024, 2, 1, tzinfo=VN), datetime(2024, 1, 1, tzinfo=VN), "x")
+
+
+@pytest.mark.parametrize(
+    ("end", "unit", "count", "first"),
+    [
+        ("2025-01-01T00:00:00+07:00", "month", 12, "2024-01-01"),  # the year 2024, end exclusive
+        ("2025-03-15T10:00:00+07:00", "month", 3, "2025-01-01"),
+        ("2025-02-01T00:00:00+07:00", "month", 14, "2023-12-01"),  # back over a year's turn
+        ("2025-03-05T12:00:00+07:00", "week", 2, "2025-02-24"),  # a Wednesday: this week and the one before
+        ("2025-03-05T12:00:00+07:00", "day", 1, "2025-03-05"),
+        ("2025-03-04T18:30:00+00:00", "day", 2, "2025-03-04"),  # already the 5th in Vietnam
+    ],
+)
+def test_the_most_recent_buckets_of_a_trend_start_at_a_vietnamese_bucket_boundary(
+    end: str, unit: str, count: int, first: str
+) -> None:
+    start = recent_buckets_start(datetime.fromisoformat(end), unit, count, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert start == datetime.combine(date.fromisoformat(first), time.min, VN)
+
+
+def test_without_an_end_the_most_recent_buckets_end_now() -> None:
+    now = datetime(2025, 3, 31, 17, 30, tzinfo=UTC)  # 00:30 on 1 April in Vietnam
+    assert recent_buckets_start(None, "month", 1, now) == datetime(2025, 4, 1, tzinfo=VN)

@@ -34,57 +34,82 @@ SELECT d.*,
      OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE}))) AS late
 FROM rm_dossiers d
 WHERE events > 0
+  -- Only rows one of the flags can be true for, so that a period reads its own dossiers (by index)
+  -- and not every year kept: received or ended in it, or open at its end.
+  AND ({_IN.format(x=_SUBMITTED)} OR {_IN.format(x="ended_at")} OR ended_at IS NULL
+       OR (ended_at >= {_AS_OF} AND {_RECEIVED} < {_AS_OF}))
   AND (CAST(:agencies AS text[]) IS NULL
        OR coalesce(competent_agency, agency, receiving_agency) = ANY(CAST(:agencies AS text[])))
   AND (CAST(:field AS text) IS NULL OR field = CAST(:field AS text))
   AND (CAST(:procedure AS text) IS NULL OR procedure_code = CAST(:procedure AS text))
 """
 
+#: The summary's additive figures: (column, its aggregate over one procedure's dossiers). They are
+#: summed over procedures, so that no aggregate needs the whole period's rows sorted (a DISTINCT did).
+_ADDITIVE = [
+    ("received", "count(*) FILTER (WHERE rx)"),
+    ("online", "count(*) FILTER (WHERE rx AND channel = 'online')"),
+    ("counter", "count(*) FILTER (WHERE rx AND channel = 'counter')"),
+    ("postal", "count(*) FILTER (WHERE rx AND channel = 'postal')"),
+    ("resolved", "count(*) FILTER (WHERE rs)"),
+    ("early", "count(*) FILTER (WHERE rs AND outcome = 'early')"),
+    ("on_time", "count(*) FILTER (WHERE rs AND outcome = 'on_time')"),
+    ("overdue", "count(*) FILTER (WHERE rs AND outcome = 'overdue')"),
+    ("processed", "count(*) FILTER (WHERE rs AND end_kind = 'processed')"),
+    ("refused", "count(*) FILTER (WHERE rs AND end_kind = 'refused')"),
+    ("withdrawn", "count(*) FILTER (WHERE rs AND end_kind = 'withdrawn')"),
+    ("stopped", "count(*) FILTER (WHERE rs AND end_kind = 'stopped')"),
+    ("in_progress", "count(*) FILTER (WHERE inprog)"),
+    ("overdue_in_progress", "count(*) FILTER (WHERE inprog AND late)"),
+    ("awaiting_reception",
+     f"count(*) FILTER (WHERE ended_at IS NULL AND {_RECEIVED} IS NULL AND submitted_at < {_AS_OF})"),
+    ("accepted_late", f"count(*) FILTER (WHERE rx AND acceptance_late_at < {_AS_OF})"),
+    ("with_obligation", f"count(*) FILTER (WHERE rx AND {_OBLIGATION})"),
+    ("paid", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid)"),
+    ("paid_online", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online)"),
+    ("zero_fee", f"count(*) FILTER (WHERE rx AND NOT {_OBLIGATION})"),
+    ("rated", "count(*) FILTER (WHERE rs AND rating_score IS NOT NULL)"),
+    ("satisfied", "count(*) FILTER (WHERE rs AND rating_score >= :satisfied)"),
+    ("complaints", f"count(*) FILTER (WHERE rs AND {_COMPLAINT})"),
+    ("e_results", "count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic)"),
+    ("digitised_e_results",
+     f"count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic AND {_DIGITISED})"),
+    ("digitised_dossiers", f"count(*) FILTER (WHERE rx AND {_DIGITISED})"),
+    ("documents", "sum(docs_total) FILTER (WHERE rx)"),
+    ("documents_digitised", "sum(docs_digitized) FILTER (WHERE rx)"),
+    ("documents_reused", "sum(docs_reused) FILTER (WHERE rx)"),
+    ("documents_national_store", "sum(docs_national_store) FILTER (WHERE rx)"),
+    ("dossiers_reusing", "count(*) FILTER (WHERE rx AND docs_reused > 0)"),
+    ("population_data", "count(*) FILTER (WHERE rx AND population_data_used)"),
+    ("synced", "count(*) FILTER (WHERE rx AND portal_syncs > 0)"),
+    ("syncs", "sum(portal_syncs) FILTER (WHERE rx)"),
+    ("sync_failures", "sum(portal_sync_failures) FILTER (WHERE rx)"),
+    ("apology_letters", "sum(apology_letters) FILTER (WHERE rs)"),
+]  # fmt: skip
+
+#: One row per procedure, then the period's figures from those rows: a dozen or so rows to add up,
+#: and "procedures used" is a count of them.
 SUMMARY = f"""
 SELECT
-  count(*) FILTER (WHERE rx) AS received,
-  count(*) FILTER (WHERE rx AND channel = 'online') AS online,
-  count(*) FILTER (WHERE rx AND channel = 'counter') AS counter,
-  count(*) FILTER (WHERE rx AND channel = 'postal') AS postal,
-  count(*) FILTER (WHERE rs) AS resolved,
-  count(*) FILTER (WHERE rs AND outcome = 'early') AS early,
-  count(*) FILTER (WHERE rs AND outcome = 'on_time') AS on_time,
-  count(*) FILTER (WHERE rs AND outcome = 'overdue') AS overdue,
-  count(*) FILTER (WHERE rs AND end_kind = 'processed') AS processed,
-  count(*) FILTER (WHERE rs AND end_kind = 'refused') AS refused,
-  count(*) FILTER (WHERE rs AND end_kind = 'withdrawn') AS withdrawn,
-  count(*) FILTER (WHERE rs AND end_kind = 'stopped') AS stopped,
-  avg(resolution_days) FILTER (WHERE rs) AS avg_resolution_days,
-  count(*) FILTER (WHERE inprog) AS in_progress,
-  count(*) FILTER (WHERE inprog AND late) AS overdue_in_progress,
-  count(*) FILTER (WHERE ended_at IS NULL AND {_RECEIVED} IS NULL AND submitted_at < {_AS_OF}) AS awaiting_reception,
-  count(*) FILTER (WHERE rx AND acceptance_late_at < {_AS_OF}) AS accepted_late,
-  count(*) FILTER (WHERE rx AND {_OBLIGATION}) AS with_obligation,
-  count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid) AS paid,
-  count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online) AS paid_online,
-  count(*) FILTER (WHERE rx AND NOT {_OBLIGATION}) AS zero_fee,
-  count(DISTINCT procedure_code) FILTER (WHERE rx AND {_OBLIGATION}) AS fee_procedures_used,
-  count(DISTINCT procedure_code) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online) AS fee_procedures_paid_online,
-  count(*) FILTER (WHERE rs AND rating_score IS NOT NULL) AS rated,
-  avg(rating_score) FILTER (WHERE rs) AS avg_rating,
-  count(*) FILTER (WHERE rs AND rating_score >= :satisfied) AS satisfied,
-  count(*) FILTER (WHERE rs AND {_COMPLAINT}) AS complaints,
-  count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic) AS e_results,
-  count(*) FILTER (WHERE rs AND end_kind = 'processed' AND result_electronic AND {_DIGITISED}) AS digitised_e_results,
-  count(*) FILTER (WHERE rx AND {_DIGITISED}) AS digitised_dossiers,
-  coalesce(sum(docs_total) FILTER (WHERE rx), 0) AS documents,
-  coalesce(sum(docs_digitized) FILTER (WHERE rx), 0) AS documents_digitised,
-  coalesce(sum(docs_reused) FILTER (WHERE rx), 0) AS documents_reused,
-  coalesce(sum(docs_national_store) FILTER (WHERE rx), 0) AS documents_national_store,
-  count(*) FILTER (WHERE rx AND docs_reused > 0) AS dossiers_reusing,
-  count(*) FILTER (WHERE rx AND population_data_used) AS population_data,
-  count(*) FILTER (WHERE rx AND portal_syncs > 0) AS synced,
-  coalesce(sum(portal_syncs) FILTER (WHERE rx), 0) AS syncs,
-  coalesce(sum(portal_lag_sum) FILTER (WHERE rx), 0) AS sync_lag_sum,
-  coalesce(max(portal_lag_max) FILTER (WHERE rx), 0) AS sync_lag_max,
-  coalesce(sum(portal_sync_failures) FILTER (WHERE rx), 0) AS sync_failures,
-  coalesce(sum(apology_letters) FILTER (WHERE rs), 0) AS apology_letters
-FROM ({DOSSIERS}) d
+  {", ".join(f"CAST(coalesce(sum({name}), 0) AS bigint) AS {name}" for name, _ in _ADDITIVE)},
+  sum(resolution_days_sum) / nullif(sum(resolution_days_n), 0) AS avg_resolution_days,
+  sum(rating_sum) / nullif(sum(rating_n), 0) AS avg_rating,
+  coalesce(sum(sync_lag_sum), 0) AS sync_lag_sum,
+  coalesce(max(sync_lag_max), 0) AS sync_lag_max,
+  count(procedure_code) FILTER (WHERE with_obligation > 0) AS fee_procedures_used,
+  count(procedure_code) FILTER (WHERE paid_online > 0) AS fee_procedures_paid_online
+FROM (
+  SELECT procedure_code,
+    {", ".join(f"{expr} AS {name}" for name, expr in _ADDITIVE)},
+    sum(resolution_days) FILTER (WHERE rs) AS resolution_days_sum,
+    count(resolution_days) FILTER (WHERE rs) AS resolution_days_n,
+    sum(rating_score) FILTER (WHERE rs) AS rating_sum,
+    count(rating_score) FILTER (WHERE rs) AS rating_n,
+    sum(portal_lag_sum) FILTER (WHERE rx) AS sync_lag_sum,
+    max(portal_lag_max) FILTER (WHERE rx) AS sync_lag_max
+  FROM ({DOSSIERS}) d
+  GROUP BY procedure_code
+) p
 """
 
 BY_FIELD = f"""
@@ -114,20 +139,21 @@ GROUP BY 1 ORDER BY 1
 """
 
 _BUCKET = "date_trunc(CAST(:unit AS text), {col} AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+#: Received and resolved per bucket in one pass: each dossier counts in the bucket it was received in
+#: and in the one it ended in (a CTE read twice would be materialised: every row copied first).
 TREND = f"""
-WITH d AS ({DOSSIERS}),
-resolved AS (
-  SELECT {_BUCKET.format(col="ended_at")} AS bucket, count(*) AS resolved,
-    count(*) FILTER (WHERE outcome IN ('early', 'on_time')) AS on_time,
-    count(*) FILTER (WHERE outcome = 'overdue') AS overdue
-  FROM d WHERE rs GROUP BY 1),
-received AS (
-  SELECT {_BUCKET.format(col=_SUBMITTED)} AS bucket, count(*) AS received,
-    count(*) FILTER (WHERE channel = 'online') AS online
-  FROM d WHERE rx GROUP BY 1)
-SELECT bucket, coalesce(received, 0) AS received, coalesce(online, 0) AS online, coalesce(resolved, 0) AS resolved,
-  coalesce(on_time, 0) AS on_time, coalesce(overdue, 0) AS overdue
-FROM resolved FULL JOIN received USING (bucket)
+SELECT bucket,
+  count(*) FILTER (WHERE kind = 'rx') AS received,
+  count(*) FILTER (WHERE kind = 'rx' AND channel = 'online') AS online,
+  count(*) FILTER (WHERE kind = 'rs') AS resolved,
+  count(*) FILTER (WHERE kind = 'rs' AND outcome IN ('early', 'on_time')) AS on_time,
+  count(*) FILTER (WHERE kind = 'rs' AND outcome = 'overdue') AS overdue
+FROM ({DOSSIERS}) d
+CROSS JOIN LATERAL (VALUES
+  ('rx', CASE WHEN rx THEN {_BUCKET.format(col=_SUBMITTED)} END),
+  ('rs', CASE WHEN rs THEN {_BUCKET.format(col="ended_at")} END)) AS b(kind, bucket)
+WHERE bucket IS NOT NULL
+GROUP BY bucket
 ORDER BY bucket DESC LIMIT :limit
 """
 

@@ -16,6 +16,8 @@ from reporting.adapters import metrics_sql as q
 from reporting.adapters.pg_store import SWAP_LOCK_SHARED
 from reporting.service_layer.ports import Scope
 
+_READING = SWAP_LOCK_SHARED + ", set_config('plan_cache_mode', 'force_custom_plan', true)"
+
 RESOLUTION_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
 E2E_BUCKETS = (0.5, 1, 2, 3, 5, 7, 10)
 
@@ -73,9 +75,13 @@ class SqlReadModel:
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that holds the shared swap lock before it touches a table. Without it a
         query could hold one read-model table while a rebuild's swap, holding another, waited for
-        it: PostgreSQL broke the deadlock by failing the query (a 500 under an API fuzzer)."""
+        it: PostgreSQL broke the deadlock by failing the query (a 500 under an API fuzzer).
+
+        Its statements are planned for their parameters every time. Prepared statements otherwise
+        switch to one generic plan after five runs, and a plan made without knowing the period reads
+        every year kept instead of the period's dossiers by index (60 ms became 800)."""
         async with self._engine.connect() as conn:
-            await conn.execute(text(SWAP_LOCK_SHARED))
+            await conn.execute(text(_READING))
             yield conn
 
     async def summary(self, scope: Scope) -> dict[str, Any]:

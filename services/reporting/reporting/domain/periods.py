@@ -62,3 +62,19 @@ def parse_bound(text: str, *, is_end: bool) -> datetime:
     except ValueError:
         raise ValueError("expected a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=vietnam_tz())
+
+
+def recent_buckets_start(end: datetime | None, unit: str, count: int, now: datetime) -> datetime:
+    """Where the ``count`` most recent day, week (Monday) or month buckets end at ``end`` (exclusive;
+    else now) begin, in Vietnam time: a trend without a start reads those, not every year kept."""
+    anchor = (end - timedelta(microseconds=1) if end is not None else now).astimezone(vietnam_tz()).date()
+    if unit == "day":
+        first = anchor - timedelta(days=count - 1)
+    elif unit == "week":
+        first = anchor - timedelta(days=anchor.weekday(), weeks=count - 1)
+    elif unit == "month":
+        months = anchor.year * 12 + anchor.month - 1 - (count - 1)
+        first = date(months // 12, months % 12 + 1, 1)
+    else:
+        raise ValueError(f"unknown bucket {unit!r}")
+    return _midnight(first)

@@ -7,12 +7,14 @@ sums in another order) reports the same numbers as the live one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.index import GroupScore, IndexConfig, Measure, score_index
-from reporting.domain.periods import Period
+from reporting.domain.periods import Period, recent_buckets_start
 from reporting.service_layer.ports import ReadModel, Scope
 from reporting.service_layer.summary import ratio, rounded, summary_body
 
@@ -29,12 +31,18 @@ class Reports:
     """Builds every metrics answer from the read model, the catalogue and the index configuration."""
 
     def __init__(
-        self, read_model: ReadModel, catalogue: CatalogueInfo, config: IndexConfig, include_subordinates: bool = True
+        self,
+        read_model: ReadModel,
+        catalogue: CatalogueInfo,
+        config: IndexConfig,
+        include_subordinates: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.read_model = read_model
         self.catalogue = catalogue
         self.config = config
         self._include_subordinates = include_subordinates
+        self._clock = clock
 
     def scope(self, query: ReportQuery) -> Scope:
         agencies = None
@@ -112,7 +120,11 @@ class Reports:
         return {**self._header(query, scope), "unit_costs": dossier_costs, "dossiers": items}
 
     async def trend(self, query: ReportQuery, unit: str, limit: int) -> dict[str, Any]:
+        """The ``limit`` most recent buckets of the period; without a start, the ``limit`` buckets up to
+        its end (or now)."""
         scope = self.scope(query)
+        if scope.start is None:
+            scope = replace(scope, start=recent_buckets_start(scope.end, unit, limit, self._clock()))
         rows = await self.read_model.trend(scope, unit, limit)
         points = [
             {

@@ -13,7 +13,7 @@ const RATINGS = { good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Y�
 
 const $ = (id) => document.getElementById(id);
 const pct = (r) => (r === null || r === undefined ? "–" : `${nf1.format(r * 100)} %`);
-const state = { period: "", agency: "", refreshTimer: null, source: null };
+const state = { period: "", agency: "", refreshTimer: null, source: null, refreshing: false, refreshAgain: false };
 
 function setValue(id, value, text) {
   const el = $(id);
@@ -184,7 +184,26 @@ function addToFeed(event, fresh) {
 
 // -- data flow -------------------------------------------------------------------------------
 
+// One refresh at a time: events that arrive while one runs ask for one more after it, not for as many
+// overlapping sets of queries (each reads the whole period).
 async function refresh() {
+  if (state.refreshing) {
+    state.refreshAgain = true;
+    return;
+  }
+  state.refreshing = true;
+  try {
+    await load();
+  } finally {
+    state.refreshing = false;
+  }
+  if (state.refreshAgain) {
+    state.refreshAgain = false;
+    scheduleRefresh();
+  }
+}
+
+async function load() {
   const index = await getJSON("/v1/index", { period: state.period, agency: state.agency });
   const range = { from: index.period.from, to: index.period.to, agency: state.agency };
   const [summary, trend] = await Promise.all([

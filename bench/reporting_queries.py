@@ -1,0 +1,181 @@
+"""``python -m bench.reporting_queries``: the metrics API's queries at a province's scale.
+
+DOMAIN.md plans for 0.1–1 million dossiers a year per province. This fills reporting's dossier table
+(in a PostgreSQL of its own) with that many synthetic dossiers over the years asked for, ending now:
+most end within days, some after weeks, a few are still open; agencies, procedures, fields and fees
+from the catalogue. Then it times, through the service's own read model (its statements, as the
+service prepares them), the queries behind each endpoint the dashboard and the portal call, for the
+periods people ask about: this month, a past month, this quarter, this year, all time, one agency.
+
+Each endpoint is timed as the service answers it (every query it makes, and what it computes), short
+of HTTP. Each figure is the median of ``--repeat`` runs after one warm-up (PostgreSQL may switch a prepared
+statement to a generic plan after five), and the slowest of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from contracts.catalogue import load_catalogue
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import free_port
+from eventkit.db import make_engine
+from eventkit.migrations import apply_migrations
+from reporting.adapters.catalogue_info import CatalogueInfo
+from reporting.adapters.read_model import SqlReadModel
+from reporting.domain.periods import Period, parse_period
+from reporting.service_layer.reports import ReportQuery, Reports
+from reporting.settings import ReportingSettings
+from workcal import vietnam_tz
+
+SCHEMA = "reporting_scale"
+
+#: One row per dossier, made by the server: the i-th of :n is submitted at an even pace over the
+#: years asked for, up to now. 5% take weeks; dossiers of the last three weeks may still be open.
+_FILL = """
+INSERT INTO rm_dossiers (dossier_id, code, procedure_code, field, channel, receiving_agency, competent_agency,
+  agency, fee, obligation_amount, paid, paid_online, submitted_at, intake_received_at, intake_due_at,
+  received_at, due_at, status, status_code, ended_at, end_kind, outcome, resolution_days,
+  supplement_requests, docs_total, docs_digitized, docs_reused, docs_national_store, result_electronic,
+  rating_score, rating_complaint, portal_syncs, portal_lag_sum, portal_lag_max, population_data_used, events)
+SELECT 'scale-' || i, 'X-' || i, p.code, p.field, (ARRAY['online', 'online', 'counter', 'postal'])[1 + i % 4],
+  a.code, a.code, a.code, p.fee, 0, p.fee > 0 AND i % 9 <> 0, p.fee > 0 AND i % 9 > 1,
+  t.submitted, t.submitted, t.submitted + interval '5 days', t.submitted, t.submitted + interval '5 days',
+  CASE WHEN e.ended IS NULL THEN 'processing' ELSE 'returned' END, CASE WHEN e.ended IS NULL THEN 4 ELSE 10 END,
+  e.ended, CASE WHEN e.ended IS NOT NULL THEN 'processed' END,
+  CASE WHEN e.ended IS NULL THEN NULL WHEN e.ended > t.submitted + interval '5 days' THEN 'overdue' ELSE 'early' END,
+  extract(epoch FROM e.ended - t.submitted) / 86400 * 5 / 7, (i % 13 = 0)::int,
+  3, 2 + i % 2, i % 3, (i % 5 = 0)::int, true, CASE WHEN i % 4 = 0 THEN 1 + i % 5 END, i % 97 = 0,
+  2, 4.0, 7.5, i % 2 = 0, 9
+FROM generate_series(0, :n - 1) AS i
+CROSS JOIN LATERAL (SELECT now() - (:n - i) * CAST(:step AS interval) AS submitted) t
+CROSS JOIN LATERAL (SELECT 1 + i % cardinality(CAST(:procedures AS text[]))) k(nth)
+CROSS JOIN LATERAL (SELECT (CAST(:procedures AS text[]))[k.nth], (CAST(:fields AS text[]))[k.nth],
+                           (CAST(:fees AS bigint[]))[k.nth]) p(code, field, fee)
+CROSS JOIN LATERAL (SELECT (CAST(:agencies AS text[]))[1 + (i / 7) % cardinality(CAST(:agencies AS text[]))]) a(code)
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN t.submitted > now() - interval '21 days' AND i % 3 = 0 THEN NULL
+    WHEN i % 20 = 0 THEN t.submitted + (i % 40 + 6) * interval '1 day'
+    ELSE t.submitted + (i % 5 + 1) * interval '1 day' END) e0(ended)
+CROSS JOIN LATERAL (SELECT CASE WHEN e0.ended > now() THEN NULL ELSE e0.ended END) e(ended)
+"""
+
+
+def _periods(now: datetime) -> dict[str, Period]:
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    a_year_ago = (now.replace(day=1) - timedelta(days=360)).strftime("%Y-%m")
+    quarter = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+    return {
+        "this month": parse_period(now.strftime("%Y-%m")),
+        "last month": parse_period(last_month),
+        "a month a year ago": parse_period(a_year_ago),
+        "this quarter": parse_period(quarter),
+        "this year": parse_period(str(now.year)),
+        "all time": Period(None, None, ".."),
+    }
+
+
+async def fill(engine: Any, dossiers: int, years: float) -> None:
+    """``dossiers`` synthetic dossiers in the engine schema's rm_dossiers, submitted evenly over ``years`` up to now."""
+    catalogue = load_catalogue()
+    procedures = sorted(catalogue.procedures.values(), key=lambda p: p.code)
+    params = {
+        "n": dossiers,
+        "step": timedelta(days=years * 365 / dossiers),
+        "procedures": [p.code for p in procedures],
+        "fields": [p.field for p in procedures],
+        "fees": [p.fee for p in procedures],
+        "agencies": sorted(catalogue.agencies),
+    }
+    async with engine.begin() as conn:
+        await conn.execute(text(_FILL), params)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE rm_dossiers"))
+
+
+async def _time(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    await run()  # warm up: the statement prepared, the pages read
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), max(seconds)
+
+
+async def measure(url: str, dossiers: int, years: float, repeat: int) -> list[tuple[str, str, float, float]]:
+    engine = make_engine(url, SCHEMA, pool_size=1)  # one connection: its prepared statements, as a busy pool has
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
+        await apply_migrations(engine, SCHEMA, "reporting")
+        started = time.perf_counter()
+        print(f"filling {dossiers:,} dossiers over {years:g} years …", file=sys.stderr, flush=True)
+        await fill(engine, dossiers, years)
+        print(f"filled in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        reports = Reports(
+            SqlReadModel(engine), CatalogueInfo.from_catalogue(load_catalogue()), ReportingSettings().index_config()
+        )
+        agency = "UBND-H-HOAMY"  # a district: it and its communes
+        periods = _periods(datetime.now(vietnam_tz()))
+        asked = {name: ReportQuery(period) for name, period in periods.items()}
+        asked[f"this month, {agency}"] = ReportQuery(periods["this month"], agency)
+        endpoints: dict[str, Callable[[ReportQuery], Awaitable[object]]] = {
+            "/v1/metrics/summary": reports.summary,
+            "/v1/index": reports.index,
+            "/v1/index/losses": lambda q: reports.losses(q, 20),
+            # as the dashboard asks: the 12 months up to the period's end
+            "/v1/metrics/trend": lambda q: reports.trend(
+                ReportQuery(Period(None, q.period.end, "to"), q.agency), "month", 12
+            ),
+        }
+        rows = []
+        for period_name, query in asked.items():
+            for endpoint, answer in endpoints.items():
+                median, slowest = await _time(lambda a=answer, q=query: a(q), repeat)  # type: ignore[misc]
+                rows.append((period_name, endpoint, median, slowest))
+                print(f"  {period_name:<28} {endpoint:<20} {1000 * median:9.1f} ms", file=sys.stderr, flush=True)
+        return rows
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.reporting_queries", description=__doc__)
+    p.add_argument("--dossiers", type=int, default=2_000_000, help="dossiers in the table (default 2,000,000)")
+    p.add_argument("--years", type=float, default=2.0, help="over how many years, up to now (default 2)")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs of each query (default 7)")
+    args = p.parse_args(argv)
+    if not 10_000 <= args.dossiers <= 5_000_000:
+        p.error("--dossiers in [10,000, 5,000,000]: every run is bounded")
+    if not 0.25 <= args.years <= 10 or not 1 <= args.repeat <= 20:
+        p.error("--years in [0.25, 10], --repeat in [1, 20]")
+    with tempfile.TemporaryDirectory(prefix="bench-reporting-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp) / "pgdata", free_port())
+        print("starting PostgreSQL …", file=sys.stderr, flush=True)
+        postgres.start()
+        try:
+            rows = asyncio.run(measure(postgres.url(), args.dossiers, args.years, args.repeat))
+        finally:
+            postgres.stop()
+    print(f"\n{args.dossiers:,} dossiers over {args.years:g} years; median and slowest of {args.repeat} runs:\n")
+    print("| period | endpoint | median ms | slowest ms |\n|---|---|---:|---:|")
+    for period_name, endpoint, median, slowest in rows:
+        print(f"| {period_name} | {endpoint} | {1000 * median:,.1f} | {1000 * slowest:,.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
