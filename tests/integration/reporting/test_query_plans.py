@@ -22,9 +22,9 @@ from workcal import vietnam_tz
 pytestmark = pytest.mark.integration
 
 
-async def test_this_month_is_read_through_the_period_indexes(engine: AsyncEngine, schema: str) -> None:
+async def test_this_month_is_read_through_the_period_indexes(infra: Infra, engine: AsyncEngine, schema: str) -> None:
     await apply_migrations(engine, schema, "reporting")
-    await fill(engine, 20_000, years=2)
+    await fill(infra.database_url, schema, 20_000, years=2)
     month = parse_period(datetime.now(vietnam_tz()).strftime("%Y-%m"))
     async with engine.connect() as conn:
         explained = await conn.execute(text("EXPLAIN " + SUMMARY), Scope(month.start, month.end).params())
@@ -41,7 +41,7 @@ async def test_the_read_model_plans_each_query_for_its_period(infra: Infra, sche
     engine = make_engine(infra.database_url, schema, pool_size=1)  # one connection: its prepared statements
     try:
         await apply_migrations(engine, schema, "reporting")
-        await fill(engine, 20_000, years=2)
+        await fill(infra.database_url, schema, 20_000, years=2)
         model = SqlReadModel(engine)
         month = parse_period(datetime.now(vietnam_tz()).strftime("%Y-%m"))
         for scope in [Scope()] * 6 + [Scope(month.start, month.end)] * 2:  # all time, then a month

@@ -52,7 +52,9 @@ SELECT e.event_id, e.type, e.producer, e.occurred_at, e.dossier_id, e.bundle_id,
 FROM rm_event_log e LEFT JOIN rm_dossiers d ON d.dossier_id = e.dossier_id
 WHERE (CAST(:types AS text[]) IS NULL OR e.type = ANY(CAST(:types AS text[])))
   AND (CAST(:dossier AS text) IS NULL
-       OR CAST(:dossier AS text) IN (e.dossier_id, e.bundle_id, coalesce(e.code, d.code)))
+       OR e.dossier_id = CAST(:dossier AS text) OR e.bundle_id = CAST(:dossier AS text)
+       OR e.code = CAST(:dossier AS text)
+       OR e.dossier_id = (SELECT c.dossier_id FROM rm_dossiers c WHERE c.code = CAST(:dossier AS text) LIMIT 1))
   AND (CAST(:agency AS text) IS NULL
        OR CAST(:agency AS text) IN (e.agency, d.agency, d.receiving_agency, d.competent_agency))
 """
