@@ -188,27 +188,36 @@ async def finish_tables(
     own until the swap, so they need not finish together."""
 
     async def finish(live: str, new: str) -> None:
-        async with connect() as conn:
-            await finish_table(conn, live, new, target)
+        await finish_table(connect, live, new, target)
 
     pairs = [(live, new) for live, new in zip(LIVE.all(), target.all(), strict=True) if live in which]
     await asyncio.gather(*(finish(live, new) for live, new in pairs))
 
 
-async def finish_table(conn: AsyncConnection, live: str, new: str, target: TableSet) -> None:
-    """``new``'s copy of ``live``'s other indexes, then WAL logging."""
-    rows = await conn.execute(
-        text(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-            " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
-        ),
-        {"table": live},
-    )
-    for name, definition in rows.all():
+async def finish_table(
+    connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]], live: str, new: str, target: TableSet
+) -> None:
+    """``new``'s copy of ``live``'s other indexes, each built in a transaction of its own and all at
+    once (builds of one table share its lock; each is a backend's CPU), then WAL logging."""
+    async with connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
+            ),
+            {"table": live},
+        )
+        definitions = rows.all()
+
+    async def build(name: str, definition: str) -> None:
         fresh_name = _GENERATION.sub("", name) + target.suffix  # one suffix, however many rebuilds
         renamed = definition.replace(f" INDEX {name} ON ", f" INDEX {fresh_name} ON ", 1)
-        await conn.execute(text(renamed.replace(f" ON {_qualified(definition, live)} ", f" ON {new} ", 1)))
-    await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
+        async with connect() as conn:
+            await conn.execute(text(renamed.replace(f" ON {_qualified(definition, live)} ", f" ON {new} ", 1)))
+
+    await asyncio.gather(*(build(name, definition) for name, definition in definitions))
+    async with connect() as conn:
+        await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
 
 
 def _qualified(definition: str, table: str) -> str:

@@ -53,7 +53,6 @@ FROM rm_event_log e LEFT JOIN rm_dossiers d ON d.dossier_id = e.dossier_id
 WHERE (CAST(:types AS text[]) IS NULL OR e.type = ANY(CAST(:types AS text[])))
   AND (CAST(:dossier AS text) IS NULL
        OR e.dossier_id = CAST(:dossier AS text) OR e.bundle_id = CAST(:dossier AS text)
-       OR e.code = CAST(:dossier AS text)
        OR e.dossier_id = (SELECT c.dossier_id FROM rm_dossiers c WHERE c.code = CAST(:dossier AS text) LIMIT 1))
   AND (CAST(:agency AS text) IS NULL
        OR CAST(:agency AS text) IN (e.agency, d.agency, d.receiving_agency, d.competent_agency))
