@@ -99,6 +99,11 @@ def is_unavailable(exc: BaseException) -> bool:
     # Its other interface errors are misuse, which trying again would not mend.
     if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
         return True
+    # The driver's connection stuck mid-operation ("cannot switch to state …; another operation is in
+    # progress"): seen on the first statement after the server terminated the session. Discarded,
+    # another connection does the work.
+    if isinstance(exc, asyncpg.InternalClientError):
+        return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True

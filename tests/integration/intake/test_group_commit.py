@@ -12,12 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devstack.processes import free_port
-from eventkit.db import make_engine
+from eventkit.db import is_unavailable, make_engine
 from intake.adapters.group_commit import GroupCommit
-from intake.adapters.submissions import write_submissions
+from intake.adapters.submissions import connection_broke, write_submissions
 from intake.domain.errors import DuplicateDossier
 from intake.service_layer.ports import NewSubmission, StoredReply
 from tests.integration.intake.test_submissions import DAY, code, submission
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +143,34 @@ async def test_without_a_database_the_waiting_submissions_fail_instead_of_hangin
             assert all(isinstance(r, OSError) for r in results), results
     finally:
         await nowhere.dispose()
+
+
+async def test_a_session_terminated_mid_statement_leaves_the_pool_and_fails_only_its_own_batch(
+    infra: Infra, schema: str, intake_tables: AsyncEngine
+) -> None:
+    """A session the server ends while it runs a statement (an operator's pg_terminate_backend, a
+    failover): the submission fails as the database being unavailable (a 503 in the API), and its
+    connection leaves the pool, so the next submission is written on a new one."""
+    engine = make_engine(infra.database_url, schema, pool_size=1)  # one pooled connection: the one terminated
+    writer = GroupCommit(engine, writers=1)
+    try:
+        assert await writer.submit(submission(["s-0"])) == [code(1)]
+        async with intake_tables.begin() as blocker:  # the agency's counter, held: the next submission waits
+            await blocker.execute(text("SELECT 1 FROM dossier_sequences FOR UPDATE"))
+            waiting = asyncio.create_task(writer.submit(submission(["s-1"])))
+
+            async def blocked_pid() -> int | None:
+                sql = (
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE '%dossier_sequences%'"
+                )
+                return (await blocker.execute(text(sql))).scalar()  # type: ignore[no-any-return]
+
+            pid = await eventually(blocked_pid, timeout=10)
+            await blocker.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            with pytest.raises(Exception) as failed:
+                await waiting
+            assert is_unavailable(failed.value) and connection_broke(failed.value), repr(failed.value)
+        assert await writer.submit(submission(["s-2"])) == [code(2)]  # on a new connection
+    finally:
+        await engine.dispose()

@@ -21,6 +21,9 @@ from eventkit.db import is_unavailable, outlasting_outages
         # was a 500 with a stack trace to the portal, seen when every backend was terminated mid-load.
         asyncpg.exceptions.InterfaceError("connection is closed"),
         asyncpg.exceptions.InterfaceError("cannot call PreparedStatement.fetch(): the underlying connection is closed"),
+        # The driver's protocol stuck mid-operation, on the next statement after the server ended the
+        # session (a 500 in CI when every intake session was terminated).
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
         ConnectionRefusedError(111, "Connection refused"),
         TimeoutError(),
         OperationalError("SELECT 1", {}, Exception("server closed the connection")),

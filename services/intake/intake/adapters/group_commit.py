@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.batching import Waiting, WriterPool
 from eventkit.logging import get_logger
-from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission, write_submissions
+from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission, write_submissions
 from intake.service_layer.ports import NewSubmission, StoredReply
 
 log = get_logger(__name__)
@@ -96,10 +96,10 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
     async def _alone(self, conn: asyncpg.Connection, waiting: Waiting[NewSubmission, Outcome]) -> None:
         try:
             outcome = await write_submission(conn, waiting.item)
-        except CONNECTION_LOST:
-            raise
-        except Exception as exc:  # its own refusal (DuplicateDossier, a retryable conflict)
-            waiting.fail(exc)
+        except Exception as exc:
+            if connection_broke(exc):  # every one's failure: none goes on this connection
+                raise
+            waiting.fail(exc)  # its own refusal (DuplicateDossier, a retryable conflict)
             return
         self.stats.alone += 1
         if isinstance(outcome, list):

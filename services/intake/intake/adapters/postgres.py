@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.events.common import DossierStatus
 from eventkit.uow import SqlUnitOfWork
 from intake.adapters.group_commit import GroupCommit
-from intake.adapters.submissions import CONNECTION_LOST, pooled_driver_connection, write_submission
+from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
 from intake.domain.actions import DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
@@ -218,8 +218,9 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
             raw = await self.conn.get_raw_connection()
             try:
                 result = await write_submission(raw.driver_connection, submission)
-            except CONNECTION_LOST:
-                await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
+            except Exception as exc:
+                if connection_broke(exc):
+                    await self.conn.invalidate()  # SQLAlchemy did not see it fail: keep it out of the pool
                 raise
         if isinstance(result, list) and self._on_queued is not None:
             self._on_queued()  # committed with its outbox rows (a replayed reply queued nothing)

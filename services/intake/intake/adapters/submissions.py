@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from eventkit.db import is_unavailable
 from eventkit.eventstore import record_ctes
 from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
 from intake.domain.errors import DuplicateDossier, RetryableConflict
@@ -27,6 +28,15 @@ from intake.service_layer.ports import NewSubmission, StoredReply
 
 #: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
 CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+
+
+def connection_broke(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves the connection it came from unusable: lost, closed by the server (a
+    terminated session may say 57P01 first, a PostgreSQL error), or stuck mid-operation in the driver
+    (asyncpg's InternalClientError; see :func:`eventkit.db.is_unavailable`). Such a connection must
+    leave the pool, and no other statement may go on it."""
+    return isinstance(exc, CONNECTION_LOST) or is_unavailable(exc)
+
 #: The document of the reply among the statement's documents (the envelopes are 0, 1, …).
 _REPLY = -1
 
@@ -191,8 +201,8 @@ async def pooled_driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg
     broken = False
     try:
         yield pooled.driver_connection
-    except CONNECTION_LOST:
-        broken = True
+    except Exception as exc:
+        broken = connection_broke(exc)
         raise
     finally:
         # greenlet_spawn because SQLAlchemy's pool calls the async driver from synchronous code.
