@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import uvloop
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from devstack.postgres import EmbeddedPostgres
-from devstack.processes import free_port
+from bench.own_postgres import own_postgres
 
 #: A statement shaped like the stack's small ones: one parameter, one row back.
 _NAMED = "SELECT pg_advisory_xact_lock(hashtextextended('dossier:' || :d, 0))"
@@ -95,14 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 100 <= args.count <= 50_000:
         p.error("--count in [100, 50,000]: every run is bounded")
-    with tempfile.TemporaryDirectory(prefix="bench-driver-") as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pgdata", free_port())
-        print("starting PostgreSQL …", file=sys.stderr, flush=True)
-        postgres.start()
-        try:
-            figures = uvloop.run(measure(postgres.url(), args.count))
-        finally:
-            postgres.stop()
+    with own_postgres("bench-driver-") as postgres:
+        figures = uvloop.run(measure(postgres.url(), args.count))
     floor = figures["asyncpg directly"][0]
     print(f"{args.count:,} statements per way, one connection and transaction; this process's CPU per statement:\n")
     print(f"{'CPU µs':>8}  {'wall µs':>8}  {'÷ asyncpg':>9}  way")

@@ -18,21 +18,18 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.machine import describe
+from bench.own_postgres import own_postgres
 from contracts.catalogue import load_catalogue
-from devstack.postgres import EmbeddedPostgres
-from devstack.processes import free_port
 from eventkit.db import make_engine
 from eventkit.migrations import apply_migrations
 from reporting.adapters.catalogue_info import CatalogueInfo
@@ -213,14 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--dossiers in [10,000, 5,000,000]: every run is bounded")
     if not 0.25 <= args.years <= 10 or not 1 <= args.repeat <= 20:
         p.error("--years in [0.25, 10], --repeat in [1, 20]")
-    with tempfile.TemporaryDirectory(prefix="bench-reporting-") as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pgdata", free_port())
-        print("starting PostgreSQL …", file=sys.stderr, flush=True)
-        postgres.start()
-        try:
-            rows = asyncio.run(measure(postgres.url(), args.dossiers, args.years, args.repeat))
-        finally:
-            postgres.stop()
+    with own_postgres("bench-reporting-") as postgres:
+        rows = asyncio.run(measure(postgres.url(), args.dossiers, args.years, args.repeat))
     m = describe(POSTGRES_BIN_PATH)
     print(f"\n{m['cpu_model']}, {m['cpu_cores']} cores, {m['ram_gb']} GB RAM, {m['os']}, Python {m['python']},"
           f" {m['postgres']}; commit `{m['git_commit'][:12]}`{' (uncommitted changes)' if m['git_dirty'] else ''}.")
