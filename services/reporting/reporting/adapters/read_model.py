@@ -79,8 +79,9 @@ class SqlReadModel:
         it: PostgreSQL broke the deadlock by failing the query (a 500 under an API fuzzer).
 
         Its statements are planned for their parameters every time. Prepared statements otherwise
-        switch to one generic plan after five runs, and a plan made without knowing the period reads
-        every year kept instead of the period's dossiers by index (60 ms became 800)."""
+        switch to one generic plan after five runs, and a plan made without knowing the period read
+        every year kept instead of the period's dossiers by index (on a million dossiers, a quarter's
+        summary took 212-238 ms instead of 100, a year's 1.0 s instead of 0.53)."""
         async with self._engine.connect() as conn:
             await conn.execute(text(_READING))
             yield conn

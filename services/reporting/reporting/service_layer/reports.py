@@ -7,7 +7,6 @@ sums in another order) reports the same numbers as the live one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,18 +30,12 @@ class Reports:
     """Builds every metrics answer from the read model, the catalogue and the index configuration."""
 
     def __init__(
-        self,
-        read_model: ReadModel,
-        catalogue: CatalogueInfo,
-        config: IndexConfig,
-        include_subordinates: bool = True,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, read_model: ReadModel, catalogue: CatalogueInfo, config: IndexConfig, include_subordinates: bool = True
     ) -> None:
         self.read_model = read_model
         self.catalogue = catalogue
         self.config = config
         self._include_subordinates = include_subordinates
-        self._clock = clock
 
     def scope(self, query: ReportQuery) -> Scope:
         agencies = None
@@ -124,7 +117,7 @@ class Reports:
         its end (or now)."""
         scope = self.scope(query)
         if scope.start is None:
-            scope = replace(scope, start=recent_buckets_start(scope.end, unit, limit, self._clock()))
+            scope = replace(scope, start=recent_buckets_start(scope.end, unit, limit, datetime.now(UTC)))
         rows = await self.read_model.trend(scope, unit, limit)
         points = [
             {
