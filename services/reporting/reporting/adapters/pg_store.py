@@ -181,7 +181,7 @@ async def finish_tables(
     target: TableSet,
     which: Collection[str] = LIVE.all(),
 ) -> None:
-    """The live tables' other indexes, then WAL logging (one sequential rewrite), before the swap.
+    """WAL logging (one sequential rewrite), then the live tables' other indexes, before the swap.
 
     ``which``: the live names of the tables to finish (all three by default). One transaction per
     table, all at once: each is a server backend's CPU-bound work, and the tables are the rebuild's
@@ -197,9 +197,12 @@ async def finish_tables(
 async def finish_table(
     connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]], live: str, new: str, target: TableSet
 ) -> None:
-    """``new``'s copy of ``live``'s other indexes, each built in a transaction of its own and all at
-    once (builds of one table share its lock; each is a backend's CPU), then WAL logging."""
+    """WAL logging for ``new``, then its copy of ``live``'s other indexes, each built in a transaction
+    of its own and all at once (builds of one table share its lock; each is a backend's CPU). In that
+    order because making a table logged rewrites it with every index it has: built before, each
+    index would be built twice."""
     async with connect() as conn:
+        await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
         rows = await conn.execute(
             text(
                 "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
@@ -216,8 +219,6 @@ async def finish_table(
             await conn.execute(text(renamed.replace(f" ON {_qualified(definition, live)} ", f" ON {new} ", 1)))
 
     await asyncio.gather(*(build(name, definition) for name, definition in definitions))
-    async with connect() as conn:
-        await conn.execute(text(f"ALTER TABLE {new} SET LOGGED"))
 
 
 def _qualified(definition: str, table: str) -> str:
