@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,21 +39,24 @@ class ConsumerSpec:
     on_applied: Callable[[], None] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Readiness:
-    ready: bool
     checks: dict[str, str] = field(default_factory=dict)
     started: bool = True  # the background tasks were started (the service is past its start-up)
+    excluded: tuple[str, ...] = ()  # checks not judged by: a name (``broker``) or a kind (``consumer``)
+
+    @property
+    def ready(self) -> bool:
+        """Past start-up, and every check judged by is ok."""
+        return self.started and all(v == "ok" for k, v in self.checks.items() if not self._excluded(k))
 
     def without(self, excluded: Sequence[str]) -> Readiness:
         """Readiness judged without the checks ``excluded`` names: a check's name (``broker``) or
         its kind (``consumer`` for every ``consumer:…``), as Kubernetes' own ``/readyz?exclude=``."""
+        return replace(self, excluded=tuple(excluded))
 
-        def kept(name: str) -> bool:
-            return not any(name == e or name.startswith(f"{e}:") for e in excluded)
-
-        ready = self.started and all(v == "ok" for k, v in self.checks.items() if kept(k))
-        return Readiness(ready, self.checks, self.started)
+    def _excluded(self, name: str) -> bool:
+        return any(name == e or name.startswith(f"{e}:") for e in self.excluded)
 
 
 class ServiceRuntime:
@@ -182,8 +185,7 @@ class ServiceRuntime:
             checks[f"task:{task.get_name()}"] = "ok" if not task.done() else "stopped"
         for consumer in self.consumers:
             checks[f"consumer:{consumer.name}"] = "ok" if consumer.connected else "connecting"
-        started = bool(self._tasks)
-        result = Readiness(started and all(v == "ok" for v in checks.values()), checks, started)
+        result = Readiness(checks, started=bool(self._tasks))
         self._readiness_cache = (now, result)
         return result
 

@@ -43,14 +43,14 @@ def test_the_fetch_wait_comes_from_the_settings() -> None:
 def test_readiness_without_the_checks_a_probe_excludes() -> None:
     checks = {"database": "ok", "broker": "error: KafkaConnectionError", "consumer:intake.tracking": "connecting",
               "task:relay": "ok"}  # fmt: skip
-    full = Readiness(False, checks)
+    full = Readiness(checks)
     assert not full.without([]).ready
     assert not full.without(["broker"]).ready  # the consumer still counts
     assert full.without(["broker", "consumer"]).ready  # a kind excludes every check of it
     assert not full.without(["broker", "consumer:other"]).ready
-    assert not Readiness(False, {"database": "ok"}, started=False).without([]).ready  # not past start-up
+    assert not Readiness({"database": "ok"}, started=False).without([]).ready  # not past start-up
     down = {**checks, "database": "error: OSError"}
-    assert not Readiness(False, down).without(["broker", "consumer"]).ready  # the API needs its database
+    assert not Readiness(down).without(["broker", "consumer"]).ready  # the API needs its database
 
 
 async def test_stopping_does_not_wait_forever_for_a_task_that_will_not_end() -> None:
