@@ -187,11 +187,8 @@ async def finish_tables(
     table, all at once: each is a server backend's CPU-bound work, and the tables are the rebuild's
     own until the swap, so they need not finish together."""
 
-    async def finish(live: str, new: str) -> None:
-        await finish_table(connect, live, new, target)
-
     pairs = [(live, new) for live, new in zip(LIVE.all(), target.all(), strict=True) if live in which]
-    await asyncio.gather(*(finish(live, new) for live, new in pairs))
+    await asyncio.gather(*(finish_table(connect, live, new, target) for live, new in pairs))
 
 
 async def finish_table(
