@@ -18,7 +18,7 @@ from intake.settings import IntakeSettings
 from tests.support.catalogue import BUSINESS_START, add_bundle, copy_of_packaged_data
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
-from tests.support.services import create_topics, running, settings_for
+from tests.support.services import create_topics, running, settings_for, until_ready
 from workflow.bootstrap import create_app as create_workflow
 from workflow.settings import WorkflowSettings
 
@@ -37,7 +37,7 @@ async def test_a_bundle_added_as_a_data_file_runs_through_intake_and_workflow(
         intake = await stack.enter_async_context(running(create_intake(intake_settings)))
         workflow = await stack.enter_async_context(running(create_workflow(workflow_settings)))
         for client in (intake, workflow):
-            await eventually(lambda c=client: _ready(c), timeout=30)
+            await until_ready(client)
 
         owner = citizen_id.generate("036", "male", 1990, random.Random(unique))
         receipt = await intake.post("/v1/bundles", json={
@@ -67,10 +67,6 @@ async def test_a_bundle_added_as_a_data_file_runs_through_intake_and_workflow(
         assert saga["status"] == "completed" and set(saga["results"]) == {"criminal_record", "household_business"}
         view = await eventually(lambda: _ended(intake, f"/v1/bundles/{bundle_id}"), timeout=30)
         assert view["status"] == "completed"
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    return (await client.get("/readyz")).status_code == 200
 
 
 async def _processing(workflow: httpx.AsyncClient, dossier_id: str) -> dict[str, Any] | None:

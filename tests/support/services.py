@@ -14,6 +14,7 @@ from contracts.topics import Topics
 from eventkit.kafka import ensure_topics
 from eventkit.settings import ServiceSettings
 from tests.support.infra import Infra
+from tests.support.kafka import eventually
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -52,3 +53,12 @@ async def running(app: FastAPI, base_url: str = "http://service") -> AsyncIterat
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+
+
+async def until_ready(client: httpx.AsyncClient, timeout: float = 30) -> None:
+    """Wait until the service behind ``client`` answers /readyz with 200 (its consumers have joined)."""
+
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status_code == 200
+
+    await eventually(ready, timeout=timeout)

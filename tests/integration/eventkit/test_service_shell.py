@@ -11,7 +11,7 @@ from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
-from tests.support.services import create_topics, running, settings_for
+from tests.support.services import create_topics, running, settings_for, until_ready
 from tests.unit.intake.samples import criminal_record_dossier
 
 pytestmark = pytest.mark.integration
@@ -23,11 +23,7 @@ async def test_ready_once_database_and_broker_answer(infra: Infra, unique: str) 
     app = create_app(settings)
     async with running(app) as client:
         assert (await client.get("/healthz")).json() == {"status": "alive"}
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=20)
+        await until_ready(client, timeout=20)
         body = (await client.get("/readyz")).json()
         assert body["status"] == "ready"
         assert body["checks"]["database"] == "ok"

@@ -25,8 +25,7 @@ from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
 from tests.support.infra import Infra
-from tests.support.kafka import eventually
-from tests.support.services import create_topics, running, settings_for
+from tests.support.services import create_topics, running, settings_for, until_ready
 
 
 @dataclass
@@ -59,11 +58,7 @@ async def intake(infra: Infra) -> AsyncIterator[RunningIntake]:
     try:
         async with running(app) as client:
             service = RunningIntake(client, settings, app, infra)
-
-            async def ready() -> bool:
-                return (await client.get("/readyz")).status_code == 200
-
-            await eventually(ready, timeout=30)  # the tracking consumer has joined its group
+            await until_ready(client)  # the tracking consumer has joined its group
             yield service
     finally:
         engine = make_engine(infra.database_url, "public", pool_size=1)

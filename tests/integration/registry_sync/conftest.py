@@ -24,7 +24,7 @@ from registry_sync.bootstrap import create_app
 from registry_sync.settings import DEFAULT_PATHS, ExternalSystemSettings, RegistrySyncSettings
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
-from tests.support.services import create_topics, running, settings_for
+from tests.support.services import create_topics, running, settings_for, until_ready
 
 
 @dataclass
@@ -145,11 +145,7 @@ async def registry_sync(
     app = create_app(settings)
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id=f"tests-{unique}")
     async with running(app) as client:
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=30)
+        await until_ready(client)
         try:
             yield RunningService(settings, client, app, publisher, infra.bootstrap_servers)
         finally:

@@ -22,7 +22,7 @@ from eventkit.kafka import KafkaPublisher
 from eventkit.outbox import to_message
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
-from tests.support.services import create_topics, running, settings_for
+from tests.support.services import create_topics, running, settings_for, until_ready
 from workflow.adapters.clock import SettableClock
 from workflow.bootstrap import create_app
 from workflow.settings import WorkflowSettings
@@ -101,15 +101,11 @@ async def running_workflow(
     app = create_app(settings, clock=clock)
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id=f"tests-intake-{unique}")
     async with running(app) as client:
-        await eventually(lambda: _ready(client), timeout=30)
+        await until_ready(client)
         try:
             yield Workflow(client, settings, infra, publisher, app.state.runtime.engine)
         finally:
             await publisher.stop()
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    return (await client.get("/readyz")).status_code == 200
 
 
 @contextlib.asynccontextmanager
