@@ -16,7 +16,8 @@ fails, the batch is rolled back and split around that event: the events before i
 as a batch, the failing one alone in a transaction of its own with bounded retries (after which it
 goes to ``<topic>.dlq`` and the ``dead_letters`` table), and the events after it as a batch, so one
 poison event costs its neighbours nothing. An unreachable database is waited out instead, since
-dead-lettering healthy events would lose them.
+dead-lettering healthy events would lose them, and so is a concurrent transaction in the way (a
+deadlock PostgreSQL broke by failing this side, a lock not granted within ``lock_timeout``).
 
 Handlers of one batch share its unit of work and connection: each sees what the events before it
 wrote, as it would after their commits, and none may keep state on the unit of work between events.
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
-from eventkit.db import is_unavailable
+from eventkit.db import is_contention, is_unavailable
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OnQueued, OutgoingMessage
@@ -363,7 +364,7 @@ class InboxConsumer:
 
     async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope) -> None:
         """Apply one event in a transaction of its own, with bounded retries, or dead-letter it."""
-        attempt = 0
+        attempt = contended = 0
         while True:
             attempt += 1
             started = time.monotonic()
@@ -377,6 +378,15 @@ class InboxConsumer:
                     attempt -= 1  # not the event's fault: wait for the database, do not give up
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
+                    continue
+                if is_contention(exc):
+                    # Nor is another transaction in the way (a deadlock, a lock not granted in time):
+                    # counted, it could dead-letter a good event because of what ran beside it.
+                    attempt -= 1
+                    contended += 1
+                    log.warning("a concurrent transaction got in the way; retrying", **self._where(record, envelope),
+                                error=repr(exc), times=contended)  # fmt: skip
+                    await asyncio.sleep(backoff_delay(contended, base=self._retry_base, cap=2.0))
                     continue
                 if attempt >= self._max_attempts:
                     error = "".join(traceback.format_exception_only(exc)).strip()

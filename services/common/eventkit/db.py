@@ -104,12 +104,31 @@ def is_unavailable(exc: BaseException) -> bool:
     # another connection does the work.
     if isinstance(exc, asyncpg.InternalClientError):
         return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    state = sqlstate(exc)
+    return state is not None and state.startswith(_UNAVAILABLE_STATES)
+
+
+#: SQLSTATEs that mean another transaction got in the way of work that was not wrong: a
+#: serialization failure (40001), a deadlock PostgreSQL broke by failing this side (40P01), a lock
+#: not granted within ``lock_timeout`` (55P03).
+_CONTENTION_STATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_contention(exc: BaseException) -> bool:
+    """Whether ``exc`` says a concurrent transaction got in the way (:data:`_CONTENTION_STATES`):
+    the same work, run again, can succeed. A request answers "busy, try again", a consumer tries
+    again without counting it against the event."""
+    return sqlstate(exc) in _CONTENTION_STATES
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, from SQLAlchemy's wrapper or the driver's own; else None."""
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
         exc = exc.orig or exc
     state = getattr(exc, "sqlstate", None)
-    return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
+    return state if isinstance(state, str) else None
 
 
 async def outlasting_outages(work: Callable[[], Awaitable[T]], *, for_seconds: float, what: str) -> T:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
-from eventkit.db import is_unavailable
+from eventkit.db import is_contention, is_unavailable
 from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
 from eventkit.metrics import metrics_router
@@ -113,6 +113,13 @@ def _unhandled_error(path: str, exc: Exception) -> JSONResponse:
             503,
             headers={"Retry-After": "2"},
         )
+    if is_contention(exc):  # another transaction held what this one needed (a deadlock, a lock wait)
+        log.warning("request lost to a concurrent transaction", path=path, error=repr(exc))
+        return JSONResponse(
+            {"error": "busy", "detail": "a concurrent update held what this request needed; try again shortly"},
+            503,
+            headers={"Retry-After": "1"},
+        )
     log.error("unhandled error", path=path, exc_info=exc)
     return JSONResponse({"error": "internal_error", "detail": "an unexpected error was logged"}, 500)
 
@@ -136,10 +143,11 @@ class HttpMiddleware:
 
 
 class ErrorAnswers(HttpMiddleware):
-    """Answer what a handler raised: 503 for a database outage (a warning, no stack trace), 500 for
-    a bug (logged once, with its trace). Not an exception handler for ``Exception``: Starlette calls
-    that one and then raises the error again for the server to log, so every request during a
-    database outage left an "Exception in ASGI application" trace in the log, and every bug two."""
+    """Answer what a handler raised: 503 for a database outage or a concurrent transaction in the
+    way (a warning, no stack trace), 500 for a bug (logged once, with its trace). Not an exception
+    handler for ``Exception``: Starlette calls that one and then raises the error again for the
+    server to log, so every request during a database outage left an "Exception in ASGI
+    application" trace in the log, and every bug two."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

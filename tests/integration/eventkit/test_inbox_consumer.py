@@ -340,6 +340,36 @@ async def test_a_lost_database_connection_is_waited_out_not_dead_lettered(
     assert await effects(effects_table) == [1, 2, 3]
 
 
+async def test_a_lock_held_by_another_transaction_is_waited_out_not_dead_lettered(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A handler that cannot get its lock in time (here lock_timeout, as a deadlock's loser would)
+    did nothing wrong: it is tried again however often that takes, not dead-lettered after the
+    consumer's max_attempts of 3."""
+    tries = 0
+
+    async def insert_within_20_ms(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        nonlocal tries
+        tries += 1
+        await uow.conn.execute(text("SET LOCAL lock_timeout = '20ms'"))
+        await _record_ignoring_fail(envelope, uow)
+
+    async with effects_table.connect() as holder:
+        await holder.execute(text("LOCK TABLE effects IN SHARE MODE"))  # blocks every insert into it
+        await produce(infra, topic, [("d-8", happened("d-8", n).to_json()) for n in range(1, 4)])
+        patient = Dispatcher({SomethingHappened.event_type: insert_within_20_ms})
+        async with running_consumer(effects_table, infra, topic, dispatcher=patient) as consumer:
+            await eventually(lambda: _at_least(lambda: tries, 8), timeout=60)
+            await holder.rollback()
+            await eventually(lambda: _done(consumer, 3), timeout=60)
+            assert (consumer.stats.processed, consumer.stats.dead_lettered) == (3, 0)
+    assert await effects(effects_table) == [1, 2, 3]
+
+
+async def _at_least(count: Callable[[], int], n: int) -> bool:
+    return count() >= n
+
+
 async def _transactions(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text(f"SELECT count(DISTINCT xmin::text) FROM {table}"))).scalar_one())

@@ -3,10 +3,12 @@ echoed, generated when missing, bound to the request's log lines."""
 
 from __future__ import annotations
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import httpx
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from eventkit.http import RequestId, create_service_app
 from eventkit.runtime import ServiceRuntime
@@ -43,6 +45,20 @@ async def test_an_unreachable_database_is_a_503_to_retry_not_a_500() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert response.json()["error"] == "service_unavailable"
+
+
+@router.get("/deadlock")
+async def deadlock() -> dict[str, object]:
+    # What SQLAlchemy raises when PostgreSQL broke a deadlock by failing this side.
+    raise DBAPIError("UPDATE t SET n = 1", {}, asyncpg.exceptions.DeadlockDetectedError("deadlock detected"))
+
+
+async def test_a_concurrent_transaction_in_the_way_is_a_503_to_retry_not_a_500() -> None:
+    async with _client() as client:
+        response = await client.get("/deadlock")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"] == "busy"
 
 
 async def test_a_bug_is_a_500_without_a_stack_trace() -> None:

@@ -1,5 +1,5 @@
-"""Telling an outage from a bad statement: consumers wait out the first and dead-letter the second;
-HTTP answers 503 for the first."""
+"""Telling an outage, or a concurrent transaction in the way, from a bad statement: consumers wait
+out the first two and dead-letter the third; HTTP answers 503 for the first two."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from eventkit.db import is_unavailable, outlasting_outages
+from eventkit.db import is_contention, is_unavailable, outlasting_outages
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,34 @@ def test_outages_are_unavailable(error: BaseException) -> None:
 )
 def test_bad_work_is_not(error: BaseException) -> None:
     assert not is_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg.exceptions.SerializationError("could not serialize access due to concurrent update"),
+        asyncpg.exceptions.LockNotAvailableError("canceling statement due to lock timeout"),
+        DBAPIError("UPDATE", {}, asyncpg.exceptions.DeadlockDetectedError("deadlock detected")),
+    ],
+)
+def test_a_concurrent_transaction_in_the_way_is_contention_not_an_outage(error: BaseException) -> None:
+    assert is_contention(error)
+    assert not is_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint"),
+        asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+        DBAPIError("SELECT", {}, Exception("syntax error")),
+        ValueError("a bug"),
+    ],
+)
+def test_other_errors_are_not_contention(error: BaseException) -> None:
+    assert not is_contention(error)
 
 
 class Flaky:

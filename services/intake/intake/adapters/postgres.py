@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events.common import DossierStatus
+from eventkit.db import is_contention
 from eventkit.uow import SqlUnitOfWork
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
@@ -22,9 +23,6 @@ from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
-
-#: deadlock_detected, serialization_failure: another transaction got in the way; try again.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 _CLAIM = (
     "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
@@ -239,7 +237,5 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, DBAPIError):
-            state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-            if state in _RETRYABLE_SQLSTATES:
-                raise RetryableConflict(str(exc.orig)) from exc
+        if isinstance(exc, DBAPIError) and is_contention(exc):  # another transaction got in the way
+            raise RetryableConflict(str(exc.orig)) from exc

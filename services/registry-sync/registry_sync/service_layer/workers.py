@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from eventkit.backoff import backoff_delay, stop_if_cancelled
-from eventkit.db import is_unavailable
+from eventkit.db import is_contention, is_unavailable
 from eventkit.logging import get_logger
 from registry_sync.service_layer.guard import SystemGuard
 
@@ -94,10 +94,9 @@ class WorkLoop(Generic[T]):
             raise
         except Exception as exc:
             stop_if_cancelled(exc)
-            if is_unavailable(exc):  # an outage, not a bug: no stack trace
-                log.warning(
-                    "database unavailable; the item is retried when its lease ends", worker=self.name, error=repr(exc)
-                )
+            if is_unavailable(exc) or is_contention(exc):  # an outage or a concurrent writer, not a bug
+                log.warning("the database did not take the work; it is retried when its lease ends",
+                            worker=self.name, error=repr(exc))  # fmt: skip
                 return
             log.exception("work item failed; it will be retried when its lease ends", worker=self.name)
 
