@@ -68,7 +68,7 @@ class ServiceRuntime:
         *,
         migrations_package: str | None = None,
         consumers: list[ConsumerSpec] | None = None,
-        background: list[Callable[[], Awaitable[None]]] | None = None,
+        background: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.settings = settings
         self.engine: AsyncEngine = make_engine(
@@ -104,7 +104,7 @@ class ServiceRuntime:
             for spec in consumers or []
         ]
         self._migrations_package = migrations_package
-        self._background = background or []
+        self._background = list(background)
         self._tasks: list[asyncio.Task[None]] = []
         self._readiness_cache: tuple[float, Readiness] | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from eventkit.settings import ServiceSettings
 from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.adapters.feed_listener import FeedListener
 from reporting.adapters.read_model import SqlReadModel
+from reporting.adapters.retention import keep_event_log_within
 from reporting.adapters.topic_reader import TopicHistory
 from reporting.domain.feed import FeedItem
 from reporting.domain.outcome import Derivation
@@ -75,7 +76,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         await holder["listener"].run()
 
     listen.__name__ = "feed-listener"
-    runtime = ServiceRuntime(settings, migrations_package="reporting", consumers=[consumer], background=[listen])
+    background = [listen]
+    if settings.event_log_retention_days > 0:
+        retention = timedelta(days=settings.event_log_retention_days)
+
+        async def purge_old_events() -> None:
+            await keep_event_log_within(runtime.engine, retention, lambda: datetime.now(UTC))
+
+        background.append(purge_old_events)
+    runtime = ServiceRuntime(settings, migrations_package="reporting", consumers=[consumer], background=background)
     signals = CloseStreamsOnSignal(broadcaster.close)
 
     def feed_stopped() -> None:

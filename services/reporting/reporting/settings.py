@@ -45,6 +45,12 @@ class ReportingSettings(ServiceSettings):
     rebuild_progress_seconds: float = Field(
         5.0, ge=0, description="A long rebuild logs its progress this often (0: after every batch)."
     )
+    event_log_retention_days: float = Field(
+        400,
+        ge=0,
+        description="The live feed's event log (recent events, ?dossier=, Last-Event-ID resumes) keeps events"
+        " this many days after they occurred; 0 keeps them for ever. No metric reads it.",
+    )
 
     def index_config(self) -> IndexConfig:
         """The index configuration: the file named by ``index_config_path``, else the packaged default."""
