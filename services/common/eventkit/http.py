@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
+from eventkit.auth import Forbidden, KeysUnavailable, Unauthenticated
 from eventkit.db import is_contention, is_unavailable
 from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
@@ -218,6 +219,21 @@ class _BodyTooLarge(Exception):
     pass
 
 
+async def _unauthenticated(_: Request, exc: Exception) -> JSONResponse:
+    detail = str(exc)
+    challenge = 'Bearer error="invalid_token"' if detail.startswith("invalid token") else "Bearer"
+    return JSONResponse({"error": "unauthorized", "detail": detail}, 401, headers={"WWW-Authenticate": challenge})
+
+
+async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "forbidden", "detail": str(exc)}, 403)
+
+
+async def _keys_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("identity provider unreachable", error=str(exc))
+    return JSONResponse({"error": "service_unavailable", "detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
+
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"error": "body_too_large", "detail": f"request body over {limit} bytes"}, 413)
 
@@ -244,12 +260,16 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, responses=COMMON_ERRORS)
     app.state.runtime = runtime
+    app.state.token_verifier = runtime.settings.token_verifier()  # None: officials' endpoints unauthenticated
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)
     app.include_router(metrics_router(runtime))  # after the service's own: a service /metrics wins
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(KeysUnavailable, _keys_unavailable)
 
     # Outermost last: the size limit, the request id, the JSON check, the error answers, the app.
     app.add_middleware(ErrorAnswers)

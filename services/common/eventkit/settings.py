@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.topics import Topics
+from eventkit.auth import TokenVerifier
 
 #: Where `make run` puts the embedded PostgreSQL and the broker; see deploy/local/devstack.
 LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5433/dossiers"
@@ -21,8 +22,11 @@ class _SharedEnvSource(EnvSettingsSource):
     """Unprefixed variables, read only for the settings every service shares."""
 
     SHARED: ClassVar[frozenset[str]] = frozenset(
-        {"database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level", "catalogue_dir"}
-    )
+        {
+            "database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level", "catalogue_dir",
+            "auth_jwks", "auth_issuer",
+        }
+    )  # fmt: skip
 
     def __call__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__call__().items() if k in self.SHARED}
@@ -34,6 +38,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "service"
+    #: The service has officials' endpoints: in production it refuses to start without AUTH_JWKS.
+    officials_api: ClassVar[bool] = False
 
     environment: Literal["development", "test", "production"] = Field(
         "development", description="production refuses the development defaults below."
@@ -50,6 +56,22 @@ class ServiceSettings(BaseSettings):
         description="Directory of catalogue data (procedures, agencies, bundles) instead of the packaged"
         " contracts/catalogue/data. Every service of a stack must read the same edition: set CATALOGUE_DIR once.",
     )
+    auth_jwks: str | None = Field(
+        None,
+        description="The identity provider's public keys (a JWKS file path or https URL) that officials' bearer"
+        " tokens are checked against. Unset: officials' endpoints take anyone (development; workflow refuses"
+        " to start so in production). Shared: set AUTH_JWKS once.",
+        examples=["https://sso.example.invalid/realms/province/protocol/openid-connect/certs"],
+    )
+    auth_issuer: str | None = Field(
+        None,
+        description="The issuer (`iss`) officials' tokens must name; unset: not checked. Shared: AUTH_ISSUER.",
+        examples=["https://sso.example.invalid/realms/province"],
+    )
+    auth_audience: str | None = Field(
+        None, description="The audience (`aud`) officials' tokens must name; default the service's name."
+    )
+    auth_leeway_seconds: float = Field(30.0, ge=0, description="Clock difference allowed on a token's expiry.")
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
     log_level: str = Field("INFO", description="Python logging level.")
@@ -104,7 +126,20 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("DATABASE_URL must be set in production")
             if self.kafka_bootstrap_servers == LOCAL_KAFKA:
                 raise ValueError("KAFKA_BOOTSTRAP_SERVERS must be set in production")
+            if self.officials_api and not self.auth_jwks:
+                raise ValueError("AUTH_JWKS must be set in production: officials' requests must be authenticated")
         return self
+
+    def token_verifier(self) -> TokenVerifier | None:
+        """The checker of officials' tokens, or None when the service runs unauthenticated."""
+        if not self.auth_jwks:
+            return None
+        return TokenVerifier(
+            self.auth_jwks,
+            audience=self.auth_audience or self.service_name,
+            issuer=self.auth_issuer or None,
+            leeway_seconds=self.auth_leeway_seconds,
+        )
 
     @property
     def schema_name(self) -> str:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from devstack.identity import ISSUER, DevIdentity
 from tests.integration.workflow.support import running_workflow
 from tests.support.infra import Infra
+from tests.support.kafka import eventually
 from tests.unit.workflow.builders import submitted
 
 pytestmark = pytest.mark.integration
@@ -109,3 +112,51 @@ async def test_of_two_concurrent_decisions_the_second_is_judged_on_the_first_one
                 t for t in await workflow.events_of(dossier.dossier_id) if t in ("ResultIssued", "DossierStopped")
             ]
             assert len(endings) == 1
+
+
+async def test_officials_are_who_their_token_says_and_act_only_for_their_agencies(
+    infra: Infra, unique: str, tmp_path: Path
+) -> None:
+    """With AUTH_JWKS set, the official is the identity provider's word, not the request's: no token is a
+    401, another agency's task list or dossier a 403, and the control sheet names the token's official."""
+    identity = DevIdentity.create(tmp_path / "idp")
+    auth = {"auth_jwks": str(identity.jwks_path), "auth_issuer": ISSUER}
+    async with running_workflow(infra, unique, **auth) as workflow:
+        land = submitted(at=datetime.now(UTC), procedure_code="9.000003", competent_agency="STNMT-BINHAN")
+        await workflow.publish_intake(land)
+        environment = {"Authorization": f"Bearer {identity.token('cb-tnmt-3', ['STNMT-BINHAN'])}"}
+        commune = {"Authorization": f"Bearer {identity.token('cb-xa-1', ['UBND-X-YENHOA'])}"}
+        decisions = f"/v1/dossiers/{land.dossier_id}/decisions"
+
+        anonymous = await workflow.client.get("/v1/tasks", params={"agency": "STNMT-BINHAN"})
+        assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        forged = await workflow.client.get(
+            "/v1/tasks", params={"agency": "STNMT-BINHAN"}, headers={"Authorization": "Bearer not.a.token"}
+        )
+        assert forged.status_code == 401 and forged.headers["www-authenticate"].startswith(
+            'Bearer error="invalid_token"'
+        )
+        elsewhere = await workflow.client.get("/v1/tasks", params={"agency": "STNMT-BINHAN"}, headers=commune)
+        assert elsewhere.status_code == 403 and elsewhere.json()["error"] == "forbidden"
+
+        async def listed() -> bool:
+            answer = await workflow.client.get("/v1/tasks", params={"agency": "STNMT-BINHAN"}, headers=environment)
+            return any(t["dossier_id"] == land.dossier_id for t in answer.json()["tasks"])
+
+        await eventually(listed, timeout=20)
+        before = await workflow.events_of(land.dossier_id)
+        assert (await workflow.client.post(decisions, json={"decision": "approve"})).status_code == 401
+        not_theirs = await workflow.client.post(decisions, json={"decision": "approve"}, headers=commune)
+        assert not_theirs.status_code == 403 and "STNMT-BINHAN" in not_theirs.json()["detail"]
+        impersonating = await workflow.client.post(
+            decisions, json={"decision": "approve", "official_id": "cb-tnmt-9"}, headers=environment
+        )
+        assert impersonating.status_code == 403
+        assert (await workflow.client.get(f"/v1/dossiers/{land.dossier_id}", headers=commune)).status_code == 403
+        assert await workflow.events_of(land.dossier_id) == before, "a refused request changed the dossier"
+
+        approved = await workflow.client.post(decisions, json={"decision": "approve"}, headers=environment)
+        assert approved.status_code == 200, approved.json()
+        processing = approved.json()["control_sheet"][-1]
+        assert (processing["step"], processing["official_id"]) == ("processing", "cb-tnmt-3")

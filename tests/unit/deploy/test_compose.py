@@ -73,9 +73,16 @@ def test_the_file_is_valid_for_docker_compose(compose: dict[str, Any], example_e
         assert resolved["services"][name].get("environment", {}) == environment(service), name
 
 
-def test_compose_refuses_to_start_without_the_passwords() -> None:
+def test_compose_refuses_to_start_without_the_passwords(example_env: dict[str, str]) -> None:
     with pytest.raises(MissingVariable, match="POSTGRES_PASSWORD"):
-        load_compose({})
+        load_compose({k: v for k, v in example_env.items() if k != "POSTGRES_PASSWORD"})
+
+
+@pytest.mark.parametrize("variable", ["AUTH_JWKS", "AUTH_ISSUER"])
+def test_compose_refuses_to_start_without_the_identity_provider(example_env: dict[str, str], variable: str) -> None:
+    """Workflow would refuse to start in production without it; compose says so before anything starts."""
+    with pytest.raises(MissingVariable, match=variable):
+        load_compose({k: v for k, v in example_env.items() if k != variable})
 
 
 def test_every_process_of_the_stack_is_a_compose_service(compose: dict[str, Any]) -> None:

@@ -49,6 +49,23 @@ def test_production_refuses_development_defaults(monkeypatch: pytest.MonkeyPatch
     assert IntakeSettings().environment == "production"
 
 
+def test_workflow_refuses_to_run_in_production_without_the_identity_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Officials' decisions are legal records of who decided: in production they must be authenticated."""
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db/prod")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    with pytest.raises(ValidationError, match="AUTH_JWKS must be set"):
+        WorkflowSettings()
+    assert IntakeSettings().auth_jwks is None  # no officials' endpoints
+    monkeypatch.setenv("AUTH_JWKS", "https://sso.example.invalid/certs")
+    monkeypatch.setenv("AUTH_ISSUER", "https://sso.example.invalid")
+    settings = WorkflowSettings()
+    assert (settings.auth_jwks, settings.auth_issuer) == (
+        "https://sso.example.invalid/certs",
+        "https://sso.example.invalid",
+    )
+
+
 def test_the_database_url_is_a_secret_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:hunter2@db/prod")
     assert "hunter2" not in repr(IntakeSettings())

@@ -47,6 +47,9 @@ class MakeDecision:
     new_due_at: datetime | None = None
     result: dict[str, Any] = field(default_factory=dict)
     documents: tuple[str, ...] = ()  # request_supplement: the kinds asked for
+    #: The agencies the authenticated official acts for: the dossier must be in one's hands.
+    #: None: not checked (the service runs without authentication).
+    acting_for: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

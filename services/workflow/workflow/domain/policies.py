@@ -72,6 +72,15 @@ def command_id(state: DossierState, operation: str) -> str:
     return str(uuid.uuid5(_COMMAND_NAMESPACE, name))
 
 
+def responsible_agency(state: DossierState) -> str:
+    """The agency whose officials act on the dossier now: the counter that received it while it waits
+    to be accepted and once its result is ready to hand over (boundary-free: the citizen's counter),
+    else the agency holding its current step."""
+    if state.status in (DossierStatus.REGISTERED, DossierStatus.PROCESSED):
+        return state.receiving_agency
+    return state.agency
+
+
 def take_charge(dossier: Dossier, command: OpenDossier, rules: Rules) -> None:
     """Open the dossier; a received one goes straight to processing unless its bundle holds it."""
     dossier.open(command.opened)

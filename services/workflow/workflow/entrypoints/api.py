@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
+from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
-from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, NotResponsible
 from workflow.entrypoints.schemas import (
     BundlePublic,
     DecisionCreate,
@@ -41,12 +42,16 @@ UowDep = Annotated[UnitOfWorkFactory, Depends(_uow_factory)]
 DossierId = Annotated[str, Path(min_length=1, max_length=64, description="The dossier id.")]
 
 router = APIRouter(prefix="/v1", tags=["workflow"])
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: error("No official's bearer token, or one that does not verify (when AUTH_JWKS is set).")
+}
 
 
-@router.get("/tasks", responses={404: error("No such agency.")})
+@router.get("/tasks", responses={**_AUTH_ERRORS, 404: error("No such agency.")})
 async def list_tasks(
     ctx: ContextDep,
     uow_factory: UowDep,
+    official: CurrentOfficial,
     agency: Annotated[str, Query(min_length=1, max_length=24, description="Agency code.")],
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many tasks.")] = 100,
     waiting_for: Annotated[
@@ -58,6 +63,8 @@ async def list_tasks(
     dossiers to decide on, and results ready to hand over at the counter that received them."""
     if not ctx.rules.knows_agency(agency):
         return JSONResponse({"error": "unknown_agency", "detail": f"no agency {agency!r}"}, 404)  # type: ignore[return-value]
+    if official is not None and agency not in official.agencies:
+        raise Forbidden(f"official {official.official_id} does not act for {agency}")
     async with uow_factory() as uow:
         tasks = await queries.tasks(uow, agency, limit, waiting_for or ())
     return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks])
@@ -66,18 +73,36 @@ async def list_tasks(
 @router.post(
     "/dossiers/{dossier_id}/decisions",
     responses={
+        **_AUTH_ERRORS,
+        403: error("The official does not act for the agency holding the dossier, or names another official."),
         404: error("No such dossier."),
         409: error("The lifecycle forbids the decision (another may have come first), or the dossier kept changing."),
     },
 )
 async def decide(
-    dossier_id: DossierId, body: DecisionCreate, request: Request, ctx: ContextDep, uow_factory: UowDep
+    dossier_id: DossierId,
+    body: DecisionCreate,
+    request: Request,
+    ctx: ContextDep,
+    uow_factory: UowDep,
+    official: CurrentOfficial,
 ) -> DossierPublic:
-    """Record an official's decision: 409 if the lifecycle forbids it or the dossier kept changing."""
+    """Record an official's decision: 403 if the dossier is not in their agency's hands, 409 if the
+    lifecycle forbids it or the dossier kept changing. The official is the token's; without
+    authentication (development) the body names them."""
+    if official is not None:
+        if body.official_id not in (None, official.official_id):
+            raise Forbidden(f"the token is official {official.official_id}'s, not {body.official_id}'s")
+        official_id, acting_for = official.official_id, official.agencies
+    elif body.official_id is None:
+        raise InvalidDecision("official_id", "name the official deciding (the service runs without authentication)")
+    else:
+        official_id, acting_for = body.official_id, None
     command = MakeDecision(
         dossier_id=dossier_id,
         decision=body.decision,
-        official_id=body.official_id,
+        official_id=official_id,
+        acting_for=acting_for,
         reason=body.reason,
         to_agency=body.to_agency,
         amount=body.amount,
@@ -91,22 +116,28 @@ async def decide(
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
 
 
-@router.get("/dossiers/{dossier_id}", responses={404: error("No such dossier.")})
+@router.get("/dossiers/{dossier_id}", responses={**_AUTH_ERRORS, 404: error("No such dossier.")})
 async def get_dossier(
     dossier_id: DossierId,
     ctx: ContextDep,
     uow_factory: UowDep,
+    official: CurrentOfficial,
     at: Annotated[AwareDatetime | None, Query(description="The state at this instant (ISO 8601 with offset).")] = None,
 ) -> DossierPublic:
-    """The dossier's state, control sheet and history, rebuilt from its events."""
+    """The dossier's state, control sheet and history, rebuilt from its events: for officials of the
+    agency that received it, the competent one, or the one holding it."""
     async with uow_factory() as uow:
         state = await queries.dossier(uow, dossier_id, at)
+    if official is not None and not official.agencies & {state.receiving_agency, state.competent_agency, state.agency}:
+        raise Forbidden(f"official {official.official_id} acts for no agency this dossier concerns")
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)
 
 
-@router.get("/bundles/{bundle_id}", responses={404: error("No such bundle.")})
-async def get_bundle(bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep) -> BundlePublic:
-    """A linked bundle's saga: steps, results, and how it ended."""
+@router.get("/bundles/{bundle_id}", responses={**_AUTH_ERRORS, 404: error("No such bundle.")})
+async def get_bundle(
+    bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep, _: CurrentOfficial
+) -> BundlePublic:
+    """A linked bundle's saga: steps, results, and how it ended (for any authenticated official)."""
     async with uow_factory() as uow:
         saga = await queries.bundle(uow, bundle_id)
     if saga is None:
@@ -122,6 +153,10 @@ async def _illegal(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IllegalTransition)
     status = exc.status.value if exc.status else None
     return JSONResponse({"error": "illegal_transition", "detail": str(exc), "status": status}, 409)
+
+
+async def _not_responsible(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "forbidden", "detail": str(exc)}, 403)
 
 
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
@@ -143,3 +178,4 @@ def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) 
     app.add_exception_handler(IllegalTransition, _illegal)
     app.add_exception_handler(ConcurrencyConflict, _conflict)
     app.add_exception_handler(InvalidDecision, _invalid)
+    app.add_exception_handler(NotResponsible, _not_responsible)

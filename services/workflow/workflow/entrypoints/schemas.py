@@ -21,7 +21,13 @@ class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Decision = Field(description="What the official decides.")
-    official_id: str = Field(min_length=1, max_length=64, description="The official deciding.")
+    official_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The official deciding: the bearer token's official, so it may be left out; a different one"
+        " is refused (403). Required when the service runs without authentication (development).",
+    )
     reason: str | None = Field(
         default=None, max_length=2000, description="Required for reject, request_supplement and extend."
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
-from workflow.domain import deadlines
+from workflow.domain import deadlines, policies
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import DossierNotFound
 from workflow.domain.lifecycle import FINISHED
@@ -55,17 +55,16 @@ def task_of(state: DossierState, ctx: WorkflowContext) -> Task | None:
         return None
     delivery = None
     if state.status is DossierStatus.REGISTERED:
-        agency, waiting, due = state.receiving_agency, "acceptance", acceptance_due(state, ctx)
+        waiting, due = "acceptance", acceptance_due(state, ctx)
     elif state.status is DossierStatus.PROCESSING and not state.waiting_for_registry:
-        agency, waiting = state.agency, "decision"
-        due = state.step_due_at or state.due_at or ctx.now()
+        waiting, due = "decision", state.step_due_at or state.due_at or ctx.now()
     elif state.status is DossierStatus.PROCESSED:
-        # The result is ready: the counter that received the dossier hands it over, from the appointment
-        # date the receipt gave (boundary-free: the citizen collects where they submitted).
-        agency, waiting, due = state.receiving_agency, "result_return", state.due_at or ctx.now()
+        # The result is ready to hand over from the appointment date the receipt gave.
+        waiting, due = "result_return", state.due_at or ctx.now()
         delivery = state.delivery.method  # an online result was sent as it was issued: never here
     else:
         return None
+    agency = policies.responsible_agency(state)
     since = state.history[-1][1] if state.history else ctx.now()
     return Task(
         dossier_id=state.dossier_id,

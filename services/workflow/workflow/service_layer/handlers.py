@@ -18,7 +18,7 @@ from workflow.domain.commands import (
     WithdrawDossier,
 )
 from workflow.domain.dossier import Dossier
-from workflow.domain.errors import IllegalTransition
+from workflow.domain.errors import IllegalTransition, NotResponsible
 from workflow.domain.lifecycle import FINISHED
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
@@ -76,6 +76,10 @@ async def make_decision(
     would have been had it come a moment later. The domain checks it against that state again."""
 
     def decide(dossier: Dossier) -> None:
+        if command.acting_for is not None:
+            holder = policies.responsible_agency(dossier.state)
+            if holder not in command.acting_for:
+                raise NotResponsible(command.official_id, holder)
         policies.decide(dossier, command, ctx.rules)
 
     async def attempt() -> DossierState:

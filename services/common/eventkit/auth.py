@@ -1,0 +1,149 @@
+"""Who is calling: officials authenticated by the province's identity provider.
+
+Officials sign in with an OpenID Connect provider (Keycloak, the province's single sign-on, …), which
+issues short-lived JSON Web Tokens signed with its private key. A service checks a token's signature
+against the provider's public keys (a JWKS: a file, or an https URL it caches), its issuer, audience
+and expiry, then reads who the official is (``sub``) and which agencies they act for (the
+``agencies`` claim: agency codes of the catalogue). What an official may do with a dossier is the
+service's rule (workflow: only what their agency holds); this module only says who they are.
+
+Only asymmetric algorithms are accepted: a service holds public keys and can verify, never sign.
+Without ``AUTH_JWKS`` a service runs unauthenticated (development and tests; workflow refuses to
+start so in production), and requests name their official themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+#: Signatures a public key can verify. HS* would make the public key a shared secret; "none" no check.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+#: How often a JWKS file is read again when a token names a key it does not hold (the provider rotated).
+_RELOAD_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Official:
+    """An authenticated caller: the official's id and the agencies they act for."""
+
+    official_id: str
+    agencies: frozenset[str]
+
+
+class Unauthenticated(Exception):
+    """No token, or one that does not prove who is calling (401)."""
+
+
+class Forbidden(Exception):
+    """An authenticated official asked for what their agencies may not do (403)."""
+
+
+class KeysUnavailable(Exception):
+    """The identity provider's key set cannot be fetched: no token can be checked now (503)."""
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against the provider's public keys."""
+
+    def __init__(
+        self,
+        jwks: str,
+        *,
+        audience: str,
+        issuer: str | None = None,
+        leeway_seconds: float = 30.0,
+        reload_seconds: float = _RELOAD_SECONDS,
+    ) -> None:
+        self._source = jwks
+        self._reload = reload_seconds
+        self._audience = audience
+        self._issuer = issuer
+        self._leeway = leeway_seconds
+        self._client = jwt.PyJWKClient(jwks, cache_keys=True) if jwks.startswith(("https://", "http://")) else None
+        self._keys: jwt.PyJWKSet | None = None
+        self._loaded_at = float("-inf")
+        if self._client is None:
+            self._load_file()  # a missing or broken file stops the service at start, not at the first request
+
+    async def verify(self, token: str) -> Official:
+        """The official ``token`` proves, or Unauthenticated saying why not."""
+        try:
+            key = await self._key(jwt.get_unverified_header(token).get("kid"))
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub"]},
+            )
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        return _official(claims)
+
+    async def _key(self, kid: str | None) -> jwt.PyJWK:
+        if self._client is not None:  # the provider's JWKS URL: fetched (blocking) off the event loop, cached
+            if kid is None:
+                raise Unauthenticated("invalid token: it names no key (kid)")
+            try:
+                return await asyncio.to_thread(self._client.get_signing_key, kid)
+            except jwt.PyJWKClientConnectionError as exc:
+                raise KeysUnavailable(f"the identity provider's keys cannot be fetched: {exc}") from exc
+        found = self._find(kid)
+        if found is None and time.monotonic() - self._loaded_at >= self._reload:
+            self._load_file()
+            found = self._find(kid)
+        if found is None:
+            raise Unauthenticated(f"invalid token: no key {kid!r} in the identity provider's key set")
+        return found
+
+    def _find(self, kid: str | None) -> jwt.PyJWK | None:
+        assert self._keys is not None
+        if kid is None:  # a provider with one key need not name it
+            return self._keys.keys[0] if len(self._keys.keys) == 1 else None
+        return next((key for key in self._keys.keys if key.key_id == kid), None)
+
+    def _load_file(self) -> None:
+        self._keys = jwt.PyJWKSet.from_json(Path(self._source).read_text())
+        self._loaded_at = time.monotonic()
+
+
+def _official(claims: dict[str, Any]) -> Official:
+    subject, agencies = claims.get("sub"), claims.get("agencies")
+    if not isinstance(subject, str) or not 0 < len(subject) <= 64:
+        raise Unauthenticated("invalid token: sub must be the official's id (1-64 characters)")
+    if not isinstance(agencies, list) or not agencies or not all(isinstance(a, str) for a in agencies):
+        raise Unauthenticated("invalid token: agencies must list the agency codes the official acts for")
+    return Official(subject, frozenset(agencies))
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="official",
+    description="A token from the province's identity provider: `sub` the official's id, `agencies` the agency"
+    " codes they act for. Required unless the service runs without AUTH_JWKS (development).",
+)
+
+
+async def _current_official(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Official | None:
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        return None
+    if credentials is None:
+        raise Unauthenticated("this endpoint needs an official's bearer token (Authorization: Bearer …)")
+    return await verifier.verify(credentials.credentials)
+
+
+#: The caller of an officials' endpoint: an Official, or None when the service runs unauthenticated.
+CurrentOfficial = Annotated[Official | None, Depends(_current_official)]

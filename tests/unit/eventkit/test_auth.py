@@ -1,0 +1,152 @@
+"""Officials' tokens: what proves who is calling, and what does not."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from devstack.identity import ISSUER, DevIdentity
+from eventkit.auth import KeysUnavailable, Official, TokenVerifier, Unauthenticated
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> DevIdentity:
+    return DevIdentity.create(tmp_path / "idp")
+
+
+def verifier_of(identity: DevIdentity, **kwargs: object) -> TokenVerifier:
+    return TokenVerifier(str(identity.jwks_path), audience="workflow", issuer=ISSUER, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_token_of_the_provider_names_the_official_and_their_agencies(identity: DevIdentity) -> None:
+    official = await verifier_of(identity).verify(identity.token("cb-07", ["UBND-X-YENHOA", "CA-X-YENHOA"]))
+    assert official == Official("cb-07", frozenset({"UBND-X-YENHOA", "CA-X-YENHOA"}))
+
+
+def _claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": ISSUER, "aud": "workflow", "sub": "cb-07", "agencies": ["UBND-X-YENHOA"], "iat": now, "exp": now + 60,
+    }  # fmt: skip
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        (_claims(exp=int(time.time()) - 3600), "Signature has expired"),
+        (_claims(aud="reporting"), "Audience doesn't match"),
+        (_claims(iss="https://someone-else.invalid"), "Invalid issuer"),
+        (_claims(exp=None), 'missing the "exp" claim'),
+        (_claims(sub=None), 'missing the "sub" claim'),
+        (_claims(agencies=None), "agencies must list"),
+        (_claims(agencies=[]), "agencies must list"),
+        (_claims(agencies="UBND-X-YENHOA"), "agencies must list"),
+    ],
+)
+async def test_a_token_with_wrong_or_missing_claims_is_refused(identity: DevIdentity, claims: dict, why: str) -> None:
+    token = jwt.encode(claims, identity._key, algorithm="RS256", headers={"kid": "devstack-1"})  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated, match=why):
+        await verifier_of(identity).verify(token)
+
+
+async def test_a_token_signed_by_another_key_is_refused(identity: DevIdentity, tmp_path: Path) -> None:
+    impostor = DevIdentity.create(tmp_path / "impostor")  # same key id, different key
+    with pytest.raises(Unauthenticated, match="Signature verification failed"):
+        await verifier_of(identity).verify(impostor.token("cb-07", ["UBND-X-YENHOA"]))
+
+
+async def test_the_public_key_cannot_be_used_as_a_shared_secret(identity: DevIdentity) -> None:
+    """Algorithm confusion: HS256 "signed" with the public key, which anyone can read."""
+    public = jwt.PyJWK(json.loads(identity.jwks_path.read_text())["keys"][0]).key
+    secret = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = b".".join(
+        _b64(json.dumps(part).encode()) for part in ({"alg": "HS256", "kid": "devstack-1"}, _claims())
+    )
+    forged = (signing_input + b"." + _b64(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
+    with pytest.raises(Unauthenticated, match="alg value is not allowed"):
+        await verifier_of(identity).verify(forged)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+async def test_an_unsigned_token_is_refused(identity: DevIdentity) -> None:
+    unsigned = jwt.encode(_claims(), None, algorithm="none", headers={"kid": "devstack-1"})
+    with pytest.raises(Unauthenticated):
+        await verifier_of(identity).verify(unsigned)
+
+
+async def test_garbage_is_refused(identity: DevIdentity) -> None:
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        await verifier_of(identity).verify("not-a-token")
+
+
+async def test_a_rotated_key_is_read_from_the_file_when_a_token_names_it(identity: DevIdentity, tmp_path: Path) -> None:
+    verifier = verifier_of(identity, reload_seconds=0)
+    rotated = DevIdentity.create(tmp_path / "next")
+    keys = json.loads(rotated.jwks_path.read_text())["keys"]
+    keys[0]["kid"] = "devstack-2"
+    identity.jwks_path.write_text(json.dumps({"keys": keys}))  # the provider published its new key
+    token = jwt.encode(_claims(), rotated._key, algorithm="RS256", headers={"kid": "devstack-2"})  # type: ignore[arg-type]
+    assert (await verifier.verify(token)).official_id == "cb-07"
+
+
+def test_a_missing_key_file_stops_the_service_at_start(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        TokenVerifier(str(tmp_path / "nowhere.json"), audience="workflow")
+
+
+@contextlib.contextmanager
+def serving_keys(body: bytes) -> Iterator[str]:
+    """The provider's JWKS URL, on loopback."""
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/certs"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_keys_are_fetched_from_the_providers_url(identity: DevIdentity) -> None:
+    with serving_keys(identity.jwks_path.read_bytes()) as url:
+        verifier = TokenVerifier(url, audience="workflow", issuer=ISSUER)
+        tokens = [identity.token(f"cb-{n}", ["UBND-X-YENHOA"]) for n in range(3)]
+        officials = await asyncio.gather(*(verifier.verify(t) for t in tokens))
+    assert [o.official_id for o in officials] == ["cb-0", "cb-1", "cb-2"]
+
+
+async def test_an_unreachable_provider_is_unavailable_not_a_bad_token(identity: DevIdentity) -> None:
+    with serving_keys(b"{}") as url:
+        pass  # the port is closed again
+    verifier = TokenVerifier(url, audience="workflow", issuer=ISSUER)
+    with pytest.raises(KeysUnavailable):
+        await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))
