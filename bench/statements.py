@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"services that did not start: {stack.failed}", file=sys.stderr)
             return 1
         dsn = f"postgresql://postgres@127.0.0.1:{stack.postgres_port}/{DATABASE}"
-        targets = Targets(stack.url("intake"), stack.url("workflow"), stack.url("reporting"))
         assert stack.local is not None
+        targets = Targets(
+            stack.url("intake"), stack.url("workflow"), stack.url("reporting"), identity=stack.local.identity_dir
+        )
         config = LoadConfig(
             targets=targets,
             kafka=stack.local.bootstrap_servers,

@@ -25,13 +25,31 @@ for variable in POSTGRES_HOST_PORT KAFKA_HOST_PORT INTAKE_HOST_PORT WORKFLOW_HOS
   export "$variable=$(free_port)"
 done
 
-compose=(docker compose --project-name "$PROJECT" --project-directory deploy -f deploy/docker-compose.yml --env-file "$ENV_FILE")
+# Officials sign in with a throwaway identity provider stand-in: its public keys are mounted into
+# workflow, and the e2e tests make their tokens with its private key (E2E_IDENTITY_DIR).
+work_dir=$(mktemp -d)
+"$PYTHON" -m devstack identity --run-dir "$work_dir" >/dev/null
+export E2E_IDENTITY_DIR="$work_dir/identity"
+export AUTH_JWKS=/run/identity/jwks.json
+AUTH_ISSUER=$("$PYTHON" -c 'from devstack.identity import ISSUER; print(ISSUER)')
+export AUTH_ISSUER
+cat >"$work_dir/identity.override.yml" <<YAML
+services:
+  workflow:
+    volumes:
+      - $E2E_IDENTITY_DIR/jwks.json:/run/identity/jwks.json:ro
+YAML
+chmod a+r "$E2E_IDENTITY_DIR/jwks.json"
+
+compose=(docker compose --project-name "$PROJECT" --project-directory deploy -f deploy/docker-compose.yml
+  -f "$work_dir/identity.override.yml" --env-file "$ENV_FILE")
 
 cleanup() {
   if [[ ${KEEP_STACK:-0} == 1 ]]; then
     echo "stack left running: ${compose[*]} down --volumes"
   else
     "${compose[@]}" down --volumes --remove-orphans
+    rm -rf "$work_dir"
   fi
 }
 trap cleanup EXIT

@@ -9,7 +9,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from contracts import citizen_id
+from contracts.catalogue import load_catalogue
+from devstack.identity import DevIdentity
 from tests.support.kafka import eventually
 from workcal import vietnam_tz
 
@@ -25,6 +27,8 @@ COMMUNE = "UBND-X-YENHOA"  # the commune counter every flow is received at
 FLOW_TIMEOUT = 45.0  # seconds for one asynchronous hop (events, registry calls, portal sync) to show
 
 Json = dict[str, Any]
+#: The official the tests read workflow as.
+READER = "cb-e2e"
 
 
 def today() -> date:
@@ -47,13 +51,44 @@ def masked(number: str) -> str:
 
 
 @dataclass
+class Officials:
+    """Bearer tokens of the stack's identity provider (devstack's stand-in) for the officials the tests
+    play; each acts for every agency of the catalogue, as the flows cross them all. No identity: the
+    stack runs without authentication and no header is sent."""
+
+    identity: DevIdentity | None
+    _headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def headers(self, official_id: str = READER) -> dict[str, str]:
+        if self.identity is None:
+            return {}
+        if official_id not in self._headers:
+            token = self.identity.token(official_id, load_catalogue().agencies)
+            self._headers[official_id] = {"Authorization": f"Bearer {token}"}
+        return self._headers[official_id]
+
+
+@dataclass
 class StackApi:
-    """One pooled client; ``urls`` maps each process name of the stack to its base URL."""
+    """One pooled client; ``urls`` maps each process name of the stack to its base URL. Workflow is
+    called as an official (``READER`` unless a decision names another)."""
 
     urls: dict[str, str]
     http: httpx.AsyncClient
+    officials: Officials = field(default_factory=lambda: Officials(None))
 
-    async def call(self, method: str, service: str, path: str, *, expect: int | tuple[int, ...], **kw: Any) -> Any:
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        expect: int | tuple[int, ...],
+        official: str = READER,
+        **kw: Any,
+    ) -> Any:
+        if service == "workflow":
+            kw["headers"] = {**self.officials.headers(official), **(kw.get("headers") or {})}
         response = await self.http.request(method, f"{self.urls[service]}{path}", **kw)
         expected = (expect,) if isinstance(expect, int) else expect
         assert response.status_code in expected, f"{method} {service}{path}: {response.status_code} {response.text}"
@@ -131,7 +166,8 @@ class StackApi:
 
     async def decide(self, dossier_id: str, decision: str, official_id: str, **fields: Any) -> Json:
         body = {"decision": decision, "official_id": official_id, **fields}
-        state: Json = await self.post("workflow", f"/v1/dossiers/{dossier_id}/decisions", body, expect=200)
+        path = f"/v1/dossiers/{dossier_id}/decisions"
+        state: Json = await self.call("POST", "workflow", path, expect=200, json=body, official=official_id)
         return state
 
     async def workflow_dossier(self, dossier_id: str) -> Json:
@@ -141,7 +177,9 @@ class StackApi:
     async def workflow_when(self, dossier_id: str, check: Callable[[Json], bool]) -> Json:
         async def probe() -> Json | None:
             # 404 until workflow has consumed the submission.
-            response = await self.http.get(f"{self.urls['workflow']}/v1/dossiers/{dossier_id}")
+            response = await self.http.get(
+                f"{self.urls['workflow']}/v1/dossiers/{dossier_id}", headers=self.officials.headers()
+            )
             assert response.status_code in (200, 404), response.text
             state: Json | None = response.json() if response.status_code == 200 else None
             return state if state is not None and check(state) else None

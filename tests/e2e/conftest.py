@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.identity import DevIdentity
 from devstack.processes import free_port
 from devstack.stack import SERVICES, SIMULATOR, LocalStack
-from tests.e2e.api import StackApi
+from tests.e2e.api import Officials, StackApi
 from tests.e2e.flows import FlowRun, run_all, started_at
 
 
@@ -28,6 +29,14 @@ class RunningStack:
 
     def url(self, service: str) -> str:
         return self.urls[service]
+
+    @property
+    def officials(self) -> Officials:
+        """Officials' credentials for this stack's workflow (none needed without an identity provider)."""
+        identity = self.local.identity_dir if self.local else None
+        if identity is None and os.environ.get("E2E_IDENTITY_DIR"):  # a stack started otherwise (compose-test.sh)
+            identity = Path(os.environ["E2E_IDENTITY_DIR"])
+        return Officials(DevIdentity(identity) if identity else None)
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +110,7 @@ def _environment(overrides: dict[str, str]) -> Iterator[None]:
 async def api(stack: RunningStack) -> AsyncIterator[StackApi]:
     """The stack's public HTTP APIs through one pooled client (loopback only)."""
     async with httpx.AsyncClient(timeout=10.0) as http:
-        yield StackApi(stack.urls, http)
+        yield StackApi(stack.urls, http, stack.officials)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """``python -m devstack run``: the whole stack on this machine, until Ctrl-C.
-``python -m devstack infra``: only PostgreSQL and the broker, to run services by hand."""
+``python -m devstack infra``: only PostgreSQL and the broker, to run services by hand.
+``python -m devstack token --agency CODE``: an official's bearer token for the running stack's workflow.
+``python -m devstack identity --run-dir DIR``: only a new identity provider stand-in (a key and its
+JWKS) under DIR/identity, for a stack started otherwise (``deploy/compose-test.sh``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from devstack.identity import DevIdentity
 from devstack.stack import LocalStack
 
 
@@ -30,10 +34,17 @@ def _wait_for_signal(stack: LocalStack | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
-    parser.add_argument("command", choices=["run", "infra"])
+    parser.add_argument("command", choices=["run", "infra", "token", "identity"])
     parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="logs and database files")
     parser.add_argument("--keep-data", action="store_true", help="reuse the database from the last run")
+    parser.add_argument("--agency", action="append", default=[], help="token: an agency code the official acts for")
+    parser.add_argument("--official", default="CB-001", help="token: the official's id")
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return _print_token(args.run_dir, args.official, args.agency)
+    if args.command == "identity":
+        print(DevIdentity.create(args.run_dir / "identity").jwks_path)
+        return 0
 
     stack = LocalStack(args.run_dir.resolve(), fresh=not args.keep_data)
     started = time.monotonic()
@@ -54,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'broker':20} {stack.bootstrap_servers}")
         for spec in stack.specs():
             print(f"  {spec.name:20} {spec.url}   docs: {spec.url}/docs   ready after {took[spec.name]:.1f} s")
+        if stack.identity_dir:
+            print(f"\nofficials sign in with tokens of a local identity provider ({stack.identity_dir}):")
+            print("  python -m devstack token --agency UBND-X-YENHOA   (then Authorization: Bearer <token>)")
         print("\nCtrl-C stops everything.", flush=True)
         _wait_for_signal(stack)
         return 0
@@ -63,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         print("stopping …", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+
+
+def _print_token(run_dir: Path, official: str, agencies: list[str]) -> int:
+    if not agencies:
+        print("devstack token: name at least one --agency the official acts for", file=sys.stderr)
+        return 2
+    try:
+        identity = DevIdentity(run_dir / "identity")
+    except FileNotFoundError:
+        print(f"devstack token: no identity provider in {run_dir}; start the stack first", file=sys.stderr)
+        return 1
+    print(identity.token(official, agencies))
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import httpx
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
+from devstack.identity import DevIdentity
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import spawn, stop, wait_for_port
 from eventkit.kafka import ensure_topics
@@ -79,6 +80,7 @@ class LocalStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)  # each process's base URL, as started
     _env: dict[str, str] = field(default_factory=dict, repr=False)
+    _identity: DevIdentity | None = field(default=None, repr=False)
 
     @property
     def log_dir(self) -> Path:
@@ -107,9 +109,19 @@ class LocalStack:
             ensure_topics(self.bootstrap_servers, Topics().all_with_dead_letters(), partitions=DEFAULT_PARTITIONS)
         )
 
+    @property
+    def identity_dir(self) -> Path | None:
+        """The identity provider stand-in's directory, when the stack made one (no AUTH_JWKS given)."""
+        return self.run_dir / "identity" if self._identity else None
+
     def service_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(DATABASE_URL=self.database_url, KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers)
+        if "AUTH_JWKS" not in os.environ:  # officials sign in with a local stand-in of the province's provider
+            directory = self.run_dir / "identity"
+            reuse = not self.fresh and (directory / "jwks.json").exists()  # tokens made before still verify
+            self._identity = DevIdentity(directory) if reuse else DevIdentity.create(directory)
+            env.update(self._identity.environment())
         env.setdefault("PYTHONUNBUFFERED", "1")
         # Registry-sync talks to the simulator wherever this stack put it.
         env.setdefault("REGISTRY_SYNC_REGISTRIES_URL", SIMULATOR.url)

@@ -11,16 +11,20 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import orjson
 
+from devstack.identity import DevIdentity
 from loadgen.safety import require_loopback
 from loadgen.stats import Recorder
 from loadgen.wire import WirePool
 
 ClientKind = Literal["wire", "httpx"]
+#: The official of each agency who watches its task list.
+LISTING_OFFICIAL = "CB-000"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Targets:
     intake: str
     workflow: str
     reporting: str | None = None
+    #: The local identity provider stand-in (devstack's run directory ``identity``): officials call
+    #: workflow with its tokens. None: no token is sent (a stack without AUTH_JWKS).
+    identity: Path | None = None
 
     def __post_init__(self) -> None:
         for url in (self.intake, self.workflow, self.reporting):
@@ -69,6 +76,8 @@ class Api:
         self._submit_pool = WirePool(targets.intake, size=concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         timeout = httpx.Timeout(30.0, connect=5.0)
+        self._identity = DevIdentity(targets.identity) if targets.identity else None
+        self._credentials: dict[tuple[str, str], dict[str, str]] = {}
         self._http = {
             name: httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout, trust_env=False)
             for name, url in (("intake", targets.intake), ("workflow", targets.workflow),
@@ -92,11 +101,12 @@ class Api:
         *,
         json: Any = None,
         params: Mapping[str, str | Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One request through httpx, recorded under ``operation``."""
         started = time.perf_counter()
         try:
-            response = await self._http[service].request(method, path, json=json, params=params)
+            response = await self._http[service].request(method, path, json=json, params=params, headers=headers)
             status: int | str = response.status_code
             body = orjson.loads(response.content) if response.content else None
         except httpx.TimeoutException:
@@ -139,28 +149,47 @@ class Api:
         return Answer(status, parsed, seconds)
 
     # Officials (workflow).
+    def as_official(self, official_id: str, agency: str) -> dict[str, str] | None:
+        """The headers of ``official_id`` acting for ``agency`` (a token made once), or None without
+        an identity provider."""
+        if self._identity is None:
+            return None
+        key = (official_id, agency)
+        if key not in self._credentials:
+            self._credentials[key] = {"Authorization": f"Bearer {self._identity.token(official_id, [agency])}"}
+        return self._credentials[key]
+
     async def tasks(self, agency: str, waiting_for: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The agency's task list (only tasks waiting for ``waiting_for``, if given)."""
         params: dict[str, str | Sequence[str]] = {"agency": agency, "limit": "1000"}
         if waiting_for:
             params["waiting_for"] = list(waiting_for)
-        answer = await self.call("official: list tasks", "workflow", "GET", "/v1/tasks", params=params)
+        answer = await self.call("official: list tasks", "workflow", "GET", "/v1/tasks", params=params,
+                                 headers=self.as_official(LISTING_OFFICIAL, agency))  # fmt: skip
         return items(answer.body, "tasks", "items") if answer.ok else []
 
     async def decide(
-        self, dossier_id: str, decision: str, official_id: str, reason: str | None = None, documents: Sequence[str] = ()
+        self,
+        dossier_id: str,
+        decision: str,
+        official_id: str,
+        agency: str,
+        reason: str | None = None,
+        documents: Sequence[str] = (),
     ) -> Answer:
+        """``official_id`` of ``agency`` (which holds the dossier) decides."""
         body: dict[str, Any] = {"decision": decision, "official_id": official_id}
         if reason:
             body["reason"] = reason
         if documents:
             body["documents"] = list(documents)
         return await self.call(f"official: {decision}", "workflow", "POST", f"/v1/dossiers/{dossier_id}/decisions",
-                               json=body)  # fmt: skip
+                               json=body, headers=self.as_official(official_id, agency))  # fmt: skip
 
-    async def dossier(self, dossier_id: str) -> Answer:
-        """The dossier as an official sees it: documents, what it lacks, history."""
-        return await self.call("official: look at dossier", "workflow", "GET", f"/v1/dossiers/{dossier_id}")
+    async def dossier(self, dossier_id: str, agency: str) -> Answer:
+        """The dossier as an official of ``agency`` sees it: documents, what it lacks, history."""
+        return await self.call("official: look at dossier", "workflow", "GET", f"/v1/dossiers/{dossier_id}",
+                               headers=self.as_official(LISTING_OFFICIAL, agency))  # fmt: skip
 
     # Citizens (intake).
     async def citizen(self, action: str, dossier_id: str, body: dict[str, Any]) -> Answer:

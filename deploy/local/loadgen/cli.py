@@ -13,6 +13,7 @@ import argparse
 import os
 import random
 import sys
+from pathlib import Path
 
 import httpx
 import orjson
@@ -26,6 +27,9 @@ from loadgen.report import as_dict, render
 from loadgen.runner import LoadConfig, run
 from loadgen.safety import NotLoopback, require_loopback
 
+#: Where ``python -m devstack run`` (``make run``) puts its identity provider stand-in.
+DEFAULT_IDENTITY = Path(".run/identity")
+
 
 def _url(env: str, default_port: int) -> str:
     return f"http://127.0.0.1:{os.environ.get(env, default_port)}"
@@ -35,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loadgen", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--intake", default=_url("INTAKE_PORT", 8001), help="intake base URL (loopback only)")
     p.add_argument("--workflow", default=_url("WORKFLOW_PORT", 8002), help="workflow base URL (loopback only)")
+    p.add_argument("--identity", type=Path, default=DEFAULT_IDENTITY, metavar="DIR",
+                   help="the local identity provider `make run` made, whose tokens officials call workflow with\n"
+                        "(default .run/identity; 'none', or a missing directory: no token)")  # fmt: skip
     p.add_argument("--kafka", default=f"127.0.0.1:{os.environ.get('BROKER_PORT', 9092)}",
                    help="broker for end-to-end tracking; 'none' to go without")  # fmt: skip
     p.add_argument("--population", default=_url("REGISTRY_SIM_PORT", 8009),
@@ -87,7 +94,7 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
     if args.population != "none":
         require_loopback(args.population)
     return LoadConfig(
-        targets=Targets(intake=args.intake, workflow=args.workflow),
+        targets=Targets(intake=args.intake, workflow=args.workflow, identity=_identity(args.identity)),
         kafka=None if args.kafka == "none" else args.kafka,
         rate=args.rate, duration=args.duration, count=args.count, concurrency=args.concurrency,
         seed=args.seed if args.seed is not None else random.randrange(2**31), only=args.only,
@@ -98,6 +105,12 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         drain=args.drain, client=args.client, progress=not args.quiet, in_flight=args.in_flight,
         population=None if args.population == "none" else args.population,
     )  # fmt: skip
+
+
+def _identity(directory: Path) -> Path | None:
+    if str(directory) == "none" or not (directory / "jwks.json").exists():
+        return None
+    return directory
 
 
 def main(argv: list[str] | None = None) -> int:

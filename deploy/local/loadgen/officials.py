@@ -106,7 +106,7 @@ class Officials:
         while not stop.is_set() and time.monotonic() < deadline:
             for agency in sorted(self.agencies):
                 for task in await self.api.tasks(agency, self._waiting_for):
-                    self._take(task)
+                    self._take(task, agency)
             try:
                 await asyncio.wait_for(stop.wait(), self.policy.poll_interval)
             except TimeoutError:
@@ -115,7 +115,8 @@ class Officials:
             handling.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _take(self, task: Mapping[str, Any]) -> None:
+    def _take(self, task: Mapping[str, Any], agency: str) -> None:
+        """Decide on ``task``, from ``agency``'s list, as one of its officials (unless it is in hand)."""
         dossier_id = str(task.get("dossier_id", ""))
         if not dossier_id or dossier_id in self._in_hand:
             return
@@ -126,11 +127,11 @@ class Officials:
         if decision is None or decision.decision in made:
             return
         self._in_hand.add(dossier_id)
-        handling = asyncio.create_task(self._decide(dossier_id, decision, procedure))
+        handling = asyncio.create_task(self._decide(dossier_id, agency, decision, procedure))
         self._tasks.add(handling)
         handling.add_done_callback(self._tasks.discard)
 
-    async def _decide(self, dossier_id: str, decision: Decision, procedure: Procedure | None) -> None:
+    async def _decide(self, dossier_id: str, agency: str, decision: Decision, procedure: Procedure | None) -> None:
         try:
             low, high = self.policy.delay
             if high > 0:
@@ -139,8 +140,10 @@ class Officials:
                 official = f"CB-{self.rng.randrange(1, 40):03d}"
                 documents: list[str] = []
                 if decision.decision == "request_supplement":
-                    documents = await self._to_bring(dossier_id, procedure)
-                answer = await self.api.decide(dossier_id, decision.decision, official, decision.reason, documents)
+                    documents = await self._to_bring(dossier_id, agency, procedure)
+                answer = await self.api.decide(
+                    dossier_id, decision.decision, official, agency, decision.reason, documents
+                )
             # 409: someone (or something) already moved it on, or the fee asked for is already paid;
             # not a 409 "conflict" (the dossier kept changing): that one is decided again next poll.
             conflict = isinstance(answer.body, dict) and answer.body.get("error") == "conflict"
@@ -150,10 +153,10 @@ class Officials:
         finally:
             self._in_hand.discard(dossier_id)
 
-    async def _to_bring(self, dossier_id: str, procedure: Procedure | None) -> list[str]:
+    async def _to_bring(self, dossier_id: str, agency: str, procedure: Procedure | None) -> list[str]:
         """What a supplement request names (form 02): what the dossier lacks, else one of the
         procedure's documents it does not have yet; nothing if the dossier cannot be looked at."""
-        view = await self.api.dossier(dossier_id)
+        view = await self.api.dossier(dossier_id, agency)
         if not view.ok or not isinstance(view.body, dict):
             return []
         if view.body.get("missing_documents"):

@@ -118,14 +118,14 @@ class FakeWorkflow:
 
     def __init__(self, view: dict[str, object]) -> None:
         self.view = view
-        self.decisions: list[tuple[str, list[str]]] = []
+        self.decisions: list[tuple[str, str, list[str]]] = []  # decision, acting for, documents
 
-    async def dossier(self, dossier_id: str) -> Answer:
+    async def dossier(self, dossier_id: str, agency: str) -> Answer:
         return Answer(200, self.view, 0.0)
 
-    async def decide(self, dossier_id: str, decision: str, official_id: str, reason: str | None = None,
-                     documents: Sequence[str] = ()) -> Answer:  # fmt: skip
-        self.decisions.append((decision, list(documents)))
+    async def decide(self, dossier_id: str, decision: str, official_id: str, agency: str,
+                     reason: str | None = None, documents: Sequence[str] = ()) -> Answer:  # fmt: skip
+        self.decisions.append((decision, agency, list(documents)))
         return Answer(200, {}, 0.0)
 
 
@@ -144,9 +144,9 @@ async def test_an_official_names_what_to_bring_when_asking_for_a_supplement(view
     policy = OfficialPolicy(supplement_rate=1.0, reject_rate=0.0)
     officials = Officials(api, load_catalogue(), policy, random.Random(2))  # type: ignore[arg-type]
     task = {"dossier_id": "d-1", "status": "processing", "procedure_code": "1.001193"}
-    officials._take(task)
+    officials._take(task, "UBND-X-YENHOA")
     await asyncio.gather(*list(officials._tasks))
-    assert api.decisions == [("request_supplement", named)]
+    assert api.decisions == [("request_supplement", "UBND-X-YENHOA", named)]  # as an official of the task's agency
 
 
 class ListingWorkflow(FakeWorkflow):
