@@ -16,6 +16,7 @@ from bench import profiling
 from bench.dbwaits import DatabaseWaits
 from bench.lag import StreamLag
 from bench.sysmon import SystemMonitor, cpu_delta
+from devstack.identity import DevIdentity
 from devstack.processes import free_port, spawn, stop, wait_for_port
 from loadgen.api import Targets
 from loadgen.mix import Submission
@@ -216,8 +217,20 @@ def metric_sum(exposition: str, name: str) -> int | None:
     return round(sum(values)) if values else None
 
 
+def operator_headers(identity: Path | None) -> dict[str, str]:
+    """An operator's credentials at reporting (the local identity provider's), or none without one."""
+    if identity is None:
+        return {}
+    return {"Authorization": f"Bearer {DevIdentity(identity).token('bench', roles=['operator'], audience='reporting')}"}
+
+
 def rebuild(
-    reporting_url: str, timeout: float, *, pid: int | None = None, profile_to: Path | None = None
+    reporting_url: str,
+    timeout: float,
+    *,
+    headers: dict[str, str] | None = None,
+    pid: int | None = None,
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     """POST /v1/projections/rebuild and wait for it; the service reports what it replayed and where
     the time went. With ``pid`` and ``profile_to`` py-spy samples the service for the rebuild's length."""
@@ -226,7 +239,9 @@ def rebuild(
     try:
         with httpx.Client(timeout=timeout + 10, trust_env=False) as client:
             response = client.post(
-                f"{reporting_url}/v1/projections/rebuild", params={"wait": "true", "timeout": str(timeout)}
+                f"{reporting_url}/v1/projections/rebuild",
+                params={"wait": "true", "timeout": str(timeout)},
+                headers=headers or {},
             )
         wall = time.monotonic() - started  # the answer is in; py-spy's shutdown below is not the rebuild's
     except httpx.HTTPError as exc:

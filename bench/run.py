@@ -22,7 +22,7 @@ from bench.dbwaits import DatabaseWaits
 from bench.machine import describe
 from bench.output import console_table, write_results
 from bench.pgraw import raw_inserts
-from bench.phases import Phases, consumer_lag, officials_for_bench, rebuild
+from bench.phases import Phases, consumer_lag, officials_for_bench, operator_headers, rebuild
 from bench.stack import BenchStack
 from bench.sysmon import SystemMonitor
 from bench.targets import verdicts
@@ -243,6 +243,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             lambda: rebuild(
                 reporting,
                 timeout=90,
+                headers=operator_headers(stack.local.identity_dir if stack.local else None),
                 pid=pids["reporting"] if profile else None,
                 profile_to=phases.workdir / "reporting.rebuild.raw",
             ),

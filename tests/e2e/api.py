@@ -29,6 +29,8 @@ FLOW_TIMEOUT = 45.0  # seconds for one asynchronous hop (events, registry calls,
 Json = dict[str, Any]
 #: The official the tests read workflow as.
 READER = "cb-e2e"
+#: The services whose endpoints take people's tokens.
+AUDIENCES = ("workflow", "registry-sync", "reporting")
 
 
 def today() -> date:
@@ -53,8 +55,8 @@ def masked(number: str) -> str:
 @dataclass
 class Officials:
     """Bearer tokens of the stack's identity provider (devstack's stand-in) for the officials the tests
-    play; each acts for every agency of the catalogue, as the flows cross them all. No identity: the
-    stack runs without authentication and no header is sent."""
+    play; each acts for every agency of the catalogue, as the flows cross them all, and is an operator
+    at every service. No identity: the stack runs without authentication and no header is sent."""
 
     identity: DevIdentity | None
     _headers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -63,7 +65,7 @@ class Officials:
         if self.identity is None:
             return {}
         if official_id not in self._headers:
-            token = self.identity.token(official_id, load_catalogue().agencies)
+            token = self.identity.token(official_id, load_catalogue().agencies, roles=["operator"], audience=AUDIENCES)
             self._headers[official_id] = {"Authorization": f"Bearer {token}"}
         return self._headers[official_id]
 
@@ -87,7 +89,7 @@ class StackApi:
         official: str = READER,
         **kw: Any,
     ) -> Any:
-        if service == "workflow":
+        if service in AUDIENCES:
             kw["headers"] = {**self.officials.headers(official), **(kw.get("headers") or {})}
         response = await self.http.request(method, f"{self.urls[service]}{path}", **kw)
         expected = (expect,) if isinstance(expect, int) else expect

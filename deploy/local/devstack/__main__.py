@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-data", action="store_true", help="reuse the database from the last run")
     parser.add_argument("--agency", action="append", default=[], help="token: an agency code the official acts for")
     parser.add_argument("--official", default="CB-001", help="token: the official's id")
+    parser.add_argument("--role", action="append", default=[], help="token: a platform role (operator)")
+    parser.add_argument("--audience", default="workflow", help="token: the service it is for (default workflow)")
     args = parser.parse_args(argv)
     if args.command == "token":
-        return _print_token(args.run_dir, args.official, args.agency)
+        return _print_token(args.run_dir, args.official, args.agency, args.role, args.audience)
     if args.command == "identity":
         print(DevIdentity.create(args.run_dir / "identity").jwks_path)
         return 0
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if stack.identity_dir:
             print(f"\nofficials sign in with tokens of a local identity provider ({stack.identity_dir}):")
             print("  python -m devstack token --agency UBND-X-YENHOA   (then Authorization: Bearer <token>)")
+            print("  python -m devstack token --role operator --audience registry-sync   (operators' endpoints)")
         print("\nCtrl-C stops everything.", flush=True)
         _wait_for_signal(stack)
         return 0
@@ -79,16 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped.", flush=True)
 
 
-def _print_token(run_dir: Path, official: str, agencies: list[str]) -> int:
-    if not agencies:
-        print("devstack token: name at least one --agency the official acts for", file=sys.stderr)
+def _print_token(run_dir: Path, official: str, agencies: list[str], roles: list[str], audience: str) -> int:
+    if not agencies and not roles:
+        print("devstack token: name an --agency the official acts for, or a --role", file=sys.stderr)
         return 2
     try:
         identity = DevIdentity(run_dir / "identity")
     except FileNotFoundError:
         print(f"devstack token: no identity provider in {run_dir}; start the stack first", file=sys.stderr)
         return 1
-    print(identity.token(official, agencies))
+    print(identity.token(official, agencies, roles=roles, audience=audience))
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import jwt
@@ -56,15 +56,23 @@ class DevIdentity:
         return self.directory / _PUBLIC
 
     def token(
-        self, official_id: str, agencies: Iterable[str], *, audience: str = "workflow", ttl_seconds: float = 8 * 3600
+        self,
+        official_id: str,
+        agencies: Iterable[str] = (),
+        *,
+        roles: Iterable[str] = (),
+        audience: str | Sequence[str] = "workflow",
+        ttl_seconds: float = 8 * 3600,
     ) -> str:
-        """A bearer token for ``official_id`` acting for ``agencies``, valid for a working day."""
+        """A bearer token for ``official_id`` acting for ``agencies`` (with platform ``roles``) at the
+        ``audience`` service, valid for a working day."""
         now = int(time.time())
         claims = {
             "iss": ISSUER,
-            "aud": audience,
+            "aud": audience if isinstance(audience, str) else list(audience),
             "sub": official_id,
             "agencies": sorted(agencies),
+            "roles": sorted(roles),
             "iat": now,
             "exp": now + int(ttl_seconds),
         }

@@ -4,12 +4,13 @@ Officials sign in with an OpenID Connect provider (Keycloak, the province's sing
 issues short-lived JSON Web Tokens signed with its private key. A service checks a token's signature
 against the provider's public keys (a JWKS: a file, or an https URL it caches), its issuer, audience
 and expiry, then reads who the official is (``sub``) and which agencies they act for (the
-``agencies`` claim: agency codes of the catalogue). What an official may do with a dossier is the
-service's rule (workflow: only what their agency holds); this module only says who they are.
+``agencies`` claim: agency codes of the catalogue) and what platform roles they have (``roles``:
+``operator`` for the people who run it). What an official may do with a dossier is the service's rule
+(workflow: only what their agency holds); operators' endpoints ask for the role here.
 
 Only asymmetric algorithms are accepted: a service holds public keys and can verify, never sign.
-Without ``AUTH_JWKS`` a service runs unauthenticated (development and tests; workflow refuses to
-start so in production), and requests name their official themselves.
+Without ``AUTH_JWKS`` a service runs unauthenticated (development and tests; a service with such
+endpoints refuses to start so in production), and requests name their official themselves.
 """
 
 from __future__ import annotations
@@ -30,12 +31,18 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 _RELOAD_SECONDS = 30.0
 
 
+#: The role (``roles`` claim) of the people who run the platform: rebuilds, reconciliations, the
+#: registry commands' contents. Officials act for agencies; an operator for none.
+OPERATOR = "operator"
+
+
 @dataclass(frozen=True)
 class Official:
-    """An authenticated caller: the official's id and the agencies they act for."""
+    """An authenticated caller: their id, the agencies they act for and their platform roles."""
 
     official_id: str
     agencies: frozenset[str]
+    roles: frozenset[str] = frozenset()
 
 
 class Unauthenticated(Exception):
@@ -118,12 +125,18 @@ class TokenVerifier:
 
 
 def _official(claims: dict[str, Any]) -> Official:
-    subject, agencies = claims.get("sub"), claims.get("agencies")
+    subject = claims.get("sub")
     if not isinstance(subject, str) or not 0 < len(subject) <= 64:
         raise Unauthenticated("invalid token: sub must be the official's id (1-64 characters)")
-    if not isinstance(agencies, list) or not agencies or not all(isinstance(a, str) for a in agencies):
-        raise Unauthenticated("invalid token: agencies must list the agency codes the official acts for")
-    return Official(subject, frozenset(agencies))
+    return Official(subject, _names(claims, "agencies", "agency codes"), _names(claims, "roles", "role names"))
+
+
+def _names(claims: dict[str, Any], claim: str, what: str) -> frozenset[str]:
+    """A claim listing names; absent is none."""
+    value = claims.get(claim, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Unauthenticated(f"invalid token: {claim} must be a list of {what}")
+    return frozenset(value)
 
 
 _bearer = HTTPBearer(
@@ -147,3 +160,13 @@ async def _current_official(
 
 #: The caller of an officials' endpoint: an Official, or None when the service runs unauthenticated.
 CurrentOfficial = Annotated[Official | None, Depends(_current_official)]
+
+
+async def require_operator(official: CurrentOfficial) -> None:
+    """A dependency of operators' endpoints: 403 unless the token gives the operator role."""
+    if official is not None and OPERATOR not in official.roles:
+        raise Forbidden(f"{official.official_id} is not an operator of the platform (roles claim)")
+
+
+#: Add to an operators' router or endpoint: ``dependencies=[OperatorOnly]``.
+OperatorOnly = Depends(require_operator)

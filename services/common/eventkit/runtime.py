@@ -137,8 +137,8 @@ class ServiceRuntime:
                 " and with them events (fine for a throwaway test database, never in production)",
                 settings_off=gaps,
             )
-        if self.settings.officials_api and not self.settings.auth_jwks:
-            log.warning("officials' endpoints take anyone: AUTH_JWKS is not set (development only)")
+        if self.settings.people_api and not self.settings.auth_jwks:
+            log.warning("officials' and operators' endpoints take anyone: AUTH_JWKS is not set (development only)")
         self._spawn("outbox-relay", self.relay.run)
         for consumer in self.consumers:
             self._spawn(consumer.name, consumer.run)

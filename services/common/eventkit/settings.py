@@ -38,8 +38,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "service"
-    #: The service has officials' endpoints: in production it refuses to start without AUTH_JWKS.
-    officials_api: ClassVar[bool] = False
+    #: The service has endpoints for officials or operators (people who sign in): in production it
+    #: refuses to start without AUTH_JWKS.
+    people_api: ClassVar[bool] = False
 
     environment: Literal["development", "test", "production"] = Field(
         "development", description="production refuses the development defaults below."
@@ -59,8 +60,8 @@ class ServiceSettings(BaseSettings):
     auth_jwks: str | None = Field(
         None,
         description="The identity provider's public keys (a JWKS file path or https URL) that officials' bearer"
-        " tokens are checked against. Unset: officials' endpoints take anyone (development; workflow refuses"
-        " to start so in production). Shared: set AUTH_JWKS once.",
+        " tokens are checked against (operators' too). Unset: those endpoints take anyone (development; workflow"
+        " and registry-sync refuse to start so in production). Shared: set AUTH_JWKS once.",
         examples=["https://sso.example.invalid/realms/province/protocol/openid-connect/certs"],
     )
     auth_issuer: str | None = Field(
@@ -126,8 +127,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("DATABASE_URL must be set in production")
             if self.kafka_bootstrap_servers == LOCAL_KAFKA:
                 raise ValueError("KAFKA_BOOTSTRAP_SERVERS must be set in production")
-            if self.officials_api and not self.auth_jwks:
-                raise ValueError("AUTH_JWKS must be set in production: officials' requests must be authenticated")
+            if self.people_api and not self.auth_jwks:
+                raise ValueError("AUTH_JWKS must be set in production: people's requests are authenticated")
         return self
 
     def token_verifier(self) -> TokenVerifier | None:

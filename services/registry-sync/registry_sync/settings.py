@@ -67,6 +67,7 @@ class RegistrySyncSettings(ServiceSettings):
     )
 
     service_name: ClassVar[str] = "registry-sync"
+    people_api: ClassVar[bool] = True  # operators' endpoints
     port: int = 8003
 
     registries_url: str = Field(

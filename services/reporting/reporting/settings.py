@@ -20,6 +20,7 @@ class ReportingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "reporting"
+    people_api: ClassVar[bool] = True  # operators' endpoints
     port: int = 8004
     index_config_path: Path | None = Field(
         None, description="JSON file with the 766 index weights, thresholds and bands; default: the packaged one."

@@ -17,7 +17,7 @@ class WorkflowSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="WORKFLOW_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "workflow"
-    officials_api: ClassVar[bool] = True
+    people_api: ClassVar[bool] = True
     port: int = 8002
     calendar: CalendarConfig = Field(
         default_factory=CalendarConfig,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from contracts import citizen_id
 from contracts.envelope import Envelope
+from devstack.identity import ISSUER, DevIdentity
 from tests.integration.registry_sync.conftest import Simulator, registry_sync
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
@@ -96,3 +98,27 @@ async def test_commands_once_each_portal_in_step_and_the_status_api(
         assert missing.status_code == 404 and missing.json()["detail"][0]["path"] == "$.dossier_id"
         too_long = await service.client.get("/v1/sync/dossiers/" + "x" * 101)
         assert too_long.status_code == 422 and too_long.json()["detail"][0]["path"] == "$.dossier_id"
+
+
+async def test_only_operators_read_commands_and_sync_state(
+    infra: Infra, unique: str, simulator: Simulator, tmp_path: Path
+) -> None:
+    """A command's result holds citizens' personal data: with AUTH_JWKS set, the API answers operators
+    (the ``operator`` role, for this service's audience) and no one else."""
+    identity = DevIdentity.create(tmp_path / "idp")
+    auth = {"auth_jwks": str(identity.jwks_path), "auth_issuer": ISSUER}
+    async with registry_sync(infra, unique, simulator, **auth) as service:
+
+        def bearer(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        operator = bearer(identity.token("ops-1", roles=["operator"], audience="registry-sync"))
+        official = bearer(identity.token("cb-1", ["UBND-X-YENHOA"], audience="registry-sync"))
+        elsewhere = bearer(identity.token("ops-1", roles=["operator"], audience="workflow"))
+        for path in ("/v1/sync/status", "/v1/commands/cmd-0", "/v1/sync/dossiers/dossier-0"):
+            assert (await service.client.get(path)).status_code == 401, path
+            assert (await service.client.get(path, headers=official)).status_code == 403, path
+            assert (await service.client.get(path, headers=elsewhere)).status_code == 401, path  # not for us
+        assert (await service.client.post("/v1/reconciliations", headers=official)).status_code == 403
+        assert (await service.client.get("/v1/sync/status", headers=operator)).status_code == 200
+        assert (await service.client.get("/v1/commands/cmd-0", headers=operator)).status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import structlog.testing
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from devstack.identity import ISSUER, DevIdentity
 from reporting.adapters import pg_store
 from reporting.bootstrap import create_app
 from reporting.settings import ReportingSettings
@@ -172,3 +174,27 @@ async def test_api_reads_wait_for_a_swap_instead_of_deadlocking_with_it(infra: I
             await swap.commit()
         responses = await asyncio.wait_for(asyncio.gather(*reads), timeout=10)
     assert [r.status_code for r in responses] == [200, 200, 200]
+
+
+async def test_only_an_operator_starts_a_rebuild(infra: Infra, tmp_path: Path) -> None:
+    """With AUTH_JWKS set, a rebuild (minutes of load on a province's database) is an operator's act;
+    the reads stay open (aggregates, no personal data)."""
+    identity = DevIdentity.create(tmp_path / "idp")
+    settings = settings_for(
+        ReportingSettings, infra, "ra" + secrets.token_hex(3), auth_jwks=str(identity.jwks_path), auth_issuer=ISSUER
+    )
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    official = identity.token("cb-1", ["UBND-X-YENHOA"], audience="reporting")
+    operator = identity.token("ops-1", roles=["operator"], audience="reporting")
+    async with running(app) as client:
+        assert (await client.post("/v1/projections/rebuild")).status_code == 401
+        refused = await client.post("/v1/projections/rebuild", headers={"Authorization": f"Bearer {official}"})
+        assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+        assert app.state.reporting.rebuilder.status is None  # nothing was started
+        assert (await client.get("/v1/metrics/summary")).status_code == 200
+        params = {"wait": "true", "timeout": "60"}
+        done = await client.post(
+            "/v1/projections/rebuild", params=params, headers={"Authorization": f"Bearer {operator}"}
+        )
+        assert done.status_code == 200 and done.json()["rebuild"]["state"] == "succeeded", done.text

@@ -49,14 +49,18 @@ def test_production_refuses_development_defaults(monkeypatch: pytest.MonkeyPatch
     assert IntakeSettings().environment == "production"
 
 
-def test_workflow_refuses_to_run_in_production_without_the_identity_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Officials' decisions are legal records of who decided: in production they must be authenticated."""
+def test_services_people_call_refuse_to_run_in_production_without_the_identity_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Officials' decisions are legal records of who decided, and operators' endpoints show personal
+    data or start rebuilds: in production they must be authenticated."""
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db/prod")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
-    with pytest.raises(ValidationError, match="AUTH_JWKS must be set"):
-        WorkflowSettings()
-    assert IntakeSettings().auth_jwks is None  # no officials' endpoints
+    for service in (WorkflowSettings, ReportingSettings):
+        with pytest.raises(ValidationError, match="AUTH_JWKS must be set"):
+            service()
+    assert IntakeSettings().auth_jwks is None  # only the national portal calls it
     monkeypatch.setenv("AUTH_JWKS", "https://sso.example.invalid/certs")
     monkeypatch.setenv("AUTH_ISSUER", "https://sso.example.invalid")
     settings = WorkflowSettings()

@@ -150,7 +150,10 @@ def test_settings_per_system_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert "not-in-logs" not in repr(settings)
     with pytest.raises(ValueError, match="real base URLs"):
         RegistrySyncSettings(
-            environment="production", database_url="postgresql+asyncpg://u@db/x", kafka_bootstrap_servers="k:9092"
+            environment="production",
+            database_url="postgresql+asyncpg://u@db/x",
+            kafka_bootstrap_servers="k:9092",
+            auth_jwks="https://sso.example.invalid/certs",
         )
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from eventkit.auth import OperatorOnly
 from eventkit.http import error
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
@@ -76,7 +77,13 @@ def _not_found(what: str, path: str) -> JSONResponse:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["registry-sync"])
+    # Operators only: a command's result holds citizens' personal data (a newborn's number, names).
+    router = APIRouter(
+        prefix="/v1",
+        tags=["registry-sync"],
+        dependencies=[OperatorOnly],
+        responses={401: error("No bearer token, or one that does not verify."), 403: error("Not an operator.")},
+    )
 
     @router.get("/sync/status")
     async def get_sync_status(context: ContextDep) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from eventkit.auth import OperatorOnly
 from eventkit.http import error
 from reporting.service_layer.rebuild import RebuildInProgress
 
@@ -16,8 +17,11 @@ router = APIRouter(prefix="/v1/projections", tags=["operations"])
 @router.post(
     "/rebuild",
     status_code=202,
+    dependencies=[OperatorOnly],
     responses={
         200: {"description": "wait=true and the rebuild ended (its state says how)."},
+        401: error("No operator's bearer token, or one that does not verify (when AUTH_JWKS is set)."),
+        403: error("Not an operator."),
         409: error("A rebuild is running (here or in another replica)."),
     },
 )
@@ -27,7 +31,7 @@ async def rebuild(
     wait: Annotated[bool, Query(description="Answer when the rebuild has finished (bounded by timeout).")] = False,
     timeout: Annotated[float, Query(gt=0, le=3600, description="Seconds to wait with wait=true.")] = 300,
 ) -> dict[str, Any]:
-    """Replay every topic into fresh tables and swap them in; 409 while one runs."""
+    """Replay every topic into fresh tables and swap them in (operators only); 409 while one runs."""
     rebuilder = request.app.state.reporting.rebuilder
     try:
         status = rebuilder.start()
