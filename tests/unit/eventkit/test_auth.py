@@ -115,6 +115,20 @@ async def test_a_rotated_key_is_read_from_the_file_when_a_token_names_it(identit
     assert (await verifier.verify(token)).official_id == "cb-07"
 
 
+async def test_a_verified_token_is_remembered_until_it_expires(identity: DevIdentity, tmp_path: Path) -> None:
+    verifier = verifier_of(identity, leeway_seconds=0, reload_seconds=0)
+    lasting = identity.token("cb-07", ["UBND-X-YENHOA"])
+    brief = identity.token("cb-08", ["UBND-X-YENHOA"], ttl_seconds=1)
+    assert (await verifier.verify(lasting)).official_id == "cb-07"
+    assert (await verifier.verify(brief)).official_id == "cb-08"
+    # The provider's keys change: a token checked again would no longer verify.
+    identity.jwks_path.write_text(DevIdentity.create(tmp_path / "other").jwks_path.read_text())
+    assert (await verifier.verify(lasting)).official_id == "cb-07"  # from memory, not checked again
+    await asyncio.sleep(1.1 - (time.time() % 1) + 0.05)  # past the brief token's whole-second expiry
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(brief)  # expired: never taken from memory
+
+
 def test_a_missing_key_file_stops_the_service_at_start(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         TokenVerifier(str(tmp_path / "nowhere.json"), audience="workflow")
