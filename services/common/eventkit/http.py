@@ -219,13 +219,15 @@ class _BodyTooLarge(Exception):
     pass
 
 
-async def _unauthenticated(_: Request, exc: Exception) -> JSONResponse:
+async def _unauthenticated(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc)
+    log.info("request refused: not signed in", path=request.url.path, reason=detail)
     challenge = 'Bearer error="invalid_token"' if detail.startswith("invalid token") else "Bearer"
     return JSONResponse({"error": "unauthorized", "detail": detail}, 401, headers={"WWW-Authenticate": challenge})
 
 
-async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("request refused: not allowed", path=request.url.path, reason=str(exc))  # who tried what: an audit line
     return JSONResponse({"error": "forbidden", "detail": str(exc)}, 403)
 
 

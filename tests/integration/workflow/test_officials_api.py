@@ -43,6 +43,8 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         bad_value = await workflow.decide(land.dossier_id, "teleport")
         assert bad_value.status_code == 422 and bad_value.json()["detail"][0]["path"] == "$.decision"
         assert (await workflow.decide("no-such-dossier", "approve")).status_code == 404
+        anonymous = await workflow.decide(land.dossier_id, "approve", official_id=None)  # no AUTH_JWKS: say who
+        assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["path"] == "$.official_id"
         assert (await workflow.client.get("/v1/tasks", params={"agency": "NOPE"})).status_code == 404
         assert (await workflow.client.get("/v1/tasks")).status_code == 422
 

@@ -155,7 +155,8 @@ async def _illegal(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "illegal_transition", "detail": str(exc), "status": status}, 409)
 
 
-async def _not_responsible(_: Request, exc: Exception) -> JSONResponse:
+async def _not_responsible(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("decision refused: not the official's agency", path=request.url.path, reason=str(exc))
     return JSONResponse({"error": "forbidden", "detail": str(exc)}, 403)
 
 
