@@ -1,4 +1,5 @@
-"""`make run`'s launcher: every service ready within 60 s, and Ctrl-C leaves no process behind."""
+"""`make run`'s launcher: every service ready within 60 s, officials' tokens from its identity provider
+stand-in, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -51,6 +52,17 @@ def test_the_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pa
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
             assert ready.status_code == 200
             assert ready.json()["status"] == "ready"
+
+        # Officials sign in with the stand-in identity provider the launcher made: the command it
+        # prints gives a token workflow takes, and nothing gets in without one.
+        assert "python -m devstack token --agency" in text, text
+        token = subprocess.run(
+            [sys.executable, "-m", "devstack", "token", "--run-dir", str(tmp_path), "--agency", "UBND-X-YENHOA"],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout.strip()  # fmt: skip
+        tasks = f"http://127.0.0.1:{env['WORKFLOW_PORT']}/v1/tasks?agency=UBND-X-YENHOA"
+        assert httpx.get(tasks, timeout=5).status_code == 401
+        assert httpx.get(tasks, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
 
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert len(children) >= 6  # postgres, broker, four services (+ simulator, postgres workers)
