@@ -25,6 +25,10 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from eventkit.logging import get_logger
+
+log = get_logger(__name__)
+
 #: Signatures a public key can verify. HS* would make the public key a shared secret; "none" no check.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: How often a JWKS file is read again when a token names a key it does not hold (the provider rotated).
@@ -52,7 +56,7 @@ class Unauthenticated(Exception):
 
 
 class Forbidden(Exception):
-    """An authenticated official asked for what their agencies may not do (403)."""
+    """An authenticated caller asked for what their agencies or roles do not allow (403)."""
 
 
 class KeysUnavailable(Exception):
@@ -123,7 +127,11 @@ class TokenVerifier:
                 raise KeysUnavailable(f"the identity provider's keys cannot be fetched: {exc}") from exc
         found = self._find(kid)
         if found is None and time.monotonic() - self._loaded_at >= self._reload:
-            self._load_file()
+            try:
+                self._load_file()
+            except ValueError as exc:  # caught mid-rewrite, say: keep the keys held, try again later
+                self._loaded_at = time.monotonic()
+                log.error("cannot read the identity provider's keys again", error=str(exc))
             found = self._find(kid)
         if found is None:
             raise Unauthenticated(f"invalid token: no key {kid!r} in the identity provider's key set")
@@ -136,7 +144,10 @@ class TokenVerifier:
         return next((key for key in self._keys.keys if key.key_id == kid), None)
 
     def _load_file(self) -> None:
-        self._keys = jwt.PyJWKSet.from_json(Path(self._source).read_text())
+        try:
+            self._keys = jwt.PyJWKSet.from_json(Path(self._source).read_text())
+        except (OSError, ValueError, jwt.PyJWTError) as exc:
+            raise ValueError(f"AUTH_JWKS {self._source}: not a readable key set (JWKS): {exc}") from exc
         self._loaded_at = time.monotonic()
 
 

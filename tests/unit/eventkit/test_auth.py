@@ -129,9 +129,21 @@ async def test_a_verified_token_is_remembered_until_it_expires(identity: DevIden
         await verifier.verify(brief)  # expired: never taken from memory
 
 
-def test_a_missing_key_file_stops_the_service_at_start(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+async def test_a_key_file_caught_half_written_keeps_the_keys_held(identity: DevIdentity) -> None:
+    verifier = verifier_of(identity, reload_seconds=0)
+    identity.jwks_path.write_text('{"keys": [')  # the provider's rotation, half written
+    unknown = jwt.encode(_claims(), identity._key, algorithm="RS256", headers={"kid": "devstack-2"})  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated, match="no key 'devstack-2'"):  # not the server's file path
+        await verifier.verify(unknown)
+    assert (await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))).official_id == "cb-07"
+
+
+def test_a_missing_or_broken_key_file_stops_the_service_at_start_saying_so(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"AUTH_JWKS .*nowhere\.json: not a readable key set"):
         TokenVerifier(str(tmp_path / "nowhere.json"), audience="workflow")
+    (tmp_path / "hostname").write_text("not json")
+    with pytest.raises(ValueError, match="not a readable key set"):
+        TokenVerifier(str(tmp_path / "hostname"), audience="workflow")
 
 
 @contextlib.contextmanager
