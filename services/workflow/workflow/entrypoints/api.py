@@ -47,7 +47,10 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/tasks", responses={**_AUTH_ERRORS, 404: error("No such agency.")})
+@router.get(
+    "/tasks",
+    responses={**_AUTH_ERRORS, 403: error("The official does not act for that agency."), 404: error("No such agency.")},
+)
 async def list_tasks(
     ctx: ContextDep,
     uow_factory: UowDep,
@@ -116,7 +119,14 @@ async def decide(
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
 
 
-@router.get("/dossiers/{dossier_id}", responses={**_AUTH_ERRORS, 404: error("No such dossier.")})
+@router.get(
+    "/dossiers/{dossier_id}",
+    responses={
+        **_AUTH_ERRORS,
+        403: error("The official acts for none of the dossier's agencies."),
+        404: error("No such dossier."),
+    },
+)
 async def get_dossier(
     dossier_id: DossierId,
     ctx: ContextDep,
