@@ -31,7 +31,12 @@ class ReportingSettings(ServiceSettings):
     include_subordinate_agencies: bool = Field(
         True, description="agency= also covers the agencies under it (reporting line or area)."
     )
-    metrics_cache_seconds: float = Field(5.0, ge=0, description="How long /metrics reuses its database snapshot.")
+    metrics_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="/metrics reads the read models at most once per this many seconds (a pass over every"
+        " dossier); scrapes after it get the last numbers while the next read runs. 0: every scrape reads.",
+    )
     sse_queue_size: int = Field(1000, ge=1, description="Feed items buffered per live subscriber before dropping.")
     sse_max_subscribers: int = Field(100, ge=1, description="Live subscribers per process; more get 503.")
     sse_keepalive_seconds: float = Field(15.0, gt=0, description="Comment line sent on an idle stream.")

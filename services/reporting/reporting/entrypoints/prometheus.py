@@ -8,6 +8,7 @@ consumer lag) are this process's own, as Prometheus expects of counters.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -17,7 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eventkit.logging import get_logger
 from reporting.adapters.read_model import E2E_BUCKETS, RESOLUTION_BUCKETS
+
+log = get_logger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -122,6 +126,48 @@ def _bundle_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
     yield e2e
 
 
+class SnapshotCache:
+    """The read model's numbers for /metrics, read at most once per ``max_age`` seconds.
+
+    At a province's scale the read is a pass over every dossier (1.4 s on two million), and Prometheus
+    scrapes every 15 s, often from two servers: so one read serves every scrape in its window, one
+    read runs at a time, and a scrape after the window gets the numbers it has at once while a new
+    read runs behind it (stale by at most ``max_age`` and one read). Only the first scrape waits for
+    a read. A read that fails keeps the numbers it had (logged); the next scrape tries again.
+    ``max_age`` 0: every scrape reads, and waits.
+    """
+
+    def __init__(self, load: Callable[[], Awaitable[dict[str, Any]]], max_age: float) -> None:
+        self._load = load
+        self._max_age = max_age
+        self._value: dict[str, Any] | None = None
+        self._taken = float("-inf")
+        self._reading: asyncio.Task[dict[str, Any]] | None = None
+        self.reads = 0
+
+    async def get(self) -> dict[str, Any]:
+        if self._value is not None and time.monotonic() - self._taken < self._max_age:
+            return self._value
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read())
+            self._reading.add_done_callback(_log_failed_read)
+        if self._value is None or self._max_age == 0:
+            return await asyncio.shield(self._reading)  # a scrape that goes away cancels no shared read
+        return self._value
+
+    async def _read(self) -> dict[str, Any]:
+        started = time.monotonic()
+        value = await self._load()
+        self.reads += 1
+        self._value, self._taken = value, started
+        return value
+
+
+def _log_failed_read(task: asyncio.Task[dict[str, Any]]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("cannot read the metrics snapshot; the last one is served", error=repr(exc))
+
+
 def metrics_router(
     metrics: ProcessMetrics,
     snapshot: Callable[[], Awaitable[dict[str, Any]]],
@@ -131,14 +177,12 @@ def metrics_router(
     router = APIRouter(tags=["metrics"])
     collector = ReadModelCollector()
     metrics.registry.register(collector)
-    taken = {"at": 0.0}
+    cache = SnapshotCache(snapshot, cache_seconds)
 
     @router.get("/metrics", response_class=Response)
     async def prometheus() -> Response:
         """Prometheus metrics: dossiers, bundles, timings, consumer lag."""
-        if collector.snapshot is None or time.monotonic() - taken["at"] >= cache_seconds:
-            collector.snapshot = await snapshot()
-            taken["at"] = time.monotonic()
+        collector.snapshot = await cache.get()
         for consumer, lag in (await lags()).items():
             metrics.lag.labels(consumer=consumer).set(lag)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
