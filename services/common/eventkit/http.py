@@ -4,6 +4,7 @@ trace)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -22,7 +23,7 @@ from eventkit.auth import Forbidden, KeysUnavailable, Unauthenticated
 from eventkit.db import is_contention, is_unavailable
 from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
-from eventkit.metrics import metrics_router
+from eventkit.metrics import HttpStats, metrics_router
 from eventkit.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -215,6 +216,31 @@ class RequestId(HttpMiddleware):
             await self.app(scope, receive, send_with_id)
 
 
+class RequestMetrics(HttpMiddleware):
+    """Count every answer, with its route and status, and time it (:class:`eventkit.metrics.HttpStats`).
+    Outermost, so it sees what the client got: the error answers, a 413, a 500."""
+
+    def __init__(self, app: ASGIApp, stats: HttpStats) -> None:
+        super().__init__(app)
+        self.stats = stats
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500  # no answer went out: the server answers 500 or drops the connection
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"  # the router set it, if one matched
+            self.stats.record(scope["method"], route, status, time.perf_counter() - started)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -266,16 +292,18 @@ def create_service_app(
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)
-    app.include_router(metrics_router(runtime))  # after the service's own: a service /metrics wins
+    app.state.http_stats = stats = HttpStats()
+    app.include_router(metrics_router(runtime, stats))  # after the service's own: a service /metrics wins
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(KeysUnavailable, _keys_unavailable)
 
-    # Outermost last: the size limit, the request id, the JSON check, the error answers, the app.
+    # Outermost last: the metrics, the size limit, the request id, the JSON check, the error answers, the app.
     app.add_middleware(ErrorAnswers)
     app.add_middleware(JsonBody)
     app.add_middleware(RequestId)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, stats=stats)
     return app

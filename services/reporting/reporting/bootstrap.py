@@ -146,6 +146,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         on_startup=signals.install,
     )
     app.state.reporting = context
+    metrics.registry.register(app.state.http_stats)  # its /metrics serves the requests answered too
     return app
 
 

@@ -171,6 +171,7 @@ async def test_trend_and_recent_events(live: Live) -> None:
 
 
 async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -> None:
+    assert (await live.client.get("/v1/metrics/summary")).status_code == 200
     response = await live.client.get("/metrics")
     assert response.status_code == 200
     body = response.text
@@ -182,3 +183,4 @@ async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -
     assert 'reporting_events_projected_total{producer="workflow",type="ResultIssued"} 5.0' in body
     assert "reporting_consumer_lag{consumer=" in body
     assert "reporting_projection_delay_seconds_bucket" in body
+    assert 'http_requests_total{method="GET",route="/v1/metrics/summary",status="200"}' in body  # its own too

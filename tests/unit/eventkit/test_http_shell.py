@@ -105,3 +105,20 @@ def test_the_request_id_is_pure_asgi_not_base_http_middleware() -> None:
     app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t")
     assert [m.cls for m in app.user_middleware if m.cls is RequestId]
     assert not [m for m in app.user_middleware if m.cls.__name__ == "BaseHTTPMiddleware"]
+
+
+async def test_every_answer_is_counted_by_route_and_status_and_timed() -> None:
+    async with _client() as client:
+        for _ in range(2):
+            assert (await client.get("/probe")).status_code == 200
+        assert (await client.get("/bug")).status_code == 500
+        assert (await client.get("/no/such/page")).status_code == 404
+        assert (await client.request("BREW", "/probe")).status_code == 405
+        exposition = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/probe",status="200"} 2.0' in exposition
+    assert 'http_requests_total{method="GET",route="/bug",status="500"} 1.0' in exposition
+    # Paths and methods nobody serves add no series of their own.
+    assert 'http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in exposition
+    assert 'http_requests_total{method="other",route="/probe",status="405"} 1.0' in exposition
+    assert 'http_request_duration_seconds_count{method="GET",route="/probe"} 2.0' in exposition
+    assert 'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/probe"} 2.0' in exposition
