@@ -3,7 +3,7 @@
 Officials sign in with an OpenID Connect provider (Keycloak, the province's single sign-on, …), which
 issues short-lived JSON Web Tokens signed with its private key. A service checks a token's signature
 against the provider's public keys (a JWKS: a file, or an https URL it caches), its issuer, audience
-and expiry, then reads who the official is (``sub``) and which agencies they act for (the
+and expiry, then reads who the official is (``sub``, or the claim configured) and which agencies they act for (the
 ``agencies`` claim: agency codes of the catalogue) and what platform roles they have (``roles``:
 ``operator`` for the people who run it). What an official may do with a dossier is the service's rule
 (workflow: only what their agency holds); operators' endpoints ask for the role here.
@@ -74,8 +74,10 @@ class TokenVerifier:
         issuer: str | None = None,
         leeway_seconds: float = 30.0,
         reload_seconds: float = _RELOAD_SECONDS,
+        official_claim: str = "sub",
     ) -> None:
         self._source = jwks
+        self._official_claim = official_claim
         self._reload = reload_seconds
         self._audience = audience
         self._issuer = issuer
@@ -111,11 +113,11 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "sub"]},
+                options={"require": ["exp", self._official_claim]},
             )
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
-        return _official(claims), float(claims["exp"])
+        return _official(claims, self._official_claim), float(claims["exp"])
 
     async def _key(self, kid: str | None) -> jwt.PyJWK:
         if self._client is not None:  # the provider's JWKS URL: fetched (blocking) off the event loop, cached
@@ -151,10 +153,10 @@ class TokenVerifier:
         self._loaded_at = time.monotonic()
 
 
-def _official(claims: dict[str, Any]) -> Official:
-    subject = claims.get("sub")
+def _official(claims: dict[str, Any], official_claim: str) -> Official:
+    subject = claims.get(official_claim)
     if not isinstance(subject, str) or not 0 < len(subject) <= 64:
-        raise Unauthenticated("invalid token: sub must be the official's id (1-64 characters)")
+        raise Unauthenticated(f"invalid token: {official_claim} must be the official's id (1-64 characters)")
     return Official(subject, _names(claims, "agencies", "agency codes"), _names(claims, "roles", "role names"))
 
 

@@ -24,7 +24,7 @@ class _SharedEnvSource(EnvSettingsSource):
     SHARED: ClassVar[frozenset[str]] = frozenset(
         {
             "database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level", "catalogue_dir",
-            "auth_jwks", "auth_issuer",
+            "auth_jwks", "auth_issuer", "auth_official_claim",
         }
     )  # fmt: skip
 
@@ -73,6 +73,12 @@ class ServiceSettings(BaseSettings):
         None, description="The audience (`aud`) officials' tokens must name; default the service's name."
     )
     auth_leeway_seconds: float = Field(30.0, ge=0, description="Clock difference allowed on a token's expiry.")
+    auth_official_claim: str = Field(
+        "sub",
+        min_length=1,
+        description="The token claim that names the official, as the control sheet records them (Keycloak's"
+        " sub is an opaque id: preferred_username gives the account name). Shared: AUTH_OFFICIAL_CLAIM.",
+    )
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, description="HTTP port.")
     log_level: str = Field("INFO", description="Python logging level.")
@@ -140,6 +146,7 @@ class ServiceSettings(BaseSettings):
             audience=self.auth_audience or self.service_name,
             issuer=self.auth_issuer or None,
             leeway_seconds=self.auth_leeway_seconds,
+            official_claim=self.auth_official_claim,
         )
 
     @property

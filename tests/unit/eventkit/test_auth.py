@@ -36,6 +36,17 @@ async def test_a_token_of_the_provider_names_the_official_and_their_agencies(ide
     assert official == Official("cb-07", frozenset({"UBND-X-YENHOA", "CA-X-YENHOA"}))
 
 
+async def test_the_official_may_be_named_by_another_claim(identity: DevIdentity) -> None:
+    """Keycloak's sub is an opaque id; the control sheet reads better with the account name."""
+    claims = _claims(sub="f3a1c2d4-0000-4000-8000-000000000001", preferred_username="cb.hotich.yenhoa")
+    token = jwt.encode(claims, identity._key, algorithm="RS256", headers={"kid": "devstack-1"})  # type: ignore[arg-type]
+    official = await verifier_of(identity, official_claim="preferred_username").verify(token)
+    assert official.official_id == "cb.hotich.yenhoa"
+    unnamed = jwt.encode(_claims(), identity._key, algorithm="RS256", headers={"kid": "devstack-1"})  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated, match='missing the "preferred_username" claim'):
+        await verifier_of(identity, official_claim="preferred_username").verify(unnamed)
+
+
 async def test_an_operator_acts_for_no_agency(identity: DevIdentity) -> None:
     official = await verifier_of(identity).verify(identity.token("ops-1", roles=["operator"]))
     assert official == Official("ops-1", frozenset(), frozenset({"operator"}))
