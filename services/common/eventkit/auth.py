@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -184,7 +185,9 @@ async def _current_official(
         return None
     if credentials is None:
         raise Unauthenticated("this endpoint needs an official's bearer token (Authorization: Bearer …)")
-    return await verifier.verify(credentials.credentials)
+    official = await verifier.verify(credentials.credentials)
+    structlog.contextvars.bind_contextvars(official=official.official_id)  # every log line of the request says who
+    return official
 
 
 #: The caller of an officials' endpoint: an Official, or None when the service runs unauthenticated.

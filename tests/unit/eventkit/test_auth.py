@@ -14,12 +14,19 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter
+from structlog.contextvars import get_contextvars
 
 from devstack.identity import ISSUER, DevIdentity
-from eventkit.auth import KeysUnavailable, Official, TokenVerifier, Unauthenticated
+from eventkit.auth import CurrentOfficial, KeysUnavailable, Official, TokenVerifier, Unauthenticated
+from eventkit.http import create_service_app
+from eventkit.runtime import ServiceRuntime
+from eventkit.settings import ServiceSettings
+from tests.unit.eventkit.shell import NOWHERE
 
 
 @pytest.fixture
@@ -195,3 +202,21 @@ async def test_an_unreachable_provider_is_unavailable_not_a_bad_token(identity: 
     verifier = TokenVerifier(url, audience="workflow", issuer=ISSUER)
     with pytest.raises(KeysUnavailable):
         await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))
+
+
+async def test_the_official_is_on_every_log_line_of_their_request(identity: DevIdentity) -> None:
+    router = APIRouter()
+
+    @router.get("/who")
+    async def who(official: CurrentOfficial) -> dict[str, object]:
+        return {"official": official.official_id if official else None, "logged_as": get_contextvars().get("official")}
+
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings), title="t", routers=[router])
+    app.state.token_verifier = verifier_of(identity)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        token = identity.token("cb-07", ["UBND-X-YENHOA"])
+        answer = await client.get("/who", headers={"Authorization": f"Bearer {token}"})
+        assert answer.json() == {"official": "cb-07", "logged_as": "cb-07"}
+        refused = await client.get("/who")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
