@@ -36,11 +36,3 @@ class InvalidDecision(DomainError):
         self.field = field
         self.message = message
 
-
-class NotResponsible(DomainError):
-    """The official acts for none of the agencies that hold the dossier (HTTP 403)."""
-
-    def __init__(self, official_id: str, agency: str) -> None:
-        super().__init__(f"official {official_id} does not act for {agency}, which holds this dossier now")
-        self.official_id = official_id
-        self.agency = agency

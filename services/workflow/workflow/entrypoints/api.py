@@ -13,7 +13,7 @@ from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
-from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, NotResponsible
+from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
 from workflow.entrypoints.schemas import (
     BundlePublic,
     DecisionCreate,
@@ -165,11 +165,6 @@ async def _illegal(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "illegal_transition", "detail": str(exc), "status": status}, 409)
 
 
-async def _not_responsible(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("decision refused: not the official's agency", path=request.url.path, reason=str(exc))
-    return JSONResponse({"error": "forbidden", "detail": str(exc)}, 403)
-
-
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     detail = "the dossier kept changing while the decision was applied; reload it and decide again"
     return JSONResponse({"error": "conflict", "detail": detail}, 409)
@@ -189,4 +184,3 @@ def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) 
     app.add_exception_handler(IllegalTransition, _illegal)
     app.add_exception_handler(ConcurrencyConflict, _conflict)
     app.add_exception_handler(InvalidDecision, _invalid)
-    app.add_exception_handler(NotResponsible, _not_responsible)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from eventkit.auth import Forbidden
 from eventkit.eventstore import retrying_conflicts
 from eventkit.logging import get_logger
 from workflow.domain import policies, results
@@ -18,7 +19,7 @@ from workflow.domain.commands import (
     WithdrawDossier,
 )
 from workflow.domain.dossier import Dossier
-from workflow.domain.errors import IllegalTransition, NotResponsible
+from workflow.domain.errors import IllegalTransition
 from workflow.domain.lifecycle import FINISHED
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
@@ -69,7 +70,8 @@ async def make_decision(
     command: MakeDecision, uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, cause: Cause
 ) -> DossierState:
     """An official's decision, in a transaction of its own; DossierNotFound, IllegalTransition,
-    InvalidDecision, or ConcurrencyConflict when the dossier kept changing under it.
+    InvalidDecision, Forbidden when the dossier is not in the hands of an agency the official acts
+    for, or ConcurrencyConflict when the dossier kept changing under it.
 
     The decision names no version of the dossier: another writer appending between its read and its
     append (a fee paid, a registry's answer) means it is decided again on the newer state, as it
@@ -79,7 +81,9 @@ async def make_decision(
         if command.acting_for is not None:
             holder = policies.responsible_agency(dossier.state)
             if holder not in command.acting_for:
-                raise NotResponsible(command.official_id, holder)
+                raise Forbidden(
+                    f"official {command.official_id} does not act for {holder}, which holds this dossier now"
+                )
         policies.decide(dossier, command, ctx.rules)
 
     async def attempt() -> DossierState:
