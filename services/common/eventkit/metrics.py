@@ -67,7 +67,7 @@ class HttpStats(Collector):
 
     def __init__(self) -> None:
         self._answered: dict[tuple[str, str, str], int] = {}
-        self._durations: dict[tuple[str, str], list[float]] = {}  # bucket counts…, count, sum
+        self._durations: dict[tuple[str, str], list[float]] = {}  # a count per bucket (+Inf last), then the sum
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in _METHODS else "other"

@@ -60,8 +60,8 @@ class ServiceSettings(BaseSettings):
     auth_jwks: str | None = Field(
         None,
         description="The identity provider's public keys (a JWKS file path or https URL) that officials' bearer"
-        " tokens are checked against (operators' too). Unset: those endpoints take anyone (development; workflow"
-        " and registry-sync refuse to start so in production). Shared: set AUTH_JWKS once.",
+        " tokens are checked against (operators' too). Unset: those endpoints take anyone (development; workflow,"
+        " registry-sync and reporting refuse to start so in production). Shared: set AUTH_JWKS once.",
         examples=["https://sso.example.invalid/realms/province/protocol/openid-connect/certs"],
     )
     auth_issuer: str | None = Field(
