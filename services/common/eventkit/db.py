@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from eventkit.backoff import backoff_delay, stop_if_cancelled
@@ -150,3 +150,16 @@ async def outlasting_outages(work: Callable[[], Awaitable[T]], *, for_seconds: f
                 raise
             log.warning("database unavailable; trying again", what=what, attempt=attempt, error=repr(exc))
             await asyncio.sleep(min(backoff_delay(attempt, base=0.1, cap=2.0), max(deadline - time.monotonic(), 0)))
+
+
+async def purging(purge: Callable[[], Awaitable[object]], *, retention_seconds: float, what: str) -> None:
+    """Run ``purge`` (the deletion of rows older than a retention) now and then a few times per
+    retention period, at most an hour apart, until cancelled. A database outage costs a round, not
+    the task."""
+    while True:
+        try:
+            await purge()
+        except (OSError, SQLAlchemyError) as exc:
+            stop_if_cancelled(exc)
+            log.warning("cannot purge yet; trying again next round", what=what, error=repr(exc))
+        await asyncio.sleep(min(retention_seconds / 4, 3600.0))

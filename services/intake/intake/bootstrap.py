@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.catalogue import Catalogue, load_catalogue
+from eventkit.db import purging
 from eventkit.http import create_service_app
 from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
@@ -41,17 +40,12 @@ def utc_now() -> datetime:
 
 
 async def purge_idempotency_keys(engine: AsyncEngine, retention_hours: float) -> None:
-    """Forget Idempotency-Key replies older than the retention, a few times per retention period."""
-    while True:
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(
-                    text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :s)"),
-                    {"s": retention_hours * 3600},
-                )
-        except (OSError, SQLAlchemyError) as exc:  # the database is away: try again next round, stay alive
-            log.warning("cannot purge idempotency keys yet", error=repr(exc))
-        await asyncio.sleep(min(retention_hours * 3600 / 4, 3600))
+    """Forget Idempotency-Key replies older than the retention."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :s)"),
+            {"s": retention_hours * 3600},
+        )
 
 
 def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue | None = None) -> FastAPI:
@@ -61,7 +55,12 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
     rules = IntakeRules.build(catalogue, WorkCalendar(settings.calendar))
 
     async def purge_old_idempotency_keys() -> None:
-        await purge_idempotency_keys(runtime.engine, settings.idempotency_retention_hours)
+        hours = settings.idempotency_retention_hours
+        await purging(
+            lambda: purge_idempotency_keys(runtime.engine, hours),
+            retention_seconds=hours * 3600,
+            what="idempotency keys",
+        )
 
     runtime = ServiceRuntime(
         settings,

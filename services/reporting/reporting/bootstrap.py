@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from contracts.catalogue import load_catalogue
 from contracts.ids import uuid7
 from eventkit.consumer import InboxConsumer
+from eventkit.db import purging
 from eventkit.http import create_service_app
 from eventkit.runtime import ConsumerSpec, ServiceRuntime
 from eventkit.settings import ServiceSettings
 from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.adapters.feed_listener import FeedListener
 from reporting.adapters.read_model import SqlReadModel
-from reporting.adapters.retention import keep_event_log_within
+from reporting.adapters.retention import purge_event_log
 from reporting.adapters.topic_reader import TopicHistory
 from reporting.domain.feed import FeedItem
 from reporting.domain.outcome import Derivation
@@ -81,7 +82,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         retention = timedelta(days=settings.event_log_retention_days)
 
         async def purge_old_events() -> None:
-            await keep_event_log_within(runtime.engine, retention, lambda: datetime.now(UTC))
+            await purging(
+                lambda: purge_event_log(runtime.engine, datetime.now(UTC) - retention),
+                retention_seconds=retention.total_seconds(),
+                what="the event log",
+            )
 
         background.append(purge_old_events)
     runtime = ServiceRuntime(settings, migrations_package="reporting", consumers=[consumer], background=background)

@@ -3,11 +3,13 @@ out the first two and dead-letter the third; HTTP answers 503 for the first two.
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from eventkit.db import is_contention, is_unavailable, outlasting_outages
+from eventkit.db import is_contention, is_unavailable, outlasting_outages, purging
 
 
 @pytest.mark.parametrize(
@@ -111,3 +113,15 @@ async def test_an_outage_longer_than_the_bound_is_given_up() -> None:
     with pytest.raises(ConnectionRefusedError):
         await outlasting_outages(write, for_seconds=0.3, what="test")
     assert 1 < write.attempts < 1_000_000
+
+
+async def test_a_purge_runs_again_after_an_outage_and_a_bug_ends_it() -> None:
+    purge = Flaky(outages=2)
+    task = asyncio.create_task(purging(purge, retention_seconds=0.04, what="test"))  # rounds 0.01 s apart
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert purge.attempts > 3  # the two refused rounds cost the task nothing
+    with pytest.raises(ValueError):
+        await purging(Flaky(error=ValueError("a bug")), retention_seconds=0.04, what="test")

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.backoff import stop_if_cancelled
 from eventkit.logging import get_logger
 from reporting.adapters.pg_store import LIVE, SWAP_LOCK_SHARED
 
@@ -58,16 +55,3 @@ async def purge_event_log(
         )
     return deleted
 
-
-async def keep_event_log_within(
-    engine: AsyncEngine, retention: timedelta, clock: Callable[[], datetime], *, every: float = 3600.0
-) -> None:
-    """Purge the events older than ``retention`` at start and then every ``every`` seconds (more
-    often when the retention is shorter than four rounds); runs until cancelled."""
-    while True:
-        try:
-            await purge_event_log(engine, clock() - retention)
-        except (OSError, SQLAlchemyError) as exc:  # the database is away: next round; stay alive
-            stop_if_cancelled(exc)
-            log.warning("cannot purge the event log yet", error=repr(exc))
-        await asyncio.sleep(min(retention.total_seconds() / 4, every))
