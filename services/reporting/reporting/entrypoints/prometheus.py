@@ -143,7 +143,6 @@ class SnapshotCache:
         self._value: dict[str, Any] | None = None
         self._taken = float("-inf")
         self._reading: asyncio.Task[dict[str, Any]] | None = None
-        self.reads = 0
 
     async def get(self) -> dict[str, Any]:
         if self._value is not None and time.monotonic() - self._taken < self._max_age:
@@ -158,7 +157,6 @@ class SnapshotCache:
     async def _read(self) -> dict[str, Any]:
         started = time.monotonic()
         value = await self._load()
-        self.reads += 1
         self._value, self._taken = value, started
         return value
 
