@@ -221,7 +221,7 @@ def operator_headers(identity: Path | None) -> dict[str, str]:
     """An operator's credentials at reporting (the local identity provider's), or none without one."""
     if identity is None:
         return {}
-    return {"Authorization": f"Bearer {DevIdentity(identity).token('bench', roles=['operator'], audience='reporting')}"}
+    return DevIdentity(identity).headers("bench", roles=["operator"], audience="reporting")
 
 
 def rebuild(

@@ -123,7 +123,8 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
     seconds, concurrency = args.seconds, args.concurrency
     up = set(stack.ready)
     intake, workflow, reporting = (stack.url(n) for n in ("intake", "workflow", "reporting"))
-    targets = Targets(intake, workflow, reporting, identity=stack.local.identity_dir if stack.local else None)
+    identity = stack.local.identity_dir if stack.local else None
+    targets = Targets(intake, workflow, reporting, identity=identity)
     kafka = stack.local.bootstrap_servers if stack.local else None
     pids = {name: pids[0] for name, pids in stack.pids().items()}
     profile = not args.no_profile
@@ -243,7 +244,7 @@ def run_phases(args: argparse.Namespace, stack: BenchStack, phases: Phases, resu
             lambda: rebuild(
                 reporting,
                 timeout=90,
-                headers=operator_headers(stack.local.identity_dir if stack.local else None),
+                headers=operator_headers(identity),
                 pid=pids["reporting"] if profile else None,
                 profile_to=phases.workdir / "reporting.rebuild.raw",
             ),

@@ -65,8 +65,9 @@ class Officials:
         if self.identity is None:
             return {}
         if official_id not in self._headers:
-            token = self.identity.token(official_id, load_catalogue().agencies, roles=["operator"], audience=AUDIENCES)
-            self._headers[official_id] = {"Authorization": f"Bearer {token}"}
+            self._headers[official_id] = self.identity.headers(
+                official_id, load_catalogue().agencies, roles=["operator"], audience=AUDIENCES
+            )
         return self._headers[official_id]
 
 

@@ -78,6 +78,17 @@ class DevIdentity:
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": KEY_ID})  # type: ignore[arg-type]
 
+    def headers(
+        self,
+        official_id: str,
+        agencies: Iterable[str] = (),
+        *,
+        roles: Iterable[str] = (),
+        audience: str | Sequence[str] = "workflow",
+    ) -> dict[str, str]:
+        """The Authorization header of :meth:`token`'s official."""
+        return {"Authorization": f"Bearer {self.token(official_id, agencies, roles=roles, audience=audience)}"}
+
     def environment(self) -> dict[str, str]:
         """What points a service at this provider."""
         return {"AUTH_JWKS": str(self.jwks_path), "AUTH_ISSUER": ISSUER}

@@ -156,7 +156,7 @@ class Api:
             return None
         key = (official_id, agency)
         if key not in self._credentials:
-            self._credentials[key] = {"Authorization": f"Bearer {self._identity.token(official_id, [agency])}"}
+            self._credentials[key] = self._identity.headers(official_id, [agency])
         return self._credentials[key]
 
     async def tasks(self, agency: str, waiting_for: Sequence[str] = ()) -> list[dict[str, Any]]:

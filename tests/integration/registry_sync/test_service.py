@@ -108,13 +108,9 @@ async def test_only_operators_read_commands_and_sync_state(
     identity = DevIdentity.create(tmp_path / "idp")
     auth = {"auth_jwks": str(identity.jwks_path), "auth_issuer": ISSUER}
     async with registry_sync(infra, unique, simulator, **auth) as service:
-
-        def bearer(token: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {token}"}
-
-        operator = bearer(identity.token("ops-1", roles=["operator"], audience="registry-sync"))
-        official = bearer(identity.token("cb-1", ["UBND-X-YENHOA"], audience="registry-sync"))
-        elsewhere = bearer(identity.token("ops-1", roles=["operator"], audience="workflow"))
+        operator = identity.headers("ops-1", roles=["operator"], audience="registry-sync")
+        official = identity.headers("cb-1", ["UBND-X-YENHOA"], audience="registry-sync")
+        elsewhere = identity.headers("ops-1", roles=["operator"], audience="workflow")
         for path in ("/v1/sync/status", "/v1/commands/cmd-0", "/v1/sync/dossiers/dossier-0"):
             assert (await service.client.get(path)).status_code == 401, path
             assert (await service.client.get(path, headers=official)).status_code == 403, path

@@ -126,8 +126,8 @@ async def test_officials_are_who_their_token_says_and_act_only_for_their_agencie
     async with running_workflow(infra, unique, **auth) as workflow:
         land = submitted(at=datetime.now(UTC), procedure_code="9.000003", competent_agency="STNMT-BINHAN")
         await workflow.publish_intake(land)
-        environment = {"Authorization": f"Bearer {identity.token('cb-tnmt-3', ['STNMT-BINHAN'])}"}
-        commune = {"Authorization": f"Bearer {identity.token('cb-xa-1', ['UBND-X-YENHOA'])}"}
+        environment = identity.headers("cb-tnmt-3", ["STNMT-BINHAN"])
+        commune = identity.headers("cb-xa-1", ["UBND-X-YENHOA"])
         decisions = f"/v1/dossiers/{land.dossier_id}/decisions"
 
         anonymous = await workflow.client.get("/v1/tasks", params={"agency": "STNMT-BINHAN"})
