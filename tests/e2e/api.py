@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import reduce
@@ -70,6 +70,10 @@ class Officials:
             )
         return self._headers[official_id]
 
+    def on(self, service: str, official: str = READER, given: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A request's headers to ``service``: the official's token where the service takes one, then ``given``."""
+        return {**(self.headers(official) if service in AUDIENCES else {}), **(given or {})}
+
 
 @dataclass
 class StackApi:
@@ -90,8 +94,7 @@ class StackApi:
         official: str = READER,
         **kw: Any,
     ) -> Any:
-        if service in AUDIENCES:
-            kw["headers"] = {**self.officials.headers(official), **(kw.get("headers") or {})}
+        kw["headers"] = self.officials.on(service, official, kw.get("headers"))
         response = await self.http.request(method, f"{self.urls[service]}{path}", **kw)
         expected = (expect,) if isinstance(expect, int) else expect
         assert response.status_code in expected, f"{method} {service}{path}: {response.status_code} {response.text}"

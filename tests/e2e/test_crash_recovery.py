@@ -36,7 +36,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.api import AUDIENCES, COMMUNE, READER, Json, birth_bundle, new_person_number, pick, today
+from tests.e2e.api import COMMUNE, READER, Json, birth_bundle, new_person_number, pick, today
 from tests.e2e.conftest import RunningStack, local_stack
 from tests.e2e.flows import HOTICH
 
@@ -73,9 +73,8 @@ class Client:
     async def request(self, method: str, service: str, path: str, *, ok: tuple[int, ...] = (200,), **kw: Any) -> Any:
         """The answer's JSON once it is one of ``ok``; retries through outages; other answers fail.
         Workflow is called as the official a decision names, else as the tests' reader."""
-        if service in AUDIENCES:
-            official = (kw.get("json") or {}).get("official_id", READER)
-            kw["headers"] = {**self.officials.headers(official), **(kw.get("headers") or {})}
+        official = (kw.get("json") or {}).get("official_id", READER)
+        kw["headers"] = self.officials.on(service, official, kw.get("headers"))
         while True:
             try:
                 response = await self.http.request(method, f"{self.urls[service]}{path}", **kw)
