@@ -12,9 +12,10 @@ import pytest
 
 from devstack.identity import ISSUER, DevIdentity
 from tests.integration.workflow.support import running_workflow
+from tests.integration.workflow.test_bundles import step_dossiers
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
-from tests.unit.workflow.builders import submitted
+from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, bundle_submitted, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -156,6 +157,23 @@ async def test_officials_are_who_their_token_says_and_act_only_for_their_agencie
         )
         assert impersonating.status_code == 403
         assert (await workflow.client.get(f"/v1/dossiers/{land.dossier_id}", headers=commune)).status_code == 403
+
+        # A bundle's results carry the child's identification number: only its agencies read them.
+        birth = bundle_submitted(
+            "birth", BIRTH_FORM, BIRTH_STEPS, at=datetime.now(UTC), receiving_agency="UBND-P-PHUCLOI"
+        )
+        await workflow.publish_intake(birth, *step_dossiers(birth))
+        saga = f"/v1/bundles/{birth.bundle_id}"
+        ward = identity.headers("cb-phuong-2", ["UBND-P-PHUCLOI"])
+
+        async def visible() -> bool:
+            return (await workflow.client.get(saga, headers=ward)).status_code == 200
+
+        await eventually(visible, timeout=20)
+        assert (await workflow.client.get(saga)).status_code == 401
+        outsider = await workflow.client.get(saga, headers=environment)
+        assert outsider.status_code == 403 and outsider.json()["error"] == "forbidden"
+        assert (await workflow.client.get("/v1/bundles/no-such-bundle", headers=ward)).status_code == 404
         assert await workflow.events_of(land.dossier_id) == before, "a refused request changed the dossier"
 
         approved = await workflow.client.post(decisions, json={"decision": "approve"}, headers=environment)

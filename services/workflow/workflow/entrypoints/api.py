@@ -143,15 +143,25 @@ async def get_dossier(
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)
 
 
-@router.get("/bundles/{bundle_id}", responses={**_AUTH_ERRORS, 404: error("No such bundle.")})
+@router.get(
+    "/bundles/{bundle_id}",
+    responses={
+        **_AUTH_ERRORS,
+        403: error("The official acts for none of the agencies the bundle concerns."),
+        404: error("No such bundle."),
+    },
+)
 async def get_bundle(
-    bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep, _: CurrentOfficial
+    bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep, official: CurrentOfficial
 ) -> BundlePublic:
-    """A linked bundle's saga: steps, results, and how it ended (for any authenticated official)."""
+    """A linked bundle's saga: steps, results (the registries' answers, with the citizens' data) and how it
+    ended, for officials of the counter that received it or of an agency one of its dossiers concerns."""
     async with uow_factory() as uow:
         saga = await queries.bundle(uow, bundle_id)
-    if saga is None:
-        return JSONResponse({"error": "not_found", "detail": f"unknown bundle {bundle_id!r}"}, 404)  # type: ignore[return-value]
+        if saga is None:
+            return JSONResponse({"error": "not_found", "detail": f"unknown bundle {bundle_id!r}"}, 404)  # type: ignore[return-value]
+        if official is not None and not official.agencies & await queries.bundle_agencies(uow, saga):
+            raise Forbidden(f"official {official.official_id} acts for no agency this bundle concerns")
     return BundlePublic.of(saga)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
-from workflow.service_layer.dossiers import load_existing
+from workflow.service_layer.dossiers import load, load_existing
 from workflow.service_layer.ports import Task, WorkflowUnitOfWork
 
 
@@ -23,3 +23,13 @@ async def tasks(uow: WorkflowUnitOfWork, agency: str, limit: int, waiting_for: C
 
 async def bundle(uow: WorkflowUnitOfWork, bundle_id: str) -> BundleSaga | None:
     return await uow.bundles.get(bundle_id)
+
+
+async def bundle_agencies(uow: WorkflowUnitOfWork, saga: BundleSaga) -> set[str]:
+    """The agencies a bundle concerns: the counter that received it, and each step dossier's receiving,
+    competent and current agency (a step not started yet has none)."""
+    agencies = {saga.receiving_agency}
+    for step in saga.steps:
+        state = await load(uow, step.dossier_id)
+        agencies |= {state.receiving_agency, state.competent_agency, state.agency}
+    return agencies - {""}
