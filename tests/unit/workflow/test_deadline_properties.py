@@ -126,6 +126,29 @@ def test_the_aggregate_pauses_the_clock_and_a_second_request_is_overdue(
     assert dossier.pending[-1].on_time is False  # more than one supplement request counts as overdue
 
 
+@settings(max_examples=100, deadline=None)
+@given(INSTANTS, st.integers(min_value=0, max_value=4 * 24 * 3600), st.integers(min_value=60, max_value=30 * 24 * 3600))
+def test_a_dossier_that_ends_while_waiting_for_the_citizen_is_judged_when_its_clock_stopped(
+    received: datetime, asked_after: int, waited: int
+) -> None:
+    """Withdrawn or stopped during a supplement wait: the wait is the citizen's, so the dossier is on
+    time if the request went out by the appointment, however long the citizen then took."""
+    due = deadlines.appointment(CALENDAR, received, ProcessingTime(amount=2, unit="working_days"))
+    for end in ("withdraw", "stop"):
+        dossier = _received_dossier(received, due)
+        dossier.now = received + timedelta(seconds=asked_after)
+        dossier.request_supplement("thiếu bản sao", "cb")
+        asked = dossier.now
+        dossier.now = asked + timedelta(seconds=waited)
+        if end == "withdraw":
+            dossier.withdraw("đổi ý")
+        else:
+            dossier.stop("công dân không bổ sung", "cb")
+        ended = dossier.pending[-1]
+        assert isinstance(ended, wf.WithdrawalAccepted | wf.DossierStopped)
+        assert ended.on_time is (asked <= due), (end, asked, due, dossier.now)
+
+
 @given(INSTANTS, st.integers(min_value=-3 * 24 * 3600, max_value=3 * 24 * 3600), st.booleans(), st.booleans())
 def test_on_time_means_ended_by_the_appointment_and_nothing_else_went_wrong(
     due: datetime, offset: int, overdue: bool, apologized: bool

@@ -62,8 +62,12 @@ class Dossier:
         }
 
     def _ended(self) -> bool | None:
+        # Waiting for the citizen's supplement does not count against the agency: a dossier that ends
+        # while it waits (withdrawn, stopped) is judged at the moment its clock stopped. The appointment
+        # moves only when the supplement arrives, so judging at ``now`` would count the wait.
+        judged_at = self.state.paused_since or self.now
         return deadlines.on_time(
-            self.now, self.state.due_at, overdue=self.state.overdue, apologized=self.state.apologized
+            judged_at, self.state.due_at, overdue=self.state.overdue, apologized=self.state.apologized
         )
 
     # -- reception --------------------------------------------------------------------------------
@@ -119,9 +123,7 @@ class Dossier:
             raise IllegalTransition("request_registry", self.state.status, "a registry command is already pending")
         self._record(command)
 
-    def request_supplement(
-        self, reason: str, official_id: str, documents: Sequence[wf.RequestedDocument] = ()
-    ) -> None:
+    def request_supplement(self, reason: str, official_id: str, documents: Sequence[wf.RequestedDocument] = ()) -> None:
         status = self._check(Action.REQUEST_SUPPLEMENT)
         number = self.state.supplement_requests + 1
         self._record(
