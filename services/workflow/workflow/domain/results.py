@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts import citizen_id
 from contracts.catalogue import Procedure
+from workcal import vietnam_tz
 
 
 def result_code(dossier_code: str, n: int) -> str:
@@ -62,12 +63,13 @@ def result_data(
 def _produce(
     name: str, *, dossier_id: str, code: str, form: Mapping[str, Any], issued_at: datetime, province_code: str
 ) -> Any:
+    # A paper's dates are Vietnamese calendar dates: 06:30 in Hà Nội is still the previous day in UTC.
+    today = issued_at.astimezone(vietnam_tz()).date()
     if name == "personal_id_number":
-        return _personal_id_number(dossier_id, form, issued_at, province_code)
+        return _personal_id_number(dossier_id, form, today, province_code)
     if name.endswith("_on"):
-        return issued_at.date().isoformat()
+        return today.isoformat()
     if name == "valid_until":
-        today = issued_at.date()
         return (
             (today.replace(day=28) if (today.month, today.day) == (2, 29) else today)
             .replace(year=today.year + 10)
@@ -76,10 +78,10 @@ def _produce(
     return f"{code}/{name.upper()}"
 
 
-def _personal_id_number(dossier_id: str, form: Mapping[str, Any], issued_at: datetime, province_code: str) -> str:
+def _personal_id_number(dossier_id: str, form: Mapping[str, Any], issued_on: date, province_code: str) -> str:
     person = form.get("child") if isinstance(form.get("child"), Mapping) else form
     sex = person.get("sex", "male") if isinstance(person, Mapping) else "male"
-    born = _year(person.get("date_of_birth") if isinstance(person, Mapping) else None) or issued_at.year
+    born = _year(person.get("date_of_birth") if isinstance(person, Mapping) else None) or issued_on.year
     # Seeded by the dossier: the same approval always yields the same number.
     rng = random.Random(f"personal-id:{dossier_id}")
     return citizen_id.generate(province_code, sex if sex in ("male", "female") else "male", born, rng)
