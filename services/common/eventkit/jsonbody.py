@@ -7,11 +7,17 @@ integers of any size (orjson, which serialises our events, stops at 64 bits). A 
 late, as a 500. This middleware parses every JSON body once with orjson, which refuses the first
 three, and refuses numbers beyond the 64-bit range, each with a 422 naming the field at fault; a
 body that passes reaches the application unchanged.
+
+It also refuses the NUL character (``"\\u0000"``) in a body's strings and keys, and in the request's
+path and query: PostgreSQL stores neither text nor jsonb with it (22021, 22P05), so a name or a
+dossier code carrying one failed at the database, as a 500, and took the requests sharing its batched
+statement down with it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi.responses import JSONResponse
@@ -55,6 +61,23 @@ def _scan(doc: Any) -> tuple[bool, bool]:
     return huge, False
 
 
+def with_nul(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
+    """The JSON path (and location) of the first string or key in ``doc`` holding a NUL, if any."""
+    if isinstance(doc, str):
+        return (path, list(loc)) if "\x00" in doc else None
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if "\x00" in key:
+                return f"{path}.{_shown(key)}", [*loc, key]
+            if found := with_nul(value, f"{path}.{key}", (*loc, key)):
+                return found
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            if found := with_nul(value, f"{path}[{index}]", (*loc, index)):
+                return found
+    return None
+
+
 def out_of_range(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
     """The JSON path (and location) of the first number in ``doc`` beyond the 64-bit range, if any."""
     if isinstance(doc, bool):
@@ -79,7 +102,13 @@ class JsonBody:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if (refusal := _nul_in_target(scope)) is not None:
+            await refusal(scope, receive, send)
+            return
+        if not _is_json(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -110,6 +139,33 @@ def _check(body: bytes) -> JSONResponse | None:
     if huge and (found := out_of_range(doc)):
         path, loc = found
         return _refusal(path, loc, f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range")
+    # A NUL can only be in the body escaped: one search of the raw bytes spares the walk for the rest.
+    if b"\\u0000" in body and (found := with_nul(doc)):
+        path, loc = found
+        return _refusal(path, loc, NUL_MESSAGE, "string_with_nul")
+    return None
+
+
+def _shown(name: str) -> str:
+    """A key or parameter name with its NULs written as JSON escapes, to name it in an answer."""
+    return name.replace("\x00", "\\u0000")
+
+
+NUL_MESSAGE = "the NUL character (\\u0000) is not allowed in text"
+
+
+def _nul_in_target(scope: Scope) -> JSONResponse | None:
+    """A 422 for a NUL in the path (say, a dossier code) or in a query parameter."""
+    if "\x00" in scope["path"]:
+        detail = [{"path": "path", "loc": ["path"], "msg": NUL_MESSAGE, "type": "string_with_nul"}]
+        return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                shown = _shown(name)
+                detail = [{"path": shown, "loc": ["query", shown], "msg": NUL_MESSAGE, "type": "string_with_nul"}]
+                return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
     return None
 
 

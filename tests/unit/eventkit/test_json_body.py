@@ -38,6 +38,10 @@ async def post(raw: bytes, content_type: str = "application/json") -> httpx.Resp
         # 65 levels: a handler walking it recursively met Python's recursion limit as a 500 (whose
         # traceback, rendering the body, then took the worker for seconds).
         (b'{"form": ' + b'{"a": ' * 63 + b"[1]" + b"}" * 63 + b"}", "$", "json_too_deep"),
+        # PostgreSQL stores no NUL in text or jsonb: it failed at the database, and its batch with it.
+        (b'{"applicant": {"full_name": "Nguy\\u1ec5n\\u0000"}}', "$.applicant.full_name", "string_with_nul"),
+        (b'{"form": {"children": [{"name": "A"}, {"name": "\\u0000"}]}}', "$.form.children[1].name", "string_with_nul"),
+        (b'{"form": {"a\\u0000b": 1}}', "$.form.a\\u0000b", "string_with_nul"),
     ],
 )
 async def test_what_the_stack_cannot_carry_is_refused_with_its_path(raw: bytes, path: str, kind: str) -> None:
@@ -54,6 +58,7 @@ async def test_what_the_stack_cannot_carry_is_refused_with_its_path(raw: bytes, 
     [
         b'{"name": "Nguy\\u1ec5n V\\u0103n A", "emoji": "\\ud83d\\ude00", "n": 9223372036854775807}',
         b'{"amount": 1.5e18, "list": [1, 2.5, true, null]}',
+        b'{"note": "a backslash then u0000 is text: \\\\u0000"}',
     ],
 )
 async def test_everything_else_reaches_the_handler_unchanged(raw: bytes) -> None:
@@ -71,3 +76,16 @@ async def test_a_body_of_another_type_is_left_to_the_application() -> None:
 async def test_a_body_nested_as_deep_as_allowed_passes() -> None:
     raw = b'{"form": ' + b'{"a": ' * 62 + b"[1]" + b"}" * 62 + b"}"  # 64 levels with the outer object
     assert (await post(raw)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "where"),
+    [("/echo%00x", ["path"]), ("/echo?agency=UBND%00", ["query", "agency"]), ("/echo?a%00=1", ["query", "a\\u0000"])],
+)
+async def test_a_nul_in_the_path_or_the_query_is_refused_before_any_handler(target: str, where: list[str]) -> None:
+    seen.clear()
+    async with shell_client(router) as client:
+        response = await client.post(target, content=b"{}", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == where and response.json()["detail"][0]["type"] == "string_with_nul"
+    assert seen == []
