@@ -109,6 +109,19 @@ async def test_a_refused_batch_is_written_one_by_one_and_only_the_culprits_fail(
     assert rows == await count(intake_tables, "SELECT count(*) FROM outbox") == 31
 
 
+async def test_a_submission_the_database_cannot_store_fails_alone(intake_tables: AsyncEngine) -> None:
+    """PostgreSQL stores no NUL in text (22021): that refusal fails the batch's statement, and used to
+    fail every submission in it. Written again one by one, only the bad one fails."""
+    writer = GroupCommit(intake_tables, max_batch=64, writers=1)
+    assert await writer.submit(submission(["s-0"])) == [code(1)]
+    attempts = [submission(["bad\x00" if i == 5 else f"s-{i}"]) for i in range(1, 12)]
+    results = await asyncio.gather(*(writer.submit(s) for s in attempts), return_exceptions=True)
+    [failed] = [r for r in results if isinstance(r, BaseException)]
+    assert isinstance(failed, asyncpg.DataError) and not is_unavailable(failed)
+    assert sorted(r[0] for r in results if isinstance(r, list)) == [code(n) for n in range(2, 12)]
+    assert writer.stats.refused >= 1
+
+
 async def test_a_key_sent_twice_at_once_is_written_once_and_replayed(intake_tables: AsyncEngine) -> None:
     writer = GroupCommit(intake_tables, writers=1)
     first, second, third = await asyncio.gather(

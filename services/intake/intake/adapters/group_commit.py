@@ -11,10 +11,11 @@ for a batch to fill: a submission arriving on an idle service is written at once
 one-submission statement.
 
 A batch is all or nothing. When PostgreSQL refuses it (a unique index: a duplicate open dossier, a
-reused Idempotency-Key; a deadlock), nothing was written and no number taken, and the writer writes
-those submissions one by one, so that each gets its own answer (its codes, the stored reply, its
-refusal) exactly as if it had come alone. Any other failure (the connection broke) is every one's
-failure: whether the commit happened is unknown, as for a single statement.
+reused Idempotency-Key; a deadlock; a value it cannot store), nothing was written and no number
+taken, and the writer writes those submissions one by one, so that each gets its own answer (its
+codes, the stored reply, its refusal) exactly as if it had come alone: one bad submission costs its
+neighbours nothing. Only a broken connection is every one's failure: whether the commit happened is
+unknown, as for a single statement.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from intake.service_layer.ports import NewSubmission, StoredReply
 log = get_logger(__name__)
 
 Outcome = list[str] | StoredReply
-#: What refuses a batch as a whole, so that its submissions are written again one at a time.
-_REFUSED = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 @dataclass
@@ -81,7 +80,9 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
     async def _together(self, conn: asyncpg.Connection, batch: list[Waiting[NewSubmission, Outcome]]) -> None:
         try:
             outcomes = await write_submissions(conn, [w.item for w in batch])
-        except _REFUSED as exc:
+        except Exception as exc:
+            if connection_broke(exc):  # every one's failure: none goes on this connection
+                raise
             self.stats.refused += 1
             log.info("a batch of submissions was refused; writing them one by one", size=len(batch), error=str(exc))
             for waiting in batch:
