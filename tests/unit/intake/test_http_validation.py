@@ -72,3 +72,15 @@ async def test_a_bad_idempotency_key_is_named(client: httpx.AsyncClient) -> None
 async def test_unknown_routes_and_procedures(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/procedures/0.000000")).json()["error"] == "not_found"
     assert (await client.get("/v1/bundle-types/wedding")).status_code == 404
+
+
+@pytest.mark.parametrize("key", [".[²].", "a.b", "x[0]", "it's \"quoted\"", "tên"])
+async def test_a_field_is_named_whatever_its_key(client: httpx.AsyncClient, key: str) -> None:
+    """The 422's ``loc`` is read back from the path: "²" is a digit to ``str.isdigit`` and not to
+    ``int``, which made this answer a 500, and a key with a dot in it came back in pieces."""
+    body = birth_dossier()
+    body["form"]["child"][key] = 1
+    response = await post(client, json.dumps(body))
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "form", "child", key] and problem["type"] == "extra_forbidden"

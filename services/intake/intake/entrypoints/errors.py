@@ -14,26 +14,12 @@ from intake.domain.errors import (
     NotFound,
     RetryableConflict,
 )
-from intake.domain.problems import InvalidInput
-
-
-def _loc(path: str) -> list[str | int]:
-    """``$.documents[0].kind`` → ``["body", "documents", 0, "kind"]``, like FastAPI's own 422s."""
-    parts: list[str | int] = ["body"]
-    for chunk in path.removeprefix("$").replace("[", ".[").split("."):
-        if not chunk:
-            continue
-        inner = chunk[1:-1] if chunk.startswith("[") else None
-        if inner is not None:
-            parts.append(int(inner) if inner.isdigit() else inner.strip("'\""))
-        else:
-            parts.append(chunk)
-    return parts
+from intake.domain.problems import InvalidInput, path_loc
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)
-    detail = [{**p.as_dict(), "loc": _loc(p.path)} for p in exc.problems]
+    detail = [{**p.as_dict(), "loc": ["body", *path_loc(p.path)]} for p in exc.problems]
     return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
 
 
