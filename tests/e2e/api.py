@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import reduce
 from typing import Any
 
@@ -20,7 +20,7 @@ from contracts import citizen_id
 from contracts.catalogue import load_catalogue
 from devstack.identity import DevIdentity
 from tests.support.kafka import eventually
-from workcal import vietnam_tz
+from workcal import WorkCalendar, vietnam_tz
 
 PROVINCE = "036"  # the demo province's code, as workflow and registry-sync are configured by default
 COMMUNE = "UBND-X-YENHOA"  # the commune counter every flow is received at
@@ -262,4 +262,8 @@ def death_bundle(
 
 
 def new_due_date(due_at: str, days: int) -> str:
-    return (datetime.fromisoformat(due_at) + timedelta(days=days)).isoformat()
+    """``days`` working days after ``due_at``, at the same time of day: an apology letter's new date
+    must be a day the citizen can come."""
+    due = datetime.fromisoformat(due_at).astimezone(vietnam_tz())
+    day = WorkCalendar().add_working_days(due.date(), days)
+    return datetime.combine(day, due.timetz()).isoformat()

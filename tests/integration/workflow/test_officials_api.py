@@ -44,6 +44,10 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         bad_value = await workflow.decide(land.dossier_id, "teleport")
         assert bad_value.status_code == 422 and bad_value.json()["detail"][0]["path"] == "$.decision"
         assert (await workflow.decide("no-such-dossier", "approve")).status_code == 404
+        beyond = await workflow.decide(land.dossier_id, "extend", reason="x", new_due_at="9999-12-31T20:00:00+00:00")
+        assert beyond.status_code == 422 and beyond.json()["detail"][0]["path"] == "$.new_due_at"  # was a 500
+        too_much = await workflow.decide(land.dossier_id, "request_payment", amount=10**40)
+        assert too_much.status_code == 422 and too_much.json()["detail"][0]["path"] == "$.amount"
         anonymous = await workflow.decide(land.dossier_id, "approve", official_id=None)  # no AUTH_JWKS: say who
         assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["path"] == "$.official_id"
         assert (await workflow.client.get("/v1/tasks", params={"agency": "NOPE"})).status_code == 404

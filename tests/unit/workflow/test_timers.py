@@ -10,7 +10,7 @@ from contracts.events import intake
 from tests.unit.workflow.builders import Harness, submitted
 from workcal import vietnam_tz
 from workflow.domain import deadlines
-from workflow.domain.errors import IllegalTransition
+from workflow.domain.errors import IllegalTransition, InvalidDecision
 
 TZ = vietnam_tz()
 
@@ -108,6 +108,9 @@ async def test_an_apology_letter_gives_a_new_date_before_the_appointment_only(ha
     event = submitted(at=harness.now)
     await harness.deliver(event)
     new_date = datetime(2024, 6, 14, 17, 0, tzinfo=TZ)
+    saturday = datetime(2024, 6, 15, 10, 0, tzinfo=TZ)
+    with pytest.raises(InvalidDecision, match="working day"):  # the citizen would find the office closed
+        await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=saturday)
     state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=new_date)
     assert state.due_at == new_date and state.apologized
     letter = harness.published()[-1].parse_payload()

@@ -200,6 +200,8 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
                 raise InvalidDecision("new_due_at", "an extension needs the new return date")
             if state.due_at is not None and command.new_due_at <= state.due_at:
                 raise InvalidDecision("new_due_at", "must be after the current appointment date")
+            if not rules.calendar.is_working_day(command.new_due_at):
+                raise InvalidDecision("new_due_at", "the citizen is told to come back then: it must be a working day")
             dossier.extend(reason, command.new_due_at, command.official_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,6 +13,12 @@ from workflow.domain.commands import Decision
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
 from workflow.service_layer.ports import Task
+
+#: The largest obligation an official may state: ten thousand billion VND, above any fee or land-use
+#: levy, and far inside the 64-bit sums the read models keep.
+MAX_AMOUNT_VND = 10**13
+#: The working calendar knows Vietnam's holidays up to here; a date beyond it cannot be checked.
+CALENDAR_END = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class DecisionCreate(BaseModel):
@@ -32,8 +38,17 @@ class DecisionCreate(BaseModel):
         default=None, max_length=2000, description="Required for reject, request_supplement and extend."
     )
     to_agency: str | None = Field(default=None, max_length=24, description="forward: the agency code to send it to.")
-    amount: int | None = Field(default=None, gt=0, description="request_payment: VND; default the procedure's fee.")
-    new_due_at: AwareDatetime | None = Field(default=None, description="extend: the new return date (form 04).")
+    amount: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT_VND,
+        description="request_payment: VND; default the procedure's fee.",
+    )
+    new_due_at: AwareDatetime | None = Field(
+        default=None,
+        lt=CALENDAR_END,
+        description="extend: the new return date (form 04), on a working day the calendar knows (before 2100).",
+    )
     result: dict[str, Any] = Field(
         default_factory=dict, description="approve: result data the official states; other fields are produced."
     )
