@@ -113,8 +113,9 @@ class PortalDossier(Strict):
     )
 
 
-#: States in which the dossier must have been received (not 1 new, 3 refused, 7 withdrawal).
-_RECEIVED_STATES = {2, 4, 5, 6, 8, 9, 10}
+#: States in which the dossier must have been received (not 1 new, 3 refused, 7 withdrawal, nor 5: an
+#: online dossier may be sent back for a supplement before it is accepted).
+_RECEIVED_STATES = {2, 4, 6, 8, 9, 10}
 
 
 def check_rules(dossier: PortalDossier) -> None:

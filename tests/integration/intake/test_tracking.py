@@ -12,7 +12,7 @@ from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from tests.integration.intake.conftest import RunningIntake
 from tests.support.kafka import eventually
-from tests.unit.intake.samples import birth_bundle
+from tests.unit.intake.samples import birth_bundle, birth_dossier
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +87,42 @@ async def test_a_bundle_and_its_dossiers_follow_workflow_events(intake: RunningI
 
 def view_tz(view: dict[str, Any]) -> Any:
     return datetime.fromisoformat(view["due_at"]).tzinfo
+
+
+async def test_an_appointment_shows_only_once_the_dossier_is_received(intake: RunningIntake) -> None:
+    """An online dossier sent back for a supplement before acceptance: the supplement's due_at ends a
+    fresh acceptance window, not an appointment, so the citizen's view shows none until reception."""
+    response = await intake.client.post("/v1/dossiers", json=birth_dossier("online", child_name="Lê Gia Hân"))
+    assert response.status_code == 201, response.text
+    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    topics = intake.settings.topics
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.SupplementRequested(**common, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5, at=now,
+                                      official_id="cb-01", reason="Thiếu tờ khai", request_number=1), dossier_id),
+        (workflow.SupplementReceived(**common, status=DossierStatus.REGISTERED, status_code=1,
+                                     at=now + timedelta(minutes=5), paused_seconds=0,
+                                     due_at=now + timedelta(hours=8)), dossier_id),
+    )  # fmt: skip
+
+    async def supplied() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return view if view["timeline"][-1]["event"] == "SupplementReceived" else None
+
+    assert (await eventually(supplied, timeout=20))["due_at"] is None
+    due = now + timedelta(days=2)
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2,
+                                  at=now + timedelta(minutes=10), official_id="cb-01", procedure_code="1.001193",
+                                  due_at=due), dossier_id),
+    )  # fmt: skip
+
+    async def received() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return view if view["status"] == "received" else None
+
+    view = await eventually(received, timeout=20)
+    assert datetime.fromisoformat(view["due_at"]) == due

@@ -130,3 +130,18 @@ def test_a_payment_owed_back_says_so_on_the_citizens_timeline() -> None:
     assert entry.as_dict()["note"] == (
         "Xác nhận đã thực hiện nghĩa vụ tài chính: hồ sơ đã kết thúc, 50.000 đồng được hoàn trả cho công dân"
     )
+
+
+async def test_the_view_shows_an_appointment_only_once_received(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    common: dict[str, Any] = {"dossier_id": receipt["dossier_id"], "code": receipt["code"], "agency": "UBND-X-YENHOA"}
+    window_end = MONDAY_9AM + 9 * HOUR  # sent back before acceptance: a fresh acceptance window, no appointment
+    await on_workflow_event(
+        workflow.SupplementReceived(**common, status=DossierStatus.REGISTERED, status_code=1, at=MONDAY_9AM + HOUR,
+                                    paused_seconds=0, due_at=window_end), uow.dossiers)  # fmt: skip
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[receipt["dossier_id"]])["due_at"] is None
+    for event in lifecycle(receipt["dossier_id"], receipt["code"])[:1]:
+        await on_workflow_event(event, uow.dossiers)
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[receipt["dossier_id"]])["due_at"] is not None

@@ -122,6 +122,27 @@ def test_supplements_fees_and_timers() -> None:
     assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
 
 
+def test_an_online_dossier_sent_back_before_acceptance_has_no_reception_nor_appointment() -> None:
+    """Returned for a supplement while still registered (state 5 without reception): the portal is
+    told neither a reception that never happened nor the acceptance window as an appointment."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    at = T0 + timedelta(hours=2)
+    ask = SupplementRequested(
+        **lifecycle("d1", CODE, at, status=DossierStatus.SUPPLEMENT_REQUESTED), reason="Thiếu tờ khai", request_number=1
+    )
+    record = apply_dossier_event(record, ask)
+    body = accepted_by_portal(record)
+    assert (body["state"], body.get("received_at"), body.get("appointment_at")) == (5, None, None)
+    back = SupplementReceived(
+        **lifecycle("d1", CODE, at + timedelta(hours=1), status=DossierStatus.REGISTERED),
+        paused_seconds=0,
+        due_at=at + timedelta(days=1),  # the end of a fresh acceptance window
+    )
+    body = accepted_by_portal(apply_dossier_event(record, back))
+    assert (body["state"], body.get("received_at"), body.get("appointment_at")) == (1, None, None)
+    assert body["supplements"][0]["supplied_at"] == "20240710113000"
+
+
 @pytest.mark.parametrize("order", ["citizen first", "workflow first", "workflow only"])
 def test_a_payment_reported_by_intake_and_workflow_is_one_paid_line(order: str) -> None:
     """FeePaid (intake) and PaymentConfirmed (workflow, caused by it) come on different topics in

@@ -134,3 +134,21 @@ async def test_workflow_judgement_on_an_ending_event_wins_over_the_dates(derive:
            reason="x", on_time=False)  # fmt: skip
     store = await project_all(s.all(), derive)
     assert store.dossiers["W1"].outcome == "overdue"  # the dates alone would say on time
+
+
+async def test_a_dossier_sent_back_before_acceptance_has_no_appointment_to_be_late_for(derive: Derivation) -> None:
+    """The supplement that answers a request made at reception carries the end of a fresh acceptance
+    window as its due_at, not an appointment: refused after that window, the dossier is judged as one
+    refused at reception (D10 of the scenario), not overdue."""
+    s = scenario.Scenario()
+    s.submit("R1", procedure="9.000001", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=None, registered=True)  # fmt: skip
+    s.flow(workflow.SupplementRequested, "R1", scenario.at(4, 10), "UBND-X-YENHOA", DossierStatus.SUPPLEMENT_REQUESTED,
+           reason="thiếu giấy tờ", request_number=1)  # fmt: skip
+    s.flow(workflow.SupplementReceived, "R1", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.REGISTERED,
+           paused_seconds=0, due_at=scenario.at(5, 17))  # fmt: skip
+    s.flow(workflow.DossierRefused, "R1", scenario.at(7, 9), "UBND-X-YENHOA", DossierStatus.REFUSED,
+           reason="Không thuộc thẩm quyền", on_time=None)  # fmt: skip
+    store = await project_all(s.all(), derive)
+    facts = store.dossiers["R1"]
+    assert facts.due_at is None and facts.outcome == "on_time" and facts.end_kind == "refused"

@@ -99,7 +99,7 @@ class InMemoryDossiers:
                            ("awaiting_supplement", change.awaiting_supplement), ("rating", change.rating),
                            ("withdrawal_requested", change.withdrawal_requested),
                            ("step_started_at", change.step_started_at), ("portal_sync", change.portal_sync)):
-            if value is not None:
+            if value is not None and (key != "due_at" or row["received_at"] is not None):  # appointment: received only
                 row[key] = value
         row["paid_amount"] += change.paid
         row["results"] += [change.result] if change.result else []

@@ -47,7 +47,9 @@ _APPLY = (
     # An event no official acted on (a timer) keeps the official, unless the dossier changed agency.
     " official_id = CASE WHEN CAST(:set_handler AS BOOLEAN) THEN COALESCE(CAST(:official AS TEXT),"
     " CASE WHEN current_agency = CAST(:holder AS TEXT) THEN official_id END) ELSE official_id END,"
-    " received_at = COALESCE(received_at, :received_at), due_at = COALESCE(:due_at, due_at),"
+    " received_at = COALESCE(received_at, :received_at),"
+    # An appointment only once received: before, a supplement's due_at ends a fresh acceptance window.
+    " due_at = CASE WHEN COALESCE(received_at, :received_at) IS NULL THEN due_at ELSE COALESCE(:due_at, due_at) END,"
     " overdue = COALESCE(:overdue, overdue), awaiting_supplement = COALESCE(:awaiting, awaiting_supplement),"
     " results = results || CAST(:results AS JSONB), paid_amount = paid_amount + :paid,"
     " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"

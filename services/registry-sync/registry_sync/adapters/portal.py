@@ -18,7 +18,9 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")
 PORTAL_TIME_FORMAT = "%Y%m%d%H%M%S"
 CHANNEL_CODES = {"counter": 1, "online": 2, "postal": 3}
 #: States in which the portal requires the dossier to have been received.
-RECEIVED_STATES = frozenset({2, 4, 5, 6, 8, 9, 10})
+#: States only a received dossier can be in. Not 5: an online dossier may be sent back for a supplement
+#: before it is accepted, and then it has no reception date to send.
+RECEIVED_STATES = frozenset({2, 4, 6, 8, 9, 10})
 
 DocumentNames = Callable[[str, str], str]
 """(procedure code, document kind) → the document's name, from the procedure catalogue."""

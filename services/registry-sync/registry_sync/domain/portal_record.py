@@ -266,6 +266,8 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
         open_ = [i for i, s in enumerate(lines) if s.supplied_at is None]
         if open_:
             lines[open_[-1]] = lines[open_[-1]].model_copy(update={"supplied_at": at})
+        if record.received_at is None:  # sent back before acceptance: due_at ends its acceptance window
+            return {"supplements": tuple(lines)}
         return {"supplements": tuple(lines), "appointment_at": utc(event.due_at)}
     if isinstance(event, PaymentRequested):
         if any(f.paid_at is None and f.amount_vnd == event.amount for f in record.fees):

@@ -141,7 +141,10 @@ def _supplement_received(facts: DossierFacts, e: workflow.SupplementReceived) ->
     _lifecycle(facts, e)
     facts.paused_seconds += e.paused_seconds
     facts.paused_since = None
-    facts.due_at = e.due_at
+    if facts.received_at is not None:
+        facts.due_at = e.due_at
+    # else it was sent back before acceptance: its due_at ends a fresh acceptance window, and a dossier
+    # refused or withdrawn before acceptance has no appointment to be late for.
 
 
 def _payment_requested(facts: DossierFacts, e: workflow.PaymentRequested) -> None:
