@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from registry_sync.domain.breaker import CircuitBreaker
-from registry_sync.domain.outcomes import Succeeded, Transient
+from registry_sync.domain.breaker import BreakerState, CircuitBreaker
+from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
 from registry_sync.service_layer.guard import SystemGuard
 from registry_sync.service_layer.workers import Wakeups, WorkLoop
 from tests.support.kafka import eventually
@@ -155,3 +155,33 @@ async def test_a_cancellation_the_driver_turned_into_an_error_still_stops_the_lo
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert task in done and task.cancelled()
+
+
+async def test_our_own_refusal_says_nothing_of_the_systems_health() -> None:
+    """A command refused before any call (missing data, an unsupported operation) neither closes a
+    half-open breaker nor resets the failures counted while it is closed."""
+    now = [0.0]
+    breaker = CircuitBreaker("s", failure_threshold=3, cooldown_seconds=10, clock=lambda: now[0])
+    guard = SystemGuard("s", breaker, max_concurrency=2)
+
+    async def down() -> Transient:
+        return Transient("503", 503)
+
+    async def refused_here() -> Rejected:
+        return Rejected("thiếu số sổ bảo hiểm xã hội", error="missing_data")
+
+    async def refused_there() -> Rejected:
+        return Rejected("422 card_exists: đã có thẻ", 422, "card_exists")
+
+    for _ in range(2):
+        await guard.call(down)
+    await guard.call(refused_here)
+    assert breaker.consecutive_failures == 2
+    await guard.call(down)
+    assert breaker.state is BreakerState.OPEN
+    now[0] += 11
+    assert breaker.state is BreakerState.HALF_OPEN
+    await guard.call(refused_here)  # the probe slot comes back, the breaker stays half-open
+    assert breaker.state is BreakerState.HALF_OPEN
+    await guard.call(refused_there)  # the system answered: it is up
+    assert breaker.state is BreakerState.CLOSED

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_sync.domain.breaker import BreakerState, CircuitBreaker
-from registry_sync.domain.outcomes import CallOutcome, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
 from registry_sync.domain.retry import RetryPolicy
 
 
@@ -50,6 +50,10 @@ class SystemGuard:
                 self.breaker.record_failure()
             else:
                 self.breaker.release()
+        elif isinstance(outcome, Rejected) and outcome.status is None:
+            # Our own check refused it (missing data, an operation we do not support): the system was
+            # never called, so this says nothing of its health, and must not close an open breaker.
+            self.breaker.release()
         else:
             self.breaker.record_success()  # an answer, even a refusal, proves the system is up
 
