@@ -86,8 +86,13 @@ class RegistrySyncSettings(ServiceSettings):
         "and residences registered here are, when a command's data does not say.",
     )
     retry_base_seconds: float = Field(0.5, gt=0, description="First backoff step; doubles per attempt.")
-    retry_max_delay_seconds: float = Field(60.0, gt=0, description="Longest backoff step.")
-    retry_max_attempts: int = Field(15, ge=1, description="Calls per command (or portal push) before giving up.")
+    retry_max_delay_seconds: float = Field(300.0, gt=0, description="Longest backoff step.")
+    retry_max_attempts: int = Field(
+        1000,
+        ge=1,
+        description="Calls per command (or portal push) before giving up: a safety net; with the default backoff,"
+        " retry_give_up_after_seconds ends the retries first.",
+    )
     retry_give_up_after_seconds: float = Field(
         24 * 3600.0, gt=0, description="Give up a command this long after its first attempt."
     )

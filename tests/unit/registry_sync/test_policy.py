@@ -45,6 +45,28 @@ def test_gives_up_on_attempts_or_age() -> None:
     assert policy.exhausted(1, 60)
 
 
+def test_by_default_a_command_outlasts_a_registry_down_for_the_whole_give_up_time() -> None:
+    """The retries end by age, not by count: at the fastest jitter the attempts last longer than
+    retry_give_up_after_seconds. (At 15 attempts and a 60 s cap a command gave up after 4 minutes of
+    outage, and its bundle ended partly done.)"""
+    from registry_sync.settings import RegistrySyncSettings
+
+    defaults = RegistrySyncSettings.model_fields
+    policy = RetryPolicy(
+        base_seconds=defaults["retry_base_seconds"].default,
+        max_delay_seconds=defaults["retry_max_delay_seconds"].default,
+        max_attempts=defaults["retry_max_attempts"].default,
+        give_up_after_seconds=defaults["retry_give_up_after_seconds"].default,
+    )
+    assert policy == RetryPolicy()  # the settings and the policy's own defaults agree
+    attempts, waited = 1, 0.0
+    while not policy.exhausted(attempts, waited):
+        waited += policy.delay(attempts, rand=lambda: 0.0)
+        attempts += 1
+    assert waited >= policy.give_up_after_seconds and attempts < policy.max_attempts
+    assert policy.delay(attempts, rand=lambda: 1.0) <= 300  # after an outage, back within five minutes
+
+
 def test_breaker_opens_after_threshold_then_probes_once_and_closes() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker("s", failure_threshold=3, cooldown_seconds=10, clock=clock)
