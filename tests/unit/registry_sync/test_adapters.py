@@ -169,6 +169,25 @@ async def test_a_newborn_the_population_database_does_not_know_is_recorded_under
     assert (await counters(admin, "population_db"))["effects"] == effects
 
 
+async def test_a_newborns_number_held_by_someone_else_moves_nobodys_residence(table, admin, rng) -> None:
+    """The number the birth registration issued is already a stranger's: the step is refused, and the
+    stranger's record and residence stay as they were (registering first used to move them)."""
+    number = person_number(rng, sex="female", year=2024)
+    stranger = {"id_number": number, "full_name": "Phạm Thị Lan", "sex": "female", "date_of_birth": "2024-01-05",
+                "birth_province_code": number[:3]}  # fmt: skip
+    assert (await admin.post("/population/v1/citizens", json=stranger)).status_code == 201
+    before = (await admin.get(f"/population/v1/citizens/{number}")).json()
+    newborn = {
+        "person": {"id_number": number, "full_name": "Nguyễn Thị Hoa", "date_of_birth": "2024-07-10",
+                   "sex": "female", "birth_certificate_number": "13/2024"},
+        "address": "Số 12 đường Trần Phú",
+        "household_head_id_number": person_number(rng),
+    }  # fmt: skip
+    refused = await table.perform("population_db", "register_permanent_residence", call(newborn, "cmd-clash"))
+    assert isinstance(refused, Rejected) and (refused.status, refused.error) == (409, "citizen_exists")
+    assert (await admin.get(f"/population/v1/citizens/{number}")).json() == before
+
+
 async def test_data_the_system_requires_but_the_form_lacks_fails_without_a_call(table, admin, rng) -> None:
     data = await catalogue_data("9.000002", admin, rng)
     del data["deceased"]["social_insurance_number"]

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
+from registry_sync.domain.outcomes import CallOutcome, Succeeded
 
 #: The catalogue's deregistration reasons, in the population database's words.
 DEREGISTRATION_REASONS = {"deceased": "death", "moved_abroad": "settled_abroad", "other": "other"}
@@ -60,15 +60,17 @@ class HttpPopulationDatabase:
         """Data: the permanent-residence form (person, address, household head, relation).
 
         A child whose birth was registered just before (the birth bundle: ``person`` carries the
-        birth certificate number) may not be in the database yet, because the birth registration
-        issued the number: the child is recorded under it first, then the residence registered."""
+        birth certificate number) is not in the database yet, because the birth registration issued
+        the number: the child is recorded under it first, then the residence registered. Recording
+        first is what keeps a stranger's record safe: if the number already belongs to someone else
+        (409 ``citizen_exists``), the step is refused and nobody's residence moves. Registering first
+        and recording only on a 404 moved the residence of whoever held the number."""
         person = id_number(call.require("person.id_number"), "person.id_number")
-        outcome = await self._register_residence(call, person)
-        if _unknown_citizen(outcome) and call.get("person.birth_certificate_number"):
-            recorded = await self._record_newborn(call, person)
+        if call.get("person.birth_certificate_number"):
+            recorded = await self._record_newborn(call, person)  # the same child again changes nothing
             if not isinstance(recorded, Succeeded):
                 return recorded
-            outcome = await self._register_residence(call, person)
+        outcome = await self._register_residence(call, person)
         return mapped(
             outcome,
             lambda r: {
@@ -127,10 +129,6 @@ class HttpPopulationDatabase:
         person = id_number(call.require("id_number"), "id_number")
         outcome = await self._client.call("GET", f"/citizens/{person}", correlation_id=call.correlation_id)
         return mapped(outcome, _citizen)
-
-
-def _unknown_citizen(outcome: CallOutcome) -> bool:
-    return isinstance(outcome, Rejected) and outcome.status == 404 and outcome.error == "not_found"
 
 
 def _citizen(record: dict[str, Any]) -> dict[str, Any]:
