@@ -90,6 +90,39 @@ async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: Asy
     await _contract(InMemoryWorkflowUnitOfWork())
 
 
+async def _numbers_contract(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        assert await uow.id_numbers.claim("036224000001", "d-1")
+        assert await uow.id_numbers.claim("036224000001", "d-1")  # the same approval again
+        assert not await uow.id_numbers.claim("036224000001", "d-2")
+    with contextlib.suppress(RuntimeError):
+        async with uow_factory() as uow:
+            assert await uow.id_numbers.claim("036224000002", "d-3")
+            raise RuntimeError("rolled back")
+    async with uow_factory() as uow:
+        assert await uow.id_numbers.claim("036224000002", "d-4")  # the rolled-back claim left nothing
+
+
+async def test_sql_and_memory_issued_numbers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:
+    await _numbers_contract(lambda: SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)))
+    await _numbers_contract(InMemoryWorkflowUnitOfWork())
+
+
+async def test_of_two_transactions_claiming_one_number_only_the_first_gets_it(workflow_engine: AsyncEngine) -> None:
+    first = SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine))
+    async with first:
+        assert await first.id_numbers.claim("036224000009", "d-1")
+
+        async def second_claim() -> bool:
+            async with SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)) as second:
+                return await second.id_numbers.claim("036224000009", "d-2")
+
+        waiting = asyncio.create_task(second_claim())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # it waits for the first transaction's insert
+    assert await asyncio.wait_for(waiting, timeout=10) is False  # committed first: the first's number
+
+
 def _about(bundle_id: str) -> Envelope:
     """An event of a bundle step, as far as locking goes: its payload names the bundle."""
     event = happened(bundle_id, 1)

@@ -16,6 +16,7 @@ from eventkit.eventstore import ConcurrencyConflict
 from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import vietnam_tz
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
+from workflow.domain import results
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
 from workflow.entrypoints.schemas import DossierPublic
 from workflow.service_layer.handlers import DECISION_ATTEMPTS
@@ -146,6 +147,34 @@ async def test_approval_issues_the_result_with_the_childs_identification_number(
     assert issued.payload["qr_code"] == result.qr_code
 
 
+async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harness) -> None:
+    """Two approvals that would draw the same number: the second draws again, and the number is
+    recorded as issued with the result; an official who states a taken number is told so."""
+    births = [
+        submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                  fee=0, form=BIRTH_FORM, at=harness.now)
+        for _ in range(2)
+    ]  # fmt: skip
+    for event in births:
+        await harness.deliver(event)
+    first = (await harness.decide(births[0].dossier_id, "approve")).results[0].data["personal_id_number"]
+    assert harness.uow.id_numbers.rows == {first: births[0].dossier_id}
+    # The second dossier's first candidate is the first child's number (a collision, forced here).
+    second_state = await harness.state(births[1].dossier_id)
+    candidate = results.result_data(
+        harness.ctx.rules.procedure("1.001193"), dossier_id=births[1].dossier_id, code=second_state.code,
+        form=second_state.form, stated={}, issued_at=harness.now, province_code=harness.ctx.rules.province_code,
+    )["personal_id_number"]  # fmt: skip
+    harness.uow.id_numbers.rows = {candidate: births[0].dossier_id}
+
+    with pytest.raises(InvalidDecision, match="another person's number"):
+        await harness.decide(births[1].dossier_id, "approve", result={"personal_id_number": candidate})
+    second = (await harness.decide(births[1].dossier_id, "approve")).results[0].data["personal_id_number"]
+    assert second != candidate and citizen_id.check_consistency(second, sex="male", birth_year=2024) == []
+    assert harness.uow.id_numbers.rows == {candidate: births[0].dossier_id, second: births[1].dossier_id}
+    assert harness.published_types(births[1].dossier_id).count("ResultIssued") == 1
+
+
 async def test_the_official_sees_the_documents_and_what_a_supplement_brought(harness: Harness) -> None:
     form_only = Document(kind="giay_de_nghi_dang_ky_doanh_nghiep", digitized=True, reused=False)
     event = submitted(at=harness.now, documents=[form_only])
@@ -161,7 +190,8 @@ async def test_the_official_sees_the_documents_and_what_a_supplement_brought(har
                                                     provided_at=harness.now))  # fmt: skip
     view = DossierPublic.of(await harness.state(event.dossier_id), procedure)
     assert [(d.kind, d.digitized) for d in view.documents] == [
-        ("giay_de_nghi_dang_ky_doanh_nghiep", True), ("giay_to_phap_ly_chu_doanh_nghiep", False),
+        ("giay_de_nghi_dang_ky_doanh_nghiep", True),
+        ("giay_to_phap_ly_chu_doanh_nghiep", False),
     ]
     assert view.missing_documents == []
 

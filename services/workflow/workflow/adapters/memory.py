@@ -98,6 +98,14 @@ class InMemoryBundleRepository:
         self.rows[saga.bundle_id] = saga.model_copy(deep=True)
 
 
+class InMemoryIssuedNumbers:
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+
+    async def claim(self, id_number: str, dossier_id: str) -> bool:
+        return self.rows.setdefault(id_number, dossier_id) == dossier_id
+
+
 class InMemoryWorkflowUnitOfWork:
     """One shared store; each ``async with`` is a transaction that a raised exception rolls back."""
 
@@ -108,6 +116,7 @@ class InMemoryWorkflowUnitOfWork:
         self.tasks = InMemoryTaskBoard()
         self.timers = InMemoryTimerTable()
         self.bundles = InMemoryBundleRepository()
+        self.id_numbers = InMemoryIssuedNumbers()
 
     async def record(
         self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
@@ -119,7 +128,7 @@ class InMemoryWorkflowUnitOfWork:
 
     async def __aenter__(self) -> Self:
         await self._base.__aenter__()
-        self._snapshot = copy.deepcopy((self.tasks.rows, self.timers.rows, self.bundles.rows))
+        self._snapshot = copy.deepcopy((self.tasks.rows, self.timers.rows, self.bundles.rows, self.id_numbers.rows))
         return self
 
     async def __aexit__(
@@ -127,7 +136,7 @@ class InMemoryWorkflowUnitOfWork:
     ) -> None:
         await self._base.__aexit__(exc_type, exc, tb)
         if exc_type is not None:
-            self.tasks.rows, self.timers.rows, self.bundles.rows = self._snapshot
+            self.tasks.rows, self.timers.rows, self.bundles.rows, self.id_numbers.rows = self._snapshot
             self.events = self._base.events
 
     def __call__(self) -> Self:

@@ -153,6 +153,25 @@ class SqlBundleRepository:
         )
 
 
+class SqlIssuedNumbers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def claim(self, id_number: str, dossier_id: str) -> bool:
+        # One statement: the insert, or the holder it conflicted with. A holder committed while this
+        # statement waited is not in its snapshot: no row, and the number counts as taken.
+        holder = await self._conn.execute(
+            text(
+                "WITH claimed AS (INSERT INTO issued_id_numbers (id_number, dossier_id) VALUES (:n, :d)"
+                " ON CONFLICT (id_number) DO NOTHING RETURNING dossier_id)"
+                " SELECT dossier_id FROM claimed"
+                " UNION ALL SELECT dossier_id FROM issued_id_numbers WHERE id_number = :n LIMIT 1"
+            ),
+            {"n": id_number, "d": dossier_id},
+        )
+        return holder.scalar_one_or_none() == dossier_id
+
+
 class SqlWorkflowUnitOfWork:
     """Workflow's ports on one transaction. Use ``async with`` for a new transaction, or
     :meth:`joined` inside one the inbox consumer already opened."""
@@ -173,6 +192,7 @@ class SqlWorkflowUnitOfWork:
         self.tasks = SqlTaskBoard(conn)
         self.timers = SqlTimerTable(conn)
         self.bundles = SqlBundleRepository(conn)
+        self.id_numbers = SqlIssuedNumbers(conn)
 
     async def record(
         self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]

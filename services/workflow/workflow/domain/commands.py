@@ -50,6 +50,9 @@ class MakeDecision:
     #: The agencies the authenticated official acts for: the dossier must be in one's hands.
     #: None: not checked (the service runs without authentication).
     acting_for: frozenset[str] | None = None
+    #: approve: which of the dossier's candidate identification numbers to issue: the next one when
+    #: another child already holds the previous (see make_decision).
+    number_draw: int = 0
 
 
 @dataclass(frozen=True)

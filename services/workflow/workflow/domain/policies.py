@@ -229,6 +229,7 @@ def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         stated=command.result,
         issued_at=dossier.now,
         province_code=rules.province_code,
+        draw=command.number_draw,
     )
     name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
     code = results.result_code(state.code, len(state.results) + 1)

@@ -48,25 +48,40 @@ def result_data(
     stated: Mapping[str, Any],
     issued_at: datetime,
     province_code: str,
+    draw: int = 0,
 ) -> dict[str, Any]:
-    """The result's data: the official's values, and the procedure's other fields filled in."""
+    """The result's data: the official's values, and the procedure's other fields filled in.
+    ``draw`` picks among the dossier's candidate identification numbers (0: the first)."""
     data = dict(stated)
     fields = procedure.result.data_fields if procedure else {}
     for name in fields:
         if name not in data:
             data[name] = _produce(
-                name, dossier_id=dossier_id, code=code, form=form, issued_at=issued_at, province_code=province_code
+                name,
+                dossier_id=dossier_id,
+                code=code,
+                form=form,
+                issued_at=issued_at,
+                province_code=province_code,
+                draw=draw,
             )
     return data
 
 
 def _produce(
-    name: str, *, dossier_id: str, code: str, form: Mapping[str, Any], issued_at: datetime, province_code: str
+    name: str,
+    *,
+    dossier_id: str,
+    code: str,
+    form: Mapping[str, Any],
+    issued_at: datetime,
+    province_code: str,
+    draw: int,
 ) -> Any:
     # A paper's dates are Vietnamese calendar dates: 06:30 in Hà Nội is still the previous day in UTC.
     today = issued_at.astimezone(vietnam_tz()).date()
     if name == "personal_id_number":
-        return _personal_id_number(dossier_id, form, today, province_code)
+        return _personal_id_number(dossier_id, form, today, province_code, draw)
     if name.endswith("_on"):
         return today.isoformat()
     if name == "valid_until":
@@ -78,12 +93,14 @@ def _produce(
     return f"{code}/{name.upper()}"
 
 
-def _personal_id_number(dossier_id: str, form: Mapping[str, Any], issued_on: date, province_code: str) -> str:
+def _personal_id_number(
+    dossier_id: str, form: Mapping[str, Any], issued_on: date, province_code: str, draw: int
+) -> str:
     person = form.get("child") if isinstance(form.get("child"), Mapping) else form
     sex = person.get("sex", "male") if isinstance(person, Mapping) else "male"
     born = _year(person.get("date_of_birth") if isinstance(person, Mapping) else None) or issued_on.year
-    # Seeded by the dossier: the same approval always yields the same number.
-    rng = random.Random(f"personal-id:{dossier_id}")
+    # Seeded by the dossier (and the draw): the same approval always yields the same number.
+    rng = random.Random(f"personal-id:{dossier_id}" + (f":{draw}" if draw else ""))
     return citizen_id.generate(province_code, sex if sex in ("male", "female") else "male", born, rng)
 
 

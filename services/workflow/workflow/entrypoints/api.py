@@ -182,7 +182,12 @@ async def _conflict(_: Request, exc: Exception) -> JSONResponse:
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidDecision)
-    error = {"path": f"$.{exc.field}", "loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
+    error = {
+        "path": f"$.{exc.field}",
+        "loc": ["body", *exc.field.split(".")],
+        "msg": exc.message,
+        "type": "value_error",
+    }
     return JSONResponse({"error": "validation_failed", "detail": [error]}, 422)
 
 

@@ -4,7 +4,9 @@ bundle never deadlocks), decide through the domain, save, then let the saga reac
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+from contracts.events import workflow as wf
 from eventkit.auth import Forbidden
 from eventkit.eventstore import retrying_conflicts
 from eventkit.logging import get_logger
@@ -19,7 +21,7 @@ from workflow.domain.commands import (
     WithdrawDossier,
 )
 from workflow.domain.dossier import Dossier
-from workflow.domain.errors import IllegalTransition
+from workflow.domain.errors import IllegalTransition, InvalidDecision
 from workflow.domain.lifecycle import FINISHED
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
@@ -75,7 +77,14 @@ async def make_decision(
 
     The decision names no version of the dossier: another writer appending between its read and its
     append (a fee paid, a registry's answer) means it is decided again on the newer state, as it
-    would have been had it come a moment later. The domain checks it against that state again."""
+    would have been had it come a moment later. The domain checks it against that state again.
+
+    An approval that issues a personal identification number records it as issued in the same
+    transaction. A number another child already holds (the random part is six digits: a province
+    issuing thousands a year draws the same one now and then) is drawn again, as the next of the
+    dossier's candidates; one the official stated is a 422 instead."""
+    draw = 0
+    issued: list[str] = []
 
     def decide(dossier: Dossier) -> None:
         if command.acting_for is not None:
@@ -84,13 +93,41 @@ async def make_decision(
                 raise Forbidden(
                     f"official {command.official_id} does not act for {holder}, which holds this dossier now"
                 )
-        policies.decide(dossier, command, ctx.rules)
+        policies.decide(dossier, replace(command, number_draw=draw), ctx.rules)
+        issued[:] = [
+            e.data[ID_NUMBER] for e in dossier.pending if isinstance(e, wf.ResultIssued) and ID_NUMBER in e.data
+        ]
 
     async def attempt() -> DossierState:
-        async with uow_factory() as uow:
-            return await change(uow, ctx, cause, command.dossier_id, decide)
+        nonlocal draw
+        while True:
+            try:
+                async with uow_factory() as uow:
+                    state = await change(uow, ctx, cause, command.dossier_id, decide)
+                    for number in issued:
+                        if not await uow.id_numbers.claim(str(number), command.dossier_id):
+                            raise _NumberTaken(str(number))
+                    return state
+            except _NumberTaken as taken:
+                if ID_NUMBER in command.result:
+                    raise InvalidDecision(f"result.{ID_NUMBER}", f"{taken} is another person's number") from None
+                if draw >= MAX_NUMBER_DRAWS:
+                    raise
+                log.info("identification number already issued: drawing another", dossier_id=command.dossier_id)
+                draw += 1
 
     return await retrying_conflicts(attempt, attempts=DECISION_ATTEMPTS, what=f"decision on {command.dossier_id}")
+
+
+#: The result field holding a personal identification number workflow issues.
+ID_NUMBER = "personal_id_number"
+#: Draws before an approval gives up on finding a free number: each is taken with a chance of about
+#: (numbers issued for that province, sex and birth year) in a million.
+MAX_NUMBER_DRAWS = 20
+
+
+class _NumberTaken(Exception):
+    """The identification number an approval drew is another dossier's (rolls the attempt back)."""
 
 
 async def provide_supplement(

@@ -94,6 +94,13 @@ class BundleRepository(Protocol):
     async def save(self, saga: BundleSaga) -> None: ...
 
 
+class IssuedNumbers(Protocol):
+    async def claim(self, id_number: str, dossier_id: str) -> bool:
+        """Record ``id_number`` as issued for ``dossier_id``: True if it was free (or already this
+        dossier's), False if another dossier holds it."""
+        ...
+
+
 class WorkflowUnitOfWork(Protocol):
     """One transaction over the event store, the outbox and workflow's own tables."""
 
@@ -107,6 +114,8 @@ class WorkflowUnitOfWork(Protocol):
     def timers(self) -> TimerTable: ...
     @property
     def bundles(self) -> BundleRepository: ...
+    @property
+    def id_numbers(self) -> IssuedNumbers: ...
 
     async def record(
         self, stream_id: str, expected_version: int, envelopes: Sequence[Envelope], topic: str | Sequence[str | None]
