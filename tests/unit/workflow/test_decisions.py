@@ -318,6 +318,26 @@ async def test_payment_round(harness: Harness) -> None:
     assert info.value.field == "amount"
 
 
+async def test_a_payment_in_part_leaves_the_request_waiting_for_the_rest(harness: Harness) -> None:
+    """Any payment used to settle the request: 1,000 VND of 500,000 sent the dossier back to
+    processing, and its result could be issued with the obligation unpaid."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "request_payment", amount=500_000)
+
+    async def pay(amount: int) -> DossierStatus | None:
+        await harness.deliver(
+            intake.FeePaid(dossier_id=event.dossier_id, amount=amount, method="qr", online=True, paid_at=harness.now)
+        )
+        return (await harness.state(event.dossier_id)).status
+
+    assert await pay(1_000) is DossierStatus.PAYMENT_REQUESTED
+    with pytest.raises(IllegalTransition):  # no result while the rest is owed
+        await harness.decide(event.dossier_id, "approve")
+    assert await pay(499_000) is DossierStatus.PROCESSING
+    assert (await harness.state(event.dossier_id)).paid_total == 500_000
+
+
 async def test_a_fee_paid_before_anyone_asked_is_recorded_and_not_asked_for_again(harness: Harness) -> None:
     """Online citizens pay with the submission: the payment was dropped (the lifecycle only took one
     that answered a request), and an official's later request then waited for a second payment."""

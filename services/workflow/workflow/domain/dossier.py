@@ -163,6 +163,10 @@ class Dossier:
         """Record the payment; whether it is owed back (the dossier ended without a result)."""
         refund_due = self.state.status in ENDED_WITHOUT_RESULT
         status = self._check(Action.CONFIRM_PAYMENT)
+        if self.state.status is DossierStatus.PAYMENT_REQUESTED and (
+            self.state.paid_total + amount < self.state.requested_total
+        ):
+            status = DossierStatus.PAYMENT_REQUESTED  # paid in part: processing waits for the rest
         self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online, refund_due=refund_due))
         return refund_due
 
