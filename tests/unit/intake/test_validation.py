@@ -92,6 +92,19 @@ def test_identification_numbers_that_contradict_the_data(rules: IntakeRules) -> 
     }
 
 
+def test_a_number_encoding_a_birth_year_in_the_future_belongs_to_nobody(rules: IntakeRules) -> None:
+    body = birth_dossier()  # submitted in 2024
+    body["applicant"]["id_number"] = "036499000123"  # digit 4 = 4: a man born in the 2100s (2199)
+    body["form"]["mother"]["id_number"] = "036325000001"  # a woman born in 2025
+    with pytest.raises(InvalidInput) as caught:
+        plan_dossier(dossier_command(body), rules, MONDAY_9AM)
+    future = {p.path: p.msg for p in caught.value.problems if p.type == "citizen_id"}
+    assert future == {
+        "$.applicant.id_number": "encodes birth year 2199, which is in the future",
+        "$.form.mother.id_number": "encodes birth year 2025, which is in the future",
+    }
+
+
 def test_birth_year_digits_must_match_the_date_of_birth(rules: IntakeRules) -> None:
     body = criminal_record_dossier()
     body["form"]["person"]["date_of_birth"] = "1996-03-02"  # the number says 1995

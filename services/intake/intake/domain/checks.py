@@ -22,14 +22,17 @@ OWN_ID_KEYS = ("id_number", "personal_id_number")
 FACT_DATE_PREFIX, FACT_DATE_SUFFIX = "date_", "_date"
 
 
-def id_number_problems(value: Any, path: str) -> list[FieldProblem]:
-    """The problem with a 12-digit number that is not a possible identification number."""
+def id_number_problems(value: Any, path: str, today: date) -> list[FieldProblem]:
+    """The problem with a 12-digit number that is not a possible identification number: one that does
+    not parse, or encodes a birth year after ``today``'s (nobody living holds it)."""
     if not isinstance(value, str) or len(value) != 12 or not value.isascii() or not value.isdigit():
         return []  # the form schema (or the request model) reports the shape
     try:
-        citizen_id.parse(value)
+        parts = citizen_id.parse(value)
     except citizen_id.InvalidCitizenId as exc:
         return [FieldProblem(path, f"not a valid identification number: {exc.reason}", "citizen_id")]
+    if parts.birth_year > today.year:
+        return [FieldProblem(path, f"encodes birth year {parts.birth_year}, which is in the future", "citizen_id")]
     return []
 
 
@@ -65,7 +68,7 @@ def form_problems(form: dict[str, Any], path: str, today: date) -> list[FieldPro
     for key, at, obj in _objects(form, path):
         for name, value in obj.items():
             if name.endswith("id_number"):
-                problems.extend(id_number_problems(value, child_path(at, name)))
+                problems.extend(id_number_problems(value, child_path(at, name), today))
             elif name.startswith(FACT_DATE_PREFIX) or name.endswith(FACT_DATE_SUFFIX):
                 day = _date(value)
                 if day is not None and day > today:

@@ -154,8 +154,8 @@ def _bundle_documents(
     return problems, per_step
 
 
-def _applicant_problems(applicant: Applicant) -> list[FieldProblem]:
-    return id_number_problems(applicant.id_number, "$.applicant.id_number")
+def _applicant_problems(applicant: Applicant, now: datetime) -> list[FieldProblem]:
+    return id_number_problems(applicant.id_number, "$.applicant.id_number", now.astimezone(vietnam_tz()).date())
 
 
 def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
@@ -171,7 +171,7 @@ def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
 
 def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
     """Validate a standalone submission and decide its routing, status and appointment date."""
-    problems = _applicant_problems(cmd.applicant) + _delivery_problems(cmd.delivery)
+    problems = _applicant_problems(cmd.applicant, now) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         procedure = rules.catalogue.procedure(cmd.procedure_code)
@@ -204,7 +204,7 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
 
 def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> PlannedBundle:
     """Validate a linked submission and plan one dossier per step that applies to its form."""
-    problems = _applicant_problems(cmd.applicant) + _delivery_problems(cmd.delivery)
+    problems = _applicant_problems(cmd.applicant, now) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         definition = rules.catalogue.bundle(cmd.bundle_type)
