@@ -103,6 +103,9 @@ async def test_the_same_child_typed_another_way_is_still_the_same_child(intake: 
     assert typed_apart != "Lê Thị Hồng"
     again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name=typed_apart))
     assert again.status_code == 409 and again.json()["existing_code"] == first["code"]
+    hidden = "Lê Thị \u200bHồng"  # a zero-width space: it shows nothing, and passed for another child
+    again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name=hidden))
+    assert again.status_code == 409 and again.json()["existing_code"] == first["code"]
     # What is kept and published is the composed form, the one the national databases use.
     other = unicodedata.normalize("NFD", "Lê Thị Hồng Nhung")
     receipt = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name=other))).json()

@@ -84,3 +84,31 @@ async def test_a_field_is_named_whatever_its_key(client: httpx.AsyncClient, key:
     assert response.status_code == 422, response.text
     [problem] = response.json()["detail"]
     assert problem["loc"] == ["body", "form", "child", key] and problem["type"] == "extra_forbidden"
+
+
+async def test_a_name_that_shows_nothing_is_no_name(client: httpx.AsyncClient) -> None:
+    body = birth_dossier()
+    body["applicant"]["full_name"] = "\u200b"  # a zero-width space
+    assert paths(await post(client, json.dumps(body))) == {"$.applicant.full_name"}
+    body = birth_dossier()
+    body["form"]["child"]["full_name"] = " \u200b "
+    assert paths(await post(client, json.dumps(body))) == {"$.form.child.full_name"}
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("payments", {"amount": True, "method": "qr", "online": True}, "$.amount"),
+        ("payments", {"amount": 50_000, "method": "qr", "online": "yes"}, "$.online"),
+        ("ratings", {"score": True}, "$.score"),
+        ("supplements", {"documents": [{"kind": "x", "digitized": "off", "reused": False}]}, "$.documents[0].digitized"),  # noqa: E501
+        ("supplements", {"documents": [{"kind": "x", "digitized": True, "reused": 1}]}, "$.documents[0].reused"),
+        ("withdrawals", {"reason": " \u200b "}, "$.reason"),
+    ],
+)
+async def test_flags_and_amounts_take_json_types_not_guesses(
+    client: httpx.AsyncClient, action: str, body: dict[str, object], field: str
+) -> None:
+    """``true`` was taken as 1 VND or a score of 1, and ``"yes"``/``1`` as true: facts the index counts."""
+    response = await client.post(f"/v1/dossiers/UBND-X-YENHOA-240617-0001/{action}", json=body)
+    assert paths(response) == {field}

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from intake.domain.problems import FieldProblem
+from intake.domain.text import visible
 
 Check = Callable[[Any, str, list[FieldProblem]], None]
 
@@ -121,8 +122,8 @@ def string_checks(schema: dict[str, Any]) -> list[Check]:
     def check(value: Any, path: str, out: list[FieldProblem]) -> None:
         if not isinstance(value, str):
             return
-        if low is not None and len(value) < low:
-            out.append(FieldProblem(path, "must not be empty" if low == 1 else f"needs {low}+ characters", "too_short"))
+        if low is not None and len(visible(value)) < low:  # "   " or a zero-width space is no name
+            out.append(FieldProblem(path, "must not be blank" if low == 1 else f"needs {low}+ characters", "too_short"))
         if high is not None and len(value) > high:
             out.append(FieldProblem(path, f"allows at most {high} characters", "too_long"))
         if pattern is not None and not pattern.search(value):

@@ -25,7 +25,17 @@ def composed(value: Any) -> Any:
 
 
 def canonical(value: Any) -> Any:
-    """What identifies: composed, and spaces as one (none at the ends), so that "Nguyễn  Văn An "
-    and "Nguyễn Văn An" are the same child. Case is kept: digests of open dossiers were made with it."""
+    """What identifies: composed, without invisible format characters, and spaces as one (none at the
+    ends), so that "Nguyễn  Văn An ", "Nguyễn Văn\u200b An" and "Nguyễn Văn An" are the same child.
+    Case is kept: digests of open dossiers were made with it."""
     value = composed(value)
-    return " ".join(value.split()) if isinstance(value, str) else value
+    return visible(value) if isinstance(value, str) else value
+
+
+def visible(text: str) -> str:
+    """``text`` as a reader sees it: format characters (zero-width spaces and joiners, the byte-order
+    mark, direction marks: Unicode category Cf) dropped, and white space as single spaces, none at the
+    ends. Empty for a text that shows nothing."""
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split())

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from contracts.catalogue import Agency, BundleDefinition, Procedure
 from contracts.events.common import ResultDelivery
 from eventkit.http import ErrorBody
-from intake.domain.text import composed
+from intake.domain.text import composed, visible
 
 ID_NUMBER = r"^[0-9]{12}$"
 
 
+def _shown(text: str) -> str:
+    if not visible(text):
+        raise ValueError("must not be blank (white space and invisible characters only)")
+    return text
+
+
+#: Text that must show something: "   " or a zero-width space is no name and no reason.
+Shown = Annotated[str, AfterValidator(_shown)]
+
+
 class Strict(BaseModel):
     """Unknown fields are an error: a misspelt optional field must not be dropped in silence. Text is
-    taken in Unicode's composed form (NFC), whichever way the citizen's keyboard wrote it."""
+    taken in Unicode's composed form (NFC), whichever way the citizen's keyboard wrote it. Flags and
+    amounts take JSON's own types (``StrictBool``, ``StrictInt``): ``"yes"`` or ``1`` for a flag the
+    index counts, or ``true`` for an amount, is a 422, not a guess recorded as a fact."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,7 +40,7 @@ class Strict(BaseModel):
 
 class ApplicantCreate(Strict):
     id_number: str = Field(pattern=ID_NUMBER, description="12-digit personal identification number.")
-    full_name: str = Field(min_length=1, max_length=100, description="Full name with diacritics.")
+    full_name: Shown = Field(min_length=1, max_length=100, description="Full name with diacritics.")
     phone: str | None = Field(
         None, pattern=r"^\+?[0-9]{8,15}$", description="Contact phone number (this platform sends no SMS itself)."
     )
@@ -37,19 +49,23 @@ class ApplicantCreate(Strict):
 
 class DocumentCreate(Strict):
     kind: str = Field(min_length=1, max_length=64, description="A kind from the procedure's required_documents.")
-    digitized: bool = Field(description="Supplied electronically (số hóa).")
-    reused: bool = Field(description="Taken from data the citizen already supplied.")
-    from_national_store: bool = Field(False, description="Taken from the citizen's national document store.")
+    digitized: StrictBool = Field(description="Supplied electronically (số hóa).")
+    reused: StrictBool = Field(description="Taken from data the citizen already supplied.")
+    from_national_store: StrictBool = Field(False, description="Taken from the citizen's national document store.")
 
 
 Channel = Literal["online", "counter", "postal"]
 
 
 class DeliveryCreate(Strict):
-    method: ResultDelivery = Field("counter", description=(
-        "How the citizen receives the result: at the receiving counter, by post (bưu chính công ích), or "
-        "online (the electronic result to the citizen's portal account, as soon as it is issued)."))
-    address: str | None = Field(
+    method: ResultDelivery = Field(
+        "counter",
+        description=(
+            "How the citizen receives the result: at the receiving counter, by post (bưu chính công ích), or "
+            "online (the electronic result to the citizen's portal account, as soon as it is issued)."
+        ),
+    )
+    address: Shown | None = Field(
         None, min_length=5, max_length=300, description="postal (required, and only then): the address to post to."
     )
 
@@ -86,18 +102,18 @@ class SupplementCreate(Strict):
 
 
 class PaymentCreate(Strict):
-    amount: int = Field(gt=0, le=10_000_000_000, description="Amount paid, in VND.")
+    amount: StrictInt = Field(gt=0, le=10_000_000_000, description="Amount paid, in VND.")
     method: Literal["qr", "bank_transfer", "card", "e_wallet", "cash"] = Field(description="How it was paid.")
-    online: bool = Field(description="Paid through an online payment service.")
+    online: StrictBool = Field(description="Paid through an online payment service.")
 
 
 class RatingCreate(Strict):
-    score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
+    score: StrictInt = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
     complaint: str | None = Field(None, max_length=2000, description="A complaint or dislike, if any.")
 
 
 class WithdrawalCreate(Strict):
-    reason: str = Field(min_length=1, max_length=1000, description="Why the citizen withdraws the dossier.")
+    reason: Shown = Field(min_length=1, max_length=1000, description="Why the citizen withdraws the dossier.")
 
 
 class DossierReceiptPublic(BaseModel):
