@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from contracts import citizen_id
+from contracts.events import intake
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
@@ -144,6 +145,41 @@ async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_step
     [stopped] = [e for e in harness.published() if e.type == "DossierStopped" and e.key == residence.dossier_id]
     assert stopped.payload["reason"] == "hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»: giấy chứng sinh không hợp lệ"
     assert harness.commands() == []
+
+
+async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness: Harness) -> None:
+    """The family withdraws the funeral allowance while the police deregister the residence: the
+    deregistration (which the registry may already have done) is not stopped, its result is kept,
+    and the bundle ends partially once it arrives."""
+    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
+             ("funeral_allowance", "9.000002")]  # fmt: skip
+    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    registration, deregistration, allowance = bundle.steps
+    await harness.deliver(
+        submitted(procedure_code=allowance.procedure_code, dossier_id=allowance.dossier_id, at=harness.now, fee=0,
+                  receiving_agency=bundle.receiving_agency, competent_agency="", bundle_id=bundle.bundle_id,
+                  bundle_step=allowance.step_id)
+    )  # fmt: skip
+    await harness.deliver(bundle)
+    await harness.decide(registration.dossier_id, "approve")
+    [command] = harness.commands()
+    assert command.step_id == "residence_deregistration"
+
+    withdrawal = intake.WithdrawalRequested(
+        dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
+    )
+    await harness.deliver(withdrawal)
+    assert (await harness.state(allowance.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED
+    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.PROCESSING
+    assert not isinstance(harness.bundle_events(bundle.bundle_id)[-1], wf.BundlePartiallyCompleted)
+
+    await harness.answer(command, {"deregistered_on": "2024-06-03"})
+    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.PROCESSED
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert (ended.failed_step, ended.reason) == ("funeral_allowance", "gia đình không nhận")
+    assert ended.completed_steps == ["death_registration", "residence_deregistration"]
+    assert len(harness.commands()) == 1  # the withdrawn allowance never went to social insurance
 
 
 async def test_death_bundle_with_each_funeral_choice(harness: Harness) -> None:

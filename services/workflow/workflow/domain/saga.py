@@ -44,6 +44,8 @@ class BundleSaga(BaseModel):
     correlation_id: str
     started: list[str] = Field(default_factory=list)
     results: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Started steps that ended without a result after another step had failed (see ``fail``).
+    ended: list[str] = Field(default_factory=list)
     status: Literal["running", "completed", "partially_completed"] = "running"
     failed_step: str | None = None
     reason: str | None = None
@@ -61,14 +63,23 @@ class BundleSaga(BaseModel):
     def index_of(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.step_id == step_id)
 
+    @property
+    def advancing(self) -> bool:
+        """Running, and no step has failed: later steps may still start."""
+        return self.running and self.failed_step is None
+
     def next_step(self) -> StepRef | None:
         """The step to start now: the first not started, once every started step has its result."""
-        if not self.running or any(step not in self.results for step in self.started):
+        if not self.advancing or any(step not in self.results for step in self.started):
             return None
         return next((s for s in self.steps if s.step_id not in self.started), None)
 
+    def _outstanding(self) -> list[str]:
+        """Started steps still at work: no result, and not the step that failed."""
+        return [s for s in self.started if s not in self.results and s != self.failed_step and s not in self.ended]
+
     def start(self, step: StepRef, inputs: dict[str, Any], now: datetime) -> list[EventPayload]:
-        if not self.running or step.step_id in self.started:
+        if not self.advancing or step.step_id in self.started:
             return []
         self.started.append(step.step_id)
         return [
@@ -83,10 +94,13 @@ class BundleSaga(BaseModel):
         ]
 
     def record_result(self, step_id: str, data: dict[str, Any], now: datetime) -> list[EventPayload]:
-        """Keep a step's result; the bundle completes when every step has one."""
+        """Keep a step's result; the bundle completes when every step has one, or ends partially once
+        a step failed and the steps already at work have their results."""
         if not self.running or step_id in self.results:
             return []
         self.results[step_id] = dict(data)
+        if self.failed_step is not None:
+            return self._end_partially(now) if not self._outstanding() else []
         if all(s.step_id in self.results for s in self.steps):
             self.status = "completed"
             return [
@@ -97,10 +111,24 @@ class BundleSaga(BaseModel):
         return []
 
     def fail(self, step_id: str, reason: str, now: datetime) -> list[EventPayload]:
-        """End the bundle with the steps done so far."""
+        """A step ended without its result: no later step starts. The bundle ends with the steps done
+        so far, once the steps already at work have finished: a later step the citizen withdrew while
+        an earlier one waited for a registry must not stop that one (the registry may already have
+        acted). Another step ending while the bundle waits counts as finished without a result."""
         if not self.running:
             return []
-        self.status, self.failed_step, self.reason = "partially_completed", step_id, reason
+        if self.failed_step is None:
+            self.failed_step, self.reason = step_id, reason
+        elif step_id not in self.ended:
+            self.ended.append(step_id)
+        if self._outstanding():
+            return []
+        return self._end_partially(now)
+
+    def _end_partially(self, now: datetime) -> list[EventPayload]:
+        self.status = "partially_completed"
+        assert self.failed_step is not None and self.reason is not None
+        step_id, reason = self.failed_step, self.reason
         done = [s.step_id for s in self.steps if s.step_id in self.results]
         return [
             wf.BundlePartiallyCompleted(

@@ -43,9 +43,9 @@ async def start_bundle(command: StartBundle, uow: WorkflowUnitOfWork, ctx: Workf
 async def after_dossier_opened(
     saga: BundleSaga, state: DossierState, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> None:
-    """A step's dossier arrived after its bundle ended without reaching it: it cannot run."""
+    """A step's dossier arrived after a step of its bundle failed, which it will never reach: it cannot run."""
     step = saga.step_of(state.dossier_id)
-    if step is None or saga.running or step.step_id in saga.started:
+    if step is None or saga.advancing or step.step_id in saga.started:
         return
     await _stop(step, f"bundle ended at step {saga.failed_step}: {saga.reason}", uow, ctx, cause)
 
@@ -134,14 +134,17 @@ def _received_at(saga: BundleSaga, first: bool) -> datetime | None:
 async def _fail(
     saga: BundleSaga, step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> list[EventPayload]:
-    """End the bundle at ``step``; the dossiers of the steps it never reached stop with the reason."""
+    """End the bundle at ``step``: the dossiers of the steps it never started stop with the reason; a step
+    already at work (an earlier one, when the citizen withdrew a later step) runs to its own end, and the
+    bundle ends then (:meth:`BundleSaga.fail`)."""
+    first_failure = saga.failed_step is None
     events = saga.fail(step.step_id, reason, ctx.now())
-    if events:
+    if first_failure and saga.failed_step == step.step_id:
         # Citizens read this on each stopped dossier's timeline: the failed step by its procedure's name.
         procedure = ctx.rules.procedure(step.procedure_code)
         failed = f"«{procedure.name_vi}»" if procedure else step.step_id
         for other in saga.steps:
-            if other.step_id != step.step_id and other.step_id not in saga.results:
+            if other.step_id != step.step_id and other.step_id not in saga.started:
                 await _stop(other, f"hồ sơ liên thông dừng ở bước {failed}: {reason}", uow, ctx, cause)
     return events
 
