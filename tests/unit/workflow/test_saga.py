@@ -4,12 +4,14 @@ registry steps go out as commands, duplicates and reorderings never start a step
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from contracts import citizen_id
 from contracts.events import intake
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
+from workflow.domain import deadlines
 
 
 def started_steps(harness: Harness, bundle_id: str) -> list[str]:
@@ -218,6 +220,17 @@ async def test_an_online_bundle_waits_for_acceptance_of_its_first_step(harness: 
     await harness.decide(birth.dossier_id, "approve")
     state = await harness.state(residence.dossier_id)
     assert state.status is DossierStatus.PROCESSING and state.waiting_for_registry
+    assert_promised_the_bundles_date(harness, (await harness.state(birth.dossier_id)).received_at, state.due_at)
+
+
+def assert_promised_the_bundles_date(harness: Harness, accepted: datetime | None, due: datetime | None) -> None:
+    """A later step of an online bundle is due when the bundle is (three working days from the first
+    step's acceptance), not when its own procedure alone would be (seven for permanent residence)."""
+    assert accepted is not None
+    rules = harness.ctx.rules
+    bundle_date = deadlines.appointment(rules.calendar, accepted, rules.catalogue.bundle("birth").statutory_limit)
+    alone = deadlines.appointment(rules.calendar, accepted, rules.processing_time("1.004222"))
+    assert due == bundle_date < alone
 
 
 async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(harness: Harness) -> None:
@@ -247,4 +260,5 @@ async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(ha
     state = await harness.state(residence.dossier_id)
     assert state.status is DossierStatus.PROCESSING and state.waiting_for_registry
     assert [line.step for line in state.control_sheet] == ["reception", "processing"]
+    assert_promised_the_bundles_date(harness, (await harness.state(birth.dossier_id)).received_at, state.due_at)
     assert (await harness.state(insurance.dossier_id)).status is DossierStatus.REGISTERED

@@ -135,15 +135,18 @@ def release_step(
     inputs: dict[str, Any],
     step_time: ProcessingTime,
     first: bool,
+    bundle_due_at: datetime | None = None,
 ) -> None:
-    """The saga starts the dossier's step. A later step's dossier is received with the bundle; the first
-    step of an online bundle still waits for an official's acceptance like any online dossier."""
+    """The saga starts the dossier's step. A later step's dossier is received with the bundle, its
+    appointment the bundle's (``bundle_due_at``) unless intake announced one; the first step of an
+    online bundle still waits for an official's acceptance like any online dossier."""
     dossier.release(bundle_id, step_id, inputs)
     state = dossier.state
     if state.status is DossierStatus.REGISTERED:
         if first:
             return
-        dossier.receive(received_at=dossier.now, due_at=_appointment(state, rules, dossier.now))
+        due = state.announced_due_at or bundle_due_at or _appointment(state, rules, dossier.now)
+        dossier.receive(received_at=dossier.now, due_at=due)
     if state.status is DossierStatus.RECEIVED:
         step_due = deadlines.appointment(rules.calendar, dossier.now, step_time)
         if state.due_at is not None and dossier.now <= state.due_at < step_due:

@@ -12,7 +12,7 @@ from contracts.envelope import EventPayload
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
 from eventkit.logging import get_logger
-from workflow.domain import policies
+from workflow.domain import deadlines, policies
 from workflow.domain.commands import OpenDossier, StartBundle
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import IllegalTransition
@@ -93,18 +93,37 @@ async def _release(
     state = await load(uow, step.dossier_id)
     dossier = Dossier(state, ctx.now())
     first = saga.index_of(step.step_id) == 0
+    bundle_due = None if first else await _bundle_appointment(saga, uow, ctx)
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
-        policies.take_charge(
-            dossier, OpenDossier(_opened(saga, step, inputs, ctx), _received_at(saga, first)), ctx.rules
-        )
+        opened = _opened(saga, step, inputs, ctx).model_copy(update={"due_at": bundle_due})
+        policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
     if dossier.state.status in FINISHED:
         log.warning("bundle step dossier already ended", bundle_id=saga.bundle_id, dossier_id=step.dossier_id)
         return
     time = ctx.rules.catalogue.step_processing_time(saga.bundle_type, step.step_id)
     policies.release_step(
-        dossier, ctx.rules, bundle_id=saga.bundle_id, step_id=step.step_id, inputs=inputs, step_time=time, first=first
+        dossier,
+        ctx.rules,
+        bundle_id=saga.bundle_id,
+        step_id=step.step_id,
+        inputs=inputs,
+        step_time=time,
+        first=first,
+        bundle_due_at=bundle_due,
     )
     await save(uow, dossier, ctx, cause)
+
+
+async def _bundle_appointment(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> datetime | None:
+    """The bundle's statutory limit counted from its first step's reception: the date the citizen is
+    promised for every step. Intake announces it for a bundle received at the counter; an online
+    bundle is received when an official accepts its first step, so only workflow knows it (later
+    steps otherwise took their own procedure's time: seven working days where the bundle allows three)."""
+    first = await load(uow, saga.steps[0].dossier_id)
+    if first.received_at is None:
+        return None
+    limit = ctx.rules.catalogue.bundle(saga.bundle_type).statutory_limit
+    return deadlines.appointment(ctx.rules.calendar, first.received_at, limit)
 
 
 def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: WorkflowContext) -> DossierOpened:
