@@ -83,8 +83,16 @@ class SupplementReceived(DossierEvent):
 
     event_type = "SupplementReceived"
     paused_seconds: float = Field(description="Working time the clock was paused.", ge=0)
-    due_at: datetime = Field(description="New appointment date.")
+    due_at: datetime = Field(
+        description="New appointment date; for a dossier sent back before acceptance, the end of its new"
+        " acceptance window instead (it has no appointment yet)."
+    )
     documents: list[Document] = Field(default_factory=list, description="The documents the citizen supplied.")
+    step_due_at: datetime | None = Field(
+        default=None,
+        description="The current step's statutory end, moved by the pause as the appointment is (absent in"
+        " events from before this field, and before acceptance).",
+    )
 
 
 class PaymentRequested(DossierEvent):

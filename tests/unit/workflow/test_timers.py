@@ -93,6 +93,11 @@ async def test_a_supplement_pauses_the_timers_and_the_answer_moves_them(harness:
     assert state.paused_seconds == 5 * 8 * 3600  # five working days waited
     assert state.due_at == datetime(2024, 6, 12, 17, 0, tzinfo=TZ)
     assert harness.uow.timers.pending(event.dossier_id)["overdue"] == state.due_at
+    # The step's statutory end moves too: the task list and the control sheet (form 06) counted the
+    # citizen's week as the agency's.
+    assert state.step_due_at == state.control_sheet[-1].step_due_at == datetime(2024, 6, 12, 17, 0, tzinfo=TZ)
+    [task] = await harness.uow.tasks.for_agency(state.agency, 10)
+    assert task.due_at == state.step_due_at
 
 
 async def test_finishing_disarms_the_timers(harness: Harness) -> None:

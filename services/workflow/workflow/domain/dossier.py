@@ -140,12 +140,21 @@ class Dossier:
     def receive_supplement(self, calendar: WorkCalendar, documents: Sequence[Document] = ()) -> None:
         status = self._check(Action.RECEIVE_SUPPLEMENT)
         assert self.state.paused_since is not None
+        step_due = None
         if self.state.due_at is not None:
             paused, due = deadlines.resume_after_pause(calendar, self.state.due_at, self.state.paused_since, self.now)
+            if self.state.step_due_at is not None:  # the step's own end moves with the appointment
+                step_due = calendar.add_working_seconds(self.state.step_due_at, paused)
         else:  # sent back before acceptance: no appointment yet, a fresh acceptance window
             paused, due = 0.0, deadlines.acceptance_deadline(calendar, self.now)
         self._record(
-            wf.SupplementReceived(**self._common(status), paused_seconds=paused, due_at=due, documents=list(documents))
+            wf.SupplementReceived(
+                **self._common(status),
+                paused_seconds=paused,
+                due_at=due,
+                documents=list(documents),
+                step_due_at=step_due,
+            )
         )
 
     def request_payment(self, amount: int, official_id: str) -> None:

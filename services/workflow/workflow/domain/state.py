@@ -107,6 +107,13 @@ class DossierState:
                 last, ended_at=at, outcome=outcome, official_id=official_id or last.official_id
             )
 
+    def _move_step_end(self, step_due_at: datetime) -> None:
+        """The current step's statutory end moved (by a supplement's pause): the task list and the open
+        line of the control sheet show the new one."""
+        self.step_due_at = step_due_at
+        if self.control_sheet and self.control_sheet[-1].ended_at is None:
+            self.control_sheet[-1] = replace(self.control_sheet[-1], step_due_at=step_due_at)
+
     def _touch_line(self, official_id: str | None) -> None:
         if official_id and self.control_sheet and self.control_sheet[-1].ended_at is None:
             self.control_sheet[-1] = replace(self.control_sheet[-1], official_id=official_id)
@@ -185,6 +192,8 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
             state.due_at = e.due_at
         else:  # sent back before acceptance: a fresh window to accept it in
             state.acceptance_due_at = e.due_at
+        if e.step_due_at is not None:
+            state._move_step_end(e.step_due_at)
     elif isinstance(e, wf.PaymentRequested):
         state.payment_amount = e.amount
         state.requested_total += e.amount
