@@ -100,6 +100,20 @@ async def test_a_supplement_pauses_the_timers_and_the_answer_moves_them(harness:
     assert task.due_at == state.step_due_at
 
 
+async def test_no_apology_letter_while_the_citizen_owes_a_supplement(harness: Harness) -> None:
+    """The appointment moves by the wait when the supplement arrives: a letter's date given during the
+    wait would be moved again (and past the unmoved date, the letter was refused as too late)."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
+    later = datetime(2024, 6, 20, 17, 0, tzinfo=TZ)
+    with pytest.raises(IllegalTransition, match="paused"):
+        await harness.decide(event.dossier_id, "extend", reason="cần xác minh", new_due_at=later)
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh", new_due_at=later)
+    assert state.due_at == later and state.apologized
+
+
 async def test_finishing_disarms_the_timers(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

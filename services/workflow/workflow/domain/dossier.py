@@ -184,6 +184,15 @@ class Dossier:
         previous = self.state.due_at
         if previous is None:
             raise IllegalTransition("extend", self.state.status, "the dossier has no appointment yet")
+        if self.state.paused_since is not None:
+            # No delay of the agency's accrues while the citizen owes documents, and the appointment
+            # moves by the wait when they arrive: a date given now would be moved by it again.
+            raise IllegalTransition(
+                "extend",
+                self.state.status,
+                "the clock is paused for the citizen's supplement; the appointment"
+                " moves when it arrives, and an apology letter can go out after that",
+            )
         if self.now > previous:
             raise IllegalTransition(
                 "extend", self.state.status, "an apology letter must go out no later than the appointment date"
