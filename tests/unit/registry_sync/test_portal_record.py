@@ -13,6 +13,7 @@ from contracts.events.intake import BundleStep, BundleSubmitted, FeePaid
 from contracts.events.workflow import (
     DossierEvent,
     DossierOverdue,
+    DossierRefused,
     PaymentConfirmed,
     PaymentRequested,
     SupplementReceived,
@@ -84,6 +85,28 @@ def test_workflow_arriving_first_waits_for_the_submission_and_is_never_rolled_ba
     assert record.missing() == [] and record.state == 9  # the late submission does not move it back to 1
     assert [h.state for h in record.history] == [1, 2, 9]  # in time order whatever the arrival order
     accepted_by_portal(record)
+
+
+def test_an_event_replayed_after_its_successors_fills_in_but_never_rolls_back() -> None:
+    """A dead letter replayed once the dossier moved on (here its reception, after the result was
+    returned): the portal keeps state 10 and its dates, and gains the reception's history line."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    for envelope in (result_issued("d1", CODE), returned("d1", CODE)):
+        record = fold(record, envelope)
+    assert (record.state, record.received_at) == (10, None)
+    record = fold(record, received("d1", CODE))
+    body = accepted_by_portal(record)
+    assert body["state"] == 10 and body["returned_at"] == "20240712083000"
+    assert body["received_at"] == "20240710093000"  # it lacked one: the late event tells it
+    assert [h["state"] for h in body["history"]] == [1, 2, 9, 10]
+
+
+def test_a_dossier_ended_without_a_result_tells_the_portal_when() -> None:
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    refused = DossierRefused(**lifecycle("d1", CODE, T0 + timedelta(hours=1), status=DossierStatus.REFUSED),
+                             reason="Không đủ điều kiện")  # fmt: skip
+    body = accepted_by_portal(apply_dossier_event(record, refused))
+    assert (body["state"], body["finished_at"]) == (3, "20240710093000")
 
 
 def test_supplements_fees_and_timers() -> None:

@@ -19,12 +19,15 @@ from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
     DossierReceived,
+    DossierRefused,
+    DossierStopped,
     PaymentConfirmed,
     PaymentRequested,
     ResultIssued,
     ResultReturned,
     SupplementReceived,
     SupplementRequested,
+    WithdrawalAccepted,
 )
 
 #: What a history line says for each lifecycle event (the portal shows it to the citizen).
@@ -104,6 +107,9 @@ class PortalRecord(_Line):
     channel: Channel | None = None
     state: int | None = None
     state_from_workflow: bool = False
+    #: When workflow's latest lifecycle event happened: an earlier one arriving later never rolls the
+    #: state back (absent in records from before this field).
+    state_at: datetime | None = None
     applicant_full_name: str | None = None
     applicant_id_number: str | None = None
     submitted_at: datetime | None = None
@@ -226,17 +232,27 @@ def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add
     return tuple(f.model_copy(update=paid) if i == index else f for i, f in enumerate(fees))
 
 
+#: Fields a lifecycle event adds to rather than sets: a late event still contributes its line.
+_ADDITIVE = frozenset({"supplements", "fees", "results"})
+
+
 def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> PortalRecord:
-    """A workflow lifecycle event: the state it leaves the dossier in, its dates and a history line."""
+    """A workflow lifecycle event: the state it leaves the dossier in, its dates and a history line.
+
+    Events of one dossier come in order, except one replayed from the dead-letter topic after its
+    successors: older than the state we hold, it fills in what the record lacks and adds its lines,
+    but leaves the state, the agency and every date already set as they are. Applied as it came, it
+    pushed an older status over a newer one to the portal."""
     record = record or new_record(event.dossier_id, event.code)
     at = utc(event.at)
-    update: dict[str, Any] = {
-        "code": event.code,
-        "state": event.status_code,
-        "state_from_workflow": True,
-        "agency_code": event.agency,
-    }
-    update.update(_specific(record, event, at))
+    late = record.state_at is not None and at < record.state_at
+    update: dict[str, Any] = {"code": event.code, "state_from_workflow": True}
+    if not late:
+        update.update({"state": event.status_code, "agency_code": event.agency, "state_at": at})
+    specific = _specific(record, event, at)
+    if late:
+        specific = {k: v for k, v in specific.items() if k in _ADDITIVE or getattr(record, k) is None}
+    update.update(specific)
     record = record.model_copy(update=update)
     if event.event_type in SILENT_EVENTS:
         return record
@@ -285,6 +301,8 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
         return {"finished_at": at, "results": results}
     if isinstance(event, ResultReturned):
         return {"returned_at": at}
+    if isinstance(event, DossierRefused | DossierStopped | WithdrawalAccepted):
+        return {"finished_at": record.finished_at or at}  # ended without a result: the portal's end date
     if isinstance(event, ApologyLetterIssued):
         return {"appointment_at": utc(event.new_due_at)}
     return {}
