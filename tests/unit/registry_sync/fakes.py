@@ -8,7 +8,7 @@ from typing import Any
 
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.adapters.operations import OperationCall
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.retry import RetryPolicy
 from registry_sync.service_layer.guard import Guards
 from tests.unit.registry_sync.events import T0
@@ -66,6 +66,7 @@ class FakePortal:
         self.script: deque[CallOutcome] = deque()
         self.writes: list[tuple[str, str]] = []
         self.list_failures: deque[CallOutcome] = deque()
+        self.in_flight: list[tuple[str, dict[str, Any], int | None]] = []
 
     async def create(self, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None) -> CallOutcome:
         self.writes.append(("create", idempotency_key))
@@ -77,15 +78,41 @@ class FakePortal:
         return Succeeded(self.dossiers[body["code"]], 201)
 
     async def update(
-        self, code: str, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+        self,
+        code: str,
+        body: dict[str, Any],
+        *,
+        idempotency_key: str,
+        correlation_id: str | None,
+        if_match: int | None = None,
     ) -> CallOutcome:
         self.writes.append(("update", idempotency_key))
         if self.script:
-            return self.script.popleft()
+            answer = self.script.popleft()
+            if isinstance(answer, Transient) and answer.reason == "timeout, still in flight":
+                self.in_flight.append((code, body, if_match))  # it lands later: apply_in_flight()
+            return answer
+        return self._apply(code, body, if_match)
+
+    def _apply(self, code: str, body: dict[str, Any], if_match: int | None) -> CallOutcome:
         if code not in self.dossiers:
             return Rejected("404 not_found", 404, "not_found")
-        self.dossiers[code] = {**body, "revision": self.dossiers[code]["revision"] + 1}
+        held = self.dossiers[code]["revision"]
+        if if_match is not None and if_match != held:
+            return Rejected(f"412 revision_mismatch: current revision is {held}", 412, "revision_mismatch")
+        self.dossiers[code] = {**body, "revision": held + 1}
         return Succeeded(self.dossiers[code], 200)
+
+    def apply_in_flight(self) -> list[CallOutcome]:
+        """The updates whose answers were lost land now, as a slow portal would apply them."""
+        landed = [self._apply(*write) for write in self.in_flight]
+        self.in_flight.clear()
+        return landed
+
+    async def revision(self, code: str) -> CallOutcome:
+        if code not in self.dossiers:
+            return Rejected("404 not_found", 404, "not_found")
+        return Succeeded(dict(self.dossiers[code]), 200)
 
     async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
         if self.list_failures:

@@ -283,3 +283,35 @@ async def test_a_slow_push_keeps_its_lease_and_a_stalled_one_leaves_retries_to_t
     answer.set()
     await holding
     assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED and len(slow.writes) == 2
+
+
+async def test_a_push_whose_answer_was_lost_cannot_land_over_a_newer_one(registry, portal, clock, pusher) -> None:
+    """The reception's push times out but is still in flight at the portal; the result's push lands
+    first. Named by revision (If-Match), the late one is refused there instead of putting state 2
+    back over state 9 until reconciliation noticed."""
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    await consume(registry, clock, received("d1", CODE))
+    portal.script.append(Transient("timeout, still in flight"))
+    await push_due(pusher)
+    assert portal.in_flight and portal.dossiers[CODE]["state"] == 1
+    await consume(registry, clock, result_issued("d1", CODE))
+    clock.advance(60)
+    await push_due(pusher)
+    assert (portal.dossiers[CODE]["state"], portal.dossiers[CODE]["revision"]) == (9, 2)
+    [late] = portal.apply_in_flight()
+    assert isinstance(late, Rejected) and late.status == 412
+    assert portal.dossiers[CODE]["state"] == 9
+
+
+async def test_a_revision_the_portal_holds_that_we_did_not_write_is_written_over(
+    registry, portal, clock, pusher
+) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.dossiers[CODE]["revision"] = 7  # another writer, or an answer of ours we never got
+    await consume(registry, clock, received("d1", CODE))
+    await push_due(pusher)
+    assert (portal.dossiers[CODE]["state"], portal.dossiers[CODE]["revision"]) == (2, 8)
+    assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+    assert registry.dossiers.rows["d1"].portal_revision == 8

@@ -98,8 +98,11 @@ class ExternalHttpClient:
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
+        if_match: str | None = None,
     ) -> CallOutcome:
         headers: dict[str, str] = {}
+        if if_match is not None:
+            headers["If-Match"] = if_match
         if idempotency_key is not None:
             headers["Idempotency-Key"] = header_safe_key(idempotency_key)
         if correlation_id is not None:

@@ -127,9 +127,20 @@ class NationalPortal(Protocol):
         ...
 
     async def update(
-        self, code: str, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+        self,
+        code: str,
+        body: dict[str, Any],
+        *,
+        idempotency_key: str,
+        correlation_id: str | None,
+        if_match: int | None = None,
     ) -> CallOutcome:
-        """Replace a dossier with its current version."""
+        """Replace a dossier with its current version; with ``if_match``, only if the portal still holds
+        that revision (else a 412 ``revision_mismatch``)."""
+        ...
+
+    async def revision(self, code: str) -> CallOutcome:
+        """The dossier as the portal holds it now; a success body carries its ``revision``."""
         ...
 
     async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
@@ -147,11 +158,25 @@ class HttpNationalPortal:
         )
 
     async def update(
-        self, code: str, body: dict[str, Any], *, idempotency_key: str, correlation_id: str | None
+        self,
+        code: str,
+        body: dict[str, Any],
+        *,
+        idempotency_key: str,
+        correlation_id: str | None,
+        if_match: int | None = None,
     ) -> CallOutcome:
         return await self._client.call(
-            "PUT", f"/dossiers/{code}", json=body, idempotency_key=idempotency_key, correlation_id=correlation_id
+            "PUT",
+            f"/dossiers/{code}",
+            json=body,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            if_match=None if if_match is None else f'"{if_match}"',
         )
+
+    async def revision(self, code: str) -> CallOutcome:
+        return await self._client.call("GET", f"/dossiers/{code}")
 
     async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
         params = drop_none({"after": after, "limit": limit, "view": "summary"})

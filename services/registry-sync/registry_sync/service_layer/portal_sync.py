@@ -212,21 +212,38 @@ class PortalPusher:
         return sync.dossier_id in renewed
 
     async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation]:
-        """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong."""
+        """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong.
+
+        An update names the portal's revision after our last write (``If-Match``). An earlier push of
+        ours whose answer we never got (a timeout) may still be in flight at the portal: with the
+        revision named, it cannot land after this one and put the older state back, as it could
+        before. A 412 says the portal holds a revision we do not know (that push landed, or another
+        writer came): we read the revision it holds and write ours over it, since ours is the newest
+        state we have."""
         operation = sync.operation
-        for _ in range(2):
+        if_match = sync.portal_revision
+        for _ in range(3):
             key = sync.idempotency_key(operation)
             if operation is PortalOperation.CREATE:
                 outcome = await self.portal.create(body, idempotency_key=key, correlation_id=sync.correlation_id)
                 if isinstance(outcome, Rejected) and outcome.error == "dossier_exists":
-                    operation = PortalOperation.UPDATE
+                    operation, if_match = PortalOperation.UPDATE, None
                     continue
             else:
                 outcome = await self.portal.update(
-                    sync.code, body, idempotency_key=key, correlation_id=sync.correlation_id
+                    sync.code, body, idempotency_key=key, correlation_id=sync.correlation_id, if_match=if_match
                 )
                 if isinstance(outcome, Rejected) and outcome.status == 404:
                     operation = PortalOperation.CREATE
+                    continue
+                if isinstance(outcome, Rejected) and outcome.status == 412 and if_match is not None:
+                    held = await self.portal.revision(sync.code)
+                    revision = held.body.get("revision") if isinstance(held, Succeeded) else None
+                    if not isinstance(revision, int):
+                        return held if not isinstance(held, Succeeded) else outcome, operation
+                    log.info("the portal holds a revision we did not write; writing ours over it",
+                             code=sync.code, expected=if_match, held=revision)  # fmt: skip
+                    if_match = revision
                     continue
             return outcome, operation
         return outcome, operation
