@@ -180,19 +180,34 @@ class BodySizeLimit(HttpMiddleware):
             await _too_large(self.max_bytes)(scope, receive, send)
             return
         seen = 0
+        exceeded = started = replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
+                exceeded = True
                 raise _BodyTooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # A body that is not JSON is read by FastAPI itself, which turns any failure to read it
+            # into its own 400: once the limit was crossed, the client gets the 413 instead.
+            nonlocal started, replaced
+            if exceeded and not started:
+                if not replaced:
+                    replaced = True
+                    await _too_large(self.max_bytes)(scope, receive, send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            if not started and not replaced:
+                await _too_large(self.max_bytes)(scope, receive, send)
 
 
 class RequestId(HttpMiddleware):
