@@ -129,6 +129,7 @@ def test_successes_reset_the_failure_count() -> None:
         (409, Rejected),
         (412, Rejected),
         (422, Rejected),
+        (408, Transient),  # a request timeout says nothing against the request: it may be sent again
         (429, Transient),
         (500, Transient),
         (502, Transient),
@@ -136,7 +137,7 @@ def test_successes_reset_the_failure_count() -> None:
         (504, Transient),
     ],
 )
-def test_retry_only_on_429_and_5xx(status: int, kind: type) -> None:
+def test_retry_only_on_408_429_and_5xx(status: int, kind: type) -> None:
     assert classify_status(status) is kind
 
 

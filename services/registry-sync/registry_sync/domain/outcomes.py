@@ -57,9 +57,10 @@ CallOutcome = Succeeded | Rejected | Transient
 
 
 def classify_status(status: int) -> type[Succeeded] | type[Rejected] | type[Transient]:
-    """Which outcome an HTTP status is: 2xx success; 429 and 5xx transient; other 4xx rejected."""
+    """Which outcome an HTTP status is: 2xx success; 408 (the server gave up waiting for our request),
+    429 and 5xx transient; other 4xx rejected."""
     if 200 <= status < 300:
         return Succeeded
-    if status == 429 or status >= 500:
+    if status in (408, 429) or status >= 500:
         return Transient
     return Rejected
