@@ -12,6 +12,7 @@ from contracts.events.common import Document, DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.domain.commands import PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
 from intake.domain.errors import ActionNotAllowed, DossierNotFound, DuplicateDossier, IdempotencyKeyReused
+from intake.domain.problems import InvalidInput
 from intake.service_layer.handlers import IdempotencyKey, IntakeContext, act, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_workflow_event
 from tests.unit.intake.conftest import Clock, bundle_command, dossier_command
@@ -166,8 +167,22 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
 
+    with pytest.raises(ActionNotAllowed, match="nothing is owed"):  # a birth registration is free
+        await act(PayFee(code, 20_000, "qr", online=True), ctx)
+    await on_workflow_event(
+        workflow.PaymentRequested(
+            dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", amount=20_000,
+        ),
+        uow.dossiers,
+    )  # fmt: skip
+    with pytest.raises(InvalidInput) as beyond:
+        await act(PayFee(code, 25_000, "qr", online=True), ctx)
+    assert [(p.path, p.type) for p in beyond.value.problems] == [("$.amount", "more_than_owed")]
     paid = await act(PayFee(code, 20_000, "qr", online=True), ctx)
     assert paid.status_code == 201
+    with pytest.raises(ActionNotAllowed, match="nothing is owed"):  # paid in full: not twice
+        await act(PayFee(code, 20_000, "qr", online=True), ctx)
     assert (await act(RateSatisfaction(code, 2, "Chờ lâu"), ctx)).status_code == 201
     with pytest.raises(ActionNotAllowed, match="already been rated"):
         await act(RateSatisfaction(code, 5), ctx)
@@ -187,8 +202,8 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     assert (await uow.events.load(dossier_id)).version == 5
     row = uow.dossiers.rows[dossier_id]
     assert (row["paid_amount"], row["rating"], row["awaiting_supplement"]) == (20_000, 2, False)
-    assert [e["event"] for e in row["timeline"]][-4:] == [
-        "SupplementProvided", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
+    assert [e["event"] for e in row["timeline"]][-5:] == [
+        "SupplementProvided", "PaymentRequested", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
     ]
     assert row["timeline"][-3]["note"] == "Công dân nộp phí, lệ phí: 20.000 đồng, mã QR, trực tuyến"
 

@@ -62,6 +62,7 @@ class InMemoryDossiers:
                 "awaiting_supplement": False,
                 "results": [],
                 "paid_amount": 0,
+                "requested_amount": 0,
                 "rating": None,
                 "withdrawal_requested": False,
                 "step_started_at": None,
@@ -81,6 +82,7 @@ class InMemoryDossiers:
         return DossierState(
             row["dossier_id"], row["code"], row["procedure_code"], DossierStatus(row["status"]),
             row["awaiting_supplement"], row["rating"] is not None, row["withdrawal_requested"],
+            row["fee"], row["paid_amount"], row["requested_amount"],
         )
 
     async def apply(self, change: DossierChange) -> bool:
@@ -102,6 +104,7 @@ class InMemoryDossiers:
             if value is not None and (key != "due_at" or row["received_at"] is not None):  # appointment: received only
                 row[key] = value
         row["paid_amount"] += change.paid
+        row["requested_amount"] += change.requested
         row["results"] += [change.result] if change.result else []
         row["timeline"] += [change.timeline.as_dict()] if change.timeline else []
         if change.ends:

@@ -24,9 +24,7 @@ from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
-_CLAIM = (
-    "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
-)
+_CLAIM = "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
 _SEQUENCE = (
     "INSERT INTO dossier_sequences (agency, day, last_number) VALUES (:a, :d, :n)"
     " ON CONFLICT (agency, day) DO UPDATE SET last_number = dossier_sequences.last_number + :n"
@@ -52,6 +50,7 @@ _APPLY = (
     " due_at = CASE WHEN COALESCE(received_at, :received_at) IS NULL THEN due_at ELSE COALESCE(:due_at, due_at) END,"
     " overdue = COALESCE(:overdue, overdue), awaiting_supplement = COALESCE(:awaiting, awaiting_supplement),"
     " results = results || CAST(:results AS JSONB), paid_amount = paid_amount + :paid,"
+    " requested_amount = requested_amount + :requested,"
     " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"
     " step_started_at = COALESCE(:step_started_at, step_started_at),"
     " portal_sync = COALESCE(CAST(:portal_sync AS JSONB), portal_sync),"
@@ -85,6 +84,7 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "awaiting": change.awaiting_supplement,
         "results": _json([change.result] if change.result else []),
         "paid": change.paid,
+        "requested": change.requested,
         "rating": change.rating,
         "withdrawal": change.withdrawal_requested,
         "step_started_at": change.step_started_at,
@@ -146,14 +146,15 @@ class PostgresDossiers:
             await self._conn.execute(
                 text(
                     "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
-                    f" withdrawal_requested FROM dossiers WHERE {column} = :r FOR UPDATE"
+                    " withdrawal_requested, fee, paid_amount, requested_amount"
+                    f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},
             )
         ).first()
         if row is None:
             return None
-        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), row[4], row[5], row[6])
+        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:10])
 
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None
@@ -182,9 +183,7 @@ class PostgresDossiers:
         self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
     ) -> None:
         await self._conn.execute(
-            text(
-                "UPDATE bundles SET status = :s, ended_at = :at, failed_step = :f, reason = :r WHERE bundle_id = :b"
-            ),
+            text("UPDATE bundles SET status = :s, ended_at = :at, failed_step = :f, reason = :r WHERE bundle_id = :b"),
             {"b": bundle_id, "s": status, "at": at, "f": failed_step, "r": reason},
         )
 

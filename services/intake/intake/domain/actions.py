@@ -16,7 +16,7 @@ from contracts.events.intake import (
 )
 from intake.domain.commands import CitizenAction, PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
 from intake.domain.errors import ActionNotAllowed
-from intake.domain.problems import InvalidInput
+from intake.domain.problems import FieldProblem, InvalidInput
 from intake.domain.submission import unknown_documents
 from intake.domain.tracking import ENDED
 
@@ -35,6 +35,15 @@ class DossierState:
     awaiting_supplement: bool
     rated: bool
     withdrawal_requested: bool
+    fee: int = 0
+    paid: int = 0
+    requested: int = 0  # what workflow's payment requests asked for
+
+    @property
+    def owed(self) -> int:
+        """What the citizen still owes: the fee, or what the officials asked for if more (workflow's
+        request is the whole obligation, the fee included), less what was paid."""
+        return max(self.fee, self.requested) - self.paid
 
 
 def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue: Catalogue) -> IntakeEvent:
@@ -58,6 +67,11 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
     if isinstance(action, PayFee):
         if state.status in _NOT_PAYABLE:
             raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to pay")
+        if state.owed <= 0:
+            raise ActionNotAllowed(f"nothing is owed on dossier {state.code}")
+        if action.amount > state.owed:
+            problem = FieldProblem("$.amount", f"more than the {state.owed} VND owed", "more_than_owed")
+            raise InvalidInput([problem])
         return FeePaid(
             dossier_id=state.dossier_id, amount=action.amount, method=action.method, online=action.online, paid_at=now
         )

@@ -122,6 +122,7 @@ class DossierChange:
     awaiting_supplement: bool | None = None
     result: dict[str, Any] | None = None
     paid: int = 0
+    requested: int = 0  # a payment request's amount (workflow's PaymentRequested)
     rating: int | None = None
     withdrawal_requested: bool | None = None
     step_started_at: datetime | None = None
@@ -175,6 +176,7 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
                   "issued_at": event.at.isoformat(), "on_time": event.on_time,
                   "data": public_result_data(event.data)}
     quiet = isinstance(event, workflow.DossierDueSoon)  # a reminder for officials, not a step for the citizen
+    requested = event.amount if isinstance(event, workflow.PaymentRequested) else 0
     return DossierChange(
         dossier_id=event.dossier_id,
         timeline=None if quiet else TimelineEntry(
@@ -187,6 +189,7 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
         overdue=True if isinstance(event, workflow.DossierOverdue) else None,
         awaiting_supplement=_awaiting(event),
         result=result,
+        requested=requested,
     )
 
 
