@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from contracts.events import workflow
+from contracts.events.common import DossierStatus
 from reporting.bootstrap import create_app
 from reporting.settings import ReportingSettings
 from tests.integration.reporting.support import projected_count, publish
@@ -184,3 +186,29 @@ async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -
     assert "reporting_consumer_lag{consumer=" in body
     assert "reporting_projection_delay_seconds_bucket" in body
     assert 'http_requests_total{method="GET",route="/v1/metrics/summary",status="200"}' in body  # its own too
+
+
+async def test_a_month_already_reported_keeps_its_in_progress_figures(live: Live) -> None:
+    """April's events about dossiers open at the end of March (D9 flagged overdue on 3 April, D11
+    received on 2 April) changed March's "in progress" figures: they read today's state, not the
+    state at the period's end. (Last in the module: it adds events the tests above do not expect.)"""
+    march = {"from": "2024-03-01", "to": "2024-03-31"}
+    before = (await get(live, "/v1/metrics/summary", **march))["in_progress"]
+    assert before == {"total": 2, "overdue": 1, "awaiting_reception": 1}
+    s = scenario.build()
+    known = {e.event_id for e in s.all()}
+    april = scenario.at(3, 17, month=4)
+    s.flow(workflow.DossierOverdue, "D9", april, "CA-T-BINHAN", DossierStatus.PROCESSING, due_at=april)
+    s.flow(workflow.DossierReceived, "D11", scenario.at(2, 9, month=4), "CA-X-YENHOA", DossierStatus.RECEIVED,
+           official_id="cb-ca", procedure_code="1.003197", due_at=scenario.at(9, 17, month=4))  # fmt: skip
+    later = [e for e in s.all() if e.event_id not in known]
+    assert len(later) == 2
+    await publish(live.infra.bootstrap_servers, live.settings.topics, later)
+
+    async def projected() -> bool:
+        return await projected_count(live.app) == live.events + len(later)
+
+    await eventually(projected, timeout=30)
+    assert (await get(live, "/v1/metrics/summary", **march))["in_progress"] == before
+    spring = (await get(live, "/v1/metrics/summary", **{"from": "2024-03-01", "to": "2024-04-30"}))["in_progress"]
+    assert spring["awaiting_reception"] == 0 and spring["overdue"] >= 2  # D8 and, from 3 April, D9

@@ -71,6 +71,10 @@ async def test_facts_carry_what_the_metrics_count(derive: Derivation) -> None:
     assert (d1.portal_syncs, d1.portal_lag_sum, d1.portal_lag_max, d1.population_data_used) == (2, 120.0, 90.0, True)
     assert store.dossiers["D7"].paused_since is not None
     assert store.dossiers["D8"].overdue_flagged
+    # Late for good from the SLA timer (D8) or the second supplement request (D5): a period counts it
+    # as overdue in progress only from then on.
+    assert (store.dossiers["D8"].late_since, store.dossiers["D5"].late_since) == (scenario.at(7, 17), scenario.at(7, 9))
+    assert store.dossiers["D4"].late_since is None
     assert store.dossiers["D11"].status == "registered"
     b1, b2 = store.bundles["B1"], store.bundles["B2"]
     assert (b1.outcome, b1.e2e_days, b1.e2e_seconds) == ("completed", 2.3125, 50.5 * 3600)

@@ -30,14 +30,17 @@ SELECT d.*,
   {_IN.format(x=_SUBMITTED)} AS rx,
   {_IN.format(x="ended_at")} AS rs,
   ({_RECEIVED} < {_AS_OF} AND (ended_at IS NULL OR ended_at >= {_AS_OF})) AS inprog,
-  (supplement_requests >= 2 OR overdue_flagged
-     OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE}))) AS late
+  -- Late by the period's end: flagged before it, or its appointment passed before it while the clock ran.
+  (late_since < {_AS_OF}
+     OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE} OR paused_since >= {_AS_OF}))) AS late
 FROM rm_dossiers d
 WHERE events > 0
   -- Only rows one of the flags can be true for, so that a period reads its own dossiers (by index)
   -- and not every year kept: received or ended in it, or open at its end.
   AND ({_IN.format(x=_SUBMITTED)} OR {_IN.format(x="ended_at")} OR ended_at IS NULL
-       OR (ended_at >= {_AS_OF} AND {_RECEIVED} < {_AS_OF}))
+       OR (ended_at >= {_AS_OF} AND {_RECEIVED} < {_AS_OF})
+       -- awaiting reception at the period's end, ended since (received, or refused or withdrawn unreceived)
+       OR (ended_at >= {_AS_OF} AND ({_RECEIVED} IS NULL OR {_RECEIVED} >= {_AS_OF}) AND submitted_at < {_AS_OF}))
   AND (CAST(:agencies AS text[]) IS NULL
        OR coalesce(competent_agency, agency, receiving_agency) = ANY(CAST(:agencies AS text[])))
   AND (CAST(:field AS text) IS NULL OR field = CAST(:field AS text))
@@ -62,7 +65,8 @@ _ADDITIVE = [
     ("in_progress", "count(*) FILTER (WHERE inprog)"),
     ("overdue_in_progress", "count(*) FILTER (WHERE inprog AND late)"),
     ("awaiting_reception",
-     f"count(*) FILTER (WHERE ended_at IS NULL AND {_RECEIVED} IS NULL AND submitted_at < {_AS_OF})"),
+     f"count(*) FILTER (WHERE (ended_at IS NULL OR ended_at >= {_AS_OF})"
+     f" AND ({_RECEIVED} IS NULL OR {_RECEIVED} >= {_AS_OF}) AND submitted_at < {_AS_OF})"),
     ("accepted_late", f"count(*) FILTER (WHERE rx AND acceptance_late_at < {_AS_OF})"),
     ("with_obligation", f"count(*) FILTER (WHERE rx AND {_OBLIGATION})"),
     ("paid", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid)"),
@@ -128,7 +132,7 @@ SELECT coalesce(bundle_type, 'unknown') AS bundle_type,
   count(*) FILTER (WHERE {_IN.format(x="submitted_at")}) AS started,
   count(*) FILTER (WHERE {_IN.format(x="ended_at")} AND outcome = 'completed') AS completed,
   count(*) FILTER (WHERE {_IN.format(x="ended_at")} AND outcome = 'partial') AS partially_completed,
-  count(*) FILTER (WHERE ended_at IS NULL AND submitted_at < {_AS_OF}) AS in_progress,
+  count(*) FILTER (WHERE (ended_at IS NULL OR ended_at >= {_AS_OF}) AND submitted_at < {_AS_OF}) AS in_progress,
   avg(e2e_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS avg_e2e_days,
   avg(e2e_seconds) FILTER (WHERE {_IN.format(x="ended_at")}) AS avg_e2e_seconds,
   max(e2e_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS max_e2e_days

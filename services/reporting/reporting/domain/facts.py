@@ -54,6 +54,7 @@ class DossierFacts:
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
     overdue_flagged: bool = False
+    late_since: datetime | None = None  # the first DossierOverdue or second supplement request
     acceptance_late_at: datetime | None = None  # online, not accepted or sent back within 8 working hours
     apology_letters: int = 0
     withdrawal_requested_at: datetime | None = None

@@ -135,6 +135,8 @@ def _supplement_requested(facts: DossierFacts, e: workflow.SupplementRequested) 
     _lifecycle(facts, e)
     facts.supplement_requests = max(facts.supplement_requests, e.request_number)
     facts.paused_since = e.at
+    if e.request_number >= 2:  # 766: more than one supplement request counts as overdue
+        _late_from(facts, e.at)
 
 
 def _supplement_received(facts: DossierFacts, e: workflow.SupplementReceived) -> None:
@@ -183,6 +185,12 @@ def _result_returned(facts: DossierFacts, e: workflow.ResultReturned) -> None:
 def _overdue(facts: DossierFacts, e: workflow.DossierOverdue) -> None:
     _lifecycle(facts, e)
     facts.overdue_flagged = True
+    _late_from(facts, e.at)
+
+
+def _late_from(facts: DossierFacts, at: datetime) -> None:
+    """The dossier is late for good from ``at`` on (the earliest such moment: order-free)."""
+    facts.late_since = at if facts.late_since is None else min(facts.late_since, at)
 
 
 def _acceptance_overdue(facts: DossierFacts, e: workflow.AcceptanceOverdue) -> None:
