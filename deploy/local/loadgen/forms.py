@@ -38,6 +38,10 @@ TEXTS: Mapping[str, Sequence[str]] = {
     "place_of_birth": ("Bệnh viện đa khoa tỉnh Bình An", "Trung tâm y tế huyện Hòa Mỹ", "Trạm y tế xã An Phú"),
     "place_of_death": ("Tại nhà riêng", "Bệnh viện đa khoa tỉnh Bình An", "Trung tâm y tế huyện Hòa Mỹ"),
 }  # fmt: skip
+#: Optional fields only a newborn has: the number of the birth certificate just issued, which tells
+#: registry-sync to record the child in the population database first (a 66-year-old with one was
+#: refused there: someone else holds that number under another birth date).
+NEWBORNS_ONLY = frozenset({"birth_certificate_number"})
 # Names of organisations, by the object they name; a serial keeps them unique (they can be subjects).
 ORGANISATIONS = {"business": "Hộ kinh doanh", "enterprise": "Doanh nghiệp tư nhân"}
 
@@ -119,6 +123,8 @@ class FormBuilder:
         for name, sub in properties.items():
             if name not in required and (required_only or self.rng.random() >= OPTIONAL_KEPT):
                 continue
+            if name in NEWBORNS_ONLY and name not in required and not _newborn(person):
+                continue  # a birth certificate number not yet in the population database: a newborn's
             filled[name] = self._value(sub, (*path, name), defs, person, required_only)
         filled.update(fixed or {})
         for branch in self._branches(node, filled, path):
@@ -243,3 +249,7 @@ class FormBuilder:
         if len(text) < low:
             raise UnfillableSchema(f"{key}: generated text shorter than minLength {low}")
         return text
+
+
+def _newborn(person: Person | None) -> bool:
+    return person is not None and (date.today() - person.date_of_birth).days < 366
