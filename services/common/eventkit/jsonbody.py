@@ -16,6 +16,7 @@ statement down with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -61,38 +62,36 @@ def _scan(doc: Any) -> tuple[bool, bool]:
     return huge, False
 
 
-def with_nul(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
-    """The JSON path (and location) of the first string or key in ``doc`` holding a NUL, if any."""
-    if isinstance(doc, str):
-        return (path, list(loc)) if "\x00" in doc else None
+Found = tuple[str, list[str | int]]
+
+
+def first_at_fault(
+    doc: Any, at_fault: Callable[[Any], bool], path: str = "$", loc: tuple[str | int, ...] = ()
+) -> Found | None:
+    """The JSON path (and location) of the first value or key in ``doc`` that ``at_fault`` refuses."""
     if isinstance(doc, dict):
         for key, value in doc.items():
-            if "\x00" in key:
+            if at_fault(key):
                 return f"{path}.{_shown(key)}", [*loc, key]
-            if found := with_nul(value, f"{path}.{key}", (*loc, key)):
+            if found := first_at_fault(value, at_fault, f"{path}.{key}", (*loc, key)):
                 return found
     elif isinstance(doc, list):
         for index, value in enumerate(doc):
-            if found := with_nul(value, f"{path}[{index}]", (*loc, index)):
+            if found := first_at_fault(value, at_fault, f"{path}[{index}]", (*loc, index)):
                 return found
+    elif at_fault(doc):
+        return path, list(loc)
     return None
 
 
-def out_of_range(doc: Any, path: str = "$", loc: tuple[str | int, ...] = ()) -> tuple[str, list[str | int]] | None:
-    """The JSON path (and location) of the first number in ``doc`` beyond the 64-bit range, if any."""
-    if isinstance(doc, bool):
-        return None
-    if isinstance(doc, int | float):
-        return (path, list(loc)) if abs(doc) > LIMIT else None
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            if found := out_of_range(value, f"{path}.{key}", (*loc, key)):
-                return found
-    elif isinstance(doc, list):
-        for index, value in enumerate(doc):
-            if found := out_of_range(value, f"{path}[{index}]", (*loc, index)):
-                return found
-    return None
+def out_of_range(doc: Any) -> Found | None:
+    """Where the first number in ``doc`` beyond the 64-bit range is, if any."""
+    return first_at_fault(doc, lambda v: type(v) in (int, float) and abs(v) > LIMIT)
+
+
+def with_nul(doc: Any) -> Found | None:
+    """Where the first string or key in ``doc`` holding a NUL is, if any."""
+    return first_at_fault(doc, lambda v: isinstance(v, str) and "\x00" in v)
 
 
 class JsonBody:
