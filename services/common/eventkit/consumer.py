@@ -420,7 +420,10 @@ class InboxConsumer:
         self, record: ConsumerRecord, envelope: Envelope | None, error: str, *, attempts: int
     ) -> None:
         log.error("event dead-lettered", **self._where(record, envelope), error=error)
-        key = record.key.decode(errors="replace") if record.key else ""
+        # Whatever the record holds must fit the table, or recording it would be retried for ever and
+        # block the partition: PostgreSQL text takes no NUL, and the value column no null (a tombstone).
+        key = record.key.decode(errors="replace").replace("\x00", "\ufffd") if record.key else ""
+        error = error.replace("\x00", "\ufffd")
         params = {
             "c": self.name,
             "t": record.topic,
@@ -431,7 +434,7 @@ class InboxConsumer:
             "et": envelope.type if envelope else None,
             "err": error[:4000],
             "n": attempts,
-            "v": record.value,
+            "v": record.value if record.value is not None else b"",
         }
         headers = [
             ("error", error[:4000].encode()),

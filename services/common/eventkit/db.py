@@ -11,6 +11,7 @@ from typing import TypeVar
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from eventkit.backoff import backoff_delay, stop_if_cancelled
@@ -83,9 +84,10 @@ async def durability_gaps(engine: AsyncEngine) -> list[str]:
 
 
 #: SQLSTATEs that mean the server or the session is unavailable, not that the statement was wrong:
-#: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), no free
-#: connection slot (53300).
-_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+#: connection exceptions (class 08), the server shutting down or starting (57P01-57P03), insufficient
+#: resources (class 53: disk full, out of memory, no free connection slot), and a read-only
+#: transaction (25006: the server is a standby, as it is for a while during a failover).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53", "25006")
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -93,6 +95,10 @@ def is_unavailable(exc: BaseException) -> bool:
     work was wrong: the caller should wait and try again, not give up on the work. Takes
     SQLAlchemy's errors and the driver's own (code that uses asyncpg directly)."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+        return True
+    # No pooled connection came free in time: every one is busy (the server is slow or hangs), which
+    # says nothing against the work. SQLAlchemy's own TimeoutError is not the builtin one.
+    if isinstance(exc, PoolTimeout):
         return True
     # The driver's own word for a connection the server dropped (terminated, failed over) when the
     # code uses it directly: "connection is closed", "... the underlying connection is closed".

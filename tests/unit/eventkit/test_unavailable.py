@@ -8,6 +8,7 @@ import asyncio
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from eventkit.db import is_contention, is_unavailable, outlasting_outages, purging
 
@@ -31,6 +32,12 @@ from eventkit.db import is_contention, is_unavailable, outlasting_outages, purgi
         OperationalError("SELECT 1", {}, Exception("server closed the connection")),
         DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
         DBAPIError("SELECT 1", {}, asyncpg.exceptions.CannotConnectNowError("starting up")),
+        # Every pooled connection busy while the server hangs: counted against the event, one good event
+        # after another went to the dead letters during a stall.
+        PoolTimeout("QueuePool limit of size 20 overflow 0 reached, connection timed out, timeout 30.00"),
+        DBAPIError("INSERT", {}, asyncpg.exceptions.DiskFullError("could not extend file: No space left")),
+        DBAPIError("INSERT", {}, asyncpg.exceptions.OutOfMemoryError("out of memory")),
+        DBAPIError("INSERT", {}, asyncpg.exceptions.ReadOnlySQLTransactionError("read-only transaction")),
     ],
 )
 def test_outages_are_unavailable(error: BaseException) -> None:

@@ -311,7 +311,27 @@ async def test_a_revision_the_portal_holds_that_we_did_not_write_is_written_over
     await push_due(pusher)
     portal.dossiers[CODE]["revision"] = 7  # another writer, or an answer of ours we never got
     await consume(registry, clock, received("d1", CODE))
+    await push_due(pusher)  # a 412: the portal's revision is read back, and the push goes again at once
+    assert registry.dossiers.rows["d1"].portal_revision == 7
     await push_due(pusher)
     assert (portal.dossiers[CODE]["state"], portal.dossiers[CODE]["revision"]) == (2, 8)
     assert registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
     assert registry.dossiers.rows["d1"].portal_revision == 8
+
+
+async def test_a_push_that_outlived_its_lease_does_not_write_over_the_newer_one(
+    registry, portal, clock, pusher
+) -> None:
+    """Push A (state 2) is claimed, its lease runs out, push B (state 9) is claimed and lands first.
+    A's update then meets a 412, and since a newer version of ours exists, it writes nothing over it."""
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    await consume(registry, clock, received("d1", CODE))
+    [stale] = await pusher.claim(10)
+    await consume(registry, clock, result_issued("d1", CODE))
+    clock.advance(60)  # A's lease is long gone
+    assert await push_due(pusher) == 1
+    assert (portal.dossiers[CODE]["state"], portal.dossiers[CODE]["revision"]) == (9, 2)
+    await pusher.push(stale)
+    assert portal.dossiers[CODE]["state"] == 9
+    assert await push_due(pusher) == 0 and portal.dossiers[CODE]["state"] == 9

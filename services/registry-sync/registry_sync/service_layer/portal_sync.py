@@ -148,6 +148,8 @@ class _Pushed:
     operation: PortalOperation
     outcome: CallOutcome | None
     probe_in: float | None
+    #: After a 412: the revision the portal holds (read back), to name in the next update.
+    held_revision: int | None = None
 
 
 @dataclass
@@ -191,13 +193,15 @@ class PortalPusher:
         guard = self.guards[PORTAL]
         done_as = [sync.operation]
 
+        held: list[int | None] = [None]
+
         async def attempt() -> CallOutcome:
-            outcome, done_as[0] = await self._write(sync, body)
+            outcome, done_as[0], held[0] = await self._write(sync, body)
             return outcome
 
         async with lease_kept(lambda: self._renew(sync), every=self.lease_seconds / 3, what=sync.dossier_id):
             outcome = await guard.call(attempt)
-        pushed = _Pushed(sync, done_as[0], outcome, guard.breaker.seconds_until_probe())
+        pushed = _Pushed(sync, done_as[0], outcome, guard.breaker.seconds_until_probe(), held[0])
         # The portal has it: a database outage now must not cost the push (see CommandExecutor).
         await outlasting_outages(
             lambda: self._finishing.put(pushed), for_seconds=self.outage_seconds, what="portal push outcome"
@@ -211,42 +215,40 @@ class PortalPusher:
             sync.lease(until)
         return sync.dossier_id in renewed
 
-    async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation]:
+    async def _write(self, sync: DossierSync, body: dict[str, Any]) -> tuple[CallOutcome, PortalOperation, int | None]:
         """Create or update as we believe; the portal's 409 / 404 tells us we believed wrong.
 
         An update names the portal's revision after our last write (``If-Match``). An earlier push of
         ours whose answer we never got (a timeout) may still be in flight at the portal: with the
         revision named, it cannot land after this one and put the older state back, as it could
-        before. A 412 says the portal holds a revision we do not know (that push landed, or another
-        writer came): we read the revision it holds and write ours over it, since ours is the newest
-        state we have."""
+        before. A 412 says the portal holds a revision we did not write (that push landed, another
+        writer came, or a push of ours that outlived its lease wrote a newer version): we read the
+        revision it holds and return it with the 412, and the outcome's recording decides (see
+        :meth:`_settle`). Returns the outcome, the operation and that revision."""
         operation = sync.operation
-        if_match = sync.portal_revision
         for _ in range(3):
             key = sync.idempotency_key(operation)
             if operation is PortalOperation.CREATE:
                 outcome = await self.portal.create(body, idempotency_key=key, correlation_id=sync.correlation_id)
                 if isinstance(outcome, Rejected) and outcome.error == "dossier_exists":
-                    operation, if_match = PortalOperation.UPDATE, None
+                    operation = PortalOperation.UPDATE
                     continue
             else:
                 outcome = await self.portal.update(
-                    sync.code, body, idempotency_key=key, correlation_id=sync.correlation_id, if_match=if_match
-                )
+                    sync.code, body, idempotency_key=key, correlation_id=sync.correlation_id,
+                    if_match=sync.portal_revision,
+                )  # fmt: skip
                 if isinstance(outcome, Rejected) and outcome.status == 404:
                     operation = PortalOperation.CREATE
                     continue
-                if isinstance(outcome, Rejected) and outcome.status == 412 and if_match is not None:
+                if _revision_mismatch(outcome):
                     held = await self.portal.revision(sync.code)
                     revision = held.body.get("revision") if isinstance(held, Succeeded) else None
-                    if not isinstance(revision, int):
-                        return held if not isinstance(held, Succeeded) else outcome, operation
-                    log.info("the portal holds a revision we did not write; writing ours over it",
-                             code=sync.code, expected=if_match, held=revision)  # fmt: skip
-                    if_match = revision
-                    continue
-            return outcome, operation
-        return outcome, operation
+                    if isinstance(held, Transient):
+                        return held, operation, None
+                    return outcome, operation, revision if isinstance(revision, int) else None
+            return outcome, operation, None
+        return outcome, operation, None
 
     async def _finish_all(self, pushes: list[_Pushed]) -> None:
         """Record the outcomes of ``pushes`` in one transaction (a dossier may appear twice: a push
@@ -311,6 +313,14 @@ class PortalPusher:
                 portal_revision=portal_revision,
                 repush=sent.generation > 0,
             )
+        if _revision_mismatch(outcome):
+            # The portal holds a revision we did not write. If a newer version of ours is waiting (or
+            # was written by a push that outlived its lease), it goes next, naming what the portal
+            # holds now. Else ours is the newest state we have: write it over that revision at once.
+            if current.revision == sent.revision and pushed.held_revision is not None:
+                current.portal_revision = pushed.held_revision
+            current.postpone(now)
+            return None
         if isinstance(outcome, Rejected) and current.revision != sent.revision:
             current.postpone(now)  # a newer version is waiting; it may be what the portal wants
             return None
@@ -339,3 +349,7 @@ class PortalPusher:
 def _state(sync: DossierSync) -> int:
     assert sync.record.state is not None  # only ready dossiers are pushed
     return sync.record.state
+
+
+def _revision_mismatch(outcome: CallOutcome | None) -> bool:
+    return isinstance(outcome, Rejected) and outcome.status == 412
