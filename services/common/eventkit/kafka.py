@@ -22,6 +22,9 @@ class KafkaPublisher:
         self._client_id = client_id
         self._timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
+        # The relay and a consumer's dead-lettering may both find no producer at once: one starts it,
+        # or the other's would be overwritten and never stopped.
+        self._starting = asyncio.Lock()
 
     @property
     def started(self) -> bool:
@@ -29,8 +32,11 @@ class KafkaPublisher:
 
     async def start(self) -> None:
         """Connect; raises while the broker is unreachable (callers retry)."""
-        if self._producer is not None:
-            return
+        async with self._starting:
+            if self._producer is None:
+                self._producer = await self._started_producer()
+
+    async def _started_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -44,7 +50,7 @@ class KafkaPublisher:
         except BaseException:
             await producer.stop()
             raise
-        self._producer = producer
+        return producer
 
     async def stop(self) -> None:
         producer, self._producer = self._producer, None

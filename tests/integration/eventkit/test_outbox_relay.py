@@ -276,3 +276,21 @@ async def test_a_single_statement_unit_of_work_runs_in_autocommit(migrated: Asyn
         async with migrated.connect() as other:
             unseen = (await other.execute(text("SELECT count(*) FROM events WHERE stream_id = 'd-txn'"))).scalar_one()
     assert unseen == 0
+
+
+async def test_publishers_started_at_once_share_one_producer(infra: Infra) -> None:
+    """The relay and a consumer's dead-lettering may both find the publisher unstarted: each started a
+    producer, and the one overwritten was never stopped (aiokafka warns of it when it is collected)."""
+    import gc
+    import warnings
+
+    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="start-race")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            await asyncio.gather(publisher.start(), publisher.start(), publisher.start())
+            gc.collect()
+        finally:
+            await publisher.stop()
+        gc.collect()
+    assert not [w for w in caught if "Unclosed AIOKafkaProducer" in str(w.message)]
