@@ -166,6 +166,27 @@ def test_an_online_dossier_sent_back_before_acceptance_has_no_reception_nor_appo
     assert body["supplements"][0]["supplied_at"] == "20240710113000"
 
 
+@pytest.mark.parametrize("acknowledged", ["workflow first", "citizen first"])
+def test_a_request_paid_in_parts_is_paid_once_they_add_up(acknowledged: str) -> None:
+    """500,000 VND asked, paid 1,000 then 499,000 (workflow keeps the request open in between): the
+    line was marked paid by the first 1,000, and the rest added a second paid line."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    record = fold(record, received("d1", CODE))
+    at = T0 + timedelta(hours=3)
+    ask = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=500_000)
+    record = apply_dossier_event(record, ask)
+    for amount, status in ((1_000, DossierStatus.PAYMENT_REQUESTED), (499_000, DossierStatus.PROCESSING)):
+        fee = FeePaid(dossier_id="d1", amount=amount, method="qr", online=True, paid_at=at)
+        ack = PaymentConfirmed(**lifecycle("d1", CODE, at, status=status), amount=amount, online=True)
+        if acknowledged == "workflow first":
+            record = apply_fee_paid(apply_dossier_event(record, ack), fee)
+        else:
+            record = apply_dossier_event(apply_fee_paid(record, fee), ack)
+        line = [(f.amount_vnd, f.paid_at is not None) for f in record.fees]
+        assert line == [(500_000, amount == 499_000)], (amount, line)
+    assert accepted_by_portal(record)["fees"][0]["paid_online"] is True
+
+
 @pytest.mark.parametrize("order", ["citizen first", "workflow first", "workflow only"])
 def test_a_payment_reported_by_intake_and_workflow_is_one_paid_line(order: str) -> None:
     """FeePaid (intake) and PaymentConfirmed (workflow, caused by it) come on different topics in

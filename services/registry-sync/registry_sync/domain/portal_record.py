@@ -89,7 +89,8 @@ class FeeLine(_Line):
     amount_vnd: int
     payment_method: str | None = None
     paid_online: bool = False
-    paid_at: datetime | None = None
+    paid_at: datetime | None = None  # set once the whole amount is paid
+    paid_vnd: int = 0  # paid so far (ours, not sent): a line paid in parts is paid when they add up
 
 
 class ResultLine(_Line):
@@ -223,13 +224,27 @@ def apply_consulted(record: PortalRecord | None, database: str) -> PortalRecord 
 
 
 def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add: bool) -> tuple[FeeLine, ...]:
-    """Mark the first unpaid fee line paid (one of this amount if there is one); with none unpaid,
-    add a paid line if ``add``."""
+    """A payment against the fee lines.
+
+    ``add`` (intake's FeePaid, each payment once): it counts toward the unpaid line it pays off
+    exactly, else the first unpaid one, which is paid once its parts add up (a request of 500,000 VND
+    paid 1,000 first stays unpaid); with none unpaid, a paid line of its own. Without ``add``
+    (workflow's acknowledgement of the same payment, in either order): it settles only a line of
+    exactly its amount with nothing paid on it yet, so a part payment is counted once, from FeePaid."""
     unpaid = [i for i, f in enumerate(fees) if f.paid_at is None]
-    index = next((i for i in unpaid if fees[i].amount_vnd == amount), unpaid[0] if unpaid else None)
+    exact = next((i for i in unpaid if fees[i].amount_vnd - fees[i].paid_vnd == amount), None)
+    if not add:
+        if exact is None or fees[exact].paid_vnd:
+            return fees
+        index: int | None = exact
+    else:
+        index = exact if exact is not None else (unpaid[0] if unpaid else None)
     if index is None:
-        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, **paid)) if add else fees
-    return tuple(f.model_copy(update=paid) if i == index else f for i, f in enumerate(fees))
+        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, paid_vnd=amount, **paid))
+    line = fees[index]
+    total = line.paid_vnd + amount
+    update: dict[str, Any] = {"paid_vnd": total, **(paid if total >= line.amount_vnd else {})}
+    return tuple(line.model_copy(update=update) if i == index else f for i, f in enumerate(fees))
 
 
 #: Fields a lifecycle event adds to rather than sets: a late event still contributes its line.
