@@ -223,6 +223,26 @@ async def test_an_online_bundle_waits_for_acceptance_of_its_first_step(harness: 
     assert_promised_the_bundles_date(harness, (await harness.state(birth.dossier_id)).received_at, state.due_at)
 
 
+async def test_the_citizens_wait_on_an_earlier_step_moves_the_bundles_date(harness: Harness) -> None:
+    """The first step waited a week for the citizen's supplement: the later step's date moves by that
+    week, or it started already overdue, the citizen's wait counted against the police."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
+    birth, residence, _ = bundle.steps
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "accept")
+    await harness.decide(birth.dossier_id, "request_supplement", reason="thiếu giấy chứng sinh")
+    harness.advance(days=7)
+    await harness.deliver(intake.SupplementProvided(dossier_id=birth.dossier_id, documents=[], provided_at=harness.now))
+    first = await harness.state(birth.dossier_id)
+    await harness.decide(birth.dossier_id, "approve")
+    state = await harness.state(residence.dossier_id)
+    rules = harness.ctx.rules
+    promised = deadlines.appointment(rules.calendar, first.received_at, rules.catalogue.bundle("birth").statutory_limit)
+    assert first.paused_seconds > 0
+    assert state.due_at == rules.calendar.add_working_seconds(promised, first.paused_seconds)
+    assert state.due_at is not None and state.due_at > harness.now and not state.overdue
+
+
 def assert_promised_the_bundles_date(harness: Harness, accepted: datetime | None, due: datetime | None) -> None:
     """A later step of an online bundle is due when the bundle is (three working days from the first
     step's acceptance), not when its own procedure alone would be (seven for permanent residence)."""

@@ -93,7 +93,7 @@ async def _release(
     state = await load(uow, step.dossier_id)
     dossier = Dossier(state, ctx.now())
     first = saga.index_of(step.step_id) == 0
-    bundle_due = None if first else await _bundle_appointment(saga, uow, ctx)
+    bundle_due = None if first else await _bundle_appointment(saga, step, uow, ctx)
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
         opened = _opened(saga, step, inputs, ctx).model_copy(update={"due_at": bundle_due})
         policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
@@ -114,16 +114,21 @@ async def _release(
     await save(uow, dossier, ctx, cause)
 
 
-async def _bundle_appointment(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> datetime | None:
-    """The bundle's statutory limit counted from its first step's reception: the date the citizen is
-    promised for every step. Intake announces it for a bundle received at the counter; an online
-    bundle is received when an official accepts its first step, so only workflow knows it (later
-    steps otherwise took their own procedure's time: seven working days where the bundle allows three)."""
-    first = await load(uow, saga.steps[0].dossier_id)
-    if first.received_at is None:
+async def _bundle_appointment(
+    saga: BundleSaga, step: StepRef, uow: WorkflowUnitOfWork, ctx: WorkflowContext
+) -> datetime | None:
+    """The bundle's statutory limit counted from its first step's reception, moved by the office time
+    its earlier steps waited for the citizen's supplements: the date the citizen is promised for every
+    step. Intake announces it for a bundle received at the counter; an online bundle is received when
+    an official accepts its first step, so only workflow knows it (later steps otherwise took their
+    own procedure's time: seven working days where the bundle allows three)."""
+    earlier = [await load(uow, s.dossier_id) for s in saga.steps[: saga.index_of(step.step_id)]]
+    if not earlier or earlier[0].received_at is None:
         return None
     limit = ctx.rules.catalogue.bundle(saga.bundle_type).statutory_limit
-    return deadlines.appointment(ctx.rules.calendar, first.received_at, limit)
+    due = deadlines.appointment(ctx.rules.calendar, earlier[0].received_at, limit)
+    waited = sum(state.paused_seconds for state in earlier)  # the citizen's time, not the agencies'
+    return ctx.rules.calendar.add_working_seconds(due, waited) if waited else due
 
 
 def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: WorkflowContext) -> DossierOpened:
