@@ -9,6 +9,7 @@ import unicodedata
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.integration.intake.conftest import RunningIntake
 from tests.support.kafka import eventually, read_topic
@@ -149,6 +150,27 @@ async def test_an_idempotency_race_ends_as_one_dossier(intake: RunningIntake) ->
         "/v1/dossiers", json=birth_dossier(child_name="Khác"), headers={"Idempotency-Key": "race-0"}
     )
     assert other.status_code == 409 and other.json()["error"] == "idempotency_key_reused"
+
+
+async def test_a_payment_is_taken_for_what_is_owed(intake: RunningIntake) -> None:
+    """The fee (200,000 VND) less what was paid; a dossier from before intake counted payment requests
+    (requested_amount NULL) takes a payment as it used to."""
+    receipt = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
+    base = f"/v1/dossiers/{receipt['code']}"
+    beyond = await intake.client.post(f"{base}/payments", json={"amount": 200_001, "method": "qr", "online": True})
+    assert beyond.status_code == 422 and beyond.json()["detail"][0]["path"] == "$.amount"
+    part = {"amount": 150_000, "method": "cash", "online": False}
+    assert (await intake.client.post(f"{base}/payments", json=part)).status_code == 201
+    rest = {"amount": 50_000, "method": "cash", "online": False}
+    assert (await intake.client.post(f"{base}/payments", json=rest)).status_code == 201
+    nothing = await intake.client.post(f"{base}/payments", json=rest)
+    assert nothing.status_code == 409 and "nothing is owed" in nothing.json()["detail"]
+
+    older = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
+    async with intake.app.state.runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE dossiers SET requested_amount = NULL WHERE code = :c"), {"c": older["code"]})
+    asked = {"amount": 500_000, "method": "qr", "online": True}  # asked for by an official before the upgrade
+    assert (await intake.client.post(f"/v1/dossiers/{older['code']}/payments", json=asked)).status_code == 201
 
 
 async def test_citizen_actions_append_events(intake: RunningIntake) -> None:

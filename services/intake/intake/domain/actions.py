@@ -37,13 +37,14 @@ class DossierState:
     withdrawal_requested: bool
     fee: int = 0
     paid: int = 0
-    requested: int = 0  # what workflow's payment requests asked for
+    #: What workflow's payment requests asked for; None for a dossier from before intake counted them.
+    requested: int | None = 0
 
     @property
-    def owed(self) -> int:
+    def owed(self) -> int | None:
         """What the citizen still owes: the fee, or what the officials asked for if more (workflow's
-        request is the whole obligation, the fee included), less what was paid."""
-        return max(self.fee, self.requested) - self.paid
+        request is the whole obligation, the fee included), less what was paid; None if not known."""
+        return None if self.requested is None else max(self.fee, self.requested) - self.paid
 
 
 def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue: Catalogue) -> IntakeEvent:
@@ -67,10 +68,11 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
     if isinstance(action, PayFee):
         if state.status in _NOT_PAYABLE:
             raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to pay")
-        if state.owed <= 0:
+        owed = state.owed
+        if owed is not None and owed <= 0:
             raise ActionNotAllowed(f"nothing is owed on dossier {state.code}")
-        if action.amount > state.owed:
-            problem = FieldProblem("$.amount", f"more than the {state.owed} VND owed", "more_than_owed")
+        if owed is not None and action.amount > owed:
+            problem = FieldProblem("$.amount", f"more than the {owed} VND owed", "more_than_owed")
             raise InvalidInput([problem])
         return FeePaid(
             dossier_id=state.dossier_id, amount=action.amount, method=action.method, online=action.online, paid_at=now
