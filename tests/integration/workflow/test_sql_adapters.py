@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.events.common import Document
+from eventkit.migrations import apply_migrations
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import happened
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
@@ -194,3 +195,27 @@ async def test_a_saga_a_newer_build_stored_is_read_without_the_fields_this_one_l
         await base.conn.execute(text(store), {"j": json.dumps(newer)})
         with pytest.raises(ValidationError):
             await uow.bundles.get("b-1")
+
+
+async def test_numbers_issued_before_the_table_are_taken_from_the_results_recorded(
+    engine: AsyncEngine, schema: str
+) -> None:
+    """The migration that adds issued_id_numbers fills it from the ResultIssued events already stored,
+    or a new draw could hand a child a number issued the day before the upgrade."""
+    await apply_migrations(engine, schema)  # the event store alone, as before the upgrade
+    issued = {"personal_id_number": "036224000123", "birth_certificate_number": "12/2024"}
+    async with engine.begin() as conn:
+        for dossier, data in [("d-old", issued), ("d-card", {"card_number": "TE1"})]:
+            await conn.execute(
+                text(
+                    "INSERT INTO events (stream_id, stream_version, event_id, event_type, event_version, occurred_at,"
+                    " envelope) VALUES (:s, 1, gen_random_uuid(), 'ResultIssued', 1, now(), CAST(:e AS JSONB))"
+                ),
+                {"s": dossier, "e": json.dumps({"type": "ResultIssued", "payload": {"data": data}})},
+            )
+    await apply_migrations(engine, schema, "workflow")
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id_number, dossier_id FROM issued_id_numbers"))).all()
+    assert [tuple(r) for r in rows] == [("036224000123", "d-old")]
+    async with SqlWorkflowUnitOfWork(SqlUnitOfWork(engine)) as uow:
+        assert not await uow.id_numbers.claim("036224000123", "d-new")

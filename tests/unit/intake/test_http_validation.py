@@ -87,9 +87,10 @@ async def test_a_field_is_named_whatever_its_key(client: httpx.AsyncClient, key:
 
 
 async def test_a_name_that_shows_nothing_is_no_name(client: httpx.AsyncClient) -> None:
-    body = birth_dossier()
-    body["applicant"]["full_name"] = "\u200b"  # a zero-width space
-    assert paths(await post(client, json.dumps(body))) == {"$.applicant.full_name"}
+    for blank in ("\u200b", "\u3164", "\u2800 \u115f"):  # a zero-width space, a Hangul filler, Braille blank
+        body = birth_dossier()
+        body["applicant"]["full_name"] = blank
+        assert paths(await post(client, json.dumps(body))) == {"$.applicant.full_name"}
     body = birth_dossier()
     body["form"]["child"]["full_name"] = " \u200b "
     assert paths(await post(client, json.dumps(body))) == {"$.form.child.full_name"}

@@ -32,10 +32,15 @@ def canonical(value: Any) -> Any:
     return visible(value) if isinstance(value, str) else value
 
 
+#: Characters that are letters or symbols to Unicode but print as nothing: the Hangul fillers and the
+#: blank Braille pattern (they pass for a name that shows nothing).
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def visible(text: str) -> str:
     """``text`` as a reader sees it: format characters (zero-width spaces and joiners, the byte-order
-    mark, direction marks: Unicode category Cf) dropped, and white space as single spaces, none at the
-    ends. Empty for a text that shows nothing."""
+    mark, direction marks: Unicode category Cf) and blank-looking letters dropped, and white space as
+    single spaces, none at the ends. Empty for a text that shows nothing."""
     if not text.isascii():
-        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf" and c not in BLANK_LOOKING)
     return " ".join(text.split())
