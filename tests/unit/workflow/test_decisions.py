@@ -19,7 +19,7 @@ from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain import results
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
 from workflow.entrypoints.schemas import DossierPublic
-from workflow.service_layer.handlers import DECISION_ATTEMPTS
+from workflow.service_layer.handlers import DECISION_ATTEMPTS, MAX_NUMBER_DRAWS
 
 
 async def test_a_counter_dossier_goes_to_the_competent_agency_and_onto_its_task_list(harness: Harness) -> None:
@@ -173,6 +173,24 @@ async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harne
     assert second != candidate and citizen_id.check_consistency(second, sex="male", birth_year=2024) == []
     assert harness.uow.id_numbers.rows == {candidate: births[0].dossier_id, second: births[1].dossier_id}
     assert harness.published_types(births[1].dossier_id).count("ResultIssued") == 1
+
+
+async def test_when_every_candidate_number_is_taken_the_approval_is_refused_not_a_500(harness: Harness) -> None:
+    event = submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                      fee=0, form=BIRTH_FORM, at=harness.now)  # fmt: skip
+    await harness.deliver(event)
+    state = await harness.state(event.dossier_id)
+    candidates = [
+        results.result_data(
+            harness.ctx.rules.procedure("1.001193"), dossier_id=event.dossier_id, code=state.code, form=state.form,
+            stated={}, issued_at=harness.now, province_code=harness.ctx.rules.province_code, draw=n,
+        )["personal_id_number"]
+        for n in range(MAX_NUMBER_DRAWS + 1)
+    ]  # fmt: skip
+    harness.uow.id_numbers.rows = dict.fromkeys(candidates, "someone-else")
+    with pytest.raises(IllegalTransition, match="no free identification number"):
+        await harness.decide(event.dossier_id, "approve")
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSING  # nothing recorded
 
 
 async def test_the_official_sees_the_documents_and_what_a_supplement_brought(harness: Harness) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from contracts.events import workflow as wf
+from contracts.events.common import DossierStatus
 from eventkit.auth import Forbidden
 from eventkit.eventstore import retrying_conflicts
 from eventkit.logging import get_logger
@@ -85,8 +86,10 @@ async def make_decision(
     dossier's candidates; one the official stated is a 422 instead."""
     draw = 0
     issued: list[str] = []
+    seen: list[DossierStatus | None] = [None]  # the status the decision met, to name in a refusal
 
     def decide(dossier: Dossier) -> None:
+        seen[0] = dossier.state.status
         if command.acting_for is not None:
             holder = policies.responsible_agency(dossier.state)
             if holder not in command.acting_for:
@@ -111,8 +114,10 @@ async def make_decision(
             except _NumberTaken as taken:
                 if ID_NUMBER in command.result:
                     raise InvalidDecision(f"result.{ID_NUMBER}", f"{taken} is another person's number") from None
-                if draw >= MAX_NUMBER_DRAWS:
-                    raise
+                if draw >= MAX_NUMBER_DRAWS:  # a province, sex and birth year with nearly every number taken
+                    raise IllegalTransition(
+                        command.decision, seen[0], f"no free identification number after {draw + 1} draws"
+                    ) from None
                 log.info("identification number already issued: drawing another", dossier_id=command.dossier_id)
                 draw += 1
 
