@@ -62,17 +62,26 @@ class KafkaPublisher:
     ) -> None:
         """Send all messages and wait for all acknowledgements; raises if any send failed.
 
-        aiokafka keeps at most one batch in flight per partition, so messages of one key
-        (one partition) are written in the order given.
+        Messages of one key are written in the order given: each is sent once the one before it is
+        acknowledged. aiokafka keeps one batch in flight per partition and retries it in place, but a
+        batch still unacknowledged after the request timeout (a broker stall) is failed for good while
+        the next batch of its partition may go out and succeed: the relay then republishes the round,
+        and a consumer met the later events first. Keys are independent, so different keys still go
+        out together, batched; only a key with several messages in one round waits between them.
         """
         if self._producer is None:
             await self.start()
-        assert self._producer is not None
-        futures = [
-            await self._producer.send(m.topic, value=m.value, key=m.key.encode(), headers=headers)
-            for m in messages
-        ]
-        await asyncio.gather(*futures)
+        producer = self._producer
+        assert producer is not None
+        chains: dict[tuple[str, str], list[OutgoingMessage]] = {}
+        for message in messages:
+            chains.setdefault((message.topic, message.key), []).append(message)
+
+        async def in_order(chain: list[OutgoingMessage]) -> None:
+            for m in chain:
+                await (await producer.send(m.topic, value=m.value, key=m.key.encode(), headers=headers))
+
+        await asyncio.gather(*(in_order(chain) for chain in chains.values()))
 
     async def ping(self) -> None:
         """Raise unless the broker answers a metadata request."""
