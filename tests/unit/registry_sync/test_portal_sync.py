@@ -185,6 +185,23 @@ async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal,
     assert len(sleeps) == 2
 
 
+async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, clock, pusher) -> None:
+    """A 429 with Retry-After: 30 was answered 5 s later, against the portal's word."""
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.list_failures.extend([Transient("429", 429, retry_after=30.0), Transient("429", 429, retry_after=600.0)])
+    sleeps: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    guard = pusher.guards["national_portal"]
+    reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep)
+    report = await reconciler.run("on_demand")
+    assert report.listing_complete and report.in_sync == 1
+    assert sleeps == [30.0, 60.0]  # as asked, up to a minute
+
+
 async def test_changes_within_the_settle_time_go_in_one_push(registry, portal, clock, pusher) -> None:
     for envelope in (submitted("d1", CODE), received("d1", CODE)):
         async with registry.unit_of_work() as uow:

@@ -21,6 +21,8 @@ from registry_sync.service_layer.unit_of_work import Clock, UnitOfWorkFactory
 log = get_logger(__name__)
 
 PAGE_ATTEMPTS: Final = 3
+#: The longest a listing waits between page attempts when the portal asks (Retry-After).
+RETRY_AFTER_CAP: Final = 60.0
 UNKNOWN: Final = object()  # the listing ended before this code: no verdict possible
 
 
@@ -73,7 +75,9 @@ class PortalListing:
             wait = (
                 self.guard.breaker.seconds_until_probe() if outcome is None else self.policy.delay(attempt, retry_after)
             )
-            await self.sleep(min(wait, 5.0))
+            # Our own backoff stays short (a listing is one pass); a wait the portal asked for
+            # (Retry-After) is honoured, up to a minute.
+            await self.sleep(max(min(wait, 5.0), min(retry_after or 0.0, RETRY_AFTER_CAP)))
         if not isinstance(outcome, Succeeded):
             reason = outcome.reason if isinstance(outcome, Rejected | Transient) else "portal breaker open"
             return self._end(f"portal listing failed: {reason}")
