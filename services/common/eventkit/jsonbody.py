@@ -41,7 +41,8 @@ def _is_json(scope: Scope) -> bool:
 
 
 def _refusal(path: str, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
-    detail = [{"path": path, "loc": ["body", *loc], "msg": msg, "type": kind}]
+    """The 422 naming what is at fault: ``loc`` as FastAPI's own (``["body", …]``, ``["query", name]``)."""
+    detail = [{"path": path, "loc": loc, "msg": msg, "type": kind}]
     return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
 
 
@@ -131,17 +132,19 @@ def _check(body: bytes) -> JSONResponse | None:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return _refusal("$", [], f"invalid JSON: {exc}", "json_invalid")
+        return _refusal("$", ["body"], f"invalid JSON: {exc}", "json_invalid")
     huge, deep = _scan(doc)
     if deep:
-        return _refusal("$", [], f"nested deeper than {MAX_DEPTH} levels", "json_too_deep")
+        return _refusal("$", ["body"], f"nested deeper than {MAX_DEPTH} levels", "json_too_deep")
     if huge and (found := out_of_range(doc)):
         path, loc = found
-        return _refusal(path, loc, f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range")
+        return _refusal(
+            path, ["body", *loc], f"number out of range (at most {LIMIT} in magnitude)", "number_out_of_range"
+        )
     # A NUL can only be in the body escaped: one search of the raw bytes spares the walk for the rest.
     if b"\\u0000" in body and (found := with_nul(doc)):
         path, loc = found
-        return _refusal(path, loc, NUL_MESSAGE, "string_with_nul")
+        return _refusal(path, ["body", *loc], NUL_MESSAGE, "string_with_nul")
     return None
 
 
@@ -156,15 +159,13 @@ NUL_MESSAGE = "the NUL character (\\u0000) is not allowed in text"
 def _nul_in_target(scope: Scope) -> JSONResponse | None:
     """A 422 for a NUL in the path (say, a dossier code) or in a query parameter."""
     if "\x00" in scope["path"]:
-        detail = [{"path": "path", "loc": ["path"], "msg": NUL_MESSAGE, "type": "string_with_nul"}]
-        return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+        return _refusal("path", ["path"], NUL_MESSAGE, "string_with_nul")
     query: bytes = scope.get("query_string", b"")
     if b"%00" in query or b"\x00" in query:
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if "\x00" in name or "\x00" in value:
                 shown = _shown(name)
-                detail = [{"path": shown, "loc": ["query", shown], "msg": NUL_MESSAGE, "type": "string_with_nul"}]
-                return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+                return _refusal(shown, ["query", shown], NUL_MESSAGE, "string_with_nul")
     return None
 
 
