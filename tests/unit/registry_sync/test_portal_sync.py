@@ -14,6 +14,7 @@ from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
+from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.support.kafka import eventually
@@ -168,10 +169,10 @@ async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(regis
     assert (await registry.reconciliations.latest()).id == 2  # type: ignore[union-attr]
 
 
-async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal, clock, pusher) -> None:
-    await consume(registry, clock, submitted("d1", CODE))
-    await push_due(pusher)
-    portal.list_failures.extend([Transient("503", 503)] * 3)
+async def reconcile_without_sleeping(
+    registry: InMemoryRegistry, portal: FakePortal, clock: Clock, pusher: PortalPusher
+) -> tuple[ReconciliationReport, list[float]]:
+    """One on-demand reconciliation whose waits between page attempts are noted, not slept."""
     sleeps: list[float] = []
 
     async def no_sleep(seconds: float) -> None:
@@ -179,7 +180,14 @@ async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal,
 
     guard = pusher.guards["national_portal"]
     reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep)
-    report = await reconciler.run("on_demand")
+    return await reconciler.run("on_demand"), sleeps
+
+
+async def test_reconciliation_judges_nothing_it_could_not_list(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.list_failures.extend([Transient("503", 503)] * 3)
+    report, sleeps = await reconcile_without_sleeping(registry, portal, clock, pusher)
     assert report.not_judged == 1 and report.repushed == 0 and not report.listing_complete
     assert report.error is not None and report.error.startswith("portal listing failed: 503")
     assert len(sleeps) == 2
@@ -190,14 +198,7 @@ async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, cloc
     await consume(registry, clock, submitted("d1", CODE))
     await push_due(pusher)
     portal.list_failures.extend([Transient("429", 429, retry_after=30.0), Transient("429", 429, retry_after=600.0)])
-    sleeps: list[float] = []
-
-    async def no_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    guard = pusher.guards["national_portal"]
-    reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep)
-    report = await reconciler.run("on_demand")
+    report, sleeps = await reconcile_without_sleeping(registry, portal, clock, pusher)
     assert report.listing_complete and report.in_sync == 1
     assert sleeps == [30.0, 60.0]  # as asked, up to a minute
 
