@@ -93,9 +93,12 @@ async def _release(
     state = await load(uow, step.dossier_id)
     dossier = Dossier(state, ctx.now())
     first = saga.index_of(step.step_id) == 0
-    bundle_due = None if first else await _bundle_appointment(saga, step, uow, ctx)
+    # Only a later step not yet received takes the bundle's date from here: one intake received at
+    # the counter carries the date it announced.
+    receives_here = not first and (not state.exists or state.status is DossierStatus.REGISTERED)
+    bundle_due = await _bundle_appointment(saga, step, uow, ctx) if receives_here else None
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
-        opened = _opened(saga, step, inputs, ctx).model_copy(update={"due_at": bundle_due})
+        opened = _opened(saga, step, inputs, ctx, due_at=bundle_due)
         policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
     if dossier.state.status in FINISHED:
         log.warning("bundle step dossier already ended", bundle_id=saga.bundle_id, dossier_id=step.dossier_id)
@@ -131,7 +134,9 @@ async def _bundle_appointment(
     return ctx.rules.calendar.add_working_seconds(due, waited) if waited else due
 
 
-def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: WorkflowContext) -> DossierOpened:
+def _opened(
+    saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: WorkflowContext, *, due_at: datetime | None
+) -> DossierOpened:
     procedure = ctx.rules.procedure(step.procedure_code)
     return DossierOpened(
         dossier_id=step.dossier_id,
@@ -148,6 +153,7 @@ def _opened(saga: BundleSaga, step: StepRef, inputs: dict[str, Any], ctx: Workfl
         applicant_id_number=saga.applicant_id_number,
         documents=step.documents,
         delivery=saga.delivery,
+        due_at=due_at,
     )
 
 
