@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from contracts.catalogue import (
@@ -154,8 +154,8 @@ def _bundle_documents(
     return problems, per_step
 
 
-def _applicant_problems(applicant: Applicant, now: datetime) -> list[FieldProblem]:
-    return id_number_problems(applicant.id_number, "$.applicant.id_number", now.astimezone(vietnam_tz()).date())
+def _applicant_problems(applicant: Applicant, today: date) -> list[FieldProblem]:
+    return id_number_problems(applicant.id_number, "$.applicant.id_number", today)
 
 
 def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
@@ -171,7 +171,8 @@ def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
 
 def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
     """Validate a standalone submission and decide its routing, status and appointment date."""
-    problems = _applicant_problems(cmd.applicant, now) + _delivery_problems(cmd.delivery)
+    today = now.astimezone(vietnam_tz()).date()
+    problems = _applicant_problems(cmd.applicant, today) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         procedure = rules.catalogue.procedure(cmd.procedure_code)
@@ -182,7 +183,6 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
         raise InvalidInput(problems) from None
     if cmd.channel == "online" and procedure.online_level == "none":
         problems.append(FieldProblem("$.channel", f"{procedure.code} is not offered online", "channel_not_offered"))
-    today = now.astimezone(vietnam_tz()).date()
     form_errors = rules.procedure_forms[procedure.code].validate(cmd.form, "$.form")
     problems += form_errors + form_problems(cmd.form, "$.form", today) + _document_problems(procedure, cmd.documents)
     competent = _route(rules, procedure, cmd.receiving_agency, cmd.form, problems) if agency_ok else None
@@ -204,7 +204,8 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
 
 def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> PlannedBundle:
     """Validate a linked submission and plan one dossier per step that applies to its form."""
-    problems = _applicant_problems(cmd.applicant, now) + _delivery_problems(cmd.delivery)
+    today = now.astimezone(vietnam_tz()).date()
+    problems = _applicant_problems(cmd.applicant, today) + _delivery_problems(cmd.delivery)
     agency_ok = _check_agency(rules, cmd.receiving_agency, problems)
     try:
         definition = rules.catalogue.bundle(cmd.bundle_type)
@@ -212,7 +213,6 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
         known = sorted(rules.catalogue.bundles)
         problems.append(FieldProblem("$.bundle_type", f"unknown bundle type; known: {known}", "unknown_bundle"))
         raise InvalidInput(problems) from None
-    today = now.astimezone(vietnam_tz()).date()
     problems += rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
     problems += form_problems(cmd.form, "$.form", today)
     if problems or not agency_ok:
