@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
@@ -29,13 +30,46 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-def make_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
+@dataclass(frozen=True)
+class TimeLimits:
+    """How long the server lets one statement run, and wait for one lock, before it cancels it.
+
+    Without them a statement that can never finish (a plan gone wrong, a lock held by a session left
+    open) would run until the driver gave up waiting, and the driver's timeout looks like an outage:
+    a consumer would retry its event for ever and stall the partition. The server's own refusals
+    say the database is up and this work is the trouble: a statement cancelled (57014) counts
+    against its event, which goes to the dead letters after its attempts; a lock not granted in
+    time (55P03) is contention, tried again without counting. The driver waits ``client_margin``
+    longer than the statement limit, so that its own timeout still means "no answer at all".
+    """
+
+    statement_seconds: float = 25.0
+    lock_seconds: float = 20.0
+    client_margin: float = 5.0
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(round(self.statement_seconds * 1000)),
+            "lock_timeout": str(round(self.lock_seconds * 1000)),
+        }
+
+    @property
+    def command_timeout(self) -> float | None:
+        """The driver's wait for an answer; none when statements are not limited (0 turns a limit off)."""
+        return self.statement_seconds + self.client_margin if self.statement_seconds else None
+
+
+def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimits | None = TimeLimits()) -> AsyncEngine:
     """An engine whose connections all use ``schema`` (then public) as their search path.
 
     Unqualified table names in our SQL therefore resolve to the service's own tables, and two
     services (or two test runs) can share one database without seeing each other's data.
+
+    ``limits``: the :class:`TimeLimits` of every statement; None for work that may rightly take
+    minutes (migrations, a projection's rebuild), which then waits as long as it takes.
     """
     check_schema_name(schema)
+    server_settings = {"search_path": f"{schema},public"} | (limits.server_settings() if limits else {})
     return create_async_engine(
         url,
         # Up to 2 × pool_size connections as before, but all of them kept once opened: an overflow
@@ -47,7 +81,10 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=0,
         # No pre-ping: it costs three round trips (BEGIN, ping, ROLLBACK) per checkout. A connection the
         # server dropped fails its next statement, which invalidates the whole pool; callers retry.
-        connect_args={"server_settings": {"search_path": f"{schema},public"}, "command_timeout": 30},
+        connect_args={
+            "server_settings": server_settings,
+            "command_timeout": limits.command_timeout if limits else None,
+        },
     )
 
 
@@ -127,6 +164,12 @@ def is_contention(exc: BaseException) -> bool:
     the same work, run again, can succeed. A request answers "busy, try again", a consumer tries
     again without counting it against the event."""
     return sqlstate(exc) in _CONTENTION_STATES
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether the server cancelled the statement (57014): it ran past ``statement_timeout``
+    (:class:`TimeLimits`), or an operator cancelled it. The database is up; this work is slow."""
+    return sqlstate(exc) == "57014"
 
 
 def sqlstate(exc: BaseException) -> str | None:

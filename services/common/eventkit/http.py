@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.ids import uuid7
 from eventkit.auth import Forbidden, KeysUnavailable, Unauthenticated
-from eventkit.db import is_contention, is_unavailable
+from eventkit.db import is_contention, is_statement_timeout, is_unavailable
 from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
 from eventkit.metrics import HttpStats, metrics_router
@@ -90,8 +90,7 @@ def json_path(loc: Sequence[str | int]) -> str:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"path": json_path(e["loc"]), "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors()
+        {"path": json_path(e["loc"]), "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
     ]
     return JSONResponse({"error": "validation_failed", "detail": errors}, status_code=422)
 
@@ -121,6 +120,13 @@ def _unhandled_error(path: str, exc: Exception) -> JSONResponse:
             {"error": "busy", "detail": "a concurrent update held what this request needed; try again shortly"},
             503,
             headers={"Retry-After": "1"},
+        )
+    if is_statement_timeout(exc):  # the server gave up on a statement: a slow plan or an overloaded server
+        log.warning("a statement ran past its time limit", path=path, error=repr(exc))
+        return JSONResponse(
+            {"error": "timeout", "detail": "the database did not finish this request in time; try again later"},
+            503,
+            headers={"Retry-After": "5"},
         )
     log.error("unhandled error", path=path, exc_info=exc)
     return JSONResponse({"error": "internal_error", "detail": "an unexpected error was logged"}, 500)

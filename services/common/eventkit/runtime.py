@@ -71,8 +71,14 @@ class ServiceRuntime:
         background: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.settings = settings
+        url = settings.database_url.get_secret_value()
         self.engine: AsyncEngine = make_engine(
-            settings.database_url.get_secret_value(), settings.schema_name, pool_size=settings.db_pool_size
+            url, settings.schema_name, pool_size=settings.db_pool_size, limits=settings.db_limits()
+        )
+        #: For work that may rightly run for minutes (migrations, a projection's rebuild): its
+        #: statements have no time limit. It opens connections only when used.
+        self.maintenance_engine: AsyncEngine = make_engine(
+            url, settings.schema_name, pool_size=settings.db_pool_size, limits=None
         )
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         self.relay = OutboxRelay(
@@ -126,10 +132,11 @@ class ServiceRuntime:
         # Refused, or "the database system is starting up" (57P03): compose and Kubernetes start
         # everything at once.
         await outlasting_outages(
-            lambda: apply_migrations(self.engine, self.settings.schema_name, *packages),
+            lambda: apply_migrations(self.maintenance_engine, self.settings.schema_name, *packages),
             for_seconds=database_wait_seconds,
             what="migrations",
         )
+        await self.maintenance_engine.dispose()  # its connection is not needed until the next such work
         if gaps := await durability_gaps(self.engine):
             warn = log.error if self.settings.environment == "production" else log.warning
             warn(
@@ -174,6 +181,7 @@ class ServiceRuntime:
         self._tasks.clear()
         await self.publisher.stop()
         await self.engine.dispose()
+        await self.maintenance_engine.dispose()
 
     async def readiness(self) -> Readiness:
         """Database and broker reachable and every background task running (cached for 1 s)."""

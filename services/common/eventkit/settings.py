@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 
 from contracts.topics import Topics
 from eventkit.auth import TokenVerifier
+from eventkit.db import TimeLimits
 
 #: Where `make run` puts the embedded PostgreSQL and the broker; see deploy/local/devstack.
 LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5433/dossiers"
@@ -50,6 +51,15 @@ class ServiceSettings(BaseSettings):
     )
     db_schema: str = Field("", description="PostgreSQL schema owned by this service; defaults to its name.")
     db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
+    db_statement_timeout_seconds: float = Field(
+        25.0,
+        ge=0,
+        description="The server cancels a statement running longer (a consumer's event then counts an attempt,"
+        " a request answers 503); 0 = no limit. Migrations and rebuilds are not limited.",
+    )
+    db_lock_timeout_seconds: float = Field(
+        20.0, ge=0, description="The longest a statement waits for a lock before it is tried again; 0 = no limit."
+    )
     kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="Comma-separated host:port list.")
     topics: Topics = Field(default_factory=Topics, description="Topic names (JSON to override).")
     catalogue_dir: str | None = Field(
@@ -148,6 +158,12 @@ class ServiceSettings(BaseSettings):
             leeway_seconds=self.auth_leeway_seconds,
             official_claim=self.auth_official_claim,
         )
+
+    def db_limits(self) -> TimeLimits | None:
+        """The time limits of the service's statements (:class:`~eventkit.db.TimeLimits`)."""
+        if not self.db_statement_timeout_seconds and not self.db_lock_timeout_seconds:
+            return None
+        return TimeLimits(self.db_statement_timeout_seconds, self.db_lock_timeout_seconds)
 
     @property
     def schema_name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -39,13 +40,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def purge_idempotency_keys(engine: AsyncEngine, retention_hours: float) -> None:
-    """Forget Idempotency-Key replies older than the retention."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :s)"),
-            {"s": retention_hours * 3600},
-        )
+_PURGE_KEYS = """
+DELETE FROM idempotency_keys WHERE key IN (
+    SELECT key FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :s) ORDER BY created_at LIMIT :n
+)
+"""
+
+
+async def purge_idempotency_keys(engine: AsyncEngine, retention_hours: float, *, batch_size: int = 10_000) -> int:
+    """Forget Idempotency-Key replies older than the retention, the oldest first, a short
+    transaction per batch (a day of submissions in one statement could outlast its time limit);
+    how many were forgotten."""
+    deleted = 0
+    while True:
+        async with engine.begin() as conn:
+            params = {"s": retention_hours * 3600, "n": batch_size}
+            batch = (await conn.execute(text(_PURGE_KEYS), params)).rowcount
+        deleted += batch
+        if batch < batch_size:
+            break
+        await asyncio.sleep(0)  # let requests in between batches
+    if deleted:
+        log.info("idempotency keys forgotten", deleted=deleted, older_than_hours=retention_hours)
+    return deleted
 
 
 def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue | None = None) -> FastAPI:

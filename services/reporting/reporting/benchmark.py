@@ -108,7 +108,7 @@ async def run(database_url: str, bootstrap: str, dossiers: int, batch_size: int)
     t0 = time.monotonic()
     sent = await publish(bootstrap, topics, dossiers)
     print(f"published {sent} events in {time.monotonic() - t0:.1f} s")
-    engine = make_engine(database_url, schema, pool_size=4)
+    engine = make_engine(database_url, schema, pool_size=4, limits=None)  # as the service's rebuild
     try:
         await apply_migrations(engine, schema, "reporting")
         catalogue = CatalogueInfo.from_catalogue(load_catalogue())

@@ -100,7 +100,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     holder["listener"] = listener
     read_model = SqlReadModel(runtime.engine)
     rebuilder = Rebuilder(
-        runtime.engine,
+        runtime.maintenance_engine,  # a table's indexes over millions of events take minutes
         lambda: TopicHistory(
             settings.kafka_bootstrap_servers,
             settings.topics.all(),

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope
 from eventkit import dlq
 from eventkit.consumer import BatchDispatcher, Dispatcher, InboxConsumer
+from eventkit.db import TimeLimits, make_engine
 from eventkit.kafka import KafkaPublisher
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
@@ -386,6 +387,32 @@ async def test_a_lock_held_by_another_transaction_is_waited_out_not_dead_lettere
             await eventually(lambda: _done(consumer, 3), timeout=60)
             assert (consumer.stats.processed, consumer.stats.dead_lettered) == (3, 0)
     assert await effects(effects_table) == [1, 2, 3]
+
+
+async def test_a_statement_past_its_time_limit_counts_against_its_event_and_is_dead_lettered(
+    effects_table: AsyncEngine, infra: Infra, topic: str, schema: str
+) -> None:
+    """A statement that cannot finish in time (a plan gone wrong) is cancelled by the server, which
+    is up: the event goes to the dead letters after its attempts and the partition moves on. Left to
+    the driver's timeout, which reads as an outage, it was retried for ever and stalled the partition."""
+
+    async def slow_for_n_2(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        if SomethingHappened.model_validate(envelope.payload).n == 2:
+            await uow.conn.execute(text("SELECT pg_sleep(1)"))
+        await _record_ignoring_fail(envelope, uow)
+
+    hurried = make_engine(infra.database_url, schema, pool_size=2, limits=TimeLimits(0.2, 0.1, client_margin=30))
+    try:
+        await produce(infra, topic, [("d-7", happened("d-7", n).to_json()) for n in range(1, 4)])
+        dispatcher = Dispatcher({SomethingHappened.event_type: slow_for_n_2})
+        async with running_consumer(hurried, infra, topic, dispatcher=dispatcher) as consumer:
+            await eventually(lambda: _done(consumer, 3), timeout=60)
+            assert (consumer.stats.processed, consumer.stats.dead_lettered) == (2, 1)
+    finally:
+        await hurried.dispose()
+    assert await effects(effects_table) == [1, 3]
+    dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
+    assert b"statement timeout" in dict(dead[0].headers)["error"]
 
 
 async def _at_least(count: Callable[[], int], n: int) -> bool:

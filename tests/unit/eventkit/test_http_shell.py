@@ -61,6 +61,22 @@ async def test_a_concurrent_transaction_in_the_way_is_a_503_to_retry_not_a_500()
     assert response.json()["error"] == "busy"
 
 
+@router.get("/slow")
+async def slow() -> dict[str, object]:
+    # What SQLAlchemy raises when the server cancelled a statement at its statement_timeout.
+    raise DBAPIError(
+        "SELECT", {}, asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout")
+    )
+
+
+async def test_a_statement_past_its_time_limit_is_a_503_to_retry_later_not_a_500() -> None:
+    async with _client() as client:
+        response = await client.get("/slow")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["error"] == "timeout"
+
+
 async def test_a_bug_is_a_500_without_a_stack_trace() -> None:
     async with _client() as client:
         response = await client.get("/bug")

@@ -79,3 +79,18 @@ async def test_stopping_does_not_wait_forever_for_a_task_that_will_not_end() -> 
     tasks[0].cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await tasks[0]
+
+
+def test_statements_have_the_settings_time_limits_and_none_turns_them_off() -> None:
+    limits = ServiceSettings(
+        database_url=NOWHERE, db_statement_timeout_seconds=12.5, db_lock_timeout_seconds=4
+    ).db_limits()
+    assert limits is not None
+    assert limits.server_settings() == {"statement_timeout": "12500", "lock_timeout": "4000"}
+    assert limits.command_timeout == 17.5  # the driver waits longer than the server, so the server answers
+    no_statement_limit = ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0).db_limits()
+    assert no_statement_limit is not None and no_statement_limit.command_timeout is None
+    assert (
+        ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0, db_lock_timeout_seconds=0).db_limits()
+        is None
+    )
