@@ -232,20 +232,37 @@ class InboxConsumer:
                 await asyncio.sleep(backoff_delay(attempt, base=0.2, cap=5.0))
 
     async def run(self) -> None:
-        self._consumer = await self._connect()
-        try:
-            while True:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batches.items():
-                    start = 0
-                    while start < len(records):
-                        size = self._next_batch_size()
-                        await self.process(records[start : start + size])
-                        start += size
-                    await self._commit(tp, records[-1].offset + 1)
-        finally:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+        """Consume until cancelled. A Kafka error the client does not recover from by itself (an
+        unexpected answer to a group request, a corrupt record) ends the session, not the consumer:
+        it joins again and resumes from the committed offsets; the inbox skips what was applied."""
+        lost = 0
+        while True:
+            self._consumer = await self._connect()
+            joined = time.monotonic()
+            try:
+                await self._consume(self._consumer)
+            except KafkaError as exc:
+                lost = 1 if time.monotonic() - joined > 60 else lost + 1
+                log.warning("consumer session failed; joining again", consumer=self.name, error=repr(exc), times=lost)
+            finally:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
+            await asyncio.sleep(backoff_delay(lost, base=0.5, cap=10.0))
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await self._fetch(consumer)
+            for tp, records in batches.items():
+                start = 0
+                while start < len(records):
+                    size = self._next_batch_size()
+                    await self.process(records[start : start + size])
+                    start += size
+                await self._commit(tp, records[-1].offset + 1)
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        batches: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(timeout_ms=500, max_records=500)
+        return batches
 
     def _next_batch_size(self) -> int:
         """As many events as fit in ``batch_max_seconds`` at the recent pace, ``batch_min_size`` to ``batch_size``."""

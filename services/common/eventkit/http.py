@@ -52,8 +52,12 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
+    async def healthz(response: Response) -> dict[str, Any]:
+        """The process is alive: 200; 503 once one of its background tasks (a consumer, the outbox
+        relay, a timer loop) has crashed, so that a liveness probe restarts it."""
+        if runtime.crashed:
+            response.status_code = 503
+            return {"status": "crashed", "tasks": runtime.crashed}
         return {"status": "alive"}
 
     @router.get("/readyz")

@@ -113,6 +113,9 @@ class ServiceRuntime:
         self._background = list(background)
         self._tasks: list[asyncio.Task[None]] = []
         self._readiness_cache: tuple[float, Readiness] | None = None
+        #: The background tasks that ended with an error, and what to call when one does.
+        self.crashed: list[str] = []
+        self.on_crash: Callable[[str], None] | None = None
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on this service's database."""
@@ -160,7 +163,13 @@ class ServiceRuntime:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("background task crashed", task=name)
+                # Its work (consuming, relaying, firing timers) would stop for good while the API
+                # served on: the process is no longer alive as a whole. /healthz says so, and the
+                # server (eventkit.serve) exits, for the orchestrator to start a fresh one.
+                log.exception("background task crashed; the process must be restarted", task=name)
+                self.crashed.append(name)
+                if self.on_crash is not None:
+                    self.on_crash(name)
                 raise
 
         self._tasks.append(asyncio.create_task(guarded(), name=name))

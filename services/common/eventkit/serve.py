@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
 from eventkit.logging import configure_logging
+from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
 
 
 def serve(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], FastAPI]) -> None:
-    """Configure logging and serve until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
+    """Configure logging and serve until SIGINT/SIGTERM (uvicorn's graceful shutdown), or until a
+    background task crashes: then the process stops the same way and exits with status 1, for
+    its supervisor (Kubernetes, compose's restart policy, the dev runner) to start it again."""
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
-    uvicorn.run(
-        app_factory(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    app = app_factory(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
     )
+    runtime: ServiceRuntime = app.state.runtime
+
+    def stop_serving(_: str) -> None:
+        server.should_exit = True
+
+    runtime.on_crash = stop_serving
+    server.run()
+    if runtime.crashed:
+        sys.exit(1)

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -413,6 +414,55 @@ async def test_a_statement_past_its_time_limit_counts_against_its_event_and_is_d
     assert await effects(effects_table) == [1, 3]
     dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
     assert b"statement timeout" in dict(dead[0].headers)["error"]
+
+
+class SessionFailingOnce(InboxConsumer):
+    """A consumer whose second fetch fails as aiokafka's does on an answer it cannot recover from."""
+
+    fetches = 0
+    connects = 0
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        self.connects += 1
+        return await super()._connect()
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        self.fetches += 1
+        if self.fetches == 2:
+            raise KafkaError("Unexpected error during coordination")
+        return await super()._fetch(consumer)
+
+
+async def test_a_failed_broker_session_is_joined_again_not_the_end_of_the_consumer(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """Such an error used to end the consumer's task for good, while the service went on answering."""
+    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="reconnect-test")
+    consumer = SessionFailingOnce(
+        effects_table,
+        Dispatcher({SomethingHappened.event_type: record_effect}),
+        publisher,
+        name=f"tests.{topic}",
+        topics=[topic],
+        bootstrap_servers=infra.bootstrap_servers,
+        group_id=f"g.{topic}",
+        retry_base_seconds=0.01,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await produce(infra, topic, [("d-6", happened("d-6", n).to_json()) for n in range(1, 4)])
+        await eventually(lambda: _at_least(lambda: consumer.connects, 2), timeout=60)
+        await produce(infra, topic, [("d-6", happened("d-6", n).to_json()) for n in range(4, 7)])
+        await eventually(lambda: _done(consumer, 6), timeout=60)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await publisher.stop()
+    assert await effects(effects_table) == [1, 2, 3, 4, 5, 6]
 
 
 async def _at_least(count: Callable[[], int], n: int) -> bool:

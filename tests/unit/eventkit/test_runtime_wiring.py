@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import httpx
+
 from eventkit.consumer import Dispatcher
+from eventkit.http import create_service_app
 from eventkit.runtime import ConsumerSpec, Readiness, ServiceRuntime
 from eventkit.settings import ServiceSettings
 
@@ -94,3 +97,30 @@ def test_statements_have_the_settings_time_limits_and_none_turns_them_off() -> N
         ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0, db_lock_timeout_seconds=0).db_limits()
         is None
     )
+
+
+async def test_a_crashed_background_task_fails_the_liveness_check_and_stops_the_server() -> None:
+    """A consumer or the relay that died would leave the API serving while nothing is consumed or
+    published any more: /healthz turns 503 (a liveness probe restarts the pod) and the runtime calls
+    on_crash (eventkit.serve stops the server and exits with status 1)."""
+    runtime = _runtime()
+    app = create_service_app(runtime, title="t", routers=[])
+    stopped: list[str] = []
+    runtime.on_crash = stopped.append
+
+    async def healthy() -> None:
+        await asyncio.sleep(3600)
+
+    async def failing() -> None:
+        raise RuntimeError("an error the task does not recover from")
+
+    runtime._spawn("relay", healthy)
+    runtime._spawn("consumer:c", failing)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        await asyncio.sleep(0.01)
+        response = await client.get("/healthz")
+    await runtime.stop(within=1)
+    assert stopped == ["consumer:c"]
+    assert response.status_code == 503
+    assert response.json() == {"status": "crashed", "tasks": ["consumer:c"]}
