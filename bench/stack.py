@@ -91,7 +91,7 @@ class BenchStack:
 
     def stop(self) -> None:
         if self.local is not None:
-            self.local.stop()
+            self.local.stop(discard_data=True)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

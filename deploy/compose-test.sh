@@ -26,19 +26,20 @@ for variable in POSTGRES_HOST_PORT KAFKA_HOST_PORT INTAKE_HOST_PORT WORKFLOW_HOS
 done
 
 # Officials sign in with a throwaway identity provider stand-in: its public keys are mounted into
-# workflow, and the e2e tests make their tokens with its private key (E2E_IDENTITY_DIR).
+# every service (each reads AUTH_JWKS at start-up, and one it cannot read stops it), and the e2e
+# tests make their tokens with its private key (E2E_IDENTITY_DIR).
 work_dir=$(mktemp -d)
 "$PYTHON" -m devstack identity --run-dir "$work_dir" >/dev/null
 export E2E_IDENTITY_DIR="$work_dir/identity"
 export AUTH_JWKS=/run/identity/jwks.json
 AUTH_ISSUER=$("$PYTHON" -c 'from devstack.identity import ISSUER; print(ISSUER)')
 export AUTH_ISSUER
-cat >"$work_dir/identity.override.yml" <<YAML
-services:
-  workflow:
-    volumes:
-      - $E2E_IDENTITY_DIR/jwks.json:/run/identity/jwks.json:ro
-YAML
+{
+  echo "services:"
+  for service in intake workflow registry-sync reporting; do
+    printf '  %s:\n    volumes:\n      - %s:/run/identity/jwks.json:ro\n' "$service" "$E2E_IDENTITY_DIR/jwks.json"
+  done
+} >"$work_dir/identity.override.yml"
 chmod a+r "$E2E_IDENTITY_DIR/jwks.json"
 
 compose=(docker compose --project-name "$PROJECT" --project-directory deploy -f deploy/docker-compose.yml

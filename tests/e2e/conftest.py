@@ -89,7 +89,7 @@ def local_stack(settings: dict[str, str] | None = None, *, durable: bool = False
             local=local,
         )
     finally:
-        local.stop()
+        local.stop(discard_data=True)
 
 
 @contextmanager
@@ -109,7 +109,7 @@ def _environment(overrides: dict[str, str]) -> Iterator[None]:
 @pytest.fixture(scope="session")
 async def api(stack: RunningStack) -> AsyncIterator[StackApi]:
     """The stack's public HTTP APIs through one pooled client (loopback only)."""
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
         yield StackApi(stack.urls, http, stack.officials)
 
 

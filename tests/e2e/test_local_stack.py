@@ -64,6 +64,16 @@ def test_the_launcher_starts_everything_and_ctrl_c_stops_everything(tmp_path: Pa
         assert httpx.get(tasks, timeout=5).status_code == 401
         assert httpx.get(tasks, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 200
 
+        # A second launcher on the same ports refuses to start: its readiness waits would have taken
+        # this stack's servers for its own (and `make run` wiped the data directory under a live one).
+        second = subprocess.run(
+            [sys.executable, "-m", "devstack", "run", "--run-dir", str(tmp_path / "second")],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"127.0.0.1:{env['POSTGRES_PORT']}, where PostgreSQL would listen, is in use" in second.stderr
+        assert "Traceback" not in second.stderr
+
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert len(children) >= 6  # postgres, broker, four services (+ simulator, postgres workers)
         launcher.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground process

@@ -4,6 +4,7 @@ or external ones named by DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (e.g. the com
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,3 +44,4 @@ def start_infra() -> Iterator[Infra]:
             broker.stop()
         if postgres:
             postgres.stop()
+            shutil.rmtree(postgres.data_dir, ignore_errors=True)  # hundreds of MB a run; the logs stay

@@ -15,10 +15,12 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.identity import DevIdentity
+from devstack.processes import PortInUse
 from devstack.stack import LocalStack
 
 
-def _wait_for_signal(stack: LocalStack | None) -> None:
+def _wait_for_signal(stack: LocalStack) -> int:
+    """Until Ctrl-C or SIGTERM (0), or until a process of the stack exits (1)."""
     stopping = threading.Event()
 
     def handler(signum: int, _: FrameType | None) -> None:
@@ -27,9 +29,10 @@ def _wait_for_signal(stack: LocalStack | None) -> None:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     while not stopping.wait(1.0):
-        if stack and (dead := stack.crashed()):
+        if dead := stack.crashed():
             print(f"stopped unexpectedly: {', '.join(dead)} (see {stack.log_dir})", file=sys.stderr)
-            return
+            return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.start_infrastructure()
             print(f"DATABASE_URL={stack.database_url}\nKAFKA_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
             print("Ctrl-C stops them.", flush=True)
-            _wait_for_signal(None)
-            return 0
+            return _wait_for_signal(stack)
         print("starting PostgreSQL and the broker …", flush=True)
         stack.start_infrastructure()
         print("starting services …", flush=True)
@@ -72,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             print("  python -m devstack token --agency UBND-X-YENHOA   (then Authorization: Bearer <token>)")
             print("  python -m devstack token --role operator --audience registry-sync   (operators' endpoints)")
         print("\nCtrl-C stops everything.", flush=True)
-        _wait_for_signal(stack)
-        return 0
+        return _wait_for_signal(stack)
     except KeyboardInterrupt:
         return 130
+    except PortInUse as taken:
+        print(f"devstack: {taken}", file=sys.stderr)
+        return 1
     finally:
         print("stopping …", flush=True)
         stack.stop()

@@ -70,9 +70,19 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._user)
             shutil.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [self._bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, user=self._user,
+            [
+                self._bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            user=self._user,
         )
 
     def start(self, *, timeout: float = 60.0) -> None:
@@ -84,8 +94,7 @@ class EmbeddedPostgres:
         for name, value in self.settings.items():
             options += ["-c", f"{name}={value}"]
         self.process = spawn(
-            [self._bin("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.data_dir),
-             *options],
+            [self._bin("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.data_dir), *options],
             log_file=self.data_dir.parent / "postgres.log",
             user=self._user,
             death_signal=signal.SIGQUIT,
@@ -109,8 +118,9 @@ class EmbeddedPostgres:
     def create_database(self, name: str) -> None:
         """Create a database if it does not exist."""
         psql = [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc"]
-        exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                                capture_output=True, text=True, check=True)
+        exists = subprocess.run(
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"], capture_output=True, text=True, check=True
+        )
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
 

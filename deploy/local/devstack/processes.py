@@ -71,6 +71,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def ensure_port_free(port: int, what: str) -> None:
+    """Refuse to start ``what`` on 127.0.0.1:``port`` while something else listens there: the
+    readiness wait would take that other server for ours (another stack's database, a Kafka of
+    one's own with old topics)."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise PortInUse(
+                f"127.0.0.1:{port}, where {what} would listen, is in use (another `make run` or `make infra`?);"
+                f" stop that, or pick another port"
+            )
+
+
+class PortInUse(RuntimeError):
+    """A port the stack would listen on is taken."""
+
+
 def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     """Wait until something accepts connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
 from devstack.identity import DevIdentity
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import spawn, stop, wait_for_port
+from devstack.processes import ensure_port_free, spawn, stop, wait_for_port
 from eventkit.kafka import ensure_topics
 
 DATABASE = "dossiers"
@@ -92,17 +92,19 @@ class LocalStack:
         self.database_url = os.environ.get("DATABASE_URL", "")
         if not self.database_url:
             data_dir = self.run_dir / "pgdata"
+            port = _env_port("POSTGRES_PORT", 5433)
+            ensure_port_free(port, "PostgreSQL")
             if self.fresh and data_dir.exists():
                 shutil.rmtree(data_dir)
-            self.postgres = EmbeddedPostgres(
-                data_dir, _env_port("POSTGRES_PORT", 5433), durable=self.durable, settings=self.postgres_settings
-            )
+            self.postgres = EmbeddedPostgres(data_dir, port, durable=self.durable, settings=self.postgres_settings)
             self.postgres.start()
             self.postgres.create_database(DATABASE)
             self.database_url = self.postgres.url(DATABASE)
         self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not self.bootstrap_servers:
-            self.broker = TansuBroker(_env_port("BROKER_PORT", 9092), self.log_dir)
+            broker_port = _env_port("BROKER_PORT", 9092)
+            ensure_port_free(broker_port, "the broker")
+            self.broker = TansuBroker(broker_port, self.log_dir)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         asyncio.run(
@@ -123,6 +125,9 @@ class LocalStack:
             self._identity = DevIdentity(directory) if reuse else DevIdentity.create(directory)
             env.update(self._identity.environment())
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # Everything the stack's processes call is on loopback: never through a proxy the shell names.
+        for name in ("NO_PROXY", "no_proxy"):
+            env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1,localhost"]))
         # Registry-sync talks to the simulator wherever this stack put it.
         env.setdefault("REGISTRY_SYNC_REGISTRIES_URL", SIMULATOR.url)
         return env
@@ -134,6 +139,8 @@ class LocalStack:
 
     def start_services(self) -> None:
         self._env = self.service_env()
+        for spec in self.specs():  # all checked first: a taken port fails the start before anything runs
+            ensure_port_free(spec.port_in(self._env), spec.name)
         for spec in self.specs():
             self._spawn(spec)
 
@@ -160,7 +167,7 @@ class LocalStack:
         deadline = started + timeout
         pending = [spec.name for spec in self.specs() if only is None or spec.name in only]
         took: dict[str, float] = {}
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
             while pending:
                 for name in list(pending):
                     process = self.processes[name]
@@ -184,13 +191,23 @@ class LocalStack:
             wait_for_port(spec.port, timeout=30, process=self.processes[spec.name])
 
     def crashed(self) -> list[str]:
-        return [name for name, p in self.processes.items() if p.poll() is not None]
+        """The processes of the stack that have exited: services, and the embedded servers."""
+        servers = {"postgres": self.postgres, "broker": self.broker}
+        down = [
+            name for name, server in servers.items() if server and server.process and server.process.poll() is not None
+        ]
+        return down + [name for name, p in self.processes.items() if p.poll() is not None]
 
-    def stop(self) -> None:
-        """Services first (they drain their outbox and consumers), then broker and database."""
+    def stop(self, *, discard_data: bool = False) -> None:
+        """Services first (they drain their outbox and consumers), then broker and database.
+
+        ``discard_data``: then delete the database files too (a few hundred MB; a throwaway stack's,
+        a test's or a benchmark's), keeping the logs."""
         for name in reversed(list(self.processes)):
             stop(self.processes.pop(name))
         if self.broker:
             self.broker.stop()
         if self.postgres:
             self.postgres.stop()
+            if discard_data:
+                shutil.rmtree(self.postgres.data_dir, ignore_errors=True)

@@ -259,3 +259,16 @@ def test_prometheus_scrapes_every_service(compose: dict[str, Any]) -> None:
     assert (
         "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in compose["services"]["prometheus"]["volumes"]
     )
+
+
+def test_the_compose_test_stack_mounts_the_identity_keys_into_every_service_that_reads_them(
+    compose: dict[str, Any],
+) -> None:
+    """Each service reads AUTH_JWKS when it starts, and stops on a file it cannot read: mounted into
+    workflow alone, the other three crash-looped and `make test-compose` never got a stack up."""
+    script = (DEPLOY / "compose-test.sh").read_text(encoding="utf-8")
+    match = re.search(r"for service in ([a-z -]+); do\n\s+printf '  %s:\\n    volumes:", script)
+    assert match, "compose-test.sh no longer writes its identity override as this test expects"
+    mounted = set(match.group(1).split())
+    readers = {name for name, service in compose["services"].items() if "AUTH_JWKS" in environment(service)}
+    assert readers and mounted == readers
