@@ -11,6 +11,9 @@ from tests.unit.workflow.builders import Harness, submitted
 from workcal import vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition, InvalidDecision
+from workflow.service_layer import timers
+from workflow.service_layer.context import WorkflowContext
+from workflow.service_layer.ports import Timer, WorkflowUnitOfWork
 
 TZ = vietnam_tz()
 
@@ -141,3 +144,31 @@ async def test_an_apology_letter_gives_a_new_date_before_the_appointment_only(ha
     harness.clock.set(new_date + timedelta(minutes=1))
     with pytest.raises(IllegalTransition):
         await harness.decide(event.dossier_id, "extend", reason="lại trễ", new_due_at=new_date + timedelta(days=7))
+
+
+async def test_a_timer_that_fails_to_fire_is_put_back_and_the_others_fire(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed first (soonest due) and failing every poll, one timer held up every timer due after it."""
+    poisoned, healthy = submitted(at=harness.now), submitted(at=harness.now + timedelta(minutes=5))
+    await harness.deliver(poisoned)
+    await harness.deliver(healthy)
+    real_fire = timers.fire
+
+    async def fire_failing_for_one(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> None:
+        if timer.dossier_id == poisoned.dossier_id:
+            raise ValueError("this dossier's history does not load")
+        await real_fire(timer, uow, ctx)
+
+    monkeypatch.setattr(timers, "fire", fire_failing_for_one)
+    harness.clock.set(datetime(2024, 6, 4, 17, 0, tzinfo=TZ))  # both due soon
+    assert await harness.fire_timers() == 1
+    assert harness.published_types(healthy.dossier_id).count("DossierDueSoon") == 1
+    retry = harness.clock.now() + timers.FAILED_TIMER_RETRY
+    assert harness.uow.timers.pending(poisoned.dossier_id)["due_soon"] == retry
+    assert await harness.fire_timers() == 0  # not before its retry
+
+    monkeypatch.setattr(timers, "fire", real_fire)  # the cause mended
+    harness.clock.set(retry)
+    assert await harness.fire_timers() == 1
+    assert harness.published_types(poisoned.dossier_id).count("DossierDueSoon") == 1

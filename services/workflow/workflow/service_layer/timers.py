@@ -6,6 +6,11 @@ marks it fired: a second replica skips a claimed row and, once that commits, fin
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
+from eventkit.backoff import stop_if_cancelled
+from eventkit.db import is_contention, is_unavailable
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from workflow.domain.dossier import Dossier
@@ -21,8 +26,17 @@ class DossierBusy(Exception):
     """Another transaction is changing the timer's dossier; the timer waits for the next poll."""
 
 
+#: How much later a timer that failed to fire is tried again.
+FAILED_TIMER_RETRY = timedelta(minutes=10)
+
+
 async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, limit: int = 100) -> int:
-    """Fire up to ``limit`` due timers, one transaction each; returns how many were claimed."""
+    """Fire up to ``limit`` due timers, one transaction each; returns how many were claimed.
+
+    A timer that fails for a reason of its own (its dossier's history does not load, a bug) is put
+    back by :data:`FAILED_TIMER_RETRY` and the next one fires: claimed first, soonest due, it had
+    failed every poll and held up every timer due after it. An unavailable database stops the round
+    (the poller waits it out)."""
     claimed = 0
     skip: set[tuple[str, str]] = set()
     for _ in range(limit):
@@ -37,6 +51,17 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
             # A decision on the same dossier is under way or won; the timer stays due for the next poll.
             if timer is not None:
                 skip.add((timer.dossier_id, timer.kind))
+            continue
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            if timer is None or is_unavailable(exc):
+                raise
+            skip.add((timer.dossier_id, timer.kind))
+            if is_contention(exc):  # a lock not granted in time: as DossierBusy
+                continue
+            log.exception("SLA timer failed to fire; tried again later", dossier_id=timer.dossier_id, kind=timer.kind)
+            async with uow_factory() as uow:
+                await uow.timers.arm(replace(timer, fire_at=ctx.now() + FAILED_TIMER_RETRY))
             continue
         claimed += 1
     return claimed
