@@ -143,6 +143,11 @@ async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
         ("/v1/metrics/summary", {"agency": "ubnd lowercase"}, "$.agency"),
         ("/v1/metrics/summary", {"field": "Đất đai"}, "$.field"),
         ("/v1/index", {"period": "2024-13"}, "$.period"),
+        # Dates the arithmetic cannot take had been 500s: the day after 9999-12-31, a trend before year 1.
+        ("/v1/metrics/summary", {"to": "9999-12-31"}, "$.to"),
+        ("/v1/metrics/trend", {"to": "0001-01-01"}, "$.to"),
+        ("/v1/index", {"period": "0001"}, "$.period"),
+        ("/v1/metrics/summary", {"from": "0001-01-01T00:00:00+05:00"}, "$.from"),
         ("/v1/index/losses", {"limit": "0"}, "$.limit"),
         ("/v1/metrics/trend", {"interval": "hour"}, "$.interval"),
         ("/v1/events/recent", {"type": "DossierExploded"}, "$.type"),

@@ -84,6 +84,11 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
             f"/v1/dossiers/{land.dossier_id}", params={"at": (now - timedelta(hours=1)).isoformat()}
         )
         assert earlier.status_code == 404
+        # Before PostgreSQL's first instant: the driver's refusal had read as an outage, a 503 for ever.
+        ancient = await workflow.client.get(
+            f"/v1/dossiers/{land.dossier_id}", params={"at": "0001-01-01T00:00:00+05:00"}
+        )
+        assert ancient.status_code == 422 and ancient.json()["detail"][0]["path"] == "$.at"
 
         published = await workflow.published(expect=6)
         assert [(e.key, e.type) for e in published if e.key == online.dossier_id] == [

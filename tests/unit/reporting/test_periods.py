@@ -67,3 +67,25 @@ def test_the_most_recent_buckets_of_a_trend_start_at_a_vietnamese_bucket_boundar
 def test_without_an_end_the_most_recent_buckets_end_now() -> None:
     now = datetime(2025, 3, 31, 17, 30, tzinfo=UTC)  # 00:30 on 1 April in Vietnam
     assert recent_buckets_start(None, "month", 1, now) == datetime(2025, 4, 1, tzinfo=VN)
+
+
+@pytest.mark.parametrize(
+    ("text", "is_end"),
+    [
+        ("9999-12-31", True),  # the day after it does not exist: a 500
+        ("0001-01-01", False),  # a trend's buckets before it would be before year 1: a 500
+        ("0001-01-01T00:00:00+05:00", False),
+        ("2200-01-01T00:00", True),
+        ("20240331", True),  # ISO's basic form, which Python reads as a date-time: the day would be left out
+        ("2024-03-31T17", True),
+    ],
+)
+def test_bounds_outside_the_years_reported_on_or_in_another_form_are_refused(text: str, is_end: bool) -> None:
+    with pytest.raises(ValueError, match=r"year must be from 1900 to 2199|expected a date"):
+        parse_bound(text, is_end=is_end)
+
+
+@pytest.mark.parametrize("text", ["0001", "9999-12", "1899-Q4"])
+def test_periods_outside_the_years_reported_on_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="year must be from 1900 to 2199"):
+        parse_period(text)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
@@ -119,6 +120,14 @@ async def decide(
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
 
 
+def _plausible_instant(at: datetime | None) -> datetime | None:
+    """An instant the database can compare with (year 1 at +05:00 is before its first instant, and
+    the driver's refusal read as an outage: a 503 for ever)."""
+    if at is not None and not 1900 <= at.year < 2200:
+        raise ValueError("the year must be from 1900 to 2199")
+    return at
+
+
 @router.get(
     "/dossiers/{dossier_id}",
     responses={
@@ -132,7 +141,11 @@ async def get_dossier(
     ctx: ContextDep,
     uow_factory: UowDep,
     official: CurrentOfficial,
-    at: Annotated[AwareDatetime | None, Query(description="The state at this instant (ISO 8601 with offset).")] = None,
+    at: Annotated[
+        AwareDatetime | None,
+        AfterValidator(_plausible_instant),
+        Query(description="The state at this instant (ISO 8601 with offset), years 1900 to 2199."),
+    ] = None,
 ) -> DossierPublic:
     """The dossier's state, control sheet and history, rebuilt from its events: for officials of the
     agency that received it, the competent one, or the one holding it."""
