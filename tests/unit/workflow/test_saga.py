@@ -282,3 +282,22 @@ async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(ha
     assert [line.step for line in state.control_sheet] == ["reception", "processing"]
     assert_promised_the_bundles_date(harness, (await harness.state(birth.dossier_id)).received_at, state.due_at)
     assert (await harness.state(insurance.dossier_id)).status is DossierStatus.REGISTERED
+
+
+async def test_a_step_a_registry_is_performing_cannot_be_withdrawn_until_it_answers(harness: Harness) -> None:
+    """The police may already have registered the child's residence: accepted, the withdrawal threw
+    the registry's answer away, and the dossier, the portal and the citizen said "withdrawn"."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, _ = bundle.steps
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "approve")
+    [command] = harness.commands()
+    request = intake.WithdrawalRequested(dossier_id=residence.dossier_id, reason="đổi ý", requested_at=harness.now)
+    await harness.deliver(request)
+
+    [refused] = [e for e in harness.published() if e.type == "WithdrawalRefused"]
+    assert refused.key == residence.dossier_id and "chưa thể rút" in refused.payload["reason"]
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.PROCESSING
+    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"})
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.PROCESSED
+    assert not isinstance(harness.bundle_events(bundle.bundle_id)[-1], wf.BundlePartiallyCompleted)

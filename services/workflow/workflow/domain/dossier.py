@@ -247,10 +247,17 @@ class Dossier:
         self._record(wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=self._ended()))
 
     def answer_withdrawal(self, reason: str) -> None:
-        """The citizen's withdrawal request: accepted while the dossier is open; else the citizen is
-        told it came too late (the result was issued, or the dossier ended, before it arrived: intake
-        takes the request before it knows) and the dossier stays as it was."""
+        """The citizen's withdrawal request: accepted while the dossier is open and no registry is at
+        work on it; else the citizen is told why (the result was issued, or the dossier ended, before
+        it arrived: intake takes the request before it knows) and the dossier stays as it was."""
         status = self.state.status
+        if self.state.waiting_for_registry and status is not None:
+            # A national registry is doing the step (registering the residence, issuing the card):
+            # it may already have done it, and its answer would be thrown away with the dossier
+            # withdrawn. An official's refusal waits for that answer too.
+            refusal = "hồ sơ đang được cơ quan quản lý cơ sở dữ liệu quốc gia xử lý, chưa thể rút; vui lòng thử lại sau"
+            self._record(wf.WithdrawalRefused(**self._common(status), reason=refusal))
+            return
         if status is None or status in TRANSITIONS[Action.WITHDRAW]:
             self.withdraw(reason)  # a dossier that does not exist: IllegalTransition
             return
