@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, payload_model
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.db import is_contention, is_unavailable
@@ -294,10 +294,20 @@ class InboxConsumer:
                 pending = []
                 await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
                 continue
-            if self._dispatch.handles(envelope.type):
-                pending.append((record, envelope))
-            else:
+            if not self._dispatch.handles(envelope.type):
                 self.stats.skipped += 1
+            elif payload_model(envelope.type, envelope.version) is None:
+                # A type this consumer handles, in a version this build does not know (a producer
+                # upgraded first). Skipped, it would be recorded as applied and lost to this view for
+                # good; dead-lettered, it is replayed once this consumer is upgraded too.
+                await self._apply_in_order(pending)
+                pending = []
+                error = (
+                    f"{envelope.type} version {envelope.version} is unknown to this build: replay it after upgrading"
+                )
+                await self._dead_letter(record, envelope, error, attempts=1)
+            else:
+                pending.append((record, envelope))
         await self._apply_in_order(pending)
 
     async def _apply_in_order(self, items: list[_Item]) -> None:

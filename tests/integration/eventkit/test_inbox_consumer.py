@@ -159,6 +159,22 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_next_event_is_p
     assert [tuple(r) for r in rows] == [(None, 1), (SomethingHappened.event_type, 3)]
 
 
+async def test_an_unknown_version_of_a_handled_type_is_dead_lettered_for_replay_not_skipped(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A producer upgraded before this consumer sends version 2. Skipped, it was recorded in the inbox
+    as applied and never reached this service's view, even after the upgrade."""
+    newer = happened("d-5", 2).model_copy(update={"version": 2})
+    await produce(infra, topic, [("d-5", e.to_json()) for e in (happened("d-5", 1), newer, happened("d-5", 3))])
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 3))
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (2, 1)
+    assert await effects(effects_table) == [1, 3]
+    assert newer.event_id not in await _inbox_ids(effects_table)  # not taken as applied: replayable
+    [dead] = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
+    assert b"version 2 is unknown to this build" in dict(dead.headers)["error"]
+
+
 async def test_a_record_the_dead_letter_table_could_not_hold_is_dead_lettered_all_the_same(
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
