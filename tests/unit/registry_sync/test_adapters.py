@@ -227,6 +227,10 @@ async def test_outages_and_rate_limits_are_transient_with_the_retry_after_hint(t
     [
         (httpx.ReadTimeout("slow"), "timeout: ReadTimeout"),
         (httpx.ConnectError("refused"), "connection failed: ConnectError"),
+        (
+            httpx.DecodingError("Error -3 while decompressing data: incorrect header check"),
+            "unreadable answer: DecodingError",
+        ),
     ],
 )
 async def test_timeouts_and_connection_failures_are_transient(error: Exception, reason: str) -> None:
@@ -239,6 +243,20 @@ async def test_timeouts_and_connection_failures_are_transient(error: Exception, 
     outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
     await client.aclose()
     assert outcome == Transient(reason)
+
+
+async def test_an_answer_that_does_not_decode_is_transient_not_an_escaping_error() -> None:
+    """Escaping the client, it was retried every lease for ever and never counted as an attempt."""
+
+    def corrupt(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not a gzip stream")
+
+    client = ExternalHttpClient(
+        "population_db", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(corrupt)
+    )
+    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
+    await client.aclose()
+    assert outcome == Transient("unreadable answer: DecodingError")
 
 
 async def test_the_idempotency_key_and_credentials_are_sent() -> None:
