@@ -48,6 +48,9 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         assert beyond.status_code == 422 and beyond.json()["detail"][0]["path"] == "$.new_due_at"  # was a 500
         too_much = await workflow.decide(land.dossier_id, "request_payment", amount=10**40)
         assert too_much.status_code == 422 and too_much.json()["detail"][0]["path"] == "$.amount"
+        for not_a_number in (True, "100"):  # had been 1 VND and 100 VND
+            loose = await workflow.decide(land.dossier_id, "request_payment", amount=not_a_number)
+            assert loose.status_code == 422 and loose.json()["detail"][0]["path"] == "$.amount"
         anonymous = await workflow.decide(land.dossier_id, "approve", official_id=None)  # no AUTH_JWKS: say who
         assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["path"] == "$.official_id"
         assert (await workflow.client.get("/v1/tasks", params={"agency": "NOPE"})).status_code == 404

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from eventkit.batching import WriterStopped
 from eventkit.eventstore import ConcurrencyConflict
+from eventkit.logging import get_logger
 from intake.domain.errors import (
     ActionNotAllowed,
     DuplicateDossier,
@@ -15,6 +16,8 @@ from intake.domain.errors import (
     RetryableConflict,
 )
 from intake.domain.problems import InvalidInput, path_loc
+
+log = get_logger(__name__)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -36,12 +39,19 @@ def _simple(error: str, status_code: int):  # type: ignore[no-untyped-def]
     return handler
 
 
+async def _concurrent_update(request: Request, exc: Exception) -> JSONResponse:
+    # The database's own words (a constraint, key values, process ids) are for the log, not the portal.
+    log.info("request lost to a concurrent update", path=request.url.path, error=str(exc))
+    detail = "another request changed the same dossier at the same moment; send this one again"
+    return JSONResponse({"error": "concurrent_update", "detail": detail}, status_code=409)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, _invalid)
     app.add_exception_handler(DuplicateDossier, _duplicate)
     app.add_exception_handler(IdempotencyKeyReused, _simple("idempotency_key_reused", 409))
     app.add_exception_handler(NotFound, _simple("not_found", 404))
     app.add_exception_handler(ActionNotAllowed, _simple("action_not_allowed", 409))
-    app.add_exception_handler(RetryableConflict, _simple("concurrent_update", 409))
-    app.add_exception_handler(ConcurrencyConflict, _simple("concurrent_update", 409))
+    app.add_exception_handler(RetryableConflict, _concurrent_update)
+    app.add_exception_handler(ConcurrencyConflict, _concurrent_update)
     app.add_exception_handler(WriterStopped, _simple("service_stopping", 503))

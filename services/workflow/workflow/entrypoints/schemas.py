@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.catalogue import Procedure
 from contracts.events.common import Delivery, Document
@@ -38,7 +38,7 @@ class DecisionCreate(BaseModel):
         default=None, max_length=2000, description="Required for reject, request_supplement and extend."
     )
     to_agency: str | None = Field(default=None, max_length=24, description="forward: the agency code to send it to.")
-    amount: int | None = Field(
+    amount: StrictInt | None = Field(  # JSON's own number: true was 1 VND, "100" was 100
         default=None,
         gt=0,
         le=MAX_AMOUNT_VND,
