@@ -58,6 +58,12 @@ class DossierStepStarted(DossierEvent):
     event_type = "DossierStepStarted"
     step: str = Field(description="Step name, e.g. 'reception', 'appraisal', 'approval'.")
     step_due_at: datetime = Field(description="Statutory end of this step.")
+    due_at: datetime | None = Field(
+        default=None,
+        description="The dossier's new appointment, when starting this step moved it: a later step of a bundle"
+        " received at the counter, whose date moves by the office time earlier steps waited for the citizen's"
+        " supplements (absent otherwise, and in events from before this field).",
+    )
 
 
 class RequestedDocument(Frozen):

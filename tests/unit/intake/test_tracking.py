@@ -145,3 +145,15 @@ async def test_the_view_shows_an_appointment_only_once_received(
     for event in lifecycle(receipt["dossier_id"], receipt["code"])[:1]:
         await on_workflow_event(event, uow.dossiers)
     assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[receipt["dossier_id"]])["due_at"] is not None
+
+
+def test_a_later_bundle_step_started_with_a_moved_date_moves_the_citizen_s_appointment() -> None:
+    def started(due_at: object) -> workflow.DossierStepStarted:
+        return workflow.DossierStepStarted(
+            dossier_id="d-2", code="X-240617-0002", status=DossierStatus.PROCESSING, status_code=4,
+            at=MONDAY_9AM, agency="CA-X-YENHOA", step="processing", step_due_at=MONDAY_9AM + 8 * HOUR,
+            due_at=due_at,
+        )  # fmt: skip
+
+    assert workflow_change(started(MONDAY_9AM + 50 * HOUR)).due_at == MONDAY_9AM + 50 * HOUR
+    assert workflow_change(started(None)).due_at is None  # unmoved: the view keeps its date

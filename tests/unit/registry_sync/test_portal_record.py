@@ -14,6 +14,7 @@ from contracts.events.workflow import (
     DossierEvent,
     DossierOverdue,
     DossierRefused,
+    DossierStepStarted,
     PaymentConfirmed,
     PaymentRequested,
     SupplementReceived,
@@ -143,6 +144,20 @@ def test_supplements_fees_and_timers() -> None:
     ]  # each payment once
     overdue = DossierOverdue(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), due_at=at)
     assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
+
+
+def test_a_later_bundle_step_started_with_a_moved_date_moves_the_portal_s_appointment() -> None:
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    record = fold(record, received("d1", CODE))
+    moved = T0 + timedelta(days=9)
+    started = DossierStepStarted(
+        **lifecycle("d1", CODE, T0 + timedelta(days=7), status=DossierStatus.PROCESSING),
+        step="processing",
+        step_due_at=moved,
+        due_at=moved,
+    )
+    body = accepted_by_portal(apply_dossier_event(record, started))
+    assert body["appointment_at"] == portal_time(moved)
 
 
 def test_an_online_dossier_sent_back_before_acceptance_has_no_reception_nor_appointment() -> None:

@@ -156,3 +156,15 @@ async def test_a_dossier_sent_back_before_acceptance_has_no_appointment_to_be_la
     store = await project_all(s.all(), derive)
     facts = store.dossiers["R1"]
     assert facts.due_at is None and facts.outcome == "on_time" and facts.end_kind == "refused"
+
+
+async def test_a_later_bundle_step_s_date_moves_when_workflow_starts_it_later(derive: Derivation) -> None:
+    """A counter bundle's later step, started after the first step waited for the citizen: workflow's
+    DossierStepStarted carries the moved date, and a result issued by it is not overdue."""
+    s = scenario.Scenario()
+    s.submit("B2", procedure="1.004222", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(6, 17))  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "B2", scenario.at(11, 10), "CA-X-YENHOA", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(13, 17), due_at=scenario.at(13, 17))  # fmt: skip
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["B2"].due_at == scenario.at(13, 17)

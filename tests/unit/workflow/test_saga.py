@@ -11,6 +11,7 @@ from contracts.events import intake
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
+from workcal import vietnam_tz
 from workflow.domain import deadlines
 
 
@@ -301,3 +302,41 @@ async def test_a_step_a_registry_is_performing_cannot_be_withdrawn_until_it_answ
     await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"})
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.PROCESSED
     assert not isinstance(harness.bundle_events(bundle.bundle_id)[-1], wf.BundlePartiallyCompleted)
+
+
+async def test_a_counter_bundles_later_steps_wait_untimed_and_their_date_moves_with_the_citizens_wait(
+    harness: Harness,
+) -> None:
+    """Intake receives every step of a counter bundle at once, each later one promised the bundle's
+    date. Held until the step before ends, their due-soon and overdue timers fired all the same, and
+    the week the citizen took over the first step's supplement was counted against the police."""
+    calendar = harness.ctx.rules.calendar
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)  # Monday 3 June, 09:00
+    birth, residence, insurance = bundle.steps
+    bundle_date = calendar.due_at(harness.now, harness.ctx.rules.catalogue.bundle("birth").statutory_limit)
+    for position, step in enumerate(bundle.steps):
+        await harness.deliver(
+            submitted(procedure_code=step.procedure_code, dossier_id=step.dossier_id, at=harness.now, fee=0,
+                      receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
+                      bundle_step=step.step_id, due_at=None if position == 0 else bundle_date)
+        )  # fmt: skip
+    await harness.deliver(bundle)
+    held = await harness.state(residence.dossier_id)
+    assert held.held and held.due_at == bundle_date
+    assert harness.uow.timers.pending(residence.dossier_id) == {}  # its agency cannot act on it yet
+
+    harness.advance(hours=1)
+    await harness.decide(birth.dossier_id, "request_supplement", reason="thiếu giấy chứng sinh")
+    harness.clock.set(datetime(2024, 6, 10, 10, 0, tzinfo=vietnam_tz()))  # the citizen comes back a week later
+    assert await harness.fire_timers() == 0
+    await harness.deliver(intake.SupplementProvided(dossier_id=birth.dossier_id, documents=[], provided_at=harness.now))
+    waited = (await harness.state(birth.dossier_id)).paused_seconds
+    await harness.decide(birth.dossier_id, "approve")
+
+    state = await harness.state(residence.dossier_id)
+    moved = calendar.add_working_seconds(bundle_date, waited)
+    assert waited > 0 and state.due_at == moved > harness.now and not state.overdue
+    [started] = [e for e in harness.published() if e.key == residence.dossier_id and e.type == "DossierStepStarted"]
+    assert started.payload["due_at"] == moved.isoformat()  # intake, reporting and the portal move it too
+    assert set(harness.uow.timers.pending(residence.dossier_id)) == {"due_soon", "overdue"}
+    assert not (await harness.state(insurance.dossier_id)).overdue

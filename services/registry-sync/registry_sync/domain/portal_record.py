@@ -20,6 +20,7 @@ from contracts.events.workflow import (
     DossierEvent,
     DossierReceived,
     DossierRefused,
+    DossierStepStarted,
     DossierStopped,
     PaymentConfirmed,
     PaymentRequested,
@@ -289,6 +290,8 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
     """The fields only some lifecycle events set."""
     if isinstance(event, DossierReceived):
         return {"received_at": at, "appointment_at": utc(event.due_at), "procedure_code": event.procedure_code}
+    if isinstance(event, DossierStepStarted) and event.due_at is not None and record.received_at is not None:
+        return {"appointment_at": utc(event.due_at)}  # a later bundle step's date, moved
     if isinstance(event, SupplementRequested):
         line = SupplementLine(requested_at=at, reason=event.reason[:MAX_TEXT])
         return {"supplements": (*record.supplements, line)}

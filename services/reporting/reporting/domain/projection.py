@@ -139,6 +139,12 @@ def _supplement_requested(facts: DossierFacts, e: workflow.SupplementRequested) 
         _late_from(facts, e.at)
 
 
+def _step_started(facts: DossierFacts, e: workflow.DossierStepStarted) -> None:
+    _lifecycle(facts, e)
+    if e.due_at is not None and facts.received_at is not None:  # a later bundle step's date, moved
+        facts.due_at = e.due_at
+
+
 def _supplement_received(facts: DossierFacts, e: workflow.SupplementReceived) -> None:
     _lifecycle(facts, e)
     facts.paused_seconds += e.paused_seconds
@@ -263,6 +269,7 @@ _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
     intake.WithdrawalRequested: _withdrawal_requested,
     intake.BundleSubmitted: _bundle_submitted,
     workflow.DossierReceived: _received,
+    workflow.DossierStepStarted: _step_started,
     workflow.DossierRefused: _ending(REFUSED),
     workflow.SupplementRequested: _supplement_requested,
     workflow.SupplementReceived: _supplement_received,

@@ -99,11 +99,24 @@ class Dossier:
 
     # -- processing -------------------------------------------------------------------------------
 
-    def start_step(self, step: str, agency: str, step_due_at: datetime, official_id: str | None = None) -> None:
+    def start_step(
+        self,
+        step: str,
+        agency: str,
+        step_due_at: datetime,
+        official_id: str | None = None,
+        *,
+        due_at: datetime | None = None,
+    ) -> None:
+        """``due_at``: the dossier's appointment, moved (a later bundle step the citizen's waits on
+        earlier steps put back)."""
         status = self._check(Action.START_STEP)
         self._record(
             wf.DossierStepStarted(
-                **self._common(status, agency=agency, official_id=official_id), step=step, step_due_at=step_due_at
+                **self._common(status, agency=agency, official_id=official_id),
+                step=step,
+                step_due_at=step_due_at,
+                due_at=due_at,
             )
         )
 

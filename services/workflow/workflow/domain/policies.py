@@ -102,10 +102,13 @@ def _appointment(state: DossierState, rules: Rules, received_at: datetime) -> da
     )
 
 
-def begin_processing(dossier: Dossier, rules: Rules, *, step_due_at: datetime) -> None:
-    """First processing step at the competent agency; a registry-performed procedure is sent as a command."""
+def begin_processing(
+    dossier: Dossier, rules: Rules, *, step_due_at: datetime, moved_due_at: datetime | None = None
+) -> None:
+    """First processing step at the competent agency; a registry-performed procedure is sent as a command.
+    ``moved_due_at``: the dossier's appointment, when it moves as the step starts."""
     state = dossier.state
-    dossier.start_step("processing", state.competent_agency, step_due_at)
+    dossier.start_step("processing", state.competent_agency, step_due_at, due_at=moved_due_at)
     procedure = rules.procedure(state.procedure_code)
     if procedure is not None and isinstance(procedure.performer, RegistryPerformer):
         performer = procedure.performer
@@ -139,19 +142,25 @@ def release_step(
 ) -> None:
     """The saga starts the dossier's step. A later step's dossier is received with the bundle, its
     appointment the bundle's (``bundle_due_at``) unless intake announced one; the first step of an
-    online bundle still waits for an official's acceptance like any online dossier."""
+    online bundle still waits for an official's acceptance like any online dossier. A later step
+    intake received at the counter (held since) keeps intake's date, moved to ``bundle_due_at`` when
+    that is later: the office time earlier steps waited for the citizen's supplements."""
     dossier.release(bundle_id, step_id, inputs)
     state = dossier.state
+    moved: datetime | None = None
     if state.status is DossierStatus.REGISTERED:
         if first:
             return
         due = state.announced_due_at or bundle_due_at or _appointment(state, rules, dossier.now)
         dossier.receive(received_at=dossier.now, due_at=due)
+    elif state.due_at is not None and bundle_due_at is not None and bundle_due_at > state.due_at:
+        moved = bundle_due_at
     if state.status is DossierStatus.RECEIVED:
+        due_at = moved or state.due_at
         step_due = deadlines.appointment(rules.calendar, dossier.now, step_time)
-        if state.due_at is not None and dossier.now <= state.due_at < step_due:
-            step_due = state.due_at  # the bundle's appointment caps each step
-        begin_processing(dossier, rules, step_due_at=step_due)
+        if due_at is not None and dossier.now <= due_at < step_due:
+            step_due = due_at  # the bundle's appointment caps each step
+        begin_processing(dossier, rules, step_due_at=step_due, moved_due_at=moved)
 
 
 def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:

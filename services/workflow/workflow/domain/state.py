@@ -176,6 +176,8 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.DossierStepStarted):
         state._close_line(e.at, "moved on")
         state.step_due_at = e.step_due_at
+        if e.due_at is not None:
+            state.due_at = e.due_at
         state.control_sheet.append(ControlSheetLine(e.step, e.agency, e.at, e.step_due_at, e.official_id))
     elif isinstance(e, wf.DossierForwarded):
         state._close_line(e.at, f"forwarded to {e.agency}", e.official_id)

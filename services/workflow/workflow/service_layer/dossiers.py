@@ -112,7 +112,9 @@ def awaits_acceptance(state: DossierState) -> bool:
 
 
 def _clock_stopped(state: DossierState) -> bool:
-    return state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None
+    """No SLA timer runs: the dossier has ended, waits for the citizen, has no appointment, or is a
+    bundle step held until the earlier steps finish (its agency cannot act on it yet)."""
+    return state.status in FINISHED or state.clock_paused or state.due_at is None or state.status is None or state.held
 
 
 async def _schedule_timers(

@@ -93,10 +93,11 @@ async def _release(
     state = await load(uow, step.dossier_id)
     dossier = Dossier(state, ctx.now())
     first = saga.index_of(step.step_id) == 0
-    # Only a later step not yet received takes the bundle's date from here: one intake received at
-    # the counter carries the date it announced.
+    # A later step not yet received takes the bundle's date from here. One intake received at the
+    # counter carries the date it announced, which moves only if earlier steps waited for the citizen.
     receives_here = not first and (not state.exists or state.status is DossierStatus.REGISTERED)
-    bundle_due = await _bundle_appointment(saga, step, uow, ctx) if receives_here else None
+    received_held = not first and state.status is DossierStatus.RECEIVED
+    bundle_due = await _bundle_appointment(saga, step, uow, ctx) if receives_here or received_held else None
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
         opened = _opened(saga, step, inputs, ctx, due_at=bundle_due)
         policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
