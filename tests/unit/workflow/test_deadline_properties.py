@@ -75,6 +75,26 @@ def test_tet_and_weekends_do_not_count() -> None:
     assert deadlines.due_soon_at(CALENDAR, datetime(2024, 6, 10, 8, 0, tzinfo=TZ), 8 * 3600) == datetime(
         2024, 6, 7, 8, 0, tzinfo=TZ
     )
+    # Due on the first day after Tết: warned at the close of the last day before it, not during it.
+    warn = deadlines.due_soon_at(CALENDAR, datetime(2025, 2, 3, 17, 0, tzinfo=TZ), 8 * 3600)
+    assert datetime(2025, 1, 24, 17, 0, tzinfo=TZ) <= warn <= datetime(2025, 1, 24, 17, 0, 1, tzinfo=TZ)
+
+
+def test_a_supplement_asked_before_the_clock_started_pauses_it_only_from_its_start() -> None:
+    """Received Monday 16:00 (after 15:00: counting starts Tuesday 07:30), asked for a supplement at
+    16:05, brought back Tuesday 08:00: the agency's clock stood still for 30 minutes, not 85."""
+    received = datetime(2024, 6, 3, 16, 0, tzinfo=TZ)
+    due = deadlines.appointment(CALENDAR, received, ProcessingTime(amount=1, unit="working_days"))
+    assert due == datetime(2024, 6, 4, 17, 0, tzinfo=TZ)
+    dossier = _received_dossier(received, due)
+    dossier.now = received + timedelta(minutes=5)
+    dossier.request_supplement("thiếu bản sao", "cb")
+    dossier.now = datetime(2024, 6, 4, 8, 0, tzinfo=TZ)
+    dossier.receive_supplement(CALENDAR)
+    resumed = dossier.pending[-1]
+    assert isinstance(resumed, wf.SupplementReceived)
+    assert resumed.paused_seconds == 30 * 60
+    assert resumed.due_at == datetime(2024, 6, 5, 8, 0, tzinfo=TZ)  # 30 office minutes after Tuesday 17:00
 
 
 def _received_dossier(now: datetime, due: datetime) -> Dossier:
@@ -112,7 +132,8 @@ def test_the_aggregate_pauses_the_clock_and_a_second_request_is_overdue(
     dossier.receive_supplement(CALENDAR)
     resumed = dossier.pending[-1]
     assert isinstance(resumed, wf.SupplementReceived)
-    assert resumed.paused_seconds == CALENDAR.working_seconds_between(asked, dossier.now)
+    clock_started = max(asked, CALENDAR.counting_start(received))  # after 15:00: the next working day
+    assert resumed.paused_seconds == CALENDAR.working_seconds_between(clock_started, dossier.now)
     assert dossier.state.due_at == CALENDAR.add_working_seconds(due, resumed.paused_seconds)
     assert not dossier.state.overdue
 

@@ -43,13 +43,15 @@ def subtract_working_seconds(calendar: WorkCalendar, t: datetime, seconds: float
     """The earliest instant ``u`` with ``seconds`` of office time between ``u`` and ``t``.
 
     workcal only adds office time; the working clock is monotone, so bisection over real time finds
-    the inverse. The window grows until it holds enough office time (bounded: Tết is under 10 days).
+    the inverse. The window grows until it holds more office time than ``seconds``: holding exactly
+    that much, its start may lie inside a holiday, after the earliest such instant (a warning due
+    before Tết would fire during it).
     """
     if seconds <= 0:
         return t
     span = timedelta(days=max(7, int(seconds // 3600)))
     for _ in range(12):
-        if calendar.working_seconds_between(t - span, t) >= seconds:
+        if calendar.working_seconds_between(t - span, t) > seconds:
             break
         span *= 2
     low, high = t - span, t

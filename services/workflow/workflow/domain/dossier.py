@@ -155,7 +155,12 @@ class Dossier:
         assert self.state.paused_since is not None
         step_due = None
         if self.state.due_at is not None:
-            paused, due = deadlines.resume_after_pause(calendar, self.state.due_at, self.state.paused_since, self.now)
+            # The agency's clock starts at the counting start (after 15:00: the next working day); a
+            # request made before it paused nothing until then.
+            since = self.state.paused_since
+            if self.state.received_at is not None:
+                since = max(since, calendar.counting_start(self.state.received_at))
+            paused, due = deadlines.resume_after_pause(calendar, self.state.due_at, since, self.now)
             if self.state.step_due_at is not None:  # the step's own end moves with the appointment
                 step_due = calendar.add_working_seconds(self.state.step_due_at, paused)
         else:  # sent back before acceptance: no appointment yet, a fresh acceptance window
