@@ -25,7 +25,7 @@ class _SharedEnvSource(EnvSettingsSource):
     SHARED: ClassVar[frozenset[str]] = frozenset(
         {
             "database_url", "kafka_bootstrap_servers", "environment", "log_format", "log_level", "catalogue_dir",
-            "auth_jwks", "auth_issuer", "auth_official_claim",
+            "auth_jwks", "auth_issuer", "auth_official_claim", "calendar",
         }
     )  # fmt: skip
 

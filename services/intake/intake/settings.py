@@ -20,7 +20,8 @@ class IntakeSettings(ServiceSettings):
     port: int = 8001
     calendar: CalendarConfig = Field(
         default_factory=CalendarConfig,
-        description="Working-day calendar: office hours, 15:00 cut-off, extra days off / working days (JSON).",
+        description="Working-day calendar: office hours, 15:00 cut-off, extra days off / working days (JSON)."
+        " Every service that counts working days must use the same: set CALENDAR once.",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413.")
     idempotency_retention_hours: float = Field(

@@ -26,7 +26,9 @@ class ReportingSettings(ServiceSettings):
         None, description="JSON file with the 766 index weights, thresholds and bands; default: the packaged one."
     )
     calendar: CalendarConfig = Field(
-        default_factory=CalendarConfig, description="Working-day calendar (JSON), as workflow uses it."
+        default_factory=CalendarConfig,
+        description="Working-day calendar (JSON), as workflow uses it."
+        " Every service that counts working days must use the same: set CALENDAR once.",
     )
     include_subordinate_agencies: bool = Field(
         True, description="agency= also covers the agencies under it (reporting line or area)."

@@ -21,7 +21,8 @@ class WorkflowSettings(ServiceSettings):
     port: int = 8002
     calendar: CalendarConfig = Field(
         default_factory=CalendarConfig,
-        description="Working-day calendar (office hours, 15:00 cut-off, extra days off / working days) as JSON.",
+        description="Working-day calendar (office hours, 15:00 cut-off, extra days off / working days) as JSON."
+        " Every service that counts working days must use the same: set CALENDAR once.",
     )
     due_soon_working_hours: float = Field(
         8.0, ge=0, description="DossierDueSoon fires this much office time before the appointment (8 = 1 day)."

@@ -21,6 +21,14 @@ def test_shared_variables_reach_every_service(monkeypatch: pytest.MonkeyPatch) -
         assert settings.catalogue_dir == "/srv/catalogue/2027"
 
 
+def test_one_calendar_reaches_every_service_that_counts_working_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set for one service only, a bridge day off made intake's dates, workflow's pauses and reporting's
+    resolution times disagree."""
+    monkeypatch.setenv("CALENDAR", '{"extra_days_off": ["2026-04-27"]}')
+    for settings in (IntakeSettings(), WorkflowSettings(), ReportingSettings()):
+        assert [d.isoformat() for d in settings.calendar.extra_days_off] == ["2026-04-27"]
+
+
 def test_a_prefixed_variable_wins_over_the_shared_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://shared/db")
     monkeypatch.setenv("INTAKE_DATABASE_URL", "postgresql+asyncpg://intake-only/db")
