@@ -192,3 +192,38 @@ async def test_officials_are_who_their_token_says_and_act_only_for_their_agencie
         assert approved.status_code == 200, approved.json()
         processing = approved.json()["control_sheet"][-1]
         assert (processing["step"], processing["official_id"]) == ("processing", "cb-tnmt-3")
+        # Retried (a lost answer): the result is the counter's to hand over now, but the department is
+        # told the approval cannot be made again (409), not that the dossier is another agency's (403).
+        again = await workflow.client.post(decisions, json={"decision": "approve"}, headers=environment)
+        assert again.status_code == 409 and again.json()["error"] == "illegal_transition", again.json()
+
+
+async def test_a_decision_made_on_a_version_is_made_once(infra: Infra, unique: str) -> None:
+    """With If-Match (the dossier's ETag), a retried request cannot decide twice: a payment request sent
+    again after the citizen paid the first had asked for the fee a second time."""
+    async with running_workflow(infra, unique) as workflow:
+        dossier = submitted(at=datetime.now(UTC))
+        await workflow.publish_intake(dossier)
+        await workflow.wait_for_task("SKHDT-BINHAN", dossier.dossier_id)
+        url = f"/v1/dossiers/{dossier.dossier_id}"
+        seen = await workflow.client.get(url)
+        etag = seen.headers["etag"]
+        assert etag == f'"{seen.json()["version"]}"'
+        body = {"decision": "request_payment", "official_id": "cb-01", "amount": 30_000}
+
+        first = await workflow.client.post(f"{url}/decisions", json=body, headers={"If-Match": etag})
+        assert first.status_code == 200, first.json()
+        assert first.headers["etag"] == f'"{first.json()["version"]}"' != etag
+        retried = await workflow.client.post(f"{url}/decisions", json=body, headers={"If-Match": etag})
+        assert retried.status_code == 412 and retried.json()["error"] == "precondition_failed"
+        assert (await workflow.events_of(dossier.dossier_id)).count("PaymentRequested") == 1
+
+        garbled = await workflow.client.post(f"{url}/decisions", json=body, headers={"If-Match": "latest"})
+        assert garbled.status_code == 422 and garbled.json()["detail"][0]["path"] == "$.if-match"
+        current = first.headers["etag"]
+        extended = await workflow.client.post(
+            f"{url}/decisions",
+            json={"decision": "return_result", "official_id": "cb-01"},
+            headers={"If-Match": f"W/{current}"},
+        )
+        assert extended.status_code == 409  # on the current version: judged by the lifecycle as ever

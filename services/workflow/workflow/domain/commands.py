@@ -53,6 +53,9 @@ class MakeDecision:
     #: approve: which of the dossier's candidate identification numbers to issue: the next one when
     #: another child already holds the previous (see make_decision).
     number_draw: int = 0
+    #: The dossier version the official decided on (``If-Match``): any other is refused, not decided
+    #: again on the newer state. None: decided on whatever the dossier is then.
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,11 @@ class InvalidDecision(DomainError):
         self.field = field
         self.message = message
 
+
+class StaleDecision(DomainError):
+    """The official decided on a version of the dossier that is no longer its latest (HTTP 412): their
+    ``If-Match`` names version ``expected``; another decision, a payment or a registry's answer came first."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(f"the dossier changed since version {expected}; reload it and decide again")
+        self.expected = expected

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime
 
@@ -14,7 +15,7 @@ from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
-from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
+from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, StaleDecision
 from workflow.entrypoints.schemas import (
     BundlePublic,
     DecisionCreate,
@@ -81,19 +82,32 @@ async def list_tasks(
         403: error("The official does not act for the agency holding the dossier, or names another official."),
         404: error("No such dossier."),
         409: error("The lifecycle forbids the decision (another may have come first), or the dossier kept changing."),
+        412: error("If-Match names a version the dossier has moved on from: reload it and decide again."),
     },
 )
 async def decide(
     dossier_id: DossierId,
     body: DecisionCreate,
     request: Request,
+    response: Response,
     ctx: ContextDep,
     uow_factory: UowDep,
     official: CurrentOfficial,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description="The dossier version decided on (its ETag, or `version` from GET): the decision is made"
+            " only on that version, else 412. A retried request then cannot decide twice.",
+        ),
+    ] = None,
 ) -> DossierPublic:
     """Record an official's decision: 403 if the dossier is not in their agency's hands, 409 if the
-    lifecycle forbids it or the dossier kept changing. The official is the token's; without
-    authentication (development) the body names them."""
+    lifecycle forbids it or the dossier kept changing, 412 if it moved on from the ``If-Match``
+    version. The official is the token's; without authentication (development) the body names them.
+
+    Without ``If-Match`` a decision is made on whatever the dossier is by then (a payment or a
+    registry's answer appended meanwhile is no reason to refuse it); a client that may send a request
+    twice (a timeout, a double click) should send ``If-Match``."""
     if official is not None:
         if body.official_id not in (None, official.official_id):
             raise Forbidden(f"the token is official {official.official_id}'s, not {body.official_id}'s")
@@ -113,11 +127,28 @@ async def decide(
         new_due_at=body.new_due_at,
         result=body.result,
         documents=tuple(body.documents),
+        expected_version=_version_matched(if_match),
     )
     cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
+    response.headers["ETag"] = _etag(state.version)
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _version_matched(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header names: ``"7"`` (the ETag), ``W/"7"`` or ``7``."""
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        message = 'the dossier version decided on, as its ETag gives it: "7"'
+        raise RequestValidationError([{"type": "value_error", "loc": ("header", "if-match"), "msg": message}])
+    return int(text)
 
 
 def _plausible_instant(at: datetime | None) -> datetime | None:
@@ -138,6 +169,7 @@ def _plausible_instant(at: datetime | None) -> datetime | None:
 )
 async def get_dossier(
     dossier_id: DossierId,
+    response: Response,
     ctx: ContextDep,
     uow_factory: UowDep,
     official: CurrentOfficial,
@@ -153,6 +185,8 @@ async def get_dossier(
         state = await queries.dossier(uow, dossier_id, at)
     if official is not None and not official.agencies & {state.receiving_agency, state.competent_agency, state.agency}:
         raise Forbidden(f"official {official.official_id} acts for no agency this dossier concerns")
+    if at is None:
+        response.headers["ETag"] = _etag(state.version)  # what a decision's If-Match names
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)
 
 
@@ -193,6 +227,10 @@ async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "conflict", "detail": detail}, 409)
 
 
+async def _stale(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "precondition_failed", "detail": str(exc)}, 412)
+
+
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidDecision)
     error = {
@@ -212,3 +250,4 @@ def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) 
     app.add_exception_handler(IllegalTransition, _illegal)
     app.add_exception_handler(ConcurrencyConflict, _conflict)
     app.add_exception_handler(InvalidDecision, _invalid)
+    app.add_exception_handler(StaleDecision, _stale)
