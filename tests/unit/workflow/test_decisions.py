@@ -214,6 +214,30 @@ async def test_the_official_sees_the_documents_and_what_a_supplement_brought(har
     assert view.missing_documents == []
 
 
+async def test_documents_sent_after_the_request_was_answered_are_kept_not_dropped(harness: Harness) -> None:
+    """Asked for two documents, the citizen sent them one after the other: the first answered the
+    request, and the second was dropped with a log line; the official never saw it."""
+    event = submitted(at=harness.now, documents=[])
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy tờ")
+    first = Document(kind="giay_de_nghi_dang_ky_doanh_nghiep", digitized=True, reused=False)
+    second = Document(kind="giay_to_phap_ly_chu_doanh_nghiep", digitized=True, reused=False)
+    for document in (first, second):
+        await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[document],
+                                                        provided_at=harness.now))  # fmt: skip
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and not state.clock_paused
+    assert [d.kind for d in state.documents] == [first.kind, second.kind]
+    assert harness.published_types(event.dossier_id).count("SupplementReceived") == 1
+
+    await harness.decide(event.dossier_id, "approve")
+    late = Document(kind="ban_sao", digitized=True, reused=False)
+    with pytest.raises(IllegalTransition):  # a finished dossier takes none (the consumer logs it)
+        await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[late],
+                                                        provided_at=harness.now))  # fmt: skip
+    assert len((await harness.state(event.dossier_id)).documents) == 2
+
+
 async def test_a_supplement_request_names_only_documents_of_the_procedure(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

@@ -16,8 +16,8 @@ from contracts.events.common import Document, DossierStatus
 from workcal import WorkCalendar
 from workflow.domain import deadlines, results
 from workflow.domain.errors import IllegalTransition
-from workflow.domain.internal_events import DossierOpened, DossierReleased
-from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT, TRANSITIONS, Action, next_status
+from workflow.domain.internal_events import DocumentsReceived, DossierOpened, DossierReleased
+from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT, FINISHED, TRANSITIONS, Action, next_status
 from workflow.domain.state import DossierState, evolve
 
 
@@ -149,6 +149,18 @@ class Dossier:
         )
         if number >= 2 and not self.state.overdue:
             self.mark_overdue("second_supplement_request")
+
+    def take_documents(self, calendar: WorkCalendar, documents: Sequence[Document]) -> None:
+        """What the citizen sent: the answer to a supplement request (the clock resumes), or, while
+        none is awaited and the dossier is open, documents kept with it for the official to see (a
+        second one sent right after the first answered the request, or unasked; they had been
+        dropped). A finished dossier takes none (IllegalTransition)."""
+        current = self.state.status
+        if current is not None and current is not DossierStatus.SUPPLEMENT_REQUESTED and current not in FINISHED:
+            if documents:
+                self._record(DocumentsReceived(documents=list(documents), at=self.now))
+            return
+        self.receive_supplement(calendar, documents)
 
     def receive_supplement(self, calendar: WorkCalendar, documents: Sequence[Document] = ()) -> None:
         status = self._check(Action.RECEIVE_SUPPLEMENT)

@@ -47,3 +47,14 @@ class DossierReleased(EventPayload):
     step_id: str = Field(description="The step.")
     inputs: dict[str, Any] = Field(description="The step's form, resolved from the bundle form and results.")
     at: datetime = Field(description="When the step started.")
+
+
+class DocumentsReceived(EventPayload):
+    """Documents the citizen sent while no supplement was awaited: after the last one was answered (the
+    second of two sent one after the other), or unasked. Kept with the dossier's documents for the
+    official to see; they change nothing else."""
+
+    event_type = "WorkflowDocumentsReceived"
+
+    documents: list[Document] = Field(description="The documents the citizen sent.")
+    at: datetime = Field(description="When they arrived.")

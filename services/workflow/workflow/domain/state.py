@@ -15,7 +15,7 @@ from contracts.envelope import Envelope, EventPayload
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
-from workflow.domain.internal_events import DossierOpened, DossierReleased
+from workflow.domain.internal_events import DocumentsReceived, DossierOpened, DossierReleased
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,9 @@ def evolve(state: DossierState, event: EventPayload, occurred_at: datetime) -> N
     elif isinstance(event, DossierReleased):
         state.held = False
         state.form = dict(event.inputs)
+        state.history.append((event.event_type, event.at, state.status))
+    elif isinstance(event, DocumentsReceived):
+        state.documents.extend(event.documents)
         state.history.append((event.event_type, event.at, state.status))
     elif isinstance(event, reg.RegistryCommandRequested):
         state.pending_command_id = event.command_id

@@ -148,9 +148,7 @@ class _NumberTaken(Exception):
 async def provide_supplement(
     command: ProvideSupplement, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> None:
-    await change(
-        uow, ctx, cause, command.dossier_id, lambda d: d.receive_supplement(ctx.rules.calendar, command.documents)
-    )
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.take_documents(ctx.rules.calendar, command.documents))
 
 
 async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
