@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -173,6 +174,33 @@ async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harne
     assert second != candidate and citizen_id.check_consistency(second, sex="male", birth_year=2024) == []
     assert harness.uow.id_numbers.rows == {candidate: births[0].dossier_id, second: births[1].dossier_id}
     assert harness.published_types(births[1].dossier_id).count("ResultIssued") == 1
+
+
+@pytest.mark.parametrize(
+    ("stated", "field", "message"),
+    [
+        ({"personal_id_number": "123"}, "result.personal_id_number", "not a valid 12-digit"),
+        ({"personal_id_number": 42}, "result.personal_id_number", "a text of 1 to"),
+        # Hồ Chí Minh City, a girl born in 2000: not this boy born in 2024 in the province (036).
+        ({"personal_id_number": "079300123456"}, "result.personal_id_number", "sex: the number encodes female"),
+        ({"extra_field": "<script>"}, "result.extra_field", "not a field of this procedure's result"),
+    ],
+)
+async def test_result_data_an_official_states_must_fit_the_procedure_and_the_child(
+    harness: Harness, stated: dict[str, object], field: str, message: str
+) -> None:
+    """Each had been issued as stated and gone to the population database with the next bundle step."""
+    event = submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                      fee=0, form=BIRTH_FORM, at=harness.now)  # fmt: skip
+    await harness.deliver(event)
+    with pytest.raises(InvalidDecision, match=message) as refused:
+        await harness.decide(event.dossier_id, "approve", result=stated)
+    assert refused.value.field == field
+    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSING
+    rng = random.Random(7)
+    fitting = citizen_id.generate(harness.ctx.rules.province_code, "male", 2024, rng)
+    approved = await harness.decide(event.dossier_id, "approve", result={"personal_id_number": fitting})
+    assert approved.results[0].data["personal_id_number"] == fitting
 
 
 async def test_when_every_candidate_number_is_taken_the_approval_is_refused_not_a_500(harness: Harness) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts import citizen_id
 from contracts.catalogue import Procedure
+from workflow.domain.errors import InvalidDecision
 from workcal import vietnam_tz
 
 
@@ -51,9 +52,15 @@ def result_data(
     draw: int = 0,
 ) -> dict[str, Any]:
     """The result's data: the official's values, and the procedure's other fields filled in.
-    ``draw`` picks among the dossier's candidate identification numbers (0: the first)."""
-    data = dict(stated)
+    ``draw`` picks among the dossier's candidate identification numbers (0: the first).
+
+    The official states only fields of the procedure's result, as text; a personal identification
+    number stated must be a valid one that fits the child (sex, birth year) and the registering
+    province: it goes on the birth certificate and to the population database. InvalidDecision
+    names the field otherwise."""
     fields = procedure.result.data_fields if procedure else {}
+    _check_stated(stated, fields, form, province_code)
+    data = dict(stated)
     for name in fields:
         if name not in data:
             data[name] = _produce(
@@ -66,6 +73,39 @@ def result_data(
                 draw=draw,
             )
     return data
+
+
+#: The longest text an official may state for one field of a result.
+MAX_STATED_CHARS = 500
+
+
+def _check_stated(stated: Mapping[str, Any], fields: Mapping[str, Any], form: Mapping[str, Any], province: str) -> None:
+    for name, value in stated.items():
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise InvalidDecision(f"result.{name}", f"not a field of this procedure's result (its fields: {known})")
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_STATED_CHARS:
+            raise InvalidDecision(f"result.{name}", f"a text of 1 to {MAX_STATED_CHARS} characters")
+    number = stated.get("personal_id_number")
+    if number is None:
+        return
+    if not citizen_id.is_valid(number):
+        raise InvalidDecision("result.personal_id_number", "not a valid 12-digit personal identification number")
+    person = _person(form)
+    mismatches = citizen_id.check_consistency(
+        number,
+        sex=person.get("sex") if person.get("sex") in ("male", "female") else None,
+        birth_year=_year(person.get("date_of_birth")),
+        province_code=province,
+    )
+    if mismatches:
+        raise InvalidDecision("result.personal_id_number", "; ".join(mismatches))
+
+
+def _person(form: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Whose number a result issues: the child of a birth registration, else the form's own person."""
+    child = form.get("child")
+    return child if isinstance(child, Mapping) else form
 
 
 def _produce(
@@ -96,9 +136,9 @@ def _produce(
 def _personal_id_number(
     dossier_id: str, form: Mapping[str, Any], issued_on: date, province_code: str, draw: int
 ) -> str:
-    person = form.get("child") if isinstance(form.get("child"), Mapping) else form
-    sex = person.get("sex", "male") if isinstance(person, Mapping) else "male"
-    born = _year(person.get("date_of_birth") if isinstance(person, Mapping) else None) or issued_on.year
+    person = _person(form)
+    sex = person.get("sex", "male")
+    born = _year(person.get("date_of_birth")) or issued_on.year
     # Seeded by the dossier (and the draw): the same approval always yields the same number.
     rng = random.Random(f"personal-id:{dossier_id}" + (f":{draw}" if draw else ""))
     return citizen_id.generate(province_code, sex if sex in ("male", "female") else "male", born, rng)
