@@ -17,8 +17,8 @@ from typing import Any
 
 from contracts import citizen_id
 from contracts.catalogue import Procedure
-from workflow.domain.errors import InvalidDecision
 from workcal import vietnam_tz
+from workflow.domain.errors import InvalidDecision
 
 
 def result_code(dossier_code: str, n: int) -> str:
