@@ -101,6 +101,16 @@ class WorkCalendar:
         due_day = self._days.add_working_days(start.date(), offset)
         return self._at(due_day, self._closing_us)
 
+    def is_office_time(self, t: datetime) -> bool:
+        """Whether offices are open at ``t``: a working day, within a work period (lunch excluded)."""
+        local = self._local(t)
+        clock = _clock_us(local)
+        return self._days.is_working_day(local.date()) and any(start <= clock <= end for start, end in self._periods)
+
+    def closing_time(self, day: date) -> datetime:
+        """The close of office on ``day`` (an aware datetime is first taken to its Vietnam date)."""
+        return self._at(self._date(day), self._closing_us)
+
     def working_seconds_between(self, a: datetime, b: datetime) -> float:
         """Office time from ``a`` to ``b`` in seconds (negative if ``b`` is earlier), e.g. a supplement pause."""
         return self._working_us_between(self._local(a), self._local(b)) / _US

@@ -92,3 +92,12 @@ def test_counting_working_days_inverts_adding_them(t: datetime, n: int) -> None:
     start = CAL.add_working_days(t.date(), 0)
     assert CAL.is_working_day(start)
     assert CAL.count_working_days(start, CAL.add_working_days(start, n)) == n
+
+
+def test_office_time_and_the_close_of_a_day() -> None:
+    calendar, tz = WorkCalendar(), vietnam_tz()
+    assert calendar.is_office_time(datetime(2024, 6, 12, 10, 0, tzinfo=tz))
+    assert not calendar.is_office_time(datetime(2024, 6, 12, 12, 0, tzinfo=tz))  # lunch
+    assert not calendar.is_office_time(datetime(2024, 6, 12, 0, 0, tzinfo=tz))
+    assert not calendar.is_office_time(datetime(2024, 6, 15, 10, 0, tzinfo=tz))  # a Saturday
+    assert calendar.closing_time(datetime(2024, 6, 11, 20, 0, tzinfo=UTC)) == datetime(2024, 6, 12, 17, 0, tzinfo=tz)

@@ -146,6 +146,21 @@ async def test_an_apology_letter_gives_a_new_date_before_the_appointment_only(ha
         await harness.decide(event.dossier_id, "extend", reason="lại trễ", new_due_at=new_date + timedelta(days=7))
 
 
+async def test_an_apology_letter_s_date_given_as_midnight_is_due_at_the_close_of_that_day(harness: Harness) -> None:
+    """Form 04 states a date: at 00:00 on it the dossier had been overdue before the office opened."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    midnight = datetime(2024, 6, 12, 0, 0, tzinfo=TZ)
+    state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh", new_due_at=midnight)
+    assert state.due_at == datetime(2024, 6, 12, 17, 0, tzinfo=TZ)
+    in_office_hours = datetime(2024, 6, 19, 10, 0, tzinfo=TZ)
+    assert (await harness.decide(event.dossier_id, "extend", reason="lại trễ", new_due_at=in_office_hours)).due_at == (
+        in_office_hours
+    )  # a time the office is open is kept
+    with pytest.raises(InvalidDecision, match="at most a year"):
+        await harness.decide(event.dossier_id, "extend", reason="x", new_due_at=datetime(2099, 12, 31, 9, tzinfo=TZ))
+
+
 async def test_a_timer_that_fails_to_fire_is_put_back_and_the_others_fire(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

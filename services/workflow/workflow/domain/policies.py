@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.catalogue import Catalogue, CatalogueError, Procedure, ProcessingTime, RegistryPerformer
@@ -210,11 +210,23 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         case "extend":
             if command.new_due_at is None:
                 raise InvalidDecision("new_due_at", "an extension needs the new return date")
-            if state.due_at is not None and command.new_due_at <= state.due_at:
-                raise InvalidDecision("new_due_at", "must be after the current appointment date")
             if not rules.calendar.is_working_day(command.new_due_at):
                 raise InvalidDecision("new_due_at", "the citizen is told to come back then: it must be a working day")
-            dossier.extend(reason, command.new_due_at, command.official_id)
+            new_due = command.new_due_at
+            if not rules.calendar.is_office_time(new_due):
+                # Form 04 states a date; given as midnight (or any hour the office is shut), the dossier
+                # would be overdue before the office opened that day: it is due at its close.
+                new_due = rules.calendar.closing_time(new_due)
+            if state.due_at is not None and new_due <= state.due_at:
+                raise InvalidDecision("new_due_at", "must be after the current appointment date")
+            if new_due > (state.due_at or dossier.now) + MAX_EXTENSION:
+                raise InvalidDecision("new_due_at", "at most a year after the current appointment date")
+            dossier.extend(reason, new_due, command.official_id)
+
+
+#: The furthest an apology letter may put the appointment off: a date past it is a typing slip (the
+#: overdue alert would be silenced for years while the letter stood).
+MAX_EXTENSION = timedelta(days=366)
 
 
 def _requested_documents(kinds: Sequence[str], procedure: Procedure | None) -> list[wf.RequestedDocument]:
