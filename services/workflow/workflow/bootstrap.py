@@ -39,7 +39,9 @@ def create_app(
     def new_unit_of_work() -> SqlWorkflowUnitOfWork:
         return SqlWorkflowUnitOfWork(runtime.uow())
 
-    ctx = WorkflowContext(rules=rules, clock=clock or SystemClock(), topics=settings.topics)
+    ctx = WorkflowContext(
+        rules=rules, clock=clock or SystemClock(), topics=settings.topics, tasks_page_size=settings.tasks_page_size
+    )
     runtime = ServiceRuntime(
         settings,
         migrations_package="workflow",

@@ -227,3 +227,31 @@ async def test_a_decision_made_on_a_version_is_made_once(infra: Infra, unique: s
             headers={"If-Match": f"W/{current}"},
         )
         assert extended.status_code == 409  # on the current version: judged by the lifecycle as ever
+
+
+async def test_an_agency_s_task_list_is_read_page_by_page(infra: Infra, unique: str) -> None:
+    """Past the first page (soonest due) no task could be reached, and WORKFLOW_TASKS_PAGE_SIZE was read
+    by nothing."""
+    async with running_workflow(infra, unique, tasks_page_size=3) as workflow:
+        now = datetime.now(UTC)
+        dossiers = [submitted(at=now + timedelta(minutes=n)) for n in range(5)]
+        await workflow.publish_intake(*dossiers)
+        await workflow.wait_for_task("SKHDT-BINHAN", dossiers[-1].dossier_id)  # on the last page: all are listed
+
+        seen: list[str] = []
+        params: dict[str, object] = {"agency": "SKHDT-BINHAN", "limit": 2}
+        while True:
+            page = (await workflow.client.get("/v1/tasks", params=params)).json()
+            seen += [t["dossier_id"] for t in page["tasks"]]
+            if page["next"] is None:
+                break
+            params["after"] = page["next"]
+        assert sorted(seen) == sorted(d.dossier_id for d in dossiers) and len(seen) == 5
+
+        first = (await workflow.client.get("/v1/tasks", params={"agency": "SKHDT-BINHAN"})).json()
+        assert len(first["tasks"]) == 3 and first["next"] is not None  # the page size by default
+        too_many = await workflow.client.get("/v1/tasks", params={"agency": "SKHDT-BINHAN", "limit": 4})
+        assert too_many.status_code == 422 and too_many.json()["detail"][0]["path"] == "$.limit"
+        for forged in ("not-a-cursor", "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzA1OjAwIiwieCJd"):  # the second: year 1
+            tampered = await workflow.client.get("/v1/tasks", params={"agency": "SKHDT-BINHAN", "after": forged})
+            assert tampered.status_code == 422 and tampered.json()["detail"][0]["path"] == "$.after"

@@ -16,7 +16,7 @@ from contracts.envelope import Envelope
 from eventkit.uow import InMemoryUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
-from workflow.service_layer.ports import Task, Timer
+from workflow.service_layer.ports import Task, TaskPosition, Timer
 
 
 class InMemoryTaskBoard:
@@ -29,10 +29,13 @@ class InMemoryTaskBoard:
     async def remove(self, dossier_id: str) -> None:
         self.rows.pop(dossier_id, None)
 
-    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
+    async def for_agency(
+        self, agency: str, limit: int, waiting_for: Collection[str] = (), after: TaskPosition | None = None
+    ) -> list[Task]:
         mine = [t for t in self.rows.values() if t.agency == agency]
         wanted = [t for t in mine if not waiting_for or t.waiting_for in waiting_for]
-        return sorted(wanted, key=lambda t: (t.due_at, t.dossier_id))[:limit]
+        later = [t for t in wanted if after is None or (t.due_at, t.dossier_id) > after]
+        return sorted(later, key=lambda t: (t.due_at, t.dossier_id))[:limit]
 
 
 class InMemoryTimerTable:

@@ -14,7 +14,7 @@ from contracts.envelope import Envelope, read_tolerantly
 from eventkit.uow import SqlUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
-from workflow.service_layer.ports import Task, Timer
+from workflow.service_layer.ports import Task, TaskPosition, Timer
 
 _TASK_COLUMNS = (
     "dossier_id, agency, code, procedure_code, status, status_code, waiting_for, due_at, appointment_at, since,"
@@ -42,11 +42,19 @@ class SqlTaskBoard:
     async def remove(self, dossier_id: str) -> None:
         await self._conn.execute(text("DELETE FROM tasks WHERE dossier_id = :d"), {"d": dossier_id})
 
-    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
-        kinds = " AND waiting_for = ANY(CAST(:w AS text[]))" if waiting_for else ""
+    async def for_agency(
+        self, agency: str, limit: int, waiting_for: Collection[str] = (), after: TaskPosition | None = None
+    ) -> list[Task]:
+        where = "agency = :a"
+        params: dict[str, object] = {"a": agency, "n": limit}
+        if waiting_for:
+            where += " AND waiting_for = ANY(CAST(:w AS text[]))"
+            params["w"] = list(waiting_for)
+        if after is not None:
+            where += " AND (due_at, dossier_id) > (:after_due, :after_id)"
+            params["after_due"], params["after_id"] = after
         rows = await self._conn.execute(
-            text(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE agency = :a{kinds} ORDER BY due_at, dossier_id LIMIT :n"),
-            {"a": agency, "n": limit, "w": list(waiting_for)} if waiting_for else {"a": agency, "n": limit},
+            text(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {where} ORDER BY due_at, dossier_id LIMIT :n"), params
         )
         return [Task(**row._mapping) for row in rows]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -26,7 +28,7 @@ from workflow.entrypoints.schemas import (
 )
 from workflow.service_layer import handlers, queries
 from workflow.service_layer.context import Cause, WorkflowContext
-from workflow.service_layer.ports import UnitOfWorkFactory
+from workflow.service_layer.ports import Task, TaskPosition, UnitOfWorkFactory
 
 log = get_logger(__name__)
 
@@ -58,21 +60,56 @@ async def list_tasks(
     uow_factory: UowDep,
     official: CurrentOfficial,
     agency: Annotated[str, Query(min_length=1, max_length=24, description="Agency code.")],
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many tasks.")] = 100,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="At most this many tasks; default and maximum TASKS_PAGE_SIZE.")
+    ] = None,
     waiting_for: Annotated[
         list[WaitingFor] | None,
         Query(description="Only tasks waiting for these (repeat the parameter for several); default all."),
     ] = None,
+    after: Annotated[
+        str | None, Query(max_length=200, description="The `next` of the previous page: the tasks after it.")
+    ] = None,
 ) -> TaskListPublic:
     """Dossiers waiting for an official of the agency, soonest due first: online dossiers to accept,
-    dossiers to decide on, and results ready to hand over at the counter that received them."""
+    dossiers to decide on, and results ready to hand over at the counter that received them. A full
+    page names the `next` one: pass it as `after`."""
+    page = ctx.tasks_page_size
+    if limit is not None and limit > page:
+        raise _invalid_query("limit", f"at most {page} tasks a page")
+    position = _task_position(after) if after is not None else None
     if not ctx.rules.knows_agency(agency):
         return JSONResponse({"error": "unknown_agency", "detail": f"no agency {agency!r}"}, 404)  # type: ignore[return-value]
     if official is not None and agency not in official.agencies:
         raise Forbidden(f"official {official.official_id} does not act for {agency}")
+    size = limit or page
     async with uow_factory() as uow:
-        tasks = await queries.tasks(uow, agency, limit, waiting_for or ())
-    return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks])
+        tasks = await queries.tasks(uow, agency, size, waiting_for or (), position)
+    following = _task_cursor(tasks[-1]) if len(tasks) == size else None
+    return TaskListPublic(agency=agency, tasks=[TaskPublic.of(t) for t in tasks], next=following)
+
+
+def _task_cursor(task: Task) -> str:
+    """Where a page ended, as the next page's ``after``: opaque to clients, readable by us."""
+    raw = json.dumps([task.due_at.isoformat(), task.dossier_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _task_position(cursor: str) -> TaskPosition:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        due, dossier_id = json.loads(raw)
+        moment = datetime.fromisoformat(due)
+        if moment.tzinfo is None or not isinstance(dossier_id, str):
+            raise ValueError
+        _plausible_instant(moment)  # the database takes no year-1 instant
+    except (ValueError, TypeError):
+        raise _invalid_query("after", "not a `next` this service gave") from None
+    return moment, dossier_id
+
+
+def _invalid_query(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message}])
 
 
 @router.post(

@@ -203,6 +203,9 @@ class TaskPublic(BaseModel):
 class TaskListPublic(BaseModel):
     agency: str
     tasks: list[TaskPublic]
+    next: str | None = Field(
+        default=None, description="A full page: pass this as `after` for the next one (opaque). None: the last page."
+    )
 
 
 class BundlePublic(BaseModel):

@@ -32,6 +32,8 @@ class WorkflowContext:
     rules: Rules
     clock: Clock
     topics: Topics = field(default_factory=Topics)
+    #: Tasks per page of an agency's list by default, and at most (WORKFLOW_TASKS_PAGE_SIZE).
+    tasks_page_size: int = 100
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -48,11 +48,18 @@ class Timer:
     fire_at: datetime
 
 
+#: Where a task stands in an agency's list: (due_at, dossier_id), the order the list is read in.
+TaskPosition = tuple[datetime, str]
+
+
 class TaskBoard(Protocol):
     async def put(self, task: Task) -> None: ...
     async def remove(self, dossier_id: str) -> None: ...
-    async def for_agency(self, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
-        """The agency's tasks, soonest due first; only those waiting for one of ``waiting_for``, if given."""
+    async def for_agency(
+        self, agency: str, limit: int, waiting_for: Collection[str] = (), after: TaskPosition | None = None
+    ) -> list[Task]:
+        """The agency's tasks, soonest due first (then by dossier id); only those waiting for one of
+        ``waiting_for``, if given; only those after ``after`` (the last of the previous page), if given."""
         ...
 
 

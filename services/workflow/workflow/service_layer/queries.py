@@ -8,7 +8,7 @@ from datetime import datetime
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
 from workflow.service_layer.dossiers import load, load_existing
-from workflow.service_layer.ports import Task, WorkflowUnitOfWork
+from workflow.service_layer.ports import Task, TaskPosition, WorkflowUnitOfWork
 
 
 async def dossier(uow: WorkflowUnitOfWork, dossier_id: str, at: datetime | None = None) -> DossierState:
@@ -16,9 +16,16 @@ async def dossier(uow: WorkflowUnitOfWork, dossier_id: str, at: datetime | None 
     return await load_existing(uow, dossier_id, until=at)
 
 
-async def tasks(uow: WorkflowUnitOfWork, agency: str, limit: int, waiting_for: Collection[str] = ()) -> list[Task]:
-    """Dossiers waiting for an official of ``agency`` (for ``waiting_for``, if given), soonest due first."""
-    return await uow.tasks.for_agency(agency, limit, waiting_for)
+async def tasks(
+    uow: WorkflowUnitOfWork,
+    agency: str,
+    limit: int,
+    waiting_for: Collection[str] = (),
+    after: TaskPosition | None = None,
+) -> list[Task]:
+    """Dossiers waiting for an official of ``agency`` (for ``waiting_for``, if given), soonest due first,
+    from just after ``after`` (the previous page's last), if given."""
+    return await uow.tasks.for_agency(agency, limit, waiting_for, after)
 
 
 async def bundle(uow: WorkflowUnitOfWork, bundle_id: str) -> BundleSaga | None:
