@@ -144,7 +144,9 @@ class DossierStopped(DossierEvent):
     event_type = "DossierStopped"
     reason: str = Field(description="Why.")
     on_time: bool | None = Field(
-        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+        default=None,
+        description="Ended by the appointment date (766 rules); None if no appointment was set, or for a bundle"
+        " step stopped before it started because an earlier step failed (not judged: its agency never had it).",
     )
 
 

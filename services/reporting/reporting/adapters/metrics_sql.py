@@ -28,7 +28,8 @@ _DIGITISED = "(docs_total > 0 AND docs_digitized = docs_total)"
 DOSSIERS = f"""
 SELECT d.*,
   {_IN.format(x=_SUBMITTED)} AS rx,
-  {_IN.format(x="ended_at")} AS rs,
+  -- Resolved: ended in the period and judged (a bundle step stopped before it started is not).
+  ({_IN.format(x="ended_at")} AND outcome IS NOT NULL) AS rs,
   ({_RECEIVED} < {_AS_OF} AND (ended_at IS NULL OR ended_at >= {_AS_OF})) AS inprog,
   -- Late by the period's end: flagged before it, or its appointment passed before it while the clock ran.
   (late_since < {_AS_OF}

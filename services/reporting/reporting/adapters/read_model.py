@@ -29,7 +29,8 @@ def _buckets(column: str, bounds: tuple[float, ...]) -> str:
 
 _PROMETHEUS_DOSSIERS = f"""
 SELECT coalesce(channel, 'unknown') AS channel, coalesce(status, 'unknown') AS status,
-  coalesce(outcome, 'unresolved') AS outcome, coalesce(field, 'unknown') AS field,
+  coalesce(outcome, CASE WHEN ended_at IS NULL THEN 'unresolved' ELSE 'not_judged' END) AS outcome,
+  coalesce(field, 'unknown') AS field,
   count(*) AS n, coalesce(sum(resolution_days), 0) AS days_sum, count(resolution_days) AS days_n,
   {_buckets("resolution_days", RESOLUTION_BUCKETS)}
 FROM rm_dossiers WHERE events > 0 GROUP BY 1, 2, 3, 4

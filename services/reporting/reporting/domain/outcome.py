@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from reporting.domain.facts import EARLY, ON_TIME, OVERDUE, BundleFacts, DossierFacts
+from reporting.domain.facts import EARLY, ON_TIME, OVERDUE, STOPPED, BundleFacts, DossierFacts
 from workcal import WorkCalendar, vietnam_tz
 
 #: Procedures missing from the catalogue are reported under this field.
@@ -34,7 +34,8 @@ class Derivation:
         """Fill ``field``, ``outcome`` and ``resolution_days``; returns ``facts``."""
         facts.field = self._fields.get(facts.procedure_code, UNKNOWN_FIELD) if facts.procedure_code else None
         facts.outcome = self.outcome(facts)
-        facts.resolution_days = self.resolution_days(facts)
+        judged = facts.ended_at is None or facts.outcome is not None
+        facts.resolution_days = self.resolution_days(facts) if judged else None
         return facts
 
     def bundle(self, facts: BundleFacts) -> BundleFacts:
@@ -49,8 +50,12 @@ class Derivation:
         return facts
 
     def outcome(self, facts: DossierFacts) -> str | None:
-        """early / on_time / overdue for an ended dossier, else None."""
+        """early / on_time / overdue for an ended dossier; None while it is open, and for a bundle step
+        stopped before it started (workflow judges it not: its agency never had it), which is then
+        not counted as resolved at all."""
         if facts.ended_at is None:
+            return None
+        if facts.end_kind == STOPPED and facts.on_time_flag is None:
             return None
         if facts.supplement_requests >= 2:
             return OVERDUE

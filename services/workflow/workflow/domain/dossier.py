@@ -266,11 +266,12 @@ class Dossier:
         delivery = self.state.delivery.method
         self._record(wf.ResultReturned(**self._common(status, official_id=official_id), delivery=delivery))
 
-    def stop(self, reason: str, official_id: str | None = None) -> None:
+    def stop(self, reason: str, official_id: str | None = None, *, judged: bool = True) -> None:
+        """``judged=False``: a bundle step stopped before it started, because an earlier step failed;
+        its agency never had it, so it is no one's on-time or overdue dossier (``on_time`` None)."""
         status = self._check(Action.STOP)
-        self._record(
-            wf.DossierStopped(**self._common(status, official_id=official_id), reason=reason, on_time=self._ended())
-        )
+        on_time = self._ended() if judged else None
+        self._record(wf.DossierStopped(**self._common(status, official_id=official_id), reason=reason, on_time=on_time))
 
     def withdraw(self, reason: str) -> None:
         status = self._check(Action.WITHDRAW)

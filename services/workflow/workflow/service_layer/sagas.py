@@ -189,7 +189,7 @@ async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: Workfl
         if state.status is DossierStatus.REGISTERED:
             dossier.refuse(reason, official_id=None)
         else:
-            dossier.stop(reason)
+            dossier.stop(reason, judged=False)  # never started: not the agency's to be judged on
     except IllegalTransition:
         log.warning("bundle dossier cannot be stopped", dossier_id=step.dossier_id, status=state.status)
         return

@@ -1,0 +1,48 @@
+"""A bundle step stopped before it started (an earlier step was refused) is no agency's resolved
+dossier: it had been counted resolved and early, one failed submission adding on-time dossiers."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from contracts.events import workflow
+from contracts.events.common import DossierStatus
+from reporting.bootstrap import create_app
+from reporting.settings import ReportingSettings
+from tests.integration.reporting.support import projected_count, publish
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
+from tests.support.services import create_topics, running, settings_for
+from tests.unit.reporting import scenario
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) -> None:
+    s = scenario.Scenario()
+    for dossier in ("S1", "S2"):
+        s.submit(dossier, procedure="1.004222", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+                 when=scenario.at(4, 9), due=scenario.at(6, 17))  # fmt: skip
+    # S1: the agency stopped it in processing (an official's rejection): judged, on time.
+    s.flow(workflow.DossierStopped, "S1", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
+           reason="không đủ điều kiện", on_time=True)  # fmt: skip
+    # S2: stopped by its bundle before it started: workflow judges it not.
+    s.flow(workflow.DossierStopped, "S2", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
+           reason="hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»", on_time=None)  # fmt: skip
+    settings = settings_for(ReportingSettings, infra, "rs" + secrets.token_hex(3))
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        envelopes = s.all()
+        await publish(infra.bootstrap_servers, settings.topics, envelopes)
+
+        async def projected() -> bool:
+            return await projected_count(app) == len(envelopes)
+
+        await eventually(projected, timeout=30)
+        body = (await client.get("/v1/metrics/summary", params={"period": "2024-03"})).json()
+    resolved = body["resolved"]
+    assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (1, 1, 1)
+    assert resolved["on_time_rate"] == 1.0
