@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
@@ -36,6 +37,9 @@ def serve(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], Fa
         server.should_exit = True
 
     runtime.on_crash = stop_serving
-    server.run()
+    # uvicorn raises the signal it caught again once it has shut down: Ctrl-C then ends here, as
+    # with uvicorn.run, and the process exits 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     if runtime.crashed:
         sys.exit(1)
