@@ -34,4 +34,6 @@ class WorkflowSettings(ServiceSettings):
         pattern=r"^[0-9]{3}$",
         description="Province code of the personal identification numbers birth registrations issue.",
     )
-    tasks_page_size: int = Field(100, ge=1, le=1000, description="Default and maximum tasks per GET /v1/tasks.")
+    tasks_page_size: int = Field(
+        100, ge=1, le=1000, description="Tasks per GET /v1/tasks unless the request says (up to 1000)."
+    )

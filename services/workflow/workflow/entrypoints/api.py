@@ -61,7 +61,7 @@ async def list_tasks(
     official: CurrentOfficial,
     agency: Annotated[str, Query(min_length=1, max_length=24, description="Agency code.")],
     limit: Annotated[
-        int | None, Query(ge=1, le=1000, description="At most this many tasks; default and maximum TASKS_PAGE_SIZE.")
+        int | None, Query(ge=1, le=1000, description="At most this many tasks (default TASKS_PAGE_SIZE).")
     ] = None,
     waiting_for: Annotated[
         list[WaitingFor] | None,
@@ -74,15 +74,12 @@ async def list_tasks(
     """Dossiers waiting for an official of the agency, soonest due first: online dossiers to accept,
     dossiers to decide on, and results ready to hand over at the counter that received them. A full
     page names the `next` one: pass it as `after`."""
-    page = ctx.tasks_page_size
-    if limit is not None and limit > page:
-        raise _invalid_query("limit", f"at most {page} tasks a page")
     position = _task_position(after) if after is not None else None
     if not ctx.rules.knows_agency(agency):
         return JSONResponse({"error": "unknown_agency", "detail": f"no agency {agency!r}"}, 404)  # type: ignore[return-value]
     if official is not None and agency not in official.agencies:
         raise Forbidden(f"official {official.official_id} does not act for {agency}")
-    size = limit or page
+    size = limit or ctx.tasks_page_size
     async with uow_factory() as uow:
         tasks = await queries.tasks(uow, agency, size, waiting_for or (), position)
     following = _task_cursor(tasks[-1]) if len(tasks) == size else None

@@ -32,7 +32,7 @@ class WorkflowContext:
     rules: Rules
     clock: Clock
     topics: Topics = field(default_factory=Topics)
-    #: Tasks per page of an agency's list by default, and at most (WORKFLOW_TASKS_PAGE_SIZE).
+    #: Tasks per page of an agency's list unless the request says (WORKFLOW_TASKS_PAGE_SIZE).
     tasks_page_size: int = 100
 
     def now(self) -> datetime:
