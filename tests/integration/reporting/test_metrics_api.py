@@ -141,6 +141,10 @@ async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
         ("/v1/metrics/summary", {"from": "last week"}, "$.from"),
         ("/v1/metrics/summary", {"from": "2024-03-02", "to": "2024-03-01"}, "$.to"),
         ("/v1/metrics/summary", {"agency": "ubnd lowercase"}, "$.agency"),
+        # A typo had read as an agency with nothing to report: full marks in the index.
+        ("/v1/index", {"agency": "UBND-X-KHONGCO"}, "$.agency"),
+        ("/v1/metrics/summary", {"agency": "UBND-X-KHONGCO"}, "$.agency"),
+        ("/v1/index", {"period": "2199"}, "$.period"),  # nothing can have happened in it yet
         ("/v1/metrics/summary", {"field": "Đất đai"}, "$.field"),
         ("/v1/index", {"period": "2024-13"}, "$.period"),
         # Dates the arithmetic cannot take had been 500s: the day after 9999-12-31, a trend before year 1.

@@ -71,6 +71,9 @@ class CatalogueInfo:
                 return sorted(scope)
             scope = grown
 
+    def knows_agency(self, code: str) -> bool:
+        return code in self.agency_names
+
     def known_agencies(self) -> Iterable[tuple[str, str]]:
         return self.agency_names.items()
 

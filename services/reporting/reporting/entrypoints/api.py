@@ -55,9 +55,23 @@ def between(start: str | None, end: str | None) -> Period:
 
 def named_period(text: str | None) -> Period:
     try:
-        return parse_period(text or str(datetime.now(vietnam_tz()).year))
+        period = parse_period(text or str(datetime.now(vietnam_tz()).year))
     except ValueError as exc:
         raise invalid("period", str(exc), text) from None
+    if period.start is not None and period.start > datetime.now(vietnam_tz()):
+        # Nothing can have happened in it: every rate is undefined and the index would score full marks.
+        raise invalid("period", "the period has not begun", text)
+    return period
+
+
+def query(
+    reports: Reports, period: Period, agency: str | None, field: str | None = None, procedure: str | None = None
+) -> ReportQuery:
+    """The report's query; a 422 on ``$.agency`` for an agency the catalogue does not know (a typo
+    would otherwise read as an agency with nothing to report: the index's full marks)."""
+    if agency is not None and not reports.catalogue.knows_agency(agency):
+        raise invalid("agency", "no such agency in the catalogue", agency)
+    return ReportQuery(period, agency, field, procedure)
 
 
 router = APIRouter(prefix="/v1", tags=["metrics"])
@@ -73,7 +87,7 @@ async def summary(
     procedure: ProcedureQuery = None,
 ) -> dict[str, Any]:
     """Dossiers received, resolved, in progress, paid, rated, digitised, synced; bundles; overdue by field."""
-    return await reports.summary(ReportQuery(between(start, end), agency, field, procedure))
+    return await reports.summary(query(reports, between(start, end), agency, field, procedure))
 
 
 @router.get("/metrics/trend")
@@ -88,13 +102,13 @@ async def trend(
     limit: Annotated[int, Query(ge=1, le=400, description="Most recent buckets returned.")] = 12,
 ) -> dict[str, Any]:
     """On-time rate, received and online rate per day, week or month."""
-    return await reports.trend(ReportQuery(between(start, end), agency, field, procedure), interval, limit)
+    return await reports.trend(query(reports, between(start, end), agency, field, procedure), interval, limit)
 
 
 @router.get("/index")
 async def index(reports: ReportsDep, period: PeriodQuery = None, agency: AgencyQuery = None) -> dict[str, Any]:
     """The 766 citizen-service index: six groups, each sub-indicator's rate, threshold and points."""
-    return await reports.index(ReportQuery(named_period(period), agency))
+    return await reports.index(query(reports, named_period(period), agency))
 
 
 @router.get("/index/losses")
@@ -105,7 +119,7 @@ async def index_losses(
     limit: Annotated[int, Query(ge=1, le=500, description="Dossiers returned.")] = 20,
 ) -> dict[str, Any]:
     """The dossiers that cost the index the most points, and why."""
-    return await reports.losses(ReportQuery(named_period(period), agency), limit)
+    return await reports.losses(query(reports, named_period(period), agency), limit)
 
 
 @router.get("/meta")
