@@ -353,3 +353,35 @@ async def test_a_push_that_outlived_its_lease_does_not_write_over_the_newer_one(
     await pusher.push(stale)
     assert portal.dossiers[CODE]["state"] == 9
     assert await push_due(pusher) == 0 and portal.dossiers[CODE]["state"] == 9
+
+
+async def test_periodic_reconciliation_is_due_an_interval_after_the_last_one_recorded(
+    registry, portal, clock, pusher
+) -> None:
+    """Waiting a whole interval from the process's start, a service restarted more often than the
+    interval (deploys, a crash loop) never reconciled; replicas each ran their own."""
+    waits: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    async def note_then_time_passes(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+        if len(waits) == 3:
+            raise Stop
+
+    guard = pusher.guards["national_portal"]
+    reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep_needed)
+    await reconciler.run("on_demand")  # recorded: the last run, by this replica or another
+    clock.advance(600)
+    reconciler.sleep = note_then_time_passes
+    with pytest.raises(Stop):
+        await reconciler.periodic(900)
+    assert 300 <= waits[0] <= 300 + 45  # the rest of the interval since that run, plus a little jitter
+    assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]
+    assert 900 <= waits[1] <= 900 + 45  # then an interval after the run it made
+
+
+async def no_sleep_needed(seconds: float) -> None:
+    raise AssertionError("nothing to wait for")

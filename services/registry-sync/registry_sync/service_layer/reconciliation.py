@@ -5,11 +5,13 @@ lost or holds in an older state, plus those whose sync failed. The portal worker
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from eventkit.backoff import stop_if_cancelled
 from eventkit.logging import get_logger
 from registry_sync.adapters.portal import NationalPortal
 from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
@@ -171,10 +173,19 @@ class Reconciler:
                     await uow.dossiers.save(sync)
 
     async def periodic(self, interval_seconds: float) -> None:
-        """Run every ``interval_seconds`` until cancelled; a failed run is logged, not fatal."""
+        """Run every ``interval_seconds`` until cancelled; a failed run is logged, not fatal.
+
+        Due ``interval_seconds`` after the last recorded run, whichever replica made it, not after
+        this process started: restarted more often than the interval (deploys, a crash loop), no
+        replica had ever run one, and two replicas each ran their own. A little jitter keeps
+        replicas started together apart."""
         while True:
-            await asyncio.sleep(interval_seconds)
+            await self.sleep(
+                await self._until_due(interval_seconds) + random.uniform(0, min(interval_seconds / 20, 60))
+            )
             try:
+                if await self._until_due(interval_seconds) > 0:  # another replica ran one meanwhile
+                    continue
                 await self.run("periodic")
             except ReconciliationRunning:
                 continue
@@ -182,3 +193,19 @@ class Reconciler:
                 raise
             except Exception:
                 log.exception("periodic reconciliation failed")
+                await self.sleep(min(interval_seconds, 60.0))  # none recorded: it would be due at once again
+
+    async def _until_due(self, interval_seconds: float) -> float:
+        """Seconds until the next periodic run: the interval after the last recorded one (the whole
+        interval when there is none, or when the database cannot say)."""
+        try:
+            async with self.uow() as uow:
+                latest = await uow.reconciliations.latest()
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            log.warning("cannot read when reconciliation last ran; waiting a full interval", error=repr(exc))
+            return interval_seconds
+        if latest is None:
+            return interval_seconds
+        elapsed = (self.clock() - latest.started_at).total_seconds()
+        return min(max(interval_seconds - elapsed, 0.0), interval_seconds)
