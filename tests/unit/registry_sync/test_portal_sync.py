@@ -385,3 +385,27 @@ async def test_periodic_reconciliation_is_due_an_interval_after_the_last_one_rec
 
 async def no_sleep_needed(seconds: float) -> None:
     raise AssertionError("nothing to wait for")
+
+
+async def test_with_no_reconciliation_recorded_the_first_is_due_an_interval_after_start(
+    registry, portal, clock, pusher
+) -> None:
+    waits: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    async def note_then_time_passes(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+        if len(waits) == 2:
+            raise Stop
+
+    guard = pusher.guards["national_portal"]
+    reconciler = Reconciler(
+        registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=note_then_time_passes
+    )
+    with pytest.raises(Stop):
+        await reconciler.periodic(900)
+    assert 900 <= waits[0] <= 900 + 45
+    assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]

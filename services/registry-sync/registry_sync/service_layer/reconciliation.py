@@ -9,6 +9,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 from eventkit.backoff import stop_if_cancelled
@@ -178,13 +179,14 @@ class Reconciler:
         Due ``interval_seconds`` after the last recorded run, whichever replica made it, not after
         this process started: restarted more often than the interval (deploys, a crash loop), no
         replica had ever run one, and two replicas each ran their own. A little jitter keeps
-        replicas started together apart."""
+        replicas started together apart. With none recorded yet, due an interval after this start."""
+        started = self.clock()
         while True:
             await self.sleep(
-                await self._until_due(interval_seconds) + random.uniform(0, min(interval_seconds / 20, 60))
+                await self._until_due(interval_seconds, started) + random.uniform(0, min(interval_seconds / 20, 60))
             )
             try:
-                if await self._until_due(interval_seconds) > 0:  # another replica ran one meanwhile
+                if await self._until_due(interval_seconds, started) > 0:  # another replica ran one meanwhile
                     continue
                 await self.run("periodic")
             except ReconciliationRunning:
@@ -195,9 +197,9 @@ class Reconciler:
                 log.exception("periodic reconciliation failed")
                 await self.sleep(min(interval_seconds, 60.0))  # none recorded: it would be due at once again
 
-    async def _until_due(self, interval_seconds: float) -> float:
-        """Seconds until the next periodic run: the interval after the last recorded one (the whole
-        interval when there is none, or when the database cannot say)."""
+    async def _until_due(self, interval_seconds: float, started: datetime) -> float:
+        """Seconds until the next periodic run: the interval after the last recorded one, or after
+        ``started`` when there is none (the whole interval when the database cannot say)."""
         try:
             async with self.uow() as uow:
                 latest = await uow.reconciliations.latest()
@@ -205,7 +207,6 @@ class Reconciler:
             stop_if_cancelled(exc)
             log.warning("cannot read when reconciliation last ran; waiting a full interval", error=repr(exc))
             return interval_seconds
-        if latest is None:
-            return interval_seconds
-        elapsed = (self.clock() - latest.started_at).total_seconds()
+        since = latest.started_at if latest is not None else started
+        elapsed = (self.clock() - since).total_seconds()
         return min(max(interval_seconds - elapsed, 0.0), interval_seconds)
