@@ -93,6 +93,8 @@ def config_from(args: argparse.Namespace) -> LoadConfig:
         raise SystemExit("--in-flight must be positive and needs --kafka: the loop waits for items to end")
     if args.population != "none":
         require_loopback(args.population)
+    if args.kafka != "none":  # before anything is seeded or sent, not once the run has begun
+        require_loopback(f"http://{args.kafka}")
     return LoadConfig(
         targets=Targets(intake=args.intake, workflow=args.workflow, identity=_identity(args.identity)),
         kafka=None if args.kafka == "none" else args.kafka,

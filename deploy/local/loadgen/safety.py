@@ -17,11 +17,15 @@ def require_loopback(url: str) -> tuple[str, int]:
     ``localhost`` is accepted but connected to as 127.0.0.1, so a resolver cannot send it elsewhere.
     """
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # "9092,b:9092": a list, or not a port at all
+        raise NotLoopback(f"{url!r}: one host:port on 127.0.0.1, with a numeric port") from None
     if parts.scheme != "http":
         raise NotLoopback(f"{url!r}: only plain http:// on 127.0.0.1 is allowed")
     host = (parts.hostname or "").lower()
     if host not in LOOPBACK_HOSTS:
         raise NotLoopback(f"{url!r}: refusing to send load anywhere but 127.0.0.1")
-    if parts.port is None:
+    if port is None:
         raise NotLoopback(f"{url!r}: give the port explicitly")
-    return ("::1" if host == "::1" else "127.0.0.1"), parts.port
+    return ("::1" if host == "::1" else "127.0.0.1"), port

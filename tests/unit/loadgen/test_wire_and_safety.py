@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from loadgen.cli import main
 from loadgen.safety import NotLoopback, require_loopback
 from loadgen.wire import ProtocolError, ResponseParser
 
@@ -45,8 +46,17 @@ def test_loopback_targets_are_accepted(url: str, expected: tuple[str, int]) -> N
 
 @pytest.mark.parametrize(
     "url", ["http://10.0.0.5:8001", "http://example.com:80", "https://127.0.0.1:8001", "http://127.0.0.1",
-            "http://127.0.0.2:8001", "http://0.0.0.0:8001"],
+            "http://127.0.0.2:8001", "http://0.0.0.0:8001", "http://127.0.0.1:9092,10.0.0.5:9092",
+            "http://127.0.0.1:kafka"],
 )  # fmt: skip
 def test_anything_else_is_refused(url: str) -> None:
     with pytest.raises(NotLoopback):
         require_loopback(url)
+
+
+def test_a_broker_elsewhere_is_refused_before_anything_is_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked only once the run had begun (after seeding the population), it came out as a traceback."""
+    assert main(["--kafka", "10.0.0.5:9092,127.0.0.1:9092", "--population", "none", "--duration", "1"]) == 2
+    assert "one host:port on 127.0.0.1" in capsys.readouterr().err
+    assert main(["--kafka", "10.0.0.5:9092", "--population", "none", "--duration", "1"]) == 2
+    assert "refusing to send load anywhere but 127.0.0.1" in capsys.readouterr().err
