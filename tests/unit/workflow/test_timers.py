@@ -187,3 +187,37 @@ async def test_a_timer_that_fails_to_fire_is_put_back_and_the_others_fire(
     harness.clock.set(retry)
     assert await harness.fire_timers() == 1
     assert harness.published_types(poisoned.dossier_id).count("DossierDueSoon") == 1
+
+
+async def test_a_case_that_needs_verification_is_due_at_the_law_s_longer_limit_and_not_late(
+    harness: Harness,
+) -> None:
+    """Marriage registration: the same working day, five with verification (DOMAIN). The only way to a
+    later date had been an apology letter, which counts the dossier late."""
+    event = submitted(
+        procedure_code="1.000894",
+        receiving_agency="UBND-X-YENHOA",
+        competent_agency="UBND-X-YENHOA",
+        fee=0,
+        at=harness.now,
+    )  # fmt: skip  (Monday 3 June, 09:00)
+    await harness.deliver(event)
+    assert (await harness.state(event.dossier_id)).due_at == datetime(2024, 6, 3, 17, 0, tzinfo=TZ)
+    with pytest.raises(InvalidDecision, match="reason"):
+        await harness.decide(event.dossier_id, "verify")
+    state = await harness.decide(event.dossier_id, "verify", reason="cần xác minh tình trạng hôn nhân")
+    five_days = datetime(2024, 6, 7, 17, 0, tzinfo=TZ)  # day 1 is the day of receipt
+    assert state.due_at == five_days and state.verified and not state.apologized
+    assert state.control_sheet[-1].step == "verification" and state.control_sheet[-1].step_due_at == five_days
+    assert harness.uow.timers.pending(event.dossier_id)["overdue"] == five_days
+    with pytest.raises(IllegalTransition, match="already decided"):
+        await harness.decide(event.dossier_id, "verify", reason="lại")
+
+    harness.clock.set(datetime(2024, 6, 6, 17, 0, tzinfo=TZ))  # past the first date, within the longer one
+    assert await harness.fire_timers() == 1  # due soon (a working day before), not overdue
+    assert (await harness.decide(event.dossier_id, "approve")).on_time is True
+
+    no_extension = submitted(at=harness.now)  # 2.001610: the law allows it no longer limit
+    await harness.deliver(no_extension)
+    with pytest.raises(InvalidDecision, match="no longer limit"):
+        await harness.decide(no_extension.dossier_id, "verify", reason="x")

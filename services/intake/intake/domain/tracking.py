@@ -56,7 +56,12 @@ _NOTES: dict[str, str] = {
 }
 
 # The timeline is read by citizens: the names behind the codes events carry.
-_STEPS = {"processing": None, "reception": "tiếp nhận"}  # None: the generic step, the note says it all
+# None: the generic step, the note says it all. Verification moves the appointment to the law's limit.
+_STEPS = {
+    "processing": None,
+    "reception": "tiếp nhận",
+    "verification": "xác minh hồ sơ, hẹn trả theo thời hạn xác minh",
+}
 _SYSTEMS = {
     "population_db": "Cơ sở dữ liệu quốc gia về dân cư",
     "civil_status": "Cơ sở dữ liệu hộ tịch điện tử",

@@ -11,7 +11,15 @@ from workflow.domain.internal_events import DossierOpened
 from workflow.domain.saga import BundleSaga
 
 Decision = Literal[
-    "accept", "approve", "reject", "request_supplement", "request_payment", "forward", "return_result", "extend"
+    "accept",
+    "approve",
+    "reject",
+    "request_supplement",
+    "request_payment",
+    "forward",
+    "return_result",
+    "extend",
+    "verify",
 ]
 DECISIONS: tuple[Decision, ...] = (
     "accept",
@@ -22,8 +30,9 @@ DECISIONS: tuple[Decision, ...] = (
     "forward",
     "return_result",
     "extend",
+    "verify",
 )
-NEEDS_REASON: frozenset[str] = frozenset({"reject", "request_supplement", "extend"})
+NEEDS_REASON: frozenset[str] = frozenset({"reject", "request_supplement", "extend", "verify"})
 
 
 @dataclass(frozen=True)

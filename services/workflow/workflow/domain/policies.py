@@ -22,7 +22,7 @@ from workflow.domain import deadlines, results
 from workflow.domain.commands import NEEDS_REASON, MakeDecision, OpenDossier
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import IllegalTransition, InvalidDecision
-from workflow.domain.state import DossierState
+from workflow.domain.state import VERIFICATION_STEP, DossierState
 
 _COMMAND_NAMESPACE = uuid.UUID("6f1c2a52-3f7e-4d0b-9a55-0c7c3b2f9e11")
 _REGISTRY_DECISIONS = frozenset({"approve", "reject", "request_supplement", "request_payment", "forward"})
@@ -207,6 +207,8 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
             _forward(dossier, command, rules)
         case "return_result":
             dossier.return_result(command.official_id)
+        case "verify":
+            _verify(dossier, command, rules)
         case "extend":
             if command.new_due_at is None:
                 raise InvalidDecision("new_due_at", "an extension needs the new return date")
@@ -258,6 +260,27 @@ def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
     code = results.result_code(state.code, len(state.results) + 1)
     dossier.issue_result(name, data, code, command.official_id)
+
+
+def _verify(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
+    """The case needs verification (xác minh): where the law allows it, the appointment moves to the
+    procedure's longer limit from reception (moved by the citizen's waits so far, as the shorter one
+    was), and the dossier is not late for it, as it would be after an apology letter. Once."""
+    state = dossier.state
+    if state.status is not DossierStatus.PROCESSING:
+        raise IllegalTransition("verify", state.status, "verification is decided while the dossier is processed")
+    if state.verified:
+        raise IllegalTransition("verify", state.status, "verification was already decided for this dossier")
+    if state.bundle_id is not None:
+        raise IllegalTransition("verify", state.status, "a bundle's step keeps the bundle's date (not supported)")
+    time = rules.processing_time(state.procedure_code)
+    if time.extended_amount is None or state.received_at is None:
+        raise InvalidDecision("decision", "the law allows this procedure no longer limit for verification")
+    limit = rules.calendar.due_at(state.received_at, deadlines.statutory_duration(time, verification=True))
+    due = rules.calendar.add_working_seconds(limit, state.paused_seconds) if state.paused_seconds else limit
+    if state.due_at is not None and due <= state.due_at:
+        raise IllegalTransition("verify", state.status, "the appointment is already past the verification limit")
+    dossier.start_step(VERIFICATION_STEP, state.agency, due, command.official_id, due_at=due)
 
 
 def _forward(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:

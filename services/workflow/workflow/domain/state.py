@@ -82,6 +82,7 @@ class DossierState:
     due_soon_notified: bool = False
     overdue: bool = False
     apologized: bool = False
+    verified: bool = False  # the case needed verification: the law's longer limit applies
     results: list[IssuedResult] = field(default_factory=list)
     ended_at: datetime | None = None
     on_time: bool | None = None
@@ -117,6 +118,11 @@ class DossierState:
     def _touch_line(self, official_id: str | None) -> None:
         if official_id and self.control_sheet and self.control_sheet[-1].ended_at is None:
             self.control_sheet[-1] = replace(self.control_sheet[-1], official_id=official_id)
+
+
+#: The control sheet's step for a case that needs verification (xác minh): it starts at the agency
+#: holding the dossier and moves the appointment to the law's longer limit.
+VERIFICATION_STEP = "verification"
 
 
 def fold(dossier_id: str, envelopes: Iterable[Envelope]) -> DossierState:
@@ -181,6 +187,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.step_due_at = e.step_due_at
         if e.due_at is not None:
             state.due_at = e.due_at
+        state.verified = state.verified or e.step == VERIFICATION_STEP
         state.control_sheet.append(ControlSheetLine(e.step, e.agency, e.at, e.step_due_at, e.official_id))
     elif isinstance(e, wf.DossierForwarded):
         state._close_line(e.at, f"forwarded to {e.agency}", e.official_id)
