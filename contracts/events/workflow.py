@@ -145,8 +145,13 @@ class DossierStopped(DossierEvent):
     reason: str = Field(description="Why.")
     on_time: bool | None = Field(
         default=None,
-        description="Ended by the appointment date (766 rules); None if no appointment was set, or for a bundle"
-        " step stopped before it started because an earlier step failed (not judged: its agency never had it).",
+        description="Ended by the appointment date (766 rules); None if no appointment was set, and for a step"
+        " that never started (not judged).",
+    )
+    step_started: bool = Field(
+        default=True,
+        description="False for a bundle step stopped before it started because an earlier step failed: its"
+        " agency never had it, so it is no one's resolved dossier (true in events from before this field).",
     )
 
 

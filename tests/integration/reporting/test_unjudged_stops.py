@@ -22,15 +22,18 @@ pytestmark = pytest.mark.integration
 
 async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) -> None:
     s = scenario.Scenario()
-    for dossier in ("S1", "S2"):
+    for dossier in ("S1", "S2", "S3"):
         s.submit(dossier, procedure="1.004222", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
                  when=scenario.at(4, 9), due=scenario.at(6, 17))  # fmt: skip
     # S1: the agency stopped it in processing (an official's rejection): judged, on time.
     s.flow(workflow.DossierStopped, "S1", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
            reason="không đủ điều kiện", on_time=True)  # fmt: skip
-    # S2: stopped by its bundle before it started: workflow judges it not.
+    # S2: stopped by its bundle before it started: no agency had it.
     s.flow(workflow.DossierStopped, "S2", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
-           reason="hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»", on_time=None)  # fmt: skip
+           reason="hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»", on_time=None, step_started=False)  # fmt: skip
+    # S3: a stop from before workflow judged stops (no on_time): judged by its dates, as it always was.
+    s.flow(workflow.DossierStopped, "S3", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
+           reason="không đủ điều kiện")  # fmt: skip
     settings = settings_for(ReportingSettings, infra, "rs" + secrets.token_hex(3))
     await create_topics(infra, settings.topics)
     app = create_app(settings)
@@ -42,7 +45,7 @@ async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) ->
             return await projected_count(app) == len(envelopes)
 
         await eventually(projected, timeout=30)
-        body = (await client.get("/v1/metrics/summary", params={"period": "2024-03"})).json()
+        body = (await client.get("/v1/metrics/summary", params={"from": "2024-03-01", "to": "2024-03-31"})).json()
     resolved = body["resolved"]
-    assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (1, 1, 1)
+    assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (2, 2, 2)
     assert resolved["on_time_rate"] == 1.0

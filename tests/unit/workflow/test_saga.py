@@ -147,7 +147,7 @@ async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_step
     # The citizen reads on the later step's timeline where the bundle stopped, by the procedure's name.
     [stopped] = [e for e in harness.published() if e.type == "DossierStopped" and e.key == residence.dossier_id]
     assert stopped.payload["reason"] == "hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»: giấy chứng sinh không hợp lệ"
-    assert stopped.payload["on_time"] is None  # never started: no agency's to be judged on
+    assert stopped.payload["on_time"] is None and stopped.payload["step_started"] is False  # no agency had it
     assert harness.commands() == []
 
 

@@ -13,6 +13,9 @@ from datetime import datetime
 
 #: Ending kinds: how a dossier left processing. All count as resolved for the on-time rate (766 rules).
 PROCESSED, REFUSED, WITHDRAWN, STOPPED = "processed", "refused", "withdrawn", "stopped"
+#: How a bundle step ends that was stopped before it started (an earlier step failed): no agency had
+#: it, so it is neither resolved nor judged.
+NOT_STARTED = "not_started"
 #: Outcomes of a resolved dossier.
 EARLY, ON_TIME, OVERDUE = "early", "on_time", "overdue"
 

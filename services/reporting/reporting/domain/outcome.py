@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from reporting.domain.facts import EARLY, ON_TIME, OVERDUE, STOPPED, BundleFacts, DossierFacts
+from reporting.domain.facts import EARLY, NOT_STARTED, ON_TIME, OVERDUE, BundleFacts, DossierFacts
 from workcal import WorkCalendar, vietnam_tz
 
 #: Procedures missing from the catalogue are reported under this field.
@@ -51,11 +51,10 @@ class Derivation:
 
     def outcome(self, facts: DossierFacts) -> str | None:
         """early / on_time / overdue for an ended dossier; None while it is open, and for a bundle step
-        stopped before it started (workflow judges it not: its agency never had it), which is then
-        not counted as resolved at all."""
+        stopped before it started (its agency never had it), which is then not counted as resolved."""
         if facts.ended_at is None:
             return None
-        if facts.end_kind == STOPPED and facts.on_time_flag is None:
+        if facts.end_kind == NOT_STARTED:
             return None
         if facts.supplement_requests >= 2:
             return OVERDUE

@@ -16,7 +16,7 @@ from typing import Any
 from contracts.envelope import EventPayload
 from contracts.events import intake, registry, workflow
 from contracts.events.common import Document, DossierStatus
-from reporting.domain.facts import PROCESSED, REFUSED, STOPPED, WITHDRAWN, BundleFacts, DossierFacts
+from reporting.domain.facts import NOT_STARTED, PROCESSED, REFUSED, STOPPED, WITHDRAWN, BundleFacts, DossierFacts
 
 #: Workflow owns the lifecycle: on equal times its status wins over the one intake stated.
 INTAKE_RANK, WORKFLOW_RANK = 0, 1
@@ -175,6 +175,11 @@ def _ending(kind: str) -> Callable[[DossierFacts, workflow.DossierEvent], None]:
     return rule
 
 
+def _stopped(facts: DossierFacts, e: workflow.DossierStopped) -> None:
+    _lifecycle(facts, e)
+    _end(facts, STOPPED if e.step_started else NOT_STARTED, e.at, e.on_time)
+
+
 def _result_issued(facts: DossierFacts, e: workflow.ResultIssued) -> None:
     _lifecycle(facts, e)
     _end(facts, PROCESSED, e.at, e.on_time)
@@ -276,7 +281,7 @@ _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
     workflow.PaymentRequested: _payment_requested,
     workflow.PaymentConfirmed: _payment_confirmed,
     workflow.WithdrawalAccepted: _ending(WITHDRAWN),
-    workflow.DossierStopped: _ending(STOPPED),
+    workflow.DossierStopped: _stopped,
     workflow.ResultIssued: _result_issued,
     workflow.ResultReturned: _result_returned,
     workflow.DossierOverdue: _overdue,

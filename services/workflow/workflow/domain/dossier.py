@@ -271,7 +271,11 @@ class Dossier:
         its agency never had it, so it is no one's on-time or overdue dossier (``on_time`` None)."""
         status = self._check(Action.STOP)
         on_time = self._ended() if judged else None
-        self._record(wf.DossierStopped(**self._common(status, official_id=official_id), reason=reason, on_time=on_time))
+        self._record(
+            wf.DossierStopped(
+                **self._common(status, official_id=official_id), reason=reason, on_time=on_time, step_started=judged
+            )
+        )
 
     def withdraw(self, reason: str) -> None:
         status = self._check(Action.WITHDRAW)
