@@ -409,3 +409,30 @@ async def test_with_no_reconciliation_recorded_the_first_is_due_an_interval_afte
         await reconciler.periodic(900)
     assert 900 <= waits[0] <= 900 + 45
     assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]
+
+
+async def test_a_reconciliation_dated_ahead_by_a_replica_s_clock_does_not_stop_periodic_runs(
+    registry, portal, clock, pusher
+) -> None:
+    waits: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    async def note_then_time_passes(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+        if len(waits) == 2:
+            raise Stop
+
+    guard = pusher.guards["national_portal"]
+    reconciler = Reconciler(
+        registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=note_then_time_passes
+    )
+    clock.advance(86_400)
+    await reconciler.run("on_demand")  # a replica a day ahead recorded it
+    clock.advance(-86_400)
+    with pytest.raises(Stop):
+        await reconciler.periodic(900)
+    assert waits[0] <= 45  # due at once (plus jitter), not never
+    assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]

@@ -178,9 +178,12 @@ class Reconciler:
 
         Due ``interval_seconds`` after the last recorded run, whichever replica made it, not after
         this process started: restarted more often than the interval (deploys, a crash loop), no
-        replica had ever run one, and two replicas each ran their own. A little jitter keeps
-        replicas started together apart. With none recorded yet, due an interval after this start."""
+        replica had ever run one. With none recorded yet, due an interval after this start. A run is
+        recorded when it ends, so replicas whose jittered wake-ups fall within one run's length may
+        still both run (harmless: a repush is idempotent; twice the portal listing). A failing run is
+        tried again after a growing wait, up to the interval."""
         started = self.clock()
+        failures = 0
         while True:
             await self.sleep(
                 await self._until_due(interval_seconds, started) + random.uniform(0, min(interval_seconds / 20, 60))
@@ -189,13 +192,16 @@ class Reconciler:
                 if await self._until_due(interval_seconds, started) > 0:  # another replica ran one meanwhile
                     continue
                 await self.run("periodic")
+                failures = 0
             except ReconciliationRunning:
                 continue
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("periodic reconciliation failed")
-                await self.sleep(min(interval_seconds, 60.0))  # none recorded: it would be due at once again
+                failures += 1
+                log.exception("periodic reconciliation failed", failures=failures)
+                # None recorded: it would be due at once again, and each try may list the whole portal.
+                await self.sleep(min(interval_seconds, 60.0 * 2 ** (failures - 1)))
 
     async def _until_due(self, interval_seconds: float, started: datetime) -> float:
         """Seconds until the next periodic run: the interval after the last recorded one, or after
@@ -209,4 +215,6 @@ class Reconciler:
             return interval_seconds
         since = latest.started_at if latest is not None else started
         elapsed = (self.clock() - since).total_seconds()
-        return min(max(interval_seconds - elapsed, 0.0), interval_seconds)
+        if elapsed < 0:  # recorded by a replica whose clock runs ahead: due now, or it never would be
+            return 0.0
+        return max(interval_seconds - elapsed, 0.0)
