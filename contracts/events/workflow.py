@@ -62,8 +62,10 @@ class DossierStepStarted(DossierEvent):
         default=None,
         description="The dossier's new appointment, when starting this step moved it: a later step of a bundle"
         " received at the counter, whose date moves by the office time earlier steps waited for the citizen's"
-        " supplements (absent otherwise, and in events from before this field).",
+        " supplements; a verification step, to the law's longer limit (absent otherwise, and in events from"
+        " before this field).",
     )
+    reason: str | None = Field(default=None, description="Why the step began, when an official says: a verification's.")
 
 
 class RequestedDocument(Frozen):
@@ -126,7 +128,14 @@ class WithdrawalAccepted(DossierEvent):
     event_type = "WithdrawalAccepted"
     reason: str = Field(description="The citizen's reason.")
     on_time: bool | None = Field(
-        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+        default=None,
+        description="Ended by the appointment date (766 rules); None if no appointment was set, and for a step"
+        " that never started (not judged).",
+    )
+    step_started: bool = Field(
+        default=True,
+        description="False for a bundle step withdrawn while it waited for an earlier step: its agency never had"
+        " it, so it is no one's resolved dossier (true in events from before this field).",
     )
 
 

@@ -4,7 +4,7 @@ registry steps go out as commands, duplicates and reorderings never start a step
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import citizen_id
 from contracts.events import intake
@@ -13,6 +13,7 @@ from contracts.events.common import Delivery, Document, DossierStatus
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
 from workcal import vietnam_tz
 from workflow.domain import deadlines
+from workflow.service_layer.ports import Timer
 
 
 def started_steps(harness: Harness, bundle_id: str) -> list[str]:
@@ -341,3 +342,44 @@ async def test_a_counter_bundles_later_steps_wait_untimed_and_their_date_moves_w
     assert started.payload["due_at"] == moved.isoformat()  # intake, reporting and the portal move it too
     assert set(harness.uow.timers.pending(residence.dossier_id)) == {"due_soon", "overdue"}
     assert not (await harness.state(insurance.dossier_id)).overdue
+
+
+async def test_a_held_step_neither_warns_nor_goes_overdue_even_with_timers_armed_before_the_fix(
+    harness: Harness,
+) -> None:
+    """Timers armed for held steps by the earlier code are not disarmed: firing checks the hold too."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    _, residence, _ = bundle.steps
+    due = harness.now + timedelta(days=2)
+    await harness.deliver(
+        submitted(procedure_code=residence.procedure_code, dossier_id=residence.dossier_id, at=harness.now, fee=0,
+                  receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
+                  bundle_step=residence.step_id, due_at=due)
+    )  # fmt: skip
+    await harness.uow.timers.arm(
+        Timer(residence.dossier_id, "due_soon", harness.now), Timer(residence.dossier_id, "overdue", due)
+    )
+    harness.clock.set(due + timedelta(days=1))
+    await harness.fire_timers()
+    state = await harness.state(residence.dossier_id)
+    assert state.held and not state.overdue and not state.due_soon_notified
+
+
+async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harness: Harness) -> None:
+    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
+             ("funeral_allowance", "9.000002")]  # fmt: skip
+    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    allowance = bundle.steps[2]
+    await harness.deliver(
+        submitted(procedure_code=allowance.procedure_code, dossier_id=allowance.dossier_id, at=harness.now, fee=0,
+                  receiving_agency=bundle.receiving_agency, competent_agency="", bundle_id=bundle.bundle_id,
+                  bundle_step=allowance.step_id, due_at=harness.now + timedelta(days=3))
+    )  # fmt: skip
+    await harness.deliver(bundle)
+    await harness.deliver(
+        intake.WithdrawalRequested(
+            dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
+        )
+    )
+    [accepted] = [e for e in harness.published() if e.type == "WithdrawalAccepted"]
+    assert accepted.payload["step_started"] is False and accepted.payload["on_time"] is None

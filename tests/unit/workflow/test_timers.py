@@ -217,7 +217,51 @@ async def test_a_case_that_needs_verification_is_due_at_the_law_s_longer_limit_a
     assert await harness.fire_timers() == 1  # due soon (a working day before), not overdue
     assert (await harness.decide(event.dossier_id, "approve")).on_time is True
 
+    line = (await harness.state(event.dossier_id)).control_sheet
+    assert [(entry.step, entry.reason) for entry in line if entry.step == "verification"] == [
+        ("verification", "cần xác minh tình trạng hôn nhân")
+    ]  # kept, for the control sheet and the citizen's timeline
+
     no_extension = submitted(at=harness.now)  # 2.001610: the law allows it no longer limit
     await harness.deliver(no_extension)
     with pytest.raises(InvalidDecision, match="no longer limit"):
         await harness.decide(no_extension.dossier_id, "verify", reason="x")
+
+
+async def test_verification_is_decided_by_the_appointment_and_gets_its_own_due_soon_warning(harness: Harness) -> None:
+    """Decided after the date (the overdue timer not yet fired) it turned a late dossier into an on-time
+    one; decided after the due-soon warning, the later date had none."""
+    late = submitted(
+        procedure_code="1.000894",
+        receiving_agency="UBND-X-YENHOA",
+        competent_agency="UBND-X-YENHOA",
+        fee=0,
+        at=harness.now,
+    )  # fmt: skip  (due Monday 17:00)
+    await harness.deliver(late)
+    harness.clock.set(datetime(2024, 6, 4, 10, 0, tzinfo=TZ))
+    with pytest.raises(IllegalTransition, match="by the appointment, not after it"):
+        await harness.decide(late.dossier_id, "verify", reason="cần xác minh")
+
+    warned = submitted(
+        procedure_code="9.000005", receiving_agency="STP-BINHAN", competent_agency="STP-BINHAN", fee=0, at=harness.now
+    )  # fmt: skip  (ten working days)
+    await harness.deliver(warned)
+    first_due = (await harness.state(warned.dossier_id)).due_at
+    assert first_due is not None
+    harness.clock.set(deadlines.due_soon_at(harness.ctx.rules.calendar, first_due, 8 * 3600))
+    await harness.fire_timers()
+    assert (await harness.state(warned.dossier_id)).due_soon_notified
+    state = await harness.decide(warned.dossier_id, "verify", reason="cần xác minh nhân thân")
+    assert state.due_at is not None and state.due_at > first_due and not state.due_soon_notified
+    assert set(harness.uow.timers.pending(warned.dossier_id)) == {"due_soon", "overdue"}
+
+
+async def test_a_failed_timer_put_back_does_not_undo_a_date_a_decision_moved_meanwhile(harness: Harness) -> None:
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    claimed = Timer(event.dossier_id, "overdue", datetime(2024, 6, 5, 17, 0, tzinfo=TZ))
+    moved = datetime(2024, 6, 14, 17, 0, tzinfo=TZ)
+    await harness.uow.timers.arm(Timer(event.dossier_id, "overdue", moved))  # an apology letter, say
+    await harness.uow.timers.postpone(claimed, harness.now + timers.FAILED_TIMER_RETRY)
+    assert harness.uow.timers.pending(event.dossier_id)["overdue"] == moved

@@ -154,7 +154,8 @@ def _detail(event: workflow.DossierEvent) -> str | None:
     if isinstance(event, workflow.SupplementRequested) and event.documents:
         return f"{event.reason} (cần bổ sung: {'; '.join(d.name for d in event.documents)})"
     if isinstance(event, workflow.DossierStepStarted):
-        return _STEPS.get(event.step, event.step)
+        step = _STEPS.get(event.step, event.step)
+        return f"{step}: {event.reason}" if step and event.reason else step
     if isinstance(event, workflow.PaymentRequested):
         return vnd(event.amount)
     if isinstance(event, workflow.ResultReturned):

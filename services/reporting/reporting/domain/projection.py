@@ -175,6 +175,11 @@ def _ending(kind: str) -> Callable[[DossierFacts, workflow.DossierEvent], None]:
     return rule
 
 
+def _withdrawn(facts: DossierFacts, e: workflow.WithdrawalAccepted) -> None:
+    _lifecycle(facts, e)
+    _end(facts, WITHDRAWN if e.step_started else NOT_STARTED, e.at, e.on_time)
+
+
 def _stopped(facts: DossierFacts, e: workflow.DossierStopped) -> None:
     _lifecycle(facts, e)
     _end(facts, STOPPED if e.step_started else NOT_STARTED, e.at, e.on_time)
@@ -280,7 +285,7 @@ _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
     workflow.SupplementReceived: _supplement_received,
     workflow.PaymentRequested: _payment_requested,
     workflow.PaymentConfirmed: _payment_confirmed,
-    workflow.WithdrawalAccepted: _ending(WITHDRAWN),
+    workflow.WithdrawalAccepted: _withdrawn,
     workflow.DossierStopped: _stopped,
     workflow.ResultIssued: _result_issued,
     workflow.ResultReturned: _result_returned,

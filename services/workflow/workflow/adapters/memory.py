@@ -64,6 +64,11 @@ class InMemoryTimerTable:
         fire, (dossier_id, kind) = due[0]
         return Timer(dossier_id, kind, fire)  # type: ignore[arg-type]
 
+    async def postpone(self, timer: Timer, until: datetime) -> None:
+        key = (timer.dossier_id, timer.kind)
+        if self.rows.get(key) == (timer.fire_at, None):
+            self.rows[key] = (until, None)
+
     async def mark_fired(self, timer: Timer, at: datetime) -> None:
         key = (timer.dossier_id, timer.kind)
         self.rows[key] = (self.rows[key][0], at)

@@ -100,6 +100,15 @@ class SqlTimerTable:
         ).first()
         return None if row is None else Timer(row.dossier_id, row.kind, row.fire_at)
 
+    async def postpone(self, timer: Timer, until: datetime) -> None:
+        await self._conn.execute(
+            text(
+                "UPDATE timers SET fire_at = :u"
+                " WHERE dossier_id = :d AND kind = :k AND fire_at = :f AND fired_at IS NULL"
+            ),
+            {"u": until, "d": timer.dossier_id, "k": timer.kind, "f": timer.fire_at},
+        )
+
     async def mark_fired(self, timer: Timer, at: datetime) -> None:
         await self._conn.execute(
             text("UPDATE timers SET fired_at = :at WHERE dossier_id = :d AND kind = :k"),

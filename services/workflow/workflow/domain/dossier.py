@@ -107,9 +107,10 @@ class Dossier:
         official_id: str | None = None,
         *,
         due_at: datetime | None = None,
+        reason: str | None = None,
     ) -> None:
         """``due_at``: the dossier's appointment, moved (a later bundle step the citizen's waits on
-        earlier steps put back)."""
+        earlier steps put back, a verification). ``reason``: why, when an official says."""
         status = self._check(Action.START_STEP)
         self._record(
             wf.DossierStepStarted(
@@ -117,6 +118,7 @@ class Dossier:
                 step=step,
                 step_due_at=step_due_at,
                 due_at=due_at,
+                reason=reason,
             )
         )
 
@@ -278,8 +280,13 @@ class Dossier:
         )
 
     def withdraw(self, reason: str) -> None:
+        """A bundle step still held for an earlier one is no agency's yet: not judged."""
         status = self._check(Action.WITHDRAW)
-        self._record(wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=self._ended()))
+        started = not self.state.held
+        on_time = self._ended() if started else None
+        self._record(
+            wf.WithdrawalAccepted(**self._common(status), reason=reason, on_time=on_time, step_started=started)
+        )
 
     def answer_withdrawal(self, reason: str) -> None:
         """The citizen's withdrawal request: accepted while the dossier is open and no registry is at

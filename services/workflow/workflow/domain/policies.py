@@ -273,6 +273,9 @@ def _verify(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         raise IllegalTransition("verify", state.status, "verification was already decided for this dossier")
     if state.bundle_id is not None:
         raise IllegalTransition("verify", state.status, "a bundle's step keeps the bundle's date (not supported)")
+    if state.overdue or state.apologized or (state.due_at is not None and dossier.now > state.due_at):
+        # Decided once the date has passed, it would turn a late dossier into an on-time one.
+        raise IllegalTransition("verify", state.status, "verification is decided by the appointment, not after it")
     time = rules.processing_time(state.procedure_code)
     if time.extended_amount is None or state.received_at is None:
         raise InvalidDecision("decision", "the law allows this procedure no longer limit for verification")
@@ -280,7 +283,9 @@ def _verify(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     due = rules.calendar.add_working_seconds(limit, state.paused_seconds) if state.paused_seconds else limit
     if state.due_at is not None and due <= state.due_at:
         raise IllegalTransition("verify", state.status, "the appointment is already past the verification limit")
-    dossier.start_step(VERIFICATION_STEP, state.agency, due, command.official_id, due_at=due)
+    dossier.start_step(
+        VERIFICATION_STEP, state.agency, due, command.official_id, due_at=due, reason=(command.reason or "").strip()
+    )
 
 
 def _forward(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:

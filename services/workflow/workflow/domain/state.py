@@ -29,6 +29,7 @@ class ControlSheetLine:
     official_id: str | None = None
     ended_at: datetime | None = None
     outcome: str | None = None
+    reason: str | None = None  # why the step began, when an official said (a verification)
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,13 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state._close_line(e.at, "moved on")
         state.step_due_at = e.step_due_at
         if e.due_at is not None:
+            if state.due_at is None or e.due_at > state.due_at:
+                state.due_soon_notified = False  # a later date gets its own warning
             state.due_at = e.due_at
         state.verified = state.verified or e.step == VERIFICATION_STEP
-        state.control_sheet.append(ControlSheetLine(e.step, e.agency, e.at, e.step_due_at, e.official_id))
+        state.control_sheet.append(
+            ControlSheetLine(e.step, e.agency, e.at, e.step_due_at, e.official_id, reason=e.reason)
+        )
     elif isinstance(e, wf.DossierForwarded):
         state._close_line(e.at, f"forwarded to {e.agency}", e.official_id)
     elif isinstance(e, wf.SupplementRequested):

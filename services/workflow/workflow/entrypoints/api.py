@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -92,12 +93,15 @@ def _task_cursor(task: Task) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_CURSOR_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # dossier ids as workflow keeps them: no NUL reaches SQL
+
+
 def _task_position(cursor: str) -> TaskPosition:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         due, dossier_id = json.loads(raw)
         moment = datetime.fromisoformat(due)
-        if moment.tzinfo is None or not isinstance(dossier_id, str):
+        if moment.tzinfo is None or not isinstance(dossier_id, str) or not _CURSOR_ID.fullmatch(dossier_id):
             raise ValueError
         _plausible_instant(moment)  # the database takes no year-1 instant
     except (ValueError, TypeError):

@@ -77,6 +77,7 @@ class ControlSheetLinePublic(BaseModel):
     step_due_at: datetime | None
     ended_at: datetime | None
     outcome: str | None
+    reason: str | None = None
 
 
 class HistoryEntry(BaseModel):

@@ -3,7 +3,6 @@ bundle never deadlocks), decide through the domain, save, then let the saga reac
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -90,22 +89,21 @@ async def make_decision(
     seen: list[DossierStatus | None] = [None]  # the status the decision met, to name in a refusal
 
     def decide(dossier: Dossier) -> None:
-        seen[0] = dossier.state.status
-        if command.expected_version is not None and dossier.state.version != command.expected_version:
-            raise StaleDecision(command.expected_version)
+        state = dossier.state
+        seen[0] = state.status
         if command.acting_for is not None:
-            holder = policies.responsible_agency(dossier.state)
+            holder = policies.responsible_agency(state)
             if holder not in command.acting_for:
-                state = dossier.state
-                if command.acting_for & {state.receiving_agency, state.competent_agency, state.agency}:
-                    # An official of an agency the dossier concerns, whose decision the lifecycle forbids
-                    # anyway (an approval retried after it was recorded, and the result went to the
-                    # counter): told so (409), not that the dossier is in another agency's hands.
-                    with contextlib.suppress(InvalidDecision):  # a misstated field is the holder's to hear
-                        policies.decide(dossier, replace(command, number_draw=draw), ctx.rules)
+                if state.status in FINISHED and command.acting_for & {state.competent_agency, state.agency}:
+                    # The agency that decided it, deciding again (an approval retried after it was
+                    # recorded, and the result went to the counter): told the dossier is done (409),
+                    # not that it is in another agency's hands.
+                    raise IllegalTransition(command.decision, state.status, "the dossier has been decided")
                 raise Forbidden(
                     f"official {command.official_id} does not act for {holder}, which holds this dossier now"
                 )
+        if command.expected_version is not None and state.version != command.expected_version:
+            raise StaleDecision(command.expected_version)
         policies.decide(dossier, replace(command, number_draw=draw), ctx.rules)
         issued[:] = [
             e.data[ID_NUMBER] for e in dossier.pending if isinstance(e, wf.ResultIssued) and ID_NUMBER in e.data

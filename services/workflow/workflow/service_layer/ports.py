@@ -78,6 +78,11 @@ class TimerTable(Protocol):
 
     async def mark_fired(self, timer: Timer, at: datetime) -> None: ...
 
+    async def postpone(self, timer: Timer, until: datetime) -> None:
+        """Fire ``timer`` at ``until`` instead, if it is still unfired and due when it was claimed (a
+        decision that moved it meanwhile wins)."""
+        ...
+
 
 class BundleRepository(Protocol):
     async def add(self, saga: BundleSaga) -> bool:

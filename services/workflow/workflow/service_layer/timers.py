@@ -6,11 +6,10 @@ marks it fired: a second replica skips a claimed row and, once that commits, fin
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from eventkit.backoff import stop_if_cancelled
-from eventkit.db import is_contention, is_unavailable
+from eventkit.db import is_contention, is_statement_timeout, is_unavailable
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from workflow.domain.dossier import Dossier
@@ -54,14 +53,14 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
             continue
         except Exception as exc:
             stop_if_cancelled(exc)
-            if timer is None or is_unavailable(exc):
-                raise
+            if timer is None or is_unavailable(exc) or is_statement_timeout(exc):
+                raise  # the database, not this timer: the poller waits before the next round
             skip.add((timer.dossier_id, timer.kind))
             if is_contention(exc):  # a lock not granted in time: as DossierBusy
                 continue
             log.exception("SLA timer failed to fire; tried again later", dossier_id=timer.dossier_id, kind=timer.kind)
-            async with uow_factory() as uow:
-                await uow.timers.arm(replace(timer, fire_at=ctx.now() + FAILED_TIMER_RETRY))
+            async with uow_factory() as uow:  # unless a decision moved it meanwhile
+                await uow.timers.postpone(timer, ctx.now() + FAILED_TIMER_RETRY)
             continue
         claimed += 1
     return claimed
@@ -75,7 +74,9 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
         raise DossierBusy(timer.dossier_id)
     state = await load(uow, timer.dossier_id)
     dossier = Dossier(state, now)
-    running = not state.clock_paused and state.due_at is not None
+    # Held for an earlier bundle step: no agency can act on it yet (timers armed before held steps
+    # stopped arming them may still be due).
+    running = not state.clock_paused and state.due_at is not None and not state.held
     if timer.kind == "acceptance_overdue":
         # Accepted or sent back meanwhile, or already flagged: nothing to say.
         if awaits_acceptance(state) and now >= (deadline := acceptance_due(state, ctx)):
