@@ -51,7 +51,7 @@ class Workflow:
 
     async def wait_for_task(self, agency: str, dossier_id: str, timeout: float = 20) -> dict[str, Any]:
         async def task() -> dict[str, Any] | None:
-            body = (await self.client.get("/v1/tasks", params={"agency": agency})).json()
+            body = (await self.client.get("/v1/tasks", params={"agency": agency, "limit": 1000})).json()
             return next((t for t in body["tasks"] if t["dossier_id"] == dossier_id), None)
 
         return await eventually(task, timeout=timeout)  # type: ignore[no-any-return]
