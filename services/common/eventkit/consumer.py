@@ -242,8 +242,12 @@ class InboxConsumer:
             try:
                 await self._consume(self._consumer)
             except KafkaError as exc:
+                stop_if_cancelled(exc)
                 lost = 1 if time.monotonic() - joined > 60 else lost + 1
-                log.warning("consumer session failed; joining again", consumer=self.name, error=repr(exc), times=lost)
+                # An error that comes back every time (an authorisation the broker refuses, a record
+                # too large) keeps the partition unread: said louder once it looks like one.
+                report = log.error if lost >= 5 else log.warning
+                report("consumer session failed; joining again", consumer=self.name, error=repr(exc), times=lost)
             finally:
                 consumer, self._consumer = self._consumer, None
                 await consumer.stop()

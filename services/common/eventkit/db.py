@@ -32,31 +32,41 @@ def check_schema_name(schema: str) -> str:
 
 @dataclass(frozen=True)
 class TimeLimits:
-    """How long the server lets one statement run, and wait for one lock, before it cancels it.
+    """How long the server lets one statement run, wait for one lock, or leave a transaction idle,
+    before it cancels it.
 
-    Without them a statement that can never finish (a plan gone wrong, a lock held by a session left
-    open) would run until the driver gave up waiting, and the driver's timeout looks like an outage:
-    a consumer would retry its event for ever and stall the partition. The server's own refusals
-    say the database is up and this work is the trouble: a statement cancelled (57014) counts
-    against its event, which goes to the dead letters after its attempts; a lock not granted in
-    time (55P03) is contention, tried again without counting. The driver waits ``client_margin``
+    Without them a statement that can never finish (a plan gone wrong) would run until the driver
+    gave up waiting, and the driver's timeout looks like an outage: a consumer would retry its event
+    for ever and stall the partition. The server's own refusals say the database is up and this work
+    is the trouble: a statement cancelled (57014) counts against its event, which goes to the dead
+    letters after its attempts; a lock not granted in time (55P03) is contention, tried again without
+    counting. A session left idle in a transaction (holding its locks) is ended after
+    ``idle_in_transaction_seconds``, so that such waits end. The driver waits ``client_margin``
     longer than the statement limit, so that its own timeout still means "no answer at all".
     """
 
     statement_seconds: float = 25.0
     lock_seconds: float = 20.0
     client_margin: float = 5.0
+    #: Above the longest a transaction of ours waits between statements (the relay's 30 s publish).
+    idle_in_transaction_seconds: float = 120.0
 
     def server_settings(self) -> dict[str, str]:
         return {
             "statement_timeout": str(round(self.statement_seconds * 1000)),
             "lock_timeout": str(round(self.lock_seconds * 1000)),
+            "idle_in_transaction_session_timeout": str(round(self.idle_in_transaction_seconds * 1000)),
         }
 
     @property
     def command_timeout(self) -> float | None:
         """The driver's wait for an answer; none when statements are not limited (0 turns a limit off)."""
         return self.statement_seconds + self.client_margin if self.statement_seconds else None
+
+
+#: What an unlimited engine sends: none of ours, and none a role or database default sets (a managed
+#: server's ``ALTER ROLE … SET statement_timeout`` would otherwise still cut a migration short).
+_UNLIMITED = {"statement_timeout": "0", "lock_timeout": "0", "idle_in_transaction_session_timeout": "0"}
 
 
 def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimits | None = TimeLimits()) -> AsyncEngine:
@@ -69,7 +79,7 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimit
     minutes (migrations, a projection's rebuild), which then waits as long as it takes.
     """
     check_schema_name(schema)
-    server_settings = {"search_path": f"{schema},public"} | (limits.server_settings() if limits else {})
+    server_settings = {"search_path": f"{schema},public"} | (limits.server_settings() if limits else _UNLIMITED)
     return create_async_engine(
         url,
         # Up to 2 × pool_size connections as before, but all of them kept once opened: an overflow

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.backoff import stop_if_cancelled
 from eventkit.consumer import Dispatcher, InboxConsumer
 from eventkit.db import durability_gaps, make_engine, outlasting_outages, ping
 from eventkit.kafka import KafkaPublisher
@@ -162,7 +163,8 @@ class ServiceRuntime:
                 await job()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                stop_if_cancelled(exc)  # a stop that surfaced as a client's error is a stop, not a crash
                 # Its work (consuming, relaying, firing timers) would stop for good while the API
                 # served on: the process is no longer alive as a whole. /healthz says so, and the
                 # server (eventkit.serve) exits, for the orchestrator to start a fresh one.

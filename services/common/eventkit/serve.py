@@ -16,8 +16,9 @@ from eventkit.settings import ServiceSettings
 
 def serve(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], FastAPI]) -> None:
     """Configure logging and serve until SIGINT/SIGTERM (uvicorn's graceful shutdown), or until a
-    background task crashes: then the process stops the same way and exits with status 1, for
-    its supervisor (Kubernetes, compose's restart policy, the dev runner) to start it again."""
+    background task crashes: then the process stops the same way and exits with status 1, for its
+    supervisor to start it again (Kubernetes, compose's restart policy; the dev runner stops the
+    whole stack and says which process ended)."""
     configure_logging(settings.service_name, level=settings.log_level, fmt=settings.log_format)
     app = app_factory(settings)
     server = uvicorn.Server(
@@ -41,5 +42,7 @@ def serve(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], Fa
     # with uvicorn.run, and the process exits 0.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
+    if not server.started:
+        sys.exit(3)  # start-up failed (as uvicorn.run exits)
     if runtime.crashed:
         sys.exit(1)

@@ -159,6 +159,16 @@ class ServiceSettings(BaseSettings):
             official_claim=self.auth_official_claim,
         )
 
+    @model_validator(mode="after")
+    def _lock_limit_below_the_statement_limit(self) -> ServiceSettings:
+        statement, lock = self.db_statement_timeout_seconds, self.db_lock_timeout_seconds
+        if statement and lock and lock >= statement:
+            raise ValueError(
+                "db_lock_timeout_seconds must be below db_statement_timeout_seconds: a lock wait would be"
+                " cancelled as a slow statement and counted against its event"
+            )
+        return self
+
     def db_limits(self) -> TimeLimits | None:
         """The time limits of the service's statements (:class:`~eventkit.db.TimeLimits`)."""
         if not self.db_statement_timeout_seconds and not self.db_lock_timeout_seconds:

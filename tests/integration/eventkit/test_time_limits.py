@@ -43,6 +43,12 @@ async def test_migrations_take_as_long_as_they_need_and_then_statements_are_limi
                 await conn.execute(text("SELECT pg_sleep(1)"))
         assert is_statement_timeout(slow.value)
         assert not is_unavailable(slow.value)  # the server answered: a consumer counts it against the event
+        async with runtime.engine.connect() as conn:
+            assert (await conn.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar_one() == "2min"
+        # Whatever a role or database default says, migrations and rebuilds are not limited.
+        async with runtime.maintenance_engine.connect() as conn:
+            for setting in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+                assert (await conn.execute(text(f"SHOW {setting}"))).scalar_one() == "0"
     finally:
         await runtime.stop()
 

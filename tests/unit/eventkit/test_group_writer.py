@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from eventkit.batching import GroupWriter, WriterStopped
 
@@ -14,12 +16,13 @@ class Store:
     """A write function that records its calls; it can be held (to let items queue up) and can
     refuse an item."""
 
-    def __init__(self, *, refuse: object = None, down: bool = False) -> None:
+    def __init__(self, *, refuse: object = None, down: bool = False, slow: bool = False) -> None:
         self.calls: list[list[object]] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.refuse = refuse
         self.down = down
+        self.slow = slow
         self.attempts = 0
 
     async def write(self, batch: list[object]) -> None:
@@ -27,6 +30,10 @@ class Store:
         self.attempts += 1
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
+        if self.slow:  # what the server says at its statement_timeout
+            raise DBAPIError(
+                "INSERT", {}, asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout")
+            )
         if self.refuse in batch:
             raise ValueError(f"refused {self.refuse}")
         self.calls.append(batch)
@@ -119,3 +126,16 @@ async def test_a_batch_that_met_an_outage_is_not_written_item_by_item() -> None:
     assert all(isinstance(r, ConnectionRefusedError) for r in results)
     assert store.attempts == 1  # the four together, none again alone (five attempts before)
     assert (writer.stats.failed_batches, writer.stats.alone) == (1, 0)
+
+
+async def test_a_batch_the_server_cancelled_as_too_slow_is_not_written_item_by_item() -> None:
+    """One by one, each item would have waited up to the time limit again, on a server already slow."""
+    store = Store(slow=True)
+    writer = GroupWriter(store.write, name="test")
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(item)) for item in range(4)]
+    await asyncio.sleep(0)
+    store.gate.set()
+    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    assert all(isinstance(r, DBAPIError) for r in results)
+    assert store.attempts == 1

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from eventkit.consumer import Dispatcher
 from eventkit.http import create_service_app
@@ -89,7 +91,11 @@ def test_statements_have_the_settings_time_limits_and_none_turns_them_off() -> N
         database_url=NOWHERE, db_statement_timeout_seconds=12.5, db_lock_timeout_seconds=4
     ).db_limits()
     assert limits is not None
-    assert limits.server_settings() == {"statement_timeout": "12500", "lock_timeout": "4000"}
+    assert limits.server_settings() == {
+        "statement_timeout": "12500",
+        "lock_timeout": "4000",
+        "idle_in_transaction_session_timeout": "120000",
+    }
     assert limits.command_timeout == 17.5  # the driver waits longer than the server, so the server answers
     no_statement_limit = ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0).db_limits()
     assert no_statement_limit is not None and no_statement_limit.command_timeout is None
@@ -124,3 +130,8 @@ async def test_a_crashed_background_task_fails_the_liveness_check_and_stops_the_
     assert stopped == ["consumer:c"]
     assert response.status_code == 503
     assert response.json() == {"status": "crashed", "tasks": ["consumer:c"]}
+
+
+def test_a_lock_limit_at_or_above_the_statement_limit_is_refused() -> None:
+    with pytest.raises(ValidationError, match="below db_statement_timeout_seconds"):
+        ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=10, db_lock_timeout_seconds=10)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, payload_model
 from contracts.ids import uuid7
 from eventkit.logging import get_logger
 from reporting.adapters import pg_store
@@ -43,6 +43,8 @@ from reporting.service_layer.projector import Incoming, project
 log = get_logger(__name__)
 
 _TRY_REBUILD_LOCK = "SELECT pg_try_advisory_lock(hashtext(current_schema() || '/rm-rebuild'))"
+#: The longest the swap waits for a lock on the live tables before the rebuild fails (to run again).
+SWAP_LOCK_SECONDS = 60
 _UNLOCK_REBUILD = "SELECT pg_advisory_unlock(hashtext(current_schema() || '/rm-rebuild'))"
 
 
@@ -78,6 +80,7 @@ class RebuildStatus:
     duplicates: int = 0
     skipped: int = 0  # types the live consumer does not handle either
     invalid: int = 0  # malformed envelopes or payloads (the live consumer dead-letters them)
+    unknown_versions: int = 0  # versions this build does not know (dead-lettered live, replayed later)
     seconds: float = 0.0
     events_per_second: float = 0.0
     # Where the time went: the fixed costs around the replay, which dominate a small log.
@@ -176,6 +179,9 @@ class Rebuilder:
                 )
                 if self.on_finished:
                     self.on_finished(status)
+                # The dozen connections a rebuild opens (a table and an index build each) are not
+                # needed until the next one: they would stay open, outside the connection budget.
+                await self._engine.dispose()
             return status
 
     async def _rebuild(self, status: RebuildStatus, tables: TableSet) -> None:
@@ -202,6 +208,9 @@ class Rebuilder:
             status.finish_seconds, mark = round(status.elapsed() - mark, 3), status.elapsed()
             status.phase = "swapping"
             async with self._engine.begin() as conn:
+                # This engine has no limits, but the swap holds every metrics request up while it
+                # waits: a session that holds the live tables (idle in a transaction) fails it instead.
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_SECONDS}s'"))
                 await conn.execute(text(pg_store.SWAP_LOCK_EXCLUSIVE))
                 targets = await pg_store.inbox_positions(conn, self._live_consumer, history.partitions)
                 async for records in history.read_until(targets, max_records=self._batch_size):
@@ -282,6 +291,12 @@ class Rebuilder:
                 continue
             if envelope.type not in self._types:
                 status.skipped += 1
+                continue
+            if payload_model(envelope.type, envelope.version) is None:
+                # A version this build does not know. Logged, it would be taken as seen: the live
+                # consumer dead-letters it for replay after the upgrade, and that replay would be a
+                # duplicate. Left out, the replay applies it.
+                status.unknown_versions += 1
                 continue
             try:
                 incoming.append((envelope, envelope.parse_payload()))
