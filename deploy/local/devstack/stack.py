@@ -20,7 +20,7 @@ from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
 from devstack.identity import DevIdentity
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import ensure_port_free, spawn, stop, wait_for_port
+from devstack.processes import PortInUse, ensure_port_free, spawn, stop, wait_for_port
 from eventkit.kafka import ensure_topics
 
 DATABASE = "dossiers"
@@ -60,6 +60,17 @@ SERVICES = [
 ]
 
 
+def _refuse_if_serving(data_dir: Path) -> None:
+    """A fresh start wipes ``data_dir``: never while a PostgreSQL still serves from it (another
+    launcher on the same run directory, on another port)."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return  # no pid file, a stale one, or not ours to signal: nothing serves from it
+    raise PortInUse(f"a PostgreSQL (pid {pid}) still serves from {data_dir}: stop it before a fresh start")
+
+
 def _env_port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -88,13 +99,14 @@ class LocalStack:
 
     def start_infrastructure(self) -> None:
         """PostgreSQL and the broker (embedded unless given), then the topics."""
+        self._check_ports()  # all of them before anything starts or is wiped
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = os.environ.get("DATABASE_URL", "")
         if not self.database_url:
             data_dir = self.run_dir / "pgdata"
             port = _env_port("POSTGRES_PORT", 5433)
-            ensure_port_free(port, "PostgreSQL")
             if self.fresh and data_dir.exists():
+                _refuse_if_serving(data_dir)
                 shutil.rmtree(data_dir)
             self.postgres = EmbeddedPostgres(data_dir, port, durable=self.durable, settings=self.postgres_settings)
             self.postgres.start()
@@ -102,9 +114,7 @@ class LocalStack:
             self.database_url = self.postgres.url(DATABASE)
         self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not self.bootstrap_servers:
-            broker_port = _env_port("BROKER_PORT", 9092)
-            ensure_port_free(broker_port, "the broker")
-            self.broker = TansuBroker(broker_port, self.log_dir)
+            self.broker = TansuBroker(_env_port("BROKER_PORT", 9092), self.log_dir)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         asyncio.run(
@@ -126,8 +136,8 @@ class LocalStack:
             env.update(self._identity.environment())
         env.setdefault("PYTHONUNBUFFERED", "1")
         # Everything the stack's processes call is on loopback: never through a proxy the shell names.
-        for name in ("NO_PROXY", "no_proxy"):
-            env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1,localhost"]))
+        bypass = ",".join(filter(None, [env.get("NO_PROXY", ""), env.get("no_proxy", ""), "127.0.0.1,localhost"]))
+        env["NO_PROXY"] = env["no_proxy"] = bypass  # clients read either; both must keep the shell's own list
         # Registry-sync talks to the simulator wherever this stack put it.
         env.setdefault("REGISTRY_SYNC_REGISTRIES_URL", SIMULATOR.url)
         return env
@@ -137,10 +147,18 @@ class LocalStack:
         simulator = [SIMULATOR] if importlib.util.find_spec(SIMULATOR.module) else []
         return simulator + SERVICES
 
+    def _check_ports(self) -> None:
+        """Refuse to start while another server listens on a port of this stack: its readiness waits
+        would take that server for its own (another stack's database, a Kafka of one's own)."""
+        if not os.environ.get("DATABASE_URL"):
+            ensure_port_free(_env_port("POSTGRES_PORT", 5433), "PostgreSQL")
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            ensure_port_free(_env_port("BROKER_PORT", 9092), "the broker")
+        for spec in self.specs():
+            ensure_port_free(spec.port_in(os.environ), spec.name)
+
     def start_services(self) -> None:
         self._env = self.service_env()
-        for spec in self.specs():  # all checked first: a taken port fails the start before anything runs
-            ensure_port_free(spec.port_in(self._env), spec.name)
         for spec in self.specs():
             self._spawn(spec)
 
