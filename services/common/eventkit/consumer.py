@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope, payload_model
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
-from eventkit.db import is_contention, is_unavailable
+from eventkit.db import is_contention, is_statement_timeout, is_unavailable, ping
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OnQueued, OutgoingMessage
@@ -419,6 +419,14 @@ class InboxConsumer:
                                 error=repr(exc), times=contended)  # fmt: skip
                     await asyncio.sleep(backoff_delay(contended, base=self._retry_base, cap=2.0))
                     continue
+                if is_statement_timeout(exc) and not await self._answers_at_once():
+                    # Cancelled as too slow while even a bare round trip is slow: the server is
+                    # overloaded, not this event's statement. Waited out like an outage, lest every
+                    # partition's next event go to the dead letters.
+                    attempt -= 1
+                    log.warning("database overloaded; retrying", **self._where(record, envelope), error=repr(exc))
+                    await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
+                    continue
                 if attempt >= self._max_attempts:
                     error = "".join(traceback.format_exception_only(exc)).strip()
                     await self._dead_letter(record, envelope, error, attempts=attempt)
@@ -428,6 +436,15 @@ class InboxConsumer:
             self._measured(started, 1)
             self._committed(int(applied), duplicates=int(not applied))
             return
+
+    async def _answers_at_once(self) -> bool:
+        """Whether the database answers a bare round trip within a second."""
+        try:
+            await asyncio.wait_for(ping(self._engine), timeout=1.0)
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            return False
+        return True
 
     async def _apply(self, record: ConsumerRecord, envelope: Envelope) -> bool:
         async with SqlUnitOfWork(self._engine, on_queued=self._on_queued) as uow:

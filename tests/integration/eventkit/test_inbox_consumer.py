@@ -432,6 +432,62 @@ async def test_a_statement_past_its_time_limit_counts_against_its_event_and_is_d
     assert b"statement timeout" in dict(dead[0].headers)["error"]
 
 
+class Overloaded(InboxConsumer):
+    """A consumer whose database does not answer a bare round trip at once while ``overloaded``."""
+
+    overloaded = True
+
+    async def _answers_at_once(self) -> bool:
+        return not self.overloaded and await super()._answers_at_once()
+
+
+async def test_a_statement_cancelled_while_the_database_is_overloaded_is_not_counted_against_its_event(
+    effects_table: AsyncEngine, infra: Infra, topic: str, schema: str
+) -> None:
+    """While even a bare round trip cannot be made at once, a cancelled statement says the server is
+    overloaded: counted, every partition's next event would go to the dead letters. Once the database
+    answers at once again, it counts as before."""
+    tries = 0
+
+    async def slow_for_n_2(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        nonlocal tries
+        if SomethingHappened.model_validate(envelope.payload).n == 2:
+            tries += 1
+            await uow.conn.execute(text("SELECT pg_sleep(1)"))
+        await _record_ignoring_fail(envelope, uow)
+
+    hurried = make_engine(infra.database_url, schema, pool_size=2, limits=TimeLimits(0.2, 0.1, client_margin=30))
+    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="overload-test")
+    consumer = Overloaded(
+        hurried,
+        Dispatcher({SomethingHappened.event_type: slow_for_n_2}),
+        publisher,
+        name=f"tests.{topic}",
+        topics=[topic],
+        bootstrap_servers=infra.bootstrap_servers,
+        group_id=f"g.{topic}",
+        max_attempts=3,
+        retry_base_seconds=0.01,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await produce(infra, topic, [("d-4", happened("d-4", n).to_json()) for n in range(1, 4)])
+        await eventually(lambda: _at_least(lambda: tries, 5), timeout=60)  # past max_attempts (3)
+        assert consumer.stats.dead_lettered == 0
+        consumer.overloaded = False
+        await eventually(lambda: _done(consumer, 3), timeout=60)
+        assert consumer.stats.dead_lettered == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await publisher.stop()
+        await hurried.dispose()
+    assert await effects(effects_table) == [1, 3]
+
+
 class SessionFailingOnce(InboxConsumer):
     """A consumer whose second fetch fails as aiokafka's does on an answer it cannot recover from."""
 
