@@ -42,7 +42,7 @@ def _simple(error: str, status_code: int):  # type: ignore[no-untyped-def]
 async def _concurrent_update(request: Request, exc: Exception) -> JSONResponse:
     # The database's own words (a constraint, key values, process ids) are for the log, not the portal.
     log.info("request lost to a concurrent update", path=request.url.path, error=str(exc))
-    detail = "another request changed the same dossier at the same moment; send this one again"
+    detail = "another request changed the same data at the same moment; send this one again"
     return JSONResponse({"error": "concurrent_update", "detail": detail}, status_code=409)
 
 

@@ -114,7 +114,7 @@ class ExternalHttpClient:
         except httpx.TransportError as exc:
             return Transient(f"connection failed: {type(exc).__name__}")
         except httpx.RequestError as exc:
-            # A body that does not decode (a corrupt gzip stream), a redirect loop: the system may
+            # A body that does not decode (a corrupt gzip stream), say: the system may
             # have acted, so asking again (same idempotency key) is safe, and the retry policy counts
             # it and gives up in time. Escaping, it was retried every lease for ever, never counted.
             return Transient(f"unreadable answer: {type(exc).__name__}")
