@@ -55,9 +55,10 @@ async def running_consumer(
     batch_max_seconds: float = 60.0,  # sized by batch_size alone unless a test says otherwise
     on_queued: Callable[[], None] | None = None,
     batch_min_size: int = 1,
+    consumer_class: type[InboxConsumer] = InboxConsumer,
 ) -> AsyncIterator[InboxConsumer]:
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="dlq-test")
-    consumer = InboxConsumer(
+    consumer = consumer_class(
         engine,
         dispatcher or Dispatcher({SomethingHappened.event_type: record_effect}),
         publisher,
@@ -457,33 +458,17 @@ async def test_a_statement_cancelled_while_the_database_is_overloaded_is_not_cou
         await _record_ignoring_fail(envelope, uow)
 
     hurried = make_engine(infra.database_url, schema, pool_size=2, limits=TimeLimits(0.2, 0.1, client_margin=30))
-    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="overload-test")
-    consumer = Overloaded(
-        hurried,
-        Dispatcher({SomethingHappened.event_type: slow_for_n_2}),
-        publisher,
-        name=f"tests.{topic}",
-        topics=[topic],
-        bootstrap_servers=infra.bootstrap_servers,
-        group_id=f"g.{topic}",
-        max_attempts=3,
-        retry_base_seconds=0.01,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )
-    task = asyncio.create_task(consumer.run())
+    dispatcher = Dispatcher({SomethingHappened.event_type: slow_for_n_2})
     try:
-        await produce(infra, topic, [("d-4", happened("d-4", n).to_json()) for n in range(1, 4)])
-        await eventually(lambda: _at_least(lambda: tries, 5), timeout=60)  # past max_attempts (3)
-        assert consumer.stats.dead_lettered == 0
-        consumer.overloaded = False
-        await eventually(lambda: _done(consumer, 3), timeout=60)
-        assert consumer.stats.dead_lettered == 1
+        async with running_consumer(hurried, infra, topic, dispatcher, consumer_class=Overloaded) as consumer:
+            assert isinstance(consumer, Overloaded)
+            await produce(infra, topic, [("d-4", happened("d-4", n).to_json()) for n in range(1, 4)])
+            await eventually(lambda: _at_least(lambda: tries, 5), timeout=60)  # past max_attempts (3)
+            assert consumer.stats.dead_lettered == 0
+            consumer.overloaded = False
+            await eventually(lambda: _done(consumer, 3), timeout=60)
+            assert consumer.stats.dead_lettered == 1
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await publisher.stop()
         await hurried.dispose()
     assert await effects(effects_table) == [1, 3]
 
@@ -509,31 +494,13 @@ async def test_a_failed_broker_session_is_joined_again_not_the_end_of_the_consum
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
     """Such an error used to end the consumer's task for good, while the service went on answering."""
-    publisher = KafkaPublisher(infra.bootstrap_servers, client_id="reconnect-test")
-    consumer = SessionFailingOnce(
-        effects_table,
-        Dispatcher({SomethingHappened.event_type: record_effect}),
-        publisher,
-        name=f"tests.{topic}",
-        topics=[topic],
-        bootstrap_servers=infra.bootstrap_servers,
-        group_id=f"g.{topic}",
-        retry_base_seconds=0.01,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
+    failing = SessionFailingOnce
+    async with running_consumer(effects_table, infra, topic, group_id=f"g.{topic}", consumer_class=failing) as consumer:
+        assert isinstance(consumer, SessionFailingOnce)
         await produce(infra, topic, [("d-6", happened("d-6", n).to_json()) for n in range(1, 4)])
         await eventually(lambda: _at_least(lambda: consumer.connects, 2), timeout=60)
         await produce(infra, topic, [("d-6", happened("d-6", n).to_json()) for n in range(4, 7)])
         await eventually(lambda: _done(consumer, 6), timeout=60)
-        assert not task.done()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await publisher.stop()
     assert await effects(effects_table) == [1, 2, 3, 4, 5, 6]
 
 

@@ -355,58 +355,50 @@ async def test_a_push_that_outlived_its_lease_does_not_write_over_the_newer_one(
     assert await push_due(pusher) == 0 and portal.dossiers[CODE]["state"] == 9
 
 
+class _Stop(Exception):
+    """Ends a periodic loop in a test."""
+
+
+async def periodic_waits(reconciler: Reconciler, clock: Clock, *, waits: int, interval: float = 900) -> list[float]:
+    """Run ``reconciler.periodic(interval)`` until it has waited ``waits`` times: what it waited, each
+    wait passing on ``clock`` at once."""
+    seen: list[float] = []
+
+    async def note_then_time_passes(seconds: float) -> None:
+        seen.append(seconds)
+        clock.advance(seconds)
+        if len(seen) == waits:
+            raise _Stop
+
+    reconciler.sleep = note_then_time_passes
+    with pytest.raises(_Stop):
+        await reconciler.periodic(interval)
+    return seen
+
+
+def reconciler_of(registry: InMemoryRegistry, portal: FakePortal, clock: Clock, pusher: PortalPusher) -> Reconciler:
+    guard = pusher.guards["national_portal"]
+    return Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock)
+
+
 async def test_periodic_reconciliation_is_due_an_interval_after_the_last_one_recorded(
     registry, portal, clock, pusher
 ) -> None:
     """Waiting a whole interval from the process's start, a service restarted more often than the
     interval (deploys, a crash loop) never reconciled; replicas each ran their own."""
-    waits: list[float] = []
-
-    class Stop(Exception):
-        pass
-
-    async def note_then_time_passes(seconds: float) -> None:
-        waits.append(seconds)
-        clock.advance(seconds)
-        if len(waits) == 3:
-            raise Stop
-
-    guard = pusher.guards["national_portal"]
-    reconciler = Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=no_sleep_needed)
+    reconciler = reconciler_of(registry, portal, clock, pusher)
     await reconciler.run("on_demand")  # recorded: the last run, by this replica or another
     clock.advance(600)
-    reconciler.sleep = note_then_time_passes
-    with pytest.raises(Stop):
-        await reconciler.periodic(900)
+    waits = await periodic_waits(reconciler, clock, waits=3)
     assert 300 <= waits[0] <= 300 + 45  # the rest of the interval since that run, plus a little jitter
     assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]
     assert 900 <= waits[1] <= 900 + 45  # then an interval after the run it made
 
 
-async def no_sleep_needed(seconds: float) -> None:
-    raise AssertionError("nothing to wait for")
-
-
 async def test_with_no_reconciliation_recorded_the_first_is_due_an_interval_after_start(
     registry, portal, clock, pusher
 ) -> None:
-    waits: list[float] = []
-
-    class Stop(Exception):
-        pass
-
-    async def note_then_time_passes(seconds: float) -> None:
-        waits.append(seconds)
-        clock.advance(seconds)
-        if len(waits) == 2:
-            raise Stop
-
-    guard = pusher.guards["national_portal"]
-    reconciler = Reconciler(
-        registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=note_then_time_passes
-    )
-    with pytest.raises(Stop):
-        await reconciler.periodic(900)
+    waits = await periodic_waits(reconciler_of(registry, portal, clock, pusher), clock, waits=2)
     assert 900 <= waits[0] <= 900 + 45
     assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]
 
@@ -414,25 +406,10 @@ async def test_with_no_reconciliation_recorded_the_first_is_due_an_interval_afte
 async def test_a_reconciliation_dated_ahead_by_a_replica_s_clock_does_not_stop_periodic_runs(
     registry, portal, clock, pusher
 ) -> None:
-    waits: list[float] = []
-
-    class Stop(Exception):
-        pass
-
-    async def note_then_time_passes(seconds: float) -> None:
-        waits.append(seconds)
-        clock.advance(seconds)
-        if len(waits) == 2:
-            raise Stop
-
-    guard = pusher.guards["national_portal"]
-    reconciler = Reconciler(
-        registry.unit_of_work, portal, guard, pusher.guards.policy, clock, sleep=note_then_time_passes
-    )
+    reconciler = reconciler_of(registry, portal, clock, pusher)
     clock.advance(86_400)
     await reconciler.run("on_demand")  # a replica a day ahead recorded it
     clock.advance(-86_400)
-    with pytest.raises(Stop):
-        await reconciler.periodic(900)
+    waits = await periodic_waits(reconciler, clock, waits=2)
     assert waits[0] <= 45  # due at once (plus jitter), not never
     assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]

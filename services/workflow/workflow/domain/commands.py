@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from contracts.events.common import Document
 from workflow.domain.internal_events import DossierOpened
@@ -21,17 +21,7 @@ Decision = Literal[
     "extend",
     "verify",
 ]
-DECISIONS: tuple[Decision, ...] = (
-    "accept",
-    "approve",
-    "reject",
-    "request_supplement",
-    "request_payment",
-    "forward",
-    "return_result",
-    "extend",
-    "verify",
-)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
 NEEDS_REASON: frozenset[str] = frozenset({"reject", "request_supplement", "extend", "verify"})
 
 
