@@ -49,3 +49,28 @@ async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) ->
     resolved = body["resolved"]
     assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (2, 2, 2)
     assert resolved["on_time_rate"] == 1.0
+
+
+async def test_a_bundle_step_held_for_an_earlier_one_is_not_overdue_in_progress(infra: Infra) -> None:
+    """Its clock runs once it starts, and its date moves then by the citizen's waits on the earlier
+    steps: counted late while held, the police showed the citizen's week as their overdue dossier."""
+    s = scenario.Scenario()
+    # H1 is a later step of a bundle, still held (received, never started); P1 is being processed.
+    for dossier, bundle in (("H1", "B9"), ("P1", None)):
+        s.submit(dossier, procedure="1.004222", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+                 when=scenario.at(4, 9), due=scenario.at(6, 17), bundle=bundle)  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "P1", scenario.at(4, 9), "CA-X-YENHOA", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(6, 17))  # fmt: skip
+    settings = settings_for(ReportingSettings, infra, "rh" + secrets.token_hex(3))
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        envelopes = s.all()
+        await publish(infra.bootstrap_servers, settings.topics, envelopes)
+
+        async def projected() -> bool:
+            return await projected_count(app) == len(envelopes)
+
+        await eventually(projected, timeout=30)
+        body = (await client.get("/v1/metrics/summary", params={"from": "2024-03-01", "to": "2024-03-08"})).json()
+    assert body["in_progress"] == {"total": 2, "overdue": 1, "awaiting_reception": 0}  # P1 only

@@ -86,6 +86,7 @@ class Scenario:
         when: datetime,
         due: datetime | None,
         registered: bool = False,
+        bundle: str | None = None,
     ) -> None:
         code = f"{agency}-{when:%y%m%d}-{self.prefix}{len(self.codes) + 1:04d}"
         self.codes[dossier] = code
@@ -93,12 +94,12 @@ class Scenario:
             dossier_id=dossier, code=code, procedure_code=procedure, catalogue_version="test", channel=channel,
             receiving_agency=agency, competent_agency=agency, applicant=APPLICANT, form={}, documents=documents,
             fee=fee, status=DossierStatus.REGISTERED if registered else DossierStatus.RECEIVED, submitted_at=when,
-            received_at=None if registered else when, due_at=None if registered else due,
+            received_at=None if registered else when, due_at=None if registered else due, bundle_id=bundle,
         )  # fmt: skip
         self.emit(payload, dossier, when)
         if not registered and due is not None:
             self.flow(workflow.DossierReceived, dossier, when, agency, DossierStatus.RECEIVED,
-                      procedure_code=procedure, due_at=due)  # fmt: skip
+                      procedure_code=procedure, due_at=due, bundle_id=bundle)  # fmt: skip
 
     def intake(self, payload: EventPayload, dossier: str, when: datetime) -> None:
         self.emit(payload, dossier, when)

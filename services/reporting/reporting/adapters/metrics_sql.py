@@ -31,9 +31,12 @@ SELECT d.*,
   -- Resolved: ended in the period and judged (a bundle step stopped before it started is not).
   ({_IN.format(x="ended_at")} AND outcome IS NOT NULL) AS rs,
   ({_RECEIVED} < {_AS_OF} AND (ended_at IS NULL OR ended_at >= {_AS_OF})) AS inprog,
-  -- Late by the period's end: flagged before it, or its appointment passed before it while the clock ran.
+  -- Late by the period's end: flagged before it, or its appointment passed before it while the clock ran
+  -- (not for a bundle step still received, held for an earlier step: its clock runs once it starts, and
+  -- its date moves then by the citizen's waits on the earlier steps).
   (late_since < {_AS_OF}
-     OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE} OR paused_since >= {_AS_OF}))) AS late
+     OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE} OR paused_since >= {_AS_OF})
+         AND NOT (bundle_id IS NOT NULL AND status = 'received'))) AS late
 FROM rm_dossiers d
 WHERE events > 0
   -- Only rows one of the flags can be true for, so that a period reads its own dossiers (by index)
