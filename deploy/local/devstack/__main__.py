@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.command == "infra":
-            stack.start_infrastructure()
+            stack.start_infrastructure(services_follow=False)
             print(f"DATABASE_URL={stack.database_url}\nKAFKA_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
             print("Ctrl-C stops them.", flush=True)
             return _wait_for_signal(stack)

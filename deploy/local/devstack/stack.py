@@ -65,9 +65,11 @@ def _refuse_if_serving(data_dir: Path) -> None:
     launcher on the same run directory, on another port)."""
     try:
         pid = int((data_dir / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, 0)
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError, IndexError):
-        return  # no pid file, a stale one, or not ours to signal: nothing serves from it
+        return  # no pid file, or no such process any more (a stale file): nothing serves from it
+    if b"postgres" not in command:
+        return  # the pid went to another program since
     raise PortInUse(f"a PostgreSQL (pid {pid}) still serves from {data_dir}: stop it before a fresh start")
 
 
@@ -97,9 +99,11 @@ class LocalStack:
     def log_dir(self) -> Path:
         return self.run_dir / "logs"
 
-    def start_infrastructure(self) -> None:
-        """PostgreSQL and the broker (embedded unless given), then the topics."""
-        self._check_ports()  # all of them before anything starts or is wiped
+    def start_infrastructure(self, *, services_follow: bool = True) -> None:
+        """PostgreSQL and the broker (embedded unless given), then the topics. ``services_follow``:
+        the services are started next (so their ports are checked now, before anything starts);
+        false for `make infra`, whose services run by hand."""
+        self._check_ports(services=services_follow)  # before anything starts or is wiped
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = os.environ.get("DATABASE_URL", "")
         if not self.database_url:
@@ -147,14 +151,14 @@ class LocalStack:
         simulator = [SIMULATOR] if importlib.util.find_spec(SIMULATOR.module) else []
         return simulator + SERVICES
 
-    def _check_ports(self) -> None:
+    def _check_ports(self, *, services: bool) -> None:
         """Refuse to start while another server listens on a port of this stack: its readiness waits
         would take that server for its own (another stack's database, a Kafka of one's own)."""
         if not os.environ.get("DATABASE_URL"):
             ensure_port_free(_env_port("POSTGRES_PORT", 5433), "PostgreSQL")
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             ensure_port_free(_env_port("BROKER_PORT", 9092), "the broker")
-        for spec in self.specs():
+        for spec in self.specs() if services else []:
             ensure_port_free(spec.port_in(os.environ), spec.name)
 
     def start_services(self) -> None:

@@ -395,7 +395,7 @@ class InboxConsumer:
 
     async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope) -> None:
         """Apply one event in a transaction of its own, with bounded retries, or dead-letter it."""
-        attempt = contended = 0
+        attempt = contended = overloaded = 0
         while True:
             attempt += 1
             started = time.monotonic()
@@ -424,8 +424,9 @@ class InboxConsumer:
                     # overloaded, not this event's statement. Waited out like an outage, lest every
                     # partition's next event go to the dead letters.
                     attempt -= 1
+                    overloaded += 1
                     log.warning("database overloaded; retrying", **self._where(record, envelope), error=repr(exc))
-                    await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
+                    await asyncio.sleep(backoff_delay(overloaded, base=0.5, cap=30.0))
                     continue
                 if attempt >= self._max_attempts:
                     error = "".join(traceback.format_exception_only(exc)).strip()

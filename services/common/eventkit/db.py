@@ -176,6 +176,12 @@ def is_contention(exc: BaseException) -> bool:
     return sqlstate(exc) in _CONTENTION_STATES
 
 
+def is_lock_not_granted(exc: BaseException) -> bool:
+    """Whether a lock was not granted within ``lock_timeout`` (55P03): the holder keeps it, so the
+    same work on another lock-taking statement right away would wait as long again."""
+    return sqlstate(exc) == "55P03"
+
+
 def is_statement_timeout(exc: BaseException) -> bool:
     """Whether the server cancelled the statement (57014): it ran past ``statement_timeout``
     (:class:`TimeLimits`), or an operator cancelled it. The database is up; this work is slow."""

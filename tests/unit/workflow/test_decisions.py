@@ -13,6 +13,7 @@ from contracts import citizen_id
 from contracts.envelope import Envelope
 from contracts.events import intake
 from contracts.events.common import Delivery, Document, DossierStatus
+from eventkit.auth import Forbidden
 from eventkit.eventstore import ConcurrencyConflict
 from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import vietnam_tz
@@ -513,3 +514,19 @@ async def test_a_redelivered_submission_opens_the_dossier_once(harness: Harness)
 
 def test_times_are_vietnam_local() -> None:
     assert datetime(2024, 6, 3, 9, tzinfo=vietnam_tz()).utcoffset() == timedelta(hours=7)
+
+
+async def test_after_the_result_the_deciding_agency_is_told_409_for_a_decision_and_403_for_the_counter_s_work(
+    harness: Harness,
+) -> None:
+    """An approval retried after the result went to the counter is refused by the lifecycle (409); the
+    hand-over itself is the counter's (403), not a decision the lifecycle forbids."""
+    event = submitted(at=harness.now)  # received at TTPVHCC-BINHAN, decided by SKHDT-BINHAN
+    await harness.deliver(event)
+    department = frozenset({"SKHDT-BINHAN"})
+    await harness.decide(event.dossier_id, "approve", acting_for=department)
+    with pytest.raises(IllegalTransition, match="has been decided"):
+        await harness.decide(event.dossier_id, "approve", acting_for=department)
+    with pytest.raises(Forbidden, match="TTPVHCC-BINHAN"):
+        await harness.decide(event.dossier_id, "return_result", acting_for=department)
+    await harness.decide(event.dossier_id, "return_result", acting_for=frozenset({"TTPVHCC-BINHAN"}))

@@ -347,22 +347,36 @@ async def test_a_counter_bundles_later_steps_wait_untimed_and_their_date_moves_w
 async def test_a_held_step_neither_warns_nor_goes_overdue_even_with_timers_armed_before_the_fix(
     harness: Harness,
 ) -> None:
-    """Timers armed for held steps by the earlier code are not disarmed: firing checks the hold too."""
+    """Timers armed for held steps by the earlier code are not disarmed: firing checks the hold too,
+    and drops them, so that the step's release arms them afresh (marked fired at the same instant,
+    they would not have fired again, and the released step been neither warned nor flagged)."""
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
-    _, residence, _ = bundle.steps
-    due = harness.now + timedelta(days=2)
-    await harness.deliver(
-        submitted(procedure_code=residence.procedure_code, dossier_id=residence.dossier_id, at=harness.now, fee=0,
-                  receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
-                  bundle_step=residence.step_id, due_at=due)
-    )  # fmt: skip
+    birth, residence, _ = bundle.steps
+    due = harness.ctx.rules.calendar.due_at(harness.now, harness.ctx.rules.catalogue.bundle("birth").statutory_limit)
+    for position, step in enumerate(bundle.steps[:2]):
+        await harness.deliver(
+            submitted(procedure_code=step.procedure_code, dossier_id=step.dossier_id, at=harness.now, fee=0,
+                      receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
+                      bundle_step=step.step_id, due_at=None if position == 0 else due)
+        )  # fmt: skip
+    await harness.deliver(bundle)
+    held = await harness.state(residence.dossier_id)
+    assert held.held and held.due_at is not None
+    warn_at = deadlines.due_soon_at(harness.ctx.rules.calendar, held.due_at, harness.ctx.rules.due_soon_lead_seconds)
     await harness.uow.timers.arm(
-        Timer(residence.dossier_id, "due_soon", harness.now), Timer(residence.dossier_id, "overdue", due)
+        Timer(residence.dossier_id, "due_soon", warn_at), Timer(residence.dossier_id, "overdue", held.due_at)
     )
-    harness.clock.set(due + timedelta(days=1))
+    harness.clock.set(warn_at + timedelta(minutes=1))
     await harness.fire_timers()
     state = await harness.state(residence.dossier_id)
-    assert state.held and not state.overdue and not state.due_soon_notified
+    assert state.held and not state.due_soon_notified
+
+    await harness.decide(birth.dossier_id, "approve")  # released within its last working day
+    await harness.fire_timers()
+    assert harness.published_types(residence.dossier_id).count("DossierDueSoon") == 1
+    harness.clock.set(held.due_at + timedelta(minutes=1))
+    await harness.fire_timers()
+    assert (await harness.state(residence.dossier_id)).overdue
 
 
 async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harness: Harness) -> None:

@@ -240,7 +240,7 @@ async def test_verification_is_decided_by_the_appointment_and_gets_its_own_due_s
     )  # fmt: skip  (due Monday 17:00)
     await harness.deliver(late)
     harness.clock.set(datetime(2024, 6, 4, 10, 0, tzinfo=TZ))
-    with pytest.raises(IllegalTransition, match="by the appointment, not after it"):
+    with pytest.raises(IllegalTransition, match="already late"):
         await harness.decide(late.dossier_id, "verify", reason="cần xác minh")
 
     warned = submitted(
@@ -265,3 +265,16 @@ async def test_a_failed_timer_put_back_does_not_undo_a_date_a_decision_moved_mea
     await harness.uow.timers.arm(Timer(event.dossier_id, "overdue", moved))  # an apology letter, say
     await harness.uow.timers.postpone(claimed, harness.now + timers.FAILED_TIMER_RETRY)
     assert harness.uow.timers.pending(event.dossier_id)["overdue"] == moved
+
+
+async def test_a_supplement_that_moves_the_date_later_gets_its_own_warning(harness: Harness) -> None:
+    event = submitted(at=harness.now)  # due Wednesday 17:00, warned Tuesday 17:00
+    await harness.deliver(event)
+    harness.clock.set(datetime(2024, 6, 4, 17, 0, tzinfo=TZ))
+    assert await harness.fire_timers() == 1
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy tờ")
+    harness.clock.set(datetime(2024, 6, 11, 9, 0, tzinfo=TZ))  # back a week later
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    state = await harness.state(event.dossier_id)
+    assert not state.due_soon_notified
+    assert set(harness.uow.timers.pending(event.dossier_id)) == {"due_soon", "overdue"}

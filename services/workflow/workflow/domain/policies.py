@@ -274,8 +274,9 @@ def _verify(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     if state.bundle_id is not None:
         raise IllegalTransition("verify", state.status, "a bundle's step keeps the bundle's date (not supported)")
     if state.overdue or state.apologized or (state.due_at is not None and dossier.now > state.due_at):
-        # Decided once the date has passed, it would turn a late dossier into an on-time one.
-        raise IllegalTransition("verify", state.status, "verification is decided by the appointment, not after it")
+        # Decided once the dossier is late (its date passed, a second supplement request, an apology
+        # letter), it would turn a late dossier into an on-time one.
+        raise IllegalTransition("verify", state.status, "the dossier is already late: verification comes before")
     time = rules.processing_time(state.procedure_code)
     if time.extended_amount is None or state.received_at is None:
         raise InvalidDecision("decision", "the law allows this procedure no longer limit for verification")

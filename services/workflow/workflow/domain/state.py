@@ -206,6 +206,8 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.paused_seconds += e.paused_seconds
         state.documents.extend(e.documents)
         if state.due_at is not None:
+            if e.due_at > state.due_at:
+                state.due_soon_notified = False  # a later date gets its own warning
             state.due_at = e.due_at
         else:  # sent back before acceptance: a fresh window to accept it in
             state.acceptance_due_at = e.due_at

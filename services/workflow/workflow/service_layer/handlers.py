@@ -23,7 +23,7 @@ from workflow.domain.commands import (
 )
 from workflow.domain.dossier import Dossier
 from workflow.domain.errors import IllegalTransition, InvalidDecision, StaleDecision
-from workflow.domain.lifecycle import FINISHED
+from workflow.domain.lifecycle import FINISHED, TERMINAL
 from workflow.domain.state import DossierState
 from workflow.service_layer import sagas
 from workflow.service_layer.context import Cause, WorkflowContext
@@ -94,7 +94,10 @@ async def make_decision(
         if command.acting_for is not None:
             holder = policies.responsible_agency(state)
             if holder not in command.acting_for:
-                if state.status in FINISHED and command.acting_for & {state.competent_agency, state.agency}:
+                decided = state.status in TERMINAL or (
+                    state.status is DossierStatus.PROCESSED and command.decision != "return_result"
+                )
+                if decided and command.acting_for & {state.competent_agency, state.agency}:
                     # The agency that decided it, deciding again (an approval retried after it was
                     # recorded, and the result went to the counter): told the dossier is done (409),
                     # not that it is in another agency's hands.

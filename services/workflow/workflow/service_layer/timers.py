@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from eventkit.backoff import stop_if_cancelled
-from eventkit.db import is_contention, is_statement_timeout, is_unavailable
+from eventkit.db import is_contention, is_unavailable
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from workflow.domain.dossier import Dossier
@@ -53,7 +53,7 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
             continue
         except Exception as exc:
             stop_if_cancelled(exc)
-            if timer is None or is_unavailable(exc) or is_statement_timeout(exc):
+            if timer is None or is_unavailable(exc):
                 raise  # the database, not this timer: the poller waits before the next round
             skip.add((timer.dossier_id, timer.kind))
             if is_contention(exc):  # a lock not granted in time: as DossierBusy
@@ -73,10 +73,14 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
     if not await uow.lock_dossier(timer.dossier_id, wait=False):
         raise DossierBusy(timer.dossier_id)
     state = await load(uow, timer.dossier_id)
+    if state.held:
+        # Held for an earlier bundle step: no agency can act on it yet. A timer armed before held steps
+        # stopped arming them is dropped, not marked fired: its release arms it afresh, and a row
+        # marked fired at the same instant would not fire again.
+        await uow.timers.disarm(timer.dossier_id, timer.kind)
+        return
     dossier = Dossier(state, now)
-    # Held for an earlier bundle step: no agency can act on it yet (timers armed before held steps
-    # stopped arming them may still be due).
-    running = not state.clock_paused and state.due_at is not None and not state.held
+    running = not state.clock_paused and state.due_at is not None
     if timer.kind == "acceptance_overdue":
         # Accepted or sent back meanwhile, or already flagged: nothing to say.
         if awaits_acceptance(state) and now >= (deadline := acceptance_due(state, ctx)):
