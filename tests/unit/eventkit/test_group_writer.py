@@ -16,7 +16,7 @@ class Store:
     """A write function that records its calls; it can be held (to let items queue up) and can
     refuse an item."""
 
-    def __init__(self, *, refuse: object = None, down: bool = False, slow: bool = False) -> None:
+    def __init__(self, *, refuse: object = None, down: bool = False, slow: Exception | None = None) -> None:
         self.calls: list[list[object]] = []
         self.gate = asyncio.Event()
         self.gate.set()
@@ -30,10 +30,8 @@ class Store:
         self.attempts += 1
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
-        if self.slow:  # what the server says at its statement_timeout
-            raise DBAPIError(
-                "INSERT", {}, asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout")
-            )
+        if self.slow is not None and len(batch) > 1:  # the server's answer to the batch's statement
+            raise DBAPIError("INSERT", {}, self.slow)
         if self.refuse in batch:
             raise ValueError(f"refused {self.refuse}")
         self.calls.append(batch)
@@ -128,14 +126,26 @@ async def test_a_batch_that_met_an_outage_is_not_written_item_by_item() -> None:
     assert (writer.stats.failed_batches, writer.stats.alone) == (1, 0)
 
 
-async def test_a_batch_the_server_cancelled_as_too_slow_is_not_written_item_by_item() -> None:
+@pytest.mark.parametrize(
+    ("error", "alone"),
+    [
+        # Cancelled at statement_timeout, or a lock not granted in time: alone, each would wait as long.
+        (asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"), 0),
+        (asyncpg.exceptions.LockNotAvailableError("canceling statement due to lock timeout"), 0),
+        # A deadlock PostgreSQL broke by failing this side: alone, each goes through.
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock detected"), 4),
+    ],
+)
+async def test_a_batch_the_server_cancelled_as_too_slow_is_not_written_item_by_item(
+    error: Exception, alone: int
+) -> None:
     """One by one, each item would have waited up to the time limit again, on a server already slow."""
-    store = Store(slow=True)
+    store = Store(slow=error)
     writer = GroupWriter(store.write, name="test")
     store.gate.clear()
     puts = [asyncio.create_task(writer.put(item)) for item in range(4)]
     await asyncio.sleep(0)
     store.gate.set()
     results = await within(asyncio.gather(*puts, return_exceptions=True))
-    assert all(isinstance(r, DBAPIError) for r in results)
-    assert store.attempts == 1
+    assert sum(isinstance(r, DBAPIError) for r in results) == 4 - alone
+    assert writer.stats.alone == alone
