@@ -43,6 +43,7 @@ from contracts.envelope import Envelope, payload_model
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.db import is_contention, is_statement_timeout, is_unavailable, ping
+from eventkit.eventstore import ConcurrencyConflict
 from eventkit.kafka import KafkaPublisher
 from eventkit.logging import get_logger
 from eventkit.outbox import OnQueued, OutgoingMessage
@@ -410,9 +411,10 @@ class InboxConsumer:
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
                     continue
-                if is_contention(exc):
-                    # Nor is another transaction in the way (a deadlock, a lock not granted in time):
-                    # counted, it could dead-letter a good event because of what ran beside it.
+                if is_contention(exc) or isinstance(exc, ConcurrencyConflict):
+                    # Nor is another transaction in the way (a deadlock, a lock not granted in time, an
+                    # official's decision appended to the same stream first): counted, it could
+                    # dead-letter a good event because of what ran beside it.
                     attempt -= 1
                     contended += 1
                     log.warning("a concurrent transaction got in the way; retrying", **self._where(record, envelope),

@@ -20,6 +20,7 @@ from contracts.envelope import Envelope
 from eventkit import dlq
 from eventkit.consumer import BatchDispatcher, Dispatcher, InboxConsumer
 from eventkit.db import TimeLimits, make_engine
+from eventkit.eventstore import ConcurrencyConflict
 from eventkit.kafka import KafkaPublisher
 from eventkit.uow import SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
@@ -502,6 +503,30 @@ async def test_a_failed_broker_session_is_joined_again_not_the_end_of_the_consum
         await produce(infra, topic, [("d-6", happened("d-6", n).to_json()) for n in range(4, 7)])
         await eventually(lambda: _done(consumer, 6), timeout=60)
     assert await effects(effects_table) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_stream_another_writer_appended_to_first_is_tried_again_not_dead_lettered(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """An official's decision appended to the dossier's stream between the handler's read and its write:
+    nothing is wrong with the event, and counted, four such crossings in a row (here more than the
+    consumer's max_attempts of 3) had dead-lettered it."""
+    crossings = 0
+
+    async def crossed_four_times(envelope: Envelope, uow: SqlUnitOfWork) -> None:
+        nonlocal crossings
+        if SomethingHappened.model_validate(envelope.payload).n == 2 and crossings < 4:
+            crossings += 1
+            raise ConcurrencyConflict("d-3", expected=4, actual=5)
+        await _record_ignoring_fail(envelope, uow)
+
+    await produce(infra, topic, [("d-3", happened("d-3", n).to_json()) for n in range(1, 4)])
+    dispatcher = Dispatcher({SomethingHappened.event_type: crossed_four_times})
+    async with running_consumer(effects_table, infra, topic, dispatcher) as consumer:
+        await eventually(lambda: _done(consumer, 3), timeout=60)
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (3, 0)
+    assert crossings == 4
+    assert await effects(effects_table) == [1, 2, 3]
 
 
 async def _at_least(count: Callable[[], int], n: int) -> bool:
