@@ -71,6 +71,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     clients = {name: ExternalHttpClient(name, s, settings.base_url(name)) for name, s in systems.items()}
     operations = operation_table(clients, settings.province_code)
     catalogue = load_catalogue(settings.catalogue_dir)
+    if settings.environment == "production" and (simulated := settings.simulated_systems()):
+        log.error("production calls the registry simulator, not the national systems: set each system's URL",
+                  systems=simulated)  # fmt: skip
     if missing := unsupported_operations(catalogue, operations):
         log.error("the catalogue names registry operations this build cannot perform: their steps will be refused",
                   procedures=missing)  # fmt: skip

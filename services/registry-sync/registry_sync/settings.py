@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import citizen_id
 from eventkit.settings import ServiceSettings
+
+#: The registry simulator's host name in the compose stack (deploy/docker-compose.yml).
+SIMULATOR_HOST = "registry-simulator"
 
 
 def local_registries_url() -> str:
@@ -138,6 +142,16 @@ class RegistrySyncSettings(ServiceSettings):
             if "registries_url" not in self.model_fields_set and local:
                 raise ValueError(f"production needs real base URLs, not the simulator, for: {', '.join(local)}")
         return self
+
+    def simulated_systems(self) -> list[str]:
+        """The systems whose calls go to the registry simulator (by its host name in compose, or the
+        local stack's address): fine in development and staging, never for a province's real work."""
+        local = local_registries_url().rstrip("/")
+        return [
+            name
+            for name in self.systems()
+            if (url := self.base_url(name)).startswith(local) or urlsplit(url).hostname == SIMULATOR_HOST
+        ]
 
     def systems(self) -> dict[str, ExternalSystemSettings]:
         return {

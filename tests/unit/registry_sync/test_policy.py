@@ -186,3 +186,16 @@ def test_idempotency_keys_are_made_header_safe_and_stable() -> None:
     assert header_safe_key("cmd-0190a1b2:register") == "cmd-0190a1b2:register"
     odd = header_safe_key("lệnh số 1")
     assert odd.startswith("sha256-") and odd == header_safe_key("lệnh số 1") and len(odd) < 255
+
+
+def test_which_systems_a_stack_calls_on_the_registry_simulator() -> None:
+    """Compose points every system at the simulator by default: in production that is said at start-up."""
+    from registry_sync.settings import RegistrySyncSettings
+
+    compose = RegistrySyncSettings(registries_url="http://registry-simulator:8009")
+    assert sorted(compose.simulated_systems()) == sorted(compose.systems())
+    real = RegistrySyncSettings(
+        registries_url="https://registries.province.example",
+        social_welfare={"base_url": "http://127.0.0.1:8009/welfare/v1"},  # type: ignore[arg-type]
+    )
+    assert real.simulated_systems() == ["social_welfare"]
