@@ -174,7 +174,8 @@ async def test_a_payment_is_taken_for_what_is_owed(intake: RunningIntake) -> Non
 
 
 async def test_citizen_actions_append_events(intake: RunningIntake) -> None:
-    receipt = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
+    at_the_counter = {**criminal_record_dossier(), "channel": "counter"}  # received at once: it can be rated
+    receipt = (await intake.client.post("/v1/dossiers", json=at_the_counter)).json()
     base = f"/v1/dossiers/{receipt['code']}"
     payment = {"amount": 200_000, "method": "qr", "online": True}
     paid = await intake.client.post(f"{base}/payments", json=payment, headers={"Idempotency-Key": "pay-1"})

@@ -192,6 +192,8 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     # Before workflow has answered the withdrawal: documents would come too late whatever it answers.
     with pytest.raises(ActionNotAllowed, match=r"withdrawal of dossier .* was requested"):
         await act(ProvideSupplement(code, documents, "bổ sung muộn"), ctx)
+    with pytest.raises(ActionNotAllowed, match=r"withdrawal of dossier .* was requested: nothing to pay"):
+        await act(PayFee(code, 1_000, "cash", online=False), ctx)  # it had been taken, then owed back
     with pytest.raises(DossierNotFound):
         await act(PayFee("UBND-X-YENHOA-240617-9999", 1, "cash", online=False), ctx)
 
@@ -242,3 +244,11 @@ async def test_nothing_to_pay_or_withdraw_once_the_dossier_ended_without_a_resul
         await act(ProvideSupplement(receipt["dossier_id"], []), ctx)
     with pytest.raises(ActionNotAllowed):
         await act(RequestWithdrawal(receipt["code"], "x"), ctx)
+
+
+async def test_a_dossier_nobody_has_received_yet_is_not_rated(ctx: IntakeContext) -> None:
+    """An online dossier still awaiting acceptance: its rating (a complaint, say) would count in the
+    index's satisfaction for a dossier nobody had handled."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    with pytest.raises(ActionNotAllowed, match="not been received yet"):
+        await act(RateSatisfaction(receipt["code"], 1, "Chậm"), ctx)

@@ -113,3 +113,21 @@ async def test_flags_and_amounts_take_json_types_not_guesses(
     """``true`` was taken as 1 VND or a score of 1, and ``"yes"``/``1`` as true: facts the index counts."""
     response = await client.post(f"/v1/dossiers/UBND-X-YENHOA-240617-0001/{action}", json=body)
     assert paths(response) == {field}
+
+
+async def test_cash_is_never_an_online_payment(client: httpx.AsyncClient) -> None:
+    """Recorded as online, a cash payment counted its dossier as paid online in the index."""
+    body = {"amount": 100_000, "method": "cash", "online": True}
+    response = await client.post("/v1/dossiers/UBND-X-YENHOA-240617-0001/payments", json=body)
+    assert response.status_code == 422
+    assert [(d["path"], d["type"]) for d in response.json()["detail"]] == [("$.online", "cash_online")]
+
+
+def test_a_complaint_or_note_that_shows_nothing_is_none() -> None:
+    """A zero-width space had counted as a complaint in the index's satisfaction."""
+    from intake.entrypoints.schemas import RatingCreate, SupplementCreate
+
+    assert RatingCreate.model_validate({"score": 3, "complaint": "\u200b "}).complaint is None
+    assert RatingCreate.model_validate({"score": 3, "complaint": " Chờ lâu"}).complaint == " Chờ lâu"
+    document = {"kind": "giay_chung_sinh", "digitized": True, "reused": False}
+    assert SupplementCreate.model_validate({"documents": [document], "note": "   "}).note is None

@@ -92,6 +92,14 @@ def test_identification_numbers_that_contradict_the_data(rules: IntakeRules) -> 
     }
 
 
+def test_a_number_with_a_trailing_newline_is_no_number(rules: IntakeRules) -> None:
+    """Python's $ also matches before a final newline: "...\\n" passed the form's pattern, and every
+    check on the number after it (which reads only 12-digit values) let it through to the events."""
+    body = birth_dossier()
+    body["form"]["mother"]["id_number"] = "036095000123\n"  # a man's number, hidden by the newline
+    assert problems(rules, body) == {"$.form.mother.id_number": "pattern"}
+
+
 def test_a_number_encoding_a_birth_year_in_the_future_belongs_to_nobody(rules: IntakeRules) -> None:
     body = birth_dossier()  # submitted in 2024
     body["applicant"]["id_number"] = "036499000123"  # digit 4 = 4: a man born in the 2100s (2199)

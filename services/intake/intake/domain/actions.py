@@ -68,6 +68,8 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
     if isinstance(action, PayFee):
         if state.status in _NOT_PAYABLE:
             raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to pay")
+        if state.withdrawal_requested:  # no money is taken for a dossier about to end without a result
+            raise ActionNotAllowed(f"withdrawal of dossier {state.code} was requested: nothing to pay")
         owed = state.owed
         if owed is not None and owed <= 0:
             raise ActionNotAllowed(f"nothing is owed on dossier {state.code}")
@@ -80,6 +82,8 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
     if isinstance(action, RateSatisfaction):
         if state.rated:
             raise ActionNotAllowed(f"dossier {state.code} has already been rated")
+        if state.status is DossierStatus.REGISTERED:  # nobody has handled it yet: nothing to be satisfied with
+            raise ActionNotAllowed(f"dossier {state.code} has not been received yet: nothing to rate")
         return SatisfactionRated(
             dossier_id=state.dossier_id, score=action.score, complaint=action.complaint, rated_at=now
         )

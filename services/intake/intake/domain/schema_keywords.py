@@ -112,9 +112,20 @@ def const(expected: Any) -> Check:
     return check
 
 
+#: An unescaped ``$`` outside a character class.
+_DOLLAR = re.compile(r"(?<!\\)\$(?![^\[]*\])")
+
+
+def ecma_pattern(pattern: str) -> str:
+    r"""A JSON Schema ``pattern`` (ECMA-262) as Python reads it the same way: Python's ``$`` also
+    matches before a final newline, so ``^[0-9]{12}$`` took ``"036095000123\n"``, and an ID number
+    with a trailing newline skipped every check on it. ``\Z`` ends the string only."""
+    return _DOLLAR.sub(r"\\Z", pattern)
+
+
 def string_checks(schema: dict[str, Any]) -> list[Check]:
     low, high, fmt = schema.get("minLength"), schema.get("maxLength"), schema.get("format")
-    pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+    pattern = re.compile(ecma_pattern(schema["pattern"])) if "pattern" in schema else None
     format_msg = f"must be a valid {fmt}" + (" (YYYY-MM-DD)" if fmt == "date" else "")
     if low is None and high is None and pattern is None and fmt is None:
         return []

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from contracts.catalogue import Agency, BundleDefinition, Procedure
 from contracts.events.common import ResultDelivery
@@ -22,6 +33,15 @@ def _shown(text: str) -> str:
 
 #: Text that must show something: "   " or a zero-width space is no name and no reason.
 Shown = Annotated[str, AfterValidator(_shown)]
+
+
+def _none_if_blank(text: str | None) -> str | None:
+    return text if text is not None and visible(text) else None
+
+
+#: Optional text that counts when it shows something: a complaint of a zero-width space is none (the
+#: index counts complaints), a note of blanks is no note.
+Optional = Annotated[str | None, AfterValidator(_none_if_blank)]
 
 
 class Strict(BaseModel):
@@ -98,18 +118,26 @@ class BundleCreate(Strict):
 
 class SupplementCreate(Strict):
     documents: list[DocumentCreate] = Field(min_length=1, max_length=50, description="Documents supplied.")
-    note: str | None = Field(None, max_length=1000, description="A note to the official.")
+    note: Optional = Field(None, max_length=1000, description="A note to the official.")
 
 
 class PaymentCreate(Strict):
     amount: StrictInt = Field(gt=0, le=10_000_000_000, description="Amount paid, in VND.")
     method: Literal["qr", "bank_transfer", "card", "e_wallet", "cash"] = Field(description="How it was paid.")
-    online: StrictBool = Field(description="Paid through an online payment service.")
+    online: StrictBool = Field(description="Paid through an online payment service (never in cash).")
+
+    @field_validator("online")
+    @classmethod
+    def _cash_is_not_online(cls, online: bool, info: ValidationInfo) -> bool:
+        # The index scores dossiers paid online: cash taken at the counter is never one.
+        if online and info.data.get("method") == "cash":
+            raise PydanticCustomError("cash_online", "cash is never an online payment")
+        return online
 
 
 class RatingCreate(Strict):
     score: StrictInt = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
-    complaint: str | None = Field(None, max_length=2000, description="A complaint or dislike, if any.")
+    complaint: Optional = Field(None, max_length=2000, description="A complaint or dislike, if any.")
 
 
 class WithdrawalCreate(Strict):
