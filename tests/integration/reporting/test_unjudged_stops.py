@@ -4,6 +4,7 @@ dossier: it had been counted resolved and early, one failed submission adding on
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,23 @@ from tests.unit.reporting import scenario
 pytestmark = pytest.mark.integration
 
 
+async def summary_of(infra: Infra, s: scenario.Scenario, params: dict[str, str]) -> dict[str, Any]:
+    """The summary a reporting service of its own gives once it has projected the scenario's events."""
+    settings = settings_for(ReportingSettings, infra, "ru" + secrets.token_hex(3))
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        envelopes = s.all()
+        await publish(infra.bootstrap_servers, settings.topics, envelopes)
+
+        async def projected() -> bool:
+            return await projected_count(app) == len(envelopes)
+
+        await eventually(projected, timeout=30)
+        body: dict[str, Any] = (await client.get("/v1/metrics/summary", params=params)).json()
+        return body
+
+
 async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) -> None:
     s = scenario.Scenario()
     for dossier in ("S1", "S2", "S3"):
@@ -34,18 +52,7 @@ async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) ->
     # S3: a stop from before workflow judged stops (no on_time): judged by its dates, as it always was.
     s.flow(workflow.DossierStopped, "S3", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
            reason="không đủ điều kiện")  # fmt: skip
-    settings = settings_for(ReportingSettings, infra, "rs" + secrets.token_hex(3))
-    await create_topics(infra, settings.topics)
-    app = create_app(settings)
-    async with running(app) as client:
-        envelopes = s.all()
-        await publish(infra.bootstrap_servers, settings.topics, envelopes)
-
-        async def projected() -> bool:
-            return await projected_count(app) == len(envelopes)
-
-        await eventually(projected, timeout=30)
-        body = (await client.get("/v1/metrics/summary", params={"from": "2024-03-01", "to": "2024-03-31"})).json()
+    body = await summary_of(infra, s, {"from": "2024-03-01", "to": "2024-03-31"})
     resolved = body["resolved"]
     assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (2, 2, 2)
     assert resolved["on_time_rate"] == 1.0
@@ -61,16 +68,5 @@ async def test_a_bundle_step_held_for_an_earlier_one_is_not_overdue_in_progress(
                  when=scenario.at(4, 9), due=scenario.at(6, 17), bundle=bundle)  # fmt: skip
     s.flow(workflow.DossierStepStarted, "P1", scenario.at(4, 9), "CA-X-YENHOA", DossierStatus.PROCESSING,
            step="processing", step_due_at=scenario.at(6, 17))  # fmt: skip
-    settings = settings_for(ReportingSettings, infra, "rh" + secrets.token_hex(3))
-    await create_topics(infra, settings.topics)
-    app = create_app(settings)
-    async with running(app) as client:
-        envelopes = s.all()
-        await publish(infra.bootstrap_servers, settings.topics, envelopes)
-
-        async def projected() -> bool:
-            return await projected_count(app) == len(envelopes)
-
-        await eventually(projected, timeout=30)
-        body = (await client.get("/v1/metrics/summary", params={"from": "2024-03-01", "to": "2024-03-08"})).json()
+    body = await summary_of(infra, s, {"from": "2024-03-01", "to": "2024-03-08"})
     assert body["in_progress"] == {"total": 2, "overdue": 1, "awaiting_reception": 0}  # P1 only
