@@ -1,5 +1,5 @@
-"""A bundle step stopped before it started (an earlier step was refused) is no agency's resolved
-dossier: it had been counted resolved and early, one failed submission adding on-time dossiers."""
+"""Bundle steps no agency has had yet: one stopped before it started (an earlier step was refused) is
+no agency's resolved dossier, and one still held for an earlier step is not overdue in progress."""
 
 from __future__ import annotations
 
