@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from eventkit.db import is_lock_not_granted, is_statement_timeout, is_unavailable
+from eventkit.db import is_slow_or_blocked, is_unavailable
 from eventkit.logging import get_logger
 
 log = get_logger(__name__)
@@ -133,7 +133,7 @@ class GroupWriter(WriterPool[T, None]):
             await self._write_items([w.item for w in batch])
         except Exception as exc:
             self.stats.failed_batches += 1
-            if is_unavailable(exc) or is_statement_timeout(exc) or is_lock_not_granted(exc):
+            if is_unavailable(exc) or is_slow_or_blocked(exc):
                 # No item is at fault: alone, each would meet the same outage, slowness or lock, one
                 # after another (up to the time limit each) on a server already struggling. (A
                 # deadlock is not among them: alone, each item can go through.)

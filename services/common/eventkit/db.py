@@ -182,6 +182,12 @@ def is_lock_not_granted(exc: BaseException) -> bool:
     return sqlstate(exc) == "55P03"
 
 
+def is_slow_or_blocked(exc: BaseException) -> bool:
+    """Whether the server gave up on the work as too slow or blocked behind a lock (a statement
+    cancelled, a lock not granted in time): done again at once, the same work would wait as long."""
+    return is_statement_timeout(exc) or is_lock_not_granted(exc)
+
+
 def is_statement_timeout(exc: BaseException) -> bool:
     """Whether the server cancelled the statement (57014): it ran past ``statement_timeout``
     (:class:`TimeLimits`), or an operator cancelled it. The database is up; this work is slow."""

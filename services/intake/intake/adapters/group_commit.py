@@ -27,7 +27,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.batching import Waiting, WriterPool
-from eventkit.db import is_lock_not_granted, is_statement_timeout
+from eventkit.db import is_slow_or_blocked
 from eventkit.logging import get_logger
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission, write_submissions
 from intake.service_layer.ports import NewSubmission, StoredReply
@@ -84,7 +84,7 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
         except Exception as exc:
             if connection_broke(exc):  # every one's failure: none goes on this connection
                 raise
-            if is_statement_timeout(exc) or is_lock_not_granted(exc):
+            if is_slow_or_blocked(exc):
                 # No submission is at fault: one by one, each would wait as long again, on a server
                 # already slow. Each is answered 503 (timeout, busy) to send again. (A deadlock is not
                 # among them: alone, each goes through, as the docstring above says.)
