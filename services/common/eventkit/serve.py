@@ -42,7 +42,6 @@ def serve(settings: ServiceSettings, app_factory: Callable[[ServiceSettings], Fa
     # with uvicorn.run, and the process exits 0.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    if not server.started:
-        sys.exit(3)  # start-up failed (as uvicorn.run exits)
+    # A failed start-up does not return here: uvicorn's Server exits with status 3 itself.
     if runtime.crashed:
         sys.exit(1)
