@@ -21,9 +21,12 @@ def statutory_duration(time: ProcessingTime, *, verification: bool = False) -> S
     return StatutoryDuration(amount, DurationUnit(unit))
 
 
-def appointment(calendar: WorkCalendar, received_at: datetime, time: ProcessingTime) -> datetime:
-    """The statutory end for a dossier (or step) whose clock starts at ``received_at``."""
-    return calendar.due_at(received_at, statutory_duration(time))
+def appointment(
+    calendar: WorkCalendar, received_at: datetime, time: ProcessingTime, *, verification: bool = False
+) -> datetime:
+    """The statutory end for a dossier (or step) whose clock starts at ``received_at``; with
+    ``verification``, the law's longer limit for a case that needs it."""
+    return calendar.due_at(received_at, statutory_duration(time, verification=verification))
 
 
 def acceptance_deadline(calendar: WorkCalendar, submitted_at: datetime) -> datetime:

@@ -280,7 +280,7 @@ def _verify(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     time = rules.processing_time(state.procedure_code)
     if time.extended_amount is None or state.received_at is None:
         raise InvalidDecision("decision", "the law allows this procedure no longer limit for verification")
-    limit = rules.calendar.due_at(state.received_at, deadlines.statutory_duration(time, verification=True))
+    limit = deadlines.appointment(rules.calendar, state.received_at, time, verification=True)
     due = rules.calendar.add_working_seconds(limit, state.paused_seconds) if state.paused_seconds else limit
     if state.due_at is not None and due <= state.due_at:
         raise IllegalTransition("verify", state.status, "the appointment is already past the verification limit")

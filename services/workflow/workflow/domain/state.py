@@ -83,7 +83,6 @@ class DossierState:
     due_soon_notified: bool = False
     overdue: bool = False
     apologized: bool = False
-    verified: bool = False  # the case needed verification: the law's longer limit applies
     results: list[IssuedResult] = field(default_factory=list)
     ended_at: datetime | None = None
     on_time: bool | None = None
@@ -99,6 +98,11 @@ class DossierState:
         return self.paused_since is not None
 
     @property
+    def verified(self) -> bool:
+        """The case needed verification: the law's longer limit applies (a verification step began)."""
+        return any(line.step == VERIFICATION_STEP for line in self.control_sheet)
+
+    @property
     def waiting_for_registry(self) -> bool:
         return self.pending_command_id is not None
 
@@ -108,6 +112,13 @@ class DossierState:
             self.control_sheet[-1] = replace(
                 last, ended_at=at, outcome=outcome, official_id=official_id or last.official_id
             )
+
+    def _move_appointment(self, due_at: datetime) -> None:
+        """The appointment moved (a supplement's pause, a later bundle step, a verification, an apology
+        letter); a later date gets its own due-soon warning."""
+        if self.due_at is None or due_at > self.due_at:
+            self.due_soon_notified = False
+        self.due_at = due_at
 
     def _move_step_end(self, step_due_at: datetime) -> None:
         """The current step's statutory end moved (by a supplement's pause): the task list and the open
@@ -187,10 +198,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state._close_line(e.at, "moved on")
         state.step_due_at = e.step_due_at
         if e.due_at is not None:
-            if state.due_at is None or e.due_at > state.due_at:
-                state.due_soon_notified = False  # a later date gets its own warning
-            state.due_at = e.due_at
-        state.verified = state.verified or e.step == VERIFICATION_STEP
+            state._move_appointment(e.due_at)
         state.control_sheet.append(
             ControlSheetLine(e.step, e.agency, e.at, e.step_due_at, e.official_id, reason=e.reason)
         )
@@ -206,9 +214,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.paused_seconds += e.paused_seconds
         state.documents.extend(e.documents)
         if state.due_at is not None:
-            if e.due_at > state.due_at:
-                state.due_soon_notified = False  # a later date gets its own warning
-            state.due_at = e.due_at
+            state._move_appointment(e.due_at)
         else:  # sent back before acceptance: a fresh window to accept it in
             state.acceptance_due_at = e.due_at
         if e.step_due_at is not None:
@@ -235,6 +241,6 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.AcceptanceOverdue):
         state.acceptance_overdue = True
     elif isinstance(e, wf.ApologyLetterIssued):
-        state.due_at, state.apologized = e.new_due_at, True
-        state.due_soon_notified = False
+        state._move_appointment(e.new_due_at)  # always later: the letter is refused otherwise
+        state.apologized = True
         state._touch_line(e.official_id)
