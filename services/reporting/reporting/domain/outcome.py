@@ -34,8 +34,7 @@ class Derivation:
         """Fill ``field``, ``outcome`` and ``resolution_days``; returns ``facts``."""
         facts.field = self._fields.get(facts.procedure_code, UNKNOWN_FIELD) if facts.procedure_code else None
         facts.outcome = self.outcome(facts)
-        judged = facts.ended_at is None or facts.outcome is not None
-        facts.resolution_days = self.resolution_days(facts) if judged else None
+        facts.resolution_days = None if facts.end_kind == NOT_STARTED else self.resolution_days(facts)
         return facts
 
     def bundle(self, facts: BundleFacts) -> BundleFacts:

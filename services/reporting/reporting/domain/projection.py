@@ -168,21 +168,15 @@ def _payment_confirmed(facts: DossierFacts, e: workflow.PaymentConfirmed) -> Non
 
 
 def _ending(kind: str) -> Callable[[DossierFacts, workflow.DossierEvent], None]:
+    """The rule of an ending event of ``kind``; a bundle step that never started (``step_started``
+    false on a stop or a withdrawal) ends as NOT_STARTED, whatever the event."""
+
     def rule(facts: DossierFacts, e: workflow.DossierEvent) -> None:
         _lifecycle(facts, e)
-        _end(facts, kind, e.at, getattr(e, "on_time", None))
+        started = getattr(e, "step_started", True)
+        _end(facts, kind if started else NOT_STARTED, e.at, getattr(e, "on_time", None))
 
     return rule
-
-
-def _withdrawn(facts: DossierFacts, e: workflow.WithdrawalAccepted) -> None:
-    _lifecycle(facts, e)
-    _end(facts, WITHDRAWN if e.step_started else NOT_STARTED, e.at, e.on_time)
-
-
-def _stopped(facts: DossierFacts, e: workflow.DossierStopped) -> None:
-    _lifecycle(facts, e)
-    _end(facts, STOPPED if e.step_started else NOT_STARTED, e.at, e.on_time)
 
 
 def _result_issued(facts: DossierFacts, e: workflow.ResultIssued) -> None:
@@ -285,8 +279,8 @@ _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
     workflow.SupplementReceived: _supplement_received,
     workflow.PaymentRequested: _payment_requested,
     workflow.PaymentConfirmed: _payment_confirmed,
-    workflow.WithdrawalAccepted: _withdrawn,
-    workflow.DossierStopped: _stopped,
+    workflow.WithdrawalAccepted: _ending(WITHDRAWN),
+    workflow.DossierStopped: _ending(STOPPED),
     workflow.ResultIssued: _result_issued,
     workflow.ResultReturned: _result_returned,
     workflow.DossierOverdue: _overdue,
