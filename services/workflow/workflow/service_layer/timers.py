@@ -46,17 +46,14 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
                 if timer is None:
                     break
                 await fire(timer, uow, ctx)
-        except (ConcurrencyConflict, DossierBusy):
-            # A decision on the same dossier is under way or won; the timer stays due for the next poll.
-            if timer is not None:
-                skip.add((timer.dossier_id, timer.kind))
-            continue
         except Exception as exc:
             stop_if_cancelled(exc)
             if timer is None or is_unavailable(exc):
                 raise  # the database, not this timer: the poller waits before the next round
             skip.add((timer.dossier_id, timer.kind))
-            if is_contention(exc):  # a lock not granted in time: as DossierBusy
+            if isinstance(exc, ConcurrencyConflict | DossierBusy) or is_contention(exc):
+                # A decision on the same dossier is under way or won, or holds a lock it needs: the
+                # timer stays due for the next poll.
                 continue
             log.exception("SLA timer failed to fire; tried again later", dossier_id=timer.dossier_id, kind=timer.kind)
             async with uow_factory() as uow:  # unless a decision moved it meanwhile
