@@ -41,7 +41,7 @@ def _none_if_blank(text: str | None) -> str | None:
 
 #: Optional text that counts when it shows something: a complaint of a zero-width space is none (the
 #: index counts complaints), a note of blanks is no note.
-Optional = Annotated[str | None, AfterValidator(_none_if_blank)]
+ShownOrNone = Annotated[str | None, AfterValidator(_none_if_blank)]
 
 
 class Strict(BaseModel):
@@ -118,7 +118,7 @@ class BundleCreate(Strict):
 
 class SupplementCreate(Strict):
     documents: list[DocumentCreate] = Field(min_length=1, max_length=50, description="Documents supplied.")
-    note: Optional = Field(None, max_length=1000, description="A note to the official.")
+    note: ShownOrNone = Field(None, max_length=1000, description="A note to the official.")
 
 
 class PaymentCreate(Strict):
@@ -137,7 +137,7 @@ class PaymentCreate(Strict):
 
 class RatingCreate(Strict):
     score: StrictInt = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
-    complaint: Optional = Field(None, max_length=2000, description="A complaint or dislike, if any.")
+    complaint: ShownOrNone = Field(None, max_length=2000, description="A complaint or dislike, if any.")
 
 
 class WithdrawalCreate(Strict):
