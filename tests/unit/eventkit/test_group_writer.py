@@ -42,6 +42,16 @@ async def within(awaitable, seconds: float = 2.0):  # type: ignore[no-untyped-de
         return await awaitable
 
 
+async def put_together(writer: GroupWriter[object], store: Store, items: list[object]) -> list[object]:
+    """Put ``items`` while the store is held, so that the writer takes them as one batch; what each
+    put returned or raised."""
+    store.gate.clear()
+    puts = [asyncio.create_task(writer.put(item)) for item in items]
+    await asyncio.sleep(0)
+    store.gate.set()
+    return list(await within(asyncio.gather(*puts, return_exceptions=True)))
+
+
 async def test_an_item_put_right_after_the_last_one_is_written_is_written_too() -> None:
     # The caller resumes before the writer task's done-callback runs; it used to count that
     # writer as busy, start none, and wait for ever.
@@ -68,11 +78,7 @@ async def test_items_arriving_while_a_batch_is_written_go_together_in_the_next()
 async def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails() -> None:
     store = Store(refuse="bad")
     writer = GroupWriter(store.write, name="test")
-    store.gate.clear()
-    puts = [asyncio.create_task(writer.put(item)) for item in ("a", "bad", "c")]
-    await asyncio.sleep(0)
-    store.gate.set()
-    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    results = await put_together(writer, store, ["a", "bad", "c"])
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], ValueError)
     assert store.calls == [["a"], ["c"]]
@@ -116,11 +122,7 @@ def test_sizes_must_be_positive() -> None:
 async def test_a_batch_that_met_an_outage_is_not_written_item_by_item() -> None:
     store = Store(down=True)
     writer = GroupWriter(store.write, name="test")
-    store.gate.clear()
-    puts = [asyncio.create_task(writer.put(item)) for item in range(4)]
-    await asyncio.sleep(0)
-    store.gate.set()
-    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    results = await put_together(writer, store, list(range(4)))
     assert all(isinstance(r, ConnectionRefusedError) for r in results)
     assert store.attempts == 1  # the four together, none again alone (five attempts before)
     assert (writer.stats.failed_batches, writer.stats.alone) == (1, 0)
@@ -142,10 +144,6 @@ async def test_a_batch_the_server_cancelled_as_too_slow_is_not_written_item_by_i
     """One by one, each item would have waited up to the time limit again, on a server already slow."""
     store = Store(slow=error)
     writer = GroupWriter(store.write, name="test")
-    store.gate.clear()
-    puts = [asyncio.create_task(writer.put(item)) for item in range(4)]
-    await asyncio.sleep(0)
-    store.gate.set()
-    results = await within(asyncio.gather(*puts, return_exceptions=True))
+    results = await put_together(writer, store, list(range(4)))
     assert sum(isinstance(r, DBAPIError) for r in results) == 4 - alone
     assert writer.stats.alone == alone
