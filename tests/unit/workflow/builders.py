@@ -116,6 +116,30 @@ def bundle_submitted(
     )
 
 
+def step_submitted(
+    bundle: intake.BundleSubmitted,
+    step: intake.BundleStep,
+    *,
+    at: datetime,
+    due_at: datetime | None = None,
+    channel: str = "counter",
+) -> intake.DossierSubmitted:
+    """What intake publishes for one step of ``bundle``: its dossier, at the bundle's counter, its
+    competent agency left to workflow's routing."""
+    return submitted(
+        procedure_code=step.procedure_code,
+        dossier_id=step.dossier_id,
+        at=at,
+        due_at=due_at,
+        channel=channel,
+        fee=0,
+        receiving_agency=bundle.receiving_agency,
+        competent_agency="",
+        bundle_id=bundle.bundle_id,
+        bundle_step=step.step_id,
+    )
+
+
 BIRTH_STEPS = [
     ("birth_registration", "1.001193"),
     ("permanent_residence", "1.004222"),

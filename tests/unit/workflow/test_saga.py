@@ -10,7 +10,14 @@ from contracts import citizen_id
 from contracts.events import intake
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
-from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, DEATH_FORM, Harness, bundle_submitted, submitted
+from tests.unit.workflow.builders import (
+    BIRTH_FORM,
+    BIRTH_STEPS,
+    DEATH_FORM,
+    Harness,
+    bundle_submitted,
+    step_submitted,
+)
 from workcal import vietnam_tz
 from workflow.domain import deadlines
 from workflow.service_layer.ports import Timer
@@ -69,17 +76,8 @@ async def test_step_dossiers_submitted_before_or_after_the_bundle_start_once(har
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     birth, residence, _ = bundle.steps
 
-    def step_dossier(step):  # type: ignore[no-untyped-def]
-        return submitted(
-            procedure_code=step.procedure_code,
-            dossier_id=step.dossier_id,
-            at=harness.now,
-            fee=0,
-            receiving_agency="UBND-P-PHUCLOI",
-            competent_agency="",
-            bundle_id=bundle.bundle_id,
-            bundle_step=step.step_id,
-        )
+    def step_dossier(step: intake.BundleStep) -> intake.DossierSubmitted:
+        return step_submitted(bundle, step, at=harness.now)
 
     await harness.deliver(step_dossier(residence))  # before its bundle: held, not on anyone's task list
     held = await harness.state(residence.dossier_id)
@@ -129,16 +127,7 @@ async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness
 async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_steps(harness: Harness) -> None:
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     birth, residence, _ = bundle.steps
-    later = submitted(
-        procedure_code=residence.procedure_code,
-        dossier_id=residence.dossier_id,
-        at=harness.now,
-        fee=0,
-        receiving_agency="UBND-P-PHUCLOI",
-        competent_agency="",
-        bundle_id=bundle.bundle_id,
-        bundle_step=residence.step_id,
-    )
+    later = step_submitted(bundle, residence, at=harness.now)
     await harness.deliver(later)
     await harness.deliver(bundle)
     await harness.decide(birth.dossier_id, "reject", reason="giấy chứng sinh không hợp lệ")
@@ -160,11 +149,7 @@ async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness:
              ("funeral_allowance", "9.000002")]  # fmt: skip
     bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
     registration, deregistration, allowance = bundle.steps
-    await harness.deliver(
-        submitted(procedure_code=allowance.procedure_code, dossier_id=allowance.dossier_id, at=harness.now, fee=0,
-                  receiving_agency=bundle.receiving_agency, competent_agency="", bundle_id=bundle.bundle_id,
-                  bundle_step=allowance.step_id)
-    )  # fmt: skip
+    await harness.deliver(step_submitted(bundle, allowance, at=harness.now))
     await harness.deliver(bundle)
     await harness.decide(registration.dossier_id, "approve")
     [command] = harness.commands()
@@ -260,19 +245,7 @@ async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(ha
     """What intake publishes for an online bundle: every step dossier registered, then the bundle."""
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
     for step in bundle.steps:
-        await harness.deliver(
-            submitted(
-                procedure_code=step.procedure_code,
-                dossier_id=step.dossier_id,
-                at=harness.now,
-                channel="online",
-                fee=0,
-                receiving_agency="UBND-P-PHUCLOI",
-                competent_agency="",
-                bundle_id=bundle.bundle_id,
-                bundle_step=step.step_id,
-            )
-        )
+        await harness.deliver(step_submitted(bundle, step, at=harness.now, channel="online"))
     assert await harness.uow.tasks.for_agency("UBND-P-PHUCLOI", 10) == []  # held until their bundle arrives
     await harness.deliver(bundle)
     birth, residence, insurance = bundle.steps
@@ -318,10 +291,8 @@ async def test_a_counter_bundles_later_steps_wait_untimed_and_their_date_moves_w
     bundle_date = calendar.due_at(harness.now, harness.ctx.rules.catalogue.bundle("birth").statutory_limit)
     for position, step in enumerate(bundle.steps):
         await harness.deliver(
-            submitted(procedure_code=step.procedure_code, dossier_id=step.dossier_id, at=harness.now, fee=0,
-                      receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
-                      bundle_step=step.step_id, due_at=None if position == 0 else bundle_date)
-        )  # fmt: skip
+            step_submitted(bundle, step, at=harness.now, due_at=None if position == 0 else bundle_date)
+        )
     await harness.deliver(bundle)
     held = await harness.state(residence.dossier_id)
     assert held.held and held.due_at == bundle_date
@@ -354,11 +325,7 @@ async def test_a_held_step_neither_warns_nor_goes_overdue_even_with_timers_armed
     birth, residence, _ = bundle.steps
     due = harness.ctx.rules.calendar.due_at(harness.now, harness.ctx.rules.catalogue.bundle("birth").statutory_limit)
     for position, step in enumerate(bundle.steps[:2]):
-        await harness.deliver(
-            submitted(procedure_code=step.procedure_code, dossier_id=step.dossier_id, at=harness.now, fee=0,
-                      receiving_agency="UBND-P-PHUCLOI", competent_agency="", bundle_id=bundle.bundle_id,
-                      bundle_step=step.step_id, due_at=None if position == 0 else due)
-        )  # fmt: skip
+        await harness.deliver(step_submitted(bundle, step, at=harness.now, due_at=None if position == 0 else due))
     await harness.deliver(bundle)
     held = await harness.state(residence.dossier_id)
     assert held.held and held.due_at is not None
@@ -384,11 +351,7 @@ async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harnes
              ("funeral_allowance", "9.000002")]  # fmt: skip
     bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
     allowance = bundle.steps[2]
-    await harness.deliver(
-        submitted(procedure_code=allowance.procedure_code, dossier_id=allowance.dossier_id, at=harness.now, fee=0,
-                  receiving_agency=bundle.receiving_agency, competent_agency="", bundle_id=bundle.bundle_id,
-                  bundle_step=allowance.step_id, due_at=harness.now + timedelta(days=3))
-    )  # fmt: skip
+    await harness.deliver(step_submitted(bundle, allowance, at=harness.now, due_at=harness.now + timedelta(days=3)))
     await harness.deliver(bundle)
     await harness.deliver(
         intake.WithdrawalRequested(
