@@ -189,18 +189,19 @@ async def test_a_timer_that_fails_to_fire_is_put_back_and_the_others_fire(
     assert harness.published_types(poisoned.dossier_id).count("DossierDueSoon") == 1
 
 
+def marriage_registration(at: datetime) -> intake.DossierSubmitted:
+    """A procedure due the same working day, five with verification."""
+    return submitted(
+        procedure_code="1.000894", receiving_agency="UBND-X-YENHOA", competent_agency="UBND-X-YENHOA", fee=0, at=at
+    )
+
+
 async def test_a_case_that_needs_verification_is_due_at_the_law_s_longer_limit_and_not_late(
     harness: Harness,
 ) -> None:
     """Marriage registration: the same working day, five with verification (DOMAIN). The only way to a
     later date had been an apology letter, which counts the dossier late."""
-    event = submitted(
-        procedure_code="1.000894",
-        receiving_agency="UBND-X-YENHOA",
-        competent_agency="UBND-X-YENHOA",
-        fee=0,
-        at=harness.now,
-    )  # fmt: skip  (Monday 3 June, 09:00)
+    event = marriage_registration(harness.now)  # Monday 3 June, 09:00
     await harness.deliver(event)
     assert (await harness.state(event.dossier_id)).due_at == datetime(2024, 6, 3, 17, 0, tzinfo=TZ)
     with pytest.raises(InvalidDecision, match="reason"):
@@ -231,13 +232,7 @@ async def test_a_case_that_needs_verification_is_due_at_the_law_s_longer_limit_a
 async def test_verification_is_decided_by_the_appointment_and_gets_its_own_due_soon_warning(harness: Harness) -> None:
     """Decided after the date (the overdue timer not yet fired) it turned a late dossier into an on-time
     one; decided after the due-soon warning, the later date had none."""
-    late = submitted(
-        procedure_code="1.000894",
-        receiving_agency="UBND-X-YENHOA",
-        competent_agency="UBND-X-YENHOA",
-        fee=0,
-        at=harness.now,
-    )  # fmt: skip  (due Monday 17:00)
+    late = marriage_registration(harness.now)  # due Monday 17:00
     await harness.deliver(late)
     harness.clock.set(datetime(2024, 6, 4, 10, 0, tzinfo=TZ))
     with pytest.raises(IllegalTransition, match="already late"):
