@@ -91,6 +91,12 @@ def json_path(loc: Sequence[str | int]) -> str:
     return path
 
 
+def invalid_parameter(where: str, name: str, message: str, value: object = None) -> RequestValidationError:
+    """A 422 naming a request parameter at fault (``where``: query, header or path), in the shape every
+    other validation error has; for checks a parameter's type cannot express."""
+    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error", "input": value}])
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [

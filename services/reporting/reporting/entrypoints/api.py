@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 
+from eventkit.http import invalid_parameter
 from reporting.domain.periods import PERIOD_PATTERN, Period, parse_bound, parse_period
 from reporting.service_layer.reports import ReportQuery, Reports
 from workcal import vietnam_tz
@@ -34,11 +34,6 @@ PeriodQuery = Annotated[
 ]
 
 
-def invalid(field: str, message: str, value: object) -> RequestValidationError:
-    """A 422 naming the query parameter, in the shape every other validation error has."""
-    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error", "input": value}])
-
-
 def between(start: str | None, end: str | None) -> Period:
     """The from/to period, or a 422 naming the bound at fault."""
     bounds: dict[str, datetime | None] = {}
@@ -46,21 +41,21 @@ def between(start: str | None, end: str | None) -> Period:
         try:
             bounds[name] = parse_bound(value, is_end=is_end) if value else None
         except ValueError as exc:
-            raise invalid(name, str(exc), value) from None
+            raise invalid_parameter("query", name, str(exc), value) from None
     try:
         return Period(bounds["from"], bounds["to"], f"{start or ''}..{end or ''}")
     except ValueError as exc:
-        raise invalid("to", str(exc), end) from None
+        raise invalid_parameter("query", "to", str(exc), end) from None
 
 
 def named_period(text: str | None) -> Period:
     try:
         period = parse_period(text or str(datetime.now(vietnam_tz()).year))
     except ValueError as exc:
-        raise invalid("period", str(exc), text) from None
+        raise invalid_parameter("query", "period", str(exc), text) from None
     if period.start is not None and period.start > datetime.now(vietnam_tz()):
         # Nothing can have happened in it: every rate is undefined and the index would score full marks.
-        raise invalid("period", "the period has not begun", text)
+        raise invalid_parameter("query", "period", "the period has not begun", text)
     return period
 
 
@@ -70,7 +65,7 @@ def query(
     """The report's query; a 422 on ``$.agency`` for an agency the catalogue does not know (a typo
     would otherwise read as an agency with nothing to report: the index's full marks)."""
     if agency is not None and not reports.catalogue.knows_agency(agency):
-        raise invalid("agency", "no such agency in the catalogue", agency)
+        raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
     return ReportQuery(period, agency, field, procedure)
 
 

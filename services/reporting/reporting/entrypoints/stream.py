@@ -11,8 +11,9 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from eventkit.http import invalid_parameter
 from reporting.domain.feed import FeedFilter, FeedItem
-from reporting.entrypoints.api import AgencyQuery, invalid
+from reporting.entrypoints.api import AgencyQuery
 from reporting.entrypoints.consumer import projected_event_types
 from reporting.service_layer.broadcaster import Subscription, TooManySubscribers
 
@@ -41,7 +42,7 @@ def event_types(values: list[str] | None) -> frozenset[str]:
     wanted = {t.strip() for value in values or () for t in value.split(",") if t.strip()}
     unknown = sorted(wanted - set(projected_event_types()))
     if unknown:
-        raise invalid("type", f"unknown event types {unknown}", values)
+        raise invalid_parameter("query", "type", f"unknown event types {unknown}", values)
     return frozenset(wanted)
 
 

@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime
 
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
-from eventkit.http import error
+from eventkit.http import error, invalid_parameter
 from eventkit.logging import get_logger
 from workflow.domain.commands import MakeDecision
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, StaleDecision
@@ -105,12 +104,8 @@ def _task_position(cursor: str) -> TaskPosition:
             raise ValueError
         _plausible_instant(moment)  # the database takes no year-1 instant
     except (ValueError, TypeError):
-        raise _invalid_query("after", "not a `next` this service gave") from None
+        raise invalid_parameter("query", "after", "not a `next` this service gave", cursor) from None
     return moment, dossier_id
-
-
-def _invalid_query(name: str, message: str) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message}])
 
 
 @router.post(
@@ -185,7 +180,7 @@ def _version_matched(if_match: str | None) -> int | None:
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isascii() or not text.isdigit() or len(text) > 12:
         message = 'the dossier version decided on, as its ETag gives it: "7"'
-        raise RequestValidationError([{"type": "value_error", "loc": ("header", "if-match"), "msg": message}])
+        raise invalid_parameter("header", "if-match", message, if_match)
     return int(text)
 
 
