@@ -7,10 +7,11 @@ Build a ``WorkCalendar`` from a ``CalendarConfig`` once per process; nothing hap
 from workcal.config import CalendarConfig, WorkPeriod
 from workcal.days import PackageYear, vietnam_public_holidays
 from workcal.durations import HOURS_PER_WORKING_DAY, DurationUnit, StatutoryDuration
-from workcal.work_calendar import TIME_ZONE, WorkCalendar, vietnam_tz
+from workcal.work_calendar import SUPPORTED_YEARS, TIME_ZONE, WorkCalendar, supported_year, vietnam_tz
 
 __all__ = [
     "HOURS_PER_WORKING_DAY",
+    "SUPPORTED_YEARS",
     "TIME_ZONE",
     "CalendarConfig",
     "DurationUnit",
@@ -18,6 +19,7 @@ __all__ = [
     "StatutoryDuration",
     "WorkCalendar",
     "WorkPeriod",
+    "supported_year",
     "vietnam_public_holidays",
     "vietnam_tz",
 ]

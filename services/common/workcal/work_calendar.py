@@ -19,6 +19,19 @@ from workcal.days import HolidaySource, WorkingDays, vietnam_public_holidays
 from workcal.durations import DurationUnit, StatutoryDuration
 
 TIME_ZONE = "Asia/Ho_Chi_Minh"
+#: The years of dates the services take from a request. Beyond them, date arithmetic fails (a day
+#: after 9999-12-31, year 1's local mean time offset) or the database has no such instant: a 500, or a
+#: 503 for ever where the driver's refusal reads as an outage.
+SUPPORTED_YEARS = range(1900, 2200)
+
+
+def supported_year(year: int) -> int:
+    """``year``, or a ValueError fit for a 422 when it is outside :data:`SUPPORTED_YEARS`."""
+    if year not in SUPPORTED_YEARS:
+        raise ValueError(f"the year must be from {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}")
+    return year
+
+
 _US = 1_000_000
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from workcal import vietnam_tz
+from workcal import supported_year, vietnam_tz
 
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
 _PERIOD = re.compile(PERIOD_PATTERN)
@@ -19,9 +19,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A date-time in ISO 8601's extended form (``2024-03-31T17:00``, seconds and offset optional). The
 #: basic form Python also reads (``20240331``) would make a date end at its start, not through it.
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-#: Years a report can be asked about. Beyond them the date arithmetic (a day after 9999-12-31, a
-#: trend's buckets before year 1, year 1's local mean time offset) fails, which had been a 500.
-YEARS = range(1900, 2200)
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ def parse_period(text: str) -> Period:
     """``2024`` → the year, ``2024-03`` → March, ``2024-Q2`` → April to June (Vietnam time)."""
     if not _PERIOD.match(text):
         raise ValueError("expected YYYY, YYYY-MM or YYYY-Qn")
-    year = _known_year(int(text[:4]))
+    year = supported_year(int(text[:4]))
     if len(text) == 4:
         return Period(_midnight(date(year, 1, 1)), _midnight(date(year + 1, 1, 1)), text)
     if text[5] == "Q":
@@ -63,7 +60,7 @@ def parse_bound(text: str, *, is_end: bool) -> datetime:
     try:
         if _DATE.match(text):
             day = date.fromisoformat(text)
-            _known_year(day.year)
+            supported_year(day.year)
             return _midnight(day + timedelta(days=1) if is_end else day)
         if not _DATE_TIME.match(text):
             raise ValueError
@@ -72,14 +69,8 @@ def parse_bound(text: str, *, is_end: bool) -> datetime:
         raise ValueError(
             str(exc) or "expected a date (YYYY-MM-DD) or an ISO 8601 date-time (YYYY-MM-DDTHH:MM…)"
         ) from None
-    _known_year(moment.year)
+    supported_year(moment.year)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=vietnam_tz())
-
-
-def _known_year(year: int) -> int:
-    if year not in YEARS:
-        raise ValueError(f"the year must be from {YEARS.start} to {YEARS.stop - 1}")
-    return year
 
 
 def recent_buckets_start(end: datetime | None, unit: str, count: int, now: datetime) -> datetime:

@@ -16,6 +16,7 @@ from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error, invalid_parameter
 from eventkit.logging import get_logger
+from workcal import supported_year
 from workflow.domain.commands import MakeDecision
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, StaleDecision
 from workflow.entrypoints.schemas import (
@@ -187,8 +188,8 @@ def _version_matched(if_match: str | None) -> int | None:
 def _plausible_instant(at: datetime | None) -> datetime | None:
     """An instant the database can compare with (year 1 at +05:00 is before its first instant, and
     the driver's refusal read as an outage: a 503 for ever)."""
-    if at is not None and not 1900 <= at.year < 2200:
-        raise ValueError("the year must be from 1900 to 2199")
+    if at is not None:
+        supported_year(at.year)
     return at
 
 
