@@ -112,7 +112,7 @@ class WorkCalendar:
             return self.add_working_seconds(start, duration.amount * 3600)
         offset = max(duration.amount - 1, 0) if self.config.start_day_counts else duration.amount
         due_day = self._days.add_working_days(start.date(), offset)
-        return self._at(due_day, self._closing_us)
+        return self.closing_time(due_day)
 
     def is_office_time(self, t: datetime) -> bool:
         """Whether offices are open at ``t``: a working day, within a work period (lunch excluded)."""
