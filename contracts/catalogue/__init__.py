@@ -12,7 +12,17 @@ the standard library are used, like the rest of ``contracts``.
 
 from .agency import Agency
 from .base import AuthorityLevel, ProcessingTime
-from .bundle import BundleDefinition, BundleStep, Condition, ConstInput, Equals, Exists, InputUnavailable, OneOf
+from .bundle import (
+    AgeLimit,
+    BundleDefinition,
+    BundleStep,
+    Condition,
+    ConstInput,
+    Equals,
+    Exists,
+    InputUnavailable,
+    OneOf,
+)
 from .loader import (
     Catalogue,
     CatalogueError,
@@ -27,6 +37,7 @@ from .routing import NoCompetentAgency, UnknownAgency
 from .schema_check import schema_problems
 
 __all__ = [
+    "AgeLimit",
     "Agency",
     "AuthorityLevel",
     "BundleDefinition",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,17 @@ def test_death_bundle_picks_exactly_one_allowance_or_none(
 
 def test_birth_bundle_always_runs_all_three_steps(catalogue: Catalogue) -> None:
     assert len(catalogue.bundle("birth").applicable_steps(BIRTH_FORM)) == 3
+
+
+def test_the_birth_bundle_serves_a_child_until_the_sixth_birthday(catalogue: Catalogue) -> None:
+    limit = catalogue.bundle("birth").age_limit
+    assert limit is not None
+    assert limit.reached_on(BIRTH_FORM, date(2030, 6, 2)) is None
+    assert limit.reached_on(BIRTH_FORM, date(2030, 6, 3)) == date(2030, 6, 3)
+    leap_day = {**BIRTH_FORM, "child": {**BIRTH_FORM["child"], "date_of_birth": "2024-02-29"}}
+    assert limit.reached_on(leap_day, date(2030, 2, 28)) is None
+    assert limit.reached_on(leap_day, date(2030, 3, 1)) == date(2030, 3, 1)
+    assert catalogue.bundle("death").age_limit is None
 
 
 def test_first_step_form_comes_from_the_bundle_form_alone(catalogue: Catalogue) -> None:

@@ -70,6 +70,12 @@ def test_condition_value_outside_the_form_enum(data_dir: Path, edit_json: JsonEd
     assert "['welfare'] not in the form's enum" in problems(data_dir)
 
 
+@pytest.mark.parametrize("path", ["form.child.full_name", "form.father.date_of_birth", "form.child.born"])
+def test_an_age_limit_reads_a_required_date_of_the_form(data_dir: Path, edit_json: JsonEdit, path: str) -> None:
+    edit_json("bundles/birth.json", lambda b: b["age_limit"].update(path=path))
+    assert f"age_limit: {path!r} is not a required date of the form" in problems(data_dir)
+
+
 def test_step_input_from_a_result_the_procedure_does_not_produce(data_dir: Path, edit_json: JsonEdit) -> None:
     edit_json(
         "bundles/birth.json",

@@ -60,8 +60,10 @@ def criminal_record_dossier() -> dict[str, Any]:
     }
 
 
-def birth_bundle(channel: str = "counter", child_name: str = "Nguyễn Văn An") -> dict[str, Any]:
-    form = birth_form(child_name)
+def birth_bundle(
+    channel: str = "counter", child_name: str = "Nguyễn Văn An", born: str = "2024-06-10"
+) -> dict[str, Any]:
+    form = birth_form(child_name, born)
     form["residence"] = {"address": "Thôn 1, xã Yên Hòa", "household_head_id_number": FATHER_ID}
     return {
         "bundle_type": "birth",

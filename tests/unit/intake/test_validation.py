@@ -200,6 +200,19 @@ def test_unknown_bundle_type(rules: IntakeRules) -> None:
     assert problems(rules, {**birth_bundle(), "bundle_type": "wedding"}) == {"$.bundle_type": "unknown_bundle"}
 
 
+def test_the_birth_bundle_is_for_a_child_under_six(rules: IntakeRules) -> None:
+    # Submitted on 17 June 2024: a child born on 17 June 2018 turns 6 that day and is registered
+    # procedure by procedure; one born a day later is still under 6.
+    with pytest.raises(InvalidInput) as caught:
+        plan_bundle(bundle_command(birth_bundle(born="2018-06-17")), rules, MONDAY_9AM)
+    [problem] = caught.value.problems
+    assert (problem.path, problem.type) == ("$.form.child.date_of_birth", "age_limit")
+    assert "under 6, an age reached on 2024-06-17" in problem.msg
+    assert len(plan_bundle(bundle_command(birth_bundle(born="2018-06-18")), rules, MONDAY_9AM).dossiers) == 3
+    # The birth alone has no age limit.
+    assert plan_dossier(dossier_command(birth_dossier(born="2018-06-17")), rules, MONDAY_9AM).procedure.code
+
+
 def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
     steps = {
         choice: [d.step_id for d in plan_bundle(bundle_command(death_bundle(choice)), rules, MONDAY_9AM).dossiers]

@@ -169,6 +169,19 @@ def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
     return []
 
 
+def _age_problems(definition: BundleDefinition, form: dict[str, Any], today: date) -> list[FieldProblem]:
+    """A problem when the bundle's person is too old for it (a valid form only: its date is well formed)."""
+    limit = definition.age_limit
+    reached = limit.reached_on(form, today) if limit else None
+    if limit is None or reached is None:
+        return []
+    message = (
+        f"the {definition.bundle_type} bundle is for a person under {limit.under_years}, an age reached on"
+        f" {reached}; submit the procedures one by one"
+    )
+    return [FieldProblem("$." + limit.path, message, "age_limit")]
+
+
 def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
     """Validate a standalone submission and decide its routing, status and appointment date."""
     today = now.astimezone(vietnam_tz()).date()
@@ -215,6 +228,8 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
         raise InvalidInput(problems) from None
     problems += rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
     problems += form_problems(cmd.form, "$.form", today)
+    if not problems:
+        problems += _age_problems(definition, cmd.form, today)
     if problems or not agency_ok:
         raise InvalidInput(problems)
     status, received_at = _reception(cmd.channel, now)
