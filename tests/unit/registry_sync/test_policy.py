@@ -130,6 +130,10 @@ def test_successes_reset_the_failure_count() -> None:
         (412, Rejected),
         (422, Rejected),
         (408, Transient),  # a request timeout says nothing against the request: it may be sent again
+        # Refusals of registry-sync's own credentials, not of the request: an outage to mend.
+        (401, Transient),
+        (403, Transient),
+        (407, Transient),
         (429, Transient),
         (500, Transient),
         (502, Transient),
@@ -137,7 +141,7 @@ def test_successes_reset_the_failure_count() -> None:
         (504, Transient),
     ],
 )
-def test_retry_only_on_408_429_and_5xx(status: int, kind: type) -> None:
+def test_retry_only_on_408_429_5xx_and_refused_credentials(status: int, kind: type) -> None:
     assert classify_status(status) is kind
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+from structlog.testing import capture_logs
+
+from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.domain.breaker import BreakerState, CircuitBreaker
-from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.service_layer.guard import SystemGuard
 from registry_sync.service_layer.workers import Wakeups, WorkLoop
 from tests.support.kafka import eventually
@@ -185,3 +189,25 @@ async def test_our_own_refusal_says_nothing_of_the_systems_health() -> None:
     assert breaker.state is BreakerState.HALF_OPEN
     await guard.call(refused_there)  # the system answered: it is up
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_a_refusal_of_our_credentials_opens_the_breaker_and_is_logged_as_an_error() -> None:
+    """An expired key answers every command 401: an outage, not one refusal per command in the queue."""
+    breaker = CircuitBreaker("s", failure_threshold=3, cooldown_seconds=60)
+    guard = SystemGuard("s", breaker, max_concurrency=2)
+    answers = [httpx.Response(401, json={"error": "unauthorized", "message": "token expired"})] * 2
+    answers.append(httpx.Response(403, json={"error": "forbidden"}))
+
+    with capture_logs() as logs:
+        outcomes = [await guard.call(lambda r=answer: _answer(r)) for answer in answers]
+    assert all(isinstance(o, Transient) for o in outcomes)
+    assert breaker.state is BreakerState.OPEN
+    assert [(e["log_level"], e["status"]) for e in logs if "credentials" in e["event"]] == [
+        ("error", 401),
+        ("error", 401),
+        ("error", 403),
+    ]
+
+
+async def _answer(response: httpx.Response) -> CallOutcome:
+    return ExternalHttpClient.outcome(response)

@@ -2,7 +2,8 @@
 
 Three kinds: it worked (:class:`Succeeded`); the system refused it and asking again will not
 help (:class:`Rejected`: a 4xx other than 429, or input we cannot even send); or it may work
-later (:class:`Transient`: a timeout, a connection failure, a 5xx or a 429).
+later (:class:`Transient`: a timeout, a connection failure, a 5xx or a 429, and a refusal of our
+credentials rather than of the request: 401, 403, 407).
 """
 
 from __future__ import annotations
@@ -56,11 +57,17 @@ class Transient:
 CallOutcome = Succeeded | Rejected | Transient
 
 
+#: The system (or a proxy before it) refuses registry-sync itself, not the request: an expired or
+#: rotated key, an access rule changed at its end. An outage of ours to mend, not the citizen's
+#: refusal: failed for good, every command in the queue would have ended so, one call each.
+NOT_ALLOWED = frozenset({401, 403, 407})
+
+
 def classify_status(status: int) -> type[Succeeded] | type[Rejected] | type[Transient]:
     """Which outcome an HTTP status is: 2xx success; 408 (the server gave up waiting for our request),
-    429 and 5xx transient; other 4xx rejected."""
+    429, 5xx and a refusal of our credentials (:data:`NOT_ALLOWED`) transient; other 4xx rejected."""
     if 200 <= status < 300:
         return Succeeded
-    if status in (408, 429) or status >= 500:
+    if status in (408, 429) or status in NOT_ALLOWED or status >= 500:
         return Transient
     return Rejected

@@ -9,9 +9,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from eventkit.logging import get_logger
 from registry_sync.domain.breaker import BreakerState, CircuitBreaker
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
+from registry_sync.domain.outcomes import NOT_ALLOWED, CallOutcome, Rejected, Transient
 from registry_sync.domain.retry import RetryPolicy
+
+log = get_logger(__name__)
 
 
 class SystemGuard:
@@ -46,6 +49,9 @@ class SystemGuard:
 
     def observe(self, outcome: CallOutcome) -> None:
         if isinstance(outcome, Transient):
+            if outcome.status in NOT_ALLOWED:
+                log.error("the system refuses registry-sync's credentials: check its API key and access rules",
+                          system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
             if outcome.counts_against_breaker:
                 self.breaker.record_failure()
             else:
