@@ -89,7 +89,11 @@ class PortalSyncSucceeded(RegistryEvent):
     code: str = Field(description="Dossier code.")
     status_code: int = Field(description="Status synchronised.", ge=1, le=10)
     operation: Literal["create", "update"] = Field(description="Created on the portal or updated.")
-    lag_seconds: float = Field(description="From the state change to the portal's acknowledgement.", ge=0)
+    lag_seconds: float = Field(
+        description="From the oldest change the portal did not have (the state change, or an earlier one"
+        " still unsynced) to the portal's acknowledgement.",
+        ge=0,
+    )
     synced_at: datetime = Field(description="When the portal acknowledged.")
     portal_revision: int | None = Field(
         default=None, description="The portal's revision of the dossier after this write, if it said.", ge=1

@@ -5,6 +5,7 @@ reconciliation repairing what the portal lost."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -127,16 +128,35 @@ async def test_outage_backs_off_and_resumes_with_the_same_keys(registry, portal,
     assert registry.published(PortalSyncFailed.event_type) == []
 
 
+async def test_the_lag_counts_from_the_oldest_change_the_portal_did_not_have(registry, portal, clock, pusher) -> None:
+    """Submitted at 08:30 during a portal outage, received at 09:30, pushed a second later: the
+    portal went an hour without the dossier, not a second."""
+    await consume(registry, clock, submitted("d1", CODE))
+    portal.script.append(Transient("503", 503))
+    await push_due(pusher)
+    clock.advance(3600)
+    await consume(registry, clock, received("d1", CODE))
+    clock.advance(1)
+    await push_due(pusher)
+    (synced,) = registry.published(PortalSyncSucceeded.event_type)
+    assert (synced.payload["status_code"], synced.payload["lag_seconds"]) == (2, 3601.0)
+
+
 async def test_a_change_during_a_push_is_pushed_next(registry, portal, clock, pusher) -> None:
     await consume(registry, clock, submitted("d1", CODE))
     (claimed,) = await pusher.claim(10)
-    await consume(registry, clock, received("d1", CODE))  # arrives while the create is in flight
+    received_at = clock() + timedelta(seconds=2)
+    await consume(registry, clock, received("d1", CODE, at=received_at))  # arrives while the create is in flight
     assert await pusher.claim(10) == []  # the lease keeps a second push from overtaking the first
     await pusher.push(claimed)
     row = registry.dossiers.rows["d1"]
     assert row.status is SyncStatus.PENDING and row.synced_revision == 1 and row.revision == 2
+    assert row.unsynced_since == received_at  # the change still to push, not the one pushed
+    clock.advance(5)
     await push_due(pusher)
     assert portal.dossiers[CODE]["state"] == 2 and registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+    lags = [e.payload["lag_seconds"] for e in registry.published(PortalSyncSucceeded.event_type)]
+    assert lags == [0.0, (clock() - received_at).total_seconds()]
 
 
 async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(registry, portal, clock, pusher) -> None:

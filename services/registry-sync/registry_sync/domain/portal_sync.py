@@ -97,18 +97,25 @@ class DossierSync:
         if self.first_attempt_at is None:
             self.first_attempt_at = now
 
-    def pushed(self, revision: int, portal_revision: int | None, now: datetime, *, changed_at: datetime) -> float:
-        """The portal acknowledged ``revision`` (a change made at ``changed_at``); returns the lag."""
-        self.synced_revision = max(self.synced_revision, revision)
+    def pushed(self, sent: DossierSync, portal_revision: int | None, now: datetime) -> float:
+        """The portal acknowledged ``sent`` (the state claimed for the push); returns the lag: how long
+        the portal went without a change it now has, from the oldest one ``sent`` held unacknowledged
+        (a dossier submitted during a portal outage and received after it waited the whole outage,
+        not the second since its reception)."""
+        self.synced_revision = max(self.synced_revision, sent.revision)
         self.portal_revision = portal_revision
         self.synced_at = now
-        self.last_lag_seconds = max(0.0, (now - changed_at).total_seconds())
+        since = sent.unsynced_since or sent.changed_at
+        self.last_lag_seconds = max(0.0, (now - since).total_seconds())
         self.last_error, self.last_http_status = None, None
         self.attempts, self.first_attempt_at = 0, None
         if self.synced_revision >= self.revision:
             self.status, self.unsynced_since = SyncStatus.SYNCED, None
         else:
-            self.next_attempt_at = now  # a newer change arrived meanwhile: push it next
+            # A newer change arrived meanwhile: push it next, its wait counted from it (the latest
+            # change's time: exact for one, and a push in flight seldom sees more).
+            self.unsynced_since = self.changed_at
+            self.next_attempt_at = now
         return self.last_lag_seconds
 
     def retry_later(

@@ -302,7 +302,7 @@ class PortalPusher:
         if isinstance(outcome, Succeeded):
             revision = outcome.body.get("revision")
             portal_revision = revision if isinstance(revision, int) else None
-            lag = current.pushed(sent.revision, portal_revision, now, changed_at=sent.changed_at)
+            lag = current.pushed(sent, portal_revision, now)
             return PortalSyncSucceeded(
                 dossier_id=current.dossier_id,
                 code=sent.code,
