@@ -142,8 +142,10 @@ def test_supplements_fees_and_timers() -> None:
         (20000, True, "qr"),
         (50000, False, "cash"),
     ]  # each payment once
-    overdue = DossierOverdue(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), due_at=at)
-    assert apply_dossier_event(record, overdue) == record  # timers change nothing the portal carries
+    # Timers change nothing the portal carries; they fire after the last change.
+    later = at + timedelta(days=1)
+    overdue = DossierOverdue(**lifecycle("d1", CODE, later, status=DossierStatus.PROCESSING), due_at=at)
+    assert apply_dossier_event(record, overdue) == record
 
 
 def test_a_later_bundle_step_started_with_a_moved_date_moves_the_portal_s_appointment() -> None:

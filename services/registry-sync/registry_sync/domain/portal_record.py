@@ -258,7 +258,12 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     Events of one dossier come in order, except one replayed from the dead-letter topic after its
     successors: older than the state we hold, it fills in what the record lacks and adds its lines,
     but leaves the state, the agency and every date already set as they are. Applied as it came, it
-    pushed an older status over a newer one to the portal."""
+    pushed an older status over a newer one to the portal.
+
+    A timer (:data:`SILENT_EVENTS`) leaves a record it finds as it is: moving its ``state_at`` to the
+    timer's later time made a new revision, pushed to the portal as a write that changed nothing."""
+    if record is not None and event.event_type in SILENT_EVENTS:
+        return record
     record = record or new_record(event.dossier_id, event.code)
     at = utc(event.at)
     late = record.state_at is not None and at < record.state_at
