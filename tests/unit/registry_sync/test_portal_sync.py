@@ -342,6 +342,34 @@ async def test_a_push_whose_answer_was_lost_cannot_land_over_a_newer_one(registr
     assert portal.dossiers[CODE]["state"] == 9
 
 
+async def test_a_412_without_the_portal_s_revision_backs_off_and_gives_up(registry, portal, clock) -> None:
+    """The portal refuses to tell the revision it holds: each retry would name the same stale one."""
+    pusher = PortalPusher(
+        registry.unit_of_work, portal, guards(max_attempts=3), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0
+    )
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.dossiers[CODE]["revision"] = 7  # another writer
+    await consume(registry, clock, received("d1", CODE))
+
+    async def refused(code: str) -> CallOutcome:
+        return Rejected("404 not_found", 404, "not_found")
+
+    portal.revision = refused  # type: ignore[method-assign]
+    pushes = []
+    for _ in range(10):
+        pushes.append(await push_due(pusher))
+        clock.advance(0.001)
+    assert pushes[:2] == [1, 0]  # backed off, not asked again at once
+    row = registry.dossiers.rows["d1"]
+    assert row.status is SyncStatus.PENDING and row.last_error is not None and "read back" in row.last_error
+    clock.advance(3600)
+    while await push_due(pusher):
+        clock.advance(3600)
+    (failed,) = registry.published(PortalSyncFailed.event_type)
+    assert (failed.payload["http_status"], failed.payload["attempts"]) == (412, 3)
+
+
 async def test_a_revision_the_portal_holds_that_we_did_not_write_is_written_over(
     registry, portal, clock, pusher
 ) -> None:
