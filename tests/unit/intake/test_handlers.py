@@ -252,3 +252,50 @@ async def test_a_dossier_nobody_has_received_yet_is_not_rated(ctx: IntakeContext
     receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
     with pytest.raises(ActionNotAllowed, match="not been received yet"):
         await act(RateSatisfaction(receipt["code"], 1, "Chậm"), ctx)
+
+
+async def test_a_dossier_withdrawn_before_anyone_received_it_is_not_rated(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Withdrawn while it awaited acceptance: no agency ever held it, and it awaits no supplement."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    await on_workflow_event(
+        workflow.SupplementRequested(
+            dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
+        ),
+        uow.dossiers,
+    )  # fmt: skip
+    await on_workflow_event(_withdrawn(dossier_id, code), uow.dossiers)
+    with pytest.raises(ActionNotAllowed, match="not been received yet"):
+        await act(RateSatisfaction(code, 1, "tệ"), ctx)
+    assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
+
+
+async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask_again(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Workflow refuses a withdrawal while a registry works on the step, or once the result exists;
+    the dossier goes on, and what the request held back is open again."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    await on_workflow_event(
+        workflow.PaymentRequested(
+            dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", amount=20_000,
+        ),
+        uow.dossiers,
+    )  # fmt: skip
+    assert (await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)).status_code == 202
+    await on_workflow_event(
+        workflow.WithdrawalRefused(
+            dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
+            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="chưa thể rút; vui lòng thử lại sau",
+        ),
+        uow.dossiers,
+    )  # fmt: skip
+    documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
+    assert (await act(PayFee(code, 20_000, "qr", online=True), ctx)).status_code == 201
+    assert (await act(ProvideSupplement(code, documents, "bản chụp"), ctx)).status_code == 202
+    assert (await act(RequestWithdrawal(code, "Vẫn muốn rút"), ctx)).status_code == 202

@@ -146,7 +146,7 @@ class PostgresDossiers:
             await self._conn.execute(
                 text(
                     "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
-                    " withdrawal_requested, fee, paid_amount, requested_amount"
+                    " withdrawal_requested, fee, paid_amount, requested_amount, received_at IS NOT NULL"
                     f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},
@@ -154,7 +154,7 @@ class PostgresDossiers:
         ).first()
         if row is None:
             return None
-        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:10])
+        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:11])
 
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None

@@ -39,6 +39,8 @@ class DossierState:
     paid: int = 0
     #: What workflow's payment requests asked for; None for a dossier from before intake counted them.
     requested: int | None = 0
+    #: An agency has received it (at the counter, or an official accepted it online).
+    received: bool = True
 
     @property
     def owed(self) -> int | None:
@@ -82,7 +84,9 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
     if isinstance(action, RateSatisfaction):
         if state.rated:
             raise ActionNotAllowed(f"dossier {state.code} has already been rated")
-        if state.status is DossierStatus.REGISTERED:  # nobody has handled it yet: nothing to be satisfied with
+        # Nobody has handled it: nothing to be satisfied with (an online dossier still awaiting
+        # acceptance, or withdrawn or stopped before it was accepted).
+        if not state.received:
             raise ActionNotAllowed(f"dossier {state.code} has not been received yet: nothing to rate")
         return SatisfactionRated(
             dossier_id=state.dossier_id, score=action.score, complaint=action.complaint, rated_at=now

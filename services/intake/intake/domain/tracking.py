@@ -196,14 +196,17 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
         awaiting_supplement=_awaiting(event),
         result=result,
         requested=requested,
+        # Refused (a registry at work, or the result issued first): the citizen may pay, supplement
+        # and ask again. Kept, the request blocked all three for good.
+        withdrawal_requested=False if isinstance(event, workflow.WithdrawalRefused) else None,
     )
 
 
 def _awaiting(event: workflow.DossierEvent) -> bool | None:
     if isinstance(event, workflow.SupplementRequested):
         return True
-    if isinstance(event, workflow.SupplementReceived):
-        return False
+    if isinstance(event, workflow.SupplementReceived) or event.status in ENDED:
+        return False  # an ended dossier (stopped or withdrawn while waiting) awaits nothing
     return None
 
 
