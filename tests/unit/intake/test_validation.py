@@ -10,9 +10,10 @@ from contracts.events.common import DossierStatus
 from intake.domain.formschema import FormValidator
 from intake.domain.problems import InvalidInput
 from intake.domain.rules import IntakeRules
-from intake.domain.submission import plan_bundle, plan_dossier
+from intake.domain.submission import plan_bundle, plan_dossier, subject_digest
 from tests.unit.intake.conftest import bundle_command, dossier_command
 from tests.unit.intake.samples import (
+    COMMUNE,
     DECEASED_ID,
     FATHER_ID,
     MONDAY_9AM,
@@ -283,3 +284,15 @@ def test_a_standalone_funeral_benefit_names_what_it_is_paid_against(rules: Intak
     schema = rules.catalogue.procedure(code).form_schema
     [problem] = FormValidator(schema).validate(form, "$.form")
     assert (problem.path, problem.type) == (f"$.form.deceased.{key}", "missing")
+
+
+def test_an_integer_written_with_a_zero_fraction_is_the_same_subject(rules: IntakeRules) -> None:
+    """Map sheet 12.0 passes the form's integer check as sheet 12: it is the same parcel, not a
+    second first-issuance dossier for it."""
+    procedure = rules.catalogue.procedure("9.000003")
+
+    def parcel(sheet: float, number: float) -> dict[str, Any]:
+        return {"land_parcel": {"commune_code": COMMUNE, "map_sheet": sheet, "parcel_number": number}}
+
+    assert subject_digest(procedure, parcel(12, 345)) == subject_digest(procedure, parcel(12.0, 345.0))
+    assert subject_digest(procedure, parcel(12, 345)) != subject_digest(procedure, parcel(12, 346))

@@ -27,8 +27,12 @@ def composed(value: Any) -> Any:
 def canonical(value: Any) -> Any:
     """What identifies: composed, without invisible format characters, and spaces as one (none at the
     ends), so that "Nguyễn  Văn An ", "Nguyễn Văn\u200b An" and "Nguyễn Văn An" are the same child.
-    Case is kept: digests of open dossiers were made with it."""
+    Case is kept: digests of open dossiers were made with it. A number with no fraction is an integer
+    whichever way it was written: map sheet ``12.0`` is sheet ``12`` (the form schema takes both as
+    an integer), not a second parcel."""
     value = composed(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return visible(value) if isinstance(value, str) else value
 
 
