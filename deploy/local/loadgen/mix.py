@@ -172,8 +172,12 @@ class Mix:
             return self.catalogue.competent_agency(procedure.code, self._centres[0], area).area
         return self.rng.choice(self._pcs[procedure.authority_level])
 
-    def _delivery(self, channel: Channel) -> dict[str, str]:
-        method = _pick(self.rng, self.weights.delivery[channel])
+    def _delivery(self, channel: Channel, procedures: list[Procedure]) -> dict[str, str]:
+        """How the result is received; online only from procedures offered online whole."""
+        weights = dict(self.weights.delivery[channel])
+        if any(p.online_level != "full" for p in procedures):
+            weights.pop("online", None)
+        method = _pick(self.rng, weights)
         return {"method": method, "address": self.people.address()} if method == "postal" else {"method": method}
 
     def _after(self, fee: int, channel: Channel) -> tuple[Payment | None, Rating | None]:
@@ -202,7 +206,7 @@ class Mix:
             "applicant": self._applicant(form),
             "form": form,
             "documents": self._documents(procedure.required_documents, channel),
-            "result_delivery": self._delivery(channel),
+            "result_delivery": self._delivery(channel, [procedure]),
         }
         payment, rating = self._after(procedure.fee, channel)
         withdraws = self.rng.random() < self.weights.withdrawn
@@ -222,8 +226,9 @@ class Mix:
         form = self.forms.build(definition.form_schema, fixed=fixed)
         channel = self._channel("full")
         receiving = self.rng.choice(self._pcs["commune"])
-        first = definition.applicable_steps(form)[0]
-        competent = self.catalogue.competent_agency(first.procedure_code, receiving)
+        steps = definition.applicable_steps(form)
+        procedures = [self.catalogue.procedure(s.procedure_code) for s in steps]
+        competent = self.catalogue.competent_agency(steps[0].procedure_code, receiving)
         body = {
             "bundle_type": bundle_type,
             "channel": channel,
@@ -231,9 +236,9 @@ class Mix:
             "applicant": self._applicant(form),
             "form": form,
             "documents": self._documents(self._supplied(definition, form), channel),
-            "result_delivery": self._delivery(channel),
+            "result_delivery": self._delivery(channel, procedures),
         }
-        fee = sum(self.catalogue.procedure(s.procedure_code).fee for s in definition.applicable_steps(form))
+        fee = sum(p.fee for p in procedures)
         payment, rating = self._after(fee, channel)
         agencies = tuple(dict.fromkeys((receiving, competent.code)))
         return Submission("bundle", label, "/v1/bundles", body, agencies, payment, rating)

@@ -197,6 +197,20 @@ def test_an_unknown_administrative_unit_in_the_form_is_named(rules: IntakeRules)
     assert problems(rules, body) == {"$.form.land_parcel.commune_code": "unknown_agency"}
 
 
+def test_a_result_is_delivered_online_only_by_a_procedure_offered_online_whole(rules: IntakeRules) -> None:
+    """A criminal-record certificate is offered online in part (the submission): its paper is
+    collected or posted. The death bundle's funeral allowance is too."""
+    record = {**criminal_record_dossier(), "result_delivery": {"method": "online"}}
+    assert problems(rules, record) == {"$.result_delivery.method": "delivery_not_offered"}
+    assert plan_dossier(dossier_command({**record, "result_delivery": {"method": "counter"}}), rules, MONDAY_9AM)
+    death = {**death_bundle("social_insurance"), "result_delivery": {"method": "online"}}
+    assert problems(rules, death) == {"$.result_delivery.method": "delivery_not_offered"}
+    # Registration and deregistration alone are offered online whole.
+    online = {"method": "online"}
+    assert plan_bundle(bundle_command({**death_bundle("none"), "result_delivery": online}), rules, MONDAY_9AM)
+    assert plan_dossier(dossier_command({**birth_dossier(), "result_delivery": online}), rules, MONDAY_9AM)
+
+
 def test_unknown_bundle_type(rules: IntakeRules) -> None:
     assert problems(rules, {**birth_bundle(), "bundle_type": "wedding"}) == {"$.bundle_type": "unknown_bundle"}
 

@@ -73,6 +73,8 @@ def test_every_dossier_routes_and_its_documents_are_known_kinds(drawn: list) -> 
         assert kinds <= {d.kind for d in procedure.required_documents}
         if procedure.online_level == "none":
             assert s.body["channel"] != "online"
+        if s.body["result_delivery"]["method"] == "online":
+            assert procedure.online_level == "full"
 
 
 def test_intake_accepts_every_bundle_with_its_documents(drawn: list) -> None:

@@ -182,6 +182,19 @@ def _age_problems(definition: BundleDefinition, form: dict[str, Any], today: dat
     return [FieldProblem("$." + limit.path, message, "age_limit")]
 
 
+def _online_result_problems(delivery: Delivery, procedures: list[Procedure]) -> list[FieldProblem]:
+    """A result is delivered online only by a procedure offered online whole (``online_level`` full):
+    one offered in part takes only the submission online, its result is a paper handed over or posted.
+    Accepted, workflow counted that paper as returned the moment it was issued."""
+    if delivery.method != "online":
+        return []
+    not_full = [f"{p.code} ({p.online_level})" for p in procedures if p.online_level != "full"]
+    if not not_full:
+        return []
+    message = f"not delivered online by {', '.join(not_full)}: its result is collected at the counter or posted"
+    return [FieldProblem("$.result_delivery.method", message, "delivery_not_offered")]
+
+
 def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> PlannedDossier:
     """Validate a standalone submission and decide its routing, status and appointment date."""
     today = now.astimezone(vietnam_tz()).date()
@@ -196,6 +209,7 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
         raise InvalidInput(problems) from None
     if cmd.channel == "online" and procedure.online_level == "none":
         problems.append(FieldProblem("$.channel", f"{procedure.code} is not offered online", "channel_not_offered"))
+    problems += _online_result_problems(cmd.delivery, [procedure])
     form_errors = rules.procedure_forms[procedure.code].validate(cmd.form, "$.form")
     problems += form_errors + form_problems(cmd.form, "$.form", today) + _document_problems(procedure, cmd.documents)
     competent = _route(rules, procedure, cmd.receiving_agency, cmd.form, problems) if agency_ok else None
@@ -236,7 +250,7 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
     steps = definition.applicable_steps(cmd.form)
     procedures = [rules.catalogue.procedure(step.procedure_code) for step in steps]
     document_problems, documents = _bundle_documents(definition, procedures, cmd.documents)
-    problems += document_problems
+    problems += document_problems + _online_result_problems(cmd.delivery, procedures)
     dossiers: list[PlannedDossier] = []
     for position, (step, procedure) in enumerate(zip(steps, procedures, strict=True)):
         form = step.resolve_inputs(cmd.form, {}, partial=True)
