@@ -76,7 +76,8 @@ class ServiceSettings(BaseSettings):
     )
     auth_issuer: str | None = Field(
         None,
-        description="The issuer (`iss`) officials' tokens must name; unset: not checked. Shared: AUTH_ISSUER.",
+        description="The issuer (`iss`) officials' tokens must name; unset: not checked (workflow, registry-sync"
+        " and reporting refuse to start so in production). Shared: AUTH_ISSUER.",
         examples=["https://sso.example.invalid/realms/province"],
     )
     auth_audience: str | None = Field(
@@ -145,6 +146,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("KAFKA_BOOTSTRAP_SERVERS must be set in production")
             if self.people_api and not self.auth_jwks:
                 raise ValueError("AUTH_JWKS must be set in production: people's requests are authenticated")
+            if self.people_api and not self.auth_issuer:
+                raise ValueError("AUTH_ISSUER must be set in production: unset, a token of any issuer is taken")
         return self
 
     def token_verifier(self) -> TokenVerifier | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts import citizen_id
 from eventkit.settings import ServiceSettings
 from workcal import CalendarConfig
 
@@ -37,3 +38,10 @@ class WorkflowSettings(ServiceSettings):
     tasks_page_size: int = Field(
         100, ge=1, le=1000, description="Tasks per GET /v1/tasks unless the request says (up to 1000)."
     )
+
+    @field_validator("id_province_code")
+    @classmethod
+    def _known_province(cls, code: str) -> str:
+        if code not in citizen_id.PROVINCES:  # every birth registration would fail to draw a number
+            raise ValueError(f"{code} is not a known province code")
+        return code

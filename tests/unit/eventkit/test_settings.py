@@ -70,6 +70,9 @@ def test_services_people_call_refuse_to_run_in_production_without_the_identity_p
             service()
     assert IntakeSettings().auth_jwks is None  # only the national portal calls it
     monkeypatch.setenv("AUTH_JWKS", "https://sso.example.invalid/certs")
+    for service in (WorkflowSettings, RegistrySyncSettings, ReportingSettings):
+        with pytest.raises(ValidationError, match="AUTH_ISSUER must be set"):  # else any issuer's token passes
+            service()
     monkeypatch.setenv("AUTH_ISSUER", "https://sso.example.invalid")
     settings = WorkflowSettings()
     assert (settings.auth_jwks, settings.auth_issuer) == (
@@ -81,3 +84,10 @@ def test_services_people_call_refuse_to_run_in_production_without_the_identity_p
 def test_the_database_url_is_a_secret_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:hunter2@db/prod")
     assert "hunter2" not in repr(IntakeSettings())
+
+
+def test_workflow_issues_identification_numbers_of_a_known_province_only() -> None:
+    """003 has the shape of a province code but no province: every birth registration would fail."""
+    with pytest.raises(ValidationError, match="003 is not a known province code"):
+        WorkflowSettings(id_province_code="003")
+    assert WorkflowSettings(id_province_code="001").id_province_code == "001"

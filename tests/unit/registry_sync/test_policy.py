@@ -181,6 +181,7 @@ def test_settings_per_system_from_the_environment(monkeypatch: pytest.MonkeyPatc
             database_url="postgresql+asyncpg://u@db/x",
             kafka_bootstrap_servers="k:9092",
             auth_jwks="https://sso.example.invalid/certs",
+            auth_issuer="https://sso.example.invalid",
         )
 
 
