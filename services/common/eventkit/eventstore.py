@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope
 from eventkit.logging import get_logger
-from eventkit.outbox import mark_queued
+from eventkit.outbox import check_size, mark_queued
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -183,6 +183,10 @@ async def append_and_queue(
     event that is only stored), queue them on the outbox, in one statement; ConcurrencyConflict (leaving
     the transaction as it was) if the stream moved on."""
     topics = topics_of(events, topic)
+    envelopes = [e.model_dump_json() for e in events]  # serialised once, for the store and the outbox
+    for event, value, queued in zip(events, envelopes, topics, strict=True):
+        if queued is not None:
+            check_size(event, value)
     params: dict[str, object] = {
         "stream_id": stream_id,
         "expected": expected_version,
@@ -191,7 +195,7 @@ async def append_and_queue(
         "versions": [e.version for e in events],
         "occurred": [e.occurred_at for e in events],
         "keys": [e.key for e in events],
-        "envelopes": [e.model_dump_json() for e in events],  # serialised once, for the store and the outbox
+        "envelopes": envelopes,
         "topics": topics,
     }
     statement = _APPEND_ONLY

@@ -24,6 +24,7 @@ from eventkit.db import is_contention, is_statement_timeout, is_unavailable
 from eventkit.jsonbody import JsonBody
 from eventkit.logging import get_logger
 from eventkit.metrics import HttpStats, metrics_router
+from eventkit.outbox import MessageTooLarge
 from eventkit.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -293,6 +294,12 @@ async def _keys_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "service_unavailable", "detail": str(exc)}, 503, headers={"Retry-After": "5"})
 
 
+async def _message_too_large(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("an event would be too large for the broker", path=request.url.path, error=str(exc))
+    detail = "the request would make an event too large to publish; send less (fewer or shorter values)"
+    return JSONResponse({"error": "body_too_large", "detail": detail}, 413)
+
+
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"error": "body_too_large", "detail": f"request body over {limit} bytes"}, 413)
 
@@ -330,6 +337,7 @@ def create_service_app(
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(KeysUnavailable, _keys_unavailable)
+    app.add_exception_handler(MessageTooLarge, _message_too_large)
 
     # Outermost last: the metrics, the size limit, the request id, the JSON check, the error answers, the app.
     app.add_middleware(ErrorAnswers)

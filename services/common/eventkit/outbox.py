@@ -24,6 +24,30 @@ class OutgoingMessage:
     event_id: str
 
 
+#: The largest message queued, in bytes: under the producer's and the broker's default limit (1 MiB,
+#: ``max_request_size`` and ``message.max.bytes``) with room for the key and the headers a dead letter
+#: adds. A row the broker refuses for good would be retried at the head of the outbox for ever, and no
+#: later message of the service would go out: it is refused here, in the transaction that writes it.
+MAX_MESSAGE_BYTES = 1_040_000
+
+
+class MessageTooLarge(ValueError):
+    """An event too large for the broker; the transaction that would have queued it fails."""
+
+    def __init__(self, event_type: str, size: int) -> None:
+        super().__init__(f"{event_type} of {size} bytes is over the {MAX_MESSAGE_BYTES} bytes a message may hold")
+        self.event_type, self.size = event_type, size
+
+
+def check_size(envelope: Envelope, value: str | bytes) -> None:
+    """MessageTooLarge if ``value`` (``envelope`` serialised) is over :data:`MAX_MESSAGE_BYTES`."""
+    if len(value) * (4 if isinstance(value, str) else 1) <= MAX_MESSAGE_BYTES:
+        return  # a character is at most 4 bytes in UTF-8: no need to encode to know
+    size = len(value.encode() if isinstance(value, str) else value)
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(envelope.type, size)
+
+
 #: Set on a connection whose transaction queued messages; the unit of work reads it after its commit.
 _QUEUED = "eventkit.outbox.queued"
 
@@ -47,8 +71,10 @@ def take_queued(conn: AsyncConnection) -> bool:
 
 
 def to_message(topic: str, envelope: Envelope) -> OutgoingMessage:
-    """Serialise an envelope for ``topic``, keyed by the envelope's key."""
-    return OutgoingMessage(topic, envelope.key, envelope.to_json(), str(envelope.event_id))
+    """Serialise an envelope for ``topic``, keyed by the envelope's key (MessageTooLarge if it cannot go)."""
+    value = envelope.to_json()
+    check_size(envelope, value)
+    return OutgoingMessage(topic, envelope.key, value, str(envelope.event_id))
 
 
 class Outbox(Protocol):
@@ -66,12 +92,16 @@ class PostgresOutbox:
     async def add(self, topic: str, envelopes: list[Envelope]) -> None:
         if not envelopes:
             return
+        messages = [to_message(topic, e) for e in envelopes]
         await self._conn.execute(
             text(
                 "INSERT INTO outbox (topic, message_key, event_id, value)"
                 " VALUES (:topic, :key, :event_id, :value)"
             ),
-            [{"topic": topic, "key": e.key, "event_id": e.event_id, "value": e.to_json()} for e in envelopes],
+            [
+                {"topic": topic, "key": m.key, "event_id": e.event_id, "value": m.value}
+                for e, m in zip(envelopes, messages, strict=True)
+            ],
         )
         mark_queued(self._conn)
 

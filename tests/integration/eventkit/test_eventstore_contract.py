@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit.eventstore import ConcurrencyConflict
+from eventkit.outbox import MAX_MESSAGE_BYTES, MessageTooLarge
 from eventkit.uow import InMemoryUnitOfWork, SqlUnitOfWork
 from tests.support.events import SomethingHappened, happened
 from tests.support.kafka import eventually
@@ -75,6 +76,18 @@ async def test_a_rolled_back_unit_of_work_leaves_no_trace(new_uow: UowFactory) -
             raise RuntimeError("handler failed after appending")
     async with new_uow() as uow:
         assert (await uow.events.load("d-3")).version == 0
+
+
+async def test_an_event_too_large_for_the_broker_is_refused_where_it_is_written(new_uow: UowFactory) -> None:
+    """Queued, the broker would refuse it for good, at the head of the outbox: nothing after it would
+    go out. Stored only (no topic), it may be as large as it likes."""
+    huge = Envelope.wrap(SomethingHappened(n=1), key="d-9", producer="tests", correlation_id="x" * MAX_MESSAGE_BYTES)
+    with pytest.raises(MessageTooLarge, match="TestSomethingHappened of 10"):
+        async with new_uow() as uow:
+            await uow.record("d-9", 0, [happened("d-9", 1), huge], "some.topic")
+    async with new_uow() as uow:
+        assert (await uow.events.load("d-9")).version == 0
+        assert await uow.record("d-9", 0, [happened("d-9", 1), huge], [None, None]) == 2
 
 
 async def test_load_until_gives_the_stream_as_it_was(new_uow: UowFactory) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from eventkit.http import RequestId, create_service_app
+from eventkit.outbox import MessageTooLarge
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
 from tests.unit.eventkit.shell import NOWHERE, shell_client
@@ -138,3 +139,15 @@ async def test_every_answer_is_counted_by_route_and_status_and_timed() -> None:
     assert 'http_requests_total{method="other",route="/probe",status="405"} 1.0' in exposition
     assert 'http_request_duration_seconds_count{method="GET",route="/probe"} 2.0' in exposition
     assert 'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/probe"} 2.0' in exposition
+
+
+@router.post("/huge")
+async def huge() -> dict[str, object]:
+    raise MessageTooLarge("DossierSubmitted", 2_000_000)
+
+
+async def test_a_request_that_would_make_an_event_too_large_to_publish_is_a_413() -> None:
+    async with _client() as client:
+        response = await client.post("/huge")
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"

@@ -14,7 +14,7 @@ import pytest
 from contracts.catalogue import RegistryPerformer, load_catalogue
 from registry_sync.adapters.catalogue import unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, OperationTable
+from registry_sync.adapters.operations import MAX_RESULT_BYTES, OperationCall, OperationTable, mapped
 from registry_sync.bootstrap import operation_table
 from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
 from registry_sync.settings import ExternalSystemSettings
@@ -290,3 +290,17 @@ def test_a_catalogue_edition_ahead_of_the_code_is_named_at_start_up(table: Opera
     assert unsupported_operations(load_catalogue(edition), table) == [
         "1.004222: population_db/register_temporary_residence"
     ]
+
+
+def test_a_result_too_large_to_carry_on_is_refused_with_the_reason() -> None:
+    """A broken system answering megabytes in a result field: put in the command's outcome event, it
+    could outgrow what the broker takes."""
+
+    def residence(body: dict[str, Any]) -> dict[str, Any]:
+        return {"residence_address": body["address"], "residence_id": body.get("id")}
+
+    small = mapped(Succeeded({"address": "Thôn 1", "id": None}, 201), residence)
+    assert small == Succeeded({"residence_address": "Thôn 1"}, 201)
+    huge = mapped(Succeeded({"address": "x" * MAX_RESULT_BYTES}, 201), residence)
+    assert isinstance(huge, Rejected) and (huge.status, huge.error) == (201, "result_too_large")
+    assert mapped(Transient("503", 503), residence) == Transient("503", 503)

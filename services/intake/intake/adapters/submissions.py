@@ -22,6 +22,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from eventkit.db import is_unavailable
 from eventkit.eventstore import record_ctes
+from eventkit.outbox import check_size
 from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.service_layer.ports import NewSubmission, StoredReply
@@ -114,6 +115,8 @@ _OPEN_SUBJECTS = (
 def _documents(s: NewSubmission) -> tuple[list[int], list[str], list[int | None]]:
     """The envelopes (and the reply, if kept) as pieces between code placeholders, for ``documents``."""
     texts = [(i, e.model_dump_json()) for i, e in enumerate(s.envelopes)]
+    for (_, value), envelope in zip(texts, s.envelopes, strict=True):
+        check_size(envelope, value)
     if s.idempotency_key is not None:
         texts.append((_REPLY, orjson.dumps(s.reply).decode()))
     docs: list[int] = []

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
@@ -77,11 +79,23 @@ def drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+#: The most result data one command carries on (identification numbers, dates, an address: a few
+#: hundred bytes). A system answering more is broken; its answer, put in the event, could outgrow what
+#: the broker takes.
+MAX_RESULT_BYTES = 64 * 1024
+
+
 def mapped(outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, Any]]) -> CallOutcome:
-    """A success whose body is the result data (catalogue ``data_fields``) taken from the answer."""
-    if isinstance(outcome, Succeeded):
-        return Succeeded(drop_none(result(outcome.body)), outcome.status, outcome.replayed)
-    return outcome
+    """A success whose body is the result data (catalogue ``data_fields``) taken from the answer; a
+    refusal if that data is over :data:`MAX_RESULT_BYTES`."""
+    if not isinstance(outcome, Succeeded):
+        return outcome
+    data = drop_none(result(outcome.body))
+    size = len(orjson.dumps(data))
+    if size > MAX_RESULT_BYTES:
+        reason = f"{outcome.status} with {size} bytes of result data, over the {MAX_RESULT_BYTES} a result may hold"
+        return Rejected(reason, outcome.status, "result_too_large")
+    return Succeeded(data, outcome.status, outcome.replayed)
 
 
 async def post(
