@@ -58,7 +58,10 @@ class ServiceSettings(BaseSettings):
         " a request answers 503); 0 = no limit. Migrations and rebuilds are not limited.",
     )
     db_lock_timeout_seconds: float = Field(
-        20.0, ge=0, description="The longest a statement waits for a lock before it is tried again; 0 = no limit."
+        20.0,
+        ge=0,
+        description="The longest a statement waits for a lock before it is tried again; below the statement limit"
+        " (0 = no limit: only with no statement limit either).",
     )
     kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="Comma-separated host:port list.")
     topics: Topics = Field(default_factory=Topics, description="Topic names (JSON to override).")
@@ -165,17 +168,16 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _lock_limit_below_the_statement_limit(self) -> ServiceSettings:
         statement, lock = self.db_statement_timeout_seconds, self.db_lock_timeout_seconds
-        if statement and lock and lock >= statement:
+        if statement and (not lock or lock >= statement):  # no lock limit (0) is the longest of all
             raise ValueError(
-                "db_lock_timeout_seconds must be below db_statement_timeout_seconds: a lock wait would be"
+                "db_lock_timeout_seconds must be set below db_statement_timeout_seconds: a lock wait would be"
                 " cancelled as a slow statement and counted against its event"
             )
         return self
 
-    def db_limits(self) -> TimeLimits | None:
-        """The time limits of the service's statements (:class:`~eventkit.db.TimeLimits`)."""
-        if not self.db_statement_timeout_seconds and not self.db_lock_timeout_seconds:
-            return None
+    def db_limits(self) -> TimeLimits:
+        """The time limits of the service's statements (:class:`~eventkit.db.TimeLimits`); the limit
+        on a transaction left idle holds even when both are off (0)."""
         return TimeLimits(self.db_statement_timeout_seconds, self.db_lock_timeout_seconds)
 
     @property

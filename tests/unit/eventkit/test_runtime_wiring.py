@@ -90,7 +90,6 @@ def test_statements_have_the_settings_time_limits_and_none_turns_them_off() -> N
     limits = ServiceSettings(
         database_url=NOWHERE, db_statement_timeout_seconds=12.5, db_lock_timeout_seconds=4
     ).db_limits()
-    assert limits is not None
     assert limits.server_settings() == {
         "statement_timeout": "12500",
         "lock_timeout": "4000",
@@ -98,11 +97,14 @@ def test_statements_have_the_settings_time_limits_and_none_turns_them_off() -> N
     }
     assert limits.command_timeout == 17.5  # the driver waits longer than the server, so the server answers
     no_statement_limit = ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0).db_limits()
-    assert no_statement_limit is not None and no_statement_limit.command_timeout is None
-    assert (
-        ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0, db_lock_timeout_seconds=0).db_limits()
-        is None
-    )
+    assert no_statement_limit.command_timeout is None
+    # Both off: a transaction left idle (holding its locks) is still ended.
+    off = ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=0, db_lock_timeout_seconds=0)
+    assert off.db_limits().server_settings() == {
+        "statement_timeout": "0",
+        "lock_timeout": "0",
+        "idle_in_transaction_session_timeout": "120000",
+    }
 
 
 async def test_a_crashed_background_task_fails_the_liveness_check_and_stops_the_server() -> None:
@@ -132,6 +134,7 @@ async def test_a_crashed_background_task_fails_the_liveness_check_and_stops_the_
     assert response.json() == {"status": "crashed", "tasks": ["consumer:c"]}
 
 
-def test_a_lock_limit_at_or_above_the_statement_limit_is_refused() -> None:
+@pytest.mark.parametrize("lock", [10, 0])  # 0: no lock limit, the longest wait of all
+def test_a_lock_limit_at_or_above_the_statement_limit_is_refused(lock: float) -> None:
     with pytest.raises(ValidationError, match="below db_statement_timeout_seconds"):
-        ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=10, db_lock_timeout_seconds=10)
+        ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=10, db_lock_timeout_seconds=lock)
