@@ -64,13 +64,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-officials", action="store_true", help="nobody decides (submissions only)")
     p.add_argument("--decision-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds an official takes per decision (uniform)")  # fmt: skip
-    p.add_argument("--supplement-rate", type=float, default=0.05, help="share of dossiers sent back for a supplement")
+    p.add_argument("--supplement-rate", type=float, default=0.05,
+                   help="share of dossiers sent back for a supplement (default %(default)s)")  # fmt: skip
     p.add_argument("--payment-request-rate", type=float, default=0.05,
                    help="share of fee-charging dossiers whose fee an official asks for\n"
-                        "(refused if already paid)")  # fmt: skip
+                        "(refused if already paid; default %(default)s)")  # fmt: skip
     p.add_argument("--reject-rate", type=float, default=0.01,
                    help="chance that an official who takes a dossier up rejects it\n"
-                        "(refused at reception, stopped in processing)")  # fmt: skip
+                        "(refused at reception, stopped in processing; default %(default)s)")  # fmt: skip
     p.add_argument("--no-returns", action="store_true",
                    help="results are not handed over at the counter (dossiers end as processed)")  # fmt: skip
     p.add_argument("--supplement-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
