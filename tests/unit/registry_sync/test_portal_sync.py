@@ -167,6 +167,7 @@ async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(regis
     portal.dossiers["ZZOTHER-240710-0001"] = {"state": 4, "revision": 1}  # not ours
     del portal.dossiers[codes[1]]
     portal.dossiers[codes[3]]["state"] = 1
+    clock.advance(1)  # synced before the run
     reconciler = Reconciler(
         registry.unit_of_work,
         portal,
@@ -184,9 +185,34 @@ async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(regis
     assert portal.dossiers[codes[1]]["state"] == 2 and portal.dossiers[codes[3]]["state"] == 2
     repushed = [e for e in registry.published(PortalSyncSucceeded.event_type) if e.payload["repush"]]
     assert sorted(e.payload["operation"] for e in repushed) == ["create", "update"]
+    clock.advance(1)
     again = await reconciler.run("on_demand")
     assert again.in_sync == 5 and again.repushed == 0
     assert (await registry.reconciliations.latest()).id == 2  # type: ignore[union-attr]
+
+
+async def test_a_dossier_pushed_while_the_listing_is_read_is_not_judged_by_it(registry, clock, pusher) -> None:
+    """The listing's page was read before the worker created the dossier on the portal: it is not
+    missing there, nor to be pushed again as lost (which forgot the portal's revision, and with it
+    the If-Match that keeps an older push still in flight from landing over a newer one)."""
+
+    class PushedMeanwhile(FakePortal):
+        async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
+            page = await super().list_page(after=after, limit=limit)
+            clock.advance(1)
+            await push_due(pusher)  # the portal worker, concurrently
+            return page
+
+    portal = PushedMeanwhile()
+    pusher.portal = portal
+    await consume(registry, clock, submitted("d1", CODE))
+    clock.advance(1)
+    guard = pusher.guards["national_portal"]
+    report = await Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock).run("on_demand")
+    assert CODE in portal.dossiers
+    assert (report.missing_on_portal, report.pending, report.repushed) == (0, 1, 0)
+    row = registry.dossiers.rows["d1"]
+    assert (row.status, row.generation, row.portal_revision) == (SyncStatus.SYNCED, 0, 1)
 
 
 async def reconcile_without_sleeping(
@@ -218,6 +244,7 @@ async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, cloc
     await consume(registry, clock, submitted("d1", CODE))
     await push_due(pusher)
     portal.list_failures.extend([Transient("429", 429, retry_after=30.0), Transient("429", 429, retry_after=600.0)])
+    clock.advance(1)  # synced before the run
     report, sleeps = await reconcile_without_sleeping(registry, portal, clock, pusher)
     assert report.listing_complete and report.in_sync == 1
     assert sleeps == [30.0, 60.0]  # as asked, up to a minute

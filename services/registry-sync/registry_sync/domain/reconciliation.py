@@ -30,15 +30,20 @@ class Verdict(StrEnum):
     NOT_LISTED = "not_judged"  # the listing ended early (an error, or the page bound)
 
 
-def judge(sync: DossierSync, on_portal: PortalSummary | None) -> Verdict:
+def judge(sync: DossierSync, on_portal: PortalSummary | None, *, listed_from: datetime) -> Verdict:
     """One dossier's verdict. Only dossiers we consider synced are compared with the portal; a
-    failed one is retried whatever the portal says; pending ones are already on their way."""
+    failed one is retried whatever the portal says; pending ones are already on their way, and so is
+    one synced since ``listed_from`` (the run's start: no page of the listing is older): the page
+    that names it (or not) may have been read before that push landed. Judged by it, a dossier first
+    created on the portal meanwhile counted as missing and was pushed again as lost."""
     if not sync.ready:
         return Verdict.AWAITING_DATA
     if sync.status is SyncStatus.PENDING:
         return Verdict.PENDING
     if sync.status is SyncStatus.FAILED:
         return Verdict.RETRY_FAILED
+    if sync.synced_at is not None and sync.synced_at >= listed_from:
+        return Verdict.PENDING
     if on_portal is None:
         return Verdict.MISSING
     if on_portal.state != sync.record.state:

@@ -166,7 +166,7 @@ class Reconciler:
                     verdict = Verdict.NOT_LISTED if sync.ready else Verdict.AWAITING_DATA
                 else:
                     assert on_portal is None or isinstance(on_portal, PortalSummary)
-                    verdict = judge(sync, on_portal)
+                    verdict = judge(sync, on_portal, listed_from=report.started_at)
                 report.count(verdict)
                 report.found_on_portal += isinstance(on_portal, PortalSummary)
                 if verdict in REPUSHED:
