@@ -251,6 +251,16 @@ def test_a_bundles_documents_are_those_supplied_with_it_for_the_steps_that_apply
     assert problems(rules, death) == {"$.documents[1].kind": "unknown_document"}
 
 
+def test_a_bundle_with_a_bad_form_is_refused_with_its_bad_documents_too(rules: IntakeRules) -> None:
+    """Every bad field at once, as for a standalone dossier, not the documents after the form is mended."""
+    body = death_bundle(died="2024-06-18")
+    body["documents"].append({"kind": "giay_chung_sinh", "digitized": True, "reused": False})
+    assert problems(rules, body) == {
+        "$.form.deceased.date_of_death": "future_date",
+        "$.documents[1].kind": "unknown_document",
+    }
+
+
 def test_a_bundle_without_documents_is_still_accepted_as_the_api_was_published(rules: IntakeRules) -> None:
     body = {k: v for k, v in birth_bundle().items() if k != "documents"}
     plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)

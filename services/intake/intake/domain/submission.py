@@ -154,6 +154,19 @@ def _bundle_documents(
     return problems, per_step
 
 
+def _unsupplied_documents(definition: BundleDefinition, documents: list[Document]) -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            f"$.documents[{i}].kind",
+            f"{d.kind!r} is not a document supplied with a {definition.bundle_type} bundle;"
+            f" here: {definition.supplied_documents}",
+            "unknown_document",
+        )
+        for i, d in enumerate(documents)
+        if d.kind not in definition.supplied_documents
+    ]
+
+
 def _applicant_problems(applicant: Applicant, today: date) -> list[FieldProblem]:
     return id_number_problems(applicant.id_number, "$.applicant.id_number", today)
 
@@ -245,7 +258,8 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
     if not problems:
         problems += _age_problems(definition, cmd.form, today)
     if problems or not agency_ok:
-        raise InvalidInput(problems)
+        # Which steps apply needs a valid form; a kind no step of the bundle takes is wrong anyway.
+        raise InvalidInput(problems + _unsupplied_documents(definition, cmd.documents))
     status, received_at = _reception(cmd.channel, now)
     steps = definition.applicable_steps(cmd.form)
     procedures = [rules.catalogue.procedure(step.procedure_code) for step in steps]
