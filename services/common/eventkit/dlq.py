@@ -5,7 +5,11 @@
 
 Replay republishes the original message to its original topic with its original key. The
 inbox never recorded a dead-lettered event, so the consumer applies it like a new one; other
-consumers of that topic that did apply it find its id in their inbox and skip it.
+consumers of that topic that did apply it find its id in their inbox and skip it. Replay once every
+service consuming the topic runs the fix (an event of a version only some know is dead-lettered
+again by the others). ``--all`` leaves out the letters that were never an event (bytes that do not
+parse: the same bytes would fail again, in every consumer of the topic); name one by ``--id`` to
+send it all the same.
 Connection settings come from DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (or the flags).
 """
 
@@ -59,6 +63,12 @@ async def pending(engine: AsyncEngine, ids: list[int] | None = None) -> list[Dea
         ]
 
 
+def worth_replaying(letters: list[DeadLetter]) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """``letters`` split into events (their type was read) and bytes that never parsed as one."""
+    events = [d for d in letters if d.event_type is not None]
+    return events, [d for d in letters if d.event_type is None]
+
+
 async def replay(engine: AsyncEngine, publisher: KafkaPublisher, letters: list[DeadLetter]) -> int:
     """Republish each letter to its original topic and mark it replayed; returns how many."""
     for letter in letters:
@@ -82,6 +92,11 @@ async def _main(args: argparse.Namespace) -> int:
         if not (args.all or args.id):
             print("replay needs --id N (repeatable) or --all", file=sys.stderr)
             return 2
+        if args.all and not args.id:
+            letters, unparsed = worth_replaying(letters)
+            if unparsed:
+                print(f"left out {len(unparsed)} letter(s) that never parsed as an event"
+                      f" (ids {', '.join(str(d.id) for d in unparsed)}): replay one by --id to send it anyway")
         publisher = KafkaPublisher(args.bootstrap_servers, client_id="dlq-replay")
         try:
             print(f"replayed {await replay(engine, publisher, letters)} dead letter(s)")
@@ -98,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["list", "replay"])
     parser.add_argument("--schema", required=True, help="the consuming service's schema, e.g. workflow")
     parser.add_argument("--id", type=int, action="append", help="a dead letter's id (repeatable)")
-    parser.add_argument("--all", action="store_true", help="replay every waiting dead letter")
+    parser.add_argument("--all", action="store_true", help="replay every waiting dead letter that is an event")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL))
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA))
     return asyncio.run(_main(parser.parse_args(argv)))
