@@ -155,13 +155,7 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     code, dossier_id = receipt["code"], receipt["dossier_id"]
     documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
 
-    await on_workflow_event(
-        workflow.SupplementRequested(
-            dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5,
-            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
-        ),
-        uow.dossiers,
-    )
+    await on_workflow_event(_supplement_requested(dossier_id, code), uow.dossiers)
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is True
     supplied = await act(ProvideSupplement(code, documents, "bản chụp"), ctx)
     assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
@@ -169,13 +163,7 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
 
     with pytest.raises(ActionNotAllowed, match="nothing is owed"):  # a birth registration is free
         await act(PayFee(code, 20_000, "qr", online=True), ctx)
-    await on_workflow_event(
-        workflow.PaymentRequested(
-            dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
-            at=MONDAY_9AM, agency="UBND-X-YENHOA", amount=20_000,
-        ),
-        uow.dossiers,
-    )  # fmt: skip
+    await on_workflow_event(_payment_requested(dossier_id, code, 20_000), uow.dossiers)
     with pytest.raises(InvalidInput) as beyond:
         await act(PayFee(code, 25_000, "qr", online=True), ctx)
     assert [(p.path, p.type) for p in beyond.value.problems] == [("$.amount", "more_than_owed")]
@@ -208,6 +196,20 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
         "SupplementProvided", "PaymentRequested", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
     ]
     assert row["timeline"][-3]["note"] == "Công dân nộp phí, lệ phí: 20.000 đồng, mã QR, trực tuyến"
+
+
+def _payment_requested(dossier_id: str, code: str, amount: int) -> workflow.DossierEvent:
+    return workflow.PaymentRequested(
+        dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", amount=amount,
+    )  # fmt: skip
+
+
+def _supplement_requested(dossier_id: str, code: str) -> workflow.DossierEvent:
+    return workflow.SupplementRequested(
+        dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
+    )  # fmt: skip
 
 
 def _refused(dossier_id: str, code: str) -> workflow.DossierEvent:
@@ -260,13 +262,7 @@ async def test_a_dossier_withdrawn_before_anyone_received_it_is_not_rated(
     """Withdrawn while it awaited acceptance: no agency ever held it, and it awaits no supplement."""
     receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
     dossier_id, code = receipt["dossier_id"], receipt["code"]
-    await on_workflow_event(
-        workflow.SupplementRequested(
-            dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5,
-            at=MONDAY_9AM, agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
-        ),
-        uow.dossiers,
-    )  # fmt: skip
+    await on_workflow_event(_supplement_requested(dossier_id, code), uow.dossiers)
     await on_workflow_event(_withdrawn(dossier_id, code), uow.dossiers)
     with pytest.raises(ActionNotAllowed, match="not been received yet"):
         await act(RateSatisfaction(code, 1, "tệ"), ctx)
@@ -280,13 +276,7 @@ async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask
     the dossier goes on, and what the request held back is open again."""
     receipt = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
     dossier_id, code = receipt["dossier_id"], receipt["code"]
-    await on_workflow_event(
-        workflow.PaymentRequested(
-            dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
-            at=MONDAY_9AM, agency="UBND-X-YENHOA", amount=20_000,
-        ),
-        uow.dossiers,
-    )  # fmt: skip
+    await on_workflow_event(_payment_requested(dossier_id, code, 20_000), uow.dossiers)
     assert (await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)).status_code == 202
     await on_workflow_event(
         workflow.WithdrawalRefused(
