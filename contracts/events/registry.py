@@ -71,12 +71,15 @@ class RegistryCommandFailed(RegistryEvent):
     bundle_id: str | None = Field(default=None, description="The command's bundle, if any.")
     step_id: str | None = Field(default=None, description="The command's bundle step, if any.")
     http_status: int | None = Field(
-        default=None, description="HTTP status of the system's last answer, if it answered (e.g. 409, 422)."
+        default=None,
+        description="HTTP status of the system's last answer, if it answered (e.g. 409, 422; a 2xx for"
+        " 'result_too_large').",
     )
     error: str | None = Field(
         default=None,
         description="Machine-readable cause: the system's error code (e.g. 'card_exists'), 'missing_data', "
-        "'unsupported_operation' or 'gave_up' (retries exhausted).",
+        "'unsupported_operation', 'gave_up' (retries exhausted) or 'result_too_large' (the system answered"
+        " success with more result data than an event carries: it may have acted).",
     )
 
 

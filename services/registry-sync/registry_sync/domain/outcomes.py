@@ -1,9 +1,9 @@
 """What one call to an external system came to, classified for the retry policy and the breaker.
 
 Three kinds: it worked (:class:`Succeeded`); the system refused it and asking again will not
-help (:class:`Rejected`: a 4xx other than 429, or input we cannot even send); or it may work
-later (:class:`Transient`: a timeout, a connection failure, a 5xx or a 429, and a refusal of our
-credentials rather than of the request: 401, 403, 407).
+help (:class:`Rejected`: a 4xx other than 401, 403, 407, 408 and 429, or input we cannot even
+send); or it may work later (:class:`Transient`: a timeout, a connection failure, a 5xx, a 408 or
+a 429, and a refusal of our credentials rather than of the request: 401, 403, 407).
 """
 
 from __future__ import annotations
