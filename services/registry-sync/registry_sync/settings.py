@@ -132,6 +132,12 @@ class RegistrySyncSettings(ServiceSettings):
     )
     reconciliation_page_size: int = Field(500, ge=1, le=5000, description="Portal listing page size.")
     reconciliation_max_pages: int = Field(10_000, ge=1, description="Bound on pages read in one run.")
+    reconciliation_clock_skew_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How far the replicas' clocks may differ: a dossier pushed that long before a reconciliation"
+        " started is left to the next run (the listing may be older than its push).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RegistrySyncSettings:

@@ -99,6 +99,8 @@ def fast_settings(infra: Infra, unique: str, simulator: Simulator, **overrides: 
         "breaker_cooldown_seconds": 0.3,
         "worker_poll_seconds": 0.02,
         "reconciliation_interval_seconds": 0,
+        # One process, one clock: a dossier the portal lost a moment after its push is judged at once.
+        "reconciliation_clock_skew_seconds": 0,
         # These tests publish commands without their dossiers' submissions: nothing to wait for.
         "dossier_wait_seconds": 0,
         **systems,

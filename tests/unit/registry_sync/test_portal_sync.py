@@ -167,7 +167,7 @@ async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(regis
     portal.dossiers["ZZOTHER-240710-0001"] = {"state": 4, "revision": 1}  # not ours
     del portal.dossiers[codes[1]]
     portal.dossiers[codes[3]]["state"] = 1
-    clock.advance(1)  # synced before the run
+    clock.advance(10)  # synced before the run, by more than the clocks may differ
     reconciler = Reconciler(
         registry.unit_of_work,
         portal,
@@ -185,21 +185,25 @@ async def test_reconciliation_repushes_what_the_portal_lost_or_holds_stale(regis
     assert portal.dossiers[codes[1]]["state"] == 2 and portal.dossiers[codes[3]]["state"] == 2
     repushed = [e for e in registry.published(PortalSyncSucceeded.event_type) if e.payload["repush"]]
     assert sorted(e.payload["operation"] for e in repushed) == ["create", "update"]
-    clock.advance(1)
+    clock.advance(10)
     again = await reconciler.run("on_demand")
     assert again.in_sync == 5 and again.repushed == 0
     assert (await registry.reconciliations.latest()).id == 2  # type: ignore[union-attr]
 
 
-async def test_a_dossier_pushed_while_the_listing_is_read_is_not_judged_by_it(registry, clock, pusher) -> None:
+async def test_a_dossier_pushed_while_the_listing_is_read_is_not_judged_by_it(registry, clock) -> None:
     """The listing's page was read before the worker created the dossier on the portal: it is not
     missing there, nor to be pushed again as lost (which forgot the portal's revision, and with it
-    the If-Match that keeps an older push still in flight from landing over a newer one)."""
+    the If-Match that keeps an older push still in flight from landing over a newer one). The worker
+    runs on another replica, whose clock is two seconds behind."""
+    behind = Clock()
+    pusher = PortalPusher(registry.unit_of_work, FakePortal(), guards(), lambda p, k: k, TOPIC, behind)
 
     class PushedMeanwhile(FakePortal):
         async def list_page(self, *, after: str | None, limit: int) -> CallOutcome:
             page = await super().list_page(after=after, limit=limit)
             clock.advance(1)
+            behind.now = clock() - timedelta(seconds=2)
             await push_due(pusher)  # the portal worker, concurrently
             return page
 
@@ -244,7 +248,7 @@ async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, cloc
     await consume(registry, clock, submitted("d1", CODE))
     await push_due(pusher)
     portal.list_failures.extend([Transient("429", 429, retry_after=30.0), Transient("429", 429, retry_after=600.0)])
-    clock.advance(1)  # synced before the run
+    clock.advance(10)  # synced before the run, by more than the clocks may differ
     report, sleeps = await reconcile_without_sleeping(registry, portal, clock, pusher)
     assert report.listing_complete and report.in_sync == 1
     assert sleeps == [30.0, 60.0]  # as asked, up to a minute
@@ -369,8 +373,10 @@ async def test_a_push_whose_answer_was_lost_cannot_land_over_a_newer_one(registr
     assert portal.dossiers[CODE]["state"] == 9
 
 
-async def test_a_412_without_the_portal_s_revision_backs_off_and_gives_up(registry, portal, clock) -> None:
-    """The portal refuses to tell the revision it holds: each retry would name the same stale one."""
+@pytest.mark.parametrize("read_back", ["refused", "the revision we named"])
+async def test_a_412_without_the_portal_s_revision_backs_off_and_gives_up(registry, portal, clock, read_back) -> None:
+    """The portal does not tell a revision other than the one we named (it refuses to, or a lagging
+    replica answers the old one): each retry at once would name the same one."""
     pusher = PortalPusher(
         registry.unit_of_work, portal, guards(max_attempts=3), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0
     )
@@ -379,10 +385,12 @@ async def test_a_412_without_the_portal_s_revision_backs_off_and_gives_up(regist
     portal.dossiers[CODE]["revision"] = 7  # another writer
     await consume(registry, clock, received("d1", CODE))
 
-    async def refused(code: str) -> CallOutcome:
-        return Rejected("404 not_found", 404, "not_found")
+    async def unhelpful(code: str) -> CallOutcome:
+        if read_back == "refused":
+            return Rejected("404 not_found", 404, "not_found")
+        return Succeeded({"code": code, "revision": 1})
 
-    portal.revision = refused  # type: ignore[method-assign]
+    portal.revision = unhelpful  # type: ignore[method-assign]
     pushes = []
     for _ in range(10):
         pushes.append(await push_due(pusher))

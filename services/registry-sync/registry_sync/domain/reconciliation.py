@@ -33,7 +33,8 @@ class Verdict(StrEnum):
 def judge(sync: DossierSync, on_portal: PortalSummary | None, *, listed_from: datetime) -> Verdict:
     """One dossier's verdict. Only dossiers we consider synced are compared with the portal; a
     failed one is retried whatever the portal says; pending ones are already on their way, and so is
-    one synced since ``listed_from`` (the run's start: no page of the listing is older): the page
+    one synced since ``listed_from`` (the run's start, less how far the replicas' clocks may
+    differ: ``synced_at`` is the pushing replica's time; no page of the listing is older): the page
     that names it (or not) may have been read before that push landed. Judged by it, a dossier first
     created on the portal meanwhile counted as missing and was pushed again as lost."""
     if not sync.ready:

@@ -9,7 +9,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from eventkit.backoff import stop_if_cancelled
@@ -114,6 +114,8 @@ class Reconciler:
     page_size: int = 500
     max_pages: int = 10_000
     chunk_size: int = 500
+    #: How far the replicas' clocks may differ (a push's time is its replica's, the run's start ours).
+    clock_skew_seconds: float = 5.0
     on_repush: Callable[[], None] = lambda: None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -156,6 +158,7 @@ class Reconciler:
         self, verdicts: list[tuple[str, PortalSummary | object | None]], report: ReconciliationReport
     ) -> None:
         now = self.clock()
+        listed_from = report.started_at - timedelta(seconds=self.clock_skew_seconds)
         async with self.uow() as uow:
             for dossier_id, on_portal in verdicts:
                 sync = await uow.dossiers.get(dossier_id, for_update=True)
@@ -166,7 +169,7 @@ class Reconciler:
                     verdict = Verdict.NOT_LISTED if sync.ready else Verdict.AWAITING_DATA
                 else:
                     assert on_portal is None or isinstance(on_portal, PortalSummary)
-                    verdict = judge(sync, on_portal, listed_from=report.started_at)
+                    verdict = judge(sync, on_portal, listed_from=listed_from)
                 report.count(verdict)
                 report.found_on_portal += isinstance(on_portal, PortalSummary)
                 if verdict in REPUSHED:
