@@ -1,0 +1,52 @@
+"""Migrations that put right what earlier builds wrote: run on rows as those builds left them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.events.common import DossierStatus
+from eventkit.migrations import apply_migrations
+from intake.adapters.postgres import SqlIntakeUnitOfWork
+from intake.domain.tracking import DossierChange, TimelineEntry
+from tests.integration.intake.test_dossiers_port import AT, row
+
+pytestmark = pytest.mark.integration
+
+ASKED = TimelineEntry(AT, "WithdrawalRequested")
+REFUSED = TimelineEntry(AT, "WithdrawalRefused", DossierStatus.PROCESSING, "UBND-X-YENHOA")
+
+
+async def test_0004_clears_the_flags_earlier_builds_left_set(intake_tables: AsyncEngine, schema: str) -> None:
+    # As the build before 0004 left them: a withdrawal refused kept its flag, an end kept the wait.
+    history = {
+        1: [
+            DossierChange(row(1).dossier_id, ASKED, withdrawal_requested=True),
+            DossierChange(row(1).dossier_id, REFUSED),
+        ],
+        2: [DossierChange(row(2).dossier_id, ASKED, withdrawal_requested=True)],  # still pending
+        3: [
+            DossierChange(row(3).dossier_id, ASKED, withdrawal_requested=True),
+            DossierChange(row(3).dossier_id, REFUSED),
+            DossierChange(row(3).dossier_id, ASKED, withdrawal_requested=True),  # asked again: pending
+        ],
+        4: [
+            DossierChange(row(4).dossier_id, status=DossierStatus.SUPPLEMENT_REQUESTED, awaiting_supplement=True),
+            DossierChange(row(4).dossier_id, status=DossierStatus.STOPPED),
+        ],
+        5: [DossierChange(row(5).dossier_id, status=DossierStatus.SUPPLEMENT_REQUESTED, awaiting_supplement=True)],
+    }
+    async with SqlIntakeUnitOfWork(intake_tables) as uow:
+        await uow.dossiers.add_dossiers([row(n, subject=None) for n in history])
+        for changes in history.values():
+            for change in changes:
+                assert await uow.dossiers.apply(change)
+    async with intake_tables.begin() as conn:
+        await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        await conn.execute(text("DELETE FROM schema_migrations WHERE id LIKE 'intake:0004_%'"))
+    assert await apply_migrations(intake_tables, schema, "intake") == ["intake:0004_views_after_ends_and_refusals.sql"]
+    async with SqlIntakeUnitOfWork(intake_tables) as uow:
+        states = {n: await uow.dossiers.state(row(n).code) for n in history}
+    flags = {n: (s.withdrawal_requested, s.awaiting_supplement) for n, s in states.items() if s}
+    assert flags == {1: (False, False), 2: (True, False), 3: (True, False), 4: (False, False), 5: (False, True)}
