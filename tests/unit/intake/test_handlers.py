@@ -269,6 +269,13 @@ async def test_a_dossier_withdrawn_before_anyone_received_it_is_not_rated(
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
 
 
+async def test_a_dossier_refused_at_reception_is_rated(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
+    """Never received, but an official decided it: a complaint about the refusal counts."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    await on_workflow_event(_refused(receipt["dossier_id"], receipt["code"]), uow.dossiers)
+    assert (await act(RateSatisfaction(receipt["code"], 1, "Từ chối vô lý"), ctx)).status_code == 201
+
+
 async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask_again(
     ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
 ) -> None:

@@ -261,6 +261,14 @@ def test_a_bundle_with_a_bad_form_is_refused_with_its_bad_documents_too(rules: I
     }
 
 
+def test_a_bundle_s_age_limit_is_checked_on_a_valid_form_whatever_else_is_wrong(rules: IntakeRules) -> None:
+    body = {**birth_bundle(born="2018-06-17"), "result_delivery": {"method": "postal"}}  # no address
+    assert problems(rules, body) == {
+        "$.form.child.date_of_birth": "age_limit",
+        "$.result_delivery.address": "missing",
+    }
+
+
 def test_a_bundle_without_documents_is_still_accepted_as_the_api_was_published(rules: IntakeRules) -> None:
     body = {k: v for k, v in birth_bundle().items() if k != "documents"}
     plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)

@@ -85,8 +85,9 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
         if state.rated:
             raise ActionNotAllowed(f"dossier {state.code} has already been rated")
         # Nobody has handled it: nothing to be satisfied with (an online dossier still awaiting
-        # acceptance, or withdrawn or stopped before it was accepted).
-        if not state.received:
+        # acceptance, or withdrawn or stopped before it was accepted). One an official refused at
+        # reception was handled: a complaint about the refusal counts.
+        if not state.received and state.status is not DossierStatus.REFUSED:
             raise ActionNotAllowed(f"dossier {state.code} has not been received yet: nothing to rate")
         return SatisfactionRated(
             dossier_id=state.dossier_id, score=action.score, complaint=action.complaint, rated_at=now

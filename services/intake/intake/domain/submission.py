@@ -253,10 +253,9 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
         known = sorted(rules.catalogue.bundles)
         problems.append(FieldProblem("$.bundle_type", f"unknown bundle type; known: {known}", "unknown_bundle"))
         raise InvalidInput(problems) from None
-    problems += rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
-    problems += form_problems(cmd.form, "$.form", today)
-    if not problems:
-        problems += _age_problems(definition, cmd.form, today)
+    form_errors = rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
+    form_errors += form_problems(cmd.form, "$.form", today)
+    problems += form_errors or _age_problems(definition, cmd.form, today)  # the age needs a valid date
     if problems or not agency_ok:
         # Which steps apply needs a valid form; a kind no step of the bundle takes is wrong anyway.
         raise InvalidInput(problems + _unsupplied_documents(definition, cmd.documents))

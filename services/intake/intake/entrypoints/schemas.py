@@ -82,7 +82,8 @@ class DeliveryCreate(Strict):
         "counter",
         description=(
             "How the citizen receives the result: at the receiving counter, by post (bưu chính công ích), or "
-            "online (the electronic result to the citizen's portal account, as soon as it is issued)."
+            "online (the electronic result to the citizen's portal account, as soon as it is issued; only"
+            " for a procedure offered online whole, online_level full, and a bundle whose every step is)."
         ),
     )
     address: Shown | None = Field(
