@@ -328,3 +328,17 @@ def test_an_integer_written_with_a_zero_fraction_is_the_same_subject(rules: Inta
 
     assert subject_digest(procedure, parcel(12, 345)) == subject_digest(procedure, parcel(12.0, 345.0))
     assert subject_digest(procedure, parcel(12, 345)) != subject_digest(procedure, parcel(12, 346))
+
+
+def test_a_bundle_step_goes_to_the_agency_of_the_residence_not_of_the_counter(rules: IntakeRules) -> None:
+    """Received at the province centre (any counter takes any dossier), a family of xã Yên Hòa has its
+    child's residence registered by Yên Hòa's police and the card issued by Hòa Mỹ's social insurance,
+    not by the city's."""
+    body = {**birth_bundle(), "receiving_agency": "TTPVHCC-BINHAN"}
+    body["form"]["residence"]["commune_code"] = COMMUNE
+    plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)
+    assert [d.competent_agency for d in plan.dossiers[1:]] == ["CA-X-YENHOA", "BHXH-H-HOAMY"]
+    without = plan_bundle(bundle_command({**birth_bundle(), "receiving_agency": "TTPVHCC-BINHAN"}), rules, MONDAY_9AM)
+    assert [d.competent_agency for d in without.dossiers[1:]] == ["CA-P-PHUCLOI", "BHXH-TP-BINHAN"]  # the counter's
+    body["form"]["residence"]["commune_code"] = "UBND-X-NOWHERE"
+    assert problems(rules, body) == {"$.form.residence.commune_code": "unknown_agency"}

@@ -21,6 +21,7 @@ from contracts.catalogue import (
     UnknownBundle,
     UnknownProcedure,
 )
+from contracts.catalogue import BundleStep as BundleStepDefinition
 from contracts.events.common import Applicant, Channel, Delivery, Document, DossierStatus
 from contracts.events.intake import BundleStep, BundleSubmitted, DossierSubmitted
 from contracts.ids import uuid7
@@ -89,10 +90,20 @@ def _check_agency(rules: IntakeRules, code: str, problems: list[FieldProblem]) -
 
 
 def _route(
-    rules: IntakeRules, procedure: Procedure, receiving: str, form: dict[str, Any], problems: list[FieldProblem]
+    rules: IntakeRules,
+    procedure: Procedure,
+    receiving: str,
+    form: dict[str, Any],
+    problems: list[FieldProblem],
+    step: BundleStepDefinition | None = None,
 ) -> str | None:
+    """The competent agency's code, or None with the problem noted: at the field of the form that
+    names the unit (for a bundle step, the bundle form's field its input comes from)."""
     area = procedure.area_in(form)
     area_path = "$.form" + (procedure.area_path or "").replace("/", ".")
+    source = step.inputs.get(area_path.removeprefix("$.form.")) if step is not None else None
+    if isinstance(source, str) and source.startswith("form."):
+        area_path = "$." + source
     try:
         return rules.catalogue.competent_agency(procedure.code, receiving, area).code
     except UnknownAgency:
@@ -267,7 +278,7 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
     dossiers: list[PlannedDossier] = []
     for position, (step, procedure) in enumerate(zip(steps, procedures, strict=True)):
         form = step.resolve_inputs(cmd.form, {}, partial=True)
-        competent = _route(rules, procedure, cmd.receiving_agency, form, problems)
+        competent = _route(rules, procedure, cmd.receiving_agency, form, problems, step)
         # The first step's own limit; later steps start when earlier ones finish, so the citizen is
         # promised the bundle's limit (workflow moves each step's date as it starts it).
         limit = rules.catalogue.step_processing_time(definition.bundle_type, step.step_id)
