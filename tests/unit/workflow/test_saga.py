@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
+
 from contracts import citizen_id
 from contracts.events import intake
 from contracts.events import workflow as wf
@@ -20,6 +22,7 @@ from tests.unit.workflow.builders import (
 )
 from workcal import vietnam_tz
 from workflow.domain import deadlines
+from workflow.domain.errors import IllegalTransition
 from workflow.service_layer.ports import Timer
 
 
@@ -360,3 +363,23 @@ async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harnes
     )
     [accepted] = [e for e in harness.published() if e.type == "WithdrawalAccepted"]
     assert accepted.payload["step_started"] is False and accepted.payload["on_time"] is None
+
+
+async def test_officials_cannot_decide_a_step_held_for_an_earlier_one_or_one_a_registry_performs(
+    harness: Harness,
+) -> None:
+    """Refused, the held card step would end the whole bundle before the birth was registered;
+    approved while the population database works, the residence step had a result, and the card step
+    started, before the registry answered."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, insurance = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now, due_at=None))
+    await harness.deliver(bundle)
+    with pytest.raises(IllegalTransition, match="waits for an earlier step of its bundle"):
+        await harness.decide(insurance.dossier_id, "reject", reason="sai đối tượng")
+    await harness.decide(birth.dossier_id, "approve")
+    with pytest.raises(IllegalTransition, match="an external registry is performing it"):
+        await harness.decide(residence.dossier_id, "approve")
+    assert started_steps(harness, bundle.bundle_id) == ["birth_registration", "permanent_residence"]
+    assert (await harness.state(insurance.dossier_id)).status is DossierStatus.RECEIVED

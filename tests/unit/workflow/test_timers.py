@@ -133,10 +133,15 @@ async def test_an_apology_letter_gives_a_new_date_before_the_appointment_only(ha
     saturday = datetime(2024, 6, 15, 10, 0, tzinfo=TZ)
     with pytest.raises(InvalidDecision, match="working day"):  # the citizen would find the office closed
         await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=saturday)
+    appointment = datetime(2024, 6, 5, 17, 0, tzinfo=TZ)
+    for earlier in (appointment, appointment - timedelta(days=1)):  # a letter never brings the date forward
+        with pytest.raises(InvalidDecision, match="must be after the current appointment date") as caught:
+            await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=earlier)
+        assert caught.value.field == "new_due_at"
     state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh thêm", new_due_at=new_date)
     assert state.due_at == new_date and state.apologized
     letter = harness.published()[-1].parse_payload()
-    assert letter.previous_due_at == datetime(2024, 6, 5, 17, 0, tzinfo=TZ)  # type: ignore[union-attr]
+    assert letter.previous_due_at == appointment  # type: ignore[union-attr]
     assert harness.uow.timers.pending(event.dossier_id) == {
         "due_soon": deadlines.due_soon_at(harness.ctx.rules.calendar, new_date, 8 * 3600),
         "overdue": new_date,
