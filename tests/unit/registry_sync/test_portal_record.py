@@ -11,6 +11,7 @@ from contracts.envelope import Envelope
 from contracts.events.common import Applicant, DossierStatus
 from contracts.events.intake import BundleStep, BundleSubmitted, FeePaid
 from contracts.events.workflow import (
+    ApologyLetterIssued,
     DossierEvent,
     DossierOverdue,
     DossierRefused,
@@ -100,6 +101,24 @@ def test_an_event_replayed_after_its_successors_fills_in_but_never_rolls_back() 
     assert body["state"] == 10 and body["returned_at"] == "20240712083000"
     assert body["received_at"] == "20240710093000"  # it lacked one: the late event tells it
     assert [h["state"] for h in body["history"]] == [1, 2, 9, 10]
+
+
+def test_an_apology_letter_moves_the_portal_s_appointment_and_a_late_reception_does_not_move_it_back() -> None:
+    """The reception, dead-lettered and replayed after an apology letter, carried the date the letter
+    replaced: applied as it came, the portal showed the citizen the broken appointment again."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    reception = received("d1", CODE)
+    first_date = reception.parse_payload().due_at  # type: ignore[attr-defined]
+    record = fold(record, reception)
+    new_date = first_date + timedelta(days=7)
+    letter = ApologyLetterIssued(
+        **lifecycle("d1", CODE, T0 + timedelta(days=1), status=DossierStatus.PROCESSING),
+        reason="Cần xác minh thêm", previous_due_at=first_date, new_due_at=new_date,
+    )  # fmt: skip
+    record = apply_dossier_event(record, letter)
+    assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
+    record = fold(record, reception)  # replayed from the dead letters
+    assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
 
 
 def test_a_dossier_ended_without_a_result_tells_the_portal_when() -> None:

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from contracts.envelope import Envelope
+from contracts.events.common import DossierStatus
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
+from contracts.events.workflow import DossierDueSoon
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
@@ -19,7 +21,7 @@ from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.support.kafka import eventually
-from tests.unit.registry_sync.events import received, result_issued, submitted
+from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, submitted, wrap
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
 
 TOPIC = "registry.events"
@@ -496,3 +498,40 @@ async def test_a_reconciliation_dated_ahead_by_a_replica_s_clock_does_not_stop_p
     waits = await periodic_waits(reconciler, clock, waits=2)
     assert waits[0] <= 45  # due at once (plus jitter), not never
     assert (await registry.reconciliations.latest()).trigger == "periodic"  # type: ignore[union-attr]
+
+
+async def test_a_refused_revision_with_a_newer_one_waiting_pushes_the_newer_one(registry, portal, clock, pusher):
+    """The portal refused the reception's state while the result was already waiting: the result may
+    be what it wants, and failed, the dossier waited for a reconciliation with the portal stale."""
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    await consume(registry, clock, received("d1", CODE))
+    (claimed,) = await pusher.claim(10)
+    await consume(registry, clock, result_issued("d1", CODE))  # arrives while the update is in flight
+    portal.script.append(Rejected("422 validation_failed: appointment_at: required in state 2", 422))
+    await pusher.push(claimed)
+    assert registry.dossiers.rows["d1"].status is SyncStatus.PENDING
+    await push_due(pusher)
+    assert portal.dossiers[CODE]["state"] == 9 and registry.dossiers.rows["d1"].status is SyncStatus.SYNCED
+    assert registry.published(PortalSyncFailed.event_type) == []
+
+
+async def test_a_refusal_naming_a_citizen_s_number_is_published_masked(registry, portal, clock, pusher) -> None:
+    await consume(registry, clock, submitted("d1", CODE))
+    portal.script.append(Rejected("422 validation_failed: applicant 036190001234 unknown", 422))
+    await push_due(pusher)
+    (failed,) = registry.published(PortalSyncFailed.event_type)
+    assert "036190001234" not in failed.payload["reason"] and "03********34" in failed.payload["reason"]
+    assert "036190001234" not in (registry.dossiers.rows["d1"].last_error or "")
+
+
+async def test_an_event_that_changes_nothing_the_portal_carries_costs_no_push(registry, portal, clock, pusher) -> None:
+    """A due-soon timer a day after the reception: each such event was a full portal update."""
+    await consume(registry, clock, submitted("d1", CODE), received("d1", CODE))
+    await push_due(pusher)
+    revision = registry.dossiers.rows["d1"].revision
+    at = T0 + timedelta(days=1)
+    due_soon = DossierDueSoon(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), due_at=at)
+    await consume(registry, clock, wrap(due_soon, "d1", "workflow"))
+    assert await push_due(pusher) == 0 and [op for op, _ in portal.writes] == ["create"]
+    assert registry.dossiers.rows["d1"].revision == revision
