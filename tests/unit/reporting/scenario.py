@@ -153,6 +153,11 @@ def build(prefix: str = "") -> Scenario:
              documents=docs(2, national=1), when=at(4, 9), due=at(6, 17))
     s.intake(intake.FeePaid(dossier_id="D2", amount=100_000, method="qr", online=True, paid_at=at(4, 9, 30)),
              "D2", at(4, 9, 30))
+    # Workflow's word on the same payment, from another topic, saying cash: paid online whichever
+    # comes first. And a registry other than the population database: no use of population data.
+    s.flow(workflow.PaymentConfirmed, "D2", at(4, 9, 40), district, S.PROCESSING, amount=100_000, online=False)
+    s.emit(registry.RegistryCommandRequested(command_id="c2", system="social_insurance", operation="lookup",
+                                             dossier_id="D2", data={}, requested_at=at(4, 9)), "D2", at(4, 9))
     s.result("D2", at(5, 16), district, on_time=True)
     s.synced("D2", at(4, 9, 1), 60)
     s.intake(intake.SatisfactionRated(dossier_id="D2", score=4, rated_at=at(5, 17)), "D2", at(5, 17))

@@ -69,6 +69,8 @@ async def test_facts_carry_what_the_metrics_count(derive: Derivation) -> None:
     assert d4.field == "giao_thong" and d4.status == "processed"
     assert (d3.result_electronic, d3.rating_complaint, d3.portal_sync_failures) == (False, True, 1)
     assert (d1.portal_syncs, d1.portal_lag_sum, d1.portal_lag_max, d1.population_data_used) == (2, 120.0, 90.0, True)
+    d2 = store.dossiers["D2"]  # paid online (intake) and in cash (workflow); social insurance consulted
+    assert (d2.paid_online, d2.registry_commands, d2.population_data_used) == (True, 1, False)
     assert store.dossiers["D7"].paused_since is not None
     assert store.dossiers["D8"].overdue_flagged
     # Late for good from the SLA timer (D8) or the second supplement request (D5): a period counts it
