@@ -337,8 +337,14 @@ def test_a_bundle_step_goes_to_the_agency_of_the_residence_not_of_the_counter(ru
     body = {**birth_bundle(), "receiving_agency": "TTPVHCC-BINHAN"}
     body["form"]["residence"]["commune_code"] = COMMUNE
     plan = plan_bundle(bundle_command(body), rules, MONDAY_9AM)
-    assert [d.competent_agency for d in plan.dossiers[1:]] == ["CA-X-YENHOA", "BHXH-H-HOAMY"]
+    assert [d.competent_agency for d in plan.dossiers] == [COMMUNE, "CA-X-YENHOA", "BHXH-H-HOAMY"]
     without = plan_bundle(bundle_command({**birth_bundle(), "receiving_agency": "TTPVHCC-BINHAN"}), rules, MONDAY_9AM)
-    assert [d.competent_agency for d in without.dossiers[1:]] == ["CA-P-PHUCLOI", "BHXH-TP-BINHAN"]  # the counter's
+    assert [d.competent_agency for d in without.dossiers] == ["UBND-P-PHUCLOI", "CA-P-PHUCLOI", "BHXH-TP-BINHAN"]
     body["form"]["residence"]["commune_code"] = "UBND-X-NOWHERE"
-    assert problems(rules, body) == {"$.form.residence.commune_code": "unknown_agency"}
+    with pytest.raises(InvalidInput) as caught:  # one field feeding three steps: named once
+        plan_bundle(bundle_command(body), rules, MONDAY_9AM)
+    assert [(p.path, p.type) for p in caught.value.problems] == [("$.form.residence.commune_code", "unknown_agency")]
+    # A district's code (or a department's) would have routed on to its seat's commune, another unit.
+    for not_a_commune in ("UBND-H-HOAMY", "STNMT-BINHAN"):
+        body["form"]["residence"]["commune_code"] = not_a_commune
+        assert problems(rules, body) == {"$.form.residence.commune_code": "not_a_commune"}

@@ -23,6 +23,7 @@ class InvalidInput(Exception):
     """The request cannot be accepted as it is; ``problems`` lists every bad field."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:
+        problems = list(dict.fromkeys(problems))  # one field feeding two bundle steps is named once
         super().__init__("; ".join(f"{p.path}: {p.msg}" for p in problems))
         self.problems = problems
 

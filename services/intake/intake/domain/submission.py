@@ -105,6 +105,12 @@ def _route(
     if isinstance(source, str) and source.startswith("form."):
         area_path = "$." + source
     try:
+        unit = rules.catalogue.agency(area) if area is not None else None
+        if unit is not None and not (unit.is_peoples_committee and unit.level == "commune"):
+            # A district's or a department's code routed on to its seat's commune: another unit's police.
+            message = f"{area!r} is not a commune's People's Committee (a UBND-X-…, UBND-P-… or UBND-TT-… code)"
+            problems.append(FieldProblem(area_path, message, "not_a_commune"))
+            return None
         return rules.catalogue.competent_agency(procedure.code, receiving, area).code
     except UnknownAgency:
         problems.append(FieldProblem(area_path, f"unknown administrative unit {area!r}", "unknown_agency"))
