@@ -67,6 +67,11 @@ async def test_an_open_subject_is_taken_until_the_dossier_ends(new_uow: UowFacto
         assert await uow.dossiers.apply(ended)
         await uow.dossiers.add_dossiers([row(4)])
         assert await uow.dossiers.state(row(4).code) is not None
+        # Refused by workflow with nobody deciding (a failed bundle's waiting step): nobody handled it.
+        quiet = DossierChange(row(2).dossier_id, status=DossierStatus.REFUSED, handler=("UBND-X-YENHOA", None))
+        assert await uow.dossiers.apply(quiet)
+        handled = {n: (await uow.dossiers.state(row(n).code)).handled for n in (1, 2, 4)}  # type: ignore[union-attr]
+    assert handled == {1: True, 2: False, 4: False}  # an official refused 1; 4 awaits acceptance
 
 
 async def test_changes_show_in_the_state(new_uow: UowFactory) -> None:

@@ -36,6 +36,12 @@ async def test_0004_clears_the_flags_earlier_builds_left_set(intake_tables: Asyn
             DossierChange(row(4).dossier_id, status=DossierStatus.STOPPED),
         ],
         5: [DossierChange(row(5).dossier_id, status=DossierStatus.SUPPLEMENT_REQUESTED, awaiting_supplement=True)],
+        # Refused while a registry worked, processed since: its fee is still to be paid.
+        6: [
+            DossierChange(row(6).dossier_id, ASKED, withdrawal_requested=True),
+            DossierChange(row(6).dossier_id, REFUSED),
+            DossierChange(row(6).dossier_id, status=DossierStatus.PROCESSED),
+        ],
     }
     async with SqlIntakeUnitOfWork(intake_tables) as uow:
         await uow.dossiers.add_dossiers([row(n, subject=None) for n in history])
@@ -49,4 +55,11 @@ async def test_0004_clears_the_flags_earlier_builds_left_set(intake_tables: Asyn
     async with SqlIntakeUnitOfWork(intake_tables) as uow:
         states = {n: await uow.dossiers.state(row(n).code) for n in history}
     flags = {n: (s.withdrawal_requested, s.awaiting_supplement) for n, s in states.items() if s}
-    assert flags == {1: (False, False), 2: (True, False), 3: (True, False), 4: (False, False), 5: (False, True)}
+    assert flags == {
+        1: (False, False),
+        2: (True, False),
+        3: (True, False),
+        4: (False, False),
+        5: (False, True),
+        6: (False, False),
+    }

@@ -269,11 +269,19 @@ async def test_a_dossier_withdrawn_before_anyone_received_it_is_not_rated(
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
 
 
-async def test_a_dossier_refused_at_reception_is_rated(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
-    """Never received, but an official decided it: a complaint about the refusal counts."""
-    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
-    await on_workflow_event(_refused(receipt["dossier_id"], receipt["code"]), uow.dossiers)
-    assert (await act(RateSatisfaction(receipt["code"], 1, "Từ chối vô lý"), ctx)).status_code == 201
+async def test_a_dossier_an_official_refused_at_reception_is_rated(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Never received, but an official decided it: a complaint about the refusal counts. Not one
+    workflow refused with nobody deciding (a failed bundle's steps still awaiting acceptance)."""
+    by_official = (await submit_dossier(dossier_command(birth_dossier("online", child_name="An")), ctx)).body
+    by_workflow = (await submit_dossier(dossier_command(birth_dossier("online", child_name="Bình")), ctx)).body
+    refused = _refused(by_official["dossier_id"], by_official["code"]).model_copy(update={"official_id": "cb-hotich"})
+    await on_workflow_event(refused, uow.dossiers)
+    await on_workflow_event(_refused(by_workflow["dossier_id"], by_workflow["code"]), uow.dossiers)
+    assert (await act(RateSatisfaction(by_official["code"], 1, "Từ chối vô lý"), ctx)).status_code == 201
+    with pytest.raises(ActionNotAllowed, match="not been received yet"):
+        await act(RateSatisfaction(by_workflow["code"], 1, "tệ"), ctx)
 
 
 async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask_again(

@@ -146,7 +146,8 @@ class PostgresDossiers:
             await self._conn.execute(
                 text(
                     "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
-                    " withdrawal_requested, fee, paid_amount, requested_amount, received_at IS NOT NULL"
+                    " withdrawal_requested, fee, paid_amount, requested_amount,"
+                    " received_at IS NOT NULL OR (status = 'refused' AND official_id IS NOT NULL)"
                     f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},

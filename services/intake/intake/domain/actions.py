@@ -39,8 +39,9 @@ class DossierState:
     paid: int = 0
     #: What workflow's payment requests asked for; None for a dossier from before intake counted them.
     requested: int | None = 0
-    #: An agency has received it (at the counter, or an official accepted it online).
-    received: bool = True
+    #: An agency handled it: received it (at the counter, or an official accepted it online), or an
+    #: official refused it at reception (not workflow, ending a failed bundle's waiting steps).
+    handled: bool = True
 
     @property
     def owed(self) -> int | None:
@@ -85,9 +86,9 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
         if state.rated:
             raise ActionNotAllowed(f"dossier {state.code} has already been rated")
         # Nobody has handled it: nothing to be satisfied with (an online dossier still awaiting
-        # acceptance, or withdrawn or stopped before it was accepted). One an official refused at
-        # reception was handled: a complaint about the refusal counts.
-        if not state.received and state.status is not DossierStatus.REFUSED:
+        # acceptance, or withdrawn or stopped before it was accepted, or refused by workflow as its
+        # bundle ended). One an official refused at reception was handled: a complaint counts.
+        if not state.handled:
             raise ActionNotAllowed(f"dossier {state.code} has not been received yet: nothing to rate")
         return SatisfactionRated(
             dossier_id=state.dossier_id, score=action.score, complaint=action.complaint, rated_at=now
