@@ -228,7 +228,10 @@ class Mix:
         receiving = self.rng.choice(self._pcs["commune"])
         steps = definition.applicable_steps(form)
         procedures = [self.catalogue.procedure(s.procedure_code) for s in steps]
-        competent = self.catalogue.competent_agency(steps[0].procedure_code, receiving)
+        first = procedures[0]  # the step officials decide; the family's commune may route it
+        competent = self.catalogue.competent_agency(
+            first.code, receiving, first.area_in(steps[0].resolve_inputs(form, {}, partial=True))
+        )
         body = {
             "bundle_type": bundle_type,
             "channel": channel,

@@ -92,6 +92,7 @@ def test_intake_accepts_every_bundle_with_its_documents(drawn: list) -> None:
         )  # fmt: skip
         plan = plan_bundle(command, rules, now)  # InvalidInput names what the mix got wrong
         assert plan.dossiers[0].documents
+        assert plan.dossiers[0].competent_agency in s.agencies  # its officials are the ones the driver runs
 
 
 def test_no_two_open_dossiers_share_a_subject(drawn: list) -> None:
