@@ -313,20 +313,19 @@ class PortalPusher:
                 portal_revision=portal_revision,
                 repush=sent.generation > 0,
             )
-        learned = pushed.held_revision is not None and pushed.held_revision != sent.portal_revision
-        if _revision_mismatch(outcome) and (current.revision != sent.revision or learned):
+        if isinstance(outcome, Rejected) and _revision_mismatch(outcome):
             # The portal holds a revision we did not write. If a newer version of ours is waiting (or
             # was written by a push that outlived its lease), it goes next, naming what the portal
             # holds now. Else ours is the newest state we have: write it over that revision at once.
-            if current.revision == sent.revision:
-                current.portal_revision = pushed.held_revision
-            current.postpone(now)
-            return None
-        if _revision_mismatch(outcome):
-            # ... which it would not tell (the read-back refused, no revision in it, or the very one
-            # we named: a lagging replica, another precondition): asking again at once names the
-            # same revision, a loop against the portal. Backed off like an outage, and given up in time.
-            assert isinstance(outcome, Rejected)
+            learned = pushed.held_revision is not None and pushed.held_revision != sent.portal_revision
+            if current.revision != sent.revision or learned:
+                if current.revision == sent.revision:
+                    current.portal_revision = pushed.held_revision
+                current.postpone(now)
+                return None
+            # ... unless the portal would not tell it (the read-back refused, no revision in it, or the
+            # very one we named: a lagging replica, another precondition): asking again at once names
+            # the same revision, a loop against the portal. Backed off like an outage, given up in time.
             outcome = Transient(f"{outcome.reason}; the portal's revision could not be read back", outcome.status)
         if isinstance(outcome, Rejected) and current.revision != sent.revision:
             current.postpone(now)  # a newer version is waiting; it may be what the portal wants
