@@ -139,6 +139,23 @@ def _document_problems(procedure: Procedure, documents: list[Document]) -> list[
     return problems
 
 
+def _unsupplied_documents(
+    definition: BundleDefinition, documents: list[Document], accepted: list[str] | None = None
+) -> list[FieldProblem]:
+    """A problem for each document whose kind is not among those ``accepted`` with the bundle (by
+    default every kind it lists; those the applicable steps take, once they are known)."""
+    accepted = definition.supplied_documents if accepted is None else accepted
+    return [
+        FieldProblem(
+            f"$.documents[{i}].kind",
+            f"{d.kind!r} is not a document supplied with this {definition.bundle_type} bundle; here: {accepted}",
+            "unknown_document",
+        )
+        for i, d in enumerate(documents)
+        if d.kind not in accepted
+    ]
+
+
 def _bundle_documents(
     definition: BundleDefinition, procedures: list[Procedure], documents: list[Document]
 ) -> tuple[list[FieldProblem], list[list[Document]]]:
@@ -150,15 +167,7 @@ def _bundle_documents(
     None is required: the bundle API was published without documents, and a portal that sends none
     must not start getting 422s. Officials see what a dossier lacks (workflow's missing_documents)."""
     accepted = [kind for kind in definition.supplied_documents if any(p.document(kind) for p in procedures)]
-    problems = [
-        FieldProblem(
-            f"$.documents[{i}].kind",
-            f"{d.kind!r} is not a document supplied with this {definition.bundle_type} bundle; here: {accepted}",
-            "unknown_document",
-        )
-        for i, d in enumerate(documents)
-        if d.kind not in accepted
-    ]
+    problems = _unsupplied_documents(definition, documents, accepted)
     per_step = []
     for position, procedure in enumerate(procedures):
         produced = [
@@ -169,19 +178,6 @@ def _bundle_documents(
         supplied = [d for d in documents if procedure.document(d.kind) is not None]
         per_step.append(produced + supplied)
     return problems, per_step
-
-
-def _unsupplied_documents(definition: BundleDefinition, documents: list[Document]) -> list[FieldProblem]:
-    return [
-        FieldProblem(
-            f"$.documents[{i}].kind",
-            f"{d.kind!r} is not a document supplied with a {definition.bundle_type} bundle;"
-            f" here: {definition.supplied_documents}",
-            "unknown_document",
-        )
-        for i, d in enumerate(documents)
-        if d.kind not in definition.supplied_documents
-    ]
 
 
 def _applicant_problems(applicant: Applicant, today: date) -> list[FieldProblem]:
