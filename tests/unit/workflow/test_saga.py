@@ -365,6 +365,32 @@ async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harnes
     assert accepted.payload["step_started"] is False and accepted.payload["on_time"] is None
 
 
+@pytest.mark.parametrize("withdrawn", [0, 1], ids=["first step", "later step"])
+async def test_a_step_withdrawn_before_its_bundle_arrived_ends_the_bundle_when_its_turn_comes(
+    harness: Harness, withdrawn: int
+) -> None:
+    """Bundle and step dossiers are keyed apart, so a step's withdrawal can be handled before the
+    bundle's own event: there is no saga yet to tell. When the bundle reaches that step it must end
+    there (and stop the steps after it), not start it and wait for a result that will never come."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    gone = bundle.steps[withdrawn]
+    await harness.deliver(
+        intake.WithdrawalRequested(dossier_id=gone.dossier_id, reason="gia đình rút", requested_at=harness.now)
+    )
+    await harness.deliver(bundle)
+    if withdrawn:
+        await harness.decide(bundle.steps[0].dossier_id, "approve")
+
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert ended.failed_step == gone.step_id
+    assert ended.completed_steps == [s.step_id for s in bundle.steps[:withdrawn]]
+    assert gone.step_id not in started_steps(harness, bundle.bundle_id)
+    assert (await harness.state(bundle.steps[2].dossier_id)).status is DossierStatus.STOPPED
+
+
 async def test_officials_cannot_decide_a_step_held_for_an_earlier_one_or_one_a_registry_performs(
     harness: Harness,
 ) -> None:

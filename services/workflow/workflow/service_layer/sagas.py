@@ -82,15 +82,25 @@ async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowConte
         inputs = definition.resolve_inputs(saga.form, saga.results)
     except InputUnavailable as exc:
         return await _fail(saga, step, str(exc), uow, ctx, cause)
+    state = await load(uow, step.dossier_id)
+    if state.status in FINISHED:
+        # Its dossier ended before its turn (the citizen withdrew it while the bundle's own event was
+        # still on its way): the step cannot run, and the bundle ends here rather than wait for it.
+        return await _fail(saga, step, "hồ sơ của bước đã kết thúc trước khi đến lượt", uow, ctx, cause)
     events = saga.start(step, inputs, ctx.now())
-    await _release(saga, step, inputs, uow, ctx, cause)
+    await _release(saga, step, state, inputs, uow, ctx, cause)
     return events
 
 
 async def _release(
-    saga: BundleSaga, step: StepRef, inputs: dict[str, Any], uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
+    saga: BundleSaga,
+    step: StepRef,
+    state: DossierState,
+    inputs: dict[str, Any],
+    uow: WorkflowUnitOfWork,
+    ctx: WorkflowContext,
+    cause: Cause,
 ) -> None:
-    state = await load(uow, step.dossier_id)
     dossier = Dossier(state, ctx.now())
     first = saga.index_of(step.step_id) == 0
     # A later step not yet received takes the bundle's date from here. One intake received at the
@@ -101,9 +111,6 @@ async def _release(
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
         opened = _opened(saga, step, inputs, ctx, due_at=bundle_due)
         policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
-    if dossier.state.status in FINISHED:
-        log.warning("bundle step dossier already ended", bundle_id=saga.bundle_id, dossier_id=step.dossier_id)
-        return
     time = ctx.rules.catalogue.step_processing_time(saga.bundle_type, step.step_id)
     policies.release_step(
         dossier,
