@@ -304,6 +304,25 @@ async def test_rejecting_at_reception_refuses_and_in_processing_stops(harness: H
     assert harness.published_types(online.dossier_id) == ["DossierRefused"]
 
 
+async def test_rejecting_an_online_dossier_sent_back_before_acceptance_refuses_it_at_reception(
+    harness: Harness,
+) -> None:
+    """Never received, it was stopped: the portal read "processing stopped" (status 8, form 05) for a
+    dossier no agency took in, where it must read "refused at reception" (status 3, form 03)."""
+    online = submitted(channel="online", at=harness.now)
+    await harness.deliver(online)
+    await harness.decide(online.dossier_id, "request_supplement", reason="ảnh chụp mờ")
+    state = await harness.decide(online.dossier_id, "reject", reason="không bổ sung được")
+    assert state.status is DossierStatus.REFUSED and state.received_at is None
+    assert harness.published_types(online.dossier_id) == ["SupplementRequested", "DossierRefused"]
+
+    counter = submitted(at=harness.now)  # in processing, sent back, then rejected: still stopped
+    await harness.deliver(counter)
+    await harness.decide(counter.dossier_id, "request_supplement", reason="thiếu bản sao")
+    stopped = await harness.decide(counter.dossier_id, "reject", reason="quá hạn bổ sung")
+    assert stopped.status is DossierStatus.STOPPED
+
+
 async def test_an_illegal_decision_is_refused_and_changes_nothing(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)

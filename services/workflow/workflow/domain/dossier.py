@@ -92,6 +92,8 @@ class Dossier:
         )
 
     def refuse(self, reason: str, official_id: str | None) -> None:
+        if self.state.status is DossierStatus.SUPPLEMENT_REQUESTED and not self.state.at_reception:
+            raise IllegalTransition(Action.REFUSE.value, self.state.status, "it was taken into processing")
         status = self._check(Action.REFUSE)
         self._record(
             wf.DossierRefused(**self._common(status, official_id=official_id), reason=reason, on_time=self._ended())

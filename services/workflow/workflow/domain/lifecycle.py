@@ -48,7 +48,9 @@ _CLOCK_RUNNING = (S.RECEIVED, S.PROCESSING, S.PAYMENT_REQUESTED)
 TRANSITIONS: Final[dict[Action, dict[S | None, Target]]] = {
     Action.OPEN: {None: S.REGISTERED},
     Action.RECEIVE: {S.REGISTERED: S.RECEIVED},
-    Action.REFUSE: {S.REGISTERED: S.REFUSED, S.RECEIVED: S.REFUSED},
+    # Refused at reception; from a supplement request only one made before acceptance (the dossier
+    # would resume ``registered``): one sent back in processing is stopped instead.
+    Action.REFUSE: {S.REGISTERED: S.REFUSED, S.RECEIVED: S.REFUSED, S.SUPPLEMENT_REQUESTED: S.REFUSED},
     Action.START_STEP: {S.RECEIVED: S.PROCESSING, S.PROCESSING: S.PROCESSING},
     Action.FORWARD: {S.PROCESSING: S.PROCESSING},
     Action.REQUEST_REGISTRY: {S.PROCESSING: S.PROCESSING},

@@ -191,7 +191,7 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         case "approve":
             _approve(dossier, command, rules)
         case "reject":
-            if state.status in (DossierStatus.REGISTERED, DossierStatus.RECEIVED):
+            if state.at_reception:
                 dossier.refuse(reason, command.official_id)
             else:
                 dossier.stop(reason, command.official_id)

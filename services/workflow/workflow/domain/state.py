@@ -103,6 +103,14 @@ class DossierState:
         return any(line.step == VERIFICATION_STEP for line in self.control_sheet)
 
     @property
+    def at_reception(self) -> bool:
+        """Not yet taken into processing: registered, received, or sent back for a supplement before
+        an official accepted it. Rejected there, it is refused, not stopped."""
+        if self.status is DossierStatus.SUPPLEMENT_REQUESTED:
+            return self.resume_status is DossierStatus.REGISTERED
+        return self.status in (DossierStatus.REGISTERED, DossierStatus.RECEIVED)
+
+    @property
     def waiting_for_registry(self) -> bool:
         return self.pending_command_id is not None
 
