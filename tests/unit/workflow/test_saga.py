@@ -214,6 +214,23 @@ async def test_an_online_bundle_waits_for_acceptance_of_its_first_step(harness: 
     assert_promised_the_bundles_date(harness, (await harness.state(birth.dossier_id)).received_at, state.due_at)
 
 
+async def test_a_later_online_step_is_received_when_released_whichever_event_opened_it(harness: Harness) -> None:
+    """Opened from the bundle's data (its own submission not yet delivered), a later step of an online
+    bundle took the bundle's submission time as its reception: before any official had accepted the
+    bundle, where the same step opened from its submission is received as it is released."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
+    birth, residence, _ = bundle.steps
+    await harness.deliver(bundle)
+    harness.advance(days=3)
+    await harness.decide(birth.dossier_id, "accept")
+    harness.advance(hours=1)
+    await harness.decide(birth.dossier_id, "approve")
+    state = await harness.state(residence.dossier_id)
+    assert state.received_at == harness.now
+    [received] = [e for e in harness.published() if e.type == "DossierReceived" and e.key == residence.dossier_id]
+    assert received.payload["at"] == harness.now.isoformat()
+
+
 async def test_the_citizens_wait_on_an_earlier_step_moves_the_bundles_date(harness: Harness) -> None:
     """The first step waited a week for the citizen's supplement: the later step's date moves by that
     week, or it started already overdue, the citizen's wait counted against the police."""

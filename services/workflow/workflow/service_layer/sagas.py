@@ -110,7 +110,10 @@ async def _release(
     bundle_due = await _bundle_appointment(saga, step, uow, ctx) if receives_here or received_held else None
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
         opened = _opened(saga, step, inputs, ctx, due_at=bundle_due)
-        policies.take_charge(dossier, OpenDossier(opened, _received_at(saga, first)), ctx.rules)
+        # An online bundle's steps are received as they are released (the first on its acceptance);
+        # one received at the counter or by post was received with the bundle.
+        received_at = None if saga.channel == "online" else saga.submitted_at
+        policies.take_charge(dossier, OpenDossier(opened, received_at), ctx.rules)
     time = ctx.rules.catalogue.step_processing_time(saga.bundle_type, step.step_id)
     policies.release_step(
         dossier,
@@ -163,10 +166,6 @@ def _opened(
         delivery=saga.delivery,
         due_at=due_at,
     )
-
-
-def _received_at(saga: BundleSaga, first: bool) -> datetime | None:
-    return None if saga.channel == "online" and first else saga.submitted_at
 
 
 async def _fail(
