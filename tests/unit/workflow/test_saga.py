@@ -231,6 +231,38 @@ async def test_a_later_online_step_is_received_when_released_whichever_event_ope
     assert received.payload["at"] == harness.now.isoformat()
 
 
+@pytest.mark.parametrize("announced", [False, True], ids=["opened by the saga", "announced by intake"])
+async def test_a_later_step_released_after_the_bundle_date_passed_gets_its_own_time(
+    harness: Harness, announced: bool
+) -> None:
+    """The commune approved a day after the bundle's date: the police step was born overdue (its
+    warnings fired at once) and ended late however fast the registry answered, counting the commune's
+    delay against the police. It is due in its own step's time from its release instead."""
+    rules = harness.ctx.rules
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)  # Monday 3 June, 09:00
+    birth, residence, _ = bundle.steps
+    bundle_date = rules.calendar.due_at(harness.now, rules.catalogue.bundle("birth").statutory_limit)
+    if announced:
+        await harness.deliver(step_submitted(bundle, residence, at=harness.now, due_at=bundle_date))
+    await harness.deliver(bundle)
+    harness.clock.set(datetime(2024, 6, 6, 9, 0, tzinfo=vietnam_tz()))  # Thursday: the commune is late
+    await harness.fire_timers()
+    await harness.decide(birth.dossier_id, "approve")
+    assert (await harness.state(birth.dossier_id)).on_time is False  # the commune's lateness is its own
+
+    state = await harness.state(residence.dossier_id)
+    step_time = rules.catalogue.step_processing_time("birth", residence.step_id)
+    own = deadlines.appointment(rules.calendar, harness.now, step_time)
+    assert bundle_date < harness.now < own
+    assert (state.due_at, state.step_due_at) == (own, own) and not state.overdue
+    assert await harness.fire_timers() == 0
+    harness.advance(minutes=30)
+    [command] = harness.commands()
+    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"})
+    done = await harness.state(residence.dossier_id)
+    assert done.status is DossierStatus.PROCESSED and done.on_time is True
+
+
 async def test_the_citizens_wait_on_an_earlier_step_moves_the_bundles_date(harness: Harness) -> None:
     """The first step waited a week for the citizen's supplement: the later step's date moves by that
     week, or it started already overdue, the citizen's wait counted against the police."""

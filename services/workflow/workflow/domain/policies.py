@@ -144,21 +144,28 @@ def release_step(
     appointment the bundle's (``bundle_due_at``) unless intake announced one; the first step of an
     online bundle still waits for an official's acceptance like any online dossier. A later step
     intake received at the counter (held since) keeps intake's date, moved to ``bundle_due_at`` when
-    that is later: the office time earlier steps waited for the citizen's supplements."""
+    that is later: the office time earlier steps waited for the citizen's supplements.
+
+    A bundle date an earlier agency already missed when the step starts is no date for this step's
+    agency: it gets its own step's time from now, and is judged on that (it was born overdue, its
+    due-soon and overdue warnings fired at once, and the police were counted late for the commune)."""
     dossier.release(bundle_id, step_id, inputs)
     state = dossier.state
+    now = dossier.now
+    step_due = deadlines.appointment(rules.calendar, now, step_time)
     moved: datetime | None = None
     if state.status is DossierStatus.REGISTERED:
         if first:
             return
-        due = state.announced_due_at or bundle_due_at or _appointment(state, rules, dossier.now)
-        dossier.receive(received_at=dossier.now, due_at=due)
+        due = state.announced_due_at or bundle_due_at or _appointment(state, rules, now)
+        dossier.receive(received_at=now, due_at=due if due >= now else step_due)
     elif state.due_at is not None and bundle_due_at is not None and bundle_due_at > state.due_at:
         moved = bundle_due_at
     if state.status is DossierStatus.RECEIVED:
         due_at = moved or state.due_at
-        step_due = deadlines.appointment(rules.calendar, dossier.now, step_time)
-        if due_at is not None and dossier.now <= due_at < step_due:
+        if due_at is not None and due_at < now:
+            due_at = moved = step_due
+        if due_at is not None and due_at < step_due:
             step_due = due_at  # the bundle's appointment caps each step
         begin_processing(dossier, rules, step_due_at=step_due, moved_due_at=moved)
 
