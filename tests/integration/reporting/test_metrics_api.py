@@ -186,10 +186,10 @@ async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -
     response = await live.client.get("/metrics")
     assert response.status_code == 200
     body = response.text
-    assert 'reporting_dossiers_total{channel="postal",outcome="early",status="processed"} 1.0' in body
+    assert 'reporting_dossiers{channel="postal",outcome="early",status="processed"} 1.0' in body
     assert 'reporting_dossier_resolution_working_days_count{field="ho_tich"} 2.0' in body
     assert 'reporting_dossier_resolution_working_days_bucket{field="ho_tich",le="0.5"} 1.0' in body
-    assert 'reporting_bundles_total{outcome="completed",type="birth"} 1.0' in body
+    assert 'reporting_bundles{outcome="completed",type="birth"} 1.0' in body
     assert "reporting_portal_syncs_total 8.0" in body
     assert 'reporting_events_projected_total{producer="workflow",type="ResultIssued"} 5.0' in body
     assert "reporting_consumer_lag{consumer=" in body

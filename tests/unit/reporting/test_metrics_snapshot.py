@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from reporting.entrypoints.prometheus import SnapshotCache
+from reporting.adapters.read_model import E2E_BUCKETS, RESOLUTION_BUCKETS
+from reporting.entrypoints.prometheus import ReadModelCollector, SnapshotCache
 
 
 class Reads:
@@ -77,3 +78,20 @@ async def test_a_first_read_that_fails_fails_the_scrape() -> None:
     reads.down = True
     with pytest.raises(ConnectionRefusedError):
         await SnapshotCache(reads, max_age=60).get()
+
+
+def test_counts_by_current_status_are_gauges_as_they_go_down_when_dossiers_move_on() -> None:
+    """Exposed as counters, a drop (ten received, then four as six moved to processing) read as a
+    counter reset: rate() and increase() over them, and alerts on those, were wrong."""
+    collector = ReadModelCollector()
+    row = {"channel": "online", "field": "ho_tich", "days_n": 0, "days_sum": 0.0}
+    row |= {f"b{i}": 0 for i in range(len(RESOLUTION_BUCKETS))}
+    bundle = {"bundle_type": "birth", "days_n": 0, "days_sum": 0.0} | {f"b{i}": 0 for i in range(len(E2E_BUCKETS))}
+    collector.snapshot = {
+        "dossiers": [row | {"status": "received", "outcome": "open", "n": 4}],
+        "bundles": [bundle | {"outcome": "in_progress", "n": 2}],
+        "portal": {"syncs": 0, "failures": 0, "lag_max": 0.0},
+    }
+    types = {family.name: family.type for family in collector.collect()}
+    assert types["reporting_dossiers"] == types["reporting_bundles"] == "gauge"
+    assert types["reporting_portal_syncs"] == "counter"  # these only grow

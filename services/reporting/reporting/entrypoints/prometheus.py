@@ -68,7 +68,9 @@ class ReadModelCollector(Collector):
         snap = self.snapshot
         if not snap:
             return
-        dossiers = CounterMetricFamily(
+        # Gauges: a dossier moves from one status to the next, so each count goes down as well as up
+        # (a counter that drops reads as a reset to rate() and increase()).
+        dossiers = GaugeMetricFamily(
             "reporting_dossiers",
             "Dossiers by channel, current status and outcome.",
             labels=["channel", "status", "outcome"],
@@ -111,9 +113,7 @@ def _histogram(bounds: tuple[float, ...], acc: list[float]) -> list[tuple[str, f
 
 
 def _bundle_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
-    bundles = CounterMetricFamily(
-        "reporting_bundles", "Linked bundles by type and outcome.", labels=["type", "outcome"]
-    )
+    bundles = GaugeMetricFamily("reporting_bundles", "Linked bundles by type and outcome.", labels=["type", "outcome"])
     e2e = HistogramMetricFamily(
         "reporting_bundle_e2e_working_days", "End-to-end working days of ended bundles.", labels=["type", "outcome"]
     )
