@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from contracts.catalogue import load_catalogue
 from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.index import IndexConfig, Measure, indicator_points, score_index
-from reporting.service_layer.reports import measures_from
+from reporting.service_layer.reports import index_body, measures_from
 from tests.unit.reporting.scenario import EXPECTED, EXPECTED_POINTS
 
 
@@ -110,3 +110,19 @@ def test_each_failing_dossier_costs_weight_over_threshold_times_denominator() ->
     assert cost["data_reuse"] == pytest.approx(6 / (0.8 * 19))
     assert cost["online_submission"] == 0  # 7/11 is above the 50% threshold: one more counter dossier costs nothing
     assert cost["procedures_published"] == 0  # configuration, not dossiers
+
+
+def test_a_period_or_agency_with_no_dossier_has_no_score_rather_than_full_marks() -> None:
+    """Every rate undefined, the sub-indicators with nothing to measure scored full marks: a past
+    period or an agency where nothing happened read 100, "good"."""
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    config = packaged()
+    empty = {key: 0 for key in scenario_counts()} | {"avg_resolution_days": None}
+    body = index_body(config, score_index(config, measures_from(empty, catalogue)), empty, catalogue)
+    assert (body["total"], body["rating"]) == (None, "no_data")
+    assert {g["points"] for g in body["groups"]} == {None}
+    assert {i["points"] for g in body["groups"] for i in g["indicators"]} == {None}
+
+    one = empty | {"received": 1, "online": 1}  # one dossier received, none ended yet: scored
+    body = index_body(config, score_index(config, measures_from(one, catalogue)), one, catalogue)
+    assert body["total"] is not None and body["rating"] != "no_data"

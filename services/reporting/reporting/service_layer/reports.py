@@ -162,10 +162,18 @@ def measures_from(c: dict[str, Any], catalogue: CatalogueInfo) -> dict[str, Meas
     }
 
 
+#: The rating of a period or agency with no dossier to score.
+NO_DATA = "no_data"
+
+
 def index_body(
     config: IndexConfig, groups: list[GroupScore], counts: dict[str, Any], catalogue: CatalogueInfo
 ) -> dict[str, Any]:
-    total = round(sum(g.points for g in groups), 2)
+    # No dossier received or ended in it: every rate is undefined, and sub-indicators with nothing to
+    # measure score full marks, so the index would read 100, "good", for an agency or a past period
+    # where nothing happened. It has no score, and says so.
+    measured = bool(counts["received"] or counts["resolved"])
+    total = round(sum(g.points for g in groups), 2) if measured else None
     not_from_events = [
         {"indicator": i.key, "source": i.measure.source, "rate": rounded(i.measure.rate)}
         for g in groups
@@ -175,14 +183,14 @@ def index_body(
     return {
         "total": total,
         "max_points": 100,
-        "rating": config.band(total),
+        "rating": config.band(total) if total is not None else NO_DATA,
         "groups": [
             {
                 "key": g.key,
                 "label": g.label,
                 "label_vi": g.label_vi,
                 "max_points": g.max_points,
-                "points": round(g.points, 2),
+                "points": round(g.points, 2) if measured else None,
                 "indicators": [
                     {
                         "key": i.key,
@@ -193,7 +201,7 @@ def index_body(
                         "rate": rounded(i.measure.rate),
                         "threshold": i.threshold,
                         "weight": i.weight,
-                        "points": round(i.points, 4),
+                        "points": round(i.points, 4) if measured else None,
                     }
                     for i in g.indicators
                 ],

@@ -9,7 +9,7 @@ const nf1 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 1, maximumFr
 const nf2 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const FEED_MAX = 50;
 const CHANNELS = [["online", "Trực tuyến", "#1565c0"], ["counter", "Trực tiếp", "#6d4c41"], ["postal", "Bưu chính", "#00897b"]];
-const RATINGS = { good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Yếu" };
+const RATINGS = { good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Yếu", no_data: "Chưa có dữ liệu" };
 
 const $ = (id) => document.getElementById(id);
 const pct = (r) => (r === null || r === undefined ? "–" : `${nf1.format(r * 100)} %`);
@@ -44,7 +44,7 @@ async function getJSON(path, params = {}) {
 // -- rendering -------------------------------------------------------------------------------
 
 function renderIndex(index) {
-  setValue("index-total", index.total, nf2.format(index.total));
+  setValue("index-total", index.total, index.total === null ? "–" : nf2.format(index.total));
   const rating = $("index-rating");
   rating.className = `rating ${index.rating}`;
   rating.dataset.value = index.rating;
@@ -54,13 +54,14 @@ function renderIndex(index) {
   const root = canvas($("groups"), width, index.groups.length * rowHeight + 4, "Points per group");
   index.groups.forEach((group, i) => {
     const y = i * rowHeight + 4;
-    const g = svg("g", { "data-testid": `group-${group.key}`, "data-value": group.points });
+    const g = svg("g", { "data-testid": `group-${group.key}`, "data-value": group.points ?? "" });
     g.append(svg("text", { x: 0, y: y + 14 }, group.label_vi));
     g.append(svg("rect", { x: barX, y: y + 3, width: barW, height: 14, fill: "#e3e7eb", rx: 3 }));
-    const share = group.max_points ? group.points / group.max_points : 0;
+    const share = group.max_points && group.points !== null ? group.points / group.max_points : 0;
     g.append(svg("rect", { x: barX, y: y + 3, width: Math.max(barW * share, 0), height: 14, fill: "#b71c1c", rx: 3 }));
-    g.append(svg("text", { x: barX + barW + 6, y: y + 14 }, `${nf2.format(group.points)} / ${nf.format(group.max_points)}`));
-    g.append(svg("title", {}, group.indicators.map((s) => `${s.label}: ${pct(s.rate)} → ${nf2.format(s.points)}`).join("\n")));
+    const points = (p) => (p === null ? "–" : nf2.format(p));
+    g.append(svg("text", { x: barX + barW + 6, y: y + 14 }, `${points(group.points)} / ${nf.format(group.max_points)}`));
+    g.append(svg("title", {}, group.indicators.map((s) => `${s.label}: ${pct(s.rate)} → ${points(s.points)}`).join("\n")));
     root.append(g);
   });
   const others = index.inputs_not_from_events.map((i) => `${i.indicator} (${i.source})`).join(", ");
