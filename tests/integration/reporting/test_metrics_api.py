@@ -103,6 +103,9 @@ async def test_filters_narrow_the_summary(live: Live) -> None:
     assert body["bundles"]["started"] == 2  # received at the commune counter
     land = await get(live, "/v1/metrics/summary", field="dat_dai")
     assert (land["received"]["total"], land["resolved"]["overdue"]) == (1, 1)
+    assert land["bundles"]["started"] == 0  # no bundle has a land step
+    births = await get(live, "/v1/metrics/summary", procedure="1.001193")
+    assert (births["bundles"]["started"], births["bundles"]["completed"]) == (1, 1)  # B1, through its step D1
     one = await get(live, "/v1/metrics/summary", procedure="9.000004")
     assert one["resolved"]["early"] == 1 and one["received"]["by_channel"]["postal"] == 1
     april = await get(live, "/v1/metrics/summary", **{"from": "2024-04-01"})

@@ -141,7 +141,7 @@ def build(prefix: str = "") -> Scenario:
     s = Scenario(prefix)
     commune, district = "UBND-X-YENHOA", "UBND-H-HOAMY"
     s.submit("D1", procedure="1.001193", channel="online", agency=commune, fee=0,
-             documents=docs(2, reused=1), when=at(4, 9), due=at(4, 17))
+             documents=docs(2, reused=1), when=at(4, 9), due=at(4, 17), bundle="B1")  # B1's first step
     s.result("D1", at(4, 10), commune, on_time=True)
     s.synced("D1", at(4, 9, 1), 30)
     s.synced("D1", at(4, 10, 2), 90, "update")
