@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
+from contracts.events import intake
 from eventkit.uow import SqlUnitOfWork
 from tests.unit.workflow.builders import submitted
 from workcal import WorkCalendar
 from workflow.adapters.clock import SettableClock
-from workflow.domain.errors import DomainError
+from workflow.domain.errors import DomainError, DossierNotFound
 from workflow.domain.policies import Rules
-from workflow.entrypoints.consumers import _tolerant
+from workflow.entrypoints.consumers import _tolerant, on_fee_paid, on_withdrawal
 from workflow.service_layer.context import Cause, WorkflowContext
 from workflow.service_layer.ports import Task, WorkflowUnitOfWork
 
@@ -71,3 +72,21 @@ async def test_a_refused_event_is_undone_alone_and_one_savepoint_name_serves_the
         "RELEASE SAVEPOINT workflow_event": 6,
         "ROLLBACK TO SAVEPOINT workflow_event": 2,
     }
+
+
+@pytest.mark.parametrize("work", [on_fee_paid, on_withdrawal])
+async def test_a_citizen_event_for_a_dossier_never_opened_fails_to_be_dead_lettered_not_dropped(
+    workflow_engine: AsyncEngine, work: Any
+) -> None:
+    """The dossier's submission was dead-lettered (a version this build cannot read): recorded as having
+    no effect, the fee the citizen paid or the withdrawal they asked for was lost, and the dossier,
+    replayed later, asked for the fee again or went on being processed."""
+    ctx = WorkflowContext(rules=Rules(catalogue=load_catalogue(), calendar=WorkCalendar()), clock=SettableClock(NOW))
+    payload = (
+        intake.FeePaid(dossier_id="never-opened", amount=50_000, method="qr", online=True, paid_at=NOW)
+        if work is on_fee_paid
+        else intake.WithdrawalRequested(dossier_id="never-opened", reason="rút", requested_at=NOW)
+    )
+    with pytest.raises(DossierNotFound):
+        async with SqlUnitOfWork(workflow_engine) as uow:
+            await _tolerant(work, ctx)(Envelope.wrap(payload, key="never-opened", producer="test"), uow)

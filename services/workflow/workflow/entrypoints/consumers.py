@@ -3,6 +3,11 @@
 An event the lifecycle cannot take (a supplement for a dossier no longer waiting for one, a reply for a
 command that was already answered) is logged and has no effect; its savepoint is rolled back so nothing
 half-done commits, and the inbox still records it so it is not retried for ever.
+
+An event for a dossier workflow never opened is not one of those: the dossier's own submission comes
+first on its partition, so it can only be missing because it was dead-lettered (a version this build
+cannot read). The event fails like any other and is dead-lettered behind it, to be replayed after it:
+recorded as having no effect, a citizen's payment, withdrawal or supplement was lost for good.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from workflow.domain.commands import (
     StartBundle,
     WithdrawDossier,
 )
-from workflow.domain.errors import DomainError
+from workflow.domain.errors import DomainError, DossierNotFound
 from workflow.domain.internal_events import DossierOpened
 from workflow.domain.saga import BundleSaga, StepRef
 from workflow.service_layer import handlers, sagas
@@ -53,6 +58,8 @@ def _tolerant(work: Work, ctx: WorkflowContext) -> Handler:
         await conn.exec_driver_sql(_SAVEPOINT)
         try:
             await work(envelope, SqlWorkflowUnitOfWork.joined(uow), ctx, Cause.of(envelope))
+        except DossierNotFound:
+            raise
         except DomainError as exc:
             await conn.exec_driver_sql(_ROLLBACK)
             await conn.exec_driver_sql(_RELEASE)
