@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -371,6 +372,21 @@ async def test_a_decision_crossed_by_another_writer_is_decided_again_on_the_newe
 async def test_unknown_dossier(harness: Harness) -> None:
     with pytest.raises(DossierNotFound):
         await harness.decide("no-such-dossier", "approve")
+
+
+async def test_accepting_a_dossier_whose_procedure_this_catalogue_lacks_is_a_409_not_a_500(
+    harness: Harness,
+) -> None:
+    """Intake's catalogue is newer (a rolling upgrade) or the procedure was removed: with no statutory
+    time to count, accept and verify raised a bare LookupError, a 500 on every attempt."""
+    rules = harness.ctx.rules
+    procedures = {c: p for c, p in rules.catalogue.procedures.items() if c != "2.001610"}
+    harness.ctx = replace(harness.ctx, rules=replace(rules, catalogue=replace(rules.catalogue, procedures=procedures)))
+    online = submitted(channel="online", at=harness.now)
+    await harness.deliver(online)
+    with pytest.raises(IllegalTransition, match=r"2\.001610"):
+        await harness.decide(online.dossier_id, "accept")
+    assert (await harness.state(online.dossier_id)).status is DossierStatus.REGISTERED
 
 
 async def test_forward_moves_the_dossier_and_adds_a_control_sheet_line(harness: Harness) -> None:

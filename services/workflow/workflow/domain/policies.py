@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from contracts.catalogue import Catalogue, CatalogueError, Procedure, ProcessingTime, RegistryPerformer
+from contracts.catalogue import (
+    Catalogue,
+    CatalogueError,
+    Procedure,
+    ProcessingTime,
+    RegistryPerformer,
+    UnknownProcedure,
+)
 from contracts.catalogue.routing import NoCompetentAgency, UnknownAgency
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
@@ -56,9 +63,12 @@ class Rules:
         raise NoCompetentAgency(f"cannot route procedure {procedure_code} received at {receiving_agency}")
 
     def processing_time(self, procedure_code: str) -> ProcessingTime:
+        """The procedure's statutory time; UnknownProcedure if this catalogue lacks it (intake's is
+        newer, or it was removed): an event that needs it fails and is dead-lettered, to be replayed
+        once the catalogue has it, and an official's decision is refused (409)."""
         procedure = self.procedure(procedure_code)
         if procedure is None:
-            raise LookupError(f"procedure {procedure_code!r} is not in catalogue {self.catalogue.version}")
+            raise UnknownProcedure(f"procedure {procedure_code!r} is not in catalogue {self.catalogue.version}")
         return procedure.processing_time
 
 
@@ -179,6 +189,8 @@ def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         if exc.action == command.decision:
             raise
         raise IllegalTransition(command.decision, exc.status, exc.detail) from None
+    except UnknownProcedure as exc:
+        raise IllegalTransition(command.decision, dossier.state.status, str(exc)) from None
 
 
 def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
