@@ -551,6 +551,28 @@ def test_times_are_vietnam_local() -> None:
     assert datetime(2024, 6, 3, 9, tzinfo=vietnam_tz()).utcoffset() == timedelta(hours=7)
 
 
+async def test_the_counter_retrying_its_own_step_after_the_dossier_moved_on_is_told_409_not_403(
+    harness: Harness,
+) -> None:
+    """An acceptance clicked twice, a hand-over recorded twice: the dossier had moved to the deciding
+    department (or ended), and the counter that received it was told it does not act for it (403),
+    logged as a refused request."""
+    counter = frozenset({"TTPVHCC-BINHAN"})
+    event = submitted(channel="online", at=harness.now)  # received at TTPVHCC-BINHAN, decided by SKHDT-BINHAN
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "accept", acting_for=counter)
+    with pytest.raises(IllegalTransition, match="cannot accept a dossier in status processing"):
+        await harness.decide(event.dossier_id, "accept", acting_for=counter)
+    with pytest.raises(Forbidden):  # another agency's decision stays forbidden to the counter
+        await harness.decide(event.dossier_id, "approve", acting_for=counter)
+    await harness.decide(event.dossier_id, "approve", acting_for=frozenset({"SKHDT-BINHAN"}))
+    await harness.decide(event.dossier_id, "return_result", acting_for=counter)
+    with pytest.raises(IllegalTransition, match="cannot return_result a dossier in status returned"):
+        await harness.decide(event.dossier_id, "return_result", acting_for=counter)
+    with pytest.raises(Forbidden):  # a counter that never had it is still refused
+        await harness.decide(event.dossier_id, "return_result", acting_for=frozenset({"UBND-X-YENHOA"}))
+
+
 async def test_after_the_result_the_deciding_agency_is_told_409_for_a_decision_and_403_for_the_counter_s_work(
     harness: Harness,
 ) -> None:

@@ -102,6 +102,11 @@ async def make_decision(
                     # recorded, and the result went to the counter): told the dossier is done (409),
                     # not that it is in another agency's hands.
                     raise IllegalTransition(command.decision, state.status, "the dossier has been decided")
+                if command.decision in _COUNTER_DECISIONS and state.receiving_agency in command.acting_for:
+                    # The counter's own step, retried after the dossier moved past it (an acceptance
+                    # clicked twice, a hand-over recorded already): the lifecycle's answer (409), not
+                    # a refusal of the counter that received the dossier.
+                    raise IllegalTransition(command.decision, state.status)
                 raise Forbidden(
                     f"official {command.official_id} does not act for {holder}, which holds this dossier now"
                 )
@@ -134,6 +139,9 @@ async def make_decision(
 
     return await retrying_conflicts(attempt, attempts=DECISION_ATTEMPTS, what=f"decision on {command.dossier_id}")
 
+
+#: Decisions the receiving counter makes: taking an online dossier in, handing the result over.
+_COUNTER_DECISIONS = frozenset({"accept", "return_result"})
 
 #: The result field holding a personal identification number workflow issues.
 ID_NUMBER = "personal_id_number"
