@@ -197,6 +197,29 @@ async def test_officials_are_who_their_token_says_and_act_only_for_their_agencie
         again = await workflow.client.post(decisions, json={"decision": "approve"}, headers=environment)
         assert again.status_code == 409 and again.json()["error"] == "illegal_transition", again.json()
 
+        # Who may read a past state is decided on the dossier as it stands: the department it was
+        # forwarded to sees how it got there (it was refused every instant before the forward).
+        parcel = submitted(at=datetime.now(UTC), procedure_code="9.000003", competent_agency="STNMT-BINHAN")
+        await workflow.publish_intake(parcel)
+
+        async def opened() -> bool:
+            answer = await workflow.client.get(f"/v1/dossiers/{parcel.dossier_id}", headers=environment)
+            return answer.status_code == 200 and answer.json()["status"] == "processing"
+
+        await eventually(opened, timeout=20)
+        moved = await workflow.client.post(
+            f"/v1/dossiers/{parcel.dossier_id}/decisions",
+            json={"decision": "forward", "to_agency": "SXD-BINHAN", "reason": "công trình xây dựng"},
+            headers=environment,
+        )
+        assert moved.status_code == 200, moved.json()
+        construction = identity.headers("cb-xd-1", ["SXD-BINHAN"])
+        before_forward = {"at": moved.json()["control_sheet"][-2]["started_at"]}
+        url = f"/v1/dossiers/{parcel.dossier_id}"
+        past = await workflow.client.get(url, params=before_forward, headers=construction)
+        assert past.status_code == 200 and past.json()["agency"] == "STNMT-BINHAN", past.json()
+        assert (await workflow.client.get(url, params=before_forward, headers=commune)).status_code == 403
+
 
 async def test_a_decision_made_on_a_version_is_made_once(infra: Infra, unique: str) -> None:
     """With If-Match (the dossier's ETag), a retried request cannot decide twice: a payment request sent

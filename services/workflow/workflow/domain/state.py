@@ -103,6 +103,13 @@ class DossierState:
         return any(line.step == VERIFICATION_STEP for line in self.control_sheet)
 
     @property
+    def agencies(self) -> set[str]:
+        """The agencies the dossier concerns: the counter that received it, the competent one, and
+        every one that held it (its officials see it, now and at any earlier instant)."""
+        held = {line.agency for line in self.control_sheet}
+        return {self.receiving_agency, self.competent_agency, self.agency, *held} - {""}
+
+    @property
     def at_reception(self) -> bool:
         """Not yet taken into processing: registered, received, or sent back for a supplement before
         an official accepted it. Rejected there, it is refused, not stopped."""

@@ -214,11 +214,15 @@ async def get_dossier(
     ] = None,
 ) -> DossierPublic:
     """The dossier's state, control sheet and history, rebuilt from its events: for officials of the
-    agency that received it, the competent one, or the one holding it."""
+    agency that received it, the competent one, or one that held it or holds it now."""
     async with uow_factory() as uow:
-        state = await queries.dossier(uow, dossier_id, at)
-    if official is not None and not official.agencies & {state.receiving_agency, state.competent_agency, state.agency}:
-        raise Forbidden(f"official {official.official_id} acts for no agency this dossier concerns")
+        state = await queries.dossier(uow, dossier_id)
+        # Who may look is decided on the dossier as it stands: the agency holding it now may see how
+        # it got there, and one that held it before may see it since.
+        if official is not None and not official.agencies & state.agencies:
+            raise Forbidden(f"official {official.official_id} acts for no agency this dossier concerns")
+        if at is not None:
+            state = await queries.dossier(uow, dossier_id, at)
     if at is None:
         response.headers["ETag"] = _etag(state.version)  # what a decision's If-Match names
     return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)

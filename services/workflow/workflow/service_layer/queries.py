@@ -33,10 +33,10 @@ async def bundle(uow: WorkflowUnitOfWork, bundle_id: str) -> BundleSaga | None:
 
 
 async def bundle_agencies(uow: WorkflowUnitOfWork, saga: BundleSaga) -> set[str]:
-    """The agencies a bundle concerns: the counter that received it, and each step dossier's receiving,
-    competent and current agency (a step not started yet has none)."""
+    """The agencies a bundle concerns: the counter that received it, and each step dossier's
+    (:attr:`DossierState.agencies`; a step not opened yet has none)."""
     agencies = {saga.receiving_agency}
     for step in saga.steps:
         state = await load(uow, step.dossier_id)
-        agencies |= {state.receiving_agency, state.competent_agency, state.agency}
+        agencies |= state.agencies
     return agencies - {""}
