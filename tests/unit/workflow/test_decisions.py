@@ -16,12 +16,13 @@ from contracts.events import intake
 from contracts.events.common import Delivery, Document, DossierStatus
 from eventkit.auth import Forbidden
 from eventkit.eventstore import ConcurrencyConflict
-from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
+from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted, submitted
 from workcal import vietnam_tz
 from workflow.adapters.memory import InMemoryWorkflowUnitOfWork
 from workflow.domain import results
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision
 from workflow.entrypoints.schemas import DossierPublic
+from workflow.service_layer import queries
 from workflow.service_layer.handlers import DECISION_ATTEMPTS, MAX_NUMBER_DRAWS
 
 
@@ -372,6 +373,19 @@ async def test_a_decision_crossed_by_another_writer_is_decided_again_on_the_newe
 async def test_unknown_dossier(harness: Harness) -> None:
     with pytest.raises(DossierNotFound):
         await harness.decide("no-such-dossier", "approve")
+
+
+async def test_a_bundle_id_is_no_dossier_id(harness: Harness) -> None:
+    """A bundle's own events share the store, keyed by its id: read as a dossier it was an empty one
+    (a 200 with no status, a 500 deciding on it, a 403 naming no agency) where there is none (404)."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    await harness.deliver(bundle)
+    assert harness.bundle_events(bundle.bundle_id)  # its stream has events
+    with pytest.raises(DossierNotFound):
+        await harness.decide(bundle.bundle_id, "accept")
+    async with harness.uow as uow:
+        with pytest.raises(DossierNotFound):
+            await queries.dossier(uow, bundle.bundle_id)
 
 
 async def test_accepting_a_dossier_whose_procedure_this_catalogue_lacks_is_a_409_not_a_500(

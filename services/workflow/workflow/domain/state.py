@@ -91,7 +91,8 @@ class DossierState:
 
     @property
     def exists(self) -> bool:
-        return self.version > 0
+        """Opened: a bundle's own stream (the same store, keyed by bundle id) has events but is no dossier."""
+        return self.status is not None
 
     @property
     def clock_paused(self) -> bool:
