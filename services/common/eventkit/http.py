@@ -4,6 +4,7 @@ trace)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -227,13 +228,29 @@ class BodySizeLimit(HttpMiddleware):
                 await _too_large(self.max_bytes)(scope, receive, send)
 
 
+#: A caller's trace id we keep: short and plain, as it goes into log lines and every event's envelope.
+_TRACE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def trace_id(value: str | None) -> str | None:
+    """``value`` if it is a usable trace id (up to 128 letters, digits and ``._:-``), else None: a
+    caller's header is not copied into every topic whatever it holds."""
+    return value if value is not None and _TRACE_ID.fullmatch(value) else None
+
+
+def request_id(request: Request) -> str | None:
+    """The id :class:`RequestId` gave this request (the caller's, if usable, else a new one)."""
+    return getattr(request.state, "request_id", None)
+
+
 class RequestId(HttpMiddleware):
-    """Bind the caller's x-request-id (or a new one) to the request's log lines and echo it in the
-    response."""
+    """Bind the caller's x-request-id (or a new one, when it has none or an unusable one) to the
+    request's log lines, keep it for the handlers (:func:`request_id`) and echo it in the response."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-        request_id = given.decode("latin-1") if given else str(uuid7())
+        request_id = trace_id(given.decode("latin-1") if given else None) or str(uuid7())
+        scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from devstack.identity import ISSUER, DevIdentity
 from tests.integration.workflow.support import running_workflow
@@ -58,6 +59,12 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
 
         supplement = await workflow.decide(land.dossier_id, "request_supplement", reason="thiếu trích đo địa chính")
         assert supplement.status_code == 200 and supplement.json()["status"] == "supplement_requested"
+        async with workflow.engine.connect() as conn:  # traced to the request id the answer carried
+            caused_by = await conn.scalar(
+                text("SELECT envelope->>'causation_id' FROM events WHERE stream_id = :s ORDER BY stream_version DESC"),
+                {"s": land.dossier_id},
+            )
+        assert caused_by == supplement.headers["x-request-id"]
         before_supplement = datetime.now(UTC) - timedelta(milliseconds=1)
         illegal = await workflow.decide(land.dossier_id, "approve")
         assert illegal.status_code == 409 and illegal.json()["error"] == "illegal_transition"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import httpx
+import pytest
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from eventkit.http import RequestId, create_service_app
+from eventkit.http import RequestId, create_service_app, request_id, trace_id
 from eventkit.outbox import MessageTooLarge
 from eventkit.runtime import ServiceRuntime
 from eventkit.settings import ServiceSettings
@@ -113,6 +114,32 @@ async def test_a_missing_request_id_is_made_up_once() -> None:
         response = await client.get("/probe")
     assert response.headers.get_list("x-request-id") == [response.json()["bound"]]
     assert len(response.json()["bound"]) == 36
+
+
+@router.get("/kept")
+async def kept(request: Request) -> dict[str, object]:
+    return {"kept": request_id(request)}
+
+
+@pytest.mark.parametrize("given", ["x" * 129, "a b", "id\twith\ttabs", "<script>", ""])
+async def test_an_unusable_request_id_is_replaced_not_copied_into_logs_and_events(given: str) -> None:
+    """The handlers take the id from the shell (workflow records it as a decision's causation, intake
+    as a submission's correlation): a caller's 8,000 characters went into every topic verbatim, and
+    with no header at all the id the shell made up and answered with was not recorded."""
+    async with _client() as client:
+        response = await client.get("/kept", headers={"x-request-id": given})
+        missing = await client.get("/kept")
+        usable = await client.get("/kept", headers={"x-request-id": "portal:2024-06-03.0042"})
+    assert response.json()["kept"] == response.headers["x-request-id"] != given
+    assert len(response.json()["kept"]) == 36
+    assert missing.json()["kept"] == missing.headers["x-request-id"]
+    assert usable.json()["kept"] == "portal:2024-06-03.0042"
+
+
+def test_a_trace_id_is_short_and_plain() -> None:
+    assert trace_id("01a24afe-a6bf-75d5-9b52-ebd000000000") == "01a24afe-a6bf-75d5-9b52-ebd000000000"
+    assert trace_id("x" * 128) is not None
+    assert [trace_id(v) for v in ("x" * 129, "", "a/b", "đ", None)] == [None] * 5
 
 
 def test_the_request_id_is_pure_asgi_not_base_http_middleware() -> None:

@@ -9,6 +9,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
+from eventkit.http import request_id, trace_id
 from intake.service_layer.handlers import IdempotencyKey, IntakeContext
 from intake.service_layer.queries import ViewReader
 
@@ -27,8 +28,9 @@ async def get_views(request: Request) -> ViewReader:
 
 
 async def correlation_id(request: Request) -> str | None:
-    """The caller's correlation id, else the request id the HTTP shell assigned."""
-    return request.headers.get("x-correlation-id") or request.headers.get("x-request-id")
+    """The caller's correlation id (if usable: it goes into every event of the dossier), else the
+    request id the HTTP shell assigned (the caller's x-request-id, or one it made up)."""
+    return trace_id(request.headers.get("x-correlation-id")) or request_id(request)
 
 
 ContextDep = Annotated[IntakeContext, Depends(get_context)]

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
-from eventkit.http import error, invalid_parameter
+from eventkit.http import error, invalid_parameter, request_id
 from eventkit.logging import get_logger
 from workcal import supported_year
 from workflow.domain.commands import MakeDecision
@@ -163,7 +163,7 @@ async def decide(
         documents=tuple(body.documents),
         expected_version=_version_matched(if_match),
     )
-    cause = Cause(correlation_id=None, causation_id=request.headers.get("x-request-id"))
+    cause = Cause(correlation_id=None, causation_id=request_id(request))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
     response.headers["ETag"] = _etag(state.version)
