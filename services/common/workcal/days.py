@@ -27,6 +27,15 @@ class PackageYear:
 
 HolidaySource = Callable[[int], PackageYear]
 
+#: Days the government moved for the public sector that the ``holidays`` package does not know (its
+#: 0.109 release): per year, the working days given off and the weekend days worked in exchange.
+#: A province's own configuration still wins over these (``extra_working_days``, ``extra_days_off``).
+ANNOUNCED_SWAPS: dict[int, PackageYear] = {
+    # Tết Dương lịch 2026: Friday 2 January off, worked on Saturday 10 January (the Government's
+    # agreement of 25 December 2025, announced by the Ministry of Home Affairs the same day).
+    2026: PackageYear(days_off=frozenset({date(2026, 1, 2)}), makeup_working_days=frozenset({date(2026, 1, 10)})),
+}
+
 
 @lru_cache(maxsize=512)
 def vietnam_public_holidays(year: int) -> PackageYear:
@@ -34,14 +43,17 @@ def vietnam_public_holidays(year: int) -> PackageYear:
 
     Building a ``holidays.Vietnam`` object is slow (it computes the lunar calendar), hence the cache.
     The package also knows the Saturdays worked in exchange for a moved day off (e.g. 26 Apr 2025 for
-    2 May 2025); those are working days too. The package is imported here, not at module import time.
+    2 May 2025); those are working days too. The swaps it does not know yet come from
+    :data:`ANNOUNCED_SWAPS`. The package is imported here, not at module import time.
     """
     import holidays
 
     package = holidays.country_holidays("VN", years=year)
+    announced = ANNOUNCED_SWAPS.get(year, PackageYear(frozenset(), frozenset()))
     return PackageYear(
-        days_off=frozenset(d for d in package if d.year == year),
-        makeup_working_days=frozenset(d for d in package.weekend_workdays if d.year == year),
+        days_off=frozenset(d for d in package if d.year == year) | announced.days_off,
+        makeup_working_days=frozenset(d for d in package.weekend_workdays if d.year == year)
+        | announced.makeup_working_days,
     )
 
 

@@ -49,6 +49,16 @@ def test_count_working_days_is_half_open(cal: WorkCalendar) -> None:
     )
 
 
+def test_the_2026_new_year_swap_the_package_lacks_is_known_and_still_overridable(cal: WorkCalendar) -> None:
+    """Friday 2 January 2026 was given off, worked on Saturday 10 January: the package knew neither, so
+    a two-day dossier received on 31 December was due on the closed Friday, and the Saturday's
+    dossiers started counting on Monday."""
+    assert not cal.is_working_day(date(2026, 1, 2)) and cal.is_working_day(date(2026, 1, 10))
+    assert cal.add_working_days(date(2025, 12, 31), 2) == date(2026, 1, 6)  # 31 Dec → 5 Jan, 6 Jan
+    own = WorkCalendar(CalendarConfig(extra_working_days=(date(2026, 1, 2),), extra_days_off=(date(2026, 1, 10),)))
+    assert own.is_working_day(date(2026, 1, 2)) and not own.is_working_day(date(2026, 1, 10))
+
+
 def test_an_extra_day_off_cancels_a_package_makeup_saturday() -> None:
     # A make-up Saturday from the package can still be cancelled by configuration.
     cal = WorkCalendar(CalendarConfig(extra_days_off=(date(2025, 4, 26),)))
