@@ -47,6 +47,8 @@ async def test_decisions_through_the_api(infra: Infra, unique: str) -> None:
         assert (await workflow.decide("no-such-dossier", "approve")).status_code == 404
         beyond = await workflow.decide(land.dossier_id, "extend", reason="x", new_due_at="9999-12-31T20:00:00+00:00")
         assert beyond.status_code == 422 and beyond.json()["detail"][0]["path"] == "$.new_due_at"  # was a 500
+        before = await workflow.decide(land.dossier_id, "extend", reason="x", new_due_at="0001-01-01T03:00:00+14:00")
+        assert before.status_code == 422 and before.json()["detail"][0]["path"] == "$.new_due_at"  # an overflow, a 500
         too_much = await workflow.decide(land.dossier_id, "request_payment", amount=10**40)
         assert too_much.status_code == 422 and too_much.json()["detail"][0]["path"] == "$.amount"
         for not_a_number in (True, "100"):  # had been 1 VND and 100 VND

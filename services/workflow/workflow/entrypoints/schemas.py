@@ -17,7 +17,9 @@ from workflow.service_layer.ports import Task
 #: The largest obligation an official may state: ten thousand billion VND, above any fee or land-use
 #: levy, and far inside the 64-bit sums the read models keep.
 MAX_AMOUNT_VND = 10**13
-#: The working calendar knows Vietnam's holidays up to here; a date beyond it cannot be checked.
+#: The working calendar knows Vietnam's holidays from and up to here; a date outside cannot be checked
+#: (and one in year 1 at +14:00 overflowed turning it into Vietnam time: a 500).
+CALENDAR_START = datetime(2000, 1, 1, tzinfo=UTC)
 CALENDAR_END = datetime(2100, 1, 1, tzinfo=UTC)
 
 
@@ -46,8 +48,9 @@ class DecisionCreate(BaseModel):
     )
     new_due_at: AwareDatetime | None = Field(
         default=None,
+        ge=CALENDAR_START,
         lt=CALENDAR_END,
-        description="extend: the new return date (form 04), on a working day the calendar knows (before 2100).",
+        description="extend: the new return date (form 04), on a working day the calendar knows (2000 to 2099).",
     )
     result: dict[str, Any] = Field(
         default_factory=dict, description="approve: result data the official states; other fields are produced."
