@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workcal.durations import HOURS_PER_WORKING_DAY
+
 
 class WorkPeriod(BaseModel):
     """One stretch of office time in a working day, in Vietnam wall-clock time."""
@@ -35,6 +37,10 @@ class WorkPeriod(BaseModel):
         return self
 
 
+def _seconds(clock: time) -> int:
+    return clock.hour * 3600 + clock.minute * 60 + clock.second
+
+
 _DEFAULT_PERIODS = (
     WorkPeriod(start=time(7, 30), end=time(11, 30)),
     WorkPeriod(start=time(13, 0), end=time(17, 0)),
@@ -48,8 +54,8 @@ class CalendarConfig(BaseModel):
 
     work_periods: tuple[WorkPeriod, ...] = Field(
         default=_DEFAULT_PERIODS,
-        description="Office periods of every working day, in order; default 07:30–11:30 and 13:00–17:00 "
-        "(8 hours, the statutory working day of government offices).",
+        description="Office periods of every working day, in order, adding up to 8 hours (the statutory "
+        "working day: 8 working hours = 1 working day); default 07:30–11:30 and 13:00–17:00.",
     )
     intake_cutoff: time | None = Field(
         default=time(15, 0),
@@ -85,6 +91,13 @@ class CalendarConfig(BaseModel):
         for earlier, later in zip(self.work_periods, self.work_periods[1:], strict=False):
             if later.start < earlier.end:
                 raise ValueError(f"work periods must be in order and not overlap: {earlier} then {later}")
+        office = sum(_seconds(p.end) - _seconds(p.start) for p in self.work_periods)
+        if office != HOURS_PER_WORKING_DAY * 3600:
+            # Durations are statutory in working days or hours, one day being 8 hours: other office
+            # hours would make "1 working day" and "8 working hours" end at different times.
+            raise ValueError(
+                f"work periods must add up to {HOURS_PER_WORKING_DAY} hours (a working day), not {office / 3600:g}"
+            )
         both = set(self.extra_days_off) & set(self.extra_working_days)
         if both:
             raise ValueError(f"dates both off and working: {sorted(both)}")

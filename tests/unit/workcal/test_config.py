@@ -42,8 +42,12 @@ def test_loads_from_json() -> None:
         {"extra_days_off": ["2027-03-06"], "extra_working_days": ["2027-03-06"]},
         {"intake_cutoff": "15:00+07:00"},
         {"holidays": []},
+        {"work_periods": [{"start": "07:30", "end": "11:30"}, {"start": "13:00", "end": "17:30"}]},
     ],
-    ids=["no periods", "backwards", "out of order", "overlapping", "off and working", "aware cutoff", "unknown"],
+    ids=[
+        *("no periods", "backwards", "out of order", "overlapping", "off and working", "aware cutoff", "unknown"),
+        "not 8 hours",
+    ],
 )
 def test_refuses_inconsistent_configuration(data: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
