@@ -51,6 +51,14 @@ def test_the_packaged_configuration_has_six_groups_worth_100_points() -> None:
     ]
 
 
+def move_progress_to_publicity(config: dict) -> None:  # type: ignore[type-arg]
+    progress = next(g for g in config["groups"] if g["key"] == "progress")
+    config["groups"].remove(progress)
+    publicity = config["groups"][0]
+    publicity["points"] += progress["points"]
+    publicity["indicators"][1]["weight"] += progress["points"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -59,6 +67,10 @@ def test_the_packaged_configuration_has_six_groups_worth_100_points() -> None:
         (lambda c: c["groups"][2].update(points=13), "do not add up"),
         (lambda c: c.update(configured_rates={"procedures_published": 1.5}), "configured_rates"),
         (lambda c: c["groups"][3]["indicators"][0].update(threshold=0), "greater than 0"),
+        # The decision fixes the six groups and their points: progress's 20 moved to publicity added up to 100.
+        (lambda c: move_progress_to_publicity(c), "Decision 766's six"),
+        (lambda c: c["groups"][5]["indicators"].append(dict(c["groups"][5]["indicators"][0], weight=0)), "twice"),
+        (lambda c: c.update(satisfied_min_score=2, dislike_max_score=4), "cannot be both"),
     ],
 )
 def test_inconsistent_configuration_is_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]

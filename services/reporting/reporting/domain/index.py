@@ -14,6 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Source = Literal["events", "catalogue", "configuration"]
 
+#: The groups' points, which the decision fixes (only the split inside a group is configuration).
+GROUP_POINTS: dict[str, float] = {
+    "publicity": 18, "progress": 20, "online_service": 12, "online_payment": 10, "satisfaction": 18,
+    "digitisation": 22,
+}  # fmt: skip
+
 #: The sub-indicators this service knows how to measure, by group.
 KNOWN_INDICATORS: dict[str, frozenset[str]] = {
     "publicity": frozenset({"procedures_published", "portal_sync"}),
@@ -82,9 +88,16 @@ class IndexConfig(_Config):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if abs(sum(g.points for g in self.groups) - 100) > 1e-6:
-            raise ValueError("group points must add up to 100")
-        keys = {i.key for g in self.groups for i in g.indicators}
+        given = [(g.key, g.points) for g in self.groups]
+        if sorted(given) != sorted(GROUP_POINTS.items()):
+            raise ValueError(f"the groups must be Decision 766's six, each once, with its points: {GROUP_POINTS}")
+        listed = [i.key for g in self.groups for i in g.indicators]
+        twice = sorted(k for k in set(listed) if listed.count(k) > 1)
+        if twice:
+            raise ValueError(f"a sub-indicator is listed twice: {twice}")
+        if self.dislike_max_score >= self.satisfied_min_score:
+            raise ValueError("dislike_max_score must be below satisfied_min_score (a rating cannot be both)")
+        keys = set(listed)
         bad = {k: v for k, v in self.configured_rates.items() if k not in keys or not 0 <= v <= 1}
         if bad:
             raise ValueError(f"configured_rates: unknown keys or rates outside [0, 1]: {bad}")
