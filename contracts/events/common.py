@@ -26,6 +26,25 @@ class DossierStatus(StrEnum):
     def code(self) -> int:
         return list(DossierStatus).index(self) + 1
 
+    @property
+    def name_vi(self) -> str:
+        """The status as citizens read it."""
+        return _STATUS_NAMES_VI[self]
+
+
+_STATUS_NAMES_VI = {
+    DossierStatus.REGISTERED: "mới đăng ký",
+    DossierStatus.RECEIVED: "đã tiếp nhận",
+    DossierStatus.REFUSED: "từ chối tiếp nhận",
+    DossierStatus.PROCESSING: "đang xử lý",
+    DossierStatus.SUPPLEMENT_REQUESTED: "yêu cầu bổ sung",
+    DossierStatus.PAYMENT_REQUESTED: "chờ thực hiện nghĩa vụ tài chính",
+    DossierStatus.WITHDRAWAL_REQUESTED: "đã rút hồ sơ",
+    DossierStatus.STOPPED: "dừng xử lý",
+    DossierStatus.PROCESSED: "đã có kết quả",
+    DossierStatus.RETURNED: "đã trả kết quả",
+}
+
 
 Channel = Literal["online", "counter", "postal"]
 

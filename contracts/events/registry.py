@@ -82,6 +82,22 @@ class RegistryCommandFailed(RegistryEvent):
         " success with more result data than an event carries: it may have acted).",
     )
 
+    @property
+    def reason_vi(self) -> str:
+        """The reason as a citizen reads it on their dossier: our own causes in Vietnamese (they were
+        'gave up after 6 attempts: timeout: ReadTimeout'), a system's refusal in its own words."""
+        cause = _CAUSES_VI.get(self.error or "")
+        return cause.format(attempts=self.attempts) if cause else self.reason
+
+
+#: What the citizen is told for the causes registry-sync concludes itself.
+_CAUSES_VI = {
+    "gave_up": "hệ thống không phản hồi sau {attempts} lần gửi yêu cầu",
+    "missing_data": "thiếu dữ liệu cần thiết để hệ thống thực hiện",
+    "unsupported_operation": "hệ thống không hỗ trợ yêu cầu này",
+    "result_too_large": "kết quả hệ thống trả về không hợp lệ",
+}
+
 
 class PortalSyncSucceeded(RegistryEvent):
     """The national portal has the dossier in this state."""

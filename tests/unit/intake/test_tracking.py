@@ -8,7 +8,7 @@ from typing import Any
 from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
-from intake.domain.tracking import workflow_change
+from intake.domain.tracking import registry_change, workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
@@ -157,3 +157,21 @@ def test_a_later_bundle_step_started_with_a_moved_date_moves_the_citizen_s_appoi
 
     assert workflow_change(started(MONDAY_9AM + 50 * HOUR)).due_at == MONDAY_9AM + 50 * HOUR
     assert workflow_change(started(None)).due_at is None  # unmoved: the view keeps its date
+
+
+def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_in_its_own_words() -> None:
+    """The timeline read 'Hệ thống quốc gia không xử lý được: …: gave up after 6 attempts: timeout: ReadTimeout'."""
+    common = {"command_id": "c1", "system": "population_db", "operation": "register_residence",
+              "dossier_id": "d1", "failed_at": MONDAY_9AM}  # fmt: skip
+    gave_up = registry.RegistryCommandFailed(
+        **common, reason="gave up after 6 attempts: timeout: ReadTimeout", attempts=6, error="gave_up"
+    )
+    refused = registry.RegistryCommandFailed(
+        **common, reason="địa chỉ không tồn tại", attempts=1, error="address_unknown", http_status=422
+    )
+    notes = [registry_change(e).timeline.as_dict()["note"] for e in (gave_up, refused)]  # type: ignore[union-attr]
+    assert notes == [
+        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
+        "hệ thống không phản hồi sau 6 lần gửi yêu cầu",
+        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: địa chỉ không tồn tại",
+    ]

@@ -211,8 +211,10 @@ class Harness:
         result: dict[str, Any] | None = None,
         *,
         fail: str | None = None,
+        error: str | None = None,
+        attempts: int = 1,
     ) -> None:
-        """Play registry-sync: reply to a command."""
+        """Play registry-sync: reply to a command (``fail``: failed, with that reason and ``error``)."""
         if fail is not None:
             reply: EventPayload = registry.RegistryCommandFailed(
                 command_id=command.command_id,
@@ -220,8 +222,9 @@ class Harness:
                 operation=command.operation,
                 dossier_id=command.dossier_id,
                 reason=fail,
-                attempts=1,
+                attempts=attempts,
                 failed_at=self.now,
+                error=error,
             )
         else:
             reply = registry.RegistryCommandSucceeded(

@@ -539,7 +539,7 @@ async def test_a_withdrawal_that_comes_after_the_result_is_refused_and_the_citiz
     state = await harness.state(event.dossier_id)
     assert state.status is DossierStatus.PROCESSED
     [refused] = [e for e in harness.published() if e.type == "WithdrawalRefused"]
-    assert refused.payload["status"] == "processed" and "processed" in refused.payload["reason"]
+    assert refused.payload["status"] == "processed" and "«đã có kết quả»" in refused.payload["reason"]
 
 
 async def test_state_at_a_past_instant(harness: Harness) -> None:

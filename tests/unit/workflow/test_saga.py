@@ -127,6 +127,24 @@ async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness
     assert len(harness.commands()) == 1
 
 
+async def test_citizens_read_why_a_bundle_stopped_in_vietnamese_on_every_stopped_step(harness: Harness) -> None:
+    """The registry did not answer: the residence step's timeline read 'gave up after 6 attempts: timeout:
+    ReadTimeout', and a step dossier arriving after the bundle ended 'bundle ended at step …'."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, insurance = bundle.steps
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "approve")
+    [command] = harness.commands()
+    await harness.answer(command, fail="gave up after 6 attempts: timeout: ReadTimeout", error="gave_up", attempts=6)
+    await harness.deliver(step_submitted(bundle, insurance, at=harness.now))  # late: the bundle has ended
+
+    stopped = {e.key: e.payload["reason"] for e in harness.published() if e.type == "DossierStopped"}
+    no_answer = "hệ thống quốc gia không thực hiện được: hệ thống không phản hồi sau 6 lần gửi yêu cầu"
+    assert stopped[residence.dossier_id] == no_answer
+    assert stopped[insurance.dossier_id].startswith("hồ sơ liên thông dừng ở bước «")
+    assert not any("gave up" in reason or "bundle ended" in reason for reason in stopped.values())
+
+
 async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_steps(harness: Harness) -> None:
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     birth, residence, _ = bundle.steps

@@ -216,7 +216,7 @@ def registry_change(event: EventPayload) -> DossierChange | None:
         detail = _SYSTEMS.get(event.system, event.system)
         return DossierChange(event.dossier_id, TimelineEntry(event.completed_at, event.event_type, detail=detail))
     if isinstance(event, registry.RegistryCommandFailed):
-        detail = f"{_SYSTEMS.get(event.system, event.system)}: {event.reason}"
+        detail = f"{_SYSTEMS.get(event.system, event.system)}: {event.reason_vi}"
         return DossierChange(event.dossier_id, TimelineEntry(event.failed_at, event.event_type, detail=detail))
     if isinstance(event, registry.PortalSyncSucceeded):
         sync = {"synced": True, "status_code": event.status_code, "at": event.synced_at.isoformat(), "error": None}

@@ -305,7 +305,7 @@ class Dossier:
         if status is None or status in TRANSITIONS[Action.WITHDRAW]:
             self.withdraw(reason)  # a dossier that does not exist: IllegalTransition
             return
-        refusal = f"hồ sơ ở trạng thái '{status.value}', không thể rút"
+        refusal = f"hồ sơ ở trạng thái «{status.name_vi}», không thể rút"
         self._record(wf.WithdrawalRefused(**self._common(status), reason=refusal))
 
     # -- SLA --------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ async def on_registry_succeeded(
 async def on_registry_failed(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, registry.RegistryCommandFailed)
-    await handlers.fail_registry_command(FailRegistryCommand(e.dossier_id, e.command_id, e.reason), uow, ctx, cause)
+    await handlers.fail_registry_command(FailRegistryCommand(e.dossier_id, e.command_id, e.reason_vi), uow, ctx, cause)
 
 
 class BundlesFirst(Dispatcher):

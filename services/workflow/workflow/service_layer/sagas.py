@@ -47,7 +47,9 @@ async def after_dossier_opened(
     step = saga.step_of(state.dossier_id)
     if step is None or saga.advancing or step.step_id in saga.started:
         return
-    await _stop(step, f"bundle ended at step {saga.failed_step}: {saga.reason}", uow, ctx, cause)
+    failed = next((s for s in saga.steps if s.step_id == saga.failed_step), None)
+    reason = _ended_at(failed, saga.reason or "", ctx) if failed else "hồ sơ liên thông đã dừng"
+    await _stop(step, reason, uow, ctx, cause)
 
 
 async def after_step_change(
@@ -81,7 +83,8 @@ async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowConte
     try:
         inputs = definition.resolve_inputs(saga.form, saga.results)
     except InputUnavailable as exc:
-        return await _fail(saga, step, str(exc), uow, ctx, cause)
+        log.warning("bundle step cannot start", bundle_id=saga.bundle_id, step_id=step.step_id, reason=str(exc))
+        return await _fail(saga, step, "các bước trước không cung cấp đủ dữ liệu cần cho bước này", uow, ctx, cause)
     state = await load(uow, step.dossier_id)
     if state.status in FINISHED:
         # Its dossier ended before its turn (the citizen withdrew it while the bundle's own event was
@@ -177,13 +180,17 @@ async def _fail(
     first_failure = saga.failed_step is None
     events = saga.fail(step.step_id, reason, ctx.now())
     if first_failure and saga.failed_step == step.step_id:
-        # Citizens read this on each stopped dossier's timeline: the failed step by its procedure's name.
-        procedure = ctx.rules.procedure(step.procedure_code)
-        failed = f"«{procedure.name_vi}»" if procedure else step.step_id
         for other in saga.steps:
             if other.step_id != step.step_id and other.step_id not in saga.started:
-                await _stop(other, f"hồ sơ liên thông dừng ở bước {failed}: {reason}", uow, ctx, cause)
+                await _stop(other, _ended_at(step, reason, ctx), uow, ctx, cause)
     return events
+
+
+def _ended_at(failed: StepRef, reason: str, ctx: WorkflowContext) -> str:
+    """Citizens read this on each stopped dossier's timeline: the failed step by its procedure's name."""
+    procedure = ctx.rules.procedure(failed.procedure_code)
+    name = f"«{procedure.name_vi}»" if procedure else failed.step_id
+    return f"hồ sơ liên thông dừng ở bước {name}: {reason}"
 
 
 async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
