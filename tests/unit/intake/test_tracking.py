@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
@@ -93,7 +95,7 @@ async def test_the_bundle_view_shows_each_step_and_the_bundles_status(
     def view() -> dict[str, Any]:
         rows = sorted((r for r in uow.dossiers.rows.values() if r["bundle_id"] == bundle_id),
                       key=lambda r: r["bundle_position"])
-        return bundle_public(ctx.rules.catalogue, uow.dossiers.bundles[bundle_id], rows)
+        return bundle_public(ctx.rules, uow.dossiers.bundles[bundle_id], rows)
 
     assert view()["status"] == "submitted"
     assert [s["step_id"] for s in view()["steps"]] == ["birth_registration", "permanent_residence",
@@ -175,3 +177,39 @@ def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_
         "hệ thống không phản hồi sau 6 lần gửi yêu cầu",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: địa chỉ không tồn tại",
     ]
+
+
+@pytest.mark.parametrize("channel", ["online", "counter"])
+async def test_the_bundle_s_date_is_its_limit_from_the_first_step_s_reception_and_moves_with_its_steps(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork, channel: str
+) -> None:
+    """An online bundle showed no date at all (it announces none at submission), and a counter bundle's
+    never moved when a step's did (a verification, an apology letter, a step released late)."""
+    receipt = (await submit_bundle(bundle_command(birth_bundle(channel)), ctx)).body
+    bundle_id, first, later = receipt["bundle_id"], receipt["dossiers"][0], receipt["dossiers"][1]
+
+    def due() -> str | None:
+        rows = sorted((r for r in uow.dossiers.rows.values() if r["bundle_id"] == bundle_id),
+                      key=lambda r: r["bundle_position"])  # fmt: skip
+        return bundle_public(ctx.rules, uow.dossiers.bundles[bundle_id], rows)["due_at"]  # type: ignore[no-any-return]
+
+    accepted = MONDAY_9AM + HOUR
+    promised = ctx.rules.due_at(accepted if channel == "online" else MONDAY_9AM,
+                                ctx.rules.catalogue.bundle("birth").statutory_limit)  # fmt: skip
+    if channel == "online":
+        assert due() is None  # nobody has accepted it yet
+        await on_workflow_event(
+            workflow.DossierReceived(dossier_id=first["dossier_id"], code=first["code"], agency="UBND-X-YENHOA",
+                                     status=DossierStatus.RECEIVED, status_code=2, at=accepted,
+                                     procedure_code="1.001193", due_at=accepted + 6 * HOUR),
+            uow.dossiers,
+        )  # fmt: skip
+    assert due() == promised.isoformat()
+    moved = promised + 48 * HOUR
+    await on_workflow_event(
+        workflow.DossierReceived(dossier_id=later["dossier_id"], code=later["code"], agency="CA-X-YENHOA",
+                                 status=DossierStatus.RECEIVED, status_code=2, at=accepted,
+                                 procedure_code="1.004222", due_at=moved),  # released after the date passed
+        uow.dossiers,
+    )  # fmt: skip
+    assert due() == moved.isoformat()

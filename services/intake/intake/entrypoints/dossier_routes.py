@@ -89,4 +89,4 @@ async def get_bundle(bundle_id: str, ctx: ContextDep, views: ViewsDep) -> dict[s
     found = await views.bundle(bundle_id)
     if found is None:
         raise NotFound(f"no bundle {bundle_id!r}")
-    return bundle_public(ctx.rules.catalogue, *found)
+    return bundle_public(ctx.rules, *found)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from contracts.catalogue import Catalogue, UnknownAgency, UnknownProcedure
+from contracts.catalogue import BundleDefinition, Catalogue, UnknownAgency, UnknownProcedure
 from contracts.events.common import DossierStatus
 from intake.domain.codes import result_code
+from intake.domain.rules import IntakeRules
 from workcal import vietnam_tz
 
 BUNDLE_ENDED = frozenset({"completed", "partially_completed"})
@@ -101,26 +102,41 @@ def bundle_status(stored: str, step_statuses: list[str]) -> str:
     return "processing" if any(s not in early for s in step_statuses) else "submitted"
 
 
-def bundle_public(catalogue: Catalogue, bundle: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+def bundle_public(rules: IntakeRules, bundle: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
     """``GET /v1/bundles/{bundle_id}``: each step's dossier and status, and the bundle's."""
+    catalogue = rules.catalogue
     try:
-        name = catalogue.bundle(bundle["bundle_type"]).name_vi
+        definition: BundleDefinition | None = catalogue.bundle(bundle["bundle_type"])
     except KeyError:
-        name = None
+        definition = None
     return {
         "bundle_id": bundle["bundle_id"],
         "bundle_type": bundle["bundle_type"],
-        "name_vi": name,
+        "name_vi": definition.name_vi if definition else None,
         "status": bundle_status(bundle["status"], [s["status"] for s in steps]),
         "channel": bundle["channel"],
         "receiving_agency": agency_ref(catalogue, bundle["receiving_agency"]),
         "submitted_at": _iso(bundle["submitted_at"]),
-        "due_at": _iso(bundle["due_at"]),
+        "due_at": _iso(bundle_appointment(rules, definition, bundle, steps)),
         "ended_at": _iso(bundle.get("ended_at")),
         "failed_step": bundle["failed_step"],
         "reason": bundle["reason"],
         "steps": [_step_public(catalogue, s) for s in steps],
     }
+
+
+def bundle_appointment(
+    rules: IntakeRules, definition: BundleDefinition | None, bundle: dict[str, Any], steps: list[dict[str, Any]]
+) -> datetime | None:
+    """The date promised for the whole bundle: the latest of the one announced at the counter and its
+    steps' (moved by the citizen's waits, a verification, an apology letter, a step released after an
+    earlier agency was late). An online bundle announces none: its limit counts from its first step's
+    acceptance (it showed no date at all, and a counter bundle's never moved)."""
+    dates = [d for d in (bundle["due_at"], *(s["due_at"] for s in steps)) if d is not None]
+    first = steps[0] if steps else None
+    if bundle["due_at"] is None and definition is not None and first is not None and first["received_at"]:
+        dates.append(rules.due_at(first["received_at"], definition.statutory_limit))
+    return max(dates, default=None)
 
 
 def _step_public(catalogue: Catalogue, step: dict[str, Any]) -> dict[str, Any]:
