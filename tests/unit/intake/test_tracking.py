@@ -213,3 +213,14 @@ async def test_the_bundle_s_date_is_its_limit_from_the_first_step_s_reception_an
         uow.dossiers,
     )  # fmt: skip
     assert due() == moved.isoformat()
+
+
+def test_after_a_forward_the_view_names_no_official_of_the_agency_it_went_to() -> None:
+    """It named the official who forwarded it, as if they held it at the other agency."""
+    forwarded = workflow.DossierForwarded(
+        dossier_id="d-1", code="X-240617-0001", status=DossierStatus.PROCESSING, status_code=4, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", official_id="cb-stp-1", from_agency="STP-BINHAN", reason="thuộc thẩm quyền xã",
+    )  # fmt: skip
+    change = workflow_change(forwarded)
+    assert change.handler == ("UBND-X-YENHOA", None)
+    assert change.timeline is not None and change.timeline.official_id == "cb-stp-1"  # who sent it, on the line

@@ -418,6 +418,9 @@ async def test_forward_moves_the_dossier_and_adds_a_control_sheet_line(harness: 
         ("processing", "STNMT-BINHAN"),
     ]
     assert state.control_sheet[-2].ended_at == harness.now
+    # Who holds it now: no official of the department it went to yet, not the one who sent it.
+    assert (state.control_sheet[-2].official_id, state.control_sheet[-1].official_id) == ("cb-01", None)
+    assert state.official_id is None
     assert [t.dossier_id for t in await harness.uow.tasks.for_agency("STNMT-BINHAN", 5)] == [event.dossier_id]
     assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 5) == []
 

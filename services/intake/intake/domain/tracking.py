@@ -189,7 +189,8 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
             event.at, event.event_type, event.status, event.agency, event.official_id, _detail(event)
         ),
         status=event.status,
-        handler=(event.agency, event.official_id),
+        # A forward names the official who sent it, not one of the agency it went to.
+        handler=(event.agency, None if isinstance(event, workflow.DossierForwarded) else event.official_id),
         received_at=event.at if isinstance(event, workflow.DossierReceived) else None,
         due_at=due,
         overdue=True if isinstance(event, workflow.DossierOverdue) else None,

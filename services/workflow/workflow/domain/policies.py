@@ -319,4 +319,4 @@ def _forward(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         raise InvalidDecision("to_agency", "the dossier is already at this agency")
     dossier.forward(target, command.reason, command.official_id)
     step_due = state.step_due_at or state.due_at or dossier.now
-    dossier.start_step("processing", target, step_due, command.official_id)
+    dossier.start_step("processing", target, step_due)  # no official of the target agency has it yet

@@ -170,8 +170,14 @@ def evolve(state: DossierState, event: EventPayload, occurred_at: datetime) -> N
     if isinstance(event, wf.DossierEvent):
         _apply_lifecycle(state, event)
         state.status = event.status
+        moved = event.agency != state.agency
         state.agency = event.agency
-        state.official_id = event.official_id or state.official_id
+        # The official holding it: whoever acted, else the one before (a timer acts for no one) unless
+        # it changed agency. A forward names the official who sent it, not one of the agency it went to.
+        if isinstance(event, wf.DossierForwarded):
+            state.official_id = None
+        else:
+            state.official_id = event.official_id or (None if moved else state.official_id)
         state.history.append((event.event_type, event.at, event.status))
     elif isinstance(event, DossierOpened):
         _apply_opened(state, event)
