@@ -50,6 +50,12 @@ class DossierRefused(DossierEvent):
     on_time: bool | None = Field(
         default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
     )
+    step_started: bool = Field(
+        default=True,
+        description="False for a step of an online bundle refused before it started because an earlier step"
+        " failed: no agency ever had it, so it is no one's resolved dossier (true in events from before this"
+        " field).",
+    )
 
 
 class DossierStepStarted(DossierEvent):

@@ -52,9 +52,16 @@ async def test_a_step_stopped_before_it_started_is_not_resolved(infra: Infra) ->
     # S3: a stop from before workflow judged stops (no on_time): judged by its dates, as it always was.
     s.flow(workflow.DossierStopped, "S3", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.STOPPED,
            reason="không đủ điều kiện")  # fmt: skip
+    # S4: a step of an online bundle, registered and held, refused by its bundle: no agency had it either
+    # (counted as a resolved, on-time refusal before the refusal said so).
+    s.submit("S4", procedure="1.004222", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=None, registered=True)  # fmt: skip
+    s.flow(workflow.DossierRefused, "S4", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.REFUSED,
+           reason="hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»", on_time=None, step_started=False)  # fmt: skip
     body = await summary_of(infra, s, {"from": "2024-03-01", "to": "2024-03-31"})
     resolved = body["resolved"]
     assert (resolved["total"], resolved["early"], resolved["by_end"]["stopped"]) == (2, 2, 2)
+    assert resolved["by_end"]["refused"] == 0
     assert resolved["on_time_rate"] == 1.0
 
 

@@ -458,6 +458,25 @@ async def test_a_step_withdrawn_before_its_bundle_arrived_ends_the_bundle_when_i
     assert (await harness.state(bundle.steps[2].dossier_id)).status is DossierStatus.STOPPED
 
 
+async def test_an_online_bundle_s_steps_it_never_started_are_refused_as_no_agency_s_to_be_judged_on(
+    harness: Harness,
+) -> None:
+    """Held and registered, they are refused (there is no stopping a dossier never received): the refusal
+    said nothing of the step never starting, so reporting counted each as a resolved, on-time dossier."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel="online")
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now, channel="online"))
+    await harness.deliver(bundle)
+    await harness.decide(bundle.steps[0].dossier_id, "reject", reason="giấy chứng sinh không hợp lệ")
+    later = {s.dossier_id for s in bundle.steps[1:]}
+    refused = [e.payload for e in harness.published() if e.type == "DossierRefused" and e.key in later]
+    assert len(refused) == 2
+    assert all(p["step_started"] is False and p["on_time"] is None for p in refused)
+    first = bundle.steps[0].dossier_id
+    [own] = [e.payload for e in harness.published() if e.type == "DossierRefused" and e.key == first]
+    assert own["step_started"] is True  # the first step's refusal is its agency's
+
+
 async def test_officials_cannot_decide_a_step_held_for_an_earlier_one_or_one_a_registry_performs(
     harness: Harness,
 ) -> None:

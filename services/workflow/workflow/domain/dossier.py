@@ -91,12 +91,19 @@ class Dossier:
             )
         )
 
-    def refuse(self, reason: str, official_id: str | None) -> None:
+    def refuse(self, reason: str, official_id: str | None, *, judged: bool = True) -> None:
+        """``judged=False``: a step of an online bundle refused before it started, because an earlier
+        step failed (see :meth:`stop`)."""
         if self.state.status is DossierStatus.SUPPLEMENT_REQUESTED and not self.state.at_reception:
             raise IllegalTransition(Action.REFUSE.value, self.state.status, "it was taken into processing")
         status = self._check(Action.REFUSE)
         self._record(
-            wf.DossierRefused(**self._common(status, official_id=official_id), reason=reason, on_time=self._ended())
+            wf.DossierRefused(
+                **self._common(status, official_id=official_id),
+                reason=reason,
+                on_time=self._ended() if judged else None,
+                step_started=judged,
+            )
         )
 
     # -- processing -------------------------------------------------------------------------------

@@ -199,10 +199,11 @@ async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: Workfl
         return
     dossier = Dossier(state, ctx.now())
     try:
+        # Never started: not the agency's to be judged on, nor anyone's resolved dossier.
         if state.status is DossierStatus.REGISTERED:
-            dossier.refuse(reason, official_id=None)
+            dossier.refuse(reason, official_id=None, judged=False)
         else:
-            dossier.stop(reason, judged=False)  # never started: not the agency's to be judged on
+            dossier.stop(reason, judged=False)
     except IllegalTransition:
         log.warning("bundle dossier cannot be stopped", dossier_id=step.dossier_id, status=state.status)
         return
