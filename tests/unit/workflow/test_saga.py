@@ -250,12 +250,16 @@ async def test_a_later_online_step_is_received_when_released_whichever_event_ope
 
 
 @pytest.mark.parametrize("announced", [False, True], ids=["opened by the saga", "announced by intake"])
-async def test_a_later_step_released_after_the_bundle_date_passed_gets_its_own_time(
-    harness: Harness, announced: bool
+@pytest.mark.parametrize(
+    "approved", [datetime(2024, 6, 6, 9, 0), datetime(2024, 6, 5, 16, 50)], ids=["after the date", "just before it"]
+)
+async def test_a_later_step_released_after_an_earlier_agency_was_late_gets_its_own_time(
+    harness: Harness, announced: bool, approved: datetime
 ) -> None:
     """The commune approved a day after the bundle's date: the police step was born overdue (its
     warnings fired at once) and ended late however fast the registry answered, counting the commune's
-    delay against the police. It is due in its own step's time from its release instead."""
+    delay against the police. Approved ten minutes before the date, the police had those ten minutes:
+    the later the commune, the surer the police were late. It is due in its own step's time instead."""
     rules = harness.ctx.rules
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)  # Monday 3 June, 09:00
     birth, residence, _ = bundle.steps
@@ -263,7 +267,7 @@ async def test_a_later_step_released_after_the_bundle_date_passed_gets_its_own_t
     if announced:
         await harness.deliver(step_submitted(bundle, residence, at=harness.now, due_at=bundle_date))
     await harness.deliver(bundle)
-    harness.clock.set(datetime(2024, 6, 6, 9, 0, tzinfo=vietnam_tz()))  # Thursday: the commune is late
+    harness.clock.set(approved.replace(tzinfo=vietnam_tz()))
     await harness.fire_timers()
     await harness.decide(birth.dossier_id, "approve")
     assert (await harness.state(birth.dossier_id)).on_time is False  # the commune's lateness is its own
@@ -271,7 +275,7 @@ async def test_a_later_step_released_after_the_bundle_date_passed_gets_its_own_t
     state = await harness.state(residence.dossier_id)
     step_time = rules.catalogue.step_processing_time("birth", residence.step_id)
     own = deadlines.appointment(rules.calendar, harness.now, step_time)
-    assert bundle_date < harness.now < own
+    assert bundle_date < own
     assert (state.due_at, state.step_due_at) == (own, own) and not state.overdue
     assert await harness.fire_timers() == 0
     harness.advance(minutes=30)
@@ -408,10 +412,18 @@ async def test_a_held_step_neither_warns_nor_goes_overdue_even_with_timers_armed
     state = await harness.state(residence.dossier_id)
     assert state.held and not state.due_soon_notified
 
-    await harness.decide(birth.dossier_id, "approve")  # released within its last working day
+    # Released within the bundle's last working day, the commune late: the police step gets its own
+    # time (the commune's lateness is the commune's), and its timers are armed afresh for that date.
+    await harness.decide(birth.dossier_id, "approve")
+    released = await harness.state(residence.dossier_id)
+    assert released.due_at is not None and released.due_at > held.due_at
+    harness.clock.set(
+        deadlines.due_soon_at(harness.ctx.rules.calendar, released.due_at, harness.ctx.rules.due_soon_lead_seconds)
+        + timedelta(minutes=1)
+    )
     await harness.fire_timers()
     assert harness.published_types(residence.dossier_id).count("DossierDueSoon") == 1
-    harness.clock.set(held.due_at + timedelta(minutes=1))
+    harness.clock.set(released.due_at + timedelta(minutes=1))
     await harness.fire_timers()
     assert (await harness.state(residence.dossier_id)).overdue
 

@@ -149,6 +149,7 @@ def release_step(
     step_time: ProcessingTime,
     first: bool,
     bundle_due_at: datetime | None = None,
+    earlier_late: bool = False,
 ) -> None:
     """The saga starts the dossier's step. A later step's dossier is received with the bundle, its
     appointment the bundle's (``bundle_due_at``) unless intake announced one; the first step of an
@@ -156,25 +157,31 @@ def release_step(
     intake received at the counter (held since) keeps intake's date, moved to ``bundle_due_at`` when
     that is later: the office time earlier steps waited for the citizen's supplements.
 
-    A bundle date an earlier agency already missed when the step starts is no date for this step's
-    agency: it gets its own step's time from now, and is judged on that (it was born overdue, its
-    due-soon and overdue warnings fired at once, and the police were counted late for the commune)."""
+    The bundle's date caps the step while the earlier steps kept to their own times: what is left of
+    the bundle's limit is this step's share. Once an earlier agency was late (``earlier_late``), or the
+    date already passed, the lateness is that agency's: this step gets at least its own step's time
+    from now, and is judged on that (it was capped to the minutes left, or born overdue, and the police
+    were counted late for the commune, the more so the closer to the date the commune finished)."""
     dossier.release(bundle_id, step_id, inputs)
     state = dossier.state
     now = dossier.now
     step_due = deadlines.appointment(rules.calendar, now, step_time)
+
+    def fair(due: datetime) -> datetime:
+        return step_due if due < now or (earlier_late and due < step_due) else due
+
     moved: datetime | None = None
     if state.status is DossierStatus.REGISTERED:
         if first:
             return
         due = state.announced_due_at or bundle_due_at or _appointment(state, rules, now)
-        dossier.receive(received_at=now, due_at=due if due >= now else step_due)
+        dossier.receive(received_at=now, due_at=fair(due))
     elif state.due_at is not None and bundle_due_at is not None and bundle_due_at > state.due_at:
         moved = bundle_due_at
     if state.status is DossierStatus.RECEIVED:
         due_at = moved or state.due_at
-        if due_at is not None and due_at < now:
-            due_at = moved = step_due
+        if due_at is not None and fair(due_at) != due_at:
+            due_at = moved = fair(due_at)
         if due_at is not None and due_at < step_due:
             step_due = due_at  # the bundle's appointment caps each step
         begin_processing(dossier, rules, step_due_at=step_due, moved_due_at=moved)

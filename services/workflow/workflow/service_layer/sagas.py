@@ -110,7 +110,8 @@ async def _release(
     # counter carries the date it announced, which moves only if earlier steps waited for the citizen.
     receives_here = not first and (not state.exists or state.status is DossierStatus.REGISTERED)
     received_held = not first and state.status is DossierStatus.RECEIVED
-    bundle_due = await _bundle_appointment(saga, step, uow, ctx) if receives_here or received_held else None
+    earlier = [await load(uow, s.dossier_id) for s in saga.steps[: saga.index_of(step.step_id)]]
+    bundle_due = _bundle_appointment(saga, earlier, ctx) if receives_here or received_held else None
     if not state.exists:  # intake listed it in the bundle only: open it from the bundle's data
         opened = _opened(saga, step, inputs, ctx, due_at=bundle_due)
         # An online bundle's steps are received as they are released (the first on its acceptance);
@@ -127,19 +128,17 @@ async def _release(
         step_time=time,
         first=first,
         bundle_due_at=bundle_due,
+        earlier_late=any(s.on_time is False for s in earlier),
     )
     await save(uow, dossier, ctx, cause)
 
 
-async def _bundle_appointment(
-    saga: BundleSaga, step: StepRef, uow: WorkflowUnitOfWork, ctx: WorkflowContext
-) -> datetime | None:
+def _bundle_appointment(saga: BundleSaga, earlier: list[DossierState], ctx: WorkflowContext) -> datetime | None:
     """The bundle's statutory limit counted from its first step's reception, moved by the office time
     its earlier steps waited for the citizen's supplements: the date the citizen is promised for every
     step. Intake announces it for a bundle received at the counter; an online bundle is received when
     an official accepts its first step, so only workflow knows it (later steps otherwise took their
     own procedure's time: seven working days where the bundle allows three)."""
-    earlier = [await load(uow, s.dossier_id) for s in saga.steps[: saga.index_of(step.step_id)]]
     if not earlier or earlier[0].received_at is None:
         return None
     limit = ctx.rules.catalogue.bundle(saga.bundle_type).statutory_limit
