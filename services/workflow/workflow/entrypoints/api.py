@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime
 
+from contracts.catalogue import UnknownProcedure
+from contracts.catalogue.routing import NoCompetentAgency
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error, invalid_parameter, request_id
@@ -115,7 +117,10 @@ def _task_position(cursor: str) -> TaskPosition:
         **_AUTH_ERRORS,
         403: error("The official does not act for the agency holding the dossier, or names another official."),
         404: error("No such dossier."),
-        409: error("The lifecycle forbids the decision (another may have come first), or the dossier kept changing."),
+        409: error(
+            "The lifecycle forbids the decision (another may have come first), the dossier kept changing, or"
+            " this catalogue edition lacks the procedure of the step it would start."
+        ),
         412: error("If-Match names a version the dossier has moved on from: reload it and decide again."),
     },
 )
@@ -269,6 +274,13 @@ async def _stale(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "precondition_failed", "detail": str(exc)}, 412)
 
 
+async def _catalogue_behind(_: Request, exc: Exception) -> JSONResponse:
+    # A decision that would open or route a procedure this catalogue edition lacks (intake's is newer,
+    # or it was removed): nothing was recorded, and the decision can be made once the catalogue has it.
+    detail = f"this service's catalogue cannot place the dossier's next step: {exc}"
+    return JSONResponse({"error": "catalogue_mismatch", "detail": detail}, 409)
+
+
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidDecision)
     error = {
@@ -289,3 +301,5 @@ def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) 
     app.add_exception_handler(ConcurrencyConflict, _conflict)
     app.add_exception_handler(InvalidDecision, _invalid)
     app.add_exception_handler(StaleDecision, _stale)
+    app.add_exception_handler(UnknownProcedure, _catalogue_behind)
+    app.add_exception_handler(NoCompetentAgency, _catalogue_behind)

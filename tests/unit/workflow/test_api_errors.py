@@ -1,0 +1,43 @@
+"""The officials' API over in-memory fakes: domain refusals a decision can meet are 4xx answers naming
+what is wrong, never a 500."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+
+from eventkit.http import create_service_app
+from eventkit.runtime import ServiceRuntime
+from eventkit.settings import ServiceSettings
+from tests.unit.eventkit.shell import NOWHERE
+from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted
+from workflow.entrypoints import api
+
+
+def client(harness: Harness) -> httpx.AsyncClient:
+    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[api.router])
+    api.install(app, harness.ctx, harness.uow)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://workflow")
+
+
+async def test_approving_a_step_whose_next_one_this_catalogue_cannot_place_is_a_409_and_records_nothing(
+    harness: Harness,
+) -> None:
+    """The police step's procedure is missing from this edition (intake's is newer) and its own dossier
+    not consumed yet: the saga could not route it, and the commune's approval was a 500 on every try."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    await harness.deliver(bundle)
+    birth, residence, _ = bundle.steps
+    rules = harness.ctx.rules
+    procedures = {c: p for c, p in rules.catalogue.procedures.items() if c != residence.procedure_code}
+    harness.ctx = replace(harness.ctx, rules=replace(rules, catalogue=replace(rules.catalogue, procedures=procedures)))
+    before = (await harness.state(birth.dossier_id)).version
+    async with client(harness) as http:
+        answer = await http.post(
+            f"/v1/dossiers/{birth.dossier_id}/decisions", json={"decision": "approve", "official_id": "cb-01"}
+        )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "catalogue_mismatch" and residence.procedure_code in answer.json()["detail"]
+    assert (await harness.state(birth.dossier_id)).version == before
