@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from intake.bootstrap import create_app
+from intake.entrypoints.dependencies import correlation_id
 from tests.unit.intake.samples import birth_dossier
 
 
@@ -131,3 +133,17 @@ def test_a_complaint_or_note_that_shows_nothing_is_none() -> None:
     assert RatingCreate.model_validate({"score": 3, "complaint": " Chờ lâu"}).complaint == " Chờ lâu"
     document = {"kind": "giay_chung_sinh", "digitized": True, "reused": False}
     assert SupplementCreate.model_validate({"documents": [document], "note": "   "}).note is None
+
+
+async def test_a_submission_s_correlation_id_is_the_caller_s_only_when_usable_else_the_request_s() -> None:
+    """It goes into every event of the dossier: a caller's 5,000 characters were copied into each, and
+    with no header the request id the shell made up and answered with was not used."""
+
+    def request(headers: dict[str, str]) -> Request:
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+        return Request({"type": "http", "headers": raw, "state": {"request_id": "req-1"}})
+
+    assert await correlation_id(request({"x-correlation-id": "portal:2024-0042"})) == "portal:2024-0042"
+    assert await correlation_id(request({"x-correlation-id": "x" * 5000})) == "req-1"
+    assert await correlation_id(request({"x-correlation-id": "two words"})) == "req-1"
+    assert await correlation_id(request({})) == "req-1"
