@@ -106,6 +106,8 @@ async def test_filters_narrow_the_summary(live: Live) -> None:
     assert land["bundles"]["started"] == 0  # no bundle has a land step
     births = await get(live, "/v1/metrics/summary", procedure="1.001193")
     assert (births["bundles"]["started"], births["bundles"]["completed"]) == (1, 1)  # B1, through its step D1
+    police = await get(live, "/v1/metrics/summary", agency="CA-X-YENHOA")
+    assert police["bundles"]["started"] == 1  # B1, through its residence step D7; the commune received it
     one = await get(live, "/v1/metrics/summary", procedure="9.000004")
     assert one["resolved"]["early"] == 1 and one["received"]["by_channel"]["postal"] == 1
     april = await get(live, "/v1/metrics/summary", **{"from": "2024-04-01"})

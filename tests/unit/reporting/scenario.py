@@ -210,7 +210,7 @@ def build(prefix: str = "") -> Scenario:
 
     police = "CA-X-YENHOA"
     s.submit("D7", procedure="1.004222", channel="online", agency=police, fee=20_000,
-             documents=docs(2, reused=1), when=at(4, 9), due=at(6, 17))
+             documents=docs(2, reused=1), when=at(4, 9), due=at(6, 17), bundle="B1")  # B1's second step
     s.flow(workflow.SupplementRequested, "D7", at(5, 9), police, S.SUPPLEMENT_REQUESTED, reason="c",
            request_number=1)
     s.flow(workflow.WithdrawalAccepted, "D7", at(11, 9), police, S.RETURNED, reason="Không bổ sung được")

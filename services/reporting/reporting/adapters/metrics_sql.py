@@ -136,7 +136,8 @@ HAVING count(*) FILTER (WHERE rs OR (inprog AND late)) > 0
 ORDER BY 3 DESC, 4 DESC, 1
 """
 
-#: Bundles the query's agencies received; with a field or procedure, those with a step in it.
+#: Bundles the query's agencies received or have a step of; with a field or procedure, those with a
+#: step in it: the same dossiers the rest of the summary counts.
 BUNDLES = f"""
 SELECT coalesce(bundle_type, 'unknown') AS bundle_type,
   count(*) FILTER (WHERE {_IN.format(x="submitted_at")}) AS started,
@@ -148,7 +149,9 @@ SELECT coalesce(bundle_type, 'unknown') AS bundle_type,
   max(e2e_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS max_e2e_days
 FROM rm_bundles b
 WHERE events > 0
-  AND (CAST(:agencies AS text[]) IS NULL OR receiving_agency = ANY(CAST(:agencies AS text[])))
+  AND (CAST(:agencies AS text[]) IS NULL OR receiving_agency = ANY(CAST(:agencies AS text[])) OR EXISTS (
+    SELECT 1 FROM rm_dossiers s WHERE s.bundle_id = b.bundle_id
+      AND coalesce(s.competent_agency, s.agency, s.receiving_agency) = ANY(CAST(:agencies AS text[]))))
   AND ((CAST(:field AS text) IS NULL AND CAST(:procedure AS text) IS NULL) OR EXISTS (
     SELECT 1 FROM rm_dossiers s WHERE s.bundle_id = b.bundle_id
       AND (CAST(:field AS text) IS NULL OR s.field = CAST(:field AS text))
