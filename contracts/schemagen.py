@@ -75,31 +75,73 @@ def rendered() -> dict[str, str]:
     return {path: json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n" for path, doc in files.items()}
 
 
-def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Why a consumer written for ``old`` payloads could not read ``new`` ones (empty if it can)."""
+def incompatibilities(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    old_defs: dict[str, Any] | None = None,
+    new_defs: dict[str, Any] | None = None,
+    where: str = "",
+) -> list[str]:
+    """Why events written against ``old`` could not be read with ``new`` (empty if they can): a field
+    removed or retyped, a new required one, a value no longer allowed, at any depth (nested models
+    are followed through ``$defs``, so an applicant's new required field counts as one of the event's)."""
+    old, new = _resolved(old, old_defs or {}), _resolved(new, new_defs or {})
+    here = where or "payload"
+    if _type_of(old, old_defs or {}) != _type_of(new, new_defs or {}):
+        return [f"field {where!r} changed type {_type_of(old, old_defs or {})} -> {_type_of(new, new_defs or {})}"]
     problems = []
-    old_props = old.get("properties", {})
-    new_props = new.get("properties", {})
+    dropped = _values(old) - _values(new) if _values(old) and _values(new) else set()
+    if dropped:
+        problems.append(f"field {here!r} no longer allows {sorted(dropped, key=str)}")
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
     for name, prop in old_props.items():
+        path = f"{where}.{name}" if where else name
         if name not in new_props:
-            problems.append(f"field {name!r} removed")
-        elif _type_of(prop) != _type_of(new_props[name]):
-            problems.append(f"field {name!r} changed type {_type_of(prop)} -> {_type_of(new_props[name])}")
-    for name in set(new.get("required", [])) - set(old.get("required", [])):
-        problems.append(f"new required field {name!r}")
+            problems.append(f"field {path!r} removed")
+        else:
+            problems += incompatibilities(prop, new_props[name], old_defs, new_defs, path)
+    for name in sorted(set(new.get("required", [])) - set(old.get("required", []))):
+        problems.append(f"new required field {(f'{where}.{name}' if where else name)!r}")
+    if "items" in old and "items" in new:
+        problems += incompatibilities(old["items"], new["items"], old_defs, new_defs, f"{where}[]")
+    for branch in old.get("anyOf", []):  # an optional model: follow the branch of the same type
+        same = [b for b in new.get("anyOf", []) if _type_of(b, new_defs or {}) == _type_of(branch, old_defs or {})]
+        if same:
+            problems += incompatibilities(branch, same[0], old_defs, new_defs, where)
     return problems
 
 
-def _type_of(prop: dict[str, Any]) -> Any:
+def _resolved(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = prop.get("$ref", "")
+    return _resolved(defs.get(ref.rsplit("/", 1)[-1], {}), defs) if ref else prop
+
+
+def _type_of(prop: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    prop = _resolved(prop, defs or {})
     if "anyOf" in prop:
-        return sorted(json.dumps(_type_of(p), sort_keys=True) for p in prop["anyOf"])
-    return prop.get("type") or prop.get("$ref") or prop.get("const")
+        return sorted(json.dumps(_type_of(p, defs), sort_keys=True) for p in prop["anyOf"])
+    return prop.get("type") or prop.get("const")
+
+
+def _values(prop: dict[str, Any]) -> set[Any]:
+    """The values an enum or a constant allows (empty: any of its type)."""
+    if "enum" in prop:
+        return set(prop["enum"])
+    return {prop["const"]} if "const" in prop else set()
 
 
 def check(schema_dir: Path = SCHEMA_DIR) -> tuple[list[str], list[str]]:
     """(files that differ from the models, incompatible event changes)."""
     drift, breaking = [], []
-    for path, text in rendered().items():
+    generated = rendered()
+    # A schema no model renders any more: its event type was removed or renamed, and the stored events
+    # of it could no longer be read on a replay or a rebuild.
+    for target in sorted((schema_dir / "events").glob("*.json")):
+        path = f"events/{target.name}"
+        if path not in generated:
+            drift.append(f"{path}: no model renders it")
+            breaking.append(f"{path}: event type removed or renamed")
+    for path, text in generated.items():
         target = schema_dir / path
         if not target.exists():
             drift.append(f"{path}: missing")
@@ -109,9 +151,14 @@ def check(schema_dir: Path = SCHEMA_DIR) -> tuple[list[str], list[str]]:
             continue
         drift.append(f"{path}: differs from the models")
         if path.startswith("events/"):
-            old_payload = json.loads(current)["properties"]["payload"]
-            new_payload = json.loads(text)["properties"]["payload"]
-            breaking += [f"{path}: {p}" for p in incompatibilities(old_payload, new_payload)]
+            old_doc, new_doc = json.loads(current), json.loads(text)
+            problems = incompatibilities(
+                old_doc["properties"]["payload"],
+                new_doc["properties"]["payload"],
+                old_doc.get("$defs", {}),
+                new_doc.get("$defs", {}),
+            )
+            breaking += [f"{path}: {p}" for p in problems]
     return drift, breaking
 
 

@@ -62,3 +62,24 @@ def test_the_drift_check_reports_an_incompatible_change(tmp_path) -> None:  # ty
         "events/FeePaid.v1.json: field 'currency' removed",
         "events/FeePaid.v1.json: new required field 'online'",
     ]
+
+
+def test_nested_models_narrowed_values_and_removed_event_types_are_incompatible(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Only the payload's own fields were compared: an applicant's new required field, a channel no
+    longer allowed and a deleted event type all passed, and stored events then failed on replay."""
+    for path, text in schemagen.rendered().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    target = tmp_path / "events" / "DossierSubmitted.v1.json"
+    doc = json.loads(target.read_text())  # the "old" schema, as if checked in before today's models
+    doc["$defs"]["Applicant"]["required"].remove("full_name")
+    doc["properties"]["payload"]["properties"]["channel"]["enum"].append("kiosk")
+    target.write_text(json.dumps(doc))
+    (tmp_path / "events" / "DossierArchived.v1.json").write_text("{}")
+    drift, breaking = schemagen.check(tmp_path)
+    assert "events/DossierArchived.v1.json: no model renders it" in drift
+    assert sorted(breaking) == [
+        "events/DossierArchived.v1.json: event type removed or renamed",
+        "events/DossierSubmitted.v1.json: field 'channel' no longer allows ['kiosk']",
+        "events/DossierSubmitted.v1.json: new required field 'applicant.full_name'",
+    ]
