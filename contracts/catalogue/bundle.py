@@ -10,7 +10,6 @@ semantics live in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from itertools import pairwise
 from typing import Annotated, Any, Self
 
@@ -18,8 +17,8 @@ from pydantic import Field, model_validator
 
 from .base import SLUG_PATTERN, CatalogueModel, ProcessingTime
 from .paths import DATA_REF_PATTERN, MISSING, DataRef, assign, lookup, target_keys
-from .procedure import PROCEDURE_CODE_PATTERN
-from .schema_check import is_required, schema_problems, subschema
+from .procedure import PROCEDURE_CODE_PATTERN, AgeLimit
+from .schema_check import schema_problems, subschema
 
 
 class InputUnavailable(LookupError):
@@ -151,39 +150,6 @@ class BundleStep(CatalogueModel):
         return built
 
 
-class AgeLimit(CatalogueModel):
-    """Whom a bundle serves by age: the birth bundle is for a child under 6 (its health-insurance card
-    step is the card of a child under 6, free of charge). An older child's birth is registered on its
-    own, and the other procedures follow separately."""
-
-    path: str = Field(
-        pattern=r"^form(\.[A-Za-z_][A-Za-z0-9_]*)+$",
-        description="The date of birth in the bundle form, 'form.<key>…': a required property of format date.",
-    )
-    under_years: int = Field(ge=1, le=150, description="The person must not have reached this age on submission.")
-
-    def birthday(self, born: date) -> date:
-        """The day the person reaches ``under_years``; one born on 29 February reaches it on 1 March
-        of a common year."""
-        try:
-            return born.replace(year=born.year + self.under_years)
-        except ValueError:
-            return date(born.year + self.under_years, 3, 1)
-
-    def reached_on(self, form: Mapping[str, Any], today: date) -> date | None:
-        """The date ``form``'s person reached the age limit, if they had on ``today``; None if they had
-        not (or the date is absent or malformed: the form's schema reports that)."""
-        value = lookup(form, DataRef.parse(self.path).keys)
-        try:
-            born = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-        except ValueError:
-            born = None
-        if born is None:
-            return None
-        birthday = self.birthday(born)
-        return birthday if birthday <= today else None
-
-
 class BundleDefinition(CatalogueModel):
     """A linked bundle: its combined form and its ordered steps."""
 
@@ -223,7 +189,7 @@ class BundleDefinition(CatalogueModel):
                 problems.extend(self._condition_problems(step, step.when))
             seen[step.step_id] = step
         if self.age_limit is not None and schema_ok:
-            problems.extend(self._age_limit_problems(self.age_limit))
+            problems.extend(self.age_limit.problems(self.form_schema))
         if problems:
             raise ValueError(f"bundle {self.bundle_type}: " + "; ".join(problems))
         return self
@@ -235,13 +201,6 @@ class BundleDefinition(CatalogueModel):
         enum = node.get("enum")
         bad = [v for v in when.operands() if enum is not None and v not in enum]
         return [f"step {step.step_id!r} condition: {bad} not in the form's enum {enum}"] if bad else []
-
-    def _age_limit_problems(self, limit: AgeLimit) -> list[str]:
-        keys = DataRef.parse(limit.path).keys
-        node = subschema(self.form_schema, keys)
-        if node is None or node.get("format") != "date" or not is_required(self.form_schema, keys):
-            return [f"age_limit: {limit.path!r} is not a required date of the form"]
-        return []
 
     def step(self, step_id: str) -> BundleStep:
         """The step with this id; KeyError if none."""

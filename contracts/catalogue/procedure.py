@@ -7,13 +7,14 @@ route, time and perform a dossier is here as data, so a new procedure is a new f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
 from .base import SLUG_PATTERN, AuthorityLevel, CatalogueModel, ProcessingTime
-from .paths import MISSING, POINTER_PATTERN, lookup, pointer_keys
-from .schema_check import schema_problems, subschema
+from .paths import MISSING, POINTER_PATTERN, DataRef, lookup, pointer_keys
+from .schema_check import is_required, schema_problems, subschema
 
 RegistrySystem = Literal["population_db", "civil_status", "social_insurance", "social_welfare"]
 """External national systems a step can be sent to (a subset of ``RegistryCommandRequested.system``)."""
@@ -62,6 +63,47 @@ class ResultSpec(CatalogueModel):
     )
 
 
+class AgeLimit(CatalogueModel):
+    """Whom a procedure or a bundle serves by age: the child health-insurance card, and so the birth
+    bundle whose step it is, is for a child under 6 (free of charge). An older child's birth is
+    registered on its own, and the other procedures follow separately."""
+
+    path: str = Field(
+        pattern=r"^form(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+        description="The date of birth in the form, 'form.<key>…': a required property of format date.",
+    )
+    under_years: int = Field(ge=1, le=150, description="The person must not have reached this age on submission.")
+
+    def birthday(self, born: date) -> date:
+        """The day the person reaches ``under_years``; one born on 29 February reaches it on 1 March
+        of a common year."""
+        try:
+            return born.replace(year=born.year + self.under_years)
+        except ValueError:
+            return date(born.year + self.under_years, 3, 1)
+
+    def reached_on(self, form: Mapping[str, Any], today: date) -> date | None:
+        """The date ``form``'s person reached the age limit, if they had on ``today``; None if they had
+        not (or the date is absent or malformed: the form's schema reports that)."""
+        value = lookup(form, DataRef.parse(self.path).keys)
+        try:
+            born = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            born = None
+        if born is None:
+            return None
+        birthday = self.birthday(born)
+        return birthday if birthday <= today else None
+
+    def problems(self, form_schema: dict[str, Any]) -> list[str]:
+        """Why ``form_schema`` cannot carry this limit: its path must be a required date of the form."""
+        keys = DataRef.parse(self.path).keys
+        node = subschema(form_schema, keys)
+        if node is None or node.get("format") != "date" or not is_required(form_schema, keys):
+            return [f"age_limit: {self.path!r} is not a required date of the form"]
+        return []
+
+
 class Procedure(CatalogueModel):
     """A procedure of the catalogue: identity, competence, statutory time, fee, form."""
 
@@ -100,6 +142,9 @@ class Procedure(CatalogueModel):
         "case belongs to (e.g. a land parcel's commune); routing uses it when present.",
     )
     required_documents: list[RequiredDocument] = Field(description="Document components of the dossier.")
+    age_limit: AgeLimit | None = Field(
+        default=None, description="Only for a person under an age on submission ('form.<key>…' date); null: any age."
+    )
     performer: Performer = Field(description="Who performs it: our officials or an external registry.")
     result: ResultSpec = Field(description="The result document and the data it carries.")
     form_schema: dict[str, Any] = Field(
@@ -113,6 +158,8 @@ class Procedure(CatalogueModel):
             for pointer in [*self.subject_paths, *([self.area_path] if self.area_path else [])]:
                 if subschema(self.form_schema, pointer_keys(pointer)) is None:
                     problems.append(f"{pointer!r} names no property of form_schema")
+            if self.age_limit is not None:
+                problems.extend(self.age_limit.problems(self.form_schema))
         kinds = [d.kind for d in self.required_documents]
         if len(set(kinds)) != len(kinds):
             problems.append(f"document kinds repeat: {kinds}")

@@ -228,6 +228,34 @@ def test_the_birth_bundle_is_for_a_child_under_six(rules: IntakeRules) -> None:
     assert plan_dossier(dossier_command(birth_dossier(born="2018-06-17")), rules, MONDAY_9AM).procedure.code
 
 
+@pytest.mark.parametrize(("born", "child_id"), [("2018-06-17", "036218000777"), ("2018-06-18", "036218000778")])
+def test_the_child_health_insurance_card_on_its_own_is_for_a_child_under_six(
+    rules: IntakeRules, born: str, child_id: str
+) -> None:
+    """Only the birth bundle checked the age: a ten-year-old's card was accepted and routed, and failed
+    days later at social insurance, a failed dossier where a refusal at reception was due."""
+    card = {
+        "procedure_code": "9.000001",
+        "channel": "online",
+        "receiving_agency": COMMUNE,
+        "applicant": applicant(),
+        "form": {
+            "child": {"personal_id_number": child_id, "full_name": "Nguyễn Văn An", "date_of_birth": born,
+                      "sex": "male"},
+            "address": "Thôn 1, xã Yên Hòa",
+        },
+        "documents": [{"kind": "to_khai_tham_gia_bhyt", "digitized": True, "reused": False}],
+    }  # fmt: skip
+    if born == "2018-06-17":  # turns 6 on the day of submission
+        with pytest.raises(InvalidInput) as caught:
+            plan_dossier(dossier_command(card), rules, MONDAY_9AM)
+        [problem] = caught.value.problems
+        assert (problem.path, problem.type) == ("$.form.child.date_of_birth", "age_limit")
+        assert "procedure 9.000001 is for a person under 6, an age reached on 2024-06-17" in problem.msg
+    else:
+        assert plan_dossier(dossier_command(card), rules, MONDAY_9AM).procedure.code == "9.000001"
+
+
 def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
     steps = {
         choice: [d.step_id for d in plan_bundle(bundle_command(death_bundle(choice)), rules, MONDAY_9AM).dossiers]

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from contracts.catalogue import (
+    AgeLimit,
     BundleDefinition,
     NoCompetentAgency,
     Procedure,
@@ -195,16 +196,15 @@ def _delivery_problems(delivery: Delivery) -> list[FieldProblem]:
     return []
 
 
-def _age_problems(definition: BundleDefinition, form: dict[str, Any], today: date) -> list[FieldProblem]:
-    """A problem when the bundle's person is too old for it (a valid form only: its date is well formed)."""
-    limit = definition.age_limit
+def _age_problems(
+    limit: AgeLimit | None, what: str, form: dict[str, Any], today: date, hint: str = ""
+) -> list[FieldProblem]:
+    """A problem when the person ``what`` (a bundle, a procedure) serves is too old for it (a valid form
+    only: its date is well formed)."""
     reached = limit.reached_on(form, today) if limit else None
     if limit is None or reached is None:
         return []
-    message = (
-        f"the {definition.bundle_type} bundle is for a person under {limit.under_years}, an age reached on"
-        f" {reached}; submit the procedures one by one"
-    )
+    message = f"{what} is for a person under {limit.under_years}, an age reached on {reached}{hint}"
     return [FieldProblem("$." + limit.path, message, "age_limit")]
 
 
@@ -238,6 +238,8 @@ def plan_dossier(cmd: SubmitDossier, rules: IntakeRules, now: datetime) -> Plann
     problems += _online_result_problems(cmd.delivery, [procedure])
     form_errors = rules.procedure_forms[procedure.code].validate(cmd.form, "$.form")
     problems += form_errors + form_problems(cmd.form, "$.form", today) + _document_problems(procedure, cmd.documents)
+    if not form_errors:  # the age needs a valid date
+        problems += _age_problems(procedure.age_limit, f"procedure {procedure.code}", cmd.form, today)
     competent = _route(rules, procedure, cmd.receiving_agency, cmd.form, problems) if agency_ok else None
     if problems or competent is None:
         raise InvalidInput(problems)
@@ -268,7 +270,8 @@ def plan_bundle(cmd: SubmitBundle, rules: IntakeRules, now: datetime) -> Planned
         raise InvalidInput(problems) from None
     form_errors = rules.bundle_forms[definition.bundle_type].validate(cmd.form, "$.form")
     form_errors += form_problems(cmd.form, "$.form", today)
-    problems += form_errors or _age_problems(definition, cmd.form, today)  # the age needs a valid date
+    bundle, one_by_one = f"the {definition.bundle_type} bundle", "; submit the procedures one by one"
+    problems += form_errors or _age_problems(definition.age_limit, bundle, cmd.form, today, one_by_one)
     if problems or not agency_ok:
         # Which steps apply needs a valid form; a kind no step of the bundle takes is wrong anyway.
         raise InvalidInput(problems + _unsupplied_documents(definition, cmd.documents))
