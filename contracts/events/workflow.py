@@ -9,9 +9,9 @@ the national lifecycle without knowing every event type.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.envelope import EventPayload
 from contracts.events.common import Document, DossierStatus, Frozen, ResultDelivery
@@ -32,6 +32,14 @@ class DossierEvent(WorkflowEvent):
     agency: str = Field(description="Agency holding the dossier after this event.")
     official_id: str | None = Field(default=None, description="Official who acted, if a person did.")
     bundle_id: str | None = Field(default=None, description="The linked bundle the dossier belongs to, if any.")
+
+    @model_validator(mode="after")
+    def _code_of_status(self) -> Self:
+        # Registry-sync sends the code to the national portal, workflow folds the status: one event
+        # carrying two states would leave the portal and our views apart, unnoticed.
+        if self.status_code != self.status.code:
+            raise ValueError(f"status_code {self.status_code} is not the code of {self.status.value!r}")
+        return self
 
 
 class DossierReceived(DossierEvent):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope
 from contracts.events.common import Applicant, Document, DossierStatus
 from contracts.events.intake import DossierSubmitted, WithdrawalRequested
+from contracts.events.workflow import DossierReceived
 from contracts.ids import uuid7
 
 
@@ -59,6 +61,17 @@ def test_status_codes_follow_the_national_lifecycle() -> None:
     assert [s.code for s in DossierStatus] == list(range(1, 11))
     assert DossierStatus.SUPPLEMENT_REQUESTED.code == 5
     assert DossierStatus.RETURNED.code == 10
+
+
+def test_a_dossier_event_s_status_code_is_its_status_s() -> None:
+    """Registry-sync sends the code to the national portal and workflow folds the status: an event
+    carrying two states left them apart, unnoticed."""
+    common = {"dossier_id": "d-1", "code": "X-240617-0001", "at": datetime(2024, 6, 17, tzinfo=UTC), "agency": "A"}
+    DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2, procedure_code="1.001193",
+                    due_at=datetime(2024, 6, 18, tzinfo=UTC))  # fmt: skip
+    with pytest.raises(ValidationError, match="status_code 2 is not the code of 'processed'"):
+        DossierReceived(**common, status=DossierStatus.PROCESSED, status_code=2, procedure_code="1.001193",
+                        due_at=datetime(2024, 6, 18, tzinfo=UTC))  # fmt: skip
 
 
 def test_a_consumer_ignores_fields_a_newer_producer_added_at_any_depth() -> None:
