@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from contracts.events import registry, workflow
+from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
-from intake.domain.tracking import registry_change, workflow_change
+from intake.domain.tracking import own_change, registry_change, workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
@@ -224,3 +224,28 @@ def test_after_a_forward_the_view_names_no_official_of_the_agency_it_went_to() -
     change = workflow_change(forwarded)
     assert change.handler == ("UBND-X-YENHOA", None)
     assert change.timeline is not None and change.timeline.official_id == "cb-stp-1"  # who sent it, on the line
+
+
+async def test_the_view_says_what_the_citizen_still_owes(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
+    """The fee was there, the officials' request only inside a timeline note: the portal could not show
+    'còn phải nộp 30.000 đồng', and a citizen paying the whole request got a 422 for paying too much."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body  # no fee
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    await on_workflow_event(
+        workflow.PaymentRequested(**common, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
+                                  at=MONDAY_9AM + HOUR, amount=50_000),
+        uow.dossiers,
+    )  # fmt: skip
+    change = own_change(intake.FeePaid(dossier_id=dossier_id, amount=20_000, method="qr", online=True,
+                                       paid_at=MONDAY_9AM + 2 * HOUR))  # fmt: skip
+    assert change is not None
+    await uow.dossiers.apply(change)
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
+    assert (view["fee"], view["requested_amount"], view["paid_amount"], view["owed"]) == (0, 50_000, 20_000, 30_000)
+    await on_workflow_event(
+        workflow.DossierStopped(**common, status=DossierStatus.STOPPED, status_code=8, at=MONDAY_9AM + 3 * HOUR,
+                                reason="không đủ điều kiện"),
+        uow.dossiers,
+    )  # fmt: skip
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["owed"] == 0  # nothing once ended

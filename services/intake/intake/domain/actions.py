@@ -45,9 +45,19 @@ class DossierState:
 
     @property
     def owed(self) -> int | None:
-        """What the citizen still owes: the fee, or what the officials asked for if more (workflow's
-        request is the whole obligation, the fee included), less what was paid; None if not known."""
-        return None if self.requested is None else max(self.fee, self.requested) - self.paid
+        return amount_owed(self.fee, self.requested, self.paid)
+
+
+def amount_owed(fee: int, requested: int | None, paid: int) -> int | None:
+    """What the citizen still owes: the fee, or what the officials asked for if more (workflow's
+    request is the whole obligation, the fee included), less what was paid; None if not known (a
+    dossier from before intake counted the requests)."""
+    return None if requested is None else max(fee, requested) - paid
+
+
+def payable(status: DossierStatus) -> bool:
+    """Whether the dossier takes a payment at all (not once it ended without a result)."""
+    return status not in _NOT_PAYABLE
 
 
 def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue: Catalogue) -> IntakeEvent:
@@ -69,7 +79,7 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
             dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now
         )
     if isinstance(action, PayFee):
-        if state.status in _NOT_PAYABLE:
+        if not payable(state.status):
             raise ActionNotAllowed(f"dossier {state.code} is {state.status.value}: nothing to pay")
         if state.withdrawal_requested:  # no money is taken for a dossier about to end without a result
             raise ActionNotAllowed(f"withdrawal of dossier {state.code} was requested: nothing to pay")

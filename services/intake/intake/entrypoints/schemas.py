@@ -233,7 +233,15 @@ class DossierPublic(BaseModel):
     )
     awaiting_supplement: bool
     fee: int
+    requested_amount: int | None = Field(
+        description="What officials asked the citizen to pay (form of financial obligation), in VND; null for a"
+        " dossier from before these were counted."
+    )
     paid_amount: int
+    owed: int | None = Field(
+        description="What the citizen still has to pay, in VND: the fee, or what officials asked for if more, less"
+        " what was paid; 0 once the dossier ended without a result; null when not known."
+    )
     rated: bool
     bundle: BundleRef | None
     result: ResultPublic | None

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from contracts.catalogue import BundleDefinition, Catalogue, UnknownAgency, UnknownProcedure
 from contracts.events.common import DossierStatus
+from intake.domain.actions import amount_owed, payable
 from intake.domain.codes import result_code
 from intake.domain.rules import IntakeRules
 from workcal import vietnam_tz
@@ -75,7 +76,9 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "awaiting_supplement": row["awaiting_supplement"],
         "result_delivery": row["delivery"],
         "fee": row["fee"],
+        "requested_amount": row["requested_amount"],
         "paid_amount": row["paid_amount"],
+        "owed": _owed(row),
         "rated": row["rating"] is not None,
         "bundle": {"bundle_id": row["bundle_id"], "step_id": row["bundle_step"]} if row["bundle_id"] else None,
         "result": results[-1] if results else None,
@@ -83,6 +86,15 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "portal_sync": {**sync, "at": _iso(sync.get("at"))} if sync else sync,
         "timeline": timeline,
     }
+
+
+def _owed(row: dict[str, Any]) -> int | None:
+    """What the citizen still has to pay (nothing once the dossier ended without a result); None when
+    the dossier is from before intake counted the officials' requests."""
+    if not payable(DossierStatus(row["status"])):
+        return 0
+    owed = amount_owed(row["fee"], row["requested_amount"], row["paid_amount"])
+    return None if owed is None else max(owed, 0)
 
 
 def public_results(row: dict[str, Any]) -> list[dict[str, Any]]:
