@@ -130,3 +130,16 @@ async def test_changes_applied_together_keep_their_order_and_name_the_unknown_do
         second = await uow.dossiers.state(row(2).code)
     assert first is not None and first.status is DossierStatus.PROCESSING  # the later change won
     assert second is not None and second.status is DossierStatus.REGISTERED
+
+
+async def test_a_bundle_s_step_is_handled_once_its_bundle_started_it(new_uow: UowFactory) -> None:
+    """Received at the counter with its bundle, a later step stopped before its turn counted as handled:
+    its rating was taken, then dropped by reporting."""
+    steps = [replace(row(n, subject=None), received_at=AT, status="received", status_code=2,
+                     bundle_id="0190a000-0000-7000-8000-b00000000001", bundle_step=f"s{n}", bundle_position=n)
+             for n in (5, 6)]  # fmt: skip
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers(steps)
+        assert await uow.dossiers.apply(DossierChange(steps[0].dossier_id, step_started_at=AT))
+        handled = [(await uow.dossiers.state(s.code)).handled for s in steps]  # type: ignore[union-attr]
+    assert handled == [True, False]

@@ -284,6 +284,29 @@ async def test_a_dossier_an_official_refused_at_reception_is_rated(
         await act(RateSatisfaction(by_workflow["code"], 1, "tệ"), ctx)
 
 
+async def test_a_bundle_step_stopped_before_its_turn_is_not_rated_one_its_bundle_started_is(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Received at the counter with its bundle, a later step stopped when an earlier one failed was
+    taken as handled: its rating was accepted (the one rating the dossier has, used up) and then
+    dropped by reporting, the complaint never counted."""
+    receipt = (await submit_bundle(bundle_command(birth_bundle("counter")), ctx)).body
+    first, later = receipt["dossiers"][0], receipt["dossiers"][1]
+    await on_workflow_event(
+        workflow.BundleStepStarted(bundle_id=receipt["bundle_id"], bundle_type="birth", at=MONDAY_9AM,
+                                   step_id="birth_registration", dossier_id=first["dossier_id"], inputs={}),
+        uow.dossiers,
+    )  # fmt: skip
+    rejected = _stopped(first["dossier_id"], first["code"]).model_copy(update={"official_id": "cb-hotich"})
+    await on_workflow_event(rejected, uow.dossiers)
+    await on_workflow_event(
+        _stopped(later["dossier_id"], later["code"]).model_copy(update={"step_started": False}), uow.dossiers
+    )
+    with pytest.raises(ActionNotAllowed, match="not been received yet"):
+        await act(RateSatisfaction(later["code"], 1, "tệ"), ctx)
+    assert (await act(RateSatisfaction(first["code"], 1, "Từ chối vô lý"), ctx)).status_code == 201
+
+
 async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask_again(
     ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
 ) -> None:

@@ -83,7 +83,8 @@ class InMemoryDossiers:
             row["dossier_id"], row["code"], row["procedure_code"], DossierStatus(row["status"]),
             row["awaiting_supplement"], row["rating"] is not None, row["withdrawal_requested"],
             row["fee"], row["paid_amount"], row["requested_amount"],
-            row["received_at"] is not None or (row["status"] == "refused" and row["official_id"] is not None),
+            (row["received_at"] is not None and (row["bundle_id"] is None or row["step_started_at"] is not None))
+            or (row["status"] == "refused" and row["official_id"] is not None),
         )
 
     async def apply(self, change: DossierChange) -> bool:

@@ -147,7 +147,10 @@ class PostgresDossiers:
                 text(
                     "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
                     " withdrawal_requested, fee, paid_amount, requested_amount,"
-                    " received_at IS NOT NULL OR (status = 'refused' AND official_id IS NOT NULL)"
+                    # Handled: received (a bundle's step once its bundle started it: one stopped before
+                    # its turn no agency had), or refused at reception by an official.
+                    " (received_at IS NOT NULL AND (bundle_id IS NULL OR step_started_at IS NOT NULL))"
+                    " OR (status = 'refused' AND official_id IS NOT NULL)"
                     f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},

@@ -39,8 +39,9 @@ class DossierState:
     paid: int = 0
     #: What workflow's payment requests asked for; None for a dossier from before intake counted them.
     requested: int | None = 0
-    #: An agency handled it: received it (at the counter, or an official accepted it online), or an
-    #: official refused it at reception (not workflow, ending a failed bundle's waiting steps).
+    #: An agency handled it: received it (at the counter, or an official accepted it online; a bundle's
+    #: step once its bundle started it), or an official refused it at reception (not workflow, ending a
+    #: failed bundle's waiting steps).
     handled: bool = True
 
     @property
