@@ -13,7 +13,6 @@ the standard library are used, like the rest of ``contracts``.
 from .agency import Agency
 from .base import AuthorityLevel, ProcessingTime
 from .bundle import (
-    AgeLimit,
     BundleDefinition,
     BundleStep,
     Condition,
@@ -32,7 +31,15 @@ from .loader import (
     default_data_dir,
     load_catalogue,
 )
-from .procedure import OfficialPerformer, Procedure, RegistryPerformer, RegistrySystem, RequiredDocument, ResultSpec
+from .procedure import (
+    AgeLimit,
+    OfficialPerformer,
+    Procedure,
+    RegistryPerformer,
+    RegistrySystem,
+    RequiredDocument,
+    ResultSpec,
+)
 from .routing import NoCompetentAgency, UnknownAgency
 from .schema_check import schema_problems
 
