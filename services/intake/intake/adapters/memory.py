@@ -12,7 +12,7 @@ from typing import Any, Self
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from eventkit.uow import InMemoryUnitOfWork
-from intake.domain.actions import DossierState
+from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange
@@ -83,8 +83,7 @@ class InMemoryDossiers:
             row["dossier_id"], row["code"], row["procedure_code"], DossierStatus(row["status"]),
             row["awaiting_supplement"], row["rating"] is not None, row["withdrawal_requested"],
             row["fee"], row["paid_amount"], row["requested_amount"],
-            (row["received_at"] is not None and (row["bundle_id"] is None or row["step_started_at"] is not None))
-            or (row["status"] == "refused" and row["official_id"] is not None),
+            _handled(row),
         )
 
     async def apply(self, change: DossierChange) -> bool:
@@ -172,3 +171,10 @@ class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
         if s.idempotency_key is not None:
             await dossiers.store_reply(s.idempotency_key, s.status_code, s.codes.fill_json(s.reply, codes))
         return codes
+
+
+def _handled(row: dict[str, Any]) -> bool:
+    """As PostgresDossiers.state decides it: received (a bundle's step once started), or refused by an official."""
+    started = row["bundle_id"] is None or row["step_started_at"] is not None or row["status"] in PAST_RECEPTION
+    refused_by_official = row["status"] == "refused" and row["official_id"] is not None
+    return (row["received_at"] is not None and started) or refused_by_official

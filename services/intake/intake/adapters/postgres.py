@@ -18,7 +18,7 @@ from eventkit.db import is_contention
 from eventkit.uow import SqlUnitOfWork
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
-from intake.domain.actions import DossierState
+from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.tracking import DossierChange
@@ -39,6 +39,8 @@ _INSERT_DOSSIER = (
     " :delivery)"
     " ON CONFLICT DO NOTHING RETURNING 1"
 )
+_PAST_RECEPTION = ", ".join(f"'{status.value}'" for status in sorted(PAST_RECEPTION))
+
 _APPLY = (
     "UPDATE dossiers SET status = COALESCE(:status, status), status_code = COALESCE(:status_code, status_code),"
     " current_agency = COALESCE(:agency, current_agency),"
@@ -147,9 +149,11 @@ class PostgresDossiers:
                 text(
                     "SELECT dossier_id, code, procedure_code, status, awaiting_supplement, rating IS NOT NULL,"
                     " withdrawal_requested, fee, paid_amount, requested_amount,"
-                    # Handled: received (a bundle's step once its bundle started it: one stopped before
-                    # its turn no agency had), or refused at reception by an official.
-                    " (received_at IS NOT NULL AND (bundle_id IS NULL OR step_started_at IS NOT NULL))"
+                    # Handled: received (a bundle's step once its bundle started it, or once it went on
+                    # past reception, whichever event came first: one stopped before its turn no agency
+                    # had), or refused at reception by an official.
+                    " (received_at IS NOT NULL AND (bundle_id IS NULL OR step_started_at IS NOT NULL"
+                    f" OR status IN ({_PAST_RECEPTION})))"
                     " OR (status = 'refused' AND official_id IS NOT NULL)"
                     f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),

@@ -23,6 +23,18 @@ from intake.domain.tracking import ENDED
 #: No money is taken for a dossier that ended without a result: refused, stopped or withdrawn.
 _NOT_PAYABLE = frozenset({DossierStatus.REFUSED, DossierStatus.STOPPED, DossierStatus.WITHDRAWAL_REQUESTED})
 
+#: Statuses only a dossier an agency took into processing reaches: a bundle's step in one was handled,
+#: whichever came first of its own events and its bundle's (on another partition).
+PAST_RECEPTION = frozenset(
+    {
+        DossierStatus.PROCESSING,
+        DossierStatus.SUPPLEMENT_REQUESTED,
+        DossierStatus.PAYMENT_REQUESTED,
+        DossierStatus.PROCESSED,
+        DossierStatus.RETURNED,
+    }
+)
+
 
 @dataclass(frozen=True)
 class DossierState:
