@@ -10,7 +10,7 @@ import pytest
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
-from intake.domain.tracking import own_change, registry_change, workflow_change
+from intake.domain.tracking import DossierChange, own_change, registry_change, workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
@@ -243,6 +243,9 @@ async def test_the_view_says_what_the_citizen_still_owes(ctx: IntakeContext, uow
     await uow.dossiers.apply(change)
     view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
     assert (view["fee"], view["requested_amount"], view["paid_amount"], view["owed"]) == (0, 50_000, 20_000, 30_000)
+    await uow.dossiers.apply(DossierChange(dossier_id, withdrawal_requested=True))  # the pay action refuses now
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["owed"] == 0
+    await uow.dossiers.apply(DossierChange(dossier_id, withdrawal_requested=False))  # refused: owed again
     await on_workflow_event(
         workflow.DossierStopped(**common, status=DossierStatus.STOPPED, status_code=8, at=MONDAY_9AM + 3 * HOUR,
                                 reason="không đủ điều kiện"),

@@ -240,7 +240,8 @@ class DossierPublic(BaseModel):
     paid_amount: int
     owed: int | None = Field(
         description="What the citizen still has to pay, in VND: the fee, or what officials asked for if more, less"
-        " what was paid; 0 once the dossier ended without a result; null when not known."
+        " what was paid; 0 once the dossier ended without a result or while its withdrawal is asked for; null when"
+        " not known."
     )
     rated: bool
     bundle: BundleRef | None

@@ -89,10 +89,11 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _owed(row: dict[str, Any]) -> int | None:
-    """What the citizen still has to pay (nothing once the dossier ended without a result); None when
+    """What the citizen still has to pay (nothing once the dossier ended without a result, or while its
+    withdrawal is asked for: the pay action refuses both); None when
     the dossier is from before intake counted the officials' requests."""
-    if not payable(DossierStatus(row["status"])):
-        return 0
+    if not payable(DossierStatus(row["status"])) or row["withdrawal_requested"]:
+        return 0  # no money is taken for a dossier about to end without a result
     owed = amount_owed(row["fee"], row["requested_amount"], row["paid_amount"])
     return None if owed is None else max(owed, 0)
 
