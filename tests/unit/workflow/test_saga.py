@@ -285,6 +285,31 @@ async def test_a_later_step_released_after_an_earlier_agency_was_late_gets_its_o
     assert done.status is DossierStatus.PROCESSED and done.on_time is True
 
 
+async def test_a_step_after_one_that_overran_its_own_time_gets_its_own_time_though_the_bundle_is_not_late(
+    harness: Harness,
+) -> None:
+    """The police answered a day past their own step's end but ten minutes before the bundle's date: on
+    time by the bundle's date, so social insurance was left those ten minutes and counted late for it."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)  # Monday 3 June, 09:00
+    birth, residence, insurance = bundle.steps
+    await harness.deliver(bundle)
+    harness.advance(hours=1)
+    await harness.decide(birth.dossier_id, "approve")  # the commune on time
+    police = await harness.state(residence.dossier_id)
+    assert police.step_due_at is not None and police.due_at is not None and police.step_due_at < police.due_at
+    harness.clock.set(police.due_at - timedelta(minutes=10))  # past its own step, before the bundle's date
+    [command] = harness.commands()
+    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"})
+    assert (await harness.state(residence.dossier_id)).ended_late
+
+    card = await harness.state(insurance.dossier_id)
+    rules = harness.ctx.rules
+    own = deadlines.appointment(
+        rules.calendar, harness.now, rules.catalogue.step_processing_time("birth", insurance.step_id)
+    )
+    assert (card.due_at, card.step_due_at) == (own, own)
+
+
 async def test_the_citizens_wait_on_an_earlier_step_moves_the_bundles_date(harness: Harness) -> None:
     """The first step waited a week for the citizen's supplement: the later step's date moves by that
     week, or it started already overdue, the citizen's wait counted against the police."""

@@ -111,6 +111,14 @@ class DossierState:
         return {self.receiving_agency, self.competent_agency, self.agency, *held} - {""}
 
     @property
+    def ended_late(self) -> bool:
+        """Ended after its appointment, or after its current step's end: a bundle step's appointment is
+        the bundle's date, so one that overran its own step's time ended "on time" all the same."""
+        if self.on_time is False:
+            return True
+        return self.ended_at is not None and self.step_due_at is not None and self.ended_at > self.step_due_at
+
+    @property
     def at_reception(self) -> bool:
         """Not yet taken into processing: registered, received, or sent back for a supplement before
         an official accepted it. Rejected there, it is refused, not stopped."""

@@ -128,7 +128,7 @@ async def _release(
         step_time=time,
         first=first,
         bundle_due_at=bundle_due,
-        earlier_late=any(s.on_time is False for s in earlier),
+        earlier_late=any(s.ended_late for s in earlier),
     )
     await save(uow, dossier, ctx, cause)
 
