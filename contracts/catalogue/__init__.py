@@ -21,6 +21,7 @@ from .bundle import (
     Exists,
     InputUnavailable,
     OneOf,
+    UnknownBundleStep,
 )
 from .loader import (
     Catalogue,
@@ -67,6 +68,7 @@ __all__ = [
     "ResultSpec",
     "UnknownAgency",
     "UnknownBundle",
+    "UnknownBundleStep",
     "UnknownProcedure",
     "catalogue_json",
     "default_data_dir",

@@ -150,6 +150,13 @@ class BundleStep(CatalogueModel):
         return built
 
 
+class UnknownBundleStep(KeyError):
+    """The bundle has no step of this id (a newer edition added it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown bundle step"
+
+
 class BundleDefinition(CatalogueModel):
     """A linked bundle: its combined form and its ordered steps."""
 
@@ -203,11 +210,11 @@ class BundleDefinition(CatalogueModel):
         return [f"step {step.step_id!r} condition: {bad} not in the form's enum {enum}"] if bad else []
 
     def step(self, step_id: str) -> BundleStep:
-        """The step with this id; KeyError if none."""
+        """The step with this id; :class:`UnknownBundleStep` if none."""
         for step in self.steps:
             if step.step_id == step_id:
                 return step
-        raise KeyError(f"bundle {self.bundle_type!r} has no step {step_id!r}")
+        raise UnknownBundleStep(f"bundle {self.bundle_type!r} has no step {step_id!r}")
 
     def applicable_steps(self, form: Mapping[str, Any]) -> list[BundleStep]:
         """The steps that run for this form, in order (what ``BundleSubmitted.steps`` lists)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import httpx
+import pytest
 
 from eventkit.http import create_service_app
 from eventkit.runtime import ServiceRuntime
@@ -22,22 +23,34 @@ def client(harness: Harness) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://workflow")
 
 
+@pytest.mark.parametrize("missing", ["procedure", "step"])
 async def test_approving_a_step_whose_next_one_this_catalogue_cannot_place_is_a_409_and_records_nothing(
-    harness: Harness,
+    harness: Harness, missing: str
 ) -> None:
-    """The police step's procedure is missing from this edition (intake's is newer) and its own dossier
-    not consumed yet: the saga could not route it, and the commune's approval was a 500 on every try."""
+    """The police step's procedure, or the step itself, is missing from this edition (intake's is newer)
+    and the step's own dossier not consumed yet: the saga could not open it, and the commune's approval
+    was a 500 on every try."""
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     await harness.deliver(bundle)
     birth, residence, _ = bundle.steps
     rules = harness.ctx.rules
-    procedures = {c: p for c, p in rules.catalogue.procedures.items() if c != residence.procedure_code}
-    harness.ctx = replace(harness.ctx, rules=replace(rules, catalogue=replace(rules.catalogue, procedures=procedures)))
+    catalogue = rules.catalogue
+    if missing == "procedure":
+        procedures = {c: p for c, p in catalogue.procedures.items() if c != residence.procedure_code}
+        catalogue = replace(catalogue, procedures=procedures)
+    else:
+        birth_bundle = catalogue.bundles["birth"]
+        steps = [s for s in birth_bundle.steps if s.step_id != residence.step_id]
+        catalogue = replace(
+            catalogue, bundles={**catalogue.bundles, "birth": birth_bundle.model_copy(update={"steps": steps})}
+        )
+    harness.ctx = replace(harness.ctx, rules=replace(rules, catalogue=catalogue))
     before = (await harness.state(birth.dossier_id)).version
     async with client(harness) as http:
         answer = await http.post(
             f"/v1/dossiers/{birth.dossier_id}/decisions", json={"decision": "approve", "official_id": "cb-01"}
         )
     assert answer.status_code == 409, answer.text
-    assert answer.json()["error"] == "catalogue_mismatch" and residence.procedure_code in answer.json()["detail"]
+    named = residence.procedure_code if missing == "procedure" else residence.step_id
+    assert answer.json()["error"] == "catalogue_mismatch" and named in answer.json()["detail"]
     assert (await harness.state(birth.dossier_id)).version == before

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime
 
-from contracts.catalogue import UnknownProcedure
+from contracts.catalogue import UnknownBundle, UnknownBundleStep, UnknownProcedure
 from contracts.catalogue.routing import NoCompetentAgency
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
@@ -303,3 +303,5 @@ def install(app: FastAPI, ctx: WorkflowContext, uow_factory: UnitOfWorkFactory) 
     app.add_exception_handler(StaleDecision, _stale)
     app.add_exception_handler(UnknownProcedure, _catalogue_behind)
     app.add_exception_handler(NoCompetentAgency, _catalogue_behind)
+    app.add_exception_handler(UnknownBundle, _catalogue_behind)
+    app.add_exception_handler(UnknownBundleStep, _catalogue_behind)
