@@ -142,9 +142,11 @@ def bundle_appointment(
     rules: IntakeRules, definition: BundleDefinition | None, bundle: dict[str, Any], steps: list[dict[str, Any]]
 ) -> datetime | None:
     """The date promised for the whole bundle: the latest of the one announced at the counter and its
-    steps' (moved by the citizen's waits, a verification, an apology letter, a step released after an
-    earlier agency was late). An online bundle announces none: its limit counts from its first step's
-    acceptance (it showed no date at all, and a counter bundle's never moved)."""
+    steps' (moved by a verification, an apology letter, a step released after an earlier agency was
+    late, and by the citizen's waits on earlier steps once the next step starts: workflow moves the
+    bundle's date then, and only the steps' events carry it). An online bundle announces none: its
+    limit counts from its first step's acceptance (it showed no date at all, and a counter bundle's
+    never moved)."""
     dates = [d for d in (bundle["due_at"], *(s["due_at"] for s in steps)) if d is not None]
     first = steps[0] if steps else None
     if bundle["due_at"] is None and definition is not None and first is not None and first["received_at"]:
