@@ -140,7 +140,10 @@ def check(schema_dir: Path = SCHEMA_DIR) -> tuple[list[str], list[str]]:
         path = f"events/{target.name}"
         if path not in generated:
             drift.append(f"{path}: no model renders it")
-            breaking.append(f"{path}: event type removed or renamed")
+            breaking.append(
+                f"{path}: event type removed or renamed (keep that version's model so stored events stay"
+                " readable, or delete the file if none was ever published)"
+            )
     for path, text in generated.items():
         target = schema_dir / path
         if not target.exists():
@@ -168,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     drift, breaking = check()
     if breaking:
-        print("incompatible event changes; add a new event_version instead:", *breaking, sep="\n  ")
+        heading = "incompatible event changes (a changed event needs a new event_version, the old one's model kept):"
+        print(heading, *breaking, sep="\n  ")
         return 1
     if args.check:
         if drift:

@@ -79,7 +79,8 @@ def test_nested_models_narrowed_values_and_removed_event_types_are_incompatible(
     drift, breaking = schemagen.check(tmp_path)
     assert "events/DossierArchived.v1.json: no model renders it" in drift
     assert sorted(breaking) == [
-        "events/DossierArchived.v1.json: event type removed or renamed",
+        "events/DossierArchived.v1.json: event type removed or renamed (keep that version's model so stored"
+        " events stay readable, or delete the file if none was ever published)",
         "events/DossierSubmitted.v1.json: field 'channel' no longer allows ['kiosk']",
         "events/DossierSubmitted.v1.json: new required field 'applicant.full_name'",
     ]
