@@ -10,7 +10,7 @@ import pytest
 
 from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
-from contracts.events import workflow
+from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
@@ -127,6 +127,20 @@ async def test_feed_items_name_the_dossier_and_its_agencies_without_personal_dat
     item = result.items[0].to_json_dict()
     assert item["dossier_id"] == "D1" and item["agencies"] == ("UBND-X-YENHOA",) and item["field"] == "ho_tich"
     assert "Nguyễn" not in str(item) and "001090000001" not in str(item)
+
+
+async def test_a_failure_s_feed_item_names_its_cause_by_code_not_in_the_system_s_words(derive: Derivation) -> None:
+    """The free-text reason was copied: the social-insurance system's refusal quoted the child's card
+    number (13 digits, past the registry's masking of 12-digit numbers) to every dashboard."""
+    failed = registry.RegistryCommandFailed(
+        command_id="c1", system="social_insurance", operation="issue_child_health_insurance_card", dossier_id="D1",
+        reason="409 card_exists: the child already holds card TE1011234567890", attempts=1,
+        failed_at=scenario.at(4, 10), error="card_exists", http_status=409,
+    )  # fmt: skip
+    envelope = Envelope.wrap(failed, key="D1", producer="registry-sync")
+    item = (await project([(envelope, failed)], InMemoryProjectionStore(), derive)).items[0].to_json_dict()
+    assert item["detail"] == {"error": "card_exists", "http_status": 409, "attempts": 1}
+    assert "1234567890" not in str(item)
 
 
 @pytest.mark.skipif(

@@ -8,8 +8,13 @@ from typing import Any
 from contracts.envelope import Envelope
 from reporting.domain.facts import BundleFacts, DossierFacts
 
-#: Payload fields copied into a feed item when the event has them (never personal data).
-_DETAIL_FIELDS = ("due_at", "on_time", "request_number", "amount", "online", "score", "lag_seconds", "reason")
+#: Payload fields copied into a feed item when the event has them (never personal data). A failure's
+#: cause goes by its codes: its free-text reason is the external system's words, which may quote the
+#: person (a child's card number went to every dashboard); operators read it in registry-sync's API.
+_DETAIL_FIELDS = (
+    "due_at", "on_time", "request_number", "amount", "online", "score", "lag_seconds", "error", "http_status",
+    "attempts",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,7 @@ class FeedItem:
 def feed_item(envelope: Envelope, facts: DossierFacts | BundleFacts | None) -> FeedItem:
     """The feed item of an event, with what the projection knows of its dossier."""
     payload = envelope.payload
-    detail = {k: payload[k] for k in _DETAIL_FIELDS if k in payload and k != "reason"}
-    if envelope.type.endswith("Failed") and "reason" in payload:
-        detail["reason"] = str(payload["reason"])[:200]
+    detail = {k: payload[k] for k in _DETAIL_FIELDS if k in payload}
     dossier = facts if isinstance(facts, DossierFacts) else None
     own_agency = payload.get("agency") or payload.get("receiving_agency")
     agencies = {a for a in (own_agency, *(_agencies(dossier) if dossier else ())) if isinstance(a, str) and a}
