@@ -5,13 +5,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts.catalogue import load_catalogue
 from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.outcome import Derivation
 from reporting.entrypoints.consumer import projected_event_types
-from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
+from reporting.service_layer.rebuild import Rebuilder, RebuildInProgress, RebuildStatus
 from tests.unit.reporting import scenario
 from workcal import WorkCalendar
 
@@ -34,3 +35,21 @@ def test_an_event_in_a_version_this_build_does_not_know_is_left_out_not_taken_as
     parsed = rebuilder._parse(records, status)
     assert [envelope.event_id for envelope, _ in parsed] == [known.event_id]
     assert status.unknown_versions == 1
+
+
+async def test_two_requests_in_one_tick_start_one_rebuild() -> None:
+    """The lock was taken once the task ran: both requests saw it free, and the second replayed
+    everything again behind the first, the first's status no longer readable."""
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    rebuilder = Rebuilder(
+        create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"),  # nothing listens: the rebuild fails
+        lambda: None,  # type: ignore[arg-type,return-value]
+        Derivation(WorkCalendar(), catalogue.field_of_procedure),
+        set(projected_event_types()),
+        live_consumer="reporting.projections",
+    )
+    first = rebuilder.start()
+    with pytest.raises(RebuildInProgress):
+        rebuilder.start()
+    finished = await rebuilder.wait()
+    assert finished is first and first.state == "failed"

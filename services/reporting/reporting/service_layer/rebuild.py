@@ -68,6 +68,20 @@ class RebuildInProgress(Exception):
     """Another rebuild (in this process or another replica) is running."""
 
 
+class UnreadableHistory(Exception):
+    """The topics hold events in versions this build cannot read: rebuilt without them, the read model
+    would lose for good any a newer replica had already applied (its inbox says so; nothing would apply
+    them again), so the rebuild is not swapped in."""
+
+
+def _refuse_unknown_versions(status: RebuildStatus) -> None:
+    if status.unknown_versions:
+        raise UnreadableHistory(
+            f"{status.unknown_versions} events are in versions this build cannot read; rebuild once every"
+            " replica runs a build that reads them"
+        )
+
+
 @dataclass
 class RebuildStatus:
     id: str
@@ -80,7 +94,7 @@ class RebuildStatus:
     duplicates: int = 0
     skipped: int = 0  # types the live consumer does not handle either
     invalid: int = 0  # malformed envelopes or payloads (the live consumer dead-letters them)
-    unknown_versions: int = 0  # versions this build does not know (dead-lettered live, replayed later)
+    unknown_versions: int = 0  # versions this build does not know: the rebuild is not swapped in
     seconds: float = 0.0
     events_per_second: float = 0.0
     # Where the time went: the fixed costs around the replay, which dominate a small log.
@@ -135,7 +149,10 @@ class Rebuilder:
 
     def start(self) -> RebuildStatus:
         """Start a rebuild in the background; raises :class:`RebuildInProgress` if one runs here."""
-        if self._running.locked():
+        task = getattr(self, "_task", None)
+        # The lock is taken once the task runs: two requests in one tick both saw it free, and the
+        # second replayed everything again behind the first, its status the only one left to read.
+        if self._running.locked() or (task is not None and not task.done()):
             raise RebuildInProgress("a rebuild is already running in this process")
         status = RebuildStatus(id=str(uuid7()))
         self.status = status
@@ -199,6 +216,7 @@ class Rebuilder:
             if status.first_record_seconds is not None:
                 status.replay_seconds = round(status.elapsed() - status.first_record_seconds, 3)
             mark = status.elapsed()
+            _refuse_unknown_versions(status)
             status.phase = "finishing"
             # Before the lock, to keep the swap short. The event log is complete once the replay is:
             # its indexes are built while the cache writes the facts (server and client CPU at once).
@@ -216,6 +234,7 @@ class Rebuilder:
                 async for records in history.read_until(targets, max_records=self._batch_size):
                     await self._apply(self._parse(records, status), conn, tables, status, cache)
                 await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
+                _refuse_unknown_versions(status)
                 await pg_store.swap_in(conn, tables)
             status.swap_seconds = round(status.elapsed() - mark, 3)
 
@@ -295,7 +314,7 @@ class Rebuilder:
             if payload_model(envelope.type, envelope.version) is None:
                 # A version this build does not know. Logged, it would be taken as seen: the live
                 # consumer dead-letters it for replay after the upgrade, and that replay would be a
-                # duplicate. Left out, the replay applies it.
+                # duplicate. Left out and counted: the rebuild is then not swapped in (UnreadableHistory).
                 status.unknown_versions += 1
                 continue
             try:
