@@ -182,6 +182,9 @@ async def test_trend_and_recent_events(live: Live) -> None:
     assert [(e["type"], e["dossier_id"], e["agency"]) for e in recent["events"]] == [
         ("DossierOverdue", "D8", "SXD-BINHAN")
     ]
+    # A bundle's own events name no dossier: they are its receiving counter's (they were left out).
+    commune = await get(live, "/v1/events/recent", agency="UBND-X-YENHOA", type="BundleCompleted")
+    assert [(e["bundle_id"], e["agency"]) for e in commune["events"]] == [("B1", "UBND-X-YENHOA")]
     by_agency = await get(live, "/v1/events/recent", agency="STNMT-BINHAN", limit="100")
     assert {e["dossier_id"] for e in by_agency["events"]} == {"D3"}  # registry events found through the dossier
 

@@ -48,15 +48,17 @@ FROM rm_dossiers
 """
 _EVENTS = """
 SELECT e.event_id, e.type, e.producer, e.occurred_at, e.dossier_id, e.bundle_id,
-  coalesce(e.code, d.code) AS code, coalesce(e.agency, d.agency) AS agency, d.status, d.procedure_code, d.field,
-  d.receiving_agency, d.competent_agency
+  coalesce(e.code, d.code) AS code, coalesce(e.agency, d.agency, b.receiving_agency) AS agency, d.status,
+  d.procedure_code, d.field, coalesce(d.receiving_agency, b.receiving_agency) AS receiving_agency, d.competent_agency
 FROM rm_event_log e LEFT JOIN rm_dossiers d ON d.dossier_id = e.dossier_id
+  -- A bundle's own events (started, completed) name no dossier: their agency is the bundle's counter.
+  LEFT JOIN rm_bundles b ON b.bundle_id = e.bundle_id AND e.dossier_id IS NULL
 WHERE (CAST(:types AS text[]) IS NULL OR e.type = ANY(CAST(:types AS text[])))
   AND (CAST(:dossier AS text) IS NULL
        OR e.dossier_id = CAST(:dossier AS text) OR e.bundle_id = CAST(:dossier AS text)
        OR e.dossier_id = (SELECT c.dossier_id FROM rm_dossiers c WHERE c.code = CAST(:dossier AS text) LIMIT 1))
   AND (CAST(:agency AS text) IS NULL
-       OR CAST(:agency AS text) IN (e.agency, d.agency, d.receiving_agency, d.competent_agency))
+       OR CAST(:agency AS text) IN (e.agency, d.agency, d.receiving_agency, d.competent_agency, b.receiving_agency))
 """
 _RECENT = _EVENTS + "ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT :limit"
 #: Events projected after a given one (a reconnecting stream's Last-Event-ID), in projection order.
