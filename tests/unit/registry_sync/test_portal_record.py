@@ -148,19 +148,20 @@ def test_supplements_fees_and_timers() -> None:
     record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=20000, method="qr", online=True, paid_at=at))
     pay = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=50000)
     record = apply_dossier_event(record, pay)
-    # The payment comes twice: the citizen's (intake) and workflow's acknowledgement, in either order.
-    paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=50000, online=False)
+    # The request is the whole obligation, the fee already paid included (as workflow and intake count
+    # it): the citizen pays the rest. The payment comes twice: the citizen's (intake) and workflow's
+    # acknowledgement, in either order.
+    paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=30000, online=False)
     record = apply_dossier_event(record, paid)
-    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=50000, method="cash", online=False, paid_at=at))
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=30000, method="cash", online=False, paid_at=at))
     body = accepted_by_portal(record)
     assert body["supplements"] == [
         {"requested_at": "20240710113000", "supplied_at": "20240710133000", "reason": "Thiếu giấy tờ chỗ ở"}
     ]
     assert body["appointment_at"] == "20240713113000"
-    assert [(f["amount_vnd"], f["paid_online"], f.get("payment_method")) for f in body["fees"]] == [
-        (20000, True, "qr"),
-        (50000, False, "cash"),
-    ]  # each payment once
+    assert [(f["amount_vnd"], f["paid_online"], f.get("payment_method"), "paid_at" in f) for f in body["fees"]] == [
+        (50000, False, "cash", True)
+    ]  # each payment once, towards the one obligation
     # Timers change nothing the portal carries; they fire after the last change.
     later = at + timedelta(days=1)
     overdue = DossierOverdue(**lifecycle("d1", CODE, later, status=DossierStatus.PROCESSING), due_at=at)
@@ -244,6 +245,25 @@ def test_a_payment_reported_by_intake_and_workflow_is_one_paid_line(order: str) 
     assert [(f.amount_vnd, f.paid_online, f.payment_method, f.paid_at is not None) for f in record.fees] == [
         (fee, True, method, True)
     ]
+
+
+@pytest.mark.parametrize("fee_paid_first", [True, False], ids=["fee paid at submission", "fee never paid"])
+def test_a_request_for_payment_takes_over_the_fee_as_workflow_counts_it(fee_paid_first: bool) -> None:
+    """The request is the whole obligation, the fee included: beside it, the fee's line stayed unpaid
+    (or the request, paid in full less the fee, never closed) on dossiers workflow had as paid, and the
+    portal's online-payment rate counted them as obligations not met."""
+    at = T0 + timedelta(hours=1)
+    record = fold(apply_submitted(None, submitted("d1", CODE, fee=20_000).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    if fee_paid_first:
+        record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=20_000, method="qr", online=True, paid_at=at))
+    ask = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=70_000)
+    record = apply_dossier_event(record, ask)
+    rest = 50_000 if fee_paid_first else 70_000
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=rest, method="qr", online=True, paid_at=at))
+    assert [(f.name, f.amount_vnd, f.paid_vnd, f.paid_at is not None) for f in record.fees] == [
+        ("Nghĩa vụ tài chính", 70_000, 70_000, True)
+    ]
+    assert accepted_by_portal(record)["fees"][0]["paid_online"] is True
 
 
 def test_a_record_the_portal_would_refuse_is_caught_by_the_contract_check() -> None:

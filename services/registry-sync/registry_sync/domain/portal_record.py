@@ -85,6 +85,11 @@ class DocumentLine(_Line):
     from_national_store: bool = False
 
 
+#: The portal's names of a fee line: the procedure's fee (or a payment nobody asked for), and an
+#: official's request for payment (a financial obligation).
+_FEE, _REQUEST = "Lệ phí", "Nghĩa vụ tài chính"
+
+
 class FeeLine(_Line):
     name: str
     amount_vnd: int
@@ -170,7 +175,7 @@ def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> Por
     if not record.state_from_workflow:
         update["state"] = event.status.code
     if event.fee > 0 and not record.fees:
-        update["fees"] = (FeeLine(name="Lệ phí", amount_vnd=event.fee),)
+        update["fees"] = (FeeLine(name=_FEE, amount_vnd=event.fee),)
     line = HistoryLine(
         official=event.receiving_agency,
         at=utc(event.submitted_at),
@@ -241,11 +246,36 @@ def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add
     else:
         index = exact if exact is not None else (unpaid[0] if unpaid else None)
     if index is None:
-        return (*fees, FeeLine(name="Lệ phí", amount_vnd=amount, paid_vnd=amount, **paid))
+        return (*fees, FeeLine(name=_FEE, amount_vnd=amount, paid_vnd=amount, **paid))
     line = fees[index]
     total = line.paid_vnd + amount
     update: dict[str, Any] = {"paid_vnd": total, **(paid if total >= line.amount_vnd else {})}
     return tuple(line.model_copy(update=update) if i == index else f for i, f in enumerate(fees))
+
+
+def _requested(fees: tuple[FeeLine, ...], amount: int) -> tuple[FeeLine, ...]:
+    """An official's request for payment. The first is the whole obligation, the submission's fee
+    included (as workflow and intake count it: what was paid against what was asked): it takes over the
+    fee lines, paid or not, and what was paid on them counts towards it. Beside them, a fee paid at
+    submission stayed unpaid inside a request the citizen then paid in full, and a request paid in part
+    at submission never closed. A later request is a line of its own."""
+    if any(f.name == _REQUEST for f in fees):
+        return (*fees, FeeLine(name=_REQUEST, amount_vnd=amount))
+    taken = [f for f in fees if f.name == _FEE]
+    if not taken:
+        return (*fees, FeeLine(name=_REQUEST, amount_vnd=amount))
+    paid = sum(f.paid_vnd for f in taken)
+    total = max(amount, sum(f.amount_vnd for f in taken))
+    last_paid = next((f for f in reversed(taken) if f.paid_vnd), None)
+    line = FeeLine(
+        name=_REQUEST,
+        amount_vnd=total,
+        paid_vnd=paid,
+        payment_method=last_paid.payment_method if last_paid else None,
+        paid_online=any(f.paid_online for f in taken),
+        paid_at=last_paid.paid_at if last_paid and paid >= total else None,
+    )
+    return (line, *(f for f in fees if f.name != _FEE))
 
 
 #: Fields a lifecycle event adds to rather than sets: a late event still contributes its line.
@@ -311,7 +341,7 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
     if isinstance(event, PaymentRequested):
         if any(f.paid_at is None and f.amount_vnd == event.amount for f in record.fees):
             return {}
-        return {"fees": (*record.fees, FeeLine(name="Nghĩa vụ tài chính", amount_vnd=event.amount))}
+        return {"fees": _requested(record.fees, event.amount)}
     if isinstance(event, PaymentConfirmed):
         # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause). If
         # that settled the line already, nothing more (a second line would count the payment twice);
