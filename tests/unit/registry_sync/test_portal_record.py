@@ -3,7 +3,7 @@ from it — checked against the portal's own request model and cross-field rules
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from contracts.events.intake import BundleStep, BundleSubmitted, FeePaid
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
+    DossierForwarded,
     DossierOverdue,
     DossierRefused,
     DossierStepStarted,
@@ -119,6 +120,32 @@ def test_an_apology_letter_moves_the_portal_s_appointment_and_a_late_reception_d
     assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
     record = fold(record, reception)  # replayed from the dead letters
     assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
+
+
+def test_the_history_names_steps_and_keeps_the_reasons_and_the_new_date_citizens_read() -> None:
+    """It read 'Bắt đầu bước xử lý: processing', and dropped a verification's or a forward's reason
+    and the apology letter's new date."""
+    record = fold(apply_submitted(None, submitted("d1", CODE).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    at = T0 + timedelta(hours=2)
+    verify = DossierStepStarted(
+        **lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), step="verification",
+        step_due_at=at + timedelta(days=5), reason="cần xác minh nơi cư trú",
+    )  # fmt: skip
+    forward = DossierForwarded(
+        **lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), from_agency="CA-X-ANPHU",
+        reason="thuộc thẩm quyền cấp huyện",
+    )  # fmt: skip
+    letter = ApologyLetterIssued(
+        **lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), reason="chờ kết quả xác minh",
+        previous_due_at=at + timedelta(days=5), new_due_at=datetime(2024, 7, 19, 10, 0, tzinfo=UTC),
+    )  # fmt: skip
+    for event in (verify, forward, letter):
+        record = apply_dossier_event(record, event)
+    assert [line.content for line in record.history][-3:] == [
+        "Bắt đầu bước xử lý: xác minh hồ sơ (cần xác minh nơi cư trú)",
+        f"Chuyển hồ sơ từ CA-X-ANPHU đến {forward.agency}: thuộc thẩm quyền cấp huyện",
+        "Văn bản xin lỗi, hẹn lại ngày trả kết quả 19/07/2024: chờ kết quả xác minh",
+    ]
 
 
 def test_a_dossier_ended_without_a_result_tells_the_portal_when() -> None:

@@ -18,6 +18,7 @@ from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, 
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
+    DossierForwarded,
     DossierReceived,
     DossierRefused,
     DossierStepStarted,
@@ -30,13 +31,14 @@ from contracts.events.workflow import (
     SupplementRequested,
     WithdrawalAccepted,
 )
+from workcal import vietnam_tz
 
 #: What a history line says for each lifecycle event (the portal shows it to the citizen).
 HISTORY_CONTENT: dict[str, str] = {
     "DossierSubmitted": "Nộp hồ sơ",
     "DossierReceived": "Tiếp nhận hồ sơ",
     "DossierRefused": "Từ chối tiếp nhận hồ sơ: {reason}",
-    "DossierStepStarted": "Bắt đầu bước xử lý: {step}",
+    "DossierStepStarted": "Bắt đầu bước xử lý: {step}{because}",
     "SupplementRequested": "Yêu cầu bổ sung hồ sơ (lần {request_number}): {reason}",
     "SupplementReceived": "Đã nhận hồ sơ bổ sung",
     "PaymentRequested": "Thông báo nghĩa vụ tài chính: {amount} đồng",
@@ -44,11 +46,13 @@ HISTORY_CONTENT: dict[str, str] = {
     "WithdrawalAccepted": "Chấp nhận rút hồ sơ: {reason}",
     "WithdrawalRefused": "Không chấp nhận rút hồ sơ: {reason}",
     "DossierStopped": "Dừng xử lý hồ sơ: {reason}",
-    "DossierForwarded": "Chuyển hồ sơ từ {from_agency} đến {agency}",
+    "DossierForwarded": "Chuyển hồ sơ từ {from_agency} đến {agency}{because}",
     "ResultIssued": "Có kết quả giải quyết: {document_name}",
     "ResultReturned": "Đã trả kết quả cho công dân",
-    "ApologyLetterIssued": "Văn bản xin lỗi, hẹn lại ngày trả kết quả: {reason}",
+    "ApologyLetterIssued": "Văn bản xin lỗi, hẹn lại ngày trả kết quả {new_date}: {reason}",
 }
+#: Processing steps by the names citizens read (events carry codes).
+STEP_NAMES = {"processing": "giải quyết hồ sơ", "reception": "tiếp nhận hồ sơ", "verification": "xác minh hồ sơ"}
 #: Timer events: they change nothing the portal carries.
 SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue", "AcceptanceOverdue"})
 MAX_TEXT = 1000
@@ -308,7 +312,7 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     if event.event_type in SILENT_EVENTS:
         return record
     template = HISTORY_CONTENT.get(event.event_type, event.event_type)
-    content = template.format_map(_Fields(event.model_dump()))[:MAX_TEXT]
+    content = template.format_map(_history_fields(event))[:MAX_TEXT]
     step_deadline = getattr(event, "step_due_at", None)
     line = HistoryLine(
         official=event.official_id or event.agency,
@@ -359,6 +363,22 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
     if isinstance(event, ApologyLetterIssued):
         return {"appointment_at": utc(event.new_due_at)}
     return {}
+
+
+def _history_fields(event: DossierEvent) -> _Fields:
+    """The event's fields as its history line says them: a step by its name, a step's or a forward's
+    reason after it, an apology's new date as citizens write dates (they read 'processing', and lost
+    the reason and the date)."""
+    fields = _Fields(event.model_dump())
+    if isinstance(event, DossierStepStarted):
+        fields["step"] = STEP_NAMES.get(event.step, event.step)
+    reason = fields.get("reason")
+    fields["because"] = f" ({reason})" if isinstance(event, DossierStepStarted) and reason else ""
+    if isinstance(event, DossierForwarded) and reason:
+        fields["because"] = f": {reason}"
+    if isinstance(event, ApologyLetterIssued):
+        fields["new_date"] = utc(event.new_due_at).astimezone(vietnam_tz()).strftime("%d/%m/%Y")
+    return fields
 
 
 class _Fields(dict[str, Any]):
