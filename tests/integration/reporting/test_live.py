@@ -225,6 +225,19 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns_and_updates_live(
         await page.wait_for(f"{figure} === '{received + 1}'", timeout=10)
 
 
+async def test_the_dashboard_of_a_period_with_nothing_in_it_says_no_data(served: Served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The index has no score there (null, 'no_data'): the dashboard showed 100 before, and the null
+    must read as a dash, not 0,00."""
+    async with chromium(tmp_path) as browser:
+        page = await browser.open(f"{served.url}/dashboard?period=2019")
+        await page.wait_for("document.body.dataset.ready === '1'")
+        dom = Dom()
+        dom.feed(await page.html())
+        assert (dom.texts["index-total"], dom.values["index-total"]) == ("–", "")
+        assert dom.texts["index-rating"] == "Chưa có dữ liệu (no_data)"
+        assert dom.values["group-progress"] == ""
+
+
 async def test_ctrl_c_ends_open_streams_instead_of_waiting_for_them(infra: Infra) -> None:
     unique = "sg" + secrets.token_hex(3)
     settings = settings_for(ReportingSettings, infra, unique)
