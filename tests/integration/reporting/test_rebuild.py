@@ -230,3 +230,32 @@ async def test_a_history_with_events_this_build_cannot_read_is_not_swapped_in(in
         status = response.json()["rebuild"]
         assert status["state"] == "failed" and "1 events are in versions this build cannot read" in status["error"]
         assert await numbers(client) == before
+
+
+async def test_a_rebuild_cancelled_by_shutdown_says_it_failed(infra: Infra) -> None:
+    """Cancelled (the service stopping), its status stayed 'running' and its metric counted a rebuild
+    in state 'running'."""
+    settings = settings_for(ReportingSettings, infra, "rx" + secrets.token_hex(3), rebuild_batch_size=2)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with running(app) as client:
+        history = [e for k in range(6) for e in scenario.build(f"x{k}-").all()]  # a replay long enough to be cancelled in
+        await publish(infra.bootstrap_servers, settings.topics, history)
+
+        async def projected() -> bool:
+            return await projected_count(app) == len(history)
+
+        await eventually(projected, timeout=60)
+        before = await numbers(client)
+        rebuilder = app.state.reporting.rebuilder
+        status = rebuilder.start()
+
+        async def replaying() -> bool:
+            return status.phase == "replaying" or status.state != "running"
+
+        await eventually(replaying, timeout=30)
+        rebuilder._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await rebuilder._task
+        assert (status.state, status.error) == ("failed", "cancelled: the service stopped")
+        assert await numbers(client) == before

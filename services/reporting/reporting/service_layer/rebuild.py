@@ -180,6 +180,10 @@ class Rebuilder:
                 status.state = "succeeded"
             except RebuildInProgress as exc:
                 status.state, status.error = "failed", str(exc)
+            except asyncio.CancelledError:
+                # The service is stopping: the new tables are left for the next rebuild to drop.
+                status.state, status.error = "failed", "cancelled: the service stopped"
+                raise
             except Exception as exc:
                 status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
                 log.exception("rebuild failed", rebuild=status.id)
