@@ -239,7 +239,7 @@ async def test_a_rebuild_cancelled_by_shutdown_says_it_failed(infra: Infra) -> N
     await create_topics(infra, settings.topics)
     app = create_app(settings)
     async with running(app) as client:
-        history = [e for k in range(6) for e in scenario.build(f"x{k}-").all()]  # a replay long enough to be cancelled in
+        history = [e for k in range(6) for e in scenario.build(f"x{k}-").all()]  # to cancel mid-replay
         await publish(infra.bootstrap_servers, settings.topics, history)
 
         async def projected() -> bool:
