@@ -238,6 +238,26 @@ async def test_the_dashboard_of_a_period_with_nothing_in_it_says_no_data(served:
         assert dom.values["group-progress"] == ""
 
 
+async def test_the_dashboard_s_feed_comes_back_after_the_stream_refused_it(infra: Infra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A 503 (every subscriber slot taken) closes an EventSource for good: the feed stayed dead until
+    the page was reloaded. It is opened again once a slot is free."""
+    settings = settings_for(
+        ReportingSettings, infra, "lr" + secrets.token_hex(3), sse_max_subscribers=1, sse_keepalive_seconds=1.0
+    )
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with client.stream("GET", "/v1/events/stream") as taken:  # the only slot
+            assert taken.status_code == 200
+            async with chromium(tmp_path) as browser:
+                page = await browser.open(f"{url}/dashboard")
+                await page.wait_for("document.body.dataset.ready === '1'")
+                await asyncio.sleep(1)
+                assert not await page.evaluate("document.getElementById('live').classList.contains('on')")
+                await taken.aclose()  # the slot is free again
+                await page.wait_for("document.getElementById('live').classList.contains('on')", timeout=15)
+
+
 async def test_ctrl_c_ends_open_streams_instead_of_waiting_for_them(infra: Infra) -> None:
     unique = "sg" + secrets.token_hex(3)
     settings = settings_for(ReportingSettings, infra, unique)

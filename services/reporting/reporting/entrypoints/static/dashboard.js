@@ -8,6 +8,7 @@ const nf = new Intl.NumberFormat("vi-VN");
 const nf1 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const nf2 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const FEED_MAX = 50;
+const FEED_RETRY_MS = 3000;  // a closed stream is opened again after this pause
 const CHANNELS = [["online", "Trực tuyến", "#1565c0"], ["counter", "Trực tiếp", "#6d4c41"], ["postal", "Bưu chính", "#00897b"]];
 const RATINGS = { good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Yếu", no_data: "Chưa có dữ liệu" };
 
@@ -235,7 +236,14 @@ async function startFeed() {
   const query = new URLSearchParams(state.agency ? { agency: state.agency } : {});
   const source = new EventSource(`/v1/events/stream?${query}`);
   source.onopen = () => $("live").classList.add("on");
-  source.onerror = () => $("live").classList.remove("on");
+  source.onerror = () => {
+    $("live").classList.remove("on");
+    // A non-200 answer (503 when the service has its fill of subscribers, a proxy's 502 during a
+    // rollout) closes an EventSource for good: the feed stayed dead until the page was reloaded.
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(() => { if (state.source === source) startFeed().catch(showError); }, FEED_RETRY_MS);
+    }
+  };
   source.onmessage = (message) => {
     addToFeed(JSON.parse(message.data), true);
     scheduleRefresh();
