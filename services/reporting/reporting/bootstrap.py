@@ -96,7 +96,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         broadcaster.close()
         signals.restore()
 
-    listener = FeedListener(runtime.engine, projection_channel(settings), on_feed_message, on_stop=feed_stopped)
+    listener = FeedListener(
+        runtime.engine, projection_channel(settings), on_feed_message, on_stop=feed_stopped, on_gap=broadcaster.gap
+    )
     holder["listener"] = listener
     read_model = SqlReadModel(runtime.engine)
     rebuilder = Rebuilder(

@@ -79,8 +79,13 @@ def follow(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys
                     print(f"# following {args.url}/v1/events/stream {params or ''}", file=err, flush=True)
                     failures = 0
                     for event, event_id, data in frames(response.iter_lines()):
-                        if event == "dropped":
-                            print(f"# {json.loads(data)['dropped']} events dropped: too slow", file=err, flush=True)
+                        if event in ("dropped", "gap"):
+                            note = (
+                                f"{json.loads(data)['dropped']} events dropped: too slow"
+                                if event == "dropped"
+                                else "the service lost its event source a while: events may be missing"
+                            )
+                            print(f"# {note}", file=err, flush=True)
                             continue
                         last_id = event_id or last_id
                         item = json.loads(data)

@@ -18,13 +18,14 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
 from contracts.envelope import Envelope
 from contracts.events import workflow
 from contracts.events.common import DossierStatus
 from contracts.topics import Topics
 from devstack.processes import free_port
-from reporting.bootstrap import create_app
+from reporting.bootstrap import create_app, projection_channel
 from reporting.settings import ReportingSettings
 from tests.integration.reporting.browser import chromium
 from tests.integration.reporting.support import projected_count, publish, serving
@@ -101,6 +102,37 @@ async def test_an_event_reaches_the_stream_within_a_second_of_publication(served
         assert (item["type"], item["dossier_id"], item["event_id"]) == ("DossierOverdue", "live-1", str(event.event_id))
         assert item["agency"] == "UBND-X-TANLAP" and "due_at" in item["detail"]
         assert elapsed < 1.0, f"took {elapsed:.3f} s"
+
+
+async def test_a_stream_is_told_when_the_service_lost_its_event_source_a_while(infra: Infra) -> None:
+    """The LISTEN connection broke and came back: events projected meanwhile never reached open
+    streams, and nothing said so (only a client that reconnected itself resumed)."""
+    settings = settings_for(ReportingSettings, infra, "lg" + secrets.token_hex(3), sse_keepalive_seconds=1.0)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        client.stream("GET", "/v1/events/stream") as response,
+    ):
+        lines = response.aiter_lines()
+        assert await asyncio.wait_for(anext(lines), 5) == "retry: 2000"
+        async with app.state.runtime.engine.connect() as conn:  # the listener's connection, cut
+            cut = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE query ILIKE :listen AND pid <> pg_backend_pid()"
+                ),
+                {"listen": f"LISTEN%{projection_channel(settings)}%"},
+            )
+        assert cut == 1
+
+        async def gap() -> None:
+            async for line in lines:
+                if line == "event: gap":
+                    return
+
+        await asyncio.wait_for(gap(), 10)
 
 
 async def test_streams_filter_by_agency_and_dossier(served: Served) -> None:

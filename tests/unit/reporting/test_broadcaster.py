@@ -62,3 +62,11 @@ def test_closing_ends_every_subscription_even_a_full_one() -> None:
     broadcaster.close()
     assert full.queue.get_nowait() is None
     assert broadcaster.subscribe(FeedFilter()).queue.get_nowait() is None  # late subscribers end at once
+
+
+def test_every_subscriber_is_told_once_of_a_gap_in_the_feed_s_source() -> None:
+    broadcaster = Broadcaster()
+    first, second = broadcaster.subscribe(FeedFilter()), broadcaster.subscribe(FeedFilter(agency="B"))
+    broadcaster.gap()
+    assert (first.take_gap(), second.take_gap()) == (True, True)
+    assert (first.take_gap(), second.take_gap()) == (False, False)

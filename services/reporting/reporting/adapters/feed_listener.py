@@ -30,12 +30,16 @@ class FeedListener:
         *,
         ping_seconds: float = 10.0,
         on_stop: Callable[[], None] | None = None,
+        on_gap: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self.channel = channel
         self._on_message = on_message
         self._ping_seconds = ping_seconds
         self._on_stop = on_stop
+        #: Called once listening again after a lost connection: notifications sent meanwhile are gone.
+        self._on_gap = on_gap
+        self._lost = False
         self.listening = asyncio.Event()
 
     def _deliver(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
@@ -57,6 +61,7 @@ class FeedListener:
                 except Exception as exc:  # asyncpg and SQLAlchemy wrap connection loss in their own types
                     log.warning("feed listener failed", error=repr(exc))
                 attempt = 1 if self.listening.is_set() else attempt + 1  # a working connection resets the backoff
+                self._lost = self._lost or self.listening.is_set()
                 self.listening.clear()
                 await asyncio.sleep(backoff_delay(attempt, base=0.2, cap=5.0))
         finally:
@@ -72,6 +77,10 @@ class FeedListener:
             driver.add_termination_listener(lambda _c: closed.set())
             await driver.add_listener(self.channel, self._deliver)
             self.listening.set()
+            if self._lost:
+                self._lost = False
+                if self._on_gap:
+                    self._on_gap()
             try:
                 while not closed.is_set():
                     try:

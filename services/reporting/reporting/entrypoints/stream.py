@@ -51,6 +51,11 @@ def _sse(data: dict[str, Any], *, event: str | None = None, event_id: str | None
     return head.encode() + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
+#: Told when the feed's own source was cut off a while: events projected meanwhile never reached the
+#: stream (a client reads them from /v1/events/recent, or resumes with its last event id).
+_GAP = _sse({"gap": True}, event="gap")
+
+
 def backlog_item(row: dict[str, Any]) -> dict[str, Any]:
     """A recent-event row in the shape of a live feed item (details are only live)."""
     agencies = {row[k] for k in ("agency", "receiving_agency", "competent_agency") if row.get(k)}
@@ -75,6 +80,8 @@ async def _frames(
             try:
                 item: FeedItem | None = await asyncio.wait_for(subscription.queue.get(), timeout=keepalive)
             except TimeoutError:
+                if subscription.take_gap():
+                    yield _GAP
                 dropped = subscription.take_dropped()
                 yield _sse({"dropped": dropped}, event="dropped") if dropped else b": keepalive\n\n"
                 continue
@@ -82,6 +89,8 @@ async def _frames(
                 return
             if item.event_id in replayed:
                 continue
+            if subscription.take_gap():
+                yield _GAP
             dropped = subscription.take_dropped()
             if dropped:
                 yield _sse({"dropped": dropped}, event="dropped")

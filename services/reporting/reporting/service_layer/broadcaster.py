@@ -2,7 +2,8 @@
 
 Each subscriber has a bounded queue. A subscriber too slow to keep up loses items rather than
 making the projection wait or the process grow: the broadcaster drops the item, counts it, and the
-subscriber is told how many it missed before its next item ("drop and tell").
+subscriber is told how many it missed before its next item ("drop and tell"). When the items' own
+source was cut off (the LISTEN connection lost), every subscriber is told it may have missed some.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ class Subscription:
     queue: asyncio.Queue[FeedItem | None]
     dropped: int = 0
     delivered: int = 0
+    #: Items may have been missed that were never offered: the feed's own source was cut off a while.
+    gap: bool = False
 
     def take_dropped(self) -> int:
         dropped, self.dropped = self.dropped, 0
         return dropped
+
+    def take_gap(self) -> bool:
+        gap, self.gap = self.gap, False
+        return gap
 
 
 @dataclass
@@ -68,6 +75,12 @@ class Broadcaster:
                 subscription.dropped += 1
                 if self.on_drop:
                     self.on_drop(1)
+
+    def gap(self) -> None:
+        """The items' source was cut off and is back: whatever was projected meanwhile never came here.
+        Every subscriber is told (it may read what it missed from the recent events)."""
+        for subscription in list(self._by_id.values()):
+            subscription.gap = True
 
     def close(self) -> None:
         """End every subscription (shutdown): each gets an end marker, even a full queue."""

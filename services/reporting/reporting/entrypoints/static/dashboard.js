@@ -248,6 +248,11 @@ async function startFeed() {
     addToFeed(JSON.parse(message.data), true);
     scheduleRefresh();
   };
+  source.addEventListener("gap", () => {
+    // The service lost the events' source a while: the feed is read again from the recent events.
+    $("feed-note").textContent = "Luồng sự kiện bị gián đoạn, đã tải lại";
+    startFeed().catch(showError);
+  });
   source.addEventListener("dropped", (message) => {
     $("feed-note").textContent = `${JSON.parse(message.data).dropped} sự kiện bị bỏ qua (kết nối chậm)`;
     scheduleRefresh();
