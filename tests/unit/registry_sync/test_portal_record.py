@@ -19,6 +19,8 @@ from contracts.events.workflow import (
     DossierStepStarted,
     PaymentConfirmed,
     PaymentRequested,
+    ResultIssued,
+    ResultReturned,
     SupplementReceived,
     SupplementRequested,
 )
@@ -146,6 +148,28 @@ def test_the_history_names_steps_and_keeps_the_reasons_and_the_new_date_citizens
         f"Chuyển hồ sơ từ CA-X-ANPHU đến {forward.agency}: thuộc thẩm quyền cấp huyện",
         "Văn bản xin lỗi, hẹn lại ngày trả kết quả 19/07/2024: chờ kết quả xác minh",
     ]
+
+
+@pytest.mark.parametrize("pair", ["received and started", "issued and returned"])
+def test_the_first_of_a_pair_written_at_one_time_replayed_after_the_second_does_not_roll_the_state_back(
+    pair: str,
+) -> None:
+    """Workflow writes some events in pairs with one time. Replayed from the dead letters after its
+    partner, the first was taken as current: the portal went back to "received" (2) from "in
+    processing" (4), or to "processed" (9) from "returned" (10)."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    at = T0 + timedelta(hours=1)
+    if pair == "received and started":
+        first = received("d1", CODE).parse_payload().model_copy(update={"at": at})  # type: ignore[union-attr]
+        second = DossierStepStarted(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), step="processing",
+                                    step_due_at=at + timedelta(days=2))  # fmt: skip
+    else:
+        record = fold(record, received("d1", CODE))
+        first = ResultIssued(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSED), result_code=f"{CODE}-KQ1",
+                             document_name="Giấy xác nhận", data={}, on_time=True)  # fmt: skip
+        second = ResultReturned(**lifecycle("d1", CODE, at, status=DossierStatus.RETURNED), delivery="online")
+    record = apply_dossier_event(apply_dossier_event(record, second), first)  # type: ignore[arg-type]
+    assert record.state == second.status_code
 
 
 def test_a_dossier_ended_without_a_result_tells_the_portal_when() -> None:

@@ -300,7 +300,11 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
         return record
     record = record or new_record(event.dossier_id, event.code)
     at = utc(event.at)
-    late = record.state_at is not None and at < record.state_at
+    # Workflow writes some events in pairs with one time (received and started; issued and returned
+    # online): the first of a pair replayed after the second is late too, as it leads to an earlier
+    # state. Taken as current, it put the portal back to "received", or "processed" after "returned".
+    earlier_of_pair = at == record.state_at and record.state is not None and event.status_code < record.state
+    late = record.state_at is not None and (at < record.state_at or earlier_of_pair)
     update: dict[str, Any] = {"code": event.code, "state_from_workflow": True}
     if not late:
         update.update({"state": event.status_code, "agency_code": event.agency, "state_at": at})
