@@ -87,7 +87,11 @@ class RegistryCommandFailed(RegistryEvent):
         """The reason as a citizen reads it on their dossier: our own causes in Vietnamese (they were
         'gave up after 6 attempts: timeout: ReadTimeout'), a system's refusal in its own words."""
         cause = _CAUSES_VI.get(self.error or "")
-        return cause.format(attempts=self.attempts) if cause else self.reason
+        if cause is None:
+            return self.reason
+        field = self.reason.split(":", 1)[0] if self.error == "missing_data" else ""
+        named = f" ({field.removeprefix('data.')})" if field.startswith("data.") else ""
+        return cause.format(attempts=self.attempts) + named  # the field the official has to have supplied
 
 
 #: What the citizen is told for the causes registry-sync concludes itself.

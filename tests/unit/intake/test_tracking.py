@@ -171,11 +171,16 @@ def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_
     refused = registry.RegistryCommandFailed(
         **common, reason="địa chỉ không tồn tại", attempts=1, error="address_unknown", http_status=422
     )
-    notes = [registry_change(e).timeline.as_dict()["note"] for e in (gave_up, refused)]  # type: ignore[union-attr]
+    missing = registry.RegistryCommandFailed(
+        **common, reason="data.deceased.social_insurance_number: required", attempts=0, error="missing_data"
+    )
+    notes = [registry_change(e).timeline.as_dict()["note"] for e in (gave_up, refused, missing)]  # type: ignore[union-attr]
     assert notes == [
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
         "hệ thống không phản hồi sau 6 lần gửi yêu cầu",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: địa chỉ không tồn tại",
+        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
+        "thiếu dữ liệu cần thiết để hệ thống thực hiện (deceased.social_insurance_number)",
     ]
 
 
