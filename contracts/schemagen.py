@@ -1,9 +1,9 @@
 """Generate the checked-in JSON Schemas and the AsyncAPI document from the models.
 
 ``python -m contracts.schemagen`` writes them; ``--check`` only compares (CI's drift test does
-the same). An event whose schema changes incompatibly (a field removed or retyped, a new
-required field) is refused: such a change needs a new ``event_version``, so consumers of the
-old version keep working.
+the same). An event whose schema changes incompatibly, at any depth (a field removed or retyped,
+a new required field, a value no longer allowed, the event type's schema no longer rendered) is
+refused: such a change needs a new ``event_version``, so events of the old version stay readable.
 """
 
 from __future__ import annotations

@@ -56,7 +56,9 @@ class DossierRefused(DossierEvent):
     event_type = "DossierRefused"
     reason: str = Field(description="Why.")
     on_time: bool | None = Field(
-        default=None, description="Ended by the appointment date (766 rules); None if no appointment was set."
+        default=None,
+        description="Ended by the appointment date (766 rules); None if no appointment was set, and for a step"
+        " that never started (not judged).",
     )
     step_started: bool = Field(
         default=True,
