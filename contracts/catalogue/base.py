@@ -22,6 +22,15 @@ TimeUnit = Literal["working_days", "working_hours"]
 SLUG_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 
 
+class UnknownKey(KeyError):
+    """Nothing in the catalogue has this key. Its message reads as given (KeyError's own quotes it)."""
+
+    missing = "unknown key"  # the message when none is given
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.missing
+
+
 class CatalogueModel(BaseModel):
     """Base of every catalogue model: immutable (the catalogue is shared and cached) and strict
     (an unknown key in a data file is a typo, and a typo must fail loading, not be ignored)."""

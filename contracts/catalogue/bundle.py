@@ -15,7 +15,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
-from .base import SLUG_PATTERN, CatalogueModel, ProcessingTime
+from .base import SLUG_PATTERN, CatalogueModel, ProcessingTime, UnknownKey
 from .paths import DATA_REF_PATTERN, MISSING, DataRef, assign, lookup, target_keys
 from .procedure import PROCEDURE_CODE_PATTERN, AgeLimit
 from .schema_check import schema_problems, subschema
@@ -150,11 +150,10 @@ class BundleStep(CatalogueModel):
         return built
 
 
-class UnknownBundleStep(KeyError):
+class UnknownBundleStep(UnknownKey):
     """The bundle has no step of this id (a newer edition added it)."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown bundle step"
+    missing = "unknown bundle step"
 
 
 class BundleDefinition(CatalogueModel):

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from .agency import Agency
-from .base import CatalogueModel, ProcessingTime
+from .base import CatalogueModel, ProcessingTime, UnknownKey
 from .bundle import BundleDefinition, BundleStep
 from .procedure import Procedure
 from .routing import AgencyDirectory
@@ -44,18 +44,16 @@ class CatalogueError(ValueError):
         super().__init__("invalid catalogue data:\n  " + "\n  ".join(problems))
 
 
-class UnknownProcedure(KeyError):
+class UnknownProcedure(UnknownKey):
     """No procedure has this code."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown procedure"
+    missing = "unknown procedure"
 
 
-class UnknownBundle(KeyError):
+class UnknownBundle(UnknownKey):
     """No bundle has this type."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown bundle"
+    missing = "unknown bundle"
 
 
 class Manifest(CatalogueModel):

@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from .agency import Agency
-from .base import LEVEL_RANK
+from .base import LEVEL_RANK, UnknownKey
 from .procedure import Procedure
 
 
-class UnknownAgency(KeyError):
+class UnknownAgency(UnknownKey):
     """No agency has this code."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown agency"
+    missing = "unknown agency"
 
 
 class NoCompetentAgency(LookupError):
