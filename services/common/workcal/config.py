@@ -7,7 +7,7 @@ JSON) and builds a ``WorkCalendar`` from it in ``bootstrap``.
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -37,8 +37,13 @@ class WorkPeriod(BaseModel):
         return self
 
 
-def _seconds(clock: time) -> int:
-    return clock.hour * 3600 + clock.minute * 60 + clock.second
+#: Microseconds in a second: the calendar counts office time in them.
+US = 1_000_000
+
+
+def clock_us(t: time | datetime) -> int:
+    """Microseconds since midnight of a wall-clock time."""
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * US + t.microsecond
 
 
 _DEFAULT_PERIODS = (
@@ -91,12 +96,12 @@ class CalendarConfig(BaseModel):
         for earlier, later in zip(self.work_periods, self.work_periods[1:], strict=False):
             if later.start < earlier.end:
                 raise ValueError(f"work periods must be in order and not overlap: {earlier} then {later}")
-        office = sum(_seconds(p.end) - _seconds(p.start) for p in self.work_periods)
-        if office != HOURS_PER_WORKING_DAY * 3600:
+        office = sum(clock_us(p.end) - clock_us(p.start) for p in self.work_periods)
+        if office != HOURS_PER_WORKING_DAY * 3600 * US:
             # Durations are statutory in working days or hours, one day being 8 hours: other office
             # hours would make "1 working day" and "8 working hours" end at different times.
             raise ValueError(
-                f"work periods must add up to {HOURS_PER_WORKING_DAY} hours (a working day), not {office / 3600:g}"
+                f"work periods must add up to {HOURS_PER_WORKING_DAY} hours (a working day), not {office / 3600 / US:g}"
             )
         both = set(self.extra_days_off) & set(self.extra_working_days)
         if both:

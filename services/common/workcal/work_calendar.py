@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from workcal.config import CalendarConfig
+from workcal.config import US, CalendarConfig, clock_us
 from workcal.days import HolidaySource, WorkingDays, vietnam_public_holidays
 from workcal.durations import DurationUnit, StatutoryDuration
 
@@ -32,17 +32,10 @@ def supported_year(year: int) -> int:
     return year
 
 
-_US = 1_000_000
-
-
 @cache
 def vietnam_tz() -> ZoneInfo:
     """The Vietnam zone, loaded on first use rather than at import (it reads the tz database)."""
     return ZoneInfo(TIME_ZONE)
-
-
-def _clock_us(t: time | datetime) -> int:
-    return ((t.hour * 60 + t.minute) * 60 + t.second) * _US + t.microsecond
 
 
 class WorkCalendar:
@@ -58,12 +51,12 @@ class WorkCalendar:
         self._days = WorkingDays(
             self.config.extra_days_off, self.config.extra_working_days, holidays or vietnam_public_holidays
         )
-        self._periods = tuple((_clock_us(p.start), _clock_us(p.end)) for p in self.config.work_periods)
+        self._periods = tuple((clock_us(p.start), clock_us(p.end)) for p in self.config.work_periods)
         self._day_us = sum(end - start for start, end in self._periods)
         self._opening_us = self._periods[0][0]
         self._closing_us = self._periods[-1][1]
         cutoff = self.config.intake_cutoff
-        self._cutoff_us = self._closing_us if cutoff is None else min(_clock_us(cutoff), self._closing_us)
+        self._cutoff_us = self._closing_us if cutoff is None else min(clock_us(cutoff), self._closing_us)
 
     # -- dates -------------------------------------------------------------------------------------
 
@@ -93,7 +86,7 @@ class WorkCalendar:
         off: the opening of the next working day.
         """
         local = self._local(received_at)
-        day, clock = local.date(), _clock_us(local)
+        day, clock = local.date(), clock_us(local)
         if self._days.is_working_day(day) and clock <= self._cutoff_us:
             for start, end in self._periods:
                 if clock < end:
@@ -117,7 +110,7 @@ class WorkCalendar:
     def is_office_time(self, t: datetime) -> bool:
         """Whether offices are open at ``t``: a working day, within a work period (lunch excluded)."""
         local = self._local(t)
-        clock = _clock_us(local)
+        clock = clock_us(local)
         return self._days.is_working_day(local.date()) and any(start <= clock <= end for start, end in self._periods)
 
     def closing_time(self, day: date) -> datetime:
@@ -126,7 +119,7 @@ class WorkCalendar:
 
     def working_seconds_between(self, a: datetime, b: datetime) -> float:
         """Office time from ``a`` to ``b`` in seconds (negative if ``b`` is earlier), e.g. a supplement pause."""
-        return self._working_us_between(self._local(a), self._local(b)) / _US
+        return self._working_us_between(self._local(a), self._local(b)) / US
 
     def working_days_between(self, a: datetime, b: datetime) -> float:
         """Office time from ``a`` to ``b`` in working days (one full office day = 1.0), for reporting."""
@@ -142,7 +135,7 @@ class WorkCalendar:
         if seconds < 0:
             raise ValueError(f"cannot add a negative amount of working time: {seconds}")
         local = self._local(t)
-        amount = round(seconds * _US)
+        amount = round(seconds * US)
         if amount == 0:
             return local
         day = local.date()
@@ -168,7 +161,7 @@ class WorkCalendar:
         return datetime.combine(day, time.min, self._tz) + timedelta(microseconds=clock_us)
 
     def _elapsed_us(self, local: datetime) -> int:
-        clock = _clock_us(local)
+        clock = clock_us(local)
         return sum(min(max(clock - start, 0), end - start) for start, end in self._periods)
 
     def _instant_at_office_us(self, day: date, office_us: int) -> datetime:

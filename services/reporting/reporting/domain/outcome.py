@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from reporting.domain.facts import EARLY, NOT_STARTED, ON_TIME, OVERDUE, BundleFacts, DossierFacts
-from workcal import WorkCalendar, vietnam_tz
+from workcal import HOURS_PER_WORKING_DAY, WorkCalendar, vietnam_tz
 
 #: Procedures missing from the catalogue are reported under this field.
 UNKNOWN_FIELD = "unknown"
@@ -25,10 +25,8 @@ class Derivation:
     def __init__(self, calendar: WorkCalendar, field_of_procedure: Mapping[str, str]) -> None:
         self._calendar = calendar
         self._fields = field_of_procedure
-        self._day_seconds = sum(
-            (p.end.hour * 3600 + p.end.minute * 60) - (p.start.hour * 3600 + p.start.minute * 60)
-            for p in calendar.config.work_periods
-        )
+        # A working day is the calendar's office hours, which its configuration holds to 8 hours.
+        self._day_seconds = HOURS_PER_WORKING_DAY * 3600
 
     def dossier(self, facts: DossierFacts) -> DossierFacts:
         """Fill ``field``, ``outcome`` and ``resolution_days``; returns ``facts``."""
