@@ -85,14 +85,16 @@ def incompatibilities(
     """Why events written against ``old`` could not be read with ``new`` (empty if they can): a field
     removed or retyped, a new required one, a value no longer allowed, at any depth (nested models
     are followed through ``$defs``, so an applicant's new required field counts as one of the event's)."""
-    old, new = _resolved(old, old_defs or {}), _resolved(new, new_defs or {})
-    here = where or "payload"
-    if _type_of(old, old_defs or {}) != _type_of(new, new_defs or {}):
-        return [f"field {where!r} changed type {_type_of(old, old_defs or {})} -> {_type_of(new, new_defs or {})}"]
+    old_defs, new_defs = old_defs or {}, new_defs or {}
+    old, new = _resolved(old, old_defs), _resolved(new, new_defs)
+    old_type, new_type = _type_of(old, old_defs), _type_of(new, new_defs)
+    if old_type != new_type:
+        return [f"field {where!r} changed type {old_type} -> {new_type}"]
     problems = []
-    dropped = _values(old) - _values(new) if _values(old) and _values(new) else set()
+    old_values, new_values = _values(old), _values(new)
+    dropped = old_values - new_values if old_values and new_values else set()
     if dropped:
-        problems.append(f"field {here!r} no longer allows {sorted(dropped, key=str)}")
+        problems.append(f"field {where or 'payload'!r} no longer allows {sorted(dropped, key=str)}")
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     for name, prop in old_props.items():
         path = f"{where}.{name}" if where else name
@@ -105,7 +107,7 @@ def incompatibilities(
     if "items" in old and "items" in new:
         problems += incompatibilities(old["items"], new["items"], old_defs, new_defs, f"{where}[]")
     for branch in old.get("anyOf", []):  # an optional model: follow the branch of the same type
-        same = [b for b in new.get("anyOf", []) if _type_of(b, new_defs or {}) == _type_of(branch, old_defs or {})]
+        same = [b for b in new.get("anyOf", []) if _type_of(b, new_defs) == _type_of(branch, old_defs)]
         if same:
             problems += incompatibilities(branch, same[0], old_defs, new_defs, where)
     return problems

@@ -374,12 +374,12 @@ def _history_fields(event: DossierEvent) -> _Fields:
     reason after it, an apology's new date as citizens write dates (they read 'processing', and lost
     the reason and the date)."""
     fields = _Fields(event.model_dump())
+    reason = fields.get("reason")
     if isinstance(event, DossierStepStarted):
         fields["step"] = STEP_NAMES.get(event.step, event.step)
-    reason = fields.get("reason")
-    fields["because"] = f" ({reason})" if isinstance(event, DossierStepStarted) and reason else ""
-    if isinstance(event, DossierForwarded) and reason:
-        fields["because"] = f": {reason}"
+        fields["because"] = f" ({reason})" if reason else ""
+    elif isinstance(event, DossierForwarded):
+        fields["because"] = f": {reason}" if reason else ""
     if isinstance(event, ApologyLetterIssued):
         fields["new_date"] = utc(event.new_due_at).astimezone(vietnam_tz()).strftime("%d/%m/%Y")
     return fields

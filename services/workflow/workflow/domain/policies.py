@@ -180,8 +180,8 @@ def release_step(
         moved = bundle_due_at
     if state.status is DossierStatus.RECEIVED:
         due_at = moved or state.due_at
-        if due_at is not None and fair(due_at) != due_at:
-            due_at = moved = fair(due_at)
+        if due_at is not None and (fairer := fair(due_at)) != due_at:
+            due_at = moved = fairer
         if due_at is not None and due_at < step_due:
             step_due = due_at  # the bundle's appointment caps each step
         begin_processing(dossier, rules, step_due_at=step_due, moved_due_at=moved)
