@@ -8,19 +8,15 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from eventkit.http import create_service_app
-from eventkit.runtime import ServiceRuntime
-from eventkit.settings import ServiceSettings
-from tests.unit.eventkit.shell import NOWHERE
+from tests.unit.eventkit.shell import app_client, shell_app
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted
 from workflow.entrypoints import api
 
 
 def client(harness: Harness) -> httpx.AsyncClient:
-    settings = ServiceSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
-    app = create_service_app(ServiceRuntime(settings, migrations_package="eventkit"), title="t", routers=[api.router])
+    app = shell_app(api.router)
     api.install(app, harness.ctx, harness.uow)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://workflow")
+    return app_client(app)
 
 
 @pytest.mark.parametrize("missing", ["procedure", "step"])
