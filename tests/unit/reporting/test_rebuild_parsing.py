@@ -17,17 +17,22 @@ from tests.unit.reporting import scenario
 from workcal import WorkCalendar
 
 
-def test_an_event_in_a_version_this_build_does_not_know_is_left_out_not_taken_as_seen() -> None:
-    """Logged by the rebuild, the live consumer's dead letter of it, replayed after the upgrade, would be
-    a duplicate and never applied."""
+def nowhere() -> Rebuilder:
+    """A rebuilder whose database nothing listens on (never connected, unless a rebuild is started)."""
     catalogue = CatalogueInfo.from_catalogue(load_catalogue())
-    rebuilder = Rebuilder(
-        create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"),  # never connected
+    return Rebuilder(
+        create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"),
         lambda: None,  # type: ignore[arg-type,return-value]
         Derivation(WorkCalendar(), catalogue.field_of_procedure),
         set(projected_event_types()),
         live_consumer="reporting.projections",
     )
+
+
+def test_an_event_in_a_version_this_build_does_not_know_is_left_out_not_taken_as_seen() -> None:
+    """Logged by the rebuild, the live consumer's dead letter of it, replayed after the upgrade, would be
+    a duplicate and never applied."""
+    rebuilder = nowhere()
     known = scenario.build().all()[0]
     newer = known.model_copy(update={"version": 2, "event_id": known.event_id.__class__(int=known.event_id.int + 1)})
     records: list[Any] = [SimpleNamespace(value=e.to_json()) for e in (known, newer)]
@@ -40,14 +45,7 @@ def test_an_event_in_a_version_this_build_does_not_know_is_left_out_not_taken_as
 async def test_two_requests_in_one_tick_start_one_rebuild() -> None:
     """The lock was taken once the task ran: both requests saw it free, and the second replayed
     everything again behind the first, the first's status no longer readable."""
-    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
-    rebuilder = Rebuilder(
-        create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x"),  # nothing listens: the rebuild fails
-        lambda: None,  # type: ignore[arg-type,return-value]
-        Derivation(WorkCalendar(), catalogue.field_of_procedure),
-        set(projected_event_types()),
-        live_consumer="reporting.projections",
-    )
+    rebuilder = nowhere()  # a rebuild started fails: nothing listens
     first = rebuilder.start()
     with pytest.raises(RebuildInProgress):
         rebuilder.start()
