@@ -73,7 +73,7 @@ async def test_the_view_follows_workflow_and_registry_events(
     ]  # in time order; the due-soon reminder is for officials
     # Read by citizens: names, not the codes the events carry; times in Vietnam time, as the rest of the view.
     assert [e["note"] for e in view["timeline"][2:4]] == [
-        "Bắt đầu giải quyết hồ sơ", "Hệ thống quốc gia đã xử lý: Cơ sở dữ liệu hộ tịch điện tử",
+        "Bắt đầu bước xử lý: giải quyết hồ sơ", "Hệ thống quốc gia đã xử lý: Cơ sở dữ liệu hộ tịch điện tử",
     ]
     assert view["timeline"][1]["at"] == view["received_at"] == "2024-06-17T10:00:00+07:00"
     assert view["result"]["issued_at"] == "2024-06-17T13:00:00+07:00"
@@ -130,7 +130,7 @@ def test_a_payment_owed_back_says_so_on_the_citizens_timeline() -> None:
     entry = workflow_change(owed).timeline
     assert entry is not None
     assert entry.as_dict()["note"] == (
-        "Xác nhận đã thực hiện nghĩa vụ tài chính: hồ sơ đã kết thúc, 50.000 đồng được hoàn trả cho công dân"
+        "Đã hoàn thành nghĩa vụ tài chính: hồ sơ đã kết thúc, 50.000 đồng được hoàn trả cho công dân"
     )
 
 

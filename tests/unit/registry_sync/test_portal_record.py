@@ -146,7 +146,7 @@ def test_the_history_names_steps_and_keeps_the_reasons_and_the_new_date_citizens
     assert [line.content for line in record.history][-3:] == [
         "Bắt đầu bước xử lý: xác minh hồ sơ (cần xác minh nơi cư trú)",
         f"Chuyển hồ sơ từ CA-X-ANPHU đến {forward.agency}: thuộc thẩm quyền cấp huyện",
-        "Văn bản xin lỗi, hẹn lại ngày trả kết quả 19/07/2024: chờ kết quả xác minh",
+        "Văn bản xin lỗi và hẹn lại ngày trả kết quả 19/07/2024: chờ kết quả xác minh",
     ]
 
 

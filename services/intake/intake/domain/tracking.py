@@ -16,6 +16,7 @@ from contracts import citizen_id
 from contracts.envelope import EventPayload
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
+from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, SYSTEM_NAMES
 
 #: A dossier in one of these has ended (766 rules: processed, returned, refused, stopped or withdrawn);
 #: it no longer blocks a new dossier for the same subject.
@@ -29,45 +30,9 @@ ENDED = frozenset(
     }
 )
 
-_NOTES: dict[str, str] = {
-    "DossierSubmitted": "Nộp hồ sơ",
-    "DossierReceived": "Tiếp nhận hồ sơ",
-    "DossierRefused": "Từ chối tiếp nhận hồ sơ",
-    "DossierStepStarted": "Bắt đầu giải quyết hồ sơ",
-    "SupplementRequested": "Yêu cầu bổ sung hồ sơ",
-    "SupplementReceived": "Đã nhận hồ sơ bổ sung",
-    "PaymentRequested": "Thông báo nghĩa vụ tài chính",
-    "PaymentConfirmed": "Xác nhận đã thực hiện nghĩa vụ tài chính",
-    "WithdrawalAccepted": "Chấp nhận rút hồ sơ",
-    "WithdrawalRefused": "Không chấp nhận rút hồ sơ",
-    "DossierStopped": "Dừng xử lý hồ sơ",
-    "DossierForwarded": "Chuyển hồ sơ",
-    "ResultIssued": "Đã có kết quả",
-    "ResultReturned": "Đã trả kết quả",
-    "DossierOverdue": "Hồ sơ quá hạn",
-    "AcceptanceOverdue": "Quá hạn tiếp nhận hồ sơ trực tuyến",
-    "ApologyLetterIssued": "Văn bản xin lỗi và hẹn lại ngày trả kết quả",
-    "SupplementProvided": "Công dân nộp bổ sung hồ sơ",
-    "FeePaid": "Công dân nộp phí, lệ phí",
-    "SatisfactionRated": "Công dân đánh giá mức độ hài lòng",
-    "WithdrawalRequested": "Công dân yêu cầu rút hồ sơ",
-    "RegistryCommandSucceeded": "Hệ thống quốc gia đã xử lý",
-    "RegistryCommandFailed": "Hệ thống quốc gia không xử lý được",
-}
-
-# The timeline is read by citizens: the names behind the codes events carry.
-# None: the generic step, the note says it all. Verification moves the appointment to the law's limit.
-_STEPS = {
-    "processing": None,
-    "reception": "tiếp nhận",
-    "verification": "xác minh hồ sơ, hẹn trả theo thời hạn xác minh",
-}
-_SYSTEMS = {
-    "population_db": "Cơ sở dữ liệu quốc gia về dân cư",
-    "civil_status": "Cơ sở dữ liệu hộ tịch điện tử",
-    "social_insurance": "Bảo hiểm xã hội Việt Nam",
-    "social_welfare": "Hệ thống thông tin bảo trợ xã hội",
-}
+# The timeline is read by citizens: each line starts with the event's name (the words the national
+# portal's history uses too), its details after. Verification moves the appointment to the law's limit.
+_STEP_NOTES = {"verification": "hẹn trả theo thời hạn xác minh"}
 _OVERDUE_REASONS = {
     "deadline_passed": "đã quá ngày hẹn trả kết quả",
     "second_supplement_request": "yêu cầu bổ sung hồ sơ lần thứ hai",  # counted as overdue (766 rules)
@@ -99,7 +64,7 @@ class TimelineEntry:
     detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        note = _NOTES.get(self.event, self.event)
+        note = EVENT_NAMES.get(self.event, self.event)
         return {
             "at": self.at.isoformat(),
             "event": self.event,
@@ -154,8 +119,8 @@ def _detail(event: workflow.DossierEvent) -> str | None:
     if isinstance(event, workflow.SupplementRequested) and event.documents:
         return f"{event.reason} (cần bổ sung: {'; '.join(d.name for d in event.documents)})"
     if isinstance(event, workflow.DossierStepStarted):
-        step = _STEPS.get(event.step, event.step)
-        return f"{step}: {event.reason}" if step and event.reason else step
+        step = ", ".join(filter(None, (STEP_NAMES.get(event.step, event.step), _STEP_NOTES.get(event.step))))
+        return f"{step}: {event.reason}" if event.reason else step
     if isinstance(event, workflow.PaymentRequested):
         return vnd(event.amount)
     if isinstance(event, workflow.ResultReturned):
@@ -214,10 +179,10 @@ def _awaiting(event: workflow.DossierEvent) -> bool | None:
 def registry_change(event: EventPayload) -> DossierChange | None:
     """Outcomes of national-registry calls go on the timeline; portal sync is shown as its own field."""
     if isinstance(event, registry.RegistryCommandSucceeded):
-        detail = _SYSTEMS.get(event.system, event.system)
+        detail = SYSTEM_NAMES.get(event.system, event.system)
         return DossierChange(event.dossier_id, TimelineEntry(event.completed_at, event.event_type, detail=detail))
     if isinstance(event, registry.RegistryCommandFailed):
-        detail = f"{_SYSTEMS.get(event.system, event.system)}: {event.reason_vi}"
+        detail = f"{SYSTEM_NAMES.get(event.system, event.system)}: {event.reason_vi}"
         return DossierChange(event.dossier_id, TimelineEntry(event.failed_at, event.event_type, detail=detail))
     if isinstance(event, registry.PortalSyncSucceeded):
         sync = {"synced": True, "status_code": event.status_code, "at": event.synced_at.isoformat(), "error": None}

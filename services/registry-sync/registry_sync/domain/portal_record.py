@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts.events.common import Applicant, Channel, Document
 from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
+from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
@@ -33,26 +34,19 @@ from contracts.events.workflow import (
 )
 from workcal import vietnam_tz
 
-#: What a history line says for each lifecycle event (the portal shows it to the citizen).
-HISTORY_CONTENT: dict[str, str] = {
-    "DossierSubmitted": "Nộp hồ sơ",
-    "DossierReceived": "Tiếp nhận hồ sơ",
-    "DossierRefused": "Từ chối tiếp nhận hồ sơ: {reason}",
-    "DossierStepStarted": "Bắt đầu bước xử lý: {step}{because}",
-    "SupplementRequested": "Yêu cầu bổ sung hồ sơ (lần {request_number}): {reason}",
-    "SupplementReceived": "Đã nhận hồ sơ bổ sung",
-    "PaymentRequested": "Thông báo nghĩa vụ tài chính: {amount} đồng",
-    "PaymentConfirmed": "Đã hoàn thành nghĩa vụ tài chính",
-    "WithdrawalAccepted": "Chấp nhận rút hồ sơ: {reason}",
-    "WithdrawalRefused": "Không chấp nhận rút hồ sơ: {reason}",
-    "DossierStopped": "Dừng xử lý hồ sơ: {reason}",
-    "DossierForwarded": "Chuyển hồ sơ từ {from_agency} đến {agency}{because}",
-    "ResultIssued": "Có kết quả giải quyết: {document_name}",
-    "ResultReturned": "Đã trả kết quả cho công dân",
-    "ApologyLetterIssued": "Văn bản xin lỗi, hẹn lại ngày trả kết quả {new_date}: {reason}",
+#: What a history line says after the event's name, for the events that carry more.
+_DETAILS = {
+    "DossierRefused": ": {reason}",
+    "DossierStepStarted": ": {step}{because}",
+    "SupplementRequested": " (lần {request_number}): {reason}",
+    "PaymentRequested": ": {amount} đồng",
+    "WithdrawalAccepted": ": {reason}",
+    "WithdrawalRefused": ": {reason}",
+    "DossierStopped": ": {reason}",
+    "DossierForwarded": " từ {from_agency} đến {agency}{because}",
+    "ResultIssued": ": {document_name}",
+    "ApologyLetterIssued": " {new_date}: {reason}",
 }
-#: Processing steps by the names citizens read (events carry codes).
-STEP_NAMES = {"processing": "giải quyết hồ sơ", "reception": "tiếp nhận hồ sơ", "verification": "xác minh hồ sơ"}
 #: Timer events: they change nothing the portal carries.
 SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue", "AcceptanceOverdue"})
 MAX_TEXT = 1000
@@ -183,7 +177,7 @@ def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> Por
     line = HistoryLine(
         official=event.receiving_agency,
         at=utc(event.submitted_at),
-        content=HISTORY_CONTENT["DossierSubmitted"],
+        content=EVENT_NAMES["DossierSubmitted"],
         state=event.status.code,
         department=event.receiving_agency,
     )
@@ -315,7 +309,7 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     record = record.model_copy(update=update)
     if event.event_type in SILENT_EVENTS:
         return record
-    template = HISTORY_CONTENT.get(event.event_type, event.event_type)
+    template = EVENT_NAMES.get(event.event_type, event.event_type) + _DETAILS.get(event.event_type, "")
     content = template.format_map(_history_fields(event))[:MAX_TEXT]
     step_deadline = getattr(event, "step_due_at", None)
     line = HistoryLine(

@@ -1,0 +1,54 @@
+"""The words citizens read for the codes events carry.
+
+A dossier's history is shown in two places: intake's view (the timeline) and the national portal
+(the history lines registry-sync sends). Both start a line with the event's name below, so a citizen
+reads the same words for the same step wherever they look; each adds its own details after a colon.
+"""
+
+from __future__ import annotations
+
+#: What happened, by event type: the head of a history line.
+EVENT_NAMES: dict[str, str] = {
+    # workflow: the dossier's lifecycle
+    "DossierSubmitted": "Nộp hồ sơ",
+    "DossierReceived": "Tiếp nhận hồ sơ",
+    "DossierRefused": "Từ chối tiếp nhận hồ sơ",
+    "DossierStepStarted": "Bắt đầu bước xử lý",
+    "SupplementRequested": "Yêu cầu bổ sung hồ sơ",
+    "SupplementReceived": "Đã nhận hồ sơ bổ sung",
+    "PaymentRequested": "Thông báo nghĩa vụ tài chính",
+    "PaymentConfirmed": "Đã hoàn thành nghĩa vụ tài chính",
+    "WithdrawalAccepted": "Chấp nhận rút hồ sơ",
+    "WithdrawalRefused": "Không chấp nhận rút hồ sơ",
+    "DossierStopped": "Dừng xử lý hồ sơ",
+    "DossierForwarded": "Chuyển hồ sơ",
+    "ResultIssued": "Có kết quả giải quyết",
+    "ResultReturned": "Đã trả kết quả",
+    "DossierOverdue": "Hồ sơ quá hạn",
+    "AcceptanceOverdue": "Quá hạn tiếp nhận hồ sơ trực tuyến",
+    "ApologyLetterIssued": "Văn bản xin lỗi và hẹn lại ngày trả kết quả",
+    # intake: what the citizen did
+    "SupplementProvided": "Công dân nộp bổ sung hồ sơ",
+    "FeePaid": "Công dân nộp phí, lệ phí",
+    "SatisfactionRated": "Công dân đánh giá mức độ hài lòng",
+    "WithdrawalRequested": "Công dân yêu cầu rút hồ sơ",
+    # registry-sync: the national systems
+    "RegistryCommandSucceeded": "Hệ thống quốc gia đã xử lý",
+    "RegistryCommandFailed": "Hệ thống quốc gia không xử lý được",
+}
+
+#: Processing steps (``DossierStepStarted.step``).
+STEP_NAMES: dict[str, str] = {
+    "processing": "giải quyết hồ sơ",
+    "reception": "tiếp nhận hồ sơ",
+    "verification": "xác minh hồ sơ",
+}
+
+#: The national systems registry-sync works with (``ExternalSystem``).
+SYSTEM_NAMES: dict[str, str] = {
+    "population_db": "Cơ sở dữ liệu quốc gia về dân cư",
+    "civil_status": "Cơ sở dữ liệu hộ tịch điện tử",
+    "social_insurance": "Bảo hiểm xã hội Việt Nam",
+    "social_welfare": "Hệ thống thông tin bảo trợ xã hội",
+    "national_portal": "Cổng Dịch vụ công quốc gia",
+}
