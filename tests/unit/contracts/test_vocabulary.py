@@ -30,8 +30,11 @@ def test_the_view_and_the_portal_start_each_line_with_the_same_words() -> None:
     at = T0 + timedelta(hours=3)
     events: list[DossierEvent] = [
         received("d1", code).parse_payload(),  # type: ignore[list-item]
-        DossierStepStarted(**lifecycle("d1", code, at, status=DossierStatus.PROCESSING), step="processing",
-                           step_due_at=at + timedelta(days=2)),
+        DossierStepStarted(
+            **lifecycle("d1", code, at, status=DossierStatus.PROCESSING),
+            step="processing",
+            step_due_at=at + timedelta(days=2),
+        ),
         PaymentRequested(**lifecycle("d1", code, at, status=DossierStatus.PAYMENT_REQUESTED), amount=50_000),
         PaymentConfirmed(**lifecycle("d1", code, at, status=DossierStatus.PROCESSING), amount=50_000, online=True),
         result_issued("d1", code).parse_payload(),  # type: ignore[list-item]
