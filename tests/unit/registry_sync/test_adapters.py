@@ -3,8 +3,11 @@ return is what the catalogue promises, and errors are classified for the retry p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +260,40 @@ async def test_an_answer_that_does_not_decode_is_transient_not_an_escaping_error
     outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
     await client.aclose()
     assert outcome == Transient("unreadable answer: DecodingError")
+
+
+async def test_an_answer_trickling_in_is_cut_at_the_call_budget() -> None:
+    """httpx's read timeout bounds each read: a chunk every 30 ms never trips it. Uncut, such a call
+    held its command (the lease renewed meanwhile) and a concurrency slot for as long as it trickled."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):  # 3 s at most
+            await asyncio.sleep(0.03)
+            yield b" "
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=chunks())
+
+    timeouts = {f"{name}_timeout_seconds": 0.05 for name in ("connect", "read", "write", "pool")}
+    settings = ExternalSystemSettings(**timeouts)
+    client = ExternalHttpClient("population_db", settings, "http://x", transport=httpx.MockTransport(trickle))
+    started = time.monotonic()
+    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
+    await client.aclose()
+    assert outcome == Transient("timeout: no complete answer within 0.2 s")
+    assert time.monotonic() - started < 2
+
+
+async def test_a_redirect_is_transient_and_says_where_to() -> None:
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(308, headers={"Location": "https://x/citizens"})
+
+    client = ExternalHttpClient(
+        "population_db", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(moved)
+    )
+    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
+    await client.aclose()
+    assert outcome == Transient("308 redirected to https://x/citizens", 308)
 
 
 async def test_the_idempotency_key_and_credentials_are_sent() -> None:

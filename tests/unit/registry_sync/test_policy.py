@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -139,9 +141,14 @@ def test_successes_reset_the_failure_count() -> None:
         (502, Transient),
         (503, Transient),
         (504, Transient),
+        # We follow no redirect: one means the base URL is ours to mend. Rejected, it failed every
+        # queued command for good, one call each, and counted as proof the system was up.
+        (301, Transient),
+        (307, Transient),
+        (308, Transient),
     ],
 )
-def test_retry_only_on_408_429_5xx_and_refused_credentials(status: int, kind: type) -> None:
+def test_retry_only_on_408_429_5xx_redirects_and_refused_credentials(status: int, kind: type) -> None:
     assert classify_status(status) is kind
 
 
@@ -156,6 +163,19 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+    assert retry_after_seconds("²") is None  # a digit to str.isdigit(), not to float(): it raised
+
+
+def test_a_retry_after_longer_than_an_hour_is_cut_to_an_hour() -> None:
+    """A year put the next attempt far past the give-up; 10**14 seconds raised OverflowError while
+    the attempt was recorded, so the command was called again every lease, its attempts never counted."""
+    policy = RetryPolicy()
+    now = datetime(2024, 7, 10, tzinfo=UTC)
+    for asked in (365 * 86400.0, 1e14, 1e20):
+        delay = policy.delay(1, asked, rand=lambda: 1.0)
+        assert delay == policy.max_retry_after_seconds == 3600
+        assert now + timedelta(seconds=delay) > now
+    assert policy.delay(1, 1800.0, rand=lambda: 0.0) == 1800  # below the cap, still a floor
 
 
 def test_identification_numbers_are_masked_in_reasons() -> None:

@@ -5,6 +5,7 @@ a coroutine holding a connection."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import re
@@ -22,7 +23,7 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which is a digit to isdigit() and not to float()
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)
@@ -67,6 +68,7 @@ class ExternalHttpClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.system = system
+        self._budget = settings.call_budget_seconds
         headers = {"Accept": "application/json", "User-Agent": "registry-sync"}
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
@@ -108,7 +110,12 @@ class ExternalHttpClient:
         if correlation_id is not None:
             headers["X-Correlation-ID"] = correlation_id
         try:
-            response = await self._client.request(method, path, json=json, params=params, headers=headers)
+            # httpx's read timeout bounds each read, not the answer: a system trickling its answer
+            # would hold the command (its lease renewed meanwhile) and a concurrency slot for ever.
+            async with asyncio.timeout(self._budget):
+                response = await self._client.request(method, path, json=json, params=params, headers=headers)
+        except TimeoutError:
+            return Transient(f"timeout: no complete answer within {self._budget:g} s")
         except httpx.TimeoutException as exc:
             return Transient(f"timeout: {type(exc).__name__}")
         except httpx.TransportError as exc:
@@ -132,6 +139,8 @@ class ExternalHttpClient:
             replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
             return Succeeded(body if isinstance(body, dict) else {"items": body}, response.status_code, replayed)
         reason, code = _error_reason(response)
+        if response.is_redirect:
+            reason = f"{response.status_code} redirected to {response.headers['Location'][:200]}"
         if kind is Transient:
             return Transient(reason, response.status_code, retry_after_seconds(response.headers.get("Retry-After")))
         return Rejected(reason, response.status_code, code)

@@ -3,7 +3,8 @@
 Three kinds: it worked (:class:`Succeeded`); the system refused it and asking again will not
 help (:class:`Rejected`: a 4xx other than 401, 403, 407, 408 and 429, or input we cannot even
 send); or it may work later (:class:`Transient`: a timeout, a connection failure, a 5xx, a 408 or
-a 429, and a refusal of our credentials rather than of the request: 401, 403, 407).
+a 429, and a refusal of our credentials rather than of the request (401, 403, 407) or a redirect,
+both a configuration of ours to mend).
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ NOT_ALLOWED = frozenset({401, 403, 407})
 
 def classify_status(status: int) -> type[Succeeded] | type[Rejected] | type[Transient]:
     """Which outcome an HTTP status is: 2xx success; 408 (the server gave up waiting for our request),
-    429, 5xx and a refusal of our credentials (:data:`NOT_ALLOWED`) transient; other 4xx rejected."""
+    429, 5xx, a refusal of our credentials (:data:`NOT_ALLOWED`) and a redirect transient; other 4xx
+    rejected. We follow no redirect (a POST must not be re-sent elsewhere): one means the system's base
+    URL is wrong, say http where a gateway wants https, an outage of ours like a refused key."""
     if 200 <= status < 300:
         return Succeeded
-    if status in (408, 429) or status in NOT_ALLOWED or status >= 500:
+    if status in (408, 429) or status in NOT_ALLOWED or status >= 500 or 300 <= status < 400:
         return Transient
     return Rejected

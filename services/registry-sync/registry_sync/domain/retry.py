@@ -19,17 +19,21 @@ class RetryPolicy:
     #: the 24 hours below were never reached. At a 300 s cap, 1,000 attempts last 1.7 to 3.4 days.
     max_attempts: int = 1000
     give_up_after_seconds: float = 24 * 3600.0
+    #: The longest Retry-After honoured. A system asking for more (a year; more seconds than a date
+    #: can hold) is misconfigured, and honouring it put the next attempt past the give-up, or crashed
+    #: the worker recording it.
+    max_retry_after_seconds: float = 3600.0
 
     def delay(self, attempt: int, retry_after: float | None = None, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based).
 
         "Equal jitter": half the exponential step for sure, the other half at random, so retries
         keep backing off yet callers that failed together do not retry together. A Retry-After
-        from the system is a floor: it asked us not to come back sooner.
+        from the system is a floor, up to an hour: it asked us not to come back sooner.
         """
         step = min(self.max_delay_seconds, self.base_seconds * 2 ** max(attempt - 1, 0))
         jittered = step / 2 + step / 2 * rand()
-        return float(max(jittered, retry_after or 0.0))
+        return float(max(jittered, min(retry_after or 0.0, self.max_retry_after_seconds)))
 
     def exhausted(self, attempts: int, seconds_since_first_attempt: float) -> bool:
         """Whether to stop after ``attempts`` calls spread over that many seconds."""

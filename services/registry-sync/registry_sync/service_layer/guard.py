@@ -52,6 +52,9 @@ class SystemGuard:
             if outcome.status in NOT_ALLOWED:
                 log.error("the system refuses registry-sync's credentials: check its API key and access rules",
                           system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
+            elif outcome.status is not None and 300 <= outcome.status < 400:
+                log.error("the system redirects registry-sync: check its base URL",
+                          system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
             if outcome.counts_against_breaker:
                 self.breaker.record_failure()
             else:
