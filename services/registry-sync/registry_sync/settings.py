@@ -119,7 +119,8 @@ class RegistrySyncSettings(ServiceSettings):
         600.0,
         ge=0,
         description="A registry command that arrives before its dossier's details (the applicant, from intake's"
-        " events on another topic) waits for them this long before it is performed without them.",
+        " events on another topic) waits for them this long before it is performed without them; one that needs the"
+        " applicant then waits on, checked every retry_max_delay_seconds, until retry_give_up_after_seconds.",
     )
     portal_settle_seconds: float = Field(
         0.5,

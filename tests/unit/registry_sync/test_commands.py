@@ -10,10 +10,10 @@ import pytest
 
 from contracts.events.registry import RegistryCommandFailed, RegistryCommandSucceeded
 from registry_sync.adapters.memory import InMemoryRegistry
-from registry_sync.adapters.operations import OperationCall
+from registry_sync.adapters.operations import OperationCall, OperationTable
 from registry_sync.domain.breaker import BreakerState
 from registry_sync.domain.commands import CommandStatus
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.service_layer.commands import CommandExecutor, record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
 from tests.support.kafka import eventually
@@ -244,6 +244,54 @@ async def test_a_command_that_overtook_its_dossier_waits_for_the_applicant(
     clock.advance(1)
     assert await run_due(executor) == 1
     assert [c.applicant_full_name for c in operations.calls] == ["Trần Thị Bình"]
+
+
+async def test_an_operation_that_needs_the_applicant_waits_for_it_until_the_give_up(
+    registry: InMemoryRegistry,
+) -> None:
+    """After ten minutes without the dossier's details, the command went without them; an operation
+    that needs the applicant (a death record, a funeral allowance) was then refused for good,
+    "missing_data", for a lag of our own consumer of intake's events."""
+    clock, called = Clock(), []
+
+    async def record_death(call: OperationCall) -> CallOutcome:
+        called.append(call.applicant(None)["full_name"])
+        return Succeeded({})
+
+    operations = OperationTable({("population_db", "register_permanent_residence"): record_death})
+    async with registry.unit_of_work() as uow:
+        await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+    executor = executor_for(registry, operations, clock)  # type: ignore[arg-type]
+    clock.advance(executor.dossier_wait_seconds)
+    assert await run_due(executor) == 1
+    row = registry.commands.rows["c1"]
+    assert row.status is CommandStatus.PENDING and row.attempts == 0 and registry.published() == []
+    assert row.next_attempt_at == clock.now + timedelta(seconds=executor.guards.policy.max_delay_seconds)
+    assert executor.guards["population_db"].breaker.state is BreakerState.CLOSED  # no call: no failure of the system
+
+    async with registry.unit_of_work() as uow:  # the lag ends
+        await record_dossier_event(submitted("d1", "CAXANPHU-240710-0001"), uow, now=clock())
+    clock.advance(executor.guards.policy.max_delay_seconds)
+    assert await run_due(executor) == 1
+    assert called == ["Trần Thị Bình"] and registry.commands.rows["c1"].status is CommandStatus.SUCCEEDED
+
+
+async def test_an_applicant_that_never_comes_fails_the_command_at_the_give_up(registry: InMemoryRegistry) -> None:
+    clock = Clock()
+
+    async def record_death(call: OperationCall) -> CallOutcome:
+        call.applicant(None)
+        return Succeeded({})
+
+    operations = OperationTable({("population_db", "register_permanent_residence"): record_death})
+    async with registry.unit_of_work() as uow:
+        await record_command(command("c1", "d1", DATA), uow, operations=operations, topic=TOPIC, now=clock())
+    executor = executor_for(registry, operations, clock)  # type: ignore[arg-type]
+    clock.advance(executor.guards.policy.give_up_after_seconds)
+    assert await run_due(executor) == 1
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert failed.payload["error"] == "missing_data"
+    assert failed.payload["reason"].startswith("data.applicant.full_name: required")
 
 
 async def test_a_dossier_that_never_comes_is_not_waited_for_for_ever(registry: InMemoryRegistry) -> None:

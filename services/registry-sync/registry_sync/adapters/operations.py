@@ -50,7 +50,7 @@ class OperationCall:
     def applicant(self, relationship: str | None) -> dict[str, Any]:
         """The dossier's applicant as a declarant/recipient; its number only if well formed."""
         if not self.applicant_full_name:
-            raise MissingData("applicant.full_name", "the dossier's applicant is not known yet")
+            raise ApplicantUnknown("applicant.full_name", "the dossier's applicant is not known yet")
         person: dict[str, Any] = {"full_name": self.applicant_full_name}
         if self.applicant_id_number and citizen_id.is_valid(self.applicant_id_number):
             person["id_number"] = self.applicant_id_number
@@ -65,6 +65,10 @@ class MissingData(ValueError):
     def __init__(self, path: str, why: str = "") -> None:
         super().__init__(f"data.{path}: required{f' ({why})' if why else ''}")
         self.path = path
+
+
+class ApplicantUnknown(MissingData):
+    """The dossier's applicant, from intake's events (another topic), has not reached us yet."""
 
 
 def id_number(value: Any, path: str) -> str:
@@ -142,4 +146,4 @@ class OperationTable:
         try:
             return await method(call)
         except MissingData as exc:
-            return Rejected(str(exc), error="missing_data")
+            return Rejected(str(exc), error="missing_data", awaits_dossier=isinstance(exc, ApplicantUnknown))

@@ -39,6 +39,9 @@ class Rejected:
     reason: str
     status: int | None = None
     error: str | None = None  # the system's machine-readable code, e.g. 'card_exists'
+    #: Our own check refused it for want of the dossier's details (the applicant), which come from
+    #: intake on another topic: not for good while they may still come.
+    awaits_dossier: bool = False
 
 
 @dataclass(frozen=True)

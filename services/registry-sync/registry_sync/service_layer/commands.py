@@ -95,7 +95,9 @@ class CommandExecutor:
     #: again, idempotently, once its lease has run out).
     outage_seconds: float = 120.0
     #: A command can overtake its dossier's submission (they travel on different topics): it waits
-    #: for the dossier's details (the applicant) this long, checking every ``dossier_poll_seconds``.
+    #: for the dossier's details (the applicant) this long, checking every ``dossier_poll_seconds``;
+    #: then it is performed without them, and one that needs the applicant waits on, checking every
+    #: ``policy.max_delay_seconds``, until the policy's give-up.
     dossier_wait_seconds: float = 600.0
     dossier_poll_seconds: float = 0.5
     rand: Callable[[], float] = field(default=random.random)
@@ -116,6 +118,12 @@ class CommandExecutor:
             return
         async with lease_kept(lambda: self._renew(command), every=self.lease_seconds / 3, what=command.command_id):
             outcome = await guard.call(lambda: self.operations.perform(command.system, command.operation, call))
+        if isinstance(outcome, Rejected) and outcome.awaits_dossier and not self._waited_too_long(command):
+            # The operation needs the applicant: a lag of our own consumer of intake's events is no
+            # refusal, so the command waits on (no call was made, no attempt counted), as a registry
+            # outage is waited out, and fails "missing_data" only at the retry policy's give-up.
+            await self._record(command, None, guard, wait=self.guards.policy.max_delay_seconds)
+            return
         # The call is made: a database outage now must not cost it (it would be made again once
         # the lease ran out), so recording waits the outage out.
         await outlasting_outages(
@@ -123,6 +131,9 @@ class CommandExecutor:
             for_seconds=self.outage_seconds,
             what="registry command outcome",
         )
+
+    def _waited_too_long(self, command: RegistryCommand) -> bool:
+        return (self.clock() - command.received_at).total_seconds() >= self.guards.policy.give_up_after_seconds
 
     async def _renew(self, command: RegistryCommand) -> bool:
         until = self.clock() + timedelta(seconds=self.lease_seconds)
