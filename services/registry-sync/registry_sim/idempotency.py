@@ -3,7 +3,7 @@ second effect; the same key with a different request is a conflict (the caller h
 
 Keys are scoped per system, like separate real services would scope them. Only successful
 answers are remembered: a rejected request had no effect, so retrying it simply re-evaluates.
-The store keeps the most recent ``capacity`` keys (real services expire keys after hours; a
+Each system keeps its most recent ``capacity`` keys (real services expire keys after hours; a
 bounded store keeps a long load test from growing without limit).
 """
 
@@ -32,19 +32,24 @@ def fingerprint(operation: str, path: str, body: dict[str, Any] | None) -> str:
 
 
 class IdempotencyStore:
-    """Answers remembered by (system, key), least recently stored evicted first."""
+    """Answers remembered by (system, key): each system keeps its ``capacity`` most recent, least
+    recently stored evicted first. One shared store let the portal's keys (a new one per revision,
+    thousands in a load run) push out a registry's, and a retry meant to be answered from memory then
+    met "already paid" or "card exists", as a refusal."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._answers: OrderedDict[tuple[str, str], StoredAnswer] = OrderedDict()
+        self._answers: dict[str, OrderedDict[str, StoredAnswer]] = {}
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return sum(len(answers) for answers in self._answers.values())
 
     def get(self, system: str, key: str) -> StoredAnswer | None:
-        return self._answers.get((system, key))
+        answers = self._answers.get(system)
+        return None if answers is None else answers.get(key)
 
     def remember(self, system: str, key: str, answer: StoredAnswer) -> None:
-        self._answers[(system, key)] = answer
-        while len(self._answers) > self.capacity:
-            self._answers.popitem(last=False)
+        answers = self._answers.setdefault(system, OrderedDict())
+        answers[key] = answer
+        while len(answers) > self.capacity:
+            answers.popitem(last=False)

@@ -25,7 +25,7 @@ class SimulatorSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["console", "json"] = Field("console", description="json in production-like runs.")
     idempotency_capacity: int = Field(
-        200_000, ge=1, description="Idempotency keys remembered; the oldest are forgotten first."
+        200_000, ge=1, description="Idempotency keys each system remembers; the oldest are forgotten first."
     )
     faults: dict[System, FaultConfig] = Field(
         default_factory=dict,

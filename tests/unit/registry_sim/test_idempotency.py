@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from registry_sim.idempotency import IdempotencyStore, StoredAnswer
+
 CITIZENS = "/population/v1/citizens"
 
 
@@ -108,3 +110,16 @@ async def test_a_malformed_key_is_rejected_by_name(
 ) -> None:
     field_error(await client.post(CITIZENS, json=newborn, headers=key("has space")), 422, "Idempotency-Key")
     field_error(await client.post(CITIZENS, json=newborn, headers=key("x" * 256)), 422, "Idempotency-Key")
+
+
+def test_each_system_keeps_its_own_keys() -> None:
+    """One shared store let the portal's keys (a new one per revision) push out a registry's: a
+    retry of a paid allowance then met 'already paid', a refusal, instead of the first answer."""
+    store = IdempotencyStore(capacity=2)
+    paid = StoredAnswer("f", 201, {"payment_id": "TCMT-00000001"})
+    store.remember("social_insurance", "c1", paid)
+    for revision in range(5):
+        store.remember("national_portal", f"d1:r{revision}", StoredAnswer("g", 200, {}))
+    assert store.get("social_insurance", "c1") == paid
+    assert store.get("national_portal", "d1:r0") is None  # each system still forgets its oldest
+    assert len(store) == 3
