@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -108,6 +108,27 @@ async def test_a_retried_idempotency_key_gets_the_first_answer_and_creates_nothi
     with pytest.raises(IdempotencyKeyReused):
         await submit_dossier(dossier_command(birth_dossier(child_name="X")), ctx, IdempotencyKey("retry-me", "other"))
     assert len(uow.outbox.messages) == 1
+
+
+async def test_a_retry_the_rules_would_now_refuse_gets_the_receipt_of_what_was_created(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork, clock: Clock
+) -> None:
+    """Input was checked before the key was looked up: a bundle accepted at 23:59, retried at 00:01
+    when the child had turned six (too old for the health-card step), got a 422, and the portal never
+    learnt the codes of the three dossiers it had created."""
+    clock.now = datetime(2024, 6, 17, 16, 59, tzinfo=UTC)  # 23:59 in Vietnam, the eve of the sixth birthday
+    key = IdempotencyKey("portal-1", "hash-of-body")
+    command = bundle_command(birth_bundle(born="2018-06-18"))
+    first = await submit_bundle(command, ctx, key)
+    clock.now += timedelta(minutes=2)
+    with pytest.raises(InvalidInput):  # the rules have changed their mind: without a key, refused
+        await submit_bundle(command, ctx)
+    again = await submit_bundle(command, ctx, key)
+    assert again.replayed and (again.status_code, again.body) == (201, first.body)
+    with pytest.raises(InvalidInput):  # an unused key does not replay anything, and is not taken
+        await submit_bundle(command, ctx, IdempotencyKey("portal-2", "hash-of-body"))
+    assert "portal-2" not in uow.dossiers.keys
+    assert len(uow.outbox.messages) == 4
 
 
 async def test_a_birth_bundle_is_three_dossiers_and_a_bundle_event(

@@ -17,6 +17,7 @@ from intake.domain.actions import decide
 from intake.domain.codes import receipt_day
 from intake.domain.commands import CitizenAction, ProvideSupplement, RequestWithdrawal, SubmitBundle, SubmitDossier
 from intake.domain.errors import DossierNotFound, IdempotencyKeyReused, RetryableConflict
+from intake.domain.problems import InvalidInput
 from intake.domain.receipts import ActionReceipt, BundleReceipt, DossierReceipt
 from intake.domain.rules import IntakeRules
 from intake.domain.submission import PlannedDossier, bundle_event, plan_bundle, plan_dossier, submitted_event
@@ -90,6 +91,19 @@ async def _in_transaction(ctx: IntakeContext, key: IdempotencyKey | None, status
             return Reply(status_code, body)
 
     return await _retrying(attempt)
+
+
+async def _stored_or_raise(ctx: IntakeContext, key: IdempotencyKey | None, error: InvalidInput) -> Reply:
+    """The reply stored under ``key``, for a submission found invalid: a retry of one accepted
+    before (a birthday at midnight, a catalogue edition since) gets its receipt, not a 422 for a
+    dossier that exists. Else ``error``; the key taken to look is given back."""
+    if key is None:
+        raise error
+    async with ctx.uow() as uow:
+        stored = await uow.dossiers.claim_key(key.key, key.request_hash)
+        if stored is None:
+            raise error  # leaving the unit of work unfinished: the claim is rolled back
+    return _replay(stored, key)
 
 
 async def _submit(ctx: IntakeContext, submission: NewSubmission, key: IdempotencyKey | None) -> tuple[Reply, list[str]]:
@@ -175,7 +189,10 @@ async def submit_dossier(
 ) -> Reply:
     """Validate, record DossierSubmitted with the next code of the receiving agency's day."""
     now = ctx.clock()
-    plan = plan_dossier(cmd, ctx.rules, now)  # invalid input costs no database round-trip
+    try:
+        plan = plan_dossier(cmd, ctx.rules, now)  # invalid input costs no database round-trip, unless keyed
+    except InvalidInput as error:
+        return await _stored_or_raise(ctx, key, error)
     codes = PendingCodes(1)
     event = submitted_event(
         plan, codes.placeholder(0), channel=cmd.channel, receiving_agency=cmd.receiving_agency,
@@ -200,7 +217,10 @@ async def submit_bundle(
 ) -> Reply:
     """One dossier per applicable step (consecutive codes of the receiving agency), then BundleSubmitted."""
     now = ctx.clock()
-    plan = plan_bundle(cmd, ctx.rules, now)
+    try:
+        plan = plan_bundle(cmd, ctx.rules, now)
+    except InvalidInput as error:
+        return await _stored_or_raise(ctx, key, error)
     correlation_id = correlation_id or plan.bundle_id
     codes = PendingCodes(len(plan.dossiers))
     placeholders = codes.placeholders
