@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from devstack.identity import DevIdentity
-from loadgen.safety import require_loopback
+from loadgen.safety import loopback_url
 from loadgen.stats import Recorder
 from loadgen.wire import WirePool
 
@@ -39,9 +39,10 @@ class Targets:
     identity: Path | None = None
 
     def __post_init__(self) -> None:
-        for url in (self.intake, self.workflow, self.reporting):
-            if url is not None:
-                require_loopback(url)
+        for name in ("intake", "workflow", "reporting"):
+            url = getattr(self, name)
+            if url is not None:  # every client connects to the address, not to a name like "localhost"
+                object.__setattr__(self, name, loopback_url(url))
 
 
 @dataclass(frozen=True)

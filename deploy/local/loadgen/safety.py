@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -29,3 +29,11 @@ def require_loopback(url: str) -> tuple[str, int]:
     if port is None:
         raise NotLoopback(f"{url!r}: give the port explicitly")
     return ("::1" if host == "::1" else "127.0.0.1"), port
+
+
+def loopback_url(url: str) -> str:
+    """``url`` (checked by :func:`require_loopback`) with its host as the loopback address, never a
+    name a resolver could send elsewhere: ``http://localhost:8001/x`` → ``http://127.0.0.1:8001/x``."""
+    host, port = require_loopback(url)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"[{host}]:{port}" if ":" in host else f"{host}:{port}"))

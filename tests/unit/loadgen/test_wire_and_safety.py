@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from loadgen.api import Api, Targets
 from loadgen.cli import main
 from loadgen.safety import NotLoopback, require_loopback
+from loadgen.stats import Recorder
 from loadgen.wire import ProtocolError, ResponseParser
 
 FIXED = b'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"code":"X1"}'
@@ -42,6 +44,19 @@ def test_malformed_answers_are_protocol_errors() -> None:
 )  # fmt: skip
 def test_loopback_targets_are_accepted(url: str, expected: tuple[str, int]) -> None:
     assert require_loopback(url) == expected
+
+
+async def test_every_client_connects_to_the_loopback_address_not_to_localhost() -> None:
+    """The check connected the submissions to 127.0.0.1, but the officials', citizens' and httpx
+    clients went to 'localhost', wherever the resolver sent it."""
+    targets = Targets("http://localhost:8001", "http://LOCALHOST:8002/", "http://[::1]:8004")
+    assert (targets.intake, targets.workflow, targets.reporting) == (
+        "http://127.0.0.1:8001", "http://127.0.0.1:8002/", "http://[::1]:8004",
+    )  # fmt: skip
+    async with Api(targets, Recorder(), concurrency=1) as api:
+        assert {str(c.base_url) for c in api._http.values()} == {
+            "http://127.0.0.1:8001", "http://127.0.0.1:8002/", "http://[::1]:8004",
+        }  # fmt: skip
 
 
 @pytest.mark.parametrize(
