@@ -30,8 +30,12 @@ class BenchStack:
         overrides |= {"POSTGRES_PORT": str(free_port()), "BROKER_PORT": str(free_port())}
         # The launcher does not (yet) point registry-sync at a simulator on another port than 8009.
         overrides["REGISTRY_SYNC_REGISTRIES_URL"] = f"http://127.0.0.1:{overrides['REGISTRY_SIM_PORT']}"
-        self._saved_env = {key: os.environ.get(key) for key in overrides}
+        # A fresh stack: not the external servers `make run` and `make test` may have been pointed at.
+        external = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+        self._saved_env = {key: os.environ.get(key) for key in (*overrides, *external)}
         os.environ.update(overrides)
+        for key in external:
+            os.environ.pop(key, None)
         self.local = LocalStack(
             Path(tempfile.mkdtemp(prefix="dossier-bench-")),
             fresh=True,

@@ -75,16 +75,19 @@ class SystemMonitor:
         return ended
 
     def cpu_seconds(self) -> dict[str, float]:
-        """User + system CPU seconds used so far by each group (children included)."""
+        """User + system CPU seconds used so far by each group (children included, but for a flat one)."""
         used: dict[str, float] = {}
         for name, pids in self.groups().items():
+            flat = name in self.flat
             total = 0.0
             for pid in pids:
-                for process in _family(pid, children=name not in self.flat):
+                for process in _family(pid, children=not flat):
                     try:
                         times = process.cpu_times()
-                        # children_*: children that have exited (PostgreSQL backends come and go).
-                        total += times.user + times.system + times.children_user + times.children_system
+                        total += times.user + times.system
+                        if not flat:  # children that have exited (PostgreSQL backends come and go)
+                            # A flat group's are not its own: the driver's pgbench, bare server, psql.
+                            total += times.children_user + times.children_system
                     except psutil.Error:
                         continue
             used[name] = total

@@ -4,6 +4,8 @@ reports the rebuild's fixed costs and reporting's memory during it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.output import console_table, markdown
-from bench.phases import Phases, metric_sum
+from bench.phases import Phases, metric_sum, rebuild_result
 from bench.run import headline
 from bench.sysmon import SystemMonitor
 from bench.targets import verdicts
@@ -100,6 +102,18 @@ def test_phase_windows_keep_each_phase_peak_apart() -> None:
     assert monitor.peak_rss["me"] >= first["me"]
 
 
+def test_a_flat_group_is_measured_without_the_children_it_waited_for() -> None:
+    """The driver's CPU counted its exited children (pgbench, the bare endpoint, psql): 18.8 CPU-s
+    in a 15.8 s phase for a driver that is one Python thread."""
+    me = {"me": [os.getpid()]}
+    flat, whole = SystemMonitor(lambda: me, flat=frozenset({"me"})), SystemMonitor(lambda: me)
+    before_flat, before_whole = flat.cpu_seconds()["me"], whole.cpu_seconds()["me"]
+    burn = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True, timeout=60)
+    assert whole.cpu_seconds()["me"] - before_whole >= 0.45
+    assert flat.cpu_seconds()["me"] - before_flat < 0.3
+
+
 def results(quiet: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "machine": {"host": "h", "measured_at": "2026-11-22T00:00:00+00:00", "cpu_model": "AMD EPYC",
@@ -137,3 +151,18 @@ def test_a_small_log_is_flagged() -> None:
     small = results(quiet=True)
     small["rebuild"]["records_read"] = 6182
     assert "the rebuild replayed only 6,182 events" in markdown(small)
+
+
+@pytest.mark.parametrize(
+    ("http_status", "state"), [(202, "running"), (200, "failed"), (500, None)], ids=["wait-ended", "failed", "error"]
+)
+def test_a_rebuild_that_did_not_succeed_has_no_rate_and_no_verdict(http_status: int, state: str | None) -> None:
+    """Its records read over the wall time made a rate all the same, published as a PASS."""
+    body = {"rebuild": {"state": state, "records_read": 15_000, "error": "swap failed" if state == "failed" else None}}
+    result = rebuild_result(http_status, body, wall=0.5)
+    assert result["events_per_s"] is None
+    [row] = [v for v in verdicts(headline({"rebuild": result, "before_rebuild": {"quiet": True}}))
+             if v["key"] == "rebuild_events_per_s"]  # fmt: skip
+    assert row["verdict"] == "n/a"
+    done = rebuild_result(200, {"rebuild": {"state": "succeeded", "records_read": 15_000}}, wall=0.5)
+    assert done["events_per_s"] == 30_000
