@@ -6,6 +6,7 @@ import asyncio
 import faulthandler
 import os
 import secrets
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +35,8 @@ async def _event_loop_for_the_watchdog() -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A stuck test is cancelled with every task's stack printed, instead of hanging the run."""
+    """A stuck test is cancelled with every task's stack printed (a synchronous one interrupts the
+    run), instead of hanging it."""
     watchdog = threading.Timer(STUCK_AFTER_SECONDS, _stuck, args=(item.name.split("[")[0],))
     watchdog.daemon = True
     watchdog.start()
@@ -48,6 +50,9 @@ def _stuck(test_name: str) -> None:
     print(f"\n{test_name} is still running after {STUCK_AFTER_SECONDS:.0f} s", file=sys.stderr)
     if _loop is None or not _loop.is_running():
         faulthandler.dump_traceback(sys.stderr)  # blocked outside the event loop: the threads' stacks
+        # A synchronous test (a blocking read, say): SIGINT to the main thread ends its system call
+        # and the run, which stops with an error instead of hanging until CI's own limit.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         return
     _loop.call_soon_threadsafe(_cancel_stuck, test_name)
 
