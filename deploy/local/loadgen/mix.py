@@ -142,9 +142,10 @@ class Mix:
         return [
             {
                 "kind": d.kind,
-                "digitized": rng.random() < w.digitized[channel],
-                "reused": rng.random() < w.reused,
-                "from_national_store": channel == "online" and rng.random() < w.from_national_store,
+                "digitized": (digitized := rng.random() < w.digitized[channel]),
+                # taken from data or the national store: electronic, so only a digitised one
+                "reused": digitized and rng.random() < w.reused,
+                "from_national_store": digitized and channel == "online" and rng.random() < w.from_national_store,
             }
             for d in required
             if d.mandatory or rng.random() < 0.4

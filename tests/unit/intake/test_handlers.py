@@ -178,6 +178,9 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
 
     await on_workflow_event(_supplement_requested(dossier_id, code), uow.dossiers)
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is True
+    with pytest.raises(InvalidInput) as listed:
+        await act(ProvideSupplement(code, [*documents, *documents], "hai lần"), ctx)
+    assert [(p.path, p.type) for p in listed.value.problems] == [("$.documents[1].kind", "repeated_document")]
     supplied = await act(ProvideSupplement(code, documents, "bản chụp"), ctx)
     assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False

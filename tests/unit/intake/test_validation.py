@@ -169,6 +169,21 @@ def test_documents_must_be_the_procedures_and_mandatory_ones_present(rules: Inta
     assert problems(rules, body) == {"$.documents[0].kind": "unknown_document", "$.documents": "missing_document"}
 
 
+def test_a_document_is_listed_once_and_one_taken_from_data_is_electronic(rules: IntakeRules) -> None:
+    """The digitisation and reuse indicators count documents: 25 copies of a reused declaration, or a
+    paper one "from the national store", pushed a dossier's rates towards 100 %."""
+    body = birth_dossier()
+    copy = {"kind": "giay_chung_sinh", "digitized": True, "reused": True}
+    paper = {"kind": "to_khai_khai_sinh", "digitized": False, "reused": False, "from_national_store": True}
+    body["documents"] = [copy, copy, paper]
+    assert problems(rules, body) == {
+        "$.documents[1].kind": "repeated_document", "$.documents[2].digitized": "not_digitized",
+    }  # fmt: skip
+    bundle = birth_bundle()
+    bundle["documents"] = [copy, {**copy, "reused": False}]
+    assert problems(rules, bundle) == {"$.documents[1].kind": "repeated_document"}
+
+
 def test_a_procedure_not_offered_online(rules: IntakeRules) -> None:
     body = criminal_record_dossier()
     body.update(

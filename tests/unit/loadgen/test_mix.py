@@ -11,7 +11,7 @@ from contracts.catalogue import load_catalogue
 from contracts.events.common import Applicant, Delivery, Document
 from intake.domain.commands import SubmitBundle
 from intake.domain.rules import IntakeRules
-from intake.domain.submission import plan_bundle
+from intake.domain.submission import listed_document_problems, plan_bundle
 from loadgen.mix import Mix, MixWeights
 from workcal import WorkCalendar, vietnam_tz
 
@@ -74,6 +74,7 @@ def test_every_dossier_routes_and_its_documents_are_known_kinds(drawn: list) -> 
         kinds = {d["kind"] for d in s.body["documents"]}
         assert {d.kind for d in procedure.required_documents if d.mandatory} <= kinds
         assert kinds <= {d.kind for d in procedure.required_documents}
+        assert listed_document_problems(procedure, [Document(**d) for d in s.body["documents"]]) == []
         if procedure.online_level == "none":
             assert s.body["channel"] != "online"
         if s.body["result_delivery"]["method"] == "online":

@@ -17,7 +17,7 @@ from contracts.events.intake import (
 from intake.domain.commands import CitizenAction, PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
 from intake.domain.errors import ActionNotAllowed
 from intake.domain.problems import FieldProblem, InvalidInput
-from intake.domain.submission import unknown_documents
+from intake.domain.submission import listed_document_problems
 from intake.domain.tracking import ENDED
 
 #: No money is taken for a dossier that ended without a result: refused, stopped or withdrawn.
@@ -86,7 +86,7 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
         if state.withdrawal_requested:
             raise ActionNotAllowed(f"withdrawal of dossier {state.code} was requested: it takes no more documents")
         procedure = catalogue.procedures.get(state.procedure_code)  # absent only from a later edition
-        if procedure is not None and (problems := unknown_documents(procedure, action.documents)):
+        if procedure is not None and (problems := listed_document_problems(procedure, action.documents)):
             raise InvalidInput(problems)
         return SupplementProvided(
             dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now

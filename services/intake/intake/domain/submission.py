@@ -120,17 +120,35 @@ def _route(
     return None
 
 
-def unknown_documents(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
-    """A problem for each document whose kind the procedure does not list."""
-    return [
+def listed_document_problems(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
+    """A problem for each document whose kind the procedure does not list, and the listing's own."""
+    unknown = [
         FieldProblem(f"$.documents[{i}].kind", f"{d.kind!r} is not a document of {procedure.code}", "unknown_document")
         for i, d in enumerate(documents)
         if procedure.document(d.kind) is None
     ]
+    return unknown + _listing_problems(documents)
+
+
+def _listing_problems(documents: list[Document]) -> list[FieldProblem]:
+    """A kind listed twice, and a document taken from data or the national store but not electronic.
+    The digitisation and reuse indicators count documents: 25 copies of one reused declaration made a
+    dossier's reuse rate 25 of 26."""
+    problems: list[FieldProblem] = []
+    seen: set[str] = set()
+    for i, d in enumerate(documents):
+        if d.kind in seen:
+            message = f"{d.kind!r} is listed twice: one entry per document"
+            problems.append(FieldProblem(f"$.documents[{i}].kind", message, "repeated_document"))
+        seen.add(d.kind)
+        if (d.reused or d.from_national_store) and not d.digitized:
+            message = "a document taken from data already supplied or from the national store is electronic"
+            problems.append(FieldProblem(f"$.documents[{i}].digitized", message, "not_digitized"))
+    return problems
 
 
 def _document_problems(procedure: Procedure, documents: list[Document]) -> list[FieldProblem]:
-    problems = unknown_documents(procedure, documents)
+    problems = listed_document_problems(procedure, documents)
     given = {d.kind for d in documents}
     problems.extend(
         FieldProblem("$.documents", f"mandatory document missing: {d.kind} ({d.name_vi})", "missing_document")
@@ -168,7 +186,7 @@ def _bundle_documents(
     None is required: the bundle API was published without documents, and a portal that sends none
     must not start getting 422s. Officials see what a dossier lacks (workflow's missing_documents)."""
     accepted = [kind for kind in definition.supplied_documents if any(p.document(kind) for p in procedures)]
-    problems = _unsupplied_documents(definition, documents, accepted)
+    problems = _unsupplied_documents(definition, documents, accepted) + _listing_problems(documents)
     per_step = []
     for position, procedure in enumerate(procedures):
         produced = [
