@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -141,8 +141,17 @@ def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database (or the network to it) is unavailable rather than that the
     work was wrong: the caller should wait and try again, not give up on the work. Takes
     SQLAlchemy's errors and the driver's own (code that uses asyncpg directly)."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+    if isinstance(exc, OperationalError | ConnectionError | OSError | TimeoutError):
         return True
+    # SQLAlchemy's wrapper of the driver's error is judged by what the driver raised: its interface
+    # errors are also misuse (two statements at once on one connection, too many parameters), which,
+    # taken for an outage, stalled a consumer's partition for ever ("database unavailable; retrying").
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        raised = exc.orig.__cause__ if exc.orig is not None else None
+        if raised is not None and raised is not exc and is_unavailable(raised):
+            return True
     # No pooled connection came free in time: every one is busy (the server is slow or hangs), which
     # says nothing against the work. SQLAlchemy's own TimeoutError is not the builtin one.
     if isinstance(exc, PoolTimeout):
@@ -156,8 +165,6 @@ def is_unavailable(exc: BaseException) -> bool:
     # progress"): seen on the first statement after the server terminated the session. Discarded,
     # another connection does the work.
     if isinstance(exc, asyncpg.InternalClientError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     state = sqlstate(exc)
     return state is not None and state.startswith(_UNAVAILABLE_STATES)

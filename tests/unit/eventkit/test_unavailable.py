@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -57,6 +58,38 @@ def test_outages_are_unavailable(error: BaseException) -> None:
 )
 def test_bad_work_is_not(error: BaseException) -> None:
     assert not is_unavailable(error)
+
+
+_ADAPTER = AsyncAdapt_asyncpg_dbapi(asyncpg)
+
+
+def through_sqlalchemy(raised: BaseException) -> DBAPIError:
+    """The driver's error as SQLAlchemy's asyncpg dialect hands it on: its own DB-API exception,
+    raised from the driver's, wrapped in SQLAlchemy's."""
+    kind = _ADAPTER.InterfaceError if isinstance(raised, asyncpg.InterfaceError) else _ADAPTER.Error
+    try:
+        raise kind(f"{type(raised)}: {raised}") from raised
+    except _ADAPTER.Error as adapted:
+        return DBAPIError.instance("SELECT 1", {}, adapted, _ADAPTER.Error)
+
+
+@pytest.mark.parametrize(
+    ("raised", "unavailable"),
+    [
+        # Misuse: counted as an outage, a handler's bug was retried for ever and its partition stalled.
+        (asyncpg.exceptions.InterfaceError("cannot perform operation: another operation is in progress"), False),
+        (asyncpg.exceptions.InterfaceError("the number of query arguments cannot exceed 32767"), False),
+        (asyncpg.exceptions.InterfaceError("connection is closed"), True),
+        (
+            asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+            True,
+        ),
+    ],
+)
+def test_sqlalchemys_wrapper_is_judged_by_what_the_driver_raised(raised: BaseException, unavailable: bool) -> None:
+    wrapped = through_sqlalchemy(raised)
+    assert type(wrapped).__module__ == "sqlalchemy.exc" and wrapped.orig.__cause__ is raised  # type: ignore[union-attr]
+    assert is_unavailable(wrapped) is unavailable
 
 
 @pytest.mark.parametrize(
