@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from aiokafka.errors import KafkaError
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from eventkit.kafka import ensure_topics
+from eventkit.kafka import TopicsNotCreated, ensure_topics
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,10 @@ async def create(plan: TopicPlan) -> list[str]:
     while True:
         try:
             return await ensure_topics(plan.bootstrap_servers, plan.topics, partitions=plan.partitions)
-        except (KafkaError, OSError) as exc:
+        except (KafkaError, OSError, TopicsNotCreated) as exc:
+            # A broker just started may refuse topics for a while ("only 0 brokers are registered").
             if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"broker {plan.bootstrap_servers} not reachable: {exc!r}") from exc
+                raise TimeoutError(f"broker {plan.bootstrap_servers} not ready: {exc}") from exc
             print(f"broker not ready ({exc!r}); retrying in {delay:.1f} s", file=sys.stderr, flush=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from eventkit.outbox import OutgoingMessage
 
@@ -91,17 +92,41 @@ class KafkaPublisher:
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: int) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
+    """Create the topics that do not exist yet; returns the ones created. Raises
+    :class:`TopicsNotCreated` if the broker refused any (the services would wait on them for ever)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
-        if missing:
-            try:
-                await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
-        return missing
+        if not missing:
+            return []
+        response = await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+        return created_topics(response.topic_errors)
     finally:
         await admin.close()
+
+
+class TopicsNotCreated(RuntimeError):
+    """The broker refused to create topics: ``refused`` maps each to its error's name and message."""
+
+    def __init__(self, refused: dict[str, str]) -> None:
+        super().__init__("the broker did not create " + "; ".join(f"{t}: {why}" for t, why in refused.items()))
+        self.refused = refused
+
+
+def created_topics(topic_errors: Sequence[tuple[Any, ...]]) -> list[str]:
+    """The topics a CreateTopics answer says were created; another process creating one first is
+    no error. aiokafka hands the answer back without raising for a topic the broker refused (too few
+    brokers for the replication factor, a bad name): the refusal passed for success, and with topics
+    not created automatically the relay and the consumers then waited on a missing topic for ever."""
+    created, refused = [], {}
+    for topic, code, *message in topic_errors:
+        if code == 0:
+            created.append(topic)
+        elif code != TopicAlreadyExistsError.errno:
+            error = for_code(code)
+            refused[topic] = f"{error.message} ({code}){f': {message[0]}' if message and message[0] else ''}"
+    if refused:
+        raise TopicsNotCreated(refused)
+    return created
