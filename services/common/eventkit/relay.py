@@ -29,11 +29,17 @@ log = get_logger(__name__)
 
 # The lock, the oldest rows and their deletion in one round trip (BEGIN, this, COMMIT per batch). The
 # lock's CTE is evaluated once; not holding it takes no row. Rows come back in no particular order.
+# A batch ends at :n rows or once :bytes of values are in it (the first row always goes): 500 rows of
+# up to a megabyte each, held in memory and sent within the publish timeout, was half a gigabyte.
+# octet_length reads a stored value's size from its header, without fetching it.
 _TAKE_BATCH = """
 WITH leader AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema())) AS held
+), oldest AS (
+    SELECT o.id, sum(octet_length(o.value)) OVER (ORDER BY o.id) - octet_length(o.value) AS before
+    FROM outbox o, leader WHERE leader.held ORDER BY o.id LIMIT :n
 ), batch AS (
-    SELECT o.id FROM outbox o, leader WHERE leader.held ORDER BY o.id LIMIT :n
+    SELECT id FROM oldest WHERE before < :bytes
 )
 DELETE FROM outbox o USING batch WHERE o.id = batch.id
 RETURNING o.id, o.topic, o.message_key, o.value, o.event_id::text
@@ -50,12 +56,15 @@ class OutboxRelay:
         publisher: KafkaPublisher,
         *,
         batch_size: int = 500,
+        batch_bytes: int = 16 * 2**20,
         poll_seconds: float = 0.05,
         publish_timeout: float = 30.0,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
+        self._full = False  # the last batch stopped at a limit: more may be waiting
         self._poll = poll_seconds
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
@@ -76,11 +85,13 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publish one batch; returns how many messages went out (0 if none or not the leader)."""
         async with self._engine.begin() as conn:
-            taken = await conn.execute(text(_TAKE_BATCH), {"n": self._batch_size})
+            taken = await conn.execute(text(_TAKE_BATCH), {"n": self._batch_size, "bytes": self._batch_bytes})
             rows = sorted(taken.all(), key=lambda row: row[0])
             if not rows:
+                self._full = False
                 return 0
             messages = [OutgoingMessage(topic, key, bytes(value), eid) for _, topic, key, value, eid in rows]
+            self._full = len(rows) == self._batch_size or sum(len(m.value) for m in messages) >= self._batch_bytes
             # Deleted but not committed: if this fails or times out, the rollback puts them back.
             await asyncio.wait_for(self._publisher.publish(messages), self._publish_timeout)
         self.published += len(rows)
@@ -111,7 +122,7 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 asked = True
                 continue
-            asked = sent == self._batch_size  # a full batch: more may be waiting
+            asked = sent > 0 and self._full  # a full batch: more may be waiting
             if not asked:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._poll)

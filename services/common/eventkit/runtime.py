@@ -86,6 +86,7 @@ class ServiceRuntime:
             self.engine,
             self.publisher,
             batch_size=settings.relay_batch_size,
+            batch_bytes=settings.relay_batch_bytes,
             poll_seconds=settings.relay_poll_seconds,
         )
         self.consumers = [

@@ -99,6 +99,9 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["console", "json"] = Field("console", description="json in production.")
     relay_poll_seconds: float = Field(0.05, gt=0, description="Outbox relay idle poll interval.")
     relay_batch_size: int = Field(500, ge=1, description="Outbox rows published per transaction.")
+    relay_batch_bytes: int = Field(
+        16 * 2**20, ge=1, description="Bytes of messages published per transaction at most (one message always goes)."
+    )
     consumer_max_attempts: int = Field(
         5, ge=1, description="Handler attempts before an event goes to the dead-letter topic."
     )

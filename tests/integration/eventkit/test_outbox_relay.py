@@ -161,6 +161,24 @@ async def test_a_second_relay_does_not_wait_behind_the_first_ones_batch(migrated
     assert await outbox_size(migrated) == 0
 
 
+async def test_a_batch_ends_at_its_byte_limit_and_the_first_message_always_goes(
+    migrated: AsyncEngine, topic: str
+) -> None:
+    """Counted in rows only, a batch of near-limit events was half a gigabyte held in memory and sent
+    within the publish timeout: the relay was killed or timed out on it for ever."""
+    await _queue(migrated, "d-big", 5, topic)
+    async with migrated.connect() as conn:
+        sizes = (await conn.execute(text("SELECT octet_length(value) FROM outbox ORDER BY id"))).scalars().all()
+    sent = HeldPublisher()
+    sent.release.set()
+    relay = OutboxRelay(migrated, sent, batch_bytes=sizes[0] + sizes[1] + 1)  # type: ignore[arg-type]
+    assert await relay.publish_once() == 3  # the third starts before the limit: it goes
+    assert await OutboxRelay(migrated, sent, batch_bytes=1).publish_once() == 1  # type: ignore[arg-type]
+    assert await relay.publish_once() == 1
+    assert [payload_n(m.value) for m in sent.sent] == [1, 2, 3, 4, 5]
+    assert await outbox_size(migrated) == 0
+
+
 async def test_a_batch_the_broker_did_not_take_stays_in_the_outbox(migrated: AsyncEngine, topic: str) -> None:
     await _queue(migrated, "d-refused", 2, topic)
     failing = HeldPublisher(fail=True)
