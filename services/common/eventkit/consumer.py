@@ -164,6 +164,8 @@ class InboxConsumer:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 50,
+        max_poll_interval_ms: int = 15 * 60 * 1000,
+        progress_commit_seconds: float = 10.0,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -190,6 +192,12 @@ class InboxConsumer:
         # fetch over several partitions for its whole wait, so this bounds each hop's latency on a
         # quiet topic (500, aiokafka's default, made a hop 100–250 ms). Idle cost: ~1.5% of a core.
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        # The longest one fetch's records may take before this member is taken for dead and leaves its
+        # group. aiokafka's 5 minutes is two poison events' worth (each tried in its batch, then
+        # alone, every try up to the statement limit): the member left, its commit failed, and the
+        # next one met the same events and the same fate, the partition stalled for good.
+        self._max_poll_interval_ms = max_poll_interval_ms
+        self.progress_commit_seconds = progress_commit_seconds
 
     @property
     def connected(self) -> bool:
@@ -224,6 +232,7 @@ class InboxConsumer:
                 session_timeout_ms=self._session_timeout_ms,
                 heartbeat_interval_ms=self._heartbeat_ms,
                 fetch_max_wait_ms=self._fetch_max_wait_ms,
+                max_poll_interval_ms=self._max_poll_interval_ms,
             )
             # Which partitions this member holds, logged at every rebalance: a partition nobody
             # consumes shows as missing from every member's line.
@@ -265,11 +274,16 @@ class InboxConsumer:
         while True:
             batches = await self._fetch(consumer)
             for tp, records in batches.items():
-                start = 0
+                start, saved = 0, time.monotonic()
                 while start < len(records):
                     size = self._next_batch_size()
                     await self.process(records[start : start + size])
                     start += size
+                    if start < len(records) and time.monotonic() - saved >= self.progress_commit_seconds:
+                        # Slow going (events tried alone, dead-lettered after their attempts): what is
+                        # done is saved, so that a session lost meanwhile does not bring it all back.
+                        await self._commit(tp, records[start - 1].offset + 1)
+                        saved = time.monotonic()
                 await self._commit(tp, records[-1].offset + 1)
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
