@@ -130,9 +130,23 @@ def test_a_complaint_or_note_that_shows_nothing_is_none() -> None:
     from intake.entrypoints.schemas import RatingCreate, SupplementCreate
 
     assert RatingCreate.model_validate({"score": 3, "complaint": "\u200b "}).complaint is None
-    assert RatingCreate.model_validate({"score": 3, "complaint": " Chờ lâu"}).complaint == " Chờ lâu"
+    assert RatingCreate.model_validate({"score": 3, "complaint": " Chờ lâu"}).complaint == "Chờ lâu"
     document = {"kind": "giay_chung_sinh", "digitized": True, "reused": False}
     assert SupplementCreate.model_validate({"documents": [document], "note": "   "}).note is None
+
+
+def test_names_are_kept_as_they_show_without_invisible_characters_or_stray_spaces() -> None:
+    """Kept raw, 'Nguyễn  Văn\u200b An\u202e ' went into the event and to the civil-status registry."""
+    from intake.entrypoints.schemas import DossierCreate
+
+    body = birth_dossier(child_name="  Nguyễn  Văn\u200b An\u202e ")
+    body["applicant"]["full_name"] = "\ufeffTrần Thị\u00a0Bình  "
+    body["form"]["child"]["place_of_birth"] = "Bệnh viện  tỉnh\r\nKhoa sản "
+    dossier = DossierCreate.model_validate(body)
+    assert dossier.form["child"]["full_name"] == "Nguyễn Văn An"
+    assert dossier.applicant.full_name == "Trần Thị Bình"
+    assert dossier.form["child"]["place_of_birth"] == "Bệnh viện tỉnh\nKhoa sản"  # its line break kept
+    assert dossier.procedure_code == body["procedure_code"]
 
 
 async def test_a_submission_s_correlation_id_is_the_caller_s_only_when_usable_else_the_request_s() -> None:

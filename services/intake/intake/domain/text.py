@@ -4,7 +4,7 @@ Vietnamese input methods write letters with diacritics either precomposed ("ễ"
 Unicode dựng sẵn) or decomposed ("e" + "̂" + "̃": Unicode tổ hợp), and both look the same. A name
 typed each way would be two names to every comparison: the duplicate check would let the same child
 be registered twice, and a registry would not find the person. Intake takes every text in the
-composed form (NFC), the one the national databases use.
+composed form (NFC), the one the national databases use, without the characters that show nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,23 @@ def composed(value: Any) -> Any:
         return {composed(k): composed(v) for k, v in value.items()}
     if isinstance(value, list):
         return [composed(v) for v in value]
+    return value
+
+
+def tidied(value: Any) -> Any:
+    """``value`` with every string in it composed and each of its lines :func:`visible` (line breaks
+    kept, none at the ends); dict keys composed only. Taken raw, a name reached the events and the
+    registries with a zero-width space, a right-to-left override or doubled spaces in it, which the
+    duplicate check ignored and a registry's look-up by name would not."""
+    if isinstance(value, str):
+        text = composed(value)
+        if text.isascii() and "  " not in text and text == text.strip() and text.isprintable():
+            return text  # the usual code or number: nothing to tidy
+        return "\n".join(visible(line) for line in text.splitlines()).strip("\n")
+    if isinstance(value, dict):
+        return {composed(k): tidied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidied(v) for v in value]
     return value
 
 

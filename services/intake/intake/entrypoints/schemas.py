@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from contracts.catalogue import Agency, BundleDefinition, Procedure
 from contracts.events.common import ResultDelivery
 from eventkit.http import ErrorBody
-from intake.domain.text import composed, visible
+from intake.domain.text import tidied, visible
 
 ID_NUMBER = r"^[0-9]{12}$"
 
@@ -48,14 +48,16 @@ class Strict(BaseModel):
     """Unknown fields are an error: a misspelt optional field must not be dropped in silence. Text is
     taken in Unicode's composed form (NFC), whichever way the citizen's keyboard wrote it. Flags and
     amounts take JSON's own types (``StrictBool``, ``StrictInt``): ``"yes"`` or ``1`` for a flag the
-    index counts, or ``true`` for an amount, is a 422, not a guess recorded as a fact."""
+    index counts, or ``true`` for an amount, is a 422, not a guess recorded as a fact. Invisible format
+    characters (zero-width spaces, direction overrides) are dropped and spaces taken as one, none at
+    the ends of a line (:func:`~intake.domain.text.tidied`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _composed(cls, data: Any) -> Any:
-        return composed(data)
+    def _tidied(cls, data: Any) -> Any:
+        return tidied(data)
 
 
 class ApplicantCreate(Strict):
