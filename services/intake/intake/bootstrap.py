@@ -16,6 +16,7 @@ from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.postgres import SqlIntakeUnitOfWork
+from intake.adapters.subjects import rekey_open_subjects
 from intake.adapters.views import PostgresViews
 from intake.domain.rules import IntakeRules
 from intake.entrypoints import action_routes, catalogue_routes, dossier_routes
@@ -79,6 +80,10 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
             what="idempotency keys",
         )
 
+    async def rekey_subjects() -> None:
+        """Before requests: a digest made by an older rule would let a duplicate in."""
+        await rekey_open_subjects(runtime.engine, catalogue)
+
     runtime = ServiceRuntime(
         settings,
         migrations_package="intake",
@@ -90,6 +95,7 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
         title=TITLE,
         routers=[catalogue_routes.router, dossier_routes.router, action_routes.router],
         max_body_bytes=settings.max_body_bytes,
+        on_startup=rekey_subjects,
     )
     app.description = DESCRIPTION
     group_commit = GroupCommit(

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from contracts.catalogue import load_catalogue
+from intake.adapters.subjects import SUBJECT_RULE, rekey_open_subjects
 from tests.integration.intake.conftest import RunningIntake
 from tests.support.kafka import eventually, read_topic
 from tests.unit.intake.contract import assert_matches_contract
@@ -216,3 +218,39 @@ async def test_accepted_submissions_reach_kafka_as_contract_events(intake: Runni
         return await intake.scalar("SELECT count(*) FROM outbox") == 0
 
     await eventually(outbox_emptied, timeout=10)
+
+
+async def test_one_child_in_capitals_or_with_the_tone_placed_otherwise_is_still_one_child(
+    intake: RunningIntake,
+) -> None:
+    """'Nguyễn Thị Hoà' and 'NGUYỄN THỊ HÒA' (ID cards print names in capitals; keyboards place the
+    tone on either vowel of 'oa') were two children to the duplicate check."""
+    first = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Nguyễn Thị Hoà Mỹ"))).json()
+    for typed in ("NGUYỄN THỊ HÒA MỸ", "Nguyễn Thị Hòa Mỹ"):
+        again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name=typed))
+        assert again.status_code == 409 and again.json()["existing_code"] == first["code"], typed
+    rule = await intake.scalar("SELECT subject_rule FROM dossiers WHERE code = :c", c=first["code"])
+    assert rule == SUBJECT_RULE  # written by this build's rule: nothing to make again
+
+
+async def test_digests_made_by_the_older_rule_are_made_again_at_start_up(intake: RunningIntake) -> None:
+    """Left as the older rule made them, an open dossier's digest never matched a new submission's,
+    and its subject could be submitted again for as long as it stayed open."""
+    old = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Phạm Thúy Hằng"))).json()
+    twin = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Phạm Thúy Nga"))).json()
+    engine = intake.app.state.runtime.engine
+    async with engine.begin() as conn:  # as the older build left them
+        await conn.execute(text("UPDATE dossiers SET subject_key = 'rule-1:' || code, subject_rule = 1"
+                                " WHERE code = ANY(:c)"), {"c": [old["code"], twin["code"]]})  # fmt: skip
+    typed = birth_dossier("counter", child_name="PHẠM THUÝ NGA")  # the twin under the new rule, taken now
+    clash = (await intake.client.post("/v1/dossiers", json=typed)).json()
+
+    assert await rekey_open_subjects(engine, load_catalogue()) == 1
+    again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Phạm Thuý Hằng"))
+    assert again.status_code == 409 and again.json()["existing_code"] == old["code"]
+    # The twin's subject was taken meanwhile, by the new rule: both stay open, the twin keeps its old digest.
+    kept = await intake.scalar(
+        "SELECT subject_key || ' ' || subject_rule FROM dossiers WHERE code = :c", c=twin["code"]
+    )
+    assert kept == f"rule-1:{twin['code']} {SUBJECT_RULE}" and clash["code"] != twin["code"]
+    assert await rekey_open_subjects(engine, load_catalogue()) == 0  # nothing left behind

@@ -391,3 +391,29 @@ def test_a_bundle_step_goes_to_the_agency_of_the_residence_not_of_the_counter(ru
     for not_a_commune in ("UBND-H-HOAMY", "STNMT-BINHAN"):
         body["form"]["residence"]["commune_code"] = not_a_commune
         assert problems(rules, body) == {"$.form.residence.commune_code": "not_a_commune"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "same"),
+    [
+        ("NGUYỄN THỊ HÒA", True),  # as ID cards print names
+        ("Nguyễn Thị Hòa", True),  # the tone on the other vowel of "oa": a keyboard setting
+        ("Ðặng Thị Hoà", False),  # another family name ...
+        ("Nguyễn Thị Hoa", False),  # ... another tone, another letter: another child
+        ("Nguyễn Thị Hóa", False),
+    ],
+)
+def test_case_and_the_place_of_a_tone_mark_do_not_make_another_child(
+    rules: IntakeRules, typed: str, same: bool
+) -> None:
+    procedure = rules.catalogue.procedure("1.001193")
+    form = birth_dossier(child_name="Nguyễn Thị Hoà")["form"]
+    other = birth_dossier(child_name=typed)["form"]
+    assert (subject_digest(procedure, form) == subject_digest(procedure, other)) is same
+
+
+def test_the_legacy_d_with_stroke_is_the_vietnamese_one(rules: IntakeRules) -> None:
+    """U+00D0 (Icelandic eth), left by conversions from the old TCVN3 and VNI fonts, looks like Đ."""
+    procedure = rules.catalogue.procedure("1.001193")
+    legacy, proper = (birth_dossier(child_name=f"{d}ặng Thúy Anh")["form"] for d in ("\u00d0", "\u0110"))
+    assert subject_digest(procedure, legacy) == subject_digest(procedure, proper)

@@ -42,15 +42,34 @@ def tidied(value: Any) -> Any:
 
 
 def canonical(value: Any) -> Any:
-    """What identifies: composed, without invisible format characters, and spaces as one (none at the
-    ends), so that "Nguyễn  Văn An ", "Nguyễn Văn\u200b An" and "Nguyễn Văn An" are the same child.
-    Case is kept: digests of open dossiers were made with it. A number with no fraction is an integer
+    """What identifies: composed, without invisible format characters, spaces as one (none at the
+    ends), in one case, with each word's tone mark in one place, so that "Nguyễn  Văn An ",
+    "Nguyễn Văn\u200b An", "NGUYỄN VĂN AN" and "Nguyễn Văn An" are the same child, and so are "Hòa" and
+    "Hoà", "Thúy" and "Thuý" (two placements of the tone that keyboards offer as a setting) and "Ðỗ"
+    and "Đỗ" (U+00D0, left by conversions from legacy fonts). A number with no fraction is an integer
     whichever way it was written: map sheet ``12.0`` is sheet ``12`` (the form schema takes both as
     an integer), not a second parcel."""
     value = composed(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return visible(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    words = visible(value).casefold().replace("ð", "đ").split(" ")
+    return " ".join(_tone_last(word) for word in words)
+
+
+#: The Vietnamese tone marks, as combining characters: huyền, sắc, ngã, hỏi, nặng.
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def _tone_last(word: str) -> str:
+    """``word`` with its tone mark after its last letter (one place, whichever vowel carried it); the
+    marks that make a letter (ă, â, ê, ô, ơ, ư) stay where they are."""
+    if word.isascii():
+        return word
+    apart = unicodedata.normalize("NFD", word)
+    tones = "".join(sorted(c for c in apart if c in _TONES))
+    return unicodedata.normalize("NFC", "".join(c for c in apart if c not in _TONES) + tones)
 
 
 #: Characters that are letters or symbols to Unicode but print as nothing: the Hangul fillers and the
