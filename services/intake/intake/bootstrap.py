@@ -87,7 +87,7 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
     runtime = ServiceRuntime(
         settings,
         migrations_package="intake",
-        consumers=[tracking_consumer(settings.topics)],
+        consumers=[tracking_consumer(settings.topics, catalogue)],
         background=[purge_old_idempotency_keys],
     )
     app = create_service_app(

@@ -74,6 +74,22 @@ async def test_an_open_subject_is_taken_until_the_dossier_ends(new_uow: UowFacto
     assert handled == {1: True, 2: False, 4: False}  # an official refused 1; 4 awaits acceptance
 
 
+async def test_a_step_takes_its_subject_once_known_unless_another_open_dossier_has_it(new_uow: UowFactory) -> None:
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers([row(1), row(2, subject=None), row(3, subject=None), row(4, subject=None)])
+        assert await uow.dossiers.key_subject(row(2).dossier_id, "1.001193", "s-1") == row(1).code
+        assert await uow.dossiers.key_subject(row(3).dossier_id, "1.001193", "s-3") is None
+        ended = DossierChange(row(4).dossier_id, status=DossierStatus.STOPPED, handler=("UBND-X-YENHOA", "cb-1"))
+        assert await uow.dossiers.apply(ended)
+        assert await uow.dossiers.key_subject(row(4).dossier_id, "1.001193", "s-4") is None  # ended: nothing to keep
+    with pytest.raises(DuplicateDossier) as caught:
+        async with new_uow() as uow:
+            await uow.dossiers.add_dossiers([row(5, subject="s-3")])
+    assert caught.value.existing_code == row(3).code
+    async with new_uow() as uow:
+        await uow.dossiers.add_dossiers([row(5, subject="s-4"), row(6, subject="s-2")])  # 2 kept none
+
+
 async def test_changes_show_in_the_state(new_uow: UowFactory) -> None:
     async with new_uow() as uow:
         await uow.dossiers.add_dossiers([row(1)])

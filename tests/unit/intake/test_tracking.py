@@ -10,9 +10,10 @@ import pytest
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
+from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange, own_change, registry_change, workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
-from intake.service_layer.projections import on_registry_event, on_workflow_event
+from intake.service_layer.projections import on_events, on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
 from tests.unit.intake.conftest import bundle_command, dossier_command
 from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier
@@ -257,3 +258,53 @@ async def test_the_view_says_what_the_citizen_still_owes(ctx: IntakeContext, uow
         uow.dossiers,
     )  # fmt: skip
     assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["owed"] == 0  # nothing once ended
+
+
+CHILD_ID = "036224000009"
+
+
+def card_for_the_child() -> dict[str, Any]:
+    """The child's health-insurance card asked for on its own, by the child's new number."""
+    return {
+        "procedure_code": "9.000001", "channel": "online", "receiving_agency": "UBND-X-YENHOA",
+        "applicant": birth_bundle()["applicant"],
+        "form": {"child": {"personal_id_number": CHILD_ID, "full_name": "Nguyễn Văn An", "date_of_birth": "2024-06-10",
+                           "sex": "male"}, "address": "Thôn 1, xã Yên Hòa"},
+        "documents": [{"kind": "to_khai_tham_gia_bhyt", "digitized": True, "reused": False}],
+    }  # fmt: skip
+
+
+def card_step_started(ctx: IntakeContext, bundle: dict[str, Any]) -> workflow.BundleStepStarted:
+    definition = ctx.rules.catalogue.bundle("birth")
+    results = {
+        "birth_registration": {"personal_id_number": CHILD_ID},
+        "permanent_residence": {"residence_address": "Thôn 1, xã Yên Hòa"},
+    }
+    inputs = definition.step("health_insurance_card").resolve_inputs(birth_bundle()["form"], results)
+    return workflow.BundleStepStarted(
+        bundle_id=bundle["bundle_id"], bundle_type="birth", at=MONDAY_9AM + timedelta(days=2),
+        step_id="health_insurance_card", dossier_id=bundle["dossiers"][2]["dossier_id"], inputs=inputs,
+    )  # fmt: skip
+
+
+async def test_a_bundle_step_keeps_its_subject_from_others_once_it_starts(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """The card step's subject, the child's number, does not exist at submission: it had no digest
+    ever, and the same child's card asked for on its own went through while the step was open."""
+    bundle = (await submit_bundle(bundle_command(birth_bundle()), ctx)).body
+    await on_events([card_step_started(ctx, bundle)], uow.dossiers, ctx.rules.catalogue)
+    with pytest.raises(DuplicateDossier) as caught:
+        await submit_dossier(dossier_command(card_for_the_child()), ctx)
+    assert caught.value.existing_code == bundle["dossiers"][2]["code"]
+
+
+async def test_a_step_whose_subject_was_taken_meanwhile_stays_open_without_it(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    bundle = (await submit_bundle(bundle_command(birth_bundle()), ctx)).body
+    alone = (await submit_dossier(dossier_command(card_for_the_child()), ctx)).body  # before the step started
+    await on_events([card_step_started(ctx, bundle)], uow.dossiers, ctx.rules.catalogue)
+    step = uow.dossiers.rows[bundle["dossiers"][2]["dossier_id"]]
+    assert step["subject_key"] is None and step["step_started_at"] is not None
+    assert uow.dossiers.rows[alone["dossier_id"]]["subject_key"] is not None

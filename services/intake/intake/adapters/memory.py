@@ -15,7 +15,7 @@ from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
-from intake.domain.tracking import DossierChange
+from intake.domain.tracking import ENDED, DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 
@@ -114,6 +114,15 @@ class InMemoryDossiers:
 
     async def apply_many(self, changes: Sequence[DossierChange]) -> set[str]:
         return {c.dossier_id for c in changes if not await self.apply(c)}
+
+    async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
+        row = self.rows.get(dossier_id)
+        for other in self.rows.values():
+            if (other["procedure_code"], other["subject_key"]) == (procedure_code, key) and other is not row:
+                return str(other["code"])
+        if row is not None and row["subject_key"] is None and DossierStatus(row["status"]) not in ENDED:
+            row["subject_key"] = key
+        return None
 
     async def bundle_processing(self, bundle_id: str) -> None:
         if self.bundles[bundle_id]["status"] == "submitted":

@@ -21,7 +21,7 @@ from intake.adapters.submissions import connection_broke, pooled_driver_connecti
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
-from intake.domain.tracking import DossierChange
+from intake.domain.tracking import ENDED, DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 _CLAIM = "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
@@ -60,6 +60,14 @@ _APPLY = (
     " subject_key = CASE WHEN CAST(:ends AS BOOLEAN) THEN NULL ELSE subject_key END, updated_at = now()"
     " WHERE dossier_id = :id RETURNING 1"
 )
+
+_HOLDER = text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :k AND dossier_id <> :id")
+# An open dossier only: one that ended has no subject to keep from others.
+_KEY_SUBJECT = text(
+    "UPDATE dossiers SET subject_key = :k WHERE dossier_id = :id AND subject_key IS NULL"
+    " AND status <> ALL(CAST(:ended AS TEXT[]))"
+)
+_ENDED = sorted(status.value for status in ENDED)
 
 # Locks the rows the changes will update, in id order, before the pipelined updates run.
 _KNOWN = text(
@@ -176,6 +184,12 @@ class PostgresDossiers:
         if rows:  # executed in order, pipelined by the driver in one round trip
             await self._conn.execute(text(_APPLY), rows)
         return set(ids) - known
+
+    async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
+        other = (await self._conn.execute(_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()
+        if other is None:
+            await self._conn.execute(_KEY_SUBJECT, {"id": dossier_id, "k": key, "ended": _ENDED})
+        return other
 
     async def bundle_processing(self, bundle_id: str) -> None:
         await self._conn.execute(

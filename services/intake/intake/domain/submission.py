@@ -16,10 +16,12 @@ from typing import Any
 from contracts.catalogue import (
     AgeLimit,
     BundleDefinition,
+    Catalogue,
     NoCompetentAgency,
     Procedure,
     UnknownAgency,
     UnknownBundle,
+    UnknownBundleStep,
     UnknownProcedure,
 )
 from contracts.catalogue import BundleStep as BundleStepDefinition
@@ -74,6 +76,20 @@ def subject_digest(procedure: Procedure, form: dict[str, Any]) -> str | None:
     values = [procedure.code, *(canonical(v) for v in key)]
     text = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def step_subject(
+    catalogue: Catalogue, bundle_type: str, step_id: str, inputs: dict[str, Any]
+) -> tuple[str, str] | None:
+    """(procedure code, subject digest) of a bundle step from the data it starts with, when its
+    subject was not known at submission: the child's number an earlier step issued. None when the
+    step is not in this catalogue edition or its procedure allows repeats."""
+    try:
+        procedure = catalogue.procedure(catalogue.bundle(bundle_type).step(step_id).procedure_code)
+    except (UnknownBundle, UnknownBundleStep, UnknownProcedure):
+        return None
+    key = subject_digest(procedure, inputs)
+    return None if key is None else (procedure.code, key)
 
 
 def _reception(channel: Channel, now: datetime) -> tuple[DossierStatus, datetime | None]:

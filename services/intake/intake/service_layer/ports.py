@@ -115,6 +115,12 @@ class Dossiers(Protocol):
         """Apply changes in the order given (one round trip for them all); returns the unknown dossiers' ids."""
         ...
 
+    async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
+        """Give an open dossier that has none the subject digest ``key`` (a bundle step whose subject
+        an earlier step produced). Another open dossier of the procedure with that digest: its code,
+        and this one stays without."""
+        ...
+
     async def bundle_processing(self, bundle_id: str) -> None:
         """A bundle whose first step started: submitted → processing."""
         ...

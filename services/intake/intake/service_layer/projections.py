@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contracts.catalogue import Catalogue
 from contracts.envelope import EventPayload
 from contracts.events import workflow
 from eventkit.logging import get_logger
+from intake.domain.submission import step_subject
 from intake.domain.tracking import DossierChange, registry_change, workflow_change
 from intake.service_layer.ports import Dossiers
 
 log = get_logger(__name__)
 
 
-async def on_events(events: Sequence[EventPayload], dossiers: Dossiers) -> None:
+async def on_events(events: Sequence[EventPayload], dossiers: Dossiers, catalogue: Catalogue | None = None) -> None:
     """A consumer transaction's workflow and registry events, in order.
 
     Dossier lifecycle events move status, handler, dates and timeline; registry outcomes go on the
     timeline and portal sync state is shown as a field; bundle events move the bundle. The dossier
-    changes are applied together at the end, in the order of their events (one round trip)."""
+    changes are applied together at the end, in the order of their events (one round trip). A bundle
+    step whose subject was not known at submission (the child's number, from the birth registration)
+    gets its subject digest as it starts, from its data: until then a standalone dossier for the same
+    child went through the duplicate check."""
     changes: list[DossierChange] = []
+    subjects: list[tuple[workflow.BundleStepStarted, tuple[str, str]]] = []
     reported: dict[int, str] = {}  # index in changes → the event type to name if its dossier is unknown
     for event in events:
         if isinstance(event, workflow.DossierEvent):
@@ -28,6 +34,9 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers) -> None:
         elif isinstance(event, workflow.BundleStepStarted):
             await dossiers.bundle_processing(event.bundle_id)
             changes.append(DossierChange(event.dossier_id, step_started_at=event.at))
+            if catalogue is not None and (subject := step_subject(catalogue, event.bundle_type, event.step_id,
+                                                                  event.inputs)):  # fmt: skip
+                subjects.append((event, subject))
         elif isinstance(event, workflow.BundleCompleted):
             await dossiers.end_bundle(event.bundle_id, "completed", event.at, None, None)
         elif isinstance(event, workflow.BundlePartiallyCompleted):
@@ -39,6 +48,12 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers) -> None:
     for index, event_type in reported.items():
         if changes[index].dossier_id in unknown:
             log.warning("event about an unknown dossier", dossier_id=changes[index].dossier_id, type=event_type)
+    for step, (procedure_code, key) in subjects:
+        if (other := await dossiers.key_subject(step.dossier_id, procedure_code, key)) is not None:
+            # Submitted on its own while the bundle waited for this step's subject: both stay open,
+            # for officials to see (workflow decides), and this step keeps no digest.
+            log.warning("a bundle step has the subject of another open dossier", dossier_id=step.dossier_id,
+                        bundle_id=step.bundle_id, step=step.step_id, other=other)  # fmt: skip
 
 
 async def on_workflow_event(event: EventPayload, dossiers: Dossiers) -> None:
