@@ -5,6 +5,7 @@ the field at fault."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated
 
@@ -83,3 +84,11 @@ def check_date_of_death(id_number: str, date_of_death: date, today: date, field:
     not_in_future(date_of_death, today, field)
     if date_of_death.year < birth_year_of(id_number):
         raise SimError.invalid(field, "is before the birth year the id number encodes")
+
+
+def level_on(levels: Mapping[date, int], day: date) -> int:
+    """The statutory level in force on ``day``: the latest to take effect by then (the earliest
+    known, for a day before any of them)."""
+    effective = sorted(levels)
+    in_force = [since for since in effective if since <= day]
+    return levels[in_force[-1] if in_force else effective[0]]

@@ -1,11 +1,13 @@
 """Settings of the registry simulator (environment prefix ``REGISTRY_SIM_``).
 
 Benefit amounts are configuration, not code: the statutory base levels change by decree, and
-the values below are our reading of the rules in force in 2024 (unconfirmed).
+the values below are our reading of the decrees up to 2024 (unconfirmed). A benefit takes the level
+in force when the person died, not on the day it is paid.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
@@ -31,14 +33,18 @@ class SimulatorSettings(BaseSettings):
         default_factory=dict,
         description='Faults at start, JSON per system: {"national_portal": {"latency_ms": 50}}.',
     )
-    base_salary_vnd: int = Field(
-        2_340_000, ge=0, description="Statutory base salary (mức lương cơ sở) from 1 July 2024."
+    base_salary_vnd: dict[date, int] = Field(
+        default_factory=lambda: {date(2019, 7, 1): 1_490_000, date(2023, 7, 1): 1_800_000, date(2024, 7, 1): 2_340_000},
+        description="Statutory base salary (mức lương cơ sở) by the day it took effect (Decrees 38/2019, 24/2023,"
+        ' 73/2024), JSON: {"2024-07-01": 2340000}. A funeral allowance takes the one of the month of death.',
     )
     funeral_allowance_multiplier: int = Field(
         10, ge=0, description="Funeral allowance = this × base salary (Law on Social Insurance)."
     )
-    social_assistance_base_vnd: int = Field(
-        500_000, ge=0, description="Social-assistance standard level (mức chuẩn trợ giúp xã hội), 2024."
+    social_assistance_base_vnd: dict[date, int] = Field(
+        default_factory=lambda: {date(2021, 7, 1): 360_000, date(2024, 7, 1): 500_000},
+        description="Social-assistance standard level (mức chuẩn trợ giúp xã hội) by the day it took effect"
+        " (Decrees 20/2021, 76/2024). Burial support takes the one in force on the day of death.",
     )
     burial_support_multiplier: int = Field(
         20, ge=0, description="Burial support = this × social-assistance level (Decree 20/2021)."

@@ -23,6 +23,7 @@ from registry_sim.common import (
     Sex,
     Strict,
     check_date_of_death,
+    level_on,
     not_in_future,
     require_consistent,
 )
@@ -121,10 +122,12 @@ def pay_funeral_allowance(sim: SimulatorState, body: FuneralAllowanceRequest) ->
     if any(a["deceased"]["id_number"] == deceased.id_number for a in allowances.values()):
         raise SimError(409, "already_paid", "a funeral allowance was already paid", field="deceased.id_number")
     settings = sim.settings
+    # 10 × the base salary of the month of death (Law on Social Insurance 2014, art. 66), not today's
+    base_salary = level_on(settings.base_salary_vnd, deceased.date_of_death)
     record: Record = {
         "payment_id": f"TCMT-{sim.records.next_sequence(SYSTEM, ALLOWANCES):08d}",
         **body.model_dump(mode="json"),
-        "amount_vnd": settings.funeral_allowance_multiplier * settings.base_salary_vnd,
+        "amount_vnd": settings.funeral_allowance_multiplier * base_salary,
         "paid_at": sim.now().isoformat(),
     }
     allowances[record["payment_id"]] = record

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from registry_sim.common import Code, IdNumber, Name, Strict, check_date_of_death
+from registry_sim.common import Code, IdNumber, Name, Strict, check_date_of_death, level_on
 from registry_sim.errors import SimError
 from registry_sim.faults import System
 from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
@@ -52,10 +52,11 @@ def grant_burial_support(sim: SimulatorState, body: BurialSupportRequest) -> Rec
     if any(s["deceased"]["id_number"] == deceased.id_number for s in supports.values()):
         raise SimError(409, "already_granted", "burial support was already granted", field="deceased.id_number")
     settings = sim.settings
+    level = level_on(settings.social_assistance_base_vnd, deceased.date_of_death)  # in force at the death
     record: Record = {
         "support_id": f"HTMT-{sim.records.next_sequence(SYSTEM, SUPPORTS):08d}",
         **body.model_dump(mode="json"),
-        "amount_vnd": settings.burial_support_multiplier * settings.social_assistance_base_vnd,
+        "amount_vnd": settings.burial_support_multiplier * level,
         "granted_at": sim.now().isoformat(),
     }
     supports[record["support_id"]] = record

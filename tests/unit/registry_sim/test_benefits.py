@@ -87,6 +87,31 @@ async def test_a_funeral_allowance_is_paid_once(client: AsyncClient, funeral: di
     field_error(await client.post(ALLOWANCES, json=funeral), 409, "deceased.id_number")
 
 
+@pytest.mark.parametrize(
+    ("died", "amount"),
+    [("2024-06-30", 18_000_000), ("2024-07-01", 23_400_000), ("2023-06-20", 14_900_000)],
+)
+async def test_the_allowance_is_ten_base_salaries_of_the_month_of_death(
+    client: AsyncClient, funeral: dict[str, Any], died: str, amount: int
+) -> None:
+    """It took the base salary of the day it was paid: a death in June 2024 (1,800,000 VND until the
+    end of that month) was paid as if the 2,340,000 of July applied."""
+    request = {**funeral, "deceased": {**funeral["deceased"], "date_of_death": died}}
+    assert (await client.post(ALLOWANCES, json=request)).json()["amount_vnd"] == amount
+
+
+@pytest.mark.parametrize(("died", "amount"), [("2024-06-30", 7_200_000), ("2024-07-01", 10_000_000)])
+async def test_burial_support_is_twenty_assistance_levels_in_force_at_the_death(
+    client: AsyncClient, died: str, amount: int
+) -> None:
+    request = {
+        "deceased": {"id_number": "036140001234", "full_name": "Nguyễn Thị Mai", "date_of_death": died,
+                     "beneficiary_category": "elderly_80_plus"},
+        "applicant": {"full_name": "Nguyễn Văn Tâm", "relationship": "con"},
+    }  # fmt: skip
+    assert (await client.post(SUPPORTS, json=request)).json()["amount_vnd"] == amount
+
+
 async def test_bad_funeral_requests_name_the_field(
     client: AsyncClient, funeral: dict[str, Any], field_error: Any
 ) -> None:
