@@ -4,7 +4,6 @@ each field, which fields a production deployment must set, and what a given envi
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import types
@@ -15,6 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import to_json
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from eventkit.settings import ServiceSettings, _SharedEnvSource
@@ -141,12 +141,8 @@ def default_text(info: FieldInfo) -> str:
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     if isinstance(value, dict | list):
-        return json.dumps(value, default=_jsonable, separators=(",", ":"))
+        return to_json(value, fallback=str).decode()  # keys that are dates too, as the environment gives them
     return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
 def _init_only(cls: type[BaseSettings]) -> type[BaseSettings]:
@@ -287,5 +283,5 @@ def _as_text(value: Any) -> str:
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     if isinstance(value, dict | list):
-        return json.dumps(value, default=_jsonable)
+        return to_json(value, fallback=str).decode()
     return str(value)
