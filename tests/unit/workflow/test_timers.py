@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from contracts.events import intake
 from tests.unit.workflow.builders import Harness, submitted
-from workcal import vietnam_tz
+from workcal import CalendarConfig, WorkCalendar, vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition, InvalidDecision
+from workflow.domain.policies import Rules
 from workflow.service_layer import timers
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import Timer, WorkflowUnitOfWork
@@ -54,7 +55,10 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     await harness.decide(on_time.dossier_id, "accept")
     assert "acceptance_overdue" not in harness.uow.timers.pending(on_time.dossier_id)
 
-    harness.clock.set(deadline)
+    harness.clock.set(deadline)  # accepted at its limit, it would be in time: nothing yet
+    await harness.fire_timers()
+    assert "AcceptanceOverdue" not in harness.published_types(late.dossier_id)
+    harness.advance(seconds=1)
     assert await harness.fire_timers() >= 1
     assert await harness.fire_timers() == 0
     assert harness.published_types(late.dossier_id).count("AcceptanceOverdue") == 1
@@ -63,7 +67,7 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     assert (task.waiting_for, task.overdue) == ("acceptance", True)
     # Still waiting for an official: accepting it later works, and its processing clock starts then.
     state = await harness.decide(late.dossier_id, "accept")
-    assert state.received_at == deadline and not state.overdue
+    assert state.received_at == deadline + timedelta(seconds=1) and not state.overdue
 
 
 async def test_an_online_dossier_sent_back_before_acceptance_gets_a_fresh_window(harness: Harness) -> None:
@@ -78,7 +82,7 @@ async def test_an_online_dossier_sent_back_before_acceptance_gets_a_fresh_window
     [task] = await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10)
     assert (task.waiting_for, task.due_at, task.overdue) == ("acceptance", fresh, False)
     assert harness.uow.timers.pending(event.dossier_id) == {"acceptance_overdue": fresh}
-    harness.clock.set(fresh)
+    harness.clock.set(fresh + timedelta(seconds=1))
     await harness.fire_timers()
     assert harness.published_types(event.dossier_id).count("AcceptanceOverdue") == 1
 
@@ -278,3 +282,72 @@ async def test_a_supplement_that_moves_the_date_later_gets_its_own_warning(harne
     state = await harness.state(event.dossier_id)
     assert not state.due_soon_notified
     assert set(harness.uow.timers.pending(event.dossier_id)) == {"due_soon", "overdue"}
+
+
+async def test_an_acceptance_limit_moved_by_a_calendar_change_is_waited_for_not_lost(harness: Harness) -> None:
+    """Submitted Wednesday 31 December 2025, to be accepted by Monday 5 January 10:00; then 5 January
+    was made a day off. The timer fired on the old date, found the limit not passed, and was marked
+    fired: the dossier was never flagged."""
+    harness.clock.set(datetime(2025, 12, 31, 10, 0, tzinfo=TZ))
+    event = submitted(channel="online", at=harness.now)
+    await harness.deliver(event)
+    assert harness.uow.timers.pending(event.dossier_id) == {"acceptance_overdue": datetime(2026, 1, 5, 10, tzinfo=TZ)}
+    later = Rules(catalogue=harness.ctx.rules.catalogue, calendar=WorkCalendar(CalendarConfig(
+        extra_days_off=(date(2026, 1, 5),))))  # fmt: skip
+    harness.ctx = WorkflowContext(rules=later, clock=harness.clock)
+    harness.clock.set(datetime(2026, 1, 5, 16, 0, tzinfo=TZ))
+    assert await harness.fire_timers() == 1
+    assert "AcceptanceOverdue" not in harness.published_types(event.dossier_id)
+    assert harness.uow.timers.pending(event.dossier_id) == {
+        "acceptance_overdue": datetime(2026, 1, 6, 10, tzinfo=TZ) + timers.JUST_AFTER
+    }
+    harness.clock.set(datetime(2026, 1, 6, 10, 1, tzinfo=TZ))
+    await harness.fire_timers()
+    assert harness.published_types(event.dossier_id).count("AcceptanceOverdue") == 1
+
+
+async def test_a_dossier_decided_at_its_limit_is_on_time_and_never_overdue(harness: Harness) -> None:
+    """The timer fired at the limit itself (now >= due) while an ending at it counts as on time
+    (ended_at <= due): one dossier was both."""
+    event = submitted(at=harness.now)  # due Wednesday 17:00
+    await harness.deliver(event)
+    state = await harness.state(event.dossier_id)
+    assert state.due_at is not None
+    harness.clock.set(state.due_at)
+    await harness.fire_timers()
+    await harness.decide(event.dossier_id, "approve")
+    state = await harness.state(event.dossier_id)
+    assert not state.overdue and "DossierOverdue" not in harness.published_types(event.dossier_id)
+
+
+async def test_a_fresh_acceptance_window_after_a_missed_one_is_timed_again(harness: Harness) -> None:
+    """The first window missed, the flag stayed set through a supplement: the new window had no
+    timer, and the task list called the dossier overdue from the start of it."""
+    event = submitted(channel="online", at=harness.now)  # Monday 09:00, to be accepted by Tuesday 09:00
+    await harness.deliver(event)
+    harness.clock.set(datetime(2024, 6, 4, 10, 0, tzinfo=TZ))
+    await harness.fire_timers()
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
+    harness.clock.set(datetime(2024, 6, 5, 14, 0, tzinfo=TZ))
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    fresh = datetime(2024, 6, 6, 14, 0, tzinfo=TZ)
+    [task] = await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10)
+    assert (task.waiting_for, task.due_at, task.overdue) == ("acceptance", fresh, False)
+    assert harness.uow.timers.pending(event.dossier_id) == {"acceptance_overdue": fresh}
+    harness.clock.set(fresh + timedelta(minutes=1))
+    await harness.fire_timers()
+    assert harness.published_types(event.dossier_id).count("AcceptanceOverdue") == 2
+
+
+async def test_a_short_pause_after_the_warning_brings_no_second_warning(harness: Harness) -> None:
+    event = submitted(at=harness.now)  # due Wednesday 17:00, warned Tuesday 17:00
+    await harness.deliver(event)
+    harness.clock.set(datetime(2024, 6, 4, 17, 0, tzinfo=TZ))
+    await harness.fire_timers()
+    harness.clock.set(datetime(2024, 6, 5, 9, 0, tzinfo=TZ))
+    await harness.decide(event.dossier_id, "request_supplement", reason="ký thiếu")
+    harness.advance(minutes=10)
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    assert "due_soon" not in harness.uow.timers.pending(event.dossier_id)
+    await harness.fire_timers()
+    assert harness.published_types(event.dossier_id).count("DossierDueSoon") == 1

@@ -81,6 +81,7 @@ class DossierState:
     requested_total: int = 0
     pending_command_id: str | None = None
     due_soon_notified: bool = False
+    warned_due_at: datetime | None = None  # the appointment the last due-soon warning was for
     overdue: bool = False
     apologized: bool = False
     results: list[IssuedResult] = field(default_factory=list)
@@ -245,8 +246,9 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state.documents.extend(e.documents)
         if state.due_at is not None:
             state._move_appointment(e.due_at)
-        else:  # sent back before acceptance: a fresh window to accept it in
+        else:  # sent back before acceptance: a fresh window to accept it in, timed afresh
             state.acceptance_due_at = e.due_at
+            state.acceptance_overdue = False
         if e.step_due_at is not None:
             state._move_step_end(e.step_due_at)
     elif isinstance(e, wf.PaymentRequested):
@@ -266,6 +268,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
         state._close_line(e.at, e.event_type, e.official_id)
     elif isinstance(e, wf.DossierDueSoon):
         state.due_soon_notified = True
+        state.warned_due_at = e.due_at
     elif isinstance(e, wf.DossierOverdue):
         state.overdue = True
     elif isinstance(e, wf.AcceptanceOverdue):

@@ -6,7 +6,7 @@ marks it fired: a second replica skips a claimed row and, once that commits, fin
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from eventkit.backoff import stop_if_cancelled
 from eventkit.db import is_contention, is_unavailable
@@ -27,6 +27,8 @@ class DossierBusy(Exception):
 
 #: How much later a timer that failed to fire is tried again.
 FAILED_TIMER_RETRY = timedelta(minutes=10)
+#: The first instant past a limit (the database keeps microseconds).
+JUST_AFTER = timedelta(microseconds=1)
 
 
 async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, limit: int = 100) -> int:
@@ -78,16 +80,27 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
         return
     dossier = Dossier(state, now)
     running = not state.clock_paused and state.due_at is not None
+    # Late only once the limit has passed: a dossier ended at its limit is on time (ended_at <= due_at).
+    # A timer that comes at or before its limit, or before a limit that moved later (the calendar was
+    # changed since it was armed: a day off announced late), waits for it; marked fired, it was lost.
+    limit: datetime | None = None
     if timer.kind == "acceptance_overdue":
         # Accepted or sent back meanwhile, or already flagged: nothing to say.
-        if awaits_acceptance(state) and now >= (deadline := acceptance_due(state, ctx)):
-            dossier.mark_acceptance_overdue(deadline)
+        if awaits_acceptance(state):
+            limit = acceptance_due(state, ctx)
+            if now > limit:
+                dossier.mark_acceptance_overdue(limit)
     elif timer.kind == "due_soon":
         if running and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
             dossier.mark_due_soon()
-    elif running and not state.overdue and state.due_at is not None and now >= state.due_at:
+    elif running and not state.overdue and state.due_at is not None:
         if state.status in TRANSITIONS[Action.MARK_OVERDUE]:
-            dossier.mark_overdue("deadline_passed")
+            limit = state.due_at
+            if now > limit:
+                dossier.mark_overdue("deadline_passed")
+    if limit is not None and now <= limit:
+        await uow.timers.postpone(timer, limit + JUST_AFTER)
+        return
     await uow.timers.mark_fired(timer, now)
     if dossier.pending:
         log.info("SLA timer fired", dossier_id=timer.dossier_id, kind=timer.kind)
