@@ -213,8 +213,11 @@ class Harness:
         fail: str | None = None,
         error: str | None = None,
         attempts: int = 1,
+        at: datetime | None = None,
     ) -> None:
-        """Play registry-sync: reply to a command (``fail``: failed, with that reason and ``error``)."""
+        """Play registry-sync: reply to a command (``fail``: failed, with that reason and ``error``)
+        done ``at`` (default: now)."""
+        at = at or self.now
         if fail is not None:
             reply: EventPayload = registry.RegistryCommandFailed(
                 command_id=command.command_id,
@@ -223,7 +226,7 @@ class Harness:
                 dossier_id=command.dossier_id,
                 reason=fail,
                 attempts=attempts,
-                failed_at=self.now,
+                failed_at=at,
                 error=error,
             )
         else:
@@ -234,7 +237,7 @@ class Harness:
                 dossier_id=command.dossier_id,
                 result=result or {},
                 attempts=1,
-                completed_at=self.now,
+                completed_at=at,
             )
         await self.deliver(reply)
 

@@ -61,6 +61,7 @@ class MakeDecision:
 class ProvideSupplement:
     dossier_id: str
     documents: tuple[Document, ...] = ()
+    at: datetime | None = None  # when the citizen provided them (None: now)
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,14 @@ class ConfirmPayment:
     dossier_id: str
     amount: int
     online: bool
+    at: datetime | None = None  # when the citizen paid
 
 
 @dataclass(frozen=True)
 class WithdrawDossier:
     dossier_id: str
     reason: str
+    at: datetime | None = None  # when the citizen asked
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class CompleteRegistryCommand:
     dossier_id: str
     command_id: str
     result: dict[str, Any]
+    at: datetime | None = None  # when the registry did it
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class FailRegistryCommand:
     dossier_id: str
     command_id: str
     reason: str
+    at: datetime | None = None  # when registry-sync gave up
 
 
 @dataclass(frozen=True)
