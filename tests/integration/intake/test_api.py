@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from contracts.catalogue import load_catalogue
-from intake.adapters.subjects import SUBJECT_RULE, rekey_open_subjects
+from intake.adapters.subjects import rekey_open_subjects
+from intake.domain.text import SUBJECT_RULE
 from tests.integration.intake.conftest import RunningIntake
 from tests.support.kafka import eventually, read_topic
 from tests.unit.intake.contract import assert_matches_contract
@@ -231,6 +232,12 @@ async def test_one_child_in_capitals_or_with_the_tone_placed_otherwise_is_still_
         assert again.status_code == 409 and again.json()["existing_code"] == first["code"], typed
     rule = await intake.scalar("SELECT subject_rule FROM dossiers WHERE code = :c", c=first["code"])
     assert rule == SUBJECT_RULE  # written by this build's rule: nothing to make again
+    # A row without a rule (a pod of the older build, during a rolling update) is the older rule's.
+    default = await intake.scalar(
+        "SELECT column_default FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'dossiers' AND column_name = 'subject_rule'"
+    )
+    assert default == "1"
 
 
 async def test_digests_made_by_the_older_rule_are_made_again_at_start_up(intake: RunningIntake) -> None:

@@ -21,6 +21,7 @@ from intake.adapters.submissions import connection_broke, pooled_driver_connecti
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import UUID_TEXT
 from intake.domain.errors import DuplicateDossier, RetryableConflict
+from intake.domain.text import SUBJECT_RULE
 from intake.domain.tracking import ENDED, DossierChange
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
@@ -33,10 +34,10 @@ _SEQUENCE = (
 _INSERT_DOSSIER = (
     "INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,"
     " current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,"
-    " bundle_id, bundle_step, bundle_position, delivery) VALUES (:dossier_id, :code, :procedure_code, :channel,"
-    " :receiving_agency, :competent_agency, :receiving_agency, :status, :status_code, :subject_key, :submitted_at,"
-    " :received_at, :due_at, :fee, CAST(:timeline AS JSONB), :bundle_id, :bundle_step, :bundle_position,"
-    " :delivery)"
+    " bundle_id, bundle_step, bundle_position, delivery, subject_rule) VALUES (:dossier_id, :code, :procedure_code,"
+    " :channel, :receiving_agency, :competent_agency, :receiving_agency, :status, :status_code, :subject_key,"
+    " :submitted_at, :received_at, :due_at, :fee, CAST(:timeline AS JSONB), :bundle_id, :bundle_step,"
+    f" :bundle_position, :delivery, {SUBJECT_RULE})"
     " ON CONFLICT DO NOTHING RETURNING 1"
 )
 _PAST_RECEPTION = ", ".join(f"'{status.value}'" for status in sorted(PAST_RECEPTION))
@@ -64,8 +65,8 @@ _APPLY = (
 _HOLDER = text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :k AND dossier_id <> :id")
 # An open dossier only: one that ended has no subject to keep from others.
 _KEY_SUBJECT = text(
-    "UPDATE dossiers SET subject_key = :k WHERE dossier_id = :id AND subject_key IS NULL"
-    " AND status <> ALL(CAST(:ended AS TEXT[]))"
+    f"UPDATE dossiers SET subject_key = :k, subject_rule = {SUBJECT_RULE}"
+    " WHERE dossier_id = :id AND subject_key IS NULL AND status <> ALL(CAST(:ended AS TEXT[]))"
 )
 _ENDED = sorted(status.value for status in ENDED)
 

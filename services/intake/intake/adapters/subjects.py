@@ -3,8 +3,8 @@
 A new submission's digest is compared with the open dossiers' ones: made by an older rule, theirs
 would not match, and the same child could be registered twice while they stay open. At start-up,
 before it takes requests, intake makes them again from each dossier's submitted form (its first
-event), a short transaction per batch. Rows written by this build carry the current rule already (the
-column's default, see migration 0005).
+event), a short transaction per batch. Rows this build writes carry its rule; rows a pod of the older
+build writes during a rolling update are made again at the next start-up.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.catalogue import Catalogue
 from eventkit.logging import get_logger
 from intake.domain.submission import subject_digest
+from intake.domain.text import SUBJECT_RULE
 
 log = get_logger(__name__)
 
-#: The rule :func:`intake.domain.text.canonical` follows; the column default of migration 0005.
-SUBJECT_RULE = 2
 
 _BEHIND = """
 SELECT d.dossier_id, d.code, d.procedure_code, e.envelope -> 'payload' -> 'form'

@@ -25,6 +25,7 @@ from eventkit.eventstore import record_ctes
 from eventkit.outbox import check_size
 from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
 from intake.domain.errors import DuplicateDossier, RetryableConflict
+from intake.domain.text import SUBJECT_RULE
 from intake.service_layer.ports import NewSubmission, StoredReply
 
 #: The driver's errors that mean the connection itself is gone: it must not go back to the pool.
@@ -72,10 +73,13 @@ WITH wanted AS (
 ), new_dossiers AS (
     INSERT INTO dossiers (dossier_id, code, procedure_code, channel, receiving_agency, competent_agency,
         current_agency, status, status_code, subject_key, submitted_at, received_at, due_at, fee, timeline,
-        bundle_id, bundle_step, bundle_position, delivery)
+        bundle_id, bundle_step, bundle_position, delivery, subject_rule)
     SELECT r.dossier_id, c.code[r.slot + 1], r.procedure_code, r.channel, r.receiving_agency,
         r.competent_agency, r.receiving_agency, r.status, r.status_code, r.subject_key, r.submitted_at,
-        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position, r.delivery
+        r.received_at, r.due_at, r.fee, r.timeline, r.bundle_id, r.bundle_step, r.bundle_position, r.delivery,
+        """
+    + str(SUBJECT_RULE)
+    + """
     FROM jsonb_to_recordset($15::jsonb) AS r(sub int, slot int, dossier_id text, procedure_code text,
         channel text, receiving_agency text, competent_agency text, status text, status_code smallint,
         subject_key text, submitted_at timestamptz, received_at timestamptz, due_at timestamptz, fee int,

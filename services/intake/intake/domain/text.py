@@ -41,6 +41,11 @@ def tidied(value: Any) -> Any:
     return value
 
 
+#: The rule :func:`canonical` follows, kept with every digest it made (migration 0005): 1 kept case,
+#: tone placement and "Ð" apart.
+SUBJECT_RULE = 2
+
+
 def canonical(value: Any) -> Any:
     """What identifies: composed, without invisible format characters, spaces as one (none at the
     ends), in one case, with each word's tone mark in one place, so that "Nguyễn  Văn An ",
