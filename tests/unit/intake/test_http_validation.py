@@ -149,6 +149,18 @@ def test_names_are_kept_as_they_show_without_invisible_characters_or_stray_space
     assert dossier.procedure_code == body["procedure_code"]
 
 
+def test_emoji_made_of_several_keep_their_joiners_and_names_do_not() -> None:
+    """Every format character was dropped: a family 👨‍👩‍👧 in a complaint became three people, a flag
+    two pictures."""
+    from intake.entrypoints.schemas import RatingCreate
+
+    scotland = "🏴" + "".join(chr(0xE0000 + ord(c)) for c in "gbsct") + "\U000e007f"
+    complaint = f"Gia đình 👨\u200d👩\u200d👧 chờ lâu 🏳️\u200d🌈 {scotland}"
+    assert RatingCreate.model_validate({"score": 2, "complaint": complaint}).complaint == complaint
+    hidden = "Nguyễn\u200dVăn\U000e0041 An"  # a joiner between letters, a tag letter: they show nothing
+    assert RatingCreate.model_validate({"score": 2, "complaint": hidden}).complaint == "NguyễnVăn An"
+
+
 async def test_a_submission_s_correlation_id_is_the_caller_s_only_when_usable_else_the_request_s() -> None:
     """It goes into every event of the dossier: a caller's 5,000 characters were copied into each, and
     with no header the request id the shell made up and answered with was not used."""

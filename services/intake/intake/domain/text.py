@@ -85,7 +85,34 @@ BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 def visible(text: str) -> str:
     """``text`` as a reader sees it: format characters (zero-width spaces and joiners, the byte-order
     mark, direction marks: Unicode category Cf) and blank-looking letters dropped, and white space as
-    single spaces, none at the ends. Empty for a text that shows nothing."""
+    single spaces, none at the ends. Empty for a text that shows nothing. The format characters that
+    make one picture of several emoji stay (a family 👨‍👩‍👧 is not three people, nor a flag two)."""
     if not text.isascii():
-        text = "".join(c for c in text if unicodedata.category(c) != "Cf" and c not in BLANK_LOOKING)
+        text = "".join(c for i, c in enumerate(text) if _shows(text, i))
     return " ".join(text.split())
+
+
+_ZWJ = "\u200d"
+_BLACK_FLAG = "\U0001f3f4"
+
+
+def _shows(text: str, i: int) -> bool:
+    c = text[i]
+    if c in BLANK_LOOKING:
+        return False
+    if unicodedata.category(c) != "Cf":
+        return True
+    if c == _ZWJ:  # joins two emoji into one picture; between letters it hides a difference
+        return 0 < i < len(text) - 1 and _pictorial(text[i - 1]) and _pictorial(text[i + 1])
+    if _is_tag(c):  # a subdivision flag: the black flag, its region in tag letters
+        return i > 0 and (text[i - 1] == _BLACK_FLAG or _is_tag(text[i - 1]))
+    return False
+
+
+def _pictorial(c: str) -> bool:
+    """A symbol (emoji are), or the variation selector that asks for one as a picture."""
+    return unicodedata.category(c).startswith("S") or c == "\ufe0f"
+
+
+def _is_tag(c: str) -> bool:
+    return "\U000e0020" <= c <= "\U000e007f"
