@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry_sim.faults import FaultConfig, System
@@ -49,3 +49,12 @@ class SimulatorSettings(BaseSettings):
     burial_support_multiplier: int = Field(
         20, ge=0, description="Burial support = this × social-assistance level (Decree 20/2021)."
     )
+
+    @field_validator("base_salary_vnd", "social_assistance_base_vnd")
+    @classmethod
+    def _a_level_in_force(cls, levels: dict[date, int]) -> dict[date, int]:
+        if not levels:
+            raise ValueError("needs at least one level, by the day it took effect")
+        if any(amount < 0 for amount in levels.values()):
+            raise ValueError("a level is not negative")
+        return levels

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from pydantic import ValidationError
 
+from registry_sim.settings import SimulatorSettings
 from registry_sim.social_insurance import card_valid_to
 
 CARDS = "/social-insurance/v1/health-insurance-cards"
@@ -143,3 +145,11 @@ async def test_burial_support_is_granted_once(client: AsyncClient, field_error: 
     )
     no_category = {**request, "deceased": {k: v for k, v in request["deceased"].items() if k != "beneficiary_category"}}
     field_error(await client.post(SUPPORTS, json=no_category), 422, "deceased.beneficiary_category")
+
+
+@pytest.mark.parametrize("levels", [{}, {"2024-07-01": -500_000}])
+def test_a_benefit_table_needs_a_level_and_no_negative_one(levels: dict[str, int]) -> None:
+    """An empty table answered every allowance with a 500 (no level to take), a negative level paid
+    a negative support."""
+    with pytest.raises(ValidationError, match="social_assistance_base_vnd"):
+        SimulatorSettings(social_assistance_base_vnd=levels)  # type: ignore[arg-type]
