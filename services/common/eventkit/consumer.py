@@ -31,6 +31,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -220,20 +221,24 @@ class InboxConsumer:
             total += max(end - position, 0)
         return total
 
+    def client_config(self) -> dict[str, Any]:
+        """What the Kafka client is built with: offsets committed by us, after each transaction."""
+        return {
+            "bootstrap_servers": self._bootstrap,
+            "group_id": self._group,
+            "client_id": self.name,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": self._session_timeout_ms,
+            "heartbeat_interval_ms": self._heartbeat_ms,
+            "fetch_max_wait_ms": self._fetch_max_wait_ms,
+            "max_poll_interval_ms": self._max_poll_interval_ms,
+        }
+
     async def _connect(self) -> AIOKafkaConsumer:
         attempt = 0
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=self._group,
-                client_id=self.name,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                session_timeout_ms=self._session_timeout_ms,
-                heartbeat_interval_ms=self._heartbeat_ms,
-                fetch_max_wait_ms=self._fetch_max_wait_ms,
-                max_poll_interval_ms=self._max_poll_interval_ms,
-            )
+            consumer = AIOKafkaConsumer(**self.client_config())
             # Which partitions this member holds, logged at every rebalance: a partition nobody
             # consumes shows as missing from every member's line.
             consumer.subscribe(self.topics, listener=_LogRebalance(self.name))
