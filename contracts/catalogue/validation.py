@@ -8,12 +8,14 @@ broken data file stops a service at start-up instead of failing one citizen's do
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from .agency import Agency
 from .base import LEVEL_RANK
-from .bundle import BundleDefinition, BundleStep
-from .paths import target_keys
+from .bundle import BundleDefinition, BundleStep, ConstInput
+from .paths import DataRef, target_keys
 from .procedure import Procedure
 from .routing import AgencyDirectory, NoCompetentAgency
 from .schema_check import required_leaves, subschema
@@ -95,6 +97,14 @@ def bundle_problems(bundle: BundleDefinition, procedures: Mapping[str, Procedure
             problems.append(f"step {step.step_id!r}: no procedure {step.procedure_code!r}")
             continue
         problems.extend(_input_problems(bundle, step, procedure, procedures))
+        limit = procedure.age_limit
+        if limit is not None and (bundle.age_limit is None or bundle.age_limit.under_years > limit.under_years):
+            # Intake checks the bundle's own limit: a bundle without it took an older child into a step
+            # whose procedure refuses them, and the step failed days later.
+            problems.append(
+                f"step {step.step_id!r}: {procedure.code} is for a person under {limit.under_years}; the bundle's"
+                " age_limit must be as strict"
+            )
     known = {d.kind for s in bundle.steps if (p := procedures.get(s.procedure_code)) for d in p.required_documents}
     problems.extend(
         f"supplied document {kind!r} is not a required document of any step's procedure"
@@ -118,6 +128,17 @@ def _input_problems(
     for leaf in required_leaves(procedure.form_schema):
         if not any(leaf[: len(t)] == t for t in targets):
             problems.append(f"{where}: nothing fills {'.'.join(leaf)!r}, required by the form of {procedure.code}")
+    for target, source_value in sorted(step.inputs.items()):
+        target_schema = subschema(procedure.form_schema, target_keys(target))
+        if target_schema is None:
+            continue
+        if isinstance(source_value, ConstInput):
+            problems.extend(f"{where}: input {target!r}: {p}" for p in _unfit(source_value.const, target_schema))
+            continue
+        ref = DataRef.parse(source_value)
+        if ref.source == "form" and (given := subschema(bundle.form_schema, ref.keys)) is not None:
+            unlike = _unlike(given, target_schema)
+            problems.extend(f"{where}: input {target!r} from {source_value!r}: {p}" for p in unlike)
     for target, ref in step.refs().items():
         if ref.source != "steps":
             continue
@@ -128,3 +149,45 @@ def _input_problems(
                 f"produce (it produces {sorted(source.result.data_fields)})"
             )
     return problems
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list,
+}  # fmt: skip
+
+
+def _unfit(value: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Why a constant would not pass ``schema``'s own keywords (type, enum, const, pattern, lengths)."""
+    kind = schema.get("type")
+    if (
+        isinstance(kind, str)
+        and kind in _JSON_TYPES
+        and (not isinstance(value, _JSON_TYPES[kind]) or (isinstance(value, bool) and kind in ("integer", "number")))
+    ):
+        return [f"{value!r} is not of type {kind!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{value!r} is not one of {schema['enum']}"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{value!r} is not {schema['const']!r}"]
+    if isinstance(value, str):
+        if "pattern" in schema and re.search(schema["pattern"], value) is None:
+            return [f"{value!r} does not match {schema['pattern']!r}"]
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            return [f"{value!r} has a length the form does not take"]
+    return []
+
+
+def _unlike(given: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:
+    """Why a value valid for the bundle form's ``given`` schema may fail the step form's ``target``: a
+    date is no identification number, nor the mother's number the child's (both would load and fail
+    at the registry). Values ``given`` lists (enum, const) are checked one by one; otherwise what the
+    target requires of every value (type, format, pattern) must be required of it as well."""
+    listed = given.get("enum", [given["const"]] if "const" in given else None)
+    if isinstance(listed, list):
+        return [p for value in listed for p in _unfit(value, target)]
+    return [
+        f"the form wants {key} {target[key]!r}, the bundle's field has "
+        + (repr(given[key]) if key in given else f"no {key}")
+        for key in ("type", "format", "pattern", "enum")
+        if key in target and given.get(key) != target[key]
+    ]

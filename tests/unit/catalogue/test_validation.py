@@ -114,6 +114,28 @@ def test_step_inputs_must_not_overlap(data_dir: Path, edit_json: JsonEdit) -> No
     assert "input 'deceased.date_of_death' lies inside input 'deceased'" in problems(data_dir)
 
 
+def test_a_constant_a_step_is_given_must_pass_its_form(data_dir: Path, edit_json: JsonEdit) -> None:
+    """'dead' is no deregistration reason the form takes: it loaded, and every death bundle's second
+    step would have failed at the population database."""
+    edit_json("bundles/death.json", lambda b: b["steps"][1]["inputs"].update(reason={"const": "dead"}))
+    assert "input 'reason': 'dead' is not one of ['deceased', 'moved_abroad', 'other']" in problems(data_dir)
+
+
+def test_a_field_a_step_is_given_must_be_of_the_kind_its_form_takes(data_dir: Path, edit_json: JsonEdit) -> None:
+    date_into_number = {"person.id_number": "form.child.date_of_birth"}
+    edit_json("bundles/birth.json", lambda b: b["steps"][1]["inputs"].update(date_into_number))
+    assert (
+        "input 'person.id_number' from 'form.child.date_of_birth': the form wants pattern '^[0-9]{12}$', the"
+        " bundle's field has no pattern"
+    ) in problems(data_dir)
+
+
+def test_a_bundle_is_as_strict_on_age_as_the_procedures_of_its_steps(data_dir: Path, edit_json: JsonEdit) -> None:
+    """Without it, a ten-year-old's birth bundle took the health-card step, for children under 6."""
+    edit_json("bundles/birth.json", lambda b: b.pop("age_limit"))
+    assert "step 'health_insurance_card': 9.000001 is for a person under 6" in problems(data_dir)
+
+
 def test_bundle_file_is_named_after_its_type(data_dir: Path) -> None:
     (data_dir / "bundles" / "birth.json").rename(data_dir / "bundles" / "newborn.json")
     assert "bundles/newborn.json: defines bundle_type 'birth'" in problems(data_dir)
