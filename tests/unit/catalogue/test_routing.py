@@ -52,6 +52,17 @@ def test_an_area_from_the_form_overrides_the_receiving_unit(catalogue: Catalogue
     assert catalogue.competent_agency(BIRTH, "UBND-X-YENHOA", area="CA-X-ANPHU").code == "UBND-X-ANPHU"
 
 
+def test_a_marriage_goes_to_the_commune_where_one_of_the_couple_lives(catalogue: Catalogue) -> None:
+    """Its form named no commune: filed at the province centre, a Yên Hòa couple's marriage went to
+    the centre's seat ward, where neither lived (the Law on Civil Status: a party's residence)."""
+    marriage = catalogue.procedure("1.000894")
+    form = {"commune_code": "UBND-X-YENHOA"}
+    assert catalogue.competent_agency(marriage.code, "TTPVHCC-BINHAN", area=marriage.area_in(form)).code == (
+        "UBND-X-YENHOA"
+    )
+    assert catalogue.competent_agency(marriage.code, "UBND-X-ANPHU", area=marriage.area_in({})).code == "UBND-X-ANPHU"
+
+
 def test_every_procedure_routes_from_every_counter_to_its_level(catalogue: Catalogue) -> None:
     for procedure in catalogue.procedures.values():
         for code in catalogue.agencies:
