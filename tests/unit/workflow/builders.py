@@ -213,11 +213,8 @@ class Harness:
         fail: str | None = None,
         error: str | None = None,
         attempts: int = 1,
-        at: datetime | None = None,
     ) -> None:
-        """Play registry-sync: reply to a command (``fail``: failed, with that reason and ``error``)
-        done ``at`` (default: now)."""
-        at = at or self.now
+        """Play registry-sync: reply to a command (``fail``: failed, with that reason and ``error``)."""
         if fail is not None:
             reply: EventPayload = registry.RegistryCommandFailed(
                 command_id=command.command_id,
@@ -226,7 +223,7 @@ class Harness:
                 dossier_id=command.dossier_id,
                 reason=fail,
                 attempts=attempts,
-                failed_at=at,
+                failed_at=self.now,
                 error=error,
             )
         else:
@@ -237,7 +234,7 @@ class Harness:
                 dossier_id=command.dossier_id,
                 result=result or {},
                 attempts=1,
-                completed_at=at,
+                completed_at=self.now,
             )
         await self.deliver(reply)
 

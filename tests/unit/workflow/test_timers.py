@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from contracts.events import intake
-from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted, submitted
+from tests.unit.workflow.builders import Harness, submitted
 from workcal import CalendarConfig, WorkCalendar, vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition, InvalidDecision
@@ -351,46 +351,3 @@ async def test_a_short_pause_after_the_warning_brings_no_second_warning(harness:
     assert "due_soon" not in harness.uow.timers.pending(event.dossier_id)
     await harness.fire_timers()
     assert harness.published_types(event.dossier_id).count("DossierDueSoon") == 1
-
-
-async def test_a_supplement_read_late_pauses_the_clock_until_it_was_provided(harness: Harness) -> None:
-    """Provided Monday 10:00 and read by workflow on Wednesday (a consumer's lag, a replay): the clock
-    stood still for two days more, time the agency was given and the citizen waited."""
-    event = submitted(at=harness.now)  # Monday 09:00
-    await harness.deliver(event)
-    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
-    provided = harness.now + timedelta(hours=1)
-    harness.clock.set(datetime(2024, 6, 5, 10, 0, tzinfo=TZ))
-    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=provided))
-    state = await harness.state(event.dossier_id)
-    assert state.paused_seconds == 3600
-    assert state.history[-1][1] == provided
-
-
-async def test_a_registry_answer_read_after_the_appointment_is_on_time_if_done_before_it(harness: Harness) -> None:
-    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
-    await harness.deliver(bundle)
-    await harness.decide(bundle.steps[0].dossier_id, "approve")
-    [command] = harness.commands()
-    residence = await harness.state(command.dossier_id)
-    assert residence.due_at is not None
-    done = harness.now + timedelta(minutes=5)
-    harness.clock.set(residence.due_at + timedelta(days=2))  # read two days after the appointment
-    await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"}, at=done)
-    residence = await harness.state(command.dossier_id)
-    assert (residence.ended_at, residence.on_time) == (done, True)
-
-
-async def test_an_event_time_is_kept_between_the_dossier_s_last_event_and_now(harness: Harness) -> None:
-    event = submitted(at=harness.now)
-    await harness.deliver(event)
-    request = await harness.decide(event.dossier_id, "request_supplement", reason="thiếu bản sao điều lệ")
-    asked = request.history[-1][1]
-    harness.advance(hours=2)
-    before_it = asked - timedelta(days=1)  # another service's clock behind ours
-    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=before_it))
-    assert (await harness.state(event.dossier_id)).history[-1][1] == asked
-    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu tờ khai")
-    ahead = harness.now + timedelta(hours=3)  # one ahead of ours
-    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=ahead))
-    assert (await harness.state(event.dossier_id)).history[-1][1] == harness.now

@@ -61,7 +61,6 @@ class MakeDecision:
 class ProvideSupplement:
     dossier_id: str
     documents: tuple[Document, ...] = ()
-    at: datetime | None = None  # when the citizen provided them (None: now)
 
 
 @dataclass(frozen=True)
@@ -69,14 +68,12 @@ class ConfirmPayment:
     dossier_id: str
     amount: int
     online: bool
-    at: datetime | None = None  # when the citizen paid
 
 
 @dataclass(frozen=True)
 class WithdrawDossier:
     dossier_id: str
     reason: str
-    at: datetime | None = None  # when the citizen asked
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,6 @@ class CompleteRegistryCommand:
     dossier_id: str
     command_id: str
     result: dict[str, Any]
-    at: datetime | None = None  # when the registry did it
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,6 @@ class FailRegistryCommand:
     dossier_id: str
     command_id: str
     reason: str
-    at: datetime | None = None  # when registry-sync gave up
 
 
 @dataclass(frozen=True)

@@ -121,20 +121,19 @@ async def on_bundle_submitted(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: 
 async def on_supplement(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, intake.SupplementProvided)
-    command = ProvideSupplement(e.dossier_id, tuple(e.documents), e.provided_at)
-    await handlers.provide_supplement(command, uow, ctx, cause)
+    await handlers.provide_supplement(ProvideSupplement(e.dossier_id, tuple(e.documents)), uow, ctx, cause)
 
 
 async def on_fee_paid(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, intake.FeePaid)
-    await handlers.confirm_payment(ConfirmPayment(e.dossier_id, e.amount, e.online, e.paid_at), uow, ctx, cause)
+    await handlers.confirm_payment(ConfirmPayment(e.dossier_id, e.amount, e.online), uow, ctx, cause)
 
 
 async def on_withdrawal(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, intake.WithdrawalRequested)
-    await handlers.withdraw(WithdrawDossier(e.dossier_id, e.reason, e.requested_at), uow, ctx, cause)
+    await handlers.withdraw(WithdrawDossier(e.dossier_id, e.reason), uow, ctx, cause)
 
 
 async def on_registry_succeeded(
@@ -143,15 +142,14 @@ async def on_registry_succeeded(
     e = envelope.parse_payload()
     assert isinstance(e, registry.RegistryCommandSucceeded)
     await handlers.complete_registry_command(
-        CompleteRegistryCommand(e.dossier_id, e.command_id, e.result, e.completed_at), uow, ctx, cause
+        CompleteRegistryCommand(e.dossier_id, e.command_id, e.result), uow, ctx, cause
     )
 
 
 async def on_registry_failed(envelope: Envelope, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
     e = envelope.parse_payload()
     assert isinstance(e, registry.RegistryCommandFailed)
-    command = FailRegistryCommand(e.dossier_id, e.command_id, e.reason_vi, e.failed_at)
-    await handlers.fail_registry_command(command, uow, ctx, cause)
+    await handlers.fail_registry_command(FailRegistryCommand(e.dossier_id, e.command_id, e.reason_vi), uow, ctx, cause)
 
 
 class BundlesFirst(Dispatcher):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
@@ -37,36 +36,18 @@ Change = Callable[[Dossier], None]
 
 
 async def change(
-    uow: WorkflowUnitOfWork,
-    ctx: WorkflowContext,
-    cause: Cause,
-    dossier_id: str,
-    decide: Change,
-    at: datetime | None = None,
+    uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause, dossier_id: str, decide: Change
 ) -> DossierState:
-    """The one path every change of an existing dossier takes. ``at``: when what it answers happened
-    (a citizen's supplement or payment, a registry's answer), see :func:`moment`."""
+    """The one path every change of an existing dossier takes."""
     state = await load_existing(uow, dossier_id)
     saga = await uow.bundles.lock(state.bundle_id) if state.bundle_id else None
-    dossier = Dossier(state, moment(state, at, ctx.now()))
+    dossier = Dossier(state, ctx.now())
     decide(dossier)
     decided = list(dossier.pending)
     await save(uow, dossier, ctx, cause)
     if saga is not None and decided:
         await sagas.after_step_change(saga, dossier.state, decided, uow, ctx, cause)
     return dossier.state
-
-
-def moment(state: DossierState, at: datetime | None, now: datetime) -> datetime:
-    """When a change takes effect: the time of what it answers, not of its processing. A consumer's lag
-    (a peak, an outage, a replay from the dead letters) counted against the agency: a supplement
-    provided on Monday and read on Wednesday paused the clock for two days, a registry's answer read
-    after the appointment made the dossier late. Never before the dossier's last event (its history
-    stays in order: the portal and the reports read it so), never after now (another service's clock)."""
-    if at is None:
-        return now
-    last = state.history[-1][1] if state.history else at
-    return min(max(at, last), now)
 
 
 async def open_dossier(command: OpenDossier, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
@@ -176,10 +157,7 @@ class _NumberTaken(Exception):
 async def provide_supplement(
     command: ProvideSupplement, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> None:
-    def take(dossier: Dossier) -> None:
-        dossier.take_documents(ctx.rules.calendar, command.documents)
-
-    await change(uow, ctx, cause, command.dossier_id, take, command.at)
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.take_documents(ctx.rules.calendar, command.documents))
 
 
 async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
@@ -188,11 +166,11 @@ async def confirm_payment(command: ConfirmPayment, uow: WorkflowUnitOfWork, ctx:
             log.warning("payment for a dossier that ended without a result: a refund is due",
                         dossier_id=command.dossier_id, status=dossier.state.status, amount=command.amount)  # fmt: skip
 
-    await change(uow, ctx, cause, command.dossier_id, pay, command.at)
+    await change(uow, ctx, cause, command.dossier_id, pay)
 
 
 async def withdraw(command: WithdrawDossier, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
-    await change(uow, ctx, cause, command.dossier_id, lambda d: d.answer_withdrawal(command.reason), command.at)
+    await change(uow, ctx, cause, command.dossier_id, lambda d: d.answer_withdrawal(command.reason))
 
 
 async def complete_registry_command(
@@ -210,7 +188,7 @@ async def complete_registry_command(
         code = results.result_code(state.code, len(state.results) + 1)
         dossier.issue_result(name, dict(command.result), code, official_id=None)
 
-    await change(uow, ctx, cause, command.dossier_id, issue, command.at)
+    await change(uow, ctx, cause, command.dossier_id, issue)
 
 
 async def fail_registry_command(
@@ -222,7 +200,7 @@ async def fail_registry_command(
         if _awaits(dossier.state, command.command_id):
             dossier.stop(f"hệ thống quốc gia không thực hiện được: {command.reason}")
 
-    await change(uow, ctx, cause, command.dossier_id, stop, command.at)
+    await change(uow, ctx, cause, command.dossier_id, stop)
 
 
 def _awaits(state: DossierState, command_id: str) -> bool:
