@@ -273,11 +273,12 @@ EXPECTED = {
     "in_progress": 2,  # D8, D9
     "overdue_in_progress": 1,  # D8
     "awaiting_reception": 1,  # D11
-    "with_obligation": 7,  # D2 D3 D4 D5 D7 D8 D9; zero-fee D1 D6 D10 D11 excluded
+    # D2 D3 D4 D5 D8 D9; zero-fee D1 D6 D10 D11 excluded, and D7, withdrawn unpaid: it owed nothing
+    "with_obligation": 6,
     "zero_fee": 4,
     "paid": 5,
     "paid_online": 3,  # D2 D5 D8
-    "online_payment_rate": 3 / 7,
+    "online_payment_rate": 3 / 6,
     "rated": 4,  # D1 5, D2 4, D3 2 + complaint, D6 1; D8's rating is not in the resolved cohort
     "average_score": 3.0,
     "satisfied": 2,
@@ -308,7 +309,7 @@ EXPECTED_POINTS = {
     "publicity": 8 + 10 * 7 / 11,
     "progress": 20 * 0.75,
     "online_service": 6 + 6,
-    "online_payment": 2 + 2 * (3 / 7) / 0.8 + 6 * 3 / 7,
+    "online_payment": 2 + 2 * (3 / 6) / 0.8 + 6 * 3 / 6,  # fee procedures used: D7's owed nothing
     "satisfaction": 18 * (1 - 2 / 8 - 2 / 8) / 0.9,
     "digitisation": 4 * 0.8 + 6 + 6 * (6 / 19) / 0.8 + 3 * 3 / 19 + 3 * 2 / 11,
 }

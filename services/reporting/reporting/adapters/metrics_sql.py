@@ -20,7 +20,11 @@ _AS_OF = "least(coalesce(CAST(:end AS timestamptz), 'infinity'), now())"
 _DUE = "coalesce(due_at, intake_due_at)"
 _SUBMITTED = "coalesce(submitted_at, intake_received_at, received_at)"
 _RECEIVED = "coalesce(received_at, intake_received_at)"
-_OBLIGATION = "(fee > 0 OR obligation_amount > 0)"
+#: A financial obligation the citizen could meet: a fee or a payment request, on a dossier open or
+#: processed, or paid. One that ended without a result (refused, withdrawn, stopped) unpaid owes nothing
+#: (intake takes no payment for it): counted, it lowered the online-payment rate with no payment possible.
+_FEE = "(fee > 0 OR obligation_amount > 0)"
+_OBLIGATION = f"({_FEE} AND (paid OR end_kind IS NULL OR end_kind = 'processed'))"
 _COMPLAINT = "(rating_complaint OR rating_score <= :dislike)"
 _DIGITISED = "(docs_total > 0 AND docs_digitized = docs_total)"
 
@@ -80,7 +84,7 @@ _ADDITIVE = [
     ("with_obligation", f"count(*) FILTER (WHERE rx AND {_OBLIGATION})"),
     ("paid", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid)"),
     ("paid_online", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid_online)"),
-    ("zero_fee", f"count(*) FILTER (WHERE rx AND NOT {_OBLIGATION})"),
+    ("zero_fee", f"count(*) FILTER (WHERE rx AND NOT {_FEE})"),
     ("rated", "count(*) FILTER (WHERE rs AND rating_score IS NOT NULL)"),
     ("satisfied", "count(*) FILTER (WHERE rs AND rating_score >= :satisfied)"),
     ("complaints", f"count(*) FILTER (WHERE rs AND {_COMPLAINT})"),
