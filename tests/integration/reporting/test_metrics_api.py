@@ -129,6 +129,16 @@ async def test_index_scores_the_hand_computed_points(live: Live) -> None:
     assert quarter["total"] == body["total"]  # nothing happened in January or February
 
 
+async def test_an_agency_s_index_takes_the_catalogue_shares_of_its_own_procedures(live: Live) -> None:
+    body = await get(live, "/v1/index", period="2024-03", agency="STNMT-BINHAN")
+    indicators = {i["key"]: i for g in body["groups"] for i in g["indicators"]}
+    shares = [
+        (indicators[k]["numerator"], indicators[k]["denominator"])
+        for k in ("procedures_online", "procedures_fee_online")
+    ]
+    assert shares == [(0, 1), (0, 1)]  # its one procedure, land first issue, is neither (the province: 13/15, 7/8)
+
+
 async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
     body = await get(live, "/v1/index/losses", period="2024-03", limit="2")
     top = body["dossiers"]

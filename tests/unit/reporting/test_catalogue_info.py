@@ -33,3 +33,19 @@ def test_catalogue_rates_of_the_index() -> None:
     fee_online = catalogue.procedures_fee_online()
     assert (online.numerator, online.denominator, online.source) == (2, 4, "catalogue")
     assert (fee_online.numerator, fee_online.denominator) == (1, 2)
+
+
+def test_an_agency_s_catalogue_rates_are_those_of_the_procedures_it_decides() -> None:
+    """The land department decides one procedure, neither online nor payable online: it was given the
+    province's shares (13 of 15 online, 7 of 8 fee-bearing ones payable online), 8 points it lacks."""
+    catalogue = info()
+    land = catalogue.procedures_in(catalogue.agency_scope("STNMT-BINHAN"))
+    assert land == ["9.000003"]
+    online, fee_online = catalogue.procedures_online(land), catalogue.procedures_fee_online(land)
+    assert (online.numerator, online.denominator, fee_online.numerator, fee_online.denominator) == (0, 1, 0, 1)
+    commune = catalogue.procedures_in(catalogue.agency_scope("UBND-X-YENHOA"))
+    assert "1.001193" in commune and "1.004222" in commune  # its police's residence procedures too
+    assert "9.000003" not in commune
+    assert catalogue.procedures_in(field="ho_tich") == ["1.000656", "1.000894", "1.001193"]
+    everything = catalogue.procedures_online(catalogue.procedures_in())
+    assert (everything.numerator, everything.denominator) == (13, 15)

@@ -8,7 +8,7 @@ the catalogue the services run on; ``configured_rates`` in the index configurati
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.catalogue import Catalogue
 from reporting.domain.index import Measure
@@ -25,6 +25,9 @@ class CatalogueInfo:
     agency_parents: dict[str, str | None]
     agency_areas: dict[str, str]
     agency_names: dict[str, str]
+    #: Who decides each procedure, and what each agency is: (level, kind) both.
+    competent_kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
+    agency_kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> CatalogueInfo:
@@ -38,25 +41,42 @@ class CatalogueInfo:
             agency_parents={a.code: a.parent for a in agencies},
             agency_areas={a.code: a.area for a in agencies},
             agency_names={a.code: a.name_vi for a in agencies},
+            competent_kinds={p.code: (p.authority_level, p.agency_kind) for p in procedures},
+            agency_kinds={a.code: (a.level, a.kind) for a in agencies},
         )
 
     @classmethod
     def empty(cls) -> CatalogueInfo:
         return cls("none", {}, {}, {}, {}, {}, {})
 
-    def procedures_online(self) -> Measure:
-        """Procedures offered online in full or in part ÷ all procedures."""
-        online = sum(level != "none" for level in self.online_levels.values())
-        return Measure(online, len(self.online_levels), "catalogue")
+    def procedures_in(
+        self, agencies: Iterable[str] | None = None, field: str | None = None, procedure: str | None = None
+    ) -> list[str]:
+        """The procedures a report covers: those agencies in ``agencies`` decide (all, for none), of the
+        ``field`` and the ``procedure`` asked for. A land department's index took the province's shares
+        of procedures online: points for procedures it does not handle."""
+        kinds = None if agencies is None else {self.agency_kinds[a] for a in agencies if a in self.agency_kinds}
+        return sorted(
+            code
+            for code in self.online_levels
+            if (kinds is None or self.competent_kinds.get(code) in kinds)
+            and (field is None or self.field_of_procedure.get(code) == field)
+            and (procedure is None or code == procedure)
+        )
 
-    def fee_procedures(self) -> list[str]:
-        """Codes of procedures with a fee or charge."""
-        return sorted(code for code, fee in self.fees.items() if fee > 0)
+    def procedures_online(self, codes: Iterable[str] | None = None) -> Measure:
+        """Procedures offered online in full or in part ÷ all procedures (of ``codes``, if given)."""
+        levels = [self.online_levels[c] for c in (self.online_levels if codes is None else codes)]
+        return Measure(sum(level != "none" for level in levels), len(levels), "catalogue")
 
-    def procedures_fee_online(self) -> Measure:
+    def fee_procedures(self, codes: Iterable[str] | None = None) -> list[str]:
+        """Codes of procedures with a fee or charge (of ``codes``, if given)."""
+        return sorted(code for code in (self.fees if codes is None else codes) if self.fees[code] > 0)
+
+    def procedures_fee_online(self, codes: Iterable[str] | None = None) -> Measure:
         """Fee-bearing procedures offered online (so payable online) ÷ fee-bearing procedures."""
-        codes = self.fee_procedures()
-        return Measure(sum(self.online_levels[c] != "none" for c in codes), len(codes), "catalogue")
+        fee_bearing = self.fee_procedures(codes)
+        return Measure(sum(self.online_levels[c] != "none" for c in fee_bearing), len(fee_bearing), "catalogue")
 
     def agency_scope(self, code: str) -> list[str]:
         """The agency and every agency under it: by reporting line (parent) or by serving one of its areas.

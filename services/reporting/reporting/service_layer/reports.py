@@ -75,7 +75,8 @@ class Reports:
 
     async def measures(self, scope: Scope) -> tuple[dict[str, Measure], dict[str, Any]]:
         c = await self.read_model.summary(scope)
-        return measures_from(c, self.catalogue), c
+        codes = self.catalogue.procedures_in(scope.agencies, scope.field, scope.procedure)
+        return measures_from(c, self.catalogue, codes), c
 
     async def index(self, query: ReportQuery) -> dict[str, Any]:
         scope = self.scope(query)
@@ -141,16 +142,17 @@ _DOSSIER_BASED = frozenset(
 )  # fmt: skip
 
 
-def measures_from(c: dict[str, Any], catalogue: CatalogueInfo) -> dict[str, Measure]:
-    """Every sub-indicator's numerator and denominator from the summary counts and the catalogue."""
+def measures_from(c: dict[str, Any], catalogue: CatalogueInfo, codes: list[str] | None = None) -> dict[str, Measure]:
+    """Every sub-indicator's numerator and denominator from the summary counts and the catalogue (its
+    procedures ``codes``: those the report covers; all, for none)."""
     resolved, on_time = c["resolved"], c["early"] + c["on_time"]
     return {
         "procedures_published": Measure(0, 0, "configuration"),
         "portal_sync": Measure(c["synced"], c["received"], "events"),
         "on_time": Measure(on_time, resolved, "events"),
-        "procedures_online": catalogue.procedures_online(),
+        "procedures_online": catalogue.procedures_online(codes),
         "online_submission": Measure(c["online"], c["received"], "events"),
-        "procedures_fee_online": catalogue.procedures_fee_online(),
+        "procedures_fee_online": catalogue.procedures_fee_online(codes),
         "procedures_with_online_payment": Measure(c["fee_procedures_paid_online"], c["fee_procedures_used"], "events"),
         "dossiers_paid_online": Measure(c["paid_online"], c["with_obligation"], "events"),
         "satisfaction": Measure(max(resolved - c["overdue"] - c["complaints"], 0), resolved, "events"),
