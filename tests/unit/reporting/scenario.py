@@ -87,12 +87,15 @@ class Scenario:
         due: datetime | None,
         registered: bool = False,
         bundle: str | None = None,
+        received_by: str | None = None,
     ) -> None:
-        code = f"{agency}-{when:%y%m%d}-{self.prefix}{len(self.codes) + 1:04d}"
+        """``agency`` decides it; ``received_by`` received it (default: the same agency)."""
+        receiving = received_by or agency
+        code = f"{receiving}-{when:%y%m%d}-{self.prefix}{len(self.codes) + 1:04d}"
         self.codes[dossier] = code
         payload = intake.DossierSubmitted(
             dossier_id=dossier, code=code, procedure_code=procedure, catalogue_version="test", channel=channel,
-            receiving_agency=agency, competent_agency=agency, applicant=APPLICANT, form={}, documents=documents,
+            receiving_agency=receiving, competent_agency=agency, applicant=APPLICANT, form={}, documents=documents,
             fee=fee, status=DossierStatus.REGISTERED if registered else DossierStatus.RECEIVED, submitted_at=when,
             received_at=None if registered else when, due_at=None if registered else due, bundle_id=bundle,
         )  # fmt: skip

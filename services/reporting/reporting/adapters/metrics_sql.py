@@ -55,7 +55,8 @@ WHERE events > 0
            AND {_SUBMITTED} < least(coalesce(CAST(:start AS timestamptz), 'infinity'), {_AS_OF})
            AND ended_at >= {_AS_OF} AND ({_RECEIVED} IS NULL OR {_RECEIVED} >= {_AS_OF})))
   AND (CAST(:agencies AS text[]) IS NULL
-       OR coalesce(competent_agency, agency, receiving_agency) = ANY(CAST(:agencies AS text[])))
+       OR CASE WHEN CAST(:receiving AS boolean) THEN receiving_agency
+               ELSE coalesce(competent_agency, agency, receiving_agency) END = ANY(CAST(:agencies AS text[])))
   AND (CAST(:field AS text) IS NULL OR field = CAST(:field AS text))
   AND (CAST(:procedure AS text) IS NULL OR procedure_code = CAST(:procedure AS text))
 """

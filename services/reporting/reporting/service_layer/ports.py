@@ -81,12 +81,16 @@ class Scope:
     procedure: str | None = None
     satisfied_min_score: int = 4
     dislike_max_score: int = 2
+    #: The agencies' dossiers are those they received, not those they decide: a one-stop centre decides
+    #: no procedure, and its figures (DOMAIN.md: Ninh Bình centre, 55,428 dossiers) are what it took in.
+    by_receiving: bool = False
 
     def params(self) -> dict[str, Any]:
         return {
             "start": self.start,
             "end": self.end,
             "agencies": self.agencies,
+            "receiving": self.by_receiving,
             "field": self.field,
             "procedure": self.procedure,
             "satisfied": self.satisfied_min_score,
