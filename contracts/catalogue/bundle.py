@@ -16,7 +16,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from .base import SLUG_PATTERN, CatalogueModel, ProcessingTime, UnknownKey
-from .paths import DATA_REF_PATTERN, MISSING, DataRef, assign, lookup, target_keys
+from .paths import DATA_REF_PATTERN, FORM_REF, MISSING, DataRef, assign, lookup, target_keys
 from .procedure import PROCEDURE_CODE_PATTERN, AgeLimit
 from .schema_check import schema_problems, subschema
 
@@ -85,7 +85,16 @@ class ConstInput(CatalogueModel):
     const: Any = Field(description="The value.")
 
 
-InputSource = Annotated[str, Field(pattern=DATA_REF_PATTERN)] | ConstInput
+class DefaultedInput(CatalogueModel):
+    """A value of the bundle form handed to a step, or ``default`` when the applicant left it out: the
+    child's relation to the household head is 'con' unless the form says it is another (a grandchild
+    in the grandfather's household)."""
+
+    ref: str = Field(pattern=FORM_REF.pattern, description="The bundle form's value, 'form.<key>…'.")
+    default: Any = Field(description="The value when the form has none.")
+
+
+InputSource = Annotated[str, Field(pattern=DATA_REF_PATTERN)] | ConstInput | DefaultedInput
 
 
 class BundleStep(CatalogueModel):
@@ -97,7 +106,8 @@ class BundleStep(CatalogueModel):
     )
     inputs: dict[str, InputSource] = Field(
         description="The step's procedure form, assembled: dotted target key path → 'form.<path>' (bundle "
-        "form), 'steps.<earlier step>.result.<key>' (an earlier result's data) or {'const': value}."
+        "form), 'steps.<earlier step>.result.<key>' (an earlier result's data), {'const': value}, or "
+        "{'ref': 'form.<path>', 'default': value} (the form's value, else the default)."
     )
     when: Condition | None = Field(default=None, description="The step applies only if this holds; null: always.")
     processing_time: ProcessingTime | None = Field(
@@ -122,7 +132,11 @@ class BundleStep(CatalogueModel):
 
     def refs(self) -> dict[str, DataRef]:
         """The data references among the inputs, by target."""
-        return {t: DataRef.parse(s) for t, s in self.inputs.items() if isinstance(s, str)}
+        return {
+            t: DataRef.parse(s if isinstance(s, str) else s.ref)
+            for t, s in self.inputs.items()
+            if not isinstance(s, ConstInput)
+        }
 
     def resolve_inputs(
         self, form: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]], *, partial: bool = False
@@ -139,9 +153,11 @@ class BundleStep(CatalogueModel):
             if isinstance(source, ConstInput):
                 assign(built, target_keys(target), source.const)
                 continue
-            ref = DataRef.parse(source)
+            ref = DataRef.parse(source if isinstance(source, str) else source.ref)
             data = form if ref.source == "form" else results.get(ref.step_id or "", MISSING)
             value = MISSING if data is MISSING else lookup(data, ref.keys)
+            if value is MISSING and isinstance(source, DefaultedInput):
+                value = source.default
             if value is MISSING:
                 if ref.source == "steps" and not partial:
                     raise InputUnavailable(f"step {self.step_id!r} needs {source}, which is not available")

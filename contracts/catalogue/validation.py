@@ -14,7 +14,7 @@ from typing import Any
 
 from .agency import Agency
 from .base import LEVEL_RANK
-from .bundle import BundleDefinition, BundleStep, ConstInput
+from .bundle import BundleDefinition, BundleStep, ConstInput, DefaultedInput
 from .paths import DataRef, target_keys
 from .procedure import Procedure
 from .routing import AgencyDirectory, NoCompetentAgency
@@ -135,6 +135,10 @@ def _input_problems(
         if isinstance(source_value, ConstInput):
             problems.extend(f"{where}: input {target!r}: {p}" for p in _unfit(source_value.const, target_schema))
             continue
+        if isinstance(source_value, DefaultedInput):
+            unfit = _unfit(source_value.default, target_schema)
+            problems.extend(f"{where}: input {target!r}'s default: {p}" for p in unfit)
+            source_value = source_value.ref
         ref = DataRef.parse(source_value)
         if ref.source == "form" and (given := subschema(bundle.form_schema, ref.keys)) is not None:
             unlike = _unlike(given, target_schema)

@@ -159,6 +159,16 @@ def test_later_steps_take_earlier_results(catalogue: Catalogue) -> None:
     assert card["address"] == "Thôn Hải Nạp, xã Yên Hòa"
 
 
+def test_the_child_s_relation_to_the_household_head_is_the_form_s_else_con(catalogue: Catalogue) -> None:
+    """It was always 'con' (child): a grandchild registered in the grandfather's household (seed 003's
+    family) was recorded as his child in the population database."""
+    residence = catalogue.bundle("birth").step("permanent_residence")
+    results = {"birth_registration": {"personal_id_number": "036324001122", "birth_certificate_number": "12/2024"}}
+    grandchild = {**BIRTH_FORM, "residence": {**BIRTH_FORM["residence"], "relation_to_head": "cháu nội"}}
+    assert residence.resolve_inputs(grandchild, results)["relation_to_head"] == "cháu nội"
+    assert residence.resolve_inputs(BIRTH_FORM, results)["relation_to_head"] == "con"
+
+
 def test_a_missing_earlier_result_stops_the_step_unless_partial(catalogue: Catalogue) -> None:
     step = catalogue.bundle("birth").step("permanent_residence")
     with pytest.raises(InputUnavailable, match="personal_id_number"):

@@ -130,6 +130,22 @@ def test_a_field_a_step_is_given_must_be_of_the_kind_its_form_takes(data_dir: Pa
     ) in problems(data_dir)
 
 
+def test_a_default_a_step_is_given_must_pass_its_form_and_comes_from_the_bundle_form(
+    data_dir: Path, edit_json: JsonEdit
+) -> None:
+    def edit(bundle: dict[str, Any]) -> None:
+        bundle["steps"][1]["inputs"]["relation_to_head"]["default"] = "c" * 60
+
+    edit_json("bundles/birth.json", edit)
+    assert "input 'relation_to_head''s default: " in problems(data_dir)
+
+    def from_a_result(bundle: dict[str, Any]) -> None:
+        bundle["steps"][1]["inputs"]["relation_to_head"] = {"ref": "steps.x.result.y", "default": "con"}
+
+    edit_json("bundles/birth.json", from_a_result)
+    assert "relation_to_head" in problems(data_dir)  # a result promised is no value to default
+
+
 def test_a_bundle_is_as_strict_on_age_as_the_procedures_of_its_steps(data_dir: Path, edit_json: JsonEdit) -> None:
     """Without it, a ten-year-old's birth bundle took the health-card step, for children under 6."""
     edit_json("bundles/birth.json", lambda b: b.pop("age_limit"))
