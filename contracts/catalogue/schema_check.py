@@ -185,11 +185,20 @@ def schema_problems(schema: Any, *, form: bool = True) -> list[str]:
 
 
 def _deref(root: dict[str, Any], node: Any) -> Any:
+    """``node`` with its ``$ref`` followed; keywords written beside the ``$ref`` (a title, a stricter
+    pattern) apply too, as they do in draft 2020-12, and win."""
     seen = 0
     while isinstance(node, dict) and "$ref" in node and seen < 32:
-        node = resolve_ref(root, node["$ref"])
+        beside = {k: v for k, v in node.items() if k != "$ref"}
+        target = resolve_ref(root, node["$ref"])
+        node = {**target, **beside} if isinstance(target, dict) else target
         seen += 1
     return node
+
+
+def dereferenced(root: dict[str, Any], node: Any) -> Any:
+    """``node`` with its local ``$ref`` followed in ``root`` (keywords beside it kept)."""
+    return _deref(root, node)
 
 
 def subschema(root: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from .agency import Agency
@@ -18,7 +19,7 @@ from .bundle import BundleDefinition, BundleStep, ConstInput, DefaultedInput
 from .paths import DataRef, target_keys
 from .procedure import Procedure
 from .routing import AgencyDirectory, NoCompetentAgency
-from .schema_check import required_leaves, subschema
+from .schema_check import dereferenced, required_leaves, subschema
 
 _PC_KIND_OF_LEVEL = {"commune": "commune_pc", "district": "district_pc", "province": "province_pc"}
 
@@ -133,10 +134,11 @@ def _input_problems(
         if target_schema is None:
             continue
         if isinstance(source_value, ConstInput):
-            problems.extend(f"{where}: input {target!r}: {p}" for p in _unfit(source_value.const, target_schema))
+            unfit = _unfit(source_value.const, target_schema, procedure.form_schema)
+            problems.extend(f"{where}: input {target!r}: {p}" for p in unfit)
             continue
         if isinstance(source_value, DefaultedInput):
-            unfit = _unfit(source_value.default, target_schema)
+            unfit = _unfit(source_value.default, target_schema, procedure.form_schema)
             problems.extend(f"{where}: input {target!r}'s default: {p}" for p in unfit)
             source_value = source_value.ref
         ref = DataRef.parse(source_value)
@@ -155,43 +157,100 @@ def _input_problems(
     return problems
 
 
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list,
-}  # fmt: skip
-
-
-def _unfit(value: Any, schema: Mapping[str, Any]) -> list[str]:
-    """Why a constant would not pass ``schema``'s own keywords (type, enum, const, pattern, lengths)."""
-    kind = schema.get("type")
-    if (
-        isinstance(kind, str)
-        and kind in _JSON_TYPES
-        and (not isinstance(value, _JSON_TYPES[kind]) or (isinstance(value, bool) and kind in ("integer", "number")))
-    ):
-        return [f"{value!r} is not of type {kind!r}"]
-    if "enum" in schema and value not in schema["enum"]:
+def _unfit(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> list[str]:
+    """Why a constant would not pass ``schema``: type (an integral float is an integer, as intake takes
+    it; a flag is no number), enum, const, pattern, lengths, a date format, and an object's own
+    required and typed properties, recursively."""
+    if not _of_type(value, schema.get("type")):
+        return [f"{value!r} is not of type {schema.get('type')!r}"]
+    if "enum" in schema and not any(_same(value, allowed) for allowed in schema["enum"]):
         return [f"{value!r} is not one of {schema['enum']}"]
-    if "const" in schema and value != schema["const"]:
+    if "const" in schema and not _same(value, schema["const"]):
         return [f"{value!r} is not {schema['const']!r}"]
     if isinstance(value, str):
         if "pattern" in schema and re.search(schema["pattern"], value) is None:
             return [f"{value!r} does not match {schema['pattern']!r}"]
-        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+        if len(value.strip()) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
             return [f"{value!r} has a length the form does not take"]
+        if schema.get("format") == "date" and not _is_date(value):
+            return [f"{value!r} is not a date"]
+    if isinstance(value, dict):
+        properties = {
+            key: dereferenced(dict(root), sub) if root is not None else sub
+            for key, sub in schema.get("properties", {}).items()
+        }
+        missing = [f"{key!r} is missing" for key in schema.get("required", []) if key not in value]
+        inner = [
+            f"{key}: {problem}"
+            for key, item in value.items()
+            if isinstance(properties.get(key), dict)
+            for problem in _unfit(item, properties[key], root)
+        ]
+        unknown = [f"{key!r} is not in the form" for key in value if key not in properties]
+        return missing + inner + (unknown if schema.get("additionalProperties") is False else [])
     return []
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list,
+    "null": type(None),
+}  # fmt: skip
+
+
+def _types(kind: Any) -> set[str] | None:
+    """A schema's ``type`` as a set; None for no type (anything)."""
+    if kind is None:
+        return None
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _of_type(value: Any, kind: Any) -> bool:
+    kinds = _types(kind)
+    if kinds is None:
+        return True
+    if isinstance(value, bool):
+        return "boolean" in kinds
+    if isinstance(value, float) and value.is_integer() and "integer" in kinds:
+        return True
+    return any(k in _JSON_TYPES and isinstance(value, _JSON_TYPES[k]) for k in kinds)
+
+
+def _same(value: Any, other: Any) -> bool:
+    """JSON equality: ``True`` is not ``1``."""
+    if isinstance(value, bool) or isinstance(other, bool):
+        return type(value) is type(other) and value == other
+    return bool(value == other)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _unlike(given: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:
     """Why a value valid for the bundle form's ``given`` schema may fail the step form's ``target``: a
-    date is no identification number, nor the mother's number the child's (both would load and fail
-    at the registry). Values ``given`` lists (enum, const) are checked one by one; otherwise what the
-    target requires of every value (type, format, pattern) must be required of it as well."""
+    date is no identification number (it loaded, to fail at the registry). Values ``given`` lists (enum,
+    const) are checked one by one. Otherwise it must be at least as strict: of the target's types
+    (an integer is a number), and with a constraint of each kind the target has (a pattern, a format,
+    a list of values); two patterns are not compared. A field built with combinators (allOf, if) is
+    not judged."""
     listed = given.get("enum", [given["const"]] if "const" in given else None)
     if isinstance(listed, list):
         return [p for value in listed for p in _unfit(value, target)]
-    return [
-        f"the form wants {key} {target[key]!r}, the bundle's field has "
-        + (repr(given[key]) if key in given else f"no {key}")
-        for key in ("type", "format", "pattern", "enum")
-        if key in target and given.get(key) != target[key]
-    ]
+    if any(key in given for key in ("allOf", "anyOf", "oneOf", "if", "not")):
+        return []
+    problems = []
+    wanted, offered = _types(target.get("type")), _types(given.get("type"))
+    if wanted is not None:
+        widened = wanted | ({"integer"} if "number" in wanted else set())
+        if offered is None or not offered <= widened:
+            problems.append(f"the form wants type {target['type']!r}, the bundle's field has {given.get('type')!r}")
+    for key in ("format", "pattern", "enum"):
+        if key in target and key not in given:
+            problems.append(f"the form wants {key} {target[key]!r}, the bundle's field has no {key}")
+    if "format" in target and "format" in given and given["format"] != target["format"]:
+        problems.append(f"the form wants format {target['format']!r}, the bundle's field has {given['format']!r}")
+    return problems

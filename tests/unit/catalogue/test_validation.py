@@ -146,6 +146,35 @@ def test_a_default_a_step_is_given_must_pass_its_form_and_comes_from_the_bundle_
     assert "relation_to_head" in problems(data_dir)  # a result promised is no value to default
 
 
+def test_a_field_at_least_as_strict_as_the_step_s_form_loads(data_dir: Path, edit_json: JsonEdit) -> None:
+    """Equality was asked for, and these correct editions stopped every service at start-up."""
+
+    def weight_in_the_form(procedure: dict[str, Any]) -> None:
+        procedure["form_schema"]["properties"]["birth_weight_kg"] = {"type": "number", "minimum": 0}
+
+    def weight_in_the_bundle(bundle: dict[str, Any]) -> None:  # an integer is a number
+        bundle["form_schema"]["properties"]["birth_weight_kg"] = {"type": "integer", "minimum": 1}
+        bundle["steps"][0]["inputs"]["birth_weight_kg"] = "form.birth_weight_kg"
+        # a $ref narrowed by a pattern beside it: both apply
+        residence = bundle["form_schema"]["properties"]["residence"]["properties"]
+        residence["household_head_id_number"] = {"$ref": "#/$defs/full_name", "pattern": "^[0-9]{12}$"}
+
+    def looser_residence_form(procedure: dict[str, Any]) -> None:
+        procedure["form_schema"]["properties"]["address"]["type"] = ["string", "null"]
+        procedure["form_schema"]["$defs"]["id_number"]["pattern"] = "^([0-9]{9}|[0-9]{12})$"
+
+    edit_json("procedures/birth_registration.json", weight_in_the_form)
+    edit_json("bundles/birth.json", weight_in_the_bundle)
+    edit_json("procedures/permanent_residence.json", looser_residence_form)
+    assert load_catalogue(data_dir).bundle("birth").step("birth_registration").inputs["birth_weight_kg"]
+
+
+def test_a_constant_object_must_have_what_the_form_requires(data_dir: Path, edit_json: JsonEdit) -> None:
+    edit_json("bundles/birth.json", lambda b: b["steps"][0]["inputs"].update(child={"const": {"full_name": 5}}))
+    found = problems(data_dir)
+    assert "input 'child': 'sex' is missing" in found and "full_name: 5 is not of type 'string'" in found
+
+
 def test_a_bundle_is_as_strict_on_age_as_the_procedures_of_its_steps(data_dir: Path, edit_json: JsonEdit) -> None:
     """Without it, a ten-year-old's birth bundle took the health-card step, for children under 6."""
     edit_json("bundles/birth.json", lambda b: b.pop("age_limit"))
