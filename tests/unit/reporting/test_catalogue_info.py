@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from contracts.catalogue import load_catalogue
 from reporting.adapters.catalogue_info import CatalogueInfo
+from reporting.domain.periods import parse_period
+from reporting.service_layer.ports import Scope
+from reporting.service_layer.reports import ReportQuery, Reports
+from tests.unit.reporting.test_index import packaged, scenario_counts
 
 
 def info() -> CatalogueInfo:
@@ -49,3 +53,18 @@ def test_an_agency_s_catalogue_rates_are_those_of_the_procedures_it_decides() ->
     assert catalogue.procedures_in(field="ho_tich") == ["1.000656", "1.000894", "1.001193"]
     everything = catalogue.procedures_online(catalogue.procedures_in())
     assert (everything.numerator, everything.denominator) == (13, 15)
+
+
+
+async def test_a_centre_s_catalogue_rates_are_those_of_every_procedure_it_can_receive() -> None:
+    """It decides none: its rates were 0 of 0, its points whatever the not-applicable setting gave."""
+
+    class Counts:
+        async def summary(self, scope: Scope) -> dict[str, int]:
+            return scenario_counts()
+
+    reports = Reports(Counts(), info(), packaged())  # type: ignore[arg-type]
+    for agency, online in (("TTPVHCC-BINHAN", (13, 15)), ("STNMT-BINHAN", (0, 1))):
+        scope = reports.scope(ReportQuery(parse_period("2024-03"), agency, None, None))
+        measures, _ = await reports.measures(scope)
+        assert (measures["procedures_online"].numerator, measures["procedures_online"].denominator) == online

@@ -77,7 +77,9 @@ class Reports:
 
     async def measures(self, scope: Scope) -> tuple[dict[str, Measure], dict[str, Any]]:
         c = await self.read_model.summary(scope)
-        codes = self.catalogue.procedures_in(scope.agencies, scope.field, scope.procedure)
+        # A centre decides none: the procedures it can receive are every one (of the field, the procedure).
+        agencies = None if scope.by_receiving else scope.agencies
+        codes = self.catalogue.procedures_in(agencies, scope.field, scope.procedure)
         return measures_from(c, self.catalogue, codes), c
 
     async def index(self, query: ReportQuery) -> dict[str, Any]:
