@@ -83,7 +83,14 @@ class TokenVerifier:
         self._audience = audience
         self._issuer = issuer
         self._leeway = leeway_seconds
-        self._client = jwt.PyJWKClient(jwks, cache_keys=True) if jwks.startswith(("https://", "http://")) else None
+        # The key set is fetched again once it is ``reload_seconds`` old (or names no key a token asks
+        # for). No per-key cache: PyJWT's never expires, so a key the provider withdrew (compromised)
+        # signed new tokens that were taken until the process restarted.
+        self._client = (
+            jwt.PyJWKClient(jwks, cache_keys=False, lifespan=max(reload_seconds, 0.001))
+            if jwks.startswith(("https://", "http://"))
+            else None
+        )
         self._keys: jwt.PyJWKSet | None = None
         self._loaded_at = float("-inf")
         self._verified: dict[str, tuple[Official, float]] = {}  # token → who, until when (exp + leeway)

@@ -10,7 +10,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -165,15 +165,15 @@ def test_a_missing_or_broken_key_file_stops_the_service_at_start_saying_so(tmp_p
 
 
 @contextlib.contextmanager
-def serving_keys(body: bytes) -> Iterator[str]:
-    """The provider's JWKS URL, on loopback."""
+def serving_keys(body: bytes | Callable[[], bytes]) -> Iterator[str]:
+    """The provider's JWKS URL, on loopback; ``body`` may be asked for afresh at each fetch."""
 
     class Keys(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body() if callable(body) else body)
 
         def log_message(self, *_: object) -> None:
             pass
@@ -194,6 +194,24 @@ async def test_keys_are_fetched_from_the_providers_url(identity: DevIdentity) ->
         tokens = [identity.token(f"cb-{n}", ["UBND-X-YENHOA"]) for n in range(3)]
         officials = await asyncio.gather(*(verifier.verify(t) for t in tokens))
     assert [o.official_id for o in officials] == ["cb-0", "cb-1", "cb-2"]
+
+
+async def test_a_key_the_provider_withdrew_signs_no_new_token_once_the_keys_are_fetched_again(
+    identity: DevIdentity, tmp_path: Path
+) -> None:
+    """PyJWT's per-key cache never expires: a withdrawn (compromised) key went on signing tokens,
+    an operator's included, that were taken until the service restarted."""
+    rotated = json.loads(DevIdentity.create(tmp_path / "next").jwks_path.read_text())
+    rotated["keys"][0]["kid"] = "devstack-2"
+    published = {"keys": identity.jwks_path.read_bytes()}
+    with serving_keys(lambda: published["keys"]) as url:
+        verifier = TokenVerifier(url, audience="workflow", issuer=ISSUER, reload_seconds=0.05)
+        assert (await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))).official_id == "cb-07"
+        published["keys"] = json.dumps(rotated).encode()  # the old key withdrawn, a new one published
+        await asyncio.sleep(0.1)
+        forged = identity.token("intruder", [], roles=["operator"])  # new, signed with the withdrawn key
+        with pytest.raises(Unauthenticated, match="signing key"):
+            await verifier.verify(forged)
 
 
 async def test_an_unreachable_provider_is_unavailable_not_a_bad_token(identity: DevIdentity) -> None:
