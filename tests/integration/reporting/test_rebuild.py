@@ -204,9 +204,13 @@ async def test_only_an_operator_starts_a_rebuild(infra: Infra, tmp_path: Path) -
         assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
         assert app.state.reporting.rebuilder.status is None  # nothing was started
         assert (await client.get("/v1/metrics/summary")).status_code == 200
+        # Its status too is an operator's: a failure names tables and the database's error.
+        assert (await client.get("/v1/projections/rebuild")).status_code == 401
+        assert (await client.get("/v1/projections/rebuild", headers=official)).status_code == 403
         params = {"wait": "true", "timeout": "60"}
         done = await client.post("/v1/projections/rebuild", params=params, headers=operator)
         assert done.status_code == 200 and done.json()["rebuild"]["state"] == "succeeded", done.text
+        assert (await client.get("/v1/projections/rebuild", headers=operator)).json()["rebuild"]["state"] == "succeeded"
 
 
 async def test_a_history_with_events_this_build_cannot_read_is_not_swapped_in(infra: Infra) -> None:

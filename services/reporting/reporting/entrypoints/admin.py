@@ -48,9 +48,13 @@ async def rebuild(
     return {"rebuild": status.as_dict()}
 
 
-@router.get("/rebuild")
+@router.get(
+    "/rebuild",
+    dependencies=[OperatorOnly],
+    responses={401: error("No operator's bearer token (when AUTH_JWKS is set)."), 403: error("Not an operator.")},
+)
 async def rebuild_status(request: Request) -> dict[str, Any]:
-    """The running or last rebuild of this process."""
+    """The running or last rebuild of this process (operators only: a failure names tables and errors)."""
     return {"rebuild": _status(request.app.state.reporting.rebuilder)}
 
 

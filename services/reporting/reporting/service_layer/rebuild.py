@@ -185,7 +185,8 @@ class Rebuilder:
                 status.state, status.error = "failed", "cancelled: the service stopped"
                 raise
             except Exception as exc:
-                status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
+                # The first line only: SQLAlchemy's text goes on with the statement (the log has it all).
+                status.state, status.error = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
                 log.exception("rebuild failed", rebuild=status.id)
                 await self._drop_leftovers()
             finally:
