@@ -89,6 +89,9 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimit
         # service still holds few.
         pool_size=2 * pool_size,
         max_overflow=0,
+        # An error's text leaves out the statement's parameters: they are events and commands, with
+        # citizens' names and numbers, and the text goes to logs and dead letters.
+        hide_parameters=True,
         # No pre-ping: it costs three round trips (BEGIN, ping, ROLLBACK) per checkout. A connection the
         # server dropped fails its next statement, which invalidates the whole pool; callers retry.
         connect_args={

@@ -48,3 +48,12 @@ async def test_a_server_that_does_not_commit_durably_is_recognised(infra: Infra,
             assert await durability_gaps(engine) == expected
         finally:
             await engine.dispose()
+
+
+async def test_a_database_error_names_no_parameter_of_its_statement(migrated: AsyncEngine) -> None:
+    """Parameters are events and commands: a citizen's name and number went into the error's text, and
+    from there to the logs and the dead letters."""
+    with pytest.raises(DBAPIError) as caught:
+        async with migrated.begin() as conn:
+            await conn.execute(text("SELECT CAST(:v AS jsonb)"), {"v": '{"full_name": "Nguyễn Văn An\\u0000"}'})
+    assert "Nguyễn" not in str(caught.value) and "parameters hidden" in str(caught.value)
