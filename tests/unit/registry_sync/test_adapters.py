@@ -284,6 +284,25 @@ async def test_an_answer_trickling_in_is_cut_at_the_call_budget() -> None:
     assert time.monotonic() - started < 2
 
 
+async def test_nul_characters_in_an_answer_are_dropped() -> None:
+    """PostgreSQL stores no NUL: recording such an answer failed every lease, uncounted, and the error
+    logged the citizen's data each time."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/refused"):
+            return httpx.Response(422, json={"error": "bad\u0000", "message": "tên\u0000 sai"})
+        return httpx.Response(201, json={"record_id": "R1", "full_name": "Nguyễn\u0000 Văn An", "names": ["A\u0000"]})
+
+    client = ExternalHttpClient(
+        "civil_status", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(answer)
+    )
+    done = await client.call("POST", "/births", json={}, idempotency_key="k")
+    refused = await client.call("POST", "/refused", json={}, idempotency_key="k2")
+    await client.aclose()
+    assert done == Succeeded({"record_id": "R1", "full_name": "Nguyễn Văn An", "names": ["A"]}, 201)
+    assert refused == Rejected("422 bad: tên sai", 422, "bad")
+
+
 async def test_a_redirect_is_transient_and_says_where_to() -> None:
     def moved(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://x/citizens"})

@@ -32,6 +32,19 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters dropped from every string in it. PostgreSQL stores none (in text
+    or JSONB): an answer carrying one failed the transaction that records it, every lease, uncounted,
+    and logged the citizen's data in the error each time."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(without_nul(v) for v in value)
+    return value
+
+
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,255}")
 
 
@@ -137,8 +150,9 @@ class ExternalHttpClient:
                 # It may have acted; the idempotency key makes asking again safe.
                 return Transient(f"{response.status_code} with a body that is not JSON", response.status_code)
             replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+            body = without_nul(body)
             return Succeeded(body if isinstance(body, dict) else {"items": body}, response.status_code, replayed)
-        reason, code = _error_reason(response)
+        reason, code = without_nul(_error_reason(response))
         if response.is_redirect:
             reason = f"{response.status_code} redirected to {response.headers['Location'][:200]}"
         if kind is Transient:
