@@ -181,7 +181,9 @@ def build(prefix: str = "") -> Scenario:
              documents=docs(1, reused=1), when=at(4, 9), due=at(8, 17))
     s.flow(workflow.SupplementRequested, "D4", at(5, 9), transport, S.SUPPLEMENT_REQUESTED,
            reason="Thiếu giấy khám sức khỏe", request_number=1)
-    s.intake(intake.SupplementProvided(dossier_id="D4", documents=docs(1), provided_at=at(7, 8)), "D4", at(7, 8))
+    health_check = Document(kind="giay_kham_suc_khoe", digitized=True, reused=False)  # the one asked for
+    s.intake(intake.SupplementProvided(dossier_id="D4", documents=[health_check], provided_at=at(7, 8)), "D4",
+             at(7, 8))
     s.flow(workflow.SupplementReceived, "D4", at(7, 9), transport, S.PROCESSING, paused_seconds=57_600,
            due_at=at(12, 17))
     s.flow(workflow.PaymentConfirmed, "D4", at(7, 10), transport, S.PROCESSING, amount=135_000, online=False)

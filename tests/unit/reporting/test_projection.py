@@ -10,8 +10,8 @@ import pytest
 
 from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
-from contracts.events import registry, workflow
-from contracts.events.common import DossierStatus
+from contracts.events import intake, registry, workflow
+from contracts.events.common import Document, DossierStatus
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 from tests.unit.reporting import scenario
@@ -59,6 +59,22 @@ async def test_outcomes_and_resolution_times_follow_the_766_rules(derive: Deriva
         "D10": ("on_time", None, "refused"),
         "D11": (None, None, None),
     }
+
+
+async def test_a_document_sent_again_replaces_the_one_of_its_kind(derive: Derivation) -> None:
+    """Counted as a second document, the scan of a paper component kept the dossier from "fully
+    digitised" and halved its reuse (25 copies of one reused declaration: 25 of 26)."""
+    s = scenario.Scenario()
+    paper = Document(kind="to_khai", digitized=False, reused=False)
+    reused = Document(kind="giay_chung_sinh", digitized=True, reused=True, from_national_store=True)
+    s.submit("R1", procedure="1.001193", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[paper, reused],
+             when=scenario.at(4, 9), due=scenario.at(4, 17))  # fmt: skip
+    scanned = Document(kind="to_khai", digitized=True, reused=False)
+    s.intake(intake.SupplementProvided(dossier_id="R1", documents=[scanned], provided_at=scenario.at(4, 10)), "R1",
+             scenario.at(4, 10))  # fmt: skip
+    facts = (await project_all(s.all(), derive)).dossiers["R1"]
+    assert (facts.docs_total, facts.docs_digitized, facts.docs_reused, facts.docs_national_store) == (2, 2, 1, 1)
+    assert facts.doc_kinds == ["giay_chung_sinh:111", "to_khai:100"]
 
 
 async def test_facts_carry_what_the_metrics_count(derive: Derivation) -> None:

@@ -9,6 +9,7 @@ each topic owns its own columns, "latest" facts compare event times, counters on
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from dataclasses import field as default_of
 from datetime import datetime
 
 #: Ending kinds: how a dossier left processing. All count as resolved for the on-time rate (766 rules).
@@ -65,6 +66,9 @@ class DossierFacts:
     docs_digitized: int = 0
     docs_reused: int = 0
     docs_national_store: int = 0
+    #: Each document component once, as "<kind>:<digitised><reused><from the store>" (1 or 0 each): a
+    #: supplement's document of a kind the dossier has replaces it (the corrected scan of a paper one).
+    doc_kinds: list[str] = default_of(default_factory=list)  # ("field" is a procedure field's name here)
     result_code: str | None = None
     result_electronic: bool = False
     rating_score: int | None = None
