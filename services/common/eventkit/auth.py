@@ -135,14 +135,16 @@ class TokenVerifier:
                 return await asyncio.to_thread(self._client.get_signing_key, kid)
             except jwt.PyJWKClientConnectionError as exc:
                 raise KeysUnavailable(f"the identity provider's keys cannot be fetched: {exc}") from exc
-        found = self._find(kid)
-        if found is None and time.monotonic() - self._loaded_at >= self._reload:
+        # Read again once the keys held are ``reload_seconds`` old: a key rotated in is found, and a key
+        # withdrawn (compromised) signs nothing new. Only a key missing from the set read it again, so
+        # a withdrawn one was taken until the process restarted.
+        if time.monotonic() - self._loaded_at >= self._reload:
             try:
                 self._load_file()
             except ValueError as exc:  # caught mid-rewrite, say: keep the keys held, try again later
                 self._loaded_at = time.monotonic()
                 log.error("cannot read the identity provider's keys again", error=str(exc))
-            found = self._find(kid)
+        found = self._find(kid)
         if found is None:
             raise Unauthenticated(f"invalid token: no key {kid!r} in the identity provider's key set")
         return found

@@ -133,6 +133,15 @@ async def test_a_rotated_key_is_read_from_the_file_when_a_token_names_it(identit
     assert (await verifier.verify(token)).official_id == "cb-07"
 
 
+async def test_a_key_withdrawn_from_the_file_signs_no_new_token(identity: DevIdentity, tmp_path: Path) -> None:
+    """The file was read again only for a key it lacked: a withdrawn key stayed good until a restart."""
+    verifier = verifier_of(identity, reload_seconds=0)
+    assert (await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))).official_id == "cb-07"
+    identity.jwks_path.write_text(DevIdentity.create(tmp_path / "next").jwks_path.read_text())  # another key
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(identity.token("intruder", [], roles=["operator"]))
+
+
 async def test_a_verified_token_is_remembered_until_it_expires(identity: DevIdentity, tmp_path: Path) -> None:
     verifier = verifier_of(identity, leeway_seconds=0, reload_seconds=0)
     lasting = identity.token("cb-07", ["UBND-X-YENHOA"])

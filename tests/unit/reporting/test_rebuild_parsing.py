@@ -51,3 +51,21 @@ async def test_two_requests_in_one_tick_start_one_rebuild() -> None:
         rebuilder.start()
     finished = await rebuilder.wait()
     assert finished is first and first.state == "failed"
+
+
+async def test_a_failure_with_no_message_still_ends_the_rebuild_as_failed() -> None:
+    """Its first line was taken from an empty text: the rebuild raised IndexError inside its handler
+    and said 'running' for ever."""
+
+    class TimesOut:
+        async def __aenter__(self) -> None:
+            raise TimeoutError()  # a connect that timed out: no text at all
+
+        async def __aexit__(self, *_: object) -> bool:
+            return False
+
+    rebuilder = nowhere()
+    rebuilder._engine = SimpleNamespace(connect=TimesOut, dispose=rebuilder._engine.dispose)  # type: ignore[assignment]
+    status = RebuildStatus(id="0190000000000000000000000000abcd")
+    await rebuilder.run(status)
+    assert (status.state, status.error) == ("failed", "TimeoutError")

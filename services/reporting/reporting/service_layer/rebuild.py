@@ -186,7 +186,8 @@ class Rebuilder:
                 raise
             except Exception as exc:
                 # The first line only: SQLAlchemy's text goes on with the statement (the log has it all).
-                status.state, status.error = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                first_line = next(iter(str(exc).splitlines()), "")
+                status.state, status.error = "failed", f"{type(exc).__name__}: {first_line[:300]}".rstrip(": ")
                 log.exception("rebuild failed", rebuild=status.id)
                 await self._drop_leftovers()
             finally:
