@@ -34,6 +34,10 @@ log = get_logger(__name__)
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: How often a JWKS file is read again when a token names a key it does not hold (the provider rotated).
 _RELOAD_SECONDS = 30.0
+#: How long the keys last fetched from a URL serve while the provider cannot be reached.
+_STALE_GRACE = 3600.0
+#: A fetch of the provider's keys gives up after this long (PyJWT's 30 s held a thread a request).
+_FETCH_TIMEOUT = 5.0
 #: Verified tokens kept in memory (a few per official signed in).
 _REMEMBERED = 4096
 
@@ -87,7 +91,7 @@ class TokenVerifier:
         # for). No per-key cache: PyJWT's never expires, so a key the provider withdrew (compromised)
         # signed new tokens that were taken until the process restarted.
         self._client = (
-            jwt.PyJWKClient(jwks, cache_keys=False, lifespan=max(reload_seconds, 0.001))
+            jwt.PyJWKClient(jwks, cache_keys=False, lifespan=max(reload_seconds, 0.001), timeout=_FETCH_TIMEOUT)
             if jwks.startswith(("https://", "http://"))
             else None
         )
@@ -134,7 +138,11 @@ class TokenVerifier:
             try:
                 return await asyncio.to_thread(self._client.get_signing_key, kid)
             except jwt.PyJWKClientConnectionError as exc:
-                raise KeysUnavailable(f"the identity provider's keys cannot be fetched: {exc}") from exc
+                held = self._held_key(kid)
+                if held is None:
+                    raise KeysUnavailable(f"the identity provider's keys cannot be fetched: {exc}") from exc
+                log.warning("the identity provider's keys cannot be fetched; the keys held serve", error=str(exc))
+                return held
         # Read again once the keys held are ``reload_seconds`` old: a key rotated in is found, and a key
         # withdrawn (compromised) signs nothing new. Only a key missing from the set read it again, so
         # a withdrawn one was taken until the process restarted.
@@ -148,6 +156,17 @@ class TokenVerifier:
         if found is None:
             raise Unauthenticated(f"invalid token: no key {kid!r} in the identity provider's key set")
         return found
+
+    def _held_key(self, kid: str) -> jwt.PyJWK | None:
+        """``kid`` among the keys last fetched, while they are under :data:`_STALE_GRACE` old: a
+        provider (or its CDN) down for a while must not stop every official's new session, as it did
+        once the held set expired."""
+        assert self._client is not None
+        cache = self._client.jwk_set_cache
+        held = cache.jwk_set_with_timestamp if cache is not None else None
+        if held is None or time.monotonic() - held.get_timestamp() > _STALE_GRACE:
+            return None
+        return next((key for key in held.get_jwk_set().keys if key.key_id == kid), None)
 
     def _find(self, kid: str | None) -> jwt.PyJWK | None:
         assert self._keys is not None

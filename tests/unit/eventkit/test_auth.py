@@ -179,10 +179,16 @@ def serving_keys(body: bytes | Callable[[], bytes]) -> Iterator[str]:
 
     class Keys(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            try:
+                content = body() if callable(body) else body
+            except ConnectionError:  # the provider is down: an error, no key set
+                self.send_response(503)
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body() if callable(body) else body)
+            self.wfile.write(content)
 
         def log_message(self, *_: object) -> None:
             pass
@@ -221,6 +227,24 @@ async def test_a_key_the_provider_withdrew_signs_no_new_token_once_the_keys_are_
         forged = identity.token("intruder", [], roles=["operator"])  # new, signed with the withdrawn key
         with pytest.raises(Unauthenticated, match="signing key"):
             await verifier.verify(forged)
+
+
+async def test_the_keys_last_fetched_serve_while_the_provider_cannot_be_reached(identity: DevIdentity) -> None:
+    """Without the per-key cache, every new session failed 503 once the held set had expired and
+    the provider (or its CDN) was down."""
+    up = {"now": True}
+
+    def keys() -> bytes:
+        if not up["now"]:
+            raise ConnectionError("the provider is down")
+        return identity.jwks_path.read_bytes()
+
+    with serving_keys(keys) as url:
+        verifier = TokenVerifier(url, audience="workflow", issuer=ISSUER, reload_seconds=0.05)
+        assert (await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))).official_id == "cb-07"
+        up["now"] = False
+        await asyncio.sleep(0.1)  # the held set is past its age: the next token fetches, and fails
+        assert (await verifier.verify(identity.token("cb-08", ["UBND-X-YENHOA"]))).official_id == "cb-08"
 
 
 async def test_an_unreachable_provider_is_unavailable_not_a_bad_token(identity: DevIdentity) -> None:

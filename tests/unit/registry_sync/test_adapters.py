@@ -303,6 +303,22 @@ async def test_nul_characters_in_an_answer_are_dropped() -> None:
     assert refused == Rejected("422 bad: tên sai", 422, "bad")
 
 
+@pytest.mark.parametrize("content", [b'{"full_name": "\\ud800"}', b'{"amount_vnd": 123456789012345678901234567890}'])
+async def test_an_answer_the_stack_cannot_carry_is_transient_not_a_failure_every_lease(content: bytes) -> None:
+    """A lone surrogate or an integer past 64 bits passed Python's json, then failed as the result was
+    recorded (orjson, PostgreSQL): every lease, uncounted, the registry called again."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, content=content, headers={"Content-Type": "application/json"})
+
+    client = ExternalHttpClient(
+        "social_insurance", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(answer)
+    )
+    outcome = await client.call("POST", "/funeral-allowances", json={}, idempotency_key="k")
+    await client.aclose()
+    assert outcome == Transient("201 with a body that is not JSON", 201)
+
+
 async def test_a_redirect_is_transient_and_says_where_to() -> None:
     def moved(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://x/citizens"})

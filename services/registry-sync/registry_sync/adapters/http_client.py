@@ -13,7 +13,9 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 
+from eventkit.jsonbody import out_of_range
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient, classify_status
 from registry_sync.settings import ExternalSystemSettings
 
@@ -54,10 +56,20 @@ def header_safe_key(key: str) -> str:
     return key if _HEADER_SAFE.fullmatch(key) else "sha256-" + hashlib.sha256(key.encode()).hexdigest()
 
 
+def document(response: httpx.Response) -> Any:
+    """The answer's JSON as the rest of the stack can carry it, or ValueError. Python's json took a
+    lone surrogate and integers of any size, which orjson (events, results) and PostgreSQL refuse:
+    recording such an answer failed every lease, uncounted, and the registry was called again."""
+    doc = orjson.loads(response.content)
+    if out_of_range(doc) is not None:
+        raise ValueError("a number beyond the 64-bit range")
+    return doc
+
+
 def _error_reason(response: httpx.Response) -> tuple[str, str | None]:
     """'<status> <error>: <message>' from the error body if it has one, and the error code."""
     try:
-        body = response.json()
+        body = document(response)
     except ValueError:
         body = None
     if isinstance(body, dict):
@@ -145,7 +157,7 @@ class ExternalHttpClient:
         kind = classify_status(response.status_code)
         if kind is Succeeded:
             try:
-                body = response.json() if response.content else {}
+                body = document(response) if response.content else {}
             except ValueError:
                 # It may have acted; the idempotency key makes asking again safe.
                 return Transient(f"{response.status_code} with a body that is not JSON", response.status_code)
