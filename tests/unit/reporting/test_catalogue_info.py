@@ -64,7 +64,8 @@ async def test_a_centre_s_catalogue_rates_are_those_of_every_procedure_it_can_re
             return scenario_counts()
 
     reports = Reports(Counts(), info(), packaged())  # type: ignore[arg-type]
-    for agency, online in (("TTPVHCC-BINHAN", (13, 15)), ("STNMT-BINHAN", (0, 1))):
+    # the construction department decides none of this catalogue's procedures: no centre, no rates
+    for agency, online in (("TTPVHCC-BINHAN", (13, 15)), ("STNMT-BINHAN", (0, 1)), ("SXD-BINHAN", (0, 0))):
         scope = reports.scope(ReportQuery(parse_period("2024-03"), agency, None, None))
         measures, _ = await reports.measures(scope)
         assert (measures["procedures_online"].numerator, measures["procedures_online"].denominator) == online

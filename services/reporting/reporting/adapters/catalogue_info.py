@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from contracts.catalogue import Catalogue
 from reporting.domain.index import Measure
 
+#: The agency kind of a one-stop centre (Trung tâm Phục vụ hành chính công).
+CENTRE_KIND = "public_service_centre"
+
 
 @dataclass(frozen=True)
 class CatalogueInfo:
@@ -63,6 +66,13 @@ class CatalogueInfo:
             and (field is None or self.field_of_procedure.get(code) == field)
             and (procedure is None or code == procedure)
         )
+
+    def receives_only(self, agencies: Iterable[str]) -> bool:
+        """Whether these agencies are one-stop centres only: they decide nothing, their figures are what
+        they received. A department whose procedures the catalogue does not list is no centre: it
+        has nothing to report (it took the province's catalogue rates as a centre)."""
+        kinds = [self.agency_kinds.get(a, ("", ""))[1] for a in agencies]
+        return bool(kinds) and all(kind == CENTRE_KIND for kind in kinds)
 
     def procedures_online(self, codes: Iterable[str] | None = None) -> Measure:
         """Procedures offered online in full or in part ÷ all procedures (of ``codes``, if given)."""

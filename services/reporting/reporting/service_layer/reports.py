@@ -49,8 +49,8 @@ class Reports:
             query.procedure,
             self.config.satisfied_min_score,
             self.config.dislike_max_score,
-            # agencies that decide no procedure (a one-stop centre): the dossiers they received
-            by_receiving=agencies is not None and not self.catalogue.procedures_in(agencies),
+            # a one-stop centre decides no procedure: the dossiers it received
+            by_receiving=agencies is not None and self.catalogue.receives_only(agencies),
         )
 
     def _header(self, query: ReportQuery, scope: Scope) -> dict[str, Any]:
