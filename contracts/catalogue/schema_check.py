@@ -191,9 +191,20 @@ def _deref(root: dict[str, Any], node: Any) -> Any:
     while isinstance(node, dict) and "$ref" in node and seen < 32:
         beside = {k: v for k, v in node.items() if k != "$ref"}
         target = resolve_ref(root, node["$ref"])
-        node = {**target, **beside} if isinstance(target, dict) else target
+        node = _both(target, beside) if isinstance(target, dict) else target
         seen += 1
     return node
+
+
+def _both(target: dict[str, Any], beside: dict[str, Any]) -> dict[str, Any]:
+    """A definition and the keywords written beside its reference, both applying: the required
+    properties of both, the properties of both; any other keyword beside it is the stricter word."""
+    merged = {**target, **beside}
+    if "required" in target and "required" in beside:
+        merged["required"] = list(dict.fromkeys([*target["required"], *beside["required"]]))
+    if isinstance(target.get("properties"), dict) and isinstance(beside.get("properties"), dict):
+        merged["properties"] = {**target["properties"], **beside["properties"]}
+    return merged
 
 
 def dereferenced(root: dict[str, Any], node: Any) -> Any:

@@ -54,3 +54,31 @@ def test_a_well_formed_form_has_no_problems() -> None:
 )
 def test_structural_problems_are_found(schema: Any, message: str) -> None:
     assert any(message in p for p in schema_problems(schema)), schema_problems(schema)
+
+
+def test_keywords_beside_a_ref_add_to_its_definition() -> None:
+    """Beside a $ref, a `required` replaced the definition's: the check saw one required property
+    where intake's form validation required three."""
+    schema = {
+        "type": "object",
+        "properties": {"child": {"$ref": "#/$defs/person", "required": ["id_number"], "title": "Trẻ"}},
+        "$defs": {
+            "person": {
+                "type": "object",
+                "required": ["full_name", "date_of_birth"],
+                "properties": {
+                    "full_name": {"type": "string"},
+                    "date_of_birth": {"type": "string", "format": "date"},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{12}$"},
+                },
+            }
+        },
+    }
+    schema["required"] = ["child"]
+    assert sorted(required_leaves(schema)) == [
+        ("child", "date_of_birth"),
+        ("child", "full_name"),
+        ("child", "id_number"),
+    ]
+    assert subschema(schema, ("child",))["title"] == "Trẻ"  # type: ignore[index]
+    assert subschema(schema, ("child", "id_number")) == {"type": "string", "pattern": "^[0-9]{12}$"}
