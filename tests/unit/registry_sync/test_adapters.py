@@ -7,7 +7,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from registry_sync.adapters.catalogue import unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import MAX_RESULT_BYTES, OperationCall, OperationTable, mapped
 from registry_sync.bootstrap import operation_table
-from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.settings import ExternalSystemSettings
 from tests.support.catalogue import copy_of_packaged_data
 from tests.unit.registry_sync.conftest import counters, person_number, seed_citizen
@@ -262,6 +262,18 @@ async def test_an_answer_that_does_not_decode_is_transient_not_an_escaping_error
     assert outcome == Transient("unreadable answer: DecodingError")
 
 
+async def one_call(
+    answer: Callable[[httpx.Request], Any], settings: ExternalSystemSettings | None = None
+) -> CallOutcome:
+    """The outcome of one POST to a system that answers with ``answer``."""
+    transport = httpx.MockTransport(answer)
+    client = ExternalHttpClient("population_db", settings or ExternalSystemSettings(), "http://x", transport=transport)
+    try:
+        return await client.call("POST", "/citizens", json={}, idempotency_key="k")
+    finally:
+        await client.aclose()
+
+
 async def test_an_answer_trickling_in_is_cut_at_the_call_budget() -> None:
     """httpx's read timeout bounds each read: a chunk every 30 ms never trips it. Uncut, such a call
     held its command (the lease renewed meanwhile) and a concurrency slot for as long as it trickled."""
@@ -275,11 +287,8 @@ async def test_an_answer_trickling_in_is_cut_at_the_call_budget() -> None:
         return httpx.Response(200, content=chunks())
 
     timeouts = {f"{name}_timeout_seconds": 0.05 for name in ("connect", "read", "write", "pool")}
-    settings = ExternalSystemSettings(**timeouts)
-    client = ExternalHttpClient("population_db", settings, "http://x", transport=httpx.MockTransport(trickle))
     started = time.monotonic()
-    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
-    await client.aclose()
+    outcome = await one_call(trickle, ExternalSystemSettings(**timeouts))
     assert outcome == Transient("timeout: no complete answer within 0.2 s")
     assert time.monotonic() - started < 2
 
@@ -311,24 +320,14 @@ async def test_an_answer_the_stack_cannot_carry_is_transient_not_a_failure_every
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(201, content=content, headers={"Content-Type": "application/json"})
 
-    client = ExternalHttpClient(
-        "social_insurance", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(answer)
-    )
-    outcome = await client.call("POST", "/funeral-allowances", json={}, idempotency_key="k")
-    await client.aclose()
-    assert outcome == Transient("201 with a body that is not JSON", 201)
+    assert await one_call(answer) == Transient("201 with a body that is not JSON", 201)
 
 
 async def test_a_redirect_is_transient_and_says_where_to() -> None:
     def moved(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://x/citizens"})
 
-    client = ExternalHttpClient(
-        "population_db", ExternalSystemSettings(), "http://x", transport=httpx.MockTransport(moved)
-    )
-    outcome = await client.call("POST", "/citizens", json={}, idempotency_key="k")
-    await client.aclose()
-    assert outcome == Transient("308 redirected to https://x/citizens", 308)
+    assert await one_call(moved) == Transient("308 redirected to https://x/citizens", 308)
 
 
 async def test_the_idempotency_key_and_credentials_are_sent() -> None:
