@@ -37,9 +37,9 @@ FROM rm_dossiers WHERE events > 0 GROUP BY 1, 2, 3, 4
 """
 _PROMETHEUS_BUNDLES = f"""
 SELECT coalesce(bundle_type, 'unknown') AS bundle_type, coalesce(outcome, 'in_progress') AS outcome,
-  count(*) AS n, coalesce(sum(e2e_days), 0) AS days_sum, count(e2e_days) AS days_n,
-  {_buckets("e2e_days", E2E_BUCKETS)}
-FROM rm_bundles WHERE events > 0 GROUP BY 1, 2
+  count(*) AS n, coalesce(sum(e2e_net_days), 0) AS days_sum, count(e2e_net_days) AS days_n,
+  {_buckets("e2e_net_days", E2E_BUCKETS)}
+FROM {q.BUNDLES_NET} b WHERE events > 0 GROUP BY 1, 2
 """
 _PROMETHEUS_PORTAL = """
 SELECT coalesce(sum(portal_syncs), 0) AS syncs, coalesce(sum(portal_sync_failures), 0) AS failures,
