@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from .agency import Agency
 from .base import LEVEL_RANK
 from .bundle import BundleDefinition, BundleStep, ConstInput, DefaultedInput
+from .jsonvalue import is_json_type, json_equal, valid_format
 from .paths import DataRef, target_keys
 from .procedure import Procedure
 from .routing import AgencyDirectory, NoCompetentAgency
@@ -163,16 +163,16 @@ def _unfit(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None
     required and typed properties, recursively."""
     if not _of_type(value, schema.get("type")):
         return [f"{value!r} is not of type {schema.get('type')!r}"]
-    if "enum" in schema and not any(_same(value, allowed) for allowed in schema["enum"]):
+    if "enum" in schema and not any(json_equal(value, allowed) for allowed in schema["enum"]):
         return [f"{value!r} is not one of {schema['enum']}"]
-    if "const" in schema and not _same(value, schema["const"]):
+    if "const" in schema and not json_equal(value, schema["const"]):
         return [f"{value!r} is not {schema['const']!r}"]
     if isinstance(value, str):
         if "pattern" in schema and re.search(schema["pattern"], value) is None:
             return [f"{value!r} does not match {schema['pattern']!r}"]
         if len(value.strip()) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
             return [f"{value!r} has a length the form does not take"]
-        if schema.get("format") == "date" and not _is_date(value):
+        if schema.get("format") == "date" and not valid_format("date", value):
             return [f"{value!r} is not a date"]
     if isinstance(value, dict):
         properties = {
@@ -191,12 +191,6 @@ def _unfit(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None
     return []
 
 
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list,
-    "null": type(None),
-}  # fmt: skip
-
-
 def _types(kind: Any) -> set[str] | None:
     """A schema's ``type`` as a set; None for no type (anything)."""
     if kind is None:
@@ -206,28 +200,7 @@ def _types(kind: Any) -> set[str] | None:
 
 def _of_type(value: Any, kind: Any) -> bool:
     kinds = _types(kind)
-    if kinds is None:
-        return True
-    if isinstance(value, bool):
-        return "boolean" in kinds
-    if isinstance(value, float) and value.is_integer() and "integer" in kinds:
-        return True
-    return any(k in _JSON_TYPES and isinstance(value, _JSON_TYPES[k]) for k in kinds)
-
-
-def _same(value: Any, other: Any) -> bool:
-    """JSON equality: ``True`` is not ``1``."""
-    if isinstance(value, bool) or isinstance(other, bool):
-        return type(value) is type(other) and value == other
-    return bool(value == other)
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+    return kinds is None or any(is_json_type(value, k) for k in kinds)
 
 
 def _unlike(given: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from contracts.catalogue.jsonvalue import is_json_type, json_equal
 from contracts.catalogue.schema_check import resolve_ref
 from intake.domain.problems import FieldProblem, child_path
 from intake.domain.schema_keywords import (
@@ -22,8 +23,6 @@ from intake.domain.schema_keywords import (
     alternatives,
     const,
     enum,
-    is_json_type,
-    json_equal,
     number_checks,
     passes,
     reject,

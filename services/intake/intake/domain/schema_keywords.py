@@ -9,64 +9,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Any
 
+from contracts.catalogue.jsonvalue import is_json_type, json_equal, valid_format
 from intake.domain.problems import FieldProblem
 from intake.domain.text import visible
 
 Check = Callable[[Any, str, list[FieldProblem]], None]
-
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def is_json_type(value: Any, name: str) -> bool:
-    """JSON's view of Python values: booleans are not numbers, 1.0 is an integer."""
-    if name == "object":
-        return isinstance(value, dict)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "string":
-        return isinstance(value, str)
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "null":
-        return value is None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return name == "number" or isinstance(value, int) or (math.isfinite(value) and value.is_integer())
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality as JSON means it (``True`` is not ``1``)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def _valid_format(fmt: str, value: str) -> bool:
-    if fmt == "date":
-        if not _DATE.match(value):
-            return False
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return False
-        return True
-    if fmt == "date-time":
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        return "T" in value.upper() and parsed.tzinfo is not None
-    if fmt == "email":
-        return bool(_EMAIL.match(value))
-    return True  # other formats are annotations (draft 2020-12 default)
 
 
 def accept(value: Any, path: str, out: list[FieldProblem]) -> None:
@@ -139,7 +88,7 @@ def string_checks(schema: dict[str, Any]) -> list[Check]:
             out.append(FieldProblem(path, f"allows at most {high} characters", "too_long"))
         if pattern is not None and not pattern.search(value):
             out.append(FieldProblem(path, f"must match {pattern.pattern}", "pattern"))
-        if fmt is not None and not _valid_format(fmt, value):
+        if fmt is not None and not valid_format(fmt, value):
             out.append(FieldProblem(path, format_msg, "format"))
 
     return [check]
