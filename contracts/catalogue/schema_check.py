@@ -184,7 +184,7 @@ def schema_problems(schema: Any, *, form: bool = True) -> list[str]:
     return problems
 
 
-def _deref(root: dict[str, Any], node: Any) -> Any:
+def dereferenced(root: dict[str, Any], node: Any) -> Any:
     """``node`` with its ``$ref`` followed; keywords written beside the ``$ref`` (a title, a stricter
     pattern) apply too, as they do in draft 2020-12, and win."""
     seen = 0
@@ -207,38 +207,33 @@ def _both(target: dict[str, Any], beside: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def dereferenced(root: dict[str, Any], node: Any) -> Any:
-    """``node`` with its local ``$ref`` followed in ``root`` (keywords beside it kept)."""
-    return _deref(root, node)
-
-
 def subschema(root: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any] | None:
     """The (dereferenced) schema of the property at ``keys``, following ``properties`` and local
     ``$ref`` s; None when the schema declares no such property."""
-    node = _deref(root, root)
+    node = dereferenced(root, root)
     for key in keys:
         props = node.get("properties") if isinstance(node, dict) else None
         if not isinstance(props, dict) or key not in props:
             return None
-        node = _deref(root, props[key])
+        node = dereferenced(root, props[key])
     return node if isinstance(node, dict) else {}
 
 
 def is_required(root: dict[str, Any], keys: tuple[str, ...]) -> bool:
     """True when every object along ``keys`` requires the next key: the value is always present in a
     valid instance."""
-    node = _deref(root, root)
+    node = dereferenced(root, root)
     for key in keys:
         if not isinstance(node, dict) or key not in node.get("required", []):
             return False
-        node = _deref(root, node.get("properties", {}).get(key, {}))
+        node = dereferenced(root, node.get("properties", {}).get(key, {}))
     return True
 
 
 def required_leaves(root: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Paths of the required properties that have no required properties of their own: what a
     producer of valid instances must at least supply."""
-    node = subschema(root, prefix) if prefix else _deref(root, root)
+    node = subschema(root, prefix) if prefix else dereferenced(root, root)
     leaves: list[tuple[str, ...]] = []
     for name in (node or {}).get("required", []):
         path = (*prefix, name)
