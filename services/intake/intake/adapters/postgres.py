@@ -62,7 +62,8 @@ _APPLY = (
     " WHERE dossier_id = :id RETURNING 1"
 )
 
-_HOLDER = text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :k AND dossier_id <> :id")
+#: The code of the open dossier, other than ``:id``, that holds a subject.
+SUBJECT_HOLDER = text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :k AND dossier_id <> :id")
 # An open dossier only: one that ended has no subject to keep from others.
 _KEY_SUBJECT = text(
     f"UPDATE dossiers SET subject_key = :k, subject_rule = {SUBJECT_RULE}"
@@ -137,8 +138,7 @@ class PostgresDossiers:
             params = {**asdict(row), "timeline": _json(row.timeline)}
             if (await self._conn.execute(text(_INSERT_DOSSIER), params)).first() is None:
                 existing = await self._conn.execute(
-                    text("SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :s"),
-                    {"p": row.procedure_code, "s": row.subject_key},
+                    SUBJECT_HOLDER, {"p": row.procedure_code, "k": row.subject_key, "id": row.dossier_id}
                 )
                 raise DuplicateDossier(row.procedure_code, existing.scalar_one_or_none() or "?")
 
@@ -187,7 +187,7 @@ class PostgresDossiers:
         return set(ids) - known
 
     async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
-        other = (await self._conn.execute(_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()
+        other = (await self._conn.execute(SUBJECT_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()
         if other is None:
             await self._conn.execute(_KEY_SUBJECT, {"id": dossier_id, "k": key, "ended": _ENDED})
         return other

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.catalogue import Catalogue
 from eventkit.logging import get_logger
+from intake.adapters.postgres import SUBJECT_HOLDER
 from intake.domain.submission import subject_digest
 from intake.domain.text import SUBJECT_RULE
 
@@ -35,7 +36,6 @@ UPDATE dossiers SET subject_key = :key, subject_rule = :rule
 WHERE dossier_id = :id AND subject_key IS NOT NULL AND subject_rule < :rule
 """
 _KEEP = "UPDATE dossiers SET subject_rule = :rule WHERE dossier_id = :id"
-_HOLDER = "SELECT code FROM dossiers WHERE procedure_code = :p AND subject_key = :k"
 
 
 async def rekey_open_subjects(engine: AsyncEngine, catalogue: Catalogue, *, batch_size: int = 500) -> int:
@@ -70,7 +70,7 @@ async def _rekey(conn: Any, dossier_id: str, code: str, catalogue: Catalogue, pr
         # Another open dossier has this subject by the new rule: the two were told apart only by
         # what the rule now takes as one (case, the place of a tone mark). Both stay open; officials
         # decide. This one keeps its old digest.
-        holder = (await conn.execute(text(_HOLDER), {"p": procedure_code, "k": key})).scalar_one_or_none()
+        holder = (await conn.execute(SUBJECT_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()
         log.warning("two open dossiers of one subject", code=code, other=holder, procedure=procedure_code)
         await conn.execute(text(_KEEP), {"rule": SUBJECT_RULE, "id": dossier_id})
         return 0
