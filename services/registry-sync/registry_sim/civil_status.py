@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from registry_sim.common import (
@@ -17,6 +17,7 @@ from registry_sim.common import (
     IdNumber,
     Name,
     ProvinceCode,
+    Reference,
     Sex,
     Strict,
     Text,
@@ -26,13 +27,14 @@ from registry_sim.common import (
 )
 from registry_sim.errors import SimError
 from registry_sim.faults import System
-from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
+from registry_sim.gateway import Mutation, SimDep, fault_gate, holding, lookup, mutation
 from registry_sim.state import Record, SimulatorState
 
 SYSTEM = System.CIVIL_STATUS
 BIRTHS, DEATHS = "births", "deaths"
 
 MutationDep = Annotated[Mutation, Depends(mutation(SYSTEM))]
+IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 
 
 class Child(Strict):
@@ -81,6 +83,7 @@ class DeathRegistration(Strict):
     declarant: Declarant
     registering_agency_code: Code
     registered_on: date | None = None
+    reference: Reference | None = None  # the caller's, kept with the record
 
 
 def register_birth(sim: SimulatorState, body: BirthRegistration) -> Record:
@@ -153,6 +156,11 @@ def build_router() -> APIRouter:
     async def record_death(body: DeathRegistration, call: MutationDep) -> JSONResponse:
         """Register a death."""
         return await call.run("record_death", body, lambda: register_death(call.sim, body))
+
+    @router.get("/deaths")
+    async def find_deaths(deceased_id_number: IdQuery, sim: SimDep) -> dict[str, list[Record]]:
+        """The death recorded for a person (a list: empty if none)."""
+        return holding(sim, SYSTEM, DEATHS, "deceased.id_number", deceased_id_number)
 
     @router.get("/deaths/{record_id}")
     async def get_death(record_id: Annotated[str, Path(max_length=64)], sim: SimDep) -> Record:

@@ -40,8 +40,12 @@ ProvinceCode = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+#: The caller's own name for a request, kept with the record it made, so that a caller who lost track
+#: of an answer (its idempotency key long forgotten here) can find the record by natural key and tell
+#: whether it made it.
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
-__all__ = ["Code", "IdNumber", "Name", "ProvinceCode", "Sex", "Strict", "Text"]
+__all__ = ["Code", "IdNumber", "Name", "ProvinceCode", "Reference", "Sex", "Strict", "Text"]
 
 
 class Strict(BaseModel):

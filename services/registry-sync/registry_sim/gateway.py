@@ -113,6 +113,19 @@ def mutation(system: System) -> Callable[..., Mutation]:
     return build
 
 
+def holding(sim: SimulatorState, system: System, collection: str, path: str, value: str) -> dict[str, list[Record]]:
+    """The records whose field at dotted ``path`` is ``value``: a look-up by natural key, as
+    ``{"items": [...]}``."""
+
+    def at(record: Record) -> object:
+        found: object = record
+        for key in path.split("."):
+            found = found.get(key) if isinstance(found, dict) else None
+        return found
+
+    return {"items": [r for r in sim.records.collection(system, collection).values() if at(r) == value]}
+
+
 def lookup(sim: SimulatorState, system: System, collection: str, key: str, field: str) -> Record:
     """A stored record, or a 404 naming the field that identified it."""
     record = sim.records.collection(system, collection).get(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
@@ -20,6 +20,7 @@ from registry_sim.common import (
     IdNumber,
     Name,
     ProvinceCode,
+    Reference,
     Sex,
     Strict,
     check_date_of_death,
@@ -29,13 +30,14 @@ from registry_sim.common import (
 )
 from registry_sim.errors import SimError
 from registry_sim.faults import System
-from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
+from registry_sim.gateway import Mutation, SimDep, fault_gate, holding, lookup, mutation
 from registry_sim.state import Record, SimulatorState
 
 SYSTEM = System.SOCIAL_INSURANCE
 CARDS, ALLOWANCES = "health_insurance_cards", "funeral_allowances"
 
 MutationDep = Annotated[Mutation, Depends(mutation(SYSTEM))]
+IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 SocialInsuranceNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
 
 
@@ -49,6 +51,7 @@ class CardRequest(Strict):
     province_code: ProvinceCode | None = None  # where the card is issued; default: the birth province
     initial_clinic_code: Code | None = None
     guardian_full_name: Name | None = None
+    reference: Reference | None = None  # the caller's, kept with the record
 
 
 class InsuredDeceased(Strict):
@@ -71,6 +74,7 @@ class FuneralAllowanceRequest(Strict):
     deceased: InsuredDeceased
     recipient: Recipient
     death_record_id: Code | None = None
+    reference: Reference | None = None  # the caller's, kept with the record
 
 
 def card_valid_to(date_of_birth: date) -> date:
@@ -144,6 +148,11 @@ def build_router() -> APIRouter:
         """Issue a health-insurance card to a child under 6."""
         return await call.run("issue_health_insurance_card", body, lambda: issue_card(call.sim, body))
 
+    @router.get("/health-insurance-cards")
+    async def find_cards(id_number: IdQuery, sim: SimDep) -> dict[str, list[Record]]:
+        """The card a child holds (a list: empty if none)."""
+        return holding(sim, SYSTEM, CARDS, "id_number", id_number)
+
     @router.get("/health-insurance-cards/{card_number}")
     async def get_card(card_number: Annotated[str, Path(max_length=32)], sim: SimDep) -> Record:
         """A card by its number."""
@@ -153,6 +162,11 @@ def build_router() -> APIRouter:
     async def pay_funeral(body: FuneralAllowanceRequest, call: MutationDep) -> JSONResponse:
         """Pay the funeral allowance for an insured person who died."""
         return await call.run("pay_funeral_allowance", body, lambda: pay_funeral_allowance(call.sim, body))
+
+    @router.get("/funeral-allowances")
+    async def find_allowances(deceased_id_number: IdQuery, sim: SimDep) -> dict[str, list[Record]]:
+        """The funeral allowance paid for a person (a list: empty if none)."""
+        return holding(sim, SYSTEM, ALLOWANCES, "deceased.id_number", deceased_id_number)
 
     @router.get("/funeral-allowances/{payment_id}")
     async def get_allowance(payment_id: Annotated[str, Path(max_length=32)], sim: SimDep) -> Record:

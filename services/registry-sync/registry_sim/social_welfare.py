@@ -9,19 +9,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
-from registry_sim.common import Code, IdNumber, Name, Strict, check_date_of_death, level_on
+from registry_sim.common import Code, IdNumber, Name, Reference, Strict, check_date_of_death, level_on
 from registry_sim.errors import SimError
 from registry_sim.faults import System
-from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
+from registry_sim.gateway import Mutation, SimDep, fault_gate, holding, lookup, mutation
 from registry_sim.state import Record, SimulatorState
 
 SYSTEM = System.SOCIAL_WELFARE
 SUPPORTS = "burial_supports"
 
 MutationDep = Annotated[Mutation, Depends(mutation(SYSTEM))]
+IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 
 
 class Beneficiary(Strict):
@@ -43,6 +44,7 @@ class BurialSupportRequest(Strict):
     deceased: Beneficiary
     applicant: Applicant
     death_record_id: Code | None = None
+    reference: Reference | None = None  # the caller's, kept with the record
 
 
 def grant_burial_support(sim: SimulatorState, body: BurialSupportRequest) -> Record:
@@ -70,6 +72,11 @@ def build_router() -> APIRouter:
     async def grant_burial(body: BurialSupportRequest, call: MutationDep) -> JSONResponse:
         """Grant burial support."""
         return await call.run("grant_burial_support", body, lambda: grant_burial_support(call.sim, body))
+
+    @router.get("/burial-supports")
+    async def find_supports(deceased_id_number: IdQuery, sim: SimDep) -> dict[str, list[Record]]:
+        """The burial support granted for a person (a list: empty if none)."""
+        return holding(sim, SYSTEM, SUPPORTS, "deceased.id_number", deceased_id_number)
 
     @router.get("/burial-supports/{support_id}")
     async def get_support(support_id: Annotated[str, Path(max_length=32)], sim: SimDep) -> Record:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from contracts.catalogue import RegistryPerformer, load_catalogue
+from registry_sync.adapters.benefits import HttpSocialInsurance
 from registry_sync.adapters.catalogue import unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import MAX_RESULT_BYTES, OperationCall, OperationTable, mapped
@@ -137,6 +138,61 @@ async def test_refusals_are_final_and_name_the_system_error(table, admin, rng) -
     }
     lost = await table.perform("population_db", "register_permanent_residence", call(unknown, "c"))
     assert isinstance(lost, Rejected) and (lost.status, lost.error) == (404, "not_found")
+
+
+#: Writes a system makes once per person, refusing a second one ("card exists", "already paid").
+ONCE_PER_PERSON = [
+    ("social_insurance", "issue_child_health_insurance_card", "9.000001"),
+    ("social_insurance", "pay_funeral_allowance", "9.000002"),
+    ("social_welfare", "grant_burial_support", "1.001731"),
+    ("civil_status", "record_death", None),
+]
+
+
+async def once_data(procedure_code: str | None, admin: httpx.AsyncClient, rng: random.Random) -> dict[str, Any]:
+    if procedure_code is not None:
+        return await catalogue_data(procedure_code, admin, rng)
+    deceased = {"id_number": person_number(rng, year=1940), "full_name": "Vũ Văn Tư", "date_of_death": "2024-07-01",
+                "place_of_death": "Nam Định"}  # fmt: skip
+    return {"deceased": deceased, "declarant_relation": "con"}
+
+
+@pytest.mark.parametrize(("system", "operation", "code"), ONCE_PER_PERSON)
+async def test_a_retry_the_system_no_longer_remembers_finds_its_own_record(
+    system: str, operation: str, code: str | None, table: OperationTable, simulator, admin, rng
+) -> None:
+    """Systems forget idempotency keys after hours, and a command is retried for a day. Its retry after
+    the system forgot, of a write the system had made, met "card exists" and the dossier recorded a
+    refusal of what had been done. The record read back by natural key carries the command's reference."""
+    simulator.state.sim.idempotency.capacity = 1  # each system remembers its last key only
+    data = await once_data(code, admin, rng)
+    first = await table.perform(system, operation, call(data, "ours"))
+    assert isinstance(first, Succeeded), first
+    theirs = await table.perform(system, operation, call(await once_data(code, admin, rng), "theirs"))
+    assert isinstance(theirs, Succeeded)
+    again = await table.perform(system, operation, call(data, "ours"))  # "ours" forgotten there
+    assert isinstance(again, Succeeded) and again.replayed and again.body == first.body
+    someone_else = await table.perform(system, operation, call(data, "another command"))
+    assert isinstance(someone_else, Rejected) and someone_else.status == 409
+    assert sum((await counters(admin, system))["effects"].values()) == 2
+
+
+async def test_a_read_back_that_fails_for_now_is_retried_and_one_refused_leaves_the_refusal() -> None:
+    refusal = httpx.Response(409, json={"error": "card_exists", "message": "the child already holds a card"})
+
+    def answering(read_back: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+        return lambda request: refusal if request.method == "POST" else read_back
+
+    data = {"child": {"personal_id_number": "036324000123", "full_name": "Hoa", "sex": "female",
+                      "date_of_birth": "2024-07-10"}}  # fmt: skip
+    outcomes = []
+    for read_back in (httpx.Response(503), httpx.Response(404, json={"error": "not_found"}), httpx.Response(200)):
+        transport = httpx.MockTransport(answering(read_back))
+        client = ExternalHttpClient("social_insurance", ExternalSystemSettings(), "http://x", transport=transport)
+        outcomes.append(await HttpSocialInsurance(client).issue_child_health_insurance_card(call(data)))
+        await client.aclose()
+    assert isinstance(outcomes[0], Transient) and outcomes[0].status == 503
+    assert all(isinstance(o, Rejected) and o.error == "card_exists" for o in outcomes[1:]), outcomes
 
 
 async def test_a_newborn_the_population_database_does_not_know_is_recorded_under_its_number_first(

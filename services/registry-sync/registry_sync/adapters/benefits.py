@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post_once
 from registry_sync.domain.outcomes import CallOutcome
 
 
@@ -39,7 +39,9 @@ class HttpSocialInsurance:
                 "guardian_full_name": call.applicant_full_name,
             }
         )
-        outcome = await post(self._client, "/health-insurance-cards", body, call)
+        held_by = ("id_number", body["id_number"])
+        path = "/health-insurance-cards"
+        outcome = await post_once(self._client, path, body, call, done="card_exists", held_by=held_by)
         return mapped(outcome, lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")})
 
     async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome:
@@ -54,7 +56,8 @@ class HttpSocialInsurance:
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        outcome = await post(self._client, "/funeral-allowances", body, call)
+        held_by = ("deceased_id_number", body["deceased"]["id_number"])
+        outcome = await post_once(self._client, "/funeral-allowances", body, call, done="already_paid", held_by=held_by)
         return mapped(outcome, lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")})
 
 
@@ -73,7 +76,8 @@ class HttpSocialWelfare:
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        outcome = await post(self._client, "/burial-supports", body, call)
+        held_by = ("deceased_id_number", body["deceased"]["id_number"])
+        outcome = await post_once(self._client, "/burial-supports", body, call, done="already_granted", held_by=held_by)
         return mapped(outcome, lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")})
 
 

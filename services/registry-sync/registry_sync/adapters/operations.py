@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import orjson
 
 from contracts import citizen_id
-from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded
+from registry_sync.adapters.http_client import ExternalHttpClient, header_safe_key
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,38 @@ async def post(
         idempotency_key=f"{call.idempotency_key}{key_suffix}",
         correlation_id=call.correlation_id,
     )
+
+
+async def post_once(
+    client: ExternalHttpClient,
+    path: str,
+    body: dict[str, Any],
+    call: OperationCall,
+    *,
+    done: str,
+    held_by: tuple[str, str],
+) -> CallOutcome:
+    """A write the system makes once per person (a card, a death, an allowance), sent with the
+    command's idempotency key as its ``reference``, which the system keeps with the record.
+
+    The system forgets idempotency keys after hours; we retry for a day. A retry after it forgot,
+    of a write it had made (its answer lost to a timeout, an outage of ours), meets the refusal
+    ``done`` ("card exists", "already paid"). Then the record is read back by natural key
+    (``held_by``: the query parameter and its value) and if it carries our reference, the write was
+    ours: the command succeeded, with that record. A record made by someone else, or a read-back the
+    system refuses, leaves the refusal as it was; a read-back that fails for now is retried."""
+    reference = header_safe_key(call.idempotency_key)
+    outcome = await post(client, path, {**body, "reference": reference}, call)
+    if not (isinstance(outcome, Rejected) and outcome.error == done):
+        return outcome
+    found = await client.call("GET", path, params=dict([held_by]), correlation_id=call.correlation_id)
+    if isinstance(found, Transient):
+        return found
+    items = found.body.get("items") if isinstance(found, Succeeded) else None
+    for record in items if isinstance(items, list) else ():
+        if isinstance(record, dict) and record.get("reference") == reference:
+            return Succeeded(record, 200, replayed=True)
+    return outcome
 
 
 Operation = Callable[[OperationCall], Awaitable[CallOutcome]]

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post
+from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post, post_once
 from registry_sync.domain.outcomes import CallOutcome, Succeeded
 
 #: The catalogue's deregistration reasons, in the population database's words.
@@ -194,7 +194,8 @@ class HttpCivilStatusRegistry:
             "declarant": call.applicant(call.require("declarant_relation")),
             "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
         }
-        outcome = await post(self._client, "/deaths", body, call)
+        held_by = ("deceased_id_number", deceased["id_number"])
+        outcome = await post_once(self._client, "/deaths", body, call, done="death_already_registered", held_by=held_by)
         return mapped(
             outcome,
             lambda r: {
