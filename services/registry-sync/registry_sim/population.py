@@ -20,7 +20,17 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from contracts import citizen_id
-from registry_sim.common import IdNumber, Name, ProvinceCode, Sex, Strict, Text, not_in_future, require_consistent
+from registry_sim.common import (
+    IdNumber,
+    Name,
+    ProvinceCode,
+    Reference,
+    Sex,
+    Strict,
+    Text,
+    not_in_future,
+    require_consistent,
+)
 from registry_sim.errors import SimError
 from registry_sim.faults import System
 from registry_sim.gateway import Mutation, SimDep, fault_gate, lookup, mutation
@@ -66,6 +76,7 @@ class ResidenceDeregistration(Strict):
     effective_date: date | None = None
     death_record_id: Name | None = None
     note: Text | None = None
+    reference: Reference | None = None  # the caller's, kept with the ended residence
 
 
 def valid_path_id(id_number: str) -> str:
@@ -187,6 +198,12 @@ def build_router() -> APIRouter:
         valid_path_id(id_number)
         effect = lambda: register_residence(call.sim, id_number, body)  # noqa: E731
         return await call.run("register_permanent_residence", body, effect)
+
+    @router.get("/citizens/{id_number}/permanent-residence/deregistrations")
+    async def deregistrations(id_number: IdNumberPath, sim: SimDep) -> dict[str, list[Record]]:
+        """The citizen's ended permanent residences, oldest first."""
+        citizen = lookup(sim, SYSTEM, CITIZENS, valid_path_id(id_number), "id_number")
+        return {"items": [r for r in citizen["residence_history"] if r.get("status") == "deregistered"]}
 
     @router.post("/citizens/{id_number}/permanent-residence/deregistration", status_code=200)
     async def deregister_permanent_residence(

@@ -142,6 +142,7 @@ async def test_refusals_are_final_and_name_the_system_error(table, admin, rng) -
 
 #: Writes a system makes once per person, refusing a second one ("card exists", "already paid").
 ONCE_PER_PERSON = [
+    ("population_db", "deregister_permanent_residence", "1.003197"),
     ("social_insurance", "issue_child_health_insurance_card", "9.000001"),
     ("social_insurance", "pay_funeral_allowance", "9.000002"),
     ("social_welfare", "grant_burial_support", "1.001731"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post_once
+from registry_sync.adapters.operations import OperationCall, ReadBack, drop_none, id_number, mapped, post_once
 from registry_sync.domain.outcomes import CallOutcome
 
 
@@ -39,9 +39,9 @@ class HttpSocialInsurance:
                 "guardian_full_name": call.applicant_full_name,
             }
         )
-        held_by = ("id_number", body["id_number"])
         path = "/health-insurance-cards"
-        outcome = await post_once(self._client, path, body, call, done="card_exists", held_by=held_by)
+        held = ReadBack(path, {"id_number": body["id_number"]})
+        outcome = await post_once(self._client, path, body, call, done="card_exists", read_back=held)
         return mapped(outcome, lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")})
 
     async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome:
@@ -56,8 +56,9 @@ class HttpSocialInsurance:
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        held_by = ("deceased_id_number", body["deceased"]["id_number"])
-        outcome = await post_once(self._client, "/funeral-allowances", body, call, done="already_paid", held_by=held_by)
+        path = "/funeral-allowances"
+        held = ReadBack(path, {"deceased_id_number": body["deceased"]["id_number"]})
+        outcome = await post_once(self._client, path, body, call, done="already_paid", read_back=held)
         return mapped(outcome, lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")})
 
 
@@ -76,8 +77,9 @@ class HttpSocialWelfare:
                 "death_record_id": call.get("death_extract_number"),
             }
         )
-        held_by = ("deceased_id_number", body["deceased"]["id_number"])
-        outcome = await post_once(self._client, "/burial-supports", body, call, done="already_granted", held_by=held_by)
+        path = "/burial-supports"
+        held = ReadBack(path, {"deceased_id_number": body["deceased"]["id_number"]})
+        outcome = await post_once(self._client, path, body, call, done="already_granted", read_back=held)
         return mapped(outcome, lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")})
 
 

@@ -10,7 +10,7 @@ success body is the result data the catalogue's ``result.data_fields`` promise.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -116,35 +116,44 @@ async def post(
     )
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """Where a write is found again: a GET answering ``{"items": [...]}``, each item carrying the
+    caller's reference at the dotted path ``reference_at``."""
+
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    reference_at: str = "reference"
+
+    def ours(self, item: Any, reference: str) -> bool:
+        for key in self.reference_at.split("."):
+            item = item.get(key) if isinstance(item, dict) else None
+        return item == reference
+
+
 async def post_once(
-    client: ExternalHttpClient,
-    path: str,
-    body: dict[str, Any],
-    call: OperationCall,
-    *,
-    done: str,
-    held_by: tuple[str, str],
+    client: ExternalHttpClient, path: str, body: dict[str, Any], call: OperationCall, *, done: str, read_back: ReadBack
 ) -> CallOutcome:
-    """A write the system makes once per person (a card, a death, an allowance), sent with the
-    command's idempotency key as its ``reference``, which the system keeps with the record.
+    """A write the system makes once per person (a death, a card, an allowance, the end of a
+    residence), sent with the command's idempotency key as its ``reference``, which the system keeps.
 
     The system forgets idempotency keys after hours; we retry for a day. A retry after it forgot,
     of a write it had made (its answer lost to a timeout, an outage of ours), meets the refusal
-    ``done`` ("card exists", "already paid"). Then the record is read back by natural key
-    (``held_by``: the query parameter and its value) and if it carries our reference, the write was
-    ours: the command succeeded, with that record. A record made by someone else, or a read-back the
-    system refuses, leaves the refusal as it was; a read-back that fails for now is retried."""
+    ``done`` ("card exists", "already paid"). Then the person's records are read back, and if one
+    carries our reference the write was ours: the command succeeded, with that record. A record made
+    by someone else, or a read-back the system refuses, leaves the refusal as it was; a read-back that
+    fails for now is retried (the write first again, under the same key)."""
     reference = header_safe_key(call.idempotency_key)
     outcome = await post(client, path, {**body, "reference": reference}, call)
     if not (isinstance(outcome, Rejected) and outcome.error == done):
         return outcome
-    found = await client.call("GET", path, params=dict([held_by]), correlation_id=call.correlation_id)
+    found = await client.call("GET", read_back.path, params=dict(read_back.params), correlation_id=call.correlation_id)
     if isinstance(found, Transient):
         return found
     items = found.body.get("items") if isinstance(found, Succeeded) else None
-    for record in items if isinstance(items, list) else ():
-        if isinstance(record, dict) and record.get("reference") == reference:
-            return Succeeded(record, 200, replayed=True)
+    for item in items if isinstance(items, list) else ():
+        if read_back.ours(item, reference):
+            return Succeeded(item, 200, replayed=True)
     return outcome
 
 

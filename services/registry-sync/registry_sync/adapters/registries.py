@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, drop_none, id_number, mapped, post, post_once
+from registry_sync.adapters.operations import OperationCall, ReadBack, drop_none, id_number, mapped, post, post_once
 from registry_sync.domain.outcomes import CallOutcome, Succeeded
 
 #: The catalogue's deregistration reasons, in the population database's words.
@@ -121,7 +121,10 @@ class HttpPopulationDatabase:
                 "effective_date": call.get("effective_date"),
             }
         )
-        outcome = await post(self._client, f"/citizens/{person}/permanent-residence/deregistration", body, call)
+        path = f"/citizens/{person}/permanent-residence"
+        held = ReadBack(f"{path}/deregistrations", reference_at="deregistration.reference")
+        done = "no_permanent_residence"
+        outcome = await post_once(self._client, f"{path}/deregistration", body, call, done=done, read_back=held)
         return mapped(outcome, lambda r: {"deregistered_on": r.get("ended_on")})
 
     async def lookup_citizen(self, call: OperationCall) -> CallOutcome:
@@ -194,8 +197,8 @@ class HttpCivilStatusRegistry:
             "declarant": call.applicant(call.require("declarant_relation")),
             "registering_agency_code": call.agency_code or call.require("registering_agency_code"),
         }
-        held_by = ("deceased_id_number", deceased["id_number"])
-        outcome = await post_once(self._client, "/deaths", body, call, done="death_already_registered", held_by=held_by)
+        held = ReadBack("/deaths", {"deceased_id_number": deceased["id_number"]})
+        outcome = await post_once(self._client, "/deaths", body, call, done="death_already_registered", read_back=held)
         return mapped(
             outcome,
             lambda r: {
