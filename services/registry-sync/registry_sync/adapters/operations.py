@@ -128,7 +128,7 @@ class ReadBack:
     def ours(self, item: Any, reference: str) -> bool:
         for key in self.reference_at.split("."):
             item = item.get(key) if isinstance(item, dict) else None
-        return item == reference
+        return bool(item == reference)
 
 
 async def post_once(
