@@ -63,6 +63,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     consumer = ConsumerSpec("projections", settings.topics.all(), projection.dispatcher())
 
     def on_feed_message(message: dict[str, Any]) -> None:
+        if message.get("gap"):  # an item too long to announce, or a rebuild's swap
+            broadcaster.gap()
+            return
         item = FeedItem(**{**message["item"], "agencies": tuple(message["item"]["agencies"])})
         broadcaster.publish(item)
         if message.get("origin") == origin:  # count each event once, in the replica that projected it
@@ -116,6 +119,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         batch_size=settings.rebuild_batch_size,
         cache_size=settings.rebuild_cache_size,
         progress_seconds=settings.rebuild_progress_seconds,
+        feed_channel=projection_channel(settings),
     )
 
     def rebuild_finished(status: RebuildStatus) -> None:

@@ -21,7 +21,7 @@ import pytest_asyncio
 from sqlalchemy import text
 
 from contracts.envelope import Envelope
-from contracts.events import workflow
+from contracts.events import registry, workflow
 from contracts.events.common import DossierStatus
 from contracts.topics import Topics
 from devstack.processes import free_port
@@ -126,6 +126,39 @@ async def test_a_stream_is_told_when_the_service_lost_its_event_source_a_while(i
                 {"listen": f"LISTEN%{projection_channel(settings)}%"},
             )
         assert cut == 1
+
+        async def gap() -> None:
+            async for line in lines:
+                if line == "event: gap":
+                    return
+
+        await asyncio.wait_for(gap(), 10)
+
+
+async def test_a_long_error_goes_without_details_and_a_rebuild_tells_streams_of_a_gap(infra: Infra) -> None:
+    """A feed item of 8000 bytes or more failed its projection (PostgreSQL refuses such a NOTIFY): the
+    event was dead-lettered. After a rebuild the live consumer finds the events the replay read ahead
+    logged already and announces none of them: open streams missed them unawares."""
+    settings = settings_for(ReportingSettings, infra, "gl" + secrets.token_hex(3), sse_keepalive_seconds=1.0)
+    await create_topics(infra, settings.topics)
+    app = create_app(settings)
+    failed = registry.RegistryCommandFailed(
+        command_id="c-long", system="social_insurance", operation="issue_child_health_insurance_card",
+        dossier_id="long-1", reason="409", attempts=1, failed_at=datetime.now(UTC), http_status=409,
+        error="card_exists: " + "thẻ đã cấp " * 800,
+    )  # fmt: skip
+    async with (
+        serving(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+        client.stream("GET", "/v1/events/stream") as response,
+    ):
+        lines = response.aiter_lines()
+        assert await asyncio.wait_for(anext(lines), 5) == "retry: 2000"
+        await publish(infra.bootstrap_servers, settings.topics, [Envelope.wrap(failed, key="long-1", producer="t")])
+        item = await next_data(lines, timeout=10)
+        assert (item["type"], item["dossier_id"], item["detail"]) == ("RegistryCommandFailed", "long-1", {})
+        rebuilt = await client.post("/v1/projections/rebuild", params={"wait": "true", "timeout": "60"})
+        assert rebuilt.json()["rebuild"]["state"] == "succeeded", rebuilt.text
 
         async def gap() -> None:
             async for line in lines:

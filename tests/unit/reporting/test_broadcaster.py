@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import orjson
 import pytest
 
+from reporting.adapters.feed_listener import GAP_MESSAGE, NOTIFY_MAX_BYTES, announcement
 from reporting.domain.feed import FeedFilter, FeedItem
 from reporting.service_layer.broadcaster import Broadcaster, TooManySubscribers
 
@@ -70,3 +74,18 @@ def test_every_subscriber_is_told_once_of_a_gap_in_the_feed_s_source() -> None:
     broadcaster.gap()
     assert (first.take_gap(), second.take_gap()) == (True, True)
     assert (first.take_gap(), second.take_gap()) == (False, False)
+
+
+def test_a_feed_item_too_long_to_notify_goes_without_its_details_or_as_a_gap() -> None:
+    """PostgreSQL refuses a NOTIFY payload of 8000 bytes, failing the projection's transaction: the
+    event was retried and dead-lettered for the length of a registry's error code."""
+    origin = "a" * 32
+    short = item(1)
+    as_json = orjson.loads(orjson.dumps(short.to_json_dict()))
+    assert orjson.loads(announcement(origin, short)) == {"origin": origin, "item": as_json}
+    long_error = replace(short, detail={"error": "mã lỗi " * 1200, "http_status": 409})
+    lean = announcement(origin, long_error)
+    assert len(lean.encode()) <= NOTIFY_MAX_BYTES < len(orjson.dumps(long_error.to_json_dict()))
+    assert orjson.loads(lean)["item"] == {**as_json, "detail": {}}
+    long_code = replace(short, code="A" * 8000)
+    assert announcement(origin, long_code) == GAP_MESSAGE and orjson.loads(GAP_MESSAGE) == {"gap": True}

@@ -1,4 +1,5 @@
-"""LISTEN for the feed items projections announce with ``pg_notify`` and hand them on.
+"""LISTEN for the feed items projections announce with ``pg_notify`` and hand them on; what
+those notifications say.
 
 One connection per process, held for the process's life and re-established when it breaks
 (with backoff, and a ping so a silently dead connection is noticed).
@@ -11,12 +12,39 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventkit.backoff import backoff_delay
 from eventkit.logging import get_logger
+from reporting.domain.feed import FeedItem
 
 log = get_logger(__name__)
+
+#: PostgreSQL refuses a NOTIFY payload of 8000 bytes or more, and the refusal fails the transaction:
+#: an event whose feed item was that long (a registry's error code is the system's own text) was
+#: never projected, only retried and dead-lettered, and its replay failed the same way.
+NOTIFY_MAX_BYTES = 7999
+
+#: Tells every replica's subscribers they missed items (:meth:`Broadcaster.gap`).
+GAP_MESSAGE = '{"gap":true}'
+
+
+def announcement(origin: str, item: FeedItem) -> str:
+    """The notification of one feed item, under :data:`NOTIFY_MAX_BYTES`: without its details if
+    they make it too long, a gap (the subscriber reads the event from the recent list) if even the
+    rest does."""
+    whole = item.to_json_dict()
+    for fitted in (whole, {**whole, "detail": {}}):
+        message = orjson.dumps({"origin": origin, "item": fitted})
+        if len(message) <= NOTIFY_MAX_BYTES:
+            return message.decode()
+    return GAP_MESSAGE
+
+
+async def announce_gap(conn: AsyncConnection, channel: str) -> None:
+    """Every replica's subscribers are told they missed items, once ``conn``'s transaction commits."""
+    await conn.execute(text("SELECT pg_notify(:channel, :message)"), {"channel": channel, "message": GAP_MESSAGE})
 
 
 class FeedListener:

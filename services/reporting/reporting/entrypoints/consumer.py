@@ -12,19 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
 from sqlalchemy import text
 
 from contracts.envelope import Envelope, EventPayload, registered_events
 from contracts.topics import Topics
 from eventkit.consumer import BatchDispatcher, Dispatcher
 from eventkit.uow import SqlUnitOfWork
+from reporting.adapters.feed_listener import announcement
 from reporting.adapters.pg_store import SWAP_LOCK_SHARED, PostgresProjectionStore
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 
 _NOTIFY = "SELECT pg_notify(:channel, m) FROM unnest(CAST(:messages AS text[])) WITH ORDINALITY AS u(m, n) ORDER BY n"
-
 
 def projected_event_types() -> list[str]:
     """The event types published on the topics reporting reads (test-only types excluded)."""
@@ -51,7 +50,5 @@ class LiveProjection:
         incoming: list[tuple[Envelope, EventPayload | None]] = [(e, e.parse_payload()) for e in envelopes]
         result = await project(incoming, PostgresProjectionStore(uow.conn), self._derive)
         if result.items:
-            messages = [
-                orjson.dumps({"origin": self._origin, "item": item.to_json_dict()}).decode() for item in result.items
-            ]
+            messages = [announcement(self._origin, item) for item in result.items]
             await uow.conn.execute(text(_NOTIFY), {"channel": self._channel, "messages": messages})

@@ -34,6 +34,7 @@ from contracts.envelope import Envelope, payload_model
 from contracts.ids import uuid7
 from eventkit.logging import get_logger
 from reporting.adapters import pg_store
+from reporting.adapters.feed_listener import announce_gap
 from reporting.adapters.pg_store import LIVE, PostgresProjectionStore, TableSet
 from reporting.adapters.topic_reader import TopicHistory
 from reporting.domain.outcome import Derivation
@@ -129,8 +130,10 @@ class Rebuilder:
         cache_size: int = 20_000,
         read_ahead: int = 1,
         progress_seconds: float = 5.0,
+        feed_channel: str | None = None,
     ) -> None:
         self._engine = engine
+        self._feed_channel = feed_channel
         self._history = history
         self._derive = derive
         self._types = event_types
@@ -242,6 +245,10 @@ class Rebuilder:
                 await cache.over(PostgresProjectionStore(conn, tables, lock_rows=False)).flush(everything=True)
                 _refuse_unknown_versions(status)
                 await pg_store.swap_in(conn, tables)
+                if self._feed_channel is not None:
+                    # The replay read ahead of the live consumer, which finds those events logged
+                    # already and announces none of them: open streams would miss them unawares.
+                    await announce_gap(conn, self._feed_channel)
             status.swap_seconds = round(status.elapsed() - mark, 3)
 
     async def _create_tables(self, tables: TableSet) -> None:
