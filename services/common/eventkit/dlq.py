@@ -10,7 +10,9 @@ service consuming the topic runs the fix (an event of a version only some know i
 again by the others). ``--all`` leaves out the letters that were never an event (bytes that do not
 parse: the same bytes would fail again, in every consumer of the topic); name one by ``--id`` to
 send it all the same.
-Connection settings come from DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (or the flags).
+Connection settings come from the flags, else the service's own variables (``WORKFLOW_DATABASE_URL``
+for ``--schema workflow``, as its deployment sets them), else DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS,
+else the local development servers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.db import make_engine
@@ -114,9 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", required=True, help="the consuming service's schema, e.g. workflow")
     parser.add_argument("--id", type=int, action="append", help="a dead letter's id (repeatable)")
     parser.add_argument("--all", action="store_true", help="replay every waiting dead letter that is an event")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL))
-    parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA))
-    return asyncio.run(_main(parser.parse_args(argv)))
+    parser.add_argument("--database-url", help="default: <SCHEMA>_DATABASE_URL, DATABASE_URL or the local one")
+    parser.add_argument("--bootstrap-servers", help="default: <SCHEMA>_KAFKA_BOOTSTRAP_SERVERS, KAFKA_… or the local")
+    args = parser.parse_args(argv)
+    args.database_url = args.database_url or env_setting(args.schema, "DATABASE_URL", LOCAL_DATABASE_URL)
+    args.bootstrap_servers = args.bootstrap_servers or env_setting(args.schema, "KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+    try:
+        return asyncio.run(_main(args))
+    except (ValueError, OSError, SQLAlchemyError, KafkaError) as exc:
+        # A wrong schema name, an unreachable server, a malformed URL: one line, not a stack trace.
+        print(f"dlq: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'failed'}", file=sys.stderr)
+        return 1
+
+
+def env_setting(schema: str, name: str, local: str) -> str:
+    """The service's own variable (as its deployment sets it), else the shared one, else ``local``."""
+    return os.environ.get(f"{schema.upper()}_{name}") or os.environ.get(name) or local
 
 
 if __name__ == "__main__":

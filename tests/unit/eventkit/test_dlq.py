@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from eventkit.consumer import error_header
-from eventkit.dlq import DeadLetter, worth_replaying
+from eventkit.dlq import DeadLetter, env_setting, main, worth_replaying
 
 
 def letter(n: int, event_type: str | None) -> DeadLetter:
@@ -25,3 +27,30 @@ def test_a_dead_letters_error_header_is_bounded_in_bytes_between_characters() ->
     header = error_header("ệ" * 4000)  # three bytes each
     assert len(header) <= 4000 and header.decode() == "ệ" * 1333
     assert error_header("short") == b"short"
+
+
+def test_the_tool_reads_the_service_s_own_variables_as_its_deployment_sets_them(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """In a pod only WORKFLOW_DATABASE_URL is set: the tool went to the local development server."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert env_setting("workflow", "DATABASE_URL", "local") == "local"
+    monkeypatch.setenv("DATABASE_URL", "shared")
+    assert env_setting("workflow", "DATABASE_URL", "local") == "shared"
+    monkeypatch.setenv("WORKFLOW_DATABASE_URL", "own")
+    assert env_setting("workflow", "DATABASE_URL", "local") == "own"
+    assert env_setting("registry_sync", "DATABASE_URL", "local") == "shared"
+    monkeypatch.setenv("REGISTRY_SYNC_DATABASE_URL", "its own")
+    assert env_setting("registry_sync", "DATABASE_URL", "local") == "its own"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--schema", "Bad-Schema"], "dlq: ValueError: invalid schema name 'Bad-Schema'"),
+        (["--schema", "workflow", "--database-url", "nonsense"], "dlq: ArgumentError: Could not parse"),
+        (["--schema", "workflow", "--database-url", "postgresql+asyncpg://u@127.0.0.1:1/x"], "dlq: ConnectionRefused"),
+    ],
+)
+def test_a_wrong_argument_or_an_unreachable_server_is_one_line_not_a_stack_trace(args, error, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["list", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(error) and err.count("\n") == 1, err

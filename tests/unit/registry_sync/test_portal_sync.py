@@ -256,6 +256,17 @@ async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, cloc
     assert sleeps == [30.0, 60.0]  # as asked, up to a minute
 
 
+async def test_an_empty_page_that_is_not_the_last_is_read_past(registry, portal, clock, pusher) -> None:
+    """A cursor listing may answer a page with no items and a next cursor: the run failed on it
+    (an IndexError), every run."""
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    portal.list_failures.append(Succeeded({"items": [], "total": 1, "next_after": "A"}))
+    clock.advance(10)  # synced before the run, by more than the clocks may differ
+    report, _ = await reconcile_without_sleeping(registry, portal, clock, pusher)
+    assert report.listing_complete and report.in_sync == 1 and report.error is None
+
+
 async def test_changes_within_the_settle_time_go_in_one_push(registry, portal, clock, pusher) -> None:
     for envelope in (submitted("d1", CODE), received("d1", CODE)):
         async with registry.unit_of_work() as uow:

@@ -54,8 +54,10 @@ class PortalListing:
     async def find(self, code: str) -> PortalSummary | object | None:
         """The portal's summary of ``code``, None if the portal does not have it, or UNKNOWN."""
         while True:
-            if not self._items and not await self._next_page():
-                return None if self.complete else UNKNOWN
+            if not self._items:  # a page may be empty and not the last: read on
+                if not await self._next_page():
+                    return None if self.complete else UNKNOWN
+                continue
             head = self._items[0]
             if head.code < code:
                 self._items.popleft()  # a dossier we do not track
