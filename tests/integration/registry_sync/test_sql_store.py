@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.envelope import Envelope
 from eventkit.migrations import apply_migrations
 from registry_sync.adapters.sql_dossiers import SqlDossierStore
 from registry_sync.domain.portal_record import FeeLine, PortalRecord
 from registry_sync.domain.portal_sync import DossierSync
+from registry_sync.service_layer.portal_sync import record_dossier_events
+from tests.unit.registry_sync.events import received, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +46,31 @@ async def test_a_portal_record_a_newer_build_stored_is_read_without_the_fields_t
         await conn.execute(update, {"r": json.dumps(newer)})
         with pytest.raises(ValidationError):
             await store.get("d-1")
+
+
+async def test_two_transactions_recording_a_new_dossier_at_once_both_count(engine: AsyncEngine, schema: str) -> None:
+    """Its submission and its reception, on two replicas: both built the record from nothing (a row
+    lock takes only rows that exist) and the later save replaced the other's, the channel lost (never
+    'ready', never pushed) or the documents."""
+    await apply_migrations(engine, schema, "registry_sync")
+    code = "CAXANPHU-240710-0001"
+
+    async def record(envelope: Envelope, hold: asyncio.Event | None = None) -> None:
+        async with engine.begin() as conn:
+            uow = SimpleNamespace(dossiers=SqlDossierStore(conn))
+            await record_dossier_events([envelope], uow, now=NOW)  # type: ignore[arg-type]
+            if hold is not None:
+                await hold.wait()  # committed only once the other has read
+
+    release = asyncio.Event()
+    first = asyncio.create_task(record(submitted("d-1", code), release))
+    await asyncio.sleep(0.3)
+    second = asyncio.create_task(record(received("d-1", code)))
+    await asyncio.sleep(0.5)  # the second reads (or waits to) while the first has not committed
+    release.set()
+    await asyncio.gather(first, second)
+    async with engine.connect() as conn:
+        stored = await SqlDossierStore(conn).get("d-1")
+    assert stored is not None
+    assert stored.record.channel == "online" and stored.record.received_at is not None
+    assert stored.record.documents and stored.ready

@@ -97,6 +97,14 @@ def _save_params(s: DossierSync) -> dict[str, Any]:
     }
 
 
+#: Transaction-level advisory locks on dossier ids (a key space of their own: two-int form), taken in
+#: the order given.
+_LOCK_IDS = """
+SELECT count(pg_advisory_xact_lock(hashtext('portal_dossiers'), hashtext(id)))
+FROM (SELECT id FROM unnest(CAST(:ids AS text[])) AS u(id) ORDER BY id) AS ordered
+"""
+
+
 class SqlDossierStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -108,6 +116,12 @@ class SqlDossierStore:
         return None if row is None else _dossier(row)
 
     async def get_many(self, dossier_ids: Sequence[str], *, for_update: bool = False) -> dict[str, DossierSync]:
+        """The dossiers held; with ``for_update`` each id is locked first, held or not (in id order).
+        A row lock takes only rows that exist: two replicas recording a new dossier's first events
+        (a bundle's submission and its step's, from two topics) both built it from nothing, and the
+        later save replaced the other's record, channel or documents and fee line lost for good."""
+        if for_update:
+            await self._conn.execute(text(_LOCK_IDS), {"ids": sorted(set(dossier_ids))})
         lock = " ORDER BY dossier_id FOR UPDATE" if for_update else ""
         query = f"SELECT {_DOSSIER_COLUMNS} FROM portal_dossiers WHERE dossier_id = ANY(CAST(:ids AS text[])){lock}"
         rows = (await self._conn.execute(text(query), {"ids": list(dossier_ids)})).all()
