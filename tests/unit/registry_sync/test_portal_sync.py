@@ -12,13 +12,19 @@ import pytest
 
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
+from contracts.events.intake import FeePaid
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
 from contracts.events.workflow import DossierDueSoon
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
 from registry_sync.domain.reconciliation import ReconciliationReport
-from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event, record_dossier_events
+from registry_sync.service_layer.portal_sync import (
+    DossierNotSeen,
+    PortalPusher,
+    record_dossier_event,
+    record_dossier_events,
+)
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.support.kafka import eventually
 from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, submitted, wrap
@@ -254,6 +260,18 @@ async def test_a_listing_waits_as_long_as_the_portal_asks(registry, portal, cloc
     report, sleeps = await reconcile_without_sleeping(registry, portal, clock, pusher)
     assert report.listing_complete and report.in_sync == 1
     assert sleeps == [30.0, 60.0]  # as asked, up to a minute
+
+
+async def test_a_payment_for_a_dossier_not_recorded_yet_fails_to_be_retried_not_dropped(registry, clock) -> None:
+    """Its submission dead-lettered (or late), the payment was logged and dropped for good: replaying
+    the submission left the portal's fee unpaid."""
+    paid = wrap(FeePaid(dossier_id="d1", amount=50_000, method="qr", online=True, paid_at=T0), "d1", "intake")
+    with pytest.raises(DossierNotSeen, match="FeePaid for dossier d1"):
+        await consume(registry, clock, paid)
+    await consume(registry, clock, submitted("d1", CODE, fee=50_000))  # the submission replayed
+    await consume(registry, clock, paid)  # then the payment
+    (fee,) = registry.dossiers.rows["d1"].record.fees
+    assert fee.paid_at is not None and fee.payment_method == "qr"
 
 
 async def test_an_empty_page_that_is_not_the_last_is_read_past(registry, portal, clock, pusher) -> None:

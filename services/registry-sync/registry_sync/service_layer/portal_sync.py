@@ -70,8 +70,7 @@ async def record_dossier_events(
     for f in folds:
         sync = current.get(f.dossier_id)
         if sync is None and f.known:
-            log.info("event for a dossier not seen yet; its details will be missing", dossier_id=f.dossier_id)
-            continue
+            raise DossierNotSeen(f.envelope.type, f.dossier_id)
         record = f.apply(sync.record if sync else None)
         if sync is None:
             sync = DossierSync(dossier_id=f.dossier_id, record=record, changed_at=f.at, next_attempt_at=due)
@@ -81,6 +80,16 @@ async def record_dossier_events(
         ):
             current[f.dossier_id] = changed[f.dossier_id] = sync
     await uow.dossiers.save_many(list(changed.values()))
+
+
+class DossierNotSeen(Exception):
+    """A payment or a supplement for a dossier whose submission has not been recorded: it carries no
+    dossier code, so it cannot start a record. Failing, it is retried, then dead-lettered, to be
+    replayed after the submission (a dead letter itself, say); dropped, the portal showed the fee
+    unpaid and the documents missing for good."""
+
+    def __init__(self, event_type: str, dossier_id: str) -> None:
+        super().__init__(f"{event_type} for dossier {dossier_id}, whose submission is not recorded yet")
 
 
 Fold = Callable[[PortalRecord | None], PortalRecord]
