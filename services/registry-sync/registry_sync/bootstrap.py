@@ -159,6 +159,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         page_size=settings.reconciliation_page_size,
         max_pages=settings.reconciliation_max_pages,
         clock_skew_seconds=settings.reconciliation_clock_skew_seconds,
+        refused_retry_seconds=settings.reconciliation_refused_retry_seconds,
         on_repush=portal_loop.wake,
     )
     app: FastAPI = create_service_app(

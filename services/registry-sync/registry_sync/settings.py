@@ -139,6 +139,13 @@ class RegistrySyncSettings(ServiceSettings):
         description="How far the replicas' clocks may differ: a dossier pushed that long before a reconciliation"
         " started is left to the next run (the listing may be older than its push).",
     )
+    reconciliation_refused_retry_seconds: float = Field(
+        24 * 3600.0,
+        ge=0,
+        description="A push the portal refused (a 4xx: the same body would be refused again) is pushed again by"
+        " reconciliation only this long after; a new change to the dossier pushes it at once. Pushes that failed for"
+        " want of an answer are pushed again every run.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RegistrySyncSettings:

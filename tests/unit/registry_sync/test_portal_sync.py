@@ -274,6 +274,29 @@ async def test_a_payment_for_a_dossier_not_recorded_yet_fails_to_be_retried_not_
     assert fee.paid_at is not None and fee.payment_method == "qr"
 
 
+async def test_a_push_the_portal_refused_is_pushed_again_a_day_later_not_every_run(
+    registry, portal, clock, pusher
+) -> None:
+    """Every run pushed it again: the same body, the same refusal, a portal write and a failure
+    event each time (96 a day). One that failed for want of an answer is still pushed every run."""
+    await consume(registry, clock, submitted("d1", CODE), submitted("d2", CODE.replace("0001", "0002")))
+    portal.script.extend([Rejected("422 validation_failed: applicant unknown", 422), Transient("503", 503)])
+    await push_due(pusher)  # d1 refused; d2 answered 503, then given up
+    row = registry.dossiers.rows["d2"]
+    row.reject("gave up after 9 attempts: 503", clock(), http_status=503)
+    reconciler = reconciler_of(registry, portal, clock, pusher)
+    for retried in (1, 0, 0):  # a run every quarter of an hour; d2's push goes through
+        clock.advance(900)
+        report = await reconciler.run("periodic")
+        assert (report.refused_waiting, report.failed_retried) == (1, retried)
+        await push_due(pusher)
+    assert registry.dossiers.rows["d2"].status is SyncStatus.SYNCED
+    assert len(registry.published(PortalSyncFailed.event_type)) == 1
+    clock.advance(24 * 3600)
+    report = await reconciler.run("periodic")
+    assert (report.refused_waiting, report.failed_retried) == (0, 1)
+
+
 async def test_an_empty_page_that_is_not_the_last_is_read_past(registry, portal, clock, pusher) -> None:
     """A cursor listing may answer a page with no items and a next cursor: the run failed on it
     (an IndexError), every run."""

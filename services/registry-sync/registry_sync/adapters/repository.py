@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import datetime
 
 import orjson
@@ -17,6 +18,8 @@ from registry_sync.adapters.sql_commands import SqlCommandStore, json_text
 from registry_sync.adapters.sql_dossiers import SqlDossierStore
 from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.unit_of_work import RegistryUnitOfWork, UnitOfWorkFactory
+
+_REPORT_FIELDS = frozenset(f.name for f in fields(ReconciliationReport))
 
 
 class SqlReconciliationStore:
@@ -44,8 +47,8 @@ class SqlReconciliationStore:
         ).first()
         if row is None:
             return None
-        data = orjson.loads(row[1])
-        data.pop("repushed", None)
+        # Counts this build does not know (a newer one's) are left out, and "repushed" is derived.
+        data = {k: v for k, v in orjson.loads(row[1]).items() if k in _REPORT_FIELDS}
         data["id"] = row[0]
         for key in ("started_at", "finished_at"):
             data[key] = datetime.fromisoformat(data[key]) if data[key] else None

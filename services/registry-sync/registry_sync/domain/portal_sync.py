@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from registry_sync.domain.outcomes import Transient, mask_personal_numbers
+from registry_sync.domain.outcomes import Rejected, Transient, classify_status, mask_personal_numbers
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.retry import RetryPolicy
 
@@ -58,6 +58,12 @@ class DossierSync:
     @property
     def code(self) -> str:
         return self.record.code
+
+    @property
+    def refused(self) -> bool:
+        """Failed because the portal refused the push (a 4xx it means), not because we gave up waiting."""
+        status = self.last_http_status
+        return self.status is SyncStatus.FAILED and status is not None and classify_status(status) is Rejected
 
     @property
     def ready(self) -> bool:

@@ -25,14 +25,19 @@ class Verdict(StrEnum):
     MISSING = "missing_on_portal"
     STALE = "stale_on_portal"
     RETRY_FAILED = "failed_retried"
+    REFUSED = "refused_waiting"  # refused by the portal lately: the same body would be refused again
     PENDING = "pending"
     AWAITING_DATA = "awaiting_data"
     NOT_LISTED = "not_judged"  # the listing ended early (an error, or the page bound)
 
 
-def judge(sync: DossierSync, on_portal: PortalSummary | None, *, listed_from: datetime) -> Verdict:
+def judge(
+    sync: DossierSync, on_portal: PortalSummary | None, *, listed_from: datetime, refused_before: datetime | None = None
+) -> Verdict:
     """One dossier's verdict. Only dossiers we consider synced are compared with the portal; a
-    failed one is retried whatever the portal says; pending ones are already on their way, and so is
+    failed one is retried whatever the portal says, unless the portal refused it (a 4xx) after
+    ``refused_before``: pushed again every run, the same body met the same refusal, a portal write
+    and a failure event each time, for ever; pending ones are already on their way, and so is
     one synced since ``listed_from`` (the run's start, less how far the replicas' clocks may
     differ: ``synced_at`` is the pushing replica's time; no page of the listing is older): the page
     that names it (or not) may have been read before that push landed. Judged by it, a dossier first
@@ -42,7 +47,9 @@ def judge(sync: DossierSync, on_portal: PortalSummary | None, *, listed_from: da
     if sync.status is SyncStatus.PENDING:
         return Verdict.PENDING
     if sync.status is SyncStatus.FAILED:
-        return Verdict.RETRY_FAILED
+        last = sync.last_attempt_at
+        lately = refused_before is not None and last is not None and last > refused_before
+        return Verdict.REFUSED if sync.refused and lately else Verdict.RETRY_FAILED
     if sync.synced_at is not None and sync.synced_at >= listed_from:
         return Verdict.PENDING
     if on_portal is None:
@@ -71,6 +78,7 @@ class ReconciliationReport:
     missing_on_portal: int = 0
     stale_on_portal: int = 0
     failed_retried: int = 0
+    refused_waiting: int = 0
     pending: int = 0
     awaiting_data: int = 0
     not_judged: int = 0

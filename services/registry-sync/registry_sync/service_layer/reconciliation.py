@@ -118,6 +118,8 @@ class Reconciler:
     chunk_size: int = 500
     #: How far the replicas' clocks may differ (a push's time is its replica's, the run's start ours).
     clock_skew_seconds: float = 5.0
+    #: A push the portal refused is pushed again only this long after (a new change pushes it at once).
+    refused_retry_seconds: float = 24 * 3600.0
     on_repush: Callable[[], None] = lambda: None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -171,7 +173,8 @@ class Reconciler:
                     verdict = Verdict.NOT_LISTED if sync.ready else Verdict.AWAITING_DATA
                 else:
                     assert on_portal is None or isinstance(on_portal, PortalSummary)
-                    verdict = judge(sync, on_portal, listed_from=listed_from)
+                    refused_before = now - timedelta(seconds=self.refused_retry_seconds)
+                    verdict = judge(sync, on_portal, listed_from=listed_from, refused_before=refused_before)
                 report.count(verdict)
                 report.found_on_portal += isinstance(on_portal, PortalSummary)
                 if verdict in REPUSHED:
