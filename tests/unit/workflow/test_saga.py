@@ -23,6 +23,7 @@ from tests.unit.workflow.builders import (
 from workcal import vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition
+from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT
 from workflow.service_layer.ports import Timer
 
 
@@ -125,6 +126,30 @@ async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness
     assert stopped.payload["reason"] == "hệ thống quốc gia không thực hiện được: địa chỉ không tồn tại"
     assert not (await harness.state(insurance.dossier_id)).exists
     assert len(harness.commands()) == 1
+
+
+@pytest.mark.parametrize("channel", ["counter", "online"])
+async def test_a_step_whose_inputs_an_earlier_step_did_not_give_is_stopped_with_the_bundle(
+    harness: Harness, channel: str
+) -> None:
+    """The registry answered the residence step without the address the card step needs: the bundle
+    ended, and the card step's own dossier stayed received (or registered) for ever."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now, channel=channel)
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now, channel=channel))
+    await harness.deliver(bundle)
+    birth, _, insurance = bundle.steps
+    if channel == "online":
+        await harness.decide(birth.dossier_id, "accept")
+    await harness.decide(birth.dossier_id, "approve")
+    [command] = harness.commands()
+    await harness.answer(command, {"household_id": "HK-1"})  # no residence_address
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted) and ended.failed_step == "health_insurance_card"
+    state = await harness.state(insurance.dossier_id)
+    assert state.status in ENDED_WITHOUT_RESULT and state.ended_at is not None
+    [ending] = [e.payload for e in harness.published() if e.key == insurance.dossier_id and "reason" in e.payload]
+    assert ending["reason"].startswith("hồ sơ liên thông dừng ở bước «") and ending["on_time"] is None
 
 
 async def test_citizens_read_why_a_bundle_stopped_in_vietnamese_on_every_stopped_step(harness: Harness) -> None:

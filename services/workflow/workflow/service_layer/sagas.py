@@ -84,7 +84,12 @@ async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowConte
         inputs = definition.resolve_inputs(saga.form, saga.results)
     except InputUnavailable as exc:
         log.warning("bundle step cannot start", bundle_id=saga.bundle_id, step_id=step.step_id, reason=str(exc))
-        return await _fail(saga, step, "các bước trước không cung cấp đủ dữ liệu cần cho bước này", uow, ctx, cause)
+        reason = "các bước trước không cung cấp đủ dữ liệu cần cho bước này"
+        events = await _fail(saga, step, reason, uow, ctx, cause)
+        # The step's own dossier too (it never started): left open, no agency could act on it and no
+        # timer watched it, shown received or registered for ever.
+        await _stop(step, _ended_at(step, reason, ctx), uow, ctx, cause)
+        return events
     state = await load(uow, step.dossier_id)
     if state.status in FINISHED:
         # Its dossier ended before its turn (the citizen withdrew it while the bundle's own event was
