@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from contracts import citizen_id
+from contracts.envelope import Envelope
 from contracts.events import intake
 from contracts.events import workflow as wf
 from contracts.events.common import Delivery, Document, DossierStatus
@@ -150,6 +151,20 @@ async def test_a_step_whose_inputs_an_earlier_step_did_not_give_is_stopped_with_
     assert state.status in ENDED_WITHOUT_RESULT and state.ended_at is not None
     [ending] = [e.payload for e in harness.published() if e.key == insurance.dossier_id and "reason" in e.payload]
     assert ending["reason"].startswith("hồ sơ liên thông dừng ở bước «") and ending["on_time"] is None
+
+
+async def test_what_an_official_s_decision_makes_the_bundle_do_stays_in_the_bundle_s_chain(harness: Harness) -> None:
+    """The decision comes with no correlation id: the bundle's events and the next step's dossier, which
+    the saga opened itself, each started a chain of their own."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    submitted = Envelope.wrap(bundle, key=bundle.bundle_id, producer="intake", correlation_id="BUNDLE-CORR")
+    await harness.deliver(bundle, envelope=submitted)
+    birth, residence, _ = bundle.steps
+    await harness.decide(birth.dossier_id, "approve")
+    keys = {bundle.bundle_id, residence.dossier_id}
+    later = [e for e in harness.published() if e.key in keys]
+    assert {e.type for e in later} >= {"BundleStepStarted", "DossierReceived"}
+    assert {e.correlation_id for e in later} == {"BUNDLE-CORR"}
 
 
 async def test_citizens_read_why_a_bundle_stopped_in_vietnamese_on_every_stopped_step(harness: Harness) -> None:

@@ -44,6 +44,7 @@ async def after_dossier_opened(
     saga: BundleSaga, state: DossierState, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> None:
     """A step's dossier arrived after a step of its bundle failed, which it will never reach: it cannot run."""
+    cause = _joined(saga, cause)
     step = saga.step_of(state.dossier_id)
     if step is None or saga.advancing or step.step_id in saga.started:
         return
@@ -61,6 +62,7 @@ async def after_step_change(
     cause: Cause,
 ) -> None:
     """React to what a step's dossier just decided: a result moves the bundle on, an ending ends it."""
+    cause = _joined(saga, cause)
     step = saga.step_of(state.dossier_id)
     if step is None:
         return
@@ -72,6 +74,13 @@ async def after_step_change(
         elif isinstance(event, _ENDINGS):
             events += await _fail(saga, step, event.reason, uow, ctx, cause)
     await _record(saga, events, uow, ctx, cause)
+
+
+def _joined(saga: BundleSaga, cause: Cause) -> Cause:
+    """What the saga writes joins the bundle's chain when the cause has none of its own (an official's
+    decision): the bundle's events and a step dossier it opens each started a chain of their own, and a
+    bundle could not be followed by correlation id across the services."""
+    return cause if cause.correlation_id else Cause(saga.correlation_id, cause.causation_id)
 
 
 async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> list[EventPayload]:
