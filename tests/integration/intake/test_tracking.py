@@ -127,3 +127,17 @@ async def test_an_appointment_shows_only_once_the_dossier_is_received(intake: Ru
 
     view = await eventually(received, timeout=20)
     assert datetime.fromisoformat(view["due_at"]) == due
+    assert view["current_handler"]["official_id"] == "cb-01"
+    # Processing starts with no official yet: the clerk who accepted it holds it no more.
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.DossierStepStarted(**common, status=DossierStatus.PROCESSING, status_code=4,
+                                     at=now + timedelta(minutes=11), step="processing", step_due_at=due), dossier_id),
+    )  # fmt: skip
+
+    async def processing() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return view if view["status"] == "processing" else None
+
+    view = await eventually(processing, timeout=20)
+    assert view["current_handler"] == {"agency": view["current_handler"]["agency"], "official_id": None}

@@ -232,6 +232,24 @@ def test_after_a_forward_the_view_names_no_official_of_the_agency_it_went_to() -
     assert change.timeline is not None and change.timeline.official_id == "cb-stp-1"  # who sent it, on the line
 
 
+async def test_a_step_started_with_no_official_holds_no_official_a_timer_keeps_the_one_it_had(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """The reception clerk who accepted it went on being named as its holder through processing."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    received, started, *_ = lifecycle(dossier_id, code)
+    due_soon = lifecycle(dossier_id, code)[-1]
+    await on_workflow_event(received, uow.dossiers)
+    await on_workflow_event(started.model_copy(update={"official_id": None}), uow.dossiers)
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["current_handler"]["official_id"] is None
+    await on_workflow_event(started, uow.dossiers)  # an official takes it up
+    await on_workflow_event(due_soon, uow.dossiers)  # a timer names none: it keeps them
+    assert dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["current_handler"]["official_id"] == (
+        "cb-hotich"
+    )
+
+
 async def test_the_view_says_what_the_citizen_still_owes(ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork) -> None:
     """The fee was there, the officials' request only inside a timeline note: the portal could not show
     'còn phải nộp 30.000 đồng', and a citizen paying the whole request got a 422 for paying too much."""

@@ -94,7 +94,7 @@ class InMemoryDossiers:
             row["status"], row["status_code"] = change.status.value, change.status.code
         if change.handler:
             agency, official = change.handler
-            if official is None and agency == row["current_agency"]:
+            if official is None and agency == row["current_agency"] and not change.handover:
                 official = row["official_id"]  # a timer event keeps the official holding the dossier
             row["current_agency"], row["official_id"] = agency, official
         row["received_at"] = row["received_at"] or change.received_at

@@ -89,7 +89,7 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "agency": change.handler[0] if change.handler else None,
         "set_handler": change.handler is not None,
         "official": change.handler[1] if change.handler else None,
-        "holder": change.handler[0] if change.handler else None,
+        "holder": change.handler[0] if change.handler and not change.handover else None,
         "received_at": change.received_at,
         "due_at": change.due_at,
         "overdue": change.overdue,

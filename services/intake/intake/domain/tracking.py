@@ -84,8 +84,10 @@ class DossierChange:
     timeline: TimelineEntry | None = None
     status: DossierStatus | None = None
     # (agency, official id): who holds the dossier now; a None official on the same agency keeps the
-    # previous one (timer events name no official), a new agency clears it.
+    # previous one (timer events name no official), a new agency or a ``handover`` clears it.
     handler: tuple[str, str | None] | None = None
+    #: The dossier passes on (a forward, a new step): the official who had it holds it no more.
+    handover: bool = False
     received_at: datetime | None = None
     due_at: datetime | None = None
     overdue: bool | None = None
@@ -156,6 +158,8 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
         status=event.status,
         # A forward names the official who sent it, not one of the agency it went to.
         handler=(event.agency, None if isinstance(event, workflow.DossierForwarded) else event.official_id),
+        # The reception clerk who accepted it went on being named as its holder through processing.
+        handover=isinstance(event, workflow.DossierForwarded | workflow.DossierStepStarted),
         received_at=event.at if isinstance(event, workflow.DossierReceived) else None,
         due_at=due,
         overdue=True if isinstance(event, workflow.DossierOverdue) else None,
