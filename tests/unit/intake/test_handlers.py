@@ -15,6 +15,7 @@ from intake.domain.errors import ActionNotAllowed, DossierNotFound, DuplicateDos
 from intake.domain.problems import InvalidInput
 from intake.service_layer.handlers import IdempotencyKey, IntakeContext, act, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_workflow_event
+from intake.service_layer.queries import dossier_public
 from tests.unit.intake.conftest import Clock, bundle_command, dossier_command
 from tests.unit.intake.contract import assert_matches_contract
 from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier, criminal_record_dossier, death_bundle
@@ -340,6 +341,11 @@ async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask
     dossier_id, code = receipt["dossier_id"], receipt["code"]
     await on_workflow_event(_payment_requested(dossier_id, code, 20_000), uow.dossiers)
     assert (await act(RequestWithdrawal(code, "Nộp nhầm"), ctx)).status_code == 202
+
+    def pending() -> bool:  # the portal shows it, and why a payment is refused meanwhile
+        return bool(dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])["withdrawal_requested"])
+
+    assert pending()
     await on_workflow_event(
         workflow.WithdrawalRefused(
             dossier_id=dossier_id, code=code, status=DossierStatus.PAYMENT_REQUESTED, status_code=6,
@@ -348,6 +354,7 @@ async def test_after_a_refused_withdrawal_the_citizen_may_pay_supplement_and_ask
         uow.dossiers,
     )  # fmt: skip
     documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
+    assert not pending()
     assert (await act(PayFee(code, 20_000, "qr", online=True), ctx)).status_code == 201
     assert (await act(ProvideSupplement(code, documents, "bản chụp"), ctx)).status_code == 202
     assert (await act(RequestWithdrawal(code, "Vẫn muốn rút"), ctx)).status_code == 202

@@ -234,6 +234,10 @@ class DossierPublic(BaseModel):
         "counter", description="How the result is received: at the receiving counter, by post, or online."
     )
     awaiting_supplement: bool
+    withdrawal_requested: bool = Field(
+        description="The citizen asked to withdraw it (supplements and payments are refused from then on, 409);"
+        " workflow's acceptance ends the dossier (status withdrawal_requested, 7), its refusal makes this false again."
+    )
     fee: int
     requested_amount: int | None = Field(
         description="What officials asked the citizen to pay (form of financial obligation), in VND; null for a"

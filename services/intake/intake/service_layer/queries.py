@@ -74,6 +74,7 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "due_at": _iso(row["due_at"]),
         "overdue": row["overdue"],
         "awaiting_supplement": row["awaiting_supplement"],
+        "withdrawal_requested": row["withdrawal_requested"],
         "result_delivery": row["delivery"],
         "fee": row["fee"],
         "requested_amount": row["requested_amount"],
