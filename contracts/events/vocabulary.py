@@ -37,6 +37,18 @@ EVENT_NAMES: dict[str, str] = {
     "RegistryCommandFailed": "Hệ thống quốc gia không xử lý được",
 }
 
+#: A payment workflow acknowledged that leaves the dossier still awaiting payment (status 6) paid a
+#: part: "completed" contradicted what the citizen still owes.
+PART_PAYMENT = "Đã nộp một phần nghĩa vụ tài chính"
+
+
+def event_name(event_type: str, status: str | None = None) -> str:
+    """The head of a history line for an event that left the dossier in ``status``."""
+    if event_type == "PaymentConfirmed" and status == "payment_requested":
+        return PART_PAYMENT
+    return EVENT_NAMES.get(event_type, event_type)
+
+
 #: Processing steps (``DossierStepStarted.step``).
 STEP_NAMES: dict[str, str] = {
     "processing": "giải quyết hồ sơ",

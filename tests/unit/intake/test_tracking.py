@@ -135,6 +135,23 @@ def test_a_payment_owed_back_says_so_on_the_citizens_timeline() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "note"),
+    [
+        (DossierStatus.PAYMENT_REQUESTED, "Đã nộp một phần nghĩa vụ tài chính: 20.000 đồng"),
+        (DossierStatus.PROCESSING, "Đã hoàn thành nghĩa vụ tài chính: 20.000 đồng"),
+    ],
+)
+def test_a_part_payment_is_not_told_as_the_obligation_met(status: DossierStatus, note: str) -> None:
+    """50,000 asked, 20,000 paid: the timeline said 'financial obligation completed' beside 30,000 owed."""
+    paid = workflow.PaymentConfirmed(
+        dossier_id="d-1", code="X-240617-0001", status=status, status_code=status.code, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", amount=20_000, online=True,
+    )  # fmt: skip
+    entry = workflow_change(paid).timeline
+    assert entry is not None and entry.as_dict()["note"] == note
+
+
 async def test_the_view_shows_an_appointment_only_once_received(
     ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
 ) -> None:

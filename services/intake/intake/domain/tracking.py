@@ -16,7 +16,7 @@ from contracts import citizen_id
 from contracts.envelope import EventPayload
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
-from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, SYSTEM_NAMES
+from contracts.events.vocabulary import STEP_NAMES, SYSTEM_NAMES, event_name
 
 #: A dossier in one of these has ended (766 rules: processed, returned, refused, stopped or withdrawn);
 #: it no longer blocks a new dossier for the same subject.
@@ -64,7 +64,7 @@ class TimelineEntry:
     detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        note = EVENT_NAMES.get(self.event, self.event)
+        note = event_name(self.event, self.status.value if self.status else None)
         return {
             "at": self.at.isoformat(),
             "event": self.event,
@@ -127,8 +127,10 @@ def _detail(event: workflow.DossierEvent) -> str | None:
         return vnd(event.amount)
     if isinstance(event, workflow.ResultReturned):
         return _DELIVERIES.get(event.delivery) if event.delivery else None
-    if isinstance(event, workflow.PaymentConfirmed) and event.refund_due:
-        return f"hồ sơ đã kết thúc, {vnd(event.amount)} được hoàn trả cho công dân"
+    if isinstance(event, workflow.PaymentConfirmed):
+        if event.refund_due:
+            return f"hồ sơ đã kết thúc, {vnd(event.amount)} được hoàn trả cho công dân"
+        return vnd(event.amount)
     if isinstance(event, workflow.DossierOverdue):
         return _OVERDUE_REASONS.get(event.reason, event.reason) if event.reason else None
     for name in ("reason", "document_name"):

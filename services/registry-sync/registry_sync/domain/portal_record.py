@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts.events.common import Applicant, Channel, Document
 from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
-from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES
+from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, event_name
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
@@ -40,6 +40,7 @@ _DETAILS = {
     "DossierStepStarted": ": {step}{because}",
     "SupplementRequested": " (lần {request_number}): {reason}",
     "PaymentRequested": ": {amount} đồng",
+    "PaymentConfirmed": ": {amount} đồng",
     "WithdrawalAccepted": ": {reason}",
     "WithdrawalRefused": ": {reason}",
     "DossierStopped": ": {reason}",
@@ -309,7 +310,7 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     record = record.model_copy(update=update)
     if event.event_type in SILENT_EVENTS:
         return record
-    template = EVENT_NAMES.get(event.event_type, event.event_type) + _DETAILS.get(event.event_type, "")
+    template = event_name(event.event_type, event.status.value) + _DETAILS.get(event.event_type, "")
     content = template.format_map(_history_fields(event))[:MAX_TEXT]
     step_deadline = getattr(event, "step_due_at", None)
     line = HistoryLine(
