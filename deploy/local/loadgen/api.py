@@ -194,8 +194,11 @@ class Api:
 
     # Citizens (intake).
     async def citizen(self, action: str, dossier_id: str, body: dict[str, Any]) -> Answer:
-        """A citizen action on a dossier: ``action`` is the path segment (payments, ratings, supplements)."""
-        return await self.call(f"citizen: {action}", "intake", "POST", f"/v1/dossiers/{dossier_id}/{action}", json=body)
+        """A citizen action on a dossier: ``action`` is the path segment (payments, ratings, supplements),
+        with an Idempotency-Key as a portal sends one (intake requires it on payments)."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        path = f"/v1/dossiers/{dossier_id}/{action}"
+        return await self.call(f"citizen: {action}", "intake", "POST", path, json=body, headers=headers)
 
     async def bundle_status(self, bundle_id: str) -> Answer:
         return await self.call("citizen: bundle status", "intake", "GET", f"/v1/bundles/{bundle_id}")

@@ -8,6 +8,7 @@ import json
 import unicodedata
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -160,20 +161,25 @@ async def test_a_payment_is_taken_for_what_is_owed(intake: RunningIntake) -> Non
     (requested_amount NULL) takes a payment as it used to."""
     receipt = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
     base = f"/v1/dossiers/{receipt['code']}"
-    beyond = await intake.client.post(f"{base}/payments", json={"amount": 200_001, "method": "qr", "online": True})
+    keys = (f"owed-{n}" for n in range(10))
+
+    async def pay(path: str, body: dict[str, Any]) -> httpx.Response:
+        return await intake.client.post(f"{path}/payments", json=body, headers={"Idempotency-Key": next(keys)})
+
+    beyond = await pay(base, {"amount": 200_001, "method": "qr", "online": True})
     assert beyond.status_code == 422 and beyond.json()["detail"][0]["path"] == "$.amount"
     part = {"amount": 150_000, "method": "cash", "online": False}
-    assert (await intake.client.post(f"{base}/payments", json=part)).status_code == 201
+    assert (await pay(base, part)).status_code == 201
     rest = {"amount": 50_000, "method": "cash", "online": False}
-    assert (await intake.client.post(f"{base}/payments", json=rest)).status_code == 201
-    nothing = await intake.client.post(f"{base}/payments", json=rest)
+    assert (await pay(base, rest)).status_code == 201
+    nothing = await pay(base, rest)
     assert nothing.status_code == 409 and "nothing is owed" in nothing.json()["detail"]
 
     older = (await intake.client.post("/v1/dossiers", json=criminal_record_dossier())).json()
     async with intake.app.state.runtime.engine.begin() as conn:
         await conn.execute(text("UPDATE dossiers SET requested_amount = NULL WHERE code = :c"), {"c": older["code"]})
     asked = {"amount": 500_000, "method": "qr", "online": True}  # asked for by an official before the upgrade
-    assert (await intake.client.post(f"/v1/dossiers/{older['code']}/payments", json=asked)).status_code == 201
+    assert (await pay(f"/v1/dossiers/{older['code']}", asked)).status_code == 201
 
 
 async def test_citizen_actions_append_events(intake: RunningIntake) -> None:

@@ -113,14 +113,16 @@ async def test_flags_and_amounts_take_json_types_not_guesses(
     client: httpx.AsyncClient, action: str, body: dict[str, object], field: str
 ) -> None:
     """``true`` was taken as 1 VND or a score of 1, and ``"yes"``/``1`` as true: facts the index counts."""
-    response = await client.post(f"/v1/dossiers/UBND-X-YENHOA-240617-0001/{action}", json=body)
+    key = {"Idempotency-Key": "k-1"}  # required on payments
+    response = await client.post(f"/v1/dossiers/UBND-X-YENHOA-240617-0001/{action}", json=body, headers=key)
     assert paths(response) == {field}
 
 
 async def test_cash_is_never_an_online_payment(client: httpx.AsyncClient) -> None:
     """Recorded as online, a cash payment counted its dossier as paid online in the index."""
     body = {"amount": 100_000, "method": "cash", "online": True}
-    response = await client.post("/v1/dossiers/UBND-X-YENHOA-240617-0001/payments", json=body)
+    key = {"Idempotency-Key": "k-1"}
+    response = await client.post("/v1/dossiers/UBND-X-YENHOA-240617-0001/payments", json=body, headers=key)
     assert response.status_code == 422
     assert [(d["path"], d["type"]) for d in response.json()["detail"]] == [("$.online", "cash_online")]
 
@@ -173,3 +175,11 @@ async def test_a_submission_s_correlation_id_is_the_caller_s_only_when_usable_el
     assert await correlation_id(request({"x-correlation-id": "x" * 5000})) == "req-1"
     assert await correlation_id(request({"x-correlation-id": "two words"})) == "req-1"
     assert await correlation_id(request({})) == "req-1"
+
+
+async def test_a_payment_without_its_idempotency_key_is_refused_naming_the_header(client: httpx.AsyncClient) -> None:
+    """Retried after a timeout without one, a payment was recorded twice: the dossier went on half paid."""
+    body = {"amount": 100_000, "method": "qr", "online": True}
+    response = await client.post("/v1/dossiers/UBND-X-YENHOA-240617-0001/payments", json=body)
+    assert response.status_code == 422
+    assert [d["path"] for d in response.json()["detail"]] == ["$.Idempotency-Key"], response.json()

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Request, Response
 
 from contracts.events.common import Document
 from intake.domain.commands import CitizenAction, PayFee, ProvideSupplement, RateSatisfaction, RequestWithdrawal
-from intake.entrypoints.dependencies import ContextDep, CorrelationDep, IdempotencyHeader, idempotency
+from intake.entrypoints.dependencies import (
+    ContextDep,
+    CorrelationDep,
+    IdempotencyHeader,
+    RequiredIdempotencyHeader,
+    idempotency,
+)
 from intake.entrypoints.dossier_routes import reply
 from intake.entrypoints.schemas import (
     ActionReceiptPublic,
@@ -47,9 +53,10 @@ async def provide_supplement(
 @router.post("/payments", status_code=201, response_model=ActionReceiptPublic, responses=ERRORS)  # type: ignore[arg-type]
 async def pay_fee(
     code: str, body: PaymentCreate, request: Request, ctx: ContextDep, correlation: CorrelationDep,
-    key: IdempotencyHeader = None,
+    key: RequiredIdempotencyHeader,
 ) -> Response:
-    """Record a fee payment (method, amount, online or not). Send an Idempotency-Key: never pay twice."""
+    """Record a fee payment (method, amount, online or not). Its Idempotency-Key is required: a retry
+    without one recorded the payment twice."""
     return await _run(PayFee(code, body.amount, body.method, body.online), body, request, ctx, correlation, key)
 
 

@@ -47,6 +47,19 @@ IdempotencyHeader = Annotated[
         "creates nothing; the same key with another body is a 409.",
     ),
 ]
+#: Required where a retry without one would act twice on something that cannot be taken back: a
+#: payment retried after a timeout was recorded twice, and the dossier went on half paid.
+RequiredIdempotencyHeader = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Required: the payment's own key (the payment gateway's transaction id, say). A retry with it"
+        " gets the first answer and records nothing; the same key with another body is a 409.",
+    ),
+]
 
 
 def idempotency(key: str | None, request: Request, body: BaseModel) -> IdempotencyKey | None:
