@@ -297,6 +297,25 @@ async def test_a_push_the_portal_refused_is_pushed_again_a_day_later_not_every_r
     assert (report.refused_waiting, report.failed_retried) == (0, 1)
 
 
+@pytest.mark.parametrize("revision", [0, -1, True, "3", 2**63])
+async def test_a_success_naming_no_usable_revision_is_recorded_without_one(registry, clock, revision: object) -> None:
+    """A revision of 0 failed the success event (revisions count from 1): nothing was recorded, and the
+    dossier was pushed again every lease, for ever."""
+
+    class OddPortal(FakePortal):
+        async def create(self, body: dict[str, Any], **kwargs: Any) -> CallOutcome:
+            await super().create(body, **kwargs)
+            return Succeeded({"code": body["code"], "revision": revision}, 201)
+
+    pusher = PortalPusher(registry.unit_of_work, OddPortal(), guards(), lambda p, k: k, TOPIC, clock)
+    await consume(registry, clock, submitted("d1", CODE))
+    await push_due(pusher)
+    row = registry.dossiers.rows["d1"]
+    assert (row.status, row.portal_revision) == (SyncStatus.SYNCED, None)
+    (synced,) = registry.published(PortalSyncSucceeded.event_type)
+    assert synced.payload["portal_revision"] is None
+
+
 async def test_an_empty_page_that_is_not_the_last_is_read_past(registry, portal, clock, pusher) -> None:
     """A cursor listing may answer a page with no items and a next cursor: the run failed on it
     (an IndexError), every run."""

@@ -310,7 +310,11 @@ class PortalPusher:
         attempts = current.attempts
         if isinstance(outcome, Succeeded):
             revision = outcome.body.get("revision")
-            portal_revision = revision if isinstance(revision, int) else None
+            # Revisions count from 1 (the event says so): another answer is no revision we can name in
+            # If-Match. Taken as it was, it failed the success event, nothing was recorded, and the
+            # dossier was pushed again every lease, for ever.
+            valid = isinstance(revision, int) and not isinstance(revision, bool) and 1 <= revision < 2**63
+            portal_revision = revision if valid else None
             lag = current.pushed(sent, portal_revision, now)
             return PortalSyncSucceeded(
                 dossier_id=current.dossier_id,
