@@ -88,6 +88,21 @@ WHERE d.submitted_at + t.after < now()
 """
 
 
+#: One dossier in ten is a bundle's (of one step here, ending with it), so the summary's bundle
+#: figures read a province's bundles too.
+_FILL_BUNDLES = (
+    "UPDATE rm_dossiers SET bundle_id = 'b-' || dossier_id WHERE right(code, 1) = '0'",
+    """
+INSERT INTO rm_bundles (bundle_id, bundle_type, channel, receiving_agency, submitted_at, steps_total, steps_started,
+  ended_at, outcome, events, e2e_days, e2e_seconds)
+SELECT bundle_id, 'birth', channel, receiving_agency, submitted_at, 1, 1, ended_at,
+  CASE WHEN ended_at IS NOT NULL THEN 'completed' END, 3, resolution_days,
+  extract(epoch FROM ended_at - submitted_at)
+FROM rm_dossiers WHERE bundle_id IS NOT NULL
+""",
+)
+
+
 def _periods(now: datetime) -> dict[str, Period]:
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     a_year_ago = (now.replace(day=1) - timedelta(days=360)).strftime("%Y-%m")
@@ -104,7 +119,8 @@ def _periods(now: datetime) -> dict[str, Period]:
 
 async def fill(url: str, schema: str, dossiers: int, years: float, *, events: bool = False) -> None:
     """``dossiers`` synthetic dossiers in ``schema``'s rm_dossiers, submitted evenly over ``years`` up to
-    now, and with ``events`` three logged events each. Statements of minutes: no client timeout."""
+    now, one in ten a bundle's, and with ``events`` three logged events each. Statements of minutes: no
+    client timeout."""
     catalogue = load_catalogue()
     procedures = sorted(catalogue.procedures.values(), key=lambda p: p.code)
     params = {
@@ -120,11 +136,13 @@ async def fill(url: str, schema: str, dossiers: int, years: float, *, events: bo
     try:
         async with engine.begin() as conn:
             await conn.execute(text(_FILL), params)
+            for statement in _FILL_BUNDLES:
+                await conn.execute(text(statement))
             if events:
                 await conn.execute(text(_FILL_EVENTS))
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE rm_dossiers, rm_event_log"))
+            await conn.execute(text("VACUUM ANALYZE rm_dossiers, rm_bundles, rm_event_log"))
     finally:
         await engine.dispose()
 

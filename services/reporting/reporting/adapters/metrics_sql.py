@@ -165,6 +165,8 @@ SELECT coalesce(bundle_type, 'unknown') AS bundle_type,
   max(e2e_net_days) FILTER (WHERE {_IN.format(x="ended_at")}) AS max_e2e_days
 FROM {BUNDLES_NET} b
 WHERE events > 0
+  -- Open, or ended since the period's start: what every count above needs (by rm_bundles_ended).
+  AND (ended_at IS NULL OR ended_at >= coalesce(CAST(:start AS timestamptz), '-infinity'))
   AND (CAST(:agencies AS text[]) IS NULL OR receiving_agency = ANY(CAST(:agencies AS text[])) OR EXISTS (
     SELECT 1 FROM rm_dossiers s WHERE s.bundle_id = b.bundle_id
       AND coalesce(s.competent_agency, s.agency, s.receiving_agency) = ANY(CAST(:agencies AS text[]))))

@@ -262,13 +262,20 @@ async def swap_in(conn: AsyncConnection, rebuilt: TableSet) -> None:
 async def inbox_positions(
     conn: AsyncConnection, consumer: str, partitions: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    """Per partition, the offset after the last event ``consumer`` recorded in its inbox (0 if none)."""
+    """Per partition, the offset after the last event ``consumer`` recorded in its inbox (0 if none):
+    one look down the ``inbox_positions`` index each (grouped, the whole inbox was read, under the
+    swap's lock)."""
     rows = await conn.execute(
         text(
-            'SELECT topic, partition, max("offset") + 1 FROM inbox WHERE consumer = :consumer'
-            " AND topic = ANY(CAST(:topics AS text[])) GROUP BY topic, partition"
+            'SELECT p.topic, p.partition, (SELECT i."offset" + 1 FROM inbox i WHERE i.consumer = :consumer'
+            ' AND i.topic = p.topic AND i.partition = p.partition ORDER BY i."offset" DESC LIMIT 1)'
+            " FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[])) AS p(topic, partition)"
         ),
-        {"consumer": consumer, "topics": sorted({tp.topic for tp in partitions})},
+        {
+            "consumer": consumer,
+            "topics": [tp.topic for tp in partitions],
+            "partitions": [tp.partition for tp in partitions],
+        },
     )
-    done = {(topic, partition): int(end) for topic, partition, end in rows}
+    done = {(topic, partition): int(end) for topic, partition, end in rows if end is not None}
     return {tp: done.get((tp.topic, tp.partition), 0) for tp in partitions}
