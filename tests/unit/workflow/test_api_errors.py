@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from fastapi.exceptions import RequestValidationError
 
 from tests.unit.eventkit.shell import app_client, shell_app
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted
@@ -50,3 +51,11 @@ async def test_approving_a_step_whose_next_one_this_catalogue_cannot_place_is_a_
     named = residence.procedure_code if missing == "procedure" else residence.step_id
     assert answer.json()["error"] == "catalogue_mismatch" and named in answer.json()["detail"]
     assert (await harness.state(birth.dossier_id)).version == before
+
+
+def test_if_match_any_version_names_none_and_a_list_is_refused_naming_the_header() -> None:
+    """``If-Match: *`` (RFC 9110: any current version) was a 422."""
+    assert api.if_match_version("*") is None and api.if_match_version('W/"7"') == 7
+    with pytest.raises(RequestValidationError) as refused:
+        api.if_match_version('"3", "4"')
+    assert refused.value.errors()[0]["loc"] == ("header", "if-match")

@@ -166,7 +166,7 @@ async def decide(
         new_due_at=body.new_due_at,
         result=body.result,
         documents=tuple(body.documents),
-        expected_version=_version_matched(if_match),
+        expected_version=if_match_version(if_match),
     )
     cause = Cause(correlation_id=None, causation_id=request_id(request))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
@@ -179,13 +179,14 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _version_matched(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header names: ``"7"`` (the ETag), ``W/"7"`` or ``7``."""
-    if if_match is None:
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header names: ``"7"`` (the ETag), ``W/"7"`` or ``7``; ``*`` (any
+    version, RFC 9110) names none. One ETag only: a decision is taken on one version."""
+    if if_match is None or if_match.strip() == "*":
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isascii() or not text.isdigit() or len(text) > 12:
-        message = 'the dossier version decided on, as its ETag gives it: "7"'
+        message = 'the dossier version decided on, as its ETag gives it: "7" (one, or *)'
         raise invalid_parameter("header", "if-match", message, if_match)
     return int(text)
 
