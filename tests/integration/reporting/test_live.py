@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from contracts.envelope import Envelope
@@ -104,10 +106,29 @@ async def test_an_event_reaches_the_stream_within_a_second_of_publication(served
         assert elapsed < 1.0, f"took {elapsed:.3f} s"
 
 
-async def test_a_stream_is_told_when_the_service_lost_its_event_source_a_while(infra: Infra) -> None:
-    """The LISTEN connection broke and came back: events projected meanwhile never reached open
-    streams, and nothing said so (only a client that reconnected itself resumed)."""
-    settings = settings_for(ReportingSettings, infra, "lg" + secrets.token_hex(3), sse_keepalive_seconds=1.0)
+@dataclass
+class Streaming:
+    """A service of its own, a client, and one open stream's lines."""
+
+    app: FastAPI
+    settings: ReportingSettings
+    client: httpx.AsyncClient
+    lines: AsyncIterator[str]
+
+    async def gap(self, timeout: float = 10) -> None:
+        """Until the stream says it missed events."""
+
+        async def told() -> None:
+            async for line in self.lines:
+                if line == "event: gap":
+                    return
+
+        await asyncio.wait_for(told(), timeout)
+
+
+@asynccontextmanager
+async def streaming(infra: Infra, prefix: str) -> AsyncIterator[Streaming]:
+    settings = settings_for(ReportingSettings, infra, prefix + secrets.token_hex(3), sse_keepalive_seconds=1.0)
     await create_topics(infra, settings.topics)
     app = create_app(settings)
     async with (
@@ -117,55 +138,42 @@ async def test_a_stream_is_told_when_the_service_lost_its_event_source_a_while(i
     ):
         lines = response.aiter_lines()
         assert await asyncio.wait_for(anext(lines), 5) == "retry: 2000"
-        async with app.state.runtime.engine.connect() as conn:  # the listener's connection, cut
+        yield Streaming(app, settings, client, lines)
+
+
+async def test_a_stream_is_told_when_the_service_lost_its_event_source_a_while(infra: Infra) -> None:
+    """The LISTEN connection broke and came back: events projected meanwhile never reached open
+    streams, and nothing said so (only a client that reconnected itself resumed)."""
+    async with streaming(infra, "lg") as live:
+        async with live.app.state.runtime.engine.connect() as conn:  # the listener's connection, cut
             cut = await conn.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                     " WHERE query ILIKE :listen AND pid <> pg_backend_pid()"
                 ),
-                {"listen": f"LISTEN%{projection_channel(settings)}%"},
+                {"listen": f"LISTEN%{projection_channel(live.settings)}%"},
             )
         assert cut == 1
-
-        async def gap() -> None:
-            async for line in lines:
-                if line == "event: gap":
-                    return
-
-        await asyncio.wait_for(gap(), 10)
+        await live.gap()
 
 
 async def test_a_long_error_goes_without_details_and_a_rebuild_tells_streams_of_a_gap(infra: Infra) -> None:
     """A feed item of 8000 bytes or more failed its projection (PostgreSQL refuses such a NOTIFY): the
     event was dead-lettered. After a rebuild the live consumer finds the events the replay read ahead
     logged already and announces none of them: open streams missed them unawares."""
-    settings = settings_for(ReportingSettings, infra, "gl" + secrets.token_hex(3), sse_keepalive_seconds=1.0)
-    await create_topics(infra, settings.topics)
-    app = create_app(settings)
     failed = registry.RegistryCommandFailed(
         command_id="c-long", system="social_insurance", operation="issue_child_health_insurance_card",
         dossier_id="long-1", reason="409", attempts=1, failed_at=datetime.now(UTC), http_status=409,
         error="card_exists: " + "thẻ đã cấp " * 800,
     )  # fmt: skip
-    async with (
-        serving(app) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as client,
-        client.stream("GET", "/v1/events/stream") as response,
-    ):
-        lines = response.aiter_lines()
-        assert await asyncio.wait_for(anext(lines), 5) == "retry: 2000"
-        await publish(infra.bootstrap_servers, settings.topics, [Envelope.wrap(failed, key="long-1", producer="t")])
-        item = await next_data(lines, timeout=10)
+    async with streaming(infra, "gl") as live:
+        envelope = Envelope.wrap(failed, key="long-1", producer="t")
+        await publish(infra.bootstrap_servers, live.settings.topics, [envelope])
+        item = await next_data(live.lines, timeout=10)
         assert (item["type"], item["dossier_id"], item["detail"]) == ("RegistryCommandFailed", "long-1", {})
-        rebuilt = await client.post("/v1/projections/rebuild", params={"wait": "true", "timeout": "60"})
+        rebuilt = await live.client.post("/v1/projections/rebuild", params={"wait": "true", "timeout": "60"})
         assert rebuilt.json()["rebuild"]["state"] == "succeeded", rebuilt.text
-
-        async def gap() -> None:
-            async for line in lines:
-                if line == "event: gap":
-                    return
-
-        await asyncio.wait_for(gap(), 10)
+        await live.gap()
 
 
 async def test_streams_filter_by_agency_and_dossier(served: Served) -> None:
