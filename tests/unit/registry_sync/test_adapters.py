@@ -178,6 +178,25 @@ async def test_a_retry_the_system_no_longer_remembers_finds_its_own_record(
     assert sum((await counters(admin, system))["effects"].values()) == 2
 
 
+async def test_a_write_first_sent_without_a_reference_is_answered_from_memory_when_retried(
+    table: OperationTable, admin: httpx.AsyncClient, rng: random.Random
+) -> None:
+    """Sent by the build before (no reference), its answer lost, retried by this one under the same key:
+    the system refused the body that differs (idempotency_key_reused), and the command failed for good."""
+    data = await catalogue_data("9.000001", admin, rng)
+    child = data["child"]
+    earlier = {
+        "id_number": child["personal_id_number"], "full_name": child["full_name"], "sex": child["sex"],
+        "date_of_birth": child["date_of_birth"], "guardian_full_name": APPLICANT["applicant_full_name"],
+    }  # fmt: skip
+    path = "/social-insurance/v1/health-insurance-cards"
+    first = await admin.post(path, json=earlier, headers={"Idempotency-Key": "cmd-old"})
+    assert first.status_code == 201, first.text
+    again = await table.perform("social_insurance", "issue_child_health_insurance_card", call(data, "cmd-old"))
+    assert isinstance(again, Succeeded) and again.replayed
+    assert again.body["card_number"] == first.json()["card_number"]
+
+
 async def test_a_read_back_that_fails_for_now_is_retried_and_one_refused_leaves_the_refusal() -> None:
     refusal = httpx.Response(409, json={"error": "card_exists", "message": "the child already holds a card"})
 
