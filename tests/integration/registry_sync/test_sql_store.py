@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import fields
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -14,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from eventkit.migrations import apply_migrations
+from registry_sync.adapters.repository import SqlReconciliationStore
 from registry_sync.adapters.sql_dossiers import SqlDossierStore
 from registry_sync.domain.portal_record import FeeLine, PortalRecord
 from registry_sync.domain.portal_sync import DossierSync
+from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.portal_sync import record_dossier_events
 from tests.unit.registry_sync.events import received, submitted
 
@@ -74,3 +77,19 @@ async def test_two_transactions_recording_a_new_dossier_at_once_both_count(engin
     assert stored is not None
     assert stored.record.channel == "online" and stored.record.received_at is not None
     assert stored.record.documents and stored.ready
+
+
+async def test_a_report_s_later_counts_are_kept_where_an_older_build_does_not_read(
+    engine: AsyncEngine, schema: str
+) -> None:
+    """A build reads the report column into its own type and fails on a key it does not know: a new
+    count there stopped every older replica's periodic reconciliation, for good after a rollback."""
+    await apply_migrations(engine, schema, "registry_sync")
+    first_build_keys = {f.name for f in fields(ReconciliationReport)} - {"refused_waiting"} | {"repushed"}
+    report = ReconciliationReport(trigger="periodic", started_at=NOW, finished_at=NOW, in_sync=2, refused_waiting=3)
+    async with engine.begin() as conn:
+        await SqlReconciliationStore(conn).add(report)
+        stored = json.loads(await conn.scalar(text("SELECT report::text FROM reconciliations")))
+        assert set(stored) == first_build_keys
+        latest = await SqlReconciliationStore(conn).latest()
+    assert latest is not None and (latest.in_sync, latest.refused_waiting) == (2, 3)

@@ -20,6 +20,9 @@ from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.unit_of_work import RegistryUnitOfWork, UnitOfWorkFactory
 
 _REPORT_FIELDS = frozenset(f.name for f in fields(ReconciliationReport))
+#: Counts added to the report after its first build: stored apart (migration 0003), where a build that
+#: does not know them does not read them.
+_LATER_COUNTS = ("refused_waiting",)
 
 
 class SqlReconciliationStore:
@@ -27,28 +30,31 @@ class SqlReconciliationStore:
         self._conn = conn
 
     async def add(self, report: ReconciliationReport) -> int:
+        data = report.as_json()
+        later = {name: data.pop(name) for name in _LATER_COUNTS}
         row = await self._conn.execute(
             text(
-                "INSERT INTO reconciliations (trigger, started_at, finished_at, report)"
-                " VALUES (:trigger, :started, :finished, CAST(:report AS JSONB)) RETURNING id"
+                "INSERT INTO reconciliations (trigger, started_at, finished_at, report, more_counts)"
+                " VALUES (:trigger, :started, :finished, CAST(:report AS JSONB), CAST(:later AS JSONB)) RETURNING id"
             ),
             {
                 "trigger": report.trigger,
                 "started": report.started_at,
                 "finished": report.finished_at or report.started_at,
-                "report": json_text(report.as_json()),
+                "report": json_text(data),
+                "later": json_text(later),
             },
         )
         return int(row.scalar_one())
 
     async def latest(self) -> ReconciliationReport | None:
-        row = (
-            await self._conn.execute(text("SELECT id, report::text FROM reconciliations ORDER BY id DESC LIMIT 1"))
-        ).first()
+        query = "SELECT id, report::text, more_counts::text FROM reconciliations ORDER BY id DESC LIMIT 1"
+        row = (await self._conn.execute(text(query))).first()
         if row is None:
             return None
         # Counts this build does not know (a newer one's) are left out, and "repushed" is derived.
-        data = {k: v for k, v in orjson.loads(row[1]).items() if k in _REPORT_FIELDS}
+        stored = {**orjson.loads(row[1]), **orjson.loads(row[2])}
+        data = {k: v for k, v in stored.items() if k in _REPORT_FIELDS}
         data["id"] = row[0]
         for key in ("started_at", "finished_at"):
             data[key] = datetime.fromisoformat(data[key]) if data[key] else None
