@@ -284,8 +284,12 @@ async def test_a_push_the_portal_refused_is_pushed_again_a_day_later_not_every_r
     await push_due(pusher)  # d1 refused; d2 answered 503, then given up
     row = registry.dossiers.rows["d2"]
     row.reject("gave up after 9 attempts: 503", clock(), http_status=503)
+    # Given up on a 412 whose revision could not be read back: its status alone read as a refusal.
+    await consume(registry, clock, submitted("d3", CODE.replace("0001", "0003")))
+    await push_due(pusher)
+    registry.dossiers.rows["d3"].reject("gave up after 9 attempts: 412 revision_mismatch", clock(), http_status=412)
     reconciler = reconciler_of(registry, portal, clock, pusher)
-    for retried in (1, 0, 0):  # a run every quarter of an hour; d2's push goes through
+    for retried in (2, 0, 0):  # a run every quarter of an hour; d2's and d3's pushes go through
         clock.advance(900)
         report = await reconciler.run("periodic")
         assert (report.refused_waiting, report.failed_retried) == (1, retried)
@@ -295,6 +299,7 @@ async def test_a_push_the_portal_refused_is_pushed_again_a_day_later_not_every_r
     clock.advance(24 * 3600)
     report = await reconciler.run("periodic")
     assert (report.refused_waiting, report.failed_retried) == (0, 1)
+    assert registry.dossiers.rows["d3"].status is SyncStatus.SYNCED
 
 
 @pytest.mark.parametrize("revision", [0, -1, True, "3", 2**63])

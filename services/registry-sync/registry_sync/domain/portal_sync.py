@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from registry_sync.domain.outcomes import Rejected, Transient, classify_status, mask_personal_numbers
+from registry_sync.domain.outcomes import Transient, mask_personal_numbers
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.retry import RetryPolicy
+
+#: How a failure after retries begins (:meth:`DossierSync.retry_later`); any other failure is a refusal.
+GAVE_UP = "gave up after "
 
 
 class SyncStatus(StrEnum):
@@ -61,9 +64,9 @@ class DossierSync:
 
     @property
     def refused(self) -> bool:
-        """Failed because the portal refused the push (a 4xx it means), not because we gave up waiting."""
-        status = self.last_http_status
-        return self.status is SyncStatus.FAILED and status is not None and classify_status(status) is Rejected
+        """Failed because the portal refused the push, not because we gave up retrying (which a 412 we
+        could not resolve also ends in: its status alone said "refused")."""
+        return self.status is SyncStatus.FAILED and not (self.last_error or "").startswith(GAVE_UP)
 
     @property
     def ready(self) -> bool:
@@ -131,7 +134,7 @@ class DossierSync:
         first = self.first_attempt_at or now
         self.last_http_status = outcome.status
         if policy.exhausted(self.attempts, (now - first).total_seconds()):
-            self.reject(f"gave up after {self.attempts} attempts: {outcome.reason}", now, http_status=outcome.status)
+            self.reject(f"{GAVE_UP}{self.attempts} attempts: {outcome.reason}", now, http_status=outcome.status)
             return True
         self.last_error = mask_personal_numbers(outcome.reason)
         self.next_attempt_at = now + timedelta(seconds=policy.delay(self.attempts, outcome.retry_after, rand))
