@@ -129,6 +129,9 @@ class PortalRecord(_Line):
     results: tuple[ResultLine, ...] = ()
     history: tuple[HistoryLine, ...] = ()
     national_databases: tuple[str, ...] = ()
+    #: Intake's submission is folded in (ours, not sent). None: a record from before this was kept,
+    #: taken as submitted.
+    submitted: bool | None = None
 
     def missing(self) -> list[str]:
         """What the portal requires that no event has told us yet (then we wait, not push)."""
@@ -140,7 +143,7 @@ class PortalRecord(_Line):
 
 
 def new_record(dossier_id: str, code: str) -> PortalRecord:
-    return PortalRecord(dossier_id=dossier_id, code=code)
+    return PortalRecord(dossier_id=dossier_id, code=code, submitted=False)
 
 
 def _documents(documents: list[Document]) -> tuple[DocumentLine, ...]:
@@ -170,6 +173,7 @@ def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> Por
         "appointment_at": record.appointment_at or (utc(event.due_at) if event.due_at else None),
         "documents": record.documents + _documents(event.documents),
         **_applicant(event.applicant),
+        "submitted": True,
     }
     if not record.state_from_workflow:
         update["state"] = event.status.code
