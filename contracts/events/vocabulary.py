@@ -42,9 +42,12 @@ EVENT_NAMES: dict[str, str] = {
 PART_PAYMENT = "Đã nộp một phần nghĩa vụ tài chính"
 
 
-def event_name(event_type: str, status: str | None = None) -> str:
-    """The head of a history line for an event that left the dossier in ``status``."""
-    if event_type == "PaymentConfirmed" and status == "payment_requested":
+def event_name(event_type: str, status: str | None = None, outstanding: int | None = None) -> str:
+    """The head of a history line for an event that left the dossier in ``status``; a payment with
+    ``outstanding`` still owed after it (from events that say; else by the status) paid a part."""
+    if event_type == "PaymentConfirmed" and (
+        outstanding > 0 if outstanding is not None else status == "payment_requested"
+    ):
         return PART_PAYMENT
     return EVENT_NAMES.get(event_type, event_type)
 

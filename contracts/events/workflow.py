@@ -136,6 +136,12 @@ class PaymentConfirmed(DossierEvent):
         default=False,
         description="Paid as the dossier ended without a result (refused, stopped, withdrawn): owed back.",
     )
+    outstanding: int | None = Field(
+        default=None,
+        ge=0,
+        description="What is still owed after it: the fee, or what officials asked for if more, less everything"
+        " paid (0 once it is owed back). Above 0, a part payment. None from producers before this field.",
+    )
 
 
 class WithdrawalAccepted(DossierEvent):

@@ -136,17 +136,23 @@ def test_a_payment_owed_back_says_so_on_the_citizens_timeline() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "note"),
+    ("status", "outstanding", "note"),
     [
-        (DossierStatus.PAYMENT_REQUESTED, "Đã nộp một phần nghĩa vụ tài chính: 20.000 đồng"),
-        (DossierStatus.PROCESSING, "Đã hoàn thành nghĩa vụ tài chính: 20.000 đồng"),
+        (DossierStatus.PAYMENT_REQUESTED, 30_000, "Đã nộp một phần nghĩa vụ tài chính: 20.000 đồng"),
+        (DossierStatus.PROCESSING, 30_000, "Đã nộp một phần nghĩa vụ tài chính: 20.000 đồng"),  # of the fee
+        (DossierStatus.PROCESSING, 0, "Đã hoàn thành nghĩa vụ tài chính: 20.000 đồng"),
+        (DossierStatus.PAYMENT_REQUESTED, None, "Đã nộp một phần nghĩa vụ tài chính: 20.000 đồng"),  # older event
+        (DossierStatus.PROCESSING, None, "Đã hoàn thành nghĩa vụ tài chính: 20.000 đồng"),
     ],
 )
-def test_a_part_payment_is_not_told_as_the_obligation_met(status: DossierStatus, note: str) -> None:
-    """50,000 asked, 20,000 paid: the timeline said 'financial obligation completed' beside 30,000 owed."""
+def test_a_part_payment_is_not_told_as_the_obligation_met(
+    status: DossierStatus, outstanding: int | None, note: str
+) -> None:
+    """50,000 asked (or the fee), 20,000 paid: the timeline said 'financial obligation completed' beside
+    30,000 owed."""
     paid = workflow.PaymentConfirmed(
         dossier_id="d-1", code="X-240617-0001", status=status, status_code=status.code, at=MONDAY_9AM,
-        agency="UBND-X-YENHOA", amount=20_000, online=True,
+        agency="UBND-X-YENHOA", amount=20_000, online=True, outstanding=outstanding,
     )  # fmt: skip
     entry = workflow_change(paid).timeline
     assert entry is not None and entry.as_dict()["note"] == note

@@ -265,7 +265,9 @@ def test_a_request_paid_in_parts_is_paid_once_they_add_up(acknowledged: str) -> 
     record = apply_dossier_event(record, ask)
     for amount, status in ((1_000, DossierStatus.PAYMENT_REQUESTED), (499_000, DossierStatus.PROCESSING)):
         fee = FeePaid(dossier_id="d1", amount=amount, method="qr", online=True, paid_at=at)
-        ack = PaymentConfirmed(**lifecycle("d1", CODE, at, status=status), amount=amount, online=True)
+        owed_after = {1_000: 499_000, 499_000: 0}[amount]
+        ack = PaymentConfirmed(**lifecycle("d1", CODE, at, status=status), amount=amount, online=True,
+                               outstanding=owed_after)  # fmt: skip
         if acknowledged == "workflow first":
             record = apply_fee_paid(apply_dossier_event(record, ack), fee)
         else:
@@ -276,6 +278,17 @@ def test_a_request_paid_in_parts_is_paid_once_they_add_up(acknowledged: str) -> 
         head = "Đã nộp một phần" if amount == 1_000 else "Đã hoàn thành"
         assert record.history[-1].content == f"{head} nghĩa vụ tài chính: {amount} đồng"
     assert accepted_by_portal(record)["fees"][0]["paid_online"] is True
+
+
+def test_a_part_of_the_fee_paid_is_told_as_a_part_though_the_dossier_goes_on() -> None:
+    """No request, 150,000 of a 200,000 fee: the status stays processing, and the history said the
+    obligation was met."""
+    at = T0 + timedelta(hours=3)
+    record = fold(apply_submitted(None, submitted("d1", CODE, fee=200_000).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=150_000,
+                            online=False, outstanding=50_000)  # fmt: skip
+    record = apply_dossier_event(record, paid)
+    assert record.history[-1].content == "Đã nộp một phần nghĩa vụ tài chính: 150000 đồng"
 
 
 @pytest.mark.parametrize("order", ["citizen first", "workflow first", "workflow only"])

@@ -459,6 +459,22 @@ async def test_a_payment_in_part_leaves_the_request_waiting_for_the_rest(harness
         await harness.decide(event.dossier_id, "approve")
     assert await pay(499_000) is DossierStatus.PROCESSING
     assert (await harness.state(event.dossier_id)).paid_total == 500_000
+    # Each says what is still owed after it: a part payment reads as one wherever it is shown.
+    confirmed = [e.payload for e in harness.published() if e.type == "PaymentConfirmed"]
+    assert [p["outstanding"] for p in confirmed] == [499_000, 0]
+
+
+async def test_a_part_of_the_fee_paid_says_what_is_still_owed(harness: Harness) -> None:
+    """No request, the fee paid in part: the dossier goes on (status processing), and only this tells
+    that the obligation is not met."""
+    event = submitted(at=harness.now, fee=200_000)
+    await harness.deliver(event)
+    for amount in (150_000, 50_000):
+        await harness.deliver(
+            intake.FeePaid(dossier_id=event.dossier_id, amount=amount, method="cash", online=False, paid_at=harness.now)
+        )
+    confirmed = [e.payload for e in harness.published() if e.type == "PaymentConfirmed"]
+    assert [(p["status"], p["outstanding"]) for p in confirmed] == [("processing", 50_000), ("processing", 0)]
 
 
 async def test_a_fee_paid_before_anyone_asked_is_recorded_and_not_asked_for_again(harness: Harness) -> None:

@@ -62,9 +62,10 @@ class TimelineEntry:
     agency: str | None = None
     official_id: str | None = None
     detail: str | None = None
+    outstanding: int | None = None  # a payment's: what is still owed after it
 
     def as_dict(self) -> dict[str, Any]:
-        note = event_name(self.event, self.status.value if self.status else None)
+        note = event_name(self.event, self.status.value if self.status else None, self.outstanding)
         return {
             "at": self.at.isoformat(),
             "event": self.event,
@@ -155,7 +156,8 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
     return DossierChange(
         dossier_id=event.dossier_id,
         timeline=None if quiet else TimelineEntry(
-            event.at, event.event_type, event.status, event.agency, event.official_id, _detail(event)
+            event.at, event.event_type, event.status, event.agency, event.official_id, _detail(event),
+            getattr(event, "outstanding", None),
         ),
         status=event.status,
         # A forward names the official who sent it, not one of the agency it went to.

@@ -314,7 +314,8 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     record = record.model_copy(update=update)
     if event.event_type in SILENT_EVENTS:
         return record
-    template = event_name(event.event_type, event.status.value) + _DETAILS.get(event.event_type, "")
+    outstanding = getattr(event, "outstanding", None)
+    template = event_name(event.event_type, event.status.value, outstanding) + _DETAILS.get(event.event_type, "")
     content = template.format_map(_history_fields(event))[:MAX_TEXT]
     step_deadline = getattr(event, "step_due_at", None)
     line = HistoryLine(

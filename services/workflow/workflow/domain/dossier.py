@@ -217,7 +217,13 @@ class Dossier:
             self.state.paid_total + amount < self.state.requested_total
         ):
             status = DossierStatus.PAYMENT_REQUESTED  # paid in part: processing waits for the rest
-        self._record(wf.PaymentConfirmed(**self._common(status), amount=amount, online=online, refund_due=refund_due))
+        owed = max(self.state.fee, self.state.requested_total) - self.state.paid_total - amount
+        outstanding = 0 if refund_due else max(owed, 0)
+        self._record(
+            wf.PaymentConfirmed(
+                **self._common(status), amount=amount, online=online, refund_due=refund_due, outstanding=outstanding
+            )
+        )
         return refund_due
 
     def extend(self, reason: str, new_due_at: datetime, official_id: str) -> None:
