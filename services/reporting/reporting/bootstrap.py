@@ -66,6 +66,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         if message.get("gap"):  # an item too long to announce, or a rebuild's swap
             broadcaster.gap()
             return
+        if not isinstance(message.get("item"), dict):  # a kind of message a later build sends
+            return
         item = FeedItem(**{**message["item"], "agencies": tuple(message["item"]["agencies"])})
         broadcaster.publish(item)
         if message.get("origin") == origin:  # count each event once, in the replica that projected it
