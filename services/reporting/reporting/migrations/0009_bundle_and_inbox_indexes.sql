@@ -6,5 +6,5 @@ CREATE INDEX IF NOT EXISTS rm_bundles_ended ON rm_bundles (ended_at);
 -- each partition: the highest offset in its inbox, which grows by every event consumed (tens of
 -- millions at a province's scale, read whole). With this index it is one short look per partition.
 -- Built in the migration's transaction: on a large inbox the consumers of the replicas still running
--- wait for the build (about a minute per ten million rows) when this version is deployed.
+-- wait for the build when this version is deployed (it grows with the inbox).
 CREATE INDEX IF NOT EXISTS inbox_positions ON inbox (consumer, topic, partition, "offset");
