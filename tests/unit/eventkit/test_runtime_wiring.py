@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import httpx
 import pytest
@@ -56,6 +57,26 @@ def test_readiness_without_the_checks_a_probe_excludes() -> None:
     assert not Readiness({"database": "ok"}, started=False).without([]).ready  # not past start-up
     down = {**checks, "database": "error: OSError"}
     assert not Readiness(down).without(["broker", "consumer"]).ready  # the API needs its database
+
+
+async def test_readiness_answers_within_one_check_s_time_when_the_database_and_broker_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One after the other, 3 s each: a hanging broker (a check the probe excludes) and a slow database
+    made the answer later than the probe's own 3 s timeout, and every pod left the Service."""
+    runtime = _runtime()
+
+    async def hang(*_: object) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr("eventkit.runtime.CHECK_SECONDS", 0.5)
+    monkeypatch.setattr("eventkit.runtime.ping", hang)
+    monkeypatch.setattr(runtime.publisher, "ping", hang)
+    monkeypatch.setattr(type(runtime.publisher), "started", property(lambda self: True))
+    started = time.monotonic()
+    readiness = await runtime.readiness()
+    assert time.monotonic() - started < 0.9  # at once: one check's time, not the two's
+    assert readiness.checks["database"] == readiness.checks["broker"] == "error: TimeoutError"
 
 
 async def test_stopping_does_not_wait_forever_for_a_task_that_will_not_end() -> None:
