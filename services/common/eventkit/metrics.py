@@ -95,11 +95,18 @@ class HttpStats(Collector):
         yield durations
 
 
-def metrics_router(runtime: ServiceRuntime, http: HttpStats) -> APIRouter:
-    registry = CollectorRegistry()
+def register_process_metrics(registry: CollectorRegistry, runtime: ServiceRuntime, http: HttpStats) -> None:
+    """What every service's /metrics serves: relay and consumer counters, the requests answered, and
+    the process's own (CPU, memory, file descriptors). A service that serves its own /metrics adds
+    them to its registry."""
     registry.register(RuntimeCollector(runtime))
     registry.register(http)
     ProcessCollector(registry=registry)
+
+
+def metrics_router(runtime: ServiceRuntime, http: HttpStats) -> APIRouter:
+    registry = CollectorRegistry()
+    register_process_metrics(registry, runtime, http)
     router = APIRouter(tags=["health"])
 
     @router.get("/metrics", response_class=Response)

@@ -213,6 +213,9 @@ async def test_prometheus_exposes_dossiers_bundles_timings_and_lag(live: Live) -
     assert "reporting_consumer_lag{consumer=" in body
     assert "reporting_projection_delay_seconds_bucket" in body
     assert 'http_requests_total{method="GET",route="/v1/metrics/summary",status="200"}' in body  # its own too
+    consumers = [line for line in body.splitlines() if line.startswith("consumer_events_total")]
+    assert any('outcome="processed"' in line for line in consumers), consumers  # as every service's
+    assert "process_resident_memory_bytes" in body
 
 
 async def test_a_month_already_reported_keeps_its_in_progress_figures(live: Live) -> None:

@@ -179,8 +179,11 @@ def metrics_router(
 
     @router.get("/metrics", response_class=Response)
     async def prometheus() -> Response:
-        """Prometheus metrics: dossiers, bundles, timings, consumer lag."""
-        collector.snapshot = await cache.get()
+        """Prometheus metrics: dossiers, bundles, timings, consumer lag, and the process's own."""
+        try:
+            collector.snapshot = await cache.get()
+        except Exception:  # logged by the cache; the rest is served without the business series
+            collector.snapshot = None
         for consumer, lag in (await lags()).items():
             metrics.lag.labels(consumer=consumer).set(lag)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
