@@ -4,6 +4,7 @@ what is wrong, never a 500."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from tests.unit.eventkit.shell import app_client, shell_app
 from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted
 from workflow.entrypoints import api
+from workflow.entrypoints.schemas import TaskPublic
+from workflow.service_layer.ports import Task
 
 
 def client(harness: Harness) -> httpx.AsyncClient:
@@ -59,3 +62,11 @@ def test_if_match_any_version_names_none_and_a_list_is_refused_naming_the_header
     with pytest.raises(RequestValidationError) as refused:
         api.if_match_version('"3", "4"')
     assert refused.value.errors()[0]["loc"] == ("header", "if-match")
+
+
+def test_a_task_a_build_before_the_rename_wrote_is_listed_under_today_s_name() -> None:
+    """'return' (before migration 0004) failed the task list's model: a 500 for the whole list."""
+    task = Task(dossier_id="d-1", agency="A", code="A-240603-0001", procedure_code="2.001610", status="processed",
+                status_code=9, waiting_for="return", due_at=datetime(2024, 6, 3, tzinfo=UTC), appointment_at=None,
+                since=datetime(2024, 6, 3, tzinfo=UTC), bundle_id=None, overdue=False)  # fmt: skip
+    assert TaskPublic.of(task).waiting_for == "result_return"

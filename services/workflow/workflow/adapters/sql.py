@@ -49,7 +49,8 @@ class SqlTaskBoard:
         params: dict[str, object] = {"a": agency, "n": limit}
         if waiting_for:
             where += " AND waiting_for = ANY(CAST(:w AS text[]))"
-            params["w"] = list(waiting_for)
+            # and a row a build before migration 0004 writes during a deploy, under its old name
+            params["w"] = [*waiting_for, *(["return"] if "result_return" in waiting_for else [])]
         if after is not None:
             where += " AND (due_at, dossier_id) > (:after_due, :after_id)"
             params["after_due"], params["after_id"] = after

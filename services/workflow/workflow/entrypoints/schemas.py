@@ -180,6 +180,8 @@ def _waiting_for(state: DossierState) -> str | None:
 #: What a task waits for: a registered online dossier its acceptance (8 working hours), a dossier in
 #: processing the agency's decision, a processed one the counter handing its result to the citizen.
 WaitingFor = Literal["acceptance", "decision", "result_return"]
+#: What builds before migration 0004 wrote (one may still run beside this one during a deploy).
+_OLD_TASK_NAMES = {"return": "result_return"}
 
 
 class TaskPublic(BaseModel):
@@ -201,6 +203,7 @@ class TaskPublic(BaseModel):
     @classmethod
     def of(cls, task: Task) -> TaskPublic:
         fields = {k: v for k, v in task.__dict__.items() if k != "agency"}
+        fields["waiting_for"] = _OLD_TASK_NAMES.get(task.waiting_for, task.waiting_for)
         return cls(**fields)
 
 
