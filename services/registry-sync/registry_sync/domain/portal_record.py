@@ -129,9 +129,17 @@ class PortalRecord(_Line):
     results: tuple[ResultLine, ...] = ()
     history: tuple[HistoryLine, ...] = ()
     national_databases: tuple[str, ...] = ()
-    #: Intake's submission is folded in (ours, not sent). None: a record from before this was kept,
-    #: taken as submitted.
+    #: Intake's submission is folded in (ours, not sent). None: unknown (a record from before this was
+    #: kept, or one a build without it rewrote): see :attr:`submission_recorded`.
     submitted: bool | None = None
+
+    @property
+    def submission_recorded(self) -> bool:
+        """Intake's submission is folded in: as :attr:`submitted` says, else by the history line only
+        the submission writes."""
+        if self.submitted is not None:
+            return self.submitted
+        return any(line.content == EVENT_NAMES["DossierSubmitted"] for line in self.history)
 
     def missing(self) -> list[str]:
         """What the portal requires that no event has told us yet (then we wait, not push)."""

@@ -69,7 +69,7 @@ async def record_dossier_events(
     changed: dict[str, DossierSync] = {}
     for f in folds:
         sync = current.get(f.dossier_id)
-        if f.known and (sync is None or sync.record.submitted is False):
+        if f.known and (sync is None or not sync.record.submission_recorded):
             # A record workflow's events made (another topic) has no fee line yet for it to settle.
             raise DossierNotSeen(f.envelope.type, f.dossier_id)
         record = f.apply(sync.record if sync else None)
