@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from contracts.ids import uuid7
 
 _REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
+_TYPES: set[str] = set()  # the event types of _REGISTRY, in any version
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -45,6 +46,12 @@ class EventPayload(BaseModel):
         if key in _REGISTRY and _REGISTRY[key].__qualname__ != cls.__qualname__:
             raise TypeError(f"event {key} is defined twice: {_REGISTRY[key]!r} and {cls!r}")
         _REGISTRY[key] = cls
+        _TYPES.add(cls.event_type)
+
+
+def is_known_type(event_type: str) -> bool:
+    """Whether this build defines ``event_type`` in any version."""
+    return event_type in _TYPES
 
 
 def payload_model(event_type: str, version: int) -> type[EventPayload] | None:

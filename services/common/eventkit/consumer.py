@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.envelope import Envelope, payload_model
+from contracts.envelope import Envelope, is_known_type, payload_model
 from contracts.topics import dead_letter_topic
 from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.db import is_contention, is_statement_timeout, is_unavailable, ping
@@ -325,8 +325,16 @@ class InboxConsumer:
                 pending = []
                 await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
                 continue
-            if not self._dispatch.handles(envelope.type):
-                self.stats.skipped += 1
+            if not self._dispatch.handles(envelope.type) and is_known_type(envelope.type):
+                self.stats.skipped += 1  # a type this consumer has no use for
+            elif not self._dispatch.handles(envelope.type):
+                # A type this build does not know at all (a producer upgraded first): skipped, it was
+                # lost for good to a consumer whose upgrade handles it. Replayed after the upgrade, it
+                # reaches those; the consumers that have no use for it skip it then.
+                await self._apply_in_order(pending)
+                pending = []
+                error = f"event type {envelope.type} is unknown to this build: replay it after upgrading"
+                await self._dead_letter(record, envelope, error, attempts=1)
             elif payload_model(envelope.type, envelope.version) is None:
                 # A type this consumer handles, in a version this build does not know (a producer
                 # upgraded first). Skipped, it would be recorded as applied and lost to this view for

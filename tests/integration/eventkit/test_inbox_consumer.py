@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from contracts.events import intake
 from eventkit import dlq
 from eventkit.consumer import BatchDispatcher, Dispatcher, InboxConsumer
 from eventkit.db import TimeLimits, make_engine
@@ -175,6 +176,22 @@ async def test_an_unknown_version_of_a_handled_type_is_dead_lettered_for_replay_
     assert newer.event_id not in await _inbox_ids(effects_table)  # not taken as applied: replayable
     [dead] = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
     assert b"version 2 is unknown to this build" in dict(dead.headers)["error"]
+
+
+async def test_a_type_this_build_does_not_know_is_dead_lettered_for_replay_one_it_knows_and_ignores_skipped(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A producer upgraded before this consumer publishes a new type: skipped, it was committed past
+    and lost for good to this service, whose upgrade would have handled it."""
+    newer = happened("d-6", 2).model_copy(update={"type": "SomethingNewHappened"})
+    ignored = happened("d-6", 3).model_copy(update={"type": intake.FeePaid.event_type})  # known, not handled here
+    await produce(infra, topic, [("d-6", e.to_json()) for e in (happened("d-6", 1), newer, ignored)])
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 3))
+        stats = consumer.stats
+        assert (stats.processed, stats.dead_lettered, stats.skipped) == (1, 1, 1)
+    [dead] = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)
+    assert b"event type SomethingNewHappened is unknown to this build" in dict(dead.headers)["error"]
 
 
 async def test_a_record_the_dead_letter_table_could_not_hold_is_dead_lettered_all_the_same(
