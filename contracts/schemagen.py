@@ -2,8 +2,9 @@
 
 ``python -m contracts.schemagen`` writes them; ``--check`` only compares (CI's drift test does
 the same). An event whose schema changes incompatibly, at any depth (a field removed or retyped,
-a new required field, a value no longer allowed, the event type's schema no longer rendered) is
-refused: such a change needs a new ``event_version``, so events of the old version stay readable.
+a new required field, a value no longer allowed, a bound, length, pattern or format made stricter,
+the event type's schema no longer rendered) is refused: such a change needs a new ``event_version``,
+so events of the old version stay readable. So is any change to the envelope but a looser one.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def incompatibilities(
     old_type, new_type = _type_of(old, old_defs), _type_of(new, new_defs)
     if old_type != new_type:
         return [f"field {where!r} changed type {old_type} -> {new_type}"]
-    problems = []
+    problems = _tightened(old, new, where or "payload")
     old_values, new_values = _values(old), _values(new)
     dropped = old_values - new_values if old_values and new_values else set()
     if dropped:
@@ -110,6 +111,27 @@ def incompatibilities(
         same = [b for b in new.get("anyOf", []) if _type_of(b, new_defs) == _type_of(branch, old_defs)]
         if same:
             problems += incompatibilities(branch, same[0], old_defs, new_defs, where)
+    return problems
+
+
+#: Bounds a value must keep within: a new one, or one moved this way, refuses values stored before.
+_LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+
+
+def _tightened(old: dict[str, Any], new: dict[str, Any], where: str) -> list[str]:
+    """A field's own constraints made stricter: a bound added or moved in, a pattern or format added
+    or changed (the same value may no longer match)."""
+    problems = []
+    for key in _LOWER_BOUNDS + _UPPER_BOUNDS:
+        if key not in new:
+            continue
+        lower = key in _LOWER_BOUNDS
+        if key not in old or (new[key] > old[key] if lower else new[key] < old[key]):
+            problems.append(f"field {where!r} {key} {old.get(key, 'none')} -> {new[key]}")
+    for key in ("pattern", "format"):
+        if key in new and new.get(key) != old.get(key):
+            problems.append(f"field {where!r} {key} {old.get(key, 'none')!r} -> {new[key]!r}")
     return problems
 
 
@@ -155,7 +177,14 @@ def check(schema_dir: Path = SCHEMA_DIR) -> tuple[list[str], list[str]]:
         if current == text:
             continue
         drift.append(f"{path}: differs from the models")
-        if path.startswith("events/"):
+        if path == "envelope.json":
+            # Envelopes are read strictly (an unknown field is refused): one the previous build does not
+            # know fails it on every event the new one writes, besides any change that fails old ones.
+            old_doc, new_doc = json.loads(current), json.loads(text)
+            added = sorted(set(new_doc.get("properties", {})) - set(old_doc.get("properties", {})))
+            breaking += [f"{path}: new field {name!r} (an envelope is read strictly)" for name in added]
+            breaking += [f"{path}: {p}" for p in incompatibilities(old_doc, new_doc)]
+        elif path.startswith("events/"):
             old_doc, new_doc = json.loads(current), json.loads(text)
             problems = incompatibilities(
                 old_doc["properties"]["payload"],

@@ -84,3 +84,38 @@ def test_nested_models_narrowed_values_and_removed_event_types_are_incompatible(
         "events/DossierSubmitted.v1.json: field 'channel' no longer allows ['kiosk']",
         "events/DossierSubmitted.v1.json: new required field 'applicant.full_name'",
     ]
+
+
+def test_stricter_bounds_lengths_patterns_and_formats_are_incompatible_looser_ones_are_not() -> None:
+    """Only types, values and required fields were compared: a new minimum or pattern passed, and events
+    stored before it then failed on a replay or a rebuild."""
+    old = {"properties": {"amount": {"type": "integer", "minimum": 0}, "code": {"type": "string", "maxLength": 80}}}
+
+    def with_(field: str, **constraints: object) -> dict[str, object]:
+        props = old["properties"]
+        return {"properties": {**props, field: {**props[field], **constraints}}}
+
+    assert schemagen.incompatibilities(old, with_("amount", minimum=1)) == ["field 'amount' minimum 0 -> 1"]
+    assert schemagen.incompatibilities(old, with_("amount", maximum=10**9)) == [
+        "field 'amount' maximum none -> 1000000000"
+    ]
+    assert schemagen.incompatibilities(old, with_("code", maxLength=40)) == ["field 'code' maxLength 80 -> 40"]
+    patterned = schemagen.incompatibilities(old, with_("code", pattern="^[A-Z]"))
+    assert patterned == ["field 'code' pattern 'none' -> '^[A-Z]'"]
+    assert schemagen.incompatibilities(old, with_("code", format="date")) == ["field 'code' format 'none' -> 'date'"]
+    assert schemagen.incompatibilities(old, with_("code", maxLength=200)) == []  # looser
+    assert schemagen.incompatibilities(old, with_("amount", minimum=-5)) == []
+
+
+def test_a_new_envelope_field_is_incompatible(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Envelopes are read strictly: a field the previous build does not know fails it on every event."""
+    for path, text in schemagen.rendered().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    target = tmp_path / "envelope.json"
+    doc = json.loads(target.read_text())
+    del doc["properties"]["causation_id"]  # as if the models had just added it
+    target.write_text(json.dumps(doc))
+    drift, breaking = schemagen.check(tmp_path)
+    assert drift == ["envelope.json: differs from the models"]
+    assert breaking == ["envelope.json: new field 'causation_id' (an envelope is read strictly)"]
