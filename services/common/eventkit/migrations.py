@@ -2,10 +2,16 @@
 
 Files are named ``NNNN_description.sql``. The runtime's own files (event store, outbox, inbox)
 run first, then the service's. An advisory lock makes concurrent replicas apply them once.
+
+A migration applied is never run again, so one edited afterwards would leave every database that
+ran it as it was, silently: each records a checksum of its statements (comments and spacing left
+out), and a build whose file no longer matches refuses to start, naming it. Corrections go in a new
+file. (Migrations applied before checksums were kept take the file's as it is now.)
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -30,6 +36,26 @@ class Migration:
     @property
     def id(self) -> str:
         return f"{self.source}:{self.name}"
+
+    @property
+    def checksum(self) -> str:
+        """Of its statements, without comment lines and spacing: a comment edited changes nothing."""
+        statements = [
+            " ".join(word for line in chunk.splitlines() if not line.strip().startswith("--") for word in line.split())
+            for chunk in _statements(self.sql)
+        ]
+        return hashlib.sha256(";\n".join(statements).encode()).hexdigest()
+
+
+class MigrationChanged(RuntimeError):
+    """A migration applied to this database differs from its file now: refuse to start."""
+
+    def __init__(self, changed: list[str]) -> None:
+        super().__init__(
+            f"migrations edited after they were applied: {', '.join(changed)}. The database holds what they"
+            " said then; put the change in a new migration, and restore these files."
+        )
+        self.changed = changed
 
 
 def migrations_in(package: str, folder: str = "migrations") -> list[Migration]:
@@ -64,13 +90,26 @@ async def apply_migrations(engine: AsyncEngine, schema: str, *packages: str) -> 
                 " id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
         )
-        done = set((await conn.execute(text("SELECT id FROM schema_migrations"))).scalars())
+        await conn.execute(text("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum TEXT"))
+        rows = await conn.execute(text("SELECT id, checksum FROM schema_migrations"))
+        done: dict[str, str | None] = {row[0]: row[1] for row in rows}
+        changed = [m.id for m in pending if m.id in done and done[m.id] not in (None, m.checksum)]
+        if changed:
+            raise MigrationChanged(changed)
         for migration in pending:
             if migration.id in done:
+                if done[migration.id] is None:  # applied before checksums were kept (or by such a build)
+                    await conn.execute(
+                        text("UPDATE schema_migrations SET checksum = :c WHERE id = :id"),
+                        {"c": migration.checksum, "id": migration.id},
+                    )
                 continue
             for statement in _statements(migration.sql):
                 await conn.exec_driver_sql(statement)
-            await conn.execute(text("INSERT INTO schema_migrations (id) VALUES (:id)"), {"id": migration.id})
+            await conn.execute(
+                text("INSERT INTO schema_migrations (id, checksum) VALUES (:id, :c)"),
+                {"id": migration.id, "c": migration.checksum},
+            )
             applied.append(migration.id)
     if applied:
         log.info("migrations applied", schema=schema, migrations=applied)
