@@ -88,6 +88,7 @@ class RegistrySyncSettings(ServiceSettings):
         "036",
         description="3-digit code (contracts.citizen_id) of the province this deployment serves: where births "
         "and residences registered here are, when a command's data does not say.",
+        examples=["036"],
     )
     retry_base_seconds: float = Field(0.5, gt=0, description="First backoff step; doubles per attempt.")
     retry_max_delay_seconds: float = Field(300.0, gt=0, description="Longest backoff step.")
@@ -151,6 +152,10 @@ class RegistrySyncSettings(ServiceSettings):
     def _check(self) -> RegistrySyncSettings:
         if self.province_code not in citizen_id.PROVINCES:
             raise ValueError(f"province_code: {self.province_code} is not a known province code")
+        if self.environment == "production" and "province_code" not in self.model_fields_set:
+            # Left at the development default, another province's births and residences were filed
+            # under Nam Định, silently.
+            raise ValueError("province_code: must be set in production (the province this deployment serves)")
         if self.environment == "production":
             local = [name for name, system in self.systems().items() if system.base_url is None]
             if "registries_url" not in self.model_fields_set and local:

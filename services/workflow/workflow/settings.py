@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import citizen_id
@@ -34,6 +34,7 @@ class WorkflowSettings(ServiceSettings):
         "036",
         pattern=r"^[0-9]{3}$",
         description="Province code of the personal identification numbers birth registrations issue.",
+        examples=["036"],
     )
     tasks_page_size: int = Field(
         100, ge=1, le=1000, description="Tasks per GET /v1/tasks unless the request says (up to 1000)."
@@ -45,3 +46,10 @@ class WorkflowSettings(ServiceSettings):
         if code not in citizen_id.PROVINCES:  # every birth registration would fail to draw a number
             raise ValueError(f"{code} is not a known province code")
         return code
+
+    @model_validator(mode="after")
+    def _province_named_in_production(self) -> WorkflowSettings:
+        # Left at the development default, another province's births got Nam Định's numbers, silently.
+        if self.environment == "production" and "id_province_code" not in self.model_fields_set:
+            raise ValueError("id_province_code: must be set in production (the province this deployment serves)")
+        return self

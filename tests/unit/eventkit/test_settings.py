@@ -74,6 +74,9 @@ def test_services_people_call_refuse_to_run_in_production_without_the_identity_p
         with pytest.raises(ValidationError, match="AUTH_ISSUER must be set"):  # else any issuer's token passes
             service()
     monkeypatch.setenv("AUTH_ISSUER", "https://sso.example.invalid")
+    with pytest.raises(ValidationError, match="id_province_code: must be set in production"):
+        WorkflowSettings()  # births would get Nam Định's numbers, the development default
+    monkeypatch.setenv("WORKFLOW_ID_PROVINCE_CODE", "001")
     settings = WorkflowSettings()
     assert (settings.auth_jwks, settings.auth_issuer) == (
         "https://sso.example.invalid/certs",

@@ -195,14 +195,14 @@ def test_settings_per_system_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert settings.national_portal.read_timeout_seconds == 3
     assert settings.base_url("social_welfare") == "https://welfare.example/api"
     assert "not-in-logs" not in repr(settings)
+    production = {
+        "environment": "production", "database_url": "postgresql+asyncpg://u@db/x", "kafka_bootstrap_servers": "k:9092",
+        "auth_jwks": "https://sso.example.invalid/certs", "auth_issuer": "https://sso.example.invalid",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="province_code: must be set in production"):  # Nam Định's by default
+        RegistrySyncSettings(**production)
     with pytest.raises(ValueError, match="real base URLs"):
-        RegistrySyncSettings(
-            environment="production",
-            database_url="postgresql+asyncpg://u@db/x",
-            kafka_bootstrap_servers="k:9092",
-            auth_jwks="https://sso.example.invalid/certs",
-            auth_issuer="https://sso.example.invalid",
-        )
+        RegistrySyncSettings(**production, province_code="036")
 
 
 def test_idempotency_keys_are_made_header_safe_and_stable() -> None:
