@@ -50,7 +50,9 @@ class ServiceSettings(BaseSettings):
         SecretStr(LOCAL_DATABASE_URL), description="SQLAlchemy URL, postgresql+asyncpg://user:pass@host/db"
     )
     db_schema: str = Field("", description="PostgreSQL schema owned by this service; defaults to its name.")
-    db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
+    db_pool_size: int = Field(
+        10, ge=1, description="Half the connections a process keeps at most: 2 × this, kept once opened."
+    )
     db_statement_timeout_seconds: float = Field(
         25.0,
         ge=0,

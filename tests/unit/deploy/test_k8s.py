@@ -188,6 +188,27 @@ def _container_env(container: Doc) -> dict[str, str]:
     return env
 
 
+#: The PostgreSQL the manifests are sized for (deploy/README.md, "Database connections"; the province's own).
+MAX_CONNECTIONS = 300
+
+
+def test_the_autoscalers_at_their_most_fit_the_database_s_connections() -> None:
+    """Unset, every replica kept up to 20 connections: the autoscalers at 6 replicas asked for ~580 of a
+    PostgreSQL that refuses new ones past max_connections, and every pod's requests turned 503."""
+    worst = 0
+    for process in services():
+        deployment = _one("Deployment", process.name)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        settings = settings_from_env(process.settings_cls, _container_env(container))
+        per_replica = 2 * settings.db_pool_size  # type: ignore[attr-defined]
+        replicas = _one("HorizontalPodAutoscaler", process.name)["spec"]["maxReplicas"]
+        rolling = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        worst += (replicas + rolling) * per_replica + rolling  # a starting replica's migration: one more
+        if process.name == "reporting":
+            worst += per_replica  # a rebuild's engine, at most as many again
+    assert worst <= MAX_CONNECTIONS, worst
+
+
 @pytest.mark.parametrize("process", SERVICE_PROCESSES)
 def test_each_settings_class_accepts_its_container_environment(process: Process) -> None:
     (container,) = _one("Deployment", process.name)["spec"]["template"]["spec"]["containers"]
