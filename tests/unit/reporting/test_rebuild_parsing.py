@@ -13,6 +13,7 @@ from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.outcome import Derivation
 from reporting.entrypoints.consumer import projected_event_types
 from reporting.service_layer.rebuild import Rebuilder, RebuildInProgress, RebuildStatus
+from tests.support.events import SomethingHappened  # noqa: F401 - registers a type reporting does not project
 from tests.unit.reporting import scenario
 from workcal import WorkCalendar
 
@@ -34,12 +35,18 @@ def test_an_event_in_a_version_this_build_does_not_know_is_left_out_not_taken_as
     a duplicate and never applied."""
     rebuilder = nowhere()
     known = scenario.build().all()[0]
-    newer = known.model_copy(update={"version": 2, "event_id": known.event_id.__class__(int=known.event_id.int + 1)})
-    records: list[Any] = [SimpleNamespace(value=e.to_json()) for e in (known, newer)]
+
+    def other(n: int, **changes: Any) -> Any:
+        return known.model_copy(update={"event_id": known.event_id.__class__(int=known.event_id.int + n), **changes})
+
+    newer = other(1, version=2)
+    new_type = other(2, type="DossierReopened")  # a type only a newer build knows: skipped, it was lost
+    ignored = other(3, type="TestSomethingHappened")  # known to this build, not projected
+    records: list[Any] = [SimpleNamespace(value=e.to_json()) for e in (known, newer, new_type, ignored)]
     status = RebuildStatus(id="r-1")
     parsed = rebuilder._parse(records, status)
     assert [envelope.event_id for envelope, _ in parsed] == [known.event_id]
-    assert status.unknown_versions == 1
+    assert (status.unknown_versions, status.skipped) == (2, 1)
 
 
 async def test_two_requests_in_one_tick_start_one_rebuild() -> None:

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.envelope import Envelope, payload_model
+from contracts.envelope import Envelope, is_known_type, payload_model
 from contracts.ids import uuid7
 from eventkit.logging import get_logger
 from reporting.adapters import pg_store
@@ -78,8 +78,8 @@ class UnreadableHistory(Exception):
 def _refuse_unknown_versions(status: RebuildStatus) -> None:
     if status.unknown_versions:
         raise UnreadableHistory(
-            f"{status.unknown_versions} events are in versions this build cannot read; rebuild once every"
-            " replica runs a build that reads them"
+            f"{status.unknown_versions} events are of types or versions this build cannot read; rebuild once"
+            " every replica runs a build that reads them"
         )
 
 
@@ -95,7 +95,7 @@ class RebuildStatus:
     duplicates: int = 0
     skipped: int = 0  # types the live consumer does not handle either
     invalid: int = 0  # malformed envelopes or payloads (the live consumer dead-letters them)
-    unknown_versions: int = 0  # versions this build does not know: the rebuild is not swapped in
+    unknown_versions: int = 0  # types or versions this build does not know: the rebuild is not swapped in
     seconds: float = 0.0
     events_per_second: float = 0.0
     # Where the time went: the fixed costs around the replay, which dominate a small log.
@@ -321,10 +321,11 @@ class Rebuilder:
             except (ValidationError, ValueError, TypeError):
                 status.invalid += 1
                 continue
-            if envelope.type not in self._types:
-                status.skipped += 1
+            if envelope.type not in self._types and is_known_type(envelope.type):
+                status.skipped += 1  # a type the projection has no use for
                 continue
             if payload_model(envelope.type, envelope.version) is None:
+                # A type or a version this build does not know.
                 # A version this build does not know. Logged, it would be taken as seen: the live
                 # consumer dead-letters it for replay after the upgrade, and that replay would be a
                 # duplicate. Left out and counted: the rebuild is then not swapped in (UnreadableHistory).
