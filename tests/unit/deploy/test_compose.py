@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from deploy.tools.create_topics import plan_from_env
 from deploy.tools.settings_facts import loopback_values, settings_from_env
-from deploy.tools.stack import Process, processes, services
+from deploy.tools.stack import Process, by_name, processes, services
 from eventkit.settings import ServiceSettings
 from tests.unit.deploy.manifests import (
     COMPOSE_FILE,
@@ -39,9 +40,22 @@ def example_env() -> dict[str, str]:
     return read_env_file(ENV_EXAMPLE)
 
 
+#: What an operator puts for the example's change-me values that are no secrets.
+FILLED_IN = {"PROVINCE_CODE": "001"}
+
+
 @pytest.fixture(scope="module")
 def compose(example_env: dict[str, str]) -> dict[str, Any]:
-    return load_compose(example_env)
+    return load_compose({**example_env, **FILLED_IN})
+
+
+def test_the_example_s_province_must_be_replaced_before_the_services_start(example_env: dict[str, str]) -> None:
+    """An example code (036, Nam Định) started another province's stack as Nam Định's, silently."""
+    shipped = load_compose(example_env)["services"]
+    for name, field in (("workflow", "id_province_code"), ("registry-sync", "province_code")):
+        process = by_name(name)
+        with pytest.raises(ValidationError, match=field):
+            settings_from_env(process.settings_cls, environment(shipped[name]))
 
 
 def _one_shot(service: dict[str, Any]) -> bool:
@@ -69,7 +83,7 @@ def test_the_file_is_valid_for_docker_compose(compose: dict[str, Any], example_e
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     # Our reading of the file (interpolation, anchors, merges) is compose's.
-    for name, service in compose["services"].items():
+    for name, service in load_compose(example_env)["services"].items():
         assert resolved["services"][name].get("environment", {}) == environment(service), name
 
 

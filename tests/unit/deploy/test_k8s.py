@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from deploy.tools.settings_facts import loopback_values, settings_from_env
@@ -169,8 +170,22 @@ def test_autoscaling_never_exceeds_the_partitions(process: Process) -> None:
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a node can still be drained"
 
 
-def _container_env(container: Doc) -> dict[str, str]:
-    """What the container's environment would be, with the example Secrets and ConfigMaps."""
+#: What an operator puts for the ConfigMap's change-me values that are no secrets.
+FILLED_IN = {"WORKFLOW_ID_PROVINCE_CODE": "001", "REGISTRY_SYNC_PROVINCE_CODE": "001"}
+
+
+def test_the_config_map_s_province_must_be_replaced_before_the_services_start() -> None:
+    """An example code (036, Nam Định) started another province's pods as Nam Định's, silently."""
+    for name, field in (("workflow", "id_province_code"), ("registry-sync", "province_code")):
+        (container,) = _one("Deployment", name)["spec"]["template"]["spec"]["containers"]
+        shipped = _container_env(container, filled_in=False)
+        with pytest.raises(ValidationError, match=field):
+            settings_from_env(by_name(name).settings_cls, shipped)
+
+
+def _container_env(container: Doc, *, filled_in: bool = True) -> dict[str, str]:
+    """What the container's environment would be, with the example Secrets and ConfigMaps (their
+    change-me values filled in as an operator would, unless told not to)."""
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in _kind("ConfigMap")}
     secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in _kind("Secret")}
     env: dict[str, str] = {}
@@ -185,7 +200,7 @@ def _container_env(container: Doc) -> dict[str, str]:
         else:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secrets[ref["name"]][ref["key"]]
-    return env
+    return {**env, **{k: v for k, v in FILLED_IN.items() if k in env}} if filled_in else env
 
 
 #: The PostgreSQL the manifests are sized for (deploy/README.md, "Database connections"; the province's own).
