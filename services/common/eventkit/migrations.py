@@ -4,8 +4,8 @@ Files are named ``NNNN_description.sql``. The runtime's own files (event store, 
 run first, then the service's. An advisory lock makes concurrent replicas apply them once.
 
 A migration applied is never run again, so one edited afterwards would leave every database that
-ran it as it was, silently: each records a checksum of its statements (comments and spacing left
-out), and a build whose file no longer matches refuses to start, naming it. Corrections go in a new
+ran it as it was, silently: each records a checksum of its statements (``--`` comments and spacing
+left out), and a build whose file no longer matches refuses to start, naming it. Corrections go in a new
 file. (Migrations applied before checksums were kept take the file's as it is now.)
 """
 
@@ -39,12 +39,23 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        """Of its statements, without comment lines and spacing: a comment edited changes nothing."""
-        statements = [
-            " ".join(word for line in chunk.splitlines() if not line.strip().startswith("--") for word in line.split())
-            for chunk in _statements(self.sql)
-        ]
-        return hashlib.sha256(";\n".join(statements).encode()).hexdigest()
+        """Of its statements without ``--`` comments and spacing (editing a comment changes nothing),
+        prefixed with the way it is computed (``1:``), so a later way is told apart from an edit."""
+        words = (word for line in self.sql.splitlines() for word in _without_comment(line).split())
+        return "1:" + hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+def _without_comment(line: str) -> str:
+    """``line`` up to a ``--`` comment, one inside quotes ('…' or "…") not being one."""
+    quote = ""
+    for i, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif line.startswith("--", i):
+            return line[:i]
+    return line
 
 
 class MigrationChanged(RuntimeError):
