@@ -89,6 +89,9 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimit
         # service still holds few.
         pool_size=2 * pool_size,
         max_overflow=0,
+        # Unlimited work waits for a connection as long as it takes too: a rebuild builds more indexes at
+        # once than a small pool holds, and a build waiting its turn failed after 30 s, the rebuild with it.
+        pool_timeout=30.0 if limits else 24 * 3600.0,
         # An error's text leaves out the statement's parameters: they are events and commands, with
         # citizens' names and numbers, and the text goes to logs and dead letters.
         hide_parameters=True,

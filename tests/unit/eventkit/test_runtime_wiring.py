@@ -159,3 +159,11 @@ async def test_a_crashed_background_task_fails_the_liveness_check_and_stops_the_
 def test_a_lock_limit_at_or_above_the_statement_limit_is_refused(lock: float) -> None:
     with pytest.raises(ValidationError, match="below db_statement_timeout_seconds"):
         ServiceSettings(database_url=NOWHERE, db_statement_timeout_seconds=10, db_lock_timeout_seconds=lock)
+
+
+def test_work_without_time_limits_waits_for_a_connection_as_long_as_it_takes() -> None:
+    """A rebuild builds more indexes at once than a small pool holds (k8s: 5, so 10 connections): a build
+    waiting its turn failed after the pool's 30 s while the others took minutes, and the rebuild with it."""
+    runtime = _runtime(db_pool_size=1)
+    assert runtime.maintenance_engine.pool.timeout() >= 3600  # type: ignore[attr-defined]
+    assert runtime.engine.pool.timeout() == 30  # type: ignore[attr-defined]  # requests still give up
