@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from contracts.catalogue import load_catalogue
+from contracts.events import workflow
+from contracts.events.common import DossierStatus
 from intake.adapters.subjects import rekey_open_subjects
 from intake.domain.text import SUBJECT_RULE
 from tests.integration.intake.conftest import RunningIntake
@@ -180,6 +183,33 @@ async def test_a_payment_is_taken_for_what_is_owed(intake: RunningIntake) -> Non
         await conn.execute(text("UPDATE dossiers SET requested_amount = NULL WHERE code = :c"), {"c": older["code"]})
     asked = {"amount": 500_000, "method": "qr", "online": True}  # asked for by an official before the upgrade
     assert (await pay(f"/v1/dossiers/{older['code']}", asked)).status_code == 201
+
+
+async def test_a_supplement_brings_what_the_request_names(intake: RunningIntake) -> None:
+    """Any listed document was taken as the answer: the clock resumed without what was asked, and the
+    official's second request made the dossier overdue."""
+    receipt = (await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Đỗ An Nhiên"))).json()
+    code, dossier_id = receipt["code"], receipt["dossier_id"]
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    asked = workflow.RequestedDocument(kind="giay_chung_sinh", name="Giấy chứng sinh")
+    request = workflow.SupplementRequested(**common, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5,
+                                           at=datetime.now(UTC), official_id="cb-01", reason="Thiếu giấy chứng sinh",
+                                           request_number=1, documents=[asked])  # fmt: skip
+    await intake.publish(intake.settings.topics.workflow_events, (request, dossier_id))
+
+    async def requested() -> bool:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return bool(view["awaiting_supplement"])
+
+    await eventually(requested, timeout=20)
+    base = f"/v1/dossiers/{code}/supplements"
+    other = {"documents": [{"kind": "to_khai_khai_sinh", "digitized": True, "reused": False}]}
+    lacking = await intake.client.post(base, json=other)
+    assert lacking.status_code == 422, lacking.text
+    assert [(e["path"], e["type"]) for e in lacking.json()["detail"]] == [("$.documents", "requested_document_missing")]
+    brought = {"documents": [{"kind": "giay_chung_sinh", "digitized": True, "reused": False}]}
+    assert (await intake.client.post(base, json=brought)).status_code == 202
+    assert (await intake.client.post(base, json=other)).status_code == 202  # nothing asked for any more
 
 
 async def test_citizen_actions_append_events(intake: RunningIntake) -> None:

@@ -177,11 +177,18 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
     code, dossier_id = receipt["code"], receipt["dossier_id"]
     documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
 
-    await on_workflow_event(_supplement_requested(dossier_id, code), uow.dossiers)
+    await on_workflow_event(_supplement_requested(dossier_id, code, "giay_chung_sinh"), uow.dossiers)
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is True
     with pytest.raises(InvalidInput) as listed:
         await act(ProvideSupplement(code, [*documents, *documents], "hai lần"), ctx)
     assert [(p.path, p.type) for p in listed.value.problems] == [("$.documents[1].kind", "repeated_document")]
+    # Not what the request names: taken as the answer, the clock resumed without it, and the official's
+    # second request made the dossier overdue (766).
+    other = [Document(kind="to_khai_khai_sinh", digitized=True, reused=False)]
+    with pytest.raises(InvalidInput) as lacking:
+        await act(ProvideSupplement(code, other, "tờ khai"), ctx)
+    assert [(p.path, p.type) for p in lacking.value.problems] == [("$.documents", "requested_document_missing")]
+    assert "giay_chung_sinh" in lacking.value.problems[0].msg
     supplied = await act(ProvideSupplement(code, documents, "bản chụp"), ctx)
     assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
@@ -230,10 +237,11 @@ def _payment_requested(dossier_id: str, code: str, amount: int) -> workflow.Doss
     )  # fmt: skip
 
 
-def _supplement_requested(dossier_id: str, code: str) -> workflow.DossierEvent:
+def _supplement_requested(dossier_id: str, code: str, *kinds: str) -> workflow.DossierEvent:
+    documents = [workflow.RequestedDocument(kind=kind, name=kind) for kind in kinds]
     return workflow.SupplementRequested(
         dossier_id=dossier_id, code=code, status=DossierStatus.SUPPLEMENT_REQUESTED, status_code=5, at=MONDAY_9AM,
-        agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1,
+        agency="UBND-X-YENHOA", reason="Thiếu giấy chứng sinh", request_number=1, documents=documents,
     )  # fmt: skip
 
 

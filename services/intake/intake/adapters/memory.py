@@ -60,6 +60,7 @@ class InMemoryDossiers:
                 "official_id": None,
                 "overdue": False,
                 "awaiting_supplement": False,
+                "requested_documents": (),
                 "results": [],
                 "paid_amount": 0,
                 "requested_amount": 0,
@@ -83,7 +84,7 @@ class InMemoryDossiers:
             row["dossier_id"], row["code"], row["procedure_code"], DossierStatus(row["status"]),
             row["awaiting_supplement"], row["rating"] is not None, row["withdrawal_requested"],
             row["fee"], row["paid_amount"], row["requested_amount"],
-            _handled(row),
+            _handled(row), tuple(row["requested_documents"]),
         )
 
     async def apply(self, change: DossierChange) -> bool:
@@ -101,7 +102,8 @@ class InMemoryDossiers:
         for key, value in (("due_at", change.due_at), ("overdue", change.overdue),
                            ("awaiting_supplement", change.awaiting_supplement), ("rating", change.rating),
                            ("withdrawal_requested", change.withdrawal_requested),
-                           ("step_started_at", change.step_started_at), ("portal_sync", change.portal_sync)):
+                           ("step_started_at", change.step_started_at), ("portal_sync", change.portal_sync),
+                           ("requested_documents", change.requested_documents)):
             if value is not None and (key != "due_at" or row["received_at"] is not None):  # appointment: received only
                 row[key] = value
         row["paid_amount"] += change.paid

@@ -52,6 +52,8 @@ _APPLY = (
     # An appointment only once received: before, a supplement's due_at ends a fresh acceptance window.
     " due_at = CASE WHEN COALESCE(received_at, :received_at) IS NULL THEN due_at ELSE COALESCE(:due_at, due_at) END,"
     " overdue = COALESCE(:overdue, overdue), awaiting_supplement = COALESCE(:awaiting, awaiting_supplement),"
+    " requested_documents = CASE WHEN CAST(:set_requested AS BOOLEAN) THEN CAST(:requested_documents AS TEXT[])"
+    " ELSE requested_documents END,"
     " results = results || CAST(:results AS JSONB), paid_amount = paid_amount + :paid,"
     " requested_amount = requested_amount + :requested,"
     " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"
@@ -94,6 +96,8 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "due_at": change.due_at,
         "overdue": change.overdue,
         "awaiting": change.awaiting_supplement,
+        "set_requested": change.requested_documents is not None,
+        "requested_documents": list(change.requested_documents) if change.requested_documents else None,
         "results": _json([change.result] if change.result else []),
         "paid": change.paid,
         "requested": change.requested,
@@ -163,7 +167,8 @@ class PostgresDossiers:
                     # had), or refused at reception by an official.
                     " (received_at IS NOT NULL AND (bundle_id IS NULL OR step_started_at IS NOT NULL"
                     f" OR status IN ({_PAST_RECEPTION})))"
-                    " OR (status = 'refused' AND official_id IS NOT NULL)"
+                    " OR (status = 'refused' AND official_id IS NOT NULL),"
+                    " coalesce(requested_documents, '{}')"
                     f" FROM dossiers WHERE {column} = :r FOR UPDATE"
                 ),
                 {"r": ref},
@@ -171,7 +176,7 @@ class PostgresDossiers:
         ).first()
         if row is None:
             return None
-        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:11])
+        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:11], tuple(row[11]))
 
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None

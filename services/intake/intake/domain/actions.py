@@ -55,6 +55,8 @@ class DossierState:
     #: step once its bundle started it), or an official refused it at reception (not workflow, ending a
     #: failed bundle's waiting steps).
     handled: bool = True
+    #: The document kinds the pending supplement request names (form 02); empty if none is known.
+    requested_documents: tuple[str, ...] = ()
 
     @property
     def owed(self) -> int | None:
@@ -88,6 +90,13 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
         procedure = catalogue.procedures.get(state.procedure_code)  # absent only from a later edition
         if procedure is not None and (problems := listed_document_problems(procedure, action.documents)):
             raise InvalidInput(problems)
+        # It answers the request: the clock resumes with it, and a second request would make the
+        # dossier overdue (766), so it brings what the request names (the view may not know the
+        # request yet: then it is taken as it is).
+        missing = sorted(set(state.requested_documents) - {d.kind for d in action.documents})
+        if state.awaiting_supplement and missing:
+            message = f"the supplement request asks for {missing}: bring them with it"
+            raise InvalidInput([FieldProblem("$.documents", message, "requested_document_missing")])
         return SupplementProvided(
             dossier_id=state.dossier_id, documents=action.documents, note=action.note, provided_at=now
         )

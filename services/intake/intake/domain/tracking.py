@@ -93,6 +93,8 @@ class DossierChange:
     due_at: datetime | None = None
     overdue: bool | None = None
     awaiting_supplement: bool | None = None
+    #: The kinds the pending supplement request names (empty: none pending or named); None: as it is.
+    requested_documents: tuple[str, ...] | None = None
     result: dict[str, Any] | None = None
     paid: int = 0
     requested: int = 0  # a payment request's amount (workflow's PaymentRequested)
@@ -168,12 +170,19 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
         due_at=due,
         overdue=True if isinstance(event, workflow.DossierOverdue) else None,
         awaiting_supplement=_awaiting(event),
+        requested_documents=_requested_documents(event),
         result=result,
         requested=requested,
         # Refused (a registry at work, or the result issued first): the citizen may pay, supplement
         # and ask again. Kept, the request blocked all three for good.
         withdrawal_requested=False if isinstance(event, workflow.WithdrawalRefused) else None,
     )
+
+
+def _requested_documents(event: workflow.DossierEvent) -> tuple[str, ...] | None:
+    if isinstance(event, workflow.SupplementRequested):
+        return tuple(sorted({d.kind for d in event.documents}))
+    return () if _awaiting(event) is False else None
 
 
 def _awaiting(event: workflow.DossierEvent) -> bool | None:
@@ -206,7 +215,7 @@ def own_change(event: intake.IntakeEvent) -> DossierChange | None:
     """The timeline line (and counters) of a citizen action recorded by intake."""
     if isinstance(event, intake.SupplementProvided):
         entry = TimelineEntry(event.provided_at, event.event_type, detail=event.note)
-        return DossierChange(event.dossier_id, entry, awaiting_supplement=False)
+        return DossierChange(event.dossier_id, entry, awaiting_supplement=False, requested_documents=())
     if isinstance(event, intake.FeePaid):
         detail = f"{vnd(event.amount)}, {_PAYMENT_METHODS.get(event.method, event.method)}"
         detail += ", trực tuyến" if event.online else ""
