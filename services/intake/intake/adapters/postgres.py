@@ -176,7 +176,11 @@ class PostgresDossiers:
         ).first()
         if row is None:
             return None
-        return DossierState(row[0], row[1], row[2], DossierStatus(row[3]), *row[4:11], tuple(row[11]))
+        dossier_id, code, procedure, status, awaiting, rated, withdrawal, fee, paid, requested, handled, kinds = row
+        return DossierState(
+            dossier_id, code, procedure, DossierStatus(status), awaiting, rated, withdrawal, fee, paid, requested,
+            handled, tuple(kinds),
+        )
 
     async def apply(self, change: DossierChange) -> bool:
         return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None
