@@ -178,8 +178,18 @@ class PostgresDossiers:
             return None
         dossier_id, code, procedure, status, awaiting, rated, withdrawal, fee, paid, requested, handled, kinds = row
         return DossierState(
-            dossier_id, code, procedure, DossierStatus(status), awaiting, rated, withdrawal, fee, paid, requested,
-            handled, tuple(kinds),
+            dossier_id,
+            code,
+            procedure,
+            DossierStatus(status),
+            awaiting,
+            rated,
+            withdrawal,
+            fee,
+            paid,
+            requested,
+            handled,
+            tuple(kinds),
         )
 
     async def apply(self, change: DossierChange) -> bool:
