@@ -20,6 +20,8 @@ ENV_FILE=deploy/.env
 free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 export PUBLISH_ADDRESS=127.0.0.1 KAFKA_EXTERNAL_HOST=127.0.0.1
+# The province the e2e tests check issued numbers against (tests/e2e/api.py), whatever deploy/.env says.
+export PROVINCE_CODE=036
 for variable in POSTGRES_HOST_PORT KAFKA_HOST_PORT INTAKE_HOST_PORT WORKFLOW_HOST_PORT REGISTRY_SYNC_HOST_PORT \
   REPORTING_HOST_PORT REGISTRY_SIM_HOST_PORT PROMETHEUS_HOST_PORT; do
   export "$variable=$(free_port)"

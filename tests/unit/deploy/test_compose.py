@@ -286,3 +286,13 @@ def test_the_compose_test_stack_mounts_the_identity_keys_into_every_service_that
     mounted = set(match.group(1).split())
     readers = {name for name, service in compose["services"].items() if "AUTH_JWKS" in environment(service)}
     assert readers and mounted == readers
+
+
+def test_the_compose_test_stack_serves_the_province_the_e2e_tests_check() -> None:
+    """The example's change-me province stopped the throwaway stack, and an operator's own province in
+    deploy/.env failed the e2e checks of issued numbers."""
+    script = (DEPLOY / "compose-test.sh").read_text(encoding="utf-8")
+    exported = re.search(r"^export PROVINCE_CODE=(\d{3})$", script, re.MULTILINE)
+    e2e = (DEPLOY.parent / "tests/e2e/api.py").read_text(encoding="utf-8")
+    checked = re.search(r'^PROVINCE = "(\d{3})"', e2e, re.MULTILINE)
+    assert exported and checked and exported.group(1) == checked.group(1)
