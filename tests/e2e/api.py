@@ -22,7 +22,7 @@ from devstack.identity import DevIdentity
 from tests.support.kafka import eventually
 from workcal import WorkCalendar, vietnam_tz
 
-PROVINCE = "036"  # the demo province's code, as workflow and registry-sync are configured by default
+PROVINCE = "036"  # the demo province: the services' development default, and compose-test.sh's PROVINCE_CODE
 COMMUNE = "UBND-X-YENHOA"  # the commune counter every flow is received at
 FLOW_TIMEOUT = 45.0  # seconds for one asynchronous hop (events, registry calls, portal sync) to show
 
