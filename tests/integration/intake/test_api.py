@@ -202,6 +202,8 @@ async def test_a_supplement_brings_what_the_request_names(intake: RunningIntake)
         return bool(view["awaiting_supplement"])
 
     await eventually(requested, timeout=20)
+    view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+    assert view["requested_documents"] == ["giay_chung_sinh"]
     base = f"/v1/dossiers/{code}/supplements"
     other = {"documents": [{"kind": "to_khai_khai_sinh", "digitized": True, "reused": False}]}
     lacking = await intake.client.post(base, json=other)
@@ -210,6 +212,7 @@ async def test_a_supplement_brings_what_the_request_names(intake: RunningIntake)
     brought = {"documents": [{"kind": "giay_chung_sinh", "digitized": True, "reused": False}]}
     assert (await intake.client.post(base, json=brought)).status_code == 202
     assert (await intake.client.post(base, json=other)).status_code == 202  # nothing asked for any more
+    assert (await intake.client.get(f"/v1/dossiers/{code}")).json()["requested_documents"] == []
 
 
 async def test_citizen_actions_append_events(intake: RunningIntake) -> None:

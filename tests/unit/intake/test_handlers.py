@@ -189,6 +189,8 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
         await act(ProvideSupplement(code, other, "tờ khai"), ctx)
     assert [(p.path, p.type) for p in lacking.value.problems] == [("$.documents", "requested_document_missing")]
     assert "giay_chung_sinh" in lacking.value.problems[0].msg
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
+    assert view["requested_documents"] == ["giay_chung_sinh"]  # what the portal shows the citizen
     supplied = await act(ProvideSupplement(code, documents, "bản chụp"), ctx)
     assert supplied.status_code == 202 and supplied.body["event_type"] == "SupplementProvided"
     assert uow.dossiers.rows[dossier_id]["awaiting_supplement"] is False
@@ -228,6 +230,18 @@ async def test_citizen_actions_follow_the_dossiers_state(ctx: IntakeContext, uow
         "SupplementProvided", "PaymentRequested", "FeePaid", "SatisfactionRated", "WithdrawalRequested",
     ]
     assert row["timeline"][-3]["note"] == "Công dân nộp phí, lệ phí: 20.000 đồng, mã QR, trực tuyến"
+
+
+async def test_a_requested_kind_the_procedure_no_longer_lists_is_not_demanded(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Asked by a workflow on another catalogue edition: no supplement could bring it (intake refuses a
+    kind its procedure does not list), and the dossier waited for ever."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    code, dossier_id = receipt["code"], receipt["dossier_id"]
+    await on_workflow_event(_supplement_requested(dossier_id, code, "giay_da_bo", "giay_chung_sinh"), uow.dossiers)
+    documents = [Document(kind="giay_chung_sinh", digitized=True, reused=False)]
+    assert (await act(ProvideSupplement(code, documents, "bản chụp"), ctx)).status_code == 202
 
 
 def _payment_requested(dossier_id: str, code: str, amount: int) -> workflow.DossierEvent:

@@ -13,7 +13,7 @@ from intake.domain.codes import UUID_TEXT
 _DOSSIER_COLUMNS = (
     "dossier_id, code, procedure_code, channel, receiving_agency, competent_agency, current_agency, official_id,"
     " status, status_code, submitted_at, received_at, due_at, overdue, awaiting_supplement, fee, paid_amount,"
-    " requested_amount, withdrawal_requested,"
+    " requested_amount, withdrawal_requested, requested_documents,"
     " rating, bundle_id, bundle_step, step_started_at, results::text AS results, timeline::text AS timeline,"
     " portal_sync::text AS portal_sync, delivery"
 )

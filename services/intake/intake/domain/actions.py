@@ -92,8 +92,10 @@ def decide(action: CitizenAction, state: DossierState, now: datetime, catalogue:
             raise InvalidInput(problems)
         # It answers the request: the clock resumes with it, and a second request would make the
         # dossier overdue (766), so it brings what the request names (the view may not know the
-        # request yet: then it is taken as it is).
-        missing = sorted(set(state.requested_documents) - {d.kind for d in action.documents})
+        # request yet: then it is taken as it is), of what the procedure lists (a kind a later edition
+        # dropped could be brought by no supplement, and the dossier would wait for ever).
+        named = {kind for kind in state.requested_documents if procedure is None or procedure.document(kind)}
+        missing = sorted(named - {d.kind for d in action.documents})
         if state.awaiting_supplement and missing:
             message = f"the supplement request asks for {missing}: bring them with it"
             raise InvalidInput([FieldProblem("$.documents", message, "requested_document_missing")])

@@ -234,6 +234,10 @@ class DossierPublic(BaseModel):
         "counter", description="How the result is received: at the receiving counter, by post, or online."
     )
     awaiting_supplement: bool
+    requested_documents: list[str] = Field(
+        default_factory=list,
+        description="The document kinds the pending supplement request names (form 02): a supplement brings them.",
+    )
     withdrawal_requested: bool = Field(
         description="The citizen asked to withdraw it (supplements and payments are refused from then on, 409);"
         " workflow's acceptance ends the dossier (status withdrawal_requested, 7), its refusal makes this false again."

@@ -75,6 +75,7 @@ def dossier_public(catalogue: Catalogue, row: dict[str, Any]) -> dict[str, Any]:
         "overdue": row["overdue"],
         "awaiting_supplement": row["awaiting_supplement"],
         "withdrawal_requested": row["withdrawal_requested"],
+        "requested_documents": list(row.get("requested_documents") or ()) if row["awaiting_supplement"] else [],
         "result_delivery": row["delivery"],
         "fee": row["fee"],
         "requested_amount": row["requested_amount"],
