@@ -70,7 +70,7 @@ class RebuildInProgress(Exception):
 
 
 class UnreadableHistory(Exception):
-    """The topics hold events in versions this build cannot read: rebuilt without them, the read model
+    """The topics hold events of types or in versions this build cannot read: rebuilt without them, the read model
     would lose for good any a newer replica had already applied (its inbox says so; nothing would apply
     them again), so the rebuild is not swapped in."""
 
