@@ -25,6 +25,10 @@ from eventkit.logging import get_logger
 log = get_logger(__name__)
 
 
+#: How a checksum is computed, its prefix: one recorded another way is computed again, not an edit.
+CHECKSUM_WAY = "1:"
+
+
 @dataclass(frozen=True)
 class Migration:
     """One SQL file, identified by its package and file name."""
@@ -42,7 +46,13 @@ class Migration:
         """Of its statements without ``--`` comments and spacing (editing a comment changes nothing),
         prefixed with the way it is computed (``1:``), so a later way is told apart from an edit."""
         words = (word for line in self.sql.splitlines() for word in _without_comment(line).split())
-        return "1:" + hashlib.sha256(" ".join(words).encode()).hexdigest()
+        return CHECKSUM_WAY + hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+def _comparable(recorded: str | None) -> bool:
+    """A checksum this build computes the same way (none: applied by a build before checksums; another
+    way: computed again, from the file as it is now)."""
+    return recorded is not None and recorded.startswith(CHECKSUM_WAY)
 
 
 def _without_comment(line: str) -> str:
@@ -104,12 +114,12 @@ async def apply_migrations(engine: AsyncEngine, schema: str, *packages: str) -> 
         await conn.execute(text("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum TEXT"))
         rows = await conn.execute(text("SELECT id, checksum FROM schema_migrations"))
         done: dict[str, str | None] = {row[0]: row[1] for row in rows}
-        changed = [m.id for m in pending if m.id in done and done[m.id] not in (None, m.checksum)]
+        changed = [m.id for m in pending if m.id in done and _comparable(done[m.id]) and done[m.id] != m.checksum]
         if changed:
             raise MigrationChanged(changed)
         for migration in pending:
             if migration.id in done:
-                if done[migration.id] is None:  # applied before checksums were kept (or by such a build)
+                if not _comparable(done[migration.id]):  # applied before checksums were kept, or another way
                     await conn.execute(
                         text("UPDATE schema_migrations SET checksum = :c WHERE id = :id"),
                         {"c": migration.checksum, "id": migration.id},
