@@ -12,6 +12,7 @@ from workcal import CalendarConfig, WorkCalendar, vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition, InvalidDecision
 from workflow.domain.policies import Rules
+from workflow.entrypoints.api import public_dossier
 from workflow.service_layer import timers
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import Timer, WorkflowUnitOfWork
@@ -68,6 +69,14 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     # Still waiting for an official: accepting it later works, and its processing clock starts then.
     state = await harness.decide(late.dossier_id, "accept")
     assert state.received_at == deadline + timedelta(seconds=1) and not state.overdue
+    # Form 06 gives each step's statutory end: reception's, for an online dossier, is its acceptance
+    # limit (it was blank, and the sheet could not show that reception ran late).
+    reception, *_ = public_dossier(state, harness.ctx).control_sheet
+    assert (reception.step, reception.step_due_at, reception.ended_at) == ("reception", deadline, state.received_at)
+    counter = submitted(at=harness.now)
+    await harness.deliver(counter)
+    reception, *_ = public_dossier(await harness.state(counter.dossier_id), harness.ctx).control_sheet
+    assert (reception.step, reception.step_due_at) == ("reception", None)  # received as it was handed in
 
 
 @pytest.mark.parametrize("first_missed", [False, True])

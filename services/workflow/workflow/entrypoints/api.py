@@ -21,6 +21,7 @@ from eventkit.logging import get_logger
 from workcal import supported_year
 from workflow.domain.commands import MakeDecision
 from workflow.domain.errors import DossierNotFound, IllegalTransition, InvalidDecision, StaleDecision
+from workflow.domain.state import DossierState
 from workflow.entrypoints.schemas import (
     BundlePublic,
     DecisionCreate,
@@ -31,6 +32,7 @@ from workflow.entrypoints.schemas import (
 )
 from workflow.service_layer import handlers, queries
 from workflow.service_layer.context import Cause, WorkflowContext
+from workflow.service_layer.dossiers import acceptance_due
 from workflow.service_layer.ports import Task, TaskPosition, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -172,7 +174,7 @@ async def decide(
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
     log.info("decision recorded", dossier_id=dossier_id, decision=body.decision, correlation_id=state.correlation_id)
     response.headers["ETag"] = _etag(state.version)
-    return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code))
+    return public_dossier(state, ctx)
 
 
 def _etag(version: int) -> str:
@@ -231,7 +233,16 @@ async def get_dossier(
             state = await queries.dossier(uow, dossier_id, at)
     if at is None:
         response.headers["ETag"] = _etag(state.version)  # what a decision's If-Match names
-    return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=at)
+    return public_dossier(state, ctx, as_of=at)
+
+
+def public_dossier(state: DossierState, ctx: WorkflowContext, *, as_of: datetime | None = None) -> DossierPublic:
+    """The officials' view of ``state``. A dossier submitted online (not a bundle's step: its later
+    steps are received as they are released, with no window of their own) shows on form 06 when its
+    reception had to end: 8 working hours to accept it (the control sheet left it blank)."""
+    online = state.channel == "online" and state.bundle_id is None and state.submitted_at is not None
+    due = acceptance_due(state, ctx) if online else None
+    return DossierPublic.of(state, ctx.rules.procedure(state.procedure_code), as_of=as_of, acceptance_due=due)
 
 
 @router.get(

@@ -124,9 +124,25 @@ class DossierPublic(BaseModel):
     as_of: datetime | None = None
 
     @classmethod
-    def of(cls, state: DossierState, procedure: Procedure | None, *, as_of: datetime | None = None) -> DossierPublic:
-        """``procedure``: the dossier's, from the catalogue (None if unknown to it: nothing is missing)."""
+    def of(
+        cls,
+        state: DossierState,
+        procedure: Procedure | None,
+        *,
+        as_of: datetime | None = None,
+        acceptance_due: datetime | None = None,
+    ) -> DossierPublic:
+        """``procedure``: the dossier's, from the catalogue (None if unknown to it: nothing is missing);
+        ``acceptance_due``: the statutory end of its reception, for an online dossier an official accepts."""
         held = {d.kind for d in state.documents}
+        sheet = [ControlSheetLinePublic(**line.__dict__) for line in state.control_sheet]
+        if acceptance_due is not None:  # form 06 gives every step's statutory end, reception's too
+            sheet = [
+                line.model_copy(update={"step_due_at": acceptance_due})
+                if line.step == "reception" and line.step_due_at is None
+                else line
+                for line in sheet
+            ]
         mandatory = [d.kind for d in procedure.required_documents if d.mandatory] if procedure else []
         return cls(
             dossier_id=state.dossier_id,
@@ -156,7 +172,7 @@ class DossierPublic(BaseModel):
             documents=list(state.documents),
             missing_documents=[kind for kind in mandatory if kind not in held],
             delivery=state.delivery,
-            control_sheet=[ControlSheetLinePublic(**line.__dict__) for line in state.control_sheet],
+            control_sheet=sheet,
             history=[HistoryEntry(type=t, at=at, status=s.value if s else None) for t, at, s in state.history],
             as_of=as_of,
         )
