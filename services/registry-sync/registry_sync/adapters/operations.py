@@ -33,12 +33,7 @@ class OperationCall:
 
     def get(self, path: str, default: Any = None) -> Any:
         """A value of ``data`` by dotted path, or ``default``."""
-        value: Any = self.data
-        for key in path.split("."):
-            if not isinstance(value, Mapping) or key not in value:
-                return default
-            value = value[key]
-        return value
+        return value_at(self.data, path, default)
 
     def require(self, path: str, why: str = "") -> Any:
         """A value the external system cannot do without; missing → :class:`MissingData`."""
@@ -57,6 +52,16 @@ class OperationCall:
         if relationship is not None:
             person["relationship"] = relationship
         return person
+
+
+def value_at(data: Any, path: str, default: Any = None) -> Any:
+    """The value at dotted ``path`` in nested mappings, or ``default`` where the path leads nowhere."""
+    value = data
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return default
+        value = value[key]
+    return value
 
 
 class MissingData(ValueError):
@@ -126,9 +131,7 @@ class ReadBack:
     reference_at: str = "reference"
 
     def ours(self, item: Any, reference: str) -> bool:
-        for key in self.reference_at.split("."):
-            item = item.get(key) if isinstance(item, dict) else None
-        return bool(item == reference)
+        return bool(value_at(item, self.reference_at) == reference)
 
 
 async def post_once(
