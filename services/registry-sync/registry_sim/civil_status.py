@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from registry_sim.common import (
@@ -27,14 +27,13 @@ from registry_sim.common import (
 )
 from registry_sim.errors import SimError
 from registry_sim.faults import System
-from registry_sim.gateway import Mutation, SimDep, fault_gate, holding, lookup, mutation
+from registry_sim.gateway import IdQuery, Mutation, SimDep, fault_gate, holding, lookup, mutation
 from registry_sim.state import Record, SimulatorState
 
 SYSTEM = System.CIVIL_STATUS
 BIRTHS, DEATHS = "births", "deaths"
 
 MutationDep = Annotated[Mutation, Depends(mutation(SYSTEM))]
-IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 
 
 class Child(Strict):

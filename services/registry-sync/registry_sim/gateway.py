@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -111,6 +111,10 @@ def mutation(system: System) -> Callable[..., Mutation]:
         return Mutation(sim, system, idempotency_key, request.url.path)
 
     return build
+
+
+#: A person's number as a look-up's query parameter (:func:`holding`).
+IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 
 
 def holding(sim: SimulatorState, system: System, collection: str, path: str, value: str) -> dict[str, list[Record]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
@@ -30,14 +30,13 @@ from registry_sim.common import (
 )
 from registry_sim.errors import SimError
 from registry_sim.faults import System
-from registry_sim.gateway import Mutation, SimDep, fault_gate, holding, lookup, mutation
+from registry_sim.gateway import IdQuery, Mutation, SimDep, fault_gate, holding, lookup, mutation
 from registry_sim.state import Record, SimulatorState
 
 SYSTEM = System.SOCIAL_INSURANCE
 CARDS, ALLOWANCES = "health_insurance_cards", "funeral_allowances"
 
 MutationDep = Annotated[Mutation, Depends(mutation(SYSTEM))]
-IdQuery = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12-digit personal identification number.")]
 SocialInsuranceNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
 
 
