@@ -325,25 +325,18 @@ class InboxConsumer:
                 pending = []
                 await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
                 continue
-            if not self._dispatch.handles(envelope.type) and is_known_type(envelope.type):
+            known = is_known_type(envelope.type)
+            if not self._dispatch.handles(envelope.type) and known:
                 self.stats.skipped += 1  # a type this consumer has no use for
-            elif not self._dispatch.handles(envelope.type):
-                # A type this build does not know at all (a producer upgraded first): skipped, it was
-                # lost for good to a consumer whose upgrade handles it. Replayed after the upgrade, it
-                # reaches those; the consumers that have no use for it skip it then.
-                await self._apply_in_order(pending)
-                pending = []
-                error = f"event type {envelope.type} is unknown to this build: replay it after upgrading"
-                await self._dead_letter(record, envelope, error, attempts=1)
             elif payload_model(envelope.type, envelope.version) is None:
-                # A type this consumer handles, in a version this build does not know (a producer
-                # upgraded first). Skipped, it would be recorded as applied and lost to this view for
-                # good; dead-lettered, it is replayed once this consumer is upgraded too.
+                # A type, or a version of one this consumer handles, this build does not know (a
+                # producer upgraded first). Skipped, it would be recorded as applied and lost for good
+                # to this consumer's upgrade; dead-lettered, it is replayed once that runs (consumers
+                # with no use for it skip it then).
                 await self._apply_in_order(pending)
                 pending = []
-                error = (
-                    f"{envelope.type} version {envelope.version} is unknown to this build: replay it after upgrading"
-                )
+                unknown = f"{envelope.type} version {envelope.version}" if known else f"event type {envelope.type}"
+                error = f"{unknown} is unknown to this build: replay it after upgrading"
                 await self._dead_letter(record, envelope, error, attempts=1)
             else:
                 pending.append((record, envelope))
