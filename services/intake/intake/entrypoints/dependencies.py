@@ -36,13 +36,12 @@ async def correlation_id(request: Request) -> str | None:
 ContextDep = Annotated[IntakeContext, Depends(get_context)]
 ViewsDep = Annotated[ViewReader, Depends(get_views)]
 CorrelationDep = Annotated[str | None, Depends(correlation_id)]
+#: What an Idempotency-Key may be: printable ASCII, no spaces, up to 255 characters.
+_KEY = {"alias": "Idempotency-Key", "min_length": 1, "max_length": 255, "pattern": r"^[\x21-\x7e]+$"}
 IdempotencyHeader = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        **_KEY,
         description="A client-chosen key: a retry with the same key and body gets the first answer and "
         "creates nothing; the same key with another body is a 409.",
     ),
@@ -52,10 +51,7 @@ IdempotencyHeader = Annotated[
 RequiredIdempotencyHeader = Annotated[
     str,
     Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        **_KEY,
         description="Required: the payment's own key (the payment gateway's transaction id, say). A retry with it"
         " gets the first answer and records nothing; the same key with another body is a 409.",
     ),
