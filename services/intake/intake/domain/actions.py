@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from contracts import obligation
 from contracts.catalogue import Catalogue
 from contracts.events.common import DossierStatus
 from contracts.events.intake import (
@@ -64,10 +65,9 @@ class DossierState:
 
 
 def amount_owed(fee: int, requested: int | None, paid: int) -> int | None:
-    """What the citizen still owes: the fee, or what the officials asked for if more (workflow's
-    request is the whole obligation, the fee included), less what was paid; None if not known (a
-    dossier from before intake counted the requests)."""
-    return None if requested is None else max(fee, requested) - paid
+    """What the citizen still owes (`contracts.obligation.amount_owed`); None if not known (a dossier
+    from before intake counted the requests)."""
+    return None if requested is None else obligation.amount_owed(fee, requested, paid)
 
 
 def payable(status: DossierStatus) -> bool:

@@ -13,6 +13,7 @@ from contracts.envelope import EventPayload
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
 from contracts.events.common import Document, DossierStatus
+from contracts.obligation import amount_owed
 from workcal import WorkCalendar
 from workflow.domain import deadlines, results
 from workflow.domain.errors import IllegalTransition
@@ -217,7 +218,7 @@ class Dossier:
             self.state.paid_total + amount < self.state.requested_total
         ):
             status = DossierStatus.PAYMENT_REQUESTED  # paid in part: processing waits for the rest
-        owed = max(self.state.fee, self.state.requested_total) - self.state.paid_total - amount
+        owed = amount_owed(self.state.fee, self.state.requested_total, self.state.paid_total + amount)
         outstanding = 0 if refund_due else max(owed, 0)
         self._record(
             wf.PaymentConfirmed(
