@@ -40,6 +40,11 @@ def test_backoff_doubles_and_jitter_spreads_callers() -> None:
     assert policy.delay(3, rand=lambda: 0.0) == 2  # half the step is certain, the rest random
 
 
+def test_late_attempts_of_a_long_retry_wait_the_cap_not_overflow() -> None:
+    policy = RetryPolicy(max_attempts=5000, give_up_after_seconds=30 * 86400)
+    assert policy.delay(1026, rand=lambda: 1.0) == policy.delay(5000, rand=lambda: 1.0) == 300.0
+
+
 def test_gives_up_on_attempts_or_age() -> None:
     policy = RetryPolicy(max_attempts=3, give_up_after_seconds=60)
     assert not policy.exhausted(2, 59)
