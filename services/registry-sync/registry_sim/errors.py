@@ -94,7 +94,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        # A route that does not exist, told apart from a record that does not ("not_found"): the
+        # caller's base URL or path is wrong, which it waits out as its own outage to mend.
+        code = {404: "no_such_route", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         return SimError(exc.status_code, code, str(exc.detail), headers=headers).response()
 

@@ -20,7 +20,8 @@ async def test_health_endpoints(client: AsyncClient) -> None:
 
 async def test_unknown_routes_and_methods_answer_json(client: AsyncClient, field_error: Any) -> None:
     missing = await client.get("/population/v2/citizens")
-    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    # not "not_found": that says a record is missing
+    assert missing.status_code == 404 and missing.json()["error"] == "no_such_route"
     wrong = await client.delete(CITIZENS)
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
     broken = await client.post(CITIZENS, content=b"{not json", headers={"Content-Type": "application/json"})

@@ -23,7 +23,7 @@ from registry_sync.bootstrap import operation_table
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.settings import ExternalSystemSettings
 from tests.support.catalogue import copy_of_packaged_data
-from tests.unit.registry_sync.conftest import counters, person_number, seed_citizen
+from tests.unit.registry_sync.conftest import SIM, counters, person_number, seed_citizen
 
 APPLICANT = {"applicant_full_name": "Trần Thị Bình", "applicant_id_number": "036190001234"}
 #: Result fields the catalogue names that the population database has no source for (reported).
@@ -451,3 +451,23 @@ def test_a_result_too_large_to_carry_on_is_refused_with_the_reason() -> None:
     huge = mapped(Succeeded({"address": "x" * MAX_RESULT_BYTES}, 201), residence)
     assert isinstance(huge, Rejected) and (huge.status, huge.error) == (201, "result_too_large")
     assert mapped(Transient("503", 503), residence) == Transient("503", 503)
+
+
+async def test_a_wrong_base_url_is_an_outage_to_wait_out_not_a_refusal(simulator: Any) -> None:
+    """A path missing from the settings' base URL: every command meets 404 or 405 for no record of the
+    citizen's. Refused, one typo ended every queued command for good."""
+    settings = ExternalSystemSettings()
+    wrong = ExternalHttpClient("social_insurance", settings, f"{SIM}/social-insurance",
+                               transport=httpx.ASGITransport(app=simulator))  # fmt: skip
+    child = {"personal_id_number": "036224000012", "full_name": "Lê Văn Bé", "sex": "male"}
+    try:
+        card = call({"child": {**child, "date_of_birth": "2024-07-01"}}, applicant_full_name="Lê Thị Mẹ")
+        outcome = await HttpSocialInsurance(wrong).issue_child_health_insurance_card(card)
+    finally:
+        await wrong.aclose()
+    assert isinstance(outcome, Transient) and outcome.status == 404 and "base URL" in outcome.reason
+    for page in (httpx.Response(404, text="<html>nginx</html>"), httpx.Response(404, json={"detail": "Not Found"}),
+                 httpx.Response(405, json={"error": "method_not_allowed"})):  # fmt: skip
+        assert isinstance(ExternalHttpClient.outcome(page), Transient)
+    record_missing = ExternalHttpClient.outcome(httpx.Response(404, json={"error": "not_found", "message": "no card"}))
+    assert isinstance(record_missing, Rejected)  # the system's own answer about a record stands

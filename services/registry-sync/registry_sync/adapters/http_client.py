@@ -81,6 +81,12 @@ def _error_reason(response: httpx.Response) -> tuple[str, str | None]:
     return f"{response.status_code} {response.reason_phrase}", None
 
 
+#: The error codes (None: no error body of the system's own) of a 404 or 405 that means the path or
+#: method does not exist, not that a record does not: a proxy's page, a framework's default answer,
+#: the simulator's unknown route.
+NO_SUCH_ROUTE = frozenset({None, "no_such_route", "method_not_allowed"})
+
+
 class ExternalHttpClient:
     """Calls one system; ``transport`` lets tests route to an in-process app."""
 
@@ -167,6 +173,11 @@ class ExternalHttpClient:
         reason, code = without_nul(_error_reason(response))
         if response.is_redirect:
             reason = f"{response.status_code} redirected to {response.headers['Location'][:200]}"
+        elif response.status_code in (404, 405) and code in NO_SUCH_ROUTE:
+            # Not the system's answer about a record (that names its error): no such path or method
+            # there, so our base URL or a path is wrong. Refused for good, one typo in the settings
+            # ended every queued command, and the breaker never opened.
+            kind, reason = Transient, f"{reason} (no such path or method: is the system's base URL right?)"
         if kind is Transient:
             return Transient(reason, response.status_code, retry_after_seconds(response.headers.get("Retry-After")))
         return Rejected(reason, response.status_code, code)

@@ -52,8 +52,8 @@ class SystemGuard:
             if outcome.status in NOT_ALLOWED:
                 log.error("the system refuses registry-sync's credentials: check its API key and access rules",
                           system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
-            elif outcome.status is not None and 300 <= outcome.status < 400:
-                log.error("the system redirects registry-sync: check its base URL",
+            elif outcome.status is not None and (300 <= outcome.status < 400 or outcome.status in (404, 405)):
+                log.error("the system redirects registry-sync or has no such path: check its base URL",
                           system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
             if outcome.counts_against_breaker:
                 self.breaker.record_failure()
