@@ -90,8 +90,8 @@ class AgeLimit(CatalogueModel):
             born = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
         except ValueError:
             born = None
-        if born is None:
-            return None
+        if born is None or born.year + self.under_years > date.max.year:
+            return None  # no such date yet: a birth in year 9999 (a typo the form's checks report)
         birthday = self.birthday(born)
         return birthday if birthday <= today else None
 

@@ -127,6 +127,8 @@ def test_the_birth_bundle_serves_a_child_until_the_sixth_birthday(catalogue: Cat
     assert limit.reached_on(leap_day, date(2030, 2, 28)) is None
     assert limit.reached_on(leap_day, date(2030, 3, 1)) == date(2030, 3, 1)
     assert catalogue.bundle("death").age_limit is None
+    typo = {**BIRTH_FORM, "child": {**BIRTH_FORM["child"], "date_of_birth": "9998-06-03"}}
+    assert limit.reached_on(typo, date(2030, 6, 3)) is None  # its sixth birthday is past year 9999
 
 
 def test_first_step_form_comes_from_the_bundle_form_alone(catalogue: Catalogue) -> None:

@@ -271,6 +271,25 @@ def test_the_child_health_insurance_card_on_its_own_is_for_a_child_under_six(
         assert plan_dossier(dossier_command(card), rules, MONDAY_9AM).procedure.code == "9.000001"
 
 
+def test_a_card_for_a_child_born_in_year_9999_is_a_date_in_the_future_not_an_error(rules: IntakeRules) -> None:
+    """The age limit's sixth birthday of a birth in 9994 or later is past the last date there is: it
+    raised, and the portal got a 500 for a typo."""
+    card = dossier_command(
+        {
+            "procedure_code": "9.000001",
+            "channel": "online",
+            "receiving_agency": COMMUNE,
+            "applicant": applicant(),
+            "form": {"child": {"personal_id_number": "036218000777", "full_name": "Nguyễn Văn An",
+                               "date_of_birth": "9999-01-01", "sex": "male"}, "address": "Thôn 1, xã Yên Hòa"},
+            "documents": [{"kind": "to_khai_tham_gia_bhyt", "digitized": True, "reused": False}],
+        }
+    )  # fmt: skip
+    with pytest.raises(InvalidInput) as caught:
+        plan_dossier(card, rules, MONDAY_9AM)
+    assert ("$.form.child.date_of_birth", "future_date") in {(p.path, p.type) for p in caught.value.problems}
+
+
 def test_bundle_steps_follow_the_applicants_choice(rules: IntakeRules) -> None:
     steps = {
         choice: [d.step_id for d in plan_bundle(bundle_command(death_bundle(choice)), rules, MONDAY_9AM).dossiers]
