@@ -79,6 +79,25 @@ async def test_an_online_dossier_not_accepted_within_8_working_hours_is_flagged_
     assert (reception.step, reception.step_due_at) == ("reception", None)  # received as it was handed in
 
 
+@pytest.mark.parametrize(
+    ("submitted_at", "limit"),
+    [
+        (datetime(2024, 6, 3, 14, 59, tzinfo=TZ), datetime(2024, 6, 4, 14, 59, tzinfo=TZ)),
+        # After 15:00 too, 8 working hours: 1 on Monday, 7 on Tuesday. The cut-off for a received
+        # dossier's clock gave it the whole of Tuesday, 10 working hours.
+        (datetime(2024, 6, 3, 16, 0, tzinfo=TZ), datetime(2024, 6, 4, 16, 0, tzinfo=TZ)),
+        (datetime(2024, 6, 8, 10, 0, tzinfo=TZ), datetime(2024, 6, 10, 17, 0, tzinfo=TZ)),  # a Saturday
+    ],
+)
+async def test_an_online_dossier_is_to_be_accepted_within_8_working_hours_of_its_submission(
+    harness: Harness, submitted_at: datetime, limit: datetime
+) -> None:
+    harness.clock.set(submitted_at)
+    event = submitted(channel="online", at=submitted_at)
+    await harness.deliver(event)
+    assert harness.uow.timers.pending(event.dossier_id) == {"acceptance_overdue": limit}
+
+
 @pytest.mark.parametrize("first_missed", [False, True])
 async def test_an_online_dossier_sent_back_before_acceptance_gets_a_fresh_window(
     harness: Harness, first_missed: bool

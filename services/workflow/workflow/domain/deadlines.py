@@ -30,8 +30,11 @@ def appointment(
 
 
 def acceptance_deadline(calendar: WorkCalendar, submitted_at: datetime) -> datetime:
-    """When an online dossier must have been accepted or sent back."""
-    return calendar.add_working_seconds(calendar.counting_start(submitted_at), ACCEPTANCE_SECONDS)
+    """When an online dossier must have been accepted or sent back: 8 working hours from its
+    submission. The 15:00 cut-off is no part of it: that rule starts the clock of a dossier received
+    late in the day, and one waiting for acceptance is not received yet. Applied, a dossier submitted
+    at 15:00:01 had 10 working hours."""
+    return calendar.add_working_seconds(submitted_at, ACCEPTANCE_SECONDS)
 
 
 def resume_after_pause(
