@@ -64,6 +64,9 @@ class ProcessingTime(CatalogueModel):
     def _extension_not_shorter(self) -> Self:
         if self.extended_amount is not None and self.extended_amount < self.amount:
             raise ValueError(f"extended_amount {self.extended_amount} is shorter than amount {self.amount}")
+        if self.unit == "working_hours" and 0 in (self.amount, self.extended_amount):
+            # "Within the day" is 0 working days; 0 hours made every dossier overdue on its receipt.
+            raise ValueError("0 working_hours is no time at all: write 'within the same day' as 0 working_days")
         return self
 
     @property

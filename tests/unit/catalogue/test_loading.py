@@ -7,11 +7,13 @@ import typing
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.catalogue import (
     Catalogue,
     OfficialPerformer,
     Procedure,
+    ProcessingTime,
     RegistryPerformer,
     RegistrySystem,
     UnknownAgency,
@@ -75,6 +77,14 @@ def test_statutory_times_the_bundles_rely_on(catalogue: Catalogue) -> None:
     assert residence_in_bundle.limit() == (2, "working_days")
     assert residence_in_bundle.limit(verification=True) == (5, "working_days")
     assert catalogue.step_processing_time("birth", "health_insurance_card").limit() == (2, "working_days")
+
+
+@pytest.mark.parametrize("hours", [{"amount": 0}, {"amount": 0, "extended_amount": 0}])
+def test_zero_working_hours_is_refused_zero_working_days_is_the_same_day(hours: dict[str, int]) -> None:
+    """0 hours made a dossier due the instant it was received: overdue a microsecond later."""
+    with pytest.raises(ValidationError, match="0 working_hours is no time at all"):
+        ProcessingTime(unit="working_hours", **hours)
+    assert ProcessingTime(amount=0, unit="working_days").same_working_day
 
 
 def test_standalone_procedures_vary_in_fees_and_online_levels(catalogue: Catalogue) -> None:
