@@ -14,6 +14,13 @@ from devstack.processes import free_port
 from devstack.stack import SERVICES, SIMULATOR, LocalStack
 
 
+def pointing_elsewhere(key: str) -> bool:
+    """Whether an environment variable can point a service of the stack at another server: a
+    database or broker (the service-prefixed ones take priority), a registry's or the portal's URL,
+    the officials' identity provider."""
+    return key.endswith(("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "_URL")) or key.startswith("AUTH_")
+
+
 @dataclass
 class BenchStack:
     durable: bool = True
@@ -30,8 +37,9 @@ class BenchStack:
         overrides |= {"POSTGRES_PORT": str(free_port()), "BROKER_PORT": str(free_port())}
         # The launcher does not (yet) point registry-sync at a simulator on another port than 8009.
         overrides["REGISTRY_SYNC_REGISTRIES_URL"] = f"http://127.0.0.1:{overrides['REGISTRY_SIM_PORT']}"
-        # A fresh stack: not the external servers `make run` and `make test` may have been pointed at.
-        external = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+        # A fresh stack on loopback: not the external servers, registries, portal or identity provider
+        # the developer's shell may point `make run` and `make test` at.
+        external = [key for key in os.environ if pointing_elsewhere(key) and key not in overrides]
         self._saved_env = {key: os.environ.get(key) for key in (*overrides, *external)}
         os.environ.update(overrides)
         for key in external:
