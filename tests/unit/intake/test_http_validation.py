@@ -89,7 +89,8 @@ async def test_a_field_is_named_whatever_its_key(client: httpx.AsyncClient, key:
 
 
 async def test_a_name_that_shows_nothing_is_no_name(client: httpx.AsyncClient) -> None:
-    for blank in ("\u200b", "\u3164", "\u2800 \u115f"):  # a zero-width space, a Hangul filler, Braille blank
+    # a zero-width space, a Hangul filler, Braille blank; a bell, an escape (also shown nothing)
+    for blank in ("\u200b", "\u3164", "\u2800 \u115f", "\x07\x07", "\x1b\x1b"):
         body = birth_dossier()
         body["applicant"]["full_name"] = blank
         assert paths(await post(client, json.dumps(body))) == {"$.applicant.full_name"}
@@ -149,6 +150,18 @@ def test_names_are_kept_as_they_show_without_invisible_characters_or_stray_space
     assert dossier.applicant.full_name == "Trần Thị Bình"
     assert dossier.form["child"]["place_of_birth"] == "Bệnh viện tỉnh\nKhoa sản"  # its line break kept
     assert dossier.procedure_code == body["procedure_code"]
+
+
+@pytest.mark.parametrize("hidden", ["\x07", "\x7f", "\x1b", "\u034f", "\ufe00", "\U000e0100"])
+def test_control_characters_and_ignorable_marks_are_no_part_of_a_name(hidden: str) -> None:
+    """Kept, "Nguyễn Văn\x07 An" or "A\u034fn" was a second child to the duplicate check, the same name
+    to a reader, and a bell or an escape code reached the events and the registries."""
+    from intake.domain.text import canonical
+    from intake.entrypoints.schemas import DossierCreate
+
+    body = birth_dossier(child_name=f"Nguyễn Văn{hidden} An{hidden}")
+    assert DossierCreate.model_validate(body).form["child"]["full_name"] == "Nguyễn Văn An"
+    assert canonical(f"A{hidden}n") == canonical("An")
 
 
 def test_emoji_made_of_several_keep_their_joiners_and_names_do_not() -> None:

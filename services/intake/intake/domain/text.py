@@ -82,13 +82,22 @@ def _tone_last(word: str) -> str:
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
+#: Marks Unicode ignores by default (they change how a letter is drawn, if anything, not which letter
+#: it is): the combining grapheme joiner, Mongolian and Khmer fillers. The variation selectors are
+#: told apart in :func:`_shows`.
+IGNORABLE_MARKS = frozenset("\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f")
+
+
 def visible(text: str) -> str:
     """``text`` as a reader sees it: format characters (zero-width spaces and joiners, the byte-order
-    mark, direction marks: Unicode category Cf) and blank-looking letters dropped, and white space as
-    single spaces, none at the ends. Empty for a text that shows nothing. The format characters that
-    make one picture of several emoji stay (a family 👨‍👩‍👧 is not three people, nor a flag two)."""
+    mark, direction marks: Unicode category Cf), control characters (a bell, an escape, DEL: category
+    Cc), marks Unicode ignores and blank-looking letters dropped, and white space as single spaces,
+    none at the ends. Empty for a text that shows nothing. The format characters that make one
+    picture of several emoji stay (a family 👨‍👩‍👧 is not three people, nor a flag two)."""
     if not text.isascii():
         text = "".join(c for i, c in enumerate(text) if _shows(text, i))
+    elif not text.isprintable():  # white space is split below; any other control character shows nothing
+        text = "".join(c for c in text if c.isprintable() or c.isspace())
     return " ".join(text.split())
 
 
@@ -98,9 +107,14 @@ _BLACK_FLAG = "\U0001f3f4"
 
 def _shows(text: str, i: int) -> bool:
     c = text[i]
-    if c in BLANK_LOOKING:
+    if c in BLANK_LOOKING or c in IGNORABLE_MARKS:
         return False
-    if unicodedata.category(c) != "Cf":
+    if _is_variation_selector(c):  # asks for one picture of an emoji; after a letter it hides a difference
+        return c == "\ufe0f" and i > 0 and unicodedata.category(text[i - 1]).startswith("S")
+    category = unicodedata.category(c)
+    if category == "Cc":
+        return c.isspace()
+    if category != "Cf":
         return True
     if c == _ZWJ:  # joins two emoji into one picture; between letters it hides a difference
         return 0 < i < len(text) - 1 and _pictorial(text[i - 1]) and _pictorial(text[i + 1])
@@ -112,6 +126,10 @@ def _shows(text: str, i: int) -> bool:
 def _pictorial(c: str) -> bool:
     """A symbol (emoji are), or the variation selector that asks for one as a picture."""
     return unicodedata.category(c).startswith("S") or c == "\ufe0f"
+
+
+def _is_variation_selector(c: str) -> bool:
+    return "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef"
 
 
 def _is_tag(c: str) -> bool:
