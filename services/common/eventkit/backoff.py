@@ -6,10 +6,20 @@ from __future__ import annotations
 import asyncio
 import random
 
+#: Past this many doublings any base step is beyond any sensible cap. More overflowed the float the
+#: step is computed in, at attempt 1,025: a loop waiting out a broker or database outage of about 43
+#: minutes raised, and the service stopped.
+MAX_DOUBLINGS = 60
+
+
+def doubling(attempt: int, *, base: float, cap: float) -> float:
+    """``base`` doubled for each attempt after the first (``attempt`` is 1-based), at most ``cap``."""
+    return float(min(cap, base * 2 ** min(max(attempt - 1, 0), MAX_DOUBLINGS)))
+
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
-    """Delay before retry number ``attempt`` (1-based): uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
+    """Delay before retry number ``attempt`` (1-based): uniform in [0, :func:`doubling`]."""
+    return random.uniform(0, doubling(attempt, base=base, cap=cap))
 
 
 def stop_if_cancelled(exc: BaseException) -> None:

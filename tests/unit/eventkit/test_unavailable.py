@@ -165,3 +165,49 @@ async def test_a_purge_runs_again_after_an_outage_and_a_bug_ends_it() -> None:
     assert purge.attempts > 3  # the two refused rounds cost the task nothing
     with pytest.raises(ValueError):
         await purging(Flaky(error=ValueError("a bug")), retention_seconds=0.04, what="test")
+
+
+async def test_the_relay_waits_out_a_broker_down_for_thousands_of_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its backoff doubled without end: at try 1,025 (about 43 minutes of outage) the step overflowed a
+    float, the relay raised, and the service stopped, in the very outage the outbox is there to ride out."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from eventkit import relay as relay_module
+    from eventkit.kafka import KafkaPublisher
+
+    class DownBroker(KafkaPublisher):
+        def __init__(self) -> None:
+            super().__init__("127.0.0.1:1", client_id="test")
+            self.tries = 0
+
+        async def start(self) -> None:
+            self.tries += 1
+            if self.tries == 2_000:
+                raise asyncio.CancelledError  # the service stopping: enough tries seen
+            raise ConnectionError("broker down")
+
+        async def stop(self) -> None: ...
+
+    waited: list[float] = []
+    yield_now = asyncio.sleep
+
+    async def simulated(seconds: float, *args: object) -> None:
+        waited.append(seconds)
+        await yield_now(0)
+
+    monkeypatch.setattr(relay_module.asyncio, "sleep", simulated)
+    engine = create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x")  # never connected to
+    broker = DownBroker()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await relay_module.OutboxRelay(engine, broker).run()
+    finally:
+        await engine.dispose()
+    assert broker.tries == 2_000 and max(waited) <= 5.0
+
+
+def test_a_backoff_step_stops_doubling_at_its_cap() -> None:
+    from eventkit.backoff import backoff_delay, doubling
+
+    assert [doubling(n, base=0.5, cap=30) for n in (1, 2, 3, 7, 8, 10_000)] == [0.5, 1, 2, 30, 30, 30]
+    assert 0 <= backoff_delay(10_000, base=0.2, cap=5) <= 5

@@ -7,9 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Past this many doublings any base step is beyond any sensible cap; more overflowed the float the
-#: delay is computed in, at attempt 1,026 (reachable when the give-up and attempts are raised).
-_MAX_DOUBLINGS = 60
+from eventkit.backoff import doubling
 
 
 @dataclass(frozen=True)
@@ -35,8 +33,7 @@ class RetryPolicy:
         keep backing off yet callers that failed together do not retry together. A Retry-After
         from the system is a floor, up to an hour: it asked us not to come back sooner.
         """
-        doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)  # 2 ** 1025 is more than a float holds
-        step = min(self.max_delay_seconds, self.base_seconds * 2**doublings)
+        step = doubling(attempt, base=self.base_seconds, cap=self.max_delay_seconds)
         jittered = step / 2 + step / 2 * rand()
         return float(max(jittered, min(retry_after or 0.0, self.max_retry_after_seconds)))
 

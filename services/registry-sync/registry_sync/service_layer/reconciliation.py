@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from eventkit.backoff import stop_if_cancelled
+from eventkit.backoff import doubling, stop_if_cancelled
 from eventkit.logging import get_logger
 from registry_sync.adapters.portal import NationalPortal
 from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
@@ -209,7 +209,7 @@ class Reconciler:
                 failures += 1
                 log.exception("periodic reconciliation failed", failures=failures)
                 # None recorded: it would be due at once again, and each try may list the whole portal.
-                await self.sleep(min(interval_seconds, 60.0 * 2 ** (failures - 1)))
+                await self.sleep(doubling(failures, base=60.0, cap=interval_seconds))
 
     async def _until_due(self, interval_seconds: float, started: datetime) -> float:
         """Seconds until the next periodic run: the interval after the last recorded one, or after
