@@ -500,8 +500,8 @@ class InboxConsumer:
         log.error("event dead-lettered", **self._where(record, envelope), error=error)
         # Whatever the record holds must fit the table, or recording it would be retried for ever and
         # block the partition: PostgreSQL text takes no NUL, and the value column no null (a tombstone).
-        key = record.key.decode(errors="replace").replace("\x00", "\ufffd") if record.key else ""
-        error = error.replace("\x00", "\ufffd")
+        key = _storable(record.key.decode(errors="replace")) if record.key else ""
+        error = _storable(error)
         params = {
             "c": self.name,
             "t": record.topic,
@@ -509,7 +509,7 @@ class InboxConsumer:
             "o": record.offset,
             "k": key,
             "e": envelope.event_id if envelope else None,
-            "et": envelope.type if envelope else None,
+            "et": _storable(envelope.type) if envelope else None,  # a type with a NUL is unknown, not storable
             "err": error[:4000],
             "n": attempts,
             "v": record.value if record.value is not None else b"",
@@ -544,3 +544,8 @@ class InboxConsumer:
                 attempt += 1
                 log.warning("cannot dead-letter yet; retrying", error=repr(exc), consumer=self.name)
                 await asyncio.sleep(backoff_delay(attempt, base=0.2, cap=5.0))
+
+
+def _storable(text: str) -> str:
+    """``text`` as PostgreSQL's text takes it: no NUL, no lone surrogate (each becomes U+FFFD or ?)."""
+    return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "\ufffd")

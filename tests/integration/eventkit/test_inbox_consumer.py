@@ -197,23 +197,26 @@ async def test_a_type_this_build_does_not_know_is_dead_lettered_for_replay_one_i
 async def test_a_record_the_dead_letter_table_could_not_hold_is_dead_lettered_all_the_same(
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
-    """A tombstone (null value) and a key with a NUL in it: recording them failed for ever (the value
-    column takes no null, PostgreSQL text no NUL), and the partition stood still behind them."""
+    """A tombstone (null value), a key with a NUL in it and an event type with one: recording them
+    failed for ever (the value column takes no null, PostgreSQL text no NUL), and the partition stood
+    still behind them."""
+    nul_type = happened("d-8", 1).to_json().replace(b'"TestSomethingHappened"', b'"Test\\u0000Happened"')
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(topic, value=None, key=b"d-8")
         await producer.send_and_wait(topic, value=b"{not json", key=b"d-\x008")
+        await producer.send_and_wait(topic, value=nul_type, key=b"d-8")
         await producer.send_and_wait(topic, value=happened("d-8", 1).to_json(), key=b"d-8")
     finally:
         await producer.stop()
     async with running_consumer(effects_table, infra, topic) as consumer:
-        await eventually(lambda: _done(consumer, 3), timeout=20)
-        assert consumer.stats.dead_lettered == 2
+        await eventually(lambda: _done(consumer, 4), timeout=20)
+        assert consumer.stats.dead_lettered == 3
     assert await effects(effects_table) == [1]
     async with effects_table.connect() as conn:
-        keys = (await conn.execute(text("SELECT message_key FROM dead_letters ORDER BY id"))).scalars().all()
-    assert keys == ["d-8", "d-\ufffd8"]
+        rows = (await conn.execute(text("SELECT message_key, event_type FROM dead_letters ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [("d-8", None), ("d-\ufffd8", None), ("d-8", "Test\ufffdHappened")]
 
 
 async def test_a_replayed_dead_letter_is_applied_once_its_cause_is_fixed(
