@@ -76,6 +76,26 @@ async def test_unknown_routes_and_procedures(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/bundle-types/wedding")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter", "misspelt", "known"),
+    [
+        ("/v1/procedures", "field", "dat_dia", "ho_tich"),
+        ("/v1/procedures", "online_level", "Full", "full"),
+        ("/v1/procedures", "authority_level", "ward", "commune"),
+        ("/v1/agencies", "level", "galaxy", "commune"),
+        ("/v1/agencies", "kind", "police", "commune_pc"),
+    ],
+)
+async def test_a_catalogue_filter_nothing_could_match_names_its_parameter(
+    client: httpx.AsyncClient, path: str, parameter: str, misspelt: str, known: str
+) -> None:
+    """A misspelt filter was an empty list with a 200: the portal was told there were no procedures."""
+    response = await client.get(path, params={parameter: misspelt})
+    assert response.status_code == 422 and paths(response) == {f"$.{parameter}"}, response.text
+    listed = await client.get(path, params={parameter: known})
+    assert listed.status_code == 200 and listed.json()["items"]
+
+
 @pytest.mark.parametrize("key", [".[²].", "a.b", "x[0]", "it's \"quoted\"", "tên"])
 async def test_a_field_is_named_whatever_its_key(client: httpx.AsyncClient, key: str) -> None:
     """The 422's ``loc`` is read back from the path: "²" is a digit to ``str.isdigit`` and not to

@@ -10,8 +10,11 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from contracts.catalogue import BundleDefinition, Catalogue, Procedure
+from contracts.catalogue.base import AuthorityLevel
+from contracts.catalogue.procedure import OnlineLevel
 from eventkit.http import error
 from intake.domain.errors import NotFound
+from intake.domain.problems import FieldProblem, InvalidInput
 from intake.entrypoints.schemas import AgencyList, BundleTypeList, ProcedureList
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -42,15 +45,26 @@ def _matches(item: dict[str, Any], **wanted: str | None) -> bool:
     return all(value is None or item.get(key) == value for key, value in wanted.items())
 
 
+def _known(value: str | None, parameter: str, items: Any, key: str) -> None:
+    """A 422 naming ``parameter`` when no item has ``value`` at ``key``: a typo ("dat_dia") read as a
+    filter nothing matched, an empty list the portal took for "none"."""
+    known = {item.get(key) for item in items}
+    if value is not None and value not in known:
+        listed = ", ".join(sorted(str(k) for k in known if k))
+        raise InvalidInput([FieldProblem(f"$.{parameter}", f"unknown {parameter} {value!r} (known: {listed})",
+                                          f"unknown_{parameter}")])  # fmt: skip
+
+
 @router.get("/procedures", response_model=ProcedureList)
 async def list_procedures(
     request: Request,
     field: Annotated[str | None, Query(description="Only this field, e.g. ho_tich.")] = None,
-    authority_level: Annotated[str | None, Query(description="commune, district or province.")] = None,
-    online_level: Annotated[str | None, Query(description="full, partial or none.")] = None,
+    authority_level: Annotated[AuthorityLevel | None, Query(description="commune, district or province.")] = None,
+    online_level: Annotated[OnlineLevel | None, Query(description="full, partial or none.")] = None,
 ) -> Response:
     """Every procedure: code, name, field, level, statutory time, fee, online level, documents, form schema."""
     docs = _docs(request)
+    _known(field, "field", docs.procedures.values(), "field")
     wanted = {"field": field, "authority_level": authority_level, "online_level": online_level}
     return docs.listing([p for p in docs.procedures.values() if _matches(p, **wanted)])
 
@@ -67,11 +81,12 @@ async def get_procedure(code: str, request: Request) -> Response:
 @router.get("/agencies", response_model=AgencyList)
 async def list_agencies(
     request: Request,
-    level: Annotated[str | None, Query(description="commune, district or province.")] = None,
+    level: Annotated[AuthorityLevel | None, Query(description="commune, district or province.")] = None,
     kind: Annotated[str | None, Query(description="e.g. commune_pc, police_commune, social_insurance.")] = None,
 ) -> Response:
     """The agencies of the demo province, each with its code, level, kind and parent."""
     docs = _docs(request)
+    _known(kind, "kind", docs.agencies.values(), "kind")
     return docs.listing([a for a in docs.agencies.values() if _matches(a, level=level, kind=kind)])
 
 
