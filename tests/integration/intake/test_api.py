@@ -57,6 +57,12 @@ async def test_a_submission_is_tracked_by_code_and_by_id(intake: RunningIntake) 
     assert view["competent_agency"]["code"] == "UBND-X-YENHOA"
     assert [e["event"] for e in view["timeline"]] == ["DossierSubmitted"]
     assert (await intake.client.get(f"/v1/dossiers/{receipt['dossier_id']}")).json()["code"] == receipt["code"]
+    # A UUID in upper case is the same id (it was a 404 to a portal that upper-cases them), to the view
+    # and to the citizen's actions.
+    upper = receipt["dossier_id"].upper()
+    assert (await intake.client.get(f"/v1/dossiers/{upper}")).json()["code"] == receipt["code"]
+    withdrawal = await intake.client.post(f"/v1/dossiers/{upper}/withdrawals", json={"reason": "nộp nhầm"})
+    assert withdrawal.status_code == 202, withdrawal.text
     assert (await intake.client.get("/v1/dossiers/UBND-X-YENHOA-200101-0001")).status_code == 404
 
 

@@ -19,7 +19,7 @@ from eventkit.uow import SqlUnitOfWork
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
 from intake.domain.actions import PAST_RECEPTION, DossierState
-from intake.domain.codes import UUID_TEXT
+from intake.domain.codes import dossier_reference
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.text import SUBJECT_RULE
 from intake.domain.tracking import ENDED, DossierChange
@@ -156,7 +156,7 @@ class PostgresDossiers:
         )
 
     async def state(self, ref: str) -> DossierState | None:
-        column = "code" if not _looks_like_uuid(ref) else "dossier_id"
+        column, ref = dossier_reference(ref)
         row = (
             await self._conn.execute(
                 text(
@@ -228,10 +228,6 @@ class PostgresDossiers:
             text("UPDATE bundles SET status = :s, ended_at = :at, failed_step = :f, reason = :r WHERE bundle_id = :b"),
             {"b": bundle_id, "s": status, "at": at, "f": failed_step, "r": reason},
         )
-
-
-def _looks_like_uuid(ref: str) -> bool:
-    return UUID_TEXT.match(ref) is not None
 
 
 class SqlIntakeUnitOfWork(SqlUnitOfWork):

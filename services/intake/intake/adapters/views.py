@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.domain.codes import UUID_TEXT
+from intake.domain.codes import dossier_reference
 
 _DOSSIER_COLUMNS = (
     "dossier_id, code, procedure_code, channel, receiving_agency, competent_agency, current_agency, official_id,"
@@ -35,7 +35,7 @@ class PostgresViews:
         self._engine = engine
 
     async def dossier(self, ref: str) -> dict[str, Any] | None:
-        column = "dossier_id" if UUID_TEXT.match(ref) else "code"
+        column, ref = dossier_reference(ref)
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(text(f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE {column} = :r"), {"r": ref})
@@ -43,7 +43,8 @@ class PostgresViews:
         return _row(row) if row else None
 
     async def bundle(self, bundle_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        if not UUID_TEXT.match(bundle_id):
+        column, bundle_id = dossier_reference(bundle_id)  # a bundle's id is a UUID too
+        if column != "dossier_id":
             return None
         async with self._engine.connect() as conn:
             bundle = (
