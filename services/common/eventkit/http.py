@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -99,12 +99,28 @@ def invalid_parameter(where: str, name: str, message: str, value: object = None)
     return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error", "input": value}])
 
 
+T = TypeVar("T")
+
+#: The most problems a 422 lists; ``more`` counts the rest. A body under the size limit with tens of
+#: thousands of unknown keys was answered with every one of them: 8 MB for 0.8 MB sent.
+MAX_LISTED_PROBLEMS = 100
+
+
+def validation_failed(problems: Sequence[T], as_dict: Callable[[T], dict[str, Any]]) -> JSONResponse:
+    """The 422 of a request with ``problems`` (each naming its field as ``as_dict`` writes it), the
+    first :data:`MAX_LISTED_PROBLEMS` of them listed."""
+    listed = [as_dict(p) for p in problems[:MAX_LISTED_PROBLEMS]]
+    body: dict[str, Any] = {"error": "validation_failed", "detail": listed}
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        body["more"] = len(problems) - MAX_LISTED_PROBLEMS
+    return JSONResponse(body, status_code=422)
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"path": json_path(e["loc"]), "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
-    ]
-    return JSONResponse({"error": "validation_failed", "detail": errors}, status_code=422)
+    return validation_failed(
+        exc.errors(), lambda e: {"path": json_path(e["loc"]), "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -24,7 +24,8 @@ class InvalidInput(Exception):
 
     def __init__(self, problems: list[FieldProblem]) -> None:
         problems = list(dict.fromkeys(problems))  # one field feeding two bundle steps is named once
-        super().__init__("; ".join(f"{p.path}: {p.msg}" for p in problems))
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        super().__init__("; ".join(f"{p.path}: {p.msg}" for p in problems[:10]) + more)
         self.problems = problems
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from eventkit.batching import WriterStopped
 from eventkit.eventstore import ConcurrencyConflict
+from eventkit.http import validation_failed
 from eventkit.logging import get_logger
 from intake.domain.errors import (
     ActionNotAllowed,
@@ -22,8 +23,7 @@ log = get_logger(__name__)
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)
-    detail = [{**p.as_dict(), "loc": ["body", *path_loc(p.path)]} for p in exc.problems]
-    return JSONResponse({"error": "validation_failed", "detail": detail}, status_code=422)
+    return validation_failed(exc.problems, lambda p: {**p.as_dict(), "loc": ["body", *path_loc(p.path)]})
 
 
 async def _duplicate(_: Request, exc: Exception) -> JSONResponse:
