@@ -471,3 +471,33 @@ async def test_a_wrong_base_url_is_an_outage_to_wait_out_not_a_refusal(simulator
         assert isinstance(ExternalHttpClient.outcome(page), Transient)
     record_missing = ExternalHttpClient.outcome(httpx.Response(404, json={"error": "not_found", "message": "no card"}))
     assert isinstance(record_missing, Rejected)  # the system's own answer about a record stands
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(201, json={}), httpx.Response(202, json={"status": "queued"}), httpx.Response(204)],
+)
+async def test_a_success_that_does_not_say_what_was_made_is_refused_not_a_result(answer: httpx.Response) -> None:
+    """A 201 {} or a 202 "queued" completed the step: the citizen got a health-insurance card with no
+    number, and the step counted as processed."""
+    client = ExternalHttpClient("social_insurance", ExternalSystemSettings(), SIM,
+                                transport=httpx.MockTransport(lambda _: answer))  # fmt: skip
+    child = {"personal_id_number": "036224000012", "full_name": "Lê Văn Bé", "sex": "male"}
+    try:
+        card = call({"child": {**child, "date_of_birth": "2024-07-01"}}, applicant_full_name="Lê Thị Mẹ")
+        outcome = await HttpSocialInsurance(client).issue_child_health_insurance_card(card)
+    finally:
+        await client.aclose()
+    assert isinstance(outcome, Rejected) and outcome.error == "incomplete_result"
+    assert f"{answer.status_code} with no card_number" in outcome.reason
+
+
+def test_a_result_with_a_malformed_identification_number_is_refused() -> None:
+    def citizen(body: dict[str, Any]) -> dict[str, Any]:
+        return {"personal_id_number": body.get("id_number")}
+
+    assert mapped(Succeeded({"id_number": "036224000012"}, 201), citizen, required=("personal_id_number",)) == (
+        Succeeded({"personal_id_number": "036224000012"}, 201)
+    )
+    broken = mapped(Succeeded({"id_number": "12"}, 201), citizen, required=("personal_id_number",))
+    assert isinstance(broken, Rejected) and "a malformed personal_id_number" in broken.reason

@@ -42,7 +42,11 @@ class HttpSocialInsurance:
         path = "/health-insurance-cards"
         held = ReadBack(path, {"id_number": body["id_number"]})
         outcome = await post_once(self._client, path, body, call, done="card_exists", read_back=held)
-        return mapped(outcome, lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")})
+        return mapped(
+            outcome,
+            lambda r: {"card_number": r.get("card_number"), "valid_until": r.get("valid_to")},
+            required=("card_number",),
+        )
 
     async def pay_funeral_allowance(self, call: OperationCall) -> CallOutcome:
         """Data: the funeral-allowance form (deceased, death extract number, declarant's relation).
@@ -59,7 +63,11 @@ class HttpSocialInsurance:
         path = "/funeral-allowances"
         held = ReadBack(path, {"deceased_id_number": body["deceased"]["id_number"]})
         outcome = await post_once(self._client, path, body, call, done="already_paid", read_back=held)
-        return mapped(outcome, lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")})
+        return mapped(
+            outcome,
+            lambda r: {"decision_number": r.get("payment_id"), "amount_vnd": r.get("amount_vnd")},
+            required=("decision_number",),
+        )
 
 
 class HttpSocialWelfare:
@@ -80,7 +88,11 @@ class HttpSocialWelfare:
         path = "/burial-supports"
         held = ReadBack(path, {"deceased_id_number": body["deceased"]["id_number"]})
         outcome = await post_once(self._client, path, body, call, done="already_granted", read_back=held)
-        return mapped(outcome, lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")})
+        return mapped(
+            outcome,
+            lambda r: {"decision_number": r.get("support_id"), "amount_vnd": r.get("amount_vnd")},
+            required=("decision_number",),
+        )
 
 
 def _deceased(call: OperationCall, benefit_key: str, why: str) -> dict[str, str]:

@@ -94,9 +94,15 @@ def drop_none(values: dict[str, Any]) -> dict[str, Any]:
 MAX_RESULT_BYTES = 64 * 1024
 
 
-def mapped(outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, Any]]) -> CallOutcome:
+def mapped(
+    outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, Any]], *, required: tuple[str, ...] = ()
+) -> CallOutcome:
     """A success whose body is the result data (catalogue ``data_fields``) taken from the answer; a
-    refusal if that data is over :data:`MAX_RESULT_BYTES`."""
+    refusal if that data is over :data:`MAX_RESULT_BYTES`, lacks a ``required`` field (what the write
+    made: a card's number, a registration's), or carries a malformed identification number.
+
+    Taken as it came, a 201 ``{}`` or a 202 "queued" completed the step: the citizen got a health
+    insurance card with no number, and the step counted as processed."""
     if not isinstance(outcome, Succeeded):
         return outcome
     data = drop_none(result(outcome.body))
@@ -104,6 +110,14 @@ def mapped(outcome: CallOutcome, result: Callable[[dict[str, Any]], dict[str, An
     if size > MAX_RESULT_BYTES:
         reason = f"{outcome.status} with {size} bytes of result data, over the {MAX_RESULT_BYTES} a result may hold"
         return Rejected(reason, outcome.status, "result_too_large")
+    missing = [name for name in required if data.get(name) in (None, "")]
+    malformed = [
+        name for name, value in data.items() if name.endswith("id_number") and not citizen_id.is_valid(str(value))
+    ]
+    if missing or malformed:
+        what = [*(f"no {name}" for name in missing), *(f"a malformed {name}" for name in malformed)]
+        reason = f"{outcome.status} with {' and '.join(what)}: the system's answer does not say what it did"
+        return Rejected(reason, outcome.status, "incomplete_result")
     return Succeeded(data, outcome.status, outcome.replayed)
 
 

@@ -54,7 +54,7 @@ class HttpPopulationDatabase:
             }
         )
         outcome = await post(self._client, "/citizens", body, call)
-        return mapped(outcome, lambda r: {"personal_id_number": r.get("id_number")})
+        return mapped(outcome, lambda r: {"personal_id_number": r.get("id_number")}, required=("personal_id_number",))
 
     async def register_permanent_residence(self, call: OperationCall) -> CallOutcome:
         """Data: the permanent-residence form (person, address, household head, relation).
@@ -79,6 +79,7 @@ class HttpPopulationDatabase:
                 "household_id": r.get("household_id"),
                 "registered_on": r.get("registered_on"),
             },
+            required=("residence_id",),
         )
 
     async def _register_residence(self, call: OperationCall, person: str) -> CallOutcome:
@@ -125,13 +126,13 @@ class HttpPopulationDatabase:
         held = ReadBack(f"{path}/deregistrations", reference_at="deregistration.reference")
         done = "no_permanent_residence"
         outcome = await post_once(self._client, f"{path}/deregistration", body, call, done=done, read_back=held)
-        return mapped(outcome, lambda r: {"deregistered_on": r.get("ended_on")})
+        return mapped(outcome, lambda r: {"deregistered_on": r.get("ended_on")}, required=("deregistered_on",))
 
     async def lookup_citizen(self, call: OperationCall) -> CallOutcome:
         """Data: ``id_number``. Result: what the database holds, for data reuse."""
         person = id_number(call.require("id_number"), "id_number")
         outcome = await self._client.call("GET", f"/citizens/{person}", correlation_id=call.correlation_id)
-        return mapped(outcome, _citizen)
+        return mapped(outcome, _citizen, required=("id_number",))
 
 
 def _citizen(record: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +180,7 @@ class HttpCivilStatusRegistry:
                 "birth_record_id": r.get("record_id"),
                 "personal_id_number": (r.get("child") or {}).get("id_number"),
             },
+            required=("birth_certificate_number",),
         )
 
     async def record_death(self, call: OperationCall) -> CallOutcome:
@@ -206,6 +208,7 @@ class HttpCivilStatusRegistry:
                 "death_record_id": r.get("record_id"),
                 "registered_on": r.get("registered_on"),
             },
+            required=("death_extract_number",),
         )
 
 
