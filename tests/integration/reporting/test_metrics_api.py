@@ -161,6 +161,10 @@ async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
         ("/v1/metrics/summary", {"agency": "UBND-X-KHONGCO"}, "$.agency"),
         ("/v1/index", {"period": "2199"}, "$.period"),  # nothing can have happened in it yet
         ("/v1/metrics/summary", {"field": "Đất đai"}, "$.field"),
+        # Misspelt, a field or a procedure read as one with nothing to report: zeros with a 200.
+        ("/v1/metrics/summary", {"field": "dat_dia"}, "$.field"),
+        ("/v1/metrics/trend", {"field": "nosuch"}, "$.field"),
+        ("/v1/metrics/summary", {"procedure": "9.999999"}, "$.procedure"),
         ("/v1/index", {"period": "2024-13"}, "$.period"),
         # Dates the arithmetic cannot take had been 500s: the day after 9999-12-31, a trend before year 1.
         ("/v1/metrics/summary", {"to": "9999-12-31"}, "$.to"),

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from eventkit.http import invalid_parameter
+from reporting.domain.outcome import UNKNOWN_FIELD
 from reporting.domain.periods import PERIOD_PATTERN, Period, parse_bound, parse_period
 from reporting.service_layer.reports import ReportQuery, Reports
 from workcal import vietnam_tz
@@ -62,10 +63,16 @@ def named_period(text: str | None) -> Period:
 def query(
     reports: Reports, period: Period, agency: str | None, field: str | None = None, procedure: str | None = None
 ) -> ReportQuery:
-    """The report's query; a 422 on ``$.agency`` for an agency the catalogue does not know (a typo
-    would otherwise read as an agency with nothing to report: the index's full marks)."""
-    if agency is not None and not reports.catalogue.knows_agency(agency):
+    """The report's query; a 422 on ``$.agency``, ``$.field`` or ``$.procedure`` for one the catalogue
+    does not know (a typo would otherwise read as one with nothing to report: zeros, the index's full
+    marks). The field ``unknown`` is that of procedures the catalogue no longer lists."""
+    catalogue = reports.catalogue
+    if agency is not None and not catalogue.knows_agency(agency):
         raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
+    if field is not None and field != UNKNOWN_FIELD and field not in catalogue.field_of_procedure.values():
+        raise invalid_parameter("query", "field", "no procedure of the catalogue is of this field", field)
+    if procedure is not None and procedure not in catalogue.field_of_procedure:
+        raise invalid_parameter("query", "procedure", "no such procedure in the catalogue", procedure)
     return ReportQuery(period, agency, field, procedure)
 
 
