@@ -280,7 +280,7 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns_and_updates_live(
         received = summary["received"]["total"]
         assert int(dom.values["received-total"] or -1) == received
         assert float(dom.values["on-time-rate"] or "nan") == summary["resolved"]["on_time_rate"] == 0.75
-        assert dom.texts["on-time-rate"] == "75,0 %"
+        assert dom.texts["on-time-rate"] == "75,00 %"  # two decimals: one showed 99.98 % as 100,0 %
         assert int(dom.values["overdue-in-progress"] or -1) == summary["in_progress"]["overdue"]
         for channel, count in summary["received"]["by_channel"].items():
             assert int(dom.values[f"channel-{channel}"] or -1) == count

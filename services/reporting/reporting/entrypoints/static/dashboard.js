@@ -5,7 +5,6 @@
 const TZ = "Asia/Ho_Chi_Minh";
 const SVG = "http://www.w3.org/2000/svg";
 const nf = new Intl.NumberFormat("vi-VN");
-const nf1 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const nf2 = new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const FEED_MAX = 50;
 const FEED_RETRY_MS = 3000;  // a closed stream is opened again after this pause
@@ -13,7 +12,8 @@ const CHANNELS = [["online", "Trực tuyến", "#1565c0"], ["counter", "Trực t
 const RATINGS = { good: "Tốt", fair: "Khá", average: "Trung bình", weak: "Yếu", no_data: "Chưa có dữ liệu" };
 
 const $ = (id) => document.getElementById(id);
-const pct = (r) => (r === null || r === undefined ? "–" : `${nf1.format(r * 100)} %`);
+// Two decimals, as the province's figures are published: with one, 99.98 % on time showed as 100,0 %.
+const pct = (r) => (r === null || r === undefined ? "–" : `${nf2.format(r * 100)} %`);
 const state = { period: "", agency: "", refreshTimer: null, source: null, refreshing: false, refreshAgain: false };
 
 function setValue(id, value, text) {
