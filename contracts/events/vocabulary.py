@@ -42,6 +42,11 @@ EVENT_NAMES: dict[str, str] = {
 PART_PAYMENT = "Đã nộp một phần nghĩa vụ tài chính"
 
 
+def vnd(amount: int) -> str:
+    """``1.500.000 đồng``: an amount as Vietnamese write it, thousands grouped with dots."""
+    return f"{amount:,} đồng".replace(",", ".")
+
+
 def event_name(event_type: str, status: str | None = None, outstanding: int | None = None) -> str:
     """The head of a history line for an event that left the dossier in ``status``; a payment with
     ``outstanding`` still owed after it (from events that say; else by the status) paid a part."""

@@ -276,7 +276,8 @@ def test_a_request_paid_in_parts_is_paid_once_they_add_up(acknowledged: str) -> 
         assert line == [(500_000, amount == 499_000)], (amount, line)
         # The history says a part was paid, not that the obligation was met (the portal showed both).
         head = "Đã nộp một phần" if amount == 1_000 else "Đã hoàn thành"
-        assert record.history[-1].content == f"{head} nghĩa vụ tài chính: {amount} đồng"
+        written = {1_000: "1.000", 499_000: "499.000"}[amount]  # as the citizen's timeline writes amounts
+        assert record.history[-1].content == f"{head} nghĩa vụ tài chính: {written} đồng"
     assert accepted_by_portal(record)["fees"][0]["paid_online"] is True
 
 
@@ -288,7 +289,7 @@ def test_a_part_of_the_fee_paid_is_told_as_a_part_though_the_dossier_goes_on() -
     paid = PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=150_000,
                             online=False, outstanding=50_000)  # fmt: skip
     record = apply_dossier_event(record, paid)
-    assert record.history[-1].content == "Đã nộp một phần nghĩa vụ tài chính: 150000 đồng"
+    assert record.history[-1].content == "Đã nộp một phần nghĩa vụ tài chính: 150.000 đồng"
 
 
 @pytest.mark.parametrize("order", ["citizen first", "workflow first", "workflow only"])

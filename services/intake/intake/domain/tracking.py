@@ -16,7 +16,7 @@ from contracts import citizen_id
 from contracts.envelope import EventPayload
 from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
-from contracts.events.vocabulary import STEP_NAMES, SYSTEM_NAMES, event_name
+from contracts.events.vocabulary import STEP_NAMES, SYSTEM_NAMES, event_name, vnd
 
 #: A dossier in one of these has ended (766 rules: processed, returned, refused, stopped or withdrawn);
 #: it no longer blocks a new dossier for the same subject.
@@ -45,11 +45,6 @@ _PAYMENT_METHODS = {
     "e_wallet": "ví điện tử",
     "cash": "tiền mặt",
 }
-
-
-def vnd(amount: int) -> str:
-    """``20.000 đồng``: Vietnamese groups thousands with dots."""
-    return f"{amount:,} đồng".replace(",", ".")
 
 
 @dataclass(frozen=True)

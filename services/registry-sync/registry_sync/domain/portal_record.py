@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts.events.common import Applicant, Channel, Document
 from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
-from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, event_name
+from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, event_name, vnd
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
@@ -39,8 +39,8 @@ _DETAILS = {
     "DossierRefused": ": {reason}",
     "DossierStepStarted": ": {step}{because}",
     "SupplementRequested": " (lần {request_number}): {reason}",
-    "PaymentRequested": ": {amount} đồng",
-    "PaymentConfirmed": ": {amount} đồng",
+    "PaymentRequested": ": {amount}",
+    "PaymentConfirmed": ": {amount}",
     "WithdrawalAccepted": ": {reason}",
     "WithdrawalRefused": ": {reason}",
     "DossierStopped": ": {reason}",
@@ -388,6 +388,8 @@ def _history_fields(event: DossierEvent) -> _Fields:
         fields["because"] = f" ({reason})" if reason else ""
     elif isinstance(event, DossierForwarded):
         fields["because"] = f": {reason}" if reason else ""
+    if isinstance(fields.get("amount"), int):  # as the citizen's timeline writes it: 1.500.000 đồng
+        fields["amount"] = vnd(fields["amount"])
     if isinstance(event, ApologyLetterIssued):
         fields["new_date"] = utc(event.new_due_at).astimezone(vietnam_tz()).strftime("%d/%m/%Y")
     return fields
