@@ -125,7 +125,13 @@ class Procedure(CatalogueModel):
         "picks the agency of this kind in the case's area.",
     )
     processing_time: ProcessingTime = Field(description="Statutory processing time of a standalone dossier.")
-    fee: int = Field(ge=0, description="Fee or charge in VND; 0 when there is no financial obligation.")
+    fee: int = Field(
+        ge=0,
+        # Intake keeps a dossier's fee in a 32-bit column: a larger one loaded, and every submission of
+        # the procedure then failed on an out-of-range value.
+        le=2**31 - 1,
+        description="Fee or charge in VND; 0 when there is no financial obligation.",
+    )
     online_level: OnlineLevel = Field(
         description="full: the whole procedure online (toàn trình); partial: submission only (một phần); none."
     )

@@ -55,6 +55,12 @@ def test_form_schema_typo_is_caught(data_dir: Path, edit_json: JsonEdit) -> None
     assert "unknown JSON Schema keyword 'requried'" in problems(data_dir)
 
 
+def test_a_fee_beyond_what_intake_stores_is_refused_at_load(data_dir: Path, edit_json: JsonEdit) -> None:
+    """Loaded, every submission of the procedure failed on intake's 32-bit fee column."""
+    edit_json("procedures/land_certificate_first_issuance.json", lambda p: p.update(fee=3_000_000_000))
+    assert "fee" in problems(data_dir) and "2147483647" in problems(data_dir)
+
+
 def test_form_schema_must_be_a_draft_2020_12_object(data_dir: Path, edit_json: JsonEdit) -> None:
     edit_json("procedures/marriage_registration.json", lambda p: p["form_schema"].update(type="array"))
     assert "type 'object'" in problems(data_dir)
