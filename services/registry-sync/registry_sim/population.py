@@ -67,6 +67,7 @@ class ResidenceRegistration(Strict):
     household_head_id_number: IdNumber | None = None
     relationship_to_head: Name | None = None
     registered_on: date | None = None
+    reference: Reference | None = None  # the caller's, kept with the residence
 
 
 class ResidenceDeregistration(Strict):

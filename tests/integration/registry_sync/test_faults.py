@@ -115,9 +115,9 @@ async def test_thirty_percent_errors_and_lost_answers(infra: Infra, unique: str,
     assert sum(population["faults"].values()) > 0  # faults really happened ...
     portal = await simulator.counters("national_portal")
     assert population["late_answers"] + portal["late_answers"] > 0
-    # A command whose answer was lost is retried with its key and answered from memory, not redone.
-    # (A portal push may instead be overtaken by a newer state, sent under a new key.)
-    assert population["replays"] >= population["late_answers"]
+    # A command whose answer was lost is retried and not redone (assert_exactly_once above): answered
+    # from memory under its key, or, a residence, found registered with its reference before it is
+    # sent again. (A portal push may instead be overtaken by a newer state, sent under a new key.)
 
 
 async def test_breaker_opens_under_failures_and_closes_after_recovery(

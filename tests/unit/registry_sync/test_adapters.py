@@ -178,6 +178,44 @@ async def test_a_retry_the_system_no_longer_remembers_finds_its_own_record(
     assert sum((await counters(admin, system))["effects"].values()) == 2
 
 
+async def test_a_residence_retried_after_the_database_forgot_the_key_is_registered_once(
+    table: OperationTable, simulator, admin: httpx.AsyncClient, rng: random.Random
+) -> None:
+    """No "already done" refusal here (a person may register again): the retry registered a second
+    residence, superseding the first with a copy under a new id."""
+    simulator.state.sim.idempotency.capacity = 1  # the database remembers its last key only
+    data = await catalogue_data("1.004222", admin, rng)
+    first = await table.perform("population_db", "register_permanent_residence", call(data, "ours"))
+    assert isinstance(first, Succeeded), first
+    other = await table.perform("population_db", "register_permanent_residence",
+                                call(await catalogue_data("1.004222", admin, rng), "theirs"))  # fmt: skip
+    assert isinstance(other, Succeeded)
+    again = await table.perform("population_db", "register_permanent_residence", call(data, "ours", attempt=2))
+    assert isinstance(again, Succeeded) and again.replayed
+    assert again.body["residence_id"] == first.body["residence_id"]
+    assert (await counters(admin, "population_db"))["effects"] == {"register_permanent_residence": 2}
+
+
+async def test_a_retry_whose_body_changed_since_the_first_attempt_finds_the_record_that_attempt_made(
+    table: OperationTable, admin: httpx.AsyncClient, rng: random.Random
+) -> None:
+    """The first attempt went without the applicant (the dossier's details came late) and its answer was
+    lost; the retry, with the applicant, met idempotency_key_reused: the step stopped, the card existing."""
+    data = await catalogue_data("9.000001", admin, rng)
+    first = await table.perform("social_insurance", "issue_child_health_insurance_card",
+                                call(data, "cmd-card", applicant_full_name=None))  # fmt: skip
+    assert isinstance(first, Succeeded), first
+    again = await table.perform("social_insurance", "issue_child_health_insurance_card", call(data, "cmd-card"))
+    assert isinstance(again, Succeeded) and again.body["card_number"] == first.body["card_number"]
+    residence = await catalogue_data("1.004222", admin, rng)
+    made = await table.perform("population_db", "register_permanent_residence", call(residence, "cmd-res"))
+    changed = {**residence, "relation_to_head": "con" if residence.get("relation_to_head") != "con" else "cháu"}
+    # Still the first attempt as counted (the worker stopped before recording it): no look first.
+    again = await table.perform("population_db", "register_permanent_residence", call(changed, "cmd-res"))
+    assert isinstance(made, Succeeded) and isinstance(again, Succeeded)
+    assert again.body["residence_id"] == made.body["residence_id"]
+
+
 async def test_a_write_first_sent_without_a_reference_is_answered_from_memory_when_retried(
     table: OperationTable, admin: httpx.AsyncClient, rng: random.Random
 ) -> None:

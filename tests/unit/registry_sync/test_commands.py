@@ -85,6 +85,8 @@ async def test_transient_failures_back_off_then_succeed(registry: InMemoryRegist
     await run_due(executor)
     (outcome,) = registry.published(RegistryCommandSucceeded.event_type)
     assert outcome.payload["attempts"] == 3
+    # Each call knows it is a retry: a system that forgot the key may have made the first one.
+    assert [call.attempt for call in operations.calls] == [1, 2, 3]
 
 
 async def test_a_refusal_fails_the_command_at_once_with_the_reason(registry: InMemoryRegistry) -> None:

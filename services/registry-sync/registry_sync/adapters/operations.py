@@ -27,6 +27,8 @@ class OperationCall:
     data: Mapping[str, Any]
     idempotency_key: str
     correlation_id: str | None = None
+    #: Which attempt this is, 1 for the first: a retry, hours later, may find the system forgot the key.
+    attempt: int = 1
     applicant_full_name: str | None = None
     applicant_id_number: str | None = None
     agency_code: str | None = None
@@ -148,6 +150,23 @@ class ReadBack:
         return bool(value_at(item, self.reference_at) == reference)
 
 
+#: The system's answer to a key it holds for another body: our first attempt was made, with other data.
+KEY_REUSED = "idempotency_key_reused"
+
+
+async def post_referenced(
+    client: ExternalHttpClient, path: str, body: dict[str, Any], call: OperationCall
+) -> CallOutcome:
+    """A write sent with the command's idempotency key as its ``reference``, which the system keeps with
+    what it makes, so that the write can be recognised as ours when read back."""
+    outcome = await post(client, path, {**body, "reference": header_safe_key(call.idempotency_key)}, call)
+    if isinstance(outcome, Rejected) and outcome.error == KEY_REUSED:
+        # First sent by a build that sent no reference (a retry across the upgrade): the system holds
+        # that body under the key, and answers it again only for the same body.
+        outcome = await post(client, path, body, call)
+    return outcome
+
+
 async def post_once(
     client: ExternalHttpClient, path: str, body: dict[str, Any], call: OperationCall, *, done: str, read_back: ReadBack
 ) -> CallOutcome:
@@ -159,14 +178,14 @@ async def post_once(
     ``done`` ("card exists", "already paid"). Then the person's records are read back, and if one
     carries our reference the write was ours: the command succeeded, with that record. A record made
     by someone else, or a read-back the system refuses, leaves the refusal as it was; a read-back that
-    fails for now is retried (the write first again, under the same key)."""
+    fails for now is retried (the write first again, under the same key).
+
+    The key still held for another body (the first attempt went without the applicant, who arrived
+    before the retry; a release changed what the body carries) is read back the same way: the first
+    attempt was made. Refused, the step stopped while the card existed."""
     reference = header_safe_key(call.idempotency_key)
-    outcome = await post(client, path, {**body, "reference": reference}, call)
-    if isinstance(outcome, Rejected) and outcome.error == "idempotency_key_reused":
-        # First sent by a build that sent no reference (a retry across the upgrade): the system holds
-        # that body under the key, and answers it again only for the same body.
-        outcome = await post(client, path, body, call)
-    if not (isinstance(outcome, Rejected) and outcome.error == done):
+    outcome = await post_referenced(client, path, body, call)
+    if not (isinstance(outcome, Rejected) and outcome.error in (done, KEY_REUSED)):
         return outcome
     found = await client.call("GET", read_back.path, params=dict(read_back.params), correlation_id=call.correlation_id)
     if isinstance(found, Transient):

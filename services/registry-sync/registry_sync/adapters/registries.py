@@ -6,9 +6,19 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from contracts import citizen_id
-from registry_sync.adapters.http_client import ExternalHttpClient
-from registry_sync.adapters.operations import OperationCall, ReadBack, drop_none, id_number, mapped, post, post_once
-from registry_sync.domain.outcomes import CallOutcome, Succeeded
+from registry_sync.adapters.http_client import ExternalHttpClient, header_safe_key
+from registry_sync.adapters.operations import (
+    KEY_REUSED,
+    OperationCall,
+    ReadBack,
+    drop_none,
+    id_number,
+    mapped,
+    post,
+    post_once,
+    post_referenced,
+)
+from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 
 #: The catalogue's deregistration reasons, in the population database's words.
 DEREGISTRATION_REASONS = {"deceased": "death", "moved_abroad": "settled_abroad", "other": "other"}
@@ -83,6 +93,11 @@ class HttpPopulationDatabase:
         )
 
     async def _register_residence(self, call: OperationCall, person: str) -> CallOutcome:
+        """Registered once: a retry (whose key the database may have forgotten: it keeps keys for
+        hours, we retry for a day) first looks whether the person's residence is already ours. Made
+        again, it superseded the first registration with a copy under a new residence id."""
+        if call.attempt > 1 and (ours := await self._registered_by(call, person)) is not None:
+            return ours
         body = drop_none(
             {
                 "address": call.require("address"),
@@ -93,7 +108,21 @@ class HttpPopulationDatabase:
                 "relationship_to_head": call.get("relation_to_head"),
             }
         )
-        return await post(self._client, f"/citizens/{person}/permanent-residence", body, call)
+        outcome = await post_referenced(self._client, f"/citizens/{person}/permanent-residence", body, call)
+        if isinstance(outcome, Rejected) and outcome.error == KEY_REUSED:  # made by the first attempt
+            return await self._registered_by(call, person) or outcome
+        return outcome
+
+    async def _registered_by(self, call: OperationCall, person: str) -> CallOutcome | None:
+        """The person's current residence if this command registered it (it carries our reference);
+        None if not, or the look-up's failure for now."""
+        found = await self._client.call("GET", f"/citizens/{person}", correlation_id=call.correlation_id)
+        if isinstance(found, Transient):
+            return found
+        residence = found.body.get("permanent_residence") if isinstance(found, Succeeded) else None
+        if isinstance(residence, dict) and residence.get("reference") == header_safe_key(call.idempotency_key):
+            return Succeeded(residence, 200, replayed=True)
+        return None
 
     async def _record_newborn(self, call: OperationCall, person: str) -> CallOutcome:
         """The newborn under the number its birth registration issued; sex, century and birth

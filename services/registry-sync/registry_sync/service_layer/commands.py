@@ -196,6 +196,7 @@ class CommandExecutor:
             data=command.data,
             idempotency_key=command.command_id,
             correlation_id=command.correlation_id,
+            attempt=command.attempts + 1,
             applicant_full_name=record.applicant_full_name if record else None,
             applicant_id_number=record.applicant_id_number if record else None,
             agency_code=command.agency or (record.agency_code if record else None),
