@@ -190,6 +190,20 @@ async def test_a_dossier_sent_back_before_acceptance_has_no_appointment_to_be_la
     assert facts.due_at is None and facts.outcome == "on_time" and facts.end_kind == "refused"
 
 
+async def test_an_online_dossier_refused_after_missing_its_acceptance_limit_is_overdue(derive: Derivation) -> None:
+    """No appointment was ever set, so it counted as on time: left unaccepted for days and then
+    refused, a dossier raised the on-time rate."""
+    s = scenario.Scenario()
+    s.submit("A1", procedure="9.000001", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=None, registered=True)  # fmt: skip
+    s.flow(workflow.AcceptanceOverdue, "A1", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.REGISTERED,
+           deadline=scenario.at(5, 9))  # fmt: skip
+    s.flow(workflow.DossierRefused, "A1", scenario.at(15, 9), "UBND-X-YENHOA", DossierStatus.REFUSED,
+           reason="Không thuộc thẩm quyền", on_time=None)  # fmt: skip
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["A1"].outcome == "overdue"
+
+
 async def test_a_later_bundle_step_s_date_moves_when_workflow_starts_it_later(derive: Derivation) -> None:
     """A counter bundle's later step, started after the first step waited for the citizen: workflow's
     DossierStepStarted carries the moved date, and a result issued by it is not overdue."""

@@ -59,8 +59,10 @@ class Derivation:
         end = _clock_end(facts)
         if facts.on_time_flag is not None:  # workflow judged it when it issued the result
             on_time = facts.on_time_flag
-        else:
-            on_time = due is None or end <= due
+        elif due is not None:
+            on_time = end <= due
+        else:  # never accepted: its one limit was the 8 working hours to accept or send it back
+            on_time = facts.acceptance_late_at is None
         if not on_time:
             return OVERDUE
         if due is not None and self._local_date(end) < self._local_date(due):
