@@ -31,7 +31,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -63,9 +63,15 @@ _INBOX = (
     " SELECT :c, u.e, u.t, u.p, u.o FROM unnest(CAST(:e AS uuid[]), CAST(:t AS text[]), CAST(:p AS int[]),"
     " CAST(:o AS bigint[])) AS u(e, t, p, o) ON CONFLICT DO NOTHING RETURNING event_id"
 )
+T = TypeVar("T")
+
+#: Records a dead letter unless this consumer already did for this position (a redelivery); returns
+#: a row only when it recorded one.
 _DEAD = (
     'INSERT INTO dead_letters (consumer, topic, partition, "offset", message_key, event_id, event_type,'
-    " error, attempts, value) VALUES (:c, :t, :p, :o, :k, :e, :et, :err, :n, :v)"
+    " error, attempts, value) SELECT :c, :t, :p, :o, :k, :e, :et, :err, :n, :v WHERE NOT EXISTS ("
+    ' SELECT 1 FROM dead_letters WHERE consumer = :c AND topic = :t AND partition = :p AND "offset" = :o)'
+    " RETURNING id"
 )
 
 
@@ -523,20 +529,23 @@ class InboxConsumer:
             ("attempts", str(attempts).encode()),
         ]
         message = OutgoingMessage(dead_letter_topic(record.topic), key, record.value, "")
-        await self._retry_until_done(self._record_dead_letter, params)
+        if not await self._retry_until_done(self._record_dead_letter, params):
+            log.info("already dead-lettered: redelivered", **self._where(record, envelope))
+            self.stats.duplicates += 1
+            return
         await self._retry_until_done(self._publisher.publish, [message], headers=headers)
         self.stats.dead_lettered += 1
 
-    async def _record_dead_letter(self, params: dict[str, object]) -> None:
+    async def _record_dead_letter(self, params: dict[str, object]) -> bool:
+        """Record the dead letter; whether it was new (not a redelivery's)."""
         async with self._engine.begin() as conn:
-            await conn.execute(text(_DEAD), params)
+            return (await conn.execute(text(_DEAD), params)).first() is not None
 
-    async def _retry_until_done(self, action: Callable[..., Awaitable[None]], *args: object, **kw: object) -> None:
+    async def _retry_until_done(self, action: Callable[..., Awaitable[T]], *args: object, **kw: object) -> T:
         attempt = 0
         while True:
             try:
-                await action(*args, **kw)
-                return
+                return await action(*args, **kw)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

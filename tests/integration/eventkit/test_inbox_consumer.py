@@ -355,6 +355,22 @@ async def test_a_redelivered_batch_has_no_second_effect(effects_table: AsyncEngi
     assert await effects(effects_table) == list(range(1, 8))
 
 
+async def test_a_redelivered_record_is_dead_lettered_once(effects_table: AsyncEngine, infra: Infra, topic: str) -> None:
+    """Delivered again before its offset was committed (a rebalance, a restart), a record was recorded
+    and sent to the DLQ topic a second time: alerts counted it twice and a replay of all sent it twice."""
+    await produce(infra, topic, [("d-9", happened("d-9", 7, fail=True).to_json())])
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.first") as consumer:
+        await eventually(lambda: _done(consumer, 1))
+        assert consumer.stats.dead_lettered == 1
+    await produce(infra, topic, [("d-9", happened("d-9", 8).to_json())])
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.second") as consumer:
+        await eventually(lambda: _done(consumer, 2))  # the whole partition again, as after a crash
+        assert (consumer.stats.dead_lettered, consumer.stats.duplicates, consumer.stats.processed) == (0, 1, 1)
+    async with effects_table.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM dead_letters"))).scalar() == 1
+    assert len(await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=2, timeout=3)) == 1
+
+
 async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
