@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.identity import DevIdentity
-from devstack.processes import PortInUse
+from devstack.processes import BadPort, PortInUse
 from devstack.stack import LocalStack
 
 
@@ -77,13 +77,25 @@ def main(argv: list[str] | None = None) -> int:
         return _wait_for_signal(stack)
     except KeyboardInterrupt:
         return 130
+    except BadPort as bad:
+        print(f"devstack: {bad}", file=sys.stderr)
+        return 2
     except PortInUse as taken:
         print(f"devstack: {taken}", file=sys.stderr)
+        return 1
+    except (RuntimeError, TimeoutError) as failed:  # a server or service that exited or never got ready
+        print(f"devstack: {_did_not_start(failed, stack)}", file=sys.stderr)
         return 1
     finally:
         print("stopping …", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+
+
+def _did_not_start(failed: Exception, stack: LocalStack) -> str:
+    """One line for a start-up that failed, pointing to the logs: it was a traceback ending in
+    "not ready after 90 s: ['workflow']", which named neither the cause nor where to find it."""
+    return f"did not start: {failed} (logs: {stack.log_dir}, PostgreSQL's: {stack.run_dir / 'postgres.log'})"
 
 
 def _print_token(run_dir: Path, official: str, agencies: list[str], roles: list[str], audience: str) -> int:

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -86,6 +86,26 @@ def ensure_port_free(port: int, what: str) -> None:
 
 class PortInUse(RuntimeError):
     """A port the stack would listen on is taken."""
+
+
+class BadPort(ValueError):
+    """A port variable that is not a port number."""
+
+
+def env_port(name: str, default: int, env: Mapping[str, str] | None = None) -> int:
+    """The port the variable ``name`` gives (``default`` when unset), checked: ``POSTGRES_PORT=abc``
+    was a ValueError traceback and ``INTAKE_PORT=70000`` an OverflowError from deep in the socket
+    check, neither naming the variable."""
+    text = (os.environ if env is None else env).get(name)
+    if text is None:
+        return default
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise BadPort(f"{name}={text!r} is not a port number (1-65535)")
+    return port
 
 
 def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -20,7 +20,7 @@ from contracts.topics import DEFAULT_PARTITIONS, Topics
 from devstack.broker import TansuBroker
 from devstack.identity import DevIdentity
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import PortInUse, ensure_port_free, spawn, stop, wait_for_port
+from devstack.processes import PortInUse, ensure_port_free, env_port, spawn, stop, wait_for_port
 from eventkit.kafka import ensure_topics
 
 DATABASE = "dossiers"
@@ -45,7 +45,7 @@ class ServiceSpec:
 
     def port_in(self, env: Mapping[str, str]) -> int:
         """The port this process listens on when started with ``env``."""
-        return int(env.get(f"{self.env_prefix}PORT", self.default_port))
+        return env_port(f"{self.env_prefix}PORT", self.default_port, env)
 
     def url_in(self, env: Mapping[str, str]) -> str:
         return f"http://127.0.0.1:{self.port_in(env)}"
@@ -71,10 +71,6 @@ def _refuse_if_serving(data_dir: Path) -> None:
     if b"postgres" not in command:
         return  # the pid went to another program since
     raise PortInUse(f"a PostgreSQL (pid {pid}) still serves from {data_dir}: stop it before a fresh start")
-
-
-def _env_port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
 
 
 @dataclass
@@ -108,7 +104,7 @@ class LocalStack:
         self.database_url = os.environ.get("DATABASE_URL", "")
         if not self.database_url:
             data_dir = self.run_dir / "pgdata"
-            port = _env_port("POSTGRES_PORT", 5433)
+            port = env_port("POSTGRES_PORT", 5433)
             if self.fresh and data_dir.exists():
                 _refuse_if_serving(data_dir)
                 shutil.rmtree(data_dir)
@@ -118,7 +114,7 @@ class LocalStack:
             self.database_url = self.postgres.url(DATABASE)
         self.bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not self.bootstrap_servers:
-            self.broker = TansuBroker(_env_port("BROKER_PORT", 9092), self.log_dir)
+            self.broker = TansuBroker(env_port("BROKER_PORT", 9092), self.log_dir)
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         asyncio.run(
@@ -153,13 +149,16 @@ class LocalStack:
 
     def _check_ports(self, *, services: bool) -> None:
         """Refuse to start while another server listens on a port of this stack: its readiness waits
-        would take that server for its own (another stack's database, a Kafka of one's own)."""
+        would take that server for its own (another stack's database, a Kafka of one's own). Every
+        port variable is read (and refused with :class:`BadPort` if it is no port) before any is probed."""
+        ports = []
         if not os.environ.get("DATABASE_URL"):
-            ensure_port_free(_env_port("POSTGRES_PORT", 5433), "PostgreSQL")
+            ports.append((env_port("POSTGRES_PORT", 5433), "PostgreSQL"))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            ensure_port_free(_env_port("BROKER_PORT", 9092), "the broker")
-        for spec in self.specs() if services else []:
-            ensure_port_free(spec.port_in(os.environ), spec.name)
+            ports.append((env_port("BROKER_PORT", 9092), "the broker"))
+        ports += [(spec.port_in(os.environ), spec.name) for spec in (self.specs() if services else [])]
+        for port, what in ports:
+            ensure_port_free(port, what)
 
     def start_services(self) -> None:
         self._env = self.service_env()

@@ -10,7 +10,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 from pathlib import Path
@@ -19,12 +18,14 @@ import httpx
 import orjson
 import uvloop
 
+from devstack.processes import BadPort, env_port
 from loadgen.api import Targets
+from loadgen.argtypes import non_negative_number, positive_number, writable_file
 from loadgen.citizens import CitizenPolicy
 from loadgen.officials import OfficialPolicy
 from loadgen.population import PopulationRefused
 from loadgen.report import as_dict, render
-from loadgen.runner import LoadConfig, run
+from loadgen.runner import LoadConfig, TrackingUnavailable, run
 from loadgen.safety import NotLoopback, require_loopback
 
 #: Where ``python -m devstack run`` (``make run``) puts its identity provider stand-in.
@@ -32,24 +33,40 @@ DEFAULT_IDENTITY = Path(".run/identity")
 
 
 def _url(env: str, default_port: int) -> str:
-    return f"http://127.0.0.1:{os.environ.get(env, default_port)}"
+    return f"http://127.0.0.1:{env_port(env, default_port)}"
+
+
+def _port_defaults(args: argparse.Namespace) -> None:
+    """The URLs not given on the command line, from the port variables of `make run`: read here, not
+    as the parser's defaults, so that a bad variable (``INTAKE_PORT=70000``) is one line naming it,
+    and neither ``--help`` nor a run naming its own URLs trips over it."""
+    if args.intake is None:
+        args.intake = _url("INTAKE_PORT", 8001)
+    if args.workflow is None:
+        args.workflow = _url("WORKFLOW_PORT", 8002)
+    if args.kafka is None:
+        args.kafka = f"127.0.0.1:{env_port('BROKER_PORT', 9092)}"
+    if args.population is None:
+        args.population = _url("REGISTRY_SIM_PORT", 8009)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loadgen", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--intake", default=_url("INTAKE_PORT", 8001), help="intake base URL (loopback only)")
-    p.add_argument("--workflow", default=_url("WORKFLOW_PORT", 8002), help="workflow base URL (loopback only)")
+    p.add_argument("--intake", help="intake base URL (loopback only; default port INTAKE_PORT or 8001)")
+    p.add_argument("--workflow", help="workflow base URL (loopback only; default port WORKFLOW_PORT or 8002)")
     p.add_argument("--identity", type=Path, default=DEFAULT_IDENTITY, metavar="DIR",
                    help="the local identity provider `make run` made, whose tokens officials call workflow with\n"
                         "(default .run/identity; 'none', or a missing directory: no token)")  # fmt: skip
-    p.add_argument("--kafka", default=f"127.0.0.1:{os.environ.get('BROKER_PORT', 9092)}",
-                   help="broker for end-to-end tracking; 'none' to go without")  # fmt: skip
-    p.add_argument("--population", default=_url("REGISTRY_SIM_PORT", 8009),
+    p.add_argument("--kafka", help="broker for end-to-end tracking (default port BROKER_PORT or 9092);\n"
+                                   "'none' to go without")  # fmt: skip
+    p.add_argument("--population",
                    help="registry simulator to seed with the people the submissions name, as a real population\n"
                         "database knows them (else their residence steps fail: no such citizen);\n"
-                        "'none' against real registries")  # fmt: skip
-    p.add_argument("--rate", type=float, default=None, help="submissions per second (default: as fast as possible)")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of submitting, at most (default 60)")
+                        "'none' against real registries (default port REGISTRY_SIM_PORT or 8009)")  # fmt: skip
+    p.add_argument("--rate", type=positive_number, default=None,
+                   help="submissions per second (default: as fast as possible)")  # fmt: skip
+    p.add_argument("--duration", type=positive_number, default=60.0,
+                   help="seconds of submitting, at most (default 60)")  # fmt: skip
     p.add_argument("--count", type=int, default=10_000, help="submissions, at most (default 10,000)")
     p.add_argument("--concurrency", type=int, default=32, help="submissions in flight, at most (default 32)")
     p.add_argument("--in-flight", type=int, default=None, metavar="N",
@@ -62,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
         help="makes the run repeatable; default: a fresh one (subjects must not repeat against one stack)",
     )
     p.add_argument("--no-officials", action="store_true", help="nobody decides (submissions only)")
-    p.add_argument("--decision-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+    p.add_argument("--decision-delay", type=non_negative_number, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds an official takes per decision (uniform)")  # fmt: skip
     p.add_argument("--supplement-rate", type=float, default=0.05,
                    help="share of dossiers sent back for a supplement (default %(default)s)")  # fmt: skip
@@ -74,17 +91,20 @@ def parser() -> argparse.ArgumentParser:
                         "(refused at reception, stopped in processing; default %(default)s)")  # fmt: skip
     p.add_argument("--no-returns", action="store_true",
                    help="results are not handed over at the counter (dossiers end as processed)")  # fmt: skip
-    p.add_argument("--supplement-delay", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+    p.add_argument("--supplement-delay", type=non_negative_number, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                    help="seconds a citizen takes to supply documents")  # fmt: skip
     p.add_argument("--no-citizens", action="store_true", help="no payments, supplements or ratings")
-    p.add_argument("--drain", type=float, default=30.0, help="seconds to wait for completions at the end")
+    p.add_argument("--drain", type=non_negative_number, default=30.0,
+                   help="seconds to wait for completions at the end")  # fmt: skip
     p.add_argument("--client", choices=["wire", "httpx"], default="wire", help="HTTP client for submissions")
-    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--json", metavar="FILE", type=writable_file,
+                   help="also write the report as JSON (its directory is checked before the run)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
 
 def config_from(args: argparse.Namespace) -> LoadConfig:
+    _port_defaults(args)
     if args.count < 1 or args.duration <= 0 or args.concurrency < 1:
         raise SystemExit("--count, --duration and --concurrency must be positive: every run is bounded")
     rates = (args.supplement_rate, args.payment_request_rate, args.reject_rate)
@@ -120,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = config_from(args)
-    except NotLoopback as exc:
+    except (NotLoopback, BadPort) as exc:
         print(f"loadgen: {exc}", file=sys.stderr)
         return 2
     try:
@@ -128,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except (httpx.TransportError, PopulationRefused) as exc:
         print(f"loadgen: cannot seed the population at {config.population}: {exc!r} (--population none?)",
               file=sys.stderr)  # fmt: skip
+        return 2
+    except TrackingUnavailable as exc:
+        print(f"loadgen: {exc}", file=sys.stderr)
         return 2
     print(render(result))
     if args.json:

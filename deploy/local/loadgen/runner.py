@@ -145,22 +145,14 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         catalogue = load_catalogue()
         officials = Officials(api, catalogue, config.officials, rng) if config.officials else None
         citizens = Citizens(api, catalogue, config.citizens, rng) if config.citizens else None
-        watcher = None
-        if config.kafka:
 
-            def on_event(event: SeenEvent) -> None:
-                completions.observe(event)
-                ended.set()
-                if citizens is not None:
-                    citizens.on_event(event)
+        def on_event(event: SeenEvent) -> None:
+            completions.observe(event)
+            ended.set()
+            if citizens is not None:
+                citizens.on_event(event)
 
-            watcher = EventWatcher(config.kafka, [Topics().workflow_events], on_event)
-            try:
-                await asyncio.wait_for(watcher.start(), 20)
-            except (OSError, TimeoutError, KafkaError) as exc:
-                print(f"loadgen: no end-to-end tracking, the broker is unreachable: {exc!r}", file=sys.stderr)
-                await watcher.stop()
-                watcher = None
+        watcher = await _start_watcher(config, on_event)
         hard_deadline = time.monotonic() + config.duration + config.drain + 10
         background = [asyncio.create_task(officials.run(stop, hard_deadline))] if officials else []
         pacer = Pacer(config.rate, config.count, config.duration)
@@ -168,7 +160,10 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         progress = Progress(recorder, completions, officials, enabled=config.progress, stream=sys.stderr)
         background.append(asyncio.create_task(progress.run(stop, hard_deadline)))
 
-        window = InFlight(config.in_flight, completions, ended) if config.in_flight and watcher else None
+        window = InFlight(config.in_flight, completions, ended) if config.in_flight else None
+        # On an open-loop schedule an item's latency counts from its slot's due time; flat out or in a
+        # closed loop there is no schedule, and it counts from when the item goes.
+        scheduled = config.rate is not None and window is None
 
         async def submitter() -> None:
             while True:
@@ -183,7 +178,7 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
                 if seed_each:
                     assert config.population is not None
                     await population.seed(config.population, population.residents(orjson.loads(body)))
-                submitted_at = time.time()
+                submitted_at = latency_origin(due if scheduled else None)
                 answer = await api.submit(f"submit {coarse(submission.label)}", submission.path, body)
                 if not (answer.ok and isinstance(answer.body, dict)):
                     if window is not None:
@@ -215,6 +210,46 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         watcher_events=watcher.seen if watcher else 0, watcher_error=watcher.error if watcher else None,
         disabled_actions=dict(citizens.disabled) if citizens else {}, drained=drained,
     )  # fmt: skip
+
+
+class TrackingUnavailable(RuntimeError):
+    """A closed loop (``in_flight``) was asked for, but there is no broker watcher to see items end."""
+
+
+async def _start_watcher(config: LoadConfig, on_event: Callable[[SeenEvent], None]) -> EventWatcher | None:
+    """The broker watcher behind end-to-end tracking, or None without ``kafka`` or when the broker is
+    unreachable. A closed loop cannot run without it: :class:`TrackingUnavailable` then, where the run
+    used to go on as an open loop with no bound on what is in flight, and report that as the closed
+    loop's figures."""
+    watcher = None
+    if config.kafka:
+        watcher = EventWatcher(config.kafka, [Topics().workflow_events], on_event)
+        try:
+            await asyncio.wait_for(watcher.start(), 20)
+        except (OSError, TimeoutError, KafkaError) as exc:
+            await watcher.stop()
+            if config.in_flight:
+                raise TrackingUnavailable(
+                    f"--in-flight {config.in_flight} needs the broker at {config.kafka} to see items end,"
+                    f" and it is unreachable: {exc!r}"
+                ) from exc
+            print(f"loadgen: no end-to-end tracking, the broker is unreachable: {exc!r}", file=sys.stderr)
+            watcher = None
+    if config.in_flight and watcher is None:
+        raise TrackingUnavailable(f"--in-flight {config.in_flight} needs --kafka: the loop waits for items to end")
+    return watcher
+
+
+def latency_origin(
+    due: float | None, *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
+) -> float:
+    """The epoch an item's end-to-end latency counts from: its slot's due time (``clock``'s, made
+    wall-clock time), or now without a schedule (None). Timed from when the item went, a driver that
+    fell behind its schedule (every submitter waiting on a slow answer) left that wait out of the
+    latency, the coordinated omission an open-loop test exists to avoid."""
+    if due is None:
+        return wall()
+    return wall() - max(0.0, clock() - due)
 
 
 class InFlight:
