@@ -20,16 +20,19 @@ ROWS = (  # metric key, label, unit
     ("birth_2_per_s", "birth bundles completed/s at 2/s offered (under capacity)", "/s"),
     ("birth_2_p50_ms", "birth at 2/s: p50 submit → last result", "ms"),
     ("birth_2_p99_ms", "birth at 2/s: p99 submit → last result", "ms"),
+    ("birth_2_pending_at_end", "birth at 2/s: bundles still pending after the drain (not counted above)", ""),
     ("lag_2_p50_ms", "live projection lag p50 at 2/s", "ms"),
     ("lag_2_p99_ms", "live projection lag p99 at 2/s", "ms"),
     ("birth_50_per_s", "birth bundles completed/s at 50/s offered", "/s"),
     ("birth_50_p50_ms", "birth at 50/s: p50 submit → last result", "ms"),
     ("birth_50_p99_ms", "birth at 50/s: p99 submit → last result", "ms"),
     ("birth_50_ended_otherwise", "birth at 50/s: bundles ended partially (not counted above)", ""),
+    ("birth_50_pending_at_end", "birth at 50/s: bundles still pending after the drain (not counted above)", ""),
     ("birth_flat_per_s", "birth bundles completed/s flat out", "/s"),
     ("birth_flat_p50_ms", "birth flat out: p50 submit → last result", "ms"),
     ("birth_flat_p99_ms", "birth flat out: p99 submit → last result", "ms"),
     ("birth_flat_ended_otherwise", "birth flat out: bundles ended partially (not counted above)", ""),
+    ("birth_flat_pending_at_end", "birth flat out: bundles still pending after the drain (not counted above)", ""),
     ("rebuild_events_per_s", "projection rebuild events/s", "/s"),
     ("rebuild_events", "projection rebuild: events in the log", ""),
     ("rebuild_replay_events_per_s", "projection rebuild: replay alone events/s", "/s"),
@@ -56,6 +59,18 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{number} {unit}".strip()
 
 
+#: The birth phases' metric prefixes, as the notes name them.
+BIRTH_PHASES = {"birth_2": "birth at 2/s", "birth_flat": "birth flat out", "birth_50": "birth at 50/s"}
+
+
+def _lower_bound(metrics: dict[str, Any], key: str) -> bool:
+    """Whether ``key`` is a percentile of a censored phase (most bundles still pending at its end):
+    it counts only the bundles that ended, so the true figure is at least this."""
+    if not key.endswith(("_p50_ms", "_p99_ms")):
+        return False
+    return bool(metrics.get(key.removesuffix("_p50_ms").removesuffix("_p99_ms") + "_censored"))
+
+
 def _verdict_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["key"]: row for row in results.get("verdicts", [])}
 
@@ -65,7 +80,10 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = []
     for key, label, unit in ROWS:
         v = verdict.get(key, {})
-        rows.append((label, _fmt(metrics.get(key), unit), v.get("target", ""), v.get("verdict", "")))
+        measured = _fmt(metrics.get(key), unit)
+        if _lower_bound(metrics, key) and metrics.get(key) is not None:
+            measured = f"≥ {measured}"
+        rows.append((label, measured, v.get("target", ""), v.get("verdict", "")))
     for name, mb in (results.get("peak_rss_mb") or {}).items():
         rows.append((f"peak RSS {name}", _fmt(mb, "MB"), "< 200 MB" if name in _SERVICES else "", ""))
     return rows
@@ -77,6 +95,8 @@ _SERVICES = ("intake", "workflow", "registry-sync", "reporting")
 def notes(results: dict[str, Any]) -> list[str]:
     """Warnings about measurements that do not mean what their row says."""
     out = []
+    if results.get("error"):
+        out.append(f"! the run stopped early ({results['error'][:300]}): only the phases before it were measured")
     settled = results.get("before_rebuild") or {}
     if results.get("rebuild") and settled.get("quiet") is False:
         out.append(
@@ -85,12 +105,26 @@ def notes(results: dict[str, Any]) -> list[str]:
             f" quiet below {settled.get('quiet_below_cores', 0.3)}):"
             " its rate is shared with that backlog, not the rebuild's own"
         )
+    out += censored_notes(results.get("metrics") or {})
     replayed = (results.get("rebuild") or {}).get("records_read")
     if replayed is not None and replayed < SMALL_LOG:
         out.append(
             f"! the rebuild replayed only {replayed:,} events: its fixed costs weigh on the whole rate;"
             " the replay's own rate is what a large log approaches"
         )
+    return out
+
+
+def censored_notes(metrics: dict[str, Any]) -> list[str]:
+    """One warning per birth phase with more than 1% of its bundles still pending at its end."""
+    out = []
+    for key, name in BIRTH_PHASES.items():
+        if metrics.get(f"{key}_censored"):
+            out.append(
+                f"! {name}: {metrics.get(f'{key}_pending_at_end'):,} of {metrics.get(f'{key}_submitted'):,}"
+                " bundles submitted were still pending after the drain: its percentiles count only those that"
+                " ended (lower bounds, marked ≥) and its verdicts are n/a"
+            )
     return out
 
 

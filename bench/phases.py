@@ -22,7 +22,7 @@ from loadgen.api import Targets
 from loadgen.mix import Submission
 from loadgen.officials import OfficialPolicy
 from loadgen.report import as_dict, end_to_end
-from loadgen.runner import LoadConfig, RunResult, run
+from loadgen.runner import LoadConfig, RunResult, TrackingUnavailable, run
 
 Prebuilt = list[tuple[Submission, bytes]]
 
@@ -114,10 +114,15 @@ class Phases:
         async def go() -> dict[str, Any]:
             lag = StreamLag(reporting) if reporting else None
             connected = await lag.start() if lag else False
-            result = await run(config, prebuilt)
+            try:
+                result = await run(config, prebuilt)
+            except TrackingUnavailable as exc:  # the broker is down: no closed loop, the phase has no figures
+                return {"error": str(exc)}
+            finally:
+                if lag is not None:
+                    await lag.stop()
             summary = load_summary(result)
             if lag is not None:
-                await lag.stop()
                 lags = lag.lags.summary()
                 summary["lag"] = {
                     "connected": connected,

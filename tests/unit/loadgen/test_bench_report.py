@@ -75,7 +75,7 @@ def test_the_statement_table_counts_per_bundle_merging_whitespace_variants() -> 
     assert table[2].split() == ["2.0", "COMMIT"]
     assert table[3].split() == ["1.9", "BEGIN"]
     assert table[-1].startswith("       4.9  in all (3 distinct statements)")
-    assert render_statements(rows, bundles=0, top=2) == "no bundle was submitted"
+    assert render_statements(rows, bundles=0, top=2) == "no bundle completed"
 
 
 def test_the_cpu_table_gives_the_ceiling_two_cores_allow() -> None:
@@ -87,4 +87,4 @@ def test_the_cpu_table_gives_the_ceiling_two_cores_allow() -> None:
 def test_the_calls_table_lists_the_systems_called_per_bundle() -> None:
     calls = {"national_portal": 1_500, "population_db": 200, "social_welfare": 0}
     assert render_calls(calls, bundles=200).splitlines() == ["      7.50  national_portal", "      1.00  population_db"]
-    assert render_calls({}, bundles=0) == "no bundle was submitted"
+    assert render_calls({}, bundles=0) == "no bundle completed"
