@@ -112,6 +112,10 @@ async def test_filters_narrow_the_summary(live: Live) -> None:
     assert one["resolved"]["early"] == 1 and one["received"]["by_channel"]["postal"] == 1
     april = await get(live, "/v1/metrics/summary", **{"from": "2024-04-01"})
     assert (april["received"]["total"], april["resolved"]["total"]) == (0, 0)
+    # The index's way to name a span works here too: it was ignored, all time answered.
+    march = await get(live, "/v1/metrics/summary", period="2024-03")
+    spelled_out = await get(live, "/v1/metrics/summary", **{"from": "2024-03-01", "to": "2024-03-31"})
+    assert march["received"] == spelled_out["received"] and march["resolved"] == spelled_out["resolved"]
 
 
 async def test_index_scores_the_hand_computed_points(live: Live) -> None:
@@ -165,6 +169,12 @@ async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
         ("/v1/metrics/summary", {"field": "dat_dia"}, "$.field"),
         ("/v1/metrics/trend", {"field": "nosuch"}, "$.field"),
         ("/v1/metrics/summary", {"procedure": "9.999999"}, "$.procedure"),
+        # Ignored, these answered another span's figures with a 200: all time, or this year's index.
+        ("/v1/metrics/summary", {"from": ""}, "$.from"),
+        ("/v1/metrics/trend", {"to": ""}, "$.to"),
+        ("/v1/metrics/summary", {"period": "2024", "from": "2024-01-01"}, "$.period"),
+        ("/v1/index", {"from": "2024-01-01"}, "$.from"),
+        ("/v1/index/losses", {"to": "2024-03-31"}, "$.to"),
         ("/v1/index", {"period": "2024-13"}, "$.period"),
         # Dates the arithmetic cannot take had been 500s: the day after 9999-12-31, a trend before year 1.
         ("/v1/metrics/summary", {"to": "9999-12-31"}, "$.to"),

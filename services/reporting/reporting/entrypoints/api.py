@@ -31,14 +31,23 @@ ProcedureQuery = Annotated[str | None, Query(pattern=PROCEDURE_PATTERN, max_leng
 FromQuery = Annotated[str | None, Query(alias="from", max_length=40, description="Start: date or ISO date-time.")]
 ToQuery = Annotated[str | None, Query(alias="to", max_length=40, description="End: a date is inclusive.")]
 PeriodQuery = Annotated[
-    str | None, Query(pattern=PERIOD_PATTERN, description="YYYY, YYYY-MM or YYYY-Qn; default: this year.")
+    str | None,
+    Query(pattern=PERIOD_PATTERN, description="YYYY, YYYY-MM or YYYY-Qn; the index's default: this year."),
 ]
 
 
-def between(start: str | None, end: str | None) -> Period:
-    """The from/to period, or a 422 naming the bound at fault."""
+def between(start: str | None, end: str | None, period: str | None = None) -> Period:
+    """The from/to period, or the named ``period`` (the index's way to say it); a 422 naming the bound
+    at fault. ``period`` was ignored here, and ``from=`` left empty read as no bound: both answered the
+    figures of all time with a 200."""
+    if period is not None:
+        if start is not None or end is not None:
+            raise invalid_parameter("query", "period", "give a period or from/to, not both", period)
+        return named_period(period)
     bounds: dict[str, datetime | None] = {}
     for name, value, is_end in (("from", start, False), ("to", end, True)):
+        if value == "":
+            raise invalid_parameter("query", name, "empty: leave the parameter out for no bound", value)
         try:
             bounds[name] = parse_bound(value, is_end=is_end) if value else None
         except ValueError as exc:
@@ -87,9 +96,10 @@ async def summary(
     agency: AgencyQuery = None,
     field: FieldQuery = None,
     procedure: ProcedureQuery = None,
+    period: PeriodQuery = None,
 ) -> dict[str, Any]:
     """Dossiers received, resolved, in progress, paid, rated, digitised, synced; bundles; overdue by field."""
-    return await reports.summary(query(reports, between(start, end), agency, field, procedure))
+    return await reports.summary(query(reports, between(start, end, period), agency, field, procedure))
 
 
 @router.get("/metrics/trend")
@@ -102,15 +112,37 @@ async def trend(
     procedure: ProcedureQuery = None,
     interval: Annotated[Literal["day", "week", "month"], Query(description="Bucket size.")] = "month",
     limit: Annotated[int, Query(ge=1, le=400, description="Most recent buckets returned.")] = 12,
+    period: PeriodQuery = None,
 ) -> dict[str, Any]:
     """On-time rate, received and online rate per day, week or month."""
-    return await reports.trend(query(reports, between(start, end), agency, field, procedure), interval, limit)
+    scope = query(reports, between(start, end, period), agency, field, procedure)
+    return await reports.trend(scope, interval, limit)
+
+
+#: ``from``/``to`` on the index's routes, only to refuse them: the index is scored by period, and they
+#: were ignored, answering this year's index with a 200 to a caller who asked for another span.
+NotForTheIndex = Annotated[str | None, Query(alias="from", include_in_schema=False)]
+NotForTheIndexEnd = Annotated[str | None, Query(alias="to", include_in_schema=False)]
+
+
+def index_period(period: str | None, start: str | None, end: str | None) -> Period:
+    if start is not None or end is not None:
+        name, value = ("from", start) if start is not None else ("to", end)
+        raise invalid_parameter("query", name, "the index is scored by period: give period=YYYY, YYYY-MM or YYYY-Qn",
+                                value)  # fmt: skip
+    return named_period(period)
 
 
 @router.get("/index")
-async def index(reports: ReportsDep, period: PeriodQuery = None, agency: AgencyQuery = None) -> dict[str, Any]:
+async def index(
+    reports: ReportsDep,
+    period: PeriodQuery = None,
+    agency: AgencyQuery = None,
+    start: NotForTheIndex = None,
+    end: NotForTheIndexEnd = None,
+) -> dict[str, Any]:
     """The 766 citizen-service index: six groups, each sub-indicator's rate, threshold and points."""
-    return await reports.index(query(reports, named_period(period), agency))
+    return await reports.index(query(reports, index_period(period, start, end), agency))
 
 
 @router.get("/index/losses")
@@ -119,9 +151,11 @@ async def index_losses(
     period: PeriodQuery = None,
     agency: AgencyQuery = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Dossiers returned.")] = 20,
+    start: NotForTheIndex = None,
+    end: NotForTheIndexEnd = None,
 ) -> dict[str, Any]:
     """The dossiers that cost the index the most points, and why."""
-    return await reports.losses(query(reports, named_period(period), agency), limit)
+    return await reports.losses(query(reports, index_period(period, start, end), agency), limit)
 
 
 @router.get("/meta")
