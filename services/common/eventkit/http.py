@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.ids import uuid7
 from eventkit.auth import Forbidden, KeysUnavailable, Unauthenticated
 from eventkit.db import is_contention, is_statement_timeout, is_unavailable
-from eventkit.jsonbody import JsonBody
+from eventkit.jsonbody import JsonBody, is_json_media
 from eventkit.logging import get_logger
 from eventkit.metrics import HttpStats, metrics_router
 from eventkit.outbox import MessageTooLarge
@@ -116,8 +116,15 @@ def validation_failed(problems: Sequence[T], as_dict: Callable[[T], dict[str, An
     return JSONResponse(body, status_code=422)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if not is_json_media(request.headers.get("content-type")) and any(e["loc"][:1] == ("body",) for e in exc.errors()):
+        # A JSON body sent as text/plain, a form or with no type was read as no object at all: the 422
+        # blamed the body ("Input should be a valid dictionary"), not the header that was wrong.
+        sent = request.headers.get("content-type") or "no type"
+        problem = {"path": "Content-Type", "loc": ["header", "content-type"], "type": "unsupported_media_type",
+                   "msg": f"{sent}: send the body as application/json"}  # fmt: skip
+        return JSONResponse({"error": "unsupported_media_type", "detail": [problem]}, status_code=415)
     return validation_failed(
         exc.errors(), lambda e: {"path": json_path(e["loc"]), "loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
     )

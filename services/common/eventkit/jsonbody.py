@@ -32,12 +32,17 @@ LIMIT = 2**63 - 1
 MAX_DEPTH = 64
 
 
+def is_json_media(content_type: str | bytes | None) -> bool:
+    """Whether a Content-Type header says JSON (``application/json``, ``…+json``, any parameters)."""
+    if content_type is None:
+        return False
+    raw = content_type.encode("latin-1") if isinstance(content_type, str) else content_type
+    media = raw.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
 def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            media = bytes(value).split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return False
+    return is_json_media(next((bytes(value) for name, value in scope["headers"] if name == b"content-type"), None))
 
 
 def _refusal(path: str, loc: list[str | int], msg: str, kind: str) -> JSONResponse:

@@ -67,9 +67,13 @@ async def test_everything_else_reaches_the_handler_unchanged(raw: bytes) -> None
     assert len(seen) == 1
 
 
-async def test_a_body_of_another_type_is_left_to_the_application() -> None:
-    response = await post(b'{"fee": NaN}', content_type="text/plain")
-    assert response.status_code == 422  # FastAPI's own refusal: the body is not JSON to it
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "text/json"])
+async def test_a_body_of_another_type_is_refused_by_its_type_not_its_content(content_type: str) -> None:
+    """Sent as text, a good JSON object was refused as "Input should be a valid dictionary", naming the
+    body, not the header that was wrong."""
+    response = await post(b'{"fee": 1}', content_type=content_type)
+    assert response.status_code == 415
+    assert [(d["path"], d["type"]) for d in response.json()["detail"]] == [("Content-Type", "unsupported_media_type")]
     assert seen == []
 
 
