@@ -166,7 +166,7 @@ async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harne
     # The second dossier's first candidate is the first child's number (a collision, forced here).
     second_state = await harness.state(births[1].dossier_id)
     candidate = results.result_data(
-        harness.ctx.rules.procedure("1.001193"), dossier_id=births[1].dossier_id, code=second_state.code,
+        harness.ctx.rules.procedure("1.001193"), dossier_id=births[1].dossier_id,
         form=second_state.form, stated={}, issued_at=harness.now, province_code=harness.ctx.rules.province_code,
     )["personal_id_number"]  # fmt: skip
     harness.uow.id_numbers.rows = {candidate: births[0].dossier_id}
@@ -213,7 +213,7 @@ async def test_when_every_candidate_number_is_taken_the_approval_is_refused_not_
     state = await harness.state(event.dossier_id)
     candidates = [
         results.result_data(
-            harness.ctx.rules.procedure("1.001193"), dossier_id=event.dossier_id, code=state.code, form=state.form,
+            harness.ctx.rules.procedure("1.001193"), dossier_id=event.dossier_id, form=state.form,
             stated={}, issued_at=harness.now, province_code=harness.ctx.rules.province_code, draw=n,
         )["personal_id_number"]
         for n in range(MAX_NUMBER_DRAWS + 1)

@@ -276,7 +276,6 @@ def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     data = results.result_data(
         procedure,
         dossier_id=state.dossier_id,
-        code=state.code,
         form=state.form,
         stated=command.result,
         issued_at=dossier.now,

@@ -44,7 +44,6 @@ def result_data(
     procedure: Procedure | None,
     *,
     dossier_id: str,
-    code: str,
     form: Mapping[str, Any],
     stated: Mapping[str, Any],
     issued_at: datetime,
@@ -66,7 +65,6 @@ def result_data(
             data[name] = _produce(
                 name,
                 dossier_id=dossier_id,
-                code=code,
                 form=form,
                 issued_at=issued_at,
                 province_code=province_code,
@@ -112,7 +110,6 @@ def _produce(
     name: str,
     *,
     dossier_id: str,
-    code: str,
     form: Mapping[str, Any],
     issued_at: datetime,
     province_code: str,
@@ -130,7 +127,16 @@ def _produce(
             .replace(year=today.year + 10)
             .isoformat()
         )
-    return f"{code}/{name.upper()}"
+    return _issued_number(dossier_id, name)
+
+
+def _issued_number(dossier_id: str, name: str) -> str:
+    """The number of a paper the official did not number: 12 digits, seeded by the dossier (the same
+    approval always yields the same number). The forms that take such a number back accept it (a
+    licence to renew: 12 digits; a land certificate on a permit: at most 30 characters; a death
+    extract: at most 50). ``<dossier code>/<FIELD>``, up to 53 characters, was refused by them: a
+    paper issued here could not be used for the next procedure."""
+    return f"{random.Random(f'{name}:{dossier_id}').randrange(10**12):012d}"
 
 
 def _personal_id_number(
