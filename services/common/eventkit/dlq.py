@@ -37,6 +37,9 @@ from eventkit.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """A dead letter as listed: everything but the message itself (up to a megabyte each), which
+    :func:`replay` reads one letter at a time."""
+
     id: int
     consumer: str
     topic: str
@@ -45,14 +48,15 @@ class DeadLetter:
     error: str
     attempts: int
     dead_lettered_at: datetime
-    value: bytes
 
 
 async def pending(engine: AsyncEngine, ids: list[int] | None = None) -> list[DeadLetter]:
-    """Dead letters not replayed yet (only ``ids`` if given), oldest first."""
+    """Dead letters not replayed yet (only ``ids`` if given), oldest first. Without their messages:
+    read with them, tens of thousands of letters after a bad rollout filled the operator's memory
+    for a listing that prints none of them."""
     query = (
         "SELECT id, consumer, topic, coalesce(message_key, ''), event_type, error, attempts,"
-        " dead_lettered_at, value FROM dead_letters WHERE replayed_at IS NULL"
+        " dead_lettered_at FROM dead_letters WHERE replayed_at IS NULL"
         + (" AND id = ANY(:ids)" if ids else "")
         + " ORDER BY id"
     )
@@ -61,7 +65,7 @@ async def pending(engine: AsyncEngine, ids: list[int] | None = None) -> list[Dea
         return [
             DeadLetter(
                 id=r[0], consumer=r[1], topic=r[2], message_key=r[3], event_type=r[4], error=r[5],
-                attempts=r[6], dead_lettered_at=r[7], value=bytes(r[8]),
+                attempts=r[6], dead_lettered_at=r[7],
             )
             for r in rows
         ]
@@ -73,10 +77,15 @@ def worth_replaying(letters: list[DeadLetter]) -> tuple[list[DeadLetter], list[D
     return events, [d for d in letters if d.event_type is None]
 
 
+_VALUE = text("SELECT value FROM dead_letters WHERE id = :id")
+
+
 async def replay(engine: AsyncEngine, publisher: KafkaPublisher, letters: list[DeadLetter]) -> int:
     """Republish each letter to its original topic and mark it replayed; returns how many."""
     for letter in letters:
-        message = OutgoingMessage(letter.topic, letter.message_key, letter.value, "")
+        async with engine.connect() as conn:
+            value = (await conn.execute(_VALUE, {"id": letter.id})).scalar_one()
+        message = OutgoingMessage(letter.topic, letter.message_key, bytes(value), "")
         await publisher.publish([message], headers=[("replayed-dead-letter", str(letter.id).encode())])
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE dead_letters SET replayed_at = now() WHERE id = :id"), {"id": letter.id})

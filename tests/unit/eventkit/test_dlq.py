@@ -13,7 +13,7 @@ from eventkit.dlq import DeadLetter, env_setting, main, worth_replaying
 
 def letter(n: int, event_type: str | None) -> DeadLetter:
     at = datetime(2026, 12, 6, tzinfo=UTC)
-    return DeadLetter(n, "workflow.intake", "intake.events", "d-1", event_type, "boom", 3, at, b"{}")
+    return DeadLetter(n, "workflow.intake", "intake.events", "d-1", event_type, "boom", 3, at)
 
 
 def test_bytes_that_never_parsed_are_left_out_of_a_replay_of_all() -> None:
