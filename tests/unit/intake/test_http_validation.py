@@ -186,6 +186,11 @@ def test_names_are_kept_as_they_show_without_invisible_characters_or_stray_space
     assert dossier.form["child"]["full_name"] == "Nguyễn Văn An"
     assert dossier.applicant.full_name == "Trần Thị Bình"
     assert dossier.form["child"]["place_of_birth"] == "Bệnh viện tỉnh\nKhoa sản"  # its line break kept
+    # A name is one line, wherever it is (it reached the registry and the portal as two).
+    body["form"]["child"]["full_name"] = "Nguyễn Văn\r\nAn"
+    body["applicant"]["full_name"] = "Trần Thị\u2028Bình"
+    dossier = DossierCreate.model_validate(body)
+    assert (dossier.form["child"]["full_name"], dossier.applicant.full_name) == ("Nguyễn Văn An", "Trần Thị Bình")
     assert dossier.procedure_code == body["procedure_code"]
 
 

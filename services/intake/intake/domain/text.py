@@ -35,10 +35,16 @@ def tidied(value: Any) -> Any:
             return text  # the usual code or number: nothing to tidy
         return "\n".join(visible(line) for line in text.splitlines()).strip("\n")
     if isinstance(value, dict):
-        return {composed(k): tidied(v) for k, v in value.items()}
+        return {composed(k): visible(composed(v)) if _names(k, v) else tidied(v) for k, v in value.items()}
     if isinstance(value, list):
         return [tidied(v) for v in value]
     return value
+
+
+def _names(key: Any, value: Any) -> bool:
+    """Whether ``value`` is a name (``full_name``, ``…_name``): one line. With its line break kept,
+    "Nguyễn Văn\r\nAn" went to the civil-status registry and the portal as two lines."""
+    return isinstance(value, str) and isinstance(key, str) and (key == "name" or key.endswith(("full_name", "_name")))
 
 
 #: The rule :func:`canonical` follows, kept with every digest it made (migration 0005): 1 kept case,
