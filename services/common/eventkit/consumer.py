@@ -65,6 +65,9 @@ _INBOX = (
 )
 T = TypeVar("T")
 
+#: What :meth:`InboxConsumer._apply_batch` returns when a batch handler failed: somewhere in the batch.
+_SOMEWHERE = -1
+
 #: Records a dead letter unless this consumer already did for this position (a redelivery); returns
 #: a row only when it recorded one.
 _DEAD = (
@@ -98,8 +101,8 @@ class BatchDispatcher(Dispatcher):
 
     For a handler whose statements cost the same for one event as for a hundred (a projection
     that loads, changes and saves its rows per batch). A failing call cannot say which event
-    failed: the consumer then applies the first event alone and the rest as a new batch, so a
-    poison event is still isolated, at the price of a few rolled-back transactions.
+    failed: the consumer then applies the batch in halves, so a poison event is still isolated, at
+    the price of a few rolled-back transactions (about twice the halvings).
     """
 
     def __init__(self, event_types: Iterable[str], handler: BatchHandler) -> None:
@@ -349,7 +352,11 @@ class InboxConsumer:
         await self._apply_in_order(pending)
 
     async def _apply_in_order(self, items: list[_Item]) -> None:
-        """One transaction for all ``items`` or, when a handler fails, split around its event."""
+        """One transaction for all ``items`` or, when a handler fails, split around its event; when a
+        batch handler fails (it cannot say which event), in halves, until the failing one is alone:
+        a few rolled-back transactions. Peeling one event off the front instead cost a batch of 100
+        with a poison event at its end 199 transactions and 5,049 events applied and rolled back,
+        each holding its rows' locks."""
         while items:
             if len(items) == 1:
                 await self._apply_alone(*items[0])
@@ -357,13 +364,19 @@ class InboxConsumer:
             failed = await self._apply_batch(items)
             if failed is None:
                 return
+            if failed == _SOMEWHERE:
+                middle = len(items) // 2
+                await self._apply_in_order(items[:middle])
+                await self._apply_in_order(items[middle:])
+                return
             await self._apply_in_order(items[:failed])
             await self._apply_alone(*items[failed])
             items = items[failed + 1 :]
 
     async def _apply_batch(self, items: list[_Item]) -> int | None:
         """Apply ``items`` in one transaction: None once committed, else the index of the item to
-        apply alone (the failing handler's, or the first when the inbox write or commit failed)."""
+        apply alone (the failing handler's, or the first when the inbox write or commit failed), or
+        :data:`_SOMEWHERE` when a batch handler failed."""
         while True:
             failed = 0  # whose handler runs; the first item's while the inbox write or the commit runs
             applied = 0
@@ -380,7 +393,7 @@ class InboxConsumer:
                     if envelopes:
                         await self._dispatch.prepare(envelopes, uow)
                     if isinstance(self._dispatch, BatchDispatcher) and envelopes:
-                        failed = todo[0][0]  # a batch handler's failure is laid at its first event
+                        failed = _SOMEWHERE if len(todo) > 1 else todo[0][0]
                         await self._dispatch.apply_all(envelopes, uow)
                     else:
                         for index, envelope in todo:
@@ -396,9 +409,11 @@ class InboxConsumer:
                     log.warning("database unavailable; retrying", consumer=self.name, error=repr(exc))
                     await asyncio.sleep(backoff_delay(2, base=0.5, cap=5.0))
                     continue
-                record, envelope = items[failed]
+                record, envelope = items[max(failed, 0)]
                 log.info(
-                    "batch rolled back; applying its failing event alone",
+                    "batch rolled back; applying its failing event alone"
+                    if failed != _SOMEWHERE
+                    else "batch rolled back; applying it in halves to find its failing event",
                     **self._where(record, envelope),
                     error=repr(exc),
                 )

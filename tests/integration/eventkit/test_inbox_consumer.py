@@ -656,6 +656,21 @@ async def test_a_poison_event_given_to_a_batch_dispatcher_is_isolated_and_dead_l
     assert [4, 5, 6] in handler.calls  # the events after the poison one are a batch again
 
 
+async def test_a_poison_event_at_the_end_of_a_large_batch_costs_a_few_rolled_back_transactions(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """The first event alone, then the rest as a batch again: 32 events with the poison last cost 31
+    failing batches and 62 rolled-back or single transactions. In halves: about ten."""
+    handler = BatchEffects()
+    dispatcher = BatchDispatcher([SomethingHappened.event_type], handler)
+    await produce_together(infra, topic, [("d-q", happened("d-q", n, fail=n == 32).to_json()) for n in range(1, 33)])
+    async with running_consumer(effects_table, infra, topic, dispatcher) as consumer:
+        await eventually(lambda: _done(consumer, 32))
+        assert (consumer.stats.processed, consumer.stats.dead_lettered) == (31, 1)
+    assert await effects(effects_table) == list(range(1, 32))  # in order
+    assert len(handler.calls) <= 16, handler.calls  # 11 halvings and batches, 3 tries of the poison alone
+
+
 class Preparing(Dispatcher):
     """Notes what each transaction's prepare was given, and in which transaction it ran."""
 
