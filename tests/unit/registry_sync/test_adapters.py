@@ -494,15 +494,7 @@ def test_a_result_too_large_to_carry_on_is_refused_with_the_reason() -> None:
 async def test_a_wrong_base_url_is_an_outage_to_wait_out_not_a_refusal(simulator: Any) -> None:
     """A path missing from the settings' base URL: every command meets 404 or 405 for no record of the
     citizen's. Refused, one typo ended every queued command for good."""
-    settings = ExternalSystemSettings()
-    wrong = ExternalHttpClient("social_insurance", settings, f"{SIM}/social-insurance",
-                               transport=httpx.ASGITransport(app=simulator))  # fmt: skip
-    child = {"personal_id_number": "036224000012", "full_name": "Lê Văn Bé", "sex": "male"}
-    try:
-        card = call({"child": {**child, "date_of_birth": "2024-07-01"}}, applicant_full_name="Lê Thị Mẹ")
-        outcome = await HttpSocialInsurance(wrong).issue_child_health_insurance_card(card)
-    finally:
-        await wrong.aclose()
+    outcome = await _a_card_through(f"{SIM}/social-insurance", httpx.ASGITransport(app=simulator))
     assert isinstance(outcome, Transient) and outcome.status == 404 and "base URL" in outcome.reason
     for page in (httpx.Response(404, text="<html>nginx</html>"), httpx.Response(404, json={"detail": "Not Found"}),
                  httpx.Response(405, json={"error": "method_not_allowed"})):  # fmt: skip
@@ -518,14 +510,7 @@ async def test_a_wrong_base_url_is_an_outage_to_wait_out_not_a_refusal(simulator
 async def test_a_success_that_does_not_say_what_was_made_is_refused_not_a_result(answer: httpx.Response) -> None:
     """A 201 {} or a 202 "queued" completed the step: the citizen got a health-insurance card with no
     number, and the step counted as processed."""
-    client = ExternalHttpClient("social_insurance", ExternalSystemSettings(), SIM,
-                                transport=httpx.MockTransport(lambda _: answer))  # fmt: skip
-    child = {"personal_id_number": "036224000012", "full_name": "Lê Văn Bé", "sex": "male"}
-    try:
-        card = call({"child": {**child, "date_of_birth": "2024-07-01"}}, applicant_full_name="Lê Thị Mẹ")
-        outcome = await HttpSocialInsurance(client).issue_child_health_insurance_card(card)
-    finally:
-        await client.aclose()
+    outcome = await _a_card_through(SIM, httpx.MockTransport(lambda _: answer))
     assert isinstance(outcome, Rejected) and outcome.error == "incomplete_result"
     assert f"{answer.status_code} with no card_number" in outcome.reason
 
@@ -539,3 +524,15 @@ def test_a_result_with_a_malformed_identification_number_is_refused() -> None:
     )
     broken = mapped(Succeeded({"id_number": "12"}, 201), citizen, required=("personal_id_number",))
     assert isinstance(broken, Rejected) and "a malformed personal_id_number" in broken.reason
+
+
+async def _a_card_through(base_url: str, transport: httpx.AsyncBaseTransport) -> CallOutcome:
+    """A child's card asked for through a client of social insurance at ``base_url``."""
+    client = ExternalHttpClient("social_insurance", ExternalSystemSettings(), base_url, transport=transport)
+    child = {"personal_id_number": "036224000012", "full_name": "Lê Văn Bé", "sex": "male",
+             "date_of_birth": "2024-07-01"}  # fmt: skip
+    try:
+        card = call({"child": child}, applicant_full_name="Lê Thị Mẹ")
+        return await HttpSocialInsurance(client).issue_child_health_insurance_card(card)
+    finally:
+        await client.aclose()
