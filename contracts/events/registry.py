@@ -73,13 +73,14 @@ class RegistryCommandFailed(RegistryEvent):
     http_status: int | None = Field(
         default=None,
         description="HTTP status of the system's last answer, if it answered (e.g. 409, 422; a 2xx for"
-        " 'result_too_large').",
+        " 'result_too_large' and 'incomplete_result').",
     )
     error: str | None = Field(
         default=None,
         description="Machine-readable cause: the system's error code (e.g. 'card_exists'), 'missing_data', "
-        "'unsupported_operation', 'gave_up' (retries exhausted) or 'result_too_large' (the system answered"
-        " success with more result data than an event carries: it may have acted).",
+        "'unsupported_operation', 'gave_up' (retries exhausted), 'result_too_large' (the system answered"
+        " success with more result data than an event carries: it may have acted) or 'incomplete_result' (it"
+        " answered success without what the write made, or with a malformed identification number).",
     )
 
     @property
@@ -100,6 +101,7 @@ _CAUSES_VI = {
     "missing_data": "thiếu dữ liệu cần thiết để hệ thống thực hiện",
     "unsupported_operation": "hệ thống không hỗ trợ yêu cầu này",
     "result_too_large": "kết quả hệ thống trả về không hợp lệ",
+    "incomplete_result": "kết quả hệ thống trả về không đầy đủ",
 }
 
 

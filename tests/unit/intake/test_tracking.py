@@ -198,13 +198,19 @@ def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_
     missing = registry.RegistryCommandFailed(
         **common, reason="data.deceased.social_insurance_number: required", attempts=0, error="missing_data"
     )
-    notes = [registry_change(e).timeline.as_dict()["note"] for e in (gave_up, refused, missing)]  # type: ignore[union-attr]
+    incomplete = registry.RegistryCommandFailed(  # it told the English reason to the citizen
+        **common, reason="201 with no residence_id: the system's answer does not say what it did", attempts=1,
+        error="incomplete_result", http_status=201,
+    )
+    failures = (gave_up, refused, missing, incomplete)
+    notes = [registry_change(e).timeline.as_dict()["note"] for e in failures]  # type: ignore[union-attr]
     assert notes == [
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
         "hệ thống không phản hồi sau 6 lần gửi yêu cầu",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: địa chỉ không tồn tại",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
         "thiếu dữ liệu cần thiết để hệ thống thực hiện (deceased.social_insurance_number)",
+        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: kết quả hệ thống trả về không đầy đủ",
     ]
 
 
