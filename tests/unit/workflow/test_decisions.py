@@ -162,7 +162,7 @@ async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harne
     for event in births:
         await harness.deliver(event)
     first = (await harness.decide(births[0].dossier_id, "approve")).results[0].data["personal_id_number"]
-    assert harness.uow.id_numbers.rows == {first: births[0].dossier_id}
+    assert id_numbers(harness) == {first: births[0].dossier_id}
     # The second dossier's first candidate is the first child's number (a collision, forced here).
     second_state = await harness.state(births[1].dossier_id)
     candidate = results.result_data(
@@ -175,8 +175,37 @@ async def test_a_number_another_child_holds_is_never_issued_twice(harness: Harne
         await harness.decide(births[1].dossier_id, "approve", result={"personal_id_number": candidate})
     second = (await harness.decide(births[1].dossier_id, "approve")).results[0].data["personal_id_number"]
     assert second != candidate and citizen_id.check_consistency(second, sex="male", birth_year=2024) == []
-    assert harness.uow.id_numbers.rows == {candidate: births[0].dossier_id, second: births[1].dossier_id}
+    assert id_numbers(harness) == {candidate: births[0].dossier_id, second: births[1].dossier_id}
     assert harness.published_types(births[1].dossier_id).count("ResultIssued") == 1
+
+
+def id_numbers(harness: Harness) -> dict[str, str]:
+    """The personal identification numbers recorded as issued (papers' numbers carry their field)."""
+    return {number: dossier for number, dossier in harness.uow.id_numbers.rows.items() if ":" not in number}
+
+
+async def test_a_paper_number_another_paper_holds_is_drawn_again(harness: Harness) -> None:
+    """Drawn at random and never recorded, two birth certificates (or licences) could carry one number:
+    the second holder's next procedure met the first's open dossier as a duplicate."""
+    birth = submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                      fee=0, form=BIRTH_FORM, at=harness.now)  # fmt: skip
+    await harness.deliver(birth)
+    state = await harness.state(birth.dossier_id)
+    drawn = results.result_data(
+        harness.ctx.rules.procedure("1.001193"), dossier_id=birth.dossier_id, form=state.form, stated={},
+        issued_at=harness.now, province_code=harness.ctx.rules.province_code,
+    )["birth_certificate_number"]  # fmt: skip
+    harness.uow.id_numbers.rows = {f"birth_certificate_number:{drawn}": "another-dossier"}
+    issued = (await harness.decide(birth.dossier_id, "approve")).results[0].data["birth_certificate_number"]
+    assert issued != drawn and len(issued) == 12 and issued.isdigit()
+    assert harness.uow.id_numbers.rows[f"birth_certificate_number:{issued}"] == birth.dossier_id
+    # A number the official states is theirs to give: not recorded, not drawn again.
+    other = submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                      fee=0, form=BIRTH_FORM, at=harness.now)  # fmt: skip
+    await harness.deliver(other)
+    stated = await harness.decide(other.dossier_id, "approve", result={"birth_certificate_number": "12/2024"})
+    assert stated.results[0].data["birth_certificate_number"] == "12/2024"
+    assert "birth_certificate_number:12/2024" not in harness.uow.id_numbers.rows
 
 
 @pytest.mark.parametrize(

@@ -127,16 +127,24 @@ def _produce(
             .replace(year=today.year + 10)
             .isoformat()
         )
-    return _issued_number(dossier_id, name)
+    return _issued_number(dossier_id, name, draw)
 
 
-def _issued_number(dossier_id: str, name: str) -> str:
-    """The number of a paper the official did not number: 12 digits, seeded by the dossier (the same
-    approval always yields the same number). The forms that take such a number back accept it (a
-    licence to renew: 12 digits; a land certificate on a permit: at most 30 characters; a death
-    extract: at most 50). ``<dossier code>/<FIELD>``, up to 53 characters, was refused by them: a
-    paper issued here could not be used for the next procedure."""
-    return f"{random.Random(f'{name}:{dossier_id}').randrange(10**12):012d}"
+def numbered(name: str) -> bool:
+    """Whether result field ``name`` is a number workflow issues when the official states none (an
+    identification number, a licence's, a certificate's), not a date: each must be no one else's."""
+    return not (name.endswith("_on") or name == "valid_until")
+
+
+def _issued_number(dossier_id: str, name: str, draw: int) -> str:
+    """The number of a paper the official did not number: 12 digits, seeded by the dossier and the
+    draw (the same approval always yields the same number; one another paper holds is drawn again).
+    The forms that take such a number back accept it (a licence to renew: 12 digits; a land
+    certificate on a permit: at most 30 characters; a death extract: at most 50).
+    ``<dossier code>/<FIELD>``, up to 53 characters, was refused by them: a paper issued here could
+    not be used for the next procedure."""
+    seed = f"{name}:{dossier_id}" + (f":{draw}" if draw else "")
+    return f"{random.Random(seed).randrange(10**12):012d}"
 
 
 def _personal_id_number(

@@ -80,10 +80,11 @@ async def make_decision(
     append (a fee paid, a registry's answer) means it is decided again on the newer state, as it
     would have been had it come a moment later. The domain checks it against that state again.
 
-    An approval that issues a personal identification number records it as issued in the same
-    transaction. A number another child already holds (the random part is six digits: a province
-    issuing thousands a year draws the same one now and then) is drawn again, as the next of the
-    dossier's candidates; one the official stated is a 422 instead."""
+    An approval that issues a personal identification number, or numbers a paper the official did
+    not number, records each as issued in the same transaction. A number another child or paper
+    already holds (the random part of an identification number is six digits: a province issuing
+    thousands a year draws the same one now and then) is drawn again, as the next of the dossier's
+    candidates; an identification number the official stated is a 422 instead."""
     draw = 0
     issued: list[str] = []
     seen: list[DossierStatus | None] = [None]  # the status the decision met, to name in a refusal
@@ -114,7 +115,11 @@ async def make_decision(
             raise StaleDecision(command.expected_version)
         policies.decide(dossier, replace(command, number_draw=draw), ctx.rules)
         issued[:] = [
-            e.data[ID_NUMBER] for e in dossier.pending if isinstance(e, wf.ResultIssued) and ID_NUMBER in e.data
+            issued_key(name, str(value))
+            for e in dossier.pending
+            if isinstance(e, wf.ResultIssued)
+            for name, value in e.data.items()
+            if name == ID_NUMBER or (results.numbered(name) and name not in command.result)
         ]
 
     async def attempt() -> DossierState:
@@ -128,7 +133,7 @@ async def make_decision(
                             raise _NumberTaken(str(number))
                     return state
             except _NumberTaken as taken:
-                if ID_NUMBER in command.result:
+                if ID_NUMBER in command.result and str(taken) == command.result[ID_NUMBER]:
                     raise InvalidDecision(f"result.{ID_NUMBER}", f"{taken} is another person's number") from None
                 if draw >= MAX_NUMBER_DRAWS:  # a province, sex and birth year with nearly every number taken
                     raise IllegalTransition(
@@ -148,6 +153,12 @@ ID_NUMBER = "personal_id_number"
 #: Draws before an approval gives up on finding a free number: each is taken with a chance of about
 #: (numbers issued for that province, sex and birth year) in a million.
 MAX_NUMBER_DRAWS = 20
+
+
+def issued_key(name: str, number: str) -> str:
+    """How an issued number is kept: an identification number as it is (one person's, whatever paper
+    carries it), a paper's number with its field (two kinds of paper may share a number)."""
+    return number if name == ID_NUMBER else f"{name}:{number}"
 
 
 class _NumberTaken(Exception):

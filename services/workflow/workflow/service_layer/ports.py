@@ -107,6 +107,9 @@ class BundleRepository(Protocol):
 
 
 class IssuedNumbers(Protocol):
+    """The numbers workflow issued (table ``issued_id_numbers``): personal identification numbers as
+    they are, and the numbers of papers it numbered as ``<field>:<number>`` (``handlers.issued_key``)."""
+
     async def claim(self, id_number: str, dossier_id: str) -> bool:
         """Record ``id_number`` as issued for ``dossier_id``: True if it was free (or already this
         dossier's), False if another dossier holds it."""
