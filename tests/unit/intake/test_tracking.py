@@ -11,7 +11,7 @@ from contracts.events import intake, registry, workflow
 from contracts.events.common import DossierStatus
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
-from intake.domain.tracking import DossierChange, own_change, registry_change, workflow_change
+from intake.domain.tracking import DossierChange, own_change, public_result_data, registry_change, workflow_change
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_events, on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
@@ -355,3 +355,9 @@ async def test_a_step_whose_subject_was_taken_meanwhile_stays_open_without_it(
     step = uow.dossiers.rows[bundle["dossiers"][2]["dossier_id"]]
     assert step["subject_key"] is None and step["step_started_at"] is not None
     assert uow.dossiers.rows[alone["dossier_id"]]["subject_key"] is not None
+
+
+def test_the_public_view_shows_identification_numbers_by_their_field_not_their_look() -> None:
+    """A licence's 12 digits that happen to parse as an identification number were shown (masked)."""
+    data = {"personal_id_number": "036224000001", "licence_number": "036224000002", "card_number": "TE1360000001"}
+    assert public_result_data(data) == {"personal_id_number": "03********01"}
