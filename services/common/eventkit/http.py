@@ -15,6 +15,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -116,9 +117,24 @@ def validation_failed(problems: Sequence[T], as_dict: Callable[[T], dict[str, An
     return JSONResponse(body, status_code=422)
 
 
+#: Documented on every operation that takes a body.
+MEDIA_TYPE_ERROR = error("The body was sent as another type than application/json; detail names Content-Type.")
+
+
+def _document_media_type(router: APIRouter) -> None:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            route.responses.setdefault(415, MEDIA_TYPE_ERROR)
+
+
+def _sent_a_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if not is_json_media(request.headers.get("content-type")) and any(e["loc"][:1] == ("body",) for e in exc.errors()):
+    wrong_type = _sent_a_body(request) and not is_json_media(request.headers.get("content-type"))
+    if wrong_type and any(e["loc"][:1] == ("body",) for e in exc.errors()):
         # A JSON body sent as text/plain, a form or with no type was read as no object at all: the 422
         # blamed the body ("Input should be a valid dictionary"), not the header that was wrong.
         sent = request.headers.get("content-type") or "no type"
@@ -369,6 +385,7 @@ def create_service_app(
     app.state.token_verifier = runtime.settings.token_verifier()  # None: officials' endpoints unauthenticated
     app.include_router(health_router(runtime))
     for router in routers:
+        _document_media_type(router)
         app.include_router(router)
     app.state.http_stats = stats = HttpStats()
     app.include_router(metrics_router(runtime, stats))  # after the service's own: a service /metrics wins

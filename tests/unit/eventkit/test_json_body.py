@@ -77,6 +77,11 @@ async def test_a_body_of_another_type_is_refused_by_its_type_not_its_content(con
     assert seen == []
 
 
+async def test_no_body_at_all_is_a_missing_body_not_a_wrong_type() -> None:
+    response = await post(b"", content_type="")
+    assert response.status_code == 422, response.text
+
+
 async def test_a_body_nested_as_deep_as_allowed_passes() -> None:
     raw = b'{"form": ' + b'{"a": ' * 62 + b"[1]" + b"}" * 62 + b"}"  # 64 levels with the outer object
     assert (await post(raw)).status_code == 200
