@@ -31,6 +31,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -68,14 +69,18 @@ T = TypeVar("T")
 #: What :meth:`InboxConsumer._apply_batch` returns when a batch handler failed: somewhere in the batch.
 _SOMEWHERE = -1
 
-#: Records a dead letter unless this consumer already did for this position (a redelivery); returns
-#: a row only when it recorded one.
+#: Records a dead letter unless this consumer already did for these bytes at this position (a
+#: redelivery; a reused offset with other bytes, after a broker that keeps nothing restarted, is another
+#: letter). Returns the letter's id, when the DLQ topic got it, and whether it was recorded now.
 _DEAD = (
-    'INSERT INTO dead_letters (consumer, topic, partition, "offset", message_key, event_id, event_type,'
-    " error, attempts, value) SELECT :c, :t, :p, :o, :k, :e, :et, :err, :n, :v WHERE NOT EXISTS ("
-    ' SELECT 1 FROM dead_letters WHERE consumer = :c AND topic = :t AND partition = :p AND "offset" = :o)'
-    " RETURNING id"
+    "WITH found AS (SELECT id, published_at FROM dead_letters WHERE consumer = :c AND topic = :t"
+    ' AND partition = :p AND "offset" = :o AND value = :v ORDER BY id LIMIT 1),'
+    ' made AS (INSERT INTO dead_letters (consumer, topic, partition, "offset", message_key, event_id, event_type,'
+    " error, attempts, value) SELECT :c, :t, :p, :o, :k, :e, :et, :err, :n, :v WHERE NOT EXISTS (SELECT 1 FROM found)"
+    " RETURNING id, published_at)"
+    " SELECT id, published_at, true FROM made UNION ALL SELECT id, published_at, false FROM found"
 )
+_PUBLISHED = "UPDATE dead_letters SET published_at = now() WHERE id = :id"
 
 
 class Dispatcher:
@@ -544,17 +549,25 @@ class InboxConsumer:
             ("attempts", str(attempts).encode()),
         ]
         message = OutgoingMessage(dead_letter_topic(record.topic), key, record.value, "")
-        if not await self._retry_until_done(self._record_dead_letter, params):
+        letter, published, new = await self._retry_until_done(self._record_dead_letter, params)
+        if new:
+            self.stats.dead_lettered += 1
+        else:
             log.info("already dead-lettered: redelivered", **self._where(record, envelope))
             self.stats.duplicates += 1
-            return
-        await self._retry_until_done(self._publisher.publish, [message], headers=headers)
-        self.stats.dead_lettered += 1
+        if published is None:  # a process stopped between recording and publishing left it to us
+            await self._retry_until_done(self._publisher.publish, [message], headers=headers)
+            await self._retry_until_done(self._mark_published, letter)
 
-    async def _record_dead_letter(self, params: dict[str, object]) -> bool:
-        """Record the dead letter; whether it was new (not a redelivery's)."""
+    async def _record_dead_letter(self, params: dict[str, object]) -> tuple[int, datetime | None, bool]:
+        """Record the dead letter unless it is there: its id, when it was published, whether it is new."""
         async with self._engine.begin() as conn:
-            return (await conn.execute(text(_DEAD), params)).first() is not None
+            letter, published, new = (await conn.execute(text(_DEAD), params)).one()
+            return letter, published, new
+
+    async def _mark_published(self, letter: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(text(_PUBLISHED), {"id": letter})
 
     async def _retry_until_done(self, action: Callable[..., Awaitable[T]], *args: object, **kw: object) -> T:
         attempt = 0

@@ -371,6 +371,45 @@ async def test_a_redelivered_record_is_dead_lettered_once(effects_table: AsyncEn
     assert len(await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=2, timeout=3)) == 1
 
 
+async def test_a_letter_recorded_but_not_published_is_published_by_the_redelivery(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A process stopped between recording a letter and publishing it (the broker down meanwhile): the
+    redelivery found the row and returned, and the DLQ topic and the alerts never saw the letter."""
+    await produce(infra, topic, [("d-10", happened("d-10", 7, fail=True).to_json())])
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.first") as consumer:
+        await eventually(lambda: _done(consumer, 1))
+    async with effects_table.begin() as conn:
+        await conn.execute(text("UPDATE dead_letters SET published_at = NULL"))  # as if it never got out
+    async with running_consumer(effects_table, infra, topic, group_id=f"{topic}.second") as consumer:
+        await eventually(lambda: _done(consumer, 1))
+    assert len(await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=2)) == 2
+    async with effects_table.connect() as conn:
+        rows = (await conn.execute(text("SELECT published_at IS NOT NULL FROM dead_letters"))).scalars().all()
+    assert rows == [True]
+
+
+async def test_other_bytes_at_a_position_dead_lettered_before_are_another_letter(
+    effects_table: AsyncEngine, infra: Infra, topic: str
+) -> None:
+    """A broker that keeps nothing (the dev stack's) starts its offsets at 0 again over a database that
+    kept its letters: matched by position alone, a new poison event was taken for the old one and lost."""
+    await produce(infra, topic, [("d-11", happened("d-11", 7, fail=True).to_json())])
+    [record] = await read_topic(infra.bootstrap_servers, topic, expect=1)
+    async with effects_table.begin() as conn:  # an older run's letter at the very same position
+        await conn.execute(
+            text('INSERT INTO dead_letters (consumer, topic, partition, "offset", error, attempts, value,'
+                 " published_at) VALUES (:c, :t, :p, :o, 'an older run', 1, :v, now())"),
+            {"c": f"tests.{topic}", "t": topic, "p": record.partition, "o": record.offset, "v": b"older bytes"},
+        )  # fmt: skip
+    async with running_consumer(effects_table, infra, topic) as consumer:
+        await eventually(lambda: _done(consumer, 1))
+        assert consumer.stats.dead_lettered == 1
+    async with effects_table.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM dead_letters"))).scalar() == 2
+    assert len(await read_topic(infra.bootstrap_servers, f"{topic}.dlq", expect=1)) == 1
+
+
 async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(
     effects_table: AsyncEngine, infra: Infra, topic: str
 ) -> None:
