@@ -81,10 +81,24 @@ def _error_reason(response: httpx.Response) -> tuple[str, str | None]:
     return f"{response.status_code} {response.reason_phrase}", None
 
 
-#: The error codes (None: no error body of the system's own) of a 404 or 405 that means the path or
-#: method does not exist, not that a record does not: a proxy's page, a framework's default answer,
-#: the simulator's unknown route.
-NO_SUCH_ROUTE = frozenset({None, "no_such_route", "method_not_allowed"})
+#: The error codes of a 404 or 405 that says the path or method does not exist (the simulator's).
+NO_SUCH_ROUTE = frozenset({"no_such_route", "method_not_allowed"})
+#: The bodies web frameworks answer an unknown path or method with, unchanged.
+_FRAMEWORK_DEFAULTS = ({"detail": "Not Found"}, {"detail": "Method Not Allowed"})
+
+
+def no_such_route(response: httpx.Response, code: str | None) -> bool:
+    """Whether a 404 or 405 says the path or method does not exist, not that a record does: the
+    simulator's code for it, a page that is no JSON (a proxy's, a gateway's), or a framework's default
+    body. Any other JSON body is the system's answer about a record, whatever it calls its fields."""
+    if response.status_code not in (404, 405):
+        return False
+    if code is not None:
+        return code in NO_SUCH_ROUTE
+    try:
+        return document(response) in _FRAMEWORK_DEFAULTS
+    except ValueError:
+        return True
 
 
 class ExternalHttpClient:
@@ -173,7 +187,7 @@ class ExternalHttpClient:
         reason, code = without_nul(_error_reason(response))
         if response.is_redirect:
             reason = f"{response.status_code} redirected to {response.headers['Location'][:200]}"
-        elif response.status_code in (404, 405) and code in NO_SUCH_ROUTE:
+        elif no_such_route(response, code):
             # Not the system's answer about a record (that names its error): no such path or method
             # there, so our base URL or a path is wrong. Refused for good, one typo in the settings
             # ended every queued command, and the breaker never opened.
