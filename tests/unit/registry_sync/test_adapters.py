@@ -19,6 +19,7 @@ from registry_sync.adapters.benefits import HttpSocialInsurance
 from registry_sync.adapters.catalogue import unsupported_operations
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import MAX_RESULT_BYTES, OperationCall, OperationTable, mapped
+from registry_sync.adapters.registries import HttpPopulationDatabase
 from registry_sync.bootstrap import operation_table
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.settings import ExternalSystemSettings
@@ -176,6 +177,29 @@ async def test_a_retry_the_system_no_longer_remembers_finds_its_own_record(
     someone_else = await table.perform(system, operation, call(data, "another command"))
     assert isinstance(someone_else, Rejected) and someone_else.status == 409
     assert sum((await counters(admin, system))["effects"].values()) == 2
+
+
+async def test_a_system_that_takes_no_reference_gets_the_write_without_one() -> None:
+    """A registry simulator older than registry-sync refused the new field (422): every residence
+    registration, the birth bundle's step among them, failed for good."""
+    sent: list[dict[str, Any]] = []
+
+    def strict(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if "reference" in body:
+            refusal = {"error": "validation_failed", "message": "reference: Extra inputs are not permitted"}
+            return httpx.Response(422, json=refusal)
+        return httpx.Response(201, json={"residence_id": "TT-00000001", "address": body["address"]})
+
+    client = ExternalHttpClient("population_db", ExternalSystemSettings(), SIM, transport=httpx.MockTransport(strict))
+    data = {"person": {"id_number": "036190001234", "full_name": "Trần Văn An"}, "address": "Số 12"}
+    try:
+        outcome = await HttpPopulationDatabase(client, "036").register_permanent_residence(call(data))
+    finally:
+        await client.aclose()
+    assert isinstance(outcome, Succeeded) and outcome.body["residence_id"] == "TT-00000001"
+    assert ["reference" in body for body in sent] == [True, False]
 
 
 async def test_a_residence_retried_after_the_database_forgot_the_key_is_registered_once(

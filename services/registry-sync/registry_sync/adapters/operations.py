@@ -160,11 +160,17 @@ async def post_referenced(
     """A write sent with the command's idempotency key as its ``reference``, which the system keeps with
     what it makes, so that the write can be recognised as ours when read back."""
     outcome = await post(client, path, {**body, "reference": header_safe_key(call.idempotency_key)}, call)
-    if isinstance(outcome, Rejected) and outcome.error == KEY_REUSED:
+    if isinstance(outcome, Rejected) and (outcome.error == KEY_REUSED or _refuses_reference(outcome)):
         # First sent by a build that sent no reference (a retry across the upgrade): the system holds
-        # that body under the key, and answers it again only for the same body.
+        # that body under the key, and answers it again only for the same body. Or the system takes no
+        # reference in this write (a registry simulator older than registry-sync): the write goes
+        # without, as it did before, rather than failing every command.
         outcome = await post(client, path, body, call)
     return outcome
+
+
+def _refuses_reference(outcome: Rejected) -> bool:
+    return outcome.status == 422 and "reference" in outcome.reason
 
 
 async def post_once(
