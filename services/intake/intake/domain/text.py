@@ -48,8 +48,8 @@ def _names(key: Any, value: Any) -> bool:
 
 
 #: The rule :func:`canonical` follows, kept with every digest it made (migration 0005): 1 kept case,
-#: tone placement and "Ð" apart.
-SUBJECT_RULE = 2
+#: tone placement and "Ð" apart; 2 kept control characters and the marks Unicode ignores (migration 0007).
+SUBJECT_RULE = 3
 
 
 def canonical(value: Any) -> Any:
