@@ -200,8 +200,17 @@ async def test_an_online_dossier_refused_after_missing_its_acceptance_limit_is_o
            deadline=scenario.at(5, 9))  # fmt: skip
     s.flow(workflow.DossierRefused, "A1", scenario.at(15, 9), "UBND-X-YENHOA", DossierStatus.REFUSED,
            reason="Không thuộc thẩm quyền", on_time=None)  # fmt: skip
+    # Accepted late, then refused an hour later: workflow judges it against its fresh appointment.
+    s.submit("A2", procedure="9.000001", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=None, registered=True)  # fmt: skip
+    s.flow(workflow.AcceptanceOverdue, "A2", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.REGISTERED,
+           deadline=scenario.at(5, 9))  # fmt: skip
+    s.flow(workflow.DossierReceived, "A2", scenario.at(15, 9), "UBND-X-YENHOA", DossierStatus.RECEIVED,
+           procedure_code="9.000001", due_at=scenario.at(17, 17))  # fmt: skip
+    s.flow(workflow.DossierRefused, "A2", scenario.at(15, 10), "UBND-X-YENHOA", DossierStatus.REFUSED,
+           reason="Không thuộc thẩm quyền", on_time=True)  # fmt: skip
     store = await project_all(s.all(), derive)
-    assert store.dossiers["A1"].outcome == "overdue"
+    assert (store.dossiers["A1"].outcome, store.dossiers["A2"].outcome) == ("overdue", "overdue")
 
 
 async def test_a_later_bundle_step_s_date_moves_when_workflow_starts_it_later(derive: Derivation) -> None:

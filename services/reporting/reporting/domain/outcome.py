@@ -55,14 +55,17 @@ class Derivation:
             return None
         if facts.supplement_requests >= 2:
             return OVERDUE
+        if facts.acceptance_late_at is not None:
+            # An online dossier not accepted or sent back within its 8 working hours missed a limit
+            # the law sets, whatever came after: refused without an appointment it counted as on time,
+            # and accepting it late before refusing it would have made it so again.
+            return OVERDUE
         due = facts.effective_due_at
         end = _clock_end(facts)
         if facts.on_time_flag is not None:  # workflow judged it when it issued the result
             on_time = facts.on_time_flag
-        elif due is not None:
-            on_time = end <= due
-        else:  # never accepted: its one limit was the 8 working hours to accept or send it back
-            on_time = facts.acceptance_late_at is None
+        else:
+            on_time = due is None or end <= due
         if not on_time:
             return OVERDUE
         if due is not None and self._local_date(end) < self._local_date(due):
