@@ -92,6 +92,7 @@ async def test_a_catalogue_filter_nothing_could_match_names_its_parameter(
     """A misspelt filter was an empty list with a 200: the portal was told there were no procedures."""
     response = await client.get(path, params={parameter: misspelt})
     assert response.status_code == 422 and paths(response) == {f"$.{parameter}"}, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", parameter]  # not a body's: a GET has none
     listed = await client.get(path, params={parameter: known})
     assert listed.status_code == 200 and listed.json()["items"]
 

@@ -12,9 +12,8 @@ from fastapi import APIRouter, Query, Request, Response
 from contracts.catalogue import BundleDefinition, Catalogue, Procedure
 from contracts.catalogue.base import AuthorityLevel
 from contracts.catalogue.procedure import OnlineLevel
-from eventkit.http import error
+from eventkit.http import error, invalid_parameter
 from intake.domain.errors import NotFound
-from intake.domain.problems import FieldProblem, InvalidInput
 from intake.entrypoints.schemas import AgencyList, BundleTypeList, ProcedureList
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -51,8 +50,7 @@ def _known(value: str | None, parameter: str, items: Any, key: str) -> None:
     known = {item.get(key) for item in items}
     if value is not None and value not in known:
         listed = ", ".join(sorted(str(k) for k in known if k))
-        raise InvalidInput([FieldProblem(f"$.{parameter}", f"unknown {parameter} {value!r} (known: {listed})",
-                                          f"unknown_{parameter}")])  # fmt: skip
+        raise invalid_parameter("query", parameter, f"unknown {parameter} {value!r} (known: {listed})", value)
 
 
 @router.get("/procedures", response_model=ProcedureList)
