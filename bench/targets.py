@@ -48,7 +48,8 @@ TARGETS = (
         censored_if="birth_50_censored",
     ),
     Target("rebuild_events_per_s", "projection rebuild events/s", 20000, "≥", "/s", valid_if="rebuild_quiet"),
-    Target("lag_p99_ms", "live projection lag p99", 1000, "<", "ms"),
+    # Measured in the 50/s phase: events not projected when it ends are left out too.
+    Target("lag_p99_ms", "live projection lag p99", 1000, "<", "ms", censored_if="birth_50_censored"),
     Target("max_service_rss_mb", "peak RSS of the largest service", 200, "<", "MB"),
 )
 

@@ -16,6 +16,7 @@ def phase(p99: float, submitted: int, pending: int) -> dict[str, Any]:
         "completed_per_s": 120.0,
         "e2e": {"bundle:birth": {"p50": p99 / 2, "p99": p99, "count": completed}},
         "report": {"submitted_ok": submitted, "ended_otherwise": 0, "pending_at_end": pending},
+        "lag": {"connected": True, "p50": 100.0, "p99": 200.0, "count": completed},
     }
 
 
@@ -28,6 +29,7 @@ def test_a_phase_with_most_bundles_still_pending_is_not_passed() -> None:
     m = headline(results)
     rows = {r["key"]: r["verdict"] for r in verdicts(m)}
     assert rows["birth_50_p99_ms"] == rows["birth_flat_per_s"] == "n/a"
+    assert m["lag_p99_ms"] == 200.0 and rows["lag_p99_ms"] == "n/a"  # its events not projected are left out too
     assert (m["birth_50_pending_at_end"], m["birth_50_censored"]) == (590, True)
     results |= {"metrics": m, "verdicts": verdicts(m)}
     table = console_table(results)
