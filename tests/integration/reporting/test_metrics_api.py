@@ -185,6 +185,8 @@ async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:
         ("/v1/metrics/trend", {"interval": "hour"}, "$.interval"),
         ("/v1/events/recent", {"type": "DossierExploded"}, "$.type"),
         ("/v1/events/stream", {"type": "Nope"}, "$.type"),
+        ("/v1/events/recent", {"agency": "UBND-X-KHONGCO"}, "$.agency"),  # was an empty feed with a 200
+        ("/v1/events/stream", {"agency": "UBND-X-KHONGCO"}, "$.agency"),
     ],
 )
 async def test_bad_input_is_a_422_naming_the_parameter(live: Live, url: str, params: dict, path: str) -> None:  # type: ignore[type-arg]

@@ -46,6 +46,14 @@ def event_types(values: list[str] | None) -> frozenset[str]:
     return frozenset(wanted)
 
 
+def known_agency(request: Request, agency: str | None) -> str | None:
+    """``agency``, or a 422 naming it if the catalogue does not know it: misspelt, it was an empty
+    feed with a 200, as a misspelt field once was a report of zeros."""
+    if agency is not None and not request.app.state.reporting.reports.catalogue.knows_agency(agency):
+        raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
+    return agency
+
+
 def _sse(data: dict[str, Any], *, event: str | None = None, event_id: str | None = None) -> bytes:
     head = (f"event: {event}\n" if event else "") + (f"id: {event_id}\n" if event_id else "")
     return head.encode() + b"data: " + orjson.dumps(data) + b"\n\n"
@@ -112,7 +120,7 @@ async def stream(
 ) -> StreamingResponse | JSONResponse:
     """Server-sent events: every event as it is projected, filtered by type, dossier and agency."""
     context = request.app.state.reporting
-    types = event_types(type)
+    types, agency = event_types(type), known_agency(request, agency)
     try:
         subscription = context.broadcaster.subscribe(FeedFilter(types, dossier, agency))
     except TooManySubscribers as exc:
@@ -143,7 +151,7 @@ async def recent(
     limit: Annotated[int, Query(ge=1, le=500, description="Events returned, newest first.")] = 50,
 ) -> dict[str, Any]:
     """The latest projected events, newest first (the live feed's starting point)."""
-    types = sorted(event_types(type)) or None
+    types, agency = sorted(event_types(type)) or None, known_agency(request, agency)
     rows = await request.app.state.reporting.read_model.recent_events(types, dossier, agency, limit)
     for row in rows:
         row["event_id"] = str(row["event_id"])
