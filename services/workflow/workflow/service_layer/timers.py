@@ -81,8 +81,10 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
     dossier = Dossier(state, now)
     running = not state.clock_paused and state.due_at is not None
     # Late only once the limit has passed: a dossier ended at its limit is on time (ended_at <= due_at).
-    # A timer that comes at or before its limit, or before a limit that moved later (the calendar was
-    # changed since it was armed: a day off announced late), waits for it; marked fired, it was lost.
+    # A timer that comes at or before its limit, or before a limit that moved later, waits for it;
+    # marked fired, it was lost. Only the acceptance limit is computed again here (with the calendar
+    # as it is now: a day off announced late moves it); the appointment is the one recorded at
+    # reception, and a day off announced after it does not move it.
     limit: datetime | None = None
     if timer.kind == "acceptance_overdue":
         # Accepted or sent back meanwhile, or already flagged: nothing to say.
