@@ -166,6 +166,22 @@ async def test_cash_is_never_an_online_payment(client: httpx.AsyncClient) -> Non
     assert [(d["path"], d["type"]) for d in response.json()["detail"]] == [("$.online", "cash_online")]
 
 
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [("0912 345 678", "0912345678"), ("0912.345.678", "0912345678"), ("+84 912-345-678", "+84912345678"),
+     ("(024) 3825 1234", "02438251234")],
+)  # fmt: skip
+def test_a_phone_number_is_taken_as_people_write_it(written: str, kept: str) -> None:
+    """Spaces, dots, dashes or brackets between the digits were a 422 on an optional contact field."""
+    from intake.entrypoints.schemas import ApplicantCreate
+
+    applicant = ApplicantCreate.model_validate({"id_number": "036190001234", "full_name": "Trần Thị Bình",
+                                                "phone": written})  # fmt: skip
+    assert applicant.phone == kept
+    with pytest.raises(ValueError, match="phone"):
+        ApplicantCreate.model_validate({"id_number": "036190001234", "full_name": "A", "phone": "call me"})
+
+
 def test_a_complaint_or_note_that_shows_nothing_is_none() -> None:
     """A zero-width space had counted as a complaint in the index's satisfaction."""
     from intake.entrypoints.schemas import RatingCreate, SupplementCreate

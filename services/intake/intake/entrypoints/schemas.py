@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -60,11 +61,24 @@ class Strict(BaseModel):
         return tidied(data)
 
 
+#: What people put between a phone number's digits.
+_PHONE_SEPARATORS = str.maketrans("", "", " .-()")
+
+
+def _phone_digits(value: Any) -> Any:
+    """The number without its separators: written as people write it ("0912 345 678", "(024) 3825
+    1234"), a counter submission failed with a 422 over an optional contact field."""
+    return value.translate(_PHONE_SEPARATORS) if isinstance(value, str) else value
+
+
 class ApplicantCreate(Strict):
     id_number: str = Field(pattern=ID_NUMBER, description="12-digit personal identification number.")
     full_name: Shown = Field(min_length=1, max_length=100, description="Full name with diacritics.")
-    phone: str | None = Field(
-        None, pattern=r"^\+?[0-9]{8,15}$", description="Contact phone number (this platform sends no SMS itself)."
+    phone: Annotated[str | None, BeforeValidator(_phone_digits)] = Field(
+        None,
+        pattern=r"^\+?[0-9]{8,15}$",
+        description="Contact phone number (this platform sends no SMS itself); spaces, dots, dashes and"
+        " brackets between the digits are left out: '0912 345 678' is '0912345678'.",
     )
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="E-mail.")
 
