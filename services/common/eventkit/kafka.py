@@ -58,6 +58,13 @@ class KafkaPublisher:
         if producer is not None:
             await producer.stop()
 
+    async def reachable(self, timeout: float) -> None:
+        """Raise unless the broker answers a metadata request within ``timeout`` seconds."""
+        if self._producer is None:
+            await self.start()
+        assert self._producer is not None
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+
     async def publish(
         self, messages: Sequence[OutgoingMessage], headers: list[tuple[str, bytes]] | None = None
     ) -> None:

@@ -59,6 +59,7 @@ class OutboxRelay:
         batch_bytes: int = 16 * 2**20,
         poll_seconds: float = 0.05,
         publish_timeout: float = 30.0,
+        idle_check_seconds: float = 10.0,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
@@ -67,6 +68,10 @@ class OutboxRelay:
         self._full = False  # the last batch stopped at a limit: more may be waiting
         self._poll = poll_seconds
         self._publish_timeout = publish_timeout
+        #: With nothing to publish for this long, the broker is asked for its metadata: an empty
+        #: outbox touches no broker, and the health gauge said 1 through a whole broker outage.
+        self._idle_check = idle_check_seconds
+        self._broker_answered = 0.0
         self._wake = asyncio.Event()
         self.published = 0
         self.healthy = False
@@ -105,6 +110,11 @@ class OutboxRelay:
             try:
                 await self._publisher.start()
                 sent = await self.publish_once() if asked or await self.pending() else 0
+                if sent:
+                    self._broker_answered = time.monotonic()
+                elif time.monotonic() - self._broker_answered >= self._idle_check:
+                    await self._publisher.reachable(min(self._publish_timeout, 5.0))
+                    self._broker_answered = time.monotonic()
                 self.healthy, self.last_success = True, time.monotonic()
                 if failures:
                     log.info("outbox relay recovered", after_failures=failures)

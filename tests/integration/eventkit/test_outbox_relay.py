@@ -133,6 +133,10 @@ class HeldPublisher:
     async def stop(self) -> None:
         pass
 
+    async def reachable(self, timeout: float) -> None:
+        if self.fail:
+            raise ConnectionError("broker gone")
+
     async def publish(self, messages: list[OutgoingMessage]) -> None:
         self.publishing.set()
         await self.release.wait()
@@ -312,3 +316,39 @@ async def test_publishers_started_at_once_share_one_producer(infra: Infra) -> No
             await publisher.stop()
         gc.collect()
     assert not [w for w in caught if "Unclosed AIOKafkaProducer" in str(w.message)]
+
+
+async def test_the_health_gauge_falls_when_the_broker_goes_while_nothing_is_published(migrated: AsyncEngine) -> None:
+    """An empty outbox touched no broker: the relay stayed healthy (the gauge 1) through a whole outage,
+    and an alert on it never fired until someone wrote something."""
+    broker = HeldPublisher()
+    relay = OutboxRelay(migrated, broker, poll_seconds=0.02, idle_check_seconds=0.1)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _true(relay.healthy), timeout=5)
+        broker.fail = True  # the broker goes; nothing is written meanwhile
+        await eventually(lambda: _true(not relay.healthy), timeout=5)
+        broker.fail = False
+        await eventually(lambda: _true(relay.healthy), timeout=10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_the_publisher_asks_a_broker_that_answers_and_raises_for_one_that_does_not(infra: Infra) -> None:
+    answering = KafkaPublisher(infra.bootstrap_servers, client_id="reachable-test")
+    try:
+        await answering.reachable(5)
+    finally:
+        await answering.stop()
+    silent = KafkaPublisher("127.0.0.1:1", client_id="reachable-test", request_timeout_ms=1000)
+    try:
+        with pytest.raises(Exception):  # noqa: B017  # whatever the client raises: it is no answer
+            await silent.reachable(2)
+    finally:
+        await silent.stop()
