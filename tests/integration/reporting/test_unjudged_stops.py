@@ -77,3 +77,16 @@ async def test_a_bundle_step_held_for_an_earlier_one_is_not_overdue_in_progress(
            step="processing", step_due_at=scenario.at(6, 17))  # fmt: skip
     body = await summary_of(infra, s, {"from": "2024-03-01", "to": "2024-03-08"})
     assert body["in_progress"] == {"total": 2, "overdue": 1, "awaiting_reception": 0}  # P1 only
+
+
+async def test_an_online_bundle_s_later_steps_do_not_await_an_officials_acceptance(infra: Infra) -> None:
+    """Registered at submission, they are received when their bundle releases them, by no official:
+    counted, an online birth bundle put three dossiers in the acceptance queue where one could be taken."""
+    s = scenario.Scenario()
+    for dossier, step in (("O1", "birth_registration"), ("O2", "permanent_residence"), ("O3", "health_insurance_card")):
+        s.submit(dossier, procedure="1.001193", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+                 when=scenario.at(4, 9), due=None, registered=True, bundle="B7", step=step)  # fmt: skip
+    s.submit("O4", procedure="1.004222", channel="online", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=None, registered=True)  # fmt: skip
+    body = await summary_of(infra, s, {"from": "2024-03-01", "to": "2024-03-08"})
+    assert body["in_progress"]["awaiting_reception"] == 2  # O1, the bundle's first step, and O4

@@ -87,6 +87,7 @@ class Scenario:
         due: datetime | None,
         registered: bool = False,
         bundle: str | None = None,
+        step: str | None = None,
         received_by: str | None = None,
     ) -> None:
         """``agency`` decides it; ``received_by`` received it (default: the same agency)."""
@@ -98,6 +99,7 @@ class Scenario:
             receiving_agency=receiving, competent_agency=agency, applicant=APPLICANT, form={}, documents=documents,
             fee=fee, status=DossierStatus.REGISTERED if registered else DossierStatus.RECEIVED, submitted_at=when,
             received_at=None if registered else when, due_at=None if registered else due, bundle_id=bundle,
+            bundle_step=step,
         )  # fmt: skip
         self.emit(payload, dossier, when)
         if not registered and due is not None:

@@ -31,6 +31,8 @@ class CatalogueInfo:
     #: Who decides each procedure, and what each agency is: (level, kind) both.
     competent_kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
     agency_kinds: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The steps bundles start with: a later step waits for its bundle, not for an official's acceptance.
+    first_bundle_steps: tuple[str, ...] = ()
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> CatalogueInfo:
@@ -46,6 +48,7 @@ class CatalogueInfo:
             agency_names={a.code: a.name_vi for a in agencies},
             competent_kinds={p.code: (p.authority_level, p.agency_kind) for p in procedures},
             agency_kinds={a.code: (a.level, a.kind) for a in agencies},
+            first_bundle_steps=tuple(sorted({b.steps[0].step_id for b in catalogue.bundles.values() if b.steps})),
         )
 
     @classmethod

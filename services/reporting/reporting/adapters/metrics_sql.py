@@ -28,6 +28,12 @@ _RECEIVED = "coalesce(received_at, intake_received_at)"
 _FEE = "(fee > 0 OR obligation_amount > 0)"
 _OBLIGATION = f"({_FEE} AND (paid OR end_kind IS NULL OR end_kind = 'processed'))"
 _COMPLAINT = "(rating_complaint OR rating_score <= :dislike)"
+#: Not a later step of a bundle: those are received when their bundle releases them, by no official.
+#: Counted, an online birth bundle put two dossiers no one could accept in the acceptance queue.
+_NOT_HELD = (
+    "(bundle_step IS NULL OR CAST(:first_steps AS TEXT[]) IS NULL"
+    " OR bundle_step = ANY(CAST(:first_steps AS TEXT[])))"
+)
 _DIGITISED = "(docs_total > 0 AND docs_digitized = docs_total)"
 
 #: One row per dossier with the cohort flags every aggregate filters on.
@@ -82,7 +88,7 @@ _ADDITIVE = [
     ("overdue_in_progress", "count(*) FILTER (WHERE inprog AND late)"),
     ("awaiting_reception",
      f"count(*) FILTER (WHERE (ended_at IS NULL OR ended_at >= {_AS_OF})"
-     f" AND ({_RECEIVED} IS NULL OR {_RECEIVED} >= {_AS_OF}) AND submitted_at < {_AS_OF})"),
+     f" AND ({_RECEIVED} IS NULL OR {_RECEIVED} >= {_AS_OF}) AND submitted_at < {_AS_OF} AND {_NOT_HELD})"),
     ("accepted_late", f"count(*) FILTER (WHERE rx AND acceptance_late_at < {_AS_OF})"),
     ("with_obligation", f"count(*) FILTER (WHERE rx AND {_OBLIGATION})"),
     ("paid", f"count(*) FILTER (WHERE rx AND {_OBLIGATION} AND paid)"),

@@ -84,6 +84,9 @@ class Scope:
     #: The agencies' dossiers are those they received, not those they decide: a one-stop centre decides
     #: no procedure, and its figures (DOMAIN.md: Ninh Bình centre, 55,428 dossiers) are what it took in.
     by_receiving: bool = False
+    #: The steps bundles start with (None: every dossier may await reception): an online bundle's later
+    #: step is registered at submission and received when its bundle releases it, by no official.
+    first_bundle_steps: list[str] | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -95,6 +98,7 @@ class Scope:
             "procedure": self.procedure,
             "satisfied": self.satisfied_min_score,
             "dislike": self.dislike_max_score,
+            "first_steps": self.first_bundle_steps,
         }
 
 

@@ -51,6 +51,7 @@ class Reports:
             self.config.dislike_max_score,
             # a one-stop centre decides no procedure: the dossiers it received
             by_receiving=agencies is not None and self.catalogue.receives_only(agencies),
+            first_bundle_steps=list(self.catalogue.first_bundle_steps) or None,
         )
 
     def _header(self, query: ReportQuery, scope: Scope) -> dict[str, Any]:
