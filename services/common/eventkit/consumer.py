@@ -550,14 +550,14 @@ class InboxConsumer:
         ]
         message = OutgoingMessage(dead_letter_topic(record.topic), key, record.value, "")
         letter, published, new = await self._retry_until_done(self._record_dead_letter, params)
-        if new:
+        if published is None:  # new, or left so by a process stopped between recording and publishing
+            await self._retry_until_done(self._publisher.publish, [message], headers=headers)
+            await self._retry_until_done(self._mark_published, letter)
+        if new:  # counted once all is done: the record's offset may be committed from here on
             self.stats.dead_lettered += 1
         else:
             log.info("already dead-lettered: redelivered", **self._where(record, envelope))
             self.stats.duplicates += 1
-        if published is None:  # a process stopped between recording and publishing left it to us
-            await self._retry_until_done(self._publisher.publish, [message], headers=headers)
-            await self._retry_until_done(self._mark_published, letter)
 
     async def _record_dead_letter(self, params: dict[str, object]) -> tuple[int, datetime | None, bool]:
         """Record the dead letter unless it is there: its id, when it was published, whether it is new."""
