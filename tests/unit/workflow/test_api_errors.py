@@ -11,7 +11,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 
 from tests.unit.eventkit.shell import app_client, shell_app
-from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted
+from tests.unit.workflow.builders import BIRTH_FORM, BIRTH_STEPS, Harness, bundle_submitted, submitted
 from workflow.entrypoints import api
 from workflow.entrypoints.schemas import TaskPublic
 from workflow.service_layer.ports import Task
@@ -70,3 +70,41 @@ def test_a_task_a_build_before_the_rename_wrote_is_listed_under_today_s_name() -
                 status_code=9, waiting_for="return", due_at=datetime(2024, 6, 3, tzinfo=UTC), appointment_at=None,
                 since=datetime(2024, 6, 3, tzinfo=UTC), bundle_id=None, overdue=False)  # fmt: skip
     assert TaskPublic.of(task).waiting_for == "result_return"
+
+
+async def test_a_reason_that_shows_nothing_is_no_reason_and_one_that_shows_is_kept_as_it_shows(
+    harness: Harness,
+) -> None:
+    """A zero-width space passed for the reason a supplement request requires (form 02 went out blank),
+    and a bell and decomposed letters reached the events and the portal's history."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    decisions = f"/v1/dossiers/{event.dossier_id}/decisions"
+    async with client(harness) as http:
+        blank = await http.post(decisions, json={"decision": "request_supplement", "official_id": "cb-01",
+                                                 "reason": "\u200b\u2060"})  # fmt: skip
+        assert blank.status_code == 422 and "reason" in blank.text, blank.text
+        stop = await http.post(decisions, json={"decision": "reject", "official_id": "cb-01",
+                                                "reason": "Thie\u0302\u0301u gia\u0301y to\u0300\x07 "})  # fmt: skip
+        assert stop.status_code == 200, stop.text
+    [stopped] = [e for e in harness.published() if e.type == "DossierStopped"]
+    assert stopped.payload["reason"] == "Thiếu giáy tò"  # composed, the bell and the trailing space gone
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"amount": 5}, "amount"), ({"to_agency": "SKHDT-BINHAN"}, "to_agency"),
+     ({"result": {"enterprise_code": "1"}}, "result"), ({"new_due_at": "2024-07-01T10:00:00+07:00"}, "new_due_at")],
+)  # fmt: skip
+async def test_a_field_another_decision_takes_is_refused_naming_it(
+    harness: Harness, extra: dict[str, object], field: str
+) -> None:
+    """Dropped, they were data the official typed and lost, with a success."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    before = (await harness.state(event.dossier_id)).version
+    async with client(harness) as http:
+        body = {"decision": "reject", "official_id": "cb-01", "reason": "x", **extra}
+        answer = await http.post(f"/v1/dossiers/{event.dossier_id}/decisions", json=body)
+    assert answer.status_code == 422 and field in answer.text, answer.text
+    assert (await harness.state(event.dossier_id)).version == before  # nothing recorded

@@ -200,10 +200,18 @@ def decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         raise IllegalTransition(command.decision, dossier.state.status, str(exc)) from None
 
 
+#: The fields only one decision takes. Sent with another, they were dropped and the decision made: an
+#: official who filled the wrong fields was told it went through, and their data was lost.
+_TAKEN_BY = {"to_agency": "forward", "amount": "request_payment", "new_due_at": "extend", "result": "approve"}
+
+
 def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
     state = dossier.state
     if command.documents and command.decision != "request_supplement":
         raise InvalidDecision("documents", "only a supplement request names documents")
+    for name, decision in _TAKEN_BY.items():
+        if getattr(command, name) and command.decision != decision:
+            raise InvalidDecision(name, f"only {decision} takes it (this decision is {command.decision})")
     if command.decision in NEEDS_REASON and not (command.reason or "").strip():
         raise InvalidDecision("reason", f"a reason is required to {command.decision.replace('_', ' ')}")
     if state.held:

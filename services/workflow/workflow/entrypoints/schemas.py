@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from contracts.catalogue import Procedure
 from contracts.events.common import Delivery, Document
+from contracts.text import shown_text
 from workflow.domain.commands import Decision
 from workflow.domain.saga import BundleSaga
 from workflow.domain.state import DossierState
@@ -60,6 +61,14 @@ class DecisionCreate(BaseModel):
         max_length=50,
         description="request_supplement: kinds of the procedure's documents the citizen must supply (form 02).",
     )
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _shown(cls, value: Any) -> Any:
+        """The reason as the citizen will read it on forms 02 to 05 and the portal: composed, without
+        characters that show nothing. Taken raw, a zero-width space passed for the reason a
+        supplement request or a stop requires, and a bell reached the portal's history."""
+        return shown_text(value) if isinstance(value, str) else value
 
 
 class ResultPublic(BaseModel):
