@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
+
+_UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 def uuid7() -> uuid.UUID:
@@ -20,3 +23,9 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand_b
     return uuid.UUID(int=value)
+
+
+def as_stored_id(text: str) -> str:
+    """An id as the services store it: a UUID in lower case, whichever case it came in (RFC 9562 allows
+    both; one upper-cased by a client was a 404); anything else (a dossier code) as it is."""
+    return text.lower() if _UUID_TEXT.match(text) else text

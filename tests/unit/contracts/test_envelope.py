@@ -97,3 +97,10 @@ def test_a_consumer_ignores_fields_a_newer_producer_added_at_any_depth() -> None
     assert isinstance(read, DossierSubmitted) and read.form == {"any": {"thing": 1}}  # free-form data is kept
     with pytest.raises(ValidationError):  # a producer still cannot build one with a field the contract lacks
         DossierSubmitted.model_validate(newer)
+
+
+def test_an_id_is_stored_in_lower_case_whichever_case_it_came_in() -> None:
+    from contracts.ids import as_stored_id
+
+    assert as_stored_id("01A24C5F-0B13-7E08-889C-3B45F5EA70F8") == "01a24c5f-0b13-7e08-889c-3b45f5ea70f8"
+    assert as_stored_id("UBND-X-YENHOA-240617-0001") == "UBND-X-YENHOA-240617-0001"  # a code, not an id

@@ -108,3 +108,17 @@ async def test_a_field_another_decision_takes_is_refused_naming_it(
         answer = await http.post(f"/v1/dossiers/{event.dossier_id}/decisions", json=body)
     assert answer.status_code == 422 and field in answer.text, answer.text
     assert (await harness.state(event.dossier_id)).version == before  # nothing recorded
+
+
+async def test_a_dossier_id_in_upper_case_is_the_same_dossier(harness: Harness) -> None:
+    """A client upper-casing ids (RFC 9562 allows it) got a 404 for the view and every decision."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    upper = event.dossier_id.upper()
+    assert upper != event.dossier_id
+    async with client(harness) as http:
+        view = await http.get(f"/v1/dossiers/{upper}")
+        assert view.status_code == 200 and view.json()["dossier_id"] == event.dossier_id, view.text
+        approve = {"decision": "approve", "official_id": "cb-01"}
+        decided = await http.post(f"/v1/dossiers/{upper}/decisions", json=approve)
+        assert decided.status_code == 200, decided.text

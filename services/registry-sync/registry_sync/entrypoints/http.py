@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from contracts.ids import as_stored_id
 from eventkit.auth import OperatorOnly
 from eventkit.http import error
 from registry_sync.service_layer.guard import Guards
@@ -35,8 +36,12 @@ def get_context(request: Request) -> HttpContext:
 
 
 ContextDep = Annotated[HttpContext, Depends(get_context)]
-DossierIdPath = Annotated[str, Path(min_length=1, max_length=100, description="The dossier id.")]
-CommandIdPath = Annotated[str, Path(min_length=1, max_length=200, description="The command id.")]
+DossierIdPath = Annotated[
+    str, Path(min_length=1, max_length=100, description="The dossier id."), AfterValidator(as_stored_id)
+]
+CommandIdPath = Annotated[
+    str, Path(min_length=1, max_length=200, description="The command id."), AfterValidator(as_stored_id)
+]
 
 
 class DossierSyncPublic(BaseModel):

@@ -10,7 +10,9 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import AfterValidator
 
+from contracts.ids import as_stored_id
 from eventkit.http import invalid_parameter
 from reporting.domain.feed import FeedFilter, FeedItem
 from reporting.entrypoints.api import AgencyQuery
@@ -23,7 +25,9 @@ TypeQuery = Annotated[
     list[str] | None, Query(max_length=20, description="Event types (repeat or comma-separate); default all.")
 ]
 DossierQuery = Annotated[
-    str | None, Query(min_length=1, max_length=80, description="Dossier id, dossier code or bundle id.")
+    str | None,
+    Query(min_length=1, max_length=80, description="Dossier id, dossier code or bundle id."),
+    AfterValidator(lambda text: None if text is None else as_stored_id(text)),
 ]
 
 

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from contracts.catalogue import UnknownBundle, UnknownBundleStep, UnknownProcedure
 from contracts.catalogue.routing import NoCompetentAgency
+from contracts.ids import as_stored_id
 from eventkit.auth import CurrentOfficial, Forbidden
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.http import error, invalid_parameter, request_id
@@ -48,7 +49,9 @@ def _uow_factory(request: Request) -> UnitOfWorkFactory:
 
 ContextDep = Annotated[WorkflowContext, Depends(_context)]
 UowDep = Annotated[UnitOfWorkFactory, Depends(_uow_factory)]
-DossierId = Annotated[str, Path(min_length=1, max_length=64, description="The dossier id.")]
+DossierId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The dossier id."), AfterValidator(as_stored_id)
+]
 
 router = APIRouter(prefix="/v1", tags=["workflow"])
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -254,7 +257,9 @@ def public_dossier(state: DossierState, ctx: WorkflowContext, *, as_of: datetime
     },
 )
 async def get_bundle(
-    bundle_id: Annotated[str, Path(min_length=1, max_length=64)], uow_factory: UowDep, official: CurrentOfficial
+    bundle_id: Annotated[str, Path(min_length=1, max_length=64), AfterValidator(as_stored_id)],
+    uow_factory: UowDep,
+    official: CurrentOfficial,
 ) -> BundlePublic:
     """A linked bundle's saga: steps, results (the registries' answers, with the citizens' data) and how it
     ended, for officials of the counter that received it or of an agency one of its dossiers concerns."""
