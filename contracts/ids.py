@@ -7,7 +7,8 @@ import re
 import time
 import uuid
 
-_UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+#: A UUID as text, in either case.
+UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 def uuid7() -> uuid.UUID:
@@ -28,4 +29,4 @@ def uuid7() -> uuid.UUID:
 def as_stored_id(text: str) -> str:
     """An id as the services store it: a UUID in lower case, whichever case it came in (RFC 9562 allows
     both; one upper-cased by a client was a 404); anything else (a dossier code) as it is."""
-    return text.lower() if _UUID_TEXT.match(text) else text
+    return text.lower() if UUID_TEXT.match(text) else text

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from contracts.ids import UUID_TEXT, as_stored_id
 from workcal import vietnam_tz
 
 #: At least four digits; a day past 9,999 dossiers at one agency widens the number instead of failing.
 SEQUENCE_DIGITS = 4
-UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 DOSSIER_CODE = re.compile(r"^(?P<agency>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)-(?P<day>[0-9]{6})-(?P<seq>[0-9]{4,})$")
 
 
@@ -28,7 +28,7 @@ def dossier_code(agency_code: str, day: date, sequence: int) -> str:
 def dossier_reference(ref: str) -> tuple[str, str]:
     """Which column a reference to a dossier names, and its value there: ``("dossier_id", id)`` for a
     UUID in either case (stored in lower case; a portal upper-casing it got a 404), else ``("code", ref)``."""
-    return ("dossier_id", ref.lower()) if UUID_TEXT.match(ref) else ("code", ref)
+    return ("dossier_id", as_stored_id(ref)) if UUID_TEXT.match(ref) else ("code", ref)
 
 
 def is_dossier_code(text: str) -> bool:
