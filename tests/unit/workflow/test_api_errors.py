@@ -122,3 +122,16 @@ async def test_a_dossier_id_in_upper_case_is_the_same_dossier(harness: Harness) 
         approve = {"decision": "approve", "official_id": "cb-01"}
         decided = await http.post(f"/v1/dossiers/{upper}/decisions", json=approve)
         assert decided.status_code == 200, decided.text
+
+
+async def test_two_if_match_lines_are_one_list_and_refused(harness: Harness) -> None:
+    """The first line alone was read: '"3"' then '"2"' decided, '"2"' then '"3"' was a 412."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    version = (await harness.state(event.dossier_id)).version
+    approve = {"decision": "approve", "official_id": "cb-01"}
+    async with client(harness) as http:
+        headers = [("If-Match", f'"{version}"'), ("If-Match", f'"{version - 1}"')]
+        answer = await http.post(f"/v1/dossiers/{event.dossier_id}/decisions", json=approve, headers=headers)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["header", "if-match"], answer.text
+    assert (await harness.state(event.dossier_id)).version == version

@@ -171,7 +171,7 @@ async def decide(
         new_due_at=body.new_due_at,
         result=body.result,
         documents=tuple(body.documents),
-        expected_version=if_match_version(if_match),
+        expected_version=if_match_version(", ".join(request.headers.getlist("if-match")) if if_match else None),
     )
     cause = Cause(correlation_id=None, causation_id=request_id(request))
     state = await handlers.make_decision(command, uow_factory, ctx, cause)
@@ -186,7 +186,9 @@ def _etag(version: int) -> str:
 
 def if_match_version(if_match: str | None) -> int | None:
     """The version an ``If-Match`` header names: ``"7"`` (the ETag), ``W/"7"`` or ``7``; ``*`` (any
-    version, RFC 9110) names none. One ETag only: a decision is taken on one version."""
+    version, RFC 9110) names none. One ETag only: a decision is taken on one version. The header's lines
+    come joined (RFC 9110: two lines are one list): the first alone was read, and whether a retried
+    decision went through depended on their order."""
     if if_match is None or if_match.strip() == "*":
         return None
     text = if_match.strip().removeprefix("W/").strip('"')
