@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from contracts.catalogue import Catalogue
+from workflow.domain.errors import InvalidDecision
 from workflow.domain.results import result_data
 
 #: 06:30 on 4 June in Hà Nội is still 3 June in UTC: the production clock reads UTC.
@@ -78,3 +79,15 @@ def test_every_number_workflow_issues_is_taken_back_by_the_forms_that_reuse_it(c
                     where = f"{procedure.code}'s {name} {value!r}, in {other.code}'s form"
                     assert not errors, f"{where}: {errors[0].message}"
     assert reused >= 3  # licence, certificate, death extract at least
+
+
+@pytest.mark.parametrize("stated", ["vĩnh viễn", "04/06/2034", "2034-13-01", "20340604"])
+def test_a_date_an_official_states_on_a_result_must_be_a_date(catalogue: Catalogue, stated: str) -> None:
+    """Only the length was checked: a licence 'valid until vĩnh viễn' was issued and stored."""
+    with pytest.raises(InvalidDecision) as refused:
+        result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form={}, stated={"valid_until": stated},
+                    issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert refused.value.field == "result.valid_until"
+    kept = result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form={},
+                       stated={"valid_until": "2034-06-04"}, issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert kept["valid_until"] == "2034-06-04"

@@ -84,6 +84,8 @@ def _check_stated(stated: Mapping[str, Any], fields: Mapping[str, Any], form: Ma
             raise InvalidDecision(f"result.{name}", f"not a field of this procedure's result (its fields: {known})")
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_STATED_CHARS:
             raise InvalidDecision(f"result.{name}", f"a text of 1 to {MAX_STATED_CHARS} characters")
+        if not numbered(name) and not (len(value) == 10 and _year(value)):  # "vĩnh viễn" was stored as a date
+            raise InvalidDecision(f"result.{name}", "a date, YYYY-MM-DD")
     number = stated.get("personal_id_number")
     if number is None:
         return
