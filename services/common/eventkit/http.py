@@ -9,10 +9,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import structlog
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -115,6 +117,32 @@ def validation_failed(problems: Sequence[T], as_dict: Callable[[T], dict[str, An
     if len(problems) > MAX_LISTED_PROBLEMS:
         body["more"] = len(problems) - MAX_LISTED_PROBLEMS
     return JSONResponse(body, status_code=422)
+
+
+async def one_value_each(request: Request) -> None:
+    """A query parameter that takes one value, sent more than once, is a 422 naming it. The last one was
+    used: ``agency=A&agency=B`` answered B's figures alone, ``period=2024&period=2025`` the 2025 index,
+    with a 200 to a caller who asked for both."""
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute):
+        return
+    for param in _query_params(route.dependant):
+        sent = request.query_params.getlist(param.alias)
+        if len(sent) > 1 and not _takes_many(param.field_info.annotation):
+            raise invalid_parameter("query", param.alias, "takes one value: give it once", sent)
+
+
+def _query_params(dependant: Dependant) -> list[Any]:
+    """The query parameters of a route and of the dependencies it declares."""
+    return [*dependant.query_params, *(p for d in dependant.dependencies for p in _query_params(d))]
+
+
+def _takes_many(annotation: Any) -> bool:
+    """Whether a parameter's type is a list (``list[str] | None`` included)."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return origin in (Union, UnionType) and any(_takes_many(arg) for arg in get_args(annotation))
 
 
 #: Documented on every operation that takes a body.
@@ -380,7 +408,7 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, responses=COMMON_ERRORS)
+    app = FastAPI(title=title, lifespan=lifespan, responses=COMMON_ERRORS, dependencies=[Depends(one_value_each)])
     app.state.runtime = runtime
     app.state.token_verifier = runtime.settings.token_verifier()  # None: officials' endpoints unauthenticated
     app.include_router(health_router(runtime))

@@ -3,11 +3,13 @@ echoed, generated when missing, bound to the request's log lines."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import httpx
 import pytest
 import structlog
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -178,3 +180,22 @@ async def test_a_request_that_would_make_an_event_too_large_to_publish_is_a_413(
         response = await client.post("/huge")
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
+
+
+repeated = APIRouter()
+
+
+@repeated.get("/figures")
+async def figures(
+    agency: str | None = None, kinds: Annotated[list[str] | None, Query()] = None
+) -> dict[str, object]:
+    return {"agency": agency, "kinds": kinds}
+
+
+async def test_a_query_parameter_that_takes_one_value_sent_twice_is_refused_naming_it() -> None:
+    """The last value was used: agency=A&agency=B answered B's figures alone, with a 200."""
+    async with shell_client(repeated) as client:
+        twice = await client.get("/figures", params=[("agency", "A"), ("agency", "B")])
+        assert twice.status_code == 422 and twice.json()["detail"][0]["loc"] == ["query", "agency"], twice.text
+        many = await client.get("/figures", params=[("agency", "A"), ("kinds", "x"), ("kinds", "y")])
+        assert many.json() == {"agency": "A", "kinds": ["x", "y"]}  # a list takes them all
