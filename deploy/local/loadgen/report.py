@@ -82,8 +82,7 @@ def render(result: RunResult) -> str:
             f"end to end: completed {done:,} ({per_second:,.1f}/s), ended otherwise "
             f"{ends.ended_otherwise:,}, still pending {pending:,}",
         ]
-        scheduled = result.config.rate is not None and not result.config.in_flight  # runner.latency_origin
-        origin = "scheduled submit" if scheduled else "submit"
+        origin = "scheduled submit" if result.config.scheduled else "submit"
         for kind, latencies in sorted(end_to_end(result).items()):
             lines.append(f"  {kind:<{width}}  {_ms(latencies.summary())}   ({origin} → last result)")
         for outcome, n in sorted(result.completions.outcomes.items()):

@@ -54,6 +54,12 @@ class LoadConfig:
     #: population database first, as a real one would know them. None: not seeded.
     population: str | None = None
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether items go on an open-loop schedule (a rate, no closed loop): an item's latency then
+        counts from its slot's due time; flat out or in a closed loop, from when it goes."""
+        return self.rate is not None and not self.in_flight
+
 
 @dataclass
 class RunResult:
@@ -161,9 +167,6 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
         background.append(asyncio.create_task(progress.run(stop, hard_deadline)))
 
         window = InFlight(config.in_flight, completions, ended) if config.in_flight else None
-        # On an open-loop schedule an item's latency counts from its slot's due time; flat out or in a
-        # closed loop there is no schedule, and it counts from when the item goes.
-        scheduled = config.rate is not None and window is None
 
         async def submitter() -> None:
             while True:
@@ -178,7 +181,7 @@ async def run(config: LoadConfig, prebuilt: list[tuple[Submission, bytes]] | Non
                 if seed_each:
                     assert config.population is not None
                     await population.seed(config.population, population.residents(orjson.loads(body)))
-                submitted_at = latency_origin(due if scheduled else None)
+                submitted_at = latency_origin(due if config.scheduled else None)
                 answer = await api.submit(f"submit {coarse(submission.label)}", submission.path, body)
                 if not (answer.ok and isinstance(answer.body, dict)):
                     if window is not None:
