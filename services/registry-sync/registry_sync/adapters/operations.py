@@ -33,6 +33,12 @@ class OperationCall:
     applicant_id_number: str | None = None
     agency_code: str | None = None
 
+    @property
+    def reference(self) -> str:
+        """The command's name for its write, kept by the system with what it makes (its idempotency
+        key, header-safe): how a write is recognised as ours when read back."""
+        return header_safe_key(self.idempotency_key)
+
     def get(self, path: str, default: Any = None) -> Any:
         """A value of ``data`` by dotted path, or ``default``."""
         return value_at(self.data, path, default)
@@ -159,7 +165,7 @@ async def post_referenced(
 ) -> CallOutcome:
     """A write sent with the command's idempotency key as its ``reference``, which the system keeps with
     what it makes, so that the write can be recognised as ours when read back."""
-    outcome = await post(client, path, {**body, "reference": header_safe_key(call.idempotency_key)}, call)
+    outcome = await post(client, path, {**body, "reference": call.reference}, call)
     if isinstance(outcome, Rejected) and (outcome.error == KEY_REUSED or _refuses_reference(outcome)):
         # First sent by a build that sent no reference (a retry across the upgrade): the system holds
         # that body under the key, and answers it again only for the same body. Or the system takes no
@@ -189,7 +195,6 @@ async def post_once(
     The key still held for another body (the first attempt went without the applicant, who arrived
     before the retry; a release changed what the body carries) is read back the same way: the first
     attempt was made. Refused, the step stopped while the card existed."""
-    reference = header_safe_key(call.idempotency_key)
     outcome = await post_referenced(client, path, body, call)
     if not (isinstance(outcome, Rejected) and outcome.error in (done, KEY_REUSED)):
         return outcome
@@ -198,7 +203,7 @@ async def post_once(
         return found
     items = found.body.get("items") if isinstance(found, Succeeded) else None
     for item in items if isinstance(items, list) else ():
-        if read_back.ours(item, reference):
+        if read_back.ours(item, call.reference):
             return Succeeded(item, 200, replayed=True)
     return outcome
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from contracts import citizen_id
-from registry_sync.adapters.http_client import ExternalHttpClient, header_safe_key
+from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import (
     KEY_REUSED,
     OperationCall,
@@ -120,7 +120,7 @@ class HttpPopulationDatabase:
         if isinstance(found, Transient):
             return found
         residence = found.body.get("permanent_residence") if isinstance(found, Succeeded) else None
-        if isinstance(residence, dict) and residence.get("reference") == header_safe_key(call.idempotency_key):
+        if isinstance(residence, dict) and residence.get("reference") == call.reference:
             return Succeeded(residence, 200, replayed=True)
         return None
 
