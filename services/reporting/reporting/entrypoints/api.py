@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from eventkit.http import invalid_parameter
+from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.outcome import UNKNOWN_FIELD
 from reporting.domain.periods import PERIOD_PATTERN, Period, parse_bound, parse_period
 from reporting.service_layer.reports import ReportQuery, Reports
@@ -76,13 +77,20 @@ def query(
     does not know (a typo would otherwise read as one with nothing to report: zeros, the index's full
     marks). The field ``unknown`` is that of procedures the catalogue no longer lists."""
     catalogue = reports.catalogue
-    if agency is not None and not catalogue.knows_agency(agency):
-        raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
+    known_agency(catalogue, agency)
     if field is not None and field != UNKNOWN_FIELD and field not in catalogue.field_of_procedure.values():
         raise invalid_parameter("query", "field", "no procedure of the catalogue is of this field", field)
     if procedure is not None and procedure not in catalogue.field_of_procedure:
         raise invalid_parameter("query", "procedure", "no such procedure in the catalogue", procedure)
     return ReportQuery(period, agency, field, procedure)
+
+
+def known_agency(catalogue: CatalogueInfo, agency: str | None) -> str | None:
+    """``agency``, or a 422 naming it if the catalogue does not know it (misspelt, it read as an agency
+    with nothing to report, or an empty feed)."""
+    if agency is not None and not catalogue.knows_agency(agency):
+        raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
+    return agency
 
 
 router = APIRouter(prefix="/v1", tags=["metrics"])

@@ -14,8 +14,9 @@ from pydantic import AfterValidator
 
 from contracts.ids import as_stored_id
 from eventkit.http import invalid_parameter
+from reporting.adapters.catalogue_info import CatalogueInfo
 from reporting.domain.feed import FeedFilter, FeedItem
-from reporting.entrypoints.api import AgencyQuery
+from reporting.entrypoints.api import AgencyQuery, known_agency
 from reporting.entrypoints.consumer import projected_event_types
 from reporting.service_layer.broadcaster import Subscription, TooManySubscribers
 
@@ -48,14 +49,6 @@ def event_types(values: list[str] | None) -> frozenset[str]:
     if unknown:
         raise invalid_parameter("query", "type", f"unknown event types {unknown}", values)
     return frozenset(wanted)
-
-
-def known_agency(request: Request, agency: str | None) -> str | None:
-    """``agency``, or a 422 naming it if the catalogue does not know it: misspelt, it was an empty
-    feed with a 200, as a misspelt field once was a report of zeros."""
-    if agency is not None and not request.app.state.reporting.reports.catalogue.knows_agency(agency):
-        raise invalid_parameter("query", "agency", "no such agency in the catalogue", agency)
-    return agency
 
 
 def _sse(data: dict[str, Any], *, event: str | None = None, event_id: str | None = None) -> bytes:
@@ -124,7 +117,7 @@ async def stream(
 ) -> StreamingResponse | JSONResponse:
     """Server-sent events: every event as it is projected, filtered by type, dossier and agency."""
     context = request.app.state.reporting
-    types, agency = event_types(type), known_agency(request, agency)
+    types, agency = event_types(type), known_agency(_catalogue(request), agency)
     try:
         subscription = context.broadcaster.subscribe(FeedFilter(types, dossier, agency))
     except TooManySubscribers as exc:
@@ -155,9 +148,13 @@ async def recent(
     limit: Annotated[int, Query(ge=1, le=500, description="Events returned, newest first.")] = 50,
 ) -> dict[str, Any]:
     """The latest projected events, newest first (the live feed's starting point)."""
-    types, agency = sorted(event_types(type)) or None, known_agency(request, agency)
+    types, agency = sorted(event_types(type)) or None, known_agency(_catalogue(request), agency)
     rows = await request.app.state.reporting.read_model.recent_events(types, dossier, agency, limit)
     for row in rows:
         row["event_id"] = str(row["event_id"])
         row["occurred_at"] = row["occurred_at"].isoformat()
     return {"events": rows}
+
+
+def _catalogue(request: Request) -> CatalogueInfo:
+    return request.app.state.reporting.reports.catalogue  # type: ignore[no-any-return]
