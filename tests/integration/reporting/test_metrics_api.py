@@ -258,3 +258,8 @@ async def test_a_month_already_reported_keeps_its_in_progress_figures(live: Live
     assert (await get(live, "/v1/metrics/summary", **march))["in_progress"] == before
     spring = (await get(live, "/v1/metrics/summary", **{"from": "2024-03-01", "to": "2024-04-30"}))["in_progress"]
     assert spring["awaiting_reception"] == 0 and spring["overdue"] >= 2  # D8 and, from 3 April, D9
+    # D11 was received on 2 April, a day after it was flagged for its acceptance: it ends overdue whatever
+    # comes after, so it is overdue while in progress, before its appointment (9 April) passes. It was
+    # counted only from then: a director had no warning.
+    early_april = {"from": "2024-03-01", "to": "2024-04-05"}
+    assert (await get(live, "/v1/metrics/summary", **early_april))["in_progress"]["overdue"] == 3  # D8 D9 D11

@@ -45,8 +45,9 @@ SELECT d.*,
   ({_RECEIVED} < {_AS_OF} AND (ended_at IS NULL OR ended_at >= {_AS_OF})) AS inprog,
   -- Late by the period's end: flagged before it, or its appointment passed before it while the clock ran
   -- (not for a bundle step still received, held for an earlier step: its clock runs once it starts, and
-  -- its date moves then by the citizen's waits on the earlier steps).
-  (late_since < {_AS_OF}
+  -- its date moves then by the citizen's waits on the earlier steps). An online dossier not accepted
+  -- within its 8 working hours ends overdue whatever comes after (outcome.py): late from that flag on.
+  (late_since < {_AS_OF} OR acceptance_late_at < {_AS_OF}
      OR ({_DUE} < {_AS_OF} AND (paused_since IS NULL OR paused_since > {_DUE} OR paused_since >= {_AS_OF})
          AND NOT (bundle_id IS NOT NULL AND status = 'received'))) AS late
 FROM rm_dossiers d
