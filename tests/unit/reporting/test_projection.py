@@ -223,3 +223,20 @@ async def test_a_later_bundle_step_s_date_moves_when_workflow_starts_it_later(de
            step="processing", step_due_at=scenario.at(13, 17), due_at=scenario.at(13, 17))  # fmt: skip
     store = await project_all(s.all(), derive)
     assert store.dossiers["B2"].due_at == scenario.at(13, 17)
+
+
+async def test_a_held_bundle_step_s_resolution_time_counts_from_its_release(derive: Derivation) -> None:
+    """A counter bundle's police step is received with the bundle on Monday and held until the commune's
+    birth registration ends on Wednesday at 09:00; the police finish at 11:00. It counted 2.25 working
+    days from Monday, the commune's days charged to the police (the same step of an online bundle, received
+    when released, counted 0.25). A forward later in its processing does not restart the count."""
+    s = scenario.Scenario()
+    s.submit("P", procedure="1.004222", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(8, 17), bundle="B", step="permanent_residence")  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "P", scenario.at(6, 9), "CA-X-YENHOA", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(8, 17))  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "P", scenario.at(6, 10), "CA-H-HOAMY", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(8, 17))  # fmt: skip
+    s.result("P", scenario.at(6, 11), "CA-H-HOAMY", on_time=True)
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["P"].resolution_days == 0.25

@@ -23,7 +23,7 @@ EARLY, ON_TIME, OVERDUE = "early", "on_time", "overdue"
 
 @dataclass(slots=True)
 class DossierFacts:
-    """The projection of one dossier's events. Field order is the column order of ``rm_dossiers``."""
+    """The projection of one dossier's events; each field is a column of ``rm_dossiers``."""
 
     dossier_id: str
     code: str | None = None
@@ -43,6 +43,9 @@ class DossierFacts:
     intake_received_at: datetime | None = None
     intake_due_at: datetime | None = None
     received_at: datetime | None = None
+    #: When processing began (the first DossierStepStarted): at reception, or, for a later step of a
+    #: bundle received at the counter and held for the earlier steps, when its bundle released it.
+    processing_started_at: datetime | None = None
     due_at: datetime | None = None
     first_due_at: datetime | None = None
     apology_due_at: datetime | None = None

@@ -73,11 +73,15 @@ class Derivation:
         return ON_TIME
 
     def resolution_days(self, facts: DossierFacts) -> float | None:
-        """Working days from the counting start to the end, supplement waiting excluded."""
+        """Working days from the counting start to the end, supplement waiting excluded. A later step
+        of a bundle received at the counter counts from its release, not from the bundle's reception:
+        the days it was held for the earlier steps (their agencies' work, the citizen's waits on them)
+        are not its agency's, and the same step of an online bundle is received when released."""
         received = facts.effective_received_at
         if facts.ended_at is None or received is None:
             return None
-        start = self._calendar.counting_start(received)
+        started = facts.processing_started_at
+        start = self._calendar.counting_start(max(received, started) if started is not None else received)
         office = self._calendar.working_seconds_between(start, _clock_end(facts)) - facts.paused_seconds
         return round(max(office, 0.0) / self._day_seconds, 4)
 

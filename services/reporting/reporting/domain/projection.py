@@ -154,6 +154,8 @@ def _supplement_requested(facts: DossierFacts, e: workflow.SupplementRequested) 
 
 def _step_started(facts: DossierFacts, e: workflow.DossierStepStarted) -> None:
     _lifecycle(facts, e)
+    if facts.processing_started_at is None or e.at < facts.processing_started_at:
+        facts.processing_started_at = e.at
     if e.due_at is not None and facts.received_at is not None:  # a later bundle step's date, moved
         facts.due_at = e.due_at
 
