@@ -89,7 +89,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
         async def purge_old_events() -> None:
             await purging(
-                lambda: purge_event_log(runtime.engine, datetime.now(UTC) - retention),
+                lambda: purge_event_log(
+                    runtime.engine, datetime.now(UTC) - retention, consumer=runtime.consumers[0].name
+                ),
                 retention_seconds=retention.total_seconds(),
                 what="the event log",
             )

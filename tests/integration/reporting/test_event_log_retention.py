@@ -22,11 +22,13 @@ from tests.support.services import create_topics, settings_for
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
+LIVE_CONSUMER = "reporting.projections"
 
 
-async def log_events_of_days_ago(engine: AsyncEngine, days: range) -> None:
+async def log_events_of_days_ago(engine: AsyncEngine, days: range, *, applied: bool = True) -> None:
     """One logged event for each number of days ago in ``days``, half a day later than that (so half a
-    day off any cutoff a whole number of days ago)."""
+    day off any cutoff a whole number of days ago); ``applied``: the live consumer has them in its inbox
+    (else only a rebuild logged them, the live consumer has not reached them yet)."""
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -37,6 +39,15 @@ async def log_events_of_days_ago(engine: AsyncEngine, days: range) -> None:
             ),
             {"now": NOW, "days": list(days)},
         )
+        if applied:
+            await conn.execute(
+                text(
+                    'INSERT INTO inbox (consumer, event_id, topic, partition, "offset")'
+                    " SELECT :consumer, event_id, 'workflow.events', 0, row_number() OVER (ORDER BY occurred_at)"
+                    " FROM rm_event_log WHERE key = ANY(CAST(:keys AS text[])) ON CONFLICT DO NOTHING"
+                ),
+                {"consumer": LIVE_CONSUMER, "keys": [f"d-{d}" for d in days]},
+            )
 
 
 async def logged_days(engine: AsyncEngine) -> list[int]:
@@ -50,10 +61,22 @@ async def test_events_older_than_the_cutoff_are_deleted_in_batches(
 ) -> None:
     await apply_migrations(engine, schema, "reporting")
     await log_events_of_days_ago(engine, range(1, 51))
-    deleted = await purge_event_log(engine, NOW - timedelta(days=20), batch_size=7)  # five batches, one short
+    cutoff = NOW - timedelta(days=20)
+    deleted = await purge_event_log(engine, cutoff, consumer=LIVE_CONSUMER, batch_size=7)  # five batches, one short
     assert deleted == 30
     assert await logged_days(engine) == list(range(1, 21))
-    assert await purge_event_log(engine, NOW - timedelta(days=20)) == 0
+    assert await purge_event_log(engine, cutoff, consumer=LIVE_CONSUMER) == 0
+
+
+async def test_an_old_event_the_live_consumer_has_not_applied_stays_logged(engine: AsyncEngine, schema: str) -> None:
+    """A rebuild logs every event, also those the live consumer has not reached yet: the log is how it
+    will skip them. Purged first (old enough for the retention), they were applied a second time: a
+    deployment filled by a rebuild over more than the retention's history doubled old periods' figures."""
+    await apply_migrations(engine, schema, "reporting")
+    await log_events_of_days_ago(engine, range(25, 31))
+    await log_events_of_days_ago(engine, range(31, 36), applied=False)
+    assert await purge_event_log(engine, NOW - timedelta(days=20), consumer=LIVE_CONSUMER) == 6
+    assert await logged_days(engine) == list(range(31, 36))
 
 
 async def test_the_service_purges_its_event_log_by_itself(infra: Infra) -> None:
