@@ -205,7 +205,8 @@ class Reconciler:
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                stop_if_cancelled(exc)  # a stop the database driver turned into its own error is a stop
                 failures += 1
                 log.exception("periodic reconciliation failed", failures=failures)
                 # None recorded: it would be due at once again, and each try may list the whole portal.

@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventkit.backoff import backoff_delay
+from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.logging import get_logger
 from reporting.domain.feed import FeedItem
 
@@ -85,8 +85,10 @@ class FeedListener:
                 try:
                     await self._listen()
                 except (OSError, ConnectionError, TimeoutError) as exc:
+                    stop_if_cancelled(exc)
                     log.warning("feed listener lost its connection", error=repr(exc))
                 except Exception as exc:  # asyncpg and SQLAlchemy wrap connection loss in their own types
+                    stop_if_cancelled(exc)
                     log.warning("feed listener failed", error=repr(exc))
                 attempt = 1 if self.listening.is_set() else attempt + 1  # a working connection resets the backoff
                 self._lost = self._lost or self.listening.is_set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from eventkit.backoff import backoff_delay
+from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.logging import get_logger
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import UnitOfWorkFactory
@@ -28,6 +28,7 @@ def timer_poller(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be away: wait it out, never crash the job
+                stop_if_cancelled(exc)  # but a stop the driver turned into its own error is a stop
                 failures += 1
                 log.warning("timer poll failed", error=repr(exc), failures=failures)
                 await asyncio.sleep(backoff_delay(failures, base=interval, cap=30.0))

@@ -58,8 +58,12 @@ async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, 
                 # timer stays due for the next poll.
                 continue
             log.exception("SLA timer failed to fire; tried again later", dossier_id=timer.dossier_id, kind=timer.kind)
-            async with uow_factory() as uow:  # unless a decision moved it meanwhile
-                await uow.timers.postpone(timer, ctx.now() + FAILED_TIMER_RETRY)
+            try:
+                async with uow_factory() as uow:  # unless a decision moved it meanwhile
+                    await uow.timers.postpone(timer, ctx.now() + FAILED_TIMER_RETRY)
+            except Exception as postponing:
+                stop_if_cancelled(postponing)  # a stop that landed here is a stop, not a database error
+                raise
             continue
         claimed += 1
     return claimed

@@ -1,0 +1,58 @@
+"""The feed listener stops when cancelled, even when the cancellation surfaces as a driver's error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from sqlalchemy.exc import PendingRollbackError
+
+from reporting.adapters.feed_listener import FeedListener
+
+
+class InterruptedEngine:
+    """An engine whose connect reports the first cancellation of it as an error of the driver's own."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.connecting = asyncio.Event()
+        self.turned = False
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[None]:
+        self.connecting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if self.turned:  # only once, so that a failing test still ends
+                raise
+            self.turned = True
+            raise self.error from None
+        yield
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionResetError("connection closed in the middle of the operation"),
+        PendingRollbackError("interrupted in the middle of the operation"),
+    ],
+    ids=["connection error", "SQLAlchemy error"],
+)
+async def test_the_feed_listener_stops_when_its_cancellation_surfaces_as_a_driver_s_error(error: Exception) -> None:
+    """The listener took the stop for a lost connection and connected again, to a pool the stopping
+    service was disposing of, while the service's stop waited its 10 s for it."""
+    engine = InterruptedEngine(error)
+    stopped: list[bool] = []
+    listener = FeedListener(engine, "feed", lambda _message: None, on_stop=lambda: stopped.append(True))  # type: ignore[arg-type]
+    task = asyncio.create_task(listener.run())
+    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if task not in done:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task in done and task.cancelled()
+    assert stopped == [True]
