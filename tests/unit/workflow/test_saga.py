@@ -233,6 +233,54 @@ async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness:
     assert len(harness.commands()) == 1  # the withdrawn allowance never went to social insurance
 
 
+async def test_a_later_step_withdrawn_before_its_turn_leaves_the_steps_before_it_to_run(harness: Harness) -> None:
+    """The family withdraws only the funeral allowance while the commune registers the death: the
+    residence deregistration, which does not depend on it, was stopped with it ("the applicant picks
+    which steps apply"), and the deceased was never deregistered."""
+    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
+             ("funeral_allowance", "9.000002")]  # fmt: skip
+    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    registration, deregistration, allowance = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    withdrawal = intake.WithdrawalRequested(
+        dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
+    )
+    await harness.deliver(withdrawal)
+    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.RECEIVED  # held, not stopped
+
+    await harness.decide(registration.dossier_id, "approve")
+    [command] = harness.commands()
+    assert command.step_id == "residence_deregistration"
+    await harness.answer(command, {"deregistered_on": "2024-06-03"})
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert (ended.failed_step, ended.reason) == ("funeral_allowance", "gia đình không nhận")
+    assert ended.completed_steps == ["death_registration", "residence_deregistration"]
+    assert "funeral_allowance" not in started_steps(harness, bundle.bundle_id)
+
+
+async def test_the_bundle_stops_at_the_earliest_step_that_failed_with_its_reason(harness: Harness) -> None:
+    """The card withdrawn, then the birth registration refused: the bundle said it stopped at the card
+    because the family did not need it, and the citizen's bundle view told them so."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, card = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    await harness.deliver(
+        intake.WithdrawalRequested(dossier_id=card.dossier_id, reason="không cần thẻ BHYT", requested_at=harness.now)
+    )
+    await harness.decide(birth.dossier_id, "reject", reason="giấy chứng sinh không hợp lệ")
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert (ended.failed_step, ended.reason) == ("birth_registration", "giấy chứng sinh không hợp lệ")
+    assert ended.completed_steps == []
+    assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
+    assert harness.commands() == []
+
+
 async def test_death_bundle_with_each_funeral_choice(harness: Harness) -> None:
     for choice, last in (
         ("social_insurance", ("funeral_allowance", "9.000002")),

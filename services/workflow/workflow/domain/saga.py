@@ -44,7 +44,7 @@ class BundleSaga(BaseModel):
     correlation_id: str
     started: list[str] = Field(default_factory=list)
     results: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    #: Started steps that ended without a result after another step had failed (see ``fail``).
+    #: Steps that ended without a result besides the one the bundle stops at (see ``fail``).
     ended: list[str] = Field(default_factory=list)
     status: Literal["running", "completed", "partially_completed"] = "running"
     failed_step: str | None = None
@@ -63,23 +63,25 @@ class BundleSaga(BaseModel):
     def index_of(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.step_id == step_id)
 
-    @property
-    def advancing(self) -> bool:
-        """Running, and no step has failed: later steps may still start."""
-        return self.running and self.failed_step is None
+    def before_failure(self, step_id: str) -> bool:
+        """Whether ``step_id`` may still run: no step failed, or only a later one (a step the citizen
+        withdrew before its turn ends the bundle there, not at the steps before it)."""
+        return self.failed_step is None or self.index_of(step_id) < self.index_of(self.failed_step)
 
     def next_step(self) -> StepRef | None:
-        """The step to start now: the first not started, once every started step has its result."""
-        if not self.advancing or any(step not in self.results for step in self.started):
+        """The step to start now: the first not started, once every step at work has its result, if
+        it comes before any step that failed."""
+        if not self.running or self._outstanding():
             return None
-        return next((s for s in self.steps if s.step_id not in self.started), None)
+        step = next((s for s in self.steps if s.step_id not in self.started), None)
+        return step if step is not None and self.before_failure(step.step_id) else None
 
     def _outstanding(self) -> list[str]:
         """Started steps still at work: no result, and not the step that failed."""
         return [s for s in self.started if s not in self.results and s != self.failed_step and s not in self.ended]
 
     def start(self, step: StepRef, inputs: dict[str, Any], now: datetime) -> list[EventPayload]:
-        if not self.advancing or step.step_id in self.started:
+        if not self.running or step.step_id in self.started or not self.before_failure(step.step_id):
             return []
         self.started.append(step.step_id)
         return [
@@ -100,7 +102,7 @@ class BundleSaga(BaseModel):
             return []
         self.results[step_id] = dict(data)
         if self.failed_step is not None:
-            return self._end_partially(now) if not self._outstanding() else []
+            return self._end_when_done(now)
         if all(s.step_id in self.results for s in self.steps):
             self.status = "completed"
             return [
@@ -111,17 +113,26 @@ class BundleSaga(BaseModel):
         return []
 
     def fail(self, step_id: str, reason: str, now: datetime) -> list[EventPayload]:
-        """A step ended without its result: no later step starts. The bundle ends with the steps done
-        so far, once the steps already at work have finished: a later step the citizen withdrew while
-        an earlier one waited for a registry must not stop that one (the registry may already have
-        acted). Another step ending while the bundle waits counts as finished without a result."""
+        """A step ended without its result: no step after it starts. The steps before it still run (a
+        later step the citizen withdrew must not stop an earlier one, at work or not started yet: the
+        registry may already have acted, and the citizen chose which steps apply), and the bundle ends
+        with the steps done once they have. The bundle stops at the earliest step that failed, with its
+        reason: an earlier step refused after a later one was withdrawn is why the bundle stopped, and
+        the citizen read "you withdrew the card" when the birth registration was refused. Any other
+        step ending meanwhile counts as finished without a result."""
         if not self.running:
             return []
-        if self.failed_step is None:
+        if self.failed_step is None or self.index_of(step_id) < self.index_of(self.failed_step):
+            if self.failed_step is not None:
+                self.ended.append(self.failed_step)
             self.failed_step, self.reason = step_id, reason
-        elif step_id not in self.ended:
+        elif step_id != self.failed_step and step_id not in self.ended:
             self.ended.append(step_id)
-        if self._outstanding():
+        return self._end_when_done(now)
+
+    def _end_when_done(self, now: datetime) -> list[EventPayload]:
+        """After a failure: end partially once no step is at work and none before the failure is left."""
+        if self._outstanding() or self.next_step() is not None:
             return []
         return self._end_partially(now)
 

@@ -46,7 +46,7 @@ async def after_dossier_opened(
     """A step's dossier arrived after a step of its bundle failed, which it will never reach: it cannot run."""
     cause = _joined(saga, cause)
     step = saga.step_of(state.dossier_id)
-    if step is None or saga.advancing or step.step_id in saga.started:
+    if step is None or step.step_id in saga.started or (saga.running and saga.before_failure(step.step_id)):
         return
     failed = next((s for s in saga.steps if s.step_id == saga.failed_step), None)
     reason = _ended_at(failed, saga.reason or "", ctx) if failed else "hồ sơ liên thông đã dừng"
@@ -187,14 +187,13 @@ def _opened(
 async def _fail(
     saga: BundleSaga, step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause
 ) -> list[EventPayload]:
-    """End the bundle at ``step``: the dossiers of the steps it never started stop with the reason; a step
-    already at work (an earlier one, when the citizen withdrew a later step) runs to its own end, and the
-    bundle ends then (:meth:`BundleSaga.fail`)."""
-    first_failure = saga.failed_step is None
+    """End the bundle at ``step``: the dossiers of the steps after it that never started stop with the
+    reason; the steps before it (an earlier one at work or still to come, when the citizen withdrew a
+    later step) run to their own end, and the bundle ends then (:meth:`BundleSaga.fail`)."""
     events = saga.fail(step.step_id, reason, ctx.now())
-    if first_failure and saga.failed_step == step.step_id:
-        for other in saga.steps:
-            if other.step_id != step.step_id and other.step_id not in saga.started:
+    if saga.failed_step == step.step_id:
+        for other in saga.steps[saga.index_of(step.step_id) + 1 :]:
+            if other.step_id not in saga.started:
                 await _stop(other, _ended_at(step, reason, ctx), uow, ctx, cause)
     return events
 
