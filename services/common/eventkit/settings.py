@@ -5,18 +5,75 @@ the whole stack at external servers."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+import logging
+import re
+import socket
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from contracts.topics import Topics
 from eventkit.auth import TokenVerifier
-from eventkit.db import TimeLimits
+from eventkit.db import TimeLimits, check_schema_name
 
 #: Where `make run` puts the embedded PostgreSQL and the broker; see deploy/local/devstack.
 LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5433/dossiers"
 LOCAL_KAFKA = "127.0.0.1:9092"
+
+#: Kafka's default ``group.min.session.timeout.ms``: a broker refuses a consumer that asks for a
+#: shorter session, and aiokafka takes that refusal as fatal (the consumer stops).
+KAFKA_MIN_SESSION_MS = 6000
+_PORT = re.compile(r"[0-9]+")
+
+
+def _known_log_level(level: str) -> str:
+    """``configure_logging`` takes a level's name in any case; any other word (``verbose``, a number)
+    failed there with a KeyError, once start-up had begun."""
+    names = logging.getLevelNamesMapping()
+    if level.upper() not in names:
+        raise ValueError(f"{level!r} is not a logging level: one of {', '.join(sorted(names, key=names.__getitem__))}")
+    return level.upper()
+
+
+#: A Python logging level's name, in any case (kept upper case).
+LogLevel = Annotated[str, AfterValidator(_known_log_level)]
+
+
+def _bootstrap_entry_problem(entry: str) -> str | None:
+    """What is wrong with one ``host[:port]`` of a bootstrap list, or None. Takes what aiokafka's
+    parser takes: ``host``, ``host:port``, ``[v6]``, ``[v6]:port`` and a bare IPv6 address (no
+    port given: 9092), but not the ports it would fail on (a ValueError in the consumer, which
+    crashed the service over and over) or connect nowhere with."""
+    if not entry:
+        return "is empty (a stray comma?)"
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or not host or (rest and not rest.startswith(":")):
+            return "is not [IPv6 address] or [IPv6 address]:port"
+        port = rest[1:] if rest else None
+    elif ":" not in entry:
+        return None
+    else:
+        try:
+            socket.inet_pton(socket.AF_INET6, entry)
+            return None  # a bare IPv6 address, without a port
+        except (OSError, ValueError):
+            host, _, port = entry.rpartition(":")
+        if not host:
+            return "has no host"
+    if port is not None and not (_PORT.fullmatch(port) and 1 <= int(port) <= 65_535):
+        return "has no port number between 1 and 65535"
+    return None
+
+
+def _bootstrap_servers(servers: str) -> str:
+    for entry in servers.split(","):
+        if problem := _bootstrap_entry_problem(entry.strip()):
+            raise ValueError(f"{entry.strip()!r} {problem}: expected host:port[,host:port…]")
+    return servers
 
 
 class _SharedEnvSource(EnvSettingsSource):
@@ -36,7 +93,8 @@ class _SharedEnvSource(EnvSettingsSource):
 class ServiceSettings(BaseSettings):
     """What every service needs to run: where its database and the broker are, and how to behave."""
 
-    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value must not reach the logs with the database password in it.
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     service_name: ClassVar[str] = "service"
     #: The service has endpoints for officials or operators (people who sign in): in production it
@@ -47,7 +105,10 @@ class ServiceSettings(BaseSettings):
         "development", description="production refuses the development defaults below."
     )
     database_url: SecretStr = Field(
-        SecretStr(LOCAL_DATABASE_URL), description="SQLAlchemy URL, postgresql+asyncpg://user:pass@host/db"
+        SecretStr(LOCAL_DATABASE_URL),
+        description="SQLAlchemy URL, postgresql+asyncpg://user:pass@host/db (postgresql:// and postgres:// are"
+        " taken as that).",
+        examples=["postgresql+asyncpg://intake:change-me@db.example.invalid:5432/dossiers"],
     )
     db_schema: str = Field("", description="PostgreSQL schema owned by this service; defaults to its name.")
     db_pool_size: int = Field(
@@ -65,7 +126,11 @@ class ServiceSettings(BaseSettings):
         description="The longest a statement waits for a lock before it is tried again; below the statement limit"
         " (0 = no limit: only with no statement limit either).",
     )
-    kafka_bootstrap_servers: str = Field(LOCAL_KAFKA, description="Comma-separated host:port list.")
+    kafka_bootstrap_servers: Annotated[str, AfterValidator(_bootstrap_servers)] = Field(
+        LOCAL_KAFKA,
+        description="Comma-separated host:port list.",
+        examples=["kafka-0.example.invalid:9092,kafka-1.example.invalid:9092"],
+    )
     topics: Topics = Field(default_factory=Topics, description="Topic names (JSON to override).")
     catalogue_dir: str | None = Field(
         None,
@@ -96,8 +161,8 @@ class ServiceSettings(BaseSettings):
         " sub is an opaque id: preferred_username gives the account name). Shared: AUTH_OFFICIAL_CLAIM.",
     )
     host: str = Field("127.0.0.1", description="HTTP bind address.")
-    port: int = Field(8000, description="HTTP port.")
-    log_level: str = Field("INFO", description="Python logging level.")
+    port: int = Field(8000, description="HTTP port (1-65535).")
+    log_level: LogLevel = Field("INFO", description="Python logging level (DEBUG, INFO, WARNING, ERROR, CRITICAL).")
     log_format: Literal["console", "json"] = Field("console", description="json in production.")
     relay_poll_seconds: float = Field(0.05, gt=0, description="Outbox relay idle poll interval.")
     relay_batch_size: int = Field(500, ge=1, description="Outbox rows published per transaction.")
@@ -111,9 +176,15 @@ class ServiceSettings(BaseSettings):
         "", description="Prepended to consumer group ids (tests isolate groups with it)."
     )
     consumer_session_timeout_ms: int = Field(
-        6000, ge=1000, description="Consumer group session; Kafka's default minimum is 6000."
+        KAFKA_MIN_SESSION_MS,
+        ge=1000,
+        le=1_800_000,
+        description="Consumer group session; at least Kafka's default minimum, 6000, in production (a shorter"
+        " one is for brokers that take it, as the tests' Tansu does).",
     )
-    consumer_heartbeat_ms: int = Field(2000, ge=100, description="Consumer group heartbeat interval.")
+    consumer_heartbeat_ms: int = Field(
+        2000, ge=100, description="Consumer group heartbeat interval; at most a third of the session."
+    )
     consumer_fetch_max_wait_ms: int = Field(
         50,
         ge=1,
@@ -144,6 +215,56 @@ class ServiceSettings(BaseSettings):
         # Prefixed variables win over the shared unprefixed ones.
         shared = _SharedEnvSource(settings_cls, env_prefix="")
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, url: SecretStr) -> SecretStr:
+        """The engine is asyncpg's: any other driver failed only when the engine was made (psycopg2 is
+        not installed). ``postgresql://`` and Heroku's ``postgres://`` name PostgreSQL with its default
+        driver, so they are taken as asyncpg's. The messages leave the URL out: it has the password."""
+        scheme, separator, rest = url.get_secret_value().partition("://")
+        if not separator:
+            raise ValueError("not a URL: expected postgresql+asyncpg://user:password@host/database")
+        if scheme.lower() in ("postgresql", "postgres"):
+            url = SecretStr(f"postgresql+asyncpg://{rest}")
+        elif scheme.lower() != "postgresql+asyncpg":
+            raise ValueError(f"{scheme}:// is not a driver the services have: use postgresql+asyncpg://")
+        try:
+            make_url(url.get_secret_value())
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL: expected postgresql+asyncpg://user:password@host/database") from None
+        return url
+
+    @field_validator("db_schema")
+    @classmethod
+    def _schema_make_engine_takes(cls, schema: str) -> str:
+        return check_schema_name(schema) if schema else schema
+
+    @field_validator("port")
+    @classmethod
+    def _a_tcp_port(cls, port: int) -> int:
+        # A validator rather than Field(ge=…, le=…): each service declares port again with its own
+        # default, and the bounds would not be inherited.
+        if not 1 <= port <= 65_535:
+            raise ValueError(f"{port} is not a TCP port (1-65535)")
+        return port
+
+    @model_validator(mode="after")
+    def _consumer_group_timing(self) -> ServiceSettings:
+        session, heartbeat = self.consumer_session_timeout_ms, self.consumer_heartbeat_ms
+        if heartbeat * 3 > session:
+            # Kafka's advice: with fewer heartbeats per session, a late one or two get the member taken
+            # for dead, its partitions moved and its work redone, again and again.
+            raise ValueError(
+                f"consumer_heartbeat_ms ({heartbeat}) must be at most a third of consumer_session_timeout_ms"
+                f" ({session})"
+            )
+        if self.environment == "production" and session < KAFKA_MIN_SESSION_MS:
+            raise ValueError(
+                f"consumer_session_timeout_ms must be at least {KAFKA_MIN_SESSION_MS} in production: Kafka's"
+                " brokers refuse a shorter session (group.min.session.timeout.ms) and the consumers stop"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> ServiceSettings:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from eventkit.settings import LogLevel
 from registry_sim.faults import FaultConfig, System
 
 
@@ -24,7 +25,7 @@ class SimulatorSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8009, ge=1, le=65_535, description="HTTP port.")
     seed: int = Field(0, description="Seed of the generators of identifiers and faults (reproducible runs).")
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: LogLevel = Field("INFO", description="Python logging level (DEBUG, INFO, WARNING, ERROR, CRITICAL).")
     log_format: Literal["console", "json"] = Field("console", description="json in production-like runs.")
     idempotency_capacity: int = Field(
         200_000, ge=1, description="Idempotency keys each system remembers; the oldest are forgotten first."

@@ -12,7 +12,7 @@ import os
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import citizen_id
@@ -26,6 +26,22 @@ def local_registries_url() -> str:
     """The registry simulator of the local stack: its port follows REGISTRY_SIM_PORT, as `make run`
     and the end-to-end tests move it."""
     return f"http://127.0.0.1:{os.environ.get('REGISTRY_SIM_PORT', '8009')}"
+
+
+def _http_url(url: str) -> str:
+    """A URL the HTTP client can call, kept as given (trailing slashes are dropped where it is used).
+    Without a scheme (``registry-simulator:8009``) or with a misspelt one, every call failed as a
+    transient "connection failed" for a whole day before its command was given up."""
+    try:
+        parts = urlsplit(url)
+        callable_url = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number up to 65535, a broken [IPv6] host
+        callable_url = False
+    if not callable_url:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host (and a port from 1 to 65535)")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r} has a query or fragment: the systems' paths are appended to it")
+    return url
 
 
 #: Where each system's API lives under ``registries_url`` (the registry simulator's layout).
@@ -52,6 +68,11 @@ class ExternalSystemSettings(BaseModel):
     max_concurrency: int = Field(8, ge=1, le=256, description="Calls in flight to this system at most.")
     api_key: SecretStr | None = Field(None, description="Sent as 'Authorization: Bearer <key>' when set.")
 
+    @field_validator("base_url")
+    @classmethod
+    def _a_callable_base_url(cls, url: str | None) -> str | None:
+        return url if url is None else _http_url(url)
+
     @property
     def call_budget_seconds(self) -> float:
         """The longest one call can take (pool wait, connect, send, answer)."""
@@ -76,7 +97,7 @@ class RegistrySyncSettings(ServiceSettings):
 
     registries_url: str = Field(
         default_factory=local_registries_url,
-        description="Default host of every external system (default: the local registry simulator).",
+        description="Default http:// or https:// URL of every external system (default: the local registry simulator).",
     )
     population_db: ExternalSystemSettings = ExternalSystemSettings()
     civil_status: ExternalSystemSettings = ExternalSystemSettings()
@@ -147,6 +168,11 @@ class RegistrySyncSettings(ServiceSettings):
         " reconciliation only this long after; a new change to the dossier pushes it at once. Pushes that failed for"
         " want of an answer are pushed again every run.",
     )
+
+    @field_validator("registries_url")
+    @classmethod
+    def _a_callable_registries_url(cls, url: str) -> str:
+        return _http_url(url)
 
     @model_validator(mode="after")
     def _check(self) -> RegistrySyncSettings:
