@@ -25,6 +25,7 @@ from workcal import vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition
 from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT
+from workflow.entrypoints.schemas import DossierPublic
 from workflow.service_layer.ports import Timer
 
 
@@ -200,6 +201,23 @@ async def test_a_rejected_official_step_ends_the_bundle_and_stops_the_later_step
     assert stopped.payload["reason"] == "hồ sơ liên thông dừng ở bước «Đăng ký khai sinh»: giấy chứng sinh không hợp lệ"
     assert stopped.payload["on_time"] is None and stopped.payload["step_started"] is False  # no agency had it
     assert harness.commands() == []
+
+
+async def test_a_step_stopped_while_held_waits_for_nothing(harness: Harness) -> None:
+    """Held for the birth registration and stopped with the bundle, the residence step's view said it
+    waited for an earlier step of its bundle, and a decision on it was refused for that reason."""
+    bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
+    birth, residence, _ = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    await harness.decide(birth.dossier_id, "reject", reason="giấy chứng sinh không hợp lệ")
+    state = await harness.state(residence.dossier_id)
+    assert state.status is DossierStatus.STOPPED
+    assert DossierPublic.of(state, harness.ctx.rules.procedure(state.procedure_code)).waiting_for is None
+    with pytest.raises(IllegalTransition) as refused:
+        await harness.decide(residence.dossier_id, "return_result")
+    assert "earlier step" not in str(refused.value)
 
 
 async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness: Harness) -> None:

@@ -265,6 +265,7 @@ def _apply_lifecycle(state: DossierState, e: wf.DossierEvent) -> None:
     elif isinstance(e, wf.DossierRefused | wf.DossierStopped | wf.WithdrawalAccepted):
         state.pending_command_id = None
         state.ended_at, state.on_time = e.at, e.on_time
+        state.held = False  # a step ended while held waits for nothing: it said "earlier bundle step" for ever
         state._close_line(e.at, e.event_type, e.official_id)
     elif isinstance(e, wf.DossierDueSoon):
         state.due_soon_notified = True
