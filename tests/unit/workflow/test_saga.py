@@ -467,7 +467,9 @@ async def test_intakes_online_bundle_registered_step_dossiers_then_the_bundle(ha
 
 async def test_a_step_a_registry_is_performing_cannot_be_withdrawn_until_it_answers(harness: Harness) -> None:
     """The police may already have registered the child's residence: accepted, the withdrawal threw
-    the registry's answer away, and the dossier, the portal and the citizen said "withdrawn"."""
+    the registry's answer away, and the dossier, the portal and the citizen said "withdrawn". The
+    refusal asked the citizen to try again later, which could never succeed: once the registry has
+    answered, the step has its result or is stopped."""
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     birth, residence, _ = bundle.steps
     await harness.deliver(bundle)
@@ -477,7 +479,8 @@ async def test_a_step_a_registry_is_performing_cannot_be_withdrawn_until_it_answ
     await harness.deliver(request)
 
     [refused] = [e for e in harness.published() if e.type == "WithdrawalRefused"]
-    assert refused.key == residence.dossier_id and "chưa thể rút" in refused.payload["reason"]
+    assert refused.key == residence.dossier_id and "không thể rút" in refused.payload["reason"]
+    assert "thử lại" not in refused.payload["reason"]
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.PROCESSING
     await harness.answer(command, {"residence_address": "Số 5, phường Phúc Lợi"})
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.PROCESSED

@@ -312,8 +312,10 @@ class Dossier:
         if self.state.waiting_for_registry and status is not None:
             # A national registry is doing the step (registering the residence, issuing the card):
             # it may already have done it, and its answer would be thrown away with the dossier
-            # withdrawn. An official's refusal waits for that answer too.
-            refusal = "hồ sơ đang được cơ quan quản lý cơ sở dữ liệu quốc gia xử lý, chưa thể rút; vui lòng thử lại sau"
+            # withdrawn. An official's refusal waits for that answer too. Nothing to try again: once
+            # it answers, the step has its result or is stopped, and neither can be withdrawn (the
+            # refusal said "try again later").
+            refusal = "hồ sơ đã chuyển cơ quan quản lý cơ sở dữ liệu quốc gia thực hiện, không thể rút"
             self._record(wf.WithdrawalRefused(**self._common(status), reason=refusal))
             return
         if status is None or status in TRANSITIONS[Action.WITHDRAW]:
