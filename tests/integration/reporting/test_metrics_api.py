@@ -141,6 +141,10 @@ async def test_an_agency_s_index_takes_the_catalogue_shares_of_its_own_procedure
         for k in ("procedures_online", "procedures_fee_online")
     ]
     assert shares == [(0, 1), (0, 1)]  # its one procedure, land first issue, is neither (the province: 13/15, 7/8)
+    split = body["procedures_by_online_level"]
+    assert (split["total"], split["none"]["procedures"], split["none"]["share"]) == (1, 1, 1.0)
+    province = (await get(live, "/v1/index", period="2024-03"))["procedures_by_online_level"]
+    assert province["full"]["procedures"] + province["partial"]["procedures"] == 13 and province["total"] == 15
 
 
 async def test_losses_list_the_dossiers_that_cost_most(live: Live) -> None:

@@ -124,17 +124,41 @@ def test_each_failing_dossier_costs_weight_over_threshold_times_denominator() ->
     assert cost["procedures_published"] == 0  # configuration, not dossiers
 
 
+#: A split of the procedures by online level, for the tests about something else.
+LEVELS = {"full": 1, "partial": 0, "none": 0}
+
+
 def test_a_period_or_agency_with_no_dossier_has_no_score_rather_than_full_marks() -> None:
     """Every rate undefined, the sub-indicators with nothing to measure scored full marks: a past
     period or an agency where nothing happened read 100, "good"."""
     catalogue = CatalogueInfo.from_catalogue(load_catalogue())
     config = packaged()
     empty = {key: 0 for key in scenario_counts()} | {"avg_resolution_days": None}
-    body = index_body(config, score_index(config, measures_from(empty, catalogue)), empty, catalogue)
+    body = index_body(config, score_index(config, measures_from(empty, catalogue)), empty, catalogue, LEVELS)
     assert (body["total"], body["rating"]) == (None, "no_data")
     assert {g["points"] for g in body["groups"]} == {None}
     assert {i["points"] for g in body["groups"] for i in g["indicators"]} == {None}
 
     one = empty | {"received": 1, "online": 1}  # one dossier received, none ended yet: scored
-    body = index_body(config, score_index(config, measures_from(one, catalogue)), one, catalogue)
+    body = index_body(config, score_index(config, measures_from(one, catalogue)), one, catalogue, LEVELS)
     assert body["total"] is not None and body["rating"] != "no_data"
+
+
+def test_the_index_splits_the_procedures_full_process_partly_and_not_online() -> None:
+    """The provinces publish three shares (50.77% full-process, 16.82% partly, 32.41% not online);
+    reporting gave only the first two added together."""
+    catalogue = CatalogueInfo.from_catalogue(load_catalogue())
+    levels = catalogue.online_level_counts()
+    by_level = {lvl: [p for p in load_catalogue().procedures.values() if p.online_level == lvl] for lvl in levels}
+    assert levels == {lvl: len(procedures) for lvl, procedures in by_level.items()}
+    online = catalogue.procedures_online()
+    assert levels["full"] + levels["partial"] == online.numerator and sum(levels.values()) == online.denominator
+    assert min(levels.values()) > 0  # the packaged catalogue has each level: the split is tested, not zeros
+
+    config = packaged()
+    counts = {key: 0 for key in scenario_counts()} | {"avg_resolution_days": None, "received": 1}
+    body = index_body(config, score_index(config, measures_from(counts, catalogue)), counts, catalogue, levels)
+    split = body["procedures_by_online_level"]
+    assert split["total"] == sum(levels.values())
+    assert {lvl: split[lvl]["procedures"] for lvl in levels} == levels
+    assert sum(split[lvl]["share"] for lvl in levels) == pytest.approx(1, abs=1e-3)

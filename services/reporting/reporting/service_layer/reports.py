@@ -76,18 +76,22 @@ class Reports:
         bundles = await self.read_model.bundles(scope)
         return {**self._header(query, scope), **summary_body(c, by_field, bundles)}
 
+    def procedures_of(self, scope: Scope) -> list[str]:
+        """The procedures a report covers. A centre decides none: the procedures it can receive are
+        every one (of the field, the procedure)."""
+        agencies = None if scope.by_receiving else scope.agencies
+        return self.catalogue.procedures_in(agencies, scope.field, scope.procedure)
+
     async def measures(self, scope: Scope) -> tuple[dict[str, Measure], dict[str, Any]]:
         c = await self.read_model.summary(scope)
-        # A centre decides none: the procedures it can receive are every one (of the field, the procedure).
-        agencies = None if scope.by_receiving else scope.agencies
-        codes = self.catalogue.procedures_in(agencies, scope.field, scope.procedure)
-        return measures_from(c, self.catalogue, codes), c
+        return measures_from(c, self.catalogue, self.procedures_of(scope)), c
 
     async def index(self, query: ReportQuery) -> dict[str, Any]:
         scope = self.scope(query)
         measures, counts = await self.measures(scope)
         groups = score_index(self.config, measures)
-        return {**self._header(query, scope), **index_body(self.config, groups, counts, self.catalogue)}
+        levels = self.catalogue.online_level_counts(self.procedures_of(scope))
+        return {**self._header(query, scope), **index_body(self.config, groups, counts, self.catalogue, levels)}
 
     async def losses(self, query: ReportQuery, limit: int) -> dict[str, Any]:
         """The dossiers whose failures cost the most points of the index, with what each costs."""
@@ -174,7 +178,11 @@ NO_DATA = "no_data"
 
 
 def index_body(
-    config: IndexConfig, groups: list[GroupScore], counts: dict[str, Any], catalogue: CatalogueInfo
+    config: IndexConfig,
+    groups: list[GroupScore],
+    counts: dict[str, Any],
+    catalogue: CatalogueInfo,
+    online_levels: dict[str, int],
 ) -> dict[str, Any]:
     # No dossier received or ended in it: every rate is undefined, and sub-indicators with nothing to
     # measure score full marks, so the index would read 100, "good", for an agency or a past period
@@ -216,8 +224,20 @@ def index_body(
             for g in groups
         ],
         "inputs_not_from_events": not_from_events,
+        "procedures_by_online_level": _online_levels(online_levels),
         "catalogue_version": catalogue.version,
         "average_resolution_working_days": rounded(counts["avg_resolution_days"]),
         "bands": [b.model_dump() for b in config.bands],
         "not_applicable": config.not_applicable,
+    }
+
+
+def _online_levels(counts: dict[str, int]) -> dict[str, Any]:
+    """The report's procedures by how far they are offered online, counts and shares (from the
+    catalogue): the published split is full-process, partly and not online, which the index's
+    ``procedures_online`` takes the first two of together."""
+    total = sum(counts.values())
+    return {
+        "total": total,
+        **{level: {"procedures": n, "share": rounded(ratio(n, total))} for level, n in counts.items()},
     }
