@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from eventkit.backoff import stop_if_cancelled
 from eventkit.db import is_slow_or_blocked, is_unavailable
 from eventkit.logging import get_logger
 
@@ -86,6 +87,7 @@ class WriterPool(ABC, Generic[T, R]):
                     try:
                         await self._write(batch)
                     except Exception as exc:  # the writer lives on; the batch's callers hear of it
+                        stop_if_cancelled(exc)  # unless it is a stop the driver turned into its own error
                         for waiting in batch:
                             waiting.fail(exc)
         except asyncio.CancelledError:  # only when the service stops: nobody is left to write the rest
@@ -132,6 +134,7 @@ class GroupWriter(WriterPool[T, None]):
         try:
             await self._write_items([w.item for w in batch])
         except Exception as exc:
+            stop_if_cancelled(exc)  # a stop is no bad item: nothing is written one by one after it
             self.stats.failed_batches += 1
             if is_unavailable(exc) or is_slow_or_blocked(exc):
                 # No item is at fault: alone, each would meet the same outage, slowness or lock, one
@@ -153,6 +156,7 @@ class GroupWriter(WriterPool[T, None]):
         try:
             await self._write_items([waiting.item])
         except Exception as exc:
+            stop_if_cancelled(exc)  # a stop is not this item's refusal: its callers hear that the service stops
             waiting.fail(exc)
             return
         self.stats.alone += 1

@@ -262,6 +262,7 @@ class InboxConsumer:
                 return consumer
             except KafkaError as exc:
                 await consumer.stop()
+                stop_if_cancelled(exc)  # a stop the client turned into its own error is a stop, as in run
                 attempt += 1
                 if attempt == 1 or attempt % 20 == 0:
                     log.warning("consumer cannot reach the broker", consumer=self.name, error=repr(exc))

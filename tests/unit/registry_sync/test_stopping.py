@@ -1,14 +1,18 @@
-"""Periodic reconciliation stops when cancelled, even when the cancellation surfaces as a database error."""
+"""Periodic reconciliation stops when cancelled, even when the cancellation surfaces as a database or HTTP error."""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy.exc import PendingRollbackError
 
+from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.memory import InMemoryDossierStore, InMemoryRegistry
+from registry_sync.adapters.portal import HttpNationalPortal
 from registry_sync.domain.portal_sync import DossierSync
-from registry_sync.service_layer.reconciliation import Reconciler
+from registry_sync.service_layer.reconciliation import PortalListing, Reconciler
+from registry_sync.settings import ExternalSystemSettings
 from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
 
 
@@ -53,3 +57,46 @@ async def test_periodic_reconciliation_stops_when_its_cancellation_surfaces_as_a
         task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert task in done and task.cancelled()
+
+
+class InterruptedTransport(httpx.AsyncBaseTransport):
+    """A connection to the portal that reports the first cancellation of a request as httpx's own
+    connection error (as httpx did for a cancelled connect: encode/httpx#2381)."""
+
+    def __init__(self) -> None:
+        self.requesting = asyncio.Event()
+        self.turned = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requesting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if self.turned:  # only once, so that a failing test still ends
+                raise
+            self.turned = True
+            raise httpx.ConnectError("connection closed in the middle of the operation", request=request) from None
+        return httpx.Response(200, json={"items": [], "total": 0, "next_after": None})
+
+
+async def test_the_portal_listing_stops_when_its_cancellation_surfaces_as_an_http_error() -> None:
+    """The call took the stop for a transient failure: the portal's breaker counted it, and the
+    reconciliation's page loop waited its backoff and asked for the page again, its stop lost."""
+    transport, guarded, waits = InterruptedTransport(), guards(), []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = ExternalHttpClient("national_portal", ExternalSystemSettings(), "http://portal", transport=transport)
+    guard = guarded["national_portal"]
+    listing = PortalListing(HttpNationalPortal(client), guard, guarded.policy, page_size=500, max_pages=10, sleep=wait)
+    task = asyncio.create_task(listing.find("D-1"))
+    await asyncio.wait_for(transport.requesting.wait(), timeout=5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if task not in done:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await client.aclose()
+    assert task in done and task.cancelled()
+    assert (waits, guard.calls, guard.breaker.consecutive_failures) == ([], 1, 0)

@@ -1,4 +1,4 @@
-"""The feed listener stops when cancelled, even when the cancellation surfaces as a driver's error."""
+"""The feed listener and a rebuild stop when cancelled, even when the cancellation surfaces as a driver's error."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import PendingRollbackError
 
 from reporting.adapters.feed_listener import FeedListener
+from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
 
 
 class InterruptedEngine:
@@ -56,3 +57,27 @@ async def test_the_feed_listener_stops_when_its_cancellation_surfaces_as_a_drive
     await asyncio.gather(task, return_exceptions=True)
     assert task in done and task.cancelled()
     assert stopped == [True]
+
+
+class InterruptedMaintenanceEngine(InterruptedEngine):
+    """The rebuild's engine: its connect reports the first cancellation of it as the driver's error."""
+
+    async def dispose(self) -> None:
+        pass
+
+
+async def test_a_rebuild_stops_when_its_cancellation_surfaces_as_a_database_error() -> None:
+    """The rebuild took the stop for a failure of its own: logged with its traceback as a failed
+    rebuild, its tables dropped on a stopping service, and its task ended as finished, not cancelled."""
+    engine = InterruptedMaintenanceEngine(PendingRollbackError("interrupted in the middle of the operation"))
+    rebuilder = Rebuilder(engine, lambda: None, None, set(), live_consumer="reporting.projections")  # type: ignore[arg-type,return-value]
+    status = RebuildStatus(id="0190000000000000000000000000abcd")
+    task = asyncio.create_task(rebuilder.run(status))
+    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if task not in done:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task in done and task.cancelled()
+    assert (status.state, status.error) == ("failed", "cancelled: the service stopped")

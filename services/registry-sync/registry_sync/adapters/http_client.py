@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
+from eventkit.backoff import stop_if_cancelled
 from eventkit.jsonbody import out_of_range
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient, classify_status
 from registry_sync.settings import ExternalSystemSettings
@@ -159,13 +160,19 @@ class ExternalHttpClient:
             # would hold the command (its lease renewed meanwhile) and a concurrency slot for ever.
             async with asyncio.timeout(self._budget):
                 response = await self._client.request(method, path, json=json, params=params, headers=headers)
-        except TimeoutError:
+        # Each checks for a stop first: httpx may turn a cancellation into an error of its own, and taken
+        # for a failed call it counted against the breaker and the retry policy, and the caller retried.
+        except TimeoutError as exc:
+            stop_if_cancelled(exc)
             return Transient(f"timeout: no complete answer within {self._budget:g} s")
         except httpx.TimeoutException as exc:
+            stop_if_cancelled(exc)
             return Transient(f"timeout: {type(exc).__name__}")
         except httpx.TransportError as exc:
+            stop_if_cancelled(exc)
             return Transient(f"connection failed: {type(exc).__name__}")
         except httpx.RequestError as exc:
+            stop_if_cancelled(exc)
             # A body that does not decode (a corrupt gzip stream), say: the system may
             # have acted, so asking again (same idempotency key) is safe, and the retry policy counts
             # it and gives up in time. Escaping, it was retried every lease for ever, never counted.

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, is_known_type, payload_model
 from contracts.ids import uuid7
+from eventkit.backoff import stop_if_cancelled
 from eventkit.logging import get_logger
 from reporting.adapters import pg_store
 from reporting.adapters.feed_listener import announce_gap
@@ -171,15 +172,20 @@ class Rebuilder:
     async def run(self, status: RebuildStatus) -> RebuildStatus:
         async with self._running:
             try:
-                async with self._engine.connect() as lock_conn:
-                    if not (await lock_conn.execute(text(_TRY_REBUILD_LOCK))).scalar():
-                        raise RebuildInProgress("a rebuild is already running in another replica")
-                    await lock_conn.commit()
-                    try:
-                        await self._rebuild(status, TableSet(f"__r{status.id[-8:]}"))
-                    finally:
-                        await lock_conn.execute(text(_UNLOCK_REBUILD))
+                try:
+                    async with self._engine.connect() as lock_conn:
+                        if not (await lock_conn.execute(text(_TRY_REBUILD_LOCK))).scalar():
+                            raise RebuildInProgress("a rebuild is already running in another replica")
                         await lock_conn.commit()
+                        try:
+                            await self._rebuild(status, TableSet(f"__r{status.id[-8:]}"))
+                        finally:
+                            await lock_conn.execute(text(_UNLOCK_REBUILD))
+                            await lock_conn.commit()
+                except Exception as exc:
+                    # A stop the driver turned into its own error is a stop (below), not a failed rebuild.
+                    stop_if_cancelled(exc)
+                    raise
                 status.state = "succeeded"
             except RebuildInProgress as exc:
                 status.state, status.error = "failed", str(exc)
