@@ -7,8 +7,8 @@ from functools import cache
 from pathlib import Path
 
 import contracts
+from contracts.catalogue.formschema import FormValidator
 from contracts.envelope import Envelope
-from intake.domain.formschema import FormValidator
 
 SCHEMAS = Path(contracts.__file__).resolve().parent / "schemas" / "events"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from contracts.catalogue.formschema import FormValidator
 from contracts.events.common import DossierStatus
-from intake.domain.formschema import FormValidator
 from intake.domain.problems import InvalidInput
 from intake.domain.rules import IntakeRules
 from intake.domain.submission import plan_bundle, plan_dossier, subject_digest

@@ -12,8 +12,8 @@ import pytest
 
 from contracts import citizen_id
 from contracts.catalogue import Catalogue, load_catalogue
+from contracts.catalogue.formschema import FormValidator
 from contracts.citizen_id import Sex
-from intake.domain.formschema import FormValidator
 from loadgen.forms import FormBuilder, UnfillableSchema
 from loadgen.people import People
 

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 
+from contracts.catalogue.problems import FieldProblem, child_path
 
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    """One bad value: where (``$.form.child.date_of_birth``), what is wrong, and a stable type code."""
-
-    path: str
-    msg: str
-    type: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "msg": self.msg, "type": self.type}
+__all__ = ["FieldProblem", "InvalidInput", "child_path", "path_loc"]
 
 
 class InvalidInput(Exception):
@@ -27,15 +18,6 @@ class InvalidInput(Exception):
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         super().__init__("; ".join(f"{p.path}: {p.msg}" for p in problems[:10]) + more)
         self.problems = problems
-
-
-def child_path(path: str, key: str | int) -> str:
-    """``$.form`` + ``child`` → ``$.form.child``; integers index arrays: ``$.documents[0]``."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    if key.isidentifier():
-        return f"{path}.{key}"
-    return f"{path}[{key!r}]"
 
 
 #: One step of a path as :func:`child_path` writes it: ``.name``, ``[0]`` or ``['any key']``.

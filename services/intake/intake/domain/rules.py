@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.catalogue import Catalogue, ProcessingTime
-from intake.domain.formschema import FormValidator
+from contracts.catalogue.formschema import FormValidator
 from workcal import DurationUnit, StatutoryDuration, WorkCalendar
 
 

@@ -11,9 +11,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from contracts.catalogue.jsonvalue import is_json_type, json_equal, valid_format
-from intake.domain.problems import FieldProblem
-from intake.domain.text import visible
+from contracts.text import visible
+
+from .jsonvalue import is_json_type, json_equal, valid_format
+from .problems import FieldProblem
 
 Check = Callable[[Any, str, list[FieldProblem]], None]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.catalogue import load_catalogue
-from intake.domain.formschema import FormValidator, UnsupportedSchema
+from contracts.catalogue.formschema import FormValidator, UnsupportedSchema
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

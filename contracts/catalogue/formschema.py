@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from contracts.catalogue.jsonvalue import is_json_type, json_equal
-from contracts.catalogue.schema_check import resolve_ref
-from intake.domain.problems import FieldProblem, child_path
-from intake.domain.schema_keywords import (
+from .jsonvalue import is_json_type, json_equal
+from .problems import FieldProblem, child_path
+from .schema_check import resolve_ref
+from .schema_keywords import (
     Check,
     accept,
     all_of,
@@ -71,7 +71,7 @@ class FormValidator:
             return reject
         unknown = sorted(k for k in schema if k not in _IMPLEMENTED | _ANNOTATIONS and not k.startswith("x-"))
         if unknown:
-            raise UnsupportedSchema(f"form schema keywords not supported by intake: {unknown}")
+            raise UnsupportedSchema(f"form schema keywords not supported by the form validator: {unknown}")
         checks: list[Check] = []
         if "$ref" in schema:
             checks.append(self._ref(schema["$ref"]))
