@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from contracts.catalogue import Catalogue
+from contracts.catalogue import Catalogue, reuse
+from tests.unit.workflow.builders import Harness, submitted
 from workflow.domain.errors import InvalidDecision
 from workflow.domain.results import result_data
 
@@ -91,3 +92,36 @@ def test_a_date_an_official_states_on_a_result_must_be_a_date(catalogue: Catalog
     kept = result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form={},
                        stated={"valid_until": "2034-06-04"}, issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
     assert kept["valid_until"] == "2034-06-04"
+
+
+@pytest.mark.parametrize(
+    ("procedure_code", "stated", "message"),
+    [
+        ("9.000004", {"licence_number": "GP-2024/17"}, r"must match .*procedure 9\.000004"),
+        ("1.000656", {"death_extract_number": "TLKT-" + "0" * 55}, r"at most 50 characters.*procedure 1\.001731"),
+    ],
+)
+def test_a_number_an_official_states_must_fit_the_forms_that_take_it_back(
+    catalogue: Catalogue, procedure_code: str, stated: dict[str, str], message: str
+) -> None:
+    """Only its length (500) was checked: a licence numbered 'GP-2024/17' could not be renewed (the form
+    takes 12 digits), and a death extract's 60-character number failed the funeral allowance step."""
+    takers = reuse.takers(catalogue.procedures)
+    [(field, _)] = stated.items()
+    with pytest.raises(InvalidDecision, match=message) as refused:
+        result_data(catalogue.procedure(procedure_code), dossier_id="d-1", form={}, stated=stated,
+                    issued_at=EARLY_MORNING, province_code="036", takers=takers)  # fmt: skip
+    assert refused.value.field == f"result.{field}"
+    fitting = {field: "012345678901"}  # 12 digits: what a renewal takes, and short enough for the allowance
+    data = result_data(catalogue.procedure(procedure_code), dossier_id="d-1", form={}, stated=fitting,
+                       issued_at=EARLY_MORNING, province_code="036", takers=takers)  # fmt: skip
+    assert data[field] == "012345678901"
+
+
+async def test_an_approval_checks_the_stated_number_against_the_forms_that_take_it_back(harness: Harness) -> None:
+    event = submitted(procedure_code="9.000004", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                      fee=0, form={}, at=harness.now)  # fmt: skip
+    await harness.deliver(event)
+    with pytest.raises(InvalidDecision) as refused:
+        await harness.decide(event.dossier_id, "approve", result={"licence_number": "GP-2024/17"})
+    assert refused.value.field == "result.licence_number"

@@ -7,8 +7,8 @@ configures (:class:`Rules`: the catalogue, the calendar, the due-soon lead time,
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from contracts.catalogue import (
     ProcessingTime,
     RegistryPerformer,
     UnknownProcedure,
+    reuse,
 )
 from contracts.catalogue.routing import NoCompetentAgency, UnknownAgency
 from contracts.events import registry as reg
@@ -43,6 +44,11 @@ class Rules:
     calendar: WorkCalendar
     province_code: str = "036"
     due_soon_lead_seconds: float = 8 * 3600
+    #: Per result field, the forms that take it back: what an official states must fit them.
+    takers: Mapping[str, Sequence[reuse.Taker]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "takers", reuse.takers(self.catalogue.procedures))
 
     def procedure(self, code: str) -> Procedure | None:
         return self.catalogue.procedures.get(code)
@@ -289,6 +295,7 @@ def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         issued_at=dossier.now,
         province_code=rules.province_code,
         draw=command.number_draw,
+        takers=rules.takers,
     )
     name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
     code = results.result_code(state.code, len(state.results) + 1)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from contracts import citizen_id
 from contracts.catalogue import Procedure
+from contracts.catalogue.reuse import Taker
 from workcal import vietnam_tz
 from workflow.domain.errors import InvalidDecision
 
@@ -49,16 +50,19 @@ def result_data(
     issued_at: datetime,
     province_code: str,
     draw: int = 0,
+    takers: Mapping[str, Sequence[Taker]] | None = None,
 ) -> dict[str, Any]:
     """The result's data: the official's values, and the procedure's other fields filled in.
     ``draw`` picks among the dossier's candidate identification numbers (0: the first).
 
     The official states only fields of the procedure's result, as text; a personal identification
     number stated must be a valid one that fits the child (sex, birth year) and the registering
-    province: it goes on the birth certificate and to the population database. InvalidDecision
-    names the field otherwise."""
+    province: it goes on the birth certificate and to the population database. A number another
+    procedure's form takes back (``takers``: a licence's on its renewal, a death extract's on the
+    funeral allowance) must fit that form. InvalidDecision names the field otherwise."""
     fields = procedure.result.data_fields if procedure else {}
     _check_stated(stated, fields, form, province_code)
+    _check_taken_back(stated, takers or {})
     data = dict(stated)
     for name in fields:
         if name not in data:
@@ -100,6 +104,20 @@ def _check_stated(stated: Mapping[str, Any], fields: Mapping[str, Any], form: Ma
     )
     if mismatches:
         raise InvalidDecision("result.personal_id_number", "; ".join(mismatches))
+
+
+def _check_taken_back(stated: Mapping[str, Any], takers: Mapping[str, Sequence[Taker]]) -> None:
+    """Only its length was checked: a licence numbered "GP-2024/17" by the official (the renewal form
+    takes 12 digits) or a death extract's 60-character number (the funeral allowance takes 50) was
+    issued, and the citizen held a paper the next procedure refused, or a bundle's next step failed."""
+    for name, value in stated.items():
+        if name == "personal_id_number":
+            continue  # checked above, with what it must fit of the person
+        for taker in takers.get(name, ()):
+            problems = taker.validator.validate(value, f"result.{name}")
+            if problems:
+                reason = f"{problems[0].msg}, as the form of procedure {taker.procedure_code} takes it back"
+                raise InvalidDecision(f"result.{name}", reason)
 
 
 def _person(form: Mapping[str, Any]) -> Mapping[str, Any]:
