@@ -73,6 +73,19 @@ class WriterPool(ABC, Generic[T, R]):
             task.add_done_callback(self._tasks.discard)  # also for a task cancelled before it ran
         return await waiting.future
 
+    async def stop(self) -> None:
+        """Cancel the writers and wait for them: the service is stopping, and the engine they write on
+        is disposed next. Every item not written fails with :class:`WriterStopped`."""
+        writers = list(self._tasks)
+        for task in writers:
+            task.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+        # A writer cancelled before it ran failed nothing: its callers would wait for ever.
+        stopped = WriterStopped(f"{self._name}: the service is stopping; try again")
+        for waiting in self._queue:
+            waiting.fail(stopped)
+        self._queue.clear()
+
     @abstractmethod
     async def _write(self, batch: list[Waiting[T, R]]) -> None:
         """Write ``batch`` and settle or fail every item of it (an exception fails those left)."""

@@ -114,6 +114,7 @@ class ServiceRuntime:
         self._migrations_package = migrations_package
         self._background = list(background)
         self._tasks: list[asyncio.Task[None]] = []
+        self._also_stop: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._readiness_cache: tuple[float, Readiness] | None = None
         #: The background tasks that ended with an error, and what to call when one does.
         self.crashed: list[str] = []
@@ -177,16 +178,26 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
+    def also_stop(self, name: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`stop` call ``stop`` as it cancels its own tasks, and wait for it as for them.
+
+        For tasks started on demand rather than at start (a group writer's, a rebuild): they write on
+        this runtime's engines, and left running they met a disposed pool at every stop (their errors
+        logged, a write or a batch done after the stop) until the event loop itself ended them."""
+        self._also_stop.append((name, stop))
+
     async def stop(self, *, within: float = STOP_SECONDS) -> None:
-        """Cancel background work and close connections.
+        """Cancel background work (with what :meth:`also_stop` names) and close connections.
 
         A task still running ``within`` seconds after it was cancelled (a client library's cleanup
         waiting on a broker that does not answer) is left behind with a warning: stopping goes on, so
         the process ends inside its grace period. Nothing is lost; the inbox and outbox resume."""
         for task in self._tasks:
             task.cancel()
-        if self._tasks:
-            _, running = await asyncio.wait(self._tasks, timeout=within)
+        # Before the engines are disposed (below), as the tasks just cancelled.
+        stopping = [asyncio.create_task(_awaited(stop()), name=name) for name, stop in self._also_stop]
+        if self._tasks or stopping:
+            _, running = await asyncio.wait([*self._tasks, *stopping], timeout=within)
             if running:
                 log.warning("background tasks did not stop in time; leaving them",
                             tasks=sorted(t.get_name() for t in running), seconds=within)  # fmt: skip
@@ -229,3 +240,7 @@ async def _check(probe: Awaitable[None]) -> str:
 
 async def _said(status: str) -> str:
     return status
+
+
+async def _awaited(work: Awaitable[None]) -> None:
+    await work

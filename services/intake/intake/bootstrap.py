@@ -104,6 +104,7 @@ def create_app(settings: IntakeSettings | None = None, *, catalogue: Catalogue |
         writers=settings.submit_writers,
         on_written=runtime.relay.notify,
     )
+    runtime.also_stop("intake-group-commit", group_commit.stop)
     app.state.group_commit = group_commit
     app.state.intake = IntakeContext(
         rules=rules,

@@ -132,6 +132,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         metrics.rebuild_rate.set(status.events_per_second)
 
     rebuilder.on_finished = rebuild_finished
+    runtime.also_stop("rebuild", rebuilder.stop)
     context = ReportingContext(
         settings=settings,
         runtime=runtime,

@@ -164,3 +164,17 @@ async def test_a_group_writer_stops_when_its_cancellation_surfaces_as_a_database
     results = await asyncio.gather(*puts, return_exceptions=True)
     assert all(isinstance(r, WriterStopped) for r in results), results
     assert write.written == []
+
+
+async def test_a_writer_stopped_before_it_ran_fails_what_waits_for_it() -> None:
+    """A writer task cancelled before its first step never reached its own clean-up: the items queued
+    for it were failed by nobody, and their callers waited until the event loop ended."""
+    write = InterruptedWrites()
+    writer = GroupWriter(write, name="test")
+    put = asyncio.create_task(writer.put(1))
+    await asyncio.sleep(0)  # queued, its writer created but not yet run
+    assert writer._tasks
+    await writer.stop()  # in this step: the writer is cancelled before its first
+    with pytest.raises(WriterStopped):
+        await asyncio.wait_for(put, timeout=2)
+    assert not write.writing.is_set()  # stopped before it wrote anything

@@ -1,4 +1,5 @@
-"""The feed listener and a rebuild stop when cancelled, even when the cancellation surfaces as a driver's error."""
+"""The feed listener and a rebuild stop when cancelled, even when the cancellation surfaces as a driver's error,
+and the service's stop cancels a rebuild under way."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy.exc import PendingRollbackError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.adapters.feed_listener import FeedListener
+from reporting.bootstrap import create_app
 from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
+from reporting.settings import ReportingSettings
+
+NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 
 
 class InterruptedEngine:
@@ -80,4 +86,26 @@ async def test_a_rebuild_stops_when_its_cancellation_surfaces_as_a_database_erro
         task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert task in done and task.cancelled()
+    assert (status.state, status.error) == ("failed", "cancelled: the service stopped")
+
+
+async def test_reporting_s_stop_ends_a_rebuild_before_it_disposes_of_the_engines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebuild's task was none of the runtime's: the stop disposed of the engine it works on while it
+    went on replaying, a batch after another failing on the disposed pool, until the event loop ended it."""
+    app = create_app(ReportingSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1"))
+    rebuilder = app.state.reporting.rebuilder
+    engine = InterruptedMaintenanceEngine(PendingRollbackError("interrupted in the middle of the operation"))
+    monkeypatch.setattr(rebuilder, "_engine", engine)
+    status = rebuilder.start()
+    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
+    rebuilding_at_dispose: list[bool] = []
+
+    async def dispose(_engine: AsyncEngine, close: bool = True) -> None:
+        rebuilding_at_dispose.append(not rebuilder._task.done())
+
+    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
+    await asyncio.wait_for(app.state.runtime.stop(within=2), timeout=5)
+    assert rebuilding_at_dispose == [False, False]
     assert (status.state, status.error) == ("failed", "cancelled: the service stopped")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.backoff import stop_if_cancelled
 from eventkit.batching import Waiting, WriterPool
 from eventkit.db import is_slow_or_blocked
 from eventkit.logging import get_logger
@@ -82,6 +83,7 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
         try:
             outcomes = await write_submissions(conn, [w.item for w in batch])
         except Exception as exc:
+            stop_if_cancelled(exc)  # a stop is no refused batch: nothing is written one by one after it
             if connection_broke(exc):  # every one's failure: none goes on this connection
                 raise
             if is_slow_or_blocked(exc):
@@ -106,6 +108,7 @@ class GroupCommit(WriterPool[NewSubmission, Outcome]):
         try:
             outcome = await write_submission(conn, waiting.item)
         except Exception as exc:
+            stop_if_cancelled(exc)  # a stop is not this submission's refusal, and the next is not written
             if connection_broke(exc):  # every one's failure: none goes on this connection
                 raise
             waiting.fail(exc)  # its own refusal (DuplicateDossier, a retryable conflict)

@@ -163,6 +163,14 @@ class Rebuilder:
         self._task = asyncio.create_task(self.run(status), name=f"rebuild-{status.id}")
         return status
 
+    async def stop(self) -> None:
+        """Cancel a rebuild started here and wait for it to end: the service is stopping, and the
+        engine it works on is disposed next. Its new tables are left for the next rebuild to drop."""
+        task = getattr(self, "_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def wait(self) -> RebuildStatus | None:
         task = getattr(self, "_task", None)
         if task is not None:
