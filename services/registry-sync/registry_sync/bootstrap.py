@@ -146,6 +146,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             continue
         loops.append(_command_loop(system, executor, guards, settings.worker_poll_seconds))
         wakeups.register(loops[-1])
+    runtime.also_stop("portal-finish", pusher.stop)  # it ran on into a disposed pool at every stop
     portal_loop: WorkLoop[DossierSync] = WorkLoop(
         PORTAL, guards[PORTAL], pusher.claim, pusher.push, poll_seconds=settings.worker_poll_seconds
     )

@@ -188,6 +188,11 @@ class PortalPusher:
     def __post_init__(self) -> None:
         self._finishing = GroupWriter(self._finish_all, name="portal-finish", max_batch=self.max_batch)
 
+    async def stop(self) -> None:
+        """End the writer of push outcomes before the engine it writes on is disposed; an outcome not
+        recorded yet is pushed again once its lease runs out, as after a crash."""
+        await self._finishing.stop()
+
     async def claim(self, limit: int) -> list[DossierSync]:
         now = self.clock()
         async with (self.one_statement or self.uow)() as uow:  # one UPDATE … RETURNING
