@@ -115,7 +115,7 @@ async def run(database_url: str, bootstrap: str, dossiers: int, batch_size: int)
         rebuilder = Rebuilder(
             engine,
             lambda: TopicHistory(bootstrap, topics.all(), client_id="reporting.benchmark"),
-            Derivation(WorkCalendar(), catalogue.field_of_procedure),
+            Derivation(WorkCalendar(), catalogue.field_of_procedure, catalogue.first_bundle_steps),
             set(projected_event_types()),
             live_consumer="reporting.projections",
             batch_size=batch_size,

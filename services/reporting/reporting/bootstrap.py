@@ -54,7 +54,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the reporting app; uvicorn runs it, tests mount it."""
     settings = settings if isinstance(settings, ReportingSettings) else ReportingSettings()
     catalogue = CatalogueInfo.from_catalogue(load_catalogue(settings.catalogue_dir))
-    derive = Derivation(WorkCalendar(settings.calendar), catalogue.field_of_procedure)
+    derive = Derivation(WorkCalendar(settings.calendar), catalogue.field_of_procedure, catalogue.first_bundle_steps)
     origin = uuid7().hex
     metrics = ProcessMetrics()
     broadcaster = Broadcaster(

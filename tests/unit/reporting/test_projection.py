@@ -21,8 +21,10 @@ from workcal import WorkCalendar
 
 @pytest.fixture(scope="module")
 def derive() -> Derivation:
-    fields = {p.code: p.field for p in load_catalogue().procedures.values()}
-    return Derivation(WorkCalendar(), fields)
+    catalogue = load_catalogue()
+    fields = {p.code: p.field for p in catalogue.procedures.values()}
+    first_steps = {b.steps[0].step_id for b in catalogue.bundles.values()}
+    return Derivation(WorkCalendar(), fields, first_steps)
 
 
 async def project_all(envelopes: list[Envelope], derive: Derivation, batch: int = 1) -> InMemoryProjectionStore:
@@ -240,3 +242,20 @@ async def test_a_held_bundle_step_s_resolution_time_counts_from_its_release(deri
     s.result("P", scenario.at(6, 11), "CA-H-HOAMY", on_time=True)
     store = await project_all(s.all(), derive)
     assert store.dossiers["P"].resolution_days == 0.25
+
+
+@pytest.mark.parametrize("bundle_step", [None, "birth_registration"], ids=["own dossier", "first bundle step"])
+async def test_a_dossier_s_resolution_time_counts_from_its_reception_however_late_workflow_started_it(
+    derive: Derivation, bundle_step: str | None
+) -> None:
+    """Workflow stamps the start of processing when it handles the reception: 15 minutes' backlog put
+    it past the 15:00 cut-off and a day's work counted 0.73 days; an outage of two days, 1 for 3."""
+    s = scenario.Scenario()
+    s.submit("A", procedure="1.001193", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 14, 50), due=scenario.at(8, 17), bundle="B" if bundle_step else None,
+             step=bundle_step)  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "A", scenario.at(6, 15, 5), "UBND-X-YENHOA", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(8, 17))  # fmt: skip
+    s.result("A", scenario.at(7, 14, 50), "UBND-X-YENHOA", on_time=True)
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["A"].resolution_days == 3.0

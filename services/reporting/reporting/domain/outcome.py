@@ -9,7 +9,7 @@ than one supplement request makes it overdue whatever the dates say.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 
 from reporting.domain.facts import EARLY, NOT_STARTED, ON_TIME, OVERDUE, BundleFacts, DossierFacts
@@ -22,9 +22,12 @@ UNKNOWN_FIELD = "unknown"
 class Derivation:
     """Computes derived columns with the working-day calendar and the catalogue's procedure fields."""
 
-    def __init__(self, calendar: WorkCalendar, field_of_procedure: Mapping[str, str]) -> None:
+    def __init__(
+        self, calendar: WorkCalendar, field_of_procedure: Mapping[str, str], first_bundle_steps: Collection[str] = ()
+    ) -> None:
         self._calendar = calendar
         self._fields = field_of_procedure
+        self._first_steps = frozenset(first_bundle_steps)
         # A working day is the calendar's office hours, which its configuration holds to 8 hours.
         self._day_seconds = HOURS_PER_WORKING_DAY * 3600
 
@@ -80,10 +83,17 @@ class Derivation:
         received = facts.effective_received_at
         if facts.ended_at is None or received is None:
             return None
-        started = facts.processing_started_at
-        start = self._calendar.counting_start(max(received, started) if started is not None else received)
+        start = self._calendar.counting_start(max(received, self._released_at(facts) or received))
         office = self._calendar.working_seconds_between(start, _clock_end(facts)) - facts.paused_seconds
         return round(max(office, 0.0) / self._day_seconds, 4)
+
+    def _released_at(self, facts: DossierFacts) -> datetime | None:
+        """When a later step of a bundle began: its release (a counter bundle's was received with the
+        bundle). Any other dossier's processing begins at its reception, stamped by workflow when it
+        handles it: counted from that, the time workflow took (a backlog, an outage) was left out."""
+        if facts.bundle_step is None or facts.bundle_step in self._first_steps:
+            return None
+        return facts.processing_started_at
 
     @staticmethod
     def _local_date(t: datetime) -> date:
