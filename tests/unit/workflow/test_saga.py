@@ -26,6 +26,8 @@ from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition
 from workflow.domain.lifecycle import ENDED_WITHOUT_RESULT
 from workflow.entrypoints.schemas import DossierPublic
+from workflow.service_layer import sagas
+from workflow.service_layer.context import Cause
 from workflow.service_layer.ports import Timer
 
 
@@ -277,6 +279,34 @@ async def test_a_later_step_withdrawn_before_its_turn_leaves_the_steps_before_it
     assert (ended.failed_step, ended.reason) == ("funeral_allowance", "gia đình không nhận")
     assert ended.completed_steps == ["death_registration", "residence_deregistration"]
     assert "funeral_allowance" not in started_steps(harness, bundle.bundle_id)
+
+
+async def test_a_bundle_whose_earlier_step_the_previous_release_stopped_ends_at_the_withdrawn_step(
+    harness: Harness,
+) -> None:
+    """Saga rows from before this release: the allowance withdrawn while the death was being registered
+    stopped the deregistration too. When the registration ends, the bundle ends at the allowance, with
+    the family's reason: it was blamed on the deregistration, "ended before its turn"."""
+    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
+             ("funeral_allowance", "9.000002")]  # fmt: skip
+    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    registration, deregistration, allowance = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    withdrawal = intake.WithdrawalRequested(
+        dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
+    )
+    await harness.deliver(withdrawal)
+    async with harness.uow as uow:  # what the previous release did at the withdrawal
+        await sagas._stop(deregistration, "hồ sơ liên thông dừng", uow, harness.ctx, Cause(None, "test"))
+
+    await harness.decide(registration.dossier_id, "approve")
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert (ended.failed_step, ended.reason) == ("funeral_allowance", "gia đình không nhận")
+    assert ended.completed_steps == ["death_registration"]
+    assert harness.commands() == []
 
 
 async def test_the_bundle_stops_at_the_earliest_step_that_failed_with_its_reason(harness: Harness) -> None:

@@ -73,7 +73,7 @@ class BundleSaga(BaseModel):
         it comes before any step that failed."""
         if not self.running or self._outstanding():
             return None
-        step = next((s for s in self.steps if s.step_id not in self.started), None)
+        step = next((s for s in self.steps if s.step_id not in self.started and s.step_id not in self.ended), None)
         return step if step is not None and self.before_failure(step.step_id) else None
 
     def _outstanding(self) -> list[str]:
@@ -127,6 +127,13 @@ class BundleSaga(BaseModel):
                 self.ended.append(self.failed_step)
             self.failed_step, self.reason = step_id, reason
         elif step_id != self.failed_step and step_id not in self.ended:
+            self.ended.append(step_id)
+        return self._end_when_done(now)
+
+    def skip(self, step_id: str, now: datetime) -> list[EventPayload]:
+        """Go on without a step before the failure whose dossier ended before its turn, stopped with
+        the bundle by a release that stopped every step not started at the first failure."""
+        if step_id not in self.ended:
             self.ended.append(step_id)
         return self._end_when_done(now)
 

@@ -101,6 +101,11 @@ async def _advance(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowConte
         return events
     state = await load(uow, step.dossier_id)
     if state.status in FINISHED:
+        if saga.failed_step is not None:
+            # Stopped with the bundle at a later step's failure by the release before this one, which
+            # stopped every step not started: the bundle ends at that failure, with its reason, as it
+            # would have then (ended here, it was blamed on this step, "ended before its turn").
+            return saga.skip(step.step_id, ctx.now()) + await _advance(saga, uow, ctx, cause)
         # Its dossier ended before its turn (the citizen withdrew it while the bundle's own event was
         # still on its way): the step cannot run, and the bundle ends here rather than wait for it.
         return await _fail(saga, step, "hồ sơ của bước đã kết thúc trước khi đến lượt", uow, ctx, cause)
