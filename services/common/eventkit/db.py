@@ -11,7 +11,8 @@ from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -67,6 +68,25 @@ class TimeLimits:
 #: What an unlimited engine sends: none of ours, and none a role or database default sets (a managed
 #: server's ``ALTER ROLE … SET statement_timeout`` would otherwise still cut a migration short).
 _UNLIMITED = {"statement_timeout": "0", "lock_timeout": "0", "idle_in_transaction_session_timeout": "0"}
+
+
+def asyncpg_url(url: str) -> str:
+    """``url`` as the engine takes it: asyncpg's. ``postgresql://`` and Heroku's ``postgres://`` name
+    PostgreSQL with its default driver, so they are taken as asyncpg's; any other driver failed only
+    when the engine was made (psycopg2 is not installed). ValueError otherwise, without the URL in
+    the message: it has the password."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise ValueError("not a URL: expected postgresql+asyncpg://user:password@host/database")
+    if scheme.lower() in ("postgresql", "postgres"):
+        url = f"postgresql+asyncpg://{rest}"
+    elif scheme.lower() != "postgresql+asyncpg":
+        raise ValueError(f"{scheme}:// is not a driver the services have: use postgresql+asyncpg://")
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL: expected postgresql+asyncpg://user:password@host/database") from None
+    return url
 
 
 def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimits | None = TimeLimits()) -> AsyncEngine:

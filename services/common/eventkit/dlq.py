@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventkit.db import make_engine
+from eventkit.db import asyncpg_url, make_engine
 from eventkit.kafka import KafkaPublisher
 from eventkit.outbox import OutgoingMessage
 from eventkit.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args.database_url = args.database_url or env_setting(args.schema, "DATABASE_URL", LOCAL_DATABASE_URL)
     args.bootstrap_servers = args.bootstrap_servers or env_setting(args.schema, "KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     try:
+        # As the services take it: a postgresql:// URL they run with was a psycopg traceback here.
+        args.database_url = asyncpg_url(args.database_url)
         return asyncio.run(_main(args))
     except (ValueError, OSError, SQLAlchemyError, KafkaError) as exc:
         # A wrong schema name, an unreachable server, a malformed URL: one line, not a stack trace.

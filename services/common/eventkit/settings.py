@@ -12,12 +12,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from contracts.topics import Topics
 from eventkit.auth import TokenVerifier
-from eventkit.db import TimeLimits, check_schema_name
+from eventkit.db import TimeLimits, asyncpg_url, check_schema_name
 
 #: Where `make run` puts the embedded PostgreSQL and the broker; see deploy/local/devstack.
 LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5433/dossiers"
@@ -219,21 +217,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg_url(cls, url: SecretStr) -> SecretStr:
-        """The engine is asyncpg's: any other driver failed only when the engine was made (psycopg2 is
-        not installed). ``postgresql://`` and Heroku's ``postgres://`` name PostgreSQL with its default
-        driver, so they are taken as asyncpg's. The messages leave the URL out: it has the password."""
-        scheme, separator, rest = url.get_secret_value().partition("://")
-        if not separator:
-            raise ValueError("not a URL: expected postgresql+asyncpg://user:password@host/database")
-        if scheme.lower() in ("postgresql", "postgres"):
-            url = SecretStr(f"postgresql+asyncpg://{rest}")
-        elif scheme.lower() != "postgresql+asyncpg":
-            raise ValueError(f"{scheme}:// is not a driver the services have: use postgresql+asyncpg://")
-        try:
-            make_url(url.get_secret_value())
-        except (ArgumentError, ValueError):
-            raise ValueError("not a database URL: expected postgresql+asyncpg://user:password@host/database") from None
-        return url
+        return SecretStr(asyncpg_url(url.get_secret_value()))
 
     @field_validator("db_schema")
     @classmethod

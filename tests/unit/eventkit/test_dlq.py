@@ -46,8 +46,11 @@ def test_the_tool_reads_the_service_s_own_variables_as_its_deployment_sets_them(
     ("args", "error"),
     [
         (["--schema", "Bad-Schema"], "dlq: ValueError: invalid schema name 'Bad-Schema'"),
-        (["--schema", "workflow", "--database-url", "nonsense"], "dlq: ArgumentError: Could not parse"),
+        (["--schema", "workflow", "--database-url", "nonsense"], "dlq: ValueError: not a URL"),
+        (["--schema", "workflow", "--database-url", "mysql://u@127.0.0.1:1/x"], "dlq: ValueError: mysql:// is not"),
         (["--schema", "workflow", "--database-url", "postgresql+asyncpg://u@127.0.0.1:1/x"], "dlq: ConnectionRefused"),
+        # Taken as asyncpg's, as the services take it: it was a psycopg traceback here.
+        (["--schema", "workflow", "--database-url", "postgresql://u@127.0.0.1:1/x"], "dlq: ConnectionRefused"),
     ],
 )
 def test_a_wrong_argument_or_an_unreachable_server_is_one_line_not_a_stack_trace(args, error, capsys) -> None:  # type: ignore[no-untyped-def]
