@@ -31,7 +31,7 @@ from .base import CatalogueModel, ProcessingTime, UnknownKey
 from .bundle import BundleDefinition, BundleStep
 from .procedure import Procedure
 from .routing import AgencyDirectory
-from .validation import agency_problems, bundle_problems, routing_problems
+from .validation import agency_problems, bundle_problems, routing_problems, taker_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -181,6 +181,7 @@ def _read(root: Traversable) -> tuple[Catalogue | None, list[str]]:
     problems.extend(agency_problems(directory))
     if not problems:
         problems.extend(routing_problems(procedures, directory))
+    problems.extend(taker_problems(procedures))
     for bundle in bundles.values():
         problems.extend(bundle_problems(bundle, procedures))
     if problems:

@@ -22,6 +22,8 @@ RegistrySystem = Literal["population_db", "civil_status", "social_insurance", "s
 OnlineLevel = Literal["full", "partial", "none"]
 
 PROCEDURE_CODE_PATTERN = r"^[0-9]\.[0-9]{6}$"
+#: Where a form takes a result field back: ``<procedure code>:<JSON pointer into its form>``.
+TAKER_PATTERN = r"^[0-9]\.[0-9]{6}:(/[^/]+)+$"
 
 
 class RequiredDocument(CatalogueModel):
@@ -61,6 +63,29 @@ class ResultSpec(CatalogueModel):
         description="Keys the result data carries (ResultIssued.data / RegistryCommandSucceeded.result), "
         "each with its meaning; bundle steps may reference only these.",
     )
+    taken_back_by: dict[str, list[Annotated[str, Field(pattern=TAKER_PATTERN)]]] = Field(
+        default_factory=dict,
+        description="Where another procedure's form takes a result field back, as '<procedure code>:<JSON "
+        "pointer into its form>' (a licence's number on its renewal, a death extract's on the funeral "
+        "allowance): a number an official states must fit each, and a bundle step that takes the field from "
+        "an earlier step's result must be listed.",
+    )
+
+    @model_validator(mode="after")
+    def _takes_back_its_own_fields(self) -> Self:
+        unknown = sorted(set(self.taken_back_by) - set(self.data_fields))
+        if unknown:
+            raise ValueError(f"taken_back_by names fields the result does not carry: {unknown}")
+        return self
+
+    def takers(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(field, procedure code, keys in that procedure's form) for every place a field is taken back."""
+        links = []
+        for name, places in self.taken_back_by.items():
+            for place in places:
+                code, _, pointer = place.partition(":")
+                links.append((name, code, pointer_keys(pointer)))
+        return links
 
 
 class AgeLimit(CatalogueModel):

@@ -1,23 +1,20 @@
 """Which forms take back what a procedure's result carries.
 
 A paper issued by one procedure is the input of another: a licence number on its renewal, a land
-certificate's on a building permit, a death extract's on the funeral allowance. A result field is
-taken back by every form property of the same name, wherever it sits in the form. What an official
-states on a result must fit each of them, or the citizen holds a paper no form accepts.
+certificate's on a building permit, a death extract's on the funeral allowance. The catalogue lists
+each place (``ResultSpec.taken_back_by``; a bundle step that takes a field from an earlier step's
+result must be among them). What an official states on a result must fit each, or the citizen holds
+a paper no form accepts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from .formschema import FormValidator
 from .procedure import Procedure
-from .schema_check import dereferenced
-
-#: Nested deeper than this, a form is not walked further (a schema that refers to itself).
-_MAX_DEPTH = 16
+from .schema_check import subschema
 
 
 @dataclass(frozen=True)
@@ -28,33 +25,18 @@ class Taker:
     validator: FormValidator
 
 
-def takers(procedures: Mapping[str, Procedure]) -> dict[str, tuple[Taker, ...]]:
-    """For every result field of these procedures, the form properties of the same name."""
-    names = {name for p in procedures.values() for name in p.result.data_fields}
-    found: dict[str, list[Taker]] = {name: [] for name in names}
+def takers(procedures: Mapping[str, Procedure]) -> dict[str, dict[str, tuple[Taker, ...]]]:
+    """Per procedure code, per result field, the form properties that take it back (loading the
+    catalogue checked that each exists; a procedure left out of ``procedures`` takes nothing back)."""
+    found: dict[str, dict[str, tuple[Taker, ...]]] = {}
     for procedure in procedures.values():
-        root = procedure.form_schema
-        for name, schema in _properties(root, root, 0):
-            if name in found:
-                # The property's schema alone, its references still resolved against the form's own.
-                alone = {"$defs": root.get("$defs", {}), **schema}
-                found[name].append(Taker(procedure.code, FormValidator(alone)))
-    return {name: tuple(each) for name, each in found.items() if each}
-
-
-def _properties(root: dict[str, Any], node: Any, depth: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every (name, dereferenced schema) of a property in ``node``, however deep."""
-    node = dereferenced(root, node)
-    if not isinstance(node, dict) or depth > _MAX_DEPTH:
-        return
-    for name, sub in (node.get("properties") or {}).items():
-        schema = dereferenced(root, sub)
-        if isinstance(schema, dict):
-            yield name, schema
-        yield from _properties(root, sub, depth + 1)
-    for key in ("items", "then", "else"):
-        if key in node:
-            yield from _properties(root, node[key], depth + 1)
-    for key in ("allOf", "anyOf", "oneOf"):
-        for sub in node.get(key) or []:
-            yield from _properties(root, sub, depth + 1)
+        for name, code, keys in procedure.result.takers():
+            if code not in procedures:
+                continue
+            root = procedures[code].form_schema
+            schema = subschema(root, keys) or {}
+            # The property's schema alone, its references still resolved against the form's own.
+            taker = Taker(code, FormValidator({"$defs": root.get("$defs", {}), **schema}))
+            fields = found.setdefault(procedure.code, {})
+            fields[name] = (*fields.get(name, ()), taker)
+    return found

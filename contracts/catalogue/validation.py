@@ -154,6 +154,30 @@ def _input_problems(
                 f"{where}: input {target!r} uses result field {ref.keys[0]!r}, which {source.code} does not "
                 f"produce (it produces {sorted(source.result.data_fields)})"
             )
+        elif source is not None and len(ref.keys) == 1:
+            place = f"{procedure.code}:/{target.replace('.', '/')}"
+            if place not in source.result.taken_back_by.get(ref.keys[0], []):
+                # What an official states for it is checked against the places listed there only.
+                problems.append(
+                    f"{where}: input {target!r} takes back {source.code}'s result field {ref.keys[0]!r}: list"
+                    f" {place!r} in that procedure's result.taken_back_by"
+                )
+    return problems
+
+
+def taker_problems(procedures: Mapping[str, Procedure]) -> list[str]:
+    """Every place a result field is taken back is a property of an existing procedure's form."""
+    problems = []
+    for procedure in procedures.values():
+        for name, code, keys in procedure.result.takers():
+            taker = procedures.get(code)
+            if taker is None:
+                problems.append(f"procedure {procedure.code}: result.taken_back_by.{name}: no procedure {code!r}")
+            elif subschema(taker.form_schema, keys) is None:
+                problems.append(
+                    f"procedure {procedure.code}: result.taken_back_by.{name}: {'/'.join(keys)!r} is not in the"
+                    f" form of {code}"
+                )
     return problems
 
 

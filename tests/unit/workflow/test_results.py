@@ -98,7 +98,7 @@ def test_a_date_an_official_states_on_a_result_must_be_a_date(catalogue: Catalog
     ("procedure_code", "stated", "message"),
     [
         ("9.000004", {"licence_number": "GP-2024/17"}, r"must match .*procedure 9\.000004"),
-        ("1.000656", {"death_extract_number": "TLKT-" + "0" * 55}, r"at most 50 characters.*procedure 1\.001731"),
+        ("1.000656", {"death_extract_number": "TLKT-" + "0" * 55}, r"at most 50 characters.*procedure 1\.003197"),
     ],
 )
 def test_a_number_an_official_states_must_fit_the_forms_that_take_it_back(
@@ -106,7 +106,7 @@ def test_a_number_an_official_states_must_fit_the_forms_that_take_it_back(
 ) -> None:
     """Only its length (500) was checked: a licence numbered 'GP-2024/17' could not be renewed (the form
     takes 12 digits), and a death extract's 60-character number failed the funeral allowance step."""
-    takers = reuse.takers(catalogue.procedures)
+    takers = reuse.takers(catalogue.procedures)[procedure_code]
     [(field, _)] = stated.items()
     with pytest.raises(InvalidDecision, match=message) as refused:
         result_data(catalogue.procedure(procedure_code), dossier_id="d-1", form={}, stated=stated,
@@ -125,3 +125,19 @@ async def test_an_approval_checks_the_stated_number_against_the_forms_that_take_
     with pytest.raises(InvalidDecision) as refused:
         await harness.decide(event.dossier_id, "approve", result={"licence_number": "GP-2024/17"})
     assert refused.value.field == "result.licence_number"
+
+
+def test_a_number_no_form_takes_back_is_not_held_to_a_form_that_happens_to_share_its_name(
+    catalogue: Catalogue,
+) -> None:
+    """A criminal record certificate's number was held to the building permit's land certificate number
+    (at most 30 characters): both fields are called certificate_number."""
+    stated = {"certificate_number": "LLTP-" + "1" * 27}  # 32 characters
+    data = result_data(catalogue.procedure("9.000005"), dossier_id="d-1", form={}, stated=stated,
+                       issued_at=EARLY_MORNING, province_code="036",
+                       takers=reuse.takers(catalogue.procedures).get("9.000005"))  # fmt: skip
+    assert data["certificate_number"] == stated["certificate_number"]
+    with pytest.raises(InvalidDecision, match=r"at most 30 characters.*procedure 9\.000006"):
+        result_data(catalogue.procedure("9.000003"), dossier_id="d-1", form={}, stated=stated,
+                    issued_at=EARLY_MORNING, province_code="036",
+                    takers=reuse.takers(catalogue.procedures)["9.000003"])  # fmt: skip

@@ -44,8 +44,8 @@ class Rules:
     calendar: WorkCalendar
     province_code: str = "036"
     due_soon_lead_seconds: float = 8 * 3600
-    #: Per result field, the forms that take it back: what an official states must fit them.
-    takers: Mapping[str, Sequence[reuse.Taker]] = field(init=False, repr=False, compare=False)
+    #: Per procedure and result field, the forms that take it back: what an official states must fit them.
+    takers: Mapping[str, Mapping[str, Sequence[reuse.Taker]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "takers", reuse.takers(self.catalogue.procedures))
@@ -295,7 +295,7 @@ def _approve(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
         issued_at=dossier.now,
         province_code=rules.province_code,
         draw=command.number_draw,
-        takers=rules.takers,
+        takers=rules.takers.get(state.procedure_code),
     )
     name = procedure.result.document_name_vi if procedure else "Kết quả giải quyết"
     code = results.result_code(state.code, len(state.results) + 1)

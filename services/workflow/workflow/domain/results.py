@@ -58,8 +58,9 @@ def result_data(
     The official states only fields of the procedure's result, as text; a personal identification
     number stated must be a valid one that fits the child (sex, birth year) and the registering
     province: it goes on the birth certificate and to the population database. A number another
-    procedure's form takes back (``takers``: a licence's on its renewal, a death extract's on the
-    funeral allowance) must fit that form. InvalidDecision names the field otherwise."""
+    procedure's form takes back (``takers``, this procedure's by result field: a licence's on its
+    renewal, a death extract's on the funeral allowance) must fit that form. InvalidDecision names
+    the field otherwise."""
     fields = procedure.result.data_fields if procedure else {}
     _check_stated(stated, fields, form, province_code)
     _check_taken_back(stated, takers or {})
