@@ -181,7 +181,9 @@ class ServiceSettings(BaseSettings):
         " one is for brokers that take it, as the tests' Tansu does).",
     )
     consumer_heartbeat_ms: int = Field(
-        2000, ge=100, description="Consumer group heartbeat interval; at most a third of the session."
+        2000,
+        ge=100,
+        description="Consumer group heartbeat interval; shorter than the session (a third of it, Kafka advises).",
     )
     consumer_fetch_max_wait_ms: int = Field(
         50,
@@ -236,12 +238,13 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _consumer_group_timing(self) -> ServiceSettings:
         session, heartbeat = self.consumer_session_timeout_ms, self.consumer_heartbeat_ms
-        if heartbeat * 3 > session:
-            # Kafka's advice: with fewer heartbeats per session, a late one or two get the member taken
-            # for dead, its partitions moved and its work redone, again and again.
+        if heartbeat >= session:
+            # Kafka's rule (a third of the session is its advice, not refused): a member whose session
+            # ends before its next heartbeat is taken for dead, its partitions moved and its work redone,
+            # again and again.
             raise ValueError(
-                f"consumer_heartbeat_ms ({heartbeat}) must be at most a third of consumer_session_timeout_ms"
-                f" ({session})"
+                f"consumer_heartbeat_ms ({heartbeat}) must be shorter than consumer_session_timeout_ms ({session});"
+                " Kafka advises a third of it at most"
             )
         if self.environment == "production" and session < KAFKA_MIN_SESSION_MS:
             raise ValueError(

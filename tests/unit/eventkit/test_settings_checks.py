@@ -72,15 +72,16 @@ def test_a_bootstrap_list_aiokafka_reads_is_taken_as_given(servers: str) -> None
     assert all(port > 0 for _, port, _ in collect_hosts(servers))
 
 
-def test_a_heartbeat_slower_than_a_third_of_the_session_is_refused_naming_both() -> None:
+def test_a_heartbeat_as_long_as_the_session_is_refused_naming_both() -> None:
     """A heartbeat as long as the session was accepted: the member was taken for dead between two
-    heartbeats and its partitions reassigned, again and again."""
-    for session, heartbeat in ((6000, 6000), (6000, 2001), (2000, 1000)):
+    heartbeats and its partitions reassigned, again and again. A third of the session is Kafka's advice,
+    not its rule: 2500 ms in a 6000 ms session works, and was refused once."""
+    for session, heartbeat in ((6000, 6000), (6000, 9000), (2000, 2000)):
         _, text = refusal(
             ServiceSettings, consumer_session_timeout_ms=session, consumer_heartbeat_ms=heartbeat, environment="test"
         )
         assert "consumer_heartbeat_ms" in text and "consumer_session_timeout_ms" in text
-    assert ServiceSettings(consumer_session_timeout_ms=6000, consumer_heartbeat_ms=2000).consumer_heartbeat_ms == 2000
+    assert ServiceSettings(consumer_session_timeout_ms=6000, consumer_heartbeat_ms=2500).consumer_heartbeat_ms == 2500
 
 
 def test_production_refuses_a_session_shorter_than_kafkas_minimum() -> None:
