@@ -649,3 +649,14 @@ async def test_after_the_result_the_deciding_agency_is_told_409_for_a_decision_a
     with pytest.raises(Forbidden, match="TTPVHCC-BINHAN"):
         await harness.decide(event.dossier_id, "return_result", acting_for=department)
     await harness.decide(event.dossier_id, "return_result", acting_for=frozenset({"TTPVHCC-BINHAN"}))
+
+
+async def test_processing_never_starts_before_the_reception_intake_stamped(harness: Harness) -> None:
+    """Intake's clock stamps a counter dossier's reception, workflow's the start of its processing: with
+    workflow's 50 ms behind, the step started before the dossier was received, and the portal, ordering
+    by those instants, kept it "received" until its next decision."""
+    ahead = harness.now + timedelta(milliseconds=50)
+    await harness.deliver(submitted(at=ahead))
+    received, started = (e for e in harness.published() if e.type in ("DossierReceived", "DossierStepStarted"))
+    assert received.type == "DossierReceived" and started.type == "DossierStepStarted"
+    assert datetime.fromisoformat(started.payload["at"]) == datetime.fromisoformat(received.payload["at"]) == ahead

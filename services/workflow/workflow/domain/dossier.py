@@ -122,9 +122,13 @@ class Dossier:
         """``due_at``: the dossier's appointment, moved (a later bundle step the citizen's waits on
         earlier steps put back, a verification). ``reason``: why, when an official says."""
         status = self._check(Action.START_STEP)
+        # Never before the reception it follows: a counter dossier's reception is stamped by intake's
+        # clock and the start by ours; 50 ms behind, the portal took the start for an event older than
+        # the reception and kept showing the dossier "received" until its next decision.
+        received = self.state.received_at
         self._record(
             wf.DossierStepStarted(
-                **self._common(status, agency=agency, official_id=official_id),
+                **self._common(status, agency=agency, official_id=official_id, at=max(self.now, received or self.now)),
                 step=step,
                 step_due_at=step_due_at,
                 due_at=due_at,
