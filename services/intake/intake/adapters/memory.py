@@ -126,14 +126,6 @@ class InMemoryDossiers:
             row["subject_key"] = key
         return None
 
-    async def bundle_processing(self, bundle_id: str) -> None:
-        if self.bundles[bundle_id]["status"] == "submitted":
-            self.bundles[bundle_id]["status"] = "processing"
-
-    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
-        await self.bundle_processing(bundle_id)
-        await self.apply(DossierChange(dossier_id, step_started_at=at))
-
     async def end_bundle(
         self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
     ) -> None:

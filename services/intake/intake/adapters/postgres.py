@@ -211,16 +211,6 @@ class PostgresDossiers:
             await self._conn.execute(_KEY_SUBJECT, {"id": dossier_id, "k": key, "ended": _ENDED})
         return other
 
-    async def bundle_processing(self, bundle_id: str) -> None:
-        await self._conn.execute(
-            text("UPDATE bundles SET status = 'processing' WHERE bundle_id = :b AND status = 'submitted'"),
-            {"b": bundle_id},
-        )
-
-    async def bundle_step_started(self, bundle_id: str, dossier_id: str, at: datetime) -> None:
-        await self.bundle_processing(bundle_id)
-        await self.apply(DossierChange(dossier_id, step_started_at=at))
-
     async def end_bundle(
         self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
     ) -> None:

@@ -19,11 +19,13 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers, catalogu
     """A consumer transaction's workflow and registry events, in order.
 
     Dossier lifecycle events move status, handler, dates and timeline; registry outcomes go on the
-    timeline and portal sync state is shown as a field; bundle events move the bundle. The dossier
-    changes are applied together at the end, in the order of their events (one round trip). A bundle
-    step whose subject was not known at submission (the child's number, from the birth registration)
-    gets its subject digest as it starts, from its data: until then a standalone dossier for the same
-    child went through the duplicate check."""
+    timeline and portal sync state is shown as a field; a bundle's ending moves the bundle, a step's
+    start is kept on the step's dossier (the bundle reads "processing" from its steps, once an agency
+    took one on: an online bundle's first step starts at submission and waits for its acceptance). The
+    dossier changes are applied together at the end, in the order of their events (one round trip). A
+    bundle step whose subject was not known at submission (the child's number, from the birth
+    registration) gets its subject digest as it starts, from its data: until then a standalone dossier
+    for the same child went through the duplicate check."""
     changes: list[DossierChange] = []
     subjects: list[tuple[workflow.BundleStepStarted, tuple[str, str]]] = []
     reported: dict[int, str] = {}  # index in changes → the event type to name if its dossier is unknown
@@ -32,7 +34,6 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers, catalogu
             reported[len(changes)] = event.event_type
             changes.append(workflow_change(event))
         elif isinstance(event, workflow.BundleStepStarted):
-            await dossiers.bundle_processing(event.bundle_id)
             changes.append(DossierChange(event.dossier_id, step_started_at=event.at))
             if catalogue is not None and (subject := step_subject(catalogue, event.bundle_type, event.step_id,
                                                                   event.inputs)):  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from contracts.catalogue import BundleDefinition, Catalogue, UnknownAgency, UnknownProcedure
 from contracts.events.common import DossierStatus
-from intake.domain.actions import amount_owed, payable
+from intake.domain.actions import PAST_RECEPTION, amount_owed, payable
 from intake.domain.codes import result_code
 from intake.domain.rules import IntakeRules
 from workcal import vietnam_tz
@@ -109,12 +109,31 @@ def public_results(row: dict[str, Any]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def bundle_status(stored: str, step_statuses: list[str]) -> str:
-    """Overall status: ended by workflow, else processing once any step left reception, else submitted."""
-    if stored in BUNDLE_ENDED or stored == "processing":
+def bundle_status(stored: str, steps: list[dict[str, Any]]) -> str:
+    """Overall status: ended by workflow, else processing once an agency took a step on, else submitted.
+
+    Not once workflow started the first step, nor once a step's status is no longer registered or
+    received: workflow starts an online bundle's first step at submission, and it then waits for an
+    official's acceptance (or is sent back for a supplement, or refused, at reception). The bundle read
+    "processing" from submission while nobody had accepted it; older rows still store that status."""
+    if stored in BUNDLE_ENDED:
         return stored
-    early = {DossierStatus.REGISTERED.value, DossierStatus.RECEIVED.value}
-    return "processing" if any(s not in early for s in step_statuses) else "submitted"
+    return "processing" if any(_taken_on(s) for s in steps) else "submitted"
+
+
+def _taken_on(step: dict[str, Any]) -> bool:
+    """An agency has the step: received (with its bundle at the counter, or accepted by an official)
+    and started by its bundle, or gone on past reception (its own events and its bundle's travel on
+    different partitions, either may come first)."""
+    return step["received_at"] is not None and (step["step_started_at"] is not None or step["status"] in PAST_RECEPTION)
+
+
+def _started_at(step: dict[str, Any]) -> datetime | None:
+    """When an agency could begin the step: its bundle started it and an agency received it, whichever
+    came later. An online bundle's first step is started at submission and begins at its acceptance; a
+    later step received at the counter with its bundle begins when the bundle gets to it."""
+    started, received = step["step_started_at"], step["received_at"]
+    return max(started, received) if started is not None and received is not None else None
 
 
 def bundle_public(rules: IntakeRules, bundle: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,7 +147,7 @@ def bundle_public(rules: IntakeRules, bundle: dict[str, Any], steps: list[dict[s
         "bundle_id": bundle["bundle_id"],
         "bundle_type": bundle["bundle_type"],
         "name_vi": definition.name_vi if definition else None,
-        "status": bundle_status(bundle["status"], [s["status"] for s in steps]),
+        "status": bundle_status(bundle["status"], steps),
         "channel": bundle["channel"],
         "receiving_agency": agency_ref(catalogue, bundle["receiving_agency"]),
         "submitted_at": _iso(bundle["submitted_at"]),
@@ -165,7 +184,7 @@ def _step_public(catalogue: Catalogue, step: dict[str, Any]) -> dict[str, Any]:
         "code": step["code"],
         "status": step["status"],
         "status_code": step["status_code"],
-        "started_at": _iso(step["step_started_at"]),
+        "started_at": _iso(_started_at(step)),
         "due_at": _iso(step["due_at"]),
         "result_code": latest["result_code"] if latest else None,
         "result": latest,
