@@ -253,21 +253,29 @@ async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness:
     assert len(harness.commands()) == 1  # the withdrawn allowance never went to social insurance
 
 
-async def test_a_later_step_withdrawn_before_its_turn_leaves_the_steps_before_it_to_run(harness: Harness) -> None:
-    """The family withdraws only the funeral allowance while the commune registers the death: the
-    residence deregistration, which does not depend on it, was stopped with it ("the applicant picks
-    which steps apply"), and the deceased was never deregistered."""
+async def allowance_withdrawn_while_the_death_is_registered(harness: Harness) -> intake.BundleSubmitted:
+    """A death bundle at the counter with the funeral allowance, every step's dossier delivered; the
+    family withdraws the allowance while the commune registers the death."""
     steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
              ("funeral_allowance", "9.000002")]  # fmt: skip
     bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
-    registration, deregistration, allowance = bundle.steps
     for step in bundle.steps:
         await harness.deliver(step_submitted(bundle, step, at=harness.now))
     await harness.deliver(bundle)
+    allowance = bundle.steps[2]
     withdrawal = intake.WithdrawalRequested(
         dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
     )
     await harness.deliver(withdrawal)
+    return bundle
+
+
+async def test_a_later_step_withdrawn_before_its_turn_leaves_the_steps_before_it_to_run(harness: Harness) -> None:
+    """The family withdraws only the funeral allowance while the commune registers the death: the
+    residence deregistration, which does not depend on it, was stopped with it ("the applicant picks
+    which steps apply"), and the deceased was never deregistered."""
+    bundle = await allowance_withdrawn_while_the_death_is_registered(harness)
+    registration, deregistration, _ = bundle.steps
     assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.RECEIVED  # held, not stopped
 
     await harness.decide(registration.dossier_id, "approve")
@@ -287,17 +295,8 @@ async def test_a_bundle_whose_earlier_step_the_previous_release_stopped_ends_at_
     """Saga rows from before this release: the allowance withdrawn while the death was being registered
     stopped the deregistration too. When the registration ends, the bundle ends at the allowance, with
     the family's reason: it was blamed on the deregistration, "ended before its turn"."""
-    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
-             ("funeral_allowance", "9.000002")]  # fmt: skip
-    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
-    registration, deregistration, allowance = bundle.steps
-    for step in bundle.steps:
-        await harness.deliver(step_submitted(bundle, step, at=harness.now))
-    await harness.deliver(bundle)
-    withdrawal = intake.WithdrawalRequested(
-        dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
-    )
-    await harness.deliver(withdrawal)
+    bundle = await allowance_withdrawn_while_the_death_is_registered(harness)
+    registration, deregistration, _ = bundle.steps
     async with harness.uow as uow:  # what the previous release did at the withdrawal
         await sagas._stop(deregistration, "hồ sơ liên thông dừng", uow, harness.ctx, Cause(None, "test"))
 
