@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.envelope import Envelope
-from contracts.events.common import Applicant, DossierStatus
-from contracts.events.intake import BundleStep, BundleSubmitted, FeePaid
+from contracts.events.common import Applicant, Document, DossierStatus
+from contracts.events.intake import BundleStep, BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
 from contracts.events.workflow import (
     ApologyLetterIssued,
     DossierEvent,
@@ -33,6 +33,7 @@ from registry_sync.domain.portal_record import (
     apply_dossier_event,
     apply_fee_paid,
     apply_submitted,
+    apply_supplement_provided,
 )
 from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, returned, submitted
 
@@ -66,7 +67,6 @@ def test_submission_then_lifecycle_gives_the_portal_a_complete_dossier() -> None
     assert record.missing() == []
     body = accepted_by_portal(record)
     assert (body["state"], body["channel"], body["procedure_code"]) == (1, 2, "1.004222")
-    assert body["applicant"] == {"full_name": "Trần Thị Bình", "id_number": "036190001234"}
     assert body["documents"][0]["name"] == "Tài liệu to_khai_thay_doi_thong_tin_cu_tru"
 
     for envelope in (received("d1", CODE), result_issued("d1", CODE), returned("d1", CODE)):
@@ -358,4 +358,85 @@ def test_a_bundle_step_dossier_is_complete_once_workflow_gives_its_state() -> No
     assert record.missing() == ["state"]
     record = fold(record, received("d2", CODE))
     body = accepted_by_portal(record)
-    assert (body["channel"], body["applicant"]["full_name"], body["state"]) == (1, "Trần Thị Bình", 2)
+    assert (body["channel"], body["state"]) == (1, 2)
+    assert record.applicant_full_name == "Trần Thị Bình"  # for the registry commands; the portal is not told
+
+
+def test_the_portal_is_not_told_the_applicant() -> None:
+    """The applicant's full name and identification number went to the portal, though DOMAIN.md lists
+    no applicant among what a synced dossier carries: personal data copied out for nothing."""
+    record = apply_submitted(None, submitted("d1", CODE).parse_payload())  # type: ignore[arg-type]
+    body = accepted_by_portal(fold(record, received("d1", CODE)))
+    assert "applicant" not in body
+    assert "036190001234" not in str(body) and "Trần Thị Bình" not in str(body)
+    assert record.applicant_id_number == "036190001234"  # still ours, for the registry commands
+
+
+def test_a_supplement_s_scan_of_a_paper_component_replaces_it_on_the_portal() -> None:
+    """The scan a supplement sent for a paper declaration was added beside it: two documents of one
+    kind, one digitised, and the portal (which computes the rate) had the dossier half digitised."""
+    declaration, residence = "to_khai_thay_doi_thong_tin_cu_tru", "giay_to_cho_o_hop_phap"
+    sub = submitted("d1", CODE, channel="counter").parse_payload()
+    assert isinstance(sub, DossierSubmitted)
+    sub = sub.model_copy(update={"documents": [
+        Document(kind=declaration, digitized=False, reused=False),
+        Document(kind=residence, digitized=True, reused=True),
+    ]})  # fmt: skip
+    record = fold(apply_submitted(None, sub), received("d1", CODE))
+    supplement = SupplementProvided(
+        dossier_id="d1",
+        documents=[
+            Document(kind=declaration, digitized=True, reused=False),
+            Document(kind="so_ho_khau", digitized=True, reused=False),
+        ],
+        provided_at=T0 + timedelta(hours=3),
+    )
+    record = apply_supplement_provided(record, supplement)
+    sent = [(d["code"], d["digitised"], d["reused"]) for d in accepted_by_portal(record)["documents"]]
+    expected = [(declaration, True, False), (residence, True, True), ("so_ho_khau", True, False)]
+    assert sent == expected
+    # The submission delivered again does not bring the paper declaration back, nor a second of any.
+    assert [(d.kind, d.digitised, d.reused) for d in apply_submitted(record, sub).documents] == expected
+
+
+def _request(amount: int, at_hours: int = 3) -> PaymentRequested:
+    at = T0 + timedelta(hours=at_hours)
+    return PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=amount)
+
+
+def _acknowledged(amount: int, outstanding: int) -> PaymentConfirmed:
+    at = T0 + timedelta(hours=4)
+    return PaymentConfirmed(**lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING), amount=amount, online=True,
+                            outstanding=outstanding)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("workflow", "paid", "fees"),
+    [
+        ([_request(30_000)], [], [("Nghĩa vụ tài chính", 50_000, 0, False)]),
+        ([_request(30_000), _acknowledged(30_000, 20_000)], [30_000], [("Nghĩa vụ tài chính", 50_000, 30_000, False)]),
+        ([_request(70_000), _acknowledged(70_000, 0)], [70_000], [("Nghĩa vụ tài chính", 70_000, 70_000, True)]),
+        ([_request(50_000)], [], [("Lệ phí", 50_000, 0, False)]),
+    ],
+    ids=["a request for less", "less, paid in part", "a request for more, paid", "a request for the fee"],
+)
+def test_the_fee_and_a_request_make_the_same_lines_whichever_topic_is_read_first(
+    workflow: list[DossierEvent], paid: list[int], fees: list[tuple[str, int, int, bool]]
+) -> None:
+    """A fee of 50,000 VND and an official's request for 30,000: read in order, the request took over
+    the fee's line at 50,000 (the larger, as workflow and intake count what is owed); with workflow's
+    topic read before intake's, the fee was never added and the portal showed 30,000 owed."""
+    submission = submitted("d1", CODE, fee=50_000).parse_payload()
+    assert isinstance(submission, DossierSubmitted)
+    in_order = fold(apply_submitted(None, submission), received("d1", CODE))
+    workflow_first = fold(None, received("d1", CODE))
+    for event in workflow:
+        in_order = apply_dossier_event(in_order, event)
+        workflow_first = apply_dossier_event(workflow_first, event)
+    workflow_first = apply_submitted(workflow_first, submission)
+    for amount in paid:  # intake's payment follows its submission on intake's topic
+        citizen = FeePaid(dossier_id="d1", amount=amount, method="qr", online=True, paid_at=T0 + timedelta(hours=4))
+        in_order, workflow_first = apply_fee_paid(in_order, citizen), apply_fee_paid(workflow_first, citizen)
+    assert workflow_first.fees == in_order.fees
+    assert [(f.name, f.amount_vnd, f.paid_vnd, f.paid_at is not None) for f in workflow_first.fees] == fees
+    assert accepted_by_portal(workflow_first)["fees"] == accepted_by_portal(in_order)["fees"]

@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from contracts.events.intake import FeePaid
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
-from contracts.events.workflow import DossierDueSoon
+from contracts.events.workflow import DossierDueSoon, PaymentRequested
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
@@ -620,3 +620,60 @@ async def test_an_event_that_changes_nothing_the_portal_carries_costs_no_push(re
     await consume(registry, clock, wrap(due_soon, "d1", "workflow"))
     assert await push_due(pusher) == 0 and [op for op, _ in portal.writes] == ["create"]
     assert registry.dossiers.rows["d1"].revision == revision
+
+
+async def test_a_part_payment_costs_no_push_and_still_counts_toward_the_whole(registry, portal, clock, pusher) -> None:
+    """A part of a requested 500,000 VND paid changes only what we keep (paid so far), not what the
+    portal is sent: the identical dossier was written again, and its extra PortalSyncSucceeded counted
+    in reporting's syncs and lag."""
+    at = T0 + timedelta(hours=3)
+    ask = PaymentRequested(**lifecycle("d1", CODE, at, status=DossierStatus.PAYMENT_REQUESTED), amount=500_000)
+    await consume(registry, clock, submitted("d1", CODE), received("d1", CODE), wrap(ask, "d1", "workflow"))
+    await push_due(pusher)
+    writes, revision = len(portal.writes), registry.dossiers.rows["d1"].revision
+    synced = len(registry.published(PortalSyncSucceeded.event_type))
+
+    def paid(amount: int) -> Envelope:
+        return wrap(FeePaid(dossier_id="d1", amount=amount, method="qr", online=True, paid_at=at), "d1", "intake")
+
+    await consume(registry, clock, paid(100_000))
+    assert await push_due(pusher) == 0 and len(portal.writes) == writes
+    assert len(registry.published(PortalSyncSucceeded.event_type)) == synced
+    row = registry.dossiers.rows["d1"]
+    assert (row.revision, row.status, row.record.fees[0].paid_vnd) == (revision, SyncStatus.SYNCED, 100_000)
+    await consume(registry, clock, paid(400_000))  # the rest: now the portal is told it is paid
+    assert await push_due(pusher) == 1
+    assert portal.dossiers[CODE]["fees"][0]["paid_at"] == "20240710113000"
+
+
+async def test_reconciliation_locks_a_chunk_in_dossier_id_order_as_the_consumer_does(
+    registry, portal, clock, pusher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It locked each dossier on its own, in code order, while the consumer and the push recorder lock
+    theirs in dossier-id order: each could hold a row the other waited for, a deadlock that cost the
+    run (never recorded, started over)."""
+    codes = {"d3": "CAXANPHU-240710-0001", "d2": "CAXANPHU-240710-0002", "d1": "CAXANPHU-240710-0003"}
+    for dossier_id, code in codes.items():
+        await consume(registry, clock, submitted(dossier_id, code))
+    await push_due(pusher)
+    del portal.dossiers[codes["d2"]]  # lost: repushed, saved under the locks
+    locked: list[str] = []
+    store = registry.dossiers
+    get, get_many = store.get, store.get_many
+
+    async def get_locking(dossier_id: str, *, for_update: bool = False) -> Any:
+        locked.extend([dossier_id] if for_update else [])
+        return await get(dossier_id, for_update=for_update)
+
+    async def get_many_locking(dossier_ids: list[str], *, for_update: bool = False) -> Any:
+        locked.extend(dossier_ids if for_update else [])
+        return await get_many(dossier_ids, for_update=for_update)
+
+    monkeypatch.setattr(store, "get", get_locking)
+    monkeypatch.setattr(store, "get_many", get_many_locking)
+    clock.advance(10)  # synced before the run, by more than the clocks may differ
+    guard = pusher.guards["national_portal"]
+    report = await Reconciler(registry.unit_of_work, portal, guard, pusher.guards.policy, clock).run("on_demand")
+    assert locked == ["d1", "d2", "d3"]
+    assert (report.local_dossiers, report.in_sync, report.missing_on_portal, report.repushed) == (3, 2, 1, 1)
+    assert registry.dossiers.rows["d2"].generation == 1

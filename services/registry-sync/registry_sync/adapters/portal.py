@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from contracts import citizen_id
 from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.operations import drop_none
 from registry_sync.domain.outcomes import CallOutcome
@@ -52,7 +51,9 @@ def portal_body(record: PortalRecord, document_name: DocumentNames) -> dict[str,
         "agency_code": record.agency_code,
         "channel": CHANNEL_CODES[record.channel],
         "state": record.state,
-        "applicant": _applicant(record),
+        # No "applicant": DOMAIN.md lists what a synced dossier carries, and no applicant. The name and
+        # the identification number (kept for the registry commands) went to an outside system for
+        # nothing the portal needs, as personal data never should.
         "submitted_at": portal_time(record.submitted_at),
         "received_at": portal_time(received),
         "appointment_at": portal_time(record.appointment_at),
@@ -110,13 +111,19 @@ def portal_body(record: PortalRecord, document_name: DocumentNames) -> dict[str,
     return drop_none(body)
 
 
-def _applicant(record: PortalRecord) -> dict[str, Any] | None:
-    if not record.applicant_full_name:
-        return None
-    applicant: dict[str, Any] = {"full_name": record.applicant_full_name[:200]}
-    if record.applicant_id_number and citizen_id.is_valid(record.applicant_id_number):
-        applicant["id_number"] = record.applicant_id_number
-    return applicant
+def same_on_portal(before: PortalRecord, after: PortalRecord) -> bool:
+    """The portal would receive the same dossier for both records: what changed is ours alone (what
+    was paid so far on a line, say). Either not ready to send: False, as nothing can be compared."""
+    if before == after:
+        return True
+    if before.missing() or after.missing():
+        return False
+    # A document's name is the catalogue's for its procedure and kind, both compared already.
+    return portal_body(before, _kind) == portal_body(after, _kind)
+
+
+def _kind(procedure_code: str, kind: str) -> str:
+    return kind
 
 
 class NationalPortal(Protocol):

@@ -3,7 +3,8 @@ intake's and workflow's events. Registry-sync never reads another service's data
 copy is how it can send the portal the whole dossier on every update.
 
 Folding is pure: ``apply_*`` take a record (or None) and an event and return the new record; a
-record equal to the old one means there is nothing new to synchronise.
+record equal to the old one means there is nothing new to synchronise (and so does one the portal
+would be sent the same for: ``adapters.portal.same_on_portal``).
 """
 
 from __future__ import annotations
@@ -161,6 +162,14 @@ def _documents(documents: list[Document]) -> tuple[DocumentLine, ...]:
     )
 
 
+def _by_kind(*lines: DocumentLine) -> tuple[DocumentLine, ...]:
+    """The dossier's components: one per kind, the latest of a kind replacing the earlier in its place
+    (a supplement re-sending the scan of a paper one), as reporting counts them. Added beside it, the
+    scan made a second document, and the portal, which computes the digitisation rate from this list,
+    had the dossier half digitised."""
+    return tuple({line.kind: line for line in lines}.values())
+
+
 def _applicant(applicant: Applicant) -> dict[str, Any]:
     return {"applicant_full_name": applicant.full_name, "applicant_id_number": applicant.id_number}
 
@@ -179,14 +188,16 @@ def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> Por
         "submitted_at": utc(event.submitted_at),
         "received_at": record.received_at or (utc(event.received_at) if event.received_at else None),
         "appointment_at": record.appointment_at or (utc(event.due_at) if event.due_at else None),
-        "documents": record.documents + _documents(event.documents),
+        # A supplement comes only after the submission is recorded: a redelivered submission's
+        # components give way to the ones supplements replaced them with.
+        "documents": _by_kind(*_documents(event.documents), *record.documents),
         **_applicant(event.applicant),
         "submitted": True,
     }
     if not record.state_from_workflow:
         update["state"] = event.status.code
-    if event.fee > 0 and not record.fees:
-        update["fees"] = (FeeLine(name=_FEE, amount_vnd=event.fee),)
+    if event.fee > 0 and not record.submission_recorded:
+        update["fees"] = _with_fee(record.fees, event.fee)
     line = HistoryLine(
         official=event.receiving_agency,
         at=utc(event.submitted_at),
@@ -230,7 +241,7 @@ def apply_fee_paid(record: PortalRecord, event: FeePaid) -> PortalRecord:
 
 
 def apply_supplement_provided(record: PortalRecord, event: SupplementProvided) -> PortalRecord:
-    return record.model_copy(update={"documents": record.documents + _documents(event.documents)})
+    return record.model_copy(update={"documents": _by_kind(*record.documents, *_documents(event.documents))})
 
 
 def apply_consulted(record: PortalRecord | None, database: str) -> PortalRecord | None:
@@ -262,6 +273,31 @@ def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add
     total = line.paid_vnd + amount
     update: dict[str, Any] = {"paid_vnd": total, **(paid if total >= line.amount_vnd else {})}
     return tuple(line.model_copy(update=update) if i == index else f for i, f in enumerate(fees))
+
+
+def _with_fee(fees: tuple[FeeLine, ...], fee: int) -> tuple[FeeLine, ...]:
+    """The submission's fee among the lines workflow's events made before intake's submission was read
+    (another topic): the lines they would have made had the fee come first. Until the submission, a
+    line is a request (in the order asked), settled only by workflow's acknowledgement of a payment
+    (intake's FeePaid waits for the submission): each request is asked again after the fee, merging
+    with it as :func:`_request` does, and each acknowledgement settles its line again if it still
+    matches. Left as they were, a request for less than the fee showed the request, not the fee
+    (``max`` of the two, as ``contracts.obligation.amount_owed`` counts it): what the portal showed
+    owed depended on which topic was read first."""
+    lines: tuple[FeeLine, ...] = (FeeLine(name=_FEE, amount_vnd=fee),)
+    for line in fees:
+        lines = _request(lines, line.amount_vnd)
+        if line.paid_at is not None:
+            acknowledged = {"paid_online": line.paid_online, "paid_at": line.paid_at}
+            lines = _settle(lines, line.paid_vnd, acknowledged, add=False)
+    return lines
+
+
+def _request(fees: tuple[FeeLine, ...], amount: int) -> tuple[FeeLine, ...]:
+    """An official's request for payment; one of an unpaid line's very amount is that line, asked for."""
+    if any(f.paid_at is None and f.amount_vnd == amount for f in fees):
+        return fees
+    return _requested(fees, amount)
 
 
 def _requested(fees: tuple[FeeLine, ...], amount: int) -> tuple[FeeLine, ...]:
@@ -355,9 +391,7 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
             return {"supplements": tuple(lines)}
         return {"supplements": tuple(lines), "appointment_at": utc(event.due_at)}
     if isinstance(event, PaymentRequested):
-        if any(f.paid_at is None and f.amount_vnd == event.amount for f in record.fees):
-            return {}
-        return {"fees": _requested(record.fees, event.amount)}
+        return {"fees": _request(record.fees, event.amount)}
     if isinstance(event, PaymentConfirmed):
         # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause). If
         # that settled the line already, nothing more (a second line would count the payment twice);

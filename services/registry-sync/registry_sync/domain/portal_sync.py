@@ -82,12 +82,26 @@ class DossierSync:
         return f"{self.dossier_id}:r{self.revision}:g{self.generation}:{operation.value}"
 
     def change(
-        self, record: PortalRecord, *, at: datetime, now: datetime, correlation_id: str, causation_id: str
+        self,
+        record: PortalRecord,
+        *,
+        at: datetime,
+        now: datetime,
+        correlation_id: str,
+        causation_id: str,
+        seen_by_portal: bool = True,
     ) -> bool:
-        """Take a newer local record; returns False (and changes nothing) when it is the same."""
+        """Take a newer local record; returns False (and changes nothing) when it is the same.
+
+        A change the portal would not see (``seen_by_portal`` False: what was paid so far on a line,
+        kept to know when the parts add up) is kept without a new revision, so nothing is pushed for
+        it. Pushed, the portal's dossier was written again unchanged, and the extra
+        PortalSyncSucceeded counted in reporting's syncs and lag."""
         if record == self.record and self.revision > 0:
             return False
         self.record = record
+        if not seen_by_portal and self.revision > 0:
+            return True
         self.revision += 1
         self.changed_at = at
         self.correlation_id, self.causation_id = correlation_id, causation_id

@@ -18,7 +18,7 @@ from contracts.events.workflow import DossierEvent
 from eventkit.batching import GroupWriter
 from eventkit.db import outlasting_outages
 from eventkit.logging import get_logger
-from registry_sync.adapters.portal import DocumentNames, NationalPortal, portal_body
+from registry_sync.adapters.portal import DocumentNames, NationalPortal, portal_body, same_on_portal
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_record import (
     PortalRecord,
@@ -77,8 +77,9 @@ async def record_dossier_events(
             sync = DossierSync(dossier_id=f.dossier_id, record=record, changed_at=f.at, next_attempt_at=due)
         envelope = f.envelope
         if sync.change(
-            record, at=f.at, now=due, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id)
-        ):
+            record, at=f.at, now=due, correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id),
+            seen_by_portal=not same_on_portal(sync.record, record),
+        ):  # fmt: skip
             current[f.dossier_id] = changed[f.dossier_id] = sync
     await uow.dossiers.save_many(list(changed.values()))
 

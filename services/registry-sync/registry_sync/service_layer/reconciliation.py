@@ -164,8 +164,12 @@ class Reconciler:
         now = self.clock()
         listed_from = report.started_at - timedelta(seconds=self.clock_skew_seconds)
         async with self.uow() as uow:
+            # Locked as the consumer and the push recorder lock them: the whole chunk at once, in
+            # dossier-id order. One by one in code order, a run and a consumer's batch could each hold
+            # a row the other waited for: a deadlock, and the run, never recorded, started over.
+            current = await uow.dossiers.get_many(sorted({dossier_id for dossier_id, _ in verdicts}), for_update=True)
             for dossier_id, on_portal in verdicts:
-                sync = await uow.dossiers.get(dossier_id, for_update=True)
+                sync = current.get(dossier_id)
                 if sync is None:
                     continue
                 report.local_dossiers += 1
