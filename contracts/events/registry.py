@@ -65,7 +65,11 @@ class RegistryCommandFailed(RegistryEvent):
     system: ExternalSystem = Field(description="Which external system.")
     operation: str = Field(description="Operation name.")
     dossier_id: str = Field(description="The dossier.")
-    reason: str = Field(description="Why, as the system said it or as we concluded.")
+    reason: str = Field(
+        description="Why, for operators: the system's answer ('409 card_exists: <its message>', 12-digit"
+        " identification numbers masked) or what we concluded, in English. Citizens are told the cause"
+        " in Vietnamese from 'error' instead: the answer can carry a card number or another person's.",
+    )
     attempts: int = Field(description="Calls made.", ge=0)
     failed_at: datetime = Field(description="When we gave up.")
     bundle_id: str | None = Field(default=None, description="The command's bundle, if any.")
@@ -85,11 +89,12 @@ class RegistryCommandFailed(RegistryEvent):
 
     @property
     def reason_vi(self) -> str:
-        """The reason as a citizen reads it on their dossier: our own causes in Vietnamese (they were
-        'gave up after 6 attempts: timeout: ReadTimeout'), a system's refusal in its own words."""
-        cause = _CAUSES_VI.get(self.error or "")
-        if cause is None:
-            return self.reason
+        """The reason as a citizen reads it on their dossier (the timeline, the stop reason on form 05,
+        the bundle's reason): the cause named by ``error``, in Vietnamese, never ``reason`` itself. Told
+        as ``reason``, our own causes read 'gave up after 6 attempts: timeout: ReadTimeout' and a
+        system's refusal '409 card_exists: the child already holds card TE1791234567890', the card
+        number shown to anyone with the dossier code."""
+        cause = _CAUSES_VI.get(self.error or "") or _REFUSALS_VI.get(self.error or "", _REFUSED_VI)
         field = self.reason.split(":", 1)[0] if self.error == "missing_data" else ""
         named = f" ({field.removeprefix('data.')})" if field.startswith("data.") else ""
         return cause.format(attempts=self.attempts) + named  # the field the official has to have supplied
@@ -103,6 +108,24 @@ _CAUSES_VI = {
     "result_too_large": "kết quả hệ thống trả về không hợp lệ",
     "incomplete_result": "kết quả hệ thống trả về không đầy đủ",
 }
+
+#: What the citizen is told for a national system's refusal, by its error code (the codes the systems
+#: answer with: see registry-sync's registry_sim). The system's message is not told: it is in English
+#: and names numbers (the card the child holds, the person another number belongs to).
+_REFUSALS_VI = {
+    "validation_failed": "hệ thống không chấp nhận dữ liệu của hồ sơ",
+    "inconsistent_id_number": "số định danh cá nhân không khớp với giới tính, năm sinh hoặc nơi đăng ký khai sinh",
+    "not_found": "hệ thống không tìm thấy thông tin tương ứng",
+    "citizen_exists": "số định danh cá nhân đã được cấp cho người khác",
+    "citizen_deceased": "công dân đã được ghi nhận là đã chết",
+    "no_permanent_residence": "công dân chưa đăng ký thường trú",
+    "death_already_registered": "việc khai tử đã được đăng ký trước đó",
+    "card_exists": "trẻ đã được cấp thẻ bảo hiểm y tế",
+    "already_paid": "trợ cấp mai táng đã được chi trả trước đó",
+    "already_granted": "hỗ trợ chi phí mai táng đã được giải quyết trước đó",
+}
+#: A refusal with a code we do not know, or none (an answer with no error body).
+_REFUSED_VI = "hệ thống từ chối thực hiện yêu cầu"
 
 
 class PortalSyncSucceeded(RegistryEvent):

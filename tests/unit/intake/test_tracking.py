@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from contracts.events import intake, registry, workflow
@@ -15,6 +16,8 @@ from intake.domain.tracking import DossierChange, own_change, public_result_data
 from intake.service_layer.handlers import IntakeContext, submit_bundle, submit_dossier
 from intake.service_layer.projections import on_events, on_registry_event, on_workflow_event
 from intake.service_layer.queries import bundle_public, dossier_public
+from registry_sync.adapters.http_client import ExternalHttpClient
+from registry_sync.domain.outcomes import Rejected
 from tests.unit.intake.conftest import bundle_command, dossier_command
 from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier
 
@@ -185,8 +188,9 @@ def test_a_later_bundle_step_started_with_a_moved_date_moves_the_citizen_s_appoi
     assert workflow_change(started(None)).due_at is None  # unmoved: the view keeps its date
 
 
-def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_in_its_own_words() -> None:
-    """The timeline read 'Hệ thống quốc gia không xử lý được: …: gave up after 6 attempts: timeout: ReadTimeout'."""
+def test_a_registry_that_gave_up_or_refused_is_told_to_the_citizen_in_vietnamese() -> None:
+    """The timeline read 'Hệ thống quốc gia không xử lý được: …: gave up after 6 attempts: timeout: ReadTimeout',
+    and a refusal whose code we do not know as the system put it."""
     common = {"command_id": "c1", "system": "population_db", "operation": "register_residence",
               "dossier_id": "d1", "failed_at": MONDAY_9AM}  # fmt: skip
     gave_up = registry.RegistryCommandFailed(
@@ -207,11 +211,27 @@ def test_a_registry_that_gave_up_is_told_to_the_citizen_in_vietnamese_a_refusal_
     assert notes == [
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
         "hệ thống không phản hồi sau 6 lần gửi yêu cầu",
-        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: địa chỉ không tồn tại",
+        "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: hệ thống từ chối thực hiện yêu cầu",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: "
         "thiếu dữ liệu cần thiết để hệ thống thực hiện (deceased.social_insurance_number)",
         "Hệ thống quốc gia không xử lý được: Cơ sở dữ liệu quốc gia về dân cư: kết quả hệ thống trả về không đầy đủ",
     ]
+
+
+def test_a_registry_s_refusal_shows_its_cause_on_the_timeline_not_its_http_answer_or_the_card_number() -> None:
+    """The timeline read 'Hệ thống quốc gia không xử lý được: Bảo hiểm xã hội Việt Nam: 409 card_exists: the
+    child already holds card TE1791234567890': anyone with the dossier code read the card number."""
+    answer = httpx.Response(409, json={"error": "card_exists", "field": "id_number",
+                                       "message": "the child already holds card TE1791234567890"})  # fmt: skip
+    outcome = ExternalHttpClient.outcome(answer)
+    assert isinstance(outcome, Rejected)
+    refused = registry.RegistryCommandFailed(
+        command_id="c1", system="social_insurance", operation="issue_child_health_insurance_card",
+        dossier_id="d1", reason=outcome.reason, attempts=1, failed_at=MONDAY_9AM, http_status=outcome.status,
+        error=outcome.error,
+    )  # fmt: skip
+    note = registry_change(refused).timeline.as_dict()["note"]  # type: ignore[union-attr]
+    assert note == "Hệ thống quốc gia không xử lý được: Bảo hiểm xã hội Việt Nam: trẻ đã được cấp thẻ bảo hiểm y tế"
 
 
 @pytest.mark.parametrize("channel", ["online", "counter"])

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from contracts.events.registry import RegistryCommandFailed, RegistryCommandSucceeded
+from registry_sync.adapters.http_client import ExternalHttpClient
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.adapters.operations import OperationCall, OperationTable
 from registry_sync.domain.breaker import BreakerState
@@ -16,6 +18,7 @@ from registry_sync.domain.commands import CommandStatus
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.service_layer.commands import CommandExecutor, record_command
 from registry_sync.service_layer.portal_sync import record_dossier_event
+from registry_sync.settings import ExternalSystemSettings
 from tests.support.kafka import eventually
 from tests.unit.registry_sync.events import command, received, submitted
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakeOperations, guards
@@ -97,6 +100,29 @@ async def test_a_refusal_fails_the_command_at_once_with_the_reason(registry: InM
     (failed,) = registry.published(RegistryCommandFailed.event_type)
     assert failed.payload["reason"] == "404 not_found: no citizens record 03********01"
     assert (failed.payload["http_status"], failed.payload["error"], failed.payload["attempts"]) == (404, "not_found", 1)
+
+
+async def test_a_refusal_is_published_in_the_system_s_words_for_operators_and_its_cause_for_citizens(
+    registry: InMemoryRegistry,
+) -> None:
+    """The citizen's timeline, the stop reason and the bundle's reason read the operators' text: '409
+    card_exists: the child already holds card TE1791234567890', in English, with the card number."""
+    refusal = {"error": "card_exists", "message": "the child already holds card TE1791234567890", "field": "id_number"}
+    transport = httpx.MockTransport(lambda _: httpx.Response(409, json=refusal))
+    client = ExternalHttpClient("population_db", ExternalSystemSettings(), "http://x", transport=transport)
+
+    async def register(call: OperationCall) -> CallOutcome:
+        return await client.call("POST", "/cards", json=call.data, idempotency_key=call.idempotency_key)
+
+    clock, operations = Clock(), OperationTable({("population_db", "register_permanent_residence"): register})
+    await receive(registry, operations, clock)  # type: ignore[arg-type]
+    await run_due(executor_for(registry, operations, clock))  # type: ignore[arg-type]
+    await client.aclose()
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert failed.payload["reason"] == "409 card_exists: the child already holds card TE1791234567890"
+    event = failed.parse_payload()
+    assert isinstance(event, RegistryCommandFailed)
+    assert event.reason_vi == "trẻ đã được cấp thẻ bảo hiểm y tế"
 
 
 async def test_giving_up_after_the_last_attempt(registry: InMemoryRegistry) -> None:

@@ -112,22 +112,25 @@ async def test_every_step_of_a_bundle_delivered_online_is_returned_as_its_result
     assert started_steps(harness, bundle.bundle_id)[-1] == "health_insurance_card"  # the saga went on
 
 
-async def test_a_failed_registry_step_ends_the_bundle_partially(harness: Harness) -> None:
+async def test_a_failed_registry_step_ends_the_bundle_partially_with_its_cause_in_vietnamese(harness: Harness) -> None:
+    """The stop reason (form 05) and the bundle's reason were registry-sync's text for operators, '422
+    validation_failed: address.ward: Field required': an HTTP status and the system's English words."""
     bundle = bundle_submitted("birth", BIRTH_FORM, BIRTH_STEPS, at=harness.now)
     birth, residence, insurance = bundle.steps
     await harness.deliver(bundle)
     await harness.decide(birth.dossier_id, "approve")
     [command] = harness.commands()
-    await harness.answer(command, fail="địa chỉ không tồn tại")
+    await harness.answer(command, fail="422 validation_failed: address.ward: Field required", error="validation_failed")
     await harness.answer(command, {"residence_address": "too late"})
 
+    cause = "hệ thống không chấp nhận dữ liệu của hồ sơ"
     ended = harness.bundle_events(bundle.bundle_id)[-1]
     assert isinstance(ended, wf.BundlePartiallyCompleted)
-    assert ended.failed_step == "permanent_residence" and "địa chỉ không tồn tại" in ended.reason
+    assert ended.failed_step == "permanent_residence" and cause in ended.reason and "422" not in ended.reason
     assert ended.completed_steps == ["birth_registration"]
     assert (await harness.state(residence.dossier_id)).status is DossierStatus.STOPPED
     [stopped] = [e for e in harness.published() if e.type == "DossierStopped"]
-    assert stopped.payload["reason"] == "hệ thống quốc gia không thực hiện được: địa chỉ không tồn tại"
+    assert stopped.payload["reason"] == f"hệ thống quốc gia không thực hiện được: {cause}"
     assert not (await harness.state(insurance.dossier_id)).exists
     assert len(harness.commands()) == 1
 
