@@ -141,3 +141,39 @@ async def test_an_appointment_shows_only_once_the_dossier_is_received(intake: Ru
 
     view = await eventually(processing, timeout=20)
     assert view["current_handler"] == {"agency": view["current_handler"]["agency"], "official_id": None}
+
+
+async def test_an_event_replayed_after_its_successors_sets_nothing_back(intake: RunningIntake) -> None:
+    """A dead letter replayed after the events that followed it: a payment request replayed after the
+    result was returned showed the dossier waiting for payment again, and a reminder replayed after an
+    apology letter put the missed appointment back (the SQL adapter: each row's state_at)."""
+    response = await intake.client.post("/v1/dossiers", json=birth_dossier("online", child_name="Đỗ Gia Bảo"))
+    assert response.status_code == 201, response.text
+    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    due, later = now + timedelta(hours=8), now + timedelta(days=3)
+    S = DossierStatus
+    topics = intake.settings.topics
+    await intake.publish(
+        topics.workflow_events,
+        (workflow.DossierReceived(**common, status=S.RECEIVED, status_code=2, at=now, official_id="cb-01",
+                                  procedure_code="1.001193", due_at=due), dossier_id),
+        (workflow.ApologyLetterIssued(**common, status=S.PROCESSING, status_code=4, at=now + timedelta(hours=2),
+                                      official_id="cb-02", reason="cần xác minh thêm", previous_due_at=due,
+                                      new_due_at=later), dossier_id),
+        (workflow.ResultReturned(**common, status=S.RETURNED, status_code=10, at=now + timedelta(hours=3),
+                                 delivery="counter"), dossier_id),
+        # Replayed from the dead-letter topic, after their successors:
+        (workflow.PaymentRequested(**common, status=S.PAYMENT_REQUESTED, status_code=6, at=now + timedelta(hours=1),
+                                   official_id="cb-02", amount=8_000), dossier_id),
+        (workflow.DossierDueSoon(**common, status=S.PROCESSING, status_code=4, at=now + timedelta(minutes=90),
+                                 due_at=due), dossier_id),
+    )  # fmt: skip
+
+    async def replayed() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return view if view["requested_amount"] == 8_000 and len(view["timeline"]) >= 5 else None
+
+    view = await eventually(replayed, timeout=20)
+    assert (view["status"], datetime.fromisoformat(view["due_at"])) == ("returned", later)

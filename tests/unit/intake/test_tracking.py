@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -381,3 +381,42 @@ def test_the_public_view_shows_identification_numbers_by_their_field_not_their_l
     """A licence's 12 digits that happen to parse as an identification number were shown (masked)."""
     data = {"personal_id_number": "036224000001", "licence_number": "036224000002", "card_number": "TE1360000001"}
     assert public_result_data(data) == {"personal_id_number": "03********01"}
+
+
+async def test_an_event_replayed_after_its_successors_adds_its_line_but_sets_nothing_back(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """A dead letter is replayed after the events that followed it. Applied as the newest, a payment
+    request replayed after the result was returned showed the dossier waiting for payment (a withdrawal
+    was then accepted: 202), and a reminder replayed after an apology letter put the missed appointment
+    back."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
+    dossier_id, code = receipt["dossier_id"], receipt["code"]
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    due = MONDAY_9AM + 8 * HOUR
+    later = due + 48 * HOUR
+    S = DossierStatus
+    received = workflow.DossierReceived(**common, status=S.RECEIVED, status_code=2, at=MONDAY_9AM + HOUR,
+                                        official_id="cb-01", procedure_code="1.001193", due_at=due)
+    # Workflow's pair: the start stamped with the reception's time (its clock behind intake's).
+    started = workflow.DossierStepStarted(**common, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + HOUR,
+                                          step="processing", step_due_at=due)
+    reminder = workflow.DossierDueSoon(**common, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + 2 * HOUR,
+                                       due_at=due)
+    requested = workflow.PaymentRequested(**common, status=S.PAYMENT_REQUESTED, status_code=6,
+                                          at=MONDAY_9AM + 3 * HOUR, official_id="cb-02", amount=8_000)
+    apology = workflow.ApologyLetterIssued(**common, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + 4 * HOUR,
+                                           official_id="cb-02", reason="cần xác minh thêm", previous_due_at=due,
+                                           new_due_at=later)
+    returned = workflow.ResultReturned(**common, status=S.RETURNED, status_code=10, at=MONDAY_9AM + 6 * HOUR,
+                                       delivery="counter")  # fmt: skip
+    await on_events([started, received, apology, returned], uow.dossiers)  # the pair's earlier half late
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
+    assert view["status"] == "returned" and datetime.fromisoformat(view["received_at"]) == received.at
+    assert datetime.fromisoformat(view["due_at"]) == later
+    await on_events([requested, reminder], uow.dossiers)  # replayed from the dead-letter topic
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[dossier_id])
+    assert (view["status"], datetime.fromisoformat(view["due_at"]), view["requested_amount"]) == (
+        "returned", later, 8_000
+    )
+    assert "PaymentRequested" in [e["event"] for e in view["timeline"]]  # its line is still told

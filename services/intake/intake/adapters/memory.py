@@ -15,7 +15,7 @@ from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
-from intake.domain.tracking import ENDED, DossierChange
+from intake.domain.tracking import ENDED, DossierChange, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 
@@ -91,6 +91,9 @@ class InMemoryDossiers:
         row = self.rows.get(change.dossier_id)
         if row is None:
             return False
+        change = as_applied(change, row.get("state_at"), row["status_code"])
+        if change.state_at is not None:
+            row["state_at"] = change.state_at
         if change.status:
             row["status"], row["status_code"] = change.status.value, change.status.code
         if change.handler:

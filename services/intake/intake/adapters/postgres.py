@@ -22,7 +22,7 @@ from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_reference
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.text import SUBJECT_RULE
-from intake.domain.tracking import ENDED, DossierChange
+from intake.domain.tracking import ENDED, DossierChange, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 _CLAIM = "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
@@ -59,7 +59,7 @@ _APPLY = (
     " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"
     " step_started_at = COALESCE(:step_started_at, step_started_at),"
     " portal_sync = COALESCE(CAST(:portal_sync AS JSONB), portal_sync),"
-    " timeline = timeline || CAST(:entries AS JSONB),"
+    " timeline = timeline || CAST(:entries AS JSONB), state_at = COALESCE(:state_at, state_at),"
     " subject_key = CASE WHEN CAST(:ends AS BOOLEAN) THEN NULL ELSE subject_key END, updated_at = now()"
     " WHERE dossier_id = :id RETURNING 1"
 )
@@ -73,9 +73,11 @@ _KEY_SUBJECT = text(
 )
 _ENDED = sorted(status.value for status in ENDED)
 
-# Locks the rows the changes will update, in id order, before the pipelined updates run.
+# Locks the rows the changes will update, in id order, before the pipelined updates run; with the state
+# workflow left each in, so that a change older than it applies as it should (tracking.as_applied).
 _KNOWN = text(
-    "SELECT dossier_id FROM dossiers WHERE dossier_id = ANY(CAST(:ids AS text[])) ORDER BY dossier_id FOR UPDATE"
+    "SELECT dossier_id, state_at, status_code FROM dossiers WHERE dossier_id = ANY(CAST(:ids AS text[]))"
+    " ORDER BY dossier_id FOR UPDATE"
 )
 
 
@@ -107,6 +109,7 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "portal_sync": _json(change.portal_sync) if change.portal_sync is not None else None,
         "entries": _json([change.timeline.as_dict()] if change.timeline else []),
         "ends": change.ends,
+        "state_at": change.state_at,
     }
 
 
@@ -193,17 +196,24 @@ class PostgresDossiers:
         )
 
     async def apply(self, change: DossierChange) -> bool:
-        return (await self._conn.execute(text(_APPLY), change_params(change))).first() is not None
+        return change.dossier_id not in await self.apply_many([change])
 
     async def apply_many(self, changes: Sequence[DossierChange]) -> set[str]:
         if not changes:
             return set()
         ids = sorted({c.dossier_id for c in changes})
-        known = set((await self._conn.execute(_KNOWN, {"ids": ids})).scalars())
-        rows = [change_params(c) for c in changes if c.dossier_id in known]
+        known = await self._conn.execute(_KNOWN, {"ids": ids})
+        state = {row.dossier_id: (row.state_at, row.status_code) for row in known}
+        rows = []
+        for change in changes:
+            if change.dossier_id in state:
+                change = as_applied(change, *state[change.dossier_id])
+                if change.state_at is not None and change.status is not None:
+                    state[change.dossier_id] = (change.state_at, change.status.code)
+                rows.append(change_params(change))
         if rows:  # executed in order, pipelined by the driver in one round trip
             await self._conn.execute(text(_APPLY), rows)
-        return set(ids) - known
+        return set(ids) - set(state)
 
     async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
         other = (await self._conn.execute(SUBJECT_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()

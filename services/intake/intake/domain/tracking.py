@@ -8,7 +8,7 @@ only reports what workflow decided, except for the status a dossier is submitted
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -97,10 +97,40 @@ class DossierChange:
     withdrawal_requested: bool | None = None
     step_started_at: datetime | None = None
     portal_sync: dict[str, Any] | None = None
+    #: When workflow's event left the dossier in ``status`` (workflow's changes only): a later-applied
+    #: change older than the state shown is late (see :func:`as_applied`).
+    state_at: datetime | None = None
 
     @property
     def ends(self) -> bool:
         return self.status in ENDED
+
+
+def as_applied(change: DossierChange, state_at: datetime | None, status_code: int | None) -> DossierChange:
+    """``change`` as it applies to a dossier workflow left in ``status_code`` at ``state_at``.
+
+    Events of one dossier come in order, except one replayed from the dead-letter topic after its
+    successors. Older than the state shown, it adds what adds up (its timeline line, a result, an
+    amount asked for, a date not yet known) and leaves the status, the holder, the appointment and the
+    flags as they are. Applied as it came, a payment request replayed after the result was returned
+    showed the dossier waiting for payment, open to withdrawal, and a reminder replayed after an
+    apology letter put the missed appointment back. Workflow writes some events in pairs with one
+    time (received and started; issued and returned online): the earlier of a pair, replayed after the
+    later, leads to the earlier status, so it is late too."""
+    if change.state_at is None or state_at is None:
+        return change
+    earlier_of_pair = change.state_at == state_at and change.status is not None and (
+        status_code is not None and change.status.code < status_code
+    )
+    if change.state_at > state_at or (change.state_at == state_at and not earlier_of_pair):
+        return change
+    return replace(
+        change, status=None, handler=None, handover=False, overdue=None, awaiting_supplement=None,
+        requested_documents=None, withdrawal_requested=None, state_at=None,
+        # The appointment only with a reception replayed late: the one it gave, none being shown
+        # (the appointment is shown once received).
+        due_at=change.due_at if change.received_at is not None else None,
+    )  # fmt: skip
 
 
 def public_result_data(data: dict[str, Any]) -> dict[str, str]:
@@ -170,6 +200,7 @@ def workflow_change(event: workflow.DossierEvent) -> DossierChange:
         requested_documents=_requested_documents(event),
         result=result,
         requested=requested,
+        state_at=event.at,
         # Refused (a registry at work, or the result issued first): the citizen may pay, supplement
         # and ask again. Kept, the request blocked all three for good.
         withdrawal_requested=False if isinstance(event, workflow.WithdrawalRefused) else None,
