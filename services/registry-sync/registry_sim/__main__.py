@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from eventkit.logging import configure_logging
+from eventkit.serve import KEEP_ALIVE_SECONDS
 from registry_sim.app import create_app
 from registry_sim.settings import SimulatorSettings
 
@@ -19,6 +20,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # registry-sync's clients close an idle connection first
     )
 
 
