@@ -9,13 +9,13 @@ import time
 import httpx
 import pytest
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.batching import GroupWriter, WriterStopped
 from eventkit.consumer import Dispatcher
 from eventkit.http import create_service_app
 from eventkit.runtime import ConsumerSpec, Readiness, ServiceRuntime
 from eventkit.settings import ServiceSettings
+from tests.support.cancellation import InterruptedCall, running_at_each_dispose
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 
@@ -115,24 +115,13 @@ async def test_stopping_ends_the_work_it_was_told_of_before_it_disposes_of_the_e
     """A group writer's tasks, started on demand, were no background task of the runtime: stopping left
     them writing on an engine it then disposed of, until the event loop itself ended them."""
     runtime = _runtime()
-    writing = asyncio.Event()
-
-    async def write(_items: list[int]) -> None:
-        writing.set()
-        await asyncio.sleep(3600)
-
+    write = InterruptedCall()
     writer = GroupWriter(write, name="test-writer")
     runtime.also_stop("test-writer", writer.stop)
     put = asyncio.create_task(writer.put(1))
-    await asyncio.wait_for(writing.wait(), timeout=5)
+    await asyncio.wait_for(write.entered.wait(), timeout=5)
     (writer_task,) = writer._tasks
-    writing_at_dispose: list[bool] = []
-
-    async def dispose(_engine: AsyncEngine, close: bool = True) -> None:
-        writing_at_dispose.append(not writer_task.done())
-
-    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
-    await asyncio.wait_for(runtime.stop(within=2), timeout=5)
+    writing_at_dispose = await running_at_each_dispose(runtime, writer_task, monkeypatch)
     assert writing_at_dispose == [False, False]  # the engine and the one without time limits
     with pytest.raises(WriterStopped):
         await put

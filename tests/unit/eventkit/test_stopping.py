@@ -16,6 +16,7 @@ from eventkit.batching import GroupWriter, Waiting, WriterPool, WriterStopped
 from eventkit.consumer import Dispatcher, InboxConsumer
 from eventkit.kafka import KafkaPublisher
 from eventkit.relay import OutboxRelay
+from tests.support.cancellation import InterruptedCall, stopped_when_cancelled
 
 
 class CancelTurnedIntoError(KafkaPublisher):
@@ -23,44 +24,19 @@ class CancelTurnedIntoError(KafkaPublisher):
 
     def __init__(self) -> None:
         super().__init__("127.0.0.1:1", client_id="t")
-        self.connecting = asyncio.Event()
-        self.turned = False
+        self.connecting = InterruptedCall(ConnectionError("connection closed in the middle of the operation"))
 
     async def start(self) -> None:
-        self.connecting.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.turned:  # only once, so that a failing test still ends
-                raise
-            self.turned = True
-            raise ConnectionError("connection closed in the middle of the operation") from None
+        await self.connecting()
 
 
 async def test_a_relay_stops_when_its_cancellation_surfaces_as_a_connection_error() -> None:
     engine = create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/x")  # never reached
     publisher = CancelTurnedIntoError()
     relay = OutboxRelay(engine, publisher, poll_seconds=0.01)
-    task = asyncio.create_task(relay.run())
-    await asyncio.wait_for(publisher.connecting.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    stopped = await stopped_when_cancelled(asyncio.create_task(relay.run()), publisher.connecting.entered)
     await engine.dispose()
-    assert task in done and task.cancelled()
-
-
-async def stopped_when_cancelled(task: asyncio.Task[Any], entered: asyncio.Event) -> bool:
-    """Whether ``task``, cancelled once it is in the interrupted call, ends as cancelled within 2 s."""
-    await asyncio.wait_for(entered.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return task in done and task.cancelled()
+    assert stopped
 
 
 class InterruptedKafkaConsumers:
@@ -68,8 +44,7 @@ class InterruptedKafkaConsumers:
     cancellation of it as the client's own connection error."""
 
     def __init__(self) -> None:
-        self.starting = asyncio.Event()
-        self.turned = False
+        self.starting = InterruptedCall(KafkaConnectionError("connection closed in the middle of the operation"))
         self.built = 0
 
     def __call__(self, **_config: Any) -> InterruptedKafkaConsumers:
@@ -80,14 +55,7 @@ class InterruptedKafkaConsumers:
         pass
 
     async def start(self) -> None:
-        self.starting.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.turned:  # only once, so that a failing test still ends
-                raise
-            self.turned = True
-            raise KafkaConnectionError("connection closed in the middle of the operation") from None
+        await self.starting()
 
     async def stop(self) -> None:
         pass
@@ -104,7 +72,7 @@ async def test_a_consumer_connecting_stops_when_its_cancellation_surfaces_as_a_k
         None, Dispatcher({}), None,  # type: ignore[arg-type]  # neither database nor broker is reached
         name="t", topics=["t.events"], bootstrap_servers="127.0.0.1:1",
     )  # fmt: skip
-    assert await stopped_when_cancelled(asyncio.create_task(consumer.run()), clients.starting)
+    assert await stopped_when_cancelled(asyncio.create_task(consumer.run()), clients.starting.entered)
     assert clients.built == 1
 
 
@@ -113,18 +81,12 @@ class InterruptedWrites:
     writes after it go through, and are recorded."""
 
     def __init__(self) -> None:
-        self.writing = asyncio.Event()
-        self.turned = False
+        self.first = InterruptedCall(PendingRollbackError("interrupted in the middle of the operation"))
         self.written: list[list[int]] = []
 
     async def __call__(self, items: list[int]) -> None:
-        if not self.turned:
-            self.writing.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                self.turned = True
-                raise PendingRollbackError("interrupted in the middle of the operation") from None
+        if not self.first.turned:
+            await self.first()
         self.written.append(items)
 
 
@@ -159,8 +121,8 @@ async def test_a_group_writer_stops_when_its_cancellation_surfaces_as_a_database
     write = InterruptedWrites()
     writer = writer_of(write)
     puts = [asyncio.create_task(writer._put(item)) for item in range(3)]
-    await asyncio.wait_for(write.writing.wait(), timeout=5)
-    assert await stopped_when_cancelled(next(iter(writer._tasks)), write.writing)
+    await asyncio.wait_for(write.first.entered.wait(), timeout=5)
+    assert await stopped_when_cancelled(next(iter(writer._tasks)), write.first.entered)
     results = await asyncio.gather(*puts, return_exceptions=True)
     assert all(isinstance(r, WriterStopped) for r in results), results
     assert write.written == []
@@ -177,4 +139,4 @@ async def test_a_writer_stopped_before_it_ran_fails_what_waits_for_it() -> None:
     await writer.stop()  # in this step: the writer is cancelled before its first
     with pytest.raises(WriterStopped):
         await asyncio.wait_for(put, timeout=2)
-    assert not write.writing.is_set()  # stopped before it wrote anything
+    assert not write.first.entered.is_set()  # stopped before it wrote anything

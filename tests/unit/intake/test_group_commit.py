@@ -18,6 +18,7 @@ from intake.adapters import group_commit as group_commit_module
 from intake.adapters.group_commit import GroupCommit
 from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
+from tests.support.cancellation import InterruptedCall, running_at_each_dispose, stopped_when_cancelled
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 
@@ -35,18 +36,12 @@ class InterruptedWrites:
     through, and are recorded."""
 
     def __init__(self) -> None:
-        self.writing = asyncio.Event()
-        self.turned = False
+        self.first = InterruptedCall(PendingRollbackError("interrupted in the middle of the operation"))
         self.written: list[list[int]] = []
 
     async def together(self, _conn: Any, subs: list[Submission]) -> list[list[str]]:
-        if not self.turned:
-            self.writing.set()
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                self.turned = True
-                raise PendingRollbackError("interrupted in the middle of the operation") from None
+        if not self.first.turned:
+            await self.first()
         self.written.append([s.number for s in subs])
         return [[f"code-{s.number}"] for s in subs]
 
@@ -80,12 +75,10 @@ async def test_the_group_commit_stops_when_its_cancellation_surfaces_as_a_databa
     monkeypatch.setattr(group_commit_module, "write_submission", writes.alone)
     group_commit = GroupCommit(None, max_batch=max_batch, writers=1)  # type: ignore[arg-type]
     submits = [asyncio.create_task(group_commit.submit(s)) for s in submissions]  # type: ignore[arg-type]
-    await asyncio.wait_for(writes.writing.wait(), timeout=5)
+    await asyncio.wait_for(writes.first.entered.wait(), timeout=5)
     (writer,) = group_commit._tasks
-    writer.cancel()
-    done, _ = await asyncio.wait({writer}, timeout=2)
+    assert await stopped_when_cancelled(writer, writes.first.entered)
     results = await asyncio.gather(*submits, return_exceptions=True)
-    assert writer in done and writer.cancelled()
     assert all(isinstance(r, WriterStopped) for r in results), results
     assert writes.written == []
 
@@ -97,23 +90,11 @@ async def test_intake_s_stop_ends_the_group_commit_before_it_disposes_of_the_eng
     went on, on an engine the stop then disposed of, until the event loop itself ended it."""
     app = create_app(IntakeSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1"))
     group_commit: GroupCommit = app.state.group_commit
-    writing = asyncio.Event()
-
-    async def write(_batch: Any) -> None:
-        writing.set()
-        await asyncio.sleep(3600)
-
+    write = InterruptedCall()
     monkeypatch.setattr(group_commit, "_write", write)
     submit = asyncio.create_task(group_commit.submit(Submission(1)))  # type: ignore[arg-type]
-    await asyncio.wait_for(writing.wait(), timeout=5)
+    await asyncio.wait_for(write.entered.wait(), timeout=5)
     (writer,) = group_commit._tasks
-    writing_at_dispose: list[bool] = []
-
-    async def dispose(_engine: AsyncEngine, close: bool = True) -> None:
-        writing_at_dispose.append(not writer.done())
-
-    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
-    await asyncio.wait_for(app.state.runtime.stop(within=2), timeout=5)
-    assert writing_at_dispose == [False, False]
+    assert await running_at_each_dispose(app.state.runtime, writer, monkeypatch) == [False, False]
     with pytest.raises(WriterStopped):
         await submit

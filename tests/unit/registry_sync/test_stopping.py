@@ -13,6 +13,7 @@ from registry_sync.adapters.portal import HttpNationalPortal
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.service_layer.reconciliation import PortalListing, Reconciler
 from registry_sync.settings import ExternalSystemSettings
+from tests.support.cancellation import InterruptedCall, stopped_when_cancelled
 from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
 
 
@@ -21,18 +22,10 @@ class InterruptedDossiers(InMemoryDossierStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reading = asyncio.Event()
-        self.turned = False
+        self.reading = InterruptedCall(PendingRollbackError("interrupted in the middle of the operation"))
 
     async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
-        self.reading.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.turned:  # only once, so that a failing test still ends
-                raise
-            self.turned = True
-            raise PendingRollbackError("interrupted in the middle of the operation") from None
+        await self.reading()
         return []
 
 
@@ -49,14 +42,7 @@ async def test_periodic_reconciliation_stops_when_its_cancellation_surfaces_as_a
     reconciler = Reconciler(
         registry.unit_of_work, portal, guarded["national_portal"], guarded.policy, clock, sleep=time_passes
     )
-    task = asyncio.create_task(reconciler.periodic(900))
-    await asyncio.wait_for(dossiers.reading.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert task in done and task.cancelled()
+    assert await stopped_when_cancelled(asyncio.create_task(reconciler.periodic(900)), dossiers.reading.entered)
 
 
 class InterruptedTransport(httpx.AsyncBaseTransport):
@@ -64,18 +50,14 @@ class InterruptedTransport(httpx.AsyncBaseTransport):
     connection error (as httpx did for a cancelled connect: encode/httpx#2381)."""
 
     def __init__(self) -> None:
-        self.requesting = asyncio.Event()
-        self.turned = False
+        self.requesting = InterruptedCall(
+            httpx.ConnectError(
+                "connection closed in the middle of the operation", request=httpx.Request("GET", "http://portal")
+            )
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requesting.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.turned:  # only once, so that a failing test still ends
-                raise
-            self.turned = True
-            raise httpx.ConnectError("connection closed in the middle of the operation", request=request) from None
+        await self.requesting()
         return httpx.Response(200, json={"items": [], "total": 0, "next_after": None})
 
 
@@ -90,13 +72,7 @@ async def test_the_portal_listing_stops_when_its_cancellation_surfaces_as_an_htt
     client = ExternalHttpClient("national_portal", ExternalSystemSettings(), "http://portal", transport=transport)
     guard = guarded["national_portal"]
     listing = PortalListing(HttpNationalPortal(client), guard, guarded.policy, page_size=500, max_pages=10, sleep=wait)
-    task = asyncio.create_task(listing.find("D-1"))
-    await asyncio.wait_for(transport.requesting.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    stopped = await stopped_when_cancelled(asyncio.create_task(listing.find("D-1")), transport.requesting.entered)
     await client.aclose()
-    assert task in done and task.cancelled()
+    assert stopped
     assert (waits, guard.calls, guard.breaker.consecutive_failures) == ([], 1, 0)

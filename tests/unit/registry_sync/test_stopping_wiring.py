@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.batching import GroupWriter, WriterStopped
 from registry_sync.bootstrap import create_app
 from registry_sync.service_layer import portal_sync
 from registry_sync.settings import RegistrySyncSettings
+from tests.support.cancellation import InterruptedCall, running_at_each_dispose
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 
@@ -31,23 +31,12 @@ async def test_registry_sync_s_stop_ends_the_portal_outcome_writer_before_it_dis
     monkeypatch.setattr(portal_sync, "GroupWriter", Recorded)
     app = create_app(RegistrySyncSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1"))
     [writer] = writers
-    writing = asyncio.Event()
-
-    async def write(_batch: Any) -> None:
-        writing.set()
-        await asyncio.sleep(3600)
-
+    write = InterruptedCall()
     monkeypatch.setattr(writer, "_write", write)
     recording = asyncio.create_task(writer.put(object()))
-    await asyncio.wait_for(writing.wait(), timeout=5)
+    await asyncio.wait_for(write.entered.wait(), timeout=5)
     (task,) = writer._tasks
-    writing_at_dispose: list[bool] = []
-
-    async def dispose(_engine: AsyncEngine, close: bool = True) -> None:
-        writing_at_dispose.append(not task.done())
-
-    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
-    await asyncio.wait_for(app.state.runtime.stop(within=2), timeout=5)
+    writing_at_dispose = await running_at_each_dispose(app.state.runtime, task, monkeypatch)
     assert writing_at_dispose and not any(writing_at_dispose)
     with pytest.raises(WriterStopped):
         await recording

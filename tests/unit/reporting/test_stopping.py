@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy.exc import PendingRollbackError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.adapters.feed_listener import FeedListener
 from reporting.bootstrap import create_app
 from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
 from reporting.settings import ReportingSettings
+from tests.support.cancellation import InterruptedCall, running_at_each_dispose, stopped_when_cancelled
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 
@@ -23,20 +23,11 @@ class InterruptedEngine:
     """An engine whose connect reports the first cancellation of it as an error of the driver's own."""
 
     def __init__(self, error: Exception) -> None:
-        self.error = error
-        self.connecting = asyncio.Event()
-        self.turned = False
+        self.connecting = InterruptedCall(error)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[None]:
-        self.connecting.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.turned:  # only once, so that a failing test still ends
-                raise
-            self.turned = True
-            raise self.error from None
+        await self.connecting()
         yield
 
 
@@ -54,14 +45,7 @@ async def test_the_feed_listener_stops_when_its_cancellation_surfaces_as_a_drive
     engine = InterruptedEngine(error)
     stopped: list[bool] = []
     listener = FeedListener(engine, "feed", lambda _message: None, on_stop=lambda: stopped.append(True))  # type: ignore[arg-type]
-    task = asyncio.create_task(listener.run())
-    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert task in done and task.cancelled()
+    assert await stopped_when_cancelled(asyncio.create_task(listener.run()), engine.connecting.entered)
     assert stopped == [True]
 
 
@@ -78,14 +62,7 @@ async def test_a_rebuild_stops_when_its_cancellation_surfaces_as_a_database_erro
     engine = InterruptedMaintenanceEngine(PendingRollbackError("interrupted in the middle of the operation"))
     rebuilder = Rebuilder(engine, lambda: None, None, set(), live_consumer="reporting.projections")  # type: ignore[arg-type,return-value]
     status = RebuildStatus(id="0190000000000000000000000000abcd")
-    task = asyncio.create_task(rebuilder.run(status))
-    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    if task not in done:
-        task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert task in done and task.cancelled()
+    assert await stopped_when_cancelled(asyncio.create_task(rebuilder.run(status)), engine.connecting.entered)
     assert (status.state, status.error) == ("failed", "cancelled: the service stopped")
 
 
@@ -99,13 +76,6 @@ async def test_reporting_s_stop_ends_a_rebuild_before_it_disposes_of_the_engines
     engine = InterruptedMaintenanceEngine(PendingRollbackError("interrupted in the middle of the operation"))
     monkeypatch.setattr(rebuilder, "_engine", engine)
     status = rebuilder.start()
-    await asyncio.wait_for(engine.connecting.wait(), timeout=5)
-    rebuilding_at_dispose: list[bool] = []
-
-    async def dispose(_engine: AsyncEngine, close: bool = True) -> None:
-        rebuilding_at_dispose.append(not rebuilder._task.done())
-
-    monkeypatch.setattr(AsyncEngine, "dispose", dispose)
-    await asyncio.wait_for(app.state.runtime.stop(within=2), timeout=5)
-    assert rebuilding_at_dispose == [False, False]
+    await asyncio.wait_for(engine.connecting.entered.wait(), timeout=5)
+    assert await running_at_each_dispose(app.state.runtime, rebuilder._task, monkeypatch) == [False, False]
     assert (status.state, status.error) == ("failed", "cancelled: the service stopped")
