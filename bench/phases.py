@@ -152,11 +152,14 @@ class Phases:
         return self.idle_cores
 
     def busy_cores(self, groups: list[str], seconds: float = 1.0) -> float:
-        """The cores ``groups`` use together over the next ``seconds`` (the caller sleeps meanwhile)."""
+        """The cores ``groups`` use together over the next ``seconds`` (the caller sleeps meanwhile),
+        over the time that really passed: a sleep overshoots on a busy machine, and 0.35 cores read
+        as 0.40 over a nominal 0.2 s that lasted 0.23."""
+        started = time.monotonic()
         before = self.monitor.cpu_seconds()
         time.sleep(seconds)
         after = self.monitor.cpu_seconds()
-        return sum(after.get(g, 0) - before.get(g, 0) for g in groups) / seconds
+        return sum(after.get(g, 0) - before.get(g, 0) for g in groups) / (time.monotonic() - started)
 
     def quiet_bar(self) -> float:
         """Cores below which the stack counts as quiet: its idle level and a margin, at least the floor."""
