@@ -100,7 +100,7 @@ def test_the_tests_short_sessions_still_run_outside_production() -> None:
     assert (settings.consumer_session_timeout_ms, settings.consumer_heartbeat_ms) == (2000, 500)
 
 
-@pytest.mark.parametrize("level", ["verbose", "10", "", "NOTICE"])  # not TRACE: uvicorn.config adds it once loaded
+@pytest.mark.parametrize("level", ["verbose", "10", "", "NOTICE"])  # not TRACE: a uvicorn.Config adds it
 def test_a_log_level_logging_does_not_know_is_refused(level: str) -> None:
     """'verbose' was accepted, then configure_logging raised a KeyError once start-up had begun."""
     named, text = refusal(ServiceSettings, log_level=level)
