@@ -158,6 +158,11 @@ def _reply(command: registry.RegistryCommandRequested, outcome: dict[str, Any] |
         "dossier_id": command.dossier_id,
         "attempts": 1,
     }
-    if isinstance(outcome, str):
-        return registry.RegistryCommandFailed(**common, reason=outcome, failed_at=now)
+    if isinstance(outcome, str):  # "<status> <code>: <message>", as registry-sync words a refusal
+        status, _, rest = outcome.partition(" ")
+        code = rest.split(":", 1)[0] if status.isdigit() else None
+        http_status = int(status) if status.isdigit() else None
+        return registry.RegistryCommandFailed(
+            **common, reason=outcome, failed_at=now, error=code, http_status=http_status
+        )
     return registry.RegistryCommandSucceeded(**common, result=outcome, completed_at=now)

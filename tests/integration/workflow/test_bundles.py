@@ -28,7 +28,7 @@ def registries(command: RegistryCommandRequested) -> dict[str, Any] | str:
     """What the national systems answer, by operation."""
     if command.operation == "register_permanent_residence":
         if "FAIL" in command.data["address"]:
-            return "địa chỉ không có trong cơ sở dữ liệu"
+            return "404 not_found: no such address in the database"
         assert citizen_id.is_valid(command.data["person"]["id_number"])
         return {"residence_address": command.data["address"], "household_id": "HK-0001"}
     if command.operation == "issue_child_health_insurance_card":
@@ -113,7 +113,7 @@ async def test_birth_and_death_bundles_complete_through_the_registries(infra: In
 
         partial = done[failing.bundle_id]
         assert partial["status"] == "partially_completed" and partial["failed_step"] == "permanent_residence"
-        assert "không có trong cơ sở dữ liệu" in partial["reason"]
+        assert "hệ thống không tìm thấy thông tin tương ứng" in partial["reason"]  # in Vietnamese, by its code
         stopped = (await workflow.client.get(f"/v1/dossiers/{failing.steps[2].dossier_id}")).json()
         assert stopped["status"] == "stopped"
 
