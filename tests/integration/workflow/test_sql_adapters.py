@@ -85,6 +85,21 @@ async def _contract(uow_factory: UnitOfWorkFactory) -> None:
         assert second == Timer("d-8", "overdue", NOW + timedelta(hours=3))  # due_soon fired and unchanged
         await uow.timers.mark_fired(second, NOW)
         assert await uow.timers.claim_next(NOW + timedelta(days=9), frozenset()) is None
+        # A timer that failed to fire is put back for later, unless a decision moved it meanwhile: the
+        # retry in 10 minutes overwrote a warning an apology letter had moved days on (only the fake
+        # was tested: the SQL guard could go unnoticed).
+        failed = Timer("d-7", "due_soon", NOW)
+        await uow.timers.arm(failed)
+        await uow.timers.postpone(failed, NOW + timedelta(minutes=10))
+        assert await uow.timers.claim_next(NOW + timedelta(minutes=9), frozenset()) is None
+        assert await uow.timers.claim_next(NOW + timedelta(minutes=10), frozenset()) == Timer(
+            "d-7", "due_soon", NOW + timedelta(minutes=10)
+        )
+        moved = Timer("d-7", "due_soon", NOW + timedelta(days=3))
+        await uow.timers.arm(moved)  # a decision moved it
+        await uow.timers.postpone(Timer("d-7", "due_soon", NOW + timedelta(minutes=10)), NOW + timedelta(minutes=20))
+        assert await uow.timers.claim_next(NOW + timedelta(days=2), frozenset()) is None
+        assert await uow.timers.claim_next(NOW + timedelta(days=3), frozenset()) == moved
 
 
 async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:
