@@ -35,7 +35,7 @@ from registry_sync.domain.portal_record import (
     apply_submitted,
     apply_supplement_provided,
 )
-from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, returned, submitted
+from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, returned, submitted, wrap
 
 CODE = "CAXANPHU-240710-0001"
 
@@ -62,14 +62,32 @@ def test_dates_travel_as_vietnam_time_in_yyyymmddhhmmss() -> None:
 
 
 def test_submission_then_lifecycle_gives_the_portal_a_complete_dossier() -> None:
+    declaration, residence = "to_khai_thay_doi_thong_tin_cu_tru", "giay_to_cho_o_hop_phap"
     sub = submitted("d1", CODE).parse_payload()
-    record = apply_submitted(None, sub)  # type: ignore[arg-type]
+    assert isinstance(sub, DossierSubmitted)
+    sub = sub.model_copy(update={"documents": [
+        Document(kind=declaration, digitized=False, reused=False),  # handed in on paper
+        Document(kind=residence, digitized=True, reused=True, from_national_store=True),
+    ]})  # fmt: skip
+    record = apply_submitted(None, sub)
     assert record.missing() == []
     body = accepted_by_portal(record)
     assert (body["state"], body["channel"], body["procedure_code"]) == (1, 2, "1.004222")
-    assert body["documents"][0]["name"] == "Tài liệu to_khai_thay_doi_thong_tin_cu_tru"
+    # The portal computes its digitisation and reuse rates from these flags: each is the document's own.
+    assert body["documents"] == [
+        {"code": declaration, "name": f"Tài liệu {declaration}", "digitised": False, "reused": False,
+         "from_national_store": False},
+        {"code": residence, "name": f"Tài liệu {residence}", "digitised": True, "reused": True,
+         "from_national_store": True},
+    ]  # fmt: skip
 
-    for envelope in (received("d1", CODE), result_issued("d1", CODE), returned("d1", CODE)):
+    step_due = T0 + timedelta(days=1, hours=2)
+    started = DossierStepStarted(
+        **{**lifecycle("d1", CODE, T0 + timedelta(hours=2), status=DossierStatus.PROCESSING), "agency": "CA-H-BINHAN"},
+        step="processing", step_due_at=step_due,
+    )  # fmt: skip
+    for envelope in (received("d1", CODE), wrap(started, "d1", "workflow"), result_issued("d1", CODE),
+                     returned("d1", CODE)):  # fmt: skip
         record = fold(record, envelope)
         body = accepted_by_portal(record)
     assert body["state"] == 10
@@ -78,8 +96,12 @@ def test_submission_then_lifecycle_gives_the_portal_a_complete_dossier() -> None
     assert body["finished_at"] == "20240711083000" and body["returned_at"] == "20240712083000"
     # Not "signed": nothing here e-signs results, so the portal is not told they are.
     assert body["results"] == [{"code": f"{CODE}-KQ1", "name": "Thông báo kết quả đăng ký thường trú"}]
-    assert [h["state"] for h in body["history"]] == [1, 2, 9, 10]
+    assert [h["state"] for h in body["history"]] == [1, 2, 4, 9, 10]
     assert body["history"][1]["official"] == "Nguyễn Thị Lan"
+    # Each line names the department that acted; a step's line carries the statutory end of that step.
+    assert [h["department"] for h in body["history"]] == ["CA-X-ANPHU", "CA-X-ANPHU", "CA-H-BINHAN", "CA-X-ANPHU",
+                                                          "CA-X-ANPHU"]  # fmt: skip
+    assert [h.get("step_deadline") for h in body["history"]] == [None, None, portal_time(step_due), None, None]
 
 
 def test_workflow_arriving_first_waits_for_the_submission_and_is_never_rolled_back() -> None:

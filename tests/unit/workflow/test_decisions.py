@@ -213,8 +213,11 @@ async def test_a_paper_number_another_paper_holds_is_drawn_again(harness: Harnes
     [
         ({"personal_id_number": "123"}, "result.personal_id_number", "not a valid 12-digit"),
         ({"personal_id_number": 42}, "result.personal_id_number", "a text of 1 to"),
-        # Hồ Chí Minh City, a girl born in 2000: not this boy born in 2024 in the province (036).
-        ({"personal_id_number": "079300123456"}, "result.personal_id_number", "sex: the number encodes female"),
+        # Each number below is wrong about this boy, born in 2024 and registered in the province (036),
+        # in one way only, so that each of the three facts checked is shown to be checked.
+        ({"personal_id_number": "036324123456"}, "result.personal_id_number", "sex: the number encodes female"),
+        ({"personal_id_number": "036200123456"}, "result.personal_id_number", "birth_year: the number encodes 2000"),
+        ({"personal_id_number": "079224123456"}, "result.personal_id_number", "province_code: the number encodes 079"),
         ({"extra_field": "<script>"}, "result.extra_field", "not a field of this procedure's result"),
     ],
 )
@@ -314,14 +317,20 @@ async def test_a_supplement_request_names_only_documents_of_the_procedure(harnes
     ]  # fmt: skip
 
 
-async def test_reject_and_supplement_need_a_reason(harness: Harness) -> None:
+async def test_reject_supplement_and_an_apology_letter_need_a_reason(harness: Harness) -> None:
+    """An apology letter (form 04) must tell the citizen why the appointment moves: no test asked for
+    its reason, so dropping "extend" from the decisions that need one went unnoticed."""
     event = submitted(at=harness.now)
     await harness.deliver(event)
-    for decision in ("reject", "request_supplement"):
+    later = datetime(2024, 6, 14, 17, 0, tzinfo=vietnam_tz())  # a working day after the appointment
+    for decision in ("reject", "request_supplement", "extend"):
+        new_due_at = later if decision == "extend" else None
         with pytest.raises(InvalidDecision) as info:
-            await harness.decide(event.dossier_id, decision, reason="  ")
+            await harness.decide(event.dossier_id, decision, reason="  ", new_due_at=new_due_at)
         assert info.value.field == "reason"
-    assert (await harness.state(event.dossier_id)).status is DossierStatus.PROCESSING
+    state = await harness.state(event.dossier_id)
+    assert state.status is DossierStatus.PROCESSING and not state.apologized
+    assert state.due_at == datetime(2024, 6, 5, 17, 0, tzinfo=vietnam_tz())
 
 
 async def test_rejecting_at_reception_refuses_and_in_processing_stops(harness: Harness) -> None:

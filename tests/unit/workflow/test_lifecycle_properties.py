@@ -73,10 +73,26 @@ def test_nothing_leaves_a_terminal_status() -> None:
     assert {s: allowed_actions(s) for s in TERMINAL} == {s: [Action.CONFIRM_PAYMENT] for s in TERMINAL}
 
 
-@given(st.sampled_from(list(Action)), st.sampled_from([None, *DossierStatus]))
-def test_the_table_either_names_the_target_or_refuses(action: Action, status: DossierStatus | None) -> None:
+@given(
+    st.sampled_from(list(Action)),
+    st.sampled_from([None, *DossierStatus]),
+    st.sampled_from([DossierStatus.REGISTERED, DossierStatus.PROCESSING]),  # what a supplement resumes
+)
+def test_the_table_either_names_the_target_or_refuses(
+    action: Action, status: DossierStatus | None, resume: DossierStatus
+) -> None:
+    """It only asserted that the answer was some status, which every answer is: a next_status that
+    returned the current status, or the wrong one to resume, passed."""
     if status in TRANSITIONS[action]:
-        assert next_status(action, status, resume=DossierStatus.PROCESSING) in DossierStatus
+        target = TRANSITIONS[action][status]
+        assert next_status(action, status, resume=resume) is (resume if target == RESUME else target)
+        if target == RESUME:  # with nothing to resume, the move is refused rather than guessed
+            try:
+                next_status(action, status)
+            except IllegalTransition as exc:
+                assert exc.action == action.value
+            else:
+                raise AssertionError("a resume with no status to resume was allowed")
     else:
         try:
             next_status(action, status)
