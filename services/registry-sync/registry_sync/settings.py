@@ -46,8 +46,8 @@ def _http_url(url: str) -> str:
     return url
 
 
-#: The ``user:password@`` of a URL.
-_USERINFO = re.compile(r"//[^/@]*@")
+#: The ``user:password@`` of a URL, up to its last ``@``: a password may hold ``/`` or ``@`` unencoded.
+_USERINFO = re.compile(r"//.*@")
 
 
 #: Where each system's API lives under ``registries_url`` (the registry simulator's layout).

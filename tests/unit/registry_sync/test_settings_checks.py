@@ -38,11 +38,19 @@ def test_a_systems_base_url_that_is_not_http_with_a_host_is_refused(url: str, mo
     assert [e["loc"] for e in refused.value.errors()] == [("social_welfare", "base_url")]
 
 
-def test_a_refused_url_s_password_stays_out_of_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REGISTRY_SYNC_POPULATION_DB__BASE_URL", "ftp://gateway:hunter2@registries.example.invalid")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://gateway:hunter2@registries.example.invalid",
+        "http://gateway:hun/ter2@registries.example.invalid:99999/",  # a "/" in it, unencoded
+        "http://gateway:hun@ter2@registries.example.invalid?q=1",  # an "@" in it
+    ],
+)
+def test_a_refused_url_s_password_stays_out_of_the_error(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_SYNC_POPULATION_DB__BASE_URL", url)
     with pytest.raises(ValidationError) as refused:
         RegistrySyncSettings()
-    assert "hunter2" not in str(refused.value) and "registries.example.invalid" in str(refused.value)
+    assert "ter2" not in str(refused.value) and "registries.example.invalid" in str(refused.value)
 
 
 @pytest.mark.parametrize(
