@@ -177,3 +177,34 @@ async def test_an_event_replayed_after_its_successors_sets_nothing_back(intake: 
 
     view = await eventually(replayed, timeout=20)
     assert (view["status"], datetime.fromisoformat(view["due_at"])) == ("returned", later)
+
+
+async def test_an_event_replayed_late_still_sets_what_no_newer_event_set(intake: RunningIntake) -> None:
+    """The SQL adapter's `due_at_at`: an apology letter replayed after a payment request sets its new
+    date (nothing newer set one); a counter dossier's reception replayed after it does not put the
+    first appointment back."""
+    response = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Vũ Minh Châu"))
+    assert response.status_code == 201, response.text
+    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+    due, later = now + timedelta(hours=8), now + timedelta(days=3)
+    S = DossierStatus
+    await intake.publish(
+        intake.settings.topics.workflow_events,
+        (workflow.PaymentRequested(**common, status=S.PAYMENT_REQUESTED, status_code=6, at=now + timedelta(hours=3),
+                                   official_id="cb-02", amount=8_000), dossier_id),
+        # Replayed from the dead-letter topic, after their successor:
+        (workflow.ApologyLetterIssued(**common, status=S.PROCESSING, status_code=4, at=now + timedelta(hours=2),
+                                      official_id="cb-02", reason="cần xác minh thêm", previous_due_at=due,
+                                      new_due_at=later), dossier_id),
+        (workflow.DossierReceived(**common, status=S.RECEIVED, status_code=2, at=now, official_id="cb-01",
+                                  procedure_code="1.001193", due_at=due), dossier_id),
+    )  # fmt: skip
+
+    async def replayed() -> dict[str, Any] | None:
+        view = (await intake.client.get(f"/v1/dossiers/{code}")).json()
+        return view if len(view["timeline"]) >= 4 else None
+
+    view = await eventually(replayed, timeout=20)
+    assert (view["status"], datetime.fromisoformat(view["due_at"])) == ("payment_requested", later)

@@ -420,3 +420,48 @@ async def test_an_event_replayed_after_its_successors_adds_its_line_but_sets_not
         "returned", later, 8_000
     )
     assert "PaymentRequested" in [e["event"] for e in view["timeline"]]  # its line is still told
+
+
+async def test_an_event_replayed_late_still_sets_what_no_newer_event_set(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Dropped with everything else a late event carries: a withdrawal's refusal left the request
+    pending for good (no payment, supplement or new request taken), an apology letter replayed after a
+    payment request lost its new date, and a late overdue flag was lost; a counter dossier's reception
+    replayed after an apology put its first appointment back."""
+    S = DossierStatus
+
+    async def dossier(channel: str, child: str) -> dict[str, Any]:
+        receipt = (await submit_dossier(dossier_command(birth_dossier(channel, child_name=child)), ctx)).body
+        return {"dossier_id": receipt["dossier_id"], "code": receipt["code"], "agency": "UBND-X-YENHOA"}
+
+    def view(common: dict[str, Any]) -> dict[str, Any]:
+        return dossier_public(ctx.rules.catalogue, uow.dossiers.rows[common["dossier_id"]])
+
+    due = MONDAY_9AM + 8 * HOUR
+    later = due + 48 * HOUR
+    online = await dossier("online", "Nguyễn Văn An")
+    received = workflow.DossierReceived(**online, status=S.RECEIVED, status_code=2, at=MONDAY_9AM + HOUR,
+                                        official_id="cb-01", procedure_code="1.001193", due_at=due)
+    apology = workflow.ApologyLetterIssued(**online, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + 2 * HOUR,
+                                           official_id="cb-02", reason="cần xác minh thêm", previous_due_at=due,
+                                           new_due_at=later)
+    overdue = workflow.DossierOverdue(**online, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + 2 * HOUR,
+                                      due_at=due)
+    refused = workflow.WithdrawalRefused(**online, status=S.PROCESSING, status_code=4, at=MONDAY_9AM + 2 * HOUR,
+                                         reason="đã có kết quả")
+    requested = workflow.PaymentRequested(**online, status=S.PAYMENT_REQUESTED, status_code=6,
+                                          at=MONDAY_9AM + 3 * HOUR, official_id="cb-02", amount=8_000)  # fmt: skip
+    await on_events([received], uow.dossiers)
+    await uow.dossiers.apply(DossierChange(online["dossier_id"], withdrawal_requested=True))  # the citizen asks
+    await on_events([requested, apology, overdue, refused], uow.dossiers)  # the last three replayed late
+    shown = view(online)
+    assert (shown["status"], datetime.fromisoformat(shown["due_at"])) == ("payment_requested", later)
+    assert shown["overdue"] is True and shown["withdrawal_requested"] is False
+
+    counter = await dossier("counter", "Nguyễn Thị Mai")  # received, with its appointment, at the counter
+    counter_received = workflow.DossierReceived(**counter, status=S.RECEIVED, status_code=2, at=MONDAY_9AM,
+                                                official_id="cb-01", procedure_code="1.001193", due_at=due)
+    counter_apology = apology.model_copy(update={"dossier_id": counter["dossier_id"], "code": counter["code"]})
+    await on_events([counter_apology, counter_received], uow.dossiers)  # the reception replayed late
+    assert datetime.fromisoformat(view(counter)["due_at"]) == later

@@ -15,7 +15,7 @@ from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
-from intake.domain.tracking import ENDED, DossierChange, as_applied
+from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 
@@ -91,9 +91,10 @@ class InMemoryDossiers:
         row = self.rows.get(change.dossier_id)
         if row is None:
             return False
-        change = as_applied(change, row.get("state_at"), row["status_code"])
-        if change.state_at is not None:
-            row["state_at"] = change.state_at
+        shown = Shown(row.get("state_at"), row["status_code"], row.get("due_at_at"))
+        change = as_applied(change, shown)
+        after = shown.after(change, due_applies=(row["received_at"] or change.received_at) is not None)
+        row["state_at"], row["due_at_at"] = after.state_at, after.due_at_at
         if change.status:
             row["status"], row["status_code"] = change.status.value, change.status.code
         if change.handler:

@@ -22,7 +22,7 @@ from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_reference
 from intake.domain.errors import DuplicateDossier, RetryableConflict
 from intake.domain.text import SUBJECT_RULE
-from intake.domain.tracking import ENDED, DossierChange, as_applied
+from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 _CLAIM = "INSERT INTO idempotency_keys (key, request_hash) VALUES (:k, :h) ON CONFLICT (key) DO NOTHING RETURNING 1"
@@ -60,6 +60,9 @@ _APPLY = (
     " step_started_at = COALESCE(:step_started_at, step_started_at),"
     " portal_sync = COALESCE(CAST(:portal_sync AS JSONB), portal_sync),"
     " timeline = timeline || CAST(:entries AS JSONB), state_at = COALESCE(:state_at, state_at),"
+    # When the appointment shown was set: only once received, as the appointment itself.
+    " due_at_at = CASE WHEN COALESCE(received_at, :received_at) IS NULL THEN due_at_at"
+    " ELSE GREATEST(due_at_at, CAST(:due_at_at AS TIMESTAMPTZ)) END,"
     " subject_key = CASE WHEN CAST(:ends AS BOOLEAN) THEN NULL ELSE subject_key END, updated_at = now()"
     " WHERE dossier_id = :id RETURNING 1"
 )
@@ -76,7 +79,8 @@ _ENDED = sorted(status.value for status in ENDED)
 # Locks the rows the changes will update, in id order, before the pipelined updates run; with the state
 # workflow left each in, so that a change older than it applies as it should (tracking.as_applied).
 _KNOWN = text(
-    "SELECT dossier_id, state_at, status_code FROM dossiers WHERE dossier_id = ANY(CAST(:ids AS text[]))"
+    "SELECT dossier_id, state_at, status_code, due_at_at, received_at IS NOT NULL AS received FROM dossiers"
+    " WHERE dossier_id = ANY(CAST(:ids AS text[]))"
     " ORDER BY dossier_id FOR UPDATE"
 )
 
@@ -109,7 +113,9 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "portal_sync": _json(change.portal_sync) if change.portal_sync is not None else None,
         "entries": _json([change.timeline.as_dict()] if change.timeline else []),
         "ends": change.ends,
-        "state_at": change.state_at,
+        # A change as_applied found late keeps its time but sets no status: the state shown stays.
+        "state_at": change.state_at if change.status is not None else None,
+        "due_at_at": change.state_at if change.due_at is not None else None,
     }
 
 
@@ -202,18 +208,21 @@ class PostgresDossiers:
         if not changes:
             return set()
         ids = sorted({c.dossier_id for c in changes})
-        known = await self._conn.execute(_KNOWN, {"ids": ids})
-        state = {row.dossier_id: (row.state_at, row.status_code) for row in known}
+        known = (await self._conn.execute(_KNOWN, {"ids": ids})).all()
+        shown = {row.dossier_id: Shown(row.state_at, row.status_code, row.due_at_at) for row in known}
+        received = {row.dossier_id for row in known if row.received}
         rows = []
         for change in changes:
-            if change.dossier_id in state:
-                change = as_applied(change, *state[change.dossier_id])
-                if change.state_at is not None and change.status is not None:
-                    state[change.dossier_id] = (change.state_at, change.status.code)
+            if change.dossier_id in shown:  # as the update will leave it, change after change
+                change = as_applied(change, shown[change.dossier_id])
+                due_applies = change.dossier_id in received or change.received_at is not None
+                shown[change.dossier_id] = shown[change.dossier_id].after(change, due_applies=due_applies)
+                if change.received_at is not None:
+                    received.add(change.dossier_id)
                 rows.append(change_params(change))
         if rows:  # executed in order, pipelined by the driver in one round trip
             await self._conn.execute(text(_APPLY), rows)
-        return set(ids) - set(state)
+        return set(ids) - set(shown)
 
     async def key_subject(self, dossier_id: str, procedure_code: str, key: str) -> str | None:
         other = (await self._conn.execute(SUBJECT_HOLDER, {"p": procedure_code, "k": key, "id": dossier_id})).scalar()

@@ -106,30 +106,51 @@ class DossierChange:
         return self.status in ENDED
 
 
-def as_applied(change: DossierChange, state_at: datetime | None, status_code: int | None) -> DossierChange:
-    """``change`` as it applies to a dossier workflow left in ``status_code`` at ``state_at``.
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a dossier's view shows of workflow's events: the state the latest left it in (when, and
+    its status code), and when the appointment shown was set (``due_at_at``)."""
+
+    state_at: datetime | None
+    status_code: int | None
+    due_at_at: datetime | None = None
+
+    def after(self, change: DossierChange, *, due_applies: bool) -> Shown:
+        """What the view shows once ``change`` (as :func:`as_applied` made it) applied."""
+        state_at, code = self.state_at, self.status_code
+        if change.state_at is not None and change.status is not None:  # as_applied drops a late one's status
+            state_at, code = change.state_at, change.status.code
+        due_at_at = self.due_at_at
+        if due_applies and change.due_at is not None and change.state_at is not None:
+            due_at_at = change.state_at if due_at_at is None else max(due_at_at, change.state_at)
+        return Shown(state_at, code, due_at_at)
+
+
+def as_applied(change: DossierChange, shown: Shown) -> DossierChange:
+    """``change`` as it applies to a dossier whose view shows ``shown``.
 
     Events of one dossier come in order, except one replayed from the dead-letter topic after its
     successors. Older than the state shown, it adds what adds up (its timeline line, a result, an
-    amount asked for, a date not yet known) and leaves the status, the holder, the appointment and the
-    flags as they are. Applied as it came, a payment request replayed after the result was returned
-    showed the dossier waiting for payment, open to withdrawal, and a reminder replayed after an
-    apology letter put the missed appointment back. Workflow writes some events in pairs with one
-    time (received and started; issued and returned online): the earlier of a pair, replayed after the
-    later, leads to the earlier status, so it is late too."""
-    if change.state_at is None or state_at is None:
+    amount asked for) and sets what no newer event has: the appointment, unless a newer event set the
+    one shown; the overdue flag, which only ever goes on; a withdrawal's refusal, which answers the one
+    request the citizen can have pending. It leaves the status, the holder and the supplement awaited
+    as they are. Applied as it came, a payment request replayed after the result was returned showed
+    the dossier waiting for payment, open to withdrawal, and a reminder replayed after an apology letter
+    put the missed appointment back. Workflow writes some events in pairs with one time (received and
+    started; issued and returned online): the earlier of a pair, replayed after the later, leads to the
+    earlier status, so it is late too."""
+    if change.state_at is None or shown.state_at is None:
         return change
-    earlier_of_pair = change.state_at == state_at and change.status is not None and (
-        status_code is not None and change.status.code < status_code
+    earlier_of_pair = change.state_at == shown.state_at and change.status is not None and (
+        shown.status_code is not None and change.status.code < shown.status_code
     )
-    if change.state_at > state_at or (change.state_at == state_at and not earlier_of_pair):
+    if change.state_at > shown.state_at or (change.state_at == shown.state_at and not earlier_of_pair):
         return change
+    newer_date = shown.due_at_at is not None and shown.due_at_at >= change.state_at
     return replace(
-        change, status=None, handler=None, handover=False, overdue=None, awaiting_supplement=None,
-        requested_documents=None, withdrawal_requested=None, state_at=None,
-        # The appointment only with a reception replayed late: the one it gave, none being shown
-        # (the appointment is shown once received).
-        due_at=change.due_at if change.received_at is not None else None,
+        change, status=None, handler=None, handover=False, awaiting_supplement=None, requested_documents=None,
+        withdrawal_requested=False if change.withdrawal_requested is False else None,
+        due_at=None if newer_date else change.due_at,
     )  # fmt: skip
 
 
