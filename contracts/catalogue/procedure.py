@@ -66,9 +66,9 @@ class ResultSpec(CatalogueModel):
     taken_back_by: dict[str, list[Annotated[str, Field(pattern=TAKER_PATTERN)]]] = Field(
         default_factory=dict,
         description="Where another procedure's form takes a result field back, as '<procedure code>:<JSON "
-        "pointer into its form>' (a licence's number on its renewal, a death extract's on the funeral "
-        "allowance): a number an official states must fit each, and a bundle step that takes the field from "
-        "an earlier step's result must be listed.",
+        "pointer into its form>', besides the bundle steps that take it from this step's result (found from "
+        "the bundles' inputs): a licence's number on its renewal, a land certificate's on a building permit. "
+        "A number an official states must fit each.",
     )
 
     @model_validator(mode="after")

@@ -154,14 +154,6 @@ def _input_problems(
                 f"{where}: input {target!r} uses result field {ref.keys[0]!r}, which {source.code} does not "
                 f"produce (it produces {sorted(source.result.data_fields)})"
             )
-        elif source is not None and len(ref.keys) == 1:
-            place = f"{procedure.code}:/{target.replace('.', '/')}"
-            if place not in source.result.taken_back_by.get(ref.keys[0], []):
-                # What an official states for it is checked against the places listed there only.
-                problems.append(
-                    f"{where}: input {target!r} takes back {source.code}'s result field {ref.keys[0]!r}: list"
-                    f" {place!r} in that procedure's result.taken_back_by"
-                )
     return problems
 
 

@@ -228,14 +228,6 @@ def test_where_a_result_is_taken_back_is_a_property_of_an_existing_form(data_dir
     assert "procedure 9.000003: result.taken_back_by.certificate_number: no procedure '9.999999'" in found
 
 
-def test_a_bundle_step_taking_an_earlier_result_is_where_that_result_is_taken_back(
-    data_dir: Path, edit_json: JsonEdit
-) -> None:
-    """Else the number an official states for it would not be checked against the form it goes into."""
-    edit_json("procedures/death_registration.json", lambda p: p["result"]["taken_back_by"].pop("death_extract_number"))
-    assert "list '9.000002:/death_extract_number' in that procedure's result.taken_back_by" in problems(data_dir)
-
-
 def test_only_fields_the_result_carries_are_taken_back(data_dir: Path, edit_json: JsonEdit) -> None:
     edit_json("procedures/driving_licence_renewal.json", lambda p: p["result"]["taken_back_by"].update(number=[]))
     assert "taken_back_by names fields the result does not carry: ['number']" in problems(data_dir)

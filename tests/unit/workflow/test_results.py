@@ -106,7 +106,7 @@ def test_a_number_an_official_states_must_fit_the_forms_that_take_it_back(
 ) -> None:
     """Only its length (500) was checked: a licence numbered 'GP-2024/17' could not be renewed (the form
     takes 12 digits), and a death extract's 60-character number failed the funeral allowance step."""
-    takers = reuse.takers(catalogue.procedures)[procedure_code]
+    takers = reuse.takers(catalogue)[procedure_code]
     [(field, _)] = stated.items()
     with pytest.raises(InvalidDecision, match=message) as refused:
         result_data(catalogue.procedure(procedure_code), dossier_id="d-1", form={}, stated=stated,
@@ -135,9 +135,9 @@ def test_a_number_no_form_takes_back_is_not_held_to_a_form_that_happens_to_share
     stated = {"certificate_number": "LLTP-" + "1" * 27}  # 32 characters
     data = result_data(catalogue.procedure("9.000005"), dossier_id="d-1", form={}, stated=stated,
                        issued_at=EARLY_MORNING, province_code="036",
-                       takers=reuse.takers(catalogue.procedures).get("9.000005"))  # fmt: skip
+                       takers=reuse.takers(catalogue).get("9.000005"))  # fmt: skip
     assert data["certificate_number"] == stated["certificate_number"]
     with pytest.raises(InvalidDecision, match=r"at most 30 characters.*procedure 9\.000006"):
         result_data(catalogue.procedure("9.000003"), dossier_id="d-1", form={}, stated=stated,
                     issued_at=EARLY_MORNING, province_code="036",
-                    takers=reuse.takers(catalogue.procedures)["9.000003"])  # fmt: skip
+                    takers=reuse.takers(catalogue)["9.000003"])  # fmt: skip

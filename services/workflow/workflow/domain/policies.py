@@ -48,7 +48,7 @@ class Rules:
     takers: Mapping[str, Mapping[str, Sequence[reuse.Taker]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "takers", reuse.takers(self.catalogue.procedures))
+        object.__setattr__(self, "takers", reuse.takers(self.catalogue))
 
     def procedure(self, code: str) -> Procedure | None:
         return self.catalogue.procedures.get(code)
