@@ -63,3 +63,32 @@ async def test_0004_clears_the_flags_earlier_builds_left_set(intake_tables: Asyn
         5: (False, True),
         6: (False, False),
     }
+
+
+async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
+    intake_tables: AsyncEngine, schema: str
+) -> None:
+    """Refusals recorded before they were told by their cause: the system's answer, in English, with
+    a card number anyone with the dossier code could read."""
+    failed = TimelineEntry(AT, "RegistryCommandFailed", detail="Bảo hiểm xã hội Việt Nam: 409 card_exists: the"
+                           " child already holds card TE1791234567890")  # fmt: skip
+    stopped = TimelineEntry(AT, "DossierStopped", DossierStatus.STOPPED, "UBND-X-YENHOA",
+                            detail="hệ thống quốc gia không thực hiện được: 400 Bad Request")  # fmt: skip
+    fee = TimelineEntry(AT, "PaymentRequested", DossierStatus.PAYMENT_REQUESTED, detail="100 đồng")
+    async with SqlIntakeUnitOfWork(intake_tables) as uow:
+        await uow.dossiers.add_dossiers([row(7, subject=None)])
+        for entry in (failed, stopped, fee):
+            assert await uow.dossiers.apply(DossierChange(row(7).dossier_id, entry))
+    async with intake_tables.begin() as conn:
+        await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        await conn.execute(text("DELETE FROM schema_migrations WHERE id LIKE 'intake:0010_%'"))
+    ran = await apply_migrations(intake_tables, schema, "intake")
+    assert ran == ["intake:0010_registry_refusals_in_vietnamese.sql"]
+    async with intake_tables.connect() as conn:
+        await conn.execute(text(f'SET search_path TO "{schema}"'))
+        timeline = (await conn.execute(text("SELECT timeline FROM dossiers WHERE dossier_id = :d"),
+                                       {"d": row(7).dossier_id})).scalar_one()  # fmt: skip
+    notes = [e["note"] for e in timeline if e["event"] != "DossierSubmitted"]
+    assert notes[0].endswith("Bảo hiểm xã hội Việt Nam: hệ thống từ chối thực hiện yêu cầu") and "TE179" not in notes[0]
+    assert notes[1].endswith("hệ thống quốc gia không thực hiện được: hệ thống từ chối thực hiện yêu cầu")
+    assert notes[2].endswith(": 100 đồng")  # not a refusal: as it was
