@@ -3,6 +3,8 @@ from it — checked against the portal's own request model and cross-field rules
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,10 +26,12 @@ from contracts.events.workflow import (
     SupplementReceived,
     SupplementRequested,
 )
+from contracts.obligation import amount_owed
 from registry_sim.errors import SimError
 from registry_sim.portal_models import PortalDossier, check_rules
 from registry_sync.adapters.portal import portal_body, portal_time
 from registry_sync.domain.portal_record import (
+    FeeLine,
     PortalRecord,
     apply_bundle_step,
     apply_dossier_event,
@@ -438,7 +442,7 @@ def _acknowledged(amount: int, outstanding: int) -> PaymentConfirmed:
         ([_request(30_000)], [], [("Nghĩa vụ tài chính", 50_000, 0, False)]),
         ([_request(30_000), _acknowledged(30_000, 20_000)], [30_000], [("Nghĩa vụ tài chính", 50_000, 30_000, False)]),
         ([_request(70_000), _acknowledged(70_000, 0)], [70_000], [("Nghĩa vụ tài chính", 70_000, 70_000, True)]),
-        ([_request(50_000)], [], [("Lệ phí", 50_000, 0, False)]),
+        ([_request(50_000)], [], [("Nghĩa vụ tài chính", 50_000, 0, False)]),
     ],
     ids=["a request for less", "less, paid in part", "a request for more, paid", "a request for the fee"],
 )
@@ -462,3 +466,116 @@ def test_the_fee_and_a_request_make_the_same_lines_whichever_topic_is_read_first
     assert workflow_first.fees == in_order.fees
     assert [(f.name, f.amount_vnd, f.paid_vnd, f.paid_at is not None) for f in workflow_first.fees] == fees
     assert accepted_by_portal(workflow_first)["fees"] == accepted_by_portal(in_order)["fees"]
+
+
+_ASKED, _PAID = "Nghĩa vụ tài chính", "Lệ phí"
+
+
+def _interleavings(first: list[object], second: list[object]) -> Iterator[list[object]]:
+    """Every order in which two topics' events can be read, each topic's own kept."""
+    size = len(first) + len(second)
+    for places in itertools.combinations(range(size), len(first)):
+        a, b = iter(first), iter(second)
+        yield [next(a) if i in places else next(b) for i in range(size)]
+
+
+def _fold_any(record: PortalRecord | None, event: object) -> PortalRecord:
+    if isinstance(event, DossierSubmitted):
+        return apply_submitted(record, event)
+    if isinstance(event, FeePaid):  # after the submission, on intake's topic
+        assert record is not None
+        return apply_fee_paid(record, event)
+    assert isinstance(event, DossierEvent)
+    return apply_dossier_event(record, event)
+
+
+@pytest.mark.parametrize(
+    ("asked", "paid", "fees"),
+    [
+        (["ask 100", "ask 80"], [], [(_ASKED, 100, 0, False), (_ASKED, 80, 0, False)]),
+        (["ask 100", "pay 100", "ask 80"], [100], [(_ASKED, 100, 100, True), (_ASKED, 80, 0, False)]),
+        (["ask 50", "ask 80"], [], [(_ASKED, 100, 0, False), (_ASKED, 30, 0, False)]),
+        (["ask 50", "ask 80", "pay 130"], [130], [(_ASKED, 100, 100, True), (_ASKED, 30, 30, True)]),
+        (["ask 50", "ask 30"], [], [(_ASKED, 100, 0, False)]),
+        (["ask 50", "pay 50"], [50], [(_ASKED, 100, 50, False)]),
+        (["ask 150", "pay 100", "pay 50"], [100, 50], [(_ASKED, 150, 150, True)]),
+        (["pay 100", "ask 300", "pay 200"], [100, 200], [(_ASKED, 300, 300, True)]),
+        (["pay 100", "ask 300", "pay 100"], [100, 100], [(_ASKED, 300, 200, False)]),
+        (["pay 100"], [100], [(_PAID, 100, 100, True)]),
+    ],
+    ids=[
+        "a second request after one for the fee",
+        "the fee asked and paid, then a second request",
+        "two requests below the fee, above it together",
+        "the same, paid",
+        "two requests still below the fee",
+        "a request below the fee, paid as asked",
+        "a request above the fee, paid in two parts",
+        "the fee paid before a larger request, the rest after",
+        "the same, only part of the rest paid",
+        "no request, the fee paid",
+    ],
+)
+def test_the_fee_lines_add_up_to_what_is_owed_in_every_order_the_topics_are_read(
+    asked: list[str], paid: list[int], fees: list[tuple[str, int, int, bool]]
+) -> None:
+    """A fee of 100 (thousand VND) and workflow's requests and acknowledgements of the payments, read
+    in every order beside intake's submission and payments: the lines add up to what
+    ``contracts.obligation.amount_owed`` says is owed and show paid what was paid. A request for the
+    fee's very amount was taken for the fee, asked again: a second request of 80 left the portal
+    showing 100 owed (180 is), or nothing once the first was paid; a first request below the fee
+    followed by another showed 180 owed where 130 is; and a payment read before the request it
+    answered was counted twice (400 paid of 300) or not at all."""
+    thousand, fee = 1_000, 100
+    at = iter(T0 + timedelta(hours=2 + hour) for hour in itertools.count())
+    workflow: list[object] = [received("d1", CODE).parse_payload()]
+    for step in asked:
+        verb, amount = step.split()
+        status = DossierStatus.PAYMENT_REQUESTED if verb == "ask" else DossierStatus.PROCESSING
+        common = lifecycle("d1", CODE, next(at), status=status)
+        if verb == "ask":
+            workflow.append(PaymentRequested(**common, amount=int(amount) * thousand))
+        else:
+            workflow.append(PaymentConfirmed(**common, amount=int(amount) * thousand, online=True))
+    intake: list[object] = [submitted("d1", CODE, fee=fee * thousand).parse_payload()]
+    for amount in paid:
+        intake.append(FeePaid(dossier_id="d1", amount=amount * thousand, method="qr", online=True, paid_at=next(at)))
+    made: dict[tuple[FeeLine, ...], list[int]] = {}
+    for number, events in enumerate(_interleavings(intake, workflow)):
+        record: PortalRecord | None = None
+        for event in events:
+            record = _fold_any(record, event)
+        assert record is not None
+        made.setdefault(record.fees, []).append(number)
+    assert len(made) == 1, f"{len(made)} different sets of lines, by order read: {list(made.values())}"
+    (lines,) = made
+    assert [(f.name, f.amount_vnd // thousand, f.paid_vnd // thousand, f.paid_at is not None) for f in lines] == fees
+    requested = sum(int(step.split()[1]) for step in asked if step.startswith("ask"))
+    owed = amount_owed(fee, requested, sum(paid)) * thousand
+    assert sum(f.amount_vnd - f.paid_vnd for f in lines if f.paid_at is None) == owed
+    assert all(f.payment_method == "qr" for f in lines if f.paid_at is not None)  # intake's, whoever came first
+
+
+@pytest.mark.parametrize("rewritten", ["kept before the obligation", "rewritten by an older build"])
+def test_a_record_with_only_its_fee_lines_goes_on_from_them(rewritten: str) -> None:
+    """A record from before the obligation was kept (or one a build without it rewrote) has only its
+    fee lines: they are what is owed and paid so far, and the next request, payment or acknowledgement
+    goes on from them, the fee paid at submission counted once."""
+    record = fold(apply_submitted(None, submitted("d1", CODE, fee=100_000).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=100_000, method="qr", online=True, paid_at=T0))
+    if rewritten == "kept before the obligation":
+        legacy = [FeeLine(name="Lệ phí", amount_vnd=100_000, payment_method="qr", paid_online=True, paid_at=T0)]
+        record = record.model_copy(update={"fees": tuple(legacy), "obligation": None})
+    else:
+        record = record.model_copy(update={"obligation": None})
+    record = apply_dossier_event(record, _request(180_000, at_hours=5))
+    # Workflow's acknowledgement of the payment at submission, read only now: the same payment.
+    record = apply_dossier_event(record, _acknowledged(100_000, outstanding=0))
+    assert [(f.name, f.amount_vnd, f.paid_vnd, f.paid_at is not None) for f in record.fees] == [
+        ("Nghĩa vụ tài chính", 180_000, 100_000, False)
+    ]
+    record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=80_000, method="cash", online=False, paid_at=T0))
+    assert [(f.amount_vnd, f.paid_vnd, f.payment_method, f.paid_at is not None) for f in record.fees] == [
+        (180_000, 180_000, "cash", True)
+    ]
+    accepted_by_portal(record)

@@ -99,6 +99,30 @@ class FeeLine(_Line):
     paid_vnd: int = 0  # paid so far (ours, not sent): a line paid in parts is paid when they add up
 
 
+class Payment(_Line):
+    """One of the citizen's payments (ours, not sent), as intake reported it (``FeePaid``) or workflow
+    acknowledged it (``PaymentConfirmed``, which only a ``FeePaid`` causes). The two come on different
+    topics in either order; each gives a dossier's payments in the order they were made, so the first
+    payment one of them has not told us of yet is the one it tells."""
+
+    amount_vnd: int
+    paid_at: datetime | None = None  # None only for a part paid before payments were kept
+    method: str | None = None  # intake's alone
+    online: bool = False
+    reported: bool = False  # intake's FeePaid is folded in
+    acknowledged: bool = False  # workflow's PaymentConfirmed is folded in
+
+
+class Obligation(_Line):
+    """What the fee lines are made from (ours, not sent): the submission's fee, the officials' requests
+    for payment in the order asked, and the payments. The lines are made afresh from it at each change,
+    so the order in which intake's and workflow's topics are read cannot change them."""
+
+    fee_vnd: int = 0  # 0 until the submission is read
+    requests_vnd: tuple[int, ...] = ()
+    payments: tuple[Payment, ...] = ()
+
+
 class ResultLine(_Line):
     code: str
     name: str
@@ -127,6 +151,9 @@ class PortalRecord(_Line):
     supplements: tuple[SupplementLine, ...] = ()
     documents: tuple[DocumentLine, ...] = ()
     fees: tuple[FeeLine, ...] = ()
+    #: What ``fees`` are made from (ours, not sent). None: a record from before it was kept, or one a
+    #: build without it rewrote; it is then worked out from ``fees`` (:func:`_obligation`).
+    obligation: Obligation | None = None
     results: tuple[ResultLine, ...] = ()
     history: tuple[HistoryLine, ...] = ()
     national_databases: tuple[str, ...] = ()
@@ -197,7 +224,7 @@ def apply_submitted(record: PortalRecord | None, event: DossierSubmitted) -> Por
     if not record.state_from_workflow:
         update["state"] = event.status.code
     if event.fee > 0 and not record.submission_recorded:
-        update["fees"] = _with_fee(record.fees, event.fee)
+        update.update(_with_fee(record, event.fee))
     line = HistoryLine(
         official=event.receiving_agency,
         at=utc(event.submitted_at),
@@ -227,17 +254,11 @@ def apply_bundle_step(
 
 def apply_fee_paid(record: PortalRecord, event: FeePaid) -> PortalRecord:
     """The citizen's payment (intake). Workflow acknowledges it too (PaymentConfirmed); the two come
-    on different topics in either order and must make one paid line, not two."""
-    paid = {"payment_method": event.method, "paid_online": event.online, "paid_at": utc(event.paid_at)}
-    fees = record.fees
-    # Already settled by workflow's acknowledgement, which does not know the method: complete it.
-    acknowledged = next((i for i, f in enumerate(fees) if f.paid_at and not f.payment_method
-                         and f.amount_vnd == event.amount), None)  # fmt: skip
-    if acknowledged is not None and not any(f.paid_at is None and f.amount_vnd == event.amount for f in fees):
-        fees = tuple(f.model_copy(update=paid) if i == acknowledged else f for i, f in enumerate(fees))
-    else:
-        fees = _settle(fees, event.amount, paid, add=True)
-    return record.model_copy(update={"fees": fees})
+    on different topics in either order and are one payment, counted once."""
+    paid = Payment(
+        amount_vnd=event.amount, paid_at=utc(event.paid_at), method=event.method, online=event.online, reported=True
+    )
+    return record.model_copy(update=_with_payment(record, paid))
 
 
 def apply_supplement_provided(record: PortalRecord, event: SupplementProvided) -> PortalRecord:
@@ -251,82 +272,127 @@ def apply_consulted(record: PortalRecord | None, database: str) -> PortalRecord 
     return record.model_copy(update={"national_databases": (*record.national_databases, database)})
 
 
-def _settle(fees: tuple[FeeLine, ...], amount: int, paid: dict[str, Any], *, add: bool) -> tuple[FeeLine, ...]:
-    """A payment against the fee lines.
+def _obligation(record: PortalRecord) -> Obligation:
+    """The record's obligation. One from before it was kept (or rewritten by a build without it) is
+    worked out from its fee lines: until an official has asked, the first line is the fee; after, each
+    line up to the last request's is a request for what it shows, and a later one a payment nobody
+    asked for. What was paid on a line is one payment: with a method, intake reported it (workflow's
+    acknowledgement may still come, and finds it); without, only workflow did (intake's FeePaid, which
+    brings the method, is still to come)."""
+    if record.obligation is not None:
+        return record.obligation
+    lines = record.fees
+    asked = [i for i, f in enumerate(lines) if f.name == _REQUEST]
+    fee = lines[0].amount_vnd if lines and not asked else 0
+    requests = tuple(f.amount_vnd for f in lines[: asked[-1] + 1]) if asked else ()
+    payments = []
+    for f in lines:
+        paid = f.paid_vnd or (f.amount_vnd if f.paid_at else 0)  # a line paid before paid_vnd was kept
+        if paid:
+            by_intake = f.payment_method is not None or f.paid_at is None  # only intake paid a part
+            details = {"paid_at": f.paid_at, "method": f.payment_method, "online": f.paid_online}
+            payments.append(Payment(amount_vnd=paid, **details, reported=by_intake, acknowledged=not by_intake))
+    return Obligation(fee_vnd=fee, requests_vnd=requests, payments=tuple(payments))
 
-    ``add`` (intake's FeePaid, each payment once): it counts toward the unpaid line it pays off
-    exactly, else the first unpaid one, which is paid once its parts add up (a request of 500,000 VND
-    paid 1,000 first stays unpaid); with none unpaid, a paid line of its own. Without ``add``
-    (workflow's acknowledgement of the same payment, in either order): it settles only a line of
-    exactly its amount with nothing paid on it yet, so a part payment is counted once, from FeePaid."""
-    unpaid = [i for i, f in enumerate(fees) if f.paid_at is None]
-    exact = next((i for i in unpaid if fees[i].amount_vnd - fees[i].paid_vnd == amount), None)
-    if not add:
-        if exact is None or fees[exact].paid_vnd:
-            return fees
-        index: int | None = exact
-    else:
-        index = exact if exact is not None else (unpaid[0] if unpaid else None)
+
+def _owing(obligation: Obligation) -> dict[str, Any]:
+    return {"obligation": obligation, "fees": _fee_lines(obligation)}
+
+
+def _with_fee(record: PortalRecord, fee: int) -> dict[str, Any]:
+    """The submission's fee. Workflow's requests and acknowledgements read before it (another topic)
+    are kept as they came, so with the fee they make the lines they would have made had it come first."""
+    return _owing(_obligation(record).model_copy(update={"fee_vnd": fee}))
+
+
+def _request(record: PortalRecord, amount: int) -> dict[str, Any]:
+    """An official's request for payment: one more, whatever its amount. A request for an unpaid line's
+    very amount was taken for that line, asked for again, so a request for the fee left the fee's line
+    as it was and a second request took it over with ``max``: a fee of 100 and requests of 100 and 80
+    showed 100 owed where 180 is, and nothing owed once the first 100 was paid."""
+    obligation = _obligation(record)
+    return _owing(obligation.model_copy(update={"requests_vnd": (*obligation.requests_vnd, amount)}))
+
+
+def _with_payment(record: PortalRecord, payment: Payment) -> dict[str, Any]:
+    """A payment, as intake reported it or workflow acknowledged it: the first one known that this
+    service has not told of is the same payment (intake's details, the method among them, win), else
+    a new one. Matched by amount instead, a payment was counted twice or not at all once a request had
+    taken over the line it settled (400 shown paid of 300, or 300 of 200)."""
+    obligation = _obligation(record)
+    payments = obligation.payments
+    index = next((i for i, p in enumerate(payments) if not (p.reported if payment.reported else p.acknowledged)), None)
     if index is None:
-        return (*fees, FeeLine(name=_FEE, amount_vnd=amount, paid_vnd=amount, **paid))
-    line = fees[index]
-    total = line.paid_vnd + amount
-    update: dict[str, Any] = {"paid_vnd": total, **(paid if total >= line.amount_vnd else {})}
-    return tuple(line.model_copy(update=update) if i == index else f for i, f in enumerate(fees))
+        payments = (*payments, payment)
+    else:
+        known = payments[index]
+        if payment.reported:
+            same = payment.model_copy(update={"acknowledged": known.acknowledged})
+        else:
+            same = known.model_copy(update={"acknowledged": True})
+        payments = (*payments[:index], same, *payments[index + 1 :])
+    return _owing(obligation.model_copy(update={"payments": payments}))
 
 
-def _with_fee(fees: tuple[FeeLine, ...], fee: int) -> tuple[FeeLine, ...]:
-    """The submission's fee among the lines workflow's events made before intake's submission was read
-    (another topic): the lines they would have made had the fee come first. Until the submission, a
-    line is a request (in the order asked), settled only by workflow's acknowledgement of a payment
-    (intake's FeePaid waits for the submission): each request is asked again after the fee, merging
-    with it as :func:`_request` does, and each acknowledgement settles its line again if it still
-    matches. Left as they were, a request for less than the fee showed the request, not the fee
-    (``max`` of the two, as ``contracts.obligation.amount_owed`` counts it): what the portal showed
-    owed depended on which topic was read first."""
-    lines: tuple[FeeLine, ...] = (FeeLine(name=_FEE, amount_vnd=fee),)
-    for line in fees:
-        lines = _request(lines, line.amount_vnd)
-        if line.paid_at is not None:
-            acknowledged = {"paid_online": line.paid_online, "paid_at": line.paid_at}
-            lines = _settle(lines, line.paid_vnd, acknowledged, add=False)
+def _owed(fee: int, requests: tuple[int, ...]) -> list[tuple[str, int]]:
+    """The lines of what is owed, adding up to ``contracts.obligation.amount_owed``'s: the fee, or what
+    the officials asked for if that is more (a request is the whole obligation, the fee included). The
+    fee is a line alone until an official asks; then each request is a line of what it adds to what is
+    owed, the first taking over the fee's, and one that adds nothing (the requests are still below the
+    fee) makes none. A second request added to the first (over the fee) as it was asked, the portal
+    showed 180 owed for a fee of 100 and requests of 50 and 80, where 130 is."""
+    if not requests:
+        return [(_FEE, fee)] if fee > 0 else []
+    lines: list[tuple[str, int]] = []
+    owed = asked = 0
+    for amount in requests:
+        asked += amount
+        more = max(fee, asked) - owed
+        if more > 0:
+            lines.append((_REQUEST, more))
+            owed += more
     return lines
 
 
-def _request(fees: tuple[FeeLine, ...], amount: int) -> tuple[FeeLine, ...]:
-    """An official's request for payment; one of an unpaid line's very amount is that line, asked for."""
-    if any(f.paid_at is None and f.amount_vnd == amount for f in fees):
-        return fees
-    return _requested(fees, amount)
+def _fee_lines(obligation: Obligation) -> tuple[FeeLine, ...]:
+    """The portal's fee lines: what is owed, paid off by the payments in the order they were made, a
+    line paid in full carrying the method and time of the payment that completed it (a part payment
+    shows the portal nothing). What is paid beyond what is owed (a payment read before the request it
+    answers, or one owed back) is a paid line of its own."""
+    payments = [p for p in obligation.payments if p.amount_vnd > 0]
+    left = [p.amount_vnd for p in payments]  # what of each payment no line has taken yet
+    lines: list[FeeLine] = []
+    next_payment = 0
+    for name, amount in _owed(obligation.fee_vnd, obligation.requests_vnd):
+        paid, last, at = 0, None, None
+        while paid < amount and next_payment < len(payments):
+            taken = min(left[next_payment], amount - paid)
+            paid, left[next_payment] = paid + taken, left[next_payment] - taken
+            last = payments[next_payment]
+            at = last.paid_at or at
+            if not left[next_payment]:
+                next_payment += 1
+        lines.append(_line(name, amount, paid, last if paid >= amount else None, at))
+    for payment, rest in zip(payments[next_payment:], left[next_payment:], strict=True):
+        lines.append(_line(_FEE, rest, rest, payment, payment.paid_at))
+    return tuple(lines)
 
 
-def _requested(fees: tuple[FeeLine, ...], amount: int) -> tuple[FeeLine, ...]:
-    """An official's request for payment. The first is the whole obligation, the submission's fee
-    included (as workflow and intake count it: what was paid against what was asked): it takes over the
-    fee lines, paid or not, and what was paid on them counts towards it. Beside them, a fee paid at
-    submission stayed unpaid inside a request the citizen then paid in full, and a request paid in part
-    at submission never closed. A later request is a line of its own."""
-    if any(f.name == _REQUEST for f in fees):
-        return (*fees, FeeLine(name=_REQUEST, amount_vnd=amount))
-    taken = [f for f in fees if f.name == _FEE]
-    if not taken:
-        return (*fees, FeeLine(name=_REQUEST, amount_vnd=amount))
-    paid = sum(f.paid_vnd for f in taken)
-    total = max(amount, sum(f.amount_vnd for f in taken))
-    last_paid = next((f for f in reversed(taken) if f.paid_vnd), None)
-    line = FeeLine(
-        name=_REQUEST,
-        amount_vnd=total,
+def _line(name: str, amount: int, paid: int, settled_by: Payment | None, at: datetime | None) -> FeeLine:
+    if settled_by is None:
+        return FeeLine(name=name, amount_vnd=amount, paid_vnd=paid)
+    return FeeLine(
+        name=name,
+        amount_vnd=amount,
         paid_vnd=paid,
-        payment_method=last_paid.payment_method if last_paid else None,
-        paid_online=any(f.paid_online for f in taken),
-        paid_at=last_paid.paid_at if last_paid and paid >= total else None,
+        payment_method=settled_by.method,
+        paid_online=settled_by.online,
+        paid_at=at,
     )
-    return (line, *(f for f in fees if f.name != _FEE))
 
 
 #: Fields a lifecycle event adds to rather than sets: a late event still contributes its line.
-_ADDITIVE = frozenset({"supplements", "fees", "results"})
+_ADDITIVE = frozenset({"supplements", "fees", "obligation", "results"})
 
 
 def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> PortalRecord:
@@ -391,12 +457,12 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
             return {"supplements": tuple(lines)}
         return {"supplements": tuple(lines), "appointment_at": utc(event.due_at)}
     if isinstance(event, PaymentRequested):
-        return {"fees": _request(record.fees, event.amount)}
+        return _request(record, event.amount)
     if isinstance(event, PaymentConfirmed):
-        # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause). If
-        # that settled the line already, nothing more (a second line would count the payment twice);
-        # else this settles it, and the FeePaid, whenever it comes, adds the method.
-        return {"fees": _settle(record.fees, event.amount, {"paid_online": event.online, "paid_at": at}, add=False)}
+        # Workflow's acknowledgement of a payment that came as intake's FeePaid (its only cause): the
+        # same payment, whichever is read first; the FeePaid, whenever it comes, adds the method.
+        acknowledged = Payment(amount_vnd=event.amount, paid_at=at, online=event.online, acknowledged=True)
+        return _with_payment(record, acknowledged)
     if isinstance(event, ResultIssued):
         results = record.results
         if all(r.code != event.result_code for r in results):
