@@ -143,15 +143,20 @@ async def test_an_appointment_shows_only_once_the_dossier_is_received(intake: Ru
     assert view["current_handler"] == {"agency": view["current_handler"]["agency"], "official_id": None}
 
 
+async def submitted(intake: RunningIntake, channel: str, child: str) -> tuple[str, str, dict[str, Any]]:
+    """A birth dossier submitted: its id, its code, and the fields every workflow event about it carries."""
+    response = await intake.client.post("/v1/dossiers", json=birth_dossier(channel, child_name=child))
+    assert response.status_code == 201, response.text
+    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    return dossier_id, code, {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
+
+
 async def test_an_event_replayed_after_its_successors_sets_nothing_back(intake: RunningIntake) -> None:
     """A dead letter replayed after the events that followed it: a payment request replayed after the
     result was returned showed the dossier waiting for payment again, and a reminder replayed after an
     apology letter put the missed appointment back (the SQL adapter: each row's state_at)."""
-    response = await intake.client.post("/v1/dossiers", json=birth_dossier("online", child_name="Đỗ Gia Bảo"))
-    assert response.status_code == 201, response.text
-    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    dossier_id, code, common = await submitted(intake, "online", "Đỗ Gia Bảo")
     now = datetime.now(UTC)
-    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
     due, later = now + timedelta(hours=8), now + timedelta(days=3)
     S = DossierStatus
     topics = intake.settings.topics
@@ -183,11 +188,8 @@ async def test_an_event_replayed_late_still_sets_what_no_newer_event_set(intake:
     """The SQL adapter's `due_at_at`: an apology letter replayed after a payment request sets its new
     date (nothing newer set one); a counter dossier's reception replayed after it does not put the
     first appointment back."""
-    response = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Vũ Minh Châu"))
-    assert response.status_code == 201, response.text
-    dossier_id, code = response.json()["dossier_id"], response.json()["code"]
+    dossier_id, code, common = await submitted(intake, "counter", "Vũ Minh Châu")
     now = datetime.now(UTC)
-    common: dict[str, Any] = {"dossier_id": dossier_id, "code": code, "agency": "UBND-X-YENHOA"}
     due, later = now + timedelta(hours=8), now + timedelta(days=3)
     S = DossierStatus
     await intake.publish(
