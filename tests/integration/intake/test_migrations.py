@@ -68,16 +68,21 @@ async def test_0004_clears_the_flags_earlier_builds_left_set(intake_tables: Asyn
 async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
     intake_tables: AsyncEngine, schema: str
 ) -> None:
-    """Refusals recorded before they were told by their cause: the system's answer, in English, with
-    a card number anyone with the dossier code could read."""
+    """Failures recorded before they were told by their cause: the system's answer, or our English
+    words for it, with a card number anyone with the dossier code could read. An official's own reason
+    stays as typed, numbers and all."""
     failed = TimelineEntry(AT, "RegistryCommandFailed", detail="Bảo hiểm xã hội Việt Nam: 409 card_exists: the"
                            " child already holds card TE1791234567890")  # fmt: skip
     stopped = TimelineEntry(AT, "DossierStopped", DossierStatus.STOPPED, "UBND-X-YENHOA",
                             detail="hệ thống quốc gia không thực hiện được: 400 Bad Request")  # fmt: skip
+    gave_up = TimelineEntry(AT, "RegistryCommandFailed", detail="Cơ sở dữ liệu quốc gia về dân cư: gave up after"
+                            " 6 attempts: 503 Service Unavailable")  # fmt: skip
+    official = TimelineEntry(AT, "DossierRefused", DossierStatus.REFUSED, "UBND-X-YENHOA",
+                             detail="Chưa đủ thời gian cư trú theo quy định: 180 ngày liên tục")  # fmt: skip
     fee = TimelineEntry(AT, "PaymentRequested", DossierStatus.PAYMENT_REQUESTED, detail="100 đồng")
     async with SqlIntakeUnitOfWork(intake_tables) as uow:
         await uow.dossiers.add_dossiers([row(7, subject=None)])
-        for entry in (failed, stopped, fee):
+        for entry in (failed, stopped, gave_up, official, fee):
             assert await uow.dossiers.apply(DossierChange(row(7).dossier_id, entry))
     async with intake_tables.begin() as conn:
         await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
@@ -89,6 +94,9 @@ async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
         timeline = (await conn.execute(text("SELECT timeline FROM dossiers WHERE dossier_id = :d"),
                                        {"d": row(7).dossier_id})).scalar_one()  # fmt: skip
     notes = [e["note"] for e in timeline if e["event"] != "DossierSubmitted"]
-    assert notes[0].endswith("Bảo hiểm xã hội Việt Nam: hệ thống từ chối thực hiện yêu cầu") and "TE179" not in notes[0]
-    assert notes[1].endswith("hệ thống quốc gia không thực hiện được: hệ thống từ chối thực hiện yêu cầu")
-    assert notes[2].endswith(": 100 đồng")  # not a refusal: as it was
+    neutral = "hệ thống không thực hiện được yêu cầu"
+    assert notes[0].endswith(f"Bảo hiểm xã hội Việt Nam: {neutral}") and "TE179" not in notes[0]
+    assert notes[1].endswith(f"hệ thống quốc gia không thực hiện được: {neutral}")
+    assert notes[2].endswith(f"Cơ sở dữ liệu quốc gia về dân cư: {neutral}")  # no "refused": it gave up
+    assert notes[3].endswith(": Chưa đủ thời gian cư trú theo quy định: 180 ngày liên tục")  # the official's
+    assert notes[4].endswith(": 100 đồng")  # no registry's: as it was
