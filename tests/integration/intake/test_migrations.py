@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -100,3 +102,28 @@ async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
     assert notes[2].endswith(f"Cơ sở dữ liệu quốc gia về dân cư: {neutral}")  # no "refused": it gave up
     assert notes[3].endswith(": Chưa đủ thời gian cư trú theo quy định: 180 ngày liên tục")  # the official's
     assert notes[4].endswith(": 100 đồng")  # no registry's: as it was
+
+
+async def test_0011_gives_older_rows_the_times_late_events_are_judged_by(
+    intake_tables: AsyncEngine, schema: str
+) -> None:
+    """Left NULL, the rows from before 0008 and 0009 took a late event as the newest: a reminder queued
+    before the deploy and replayed after it set a returned dossier back to processing."""
+    received = TimelineEntry(AT, "DossierReceived", DossierStatus.RECEIVED, "UBND-X-YENHOA")
+    apology = TimelineEntry(AT + timedelta(hours=2), "ApologyLetterIssued", DossierStatus.PROCESSING, "UBND-X-YENHOA")
+    returned = TimelineEntry(AT + timedelta(hours=3), "ResultReturned", DossierStatus.RETURNED, "UBND-X-YENHOA")
+    rated = TimelineEntry(AT + timedelta(hours=5), "SatisfactionRated", DossierStatus.RETURNED)  # intake's own
+    async with SqlIntakeUnitOfWork(intake_tables) as uow:
+        await uow.dossiers.add_dossiers([row(8, subject=None)])
+        for entry in (received, apology, returned, rated):
+            assert await uow.dossiers.apply(DossierChange(row(8).dossier_id, entry))
+    async with intake_tables.begin() as conn:
+        await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        await conn.execute(text("UPDATE dossiers SET state_at = NULL, due_at_at = NULL"))  # as before 0008
+        await conn.execute(text("DELETE FROM schema_migrations WHERE id LIKE 'intake:0011_%'"))
+    assert await apply_migrations(intake_tables, schema, "intake") == ["intake:0011_state_at_backfill.sql"]
+    async with intake_tables.connect() as conn:
+        await conn.execute(text(f'SET search_path TO "{schema}"'))
+        times = (await conn.execute(text("SELECT state_at, due_at_at FROM dossiers WHERE dossier_id = :d"),
+                                    {"d": row(8).dossier_id})).one()  # fmt: skip
+    assert (times.state_at, times.due_at_at) == (AT + timedelta(hours=3), AT + timedelta(hours=2))
