@@ -9,7 +9,6 @@ each system's path prefix).
 from __future__ import annotations
 
 import os
-import re
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -38,16 +37,13 @@ def _http_url(url: str) -> str:
         callable_url = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
     except ValueError:  # a port that is not a number up to 65535, a broken [IPv6] host
         callable_url = False
-    shown = _USERINFO.sub("//…@", url)  # a password in it stays out of the start-up error
+    shown = f"…@{url.rpartition('@')[2]}" if "@" in url else url  # its password stays out of the error
     if not callable_url:
         raise ValueError(f"{shown!r} is not an http:// or https:// URL with a host (and a port from 1 to 65535)")
     if parts.query or parts.fragment:
         raise ValueError(f"{shown!r} has a query or fragment: the systems' paths are appended to it")
     return url
 
-
-#: The ``user:password@`` of a URL, up to its last ``@``: a password may hold ``/`` or ``@`` unencoded.
-_USERINFO = re.compile(r"//.*@")
 
 
 #: Where each system's API lives under ``registries_url`` (the registry simulator's layout).

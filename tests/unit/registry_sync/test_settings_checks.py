@@ -44,6 +44,7 @@ def test_a_systems_base_url_that_is_not_http_with_a_host_is_refused(url: str, mo
         "ftp://gateway:hunter2@registries.example.invalid",
         "http://gateway:hun/ter2@registries.example.invalid:99999/",  # a "/" in it, unencoded
         "http://gateway:hun@ter2@registries.example.invalid?q=1",  # an "@" in it
+        "gateway:hunter2@registries.example.invalid:8009",  # no scheme: what the check is for
     ],
 )
 def test_a_refused_url_s_password_stays_out_of_the_error(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
