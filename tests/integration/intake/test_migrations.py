@@ -12,6 +12,7 @@ from contracts.events.common import DossierStatus
 from eventkit.migrations import apply_migrations
 from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.tracking import DossierChange, TimelineEntry
+from intake.service_layer.ports import NewBundle
 from tests.integration.intake.test_dossiers_port import AT, row
 
 pytestmark = pytest.mark.integration
@@ -82,10 +83,15 @@ async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
     official = TimelineEntry(AT, "DossierRefused", DossierStatus.REFUSED, "UBND-X-YENHOA",
                              detail="Chưa đủ thời gian cư trú theo quy định: 180 ngày liên tục")  # fmt: skip
     fee = TimelineEntry(AT, "PaymentRequested", DossierStatus.PAYMENT_REQUESTED, detail="100 đồng")
+    bundles = {"registry": "hệ thống quốc gia không thực hiện được: 409 card_exists: the child already holds card"
+               " TE1791234567890", "official": "giấy chứng sinh không hợp lệ: 123 chữ ký"}  # fmt: skip
     async with SqlIntakeUnitOfWork(intake_tables) as uow:
         await uow.dossiers.add_dossiers([row(7, subject=None)])
         for entry in (failed, stopped, gave_up, official, fee):
             assert await uow.dossiers.apply(DossierChange(row(7).dossier_id, entry))
+        for bundle_id, reason in bundles.items():
+            await uow.dossiers.add_bundle(NewBundle(bundle_id, "birth", "counter", "UBND-X-YENHOA", AT, None))
+            await uow.dossiers.end_bundle(bundle_id, "partially_completed", AT, "health_insurance_card", reason)
     async with intake_tables.begin() as conn:
         await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
         await conn.execute(text("DELETE FROM schema_migrations WHERE id LIKE 'intake:0010_%'"))
@@ -102,6 +108,11 @@ async def test_0010_takes_a_registry_s_own_words_off_the_citizen_s_timeline(
     assert notes[2].endswith(f"Cơ sở dữ liệu quốc gia về dân cư: {neutral}")  # no "refused": it gave up
     assert notes[3].endswith(": Chưa đủ thời gian cư trú theo quy định: 180 ngày liên tục")  # the official's
     assert notes[4].endswith(": 100 đồng")  # no registry's: as it was
+    async with intake_tables.connect() as conn:
+        await conn.execute(text(f'SET search_path TO "{schema}"'))
+        reasons = dict((await conn.execute(text("SELECT bundle_id, reason FROM bundles"))).all())
+    assert reasons["registry"] == f"hệ thống quốc gia không thực hiện được: {neutral}"
+    assert reasons["official"] == bundles["official"]  # an official's reason, numbers and all, as typed
 
 
 async def test_0011_gives_older_rows_the_times_late_events_are_judged_by(
