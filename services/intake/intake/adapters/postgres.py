@@ -59,10 +59,8 @@ _APPLY = (
     " rating = COALESCE(:rating, rating), withdrawal_requested = COALESCE(:withdrawal, withdrawal_requested),"
     " step_started_at = COALESCE(:step_started_at, step_started_at),"
     " portal_sync = COALESCE(CAST(:portal_sync AS JSONB), portal_sync),"
-    " timeline = timeline || CAST(:entries AS JSONB), state_at = COALESCE(:state_at, state_at),"
-    # When the appointment shown was set: only once received, as the appointment itself.
-    " due_at_at = CASE WHEN COALESCE(received_at, :received_at) IS NULL THEN due_at_at"
-    " ELSE GREATEST(due_at_at, CAST(:due_at_at AS TIMESTAMPTZ)) END,"
+    # What the view shows of workflow's events once this change applied (tracking.Shown.after).
+    " timeline = timeline || CAST(:entries AS JSONB), state_at = :state_at, due_at_at = :due_at_at,"
     " subject_key = CASE WHEN CAST(:ends AS BOOLEAN) THEN NULL ELSE subject_key END, updated_at = now()"
     " WHERE dossier_id = :id RETURNING 1"
 )
@@ -89,7 +87,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def change_params(change: DossierChange) -> dict[str, Any]:
+def change_params(change: DossierChange, shown: Shown) -> dict[str, Any]:
     return {
         "id": change.dossier_id,
         "status": change.status.value if change.status else None,
@@ -113,9 +111,8 @@ def change_params(change: DossierChange) -> dict[str, Any]:
         "portal_sync": _json(change.portal_sync) if change.portal_sync is not None else None,
         "entries": _json([change.timeline.as_dict()] if change.timeline else []),
         "ends": change.ends,
-        # A change as_applied found late keeps its time but sets no status: the state shown stays.
-        "state_at": change.state_at if change.status is not None else None,
-        "due_at_at": change.state_at if change.due_at is not None else None,
+        "state_at": shown.state_at,
+        "due_at_at": shown.due_at_at,
     }
 
 
@@ -219,7 +216,7 @@ class PostgresDossiers:
                 shown[change.dossier_id] = shown[change.dossier_id].after(change, due_applies=due_applies)
                 if change.received_at is not None:
                     received.add(change.dossier_id)
-                rows.append(change_params(change))
+                rows.append(change_params(change, shown[change.dossier_id]))
         if rows:  # executed in order, pipelined by the driver in one round trip
             await self._conn.execute(text(_APPLY), rows)
         return set(ids) - set(shown)
