@@ -12,7 +12,7 @@ from typing import Any, Self
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from eventkit.uow import InMemoryUnitOfWork
-from intake.domain.actions import PAST_RECEPTION, DossierState
+from intake.domain.actions import DossierState, taken_on
 from intake.domain.codes import dossier_code
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
@@ -181,7 +181,5 @@ class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
 
 
 def _handled(row: dict[str, Any]) -> bool:
-    """As PostgresDossiers.state decides it: received (a bundle's step once started), or refused by an official."""
-    started = row["bundle_id"] is None or row["step_started_at"] is not None or row["status"] in PAST_RECEPTION
-    refused_by_official = row["status"] == "refused" and row["official_id"] is not None
-    return (row["received_at"] is not None and started) or refused_by_official
+    """As PostgresDossiers.state decides it: taken on by an agency, or refused by an official."""
+    return taken_on(row) or (row["status"] == "refused" and row["official_id"] is not None)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from contracts import obligation
 from contracts.catalogue import Catalogue
@@ -35,6 +37,15 @@ PAST_RECEPTION = frozenset(
         DossierStatus.RETURNED,
     }
 )
+
+
+def taken_on(row: Mapping[str, Any]) -> bool:
+    """An agency has the dossier (a row of intake's dossiers): received it, at the counter or by an
+    official's acceptance, and, a bundle's step, its bundle started it or it went on past reception (its
+    own events and its bundle's travel on different partitions: either may come first). As
+    PostgresDossiers.state's SQL decides it."""
+    started = row["bundle_id"] is None or row["step_started_at"] is not None or row["status"] in PAST_RECEPTION
+    return row["received_at"] is not None and started
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from contracts.catalogue import BundleDefinition, Catalogue, UnknownAgency, UnknownProcedure
 from contracts.events.common import DossierStatus
-from intake.domain.actions import PAST_RECEPTION, amount_owed, payable
+from intake.domain.actions import amount_owed, payable, taken_on
 from intake.domain.codes import result_code
 from intake.domain.rules import IntakeRules
 from workcal import vietnam_tz
@@ -118,14 +118,7 @@ def bundle_status(stored: str, steps: list[dict[str, Any]]) -> str:
     "processing" from submission while nobody had accepted it; older rows still store that status."""
     if stored in BUNDLE_ENDED:
         return stored
-    return "processing" if any(_taken_on(s) for s in steps) else "submitted"
-
-
-def _taken_on(step: dict[str, Any]) -> bool:
-    """An agency has the step: received (with its bundle at the counter, or accepted by an official)
-    and started by its bundle, or gone on past reception (its own events and its bundle's travel on
-    different partitions, either may come first)."""
-    return step["received_at"] is not None and (step["step_started_at"] is not None or step["status"] in PAST_RECEPTION)
+    return "processing" if any(taken_on(s) for s in steps) else "submitted"
 
 
 def _started_at(step: dict[str, Any]) -> datetime | None:
