@@ -14,7 +14,7 @@ from workflow.adapters.sql import SqlWorkflowUnitOfWork
 from workflow.domain.policies import Rules
 from workflow.entrypoints import api
 from workflow.entrypoints.consumers import intake_dispatcher, registry_dispatcher
-from workflow.entrypoints.poller import timer_poller
+from workflow.entrypoints.poller import ended_bundle_sweeper, timer_poller
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import Clock
 from workflow.settings import WorkflowSettings
@@ -50,7 +50,8 @@ def create_app(
             ConsumerSpec("registry", [settings.topics.registry_events], registry_dispatcher(ctx)),
         ],
         background=[
-            timer_poller(new_unit_of_work, ctx, interval=settings.timer_poll_seconds, batch=settings.timer_batch_size)
+            timer_poller(new_unit_of_work, ctx, interval=settings.timer_poll_seconds, batch=settings.timer_batch_size),
+            ended_bundle_sweeper(new_unit_of_work, ctx, interval=settings.bundle_sweep_seconds),
         ],
     )
     app = create_service_app(

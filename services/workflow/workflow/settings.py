@@ -30,6 +30,9 @@ class WorkflowSettings(ServiceSettings):
     )
     timer_poll_seconds: float = Field(1.0, gt=0, description="How often the SLA timer poller looks for due timers.")
     timer_batch_size: int = Field(100, ge=1, description="Timers fired per poll at most.")
+    bundle_sweep_seconds: float = Field(
+        600.0, gt=0, description="How often ended bundles are swept for steps they left open (rolling deploys)."
+    )
     id_province_code: str = Field(
         "036",
         pattern=r"^[0-9]{3}$",

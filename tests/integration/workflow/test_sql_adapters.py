@@ -125,6 +125,29 @@ async def test_sql_and_memory_issued_numbers_keep_the_same_contract(workflow_eng
     await _numbers_contract(InMemoryWorkflowUnitOfWork())
 
 
+async def _ended_contract(uow_factory: UnitOfWorkFactory) -> None:
+    def saga(bundle_id: str, status: str) -> BundleSaga:
+        step = StepRef(step_id="birth", procedure_code="1.001193", dossier_id=f"{bundle_id}-d", code="X-1")
+        return BundleSaga(
+            bundle_id=bundle_id, bundle_type="birth", channel="online", receiving_agency="X", form={},
+            steps=[step], submitted_at=NOW, correlation_id="c-1", status=status,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    async with uow_factory() as uow:
+        for bundle_id, status in [("e-2", "partially_completed"), ("e-1", "running"), ("e-3", "completed")]:
+            assert await uow.bundles.add(saga(bundle_id, status))
+        ended = saga("e-1", "partially_completed")
+        await uow.bundles.save(ended)
+        assert await uow.bundles.ended_since(before) == ["e-1", "e-2"]
+        assert await uow.bundles.ended_since(datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+async def test_sql_and_memory_bundles_list_the_ended_ones_alike(workflow_engine: AsyncEngine) -> None:
+    await _ended_contract(lambda: SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine)))
+    await _ended_contract(InMemoryWorkflowUnitOfWork())
+
+
 async def test_of_two_transactions_claiming_one_number_only_the_first_gets_it(workflow_engine: AsyncEngine) -> None:
     first = SqlWorkflowUnitOfWork(SqlUnitOfWork(workflow_engine))
     async with first:

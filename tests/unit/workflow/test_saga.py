@@ -311,6 +311,35 @@ async def test_a_bundle_whose_earlier_step_the_previous_release_stopped_ends_at_
     assert harness.commands() == []
 
 
+async def test_a_step_an_older_replica_left_open_when_it_ended_the_bundle_is_stopped_by_the_sweep(
+    harness: Harness,
+) -> None:
+    """A rolling deploy: this build leaves the deregistration to run after the allowance's withdrawal;
+    an older replica handles the registration's result and ends the bundle there, never starting the
+    deregistration. It stayed held, "received", on the family's page and in the police's counts for
+    ever; the sweep stops it, with the bundle's reason, as no agency's to be judged on."""
+    bundle = await allowance_withdrawn_while_the_death_is_registered(harness)
+    registration, deregistration, allowance = bundle.steps
+    async with harness.uow as uow:  # what the older replica wrote at the registration's result
+        saga = await uow.bundles.lock(bundle.bundle_id)
+        assert saga is not None
+        saga.results[registration.step_id] = {"death_registered_on": "2024-06-01"}
+        saga.status = "partially_completed"
+        await uow.bundles.save(saga)
+    swept_from = datetime.now(vietnam_tz()) - timedelta(minutes=1)
+
+    assert await sagas.stop_stranded_steps(harness.uow, harness.ctx, since=swept_from) == 1
+    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.STOPPED
+    [stopped] = [e for e in harness.published() if e.key == deregistration.dossier_id and e.type == "DossierStopped"]
+    assert stopped.payload["step_started"] is False and stopped.payload["on_time"] is None
+    assert stopped.payload["reason"].endswith(": gia đình không nhận")
+    assert (await harness.state(allowance.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED  # not its business
+    assert await sagas.stop_stranded_steps(harness.uow, harness.ctx, since=swept_from) == 0  # once
+    later = datetime.now(vietnam_tz()) + timedelta(minutes=1)
+    async with harness.uow as uow:
+        assert await uow.bundles.ended_since(later) == []  # a round looks only at bundles ended since the last
+
+
 async def test_the_bundle_stops_at_the_earliest_step_that_failed_with_its_reason(harness: Harness) -> None:
     """The card withdrawn, then the birth registration refused: the bundle said it stopped at the card
     because the family did not need it, and the citizen's bundle view told them so."""

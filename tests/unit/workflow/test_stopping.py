@@ -1,9 +1,10 @@
-"""The SLA timers stop when cancelled, even when the cancellation surfaces as a database error."""
+"""The SLA timers and the ended bundle sweep stop when cancelled, even when the cancellation surfaces as a
+database error; a failed sweep's bundles are the next round's."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import PendingRollbackError
@@ -37,18 +38,55 @@ async def test_firing_timers_stops_when_a_cancelled_postpone_surfaces_as_a_datab
     assert await stopped_when_cancelled(task, postpone.entered, entering=SLOW_TO_ENTER)
 
 
-async def test_the_timer_poller_stops_when_its_cancellation_surfaces_as_a_database_error(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("job", ["timer poller", "ended bundle sweeper"])
+async def test_a_background_job_stops_when_its_cancellation_surfaces_as_a_database_error(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, job: str
 ) -> None:
     """The poller took a stop that came out of a round as the driver's error for the database being
     away: it backed off and polled again, and the service's stop waited its 10 s for nothing."""
     round_interrupted = InterruptedCall(PendingRollbackError("interrupted in the middle of the operation"))
 
-    async def fire_due_timers(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, limit: int = 100) -> int:
+    async def interrupted_round(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, **_: object) -> int:
         await round_interrupted()
         return 0
 
-    monkeypatch.setattr(poller, "fire_due_timers", fire_due_timers)
-    job = poller.timer_poller(harness.uow, harness.ctx, interval=0.01, batch=100)
-    task = asyncio.create_task(job())
+    if job == "timer poller":
+        monkeypatch.setattr(poller, "fire_due_timers", interrupted_round)
+        run = poller.timer_poller(harness.uow, harness.ctx, interval=0.01, batch=100)
+    else:
+        monkeypatch.setattr(poller, "stop_stranded_steps", interrupted_round)
+        run = poller.ended_bundle_sweeper(harness.uow, harness.ctx, interval=0.01)
+    task = asyncio.create_task(run())
     assert await stopped_when_cancelled(task, round_interrupted.entered, entering=SLOW_TO_ENTER)
+
+
+async def test_a_failed_sweep_s_bundles_are_swept_by_the_next_round(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each round looks back to an interval before the last good one began, and a failed round (the
+    database away) does not move that mark: the bundles it missed are the next round's."""
+    sweeps: list[datetime] = []
+    rounds = asyncio.Event()
+
+    async def sweep(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime) -> int:
+        sweeps.append(since)
+        harness.advance(minutes=10)
+        if len(sweeps) == 4:
+            rounds.set()
+        if len(sweeps) == 2:
+            raise OSError("the database is away")
+        return 0
+
+    monkeypatch.setattr(poller, "stop_stranded_steps", sweep)
+    began = harness.now
+    task = asyncio.create_task(poller.ended_bundle_sweeper(harness.uow, harness.ctx, interval=0.01)())
+    await asyncio.wait_for(rounds.wait(), 5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    just_before = timedelta(seconds=0.01)
+    assert sweeps[:4] == [
+        began - poller.FIRST_SWEEP_LOOKBACK,
+        began - just_before,
+        began - just_before,  # the failed round's again
+        began + timedelta(minutes=20) - just_before,
+    ]

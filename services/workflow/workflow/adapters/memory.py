@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -81,11 +81,13 @@ class InMemoryTimerTable:
 class InMemoryBundleRepository:
     def __init__(self) -> None:
         self.rows: dict[str, BundleSaga] = {}
+        #: When each row last changed, by the wall clock, as the database's now() stamps it.
+        self.updated_at: dict[str, datetime] = {}
 
     async def add(self, saga: BundleSaga) -> bool:
         if saga.bundle_id in self.rows:
             return False
-        self.rows[saga.bundle_id] = saga.model_copy(deep=True)
+        await self.save(saga)
         return True
 
     async def lock(self, bundle_id: str) -> BundleSaga | None:
@@ -104,6 +106,14 @@ class InMemoryBundleRepository:
 
     async def save(self, saga: BundleSaga) -> None:
         self.rows[saga.bundle_id] = saga.model_copy(deep=True)
+        self.updated_at[saga.bundle_id] = datetime.now(UTC)
+
+    async def ended_since(self, since: datetime) -> list[str]:
+        return sorted(
+            bundle_id
+            for bundle_id, saga in self.rows.items()
+            if saga.status == "partially_completed" and self.updated_at[bundle_id] >= since
+        )
 
 
 class InMemoryIssuedNumbers:

@@ -170,6 +170,16 @@ class SqlBundleRepository:
             {"b": saga.bundle_id, "s": saga.status, "j": saga.model_dump_json()},
         )
 
+    async def ended_since(self, since: datetime) -> list[str]:
+        rows = await self._conn.execute(
+            text(
+                "SELECT bundle_id FROM bundles WHERE status = 'partially_completed' AND updated_at >= :since"
+                " ORDER BY bundle_id"
+            ),
+            {"since": since},
+        )
+        return [row[0] for row in rows]
+
 
 class SqlIssuedNumbers:
     def __init__(self, conn: AsyncConnection) -> None:

@@ -104,6 +104,9 @@ class BundleRepository(Protocol):
 
     async def get(self, bundle_id: str) -> BundleSaga | None: ...
     async def save(self, saga: BundleSaga) -> None: ...
+    async def ended_since(self, since: datetime) -> list[str]:
+        """The bundles that ended partially and whose row changed at ``since`` or later, in id order."""
+        ...
 
 
 class IssuedNumbers(Protocol):

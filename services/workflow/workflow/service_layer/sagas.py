@@ -22,7 +22,7 @@ from workflow.domain.saga import BundleSaga, StepRef
 from workflow.domain.state import DossierState
 from workflow.service_layer.context import Cause, WorkflowContext
 from workflow.service_layer.dossiers import load, save
-from workflow.service_layer.ports import WorkflowUnitOfWork
+from workflow.service_layer.ports import UnitOfWorkFactory, WorkflowUnitOfWork
 
 log = get_logger(__name__)
 _ENDINGS = (wf.DossierRefused, wf.DossierStopped, wf.WithdrawalAccepted)
@@ -48,9 +48,37 @@ async def after_dossier_opened(
     step = saga.step_of(state.dossier_id)
     if step is None or step.step_id in saga.started or (saga.running and saga.before_failure(step.step_id)):
         return
+    await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause)
+
+
+async def stop_stranded_steps(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime) -> int:
+    """Stop the steps that bundles ended since ``since`` left open without ever starting them; returns
+    how many. This build ends a bundle only once every step before its failure ran, and stops those
+    after it; an older replica still running during a rolling deploy ends it at once when a step at
+    work finishes after a later one was withdrawn, and the earlier step this build had left to run
+    stayed held, open for ever, on the citizen's page and in the agency's counts. One transaction per
+    bundle, its row locked as every writer of its steps locks it first."""
+    async with uow_factory() as uow:
+        ended = await uow.bundles.ended_since(since)
+    stopped = 0
+    for bundle_id in ended:
+        async with uow_factory() as uow:
+            saga = await uow.bundles.lock(bundle_id)
+            if saga is None or saga.running:
+                continue
+            cause = Cause(saga.correlation_id, None)
+            for step in saga.steps:
+                never_started = step.step_id not in saga.started and step.step_id not in saga.results
+                if never_started and await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause):
+                    stopped += 1
+    if stopped:
+        log.warning("stopped steps an ended bundle left open", steps=stopped, bundles=len(ended))
+    return stopped
+
+
+def _why_stopped(saga: BundleSaga, ctx: WorkflowContext) -> str:
     failed = next((s for s in saga.steps if s.step_id == saga.failed_step), None)
-    reason = _ended_at(failed, saga.reason or "", ctx) if failed else "hồ sơ liên thông đã dừng"
-    await _stop(step, reason, uow, ctx, cause)
+    return _ended_at(failed, saga.reason or "", ctx) if failed else "hồ sơ liên thông đã dừng"
 
 
 async def after_step_change(
@@ -210,10 +238,11 @@ def _ended_at(failed: StepRef, reason: str, ctx: WorkflowContext) -> str:
     return f"hồ sơ liên thông dừng ở bước {name}: {reason}"
 
 
-async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> None:
+async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: WorkflowContext, cause: Cause) -> bool:
+    """End a step's dossier that never started, if it is open; returns whether it did."""
     state = await load(uow, step.dossier_id)
     if not state.exists or state.status in FINISHED:
-        return
+        return False
     dossier = Dossier(state, ctx.now())
     try:
         # Never started: not the agency's to be judged on, nor anyone's resolved dossier.
@@ -223,8 +252,9 @@ async def _stop(step: StepRef, reason: str, uow: WorkflowUnitOfWork, ctx: Workfl
             dossier.stop(reason, judged=False)
     except IllegalTransition:
         log.warning("bundle dossier cannot be stopped", dossier_id=step.dossier_id, status=state.status)
-        return
+        return False
     await save(uow, dossier, ctx, cause)
+    return True
 
 
 async def _record(
