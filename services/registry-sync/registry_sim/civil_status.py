@@ -101,7 +101,7 @@ def register_birth(sim: SimulatorState, body: BirthRegistration) -> Record:
             birth_year=child.date_of_birth.year,
             province_code=child.birth_province_code,
         )
-    seq = sim.records.next_sequence(SYSTEM, BIRTHS)
+    seq = sim.records.next_sequence(SYSTEM, BIRTHS, registered_on.year)
     record: Record = {
         "record_id": f"KS-{registered_on.year}-{seq:06d}",
         "registration_number": f"{seq}/{registered_on.year}",
@@ -126,7 +126,7 @@ def register_death(sim: SimulatorState, body: DeathRegistration) -> Record:
     deaths = sim.records.collection(SYSTEM, DEATHS)
     if any(d["deceased"]["id_number"] == deceased.id_number for d in deaths.values()):
         raise SimError(409, "death_already_registered", "this death is already registered", field="deceased.id_number")
-    seq = sim.records.next_sequence(SYSTEM, DEATHS)
+    seq = sim.records.next_sequence(SYSTEM, DEATHS, registered_on.year)
     record: Record = {
         "record_id": f"KT-{registered_on.year}-{seq:06d}",
         "registration_number": f"{seq}/{registered_on.year}",

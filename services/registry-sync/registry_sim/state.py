@@ -34,14 +34,17 @@ class Records:
 
     def __init__(self) -> None:
         self.data: defaultdict[str, defaultdict[str, dict[str, Record]]] = defaultdict(lambda: defaultdict(dict))
-        self._sequences: Counter[tuple[str, str]] = Counter()
+        self._sequences: Counter[tuple[str, str, int | None]] = Counter()
 
     def collection(self, system: System, name: str) -> dict[str, Record]:
         return self.data[system.value][name]
 
-    def next_sequence(self, system: System, name: str) -> int:
-        self._sequences[(system.value, name)] += 1
-        return self._sequences[(system.value, name)]
+    def next_sequence(self, system: System, name: str, year: int | None = None) -> int:
+        """The next number of a collection; of its ``year`` for a register numbered within each year
+        (a birth's "1/2027" follows the last of 2026, not its number)."""
+        key = (system.value, name, year)
+        self._sequences[key] += 1
+        return self._sequences[key]
 
     def dump(self, system: str | None = None) -> dict[str, Any]:
         """Stored records as JSON: all systems, or one."""

@@ -48,6 +48,14 @@ async def test_a_birth_is_recorded_and_can_be_read_back(client: AsyncClient, bir
     assert (await client.get(f"{BIRTHS}/{record['record_id']}")).json() == record
 
 
+async def test_registration_numbers_start_again_each_year(client: AsyncClient, birth: dict[str, Any]) -> None:
+    """The simulator counted births over all years: the first birth registered in 2024, after one of
+    late 2023, was "2/2024", a number no register issues."""
+    late = {**birth, "child": {**birth["child"], "date_of_birth": "2023-12-20"}, "registered_on": "2023-12-31"}
+    numbers = [(await client.post(BIRTHS, json=body)).json()["registration_number"] for body in (late, birth, birth)]
+    assert numbers == ["1/2023", "1/2024", "2/2024"]
+
+
 async def test_a_birth_with_a_consistent_number_is_accepted(client: AsyncClient, birth: dict[str, Any]) -> None:
     birth["child"]["id_number"] = "036324001234"
     assert (await client.post(BIRTHS, json=birth)).status_code == 201
