@@ -468,6 +468,45 @@ async def test_a_redirect_is_transient_and_says_where_to() -> None:
     assert await one_call(moved) == Transient("308 redirected to https://x/citizens", 308)
 
 
+async def test_a_redirect_to_a_path_naming_a_person_says_where_to_with_the_number_masked() -> None:
+    """Population-database paths name the person: masked only when stored, the reason went unmasked
+    to the guard's ERROR log and to whoever else read the outcome."""
+
+    gateway = "https://gw.example.gov.vn/population/v1/citizens"
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"Location": f"{gateway}/036190000123"})
+
+    assert await one_call(moved) == Transient(f"301 redirected to {gateway}/03********23", 301)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            "Citizen 036190000123 (Nguyen Van An) already holds card TE1791234567890",
+            "409 error: Citizen 03********23 (Nguyen Van An) already holds card TE1791234567890",
+        ),
+        ({"type": "conflict", "card": "TE1791234567890"}, '409 error: {"type":"conflict","card":"TE1791234567890"}'),
+        ("TE1791234567890", "409 error: TE1791234567890"),
+        (["card_exists"], '409 error: ["card_exists"]'),
+    ],
+)
+async def test_an_error_that_is_no_code_is_kept_in_the_reason_and_recorded_as_none(error: Any, reason: str) -> None:
+    """The error went word for word into the failure event's code and reporting's live feed, which
+    carry no personal data: the person's number, name and card number for every dashboard to see, an
+    object as its Python repr."""
+    outcome = await one_call(lambda _: httpx.Response(409, json={"error": error}))
+    assert outcome == Rejected(reason, 409, None)
+
+
+@pytest.mark.parametrize("code", ["card_exists", "idempotency_key_reused", "E-1001", "citizen.exists", 40901])
+async def test_a_system_error_code_is_recorded_as_the_code(code: str | int) -> None:
+    answer = {"error": code, "message": "the child already holds card TE1791234567890"}
+    outcome = await one_call(lambda _: httpx.Response(409, json=answer))
+    assert outcome == Rejected(f"409 {code}: the child already holds card TE1791234567890", 409, str(code))
+
+
 async def test_the_idempotency_key_and_credentials_are_sent() -> None:
     seen: list[httpx.Request] = []
 

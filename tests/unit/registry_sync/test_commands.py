@@ -125,6 +125,32 @@ async def test_a_refusal_is_published_in_the_system_s_words_for_operators_and_it
     assert event.reason_vi == "trẻ đã được cấp thẻ bảo hiểm y tế"
 
 
+async def test_a_refusal_whose_error_is_no_code_is_published_with_no_code_and_the_words_masked_in_the_reason(
+    registry: InMemoryRegistry,
+) -> None:
+    """The system's error was published as the machine-readable code word for word, and reporting's
+    live feed (no personal data, it says) showed "Citizen 036190000123 (Nguyen Van An) already holds
+    card TE1791234567890" on every dashboard."""
+    card = "TE1791234567890"
+    refusal = {"error": f"Citizen 036190000123 (Nguyen Van An) already holds card {card}"}
+    transport = httpx.MockTransport(lambda _: httpx.Response(409, json=refusal))
+    client = ExternalHttpClient("population_db", ExternalSystemSettings(), "http://x", transport=transport)
+
+    async def register(call: OperationCall) -> CallOutcome:
+        return await client.call("POST", "/citizens", json=call.data, idempotency_key=call.idempotency_key)
+
+    clock, operations = Clock(), OperationTable({("population_db", "register_permanent_residence"): register})
+    await receive(registry, operations, clock)  # type: ignore[arg-type]
+    await run_due(executor_for(registry, operations, clock))  # type: ignore[arg-type]
+    await client.aclose()
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert (failed.payload["error"], failed.payload["http_status"]) == (None, 409)
+    assert failed.payload["reason"] == f"409 error: Citizen 03********23 (Nguyen Van An) already holds card {card}"
+    event = failed.parse_payload()
+    assert isinstance(event, RegistryCommandFailed)
+    assert event.reason_vi == "hệ thống từ chối thực hiện yêu cầu"
+
+
 async def test_giving_up_after_the_last_attempt(registry: InMemoryRegistry) -> None:
     clock = Clock()
     operations = FakeOperations(*[Transient("504 gateway_timeout", 504)] * 3)

@@ -211,3 +211,16 @@ async def test_a_refusal_of_our_credentials_opens_the_breaker_and_is_logged_as_a
 
 async def _answer(response: httpx.Response) -> CallOutcome:
     return ExternalHttpClient.outcome(response)
+
+
+async def test_a_redirect_is_logged_as_an_error_with_the_persons_number_masked() -> None:
+    """Population-database paths name the person: the stored error was masked, the guard's ERROR log
+    of the same reason was not, and showed the full identification number."""
+    guard = SystemGuard("s", CircuitBreaker("s", failure_threshold=3, cooldown_seconds=60), max_concurrency=2)
+    moved = httpx.Response(301, headers={"Location": "https://gw.example.gov.vn/population/v1/citizens/036190000123"})
+
+    with capture_logs() as logs:
+        await guard.call(lambda: _answer(moved))
+    (logged,) = [e for e in logs if "base URL" in e["event"]]
+    assert logged["log_level"] == "error"
+    assert logged["reason"] == "301 redirected to https://gw.example.gov.vn/population/v1/citizens/03********23"

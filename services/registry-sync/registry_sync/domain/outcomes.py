@@ -43,6 +43,9 @@ class Rejected:
     #: intake on another topic: not for good while they may still come.
     awaits_dossier: bool = False
 
+    def __post_init__(self) -> None:
+        _mask_reason(self)
+
 
 @dataclass(frozen=True)
 class Transient:
@@ -52,6 +55,9 @@ class Transient:
     status: int | None = None
     retry_after: float | None = None
 
+    def __post_init__(self) -> None:
+        _mask_reason(self)
+
     @property
     def counts_against_breaker(self) -> bool:
         """A 429 means the system is up and pacing us: Retry-After governs it, not the breaker."""
@@ -59,6 +65,13 @@ class Transient:
 
 
 CallOutcome = Succeeded | Rejected | Transient
+
+
+def _mask_reason(outcome: Rejected | Transient) -> None:
+    """Masked where the outcome is made, so that whoever reads the reason (the guard's error log, the
+    command's last error, the published failure) has it masked. Population-database paths name the
+    person's number: masked only when stored, a redirect logged the full number at ERROR level."""
+    object.__setattr__(outcome, "reason", mask_personal_numbers(outcome.reason))
 
 
 #: The system (or a proxy before it) refuses registry-sync itself, not the request: an expired or
