@@ -89,10 +89,12 @@ class TokenVerifier:
         self._leeway = leeway_seconds
         # The key set is fetched again once it is ``reload_seconds`` old (or names no key a token asks
         # for). No per-key cache: PyJWT's never expires, so a key the provider withdrew (compromised)
-        # signed new tokens that were taken until the process restarted.
+        # signed new tokens that were taken until the process restarted. http:// serves development
+        # only: the settings refuse it in production. A scheme in capitals is a URL too (as the
+        # settings take it), not a file path.
         self._client = (
             jwt.PyJWKClient(jwks, cache_keys=False, lifespan=max(reload_seconds, 0.001), timeout=_FETCH_TIMEOUT)
-            if jwks.startswith(("https://", "http://"))
+            if jwks.lower().startswith(("https://", "http://"))
             else None
         )
         self._keys: jwt.PyJWKSet | None = None

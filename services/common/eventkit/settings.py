@@ -25,6 +25,7 @@ LOCAL_KAFKA = "127.0.0.1:9092"
 #: shorter session, and aiokafka takes that refusal as fatal (the consumer stops).
 KAFKA_MIN_SESSION_MS = 6000
 _PORT = re.compile(r"[0-9]+")
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def _known_log_level(level: str) -> str:
@@ -65,6 +66,12 @@ def _bootstrap_entry_problem(entry: str) -> str | None:
     if port is not None and not (_PORT.fullmatch(port) and 1 <= int(port) <= 65_535):
         return "has no port number between 1 and 65535"
     return None
+
+
+def _url_scheme(location: str) -> str | None:
+    """The scheme of a URL, in lower case (``https``, ``http`` …), or None for a file path."""
+    found = _URL_SCHEME.match(location)
+    return found.group(1).lower() if found else None
 
 
 def _bootstrap_servers(servers: str) -> str:
@@ -137,9 +144,10 @@ class ServiceSettings(BaseSettings):
     )
     auth_jwks: str | None = Field(
         None,
-        description="The identity provider's public keys (a JWKS file path or https URL) that officials' bearer"
-        " tokens are checked against (operators' too). Unset: those endpoints take anyone (development; workflow,"
-        " registry-sync and reporting refuse to start so in production). Shared: set AUTH_JWKS once.",
+        description="The identity provider's public keys (a JWKS file path or https URL; production refuses any"
+        " other URL) that officials' bearer tokens are checked against (operators' too). Unset: those endpoints"
+        " take anyone (development; workflow, registry-sync and reporting refuse to start so in production)."
+        " Shared: set AUTH_JWKS once.",
         examples=["https://sso.example.invalid/realms/province/protocol/openid-connect/certs"],
     )
     auth_issuer: str | None = Field(
@@ -264,6 +272,14 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("AUTH_JWKS must be set in production: people's requests are authenticated")
             if self.people_api and not self.auth_issuer:
                 raise ValueError("AUTH_ISSUER must be set in production: unset, a token of any issuer is taken")
+            if self.auth_jwks and (scheme := _url_scheme(self.auth_jwks)) not in (None, "https"):
+                # Keys fetched over plain http can be swapped on the way: whoever does it signs tokens
+                # the service takes, an operator's among them. Only the scheme is named, not the URL:
+                # it may carry a password.
+                raise ValueError(
+                    f"AUTH_JWKS must be an https URL or a file path in production, not a {scheme}:// URL:"
+                    " keys fetched in clear can be replaced on the way and tokens forged with them"
+                )
         return self
 
     def token_verifier(self) -> TokenVerifier | None:

@@ -211,6 +211,15 @@ async def test_keys_are_fetched_from_the_providers_url(identity: DevIdentity) ->
     assert [o.official_id for o in officials] == ["cb-0", "cb-1", "cb-2"]
 
 
+async def test_keys_are_fetched_from_a_url_whose_scheme_is_in_capitals(identity: DevIdentity) -> None:
+    """The settings take HTTPS:// as a URL; the verifier read it as a file path, and the service did
+    not start (its error naming the URL, a password in it included)."""
+    with serving_keys(identity.jwks_path.read_bytes()) as url:
+        verifier = TokenVerifier(url.replace("http://", "HTTP://"), audience="workflow", issuer=ISSUER)
+        official = await verifier.verify(identity.token("cb-07", ["UBND-X-YENHOA"]))
+    assert official.official_id == "cb-07"
+
+
 async def test_a_key_the_provider_withdrew_signs_no_new_token_once_the_keys_are_fetched_again(
     identity: DevIdentity, tmp_path: Path
 ) -> None:

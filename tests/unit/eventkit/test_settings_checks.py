@@ -171,3 +171,46 @@ def test_the_defaults_and_the_tests_environment_are_taken(monkeypatch: pytest.Mo
     monkeypatch.setenv("LOG_LEVEL", "INFO")
     for service in (ServiceSettings, IntakeSettings, WorkflowSettings, ReportingSettings):
         assert service().kafka_bootstrap_servers == "127.0.0.1:39092"
+
+
+#: What a service officials call needs in production besides the connections (workflow's own setting too).
+PEOPLE_API = {**PRODUCTION, "auth_issuer": "https://sso.example.invalid/realms/province", "id_province_code": "001"}
+
+
+@pytest.mark.parametrize(
+    "jwks",
+    [
+        "http://sso.example.invalid/realms/province/protocol/openid-connect/certs",
+        "HTTP://sso.example.invalid/certs",
+        "http://reader:hunter2@sso.example.invalid/certs",
+        "ftp://sso.example.invalid/certs",
+    ],
+)
+def test_production_refuses_identity_provider_keys_fetched_in_clear_without_showing_the_url(jwks: str) -> None:
+    """An http:// AUTH_JWKS was taken in production: whoever sat on the path could hand the service a
+    key of their own and sign operators' tokens with it."""
+    for service, values in ((WorkflowSettings, PEOPLE_API), (IntakeSettings, PRODUCTION)):
+        _, text = refusal(service, **values, auth_jwks=jwks)
+        assert "AUTH_JWKS must be an https URL or a file path in production" in text
+        assert "sso.example.invalid" not in text and "hunter2" not in text  # the refusal goes to the logs
+
+
+@pytest.mark.parametrize(
+    "jwks",
+    [
+        "https://sso.example.invalid/realms/province/protocol/openid-connect/certs",
+        "HTTPS://sso.example.invalid/certs",
+        "/run/identity/jwks.json",  # the compose tests' provider stand-in, mounted into the container
+        "identity/jwks.json",
+    ],
+)
+def test_production_takes_the_keys_from_an_https_url_or_a_file(jwks: str) -> None:
+    """A file that is missing is not refused here but by the token verifier, which reads it at start."""
+    assert WorkflowSettings(**PEOPLE_API, auth_jwks=jwks).auth_jwks == jwks
+
+
+def test_development_still_takes_the_keys_from_a_plain_http_url() -> None:
+    """A local stand-in of the provider is served over http (the unit tests' key server does so)."""
+    jwks = "http://127.0.0.1:8080/certs"
+    assert WorkflowSettings(auth_jwks=jwks).auth_jwks == jwks
+    assert WorkflowSettings(environment="test", auth_jwks=jwks).auth_jwks == jwks
