@@ -152,6 +152,25 @@ def error_header(error: str, limit: int = 4000) -> bytes:
     return error.encode()[:limit].decode(errors="ignore").encode()
 
 
+def describe_error(exc: BaseException) -> str:
+    """What a failed event's error is logged and dead-lettered with: its type and message. A pydantic
+    ValidationError is told by each problem's location, message and type, without the values it
+    refused: its own text quotes them (``input_value={'id_number': …, 'phone': '09…'}``), and they are
+    the event's payload, so a citizen's phone or id number went in clear to the ERROR log, the
+    dead_letters table and the DLQ header (the log's redaction masks keys, not text)."""
+    if not isinstance(exc, ValidationError):
+        text = "".join(traceback.format_exception_only(exc)).strip()
+        # PostgreSQL's DETAIL line quotes the row a constraint refused ("Key (id_number)=(036…)"),
+        # which the engine's hide_parameters does not hide.
+        return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
+    problems = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        where = ".".join(map(str, error["loc"]))  # none: the whole message (JSON that does not parse)
+        problems.append(f"{where + ': ' if where else ''}{error['msg']} [type={error['type']}]")
+    count = len(problems)
+    return f"ValidationError: {count} validation error{'s' * (count != 1)} for {exc.title}: {'; '.join(problems)}"
+
+
 def _partitions(tps: Iterable[TopicPartition]) -> str:
     return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)) or "none"
 
@@ -338,7 +357,7 @@ class InboxConsumer:
             except (ValidationError, ValueError, TypeError) as exc:
                 await self._apply_in_order(pending)  # what came before is applied before it is dead-lettered
                 pending = []
-                await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=1)
+                await self._dead_letter(record, None, f"malformed envelope: {describe_error(exc)}", attempts=1)
                 continue
             known = is_known_type(envelope.type)
             if not self._dispatch.handles(envelope.type) and known:
@@ -421,7 +440,7 @@ class InboxConsumer:
                     if failed != _SOMEWHERE
                     else "batch rolled back; applying it in halves to find its failing event",
                     **self._where(record, envelope),
-                    error=repr(exc),
+                    error=describe_error(exc),  # a payload that does not validate fails here first
                 )
                 return failed
             self._measured(started, len(items))
@@ -485,8 +504,7 @@ class InboxConsumer:
                     await asyncio.sleep(backoff_delay(overloaded, base=0.5, cap=30.0))
                     continue
                 if attempt >= self._max_attempts:
-                    error = "".join(traceback.format_exception_only(exc)).strip()
-                    await self._dead_letter(record, envelope, error, attempts=attempt)
+                    await self._dead_letter(record, envelope, describe_error(exc), attempts=attempt)
                     return
                 await asyncio.sleep(backoff_delay(attempt, base=self._retry_base, cap=2.0))
                 continue
