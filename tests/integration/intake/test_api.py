@@ -21,7 +21,7 @@ from intake.domain.text import SUBJECT_RULE
 from tests.integration.intake.conftest import RunningIntake
 from tests.support.kafka import eventually, read_topic
 from tests.unit.intake.contract import assert_matches_contract
-from tests.unit.intake.samples import birth_dossier, criminal_record_dossier
+from tests.unit.intake.samples import STRANGER_ID, applicant, birth_dossier, criminal_record_dossier
 
 pytestmark = pytest.mark.integration
 
@@ -99,12 +99,24 @@ async def test_bad_input_names_every_bad_field(intake: RunningIntake) -> None:
     assert too_big.status_code == 413
 
 
-async def test_a_duplicate_open_dossier_is_409_with_the_existing_code(intake: RunningIntake) -> None:
+async def test_a_duplicate_open_dossier_is_409_with_the_existing_code_to_its_own_applicant_only(
+    intake: RunningIntake,
+) -> None:
+    """Anyone who knew the subject's ID numbers (a child's parents', the deceased's) was told the code of
+    another person's open dossier, and with it where and when it was filed: its view and actions open."""
     first = (await intake.client.post("/v1/dossiers", json=birth_dossier(child_name="Lê Văn Ba"))).json()
     again = await intake.client.post("/v1/dossiers", json=birth_dossier("counter", child_name="Lê Văn Ba"))
     assert again.status_code == 409
     assert again.json() | {"detail": None} == {
         "error": "duplicate_dossier", "detail": None, "existing_code": first["code"],
+    }
+    stranger = {**birth_dossier("counter", child_name="Lê Văn Ba"), "applicant": applicant(STRANGER_ID)}
+    refused = await intake.client.post("/v1/dossiers", json=stranger)
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "error": "duplicate_dossier",
+        "detail": "an open dossier of this procedure already exists for this subject",
+        "existing_code": None,
     }
 
 

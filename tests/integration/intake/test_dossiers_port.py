@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
+from contracts.ids import uuid7
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange, TimelineEntry
 from intake.service_layer.ports import NewDossier
@@ -20,9 +22,10 @@ pytestmark = pytest.mark.integration
 UowFactory = Callable[[], Any]
 AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 DAY = date(2024, 6, 17)
+FAMILY, STRANGER = "036093000456", "001090000321"  # the applicants' ID numbers
 
 
-def row(n: int, subject: str | None = "s-1") -> NewDossier:
+def row(n: int, subject: str | None = "s-1", applicant: str = FAMILY) -> NewDossier:
     return NewDossier(
         dossier_id=f"0190a000-0000-7000-8000-{n:012d}",
         code=f"UBND-X-YENHOA-240617-{n:04d}",
@@ -38,7 +41,16 @@ def row(n: int, subject: str | None = "s-1") -> NewDossier:
         due_at=None,
         fee=0,
         timeline=[TimelineEntry(AT, "DossierSubmitted", DossierStatus.REGISTERED).as_dict()],
+        applicant_id_number=applicant,
     )
+
+
+def submitted(n: int, applicant: str = FAMILY) -> Envelope:
+    """Row ``n``'s first event, where the adapters read its applicant back (the table keeps none)."""
+    return Envelope(
+        event_id=uuid7(), type="TestDossierSubmitted", version=1, occurred_at=AT, producer="tests",
+        key=row(n).dossier_id, correlation_id=row(n).dossier_id, payload={"applicant": {"id_number": applicant}},
+    )  # fmt: skip
 
 
 async def test_sequences_count_per_agency_and_day_and_roll_back(new_uow: UowFactory) -> None:
@@ -58,10 +70,15 @@ async def test_sequences_count_per_agency_and_day_and_roll_back(new_uow: UowFact
 async def test_an_open_subject_is_taken_until_the_dossier_ends(new_uow: UowFactory) -> None:
     async with new_uow() as uow:
         await uow.dossiers.add_dossiers([row(1), row(2, subject=None), row(3, subject=None)])
+        await uow.record(row(1).dossier_id, 0, [submitted(1)], [None])
     with pytest.raises(DuplicateDossier) as caught:
         async with new_uow() as uow:
             await uow.dossiers.add_dossiers([row(4)])
-    assert caught.value.existing_code == row(1).code
+    assert caught.value.existing_code == row(1).code  # to its own applicant
+    with pytest.raises(DuplicateDossier) as caught:
+        async with new_uow() as uow:  # someone else who knows the subject: told it exists, not which
+            await uow.dossiers.add_dossiers([row(4, applicant=STRANGER)])
+    assert caught.value.existing_code is None and row(1).code not in str(caught.value)
     async with new_uow() as uow:
         ended = DossierChange(row(1).dossier_id, status=DossierStatus.REFUSED, handler=("UBND-X-YENHOA", "cb-1"))
         assert await uow.dossiers.apply(ended)
@@ -77,6 +94,7 @@ async def test_an_open_subject_is_taken_until_the_dossier_ends(new_uow: UowFacto
 async def test_a_step_takes_its_subject_once_known_unless_another_open_dossier_has_it(new_uow: UowFactory) -> None:
     async with new_uow() as uow:
         await uow.dossiers.add_dossiers([row(1), row(2, subject=None), row(3, subject=None), row(4, subject=None)])
+        await uow.record(row(3).dossier_id, 0, [submitted(3)], [None])
         assert await uow.dossiers.key_subject(row(2).dossier_id, "1.001193", "s-1") == row(1).code
         assert await uow.dossiers.key_subject(row(3).dossier_id, "1.001193", "s-3") is None
         ended = DossierChange(row(4).dossier_id, status=DossierStatus.STOPPED, handler=("UBND-X-YENHOA", "cb-1"))

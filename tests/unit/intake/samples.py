@@ -11,6 +11,7 @@ MONDAY_9AM = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 MOTHER_ID = "036195000123"  # Nam Định, female, born 1995
 FATHER_ID = "036093000456"  # Nam Định, male, born 1993
 DECEASED_ID = "036050000789"  # Nam Định, male, born 1950
+STRANGER_ID = "001090000321"  # Hà Nội, male, born 1990: in none of these dossiers
 COMMUNE = "UBND-X-YENHOA"
 
 

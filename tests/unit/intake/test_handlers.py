@@ -18,7 +18,15 @@ from intake.service_layer.projections import on_workflow_event
 from intake.service_layer.queries import dossier_public
 from tests.unit.intake.conftest import Clock, bundle_command, dossier_command
 from tests.unit.intake.contract import assert_matches_contract
-from tests.unit.intake.samples import MONDAY_9AM, birth_bundle, birth_dossier, criminal_record_dossier, death_bundle
+from tests.unit.intake.samples import (
+    MONDAY_9AM,
+    STRANGER_ID,
+    applicant,
+    birth_bundle,
+    birth_dossier,
+    criminal_record_dossier,
+    death_bundle,
+)
 
 
 def published(uow: InMemoryIntakeUnitOfWork) -> list[intake.IntakeEvent]:
@@ -75,6 +83,22 @@ async def test_an_open_dossier_for_the_same_subject_is_a_duplicate_until_it_ends
     await on_workflow_event(result_issued(first["dossier_id"], first["code"]), uow.dossiers)
     again = (await submit_dossier(dossier_command(birth_dossier("online")), ctx)).body
     assert again["code"] != first["code"]
+
+
+async def test_a_duplicate_names_the_open_dossier_only_to_its_own_applicant(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Anyone who knew the deceased's ID number was told the code of the family's open death
+    registration, and so where and when it was filed: its view and its actions open with that code."""
+    family = (await submit_bundle(bundle_command(death_bundle()), ctx)).body
+    registration = family["dossiers"][0]["code"]
+    with pytest.raises(DuplicateDossier) as stranger:
+        await submit_bundle(bundle_command({**death_bundle(), "applicant": applicant(STRANGER_ID)}), ctx)
+    assert stranger.value.existing_code is None
+    assert str(stranger.value) == "an open dossier of this procedure already exists for this subject"
+    with pytest.raises(DuplicateDossier) as again:  # the family itself, submitting once more
+        await submit_bundle(bundle_command(death_bundle()), ctx)
+    assert again.value.existing_code == registration and registration in str(again.value)
 
 
 async def test_a_withdrawn_dossier_no_longer_blocks_its_subject(

@@ -11,18 +11,21 @@ from typing import Any, Self
 
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
+from eventkit.eventstore import InMemoryEventStore
 from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import DossierState, taken_on
 from intake.domain.codes import dossier_code
-from intake.domain.errors import DuplicateDossier
+from intake.domain.errors import duplicate_of
 from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
 
 class InMemoryDossiers:
-    """Same contract as PostgresDossiers; rows are plain dicts."""
+    """Same contract as PostgresDossiers; rows are plain dicts. Like the table, a row keeps no applicant:
+    a duplicate's is read from its first event in ``events`` (the unit of work's store)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: InMemoryEventStore) -> None:
+        self._events = events
         self.keys: dict[str, dict[str, Any]] = {}
         self.sequences: dict[tuple[str, date], int] = {}
         self.rows: dict[str, dict[str, Any]] = {}
@@ -53,9 +56,12 @@ class InMemoryDossiers:
             if row.subject_key is not None:
                 for other in self.rows.values():
                     if (other["procedure_code"], other["subject_key"]) == (row.procedure_code, row.subject_key):
-                        raise DuplicateDossier(row.procedure_code, other["code"])
+                        holder = self._applicant_id_number(other["dossier_id"])
+                        raise duplicate_of(row.procedure_code, other["code"], holder, row.applicant_id_number)
+            values = asdict(row)
+            del values["applicant_id_number"]  # not a column
             self.rows[row.dossier_id] = {
-                **asdict(row),
+                **values,
                 "current_agency": row.receiving_agency,
                 "official_id": None,
                 "overdue": False,
@@ -69,6 +75,13 @@ class InMemoryDossiers:
                 "step_started_at": None,
                 "portal_sync": None,
             }
+
+    def _applicant_id_number(self, dossier_id: str) -> str | None:
+        """As PostgresDossiers reads it: from the dossier's first event (DossierSubmitted)."""
+        stream = self._events.streams.get(dossier_id)
+        applicant = stream[0].envelope.payload.get("applicant") if stream else None
+        id_number = applicant.get("id_number") if isinstance(applicant, dict) else None
+        return id_number if isinstance(id_number, str) else None
 
     async def add_bundle(self, row: NewBundle) -> None:
         self.bundles[row.bundle_id] = {**asdict(row), "status": "submitted", "failed_step": None, "reason": None}
@@ -141,7 +154,7 @@ class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dossiers = InMemoryDossiers()
+        self.dossiers = InMemoryDossiers(self.events)
         self._entered = False
 
     async def __aenter__(self) -> Self:

@@ -28,6 +28,7 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
 
 async def _duplicate(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DuplicateDossier)
+    # The code (here and in the detail) only for the open dossier's own applicant; null to anyone else.
     body = {"error": "duplicate_dossier", "detail": str(exc), "existing_code": exc.existing_code}
     return JSONResponse(body, status_code=409)
 

@@ -319,6 +319,10 @@ class BundleTypeList(BaseModel):
 
 
 class ErrorPublic(ErrorBody):
-    """The shared error body; a 409 duplicate_dossier also names the open dossier."""
+    """The shared error body; a 409 duplicate_dossier also names the open dossier to its own applicant."""
 
-    existing_code: str | None = None
+    existing_code: str | None = Field(
+        None,
+        description="409 duplicate_dossier: the open dossier's code, when the request's applicant (ID number)"
+        " is that dossier's applicant; null otherwise, and the detail then names no dossier either.",
+    )

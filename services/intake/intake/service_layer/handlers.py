@@ -141,6 +141,7 @@ def _row(plan: PlannedDossier, event: DossierSubmitted, position: int | None = N
         bundle_step=plan.step_id,
         bundle_position=position,
         delivery=event.delivery.method,
+        applicant_id_number=event.applicant.id_number,
     )
 
 

@@ -47,6 +47,9 @@ class NewDossier:
     bundle_step: str | None = None
     bundle_position: int | None = None
     delivery: str = "counter"  # how the result is received (the method; the postal address is not kept)
+    # Not a column: the view keeps no personal data (the dossier's DossierSubmitted event has it). Only
+    # to tell whether an open dossier of the same subject is this applicant's own (domain.errors.duplicate_of).
+    applicant_id_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ class Dossiers(Protocol):
         ...
 
     async def add_dossiers(self, rows: Sequence[NewDossier]) -> None:
-        """Insert the rows; DuplicateDossier if one's subject has an open dossier already."""
+        """Insert the rows; DuplicateDossier if one's subject has an open dossier already (named only
+        to its own applicant: see :func:`intake.domain.errors.duplicate_of`)."""
         ...
 
     async def add_bundle(self, row: NewBundle) -> None: ...
@@ -146,8 +150,8 @@ class IntakeUnitOfWork(Protocol):
     async def submit(self, submission: NewSubmission) -> list[str] | StoredReply:
         """Write the submission: the codes it took, in order; or the reply stored under its
         Idempotency-Key by an earlier request (and nothing written). DuplicateDossier if a dossier's
-        subject has an open dossier already. The first and only write of its unit of work; on a unit
-        of work that was not entered, a transaction of its own."""
+        subject has an open dossier already (named as by ``add_dossiers``). The first and only write
+        of its unit of work; on a unit of work that was not entered, a transaction of its own."""
         ...
 
     async def __aenter__(self) -> IntakeUnitOfWork: ...
