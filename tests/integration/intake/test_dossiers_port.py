@@ -9,13 +9,19 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from contracts.ids import uuid7
+from eventkit.db import TimeLimits, is_lock_not_granted, make_engine
+from intake.adapters.postgres import SqlIntakeUnitOfWork
 from intake.domain.errors import DuplicateDossier
 from intake.domain.tracking import DossierChange, TimelineEntry
 from intake.service_layer.ports import NewDossier
+from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +186,23 @@ async def test_a_bundle_s_step_is_handled_once_its_bundle_started_it(new_uow: Uo
         assert await uow.dossiers.apply(DossierChange(steps[1].dossier_id, status=DossierStatus.PROCESSED))
         handled.append((await uow.dossiers.state(steps[1].code)).handled)  # type: ignore[union-attr]
     assert handled == [True, False, True]
+
+
+async def test_a_dossier_another_transaction_holds_past_the_lock_timeout_is_busy_not_retried(
+    intake_tables: AsyncEngine, schema: str, infra: Infra
+) -> None:
+    """A lock not granted in time was taken for a conflict to run again: each of three attempts waited
+    the whole lock_timeout behind the same holder, and the citizen got a 409 a minute later."""
+    async with SqlIntakeUnitOfWork(intake_tables) as uow:
+        await uow.dossiers.add_dossiers([row(1)])
+    impatient = make_engine(infra.database_url, schema, pool_size=1, limits=TimeLimits(2.0, 0.2))
+    try:
+        async with intake_tables.connect() as holder, holder.begin():
+            lock = text("SELECT 1 FROM dossiers WHERE dossier_id = :d FOR UPDATE")
+            await holder.execute(lock, {"d": row(1).dossier_id})
+            with pytest.raises(DBAPIError) as waited:
+                async with SqlIntakeUnitOfWork(impatient) as uow:
+                    await uow.dossiers.state(row(1).dossier_id)
+        assert is_lock_not_granted(waited.value)  # the API's 503 "busy", not the 409 of a lost race
+    finally:
+        await impatient.dispose()

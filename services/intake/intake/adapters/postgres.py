@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events.common import DossierStatus
-from eventkit.db import is_contention
+from eventkit.db import is_contention, is_lock_not_granted
 from eventkit.uow import SqlUnitOfWork
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
@@ -290,5 +290,8 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, DBAPIError) and is_contention(exc):  # another transaction got in the way
+        # Another transaction got in the way: the request runs again. Not when a lock was not granted
+        # in time: its holder keeps it, and each attempt waited the whole lock_timeout again before
+        # the citizen was told to send it again (409); it goes on as the shared 503 "busy" answer.
+        if isinstance(exc, DBAPIError) and is_contention(exc) and not is_lock_not_granted(exc):
             raise RetryableConflict(str(exc.orig)) from exc
