@@ -127,6 +127,9 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimit
 async def ensure_schema(engine: AsyncEngine, schema: str) -> None:
     """Create the service's schema if it does not exist yet."""
     async with engine.begin() as conn:
+        # Replicas starting at once on a fresh database: each found no schema and created it, and all
+        # but one stopped on a unique violation in pg_namespace. Checked and created under a lock.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('schema:' || :s))"), {"s": schema})
         # CREATE SCHEMA IF NOT EXISTS needs the database-level CREATE privilege even when the
         # schema exists; asking first lets production roles run without it.
         exists = await conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema})

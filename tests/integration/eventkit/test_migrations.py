@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.db import make_engine
 from eventkit.migrations import MigrationChanged, apply_migrations, migrations_in
+from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -27,3 +31,16 @@ async def test_a_migration_edited_after_it_was_applied_stops_the_start(engine: A
     with pytest.raises(MigrationChanged, match=first) as refused:
         await apply_migrations(engine, schema, "reporting")
     assert refused.value.changed == [first]
+
+
+async def test_replicas_starting_at_once_on_a_fresh_database_all_start(infra: Infra, schema: str) -> None:
+    """Every service runs two replicas: on a fresh database both created the schema at once, and one
+    stopped on a unique violation in pg_namespace (the migrations' lock was taken only after it)."""
+    engines = [make_engine(infra.database_url, schema, pool_size=1) for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(apply_migrations(e, schema, "reporting") for e in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(map(len, applied))[:-1] == [0, 0, 0]  # one replica ran them; the others found them done
+    assert applied[0] or applied[1] or applied[2] or applied[3]
