@@ -19,12 +19,14 @@ from contracts.events.workflow import (
     DossierOverdue,
     DossierRefused,
     DossierStepStarted,
+    DossierStopped,
     PaymentConfirmed,
     PaymentRequested,
     ResultIssued,
     ResultReturned,
     SupplementReceived,
     SupplementRequested,
+    WithdrawalAccepted,
 )
 from contracts.obligation import amount_owed
 from registry_sim.errors import SimError
@@ -150,6 +152,72 @@ def test_an_apology_letter_moves_the_portal_s_appointment_and_a_late_reception_d
     assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
 
 
+def _moving_the_date(kind: str, at: datetime, new_date: datetime) -> DossierEvent:
+    common = lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING)
+    if kind == "a supplement's arrival":
+        return SupplementReceived(**common, paused_seconds=3600, due_at=new_date)
+    if kind == "an apology letter":
+        return ApologyLetterIssued(**common, reason="Cần xác minh thêm", previous_due_at=T0, new_due_at=new_date)
+    return DossierStepStarted(**common, step="verification", step_due_at=new_date, due_at=new_date)
+
+
+@pytest.mark.parametrize("kind", ["a supplement's arrival", "an apology letter", "a step's start"])
+def test_a_date_moving_event_replayed_late_moves_the_appointment_no_newer_event_set(kind: str) -> None:
+    """The event that moved the appointment, dead-lettered and replayed after a later request for
+    payment (which sets no date): intake and reporting moved the appointment, the portal kept the
+    reception's, as it dropped every date of a late event once it held one. An event older than the
+    one that set the date still gives way."""
+    record = fold(apply_submitted(None, submitted("d1", CODE).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    first_date = record.appointment_at
+    new_date = T0 + timedelta(days=8)
+    moving = _moving_the_date(kind, T0 + timedelta(days=1), new_date)
+    record = apply_dossier_event(record, _request(300_000, at_hours=48))
+    record = apply_dossier_event(record, moving)  # replayed from the dead letters
+    assert record.state == DossierStatus.PAYMENT_REQUESTED.code  # the state is the later event's
+    assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date)
+    record = fold(record, received("d1", CODE))  # older than the date: replayed, it gives way
+    assert accepted_by_portal(record)["appointment_at"] == portal_time(new_date) != portal_time(first_date)
+
+
+@pytest.mark.parametrize(
+    "history",
+    ["an apology letter after it", "the same, in the old wording", "only a reception before it", "nothing"],
+)
+def test_a_record_saved_before_it_was_kept_reads_when_its_appointment_was_set_from_its_history(history: str) -> None:
+    """A record saved without the time its appointment was set (before this build, or rewritten by
+    one without it) takes it from its history, as intake's migration 0011 read its rows' timelines:
+    a supplement's arrival replayed late moves the date a reception before it set, and gives way to
+    an apology letter after it. When nothing tells (a counter dossier's date from its submission), the
+    date held stays, as before."""
+    counter = history == "nothing"
+    submission = submitted("d1", CODE, channel="counter" if counter else "online").parse_payload()
+    assert isinstance(submission, DossierSubmitted)
+    first_date = T0 + timedelta(days=2)
+    if counter:
+        submission = submission.model_copy(update={"received_at": T0, "due_at": first_date})
+    record = apply_submitted(None, submission)
+    if not counter:
+        record = fold(record, received("d1", CODE))
+    letter_date = T0 + timedelta(days=10)
+    if history.startswith("an apology") or history.startswith("the same"):
+        record = apply_dossier_event(record, _moving_the_date("an apology letter", T0 + timedelta(days=2), letter_date))
+    else:
+        forward = DossierForwarded(**lifecycle("d1", CODE, T0 + timedelta(days=2), status=DossierStatus.PROCESSING),
+                                   from_agency="CA-X-ANPHU")  # fmt: skip
+        record = apply_dossier_event(record, forward)
+    if history == "the same, in the old wording":
+        lines = [h.model_copy(update={"content": h.content.replace("Văn bản xin lỗi và", "Văn bản xin lỗi,")})
+                 for h in record.history]  # fmt: skip
+        record = record.model_copy(update={"history": tuple(lines)})
+    saved = record.model_dump(mode="json")
+    saved.pop("appointment_set_at", None)  # absent: as a build without it saved it
+    record = PortalRecord.model_validate(saved)
+    moved = T0 + timedelta(days=8)
+    record = apply_dossier_event(record, _moving_the_date("a supplement's arrival", T0 + timedelta(days=1), moved))
+    expected = {"only a reception before it": moved, "nothing": first_date}.get(history, letter_date)
+    assert accepted_by_portal(record)["appointment_at"] == portal_time(expected)
+
+
 def test_the_history_names_steps_and_keeps_the_reasons_and_the_new_date_citizens_read() -> None:
     """It read 'Bắt đầu bước xử lý: processing', and dropped a verification's or a forward's reason
     and the apology letter's new date."""
@@ -206,6 +274,60 @@ def test_a_dossier_ended_without_a_result_tells_the_portal_when() -> None:
     assert (body["state"], body["finished_at"]) == (3, "20240710093000")
 
 
+def _ended(status: DossierStatus, hours: int = 6) -> DossierEvent:
+    common = lifecycle("d1", CODE, T0 + timedelta(hours=hours), status=status)
+    if status is DossierStatus.REFUSED:
+        return DossierRefused(**common, reason="Không đủ điều kiện")
+    if status is DossierStatus.STOPPED:
+        return DossierStopped(**common, reason="Hồ sơ giả mạo")
+    return WithdrawalAccepted(**common, reason="Công dân không còn nhu cầu")
+
+
+@pytest.mark.parametrize(
+    ("ending", "paid", "fees"),
+    [
+        ("refused at reception", [], []),
+        ("refused before the submission was read", [], []),
+        ("withdrawn, the request unpaid", [], []),
+        ("withdrawn, the request paid in part", [100_000], [("Nghĩa vụ tài chính", 100_000, "qr", True)]),
+        ("stopped, the request paid in full", [300_000], [("Nghĩa vụ tài chính", 300_000, "qr", True)]),
+        ("stopped, then a request replayed late", [], []),
+    ],
+)
+def test_a_dossier_ended_without_a_result_sends_the_portal_only_what_was_paid(
+    ending: str, paid: list[int], fees: list[tuple[str, int, str, bool]]
+) -> None:
+    """A fee of 200,000 VND, and for a dossier taken into processing a request for 300,000. Refused,
+    withdrawn or stopped, the dossier owes nothing more (intake shows nothing owed and takes no
+    payment, reporting counts no obligation for it unpaid), but the portal was still sent the fee or
+    the request as unpaid lines, for good: a refused online dossier showed its 200,000 fee unpaid, a
+    withdrawn one the 300,000 it had not paid. Only what was paid goes now, a part paid as a line of
+    that part."""
+    submission = submitted("d1", CODE, fee=200_000).parse_payload()
+    assert isinstance(submission, DossierSubmitted)
+    ask = _request(300_000)
+    if ending.startswith("refused"):
+        refused = _ended(DossierStatus.REFUSED, hours=1)
+        if ending == "refused at reception":
+            record = apply_dossier_event(apply_submitted(None, submission), refused)
+        else:  # workflow's topic read first: the fee comes after the end
+            record = apply_submitted(apply_dossier_event(None, refused), submission)
+    else:
+        record = apply_dossier_event(fold(apply_submitted(None, submission), received("d1", CODE)), ask)
+        for amount in paid:
+            fee = FeePaid(dossier_id="d1", amount=amount, method="qr", online=True, paid_at=T0 + timedelta(hours=4))
+            record = apply_fee_paid(record, fee)
+        end = DossierStatus.WITHDRAWAL_REQUESTED if ending.startswith("withdrawn") else DossierStatus.STOPPED
+        if ending == "stopped, then a request replayed late":
+            record = apply_dossier_event(apply_dossier_event(record, _ended(end)), _request(80_000, at_hours=5))
+        else:
+            record = apply_dossier_event(record, _ended(end))
+    body = accepted_by_portal(record)
+    assert body["state"] in (3, 7, 8)
+    assert [(f["name"], f["amount_vnd"], f.get("payment_method"), f["paid_online"]) for f in body["fees"]] == fees
+    assert all("paid_at" in f for f in body["fees"])  # nothing shown owed, as intake shows
+
+
 def test_supplements_fees_and_timers() -> None:
     record = apply_submitted(None, submitted("d1", CODE, fee=20000).parse_payload())  # type: ignore[arg-type]
     record = fold(record, received("d1", CODE))
@@ -236,9 +358,10 @@ def test_supplements_fees_and_timers() -> None:
         {"requested_at": "20240710113000", "supplied_at": "20240710133000", "reason": "Thiếu giấy tờ chỗ ở"}
     ]
     assert body["appointment_at"] == "20240713113000"
+    # Each payment once, towards the one obligation; paid online, by QR, as a part of it was.
     assert [(f["amount_vnd"], f["paid_online"], f.get("payment_method"), "paid_at" in f) for f in body["fees"]] == [
-        (50000, False, "cash", True)
-    ]  # each payment once, towards the one obligation
+        (50000, True, "qr", True)
+    ]
     # Timers change nothing the portal carries; they fire after the last change.
     later = at + timedelta(days=1)
     overdue = DossierOverdue(**lifecycle("d1", CODE, later, status=DossierStatus.PROCESSING), due_at=at)
@@ -339,6 +462,37 @@ def test_a_payment_reported_by_intake_and_workflow_is_one_paid_line(order: str) 
     assert [(f.amount_vnd, f.paid_online, f.payment_method, f.paid_at is not None) for f in record.fees] == [
         (fee, True, method, True)
     ]
+
+
+@pytest.mark.parametrize(
+    ("parts", "paid_as"),
+    [
+        ([("qr", True), ("cash", False)], ("qr", True)),
+        ([("cash", False), ("qr", True)], ("qr", True)),
+        ([("cash", False), ("cash", False)], ("cash", False)),
+        ([("cash", False), ("workflow's", True)], (None, True)),
+    ],
+    ids=["by QR, then in cash", "in cash, then by QR", "in cash twice", "in cash, then online as workflow tells"],
+)
+def test_a_fee_paid_in_parts_is_paid_online_if_any_part_was_whichever_came_first(
+    parts: list[tuple[str, bool]], paid_as: tuple[str | None, bool]
+) -> None:
+    """A 200,000 VND fee paid 100,000 by QR, then 100,000 in cash: the line took the method and the
+    online flag of the payment that completed it, and read paid in cash, not online, where reporting
+    counts the dossier paid online (a part was); paid in the other order, it read paid online by QR.
+    Now the line is paid online if any part was, by the method of that part."""
+    record = fold(apply_submitted(None, submitted("d1", CODE, fee=200_000).parse_payload()), received("d1", CODE))  # type: ignore[arg-type]
+    for hour, (method, online) in enumerate(parts, start=2):
+        at = T0 + timedelta(hours=hour)
+        common = lifecycle("d1", CODE, at, status=DossierStatus.PROCESSING)
+        ack = PaymentConfirmed(**common, amount=100_000, online=online, outstanding=100_000 * (3 - hour))
+        if method != "workflow's":  # else intake's FeePaid, which brings the method, is not read yet
+            record = apply_fee_paid(
+                record, FeePaid(dossier_id="d1", amount=100_000, method=method, online=online, paid_at=at)
+            )
+        record = apply_dossier_event(record, ack)
+    (line,) = accepted_by_portal(record)["fees"]
+    assert (line.get("payment_method"), line["paid_online"], line["paid_at"]) == (*paid_as, "20240710113000")
 
 
 @pytest.mark.parametrize("fee_paid_first", [True, False], ids=["fee paid at submission", "fee never paid"])
@@ -575,7 +729,7 @@ def test_a_record_with_only_its_fee_lines_goes_on_from_them(rewritten: str) -> N
         ("Nghĩa vụ tài chính", 180_000, 100_000, False)
     ]
     record = apply_fee_paid(record, FeePaid(dossier_id="d1", amount=80_000, method="cash", online=False, paid_at=T0))
-    assert [(f.amount_vnd, f.paid_vnd, f.payment_method, f.paid_at is not None) for f in record.fees] == [
-        (180_000, 180_000, "cash", True)
-    ]
+    # Paid online by QR, then in cash: the line was paid online, by QR, as a part of it was.
+    lines = [(f.amount_vnd, f.paid_vnd, f.payment_method, f.paid_online, f.paid_at is not None) for f in record.fees]
+    assert lines == [(180_000, 180_000, "qr", True, True)]
     accepted_by_portal(record)

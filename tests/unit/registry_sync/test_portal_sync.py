@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from contracts.events.common import DossierStatus
 from contracts.events.intake import FeePaid
 from contracts.events.registry import PortalSyncFailed, PortalSyncSucceeded
-from contracts.events.workflow import DossierDueSoon, PaymentRequested
+from contracts.events.workflow import DossierDueSoon, DossierRefused, PaymentRequested
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.portal_sync import SyncStatus
@@ -644,6 +644,22 @@ async def test_a_part_payment_costs_no_push_and_still_counts_toward_the_whole(re
     await consume(registry, clock, paid(400_000))  # the rest: now the portal is told it is paid
     assert await push_due(pusher) == 1
     assert portal.dossiers[CODE]["fees"][0]["paid_at"] == "20240710113000"
+
+
+async def test_a_dossier_refused_at_reception_is_pushed_again_without_the_fee_it_no_longer_owes(
+    registry, portal, clock, pusher
+) -> None:
+    """An online dossier submitted with a 200,000 VND fee unpaid, then refused at reception: the
+    portal kept showing the fee unpaid, where intake showed nothing owed (it takes no payment for a
+    dossier that ended without a result) and reporting counted no obligation."""
+    await consume(registry, clock, submitted("d1", CODE, fee=200_000))
+    await push_due(pusher)
+    assert [(f["amount_vnd"], "paid_at" in f) for f in portal.dossiers[CODE]["fees"]] == [(200_000, False)]
+    refused = DossierRefused(**lifecycle("d1", CODE, T0 + timedelta(hours=1), status=DossierStatus.REFUSED),
+                             reason="Không đủ điều kiện")  # fmt: skip
+    await consume(registry, clock, wrap(refused, "d1", "workflow"))
+    assert await push_due(pusher) == 1
+    assert (portal.dossiers[CODE]["state"], portal.dossiers[CODE].get("fees", [])) == (3, [])
 
 
 async def test_reconciliation_locks_a_chunk_in_dossier_id_order_as_the_consumer_does(

@@ -9,12 +9,13 @@ would be sent the same for: ``adapters.portal.same_on_portal``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.events.common import Applicant, Channel, Document
+from contracts.events.common import Applicant, Channel, Document, DossierStatus
 from contracts.events.intake import BundleSubmitted, DossierSubmitted, FeePaid, SupplementProvided
 from contracts.events.vocabulary import EVENT_NAMES, STEP_NAMES, event_name, vnd
 from contracts.events.workflow import (
@@ -52,6 +53,20 @@ _DETAILS = {
 #: Timer events: they change nothing the portal carries.
 SILENT_EVENTS = frozenset({"DossierDueSoon", "DossierOverdue", "AcceptanceOverdue"})
 MAX_TEXT = 1000
+#: The states of a dossier that ended without a result (refused, withdrawn: the status a withdrawal
+#: workflow accepted leaves, stopped). No money is taken for one (intake's ``actions.payable``), and
+#: reporting counts no obligation for one unpaid: the portal is sent only what was paid.
+ENDED_WITHOUT_RESULT = frozenset(
+    s.code for s in (DossierStatus.REFUSED, DossierStatus.WITHDRAWAL_REQUESTED, DossierStatus.STOPPED)
+)
+#: How the history lines of the events that set the appointment begin, in every wording a record may
+#: hold (an apology letter's read "Văn bản xin lỗi, hẹn lại ..." before the shared vocabulary).
+_SETS_APPOINTMENT = (
+    EVENT_NAMES["DossierReceived"],
+    EVENT_NAMES["DossierStepStarted"],
+    EVENT_NAMES["SupplementReceived"],
+    "Văn bản xin lỗi",
+)
 
 
 def utc(moment: datetime) -> datetime:
@@ -146,6 +161,10 @@ class PortalRecord(_Line):
     submitted_at: datetime | None = None
     received_at: datetime | None = None
     appointment_at: datetime | None = None
+    #: When the workflow event that set ``appointment_at`` happened (ours, not sent): a late event's
+    #: date applies unless a newer event set the one held. None: no workflow event set it, or unknown
+    #: (a record from before this field, or one a build without it rewrote): see :attr:`appointment_set`.
+    appointment_set_at: datetime | None = None
     finished_at: datetime | None = None
     returned_at: datetime | None = None
     supplements: tuple[SupplementLine, ...] = ()
@@ -168,6 +187,17 @@ class PortalRecord(_Line):
         if self.submitted is not None:
             return self.submitted
         return any(line.content == EVENT_NAMES["DossierSubmitted"] for line in self.history)
+
+    @property
+    def appointment_set(self) -> datetime | None:
+        """When a workflow event last set the appointment: as :attr:`appointment_set_at` says, else by
+        the latest history line of an event that sets one, as intake's migration 0011 read its rows'
+        timelines (one that set none, a step without a date, only keeps a late date out, as before).
+        None: nothing tells (no such line: the appointment, if any, is the submission's)."""
+        if self.appointment_set_at is not None:
+            return self.appointment_set_at
+        lines = (line.at for line in self.history if line.content.startswith(_SETS_APPOINTMENT))
+        return max(lines, default=None)
 
     def missing(self) -> list[str]:
         """What the portal requires that no event has told us yet (then we wait, not push)."""
@@ -295,14 +325,15 @@ def _obligation(record: PortalRecord) -> Obligation:
     return Obligation(fee_vnd=fee, requests_vnd=requests, payments=tuple(payments))
 
 
-def _owing(obligation: Obligation) -> dict[str, Any]:
-    return {"obligation": obligation, "fees": _fee_lines(obligation)}
+def _owing(obligation: Obligation, state: int | None) -> dict[str, Any]:
+    """The obligation and the fee lines made from it, for a dossier in ``state``."""
+    return {"obligation": obligation, "fees": _fee_lines(obligation, ended=state in ENDED_WITHOUT_RESULT)}
 
 
 def _with_fee(record: PortalRecord, fee: int) -> dict[str, Any]:
     """The submission's fee. Workflow's requests and acknowledgements read before it (another topic)
     are kept as they came, so with the fee they make the lines they would have made had it come first."""
-    return _owing(_obligation(record).model_copy(update={"fee_vnd": fee}))
+    return _owing(_obligation(record).model_copy(update={"fee_vnd": fee}), record.state)
 
 
 def _request(record: PortalRecord, amount: int) -> dict[str, Any]:
@@ -311,7 +342,7 @@ def _request(record: PortalRecord, amount: int) -> dict[str, Any]:
     as it was and a second request took it over with ``max``: a fee of 100 and requests of 100 and 80
     showed 100 owed where 180 is, and nothing owed once the first 100 was paid."""
     obligation = _obligation(record)
-    return _owing(obligation.model_copy(update={"requests_vnd": (*obligation.requests_vnd, amount)}))
+    return _owing(obligation.model_copy(update={"requests_vnd": (*obligation.requests_vnd, amount)}), record.state)
 
 
 def _with_payment(record: PortalRecord, payment: Payment) -> dict[str, Any]:
@@ -331,7 +362,7 @@ def _with_payment(record: PortalRecord, payment: Payment) -> dict[str, Any]:
         else:
             same = known.model_copy(update={"acknowledged": True})
         payments = (*payments[:index], same, *payments[index + 1 :])
-    return _owing(obligation.model_copy(update={"payments": payments}))
+    return _owing(obligation.model_copy(update={"payments": payments}), record.state)
 
 
 def _owed(fee: int, requests: tuple[int, ...]) -> list[tuple[str, int]]:
@@ -354,39 +385,58 @@ def _owed(fee: int, requests: tuple[int, ...]) -> list[tuple[str, int]]:
     return lines
 
 
-def _fee_lines(obligation: Obligation) -> tuple[FeeLine, ...]:
+def _fee_lines(obligation: Obligation, *, ended: bool = False) -> tuple[FeeLine, ...]:
     """The portal's fee lines: what is owed, paid off by the payments in the order they were made, a
-    line paid in full carrying the method and time of the payment that completed it (a part payment
-    shows the portal nothing). What is paid beyond what is owed (a payment read before the request it
-    answers, or one owed back) is a paid line of its own."""
+    line paid in full carrying the time of the payment that completed it and how it was paid
+    (:func:`_line`; a part payment shows the portal nothing). What is paid beyond what is owed (a
+    payment read before the request it answers, or one owed back) is a paid line of its own.
+
+    A dossier that ``ended`` without a result owes nothing more: of what was owed, only what was paid
+    is sent, a line paid in part as a line of the part paid. Sent as owed, a dossier refused at
+    reception showed its fee unpaid on the portal for good, and a withdrawn one the request it had
+    not paid, where intake showed nothing owed and reporting counted no obligation."""
     payments = [p for p in obligation.payments if p.amount_vnd > 0]
     left = [p.amount_vnd for p in payments]  # what of each payment no line has taken yet
     lines: list[FeeLine] = []
     next_payment = 0
     for name, amount in _owed(obligation.fee_vnd, obligation.requests_vnd):
-        paid, last, at = 0, None, None
+        paid, at = 0, None
+        parts: list[Payment] = []  # what paid the line, in the order made
         while paid < amount and next_payment < len(payments):
             taken = min(left[next_payment], amount - paid)
             paid, left[next_payment] = paid + taken, left[next_payment] - taken
-            last = payments[next_payment]
-            at = last.paid_at or at
+            parts.append(payments[next_payment])
+            at = payments[next_payment].paid_at or at
             if not left[next_payment]:
                 next_payment += 1
-        lines.append(_line(name, amount, paid, last if paid >= amount else None, at))
+        if ended and paid < amount:
+            if not paid:
+                continue
+            amount = paid
+        lines.append(_line(name, amount, paid, parts if paid >= amount else (), at))
     for payment, rest in zip(payments[next_payment:], left[next_payment:], strict=True):
-        lines.append(_line(_FEE, rest, rest, payment, payment.paid_at))
+        lines.append(_line(_FEE, rest, rest, (payment,), payment.paid_at))
     return tuple(lines)
 
 
-def _line(name: str, amount: int, paid: int, settled_by: Payment | None, at: datetime | None) -> FeeLine:
-    if settled_by is None:
+def _line(name: str, amount: int, paid: int, parts: Sequence[Payment], at: datetime | None) -> FeeLine:
+    """A fee line; one paid in full (``parts``: the payments that paid it, in the order made) says how.
+
+    Paid online if any part was, as reporting counts a dossier paid online, by the method of the part
+    paid online (the last, if several were), else of the payment that completed it. By the completing
+    payment alone, a fee paid half by QR and half in cash read paid in cash, not online, and paid in
+    the other order read paid by QR, online: the portal's answer hung on the order of the payments,
+    and disagreed with reporting's."""
+    if not parts:
         return FeeLine(name=name, amount_vnd=amount, paid_vnd=paid)
+    online = [p for p in parts if p.online]
+    how = (online or list(parts))[-1]
     return FeeLine(
         name=name,
         amount_vnd=amount,
         paid_vnd=paid,
-        payment_method=settled_by.method,
-        paid_online=settled_by.online,
+        payment_method=how.method,
+        paid_online=bool(online),
         paid_at=at,
     )
 
@@ -400,8 +450,9 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
 
     Events of one dossier come in order, except one replayed from the dead-letter topic after its
     successors: older than the state we hold, it fills in what the record lacks and adds its lines,
-    but leaves the state, the agency and every date already set as they are. Applied as it came, it
-    pushed an older status over a newer one to the portal.
+    but leaves the state, the agency and the dates already set as they are, except the appointment
+    unless a newer event set it (:func:`_newer_appointment`). Applied as it came, it pushed an older
+    status over a newer one to the portal.
 
     A timer (:data:`SILENT_EVENTS`) leaves a record it finds as it is: moving its ``state_at`` to the
     timer's later time made a new revision, pushed to the portal as a write that changed nothing."""
@@ -417,9 +468,17 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     update: dict[str, Any] = {"code": event.code, "state_from_workflow": True}
     if not late:
         update.update({"state": event.status_code, "agency_code": event.agency, "state_at": at})
-    specific = _specific(record, event, at)
+    # Its fee lines are made for the state it leaves the dossier in (a late one: the state held).
+    specific = _specific(record.model_copy(update=update), event, at)
     if late:
-        specific = {k: v for k, v in specific.items() if k in _ADDITIVE or getattr(record, k) is None}
+        dated = "appointment_at" in specific and not _newer_appointment(record, at)
+        specific = {
+            k: v for k, v in specific.items()
+            if k in _ADDITIVE or getattr(record, k) is None or (k == "appointment_at" and dated)
+        }  # fmt: skip
+    if "appointment_at" in specific:
+        set_at = record.appointment_set
+        specific["appointment_set_at"] = at if set_at is None else max(set_at, at)
     update.update(specific)
     record = record.model_copy(update=update)
     if event.event_type in SILENT_EVENTS:
@@ -439,8 +498,21 @@ def apply_dossier_event(record: PortalRecord | None, event: DossierEvent) -> Por
     return record.with_history(line)
 
 
+def _newer_appointment(record: PortalRecord, at: datetime) -> bool:
+    """Whether the appointment the record holds was set by an event no older than one at ``at``: a
+    late event's date gives way to it, and applies otherwise, as intake decides for the citizen's view
+    (``tracking.as_applied``). Dropped whenever the record held a date, the date a supplement's arrival
+    or an apology letter moved, replayed after a later request for payment, never reached the portal,
+    where intake and reporting showed it. When nothing tells when the date held was set, it stays, as
+    it did."""
+    set_at = record.appointment_set
+    if set_at is None:
+        return record.appointment_at is not None
+    return set_at >= at
+
+
 def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[str, Any]:
-    """The fields only some lifecycle events set."""
+    """The fields only some lifecycle events set (``record`` in the state the event leaves it in)."""
     if isinstance(event, DossierReceived):
         return {"received_at": at, "appointment_at": utc(event.due_at), "procedure_code": event.procedure_code}
     if isinstance(event, DossierStepStarted) and event.due_at is not None and record.received_at is not None:
@@ -471,7 +543,8 @@ def _specific(record: PortalRecord, event: DossierEvent, at: datetime) -> dict[s
     if isinstance(event, ResultReturned):
         return {"returned_at": at}
     if isinstance(event, DossierRefused | DossierStopped | WithdrawalAccepted):
-        return {"finished_at": record.finished_at or at}  # ended without a result: the portal's end date
+        # Ended without a result: the portal's end date, and the fee lines of what was paid alone.
+        return {"finished_at": record.finished_at or at, **_owing(_obligation(record), record.state)}
     if isinstance(event, ApologyLetterIssued):
         return {"appointment_at": utc(event.new_due_at)}
     return {}
