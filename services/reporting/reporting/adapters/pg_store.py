@@ -116,10 +116,18 @@ class PostgresProjectionStore:
         params = {"ids": list(ids)}
         if self._lock:
             # Create missing rows first so that two replicas' first events of a dossier serialise on the row.
+            # Both statements take the rows in id order, as intake, workflow and registry-sync take theirs:
+            # inserted in the order of a Python set (each process hashes strings its own way), two replicas
+            # projecting the same new dossiers from two topics each held a row the other waited for, and
+            # PostgreSQL broke the deadlock after a second by failing one, again and again under load.
             await self._conn.execute(
-                text(f"INSERT INTO {table} ({key}) SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING"), params
+                text(
+                    f"INSERT INTO {table} ({key}) SELECT id FROM unnest(CAST(:ids AS text[])) AS u(id)"
+                    " ORDER BY id ON CONFLICT DO NOTHING"
+                ),
+                params,
             )
-        lock = " FOR UPDATE" if self._lock else ""
+        lock = f" ORDER BY {key} FOR UPDATE" if self._lock else ""
         sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(CAST(:ids AS text[])){lock}"
         rows = (await self._conn.execute(text(sql), params)).all()
         return [tuple(r) for r in rows if not self._lock or r[columns.index("events")]]
@@ -237,7 +245,9 @@ async def _primary_key(conn: AsyncConnection, table: str) -> list[str]:
 
 
 async def drop_leftover_generations(conn: AsyncConnection) -> list[str]:
-    """Drop tables an interrupted rebuild left behind; returns their names."""
+    """Drop every generation but the live one (tables an interrupted rebuild left behind); returns
+    their names. Only for a rebuild starting under the rebuild lock: any other time, one of them may
+    be the tables another replica's rebuild is filling."""
     rows = await conn.execute(
         text(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
@@ -248,6 +258,14 @@ async def drop_leftover_generations(conn: AsyncConnection) -> list[str]:
     for name in names:
         await conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
     return names
+
+
+async def drop_tables(conn: AsyncConnection, tables: TableSet) -> None:
+    """Drop one generation's tables (those that exist), e.g. a failed rebuild's own."""
+    if tables == LIVE:
+        raise ValueError("the live tables are dropped only by swap_in")
+    for name in tables.all():
+        await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 async def swap_in(conn: AsyncConnection, rebuilt: TableSet) -> None:

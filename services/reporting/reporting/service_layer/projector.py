@@ -71,8 +71,10 @@ async def project(
         return result
 
     subjects = [subject_of(p) if p is not None else None for _, p in fresh]
-    dossier_ids = {s[1] for s in subjects if s and s[0] == "dossier"}
-    bundle_ids = {s[1] for s in subjects if s and s[0] == "bundle"}
+    # In id order, not a set's: the live store locks the rows as it loads them, and replicas that
+    # load the same dossiers must lock them in the same order or deadlock (saved in that order too).
+    dossier_ids = sorted({s[1] for s in subjects if s and s[0] == "dossier"})
+    bundle_ids = sorted({s[1] for s in subjects if s and s[0] == "bundle"})
     dossiers = await store.load_dossiers(dossier_ids) if dossier_ids else {}
     bundles = await store.load_bundles(bundle_ids) if bundle_ids else {}
     touched: list[DossierFacts | BundleFacts | None] = []
