@@ -34,6 +34,7 @@ from contracts.envelope import Envelope, is_known_type, payload_model
 from contracts.ids import uuid7
 from eventkit.backoff import stop_if_cancelled
 from eventkit.logging import get_logger
+from eventkit.tasks import run_together
 from reporting.adapters import pg_store
 from reporting.adapters.feed_listener import announce_gap
 from reporting.adapters.pg_store import LIVE, PostgresProjectionStore, TableSet
@@ -185,8 +186,16 @@ class Rebuilder:
                         if not (await lock_conn.execute(text(_TRY_REBUILD_LOCK))).scalar():
                             raise RebuildInProgress("a rebuild is already running in another replica")
                         await lock_conn.commit()
+                        tables = TableSet(f"__r{status.id[-8:]}")
                         try:
-                            await self._rebuild(status, TableSet(f"__r{status.id[-8:]}"))
+                            await self._rebuild(status, tables)
+                        except Exception as exc:
+                            stop_if_cancelled(exc)  # stopping: the tables are left for the next rebuild
+                            # Its own tables only, and before the lock goes: they were dropped after it,
+                            # every generation with them, and a rebuild another replica started in
+                            # between lost the tables it was filling, and failed in turn.
+                            await self._drop_tables(tables)
+                            raise
                         finally:
                             await lock_conn.execute(text(_UNLOCK_REBUILD))
                             await lock_conn.commit()
@@ -206,7 +215,6 @@ class Rebuilder:
                 first_line = next(iter(str(exc).splitlines()), "")
                 status.state, status.error = "failed", f"{type(exc).__name__}: {first_line[:300]}".rstrip(": ")
                 log.exception("rebuild failed", rebuild=status.id)
-                await self._drop_leftovers()
             finally:
                 status.seconds = round(status.elapsed(), 3)
                 status.events_per_second = round(status.records_read / status.seconds, 1) if status.seconds else 0.0
@@ -229,10 +237,7 @@ class Rebuilder:
         cache = CachedStore(self._derive, self._cache_size, write_chunk=self._batch_size)
         async with contextlib.AsyncExitStack() as stack:
             # The new tables and the broker's metadata and first fetch at once: neither needs the other.
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._create_tables(tables))
-                opened = group.create_task(stack.enter_async_context(self._history()))
-            history = opened.result()
+            _, history = await run_together(self._create_tables(tables), stack.enter_async_context(self._history()))
             stack.enter_context(_bulk_allocation())
             status.phase = "replaying"
             await self._replay(history, tables, status, cache)
@@ -243,9 +248,9 @@ class Rebuilder:
             status.phase = "finishing"
             # Before the lock, to keep the swap short. The event log is complete once the replay is:
             # its indexes are built while the cache writes the facts (server and client CPU at once).
-            async with asyncio.TaskGroup() as group:
-                group.create_task(pg_store.finish_tables(self._engine.begin, tables, [LIVE.event_log]))
-                group.create_task(self._finish_facts(tables, cache))
+            await run_together(
+                pg_store.finish_tables(self._engine.begin, tables, [LIVE.event_log]), self._finish_facts(tables, cache)
+            )
             status.finish_seconds, mark = round(status.elapsed() - mark, 3), status.elapsed()
             status.phase = "swapping"
             async with self._engine.begin() as conn:
@@ -297,9 +302,7 @@ class Rebuilder:
                     logged = status.elapsed()
                     self._log_progress(status, cache)
 
-        async with asyncio.TaskGroup() as group:  # one failing cancels the other
-            group.create_task(read())
-            group.create_task(write())
+        await run_together(read(), write())  # one failing cancels the other
 
     async def _apply(
         self, incoming: list[Incoming], conn: AsyncConnection, tables: TableSet, status: RebuildStatus,
@@ -352,6 +355,7 @@ class Rebuilder:
         return incoming
 
     async def _drop_leftovers(self) -> None:
+        """Every generation an interrupted rebuild left behind: only under the rebuild lock, at the start."""
         try:
             async with self._engine.begin() as conn:
                 dropped = await pg_store.drop_leftover_generations(conn)
@@ -359,3 +363,12 @@ class Rebuilder:
                 log.info("dropped tables of an unfinished rebuild", tables=dropped)
         except Exception:
             log.exception("could not drop the tables of an unfinished rebuild")
+
+    async def _drop_tables(self, tables: TableSet) -> None:
+        """A failed rebuild's own tables; if that fails too, the next rebuild drops them at its start."""
+        try:
+            async with self._engine.begin() as conn:
+                await pg_store.drop_tables(conn, tables)
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            log.exception("could not drop the tables of a failed rebuild", tables=list(tables.all()))
