@@ -111,14 +111,29 @@ class SqlUnitOfWork(_Recording):
 
 
 class InMemoryUnitOfWork(_Recording):
-    """Unit-of-work fake: shares one store and outbox across uses; rolls back queued messages."""
+    """Unit-of-work fake: shares one store and outbox across uses; rolls back queued messages.
+
+    One transaction at a time. With one shared store there is nothing to keep two open transactions
+    apart: each sees the other's uncommitted writes, and a rollback puts back the store as it was at
+    entry, wiping out whatever the other committed meanwhile. A second ``async with`` while one is
+    open is therefore refused, so that a test interleaving transactions fails instead of passing on
+    false results; concurrency is tested against ``SqlUnitOfWork``. The services' fakes build on this
+    one and snapshot their own tables the same way, so the refusal guards them too.
+    """
 
     def __init__(self) -> None:
         self.events: InMemoryEventStore = InMemoryEventStore()
         self.outbox: InMemoryOutbox = InMemoryOutbox()
         self.committed = 0
+        self._open = False
 
     async def __aenter__(self) -> Self:
+        if self._open:
+            raise RuntimeError(
+                "the in-memory unit of work runs one transaction at a time: it cannot isolate overlapping"
+                " transactions on its one shared store; test concurrency against SqlUnitOfWork"
+            )
+        self._open = True
         self._mark = len(self.outbox.messages)
         self._snapshot = {k: list(v) for k, v in self.events.streams.items()}
         return self
@@ -126,6 +141,7 @@ class InMemoryUnitOfWork(_Recording):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._open = False
         if exc_type is None:
             self.committed += 1
             return
