@@ -43,7 +43,7 @@ REQUIRED = {
 
 
 def test_loads_with_a_version_from_the_data(catalogue: Catalogue) -> None:
-    assert catalogue.version == "2024.06-binhan.8"
+    assert catalogue.version == "2024.06-binhan.9"
     assert re.fullmatch(r"[0-9a-f]{64}", catalogue.fingerprint)
 
 

@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from contracts.catalogue import Catalogue, reuse
+from contracts.events import workflow as wf
 from tests.unit.workflow.builders import Harness, submitted
 from workflow.domain.errors import InvalidDecision
 from workflow.domain.results import result_data
@@ -47,6 +48,69 @@ def test_a_card_valid_for_ten_years_counts_from_the_vietnamese_date(catalogue: C
     assert data["valid_until"] == "2034-06-04"
 
 
+def id_card_form(date_of_birth: str | None) -> dict[str, Any]:
+    """An ID card renewal's form, its holder born on ``date_of_birth`` (or with no date of birth)."""
+    person = {"id_number": "036190000123", "full_name": "Nguyễn Văn An"}
+    if date_of_birth is not None:
+        person["date_of_birth"] = date_of_birth
+    return {"person": person, "reason": "expired"}
+
+
+@pytest.mark.parametrize(
+    ("born", "valid_until"),
+    [
+        ("2013-01-15", "2027-01-15"),  # 11: renewed at 14
+        ("2012-02-29", "2037-02-28"),  # 12, within 2 years of 14: valid to 25 (28 February in a common year)
+        ("1987-03-10", "2027-03-10"),  # 37: renewed at 40
+        ("1986-03-10", "2046-03-10"),  # 38, within 2 years of 40: valid to 60
+        ("1966-06-05", "2026-06-05"),  # 57, turning 58 the next day: renewed at 60
+        ("1966-06-04", None),  # 58 on the (Vietnamese) day of issue: valid for life
+        ("1950-01-01", None),  # 74: valid for life
+    ],
+)
+def test_an_id_card_is_valid_until_its_holder_s_next_renewal_age_or_for_life(
+    catalogue: Catalogue, born: str, valid_until: str | None
+) -> None:
+    """Every card was given ten years, whatever its holder's age: one issued at 38 ran past the renewal
+    due at 40 (Law on Identification 2023, art. 21), one issued at 60, valid for life, expired at 70. A
+    card valid for life carries no expiry: the field is a date, and no date says "for life"."""
+    data = result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form=id_card_form(born), stated={},
+                       issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert data == ({"valid_until": valid_until} if valid_until else {})
+
+
+@pytest.mark.parametrize("born", [None, "02/04/1979", "2030-01-01"])
+def test_an_id_card_whose_holder_s_age_cannot_be_read_is_valid_ten_years(
+    catalogue: Catalogue, born: str | None
+) -> None:
+    data = result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form=id_card_form(born), stated={},
+                       issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert data == {"valid_until": "2034-06-04"}
+
+
+async def test_an_approved_id_card_for_life_is_issued_without_an_expiry(harness: Harness) -> None:
+    """The card of a holder of 74 was issued valid for ten years, to expire at 84."""
+    event = submitted(procedure_code="9.000007", receiving_agency="CA-H-HOAMY", competent_agency="CA-H-HOAMY",
+                      fee=0, form=id_card_form("1950-01-01"), at=harness.now)  # fmt: skip
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "approve")
+    [issued] = [e.parse_payload() for e in harness.published() if e.type == "ResultIssued"]
+    assert isinstance(issued, wf.ResultIssued) and issued.data == {}
+
+
+@pytest.mark.parametrize("stated", ["2001-01-01", "2024-06-04"])
+def test_an_expiry_an_official_states_must_come_after_the_day_of_issue(catalogue: Catalogue, stated: str) -> None:
+    """Only its shape was checked: a card issued in 2026 "valid until 2001-01-01" was accepted. The day
+    of issue is the Vietnamese one: at 06:30 on 4 June, still 3 June in UTC, 4 June is refused."""
+    with pytest.raises(InvalidDecision, match="after the day of issue, 2024-06-04") as refused:
+        result_data(catalogue.procedure("9.000007"), dossier_id="d-1", form=id_card_form("1979-04-02"),
+                    stated={"valid_until": stated}, issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert refused.value.field == "result.valid_until"
+    kept = result_data(catalogue.procedure("9.000004"), dossier_id="d-1", form={},
+                       stated={"valid_until": "2024-06-05"}, issued_at=EARLY_MORNING, province_code="036")  # fmt: skip
+    assert kept["valid_until"] == "2024-06-05"
+
+
 def _properties_named(schema: Any, name: str) -> list[dict[str, Any]]:
     """Every property called ``name`` in a form schema, however deep."""
     found = []
@@ -82,7 +146,7 @@ def test_every_number_workflow_issues_is_taken_back_by_the_forms_that_reuse_it(c
     assert reused >= 3  # licence, certificate, death extract at least
 
 
-@pytest.mark.parametrize("stated", ["vĩnh viễn", "04/06/2034", "2034-13-01", "20340604"])
+@pytest.mark.parametrize("stated", ["vĩnh viễn", "04/06/2034", "2034-13-01", "20340604", "2034-W23-1"])
 def test_a_date_an_official_states_on_a_result_must_be_a_date(catalogue: Catalogue, stated: str) -> None:
     """Only the length was checked: a licence 'valid until vĩnh viễn' was issued and stored."""
     with pytest.raises(InvalidDecision) as refused:

@@ -4,7 +4,9 @@ The catalogue names the data fields of each result (``ResultSpec.data_fields``);
 read them. An official may state values in the decision; what they leave out is produced here
 deterministically from the dossier, so a retried approval yields the same result. The child's
 personal identification number follows the national layout (contracts.citizen_id) with the
-province code of the registering province from settings.
+province code of the registering province from settings. A paper's expiry (``valid_until``) is ten
+years from its issue, except an ID card's, which the holder's age decides (Law on Identification
+2023, art. 21); one valid for life has none, since no date says "for life".
 """
 
 from __future__ import annotations
@@ -60,21 +62,29 @@ def result_data(
     province: it goes on the birth certificate and to the population database. A number another
     procedure's form takes back (``takers``, this procedure's by result field: a licence's on its
     renewal, a death extract's on the funeral allowance) must fit that form. InvalidDecision names
-    the field otherwise."""
+    the field otherwise. A stated expiry (``valid_until``) must come after the day of issue.
+
+    An ID card issued for life carries no ``valid_until``: the field is a date, and no date says "for
+    life" ("vĩnh viễn" was once stored in it)."""
     fields = procedure.result.data_fields if procedure else {}
-    _check_stated(stated, fields, form, province_code)
+    # A paper's dates are Vietnamese calendar dates: 06:30 in Hà Nội is still the previous day in UTC.
+    issued_on = issued_at.astimezone(vietnam_tz()).date()
+    _check_stated(stated, fields, form, province_code, issued_on)
     _check_taken_back(stated, takers or {})
     data = dict(stated)
     for name in fields:
         if name not in data:
-            data[name] = _produce(
+            value = _produce(
                 name,
+                procedure_code=procedure.code if procedure else None,
                 dossier_id=dossier_id,
                 form=form,
-                issued_at=issued_at,
+                issued_on=issued_on,
                 province_code=province_code,
                 draw=draw,
             )
+            if value is not None:
+                data[name] = value
     return data
 
 
@@ -82,15 +92,25 @@ def result_data(
 MAX_STATED_CHARS = 500
 
 
-def _check_stated(stated: Mapping[str, Any], fields: Mapping[str, Any], form: Mapping[str, Any], province: str) -> None:
+def _check_stated(
+    stated: Mapping[str, Any], fields: Mapping[str, Any], form: Mapping[str, Any], province: str, issued_on: date
+) -> None:
     for name, value in stated.items():
         if name not in fields:
             known = ", ".join(sorted(fields)) or "none"
             raise InvalidDecision(f"result.{name}", f"not a field of this procedure's result (its fields: {known})")
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_STATED_CHARS:
             raise InvalidDecision(f"result.{name}", f"a text of 1 to {MAX_STATED_CHARS} characters")
-        if not numbered(name) and not (len(value) == 10 and _year(value)):  # "vĩnh viễn" was stored as a date
+        if numbered(name):
+            continue
+        stated_on = _date(value)
+        # "vĩnh viễn" was stored as a date; so would be an ISO week date ("2034-W23-1"), 10 characters too.
+        if stated_on is None or stated_on.isoformat() != value:
             raise InvalidDecision(f"result.{name}", "a date, YYYY-MM-DD")
+        if name == "valid_until" and stated_on <= issued_on:
+            # Only the shape was checked: a card issued in 2026 "valid until 2001-01-01" was accepted,
+            # and the citizen held a paper that had expired before it was made.
+            raise InvalidDecision(f"result.{name}", f"an expiry must come after the day of issue, {issued_on}")
     number = stated.get("personal_id_number")
     if number is None:
         return
@@ -122,33 +142,74 @@ def _check_taken_back(stated: Mapping[str, Any], takers: Mapping[str, Sequence[T
 
 
 def _person(form: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Whose number a result issues: the child of a birth registration, else the form's own person."""
-    child = form.get("child")
-    return child if isinstance(child, Mapping) else form
+    """Whom a result is for: the child of a birth registration (whose number it issues), else the
+    form's person (an ID card's holder), else the form itself."""
+    for key in ("child", "person"):
+        person = form.get(key)
+        if isinstance(person, Mapping):
+            return person
+    return form
 
 
 def _produce(
     name: str,
     *,
+    procedure_code: str | None,
     dossier_id: str,
     form: Mapping[str, Any],
-    issued_at: datetime,
+    issued_on: date,
     province_code: str,
     draw: int,
 ) -> Any:
-    # A paper's dates are Vietnamese calendar dates: 06:30 in Hà Nội is still the previous day in UTC.
-    today = issued_at.astimezone(vietnam_tz()).date()
+    """The value of result field ``name`` the official left out; None for an expiry there is none of."""
     if name == "personal_id_number":
-        return _personal_id_number(dossier_id, form, today, province_code, draw)
+        return _personal_id_number(dossier_id, form, issued_on, province_code, draw)
     if name.endswith("_on"):
-        return today.isoformat()
+        return issued_on.isoformat()
     if name == "valid_until":
-        return (
-            (today.replace(day=28) if (today.month, today.day) == (2, 29) else today)
-            .replace(year=today.year + 10)
-            .isoformat()
-        )
+        expiry = _valid_until(procedure_code, form, issued_on)
+        return expiry.isoformat() if expiry else None
     return _issued_number(dossier_id, name, draw)
+
+
+#: Procedure code of the ID card's renewal, whose expiry the holder's age decides.
+ID_CARD_RENEWAL = "9.000007"
+
+#: Law on Identification 2023, art. 21: the ages at which a holder must renew the ID card.
+ID_CARD_RENEWAL_AGES = (14, 25, 40, 60)
+
+
+def _valid_until(procedure_code: str | None, form: Mapping[str, Any], issued_on: date) -> date | None:
+    """Until when a paper issued on ``issued_on`` is valid; None for life.
+
+    An ID card's expiry is its holder's next renewal age, from the date of birth on the form: given
+    ten years whatever the age, a card issued at 38 ran past the renewal due at 40, and one issued
+    at 60, valid for life, expired at 70. Without a readable date of birth (or with one after the
+    issue) the card, like every other paper, is valid ten years. Ten years for the driving licence
+    is unconfirmed: the law may set its term by licence class."""
+    if procedure_code == ID_CARD_RENEWAL:
+        born = _date(_person(form).get("date_of_birth"))
+        if born is not None and born <= issued_on:
+            return _id_card_valid_until(born, issued_on)
+    return _years_after(issued_on, 10)
+
+
+def _id_card_valid_until(born: date, issued_on: date) -> date | None:
+    """Law on Identification 2023, art. 21: the card is renewed when its holder turns 14, 25, 40 and
+    60, and one issued within the 2 years before such an age stays valid until the next. A card
+    issued from 58 on, no later age left, is valid for life (None)."""
+    for age in ID_CARD_RENEWAL_AGES:
+        if issued_on < _years_after(born, age - 2):
+            return _years_after(born, age)
+    return None
+
+
+def _years_after(day: date, years: int) -> date:
+    """The same day ``years`` later; 29 February falls on the 28th in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def numbered(name: str) -> bool:
@@ -180,7 +241,12 @@ def _personal_id_number(
 
 
 def _year(value: Any) -> int | None:
+    born = _date(value)
+    return born.year if born else None
+
+
+def _date(value: Any) -> date | None:
     try:
-        return date.fromisoformat(str(value)).year if value else None
+        return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
