@@ -53,6 +53,31 @@ def test_due_soon_is_the_lead_time_in_office_hours_before_the_appointment(receiv
     assert warn < due
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    INSTANTS,
+    st.sampled_from(
+        [ProcessingTime(amount=n, unit="working_days") for n in (0, 1, 2)]
+        + [ProcessingTime(amount=n, unit="working_hours") for n in (4, 8, 12)]
+    ),
+    st.sampled_from([4 * 3600.0, 5 * 3600.0, 8 * 3600.0]),
+)
+def test_a_due_soon_warning_comes_after_the_clock_starts_or_not_at_all(
+    received: datetime, time: ProcessingTime, lead: float
+) -> None:
+    """The earliest instant with the lead ahead may lie before the clock starts: a same-day dossier
+    received after the cut-off on a Friday was warned that evening, before its Monday; one with exactly
+    the lead to run was warned at once or not at all, as its clock started inside an office period or
+    at an opening."""
+    due = deadlines.appointment(CALENDAR, received, time)
+    start = CALENDAR.counting_start(received)
+    warning = deadlines.due_soon_warning(CALENDAR, received, due, lead)
+    assert (warning is None) == (CALENDAR.working_seconds_between(start, due) <= lead)
+    if warning is not None:
+        assert start < warning < due
+        assert warning == deadlines.due_soon_at(CALENDAR, due, lead)
+
+
 def test_tet_and_weekends_do_not_count() -> None:
     friday_before_tet = datetime(2025, 1, 24, 9, 0, tzinfo=TZ)
     three_days = ProcessingTime(amount=3, unit="working_days")

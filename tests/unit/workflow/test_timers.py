@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from contracts.events import intake
-from tests.unit.workflow.builders import Harness, submitted
+from tests.unit.workflow.builders import BIRTH_FORM, Harness, submitted
 from workcal import CalendarConfig, WorkCalendar, vietnam_tz
 from workflow.domain import deadlines
 from workflow.domain.errors import IllegalTransition, InvalidDecision
@@ -204,6 +204,27 @@ async def test_an_apology_letter_s_date_given_as_midnight_is_due_at_the_close_of
         await harness.decide(event.dossier_id, "extend", reason="x", new_due_at=datetime(2099, 12, 31, 9, tzinfo=TZ))
 
 
+async def test_an_apology_letter_s_new_date_is_a_later_day_not_a_later_hour_of_the_same_day(harness: Harness) -> None:
+    """An hour's supplement wait moved the appointment to 6 June 08:30; a letter for 6 June (midnight, so
+    due at 17:00) was accepted as later: form 04 gave the citizen, as the new return date, the date they
+    already had, and the dossier was marked apologized, so counted late."""
+    event = submitted(at=harness.now)  # Monday 09:00, due Wednesday 5 June 17:00
+    await harness.deliver(event)
+    harness.clock.set(datetime(2024, 6, 4, 9, 0, tzinfo=TZ))
+    await harness.decide(event.dossier_id, "request_supplement", reason="ký thiếu")
+    harness.advance(hours=1)
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    assert (await harness.state(event.dossier_id)).due_at == datetime(2024, 6, 6, 8, 30, tzinfo=TZ)
+    for same_day in (datetime(2024, 6, 6, 0, 0, tzinfo=TZ), datetime(2024, 6, 6, 16, 0, tzinfo=TZ)):
+        with pytest.raises(InvalidDecision, match=r"after the current appointment date \(2024-06-06\)") as refused:
+            await harness.decide(event.dossier_id, "extend", reason="cần xác minh", new_due_at=same_day)
+        assert refused.value.field == "new_due_at"
+    assert not (await harness.state(event.dossier_id)).apologized
+    next_day = datetime(2024, 6, 6, 20, 0, tzinfo=UTC)  # 03:00 on 7 June in Vietnam: the next day
+    state = await harness.decide(event.dossier_id, "extend", reason="cần xác minh", new_due_at=next_day)
+    assert state.due_at == datetime(2024, 6, 7, 17, 0, tzinfo=TZ) and state.apologized
+
+
 async def test_a_timer_that_fails_to_fire_is_put_back_and_the_others_fire(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,3 +387,62 @@ async def test_a_short_pause_after_the_warning_brings_no_second_warning(harness:
     assert "due_soon" not in harness.uow.timers.pending(event.dossier_id)
     await harness.fire_timers()
     assert harness.published_types(event.dossier_id).count("DossierDueSoon") == 1
+
+
+def birth_registration(at: datetime) -> intake.DossierSubmitted:
+    """A procedure due the same working day (1.001193)."""
+    return submitted(procedure_code="1.001193", receiving_agency="UBND-P-PHUCLOI", competent_agency="UBND-P-PHUCLOI",
+                     fee=0, form=BIRTH_FORM, at=at)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        datetime(2024, 6, 7, 16, 0, tzinfo=TZ),  # Friday, after the 15:00 cut-off
+        datetime(2024, 6, 7, 17, 30, tzinfo=TZ),  # Friday, after the close
+        datetime(2024, 6, 8, 10, 0, tzinfo=TZ),  # Saturday
+        datetime(2024, 6, 10, 7, 0, tzinfo=TZ),  # Monday, before the opening: all 8 office hours
+        datetime(2024, 6, 10, 10, 0, tzinfo=TZ),  # Monday
+    ],
+)
+async def test_a_same_day_dossier_is_not_warned_whenever_it_was_received(
+    harness: Harness, received_at: datetime
+) -> None:
+    """Received Friday 16:00, after the cut-off, its clock starts Monday 07:30 and it is due Monday 17:00:
+    it was warned on Friday at 17:00 (the earliest instant with 8 office hours ahead), three days early
+    and before its clock had started; received at 17:30, on Saturday or on Monday, it was not."""
+    harness.clock.set(received_at)
+    event = birth_registration(received_at)
+    await harness.deliver(event)
+    assert harness.uow.timers.pending(event.dossier_id) == {"overdue": datetime(2024, 6, 10, 17, 0, tzinfo=TZ)}
+    harness.clock.set(datetime(2024, 6, 10, 17, 0, tzinfo=TZ))
+    await harness.fire_timers()
+    assert "DossierDueSoon" not in harness.published_types(event.dossier_id)
+
+
+@pytest.mark.parametrize(
+    ("lead_hours", "received_at", "a_minute_more"),
+    [
+        (5, datetime(2024, 6, 3, 10, 30, tzinfo=TZ), datetime(2024, 6, 3, 10, 29, tzinfo=TZ)),
+        (4, datetime(2024, 6, 3, 13, 0, tzinfo=TZ), datetime(2024, 6, 3, 11, 29, tzinfo=TZ)),
+    ],
+)
+async def test_a_dossier_whose_whole_time_equals_the_lead_is_not_warned(
+    harness: Harness, lead_hours: int, received_at: datetime, a_minute_more: datetime
+) -> None:
+    """Exactly the lead from its clock's start to its appointment (17:00 the same day), a dossier was
+    warned at once if its clock started inside an office period (10:30, five hours ahead), and not at
+    all if it started at an opening (13:00, four hours ahead): the warning instant is the earliest with
+    the lead ahead, 10:30 itself in the morning but 11:30, before the lunch break, in the afternoon."""
+    rules = Rules(catalogue=harness.ctx.rules.catalogue, calendar=harness.ctx.rules.calendar,
+                  due_soon_lead_seconds=lead_hours * 3600)  # fmt: skip
+    harness.ctx = WorkflowContext(rules=rules, clock=harness.clock)
+    harness.clock.set(received_at)
+    exact = birth_registration(received_at)
+    await harness.deliver(exact)
+    assert set(harness.uow.timers.pending(exact.dossier_id)) == {"overdue"}
+    harness.clock.set(a_minute_more)
+    longer = birth_registration(a_minute_more)
+    await harness.deliver(longer)
+    warning = harness.uow.timers.pending(longer.dossier_id)["due_soon"]
+    assert a_minute_more < warning < received_at + timedelta(seconds=1)  # the lead ahead, to the second

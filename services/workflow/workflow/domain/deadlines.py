@@ -75,6 +75,23 @@ def due_soon_at(calendar: WorkCalendar, due_at: datetime, lead_seconds: float) -
     return subtract_working_seconds(calendar, due_at, lead_seconds)
 
 
+def due_soon_warning(
+    calendar: WorkCalendar, received_at: datetime | None, due_at: datetime, lead_seconds: float
+) -> datetime | None:
+    """When the due-soon warning fires (:func:`due_soon_at`), or None for a dossier whose whole time
+    (office time from its counting start to the appointment) is no longer than the lead: a same-day
+    procedure, with the default 8 hours. Its warning would come as its clock starts or before (the
+    earliest instant with the lead ahead can be the previous working day's close): received Friday
+    16:00, after the cut-off, due Monday 17:00, one was warned on Friday at 17:00; received at 17:30
+    or on Monday, it was not. Equal to the lead counts as shorter: the warning would come as the
+    official first has the dossier, and tell them nothing."""
+    if received_at is not None:
+        whole = calendar.working_seconds_between(calendar.counting_start(received_at), due_at)
+        if whole <= lead_seconds:
+            return None
+    return due_soon_at(calendar, due_at, lead_seconds)
+
+
 def on_time(ended_at: datetime, due_at: datetime | None, *, overdue: bool, apologized: bool) -> bool | None:
     """766: on time if it ended by its appointment (pauses already excluded by moving the date),
     never after a second supplement request or a missed deadline, nor when an apology letter admitted

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from contracts.catalogue import (
@@ -25,7 +25,7 @@ from contracts.catalogue.routing import NoCompetentAgency, UnknownAgency
 from contracts.events import registry as reg
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
-from workcal import WorkCalendar
+from workcal import WorkCalendar, vietnam_tz
 from workflow.domain import deadlines, results
 from workflow.domain.commands import NEEDS_REASON, MakeDecision, OpenDossier
 from workflow.domain.dossier import Dossier
@@ -259,11 +259,20 @@ def _decide(dossier: Dossier, command: MakeDecision, rules: Rules) -> None:
                 # Form 04 states a date; given as midnight (or any hour the office is shut), the dossier
                 # would be overdue before the office opened that day: it is due at its close.
                 new_due = rules.calendar.closing_time(new_due)
-            if state.due_at is not None and new_due <= state.due_at:
-                raise InvalidDecision("new_due_at", "must be after the current appointment date")
+            # Compared as dates, not instants: form 04 gives the citizen a new return date. 17:00 on the
+            # day of an appointment a supplement's wait had moved to 08:30 was accepted, the letter
+            # naming the date the citizen already had, and the dossier was counted late for it.
+            current_day = _vietnam_date(state.due_at) if state.due_at is not None else None
+            if current_day is not None and _vietnam_date(new_due) <= current_day:
+                raise InvalidDecision("new_due_at", f"must be after the current appointment date ({current_day})")
             if new_due > (state.due_at or dossier.now) + MAX_EXTENSION:
                 raise InvalidDecision("new_due_at", "at most a year after the current appointment date")
             dossier.extend(reason, new_due, command.official_id)
+
+
+def _vietnam_date(t: datetime) -> date:
+    """The Vietnamese calendar date of instant ``t``, as the citizen's papers state it."""
+    return t.astimezone(vietnam_tz()).date()
 
 
 #: The furthest an apology letter may put the appointment off: a date past it is a typing slip (the

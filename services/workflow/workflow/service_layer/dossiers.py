@@ -134,13 +134,14 @@ async def _schedule_timers(
         return
     armed: list[Timer] = []
     if not state.due_soon_notified:
-        fire = deadlines.due_soon_at(ctx.rules.calendar, due_at, ctx.rules.due_soon_lead_seconds)
-        # A dossier whose whole time is shorter than the lead (same-day procedures) is not warned at
-        # reception. One warned already is warned again for a later date only once its new warning
-        # time falls after the date it was warned for: a short supplement pause had moved both a little
-        # and brought a second warning at once.
-        covered = state.warned_due_at is not None and fire <= state.warned_due_at
-        if (state.received_at is None or fire > state.received_at) and not covered:
+        lead = ctx.rules.due_soon_lead_seconds
+        fire = deadlines.due_soon_warning(ctx.rules.calendar, state.received_at, due_at, lead)
+        # A dossier whose whole time is no longer than the lead (same-day procedures) is not warned
+        # (fire is None). One warned already is warned again for a later date only once its new
+        # warning time falls after the date it was warned for: a short supplement pause had moved both
+        # a little and brought a second warning at once.
+        covered = fire is not None and state.warned_due_at is not None and fire <= state.warned_due_at
+        if fire is not None and not covered:
             armed.append(Timer(state.dossier_id, "due_soon", fire))
         else:
             await uow.timers.disarm(state.dossier_id, "due_soon")
