@@ -33,6 +33,7 @@ from eventkit.db import asyncpg_url, make_engine
 from eventkit.kafka import KafkaPublisher
 from eventkit.outbox import OutgoingMessage
 from eventkit.settings import LOCAL_DATABASE_URL, LOCAL_KAFKA
+from workcal import vietnam_tz
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,23 @@ async def replay(engine: AsyncEngine, publisher: KafkaPublisher, letters: list[D
     return len(letters)
 
 
+def listed(letter: DeadLetter) -> str:
+    """A dead letter's line in ``list``: when in Vietnam time with its offset, as the dashboard and
+    ``reporting.tail`` show times (UTC without a zone, 01:00 in Hà Nội read as the day before)."""
+    at = letter.dead_lettered_at.astimezone(vietnam_tz())
+    return (
+        f"{letter.id:>6}  {at:%Y-%m-%d %H:%M:%S%z}  {letter.consumer}  {letter.topic}  "
+        f"{letter.event_type or '(unparseable)'}  attempts={letter.attempts}  {letter.error.splitlines()[0][:120]}"
+    )
+
+
 async def _main(args: argparse.Namespace) -> int:
     engine = make_engine(args.database_url, args.schema, pool_size=1)
     try:
         letters = await pending(engine, args.id or None)
         if args.command == "list":
             for d in letters:
-                print(f"{d.id:>6}  {d.dead_lettered_at:%Y-%m-%d %H:%M:%S}  {d.consumer}  {d.topic}  "
-                      f"{d.event_type or '(unparseable)'}  attempts={d.attempts}  {d.error.splitlines()[0][:120]}")
+                print(listed(d))
             print(f"{len(letters)} dead letter(s) waiting")
             return 0
         if not (args.all or args.id):

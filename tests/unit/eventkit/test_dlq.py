@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from eventkit.consumer import error_header
-from eventkit.dlq import DeadLetter, env_setting, main, worth_replaying
+from eventkit.dlq import DeadLetter, env_setting, listed, main, worth_replaying
 
 
 def letter(n: int, event_type: str | None) -> DeadLetter:
@@ -21,6 +21,14 @@ def test_bytes_that_never_parsed_are_left_out_of_a_replay_of_all() -> None:
     events, unparsed = worth_replaying([letter(1, "DossierSubmitted"), letter(2, None), letter(3, "FeePaid")])
     assert [d.id for d in events] == [1, 3]
     assert [d.id for d in unparsed] == [2]
+
+
+def test_a_dead_letter_is_listed_in_vietnam_time_with_its_offset() -> None:
+    """Listed in UTC without a zone, a letter of 01:00 in Hà Nội read as the day before's 18:00."""
+    late = DeadLetter(7, "workflow.intake", "intake.events", "d-1", None, "boom\ntraceback", 3,
+                      datetime(2026, 12, 6, 18, 0, tzinfo=UTC))  # fmt: skip
+    fields = "7 2026-12-07 01:00:00+0700 workflow.intake intake.events (unparseable) attempts=3 boom"
+    assert listed(late).split() == fields.split()
 
 
 def test_a_dead_letters_error_header_is_bounded_in_bytes_between_characters() -> None:
