@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,16 +82,41 @@ def worth_replaying(letters: list[DeadLetter]) -> tuple[list[DeadLetter], list[D
 _VALUE = text("SELECT value FROM dead_letters WHERE id = :id")
 
 
-async def replay(engine: AsyncEngine, publisher: KafkaPublisher, letters: list[DeadLetter]) -> int:
-    """Republish each letter to its original topic and mark it replayed; returns how many."""
-    for letter in letters:
-        async with engine.connect() as conn:
-            value = (await conn.execute(_VALUE, {"id": letter.id})).scalar_one()
-        message = OutgoingMessage(letter.topic, letter.message_key, bytes(value), "")
-        await publisher.publish([message], headers=[("replayed-dead-letter", str(letter.id).encode())])
-        async with engine.begin() as conn:
-            await conn.execute(text("UPDATE dead_letters SET replayed_at = now() WHERE id = :id"), {"id": letter.id})
-    return len(letters)
+#: A replay says how far it got every so many letters.
+PROGRESS_EVERY = 500
+
+
+async def replay(
+    engine: AsyncEngine,
+    publisher: KafkaPublisher,
+    letters: list[DeadLetter],
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Republish each letter to its original topic and mark it replayed; returns how many.
+
+    ``progress(done, total)`` is told every :data:`PROGRESS_EVERY` letters, and once at the end or
+    when a letter fails (the broker gone midway: how many went out is what the operator needs)."""
+    done = 0
+    try:
+        for letter in letters:
+            async with engine.connect() as conn:
+                value = (await conn.execute(_VALUE, {"id": letter.id})).scalar_one()
+            message = OutgoingMessage(letter.topic, letter.message_key, bytes(value), "")
+            await publisher.publish([message], headers=[("replayed-dead-letter", str(letter.id).encode())])
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE dead_letters SET replayed_at = now() WHERE id = :id"), {"id": letter.id}
+                )
+            done += 1
+            if done % PROGRESS_EVERY == 0 and done < len(letters):
+                progress(done, len(letters))
+    finally:
+        progress(done, len(letters))
+    return done
+
+
+def _print_progress(done: int, total: int) -> None:
+    print(f"replayed {done} of {total} dead letter(s)", flush=True)
 
 
 def listed(letter: DeadLetter) -> str:
@@ -122,7 +148,7 @@ async def _main(args: argparse.Namespace) -> int:
                       f" (ids {', '.join(str(d.id) for d in unparsed)}): replay one by --id to send it anyway")
         publisher = KafkaPublisher(args.bootstrap_servers, client_id="dlq-replay")
         try:
-            print(f"replayed {await replay(engine, publisher, letters)} dead letter(s)")
+            await replay(engine, publisher, letters, _print_progress)
         finally:
             await publisher.stop()
         return 0

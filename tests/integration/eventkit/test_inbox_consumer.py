@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from uuid import UUID
@@ -14,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy import text
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
@@ -245,10 +247,14 @@ async def test_a_replayed_dead_letter_is_applied_once_its_cause_is_fixed(
     # The bug is fixed: the handler now accepts the event it used to choke on.
     fixed = Dispatcher({SomethingHappened.event_type: _record_ignoring_fail})
     publisher = KafkaPublisher(infra.bootstrap_servers, client_id="replay-test")
+    told: list[tuple[int, int]] = []
+    gone = dataclasses.replace(letters[0], id=-1)  # no such letter: the replay stops there
     try:
-        assert await dlq.replay(effects_table, publisher, letters) == 1
+        with pytest.raises(NoResultFound):
+            await dlq.replay(effects_table, publisher, [*letters, gone], lambda done, total: told.append((done, total)))
     finally:
         await publisher.stop()
+    assert told == [(1, 2)]  # how far it got before it stopped, as the operator is told
     assert await dlq.pending(effects_table) == []
     async with running_consumer(effects_table, infra, topic, dispatcher=fixed) as consumer:
         await eventually(lambda: _done(consumer, 1))
