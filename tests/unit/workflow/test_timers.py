@@ -420,6 +420,20 @@ async def test_a_same_day_dossier_is_not_warned_whenever_it_was_received(
     assert "DossierDueSoon" not in harness.published_types(event.dossier_id)
 
 
+async def test_a_same_day_dossier_s_warning_an_earlier_build_armed_does_not_fire(harness: Harness) -> None:
+    """The rule is asked again when the timer fires: a same-day dossier received on the Friday evening
+    before the upgrade kept the due-soon timer the earlier build had armed for 17:00, and was warned."""
+    received_at = datetime(2024, 6, 7, 16, 0, tzinfo=TZ)  # Friday, after the cut-off; due Monday 17:00
+    harness.clock.set(received_at)
+    event = birth_registration(received_at)
+    await harness.deliver(event)
+    await harness.uow.timers.arm(Timer(event.dossier_id, "due_soon", datetime(2024, 6, 7, 17, 0, tzinfo=TZ)))
+    harness.clock.set(datetime(2024, 6, 7, 17, 1, tzinfo=TZ))
+    await harness.fire_timers()
+    assert "DossierDueSoon" not in harness.published_types(event.dossier_id)
+    assert "due_soon" not in harness.uow.timers.pending(event.dossier_id)  # fired with nothing to say
+
+
 @pytest.mark.parametrize(
     ("lead_hours", "received_at", "a_minute_more"),
     [

@@ -12,6 +12,7 @@ from eventkit.backoff import stop_if_cancelled
 from eventkit.db import is_contention, is_unavailable
 from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
+from workflow.domain import deadlines
 from workflow.domain.dossier import Dossier
 from workflow.domain.lifecycle import TRANSITIONS, Action
 from workflow.service_layer.context import Cause, WorkflowContext
@@ -97,7 +98,12 @@ async def fire(timer: Timer, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> N
             if now > limit:
                 dossier.mark_acceptance_overdue(limit)
     elif timer.kind == "due_soon":
-        if running and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
+        # Asked again of the rule that arms the warning: a timer an earlier build armed (for a same-day
+        # dossier received after the cut-off, a Friday evening's) warned before the clock started.
+        warned = state.due_at is not None and deadlines.due_soon_warning(
+            ctx.rules.calendar, state.received_at, state.due_at, ctx.rules.due_soon_lead_seconds
+        )
+        if running and warned and not state.due_soon_notified and state.status in TRANSITIONS[Action.MARK_DUE_SOON]:
             dossier.mark_due_soon()
     elif running and not state.overdue and state.due_at is not None:
         if state.status in TRANSITIONS[Action.MARK_OVERDUE]:
