@@ -18,7 +18,7 @@ from contracts.events.common import DossierStatus
 from contracts.ids import uuid7
 from eventkit.db import TimeLimits, is_lock_not_granted, make_engine
 from intake.adapters.postgres import SqlIntakeUnitOfWork
-from intake.domain.errors import DuplicateDossier
+from intake.domain.errors import DuplicateDossier, applicant_key
 from intake.domain.tracking import DossierChange, TimelineEntry
 from intake.service_layer.ports import NewDossier
 from tests.support.infra import Infra
@@ -29,6 +29,7 @@ UowFactory = Callable[[], Any]
 AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 DAY = date(2024, 6, 17)
 FAMILY, STRANGER = "036093000456", "001090000321"  # the applicants' ID numbers
+PHONE = "0912345678"  # the applicants' phone: with the ID number, who may be told an open dossier's code
 
 
 def row(n: int, subject: str | None = "s-1", applicant: str = FAMILY) -> NewDossier:
@@ -47,7 +48,7 @@ def row(n: int, subject: str | None = "s-1", applicant: str = FAMILY) -> NewDoss
         due_at=None,
         fee=0,
         timeline=[TimelineEntry(AT, "DossierSubmitted", DossierStatus.REGISTERED).as_dict()],
-        applicant_id_number=applicant,
+        applicant_key=applicant_key(applicant, PHONE),
     )
 
 
@@ -55,7 +56,8 @@ def submitted(n: int, applicant: str = FAMILY) -> Envelope:
     """Row ``n``'s first event, where the adapters read its applicant back (the table keeps none)."""
     return Envelope(
         event_id=uuid7(), type="TestDossierSubmitted", version=1, occurred_at=AT, producer="tests",
-        key=row(n).dossier_id, correlation_id=row(n).dossier_id, payload={"applicant": {"id_number": applicant}},
+        key=row(n).dossier_id, correlation_id=row(n).dossier_id,
+        payload={"applicant": {"id_number": applicant, "phone": PHONE}},
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from contracts.envelope import Envelope
 from contracts.ids import uuid7
 from intake.adapters.memory import InMemoryIntakeUnitOfWork
 from intake.adapters.postgres import SqlIntakeUnitOfWork
-from intake.domain.errors import DuplicateDossier
+from intake.domain.errors import DuplicateDossier, applicant_key
 from intake.service_layer.pending_codes import PendingCodes
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
@@ -28,7 +28,7 @@ AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 DAY = date(2024, 6, 17)
 AGENCY = "UBND-X-YENHOA"
 #: Every submission's applicant: a refused one is told the open dossier's code (theirs).
-APPLICANT = "036190000123"
+APPLICANT, PHONE = "036190000123", "0912345678"
 
 
 def dossier(code: str, subject: str | None, bundle_id: str | None = None, position: int | None = None) -> NewDossier:
@@ -37,13 +37,13 @@ def dossier(code: str, subject: str | None, bundle_id: str | None = None, positi
         competent_agency=AGENCY, status="received", status_code=2, subject_key=subject, submitted_at=AT,
         received_at=AT, due_at=None, fee=0, timeline=[{"at": AT.isoformat(), "event": "DossierSubmitted"}],
         bundle_id=bundle_id, bundle_step="step" if bundle_id else None, bundle_position=position,
-        applicant_id_number=APPLICANT,
+        applicant_key=applicant_key(APPLICANT, PHONE),
     )
 
 
 def numbered(key: str, codes: list[str]) -> Envelope:
     payload = {"code": codes[0], "codes": codes, "note": "Mã hồ sơ: " + " ".join(codes)}
-    payload["applicant"] = {"id_number": APPLICANT}  # where a refusal reads whose dossier it is
+    payload["applicant"] = {"id_number": APPLICANT, "phone": PHONE}  # where a refusal reads whose dossier it is
     return Envelope(
         event_id=uuid7(), type="TestDossierNumbered", version=1, occurred_at=AT, producer="tests", key=key,
         correlation_id=key, payload=payload,
@@ -100,7 +100,7 @@ async def test_the_codes_replace_every_placeholder(new_uow: UowFactory) -> None:
         stored = await uow.dossiers.claim_key("k-1", "h")
     assert bundle_stream.envelopes[0].payload == {
         "code": code(1), "codes": taken, "note": f"Mã hồ sơ: {code(1)} {code(2)}",
-        "applicant": {"id_number": APPLICANT},
+        "applicant": {"id_number": APPLICANT, "phone": PHONE},
     }
     assert first is not None and first.code == code(1)
     assert stored == StoredReply("h", 201, {"codes": taken, "first": code(1)})

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from intake.adapters import group_commit as group_commit_module
 from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import SUBMIT, write_submission
-from intake.domain.errors import DuplicateDossier, duplicate_of
+from intake.domain.errors import DuplicateDossier, applicant_key, duplicate_of
 from intake.entrypoints.errors import install_error_handlers
 from intake.service_layer.pending_codes import PendingCodes
 from intake.service_layer.ports import NewDossier, NewSubmission
@@ -28,12 +28,25 @@ AT = datetime(2024, 6, 17, 2, 0, tzinfo=UTC)
 PROCEDURE = "1.000656"  # death registration: its subject is the deceased's ID number
 OPEN_CODE = "UBND-X-YENHOA-240617-0001"
 NO_CODE = "an open dossier of this procedure already exists for this subject"
+PHONE = "0912345678"
+FAMILY = applicant_key(FATHER_ID, PHONE)
+STRANGER = applicant_key(STRANGER_ID, PHONE)
+IMPOSTOR = applicant_key(FATHER_ID, "0987654321")  # the family's ID number, not its phone
+
+
+def test_an_applicant_is_known_by_id_number_and_phone_together() -> None:
+    """The ID number alone is the subject's for most procedures (an ID card's holder, a resident): the
+    number whoever asks knows already. The phone is compared by its last nine digits."""
+    assert applicant_key(FATHER_ID, "+84 912 345 678") == applicant_key(FATHER_ID, "0912345678") == FAMILY
+    assert None not in (FAMILY, STRANGER, IMPOSTOR) and len({FAMILY, STRANGER, IMPOSTOR}) == 3
+    assert applicant_key(FATHER_ID, None) is None and applicant_key(FATHER_ID, "") is None
+    assert applicant_key(None, PHONE) is None and applicant_key(FATHER_ID, "1234") is None
 
 
 def test_the_open_dossier_is_named_only_to_its_own_applicant() -> None:
-    named = duplicate_of(PROCEDURE, OPEN_CODE, FATHER_ID, FATHER_ID)
+    named = duplicate_of(PROCEDURE, OPEN_CODE, FAMILY, FAMILY)
     assert named.existing_code == OPEN_CODE and OPEN_CODE in str(named)
-    for holder, applicant in ((FATHER_ID, STRANGER_ID), (None, FATHER_ID), (FATHER_ID, None), (None, None)):
+    for holder, applicant in ((FAMILY, STRANGER), (FAMILY, IMPOSTOR), (None, FAMILY), (FAMILY, None), (None, None)):
         refused = duplicate_of(PROCEDURE, OPEN_CODE, holder, applicant)
         assert (refused.existing_code, str(refused)) == (None, NO_CODE), (holder, applicant)
 
@@ -45,11 +58,11 @@ async def test_the_409_names_no_dossier_to_someone_else() -> None:
 
     @app.post("/stranger")
     async def stranger() -> None:
-        raise duplicate_of(PROCEDURE, OPEN_CODE, FATHER_ID, STRANGER_ID)
+        raise duplicate_of(PROCEDURE, OPEN_CODE, FAMILY, IMPOSTOR)
 
     @app.post("/family")
     async def family() -> None:
-        raise duplicate_of(PROCEDURE, OPEN_CODE, FATHER_ID, FATHER_ID)
+        raise duplicate_of(PROCEDURE, OPEN_CODE, FAMILY, FAMILY)
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
         to_stranger = await client.post("/stranger")
@@ -66,7 +79,7 @@ def submission(applicant_id_number: str) -> NewSubmission:
         dossier_id=f"d-{applicant_id_number}", code=codes.placeholder(0), procedure_code=PROCEDURE,
         channel="counter", receiving_agency="UBND-X-YENHOA", competent_agency="UBND-X-YENHOA", status="received",
         status_code=2, subject_key="deceased", submitted_at=AT, received_at=AT, due_at=None, fee=0, timeline=[],
-        applicant_id_number=applicant_id_number,
+        applicant_key=applicant_key(applicant_id_number, PHONE),
     )  # fmt: skip
     return NewSubmission(
         agency="UBND-X-YENHOA", day=date(2024, 6, 17), codes=codes, dossiers=[row], bundle=None, envelopes=[],
@@ -85,7 +98,7 @@ class SubjectTaken:
     async def fetch(self, query: str, *args: Any) -> list[tuple[str, ...]]:
         if query == SUBMIT:
             raise asyncpg.UniqueViolationError.new({"C": "23505", "M": "duplicate key", "n": "dossiers_open_subject"})
-        return [(PROCEDURE, "deceased", OPEN_CODE, FATHER_ID)]
+        return [(PROCEDURE, "deceased", OPEN_CODE, FATHER_ID, PHONE)]
 
 
 async def test_a_refused_submission_names_the_open_dossier_only_to_its_own_applicant() -> None:

@@ -19,6 +19,7 @@ from intake.service_layer.queries import dossier_public
 from tests.unit.intake.conftest import Clock, bundle_command, dossier_command
 from tests.unit.intake.contract import assert_matches_contract
 from tests.unit.intake.samples import (
+    FATHER_ID,
     MONDAY_9AM,
     STRANGER_ID,
     applicant,
@@ -96,6 +97,10 @@ async def test_a_duplicate_names_the_open_dossier_only_to_its_own_applicant(
         await submit_bundle(bundle_command({**death_bundle(), "applicant": applicant(STRANGER_ID)}), ctx)
     assert stranger.value.existing_code is None
     assert str(stranger.value) == "an open dossier of this procedure already exists for this subject"
+    impostor = {**applicant(FATHER_ID), "phone": "0987654321"}  # the family's ID number, another phone
+    with pytest.raises(DuplicateDossier) as someone:
+        await submit_bundle(bundle_command({**death_bundle(), "applicant": impostor}), ctx)
+    assert someone.value.existing_code is None
     with pytest.raises(DuplicateDossier) as again:  # the family itself, submitting once more
         await submit_bundle(bundle_command(death_bundle()), ctx)
     assert again.value.existing_code == registration and registration in str(again.value)

@@ -15,7 +15,7 @@ from eventkit.eventstore import InMemoryEventStore
 from eventkit.uow import InMemoryUnitOfWork
 from intake.domain.actions import DossierState, taken_on
 from intake.domain.codes import dossier_code
-from intake.domain.errors import duplicate_of
+from intake.domain.errors import applicant_key, duplicate_of
 from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
 
@@ -56,10 +56,10 @@ class InMemoryDossiers:
             if row.subject_key is not None:
                 for other in self.rows.values():
                     if (other["procedure_code"], other["subject_key"]) == (row.procedure_code, row.subject_key):
-                        holder = self._applicant_id_number(other["dossier_id"])
-                        raise duplicate_of(row.procedure_code, other["code"], holder, row.applicant_id_number)
+                        holder = self._applicant_key(other["dossier_id"])
+                        raise duplicate_of(row.procedure_code, other["code"], holder, row.applicant_key)
             values = asdict(row)
-            del values["applicant_id_number"]  # not a column
+            del values["applicant_key"]  # not a column
             self.rows[row.dossier_id] = {
                 **values,
                 "current_agency": row.receiving_agency,
@@ -76,12 +76,13 @@ class InMemoryDossiers:
                 "portal_sync": None,
             }
 
-    def _applicant_id_number(self, dossier_id: str) -> str | None:
+    def _applicant_key(self, dossier_id: str) -> str | None:
         """As PostgresDossiers reads it: from the dossier's first event (DossierSubmitted)."""
         stream = self._events.streams.get(dossier_id)
         applicant = stream[0].envelope.payload.get("applicant") if stream else None
-        id_number = applicant.get("id_number") if isinstance(applicant, dict) else None
-        return id_number if isinstance(id_number, str) else None
+        if not isinstance(applicant, dict):
+            return None
+        return applicant_key(applicant.get("id_number"), applicant.get("phone"))
 
     async def add_bundle(self, row: NewBundle) -> None:
         self.bundles[row.bundle_id] = {**asdict(row), "status": "submitted", "failed_step": None, "reason": None}

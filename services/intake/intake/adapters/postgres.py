@@ -20,7 +20,7 @@ from intake.adapters.group_commit import GroupCommit
 from intake.adapters.submissions import connection_broke, pooled_driver_connection, write_submission
 from intake.domain.actions import PAST_RECEPTION, DossierState
 from intake.domain.codes import dossier_reference
-from intake.domain.errors import RetryableConflict, duplicate_of
+from intake.domain.errors import RetryableConflict, applicant_key, duplicate_of
 from intake.domain.text import SUBJECT_RULE
 from intake.domain.tracking import ENDED, DossierChange, Shown, as_applied
 from intake.service_layer.ports import NewBundle, NewDossier, NewSubmission, StoredReply
@@ -70,7 +70,8 @@ SUBJECT_HOLDER = text("SELECT code FROM dossiers WHERE procedure_code = :p AND s
 #: The same dossier's code and its applicant's ID number, which the view does not keep: its first event
 #: (DossierSubmitted) has it. Only for a refused submission (domain.errors.duplicate_of).
 _SUBJECT_HOLDER_AND_APPLICANT = text(
-    "SELECT d.code, e.envelope -> 'payload' -> 'applicant' ->> 'id_number' FROM dossiers d"
+    "SELECT d.code, e.envelope -> 'payload' -> 'applicant' ->> 'id_number',"
+    " e.envelope -> 'payload' -> 'applicant' ->> 'phone' FROM dossiers d"
     " LEFT JOIN events e ON e.stream_id = d.dossier_id AND e.stream_version = 1"
     " WHERE d.procedure_code = :p AND d.subject_key = :k AND d.dossier_id <> :id"
 )
@@ -157,8 +158,8 @@ class PostgresDossiers:
                 holder = await self._conn.execute(
                     _SUBJECT_HOLDER_AND_APPLICANT, {"p": row.procedure_code, "k": row.subject_key, "id": row.dossier_id}
                 )
-                code, holder_id_number = holder.one_or_none() or (None, None)
-                raise duplicate_of(row.procedure_code, code, holder_id_number, row.applicant_id_number)
+                code, id_number, phone = holder.one_or_none() or (None, None, None)
+                raise duplicate_of(row.procedure_code, code, applicant_key(id_number, phone), row.applicant_key)
 
     async def add_bundle(self, row: NewBundle) -> None:
         await self._conn.execute(

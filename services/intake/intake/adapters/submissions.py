@@ -24,7 +24,7 @@ from eventkit.db import is_unavailable
 from eventkit.eventstore import record_ctes
 from eventkit.outbox import check_size
 from intake.domain.codes import SEQUENCE_DIGITS, dossier_code
-from intake.domain.errors import RetryableConflict, duplicate_of
+from intake.domain.errors import RetryableConflict, applicant_key, duplicate_of
 from intake.domain.text import SUBJECT_RULE
 from intake.service_layer.ports import NewSubmission, StoredReply
 
@@ -113,8 +113,8 @@ _KEY = "SELECT request_hash, status_code, response::text FROM idempotency_keys W
 #: The open dossiers holding these subjects: each one's code and its applicant's ID number, which the
 #: view does not keep (its first event, DossierSubmitted, has it).
 _OPEN_SUBJECTS = (
-    "SELECT d.procedure_code, d.subject_key, d.code, e.envelope -> 'payload' -> 'applicant' ->> 'id_number'"
-    " FROM dossiers d"
+    "SELECT d.procedure_code, d.subject_key, d.code, e.envelope -> 'payload' -> 'applicant' ->> 'id_number',"
+    " e.envelope -> 'payload' -> 'applicant' ->> 'phone' FROM dossiers d"
     " JOIN unnest($1::text[], $2::text[]) AS s(procedure_code, subject_key) USING (procedure_code, subject_key)"
     " LEFT JOIN events e ON e.stream_id = d.dossier_id AND e.stream_version = 1"
 )
@@ -264,10 +264,10 @@ async def _refused(conn: asyncpg.Connection, s: NewSubmission, exc: asyncpg.Uniq
         keyed = [d for d in s.dossiers if d.subject_key is not None]
         subjects = [(d.procedure_code, d.subject_key) for d in keyed]
         rows = await conn.fetch(_OPEN_SUBJECTS, [p for p, _ in subjects], [k for _, k in subjects])
-        found = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        found = {(r[0], r[1]): (r[2], applicant_key(r[3], r[4])) for r in rows}
         for d, subject in zip(keyed, subjects, strict=True):
             if subject in found:
-                code, holder_id_number = found[subject]
-                raise duplicate_of(d.procedure_code, code, holder_id_number, d.applicant_id_number) from exc
+                code, holder = found[subject]
+                raise duplicate_of(d.procedure_code, code, holder, d.applicant_key) from exc
     # The row we collided with is gone again (a dossier ended, a key was purged): try once more.
     raise RetryableConflict(str(exc)) from exc

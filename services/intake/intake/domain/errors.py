@@ -20,19 +20,27 @@ class DuplicateDossier(Exception):
         self.existing_code = existing_code
 
 
+def applicant_key(id_number: str | None, phone: str | None) -> str | None:
+    """Who may be told an open dossier's code: its applicant's ID number and phone, as compared (the ID
+    number canonical, the phone by its last nine digits: "+84912345678" is "0912345678"). None
+    without a phone: an ID number alone is no proof, since for most procedures it is the subject's
+    own (an ID card's holder, a resident, a spouse), the number whoever asks already knows."""
+    if not id_number or not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"{canonical(id_number)}/{digits[-9:]}" if len(digits) >= 9 else None
+
+
 def duplicate_of(
-    procedure_code: str, existing_code: str | None, holder_id_number: str | None, applicant_id_number: str | None
+    procedure_code: str, existing_code: str | None, holder: str | None, applicant: str | None
 ) -> DuplicateDossier:
     """The refusal of a request whose subject the open dossier ``existing_code`` holds: naming that
-    dossier only when the request's applicant is its applicant (the same ID number, as the duplicate
-    check compares them). Named to anyone, it told whoever knew a person's ID number (the deceased's,
-    a child's) that an open dossier of the procedure was theirs, where and when it was filed, and its
-    code, with which its view and its actions open. An applicant unknown on either side is no match."""
-    same = (
-        holder_id_number is not None
-        and applicant_id_number is not None
-        and canonical(holder_id_number) == canonical(applicant_id_number)
-    )
+    dossier only when the request's applicant is its applicant (the same :func:`applicant_key`: ID
+    number and phone). Named to anyone, it told whoever knew a person's ID number (the deceased's, a
+    child's, an ID card holder's) that an open dossier of the procedure was theirs, where and when it
+    was filed, and its code, with which its view and its actions open. An applicant unknown on either
+    side is no match."""
+    same = holder is not None and holder == applicant
     return DuplicateDossier(procedure_code, existing_code if same else None)
 
 

@@ -323,6 +323,6 @@ class ErrorPublic(ErrorBody):
 
     existing_code: str | None = Field(
         None,
-        description="409 duplicate_dossier: the open dossier's code, when the request's applicant (ID number)"
+        description="409 duplicate_dossier: the open dossier's code, when the request's applicant (ID number and phone)"
         " is that dossier's applicant; null otherwise, and the detail then names no dossier either.",
     )

@@ -16,7 +16,7 @@ from eventkit.logging import get_logger
 from intake.domain.actions import decide
 from intake.domain.codes import receipt_day
 from intake.domain.commands import CitizenAction, ProvideSupplement, RequestWithdrawal, SubmitBundle, SubmitDossier
-from intake.domain.errors import DossierNotFound, IdempotencyKeyReused, RetryableConflict
+from intake.domain.errors import DossierNotFound, IdempotencyKeyReused, RetryableConflict, applicant_key
 from intake.domain.problems import InvalidInput
 from intake.domain.receipts import ActionReceipt, BundleReceipt, DossierReceipt
 from intake.domain.rules import IntakeRules
@@ -141,7 +141,7 @@ def _row(plan: PlannedDossier, event: DossierSubmitted, position: int | None = N
         bundle_step=plan.step_id,
         bundle_position=position,
         delivery=event.delivery.method,
-        applicant_id_number=event.applicant.id_number,
+        applicant_key=applicant_key(event.applicant.id_number, event.applicant.phone),
     )
 
 

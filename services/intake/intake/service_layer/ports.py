@@ -49,7 +49,7 @@ class NewDossier:
     delivery: str = "counter"  # how the result is received (the method; the postal address is not kept)
     # Not a column: the view keeps no personal data (the dossier's DossierSubmitted event has it). Only
     # to tell whether an open dossier of the same subject is this applicant's own (domain.errors.duplicate_of).
-    applicant_id_number: str | None = None
+    applicant_key: str | None = None
 
 
 @dataclass(frozen=True)
