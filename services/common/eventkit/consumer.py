@@ -237,21 +237,28 @@ class InboxConsumer:
     def connected(self) -> bool:
         return self._consumer is not None
 
-    async def lag(self) -> int:
-        """Messages between this member's positions and the ends of its partitions."""
+    async def lag(self) -> int | None:
+        """Messages between this member's positions and the ends of its partitions; None while it is
+        not connected, or while one of its partitions cannot be told (its end unknown before its first
+        fetch, its position not given within a second).
+
+        Not 0: a member still joining, or cut off from the broker, has consumed nothing, and a lag of 0
+        said it was keeping up exactly when it was not. Nor the sum of the partitions it could tell,
+        which understates the lag of the one it cannot."""
         consumer = self._consumer
         if consumer is None:
-            return 0
-        total = 0
-        for tp in consumer.assignment():
-            end = consumer.highwater(tp)
-            if end is None:
-                continue
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), timeout=1)
-            except (TimeoutError, KafkaError):
-                continue
-            total += max(end - position, 0)
+            return None
+        partitions = list(consumer.assignment())
+        ends = [consumer.highwater(tp) for tp in partitions]
+        if None in ends:
+            return None
+        try:
+            # At once, within one second in all: asked one after the other, a broker that does not
+            # answer kept a scrape waiting a second per partition.
+            positions = await asyncio.wait_for(asyncio.gather(*(consumer.position(tp) for tp in partitions)), timeout=1)
+        except (TimeoutError, KafkaError):
+            return None
+        total: int = sum(max(end - position, 0) for end, position in zip(ends, positions, strict=True))
         return total
 
     def client_config(self) -> dict[str, Any]:

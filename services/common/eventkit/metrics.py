@@ -1,34 +1,125 @@
-"""``GET /metrics`` for every service: the runtime's own counters in Prometheus format.
+"""``GET /metrics`` for every service: the runtime's own numbers in Prometheus format.
 
 Read at scrape time from the relay and consumers (no second bookkeeping), plus the HTTP requests
 answered (:class:`HttpStats`) and the process collector (CPU, memory, open files). A service that
-serves richer metrics of its own (reporting) registers its route first and this one stays unused.
+serves richer metrics of its own (reporting) registers its route first and this one stays unused;
+that route must await :meth:`RuntimeCollector.refresh` before it renders, as this one does, or the
+lag and backlog series are left out of it.
+
+What only an await can tell (each consumer's lag, asked of the broker client; the outbox's and the
+dead letters' backlog, asked of the database) cannot be read by a Prometheus collector, which is
+called synchronously: the route reads it first, each read bounded, and the collector yields what
+was read. A read that fails or takes too long leaves its series out of that scrape (a warning at
+most once a minute): the rest of the scrape is answered, and no series says 0 for "not known".
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventkit.backoff import stop_if_cancelled
+from eventkit.consumer import InboxConsumer
+from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+T = TypeVar("T")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+#: How long the server lets one scrape-time statement run. Prometheus gives a whole scrape 10 s.
+READ_SECONDS = 2.0
+#: How long a scrape waits for one read in all: a connection, the statement, its answer. A pool with
+#: no connection free would otherwise keep the scrape waiting 30 s.
+READ_WAIT_SECONDS = READ_SECONDS + 1.0
+#: A read that keeps failing (the database down) is logged once per this many seconds, not per scrape.
+WARN_EVERY_SECONDS = 60.0
+
+# The head of the outbox (the relay publishes by id) is found by its primary key, not a scan. The count
+# passes over rows the relay deletes as it publishes: a handful while the broker is reached.
+_OUTBOX = (
+    "SELECT count(*), coalesce(greatest(extract(epoch FROM clock_timestamp()"
+    " - (SELECT created_at FROM outbox ORDER BY id LIMIT 1))::float8, 0), 0) FROM outbox"
+)
+_DEAD_LETTERS = "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL"
+
+
+async def scrape_read(engine: AsyncEngine, sql: str) -> Sequence[Any]:
+    """The one row of ``sql``, a statement for a scrape: the server cancels it after
+    :data:`READ_SECONDS`, set for its transaction alone (the engine's own limit, 25 s, is a request's)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(READ_SECONDS * 1000))}
+        )
+        return (await conn.execute(text(sql))).one()
+
+
+async def outbox_backlog(engine: AsyncEngine) -> tuple[int, float]:
+    """Outbox rows not published yet, and the age in seconds of the oldest (0 when none)."""
+    row = await scrape_read(engine, _OUTBOX)
+    return int(row[0]), float(row[1])
+
+
+async def dead_letters_waiting(engine: AsyncEngine) -> int:
+    """Dead letters not replayed yet."""
+    return int((await scrape_read(engine, _DEAD_LETTERS))[0])
+
+
+@dataclass(frozen=True)
+class Readings:
+    """What the last :meth:`RuntimeCollector.refresh` read; None (or a consumer left out): not known."""
+
+    lags: dict[str, int] = field(default_factory=dict)
+    outbox: tuple[int, float] | None = None
+    dead_letters: int | None = None
+
 
 class RuntimeCollector(Collector):
-    """Relay and consumer counters of one process."""
+    """Relay and consumer counters of one process, and the readings of the last :meth:`refresh`."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
+        self._readings = Readings()
+        self._warned = float("-inf")
+
+    async def refresh(self) -> None:
+        """Read what the next collect yields: each consumer's lag and the database's backlogs, all at
+        once, each bounded (see the module's docstring). For the route, before it renders."""
+        engine = self._runtime.engine
+        lags, outbox, dead_letters = await asyncio.gather(
+            _lags(self._runtime.consumers),
+            self._read("outbox", lambda: outbox_backlog(engine)),
+            self._read("dead letters", lambda: dead_letters_waiting(engine)),
+        )
+        self._readings = Readings(lags, outbox, dead_letters)
+
+    async def _read(self, what: str, read: Callable[[], Awaitable[T]]) -> T | None:
+        try:
+            return await asyncio.wait_for(read(), READ_WAIT_SECONDS)
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            if time.monotonic() - self._warned >= WARN_EVERY_SECONDS:
+                self._warned = time.monotonic()
+                log.warning("cannot read a metric; its series is left out", what=what, error=repr(exc),
+                            once_per_seconds=WARN_EVERY_SECONDS)  # fmt: skip
+            return None
 
     def collect(self) -> Iterator[Metric]:
         service = self._runtime.settings.service_name
+        readings = self._readings
         published = CounterMetricFamily(
             "outbox_published_messages", "Messages the outbox relay published.", labels=["service"]
         )
@@ -37,6 +128,17 @@ class RuntimeCollector(Collector):
         healthy = GaugeMetricFamily("outbox_relay_healthy", "1 while the relay reaches the broker.", labels=["service"])
         healthy.add_metric([service], 1.0 if self._runtime.relay.healthy else 0.0)
         yield healthy
+        pending = GaugeMetricFamily("outbox_pending_messages", "Outbox rows not published yet.", labels=["service"])
+        oldest = GaugeMetricFamily(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest outbox row not published yet (0: none).",
+            labels=["service"],
+        )
+        if readings.outbox is not None:
+            pending.add_metric([service], readings.outbox[0])
+            oldest.add_metric([service], readings.outbox[1])
+        yield pending
+        yield oldest
         handled = CounterMetricFamily(
             "consumer_events", "Events seen by a consumer, by outcome.", labels=["service", "consumer", "outcome"]
         )
@@ -50,6 +152,24 @@ class RuntimeCollector(Collector):
             ):
                 handled.add_metric([service, consumer.name, outcome], value)
         yield handled
+        lag = GaugeMetricFamily(
+            "consumer_lag_messages",
+            "Messages between a consumer's positions and its partitions' ends (none while not connected).",
+            labels=["service", "consumer"],
+        )
+        for name, messages in sorted(readings.lags.items()):
+            lag.add_metric([service, name], messages)
+        yield lag
+        waiting = GaugeMetricFamily("dead_letters_waiting", "Dead letters not replayed yet.", labels=["service"])
+        if readings.dead_letters is not None:
+            waiting.add_metric([service], readings.dead_letters)
+        yield waiting
+
+
+async def _lags(consumers: list[InboxConsumer]) -> dict[str, int]:
+    """Each consumer's lag (each bounded by :meth:`InboxConsumer.lag`), those that cannot tell left out."""
+    lags = await asyncio.gather(*(consumer.lag() for consumer in consumers))
+    return {consumer.name: lag for consumer, lag in zip(consumers, lags, strict=True) if lag is not None}
 
 
 #: Bounds of the request-duration buckets, in seconds.
@@ -95,23 +215,27 @@ class HttpStats(Collector):
         yield durations
 
 
-def register_process_metrics(registry: CollectorRegistry, runtime: ServiceRuntime, http: HttpStats) -> None:
-    """What every service's /metrics serves: relay and consumer counters, the requests answered, and
+def register_process_metrics(registry: CollectorRegistry, runtime: ServiceRuntime, http: HttpStats) -> RuntimeCollector:
+    """What every service's /metrics serves: relay and consumer numbers, the requests answered, and
     the process's own (CPU, memory, file descriptors). A service that serves its own /metrics adds
-    them to its registry."""
-    registry.register(RuntimeCollector(runtime))
+    them to its registry, and awaits the collector returned (its :meth:`~RuntimeCollector.refresh`)
+    before it renders: else the lag and backlog series are left out."""
+    collector = RuntimeCollector(runtime)
+    registry.register(collector)
     registry.register(http)
     ProcessCollector(registry=registry)
+    return collector
 
 
 def metrics_router(runtime: ServiceRuntime, http: HttpStats) -> APIRouter:
     registry = CollectorRegistry()
-    register_process_metrics(registry, runtime, http)
+    collector = register_process_metrics(registry, runtime, http)
     router = APIRouter(tags=["health"])
 
     @router.get("/metrics", response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics of this process."""
+        await collector.refresh()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
     return router

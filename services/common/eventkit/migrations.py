@@ -1,7 +1,11 @@
 """Schema migrations: plain SQL files applied in order at start-up, once each, per schema.
 
 Files are named ``NNNN_description.sql``. The runtime's own files (event store, outbox, inbox)
-run first, then the service's. An advisory lock makes concurrent replicas apply them once.
+run first, then the service's. An advisory lock makes concurrent replicas apply them once. All that
+are pending run in one transaction, committed at the end (a failing one leaves the schema as it was).
+Each is logged as it starts (``applying migration``) and ends (``migration applied``, with its
+seconds), and a replica that finds the lock taken says it waits for it: a long backfill is told
+apart from a replica waiting on another.
 
 A migration applied is never run again, so one edited afterwards would leave every database that
 ran it as it was, silently: each records a checksum of its statements (``--`` comments and spacing
@@ -12,12 +16,13 @@ file. (Migrations applied before checksums were kept take the file's as it is no
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventkit.db import ensure_schema
 from eventkit.logging import get_logger
@@ -104,7 +109,7 @@ async def apply_migrations(engine: AsyncEngine, schema: str, *packages: str) -> 
     pending = migrations_in("eventkit") + [m for p in packages for m in migrations_in(p)]
     applied: list[str] = []
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('migrations:' || current_schema()))"))
+        await _take_lock(conn, schema)
         await conn.execute(
             text(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -125,13 +130,31 @@ async def apply_migrations(engine: AsyncEngine, schema: str, *packages: str) -> 
                         {"c": migration.checksum, "id": migration.id},
                     )
                 continue
+            log.info("applying migration", schema=schema, migration=migration.id)
+            started = time.monotonic()
             for statement in _statements(migration.sql):
                 await conn.exec_driver_sql(statement)
             await conn.execute(
                 text("INSERT INTO schema_migrations (id, checksum) VALUES (:id, :c)"),
                 {"id": migration.id, "c": migration.checksum},
             )
+            seconds = round(time.monotonic() - started, 3)
+            log.info("migration applied", schema=schema, migration=migration.id, seconds=seconds)
             applied.append(migration.id)
     if applied:
-        log.info("migrations applied", schema=schema, migrations=applied)
+        log.info("migrations applied", schema=schema, migrations=applied)  # committed, all of them at once
     return applied
+
+
+async def _take_lock(conn: AsyncConnection, schema: str) -> None:
+    """The migrations' lock of the schema, for the transaction: tried first, and waited for only if
+    another replica holds it, saying so. Replicas starting at once all wait but one, as long as its
+    migrations take: with nothing logged, a replica waiting looked the same as one running a long
+    backfill."""
+    lock = "hashtext('migrations:' || current_schema())"
+    if (await conn.execute(text(f"SELECT pg_try_advisory_xact_lock({lock})"))).scalar_one():
+        return
+    log.info("waiting for the migration lock", schema=schema, held_by="another replica applying migrations")
+    started = time.monotonic()
+    await conn.execute(text(f"SELECT pg_advisory_xact_lock({lock})"))
+    log.info("migration lock granted", schema=schema, waited_seconds=round(time.monotonic() - started, 3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from reporting.entrypoints.consumer import LiveProjection, projected_event_types
 from reporting.entrypoints.prometheus import ProcessMetrics, metrics_router
 from reporting.entrypoints.shutdown import CloseStreamsOnSignal
 from reporting.service_layer.broadcaster import Broadcaster
-from reporting.service_layer.rebuild import Rebuilder, RebuildStatus
+from reporting.service_layer.rebuild import Rebuilder
 from reporting.service_layer.reports import Reports
 from reporting.settings import ReportingSettings
 from workcal import WorkCalendar
@@ -127,11 +128,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         feed_channel=projection_channel(settings),
     )
 
-    def rebuild_finished(status: RebuildStatus) -> None:
-        metrics.rebuilds.labels(state=status.state).inc()
-        metrics.rebuild_rate.set(status.events_per_second)
-
-    rebuilder.on_finished = rebuild_finished
+    rebuilder.on_finished = metrics.rebuild_finished
     runtime.also_stop("rebuild", rebuilder.stop)
     context = ReportingContext(
         settings=settings,
@@ -144,6 +141,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         metrics=metrics,
         origin=origin,
     )
+    before_scrape: list[Callable[[], Awaitable[None]]] = []  # eventkit's readings, added once the app is
     routers = [
         api.router,
         stream.router,
@@ -154,6 +152,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             read_model.prometheus_snapshot,
             lambda: consumer_lags(runtime.consumers),
             settings.metrics_cache_seconds,
+            before_scrape,
         ),
     ]
     app = create_service_app(
@@ -165,7 +164,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.reporting = context
     # Its /metrics is served instead of eventkit's: it serves what eventkit's would too (dead letters in
     # its consumer, the process's CPU and memory went unseen).
-    register_process_metrics(metrics.registry, runtime, app.state.http_stats)
+    before_scrape.append(register_process_metrics(metrics.registry, runtime, app.state.http_stats).refresh)
     return app
 
 
@@ -175,4 +174,6 @@ def projection_channel(settings: ReportingSettings) -> str:
 
 
 async def consumer_lags(consumers: list[InboxConsumer]) -> dict[str, int]:
-    return {consumer.name: await consumer.lag() for consumer in consumers}
+    """Each consumer's lag; one not connected (or not yet measurable) has no series, never a 0."""
+    lags = {consumer.name: await consumer.lag() for consumer in consumers}
+    return {name: lag for name, lag in lags.items() if lag is not None}

@@ -24,7 +24,7 @@ from workflow.adapters.sql import SqlWorkflowUnitOfWork
 from workflow.domain.saga import BundleSaga, StepRef
 from workflow.entrypoints.consumers import BundlesFirst
 from workflow.entrypoints.schemas import TaskPublic
-from workflow.service_layer.ports import Task, Timer, UnitOfWorkFactory
+from workflow.service_layer.ports import DueTimers, Task, Timer, UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +100,11 @@ async def _contract(uow_factory: UnitOfWorkFactory) -> None:
         await uow.timers.postpone(Timer("d-7", "due_soon", NOW + timedelta(minutes=10)), NOW + timedelta(minutes=20))
         assert await uow.timers.claim_next(NOW + timedelta(days=2), frozenset()) is None
         assert await uow.timers.claim_next(NOW + timedelta(days=3), frozenset()) == moved
+    async with uow_factory() as uow:  # what GET /metrics reads: the due timers not fired, and the oldest
+        assert await uow.timers.due_unfired(NOW) == DueTimers(0, None)
+        assert await uow.timers.due_unfired(NOW + timedelta(days=3)) == DueTimers(1, moved.fire_at)
+        await uow.timers.arm(Timer("d-6", "overdue", NOW + timedelta(days=1)))
+        assert await uow.timers.due_unfired(NOW + timedelta(days=4)) == DueTimers(2, NOW + timedelta(days=1))
 
 
 async def test_sql_and_memory_timers_keep_the_same_contract(workflow_engine: AsyncEngine) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from eventkit.logging import get_logger
 from reporting.adapters.read_model import E2E_BUCKETS, RESOLUTION_BUCKETS
+from reporting.service_layer.rebuild import RebuildStatus
 
 log = get_logger(__name__)
 
@@ -52,10 +53,22 @@ class ProcessMetrics:
         self.lag = Gauge(
             "reporting_consumer_lag", "Messages not yet consumed, per consumer.", ["consumer"], registry=self.registry
         )
-        self.rebuilds = Counter("reporting_rebuilds", "Rebuilds, by result.", ["state"], registry=self.registry)
+        self.rebuilds = Counter(
+            "reporting_rebuilds",
+            "Rebuilds, by result: succeeded, failed, or refused (another replica was rebuilding).",
+            ["state"],
+            registry=self.registry,
+        )
         self.rebuild_rate = Gauge(
             "reporting_rebuild_events_per_second", "Replay speed of the last rebuild.", registry=self.registry
         )
+
+    def rebuild_finished(self, status: RebuildStatus) -> None:
+        """Count a rebuild that ended; the speed only of one that ran. A refused one replayed nothing:
+        its 0 replaced the speed of the rebuild that ran last."""
+        self.rebuilds.labels(state=status.state).inc()
+        if status.state != "refused":
+            self.rebuild_rate.set(status.events_per_second)
 
 
 class ReadModelCollector(Collector):
@@ -171,7 +184,10 @@ def metrics_router(
     snapshot: Callable[[], Awaitable[dict[str, Any]]],
     lags: Callable[[], Awaitable[dict[str, int]]],
     cache_seconds: float,
+    before_scrape: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> APIRouter:
+    """``GET /metrics``; ``before_scrape``: reads to await before each render (eventkit's lag and
+    backlog readings, :meth:`eventkit.metrics.RuntimeCollector.refresh`)."""
     router = APIRouter(tags=["metrics"])
     collector = ReadModelCollector()
     metrics.registry.register(collector)
@@ -184,8 +200,11 @@ def metrics_router(
             collector.snapshot = await cache.get()
         except Exception:  # logged by the cache; the rest is served without the business series
             collector.snapshot = None
+        metrics.lag.clear()  # a consumer not connected now has no lag to show, not its last one
         for consumer, lag in (await lags()).items():
             metrics.lag.labels(consumer=consumer).set(lag)
+        for read in before_scrape:
+            await read()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE)
 
     return router

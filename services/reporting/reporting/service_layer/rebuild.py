@@ -71,6 +71,10 @@ class RebuildInProgress(Exception):
     """Another rebuild (in this process or another replica) is running."""
 
 
+class RebuildLockHeld(RebuildInProgress):
+    """Another replica holds the rebuild lock: this run is refused (state "refused"), not failed."""
+
+
 class UnreadableHistory(Exception):
     """The topics hold events of types or in versions this build cannot read: rebuilt without them, the read model
     would lose for good any a newer replica had already applied (its inbox says so; nothing would apply
@@ -88,7 +92,7 @@ def _refuse_unknown_versions(status: RebuildStatus) -> None:
 @dataclass
 class RebuildStatus:
     id: str
-    state: str = "running"  # running / succeeded / failed
+    state: str = "running"  # running / succeeded / failed / refused (another replica is rebuilding)
     phase: str = "starting"
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
@@ -118,7 +122,12 @@ class RebuildStatus:
 
 
 class Rebuilder:
-    """Runs one rebuild at a time; ``status`` is the current or last one."""
+    """Runs one rebuild at a time; ``status`` is the current or last one that ran.
+
+    A run another replica's rebuild lock turns away ends "refused": ``on_finished`` sees it (it is
+    counted), but ``status`` goes back to the last run that ran. Shown instead, the refusal hid that
+    run's result, and it was counted and shown as a failed rebuild while the other replica's went well.
+    """
 
     def __init__(
         self,
@@ -146,6 +155,8 @@ class Rebuilder:
         self._progress_seconds = progress_seconds
         self._running = asyncio.Lock()
         self.status: RebuildStatus | None = None
+        self._shown_before: RebuildStatus | None = None  # what ``status`` goes back to if the run is refused
+        self._decided = asyncio.Event()  # the run holds the rebuild lock, or has ended
         self.on_finished: Callable[[RebuildStatus], None] | None = None
 
     @property
@@ -160,9 +171,15 @@ class Rebuilder:
         if self._running.locked() or (task is not None and not task.done()):
             raise RebuildInProgress("a rebuild is already running in this process")
         status = RebuildStatus(id=str(uuid7()))
-        self.status = status
+        self._shown_before, self.status = self.status, status
+        self._decided = asyncio.Event()
         self._task = asyncio.create_task(self.run(status), name=f"rebuild-{status.id}")
         return status
+
+    async def decided(self) -> None:
+        """Wait until the rebuild started last holds the rebuild lock or has ended (refused, if another
+        replica holds it): a connection and one statement, so a request can say at once whether it runs."""
+        await self._decided.wait()
 
     async def stop(self) -> None:
         """Cancel a rebuild started here and wait for it to end: the service is stopping, and the
@@ -173,10 +190,12 @@ class Rebuilder:
             await asyncio.gather(task, return_exceptions=True)
 
     async def wait(self) -> RebuildStatus | None:
-        task = getattr(self, "_task", None)
-        if task is not None:
-            await asyncio.shield(task)
-        return self.status
+        """The rebuild started last, once it has ended: its own status, a refused one's too (``status``
+        then shows the run before it)."""
+        task: asyncio.Task[RebuildStatus] | None = getattr(self, "_task", None)
+        if task is None:
+            return self.status
+        return await asyncio.shield(task)
 
     async def run(self, status: RebuildStatus) -> RebuildStatus:
         async with self._running:
@@ -184,8 +203,9 @@ class Rebuilder:
                 try:
                     async with self._engine.connect() as lock_conn:
                         if not (await lock_conn.execute(text(_TRY_REBUILD_LOCK))).scalar():
-                            raise RebuildInProgress("a rebuild is already running in another replica")
+                            raise RebuildLockHeld("a rebuild is already running in another replica")
                         await lock_conn.commit()
+                        self._decided.set()
                         tables = TableSet(f"__r{status.id[-8:]}")
                         try:
                             await self._rebuild(status, tables)
@@ -204,8 +224,8 @@ class Rebuilder:
                     stop_if_cancelled(exc)
                     raise
                 status.state = "succeeded"
-            except RebuildInProgress as exc:
-                status.state, status.error = "failed", str(exc)
+            except RebuildLockHeld as exc:
+                status.state, status.error = "refused", str(exc)
             except asyncio.CancelledError:
                 # The service is stopping: the new tables are left for the next rebuild to drop.
                 status.state, status.error = "failed", "cancelled: the service stopped"
@@ -222,9 +242,17 @@ class Rebuilder:
                     status.replay_events_per_second = round(status.records_read / status.replay_seconds, 1)
                 status.finished_at = datetime.now(UTC).isoformat()
                 status.phase = "done"
-                log.info(
-                    "rebuild finished", **{k: v for k, v in status.as_dict().items() if k != "id"}, rebuild=status.id
-                )
+                if status.state == "refused":
+                    log.info("rebuild refused: another replica is rebuilding", rebuild=status.id)
+                    if self.status is status:  # the last run that ran stays the one shown
+                        self.status = self._shown_before
+                else:
+                    log.info(
+                        "rebuild finished",
+                        **{k: v for k, v in status.as_dict().items() if k != "id"},
+                        rebuild=status.id,
+                    )
+                self._decided.set()
                 if self.on_finished:
                     self.on_finished(status)
                 # The dozen connections a rebuild opens (a table and an index build each) are not

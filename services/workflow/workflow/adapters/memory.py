@@ -16,7 +16,7 @@ from contracts.envelope import Envelope
 from eventkit.uow import InMemoryUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
-from workflow.service_layer.ports import Task, TaskPosition, Timer
+from workflow.service_layer.ports import DueTimers, Task, TaskPosition, Timer
 
 
 class InMemoryTaskBoard:
@@ -72,6 +72,10 @@ class InMemoryTimerTable:
     async def mark_fired(self, timer: Timer, at: datetime) -> None:
         key = (timer.dossier_id, timer.kind)
         self.rows[key] = (self.rows[key][0], at)
+
+    async def due_unfired(self, now: datetime) -> DueTimers:
+        due = [fire for fire, fired in self.rows.values() if fired is None and fire <= now]
+        return DueTimers(len(due), min(due, default=None))
 
     def pending(self, dossier_id: str) -> dict[str, datetime]:
         """The dossier's unfired timers by kind (for assertions)."""

@@ -14,7 +14,11 @@ from contracts.envelope import Envelope, read_tolerantly
 from eventkit.uow import SqlUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
-from workflow.service_layer.ports import Task, TaskPosition, Timer
+from workflow.service_layer.ports import DueTimers, Task, TaskPosition, Timer
+
+#: How long the server lets a read for GET /metrics run: a scrape must not wait on a slow database
+#: (Prometheus gives up on the whole scrape after 10 s, every other series with it).
+METRICS_STATEMENT_MS = 2000
 
 _TASK_COLUMNS = (
     "dossier_id, agency, code, procedure_code, status, status_code, waiting_for, due_at, appointment_at, since,"
@@ -115,6 +119,14 @@ class SqlTimerTable:
             text("UPDATE timers SET fired_at = :at WHERE dossier_id = :d AND kind = :k"),
             {"at": at, "d": timer.dossier_id, "k": timer.kind},
         )
+
+    async def due_unfired(self, now: datetime) -> DueTimers:
+        # Read by GET /metrics in a transaction of its own, so the limit set here limits nothing else.
+        # The partial index on unfired timers' fire_at serves it: a few rows, unless the poller is stuck.
+        await self._conn.execute(text(f"SET LOCAL statement_timeout = {METRICS_STATEMENT_MS}"))
+        due = "SELECT count(*) AS n, min(fire_at) AS oldest FROM timers WHERE fired_at IS NULL AND fire_at <= :now"
+        row = (await self._conn.execute(text(due), {"now": now})).one()
+        return DueTimers(row.n, row.oldest)
 
 
 class SqlBundleRepository:

@@ -48,6 +48,14 @@ class Timer:
     fire_at: datetime
 
 
+@dataclass(frozen=True)
+class DueTimers:
+    """The timers whose time has come and that have not fired: the poller's backlog."""
+
+    count: int
+    oldest_fire_at: datetime | None  # None when there are none
+
+
 #: Where a task stands in an agency's list: (due_at, dossier_id), the order the list is read in.
 TaskPosition = tuple[datetime, str]
 
@@ -81,6 +89,11 @@ class TimerTable(Protocol):
     async def postpone(self, timer: Timer, until: datetime) -> None:
         """Fire ``timer`` at ``until`` instead, if it is still unfired and due when it was claimed (a
         decision that moved it meanwhile wins)."""
+        ...
+
+    async def due_unfired(self, now: datetime) -> DueTimers:
+        """How many timers are due at ``now`` and not fired, and the oldest one's fire_at (GET /metrics):
+        a poller that keeps failing or has stalled shows here, whatever it logs."""
         ...
 
 
