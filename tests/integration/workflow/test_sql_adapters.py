@@ -146,6 +146,11 @@ async def _ended_contract(uow_factory: UnitOfWorkFactory) -> None:
         await uow.bundles.save(ended)
         assert await uow.bundles.ended_since(before) == ["e-1", "e-2"]
         assert await uow.bundles.ended_since(datetime.now(UTC) + timedelta(minutes=1)) == []
+        assert await uow.bundles.ended_since(None) == ["e-1", "e-2"]  # ever
+        assert await uow.bundles.swept_until() is None  # never swept
+        await uow.bundles.mark_swept(NOW)
+        await uow.bundles.mark_swept(NOW - timedelta(hours=1))  # a replica's older round: the later mark stays
+        assert await uow.bundles.swept_until() == NOW
 
 
 async def test_sql_and_memory_bundles_list_the_ended_ones_alike(workflow_engine: AsyncEngine) -> None:

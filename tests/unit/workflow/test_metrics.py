@@ -124,16 +124,16 @@ async def death_bundle_at_the_counter(harness: Harness) -> intake.BundleSubmitte
     return bundle
 
 
-async def test_the_sweep_s_warning_counts_and_names_the_bundles_it_stopped_steps_in(harness: Harness) -> None:
+async def test_the_sweep_s_warning_counts_and_names_the_bundles_it_mended(harness: Harness) -> None:
     """It gave every partially completed bundle it had looked at as the bundles mended: an ordinary
     refusal's bundle read as one more an older replica had broken."""
     refused = await death_bundle_at_the_counter(harness)
     await harness.decide(refused.steps[0].dossier_id, "reject", reason="không đủ điều kiện")  # ends as it should
     stranded = await death_bundle_at_the_counter(harness)
-    async with harness.uow as uow:  # an older replica ended it at the registration, leaving the next step held
+    async with harness.uow as uow:  # an older release ended it at the registration, stopping nothing
         saga = await uow.bundles.lock(stranded.bundle_id)
         assert saga is not None
-        saga.results[stranded.steps[0].step_id] = {"death_registered_on": "2024-06-01"}
+        saga.failed_step, saga.reason = stranded.steps[0].step_id, "không đủ điều kiện"
         saga.status = "partially_completed"
         await uow.bundles.save(saga)
     swept_from = datetime.now(vietnam_tz()) - timedelta(minutes=1)
@@ -141,7 +141,7 @@ async def test_the_sweep_s_warning_counts_and_names_the_bundles_it_stopped_steps
         assert len(await uow.bundles.ended_since(swept_from)) == 2
 
     with capture_logs() as logs:
-        assert await sagas.stop_stranded_steps(harness.uow, harness.ctx, since=swept_from) == 1
+        assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=swept_from) == 1
     assert (await harness.state(stranded.steps[1].dossier_id)).status is DossierStatus.STOPPED
-    [warning] = [e for e in logs if e["event"] == "stopped steps an ended bundle left open"]
+    [warning] = [e for e in logs if e["event"] == "mended steps an ended bundle left open"]
     assert (warning["steps"], warning["bundles"], warning.get("bundle_ids")) == (1, 1, [stranded.bundle_id])

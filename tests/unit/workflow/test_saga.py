@@ -311,33 +311,90 @@ async def test_a_bundle_whose_earlier_step_the_previous_release_stopped_ends_at_
     assert harness.commands() == []
 
 
-async def test_a_step_an_older_replica_left_open_when_it_ended_the_bundle_is_stopped_by_the_sweep(
-    harness: Harness,
-) -> None:
+async def older_replica_ended_it_at_the_registration(harness: Harness) -> intake.BundleSubmitted:
     """A rolling deploy: this build leaves the deregistration to run after the allowance's withdrawal;
     an older replica handles the registration's result and ends the bundle there, never starting the
-    deregistration. It stayed held, "received", on the family's page and in the police's counts for
-    ever; the sweep stops it, with the bundle's reason, as no agency's to be judged on."""
+    deregistration, which stays held, "received", for ever."""
     bundle = await allowance_withdrawn_while_the_death_is_registered(harness)
-    registration, deregistration, allowance = bundle.steps
-    async with harness.uow as uow:  # what the older replica wrote at the registration's result
+    registration = bundle.steps[0]
+    async with harness.uow as uow:  # what the older replica did at the registration's result: end it
         saga = await uow.bundles.lock(bundle.bundle_id)
         assert saga is not None
-        saga.results[registration.step_id] = {"death_registered_on": "2024-06-01"}
         saga.status = "partially_completed"
+        await uow.bundles.save(saga)
+    state = await harness.decide(registration.dossier_id, "approve")  # (the saga, ended, does nothing)
+    async with harness.uow as uow:  # and keep its result
+        saga = await uow.bundles.lock(bundle.bundle_id)
+        assert saga is not None
+        saga.results[registration.step_id] = dict(state.results[-1].data)
+        await uow.bundles.save(saga)
+    assert (await harness.state(bundle.steps[1].dossier_id)).status is DossierStatus.RECEIVED  # held
+    harness.uow.outbox.messages.clear()
+    return bundle
+
+
+async def test_a_step_an_older_replica_left_held_when_it_ended_the_bundle_is_started_by_the_sweep(
+    harness: Harness,
+) -> None:
+    """The family withdrew the funeral allowance, not the residence deregistration: the sweep starts
+    it (the police's registry is asked), and the bundle ends again once it has its result, with the
+    family's reason and every step done."""
+    bundle = await older_replica_ended_it_at_the_registration(harness)
+    _, deregistration, allowance = bundle.steps
+
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=None) == 1
+    [command] = harness.commands()
+    assert command.step_id == "residence_deregistration"
+    assert started_steps(harness, bundle.bundle_id) == ["residence_deregistration"]
+    assert (await harness.state(allowance.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED  # not its business
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=None) == 0  # once
+
+    await harness.answer(command, {"deregistered_on": "2024-06-03"})
+    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.PROCESSED
+    ended = harness.bundle_events(bundle.bundle_id)[-1]
+    assert isinstance(ended, wf.BundlePartiallyCompleted)
+    assert (ended.failed_step, ended.reason) == ("funeral_allowance", "gia đình không nhận")
+    assert ended.completed_steps == ["death_registration", "residence_deregistration"]
+
+
+async def test_a_step_after_the_failure_an_ended_bundle_left_open_is_stopped_by_the_sweep(harness: Harness) -> None:
+    """Only the steps before the failure run: one after it, left open, is stopped with the bundle's
+    reason, as no agency's to be judged on; and a round looks only at the bundles ended since the last."""
+    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
+             ("funeral_allowance", "9.000002")]  # fmt: skip
+    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    registration, deregistration, allowance = bundle.steps
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    async with harness.uow as uow:  # an older release ended it at the registration, stopping nothing
+        saga = await uow.bundles.lock(bundle.bundle_id)
+        assert saga is not None
+        saga.failed_step, saga.reason, saga.status = registration.step_id, "không đủ điều kiện", "partially_completed"
         await uow.bundles.save(saga)
     swept_from = datetime.now(vietnam_tz()) - timedelta(minutes=1)
 
-    assert await sagas.stop_stranded_steps(harness.uow, harness.ctx, since=swept_from) == 1
-    assert (await harness.state(deregistration.dossier_id)).status is DossierStatus.STOPPED
-    [stopped] = [e for e in harness.published() if e.key == deregistration.dossier_id and e.type == "DossierStopped"]
-    assert stopped.payload["step_started"] is False and stopped.payload["on_time"] is None
-    assert stopped.payload["reason"].endswith(": gia đình không nhận")
-    assert (await harness.state(allowance.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED  # not its business
-    assert await sagas.stop_stranded_steps(harness.uow, harness.ctx, since=swept_from) == 0  # once
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=swept_from) == 2
+    for later in (deregistration, allowance):
+        assert (await harness.state(later.dossier_id)).status is DossierStatus.STOPPED
+        [stopped] = [e for e in harness.published() if e.key == later.dossier_id and e.type == "DossierStopped"]
+        assert stopped.payload["step_started"] is False and stopped.payload["on_time"] is None
+        assert stopped.payload["reason"].endswith(": không đủ điều kiện")
+    assert (await harness.state(registration.dossier_id)).status is DossierStatus.PROCESSING  # the failed step's own
     later = datetime.now(vietnam_tz()) + timedelta(minutes=1)
     async with harness.uow as uow:
-        assert await uow.bundles.ended_since(later) == []  # a round looks only at bundles ended since the last
+        assert await uow.bundles.ended_since(later) == []
+
+
+async def test_a_step_an_older_release_stopped_with_its_bundle_is_left_stopped(harness: Harness) -> None:
+    """Such a release stopped every step not started at the failure: the bundle is not run again for
+    one, and nothing is published (every old bundle would have ended a second time)."""
+    bundle = await older_replica_ended_it_at_the_registration(harness)
+    async with harness.uow as uow:
+        await sagas._stop(bundle.steps[1], "hồ sơ liên thông dừng", uow, harness.ctx, Cause(None, "test"))
+    harness.uow.outbox.messages.clear()
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=None) == 0
+    assert harness.published() == []
 
 
 async def test_the_bundle_stops_at_the_earliest_step_that_failed_with_its_reason(harness: Harness) -> None:

@@ -54,7 +54,7 @@ async def test_a_background_job_stops_when_its_cancellation_surfaces_as_a_databa
         monkeypatch.setattr(poller, "fire_due_timers", interrupted_round)
         run = poller.timer_poller(harness.uow, harness.ctx, interval=0.01, batch=100)
     else:
-        monkeypatch.setattr(poller, "stop_stranded_steps", interrupted_round)
+        monkeypatch.setattr(poller, "mend_ended_bundles", interrupted_round)
         run = poller.ended_bundle_sweeper(harness.uow, harness.ctx, interval=0.01)
     task = asyncio.create_task(run())
     assert await stopped_when_cancelled(task, round_interrupted.entered, entering=SLOW_TO_ENTER)
@@ -63,12 +63,13 @@ async def test_a_background_job_stops_when_its_cancellation_surfaces_as_a_databa
 async def test_a_failed_sweep_s_bundles_are_swept_by_the_next_round(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each round looks back to an interval before the last good one began, and a failed round (the
-    database away) does not move that mark: the bundles it missed are the next round's."""
-    sweeps: list[datetime] = []
+    """Each round looks back to an interval before the last good one began, a mark every replica
+    shares; the first of all looks at every ended bundle (None); a failed round (the database away)
+    does not move the mark: the bundles it missed are the next round's."""
+    sweeps: list[datetime | None] = []
     rounds = asyncio.Event()
 
-    async def sweep(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime) -> int:
+    async def sweep(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime | None) -> int:
         sweeps.append(since)
         harness.advance(minutes=10)
         if len(sweeps) == 4:
@@ -77,7 +78,7 @@ async def test_a_failed_sweep_s_bundles_are_swept_by_the_next_round(
             raise OSError("the database is away")
         return 0
 
-    monkeypatch.setattr(poller, "stop_stranded_steps", sweep)
+    monkeypatch.setattr(poller, "mend_ended_bundles", sweep)
     began = harness.now
     task = asyncio.create_task(poller.ended_bundle_sweeper(harness.uow, harness.ctx, interval=0.01)())
     await asyncio.wait_for(rounds.wait(), 5)
@@ -85,8 +86,10 @@ async def test_a_failed_sweep_s_bundles_are_swept_by_the_next_round(
     await asyncio.gather(task, return_exceptions=True)
     just_before = timedelta(seconds=0.01)
     assert sweeps[:4] == [
-        began - poller.FIRST_SWEEP_LOOKBACK,
+        None,  # never swept: every bundle ended partially, whenever
         began - just_before,
         began - just_before,  # the failed round's again
         began + timedelta(minutes=20) - just_before,
     ]
+    async with harness.uow as uow:
+        assert await uow.bundles.swept_until() is not None  # kept for the other replicas and the next start

@@ -87,6 +87,7 @@ class InMemoryBundleRepository:
         self.rows: dict[str, BundleSaga] = {}
         #: When each row last changed, by the wall clock, as the database's now() stamps it.
         self.updated_at: dict[str, datetime] = {}
+        self.swept: datetime | None = None
 
     async def add(self, saga: BundleSaga) -> bool:
         if saga.bundle_id in self.rows:
@@ -112,12 +113,18 @@ class InMemoryBundleRepository:
         self.rows[saga.bundle_id] = saga.model_copy(deep=True)
         self.updated_at[saga.bundle_id] = datetime.now(UTC)
 
-    async def ended_since(self, since: datetime) -> list[str]:
+    async def ended_since(self, since: datetime | None) -> list[str]:
         return sorted(
             bundle_id
             for bundle_id, saga in self.rows.items()
-            if saga.status == "partially_completed" and self.updated_at[bundle_id] >= since
+            if saga.status == "partially_completed" and (since is None or self.updated_at[bundle_id] >= since)
         )
+
+    async def swept_until(self) -> datetime | None:
+        return self.swept
+
+    async def mark_swept(self, until: datetime) -> None:
+        self.swept = until if self.swept is None else max(self.swept, until)
 
 
 class InMemoryIssuedNumbers:

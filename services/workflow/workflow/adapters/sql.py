@@ -182,15 +182,28 @@ class SqlBundleRepository:
             {"b": saga.bundle_id, "s": saga.status, "j": saga.model_dump_json()},
         )
 
-    async def ended_since(self, since: datetime) -> list[str]:
+    async def ended_since(self, since: datetime | None) -> list[str]:
         rows = await self._conn.execute(
             text(
-                "SELECT bundle_id FROM bundles WHERE status = 'partially_completed' AND updated_at >= :since"
-                " ORDER BY bundle_id"
+                "SELECT bundle_id FROM bundles WHERE status = 'partially_completed'"
+                " AND (CAST(:since AS TIMESTAMPTZ) IS NULL OR updated_at >= :since) ORDER BY bundle_id"
             ),
             {"since": since},
         )
         return [row[0] for row in rows]
+
+    async def swept_until(self) -> datetime | None:
+        row = await self._conn.execute(text("SELECT swept_until FROM bundle_sweeps"))
+        return row.scalar_one_or_none()
+
+    async def mark_swept(self, until: datetime) -> None:
+        await self._conn.execute(
+            text(
+                "INSERT INTO bundle_sweeps (swept_until) VALUES (:u) ON CONFLICT (only_row)"
+                " DO UPDATE SET swept_until = GREATEST(bundle_sweeps.swept_until, EXCLUDED.swept_until)"
+            ),
+            {"u": until},
+        )
 
 
 class SqlIssuedNumbers:

@@ -76,6 +76,21 @@ class BundleSaga(BaseModel):
         step = next((s for s in self.steps if s.step_id not in self.started and s.step_id not in self.ended), None)
         return step if step is not None and self.before_failure(step.step_id) else None
 
+    def stranded_step(self) -> StepRef | None:
+        """The step an older release left behind when it ended this bundle: the first neither started
+        nor ended, before the failure, once no step is at work. Such a release ended a bundle at once
+        when the step at work finished after a later step was withdrawn; this one ends a bundle only
+        once every step before its failure ran, so a bundle it ended has none (nor has a running one)."""
+        if self.status != "partially_completed" or self.failed_step is None or self._outstanding():
+            return None
+        step = next((s for s in self.steps if s.step_id not in self.started and s.step_id not in self.ended), None)
+        return step if step is not None and self.before_failure(step.step_id) else None
+
+    def reopen(self) -> None:
+        """Run again, to start the :meth:`stranded_step`; the bundle ends again, as this release ends
+        it, once the steps before its failure have run (a second ``BundlePartiallyCompleted``)."""
+        self.status = "running"
+
     def _outstanding(self) -> list[str]:
         """Started steps still at work: no result, and not the step that failed."""
         return [s for s in self.started if s not in self.results and s != self.failed_step and s not in self.ended]

@@ -1,5 +1,5 @@
 """Workflow's background jobs, run by the runtime in every replica: the SLA timer poller (timers still
-fire once) and the sweep of ended bundles' stranded steps."""
+fire once) and the sweep that mends ended bundles' stranded steps."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.logging import get_logger
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import UnitOfWorkFactory
-from workflow.service_layer.sagas import stop_stranded_steps
+from workflow.service_layer.sagas import mend_ended_bundles
 from workflow.service_layer.timers import fire_due_timers
 
 log = get_logger(__name__)
@@ -42,31 +42,29 @@ def timer_poller(
     return run_timer_poller
 
 
-#: How far back a replica's first sweep looks: a rolling deploy is over well within it.
-FIRST_SWEEP_LOOKBACK = timedelta(days=1)
-
-
 def ended_bundle_sweeper(
     uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, interval: float
 ) -> Callable[[], Awaitable[None]]:
-    """The background job: every ``interval`` seconds, stop the steps the bundles that ended since the
-    last round left open (:func:`~workflow.service_layer.sagas.stop_stranded_steps`). Each round looks
-    back to an interval before the last one began, so a bundle ended by a transaction still open then
-    is not missed; a replica's first round looks back :data:`FIRST_SWEEP_LOOKBACK`."""
+    """The background job: every ``interval`` seconds, mend the bundles that ended since the last
+    round (:func:`~workflow.service_layer.sagas.mend_ended_bundles`). The rounds of every replica share
+    one mark (``bundle_sweeps``), an interval before the last good round began, so a bundle ended by a
+    transaction still open then is not missed; before the first round of all, every bundle ended
+    partially is looked at (an older release stranded steps before this one ever ran)."""
 
     async def run_ended_bundle_sweeper() -> None:
-        since = ctx.now() - FIRST_SWEEP_LOOKBACK
         while True:
             began = ctx.now()
             try:
-                await stop_stranded_steps(uow_factory, ctx, since=since)
+                async with uow_factory() as uow:
+                    since = await uow.bundles.swept_until()
+                await mend_ended_bundles(uow_factory, ctx, since=since)
+                async with uow_factory() as uow:
+                    await uow.bundles.mark_swept(began - timedelta(seconds=interval))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be away: never crash the job
                 stop_if_cancelled(exc)
                 log.warning("ended bundle sweep failed; the next round covers its bundles", error=repr(exc))
-            else:
-                since = began - timedelta(seconds=interval)
             await asyncio.sleep(interval)
 
     return run_ended_bundle_sweeper

@@ -117,8 +117,17 @@ class BundleRepository(Protocol):
 
     async def get(self, bundle_id: str) -> BundleSaga | None: ...
     async def save(self, saga: BundleSaga) -> None: ...
-    async def ended_since(self, since: datetime) -> list[str]:
-        """The bundles that ended partially and whose row changed at ``since`` or later, in id order."""
+    async def ended_since(self, since: datetime | None) -> list[str]:
+        """The bundles that ended partially and whose row changed at ``since`` or later (None: ever), in
+        id order."""
+        ...
+
+    async def swept_until(self) -> datetime | None:
+        """Up to when the ended bundles were mended (any replica's sweep); None before the first sweep."""
+        ...
+
+    async def mark_swept(self, until: datetime) -> None:
+        """The bundles that ended before ``until`` are mended (a later mark already kept stays)."""
         ...
 
 

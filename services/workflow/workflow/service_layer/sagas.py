@@ -53,40 +53,62 @@ async def after_dossier_opened(
     await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause)
 
 
-async def stop_stranded_steps(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime) -> int:
-    """Stop the steps that bundles ended since ``since`` left open without ever starting them; returns
-    how many. This build ends a bundle only once every step before its failure ran, and stops those
-    after it; an older replica still running during a rolling deploy ends it at once when a step at
-    work finishes after a later one was withdrawn, and the earlier step this build had left to run
-    stayed held, open for ever, on the citizen's page and in the agency's counts. One transaction per
-    bundle, its row locked as every writer of its steps locks it first."""
+async def mend_ended_bundles(uow_factory: UnitOfWorkFactory, ctx: WorkflowContext, *, since: datetime | None) -> int:
+    """Mend the bundles that ended partially since ``since`` (None: ever) leaving a step open that
+    never started; returns how many steps were started or stopped.
+
+    This release ends a bundle only once every step before its failure ran, and stops the steps after
+    it. An older release still running during a rolling deploy ended a bundle at once when the step at
+    work finished after a later step was withdrawn: the step between them, which the citizen chose
+    and this release had left to run (the deceased's residence deregistration, the funeral allowance
+    withdrawn), stayed held, open for ever. The bundle runs again to start it
+    (:meth:`BundleSaga.stranded_step`), and ends again once it has run. A step after the failure left
+    open is stopped with the bundle's reason. One transaction per bundle, its row locked as every
+    writer of its steps locks it first."""
     async with uow_factory() as uow:
         ended = await uow.bundles.ended_since(since)
-    stopped = 0
+    mended_steps = 0
     mended: list[str] = []
     for bundle_id in ended:
         async with uow_factory() as uow:
             saga = await uow.bundles.lock(bundle_id)
             if saga is None or saga.running:
                 continue
-            cause = Cause(saga.correlation_id, None)
-            stopped_here = 0
-            for step in saga.steps:
-                never_started = step.step_id not in saga.started and step.step_id not in saga.results
-                if never_started and await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause):
-                    stopped_here += 1
-        if stopped_here:  # committed
-            stopped += stopped_here
+            here = await _mend(saga, uow, ctx)
+        if here:  # committed
+            mended_steps += here
             mended.append(bundle_id)
-    if stopped:
-        # The bundles it stopped steps in, not every partially completed one it looked at (most of them
-        # ended as they should). What an operator makes of it: services/workflow/README.md, "Sagas".
+    if mended_steps:
+        # The bundles it mended, not every partially completed one it looked at (most of them ended as
+        # they should). What an operator makes of it: services/workflow/README.md, "Sagas".
         log.warning(
-            "stopped steps an ended bundle left open",
-            steps=stopped,
+            "mended steps an ended bundle left open",
+            steps=mended_steps,
             bundles=len(mended),
             bundle_ids=mended[:LOGGED_BUNDLE_IDS],
         )
+    return mended_steps
+
+
+async def _mend(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext) -> int:
+    cause = Cause(saga.correlation_id, None)
+    stranded = saga.stranded_step()
+    if stranded is not None:
+        state = await load(uow, stranded.dossier_id)
+        # Open, held for its turn. One an older release stopped with the bundle, or never opened here,
+        # is left as it is: nothing of it is open (the bundle is not run again for it).
+        if state.exists and state.status not in FINISHED:
+            saga.reopen()
+            events = await _advance(saga, uow, ctx, cause)
+            await _record(saga, events, uow, ctx, cause)
+            return 1
+    stopped = 0
+    if saga.failed_step is None:
+        return 0
+    for step in saga.steps[saga.index_of(saga.failed_step) + 1 :]:  # not the failed step: its own ending
+        never_started = step.step_id not in saga.started and step.step_id not in saga.results
+        if never_started and await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause):
+            stopped += 1
     return stopped
 
 
