@@ -25,8 +25,9 @@ from registry_sync.domain.commands import RegistryCommand
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.domain.retry import RetryPolicy
 from registry_sync.entrypoints.consumers import consumer_specs
-from registry_sync.entrypoints.http import HttpContext, build_router
+from registry_sync.entrypoints.http import HttpContext, RegistrySyncMetrics, build_router
 from registry_sync.service_layer.commands import CommandExecutor
+from registry_sync.service_layer.ended_fee_lines import EndedFeeLinesRepair
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.portal_sync import PORTAL, PortalPusher
 from registry_sync.service_layer.reconciliation import Reconciler
@@ -94,7 +95,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     async def registry_workers() -> None:
         try:
-            await asyncio.gather(*(loop.run() for loop in loops))
+            # The repair runs once, beside the workers: a task of its own would end, and readiness
+            # reads a task that ended as stopped.
+            await asyncio.gather(*(loop.run() for loop in loops), repair.run_until_done())
         finally:
             await asyncio.gather(*(client.aclose() for client in clients.values()))
 
@@ -151,6 +154,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         PORTAL, guards[PORTAL], pusher.claim, pusher.push, poll_seconds=settings.worker_poll_seconds
     )
     loops.append(portal_loop)
+    repair = EndedFeeLinesRepair(uow, clock, on_repaired=portal_loop.wake)
     reconciler = Reconciler(
         uow,
         HttpNationalPortal(clients[PORTAL]),
@@ -163,12 +167,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         refused_retry_seconds=settings.reconciliation_refused_retry_seconds,
         on_repush=portal_loop.wake,
     )
+    metrics = RegistrySyncMetrics(settings.service_name, guards, one_statement, clock)
     app: FastAPI = create_service_app(
         runtime,
         title="Registry sync: national registries and portal synchronisation",
-        routers=[build_router()],
+        routers=[build_router(), metrics.router()],
     )
     app.state.registry_sync = HttpContext(uow=uow, guards=guards, reconciler=reconciler, clock=clock)
+    # Its /metrics is served instead of eventkit's, which cannot see the breakers and backlogs: with
+    # eventkit's series too.
+    metrics.add_process_metrics(runtime, app.state.http_stats)
     return app
 
 

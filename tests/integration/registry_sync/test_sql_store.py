@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope
 from eventkit.migrations import apply_migrations
 from registry_sync.adapters.repository import SqlReconciliationStore
+from registry_sync.adapters.sql_commands import SqlCommandStore
 from registry_sync.adapters.sql_dossiers import SqlDossierStore
 from registry_sync.domain.portal_record import FeeLine, PortalRecord
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.portal_sync import record_dossier_events
+from registry_sync.service_layer.unit_of_work import StatusCount
 from tests.unit.registry_sync.events import received, submitted
 
 pytestmark = pytest.mark.integration
@@ -93,3 +95,22 @@ async def test_a_report_s_later_counts_are_kept_where_an_older_build_does_not_re
         assert set(stored) == first_build_keys
         latest = await SqlReconciliationStore(conn).latest()
     assert latest is not None and (latest.in_sync, latest.refused_waiting) == (2, 3)
+
+
+async def test_the_waiting_pushes_and_commands_are_counted_for_a_scrape(engine: AsyncEngine, schema: str) -> None:
+    """GET /metrics reads only what waits, within its own time limit (each scrape on every replica)."""
+    await apply_migrations(engine, schema, "registry_sync")
+    async with engine.begin() as conn:
+        assert await SqlDossierStore(conn).pending() == StatusCount(status="pending", count=0, oldest=None)
+        assert await SqlCommandStore(conn).pending() == StatusCount(status="pending", count=0, oldest=None)
+        assert (await conn.execute(text("SHOW statement_timeout"))).scalar_one() == "2s"
+    async with engine.begin() as conn:
+        store = SqlDossierStore(conn)
+        for n, changed in enumerate((NOW, NOW - timedelta(hours=1)), start=1):
+            record = PortalRecord(dossier_id=f"d-{n}", code=f"X-{n}", channel="online", state=2)
+            waits = DossierSync(
+                dossier_id=f"d-{n}", record=record, changed_at=changed, next_attempt_at=NOW, unsynced_since=changed
+            )
+            await store.save(waits)
+        waiting = await store.pending()
+    assert waiting.count == 2 and waiting.oldest == NOW - timedelta(hours=1)

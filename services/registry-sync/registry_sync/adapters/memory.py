@@ -4,7 +4,7 @@ real handlers with (eventkit's InMemoryUnitOfWork supplies the event store and o
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -65,6 +65,10 @@ class InMemoryCommandStore:
     async def renew(self, leases: Sequence[tuple[str, datetime]], until: datetime) -> set[str]:
         return _renew(self.rows, leases, until)
 
+    async def pending(self) -> StatusCount:
+        waiting = [c.received_at for c in self.rows.values() if c.status.value == "pending"]
+        return StatusCount(status="pending", count=len(waiting), oldest=min(waiting, default=None))
+
     async def counts(self) -> list[StatusCount]:
         groups: dict[tuple[str, str], list[RegistryCommand]] = {}
         for c in self.rows.values():
@@ -121,6 +125,19 @@ class InMemoryDossierStore:
     async def in_code_order(self, after: str | None, limit: int) -> list[DossierSync]:
         ordered = sorted(self.rows.values(), key=lambda s: s.code.encode())
         return [copy.deepcopy(s) for s in ordered if after is None or s.code.encode() > after.encode()][:limit]
+
+    async def showing_unpaid(self, states: Collection[int], after: str | None, limit: int) -> list[str]:
+        shown_owed = (
+            s.dossier_id
+            for s in self.rows.values()
+            if s.record.state in states and any(f.paid_at is None and f.paid_vnd < f.amount_vnd for f in s.record.fees)
+        )
+        return [i for i in sorted(shown_owed) if after is None or i > after][:limit]
+
+    async def pending(self) -> StatusCount:
+        waiting = [s for s in self.rows.values() if s.status.value == "pending"]
+        since = [s.unsynced_since for s in waiting if s.unsynced_since is not None]
+        return StatusCount(status="pending", count=len(waiting), oldest=min(since, default=None))
 
     async def counts(self) -> list[StatusCount]:
         groups: dict[tuple[str, bool], list[DossierSync]] = {}

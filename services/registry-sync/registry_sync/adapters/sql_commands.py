@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.commands import CommandStatus, RegistryCommand
-from registry_sync.service_layer.unit_of_work import Failure, StatusCount
+from registry_sync.service_layer.unit_of_work import SCRAPE_STATEMENT_MS, Failure, StatusCount
 
 _COMMAND_COLUMNS = (
     "command_id, system, operation, dossier_id, bundle_id, step_id, agency, data::text, status, attempts,"
@@ -113,6 +113,15 @@ class SqlCommandStore:
             )
         )
         return [StatusCount(status=s, count=n, system=system, oldest=oldest) for system, s, n, oldest in rows]
+
+    async def pending(self) -> StatusCount:
+        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        row = (
+            await self._conn.execute(
+                text("SELECT count(*), min(received_at) FROM registry_commands WHERE status = 'pending'")
+            )
+        ).one()
+        return StatusCount(status="pending", count=row[0], oldest=row[1])
 
     async def failures(self, limit: int) -> list[Failure]:
         rows = await self._conn.execute(

@@ -3,7 +3,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from contracts.envelope import read_tolerantly
 from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.portal_sync import DossierSync, SyncStatus
-from registry_sync.service_layer.unit_of_work import Failure, StatusCount
+from registry_sync.service_layer.unit_of_work import SCRAPE_STATEMENT_MS, Failure, StatusCount
 
 _DOSSIER_COLUMNS = (
     "dossier_id, record::text, revision, synced_revision, status, portal_revision, generation, attempts,"
@@ -105,6 +105,20 @@ FROM (SELECT id FROM unnest(CAST(:ids AS text[])) AS u(id) ORDER BY id) AS order
 """
 
 
+#: A fee line the portal is shown as owed: no payment time, and less paid than its amount. A line made
+#: from a payment kept without its time (one paid before payments were kept) has no time either, even
+#: rebuilt: by the time alone, such a record was found again at every start.
+_SHOWING_UNPAID = """
+SELECT dossier_id FROM portal_dossiers
+WHERE state = ANY(CAST(:states AS integer[])){after}
+  AND EXISTS (
+    SELECT 1 FROM jsonb_array_elements(record -> 'fees') AS fees(fee)
+    WHERE fee ->> 'paid_at' IS NULL AND COALESCE((fee ->> 'paid_vnd')::bigint, 0) < (fee ->> 'amount_vnd')::bigint
+  )
+ORDER BY dossier_id LIMIT :n
+"""
+
+
 class SqlDossierStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -157,6 +171,23 @@ class SqlDossierStore:
             {"after": after, "n": limit} if after is not None else {"n": limit},
         )
         return [_dossier(row) for row in rows]
+
+    async def showing_unpaid(self, states: Collection[int], after: str | None, limit: int) -> list[str]:
+        """Records in ``states`` with a fee line shown as owed, after ``after`` in id order: which the
+        repair of ended dossiers' fee lines (``service_layer.ended_fee_lines``) looks at again; the rule
+        that rebuilds their lines is the fold's, in Python."""
+        query = _SHOWING_UNPAID.format(after=" AND dossier_id > :after" if after is not None else "")
+        params = {"states": sorted(states), "n": limit} | ({"after": after} if after is not None else {})
+        return list((await self._conn.execute(text(query), params)).scalars())
+
+    async def pending(self) -> StatusCount:
+        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        row = (
+            await self._conn.execute(
+                text("SELECT count(*), min(unsynced_since) FROM portal_dossiers WHERE status = 'pending'")
+            )
+        ).one()
+        return StatusCount(status="pending", count=row[0], oldest=row[1])
 
     async def counts(self) -> list[StatusCount]:
         rows = await self._conn.execute(

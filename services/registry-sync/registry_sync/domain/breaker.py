@@ -4,6 +4,10 @@ closed ──(``failure_threshold`` consecutive failures)──▶ open ──(`
 half-open: exactly one probe call is let through; its success closes the breaker, its failure
 opens it for another cool-down. Only failures that say the system is unwell count (timeouts,
 connection errors, 5xx); a 4xx answer proves the system is up.
+
+The breaker does no I/O: :meth:`CircuitBreaker.record_failure` and
+:meth:`CircuitBreaker.record_success` return the :class:`Transition` they made, and the guard
+logs it (an outage and its end were otherwise seen only by polling ``GET /v1/sync/status``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+class Transition(StrEnum):
+    """A change of state worth telling an operator."""
+
+    OPENED = "opened"  # closed → open: the threshold of consecutive failures was reached
+    REOPENED = "reopened"  # half-open → open: the probe failed, the outage goes on
+    CLOSED_AGAIN = "closed_again"  # half-open → closed: the probe succeeded, the outage is over
 
 
 @dataclass
@@ -51,6 +63,8 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
+        self._outage_began = 0.0
+        self._last_outage = 0.0
         self._probe_in_flight = False
 
     @property
@@ -68,6 +82,13 @@ class CircuitBreaker:
     def retry_at(self) -> float:
         """Clock time at which an open breaker lets a probe through."""
         return self._opened_at + self.cooldown_seconds
+
+    def outage_seconds(self) -> float:
+        """How long the outage has lasted since the breaker opened from closed, failed probes included;
+        while closed, how long the last one lasted (0 if there was none)."""
+        if self._state is BreakerState.CLOSED:
+            return self._last_outage
+        return max(0.0, self._clock() - self._outage_began)
 
     def seconds_until_probe(self) -> float:
         return max(0.0, self.retry_at - self._clock()) if self._state is BreakerState.OPEN else 0.0
@@ -89,31 +110,43 @@ class CircuitBreaker:
             self.stats.probes += 1
         return True
 
-    def record_success(self) -> None:
+    def record_success(self) -> Transition | None:
+        """The system answered; :attr:`Transition.CLOSED_AGAIN` if that ended an outage."""
         if self._state is BreakerState.OPEN:
-            return  # a call let through before it opened: the cool-down and the probe decide
+            return None  # a call let through before it opened: the cool-down and the probe decide
+        transition = None
         if self._state is not BreakerState.CLOSED:
             self.stats.closed_again += 1
+            self._last_outage = self.outage_seconds()
+            transition = Transition.CLOSED_AGAIN
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._probe_in_flight = False
+        return transition
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> Transition | None:
+        """The system looked unwell; the transition if that opened the breaker."""
         if self._state is BreakerState.OPEN:
-            return  # late news from before it opened; it does not extend the cool-down
+            return None  # late news from before it opened; it does not extend the cool-down
         self._failures += 1
+        transition = None
         if self._state is BreakerState.HALF_OPEN or (
             self._state is BreakerState.CLOSED and self._failures >= self.failure_threshold
         ):
-            self._open()
+            transition = self._open()
         self._probe_in_flight = False
+        return transition
 
     def release(self) -> None:
         """The granted call was not made or said nothing about health (e.g. a 429): free the probe."""
         self._probe_in_flight = False
 
-    def _open(self) -> None:
+    def _open(self) -> Transition:
+        now = self._clock()
+        transition = Transition.REOPENED
         if self._state is BreakerState.CLOSED:
             self.stats.opened += 1
+            self._outage_began, transition = now, Transition.OPENED
         self._state = BreakerState.OPEN
-        self._opened_at = self._clock()
+        self._opened_at = now
+        return transition

@@ -325,6 +325,14 @@ def _obligation(record: PortalRecord) -> Obligation:
     return Obligation(fee_vnd=fee, requests_vnd=requests, payments=tuple(payments))
 
 
+def with_fee_lines_remade(record: PortalRecord) -> PortalRecord:
+    """``record`` with its fee lines made afresh for the state it is in, as the event that ended the
+    dossier makes them now (a record saved before its obligation was kept is read from its lines, as
+    the event path reads it). For the repair of records saved before a rule changed
+    (``service_layer.ended_fee_lines``): the rule is not written twice."""
+    return record.model_copy(update=_owing(_obligation(record), record.state))
+
+
 def _owing(obligation: Obligation, state: int | None) -> dict[str, Any]:
     """The obligation and the fee lines made from it, for a dossier in ``state``."""
     return {"obligation": obligation, "fees": _fee_lines(obligation, ended=state in ENDED_WITHOUT_RESULT)}

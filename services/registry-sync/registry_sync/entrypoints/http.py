@@ -1,23 +1,41 @@
-"""HTTP routes: the synchronisation summary, one dossier's or command's sync state, and
-reconciliation on demand."""
+"""HTTP routes: the synchronisation summary, one dossier's or command's sync state,
+reconciliation on demand, and ``GET /metrics`` with registry-sync's own series."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import AfterValidator, BaseModel, Field
 
 from contracts.ids import as_stored_id
 from eventkit.auth import OperatorOnly
+from eventkit.backoff import stop_if_cancelled
 from eventkit.http import error
+from eventkit.logging import get_logger
+from eventkit.metrics import CONTENT_TYPE, HttpStats, register_process_metrics
+from eventkit.runtime import ServiceRuntime
+from registry_sync.domain.breaker import BreakerState
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
-from registry_sync.service_layer.status import sync_status
+from registry_sync.service_layer.status import Backlog, command_backlog, portal_backlog, sync_status
 from registry_sync.service_layer.unit_of_work import Clock, UnitOfWorkFactory
+
+log = get_logger(__name__)
+
+#: How long a scrape waits for one backlog read; asyncpg then cancels the statement on the server.
+METRICS_READ_SECONDS: Final = 3.0
+#: A read that keeps failing warns at most this often (Prometheus scrapes every 15 s, often twice).
+METRICS_WARN_EVERY_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -151,3 +169,114 @@ def build_router() -> APIRouter:
         return report.as_json()
 
     return router
+
+
+class RegistrySyncMetrics(Collector):
+    """registry-sync's ``GET /metrics``: this replica's breakers, the backlogs of registry commands and
+    portal pushes read from the database at scrape time, and every service's series (eventkit's).
+
+    prometheus_client collects synchronously, so the route reads first (:meth:`refresh`: the two
+    backlogs, one query each, as ``GET /v1/sync/status`` counts them, and eventkit's readings) and
+    :meth:`collect` yields what was read. A backlog read that fails or outlasts ``read_seconds``
+    leaves its series out (absent, not a 0 that says nothing waits), the scrape is still answered,
+    and a warning is logged at most once a minute. Served instead of eventkit's ``/metrics``
+    (registered before it, as reporting's and workflow's are)."""
+
+    def __init__(
+        self,
+        service: str,
+        guards: Guards,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        read_seconds: float = METRICS_READ_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._service = service
+        self._guards = guards
+        self._uow = uow
+        self._clock = clock
+        self._read_seconds = read_seconds
+        self._monotonic = monotonic
+        self._warned_at = float("-inf")
+        self._commands: Backlog | None = None
+        self._portal: Backlog | None = None
+        self._reads: list[Callable[[], Awaitable[None]]] = [self._read_backlogs]
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def add_process_metrics(self, runtime: ServiceRuntime, http: HttpStats) -> None:
+        """Every service's series, as eventkit's ``/metrics`` serves them (once the app, and with it
+        ``http``, is built); their readings are refreshed with the backlogs."""
+        self._reads.append(register_process_metrics(self.registry, runtime, http).refresh)
+
+    async def refresh(self) -> None:
+        """Read what the next scrape serves; each read bounded, none raises."""
+        await asyncio.gather(*(read() for read in self._reads))
+
+    async def _read_backlogs(self) -> None:
+        # One after the other: one pooled connection at a time, and 2 × read_seconds at worst.
+        self._commands = await self._read("registry commands", command_backlog)
+        self._portal = await self._read("portal pushes", portal_backlog)
+
+    async def _read(self, what: str, read: Callable[[UnitOfWorkFactory, Clock], Awaitable[Backlog]]) -> Backlog | None:
+        try:
+            async with asyncio.timeout(self._read_seconds):
+                return await read(self._uow, self._clock)
+        except Exception as exc:
+            stop_if_cancelled(exc)  # the scraper went away: nothing to warn about
+            if self._monotonic() - self._warned_at >= METRICS_WARN_EVERY_SECONDS:
+                self._warned_at = self._monotonic()
+                log.warning("cannot read a backlog for /metrics: its series are left out", backlog=what,
+                            error=repr(exc), once_per_seconds=METRICS_WARN_EVERY_SECONDS)  # fmt: skip
+            return None
+
+    def collect(self) -> Iterator[Metric]:
+        service = self._service
+        breakers = GaugeMetricFamily(
+            "registry_breaker_open",
+            "1 while this replica's breaker of the system is open or half-open (no probe has succeeded yet).",
+            labels=["service", "system"],
+        )
+        for system, guard in sorted(self._guards.by_system.items()):
+            breakers.add_metric([service, system], 0.0 if guard.breaker.state is BreakerState.CLOSED else 1.0)
+        yield breakers
+        if (commands := self._commands) is not None:
+            pending = GaugeMetricFamily(
+                "registry_commands_pending", "Registry commands not done yet, every system.", labels=["service"]
+            )
+            oldest = GaugeMetricFamily(
+                "registry_commands_oldest_pending_seconds",
+                "How long the oldest pending registry command has waited since received (0 when none).",
+                labels=["service"],
+            )
+            yield from _per_service(service, (pending, commands.pending), (oldest, commands.oldest_seconds))
+        if (portal := self._portal) is not None:
+            pending = GaugeMetricFamily(
+                "portal_sync_pending",
+                "Dossiers with a change the national portal has not acknowledged (awaiting data included).",
+                labels=["service"],
+            )
+            oldest = GaugeMetricFamily(
+                "portal_sync_oldest_pending_seconds",
+                "How long the oldest change the portal has not acknowledged has waited (0 when none).",
+                labels=["service"],
+            )
+            yield from _per_service(service, (pending, portal.pending), (oldest, portal.oldest_seconds))
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["health"])
+
+        @router.get("/metrics", response_class=Response)
+        async def metrics() -> Response:
+            """Prometheus metrics of this process: breakers, command and portal backlogs, and the rest."""
+            await self.refresh()
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
+
+        return router
+
+
+def _per_service(service: str, *gauges: tuple[GaugeMetricFamily, float]) -> Iterator[Metric]:
+    for gauge, value in gauges:
+        gauge.add_metric([service], value)
+        yield gauge

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventkit.logging import get_logger
-from registry_sync.domain.breaker import BreakerState, CircuitBreaker
+from registry_sync.domain.breaker import BreakerState, CircuitBreaker, Transition
 from registry_sync.domain.outcomes import NOT_ALLOWED, CallOutcome, Rejected, Transient
 from registry_sync.domain.retry import RetryPolicy
 
@@ -56,7 +56,7 @@ class SystemGuard:
                 log.error("the system redirects registry-sync or has no such path: check its base URL",
                           system=self.system, status=outcome.status, reason=outcome.reason)  # fmt: skip
             if outcome.counts_against_breaker:
-                self.breaker.record_failure()
+                self._log_transition(self.breaker.record_failure())
             else:
                 self.breaker.release()
         elif isinstance(outcome, Rejected) and outcome.status is None:
@@ -64,7 +64,33 @@ class SystemGuard:
             # never called, so this says nothing of its health, and must not close an open breaker.
             self.breaker.release()
         else:
-            self.breaker.record_success()  # an answer, even a refusal, proves the system is up
+            self._log_transition(self.breaker.record_success())  # an answer, even a refusal, proves the system is up
+
+    def _log_transition(self, transition: Transition | None) -> None:
+        """Tell operators when calls to the system stop and start again. A failed probe is only INFO:
+        it repeats every cool-down for as long as the outage lasts, and says nothing new."""
+        b = self.breaker
+        if transition is Transition.OPENED:
+            log.warning(
+                "circuit breaker opened: no calls to the system until a probe after the cool-down succeeds",
+                system=self.system,
+                failures=b.consecutive_failures,
+                cooldown_seconds=b.cooldown_seconds,
+            )
+        elif transition is Transition.REOPENED:
+            log.info(
+                "circuit breaker probe failed: it stays open for another cool-down",
+                system=self.system,
+                failures=b.consecutive_failures,
+                cooldown_seconds=b.cooldown_seconds,
+                outage_seconds=round(b.outage_seconds(), 3),
+            )
+        elif transition is Transition.CLOSED_AGAIN:
+            log.info(
+                "circuit breaker closed again: the probe succeeded, calls to the system resume",
+                system=self.system,
+                outage_seconds=round(b.outage_seconds(), 3),
+            )
 
     def capacity(self, in_flight: int) -> int:
         """How many more items a worker may start now: none while open, one probe when half-open."""

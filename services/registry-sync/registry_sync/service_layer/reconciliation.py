@@ -120,6 +120,9 @@ class Reconciler:
     clock_skew_seconds: float = 5.0
     #: A push the portal refused is pushed again only this long after (a new change pushes it at once).
     refused_retry_seconds: float = 24 * 3600.0
+    #: A progress line every this many chunks: a run over millions of dossiers takes many minutes,
+    #: and without one a long run could not be told from a stuck one.
+    progress_every_chunks: int = 20
     on_repush: Callable[[], None] = lambda: None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -136,6 +139,7 @@ class Reconciler:
             report = ReconciliationReport(trigger=trigger, started_at=self.clock())
             listing = PortalListing(self.portal, self.guard, self.policy, self.page_size, self.max_pages, self.sleep)
             after: str | None = None
+            chunks = 0
             while True:
                 async with self.uow() as uow:
                     chunk = await uow.dossiers.in_code_order(after, self.chunk_size)
@@ -144,6 +148,9 @@ class Reconciler:
                 verdicts = [(sync.dossier_id, await listing.find(sync.code)) for sync in chunk]
                 await self._apply(verdicts, report)
                 after = chunk[-1].code
+                chunks += 1
+                if chunks % self.progress_every_chunks == 0:
+                    self._log_progress(report, listing, chunks)
             report.portal_dossiers = listing.total
             # Every page our dossiers needed was read (the rest are dossiers we do not track).
             report.listing_complete = listing.error is None
@@ -155,8 +162,27 @@ class Reconciler:
                 report.id = await uow.reconciliations.add(report)
         if report.repushed:
             self.on_repush()
-        log.info("reconciliation finished", **{k: v for k, v in report.as_json().items() if k != "error"})
+        if report.listing_complete:
+            log.info("reconciliation finished", **report.as_json())
+        else:
+            # The error is the portal's answer or our bound, personal numbers already masked. Left out,
+            # an incomplete run read as a clean one with many dossiers "not judged", for no said reason.
+            log.warning("reconciliation finished without the portal's whole listing: the rest was not judged",
+                        **report.as_json())  # fmt: skip
         return report
+
+    def _log_progress(self, report: ReconciliationReport, listing: PortalListing, chunks: int) -> None:
+        log.info(
+            "reconciliation in progress",
+            trigger=report.trigger,
+            chunks=chunks,
+            local_dossiers=report.local_dossiers,
+            portal_pages=listing.pages,
+            portal_dossiers=listing.total,
+            repushed=report.repushed,
+            not_judged=report.not_judged,
+            seconds=round((self.clock() - report.started_at).total_seconds(), 3),
+        )
 
     async def _apply(
         self, verdicts: list[tuple[str, PortalSummary | object | None]], report: ReconciliationReport

@@ -1,14 +1,15 @@
 """The synchronisation summary ``GET /v1/sync/status`` answers: portal sync per dossier (synced,
 pending, failed with reasons, lag), registry commands per system, each system's breaker, and the
-last reconciliation."""
+last reconciliation. Also the backlogs ``GET /metrics`` reports, counted the same way."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from registry_sync.service_layer.guard import Guards
-from registry_sync.service_layer.unit_of_work import Failure, StatusCount, UnitOfWorkFactory
+from registry_sync.service_layer.unit_of_work import Clock, Failure, StatusCount, UnitOfWorkFactory
 
 FAILURES_SHOWN = 20
 
@@ -79,3 +80,31 @@ async def sync_status(uow: UnitOfWorkFactory, guards: Guards, now: datetime) -> 
         "last_reconciliation": last.as_json() if last else None,
         "as_of": now.isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits: how many, and for how long the oldest has (0 when none)."""
+
+    pending: int
+    oldest_seconds: float
+
+
+def backlog(counts: list[StatusCount], now: datetime) -> Backlog:
+    """The pending groups of ``counts``: every system's commands, or every dossier's push, those
+    awaiting data included (as ``GET /v1/sync/status`` counts them)."""
+    pending = [c for c in counts if c.status == "pending"]
+    oldest = min((c.oldest for c in pending if c.oldest is not None), default=None)
+    return Backlog(sum(c.count for c in pending), _seconds_since(oldest, now) or 0.0)
+
+
+async def command_backlog(uow: UnitOfWorkFactory, clock: Clock) -> Backlog:
+    async with uow() as tx:
+        waiting = await tx.commands.pending()
+    return backlog([waiting], clock())
+
+
+async def portal_backlog(uow: UnitOfWorkFactory, clock: Clock) -> Backlog:
+    async with uow() as tx:
+        waiting = await tx.dossiers.pending()
+    return backlog([waiting], clock())

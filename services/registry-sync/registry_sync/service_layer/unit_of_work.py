@@ -4,7 +4,7 @@ SqlUnitOfWork; ``adapters.memory`` in memory for unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +16,10 @@ from eventkit.outbox import Outbox
 from registry_sync.domain.commands import RegistryCommand
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.domain.reconciliation import ReconciliationReport
+
+#: How long the server lets a read for ``GET /metrics`` run (``pending``), set for its transaction
+#: alone: Prometheus gives up on a whole scrape after 10 s, and the engine's own limit is 25 s.
+SCRAPE_STATEMENT_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ class CommandStore(Protocol):
 
     async def counts(self) -> list[StatusCount]: ...
 
+    async def pending(self) -> StatusCount:
+        """How many wait (status pending) and since when the oldest: ``GET /metrics`` reads it at every
+        scrape, so it reads the pending rows alone (an index), not the whole table as ``counts``."""
+        ...
+
     async def failures(self, limit: int) -> list[Failure]: ...
 
 
@@ -91,7 +100,18 @@ class DossierStore(Protocol):
         """Dossiers by code (byte order), after ``after``: reconciliation walks them with the portal."""
         ...
 
+    async def showing_unpaid(self, states: Collection[int], after: str | None, limit: int) -> list[str]:
+        """The ids, in id order after ``after``, of up to ``limit`` dossiers in one of ``states`` with
+        a fee line the portal is shown as owed (no payment time, less paid than its amount): what
+        :mod:`~registry_sync.service_layer.ended_fee_lines` looks at again. No locks."""
+        ...
+
     async def counts(self) -> list[StatusCount]: ...
+
+    async def pending(self) -> StatusCount:
+        """How many wait (status pending) and since when the oldest: ``GET /metrics`` reads it at every
+        scrape, so it reads the pending rows alone (an index), not the whole table as ``counts``."""
+        ...
 
     async def failures(self, limit: int) -> list[Failure]: ...
 
