@@ -1,7 +1,8 @@
 """Structural JSON schemas of our own for the custom resources the Kubernetes JSON schemas lack:
-Strimzi's ``Kafka``, ``KafkaNodePool`` and ``KafkaTopic`` (kafka.strimzi.io/v1, Strimzi ≥ 0.49) and
-kustomize's ``Kustomization``. They cover the fields we use, strictly (a typo is an error), not
-the whole of Strimzi's CRDs, which no package here ships."""
+Strimzi's ``Kafka``, ``KafkaNodePool`` and ``KafkaTopic`` (kafka.strimzi.io/v1, Strimzi ≥ 0.49),
+kustomize's ``Kustomization`` and the Prometheus operator's ``PrometheusRule`` (and a rules file).
+They cover the fields we use, strictly (a typo is an error), not the whole of the CRDs, which no
+package here ships."""
 
 from __future__ import annotations
 
@@ -181,9 +182,74 @@ KUSTOMIZATION = {
     "additionalProperties": False,
 }
 
+# What Prometheus accepts in `for:` and `interval:`: 90s, 1h30m, 5m.
+_DURATION = {"type": "string", "pattern": r"^([0-9]+(ms|s|m|h|d|w|y))+$"}
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_RULE = {
+    "type": "object",
+    "required": ["expr"],
+    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+    "properties": {
+        "alert": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "record": {"type": "string", "pattern": r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"},
+        "expr": {"type": "string", "minLength": 1},
+        "for": _DURATION,
+        "keep_firing_for": _DURATION,
+        "labels": _STRINGS,
+        "annotations": _STRINGS,
+    },
+    "additionalProperties": False,
+}
+#: A Prometheus rules file (and a PrometheusRule's spec): the fields we use, strictly (a typo is an error).
+RULES = {
+    "type": "object",
+    "required": ["groups"],
+    "properties": {
+        "groups": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["name", "rules"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "interval": _DURATION,
+                    "rules": {"type": "array", "minItems": 1, "items": _RULE},
+                },
+                "additionalProperties": False,
+            },
+        }
+    },
+    "additionalProperties": False,
+}
+#: The Prometheus operator's PrometheusRule (monitoring.coreos.com/v1), structurally, as for Strimzi's
+#: resources above: the Kubernetes JSON schemas know no custom resources.
+PROMETHEUS_RULE = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
+                "namespace": {"type": "string"},
+                "labels": _STRINGS,
+                "annotations": _STRINGS,
+            },
+            "additionalProperties": False,
+        },
+        "spec": RULES,
+    },
+    "additionalProperties": False,
+}
+
 SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("kafka.strimzi.io/v1", "Kafka"): KAFKA,
     ("kafka.strimzi.io/v1", "KafkaNodePool"): KAFKA_NODE_POOL,
     ("kafka.strimzi.io/v1", "KafkaTopic"): KAFKA_TOPIC,
     ("kustomize.config.k8s.io/v1beta1", "Kustomization"): KUSTOMIZATION,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
 }
