@@ -16,7 +16,10 @@ from contracts import citizen_id
 from registry_sim import SimulatorSettings, create_app
 from registry_sim.state import VIETNAM
 from registry_sync.adapters.http_client import ExternalHttpClient
+from registry_sync.adapters.memory import InMemoryRegistry
+from registry_sync.service_layer.portal_sync import PortalPusher
 from registry_sync.settings import RegistrySyncSettings
+from tests.unit.registry_sync.fakes import Clock, FakePortal, guards
 
 NOW = datetime(2024, 7, 15, 10, 30, tzinfo=VIETNAM)
 SIM = "http://registry-sim"
@@ -77,3 +80,26 @@ async def counters(admin: httpx.AsyncClient, system: str) -> dict[str, Any]:
     assert response.status_code == 200
     result: dict[str, Any] = response.json()
     return result
+
+
+@pytest.fixture
+def registry() -> InMemoryRegistry:
+    return InMemoryRegistry()
+
+
+@pytest.fixture
+def portal() -> FakePortal:
+    return FakePortal()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pusher(registry: InMemoryRegistry, portal: FakePortal, clock: Clock) -> PortalPusher:
+    """The portal worker over the in-memory registry and portal, publishing on registry.events."""
+    return PortalPusher(
+        registry.unit_of_work, portal, guards(), lambda p, k: k, "registry.events", clock, rand=lambda: 1.0
+    )

@@ -23,31 +23,10 @@ from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier
 from registry_sync.settings import RegistrySyncSettings
 from tests.support.cancellation import InterruptedCall, stopped_when_cancelled
 from tests.unit.registry_sync.events import T0, lifecycle, received, submitted, wrap
-from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
+from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal
 
-TOPIC = "registry.events"
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 REQUEST = "Nghĩa vụ tài chính"
-
-
-@pytest.fixture
-def registry() -> InMemoryRegistry:
-    return InMemoryRegistry()
-
-
-@pytest.fixture
-def portal() -> FakePortal:
-    return FakePortal()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def pusher(registry: InMemoryRegistry, portal: FakePortal, clock: Clock) -> PortalPusher:
-    return PortalPusher(registry.unit_of_work, portal, guards(), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0)
 
 
 def code_of(dossier_id: str) -> str:

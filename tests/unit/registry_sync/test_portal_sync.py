@@ -34,26 +34,6 @@ TOPIC = "registry.events"
 CODE = "CAXANPHU-240710-0001"
 
 
-@pytest.fixture
-def registry() -> InMemoryRegistry:
-    return InMemoryRegistry()
-
-
-@pytest.fixture
-def portal() -> FakePortal:
-    return FakePortal()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def pusher(registry: InMemoryRegistry, portal: FakePortal, clock: Clock) -> PortalPusher:
-    return PortalPusher(registry.unit_of_work, portal, guards(), lambda p, k: k, TOPIC, clock, rand=lambda: 1.0)
-
-
 async def consume(registry: InMemoryRegistry, clock: Clock, *envelopes: Envelope) -> None:
     for envelope in envelopes:
         async with registry.unit_of_work() as uow:

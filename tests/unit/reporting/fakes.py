@@ -6,8 +6,11 @@ import copy
 from collections.abc import Collection, Sequence
 from uuid import UUID
 
+from contracts.catalogue import load_catalogue
 from reporting.domain.facts import BundleFacts, DossierFacts
+from reporting.domain.outcome import Derivation
 from reporting.service_layer.ports import EventRecord
+from workcal import WorkCalendar
 
 
 class InMemoryProjectionStore:
@@ -49,3 +52,12 @@ class InMemoryProjectionStore:
         present = [f.bundle_id for f in facts if f.bundle_id in self.bundles]
         assert not present, f"inserted again (a COPY would violate the primary key): {present}"
         await self.save_bundles(facts)
+
+
+def catalogue_derivation() -> Derivation:
+    """What the service derives facts with, from the shipped catalogue: each procedure's field and the
+    bundles' first steps."""
+    catalogue = load_catalogue()
+    fields = {p.code: p.field for p in catalogue.procedures.values()}
+    first_steps = {b.steps[0].step_id for b in catalogue.bundles.values()}
+    return Derivation(WorkCalendar(), fields, first_steps)

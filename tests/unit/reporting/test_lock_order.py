@@ -7,14 +7,12 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
-from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
 from reporting.domain.facts import BundleFacts, DossierFacts
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 from tests.unit.reporting import scenario
-from tests.unit.reporting.fakes import InMemoryProjectionStore
-from workcal import WorkCalendar
+from tests.unit.reporting.fakes import InMemoryProjectionStore, catalogue_derivation
 
 
 class RecordingStore(InMemoryProjectionStore):
@@ -43,10 +41,7 @@ class RecordingStore(InMemoryProjectionStore):
 
 @pytest.fixture(scope="module")
 def derive() -> Derivation:
-    catalogue = load_catalogue()
-    fields = {p.code: p.field for p in catalogue.procedures.values()}
-    first_steps = {b.steps[0].step_id for b in catalogue.bundles.values()}
-    return Derivation(WorkCalendar(), fields, first_steps)
+    return catalogue_derivation()
 
 
 def topic_by_topic(scenarios: list[scenario.Scenario], *, reverse: bool) -> list[Envelope]:

@@ -8,23 +8,18 @@ from dataclasses import asdict
 
 import pytest
 
-from contracts.catalogue import load_catalogue
 from contracts.envelope import Envelope
 from contracts.events import intake, registry, workflow
 from contracts.events.common import Document, DossierStatus
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 from tests.unit.reporting import scenario
-from tests.unit.reporting.fakes import InMemoryProjectionStore
-from workcal import WorkCalendar
+from tests.unit.reporting.fakes import InMemoryProjectionStore, catalogue_derivation
 
 
 @pytest.fixture(scope="module")
 def derive() -> Derivation:
-    catalogue = load_catalogue()
-    fields = {p.code: p.field for p in catalogue.procedures.values()}
-    first_steps = {b.steps[0].step_id for b in catalogue.bundles.values()}
-    return Derivation(WorkCalendar(), fields, first_steps)
+    return catalogue_derivation()
 
 
 async def project_all(envelopes: list[Envelope], derive: Derivation, batch: int = 1) -> InMemoryProjectionStore:
