@@ -386,6 +386,35 @@ async def test_a_step_after_the_failure_an_ended_bundle_left_open_is_stopped_by_
         assert await uow.bundles.ended_since(later) == []
 
 
+async def test_a_step_after_an_earlier_step_an_older_replica_refused_is_stopped_not_started(
+    harness: Harness,
+) -> None:
+    """The allowance withdrawn, then the registration refused by an older replica, which kept the
+    withdrawal as the bundle's failure, put the refusal among the steps ended, and stopped nothing:
+    the sweep started the deregistration, which failed for want of the registration's data, and the
+    bundle ended a second time blaming the deregistration for missing data."""
+    bundle = await allowance_withdrawn_while_the_death_is_registered(harness)
+    registration, deregistration, allowance = bundle.steps
+    async with harness.uow as uow:
+        saga = await uow.bundles.lock(bundle.bundle_id)
+        assert saga is not None
+        saga.status = "partially_completed"
+        await uow.bundles.save(saga)
+    await harness.decide(registration.dossier_id, "reject", reason="giấy báo tử không hợp lệ")
+    async with harness.uow as uow:
+        saga = await uow.bundles.lock(bundle.bundle_id)
+        assert saga is not None
+        saga.ended.append(registration.step_id)
+        await uow.bundles.save(saga)
+    harness.uow.outbox.messages.clear()
+
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=None) == 1
+    assert harness.commands() == [] and harness.bundle_events(bundle.bundle_id) == []
+    [stopped] = [e for e in harness.published() if e.key == deregistration.dossier_id and e.type == "DossierStopped"]
+    assert "«" in stopped.payload["reason"] and "không có kết quả" in stopped.payload["reason"]
+    assert (await harness.state(allowance.dossier_id)).status is DossierStatus.WITHDRAWAL_REQUESTED  # its own course
+
+
 async def test_a_step_an_older_release_stopped_with_its_bundle_is_left_stopped(harness: Harness) -> None:
     """Such a release stopped every step not started at the failure: the bundle is not run again for
     one, and nothing is published (every old bundle would have ended a second time)."""

@@ -84,7 +84,20 @@ class BundleSaga(BaseModel):
         if self.status != "partially_completed" or self.failed_step is None or self._outstanding():
             return None
         step = next((s for s in self.steps if s.step_id not in self.started and s.step_id not in self.ended), None)
-        return step if step is not None and self.before_failure(step.step_id) else None
+        if step is None or not self.before_failure(step.step_id):
+            return None
+        # Only once every step before it has its result: one that ended without (refused by an older
+        # release, which kept its first failure as the bundle's and stopped nothing) is the failure the
+        # steps after it stop at; run again, the step failed for want of that step's data, and the bundle
+        # was ended a second time blaming it.
+        earlier = self.steps[: self.index_of(step.step_id)]
+        return step if all(s.step_id in self.results for s in earlier) else None
+
+    def first_failure(self) -> StepRef | None:
+        """The earliest step that ended without a result: the bundle's failure, or one an older release
+        recorded among the ``ended`` after it (it kept the first failure in time, not in order)."""
+        failed = {self.failed_step, *self.ended} - {None}
+        return next((s for s in self.steps if s.step_id in failed and s.step_id not in self.results), None)
 
     def reopen(self) -> None:
         """Run again, to start the :meth:`stranded_step`; the bundle ends again, as this release ends

@@ -102,12 +102,19 @@ async def _mend(saga: BundleSaga, uow: WorkflowUnitOfWork, ctx: WorkflowContext)
             events = await _advance(saga, uow, ctx, cause)
             await _record(saga, events, uow, ctx, cause)
             return 1
-    stopped = 0
-    if saga.failed_step is None:
+    first = saga.first_failure()
+    if first is None:
         return 0
-    for step in saga.steps[saga.index_of(saga.failed_step) + 1 :]:  # not the failed step: its own ending
+    if first.step_id == saga.failed_step:
+        reason = _why_stopped(saga, ctx)
+    else:  # an older release kept a later failure as the bundle's: this one's own reason is not kept
+        reason = _ended_at(first, "bước này đã kết thúc mà không có kết quả", ctx)
+    stopped = 0
+    for step in saga.steps[saga.index_of(first.step_id) + 1 :]:
+        # Not a step that failed itself (a withdrawal takes its own course), nor one that started.
+        failed = step.step_id == saga.failed_step or step.step_id in saga.ended
         never_started = step.step_id not in saga.started and step.step_id not in saga.results
-        if never_started and await _stop(step, _why_stopped(saga, ctx), uow, ctx, cause):
+        if never_started and not failed and await _stop(step, reason, uow, ctx, cause):
             stopped += 1
     return stopped
 
