@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.catalogue import load_catalogue
+from contracts.catalogue import Catalogue, load_catalogue
 from contracts.catalogue.formschema import FormValidator, UnsupportedSchema
 
 SCHEMA = {
@@ -114,3 +114,31 @@ def test_every_form_of_the_catalogue_compiles() -> None:
         assert FormValidator(procedure.form_schema).validate({}, "$.form"), procedure.code  # something is required
     for bundle in catalogue.bundles.values():
         FormValidator(bundle.form_schema)
+
+
+def marriage_form(**female_party: str) -> dict[str, object]:
+    """A marriage registration's form (1.000894), valid but for what ``female_party`` changes."""
+    party = {"id_number": "036195000123", "full_name": "Nguyễn Thị Mai", "date_of_birth": "1995-02-28"}
+    return {
+        "female_party": party | female_party,
+        "male_party": {"id_number": "036193000456", "full_name": "Trần Văn Bình", "date_of_birth": "1993-07-14"},
+    }
+
+
+def test_a_date_is_written_with_its_dashes(catalogue: Catalogue) -> None:
+    """Python 3.11's date parser also reads ISO 8601's basic form, "19950228", which JSON Schema's
+    ``date`` format (RFC 3339's full-date) refuses: checked by the parser alone, a birth date written
+    without its dashes was taken as valid."""
+    validator = FormValidator(catalogue.procedures["1.000894"].form_schema)
+    assert [p.type for p in validator.validate(marriage_form(), "$.form")] == []
+    problems = validator.validate(marriage_form(date_of_birth="19950228"), "$.form")
+    assert [(p.path, p.type) for p in problems] == [("$.form.female_party.date_of_birth", "format")]
+
+
+def test_a_name_one_character_longer_than_its_limit_is_refused(catalogue: Catalogue) -> None:
+    """``maxLength`` is the longest length allowed: counted one too generously, a 101-character name
+    went through a form that allows 100."""
+    validator = FormValidator(catalogue.procedures["1.000894"].form_schema)
+    assert [p.type for p in validator.validate(marriage_form(full_name="A" * 100), "$.form")] == []
+    problems = validator.validate(marriage_form(full_name="A" * 101), "$.form")
+    assert [(p.path, p.type) for p in problems] == [("$.form.female_party.full_name", "too_long")]

@@ -465,3 +465,39 @@ async def test_an_event_replayed_late_still_sets_what_no_newer_event_set(
     counter_apology = apology.model_copy(update={"dossier_id": counter["dossier_id"], "code": counter["code"]})
     await on_events([counter_apology, counter_received], uow.dossiers)  # the reception replayed late
     assert datetime.fromisoformat(view(counter)["due_at"]) == later
+
+
+@pytest.mark.parametrize(
+    ("reason", "note"),
+    [
+        ("deadline_passed", "Hồ sơ quá hạn: đã quá ngày hẹn trả kết quả"),
+        ("second_supplement_request", "Hồ sơ quá hạn: yêu cầu bổ sung hồ sơ lần thứ hai"),
+    ],
+    ids=["deadline passed", "second supplement request"],
+)
+def test_an_overdue_dossier_s_timeline_line_gives_the_reason_in_the_citizen_s_words(reason: str, note: str) -> None:
+    """The line read 'Hồ sơ quá hạn: deadline_passed', the code workflow's timer puts on the event."""
+    overdue = workflow.DossierOverdue(
+        dossier_id="d-1", code="X-240617-0001", status=DossierStatus.PROCESSING, status_code=4, at=MONDAY_9AM,
+        agency="UBND-X-YENHOA", due_at=MONDAY_9AM, reason=reason,
+    )  # fmt: skip
+    entry = workflow_change(overdue).timeline
+    assert entry is not None and entry.as_dict()["note"] == note
+
+
+async def test_a_reception_applied_after_the_start_of_the_same_instant_leaves_the_view_as_the_start_left_it(
+    ctx: IntakeContext, uow: InMemoryIntakeUnitOfWork
+) -> None:
+    """Workflow writes a counter dossier's reception and start with one time; the reception replayed
+    after the start put the view back to 'received', held by the reception clerk, all through its
+    processing."""
+    receipt = (await submit_dossier(dossier_command(birth_dossier("counter")), ctx)).body
+    common: dict[str, Any] = {"dossier_id": receipt["dossier_id"], "code": receipt["code"], "agency": "UBND-X-YENHOA"}
+    due = MONDAY_9AM + 8 * HOUR
+    received = workflow.DossierReceived(**common, status=DossierStatus.RECEIVED, status_code=2, at=MONDAY_9AM,
+                                        official_id="cb-tiepnhan", procedure_code="1.001193", due_at=due)  # fmt: skip
+    started = workflow.DossierStepStarted(**common, status=DossierStatus.PROCESSING, status_code=4, at=MONDAY_9AM,
+                                          official_id="cb-hotich", step="processing", step_due_at=due)  # fmt: skip
+    await on_events([started, received], uow.dossiers)
+    view = dossier_public(ctx.rules.catalogue, uow.dossiers.rows[receipt["dossier_id"]])
+    assert (view["status"], view["current_handler"]["official_id"]) == ("processing", "cb-hotich")

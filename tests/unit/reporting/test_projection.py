@@ -11,6 +11,7 @@ import pytest
 from contracts.envelope import Envelope
 from contracts.events import intake, registry, workflow
 from contracts.events.common import Document, DossierStatus
+from reporting.domain.facts import DossierFacts
 from reporting.domain.outcome import Derivation
 from reporting.service_layer.projector import project
 from tests.unit.reporting import scenario
@@ -254,3 +255,90 @@ async def test_a_dossier_s_resolution_time_counts_from_its_reception_however_lat
     s.result("A", scenario.at(7, 14, 50), "UBND-X-YENHOA", on_time=True)
     store = await project_all(s.all(), derive)
     assert store.dossiers["A"].resolution_days == 3.0
+
+
+async def test_a_bundle_step_stopped_before_it_started_is_neither_resolved_nor_judged(derive: Derivation) -> None:
+    """A counter bundle's police step, stopped on 11 March because the step before it failed, was
+    counted as a stop: resolved, overdue against its appointment of 8 March, and 5 working days charged
+    to a police station that never had it."""
+    s = scenario.Scenario()
+    s.submit("N", procedure="1.004222", channel="counter", agency="CA-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(8, 17), bundle="B", step="permanent_residence",
+             received_by="UBND-X-YENHOA")  # fmt: skip
+    s.flow(workflow.DossierStopped, "N", scenario.at(11, 9), "CA-X-YENHOA", DossierStatus.STOPPED,
+           reason="bước trước không thành", step_started=False)  # fmt: skip
+    facts = (await project_all(s.all(), derive)).dossiers["N"]
+    assert (facts.end_kind, facts.outcome, facts.resolution_days) == ("not_started", None, None)
+
+
+async def test_a_supplement_adds_to_a_row_projected_before_documents_were_kept_by_kind(derive: Derivation) -> None:
+    """A row projected before migration 0008 has its counts but no kinds to replace by: counted from the
+    supplement alone, its 3 documents (1 digitised, 1 reused) became 1 (1 digitised, none reused)."""
+    store = InMemoryProjectionStore()
+    store.dossiers["OLD"] = DossierFacts("OLD", docs_total=3, docs_digitized=1, docs_reused=1)
+    supplement = intake.SupplementProvided(
+        dossier_id="OLD", documents=[Document(kind="to_khai", digitized=True, reused=False)],
+        provided_at=scenario.at(5, 9),
+    )  # fmt: skip
+    envelope = Envelope.wrap(supplement, key="OLD", producer="intake", occurred_at=scenario.at(5, 9))
+    await project([(envelope, supplement)], store, derive)
+    facts = store.dossiers["OLD"]
+    assert (facts.docs_total, facts.docs_digitized, facts.docs_reused, facts.doc_kinds) == (4, 2, 1, [])
+
+
+@pytest.mark.parametrize("intake_position", [0, 1, 2], ids=["intake read first", "in between", "intake read last"])
+async def test_a_dossier_started_at_the_instant_of_its_reception_shows_processing_in_any_interleaving(
+    derive: Derivation, intake_position: int
+) -> None:
+    """Workflow receives a counter dossier and starts it at the time intake stated for its reception. On
+    equal times the later of workflow's pair, and workflow over intake, must win: otherwise the dossier
+    showed as received all through its processing."""
+    s = scenario.Scenario()
+    s.submit("T", procedure="1.001193", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(5, 17))  # fmt: skip
+    s.flow(workflow.DossierStepStarted, "T", scenario.at(4, 9), "UBND-X-YENHOA", DossierStatus.PROCESSING,
+           step="processing", step_due_at=scenario.at(5, 17))  # fmt: skip
+    (submitted,) = s.events["intake_events"]
+    envelopes = list(s.events["workflow_events"])  # received, then started: the topic's own order
+    envelopes.insert(intake_position, submitted)
+    store = await project_all(envelopes, derive)
+    assert store.dossiers["T"].status == "processing"
+
+
+async def test_a_dossier_is_late_from_its_second_supplement_request_though_the_timer_fires_later(
+    derive: Derivation,
+) -> None:
+    """More than one supplement request makes a dossier overdue for good from the request (766 rules).
+    The supplement moved its date to 12 March, where the SLA timer fired: taken as the later of the two,
+    it was late from 12 March, and a period ending in between counted it as in progress on time."""
+    s = scenario.Scenario()
+    s.submit("L", procedure="9.000006", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 9), due=scenario.at(7, 17))  # fmt: skip
+    s.flow(workflow.SupplementRequested, "L", scenario.at(5, 9), "UBND-X-YENHOA", DossierStatus.SUPPLEMENT_REQUESTED,
+           reason="thiếu bản vẽ", request_number=2)  # fmt: skip
+    s.flow(workflow.SupplementReceived, "L", scenario.at(6, 9), "UBND-X-YENHOA", DossierStatus.PROCESSING,
+           paused_seconds=8 * 3600, due_at=scenario.at(12, 17))  # fmt: skip
+    s.flow(workflow.DossierOverdue, "L", scenario.at(12, 17), "UBND-X-YENHOA", DossierStatus.PROCESSING,
+           due_at=scenario.at(12, 17), reason="deadline_passed")  # fmt: skip
+    store = await project_all(s.all(), derive)
+    assert store.dossiers["L"].late_since == scenario.at(5, 9)
+
+
+async def test_a_dossier_or_bundle_ended_after_the_cut_off_on_the_day_it_came_took_no_time(derive: Derivation) -> None:
+    """Received after the 15:00 cut-off, a dossier's count starts the next working morning: stopped at
+    16:30 the same day, it ended before its count began and took -0.0625 working days, lowering the
+    average resolution time; a bundle submitted at 16:00 and ended at 16:30 did the same to the bundles'."""
+    s = scenario.Scenario()
+    s.submit("E", procedure="1.001193", channel="counter", agency="UBND-X-YENHOA", fee=0, documents=[],
+             when=scenario.at(4, 16), due=scenario.at(5, 17))  # fmt: skip
+    s.flow(workflow.DossierStopped, "E", scenario.at(4, 16, 30), "UBND-X-YENHOA", DossierStatus.STOPPED,
+           reason="không đủ điều kiện")  # fmt: skip
+    steps = [intake.BundleStep(step_id="birth", procedure_code="1.001193", dossier_id="E", code="x")]
+    s.emit(intake.BundleSubmitted(bundle_id="BE", bundle_type="birth", catalogue_version="test", channel="counter",
+                                  receiving_agency="UBND-X-YENHOA", applicant=scenario.APPLICANT, form={},
+                                  steps=steps, submitted_at=scenario.at(4, 16)), "BE", scenario.at(4, 16))  # fmt: skip
+    s.emit(workflow.BundlePartiallyCompleted(bundle_id="BE", bundle_type="birth", at=scenario.at(4, 16, 30),
+                                             failed_step="birth", reason="không đủ điều kiện", completed_steps=[]),
+           "BE", scenario.at(4, 16, 30))  # fmt: skip
+    store = await project_all(s.all(), derive)
+    assert (store.dossiers["E"].resolution_days, store.bundles["BE"].e2e_days) == (0.0, 0.0)
