@@ -54,7 +54,8 @@ _OUTBOX = (
     "SELECT count(*), coalesce(greatest(extract(epoch FROM clock_timestamp()"
     " - (SELECT created_at FROM outbox ORDER BY id LIMIT 1))::float8, 0), 0) FROM outbox"
 )
-_DEAD_LETTERS = "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL"
+# Waiting: neither replayed nor discarded by the dlq tool (eventkit.dlq), as its listing shows them.
+_DEAD_LETTERS = "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL AND discarded_at IS NULL"
 
 
 async def scrape_read(engine: AsyncEngine, sql: str) -> Sequence[Any]:
@@ -160,7 +161,9 @@ class RuntimeCollector(Collector):
         for name, messages in sorted(readings.lags.items()):
             lag.add_metric([service, name], messages)
         yield lag
-        waiting = GaugeMetricFamily("dead_letters_waiting", "Dead letters not replayed yet.", labels=["service"])
+        waiting = GaugeMetricFamily(
+            "dead_letters_waiting", "Dead letters neither replayed nor discarded yet.", labels=["service"]
+        )
         if readings.dead_letters is not None:
             waiting.add_metric([service], readings.dead_letters)
         yield waiting

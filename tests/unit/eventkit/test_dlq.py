@@ -65,3 +65,34 @@ def test_a_wrong_argument_or_an_unreachable_server_is_one_line_not_a_stack_trace
     assert main(["list", *args]) == 1
     err = capsys.readouterr().err
     assert err.startswith(error) and err.count("\n") == 1, err
+
+
+NOWHERE = ["--database-url", "postgresql+asyncpg://u@127.0.0.1:1/x"]  # never started: a connection is refused
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["discard", "--reason", "test event"], "dlq: discard needs --id N (repeatable)"),
+        (["discard", "--all", "--reason", "test event"], "dlq: discard takes no --all: name each dead letter by"),
+        (["discard", "--id", "3"], 'dlq: discard needs --reason "why these are not to be replayed" (not empty)'),
+        (["discard", "--id", "3", "--reason", ""], "dlq: discard needs --reason"),
+        (["discard", "--id", "3", "--reason", "  \n"], "dlq: discard needs --reason"),
+        (["list", "--reason", "test event"], "dlq: --reason is for discard only"),
+        (["replay", "--id", "3", "--reason", "test event"], "dlq: --reason is for discard only"),
+    ],
+)
+def test_a_discard_without_ids_or_a_reason_is_refused_in_one_line_before_connecting(args, error, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A letter not to be replayed could not be let go: it stayed listed, went out again with every
+    `replay --all`, and kept DeadLettersWaiting firing. Discarding is for letters named one by one, and
+    says why for the next operator: anything less is refused (exit 2) before the database is reached."""
+    assert main([*args, "--schema", "workflow", *NOWHERE]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(error) and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+
+
+def test_a_discard_of_named_letters_with_a_reason_goes_on_to_the_database(capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["discard", "--schema", "workflow", "--id", "3", "--id", "4", "--reason", " sent by a test ", *NOWHERE]
+    assert main(args) == 1
+    assert capsys.readouterr().err.startswith("dlq: ConnectionRefused")
