@@ -167,7 +167,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         refused_retry_seconds=settings.reconciliation_refused_retry_seconds,
         on_repush=portal_loop.wake,
     )
-    metrics = RegistrySyncMetrics(settings.service_name, guards, one_statement, clock)
+    # In a transaction (not one_statement's autocommit): each read's SET LOCAL statement_timeout applies.
+    metrics = RegistrySyncMetrics(settings.service_name, guards, uow, clock)
     app: FastAPI = create_service_app(
         runtime,
         title="Registry sync: national registries and portal synchronisation",

@@ -19,7 +19,7 @@ from registry_sync.adapters.repository import SqlReconciliationStore
 from registry_sync.adapters.sql_commands import SqlCommandStore
 from registry_sync.adapters.sql_dossiers import SqlDossierStore
 from registry_sync.domain.portal_record import FeeLine, PortalRecord
-from registry_sync.domain.portal_sync import DossierSync
+from registry_sync.domain.portal_sync import DossierSync, SyncStatus
 from registry_sync.domain.reconciliation import ReconciliationReport
 from registry_sync.service_layer.portal_sync import record_dossier_events
 from registry_sync.service_layer.unit_of_work import StatusCount
@@ -113,4 +113,11 @@ async def test_the_waiting_pushes_and_commands_are_counted_for_a_scrape(engine: 
             )
             await store.save(waits)
         waiting = await store.pending()
+        assert await store.failed() == 0
+        refused = DossierSync(
+            dossier_id="d-3", record=PortalRecord(dossier_id="d-3", code="X-3", channel="online", state=2),
+            changed_at=NOW, next_attempt_at=NOW, status=SyncStatus.FAILED,
+        )  # fmt: skip
+        await store.save(refused)
+        assert await store.failed() == 1
     assert waiting.count == 2 and waiting.oldest == NOW - timedelta(hours=1)

@@ -102,6 +102,16 @@ def test_the_kubernetes_prometheus_rule_holds_the_same_groups() -> None:
     assert theirs == ours, f"copy the groups of alerts.yml into {PROMETHEUS_RULE_FILE.name}'s spec"
 
 
+def test_a_portal_push_that_fails_raises_an_alert_when_the_failures_grow() -> None:
+    """A push the portal refused (or retries gave up on) was counted by no series and alerted nobody:
+    the dossier stayed outdated on the portal until a citizen asked. The count is a gauge that drops
+    as pushes are made again, so the alert reads its change over the hour, not its level."""
+    [rule] = [rule for rule in _alerts() if "portal_sync_failed" in metric_names(rule["expr"])]
+    assert rule["alert"] == "PortalSyncRefused" and rule["labels"]["severity"] == "warning"
+    assert "delta(portal_sync_failed[1h])" in rule["expr"]
+    assert "portal_sync_failed" in served_metric_names()
+
+
 def test_the_kubernetes_rules_are_applied_by_hand_not_by_the_kustomization() -> None:
     """In kustomization.yaml, `kubectl apply -k` fails on a cluster without the Prometheus operator."""
     kustomization = load_yaml(K8S / "kustomization.yaml")

@@ -4,11 +4,12 @@ an incomplete listing in its logs, and its breakers and backlogs on ``GET /metri
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
@@ -19,13 +20,14 @@ from registry_sync.domain.breaker import BreakerState, CircuitBreaker
 from registry_sync.domain.commands import CommandStatus, RegistryCommand
 from registry_sync.domain.outcomes import Rejected, Succeeded, Transient
 from registry_sync.domain.portal_record import new_record
-from registry_sync.domain.portal_sync import DossierSync, SyncStatus
+from registry_sync.domain.portal_sync import GAVE_UP, DossierSync, SyncStatus
+from registry_sync.domain.retry import RetryPolicy
 from registry_sync.entrypoints.http import RegistrySyncMetrics
-from registry_sync.service_layer.guard import SystemGuard
+from registry_sync.service_layer.guard import Guards, SystemGuard
 from registry_sync.service_layer.portal_sync import record_dossier_event
 from registry_sync.service_layer.reconciliation import Reconciler
 from registry_sync.service_layer.unit_of_work import StatusCount
-from registry_sync.settings import RegistrySyncSettings
+from registry_sync.settings import ExternalSystemSettings, RegistrySyncSettings
 from tests.unit.registry_sync.events import T0, received, submitted
 from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
 
@@ -212,12 +214,32 @@ async def test_metrics_show_each_system_s_breaker_and_the_backlogs_with_the_age_
     assert got[by_service("portal_sync_oldest_pending_seconds")] == 600
 
 
+async def test_metrics_count_the_dossiers_whose_portal_push_was_refused_or_given_up() -> None:
+    """A push the portal refused (status failed) was counted by no series: dossiers it will never show
+    piled up unseen, since the backlog counts only the pending ones."""
+    registry = InMemoryRegistry()
+    refused = dossier("0001", unsynced_for=600, status=SyncStatus.FAILED)
+    refused.last_error = "422: code not recognised"
+    given_up = dossier("0002", unsynced_for=90000, status=SyncStatus.FAILED)
+    given_up.last_error = f"{GAVE_UP}40 attempts: timeout"
+    waiting = dossier("0003", unsynced_for=5)
+    registry.dossiers.rows.update({d.dossier_id: d for d in (refused, given_up, waiting)})
+    metrics = RegistrySyncMetrics(SERVICE, guards(), registry.unit_of_work, Clock())
+
+    await metrics.refresh()
+    got = samples(metrics)
+
+    assert got[by_service("portal_sync_failed")] == 2
+    assert got[by_service("portal_sync_pending")] == 1
+
+
 async def test_with_nothing_waiting_the_oldest_pending_reads_zero() -> None:
     metrics = RegistrySyncMetrics(SERVICE, guards(), InMemoryRegistry().unit_of_work, Clock())
     await metrics.refresh()
     got = samples(metrics)
     assert got[by_service("registry_commands_oldest_pending_seconds")] == 0
     assert got[by_service("portal_sync_oldest_pending_seconds")] == 0
+    assert got[by_service("portal_sync_failed")] == 0
 
 
 async def test_a_failed_backlog_read_leaves_its_series_out_and_warns_at_most_once_a_minute() -> None:
@@ -268,3 +290,81 @@ async def test_registry_sync_serves_its_own_series_and_eventkit_s_on_get_metrics
     assert {"registry_breaker_open", "outbox_relay_healthy", "consumer_events", "process_cpu_seconds"} <= names
     assert 'registry_breaker_open{service="registry-sync",system="population_db"} 0.0' in response.text
     assert "registry_commands_pending" not in names  # the database is unreachable: left out, not 0
+
+
+def scraped_breaker(guard: SystemGuard) -> Callable[[], float]:
+    """A scrape of ``registry_breaker_open`` for the guard's system, on a replica with that guard alone."""
+    metrics = RegistrySyncMetrics(
+        SERVICE, Guards({guard.system: guard}, RetryPolicy()), InMemoryRegistry().unit_of_work, Clock()
+    )
+    return lambda: samples(metrics)[("registry_breaker_open", (("service", SERVICE), ("system", guard.system)))]
+
+
+async def test_a_half_open_breaker_nobody_probes_reads_0_two_cool_downs_after_its_last_failure() -> None:
+    """The gauge read 1 while half-open, and only a probe ends that, made only when the replica claims
+    work for the system: with the system back (another replica's probe succeeded) and no work here,
+    a replica stayed half-open for hours and RegistryBreakerOpen fired all along."""
+    seconds = Seconds()
+    guard = portal_guard(seconds)  # cool-down 30 s
+    reading = scraped_breaker(guard)
+    for _ in range(2):
+        await call(guard, Transient("503", 503))
+
+    seconds.now += 30
+    assert guard.breaker.state is BreakerState.HALF_OPEN
+    assert reading() == 1.0  # the probe is still to come
+    seconds.now += 29
+    assert reading() == 1.0
+    seconds.now += 1
+    assert guard.breaker.state is BreakerState.HALF_OPEN
+    assert reading() == 0.0  # nobody here has seen it fail since
+
+    async def probe_fails() -> Transient:
+        assert reading() == 1.0  # a probe under way counts
+        seconds.now += 20
+        return Transient("timeout")
+
+    seconds.now += 3600
+    await guard.call(probe_fails)
+    assert reading() == 1.0  # open again: the outage is seen again
+    seconds.now += 3600
+    assert reading() == 0.0
+    await call(guard, Succeeded({}))
+    assert guard.breaker.state is BreakerState.CLOSED
+    assert reading() == 0.0
+
+
+@pytest.mark.parametrize(
+    "probe_seconds", [0.0, ExternalSystemSettings().call_budget_seconds], ids=["refused", "timeout"]
+)
+async def test_through_an_outage_that_goes_on_the_breaker_reads_open_at_every_scrape(probe_seconds: float) -> None:
+    """RegistryBreakerOpen waits 5 minutes of 1s: a breaker reading 0 between the end of a cool-down and
+    its probe's failure would keep it from ever firing. Open, cool-down (the default 15 s), a probe as
+    soon as the worker's poll sees the guard let one through, its failure (at once, or after the whole
+    call's timeouts, 22 s by default), open again: read every poll, it is 1 throughout."""
+    seconds = Seconds()
+    breaker = CircuitBreaker("civil_status", clock=seconds)  # the defaults: 5 failures, 15 s cool-down
+    guard = SystemGuard("civil_status", breaker, max_concurrency=8)
+    reading = scraped_breaker(guard)
+    settings = RegistrySyncSettings(database_url=NOWHERE, kafka_bootstrap_servers="127.0.0.1:1")
+    assert breaker.cooldown_seconds == settings.breaker_cooldown_seconds == 15.0
+    readings: list[float] = []
+
+    async def probe_fails() -> Transient:
+        for _ in range(round(probe_seconds / settings.worker_poll_seconds)):
+            seconds.now += settings.worker_poll_seconds
+            readings.append(reading())
+        return Transient("timeout" if probe_seconds else "connection refused")
+
+    for _ in range(breaker.failure_threshold):
+        await call(guard, Transient("503", 503))
+    opened_at = seconds.now
+    while seconds.now - opened_at < 600:
+        if guard.capacity(0):  # the work loop claims the probe's item, there being work waiting
+            await guard.call(probe_fails)
+        seconds.now += settings.worker_poll_seconds
+        readings.append(reading())
+
+    assert breaker.stats.probes >= 600 // (15 + probe_seconds + 1)
+    assert breaker.stats.closed_again == 0
+    assert len(readings) >= 600 / settings.worker_poll_seconds and set(readings) == {1.0}

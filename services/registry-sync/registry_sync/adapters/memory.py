@@ -139,6 +139,9 @@ class InMemoryDossierStore:
         since = [s.unsynced_since for s in waiting if s.unsynced_since is not None]
         return StatusCount(status="pending", count=len(waiting), oldest=min(since, default=None))
 
+    async def failed(self) -> int:
+        return sum(s.status is SyncStatus.FAILED for s in self.rows.values())
+
     async def counts(self) -> list[StatusCount]:
         groups: dict[tuple[str, bool], list[DossierSync]] = {}
         for s in self.rows.values():

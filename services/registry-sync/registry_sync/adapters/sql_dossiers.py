@@ -189,6 +189,11 @@ class SqlDossierStore:
         ).one()
         return StatusCount(status="pending", count=row[0], oldest=row[1])
 
+    async def failed(self) -> int:
+        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        count = await self._conn.execute(text("SELECT count(*) FROM portal_dossiers WHERE status = 'failed'"))
+        return int(count.scalar_one())
+
     async def counts(self) -> list[StatusCount]:
         rows = await self._conn.execute(
             text(

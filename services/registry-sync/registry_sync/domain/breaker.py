@@ -8,6 +8,8 @@ connection errors, 5xx); a 4xx answer proves the system is up.
 The breaker does no I/O: :meth:`CircuitBreaker.record_failure` and
 :meth:`CircuitBreaker.record_success` return the :class:`Transition` they made, and the guard
 logs it (an outage and its end were otherwise seen only by polling ``GET /v1/sync/status``).
+:meth:`CircuitBreaker.seeing_outage` says whether the outage is still being seen from here, which
+``GET /metrics`` serves.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+
+#: A half-open breaker is still seeing the outage for this many cool-downs after the failure that
+#: (re)opened it: one to wait, one for the probe to be made.
+OUTAGE_SEEN_COOLDOWNS = 2
 
 
 class BreakerState(StrEnum):
@@ -92,6 +98,22 @@ class CircuitBreaker:
 
     def seconds_until_probe(self) -> float:
         return max(0.0, self.retry_at - self._clock()) if self._state is BreakerState.OPEN else 0.0
+
+    def seeing_outage(self) -> bool:
+        """Whether the system still looks down from here: open, probing, or half-open with the failure
+        that opened it (or a failed probe) less than :data:`OUTAGE_SEEN_COOLDOWNS` cool-downs ago.
+
+        Half-open alone says nothing: only a probe closes the breaker, and a replica makes one only
+        when it claims work for the system. In a quiet hour a replica stayed half-open long after
+        another replica's probe had found the system back, and the alert on it fired for hours.
+        Through an outage that goes on (open, cool-down, probe, open again) this stays true: the probe
+        is made as the cool-down ends and counts as long as it runs (up to the call's timeouts)."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return False
+        if state is BreakerState.OPEN or self._probe_in_flight:
+            return True
+        return self._clock() - self._opened_at < OUTAGE_SEEN_COOLDOWNS * self.cooldown_seconds
 
     def can_call(self) -> bool:
         """Whether :meth:`acquire` would let a call through now (without taking the probe slot)."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,10 +24,9 @@ from eventkit.http import error
 from eventkit.logging import get_logger
 from eventkit.metrics import CONTENT_TYPE, HttpStats, register_process_metrics
 from eventkit.runtime import ServiceRuntime
-from registry_sync.domain.breaker import BreakerState
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
-from registry_sync.service_layer.status import Backlog, command_backlog, portal_backlog, sync_status
+from registry_sync.service_layer.status import Backlog, PortalBacklog, command_backlog, portal_backlog, sync_status
 from registry_sync.service_layer.unit_of_work import Clock, UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -36,6 +35,8 @@ log = get_logger(__name__)
 METRICS_READ_SECONDS: Final = 3.0
 #: A read that keeps failing warns at most this often (Prometheus scrapes every 15 s, often twice).
 METRICS_WARN_EVERY_SECONDS: Final = 60.0
+
+BacklogT = TypeVar("BacklogT", bound=Backlog)
 
 
 @dataclass(frozen=True)
@@ -173,14 +174,15 @@ def build_router() -> APIRouter:
 
 class RegistrySyncMetrics(Collector):
     """registry-sync's ``GET /metrics``: this replica's breakers, the backlogs of registry commands and
-    portal pushes read from the database at scrape time, and every service's series (eventkit's).
+    portal pushes and the pushes that failed, read from the database at scrape time, and every
+    service's series (eventkit's).
 
     prometheus_client collects synchronously, so the route reads first (:meth:`refresh`: the two
-    backlogs, one query each, as ``GET /v1/sync/status`` counts them, and eventkit's readings) and
-    :meth:`collect` yields what was read. A backlog read that fails or outlasts ``read_seconds``
-    leaves its series out (absent, not a 0 that says nothing waits), the scrape is still answered,
-    and a warning is logged at most once a minute. Served instead of eventkit's ``/metrics``
-    (registered before it, as reporting's and workflow's are)."""
+    backlogs, as ``GET /v1/sync/status`` counts them, the failed pushes with the portal's, and
+    eventkit's readings) and :meth:`collect` yields what was read. A backlog read that fails or
+    outlasts ``read_seconds`` leaves its series out (absent, not a 0 that says nothing waits), the
+    scrape is still answered, and a warning is logged at most once a minute. Served instead of
+    eventkit's ``/metrics`` (registered before it, as reporting's and workflow's are)."""
 
     def __init__(
         self,
@@ -200,7 +202,7 @@ class RegistrySyncMetrics(Collector):
         self._monotonic = monotonic
         self._warned_at = float("-inf")
         self._commands: Backlog | None = None
-        self._portal: Backlog | None = None
+        self._portal: PortalBacklog | None = None
         self._reads: list[Callable[[], Awaitable[None]]] = [self._read_backlogs]
         self.registry = CollectorRegistry()
         self.registry.register(self)
@@ -219,7 +221,9 @@ class RegistrySyncMetrics(Collector):
         self._commands = await self._read("registry commands", command_backlog)
         self._portal = await self._read("portal pushes", portal_backlog)
 
-    async def _read(self, what: str, read: Callable[[UnitOfWorkFactory, Clock], Awaitable[Backlog]]) -> Backlog | None:
+    async def _read(
+        self, what: str, read: Callable[[UnitOfWorkFactory, Clock], Awaitable[BacklogT]]
+    ) -> BacklogT | None:
         try:
             async with asyncio.timeout(self._read_seconds):
                 return await read(self._uow, self._clock)
@@ -233,13 +237,16 @@ class RegistrySyncMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         service = self._service
+        # Not "half-open": a replica with no work for the system makes no probe and stays half-open, for
+        # hours after another replica's probe found the system back (CircuitBreaker.seeing_outage).
         breakers = GaugeMetricFamily(
             "registry_breaker_open",
-            "1 while this replica's breaker of the system is open or half-open (no probe has succeeded yet).",
+            "1 while this replica's breaker of the system is open, probing, or half-open within two cool-downs"
+            " of its last failure (the outage still seen from here); else 0.",
             labels=["service", "system"],
         )
         for system, guard in sorted(self._guards.by_system.items()):
-            breakers.add_metric([service, system], 0.0 if guard.breaker.state is BreakerState.CLOSED else 1.0)
+            breakers.add_metric([service, system], 1.0 if guard.breaker.seeing_outage() else 0.0)
         yield breakers
         if (commands := self._commands) is not None:
             pending = GaugeMetricFamily(
@@ -262,7 +269,15 @@ class RegistrySyncMetrics(Collector):
                 "How long the oldest change the portal has not acknowledged has waited (0 when none).",
                 labels=["service"],
             )
-            yield from _per_service(service, (pending, portal.pending), (oldest, portal.oldest_seconds))
+            failed = GaugeMetricFamily(
+                "portal_sync_failed",
+                "Dossiers whose push the portal refused or we gave up on, until a change or reconciliation"
+                " pushes them again.",
+                labels=["service"],
+            )
+            yield from _per_service(
+                service, (pending, portal.pending), (oldest, portal.oldest_seconds), (failed, portal.failed)
+            )
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["health"])

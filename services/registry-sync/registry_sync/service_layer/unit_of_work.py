@@ -17,8 +17,8 @@ from registry_sync.domain.commands import RegistryCommand
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.domain.reconciliation import ReconciliationReport
 
-#: How long the server lets a read for ``GET /metrics`` run (``pending``), set for its transaction
-#: alone: Prometheus gives up on a whole scrape after 10 s, and the engine's own limit is 25 s.
+#: How long the server lets a read for ``GET /metrics`` run (``pending``, ``failed``), set for its
+#: transaction alone: Prometheus gives up on a whole scrape after 10 s, and the engine's own limit is 25 s.
 SCRAPE_STATEMENT_MS = 2000
 
 
@@ -111,6 +111,11 @@ class DossierStore(Protocol):
     async def pending(self) -> StatusCount:
         """How many wait (status pending) and since when the oldest: ``GET /metrics`` reads it at every
         scrape, so it reads the pending rows alone (an index), not the whole table as ``counts``."""
+        ...
+
+    async def failed(self) -> int:
+        """How many dossiers' pushes failed (status failed: the portal refused it, or we gave up), read
+        as :meth:`pending` is, for ``GET /metrics``: a refusal was counted by no series at all."""
         ...
 
     async def failures(self, limit: int) -> list[Failure]: ...
