@@ -149,6 +149,11 @@ class InMemoryDossiers:
     ) -> None:
         self.bundles[bundle_id].update(status=status, ended_at=at, failed_step=failed_step, reason=reason)
 
+    async def reopen_bundle(self, bundle_id: str, at: datetime) -> None:
+        bundle = self.bundles.get(bundle_id)
+        if bundle is not None and bundle["status"] == "partially_completed" and bundle["ended_at"] < at:
+            bundle.update(status="processing", ended_at=None)
+
 
 class InMemoryIntakeUnitOfWork(InMemoryUnitOfWork):
     """eventkit's in-memory unit of work plus intake's tables, rolled back together."""

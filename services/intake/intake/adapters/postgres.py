@@ -81,6 +81,12 @@ _KEY_SUBJECT = text(
     " WHERE dossier_id = :id AND subject_key IS NULL AND status <> ALL(CAST(:ended AS TEXT[]))"
 )
 _ENDED = sorted(status.value for status in ENDED)
+# A bundle ended partially before the step started (ports.Dossiers.reopen_bundle): not by a start
+# replayed late from the dead letters, nor ever a completed one (no step of it is left to run).
+_REOPEN_BUNDLE = text(
+    "UPDATE bundles SET status = 'processing', ended_at = NULL"
+    " WHERE bundle_id = :b AND status = 'partially_completed' AND ended_at < :at"
+)
 
 # Locks the rows the changes will update, in id order, before the pipelined updates run; with the state
 # workflow left each in, so that a change older than it applies as it should (tracking.as_applied).
@@ -243,6 +249,9 @@ class PostgresDossiers:
             text("UPDATE bundles SET status = :s, ended_at = :at, failed_step = :f, reason = :r WHERE bundle_id = :b"),
             {"b": bundle_id, "s": status, "at": at, "f": failed_step, "r": reason},
         )
+
+    async def reopen_bundle(self, bundle_id: str, at: datetime) -> None:
+        await self._conn.execute(_REOPEN_BUNDLE, {"b": bundle_id, "at": at})
 
 
 class SqlIntakeUnitOfWork(SqlUnitOfWork):

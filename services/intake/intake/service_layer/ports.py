@@ -129,6 +129,14 @@ class Dossiers(Protocol):
         self, bundle_id: str, status: str, at: datetime, failed_step: str | None, reason: str | None
     ) -> None: ...
 
+    async def reopen_bundle(self, bundle_id: str, at: datetime) -> None:
+        """A step of the bundle started at ``at``: if that is after the bundle ended partially, the
+        bundle is processing again (its end cleared, its failed step and reason kept: it ends again for
+        them), until its next end. Workflow runs such a bundle again to start the step an older replica
+        left held when it ended it during a rolling deploy. A start from before the end (replayed late
+        from the dead letters) changes nothing."""
+        ...
+
 
 class IntakeUnitOfWork(Protocol):
     """One transaction: event streams, outbox and intake's tables together."""

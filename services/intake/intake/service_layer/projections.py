@@ -21,7 +21,9 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers, catalogu
     Dossier lifecycle events move status, handler, dates and timeline; registry outcomes go on the
     timeline and portal sync state is shown as a field; a bundle's ending moves the bundle, a step's
     start is kept on the step's dossier (the bundle reads "processing" from its steps, once an agency
-    took one on: an online bundle's first step starts at submission and waits for its acceptance). The
+    took one on: an online bundle's first step starts at submission and waits for its acceptance). A
+    step started after its bundle ended partially runs the bundle again until its second end (workflow
+    starting the step an older replica left held): it read "partially_completed" meanwhile. The
     dossier changes are applied together at the end, in the order of their events (one round trip). A
     bundle step whose subject was not known at submission (the child's number, from the birth
     registration) gets its subject digest as it starts, from its data: until then a standalone dossier
@@ -35,6 +37,7 @@ async def on_events(events: Sequence[EventPayload], dossiers: Dossiers, catalogu
             changes.append(workflow_change(event))
         elif isinstance(event, workflow.BundleStepStarted):
             changes.append(DossierChange(event.dossier_id, step_started_at=event.at))
+            await dossiers.reopen_bundle(event.bundle_id, event.at)
             if catalogue is not None and (subject := step_subject(catalogue, event.bundle_type, event.step_id,
                                                                   event.inputs)):  # fmt: skip
                 subjects.append((event, subject))

@@ -115,7 +115,9 @@ def bundle_status(stored: str, steps: list[dict[str, Any]]) -> str:
     Not once workflow started the first step, nor once a step's status is no longer registered or
     received: workflow starts an online bundle's first step at submission, and it then waits for an
     official's acceptance (or is sent back for a supplement, or refused, at reception). The bundle read
-    "processing" from submission while nobody had accepted it; older rows still store that status."""
+    "processing" from submission while nobody had accepted it; older rows still store that status, as
+    does a bundle workflow runs again after ending it partially (``Dossiers.reopen_bundle``): one of
+    its steps is at work until it ends a second time."""
     if stored in BUNDLE_ENDED:
         return stored
     return "processing" if any(taken_on(s) for s in steps) else "submitted"

@@ -3,7 +3,8 @@
 Live projection and rebuild both call :func:`apply`, so a rebuild replays exactly the rules the
 live consumer applied. Interleaving across topics differs between the two, hence the rules of
 :mod:`reporting.domain.facts`: status and agency follow the event time (workflow wins a tie over
-intake), ends and receptions keep the first, counters add.
+intake), ends and receptions keep the first (but a bundle workflow ran again after ending it
+partially ends at its last end), counters add.
 """
 
 from __future__ import annotations
@@ -266,6 +267,13 @@ def _bundle_submitted(facts: BundleFacts, e: intake.BundleSubmitted) -> None:
 def _bundle_step_started(facts: BundleFacts, e: workflow.BundleStepStarted) -> None:
     facts.bundle_type = facts.bundle_type or e.bundle_type
     facts.steps_started += 1
+    if _ended_partially_before(facts, e.at):
+        # Workflow's sweep runs a bundle again that an older replica ended partially during a rolling
+        # deploy, to start the step the citizen chose that it left held; the bundle ends a second time
+        # once that step has run. Kept ended, it was never in progress again and its end-to-end time
+        # stopped at the first end for good. A step start replayed late from the dead letters is from
+        # before the end: it reopens nothing.
+        facts.ended_at = facts.outcome = facts.failed_step = None
 
 
 def _bundle_completed(facts: BundleFacts, e: workflow.BundleCompleted) -> None:
@@ -275,9 +283,20 @@ def _bundle_completed(facts: BundleFacts, e: workflow.BundleCompleted) -> None:
 
 
 def _bundle_partial(facts: BundleFacts, e: workflow.BundlePartiallyCompleted) -> None:
+    """The first end, or a later partial end of a bundle workflow ran again. The second end may come
+    before the step start that reopened the bundle, when that start waits in the dead letters: kept at
+    the first end, the late start then reopened the bundle for good, no end coming after it. The first
+    end replayed late is older than the second: it changes nothing."""
     facts.bundle_type = facts.bundle_type or e.bundle_type
-    if facts.ended_at is None:
+    if facts.ended_at is None or _ended_partially_before(facts, e.at):
         facts.ended_at, facts.outcome, facts.failed_step = e.at, "partial", e.failed_step
+
+
+def _ended_partially_before(facts: BundleFacts, at: datetime) -> bool:
+    """Only a partial end is followed by more: workflow runs a bundle again only for a step before its
+    failure (a completed bundle has none left). Instants, not arrival order, decide: one bundle's events
+    come in stream order in a rebuild, but not once the dead letters are replayed."""
+    return facts.outcome == "partial" and facts.ended_at is not None and at > facts.ended_at
 
 
 _RULES: dict[type[EventPayload], Callable[[Any, Any], None]] = {
