@@ -6,11 +6,13 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts.envelope import Envelope
 from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.adapters.operations import OperationCall
 from registry_sync.domain.outcomes import CallOutcome, Rejected, Succeeded, Transient
 from registry_sync.domain.retry import RetryPolicy
 from registry_sync.service_layer.guard import Guards
+from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event
 from tests.unit.registry_sync.events import T0
 
 
@@ -131,3 +133,18 @@ def guards(threshold: int = 3, cooldown: float = 10.0, **policy: Any) -> Guards:
     return Guards.build(
         systems, RetryPolicy(**{"base_seconds": 1.0, **policy}), failure_threshold=threshold, cooldown_seconds=cooldown
     )
+
+
+async def consume(registry: InMemoryRegistry, clock: Clock, *envelopes: Envelope) -> None:
+    """Each envelope as the portal consumer folds it, a transaction each."""
+    for envelope in envelopes:
+        async with registry.unit_of_work() as uow:
+            await record_dossier_event(envelope, uow, now=clock())
+
+
+async def push_due(pusher: PortalPusher) -> int:
+    """Push every portal copy due now; returns how many."""
+    claimed = await pusher.claim(10)
+    for sync in claimed:
+        await pusher.push(sync)
+    return len(claimed)

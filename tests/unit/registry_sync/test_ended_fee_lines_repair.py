@@ -19,11 +19,11 @@ from registry_sync.adapters.memory import InMemoryRegistry
 from registry_sync.domain.portal_record import FeeLine, PortalRecord, apply_dossier_event, with_fee_lines_remade
 from registry_sync.domain.portal_sync import SyncStatus
 from registry_sync.service_layer.ended_fee_lines import EndedFeeLinesRepair, RepairCount
-from registry_sync.service_layer.portal_sync import PortalPusher, record_dossier_event
+from registry_sync.service_layer.portal_sync import PortalPusher
 from registry_sync.settings import RegistrySyncSettings
 from tests.support.cancellation import InterruptedCall, stopped_when_cancelled
 from tests.unit.registry_sync.events import T0, lifecycle, received, submitted, wrap
-from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal
+from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, consume, push_due
 
 NOWHERE = "postgresql+asyncpg://u@127.0.0.1:1/x"  # never started: nothing connects
 REQUEST = "Nghĩa vụ tài chính"
@@ -31,19 +31,6 @@ REQUEST = "Nghĩa vụ tài chính"
 
 def code_of(dossier_id: str) -> str:
     return f"CAXANPHU-240710-000{dossier_id[1:]}"
-
-
-async def consume(registry: InMemoryRegistry, clock: Clock, *envelopes: Envelope) -> None:
-    for envelope in envelopes:
-        async with registry.unit_of_work() as uow:
-            await record_dossier_event(envelope, uow, now=clock())
-
-
-async def push_due(pusher: PortalPusher) -> int:
-    claimed = await pusher.claim(10)
-    for sync in claimed:
-        await pusher.push(sync)
-    return len(claimed)
 
 
 def ending(dossier_id: str, status: DossierStatus, hours: int = 6) -> DossierEvent:

@@ -28,23 +28,10 @@ from registry_sync.service_layer.portal_sync import (
 from registry_sync.service_layer.reconciliation import Reconciler
 from tests.support.kafka import eventually
 from tests.unit.registry_sync.events import T0, lifecycle, received, result_issued, submitted, wrap
-from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, guards
+from tests.unit.registry_sync.fakes import Clock, DatabaseGoesAway, FakePortal, consume, guards, push_due
 
 TOPIC = "registry.events"
 CODE = "CAXANPHU-240710-0001"
-
-
-async def consume(registry: InMemoryRegistry, clock: Clock, *envelopes: Envelope) -> None:
-    for envelope in envelopes:
-        async with registry.unit_of_work() as uow:
-            await record_dossier_event(envelope, uow, now=clock())
-
-
-async def push_due(pusher: PortalPusher) -> int:
-    claimed = await pusher.claim(10)
-    for sync in claimed:
-        await pusher.push(sync)
-    return len(claimed)
 
 
 async def test_created_on_first_sight_then_updated_on_every_later_state(registry, portal, clock, pusher) -> None:
