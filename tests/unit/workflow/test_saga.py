@@ -357,6 +357,21 @@ async def test_a_step_an_older_replica_left_held_when_it_ended_the_bundle_is_sta
     assert ended.completed_steps == ["death_registration", "residence_deregistration"]
 
 
+async def test_a_bundle_the_sweep_cannot_mend_is_left_and_the_others_are_mended(harness: Harness) -> None:
+    """One bundle's own trouble (its type gone from this catalogue edition) failed the whole round, and
+    every round after it, at the same bundle: no other bundle was mended again."""
+    broken = await older_replica_ended_it_at_the_registration(harness)
+    stranded = await older_replica_ended_it_at_the_registration(harness)
+    async with harness.uow as uow:
+        saga = await uow.bundles.lock(broken.bundle_id)
+        assert saga is not None
+        saga.bundle_type = "a_bundle_this_edition_lacks"
+        await uow.bundles.save(saga)
+
+    assert await sagas.mend_ended_bundles(harness.uow, harness.ctx, since=None) == 1
+    assert [c.bundle_id for c in harness.commands()] == [stranded.bundle_id]
+
+
 async def test_a_step_after_the_failure_an_ended_bundle_left_open_is_stopped_by_the_sweep(harness: Harness) -> None:
     """Only the steps before the failure run: one after it, left open, is stopped with the bundle's
     reason, as no agency's to be judged on; and a round looks only at the bundles ended since the last."""

@@ -11,6 +11,9 @@ from contracts.catalogue import InputUnavailable
 from contracts.envelope import EventPayload
 from contracts.events import workflow as wf
 from contracts.events.common import DossierStatus
+from eventkit.backoff import stop_if_cancelled
+from eventkit.db import is_contention, is_unavailable
+from eventkit.eventstore import ConcurrencyConflict
 from eventkit.logging import get_logger
 from workflow.domain import deadlines, policies
 from workflow.domain.commands import OpenDossier, StartBundle
@@ -70,11 +73,21 @@ async def mend_ended_bundles(uow_factory: UnitOfWorkFactory, ctx: WorkflowContex
     mended_steps = 0
     mended: list[str] = []
     for bundle_id in ended:
-        async with uow_factory() as uow:
-            saga = await uow.bundles.lock(bundle_id)
-            if saga is None or saga.running:
-                continue
-            here = await _mend(saga, uow, ctx)
+        try:
+            async with uow_factory() as uow:
+                saga = await uow.bundles.lock(bundle_id)
+                if saga is None or saga.running:
+                    continue
+                here = await _mend(saga, uow, ctx)
+        except Exception as exc:
+            stop_if_cancelled(exc)
+            if is_unavailable(exc) or is_contention(exc) or isinstance(exc, ConcurrencyConflict):
+                raise  # the round stops; the next one, from the same mark, tries this bundle again
+            # Its own trouble (a bundle type this catalogue edition lacks, a history that does not
+            # load): the others are mended, and the mark moves on. Failing the round, it stopped every
+            # round after it at the same bundle, each looking at more bundles than the last.
+            log.exception("an ended bundle could not be mended; left as it is", bundle_id=bundle_id)
+            continue
         if here:  # committed
             mended_steps += here
             mended.append(bundle_id)
