@@ -164,6 +164,31 @@ async def test_giving_up_after_the_last_attempt(registry: InMemoryRegistry) -> N
     assert failed.payload["reason"].startswith("gave up after 3 attempts: 504")
 
 
+async def test_a_registry_down_for_longer_than_the_give_up_time_fails_the_command_a_day_after_its_first_attempt(
+    registry: InMemoryRegistry,
+) -> None:
+    """The day is counted from the first attempt: counted from each attempt instead, no attempt is ever
+    a day after the one before, so a registry answering 503 for thirty hours left the command pending,
+    retried every five minutes, and the bundle waiting on it was never told."""
+    clock = Clock()
+    operations = FakeOperations(*[Transient("503 service_unavailable", 503)] * 2000)
+    executor = executor_for(registry, operations, clock, threshold=10**6)  # the breaker stays out of it
+    policy = executor.guards.policy
+    assert (policy.give_up_after_seconds, policy.max_attempts) == (24 * 3600, 1000)  # the defaults
+    await receive(registry, operations, clock)
+    first_attempt, outage_ends = clock.now, clock.now + timedelta(hours=30)
+    while registry.commands.rows["c1"].status is CommandStatus.PENDING and clock.now < outage_ends:
+        assert await run_due(executor) == 1
+        clock.now = max(clock.now, registry.commands.rows["c1"].next_attempt_at)
+    row = registry.commands.rows["c1"]
+    assert row.status is CommandStatus.FAILED and row.completed_at is not None
+    given_up_after = (row.completed_at - first_attempt).total_seconds()
+    assert policy.give_up_after_seconds <= given_up_after <= policy.give_up_after_seconds + policy.max_delay_seconds
+    (failed,) = registry.published(RegistryCommandFailed.event_type)
+    assert (failed.payload["error"], failed.payload["http_status"]) == ("gave_up", 503)
+    assert failed.payload["attempts"] < policy.max_attempts  # the time gave up, not the count
+
+
 async def test_unsupported_operations_fail_when_received(registry: InMemoryRegistry) -> None:
     clock = Clock()
     async with registry.unit_of_work() as uow:

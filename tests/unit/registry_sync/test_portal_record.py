@@ -120,6 +120,16 @@ def test_workflow_arriving_first_waits_for_the_submission_and_is_never_rolled_ba
     accepted_by_portal(record)
 
 
+def test_an_online_dossier_s_reception_read_before_its_submission_keeps_its_dates() -> None:
+    """Intake's submission of an online dossier has neither date (nobody had accepted it yet): read
+    after workflow's reception, it blanked the reception and the appointment workflow had given."""
+    record = fold(None, received("d1", CODE))
+    record = apply_submitted(record, submitted("d1", CODE, channel="online").parse_payload())  # type: ignore[arg-type]
+    assert (record.received_at, record.appointment_at) == (T0 + timedelta(hours=1), T0 + timedelta(days=2, hours=1))
+    body = accepted_by_portal(record)
+    assert (body["received_at"], body["appointment_at"]) == ("20240710093000", "20240712093000")
+
+
 def test_an_event_replayed_after_its_successors_fills_in_but_never_rolls_back() -> None:
     """A dead letter replayed once the dossier moved on (here its reception, after the result was
     returned): the portal keeps state 10 and its dates, and gains the reception's history line."""

@@ -120,6 +120,21 @@ async def test_an_online_dossier_waits_for_acceptance_then_its_clock_starts(harn
     assert await harness.uow.tasks.for_agency("TTPVHCC-BINHAN", 10) == []
 
 
+async def test_an_online_dossier_accepted_at_the_centre_is_held_by_no_official_of_the_agency_it_goes_to(
+    harness: Harness,
+) -> None:
+    """The centre's official who accepted it stayed named as the one holding it once processing started
+    at the department, where that official cannot act on it."""
+    event = submitted(channel="online", at=harness.now)  # received at TTPVHCC-BINHAN, decided at SKHDT-BINHAN
+    await harness.deliver(event)
+    state = await harness.decide(event.dossier_id, "accept", official_id="tiep-nhan-01")
+    assert (state.agency, state.official_id) == ("SKHDT-BINHAN", None)
+    assert [(line.step, line.agency, line.official_id) for line in state.control_sheet] == [
+        ("reception", "TTPVHCC-BINHAN", "tiep-nhan-01"),
+        ("processing", "SKHDT-BINHAN", None),
+    ]
+
+
 async def test_approval_issues_the_result_with_the_childs_identification_number(harness: Harness) -> None:
     event = submitted(
         procedure_code="1.001193",
@@ -317,6 +332,16 @@ async def test_a_supplement_request_names_only_documents_of_the_procedure(harnes
     ]  # fmt: skip
 
 
+async def test_a_supplement_request_naming_a_document_twice_asks_for_it_once(harness: Harness) -> None:
+    """The citizen's notice listed the same paper twice, as if two were missing."""
+    event = submitted(at=harness.now)
+    await harness.deliver(event)
+    kind = "giay_to_phap_ly_chu_doanh_nghiep"
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy tờ pháp lý", documents=(kind, kind))
+    [asked] = [e for e in harness.published() if e.type == "SupplementRequested"]
+    assert [document["kind"] for document in asked.payload["documents"]] == [kind]
+
+
 async def test_reject_supplement_and_an_apology_letter_need_a_reason(harness: Harness) -> None:
     """An apology letter (form 04) must tell the citizen why the appointment moves: no test asked for
     its reason, so dropping "extend" from the decisions that need one went unnoticed."""
@@ -463,6 +488,21 @@ async def test_forward_moves_the_dossier_and_adds_a_control_sheet_line(harness: 
     assert await harness.uow.tasks.for_agency("SKHDT-BINHAN", 5) == []
 
 
+async def test_forwarding_to_the_agency_that_holds_the_dossier_is_refused(harness: Harness) -> None:
+    """Accepted, it closed the agency's processing step as "forwarded to" itself and opened another
+    there: the control sheet (form 06) showed a hand-over that never happened, and nobody held it."""
+    event = submitted(at=harness.now)  # processed at SKHDT-BINHAN
+    await harness.deliver(event)
+    with pytest.raises(InvalidDecision, match="already at this agency") as refused:
+        await harness.decide(event.dossier_id, "forward", to_agency="SKHDT-BINHAN", reason="x")
+    assert refused.value.field == "to_agency"
+    state = await harness.state(event.dossier_id)
+    assert [(line.step, line.agency) for line in state.control_sheet] == [
+        ("reception", "TTPVHCC-BINHAN"),
+        ("processing", "SKHDT-BINHAN"),
+    ]
+
+
 async def test_payment_round(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)
@@ -570,6 +610,22 @@ async def test_a_fee_paid_as_the_dossier_was_stopped_is_recorded_as_owed_back(ha
     assert state.status is DossierStatus.STOPPED and state.paid_total == 50_000
     confirmed = [e for e in harness.published() if e.key == event.dossier_id][-1]
     assert (confirmed.type, confirmed.payload["refund_due"]) == ("PaymentConfirmed", True)
+
+
+async def test_a_part_of_the_fee_paid_on_a_stopped_dossier_is_owed_back_and_nothing_is_outstanding(
+    harness: Harness,
+) -> None:
+    """A stopped dossier owes nothing: its payment of 20,000 of a 50,000 fee was confirmed as owed back
+    yet with 30,000 outstanding, and the citizen's timeline and the portal's history said 30,000 was
+    still to pay."""
+    event = submitted(at=harness.now, fee=50_000)
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "reject", reason="không đủ điều kiện")
+    await harness.deliver(
+        intake.FeePaid(dossier_id=event.dossier_id, amount=20_000, method="cash", online=False, paid_at=harness.now)
+    )
+    confirmed = [e.payload for e in harness.published() if e.type == "PaymentConfirmed"]
+    assert [(p["status"], p["refund_due"], p["outstanding"]) for p in confirmed] == [("stopped", True, 0)]
 
 
 async def test_withdrawal_ends_the_dossier_and_a_second_one_is_refused(harness: Harness) -> None:

@@ -316,6 +316,35 @@ async def test_verification_is_decided_by_the_appointment_and_gets_its_own_due_s
     assert set(harness.uow.timers.pending(warned.dossier_id)) == {"due_soon", "overdue"}
 
 
+async def test_verification_s_longer_limit_is_moved_by_the_citizen_s_wait_for_a_supplement(harness: Harness) -> None:
+    """The citizen's wait moved the same-day date to Tuesday 10:00; verification then gave the longer
+    limit counted from reception alone, Friday 17:00, as if the citizen's wait were the agency's time."""
+    event = marriage_registration(harness.now)  # Monday 3 June, 09:00
+    await harness.deliver(event)
+    await harness.decide(event.dossier_id, "request_supplement", reason="thiếu giấy")
+    harness.clock.set(datetime(2024, 6, 3, 13, 0, tzinfo=TZ))  # back after the lunch break
+    await harness.deliver(intake.SupplementProvided(dossier_id=event.dossier_id, documents=[], provided_at=harness.now))
+    state = await harness.state(event.dossier_id)
+    assert (state.paused_seconds, state.due_at) == (2.5 * 3600, datetime(2024, 6, 4, 10, 0, tzinfo=TZ))
+    state = await harness.decide(event.dossier_id, "verify", reason="cần xác minh tình trạng hôn nhân")
+    assert state.due_at == datetime(2024, 6, 10, 10, 0, tzinfo=TZ)  # Friday 17:00 plus the wait's office hours
+    assert harness.uow.timers.pending(event.dossier_id)["overdue"] == state.due_at
+
+
+async def test_verification_is_refused_after_an_apology_letter(harness: Harness) -> None:
+    """A letter admits the dossier late; verification decided after it, within the letter's new date,
+    turned the dossier back into an on-time one."""
+    event = marriage_registration(harness.now)  # due Monday 3 June 17:00
+    await harness.deliver(event)
+    letter_date = datetime(2024, 6, 4, 17, 0, tzinfo=TZ)
+    state = await harness.decide(event.dossier_id, "extend", reason="chậm", new_due_at=letter_date)
+    assert state.apologized and not state.overdue and state.due_at == letter_date  # not late by the date
+    with pytest.raises(IllegalTransition, match="already late"):
+        await harness.decide(event.dossier_id, "verify", reason="cần xác minh")
+    state = await harness.state(event.dossier_id)
+    assert state.due_at == letter_date and not state.verified
+
+
 async def test_a_failed_timer_put_back_does_not_undo_a_date_a_decision_moved_meanwhile(harness: Harness) -> None:
     event = submitted(at=harness.now)
     await harness.deliver(event)
