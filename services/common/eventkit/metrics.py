@@ -79,6 +79,33 @@ async def dead_letters_waiting(engine: AsyncEngine) -> int:
     return int((await scrape_read(engine, _DEAD_LETTERS))[0])
 
 
+class ScrapeReads:
+    """Reads made for a scrape: each given up after ``wait_seconds`` (:data:`READ_WAIT_SECONDS` unless
+    given); one that fails or takes too long
+    answers None (its series is left out, never a 0 that says nothing waits), with the warning
+    ``message`` at most once per :data:`WARN_EVERY_SECONDS` (a database away fails every scrape)."""
+
+    def __init__(
+        self, message: str, *, wait_seconds: float | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._message = message
+        self._wait_seconds = wait_seconds
+        self._monotonic = monotonic
+        self._warned = float("-inf")
+
+    async def read(self, read: Callable[[], Awaitable[T]], **context: Any) -> T | None:
+        """``read()``'s answer, or None; ``context`` goes into the warning (which read it was)."""
+        try:
+            async with asyncio.timeout(READ_WAIT_SECONDS if self._wait_seconds is None else self._wait_seconds):
+                return await read()
+        except Exception as exc:
+            stop_if_cancelled(exc)  # the scraper went away: nothing to warn about
+            if self._monotonic() - self._warned >= WARN_EVERY_SECONDS:
+                self._warned = self._monotonic()
+                log.warning(self._message, **context, error=repr(exc), once_per_seconds=WARN_EVERY_SECONDS)
+            return None
+
+
 @dataclass(frozen=True)
 class Readings:
     """What the last :meth:`RuntimeCollector.refresh` read; None (or a consumer left out): not known."""
@@ -94,7 +121,7 @@ class RuntimeCollector(Collector):
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
         self._readings = Readings()
-        self._warned = float("-inf")
+        self._reads = ScrapeReads("cannot read a metric; its series is left out")
 
     async def refresh(self) -> None:
         """Read what the next collect yields: each consumer's lag and the database's backlogs, all at
@@ -102,21 +129,10 @@ class RuntimeCollector(Collector):
         engine = self._runtime.engine
         lags, outbox, dead_letters = await asyncio.gather(
             _lags(self._runtime.consumers),
-            self._read("outbox", lambda: outbox_backlog(engine)),
-            self._read("dead letters", lambda: dead_letters_waiting(engine)),
+            self._reads.read(lambda: outbox_backlog(engine), what="outbox"),
+            self._reads.read(lambda: dead_letters_waiting(engine), what="dead letters"),
         )
         self._readings = Readings(lags, outbox, dead_letters)
-
-    async def _read(self, what: str, read: Callable[[], Awaitable[T]]) -> T | None:
-        try:
-            return await asyncio.wait_for(read(), READ_WAIT_SECONDS)
-        except Exception as exc:
-            stop_if_cancelled(exc)
-            if time.monotonic() - self._warned >= WARN_EVERY_SECONDS:
-                self._warned = time.monotonic()
-                log.warning("cannot read a metric; its series is left out", what=what, error=repr(exc),
-                            once_per_seconds=WARN_EVERY_SECONDS)  # fmt: skip
-            return None
 
     def collect(self) -> Iterator[Metric]:
         service = self._runtime.settings.service_name
@@ -230,15 +246,38 @@ def register_process_metrics(registry: CollectorRegistry, runtime: ServiceRuntim
     return collector
 
 
+class ServedMetrics:
+    """A ``/metrics``: a registry, and the reads awaited before each render (each bounded, none
+    raising: :class:`ScrapeReads`), all at once. A service that serves series of its own registers
+    them and their reads here, and adds every service's (:meth:`add_process_metrics`)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._before_scrape: list[Callable[[], Awaitable[None]]] = []
+
+    def read_before_scrape(self, read: Callable[[], Awaitable[None]]) -> None:
+        self._before_scrape.append(read)
+
+    def add_process_metrics(self, runtime: ServiceRuntime, http: HttpStats) -> None:
+        """Every service's series (once the app, and with it ``http``, is built), read with the rest."""
+        self.read_before_scrape(register_process_metrics(self.registry, runtime, http).refresh)
+
+    async def refresh(self) -> None:
+        """Read what the next render serves."""
+        await asyncio.gather(*(read() for read in self._before_scrape))
+
+    def router(self, summary: str = "Prometheus metrics of this process.") -> APIRouter:
+        router = APIRouter(tags=["health"])
+
+        @router.get("/metrics", response_class=Response, description=summary)
+        async def metrics() -> Response:
+            await self.refresh()
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
+
+        return router
+
+
 def metrics_router(runtime: ServiceRuntime, http: HttpStats) -> APIRouter:
-    registry = CollectorRegistry()
-    collector = register_process_metrics(registry, runtime, http)
-    router = APIRouter(tags=["health"])
-
-    @router.get("/metrics", response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics of this process."""
-        await collector.refresh()
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
-
-    return router
+    served = ServedMetrics()
+    served.add_process_metrics(runtime, http)
+    return served.router()

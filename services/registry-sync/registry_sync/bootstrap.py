@@ -172,7 +172,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app: FastAPI = create_service_app(
         runtime,
         title="Registry sync: national registries and portal synchronisation",
-        routers=[build_router(), metrics.router()],
+        routers=[
+            build_router(),
+            metrics.router("Prometheus metrics of this process: breakers, command and portal backlogs, and the rest."),
+        ],
     )
     app.state.registry_sync = HttpContext(uow=uow, guards=guards, reconciler=reconciler, clock=clock)
     # Its /metrics is served instead of eventkit's, which cannot see the breakers and backlogs: with

@@ -14,7 +14,7 @@ from workflow.adapters.sql import SqlWorkflowUnitOfWork
 from workflow.domain.policies import Rules
 from workflow.entrypoints import api
 from workflow.entrypoints.consumers import intake_dispatcher, registry_dispatcher
-from workflow.entrypoints.metrics import TimerBacklog, WorkflowMetrics
+from workflow.entrypoints.metrics import TimerBacklog, workflow_metrics
 from workflow.entrypoints.poller import ended_bundle_sweeper, timer_poller
 from workflow.service_layer.context import WorkflowContext
 from workflow.service_layer.ports import Clock
@@ -55,11 +55,14 @@ def create_app(
             ended_bundle_sweeper(new_unit_of_work, ctx, interval=settings.bundle_sweep_seconds),
         ],
     )
-    metrics = WorkflowMetrics(TimerBacklog(settings.service_name, new_unit_of_work, ctx.now))
+    metrics = workflow_metrics(TimerBacklog(settings.service_name, new_unit_of_work, ctx.now))
     app = create_service_app(
         runtime,
         title="Workflow: dossier lifecycle, deadlines, officials' tasks, sagas",
-        routers=[api.router, metrics.router()],
+        routers=[
+            api.router,
+            metrics.router("Prometheus metrics of this process, and the SLA timers due and not fired."),
+        ],
     )
     # Its /metrics is served instead of eventkit's, which cannot see the timers it has not fired: with
     # eventkit's series too.

@@ -3,27 +3,23 @@ reconciliation on demand, and ``GET /metrics`` with registry-sync's own series."
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import AfterValidator, BaseModel, Field
 
 from contracts.ids import as_stored_id
 from eventkit.auth import OperatorOnly
-from eventkit.backoff import stop_if_cancelled
 from eventkit.http import error
 from eventkit.logging import get_logger
-from eventkit.metrics import CONTENT_TYPE, HttpStats, register_process_metrics
-from eventkit.runtime import ServiceRuntime
+from eventkit.metrics import ScrapeReads, ServedMetrics
 from registry_sync.service_layer.guard import Guards
 from registry_sync.service_layer.reconciliation import Reconciler, ReconciliationRunning
 from registry_sync.service_layer.status import Backlog, PortalBacklog, command_backlog, portal_backlog, sync_status
@@ -33,10 +29,6 @@ log = get_logger(__name__)
 
 #: How long a scrape waits for one backlog read; asyncpg then cancels the statement on the server.
 METRICS_READ_SECONDS: Final = 3.0
-#: A read that keeps failing warns at most this often (Prometheus scrapes every 15 s, often twice).
-METRICS_WARN_EVERY_SECONDS: Final = 60.0
-
-BacklogT = TypeVar("BacklogT", bound=Backlog)
 
 
 @dataclass(frozen=True)
@@ -172,7 +164,7 @@ def build_router() -> APIRouter:
     return router
 
 
-class RegistrySyncMetrics(Collector):
+class RegistrySyncMetrics(ServedMetrics, Collector):
     """registry-sync's ``GET /metrics``: this replica's breakers, the backlogs of registry commands and
     portal pushes and the pushes that failed, read from the database at scrape time, and every
     service's series (eventkit's).
@@ -194,46 +186,27 @@ class RegistrySyncMetrics(Collector):
         read_seconds: float = METRICS_READ_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self._service = service
         self._guards = guards
         self._uow = uow
         self._clock = clock
-        self._read_seconds = read_seconds
-        self._monotonic = monotonic
-        self._warned_at = float("-inf")
+        self._reads = ScrapeReads(
+            "cannot read a backlog for /metrics: its series are left out",
+            wait_seconds=read_seconds,
+            monotonic=monotonic,
+        )
         self._commands: Backlog | None = None
         self._portal: PortalBacklog | None = None
-        self._reads: list[Callable[[], Awaitable[None]]] = [self._read_backlogs]
-        self.registry = CollectorRegistry()
         self.registry.register(self)
-
-    def add_process_metrics(self, runtime: ServiceRuntime, http: HttpStats) -> None:
-        """Every service's series, as eventkit's ``/metrics`` serves them (once the app, and with it
-        ``http``, is built); their readings are refreshed with the backlogs."""
-        self._reads.append(register_process_metrics(self.registry, runtime, http).refresh)
-
-    async def refresh(self) -> None:
-        """Read what the next scrape serves; each read bounded, none raises."""
-        await asyncio.gather(*(read() for read in self._reads))
+        self.read_before_scrape(self._read_backlogs)
 
     async def _read_backlogs(self) -> None:
         # One after the other: one pooled connection at a time, and 2 × read_seconds at worst.
-        self._commands = await self._read("registry commands", command_backlog)
-        self._portal = await self._read("portal pushes", portal_backlog)
-
-    async def _read(
-        self, what: str, read: Callable[[UnitOfWorkFactory, Clock], Awaitable[BacklogT]]
-    ) -> BacklogT | None:
-        try:
-            async with asyncio.timeout(self._read_seconds):
-                return await read(self._uow, self._clock)
-        except Exception as exc:
-            stop_if_cancelled(exc)  # the scraper went away: nothing to warn about
-            if self._monotonic() - self._warned_at >= METRICS_WARN_EVERY_SECONDS:
-                self._warned_at = self._monotonic()
-                log.warning("cannot read a backlog for /metrics: its series are left out", backlog=what,
-                            error=repr(exc), once_per_seconds=METRICS_WARN_EVERY_SECONDS)  # fmt: skip
-            return None
+        self._commands = await self._reads.read(
+            lambda: command_backlog(self._uow, self._clock), backlog="registry commands"
+        )
+        self._portal = await self._reads.read(lambda: portal_backlog(self._uow, self._clock), backlog="portal pushes")
 
     def collect(self) -> Iterator[Metric]:
         service = self._service
@@ -278,17 +251,6 @@ class RegistrySyncMetrics(Collector):
             yield from _per_service(
                 service, (pending, portal.pending), (oldest, portal.oldest_seconds), (failed, portal.failed)
             )
-
-    def router(self) -> APIRouter:
-        router = APIRouter(tags=["health"])
-
-        @router.get("/metrics", response_class=Response)
-        async def metrics() -> Response:
-            """Prometheus metrics of this process: breakers, command and portal backlogs, and the rest."""
-            await self.refresh()
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
-
-        return router
 
 
 def _per_service(service: str, *gauges: tuple[GaugeMetricFamily, float]) -> Iterator[Metric]:

@@ -14,30 +14,19 @@ series too (:func:`eventkit.metrics.register_process_metrics`), read alongside b
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from fastapi import APIRouter, Response
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from eventkit.backoff import stop_if_cancelled
-from eventkit.logging import get_logger
-from eventkit.metrics import CONTENT_TYPE, HttpStats, register_process_metrics
-from eventkit.runtime import ServiceRuntime
+from eventkit.metrics import ScrapeReads, ServedMetrics
 from workflow.service_layer.ports import DueTimers, UnitOfWorkFactory
-
-log = get_logger(__name__)
 
 #: The longest a scrape waits for the read, connecting included (the server limits the query itself
 #: to :data:`~workflow.adapters.sql.METRICS_STATEMENT_MS`): a pool taken by other work or a database
 #: host that does not answer would otherwise hold the scrape past Prometheus's 10 s, every series lost.
 READ_SECONDS = 5.0
-#: A database that stays away fails every scrape's read: one warning a minute says so.
-WARN_EVERY_SECONDS = 60.0
 
 
 class TimerBacklog(Collector):
@@ -48,20 +37,19 @@ class TimerBacklog(Collector):
         self._uow_factory = uow_factory
         self._now = now
         self._read: tuple[DueTimers, datetime] | None = None
-        self._warned_at = float("-inf")
+        self._reads = ScrapeReads(
+            "cannot read the SLA timers for /metrics; their series are left out", wait_seconds=READ_SECONDS
+        )
 
     async def refresh(self) -> None:
         """Read the backlog for the scrape about to be served."""
         now = self._now()
-        try:
-            async with asyncio.timeout(READ_SECONDS), self._uow_factory() as uow:
-                self._read = (await uow.timers.due_unfired(now), now)
-        except Exception as exc:
-            stop_if_cancelled(exc)  # the scraper went away: nothing to warn about
-            self._read = None
-            if time.monotonic() - self._warned_at >= WARN_EVERY_SECONDS:
-                self._warned_at = time.monotonic()
-                log.warning("cannot read the SLA timers for /metrics; their series are left out", error=repr(exc))
+        due = await self._reads.read(lambda: self._due_unfired(now))
+        self._read = None if due is None else (due, now)
+
+    async def _due_unfired(self, now: datetime) -> DueTimers:
+        async with self._uow_factory() as uow:
+            return await uow.timers.due_unfired(now)
 
     def collect(self) -> Iterator[Metric]:
         if self._read is None:
@@ -84,26 +72,10 @@ class TimerBacklog(Collector):
         yield oldest
 
 
-class WorkflowMetrics:
-    """The registry workflow's ``/metrics`` renders, and what it reads before each scrape."""
-
-    def __init__(self, backlog: TimerBacklog) -> None:
-        self.registry = CollectorRegistry()
-        self.registry.register(backlog)
-        self._reads: list[Callable[[], Awaitable[None]]] = [backlog.refresh]
-
-    def add_process_metrics(self, runtime: ServiceRuntime, http: HttpStats) -> None:
-        """Every service's series, as eventkit's ``/metrics`` serves them (once the app, and with it
-        ``http``, is built); their readings are refreshed with the timers'."""
-        self._reads.append(register_process_metrics(self.registry, runtime, http).refresh)
-
-    def router(self) -> APIRouter:
-        router = APIRouter(tags=["health"])
-
-        @router.get("/metrics", response_class=Response)
-        async def metrics() -> Response:
-            """Prometheus metrics of this process, and the SLA timers due and not fired."""
-            await asyncio.gather(*(read() for read in self._reads))  # each bounded, and none raises
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
-
-        return router
+def workflow_metrics(backlog: TimerBacklog) -> ServedMetrics:
+    """Workflow's ``/metrics``: the timers' series, read before each scrape (every service's are added
+    once the app is built: :meth:`~eventkit.metrics.ServedMetrics.add_process_metrics`)."""
+    served = ServedMetrics()
+    served.registry.register(backlog)
+    served.read_before_scrape(backlog.refresh)
+    return served
