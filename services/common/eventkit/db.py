@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from eventkit.backoff import backoff_delay, stop_if_cancelled
 from eventkit.logging import get_logger
@@ -121,6 +121,19 @@ def make_engine(url: str, schema: str, *, pool_size: int = 10, limits: TimeLimit
             "server_settings": server_settings,
             "command_timeout": limits.command_timeout if limits else None,
         },
+    )
+
+
+#: How long the server lets a statement made for a metrics scrape run: Prometheus gives up on a whole
+#: scrape after 10 s, and a request's limit (:class:`TimeLimits`) is 25 s.
+SCRAPE_STATEMENT_SECONDS = 2.0
+
+
+async def limit_to_scrape(conn: AsyncConnection) -> None:
+    """Limit the statements of ``conn``'s transaction, and of it alone, to :data:`SCRAPE_STATEMENT_SECONDS`
+    (in a transaction: outside one, the setting would do nothing)."""
+    await conn.execute(
+        text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(SCRAPE_STATEMENT_SECONDS * 1000))}
     )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.backoff import stop_if_cancelled
 from eventkit.consumer import InboxConsumer
+from eventkit.db import SCRAPE_STATEMENT_SECONDS, limit_to_scrape
 from eventkit.logging import get_logger
 from eventkit.runtime import ServiceRuntime
 
@@ -41,7 +42,7 @@ T = TypeVar("T")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: How long the server lets one scrape-time statement run. Prometheus gives a whole scrape 10 s.
-READ_SECONDS = 2.0
+READ_SECONDS = SCRAPE_STATEMENT_SECONDS
 #: How long a scrape waits for one read in all: a connection, the statement, its answer. A pool with
 #: no connection free would otherwise keep the scrape waiting 30 s.
 READ_WAIT_SECONDS = READ_SECONDS + 1.0
@@ -62,9 +63,7 @@ async def scrape_read(engine: AsyncEngine, sql: str) -> Sequence[Any]:
     """The one row of ``sql``, a statement for a scrape: the server cancels it after
     :data:`READ_SECONDS`, set for its transaction alone (the engine's own limit, 25 s, is a request's)."""
     async with engine.begin() as conn:
-        await conn.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(READ_SECONDS * 1000))}
-        )
+        await limit_to_scrape(conn)
         return (await conn.execute(text(sql))).one()
 
 

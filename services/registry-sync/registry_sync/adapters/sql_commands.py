@@ -11,9 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eventkit.db import limit_to_scrape
 from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.commands import CommandStatus, RegistryCommand
-from registry_sync.service_layer.unit_of_work import SCRAPE_STATEMENT_MS, Failure, StatusCount
+from registry_sync.service_layer.unit_of_work import Failure, StatusCount
 
 _COMMAND_COLUMNS = (
     "command_id, system, operation, dossier_id, bundle_id, step_id, agency, data::text, status, attempts,"
@@ -115,7 +116,7 @@ class SqlCommandStore:
         return [StatusCount(status=s, count=n, system=system, oldest=oldest) for system, s, n, oldest in rows]
 
     async def pending(self) -> StatusCount:
-        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        await limit_to_scrape(self._conn)
         row = (
             await self._conn.execute(
                 text("SELECT count(*), min(received_at) FROM registry_commands WHERE status = 'pending'")

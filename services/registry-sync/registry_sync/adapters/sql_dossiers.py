@@ -12,10 +12,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import read_tolerantly
+from eventkit.db import limit_to_scrape
 from registry_sync.adapters.leases import renew_leases
 from registry_sync.domain.portal_record import PortalRecord
 from registry_sync.domain.portal_sync import DossierSync, SyncStatus
-from registry_sync.service_layer.unit_of_work import SCRAPE_STATEMENT_MS, Failure, StatusCount
+from registry_sync.service_layer.unit_of_work import Failure, StatusCount
 
 _DOSSIER_COLUMNS = (
     "dossier_id, record::text, revision, synced_revision, status, portal_revision, generation, attempts,"
@@ -181,7 +182,7 @@ class SqlDossierStore:
         return list((await self._conn.execute(text(query), params)).scalars())
 
     async def pending(self) -> StatusCount:
-        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        await limit_to_scrape(self._conn)
         row = (
             await self._conn.execute(
                 text("SELECT count(*), min(unsynced_since) FROM portal_dossiers WHERE status = 'pending'")
@@ -190,7 +191,7 @@ class SqlDossierStore:
         return StatusCount(status="pending", count=row[0], oldest=row[1])
 
     async def failed(self) -> int:
-        await self._conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
+        await limit_to_scrape(self._conn)
         count = await self._conn.execute(text("SELECT count(*) FROM portal_dossiers WHERE status = 'failed'"))
         return int(count.scalar_one())
 

@@ -17,10 +17,6 @@ from registry_sync.domain.commands import RegistryCommand
 from registry_sync.domain.portal_sync import DossierSync
 from registry_sync.domain.reconciliation import ReconciliationReport
 
-#: How long the server lets a read for ``GET /metrics`` run (``pending``, ``failed``), set for its
-#: transaction alone: Prometheus gives up on a whole scrape after 10 s, and the engine's own limit is 25 s.
-SCRAPE_STATEMENT_MS = 2000
-
 
 @dataclass(frozen=True)
 class StatusCount:

@@ -11,14 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Envelope, read_tolerantly
+from eventkit.db import limit_to_scrape
 from eventkit.uow import SqlUnitOfWork
 from workflow.domain.commands import TimerKind
 from workflow.domain.saga import BundleSaga
 from workflow.service_layer.ports import DueTimers, Task, TaskPosition, Timer
-
-#: How long the server lets a read for GET /metrics run: a scrape must not wait on a slow database
-#: (Prometheus gives up on the whole scrape after 10 s, every other series with it).
-METRICS_STATEMENT_MS = 2000
 
 _TASK_COLUMNS = (
     "dossier_id, agency, code, procedure_code, status, status_code, waiting_for, due_at, appointment_at, since,"
@@ -123,7 +120,7 @@ class SqlTimerTable:
     async def due_unfired(self, now: datetime) -> DueTimers:
         # Read by GET /metrics in a transaction of its own, so the limit set here limits nothing else.
         # The partial index on unfired timers' fire_at serves it: a few rows, unless the poller is stuck.
-        await self._conn.execute(text(f"SET LOCAL statement_timeout = {METRICS_STATEMENT_MS}"))
+        await limit_to_scrape(self._conn)
         due = "SELECT count(*) AS n, min(fire_at) AS oldest FROM timers WHERE fired_at IS NULL AND fire_at <= :now"
         row = (await self._conn.execute(text(due), {"now": now})).one()
         return DueTimers(row.n, row.oldest)

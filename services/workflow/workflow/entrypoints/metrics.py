@@ -24,7 +24,7 @@ from eventkit.metrics import ScrapeReads, ServedMetrics
 from workflow.service_layer.ports import DueTimers, UnitOfWorkFactory
 
 #: The longest a scrape waits for the read, connecting included (the server limits the query itself
-#: to :data:`~workflow.adapters.sql.METRICS_STATEMENT_MS`): a pool taken by other work or a database
+#: to :data:`~eventkit.db.SCRAPE_STATEMENT_SECONDS`): a pool taken by other work or a database
 #: host that does not answer would otherwise hold the scrape past Prometheus's 10 s, every series lost.
 READ_SECONDS = 5.0
 
