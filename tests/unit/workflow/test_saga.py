@@ -17,6 +17,7 @@ from tests.unit.workflow.builders import (
     BIRTH_FORM,
     BIRTH_STEPS,
     DEATH_FORM,
+    DEATH_STEPS,
     Harness,
     bundle_submitted,
     step_submitted,
@@ -33,6 +34,21 @@ from workflow.service_layer.ports import Timer
 
 def started_steps(harness: Harness, bundle_id: str) -> list[str]:
     return [e.step_id for e in harness.bundle_events(bundle_id) if isinstance(e, wf.BundleStepStarted)]
+
+
+def death_bundle_with_the_allowance(harness: Harness) -> intake.BundleSubmitted:
+    """A death bundle whose family chose the funeral allowance (social insurance), submitted now."""
+    steps = [*DEATH_STEPS, ("funeral_allowance", "9.000002")]
+    return bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+
+
+async def death_bundle_at_the_counter_with_the_allowance(harness: Harness) -> intake.BundleSubmitted:
+    """That bundle at the counter, every step's dossier delivered before it."""
+    bundle = death_bundle_with_the_allowance(harness)
+    for step in bundle.steps:
+        await harness.deliver(step_submitted(bundle, step, at=harness.now))
+    await harness.deliver(bundle)
+    return bundle
 
 
 async def test_birth_bundle_runs_every_step_with_the_data_it_needs(harness: Harness) -> None:
@@ -229,9 +245,7 @@ async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness:
     """The family withdraws the funeral allowance while the police deregister the residence: the
     deregistration (which the registry may already have done) is not stopped, its result is kept,
     and the bundle ends partially once it arrives."""
-    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
-             ("funeral_allowance", "9.000002")]  # fmt: skip
-    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    bundle = death_bundle_with_the_allowance(harness)
     registration, deregistration, allowance = bundle.steps
     await harness.deliver(step_submitted(bundle, allowance, at=harness.now))
     await harness.deliver(bundle)
@@ -259,12 +273,7 @@ async def test_a_later_step_withdrawn_leaves_the_step_at_work_to_finish(harness:
 async def allowance_withdrawn_while_the_death_is_registered(harness: Harness) -> intake.BundleSubmitted:
     """A death bundle at the counter with the funeral allowance, every step's dossier delivered; the
     family withdraws the allowance while the commune registers the death."""
-    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
-             ("funeral_allowance", "9.000002")]  # fmt: skip
-    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
-    for step in bundle.steps:
-        await harness.deliver(step_submitted(bundle, step, at=harness.now))
-    await harness.deliver(bundle)
+    bundle = await death_bundle_at_the_counter_with_the_allowance(harness)
     allowance = bundle.steps[2]
     withdrawal = intake.WithdrawalRequested(
         dossier_id=allowance.dossier_id, reason="gia đình không nhận", requested_at=harness.now
@@ -375,13 +384,8 @@ async def test_a_bundle_the_sweep_cannot_mend_is_left_and_the_others_are_mended(
 async def test_a_step_after_the_failure_an_ended_bundle_left_open_is_stopped_by_the_sweep(harness: Harness) -> None:
     """Only the steps before the failure run: one after it, left open, is stopped with the bundle's
     reason, as no agency's to be judged on; and a round looks only at the bundles ended since the last."""
-    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
-             ("funeral_allowance", "9.000002")]  # fmt: skip
-    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    bundle = await death_bundle_at_the_counter_with_the_allowance(harness)
     registration, deregistration, allowance = bundle.steps
-    for step in bundle.steps:
-        await harness.deliver(step_submitted(bundle, step, at=harness.now))
-    await harness.deliver(bundle)
     async with harness.uow as uow:  # an older release ended it at the registration, stopping nothing
         saga = await uow.bundles.lock(bundle.bundle_id)
         assert saga is not None
@@ -725,9 +729,7 @@ async def test_a_held_step_neither_warns_nor_goes_overdue_even_with_timers_armed
 
 
 async def test_a_step_withdrawn_while_held_is_no_agency_s_to_be_judged_on(harness: Harness) -> None:
-    steps = [("death_registration", "1.000656"), ("residence_deregistration", "1.003197"),
-             ("funeral_allowance", "9.000002")]  # fmt: skip
-    bundle = bundle_submitted("death", {**DEATH_FORM, "funeral_allowance": "social_insurance"}, steps, at=harness.now)
+    bundle = death_bundle_with_the_allowance(harness)
     allowance = bundle.steps[2]
     await harness.deliver(step_submitted(bundle, allowance, at=harness.now, due_at=harness.now + timedelta(days=3)))
     await harness.deliver(bundle)
